@@ -1,0 +1,106 @@
+package io.vmguard.arch.x86;
+
+import io.vmguard.engine.DescriptorTable;
+import io.vmguard.engine.Registers;
+import io.vmguard.engine.Segment;
+import io.vmguard.engine.SpecialRegisters;
+import io.vmguard.memory.GuestMemory;
+import io.vmguard.memory.MemoryRegion;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Prepares guest memory and the boot vCPU for Linux's 64-bit boot protocol, as Firecracker does: kernel,
+ * initrd and command line in memory, boot_params with the e820 map, identity page tables and a GDT, and
+ * the CPU already in long mode at the kernel's 64-bit entry with RSI pointing at boot_params.
+ */
+public final class LinuxBoot {
+    private static final long PAGE = 4096;
+
+    private LinuxBoot() {}
+
+    public static BootState prepare(GuestMemory memory, Path kernelFile, Path initrdFile, String commandLine)
+            throws KernelLoadException {
+        try (Arena arena = Arena.ofConfined()) {
+            KernelImage kernel = KernelImage.open(kernelFile, arena);
+            KernelImage.Loaded loaded = kernel.loadInto(memory);
+
+            byte[] line = commandLine.getBytes(StandardCharsets.US_ASCII);
+            if (line.length + 1 > loaded.commandLineMax()) {
+                throw new KernelLoadException("kernel command line is " + line.length + " bytes; this kernel accepts at most "
+                        + (loaded.commandLineMax() - 1));
+            }
+            memory.fill(X86Layout.CMDLINE, line.length + 1, (byte) 0);
+            memory.write(X86Layout.CMDLINE, line);
+
+            BootParams params = new BootParams(loaded.setupHeader())
+                    .commandLine(X86Layout.CMDLINE, line.length)
+                    .e820(E820Map.of(memory));
+            long initrdAddress = 0;
+            long initrdSize = 0;
+            if (initrdFile != null) {
+                MemorySegment initrd = map(initrdFile, arena);
+                initrdSize = initrd.byteSize();
+                initrdAddress = placeInitrd(memory, loaded, initrdSize);
+                memory.write(initrdAddress, initrd);
+                params.ramdisk(initrdAddress, initrdSize);
+            }
+            memory.write(X86Layout.ZERO_PAGE, params.toBytes());
+
+            BootGdt.writeTo(memory);
+            long cr3 = BootPageTables.writeTo(memory);
+            return new BootState(entryRegisters(loaded.entry()), longModeRegisters(cr3), loaded.end(), initrdAddress, initrdSize);
+        }
+    }
+
+    /** The initrd goes as high as it may (page aligned), below the MMIO gap and above the kernel. */
+    static long placeInitrd(GuestMemory memory, KernelImage.Loaded kernel, long size) throws KernelLoadException {
+        MemoryRegion low = memory.regions().getFirst();
+        long limit = Math.min(low.end(), kernel.initrdAddressMax() + 1);
+        long address = (limit - size) & -PAGE;
+        if (size > limit || address < kernel.end()) {
+            long needed = kernel.end() + size + PAGE;
+            throw new KernelLoadException(String.format("guest memory (%d MiB) is too small for the kernel and a %d KiB initrd;"
+                    + " give it at least %d MiB", memory.totalSize() >> 20, size >> 10, (needed >> 20) + 1));
+        }
+        return address;
+    }
+
+    static Registers entryRegisters(long entry) {
+        return Registers.builder()
+                .rip(entry)
+                .rsp(X86Layout.BOOT_STACK_POINTER)
+                .rbp(X86Layout.BOOT_STACK_POINTER)
+                .rsi(X86Layout.ZERO_PAGE)
+                .rflags(Registers.RFLAGS_RESERVED)
+                .build();
+    }
+
+    static SpecialRegisters longModeRegisters(long cr3) {
+        Segment code = BootGdt.code();
+        Segment data = BootGdt.data();
+        return new SpecialRegisters(code, data, data, data, data, data, BootGdt.tss(), Segment.unusableLdt(),
+                new DescriptorTable(X86Layout.BOOT_GDT, BootGdt.limit()),
+                new DescriptorTable(X86Layout.BOOT_IDT, 7),
+                SpecialRegisters.CR0_PE | SpecialRegisters.CR0_ET | SpecialRegisters.CR0_PG,
+                0, cr3, SpecialRegisters.CR4_PAE, 0,
+                SpecialRegisters.EFER_LME | SpecialRegisters.EFER_LMA,
+                LocalApic.DEFAULT_BASE | LocalApic.BASE_ENABLE | LocalApic.BASE_BSP);
+    }
+
+    private static MemorySegment map(Path file, Arena arena) throws KernelLoadException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            return channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size(), arena);
+        } catch (NoSuchFileException e) {
+            throw new KernelLoadException("initrd " + file + " not found");
+        } catch (IOException e) {
+            throw new KernelLoadException("cannot read initrd " + file + ": " + e.getMessage());
+        }
+    }
+}
