@@ -27,6 +27,22 @@ public record Segment(long base, int limit, int selector, int type, boolean pres
         return new Segment(base, limit, selector, 0xb, true, 0, false, false, false, false, false, false);
     }
 
+    /**
+     * The hidden part of a segment register loaded from an 8-byte GDT/LDT {@code descriptor} through
+     * {@code selector}: base and limit unscrambled, the limit scaled by the granularity bit.
+     */
+    public static Segment fromDescriptor(long descriptor, int selector) {
+        long base = ((descriptor >>> 16) & 0xff_ffffL) | ((descriptor >>> 32) & 0xff00_0000L);
+        int rawLimit = (int) ((descriptor & 0xffff) | ((descriptor >>> 32) & 0xf_0000));
+        int flags = (int) ((descriptor >>> 40) & 0xf0ff);
+        boolean granular = (flags & 0x8000) != 0;
+        int limit = granular ? (rawLimit << 12) | 0xfff : rawLimit;
+        boolean present = (flags & 0x80) != 0;
+        return new Segment(base, limit, selector, flags & 0xf, present, (flags >> 5) & 3,
+                (flags & 0x4000) != 0, (flags & 0x10) != 0, (flags & 0x2000) != 0, granular, (flags & 0x1000) != 0,
+                !present);
+    }
+
     /** An LDT selector that is not in use. */
     public static Segment unusableLdt() {
         return new Segment(0, 0, 0, 0x2, false, 0, false, false, false, false, false, true);

@@ -31,6 +31,17 @@ public final class Libc {
 
     public static final int EINTR = 4;
     public static final int EAGAIN = 11;
+    public static final int EPERM = 1;
+    public static final int ENOENT = 2;
+    public static final int ESRCH = 3;
+    public static final int ENXIO = 6;
+    public static final int E2BIG = 7;
+    public static final int EACCES = 13;
+    public static final int ENODEV = 19;
+
+    /** Signal dispositions as sigaction(2) reports them in sa_handler. */
+    public static final long SIG_DFL = 0;
+    public static final long SIG_IGN = 1;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
@@ -51,6 +62,19 @@ public final class Libc {
                     ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
     private static final MethodHandle MUNMAP = bind("munmap",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+    private static final MethodHandle SIGACTION = bind("sigaction",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+    private static final MethodHandle PTHREAD_SELF = LINKER.downcallHandle(
+            LIBC.find("pthread_self").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_LONG));
+    // pthread_kill reports failure as its return value, not through errno.
+    private static final MethodHandle PTHREAD_KILL = LINKER.downcallHandle(
+            LIBC.find("pthread_kill").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+    // SIGRTMIN/SIGRTMAX are functions in glibc: it keeps the lowest real-time signals for itself.
+    private static final MethodHandle SIGRTMIN = LINKER.downcallHandle(
+            LIBC.find("__libc_current_sigrtmin").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT));
+    private static final MethodHandle SIGRTMAX = LINKER.downcallHandle(
+            LIBC.find("__libc_current_sigrtmax").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT));
     private static final MethodHandle STRERROR = LINKER.downcallHandle(
             LIBC.find("strerror").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.ADDRESS.withTargetLayout(MemoryLayout.sequenceLayout(256, ValueLayout.JAVA_BYTE)),
@@ -135,6 +159,65 @@ public final class Libc {
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
+    }
+
+    /**
+     * Calls sigaction(2): installs {@code action} (a {@code struct sigaction}, or NULL to only query) for
+     * {@code signal} and stores the previous one in {@code oldAction} (or NULL).
+     */
+    public static void sigaction(int signal, MemorySegment action, MemorySegment oldAction) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int result = (int) SIGACTION.invokeExact(state, signal, action, oldAction);
+            if (result < 0) {
+                throw NativeException.of("sigaction " + signal, errno(state));
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** The calling thread's pthread_t. */
+    public static long pthreadSelf() {
+        try {
+            return (long) PTHREAD_SELF.invokeExact();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Sends {@code signal} to thread {@code thread}; returns 0 or an error number (e.g. {@link #ESRCH}). */
+    public static int pthreadKill(long thread, int signal) {
+        try {
+            return (int) PTHREAD_KILL.invokeExact(thread, signal);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** The lowest real-time signal an application may use (glibc's SIGRTMIN). */
+    public static int sigrtmin() {
+        try {
+            return (int) SIGRTMIN.invokeExact();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** The highest real-time signal (glibc's SIGRTMAX). */
+    public static int sigrtmax() {
+        try {
+            return (int) SIGRTMAX.invokeExact();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** The address of a C library function, for passing as a native function pointer. */
+    public static MemorySegment function(String name) {
+        return LIBC.find(name).orElseThrow(() -> new IllegalArgumentException("no C library function " + name));
     }
 
     /** The C library's text for an errno value, e.g. "Permission denied". */

@@ -36,28 +36,16 @@ public final class BootGdt {
                 | (limit & 0xffffL);
     }
 
-    /** The hidden part of a segment register loaded from {@code descriptor} with {@code selector}. */
-    public static Segment segment(long descriptor, int selector) {
-        long base = ((descriptor >>> 16) & 0xff_ffffL) | ((descriptor >>> 32) & 0xff00_0000L);
-        int rawLimit = (int) ((descriptor & 0xffff) | ((descriptor >>> 32) & 0xf_0000));
-        int flags = (int) ((descriptor >>> 40) & 0xf0ff);
-        boolean granular = (flags & 0x8000) != 0;
-        int limit = granular ? (rawLimit << 12) | 0xfff : rawLimit;
-        return new Segment(base, limit, selector, flags & 0xf, (flags & 0x80) != 0, (flags >> 5) & 3,
-                (flags & 0x4000) != 0, (flags & 0x10) != 0, (flags & 0x2000) != 0, granular, (flags & 0x1000) != 0,
-                (flags & 0x80) == 0);
-    }
-
     public static Segment code() {
-        return segment(ENTRIES[1], CODE_SELECTOR);
+        return Segment.fromDescriptor(ENTRIES[1], CODE_SELECTOR);
     }
 
     public static Segment data() {
-        return segment(ENTRIES[2], DATA_SELECTOR);
+        return Segment.fromDescriptor(ENTRIES[2], DATA_SELECTOR);
     }
 
     public static Segment tss() {
-        return segment(ENTRIES[3], TSS_SELECTOR);
+        return Segment.fromDescriptor(ENTRIES[3], TSS_SELECTOR);
     }
 
     /** Size in bytes minus one, as GDTR holds it. */

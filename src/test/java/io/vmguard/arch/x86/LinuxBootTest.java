@@ -59,7 +59,7 @@ class LinuxBootTest {
         long data = memory.readLong(X86Layout.BOOT_GDT + BootGdt.DATA_SELECTOR);
         assertEquals(0x00af9b000000ffffL, code);
         assertEquals(0x00cf93000000ffffL, data);
-        assertEquals(boot.specialRegisters().cs(), BootGdt.segment(code, BootGdt.CODE_SELECTOR));
+        assertEquals(boot.specialRegisters().cs(), Segment.fromDescriptor(code, BootGdt.CODE_SELECTOR));
         assertEquals(0, memory.readLong(X86Layout.BOOT_GDT));
     }
 

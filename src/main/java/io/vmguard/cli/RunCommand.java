@@ -1,0 +1,137 @@
+package io.vmguard.cli;
+
+import io.vmguard.engine.Engine;
+import io.vmguard.engine.EngineException;
+import io.vmguard.vmm.Engines;
+import io.vmguard.vmm.RunOutcome;
+import io.vmguard.vmm.SerialTarget;
+import io.vmguard.vmm.Vm;
+import io.vmguard.vmm.VmConfig;
+import io.vmguard.vmm.VmException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "run", description = "Boot a Linux guest. With no --kernel, boots the guest image built from guest/.",
+        mixinStandardHelpOptions = true)
+public final class RunCommand implements Callable<Integer> {
+    /** The command line the built guest image boots with; --append adds to it. */
+    public static final String DEFAULT_COMMAND_LINE =
+            "console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
+    private static final Pattern GUEST_SCRIPT = Pattern.compile("(?:^|\\s)vmguard\\.run=(\\S+)");
+
+    @Option(names = "--kernel", paramLabel = "FILE", description = "vmlinux (ELF) or bzImage")
+    Path kernel;
+
+    @Option(names = "--initrd", paramLabel = "FILE", description = "initial ramdisk")
+    Path initrd;
+
+    @Option(names = "--cmdline", paramLabel = "TEXT", description = "kernel command line (replaces the default)")
+    String commandLine;
+
+    @Option(names = "--append", paramLabel = "TEXT", description = "added to the kernel command line")
+    String append;
+
+    @Option(names = "--memory", paramLabel = "SIZE", defaultValue = "256M", description = "guest RAM (default ${DEFAULT-VALUE})")
+    String memory;
+
+    @Option(names = "--engine", paramLabel = "NAME", defaultValue = "kvm",
+            description = "kvm or interp (default ${DEFAULT-VALUE})")
+    String engine;
+
+    @Option(names = "--serial", paramLabel = "TARGET", defaultValue = "stdio",
+            description = "serial console: stdio, file:PATH or null (default ${DEFAULT-VALUE})")
+    String serial;
+
+    @Override
+    public Integer call() throws CliException {
+        VmConfig config = config();
+        Engine selected;
+        try {
+            selected = Engines.create(config.engine());
+        } catch (EngineException e) {
+            throw new CliException(e.getMessage());
+        }
+        RunOutcome outcome;
+        try (Vm vm = Vm.create(config, selected)) {
+            outcome = vm.run();
+        } catch (VmException e) {
+            throw new CliException(e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CliException("interrupted");
+        }
+        return report(outcome, guestScript(config.commandLine()));
+    }
+
+    private VmConfig config() throws CliException {
+        long memoryBytes;
+        SerialTarget serialTarget;
+        try {
+            memoryBytes = ByteSize.parse(memory);
+            serialTarget = SerialTarget.parse(serial);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(e.getMessage());
+        }
+        Path kernelFile = kernel;
+        Path initrdFile = initrd;
+        String line = commandLine;
+        if (kernelFile == null) {
+            GuestImage image = GuestImage.locateOrBuild();
+            kernelFile = image.vmlinux();
+            initrdFile = initrdFile == null ? image.initramfs() : initrdFile;
+            line = line == null ? DEFAULT_COMMAND_LINE : line;
+        }
+        if (line == null) {
+            line = DEFAULT_COMMAND_LINE;
+        }
+        if (append != null && !append.isBlank()) {
+            line = line + " " + append.strip();
+        }
+        requireFile(kernelFile, "kernel");
+        if (initrdFile != null) {
+            requireFile(initrdFile, "initrd");
+        }
+        return new VmConfig(kernelFile, initrdFile, line, memoryBytes, engine, serialTarget);
+    }
+
+    private static void requireFile(Path file, String what) throws CliException {
+        if (!Files.isRegularFile(file)) {
+            throw new CliException(what + " " + file + (Files.exists(file) ? " is not a regular file" : " not found"));
+        }
+    }
+
+    /** The guest script requested with vmguard.run=NAME, or null. */
+    static String guestScript(String commandLine) {
+        Matcher matcher = GUEST_SCRIPT.matcher(commandLine);
+        String last = null;
+        while (matcher.find()) {
+            last = matcher.group(1);
+        }
+        return last;
+    }
+
+    /**
+     * Maps the outcome to an exit status. A guest asked to run a script reports its verdict through the
+     * exit port; if it resets or fails instead (a panic reboots with panic=-1), that is a failure.
+     */
+    static int report(RunOutcome outcome, String guestScript) {
+        return switch (outcome) {
+            case RunOutcome.PoweredOff off -> off.status();
+            case RunOutcome.Reset reset when guestScript != null -> {
+                System.err.println("vmguard: guest reset (" + reset.reason() + ") before guest script '" + guestScript
+                        + "' reported a result");
+                yield 1;
+            }
+            case RunOutcome.Reset reset -> 0;
+            case RunOutcome.Failed failed -> {
+                System.err.println("vmguard: " + failed.reason());
+                yield 1;
+            }
+        };
+    }
+}

@@ -1,0 +1,110 @@
+package io.vmguard.engine.interp;
+
+import io.vmguard.engine.DescriptorTable;
+import io.vmguard.engine.Segment;
+
+/**
+ * The architectural state of one interpreted x86-64 CPU. Fields are package-private and mutable on
+ * purpose: the executor touches them on every instruction and must not pay for accessors or copies.
+ */
+final class CpuState {
+    static final int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7, R11 = 11;
+    static final int ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
+
+    final long[] gpr = new long[16];
+    long rip;
+
+    /** Non-arithmetic flags always; arithmetic ones too when {@link #ccOp} is {@link Flags#EAGER}. */
+    long rflags = Flags.RESERVED_ONE;
+    int ccOp = Flags.EAGER;
+    int ccSize = 8;
+    long ccResult;
+    long ccSrc;
+    long ccCarryIn;
+
+    /** Segment registers in encoding order (ES, CS, SS, DS, FS, GS); 64-bit code uses FS/GS bases only. */
+    final Segment[] segments = new Segment[6];
+    Segment tr = Segment.unusableLdt();
+    Segment ldt = Segment.unusableLdt();
+    DescriptorTable gdt = new DescriptorTable(0, 0xffff);
+    DescriptorTable idt = new DescriptorTable(0, 0xffff);
+    long fsBase;
+    long gsBase;
+    long kernelGsBase;
+    int cpl;
+
+    long cr0 = 0x6000_0010L;
+    long cr2;
+    long cr3;
+    long cr4;
+    long cr8;
+    long efer;
+    long apicBase;
+    long[] debug = new long[8];
+
+    long star, lstar, cstar, sfmask;
+    long sysenterCs, sysenterEsp, sysenterEip;
+    long tscAux;
+    long pat = 0x0007_0406_0007_0406L;
+    long miscEnable;
+
+    /** XMM0-15 as (low, high) pairs: xmm[2n] is the low quadword of XMMn. */
+    final long[] xmm = new long[32];
+    int mxcsr = 0x1f80;
+    /** x87 control word and the rest of the FPU state that userland touches (FNSTCW/FLDCW/FNINIT). */
+    int fpuControl = 0x037f;
+    int fpuStatus;
+    int fpuTag = 0xffff;
+
+    /** Interrupts are inhibited for one instruction after STI and MOV SS. */
+    boolean interruptShadow;
+    boolean halted;
+
+    CpuState() {
+        Segment flat = new Segment(0, 0xffff, 0, 0x3, true, 0, false, true, false, false, false, false);
+        for (int i = 0; i < segments.length; i++) {
+            segments[i] = flat;
+        }
+        segments[CS] = new Segment(0xffff0000L, 0xffff, 0xf000, 0xb, true, 0, false, true, false, false, false, false);
+    }
+
+    long rflags() {
+        return (rflags & ~Flags.ARITHMETIC) | Flags.arithmetic(this) | Flags.RESERVED_ONE;
+    }
+
+    void setRflags(long value) {
+        rflags = (value & ~0xffff_ffff_ffc0_802aL) | Flags.RESERVED_ONE;
+        ccOp = Flags.EAGER;
+    }
+
+    boolean longMode() {
+        return (efer & io.vmguard.engine.SpecialRegisters.EFER_LMA) != 0;
+    }
+
+    boolean paging() {
+        return (cr0 & io.vmguard.engine.SpecialRegisters.CR0_PG) != 0;
+    }
+
+    /** 64-bit code segment active (long mode and CS.L). */
+    boolean mode64() {
+        return longMode() && segments[CS].l();
+    }
+
+    void loadSegment(int index, Segment segment) {
+        segments[index] = segment;
+        if (index == FS) {
+            fsBase = segment.base();
+        } else if (index == GS) {
+            gsBase = segment.base();
+        } else if (index == CS) {
+            cpl = segment.dpl();
+        }
+    }
+
+    Segment segment(int index) {
+        Segment s = segments[index];
+        long base = index == FS ? fsBase : index == GS ? gsBase : s.base();
+        return base == s.base() ? s
+                : new Segment(base, s.limit(), s.selector(), s.type(), s.present(), s.dpl(), s.db(), s.s(), s.l(), s.g(), s.avl(), s.unusable());
+    }
+}

@@ -1,0 +1,73 @@
+package io.vmguard.engine.interp;
+
+import io.vmguard.engine.Segment;
+
+/** Reads segment descriptors from the guest's GDT, with the checks that raise #GP/#NP/#SS. */
+final class Descriptors {
+    private Descriptors() {}
+
+    /** The raw 8-byte descriptor for {@code selector}, or #GP(selector) if it is outside the GDT or in an LDT. */
+    static long read(CpuState cpu, Mmu mmu, int selector) {
+        if ((selector & 4) != 0) {
+            throw GuestFault.gp(selector & 0xfffc); // LDTs are not supported
+        }
+        int index = selector & ~7;
+        if (index + 7 > cpu.gdt.limit()) {
+            throw GuestFault.gp(selector & 0xfffc);
+        }
+        return mmu.readSupervisor(cpu.gdt.base() + index, 8);
+    }
+
+    /** Loads a code segment for a far transfer to privilege {@code cpl}. */
+    static Segment code(CpuState cpu, Mmu mmu, int selector, int cpl) {
+        if ((selector & 0xfffc) == 0) {
+            throw GuestFault.gp();
+        }
+        Segment segment = Segment.fromDescriptor(read(cpu, mmu, selector), (selector & ~3) | cpl);
+        if (!segment.s() || (segment.type() & 8) == 0) {
+            throw GuestFault.gp(selector & 0xfffc);
+        }
+        if (!segment.present()) {
+            throw GuestFault.withError(GuestFault.NP, selector & 0xfffc);
+        }
+        return segment;
+    }
+
+    /** Loads a stack segment for privilege {@code cpl}; a null selector is allowed below ring 3 in long mode. */
+    static Segment stack(CpuState cpu, Mmu mmu, int selector, int cpl) {
+        if ((selector & 0xfffc) == 0) {
+            if (cpl == 3) {
+                throw GuestFault.gp();
+            }
+            return nullSegment(selector, cpl);
+        }
+        Segment segment = Segment.fromDescriptor(read(cpu, mmu, selector), selector);
+        if (!segment.s() || (segment.type() & 8) != 0 || (segment.type() & 2) == 0 || segment.dpl() != cpl) {
+            throw GuestFault.gp(selector & 0xfffc);
+        }
+        if (!segment.present()) {
+            throw GuestFault.withError(GuestFault.SS, selector & 0xfffc);
+        }
+        return segment;
+    }
+
+    /** Loads a data segment register (DS, ES, FS, GS). */
+    static Segment data(CpuState cpu, Mmu mmu, int selector) {
+        if ((selector & 0xfffc) == 0) {
+            return nullSegment(selector, 0);
+        }
+        Segment segment = Segment.fromDescriptor(read(cpu, mmu, selector), selector);
+        boolean readable = segment.s() && ((segment.type() & 8) == 0 || (segment.type() & 2) != 0);
+        if (!readable) {
+            throw GuestFault.gp(selector & 0xfffc);
+        }
+        if (!segment.present()) {
+            throw GuestFault.withError(GuestFault.NP, selector & 0xfffc);
+        }
+        return segment;
+    }
+
+    static Segment nullSegment(int selector, int dpl) {
+        return new Segment(0, 0, selector, 0, false, dpl, false, false, false, false, false, true);
+    }
+}

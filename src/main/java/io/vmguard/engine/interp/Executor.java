@@ -1,0 +1,712 @@
+package io.vmguard.engine.interp;
+
+import static io.vmguard.engine.interp.CpuState.RAX;
+import static io.vmguard.engine.interp.CpuState.RCX;
+import static io.vmguard.engine.interp.CpuState.RDI;
+import static io.vmguard.engine.interp.CpuState.RDX;
+import static io.vmguard.engine.interp.CpuState.RSI;
+import static io.vmguard.engine.interp.CpuState.RSP;
+
+/**
+ * Executes decoded instructions against the CPU state and the MMU. Every instruction reads all its
+ * operands before it changes any state, so an instruction interrupted by a fault, or by an MMIO read
+ * that must first go to the VMM, can simply run again from the start.
+ *
+ * <p>Returns normally after advancing RIP; a fault unwinds as {@link GuestFault}; I/O that needs the
+ * VMM is handed to the {@link Platform}.
+ */
+final class Executor {
+    /** What the executor needs from the rest of the engine: port I/O and system instructions. */
+    interface Platform {
+        /** Starts an IN; the engine completes it once the VMM has supplied the value. */
+        void portIn(Instruction insn, int port, int size);
+
+        void portOut(int port, int size, long value);
+
+        /** Executes a system instruction (CR/MSR/descriptor tables/SYSCALL/IRET/CPUID/HLT ...). */
+        void system(Instruction insn);
+
+        /** Delivers a software interrupt (INT n, INT3) with RIP already at the next instruction. */
+        void softwareInterrupt(int vector);
+    }
+
+    private final CpuState cpu;
+    private final Mmu mmu;
+    private final Platform platform;
+    private final SseUnit sse;
+    private final X87Unit x87;
+
+    Executor(CpuState cpu, Mmu mmu, Platform platform) {
+        this.cpu = cpu;
+        this.mmu = mmu;
+        this.platform = platform;
+        this.sse = new SseUnit(cpu, mmu, this);
+        this.x87 = new X87Unit(cpu, mmu, this);
+    }
+
+    // ---- operands ----
+
+    /** The effective (linear) address of a memory operand, including an FS/GS base. */
+    long address(Instruction insn) {
+        long address = insn.disp;
+        if (insn.ripRelative) {
+            address += cpu.rip + insn.length;
+        } else {
+            if (insn.base >= 0) {
+                address += cpu.gpr[insn.base];
+            }
+            if (insn.index >= 0) {
+                address += cpu.gpr[insn.index] * insn.scale;
+            }
+        }
+        if (insn.addrSize == 4) {
+            address &= 0xffff_ffffL;
+        }
+        if (insn.segment == CpuState.FS) {
+            address += cpu.fsBase;
+        } else if (insn.segment == CpuState.GS) {
+            address += cpu.gsBase;
+        }
+        return address;
+    }
+
+    long readReg(int reg, int size, boolean rex) {
+        long value = cpu.gpr[reg];
+        return switch (size) {
+            case 1 -> !rex && reg >= 4 && reg < 8 ? (cpu.gpr[reg - 4] >>> 8) & 0xff : value & 0xff;
+            case 2 -> value & 0xffff;
+            case 4 -> value & 0xffff_ffffL;
+            default -> value;
+        };
+    }
+
+    /** Writes a register as x86 does: 32-bit writes zero the upper half, 8/16-bit writes merge. */
+    void writeReg(int reg, int size, long value, boolean rex) {
+        switch (size) {
+            case 1 -> {
+                if (!rex && reg >= 4 && reg < 8) {
+                    cpu.gpr[reg - 4] = (cpu.gpr[reg - 4] & ~0xff00L) | ((value & 0xff) << 8);
+                } else {
+                    cpu.gpr[reg] = (cpu.gpr[reg] & ~0xffL) | (value & 0xff);
+                }
+            }
+            case 2 -> cpu.gpr[reg] = (cpu.gpr[reg] & ~0xffffL) | (value & 0xffff);
+            case 4 -> cpu.gpr[reg] = value & 0xffff_ffffL;
+            default -> cpu.gpr[reg] = value;
+        }
+    }
+
+    long readRm(Instruction insn, int size) {
+        return insn.isMemory() ? mmu.read(address(insn), size) : readReg(insn.rm, size, insn.rex);
+    }
+
+    void writeRm(Instruction insn, int size, long value) {
+        if (insn.isMemory()) {
+            mmu.write(address(insn), size, value);
+        } else {
+            writeReg(insn.rm, size, value, insn.rex);
+        }
+    }
+
+    private long readRegOperand(Instruction insn) {
+        return readReg(insn.reg, insn.opSize, insn.rex);
+    }
+
+    private void writeRegOperand(Instruction insn, long value) {
+        writeReg(insn.reg, insn.opSize, value, insn.rex);
+    }
+
+    // ---- stack ----
+
+    void push(long value, int size) {
+        long rsp = cpu.gpr[RSP] - size;
+        mmu.write(rsp, size, value);
+        cpu.gpr[RSP] = rsp;
+    }
+
+    long pop(int size) {
+        long value = mmu.read(cpu.gpr[RSP], size);
+        cpu.gpr[RSP] += size;
+        return value;
+    }
+
+    private void jump(long target) {
+        if ((target << 16 >> 16) != target) {
+            throw GuestFault.gp();
+        }
+        cpu.rip = target;
+    }
+
+    // ---- execution ----
+
+    /** Executes one instruction whose bytes start at {@code cpu.rip}. */
+    void execute(Instruction insn) {
+        long next = cpu.rip + insn.length;
+        int size = insn.opSize;
+        switch (insn.op) {
+            case Op.ALU_RM_REG -> {
+                long a = readRm(insn, size);
+                long result = Alu.binary(cpu, insn.sub, a, readRegOperand(insn), size);
+                if (insn.sub != Alu.CMP) {
+                    writeRm(insn, size, result);
+                }
+            }
+            case Op.ALU_REG_RM -> {
+                long b = readRm(insn, size);
+                long result = Alu.binary(cpu, insn.sub, readRegOperand(insn), b, size);
+                if (insn.sub != Alu.CMP) {
+                    writeRegOperand(insn, result);
+                }
+            }
+            case Op.ALU_RM_IMM -> {
+                long a = readRm(insn, size);
+                long result = Alu.binary(cpu, insn.sub, a, insn.imm, size);
+                if (insn.sub != Alu.CMP) {
+                    writeRm(insn, size, result);
+                }
+            }
+            case Op.TEST_RM_REG -> Alu.binary(cpu, Alu.AND, readRm(insn, size), readRegOperand(insn), size);
+            case Op.TEST_RM_IMM -> Alu.binary(cpu, Alu.AND, readRm(insn, size), insn.imm, size);
+            case Op.MOV_RM_REG -> writeRm(insn, size, readRegOperand(insn));
+            case Op.MOV_REG_RM -> writeRegOperand(insn, readRm(insn, size));
+            case Op.MOV_RM_IMM -> writeRm(insn, size, insn.imm);
+            case Op.MOV_REG_IMM -> writeRegOperand(insn, insn.imm);
+            case Op.MOVZX -> writeRegOperand(insn, readRm(insn, insn.sub));
+            case Op.MOVSX -> writeRegOperand(insn, Flags.signExtend(readRm(insn, insn.sub), insn.sub));
+            case Op.MOVSXD -> writeRegOperand(insn, Flags.signExtend(readRm(insn, 4), 4));
+            case Op.LEA -> writeRegOperand(insn, leaAddress(insn));
+            case Op.XCHG -> {
+                long a = readRm(insn, size);
+                long b = readRegOperand(insn);
+                writeRm(insn, size, b);
+                writeRegOperand(insn, a);
+            }
+            case Op.PUSH_REG -> push(cpu.gpr[insn.reg], size);
+            case Op.POP_REG -> {
+                long value = pop(size);
+                writeReg(insn.reg, size, value, true);
+            }
+            case Op.PUSH_IMM -> push(insn.imm, size);
+            case Op.PUSH_RM -> push(readRm(insn, size), size);
+            case Op.POP_RM -> {
+                // The address is computed with RSP already incremented (SDM: POP r/m).
+                long value = mmu.read(cpu.gpr[RSP], size);
+                cpu.gpr[RSP] += size;
+                try {
+                    writeRm(insn, size, value);
+                } catch (GuestFault fault) {
+                    cpu.gpr[RSP] -= size;
+                    throw fault;
+                }
+            }
+            case Op.PUSHF -> push(cpu.rflags() & ~(Flags.RF | Flags.VM), size);
+            case Op.POPF -> popf(size);
+            case Op.PUSH_SEG -> push(cpu.segments[insn.reg].selector(), size);
+            case Op.INC -> writeRm(insn, size, Alu.inc(cpu, readRm(insn, size), size));
+            case Op.DEC -> writeRm(insn, size, Alu.dec(cpu, readRm(insn, size), size));
+            case Op.NOT -> writeRm(insn, size, ~readRm(insn, size));
+            case Op.NEG -> writeRm(insn, size, Alu.neg(cpu, readRm(insn, size), size));
+            case Op.MUL, Op.IMUL1 -> multiply(insn, size);
+            case Op.DIV, Op.IDIV -> divide(insn, size);
+            case Op.IMUL_REG_RM -> writeRegOperand(insn, imul(readRegOperand(insn), readRm(insn, size), size));
+            case Op.IMUL_REG_RM_IMM -> writeRegOperand(insn, imul(readRm(insn, size), insn.imm, size));
+            case Op.SHIFT -> {
+                long count = insn.imm < 0 ? cpu.gpr[RCX] & 0xff : insn.imm;
+                writeRm(insn, size, Alu.shift(cpu, insn.sub, readRm(insn, size), count, size));
+            }
+            case Op.SHLD, Op.SHRD -> {
+                long count = insn.imm < 0 ? cpu.gpr[RCX] & 0xff : insn.imm;
+                writeRm(insn, size, Alu.doubleShift(cpu, insn.op == Op.SHLD, readRm(insn, size), readRegOperand(insn), count, size));
+            }
+            case Op.BT_REG, Op.BT_IMM -> bitTest(insn, size);
+            case Op.BSF, Op.BSR -> bitScan(insn, size);
+            case Op.TZCNT, Op.LZCNT -> countZeros(insn, size);
+            case Op.POPCNT -> {
+                long value = readRm(insn, size);
+                writeRegOperand(insn, Long.bitCount(value));
+                Alu.setArithmetic(cpu, value == 0 ? Flags.ZF : 0);
+            }
+            case Op.BSWAP -> {
+                if (size == 8) {
+                    cpu.gpr[insn.reg] = Long.reverseBytes(cpu.gpr[insn.reg]);
+                } else {
+                    cpu.gpr[insn.reg] = Integer.reverseBytes((int) cpu.gpr[insn.reg]) & 0xffff_ffffL;
+                }
+            }
+            case Op.CONVERT_A -> { // CBW, CWDE, CDQE
+                int half = size / 2;
+                writeReg(RAX, size, Flags.signExtend(cpu.gpr[RAX], half), true);
+            }
+            case Op.CONVERT_D -> { // CWD, CDQ, CQO
+                long sign = (cpu.gpr[RAX] & Flags.signBit(size)) != 0 ? -1 : 0;
+                writeReg(RDX, size, sign, true);
+            }
+            case Op.JCC -> {
+                if (Flags.condition(cpu, insn.sub)) {
+                    jump(next + insn.imm);
+                    return;
+                }
+            }
+            case Op.JMP_REL -> { jump(next + insn.imm); return; }
+            case Op.CALL_REL -> {
+                long target = next + insn.imm;
+                push(next, 8);
+                jump(target);
+                return;
+            }
+            case Op.RET -> {
+                long target = mmu.read(cpu.gpr[RSP], size);
+                jump(target);
+                cpu.gpr[RSP] += size + insn.imm;
+                return;
+            }
+            case Op.JMP_RM -> { jump(readRm(insn, 8)); return; }
+            case Op.CALL_RM -> {
+                long target = readRm(insn, 8);
+                push(next, 8);
+                jump(target);
+                return;
+            }
+            case Op.LOOP -> {
+                long count = (cpu.gpr[RCX] - 1) & (insn.addrSize == 4 ? 0xffff_ffffL : -1L);
+                boolean taken = count != 0 && switch (insn.sub) {
+                    case 0 -> !Flags.zero(cpu); // LOOPNE
+                    case 1 -> Flags.zero(cpu);  // LOOPE
+                    default -> true;
+                };
+                writeReg(RCX, insn.addrSize, count, true);
+                if (taken) {
+                    jump(next + insn.imm);
+                    return;
+                }
+            }
+            case Op.JRCXZ -> {
+                long count = cpu.gpr[RCX] & (insn.addrSize == 4 ? 0xffff_ffffL : -1L);
+                if (count == 0) {
+                    jump(next + insn.imm);
+                    return;
+                }
+            }
+            case Op.SETCC -> writeRm(insn, 1, Flags.condition(cpu, insn.sub) ? 1 : 0);
+            case Op.CMOVCC -> {
+                long value = readRm(insn, size);
+                if (Flags.condition(cpu, insn.sub)) {
+                    writeRegOperand(insn, value);
+                } else if (size == 4) {
+                    writeRegOperand(insn, readRegOperand(insn)); // 32-bit CMOV zero-extends even when not taken
+                }
+            }
+            case Op.CMPXCHG -> {
+                long current = readRm(insn, size);
+                long expected = readReg(RAX, size, true);
+                Alu.binary(cpu, Alu.CMP, expected, current, size);
+                if (current == expected) {
+                    writeRm(insn, size, readRegOperand(insn));
+                } else {
+                    if (insn.isMemory()) {
+                        writeRm(insn, size, current); // the locked cycle always writes
+                    }
+                    writeReg(RAX, size, current, true);
+                }
+            }
+            case Op.XADD -> {
+                long a = readRm(insn, size);
+                long b = readRegOperand(insn);
+                long sum = Alu.binary(cpu, Alu.ADD, a, b, size);
+                if (insn.isMemory()) {
+                    mmu.probeWrite(address(insn), size);
+                }
+                writeRegOperand(insn, a);
+                writeRm(insn, size, sum);
+            }
+            case Op.CMPXCHG16B -> compareExchangeDouble(insn);
+            case Op.MOVS, Op.CMPS, Op.STOS, Op.LODS, Op.SCAS, Op.INS, Op.OUTS -> {
+                StringOps.step(this, cpu, mmu, platform, insn);
+                return;
+            }
+            case Op.IN -> {
+                int port = insn.imm < 0 ? (int) (cpu.gpr[RDX] & 0xffff) : (int) insn.imm;
+                platform.portIn(insn, port, size);
+                return; // the engine completes the IN and advances RIP
+            }
+            case Op.OUT -> {
+                int port = insn.imm < 0 ? (int) (cpu.gpr[RDX] & 0xffff) : (int) insn.imm;
+                cpu.rip = next;
+                platform.portOut(port, size, readReg(RAX, size, true));
+                return;
+            }
+            case Op.CLC -> setFlag(Flags.CF, false);
+            case Op.STC -> setFlag(Flags.CF, true);
+            case Op.CMC -> setFlag(Flags.CF, !Flags.carry(cpu));
+            case Op.CLD -> cpu.rflags &= ~Flags.DF;
+            case Op.STD -> cpu.rflags |= Flags.DF;
+            case Op.SAHF -> {
+                long ah = (cpu.gpr[RAX] >>> 8) & (Flags.SF | Flags.ZF | Flags.AF | Flags.PF | Flags.CF);
+                long flags = cpu.rflags();
+                Alu.setArithmetic(cpu, (flags & Flags.OF) | ah);
+            }
+            case Op.LAHF -> {
+                long flags = cpu.rflags() & 0xff;
+                cpu.gpr[RAX] = (cpu.gpr[RAX] & ~0xff00L) | (flags << 8);
+            }
+            case Op.NOP, Op.PAUSE -> { }
+            case Op.LEAVE -> {
+                long frame = cpu.gpr[CpuState.RBP];
+                long saved = mmu.read(frame, size);
+                cpu.gpr[RSP] = frame + size;
+                writeReg(CpuState.RBP, size, saved, true);
+            }
+            case Op.ENTER -> enter(insn, size);
+            case Op.XLAT -> {
+                long address = (cpu.gpr[CpuState.RBX] + (cpu.gpr[RAX] & 0xff)) & (insn.addrSize == 4 ? 0xffff_ffffL : -1L);
+                if (insn.segment == CpuState.FS) {
+                    address += cpu.fsBase;
+                } else if (insn.segment == CpuState.GS) {
+                    address += cpu.gsBase;
+                }
+                writeReg(RAX, 1, mmu.read8(address), true);
+            }
+            case Op.INT3 -> { cpu.rip = next; platform.softwareInterrupt(GuestFault.BP); return; }
+            case Op.INT -> { cpu.rip = next; platform.softwareInterrupt((int) insn.imm & 0xff); return; }
+            case Op.SSE -> sse.execute(insn);
+            case Op.X87 -> x87.execute(insn);
+            case Op.FXSAVE -> fxsave(address(insn));
+            case Op.FXRSTOR -> fxrstor(address(insn));
+            case Op.LDMXCSR -> {
+                int value = mmu.read32(address(insn));
+                if ((value & ~0xffff) != 0) {
+                    throw GuestFault.gp();
+                }
+                cpu.mxcsr = value;
+            }
+            case Op.STMXCSR -> mmu.write32(address(insn), cpu.mxcsr);
+            case Op.INVALID, Op.UD2 -> throw GuestFault.ud();
+            default -> {
+                // System instructions: privileged checks, and those that change control flow, live there.
+                platform.system(insn);
+                return;
+            }
+        }
+        cpu.rip = next;
+    }
+
+    private long leaAddress(Instruction insn) {
+        long address = insn.disp;
+        if (insn.ripRelative) {
+            address += cpu.rip + insn.length;
+        } else {
+            if (insn.base >= 0) {
+                address += cpu.gpr[insn.base];
+            }
+            if (insn.index >= 0) {
+                address += cpu.gpr[insn.index] * insn.scale;
+            }
+        }
+        return insn.addrSize == 4 ? address & 0xffff_ffffL : address;
+    }
+
+    private void setFlag(long flag, boolean value) {
+        long flags = cpu.rflags();
+        Alu.setArithmetic(cpu, value ? flags | flag : flags & ~flag);
+    }
+
+    private void popf(int size) {
+        long value = pop(size);
+        long writable = Flags.WRITABLE;
+        if (cpu.cpl > 0) {
+            writable &= ~Flags.IOPL;
+            if (cpu.cpl > ((cpu.rflags & Flags.IOPL) >>> 12)) {
+                writable &= ~Flags.IF;
+            }
+        }
+        if (size == 2) {
+            writable &= 0xffff;
+        }
+        long current = cpu.rflags();
+        cpu.setRflags((current & ~writable) | (value & writable));
+    }
+
+    private void multiply(Instruction insn, int size) {
+        long b = readRm(insn, size);
+        boolean signed = insn.op == Op.IMUL1;
+        if (size == 8) {
+            long a = cpu.gpr[RAX];
+            long low = a * b;
+            long high = signed ? Math.multiplyHigh(a, b) : Math.unsignedMultiplyHigh(a, b);
+            cpu.gpr[RAX] = low;
+            cpu.gpr[RDX] = high;
+            boolean overflow = signed ? high != (low >> 63) : high != 0;
+            Alu.multiplyFlags(cpu, overflow, low, 8);
+            return;
+        }
+        int bits = size * 8;
+        long a = readReg(RAX, size, true);
+        long product = signed ? Flags.signExtend(a, size) * Flags.signExtend(b, size) : a * (b & Flags.mask(size));
+        long low = product & Flags.mask(size);
+        long high = (product >> bits) & Flags.mask(size);
+        boolean overflow = signed ? Flags.signExtend(low, size) != product : high != 0;
+        if (size == 1) {
+            writeReg(RAX, 2, product, true);
+        } else {
+            writeReg(RAX, size, low, true);
+            writeReg(RDX, size, high, true);
+        }
+        Alu.multiplyFlags(cpu, overflow, low, size);
+    }
+
+    private long imul(long a, long b, int size) {
+        long low;
+        boolean overflow;
+        if (size == 8) {
+            low = a * b;
+            overflow = Math.multiplyHigh(a, b) != (low >> 63);
+        } else {
+            long product = Flags.signExtend(a, size) * Flags.signExtend(b, size);
+            low = product & Flags.mask(size);
+            overflow = Flags.signExtend(low, size) != product;
+        }
+        Alu.multiplyFlags(cpu, overflow, low, size);
+        return low;
+    }
+
+    private void divide(Instruction insn, int size) {
+        long divisor = readRm(insn, size);
+        boolean signed = insn.op == Op.IDIV;
+        if ((divisor & Flags.mask(size)) == 0) {
+            throw GuestFault.of(GuestFault.DE);
+        }
+        if (size == 8) {
+            divide128(divisor, signed);
+            return;
+        }
+        int bits = size * 8;
+        long dividend = size == 1 ? readReg(RAX, 2, true)
+                : (readReg(RDX, size, true) << bits) | readReg(RAX, size, true);
+        long quotient;
+        long remainder;
+        if (signed) {
+            long n = Flags.signExtend(dividend, size * 2);
+            long d = Flags.signExtend(divisor, size);
+            quotient = n / d;
+            remainder = n % d;
+            if (quotient != Flags.signExtend(quotient, size)) {
+                throw GuestFault.of(GuestFault.DE);
+            }
+        } else {
+            quotient = Long.divideUnsigned(dividend, divisor);
+            remainder = Long.remainderUnsigned(dividend, divisor);
+            if ((quotient & ~Flags.mask(size)) != 0) {
+                throw GuestFault.of(GuestFault.DE);
+            }
+        }
+        if (size == 1) {
+            writeReg(RAX, 2, (quotient & 0xff) | ((remainder & 0xff) << 8), true);
+        } else {
+            writeReg(RAX, size, quotient, true);
+            writeReg(RDX, size, remainder, true);
+        }
+    }
+
+    /** 128-by-64-bit division of RDX:RAX. */
+    private void divide128(long divisor, boolean signed) {
+        long high = cpu.gpr[RDX];
+        long low = cpu.gpr[RAX];
+        // Fast paths: the dividend fits in 64 bits, as in almost every DIV compilers emit.
+        if (!signed && high == 0) {
+            cpu.gpr[RAX] = Long.divideUnsigned(low, divisor);
+            cpu.gpr[RDX] = Long.remainderUnsigned(low, divisor);
+            return;
+        }
+        if (signed && high == (low >> 63)) {
+            if (low == Long.MIN_VALUE && divisor == -1) {
+                throw GuestFault.of(GuestFault.DE);
+            }
+            cpu.gpr[RAX] = low / divisor;
+            cpu.gpr[RDX] = low % divisor;
+            return;
+        }
+        java.math.BigInteger dividend = new java.math.BigInteger(1, toBytes(cpu.gpr[RDX], cpu.gpr[RAX]));
+        java.math.BigInteger d;
+        if (signed) {
+            if (cpu.gpr[RDX] < 0) {
+                dividend = dividend.subtract(java.math.BigInteger.ONE.shiftLeft(128));
+            }
+            d = java.math.BigInteger.valueOf(divisor);
+        } else {
+            d = new java.math.BigInteger(Long.toUnsignedString(divisor));
+        }
+        java.math.BigInteger[] qr = dividend.divideAndRemainder(d);
+        java.math.BigInteger q = qr[0];
+        if (signed ? q.bitLength() > 63 : q.signum() < 0 || q.bitLength() > 64) {
+            throw GuestFault.of(GuestFault.DE);
+        }
+        cpu.gpr[RAX] = q.longValue();
+        cpu.gpr[RDX] = qr[1].longValue();
+    }
+
+    private static byte[] toBytes(long high, long low) {
+        byte[] bytes = new byte[16];
+        for (int i = 0; i < 8; i++) {
+            bytes[i] = (byte) (high >>> (56 - 8 * i));
+            bytes[8 + i] = (byte) (low >>> (56 - 8 * i));
+        }
+        return bytes;
+    }
+
+    private void bitTest(Instruction insn, int size) {
+        int bits = size * 8;
+        long offset = insn.op == Op.BT_IMM ? insn.imm & (bits - 1) : readRegOperand(insn);
+        long value;
+        long address = 0;
+        int bit;
+        if (insn.isMemory()) {
+            // A register bit offset may reach outside the operand: it is signed and addresses memory.
+            long signedOffset = insn.op == Op.BT_IMM ? offset : Flags.signExtend(offset, size);
+            address = address(insn) + (signedOffset >> (bits == 64 ? 6 : bits == 32 ? 5 : 4)) * size;
+            bit = (int) (signedOffset & (bits - 1));
+            value = mmu.read(address, size);
+        } else {
+            bit = (int) (offset & (bits - 1));
+            value = readReg(insn.rm, size, insn.rex);
+        }
+        boolean set = ((value >>> bit) & 1) != 0;
+        long flags = cpu.rflags();
+        Alu.setArithmetic(cpu, set ? flags | Flags.CF : flags & ~Flags.CF);
+        long updated = switch (insn.sub) {
+            case 5 -> value | (1L << bit);
+            case 6 -> value & ~(1L << bit);
+            case 7 -> value ^ (1L << bit);
+            default -> value;
+        };
+        if (insn.sub != 4) {
+            if (insn.isMemory()) {
+                mmu.write(address, size, updated);
+            } else {
+                writeReg(insn.rm, size, updated, insn.rex);
+            }
+        }
+    }
+
+    private void bitScan(Instruction insn, int size) {
+        long value = readRm(insn, size) & Flags.mask(size);
+        long flags = cpu.rflags() & ~Flags.ZF;
+        if (value == 0) {
+            Alu.setArithmetic(cpu, flags | Flags.ZF); // destination unchanged, as Intel and AMD do
+            return;
+        }
+        int index = insn.op == Op.BSF ? Long.numberOfTrailingZeros(value) : 63 - Long.numberOfLeadingZeros(value);
+        writeRegOperand(insn, index);
+        Alu.setArithmetic(cpu, flags);
+    }
+
+    private void countZeros(Instruction insn, int size) {
+        long value = readRm(insn, size) & Flags.mask(size);
+        int bits = size * 8;
+        int count = insn.op == Op.TZCNT
+                ? (value == 0 ? bits : Long.numberOfTrailingZeros(value))
+                : (value == 0 ? bits : Long.numberOfLeadingZeros(value) - (64 - bits));
+        writeRegOperand(insn, count);
+        long flags = cpu.rflags() & ~(Flags.CF | Flags.ZF);
+        Alu.setArithmetic(cpu, flags | (value == 0 ? Flags.CF : 0) | (count == 0 ? Flags.ZF : 0));
+    }
+
+    private void compareExchangeDouble(Instruction insn) {
+        long address = address(insn);
+        int half = insn.opSize / 2;
+        if (insn.opSize == 16 && (address & 15) != 0) {
+            throw GuestFault.gp();
+        }
+        long low = mmu.read(address, half);
+        long high = mmu.read(address + half, half);
+        long expectedLow = readReg(RAX, half, true);
+        long expectedHigh = readReg(RDX, half, true);
+        long flags = cpu.rflags() & ~Flags.ZF;
+        mmu.probeWrite(address, insn.opSize);
+        if (low == expectedLow && high == expectedHigh) {
+            mmu.write(address, half, readReg(CpuState.RBX, half, true));
+            mmu.write(address + half, half, readReg(RCX, half, true));
+            Alu.setArithmetic(cpu, flags | Flags.ZF);
+        } else {
+            mmu.write(address, half, low);
+            mmu.write(address + half, half, high);
+            writeReg(RAX, half, low, true);
+            writeReg(RDX, half, high, true);
+            Alu.setArithmetic(cpu, flags);
+        }
+    }
+
+    private void enter(Instruction insn, int size) {
+        int level = (int) (insn.imm2 & 31);
+        long frameTemp = cpu.gpr[RSP] - size;
+        mmu.probeWrite(frameTemp - (long) level * size, size * (level + 1));
+        push(cpu.gpr[CpuState.RBP], size);
+        for (int i = 1; i < level; i++) {
+            long saved = mmu.read(cpu.gpr[CpuState.RBP] - (long) i * size, size);
+            push(saved, size);
+        }
+        if (level > 0) {
+            push(frameTemp, size);
+        }
+        writeReg(CpuState.RBP, size, frameTemp, true);
+        cpu.gpr[RSP] -= insn.imm;
+    }
+
+    /** FXSAVE: the 512-byte legacy FPU/SSE image (64-bit layout). */
+    private void fxsave(long address) {
+        if ((address & 15) != 0) {
+            throw GuestFault.gp();
+        }
+        mmu.probeWrite(address, 512);
+        mmu.write16(address, cpu.fpuControl);
+        mmu.write16(address + 2, cpu.fpuStatus);
+        mmu.write8(address + 4, abridgedTag(cpu.fpuTag));
+        mmu.write8(address + 5, 0);
+        mmu.write16(address + 6, 0);
+        mmu.write64(address + 8, 0);
+        mmu.write64(address + 16, 0);
+        mmu.write32(address + 24, cpu.mxcsr);
+        mmu.write32(address + 28, 0xffff);
+        x87.saveRegisters(address + 32);
+        for (int i = 0; i < 32; i++) {
+            mmu.write64(address + 160 + i * 8L, cpu.xmm[i]);
+        }
+    }
+
+    private void fxrstor(long address) {
+        if ((address & 15) != 0) {
+            throw GuestFault.gp();
+        }
+        int mxcsr = mmu.read32(address + 24);
+        if ((mxcsr & ~0xffff) != 0) {
+            throw GuestFault.gp();
+        }
+        long[] xmm = new long[32];
+        for (int i = 0; i < 32; i++) {
+            xmm[i] = mmu.read64(address + 160 + i * 8L);
+        }
+        cpu.fpuControl = mmu.read16(address);
+        cpu.fpuStatus = mmu.read16(address + 2);
+        cpu.fpuTag = fullTag(mmu.read8(address + 4));
+        cpu.mxcsr = mxcsr;
+        x87.restoreRegisters(address + 32);
+        System.arraycopy(xmm, 0, cpu.xmm, 0, 32);
+    }
+
+    private static int abridgedTag(int fullTag) {
+        int abridged = 0;
+        for (int i = 0; i < 8; i++) {
+            if (((fullTag >> (2 * i)) & 3) != 3) {
+                abridged |= 1 << i;
+            }
+        }
+        return abridged;
+    }
+
+    private static int fullTag(int abridged) {
+        int full = 0;
+        for (int i = 0; i < 8; i++) {
+            full |= ((abridged >> i) & 1) != 0 ? 0 : 3 << (2 * i);
+        }
+        return full;
+    }
+}

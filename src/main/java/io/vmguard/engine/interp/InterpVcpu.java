@@ -1,0 +1,356 @@
+package io.vmguard.engine.interp;
+
+import io.vmguard.engine.DescriptorTable;
+import io.vmguard.engine.EngineException;
+import io.vmguard.engine.Registers;
+import io.vmguard.engine.Segment;
+import io.vmguard.engine.SpecialRegisters;
+import io.vmguard.engine.Vcpu;
+import io.vmguard.engine.VcpuExit;
+import io.vmguard.memory.GuestMemory;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayDeque;
+
+/**
+ * One interpreted vCPU: fetch (through the code cache), execute, deliver faults, and stop for the VMM
+ * on port I/O and MMIO exactly as a KVM vCPU does, so the run loop cannot tell the engines apart.
+ *
+ * <p>Port reads and MMIO reads complete when {@link #run()} is called again: an IN finishes then; an
+ * instruction that read MMIO runs again from the start and this time receives the value (it changed no
+ * state before its read). MMIO writes are queued and handed out after the instruction completes.
+ */
+final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
+    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Instructions between checks of {@link #exitRequested}. */
+    private static final int CHECK_INTERVAL = 4096;
+
+    private final int index;
+    private final CpuState cpu = new CpuState();
+    private final Mmu mmu;
+    private final Executor executor;
+    private final SystemOps system;
+    private final InterruptDelivery delivery;
+    private final CodeCache code;
+    private final Decoder decoder;
+    private final UnimplementedLog unimplemented;
+    private final long tscBase = System.nanoTime();
+    private long tscOffset;
+
+    private volatile boolean exitRequested;
+    private VcpuExit pendingExit;
+    private final ArrayDeque<VcpuExit> pendingWrites = new ArrayDeque<>();
+    private final MemorySegment ioData = MemorySegment.ofArray(new long[1]);
+    private Instruction pendingIn;
+    private VcpuExit.MmioRead pendingMmioRead;
+    private boolean mmioValueReady;
+    private long mmioAddress;
+    private int mmioSize;
+    private long mmioValue;
+    private long instructions;
+
+    InterpVcpu(int index, GuestMemory memory, UnimplementedLog unimplemented) {
+        this.index = index;
+        this.unimplemented = unimplemented;
+        this.mmu = new Mmu(cpu, memory, this);
+        this.code = new CodeCache(memory.end(), mmu::flushWrites);
+        this.executor = new Executor(cpu, mmu, this);
+        this.delivery = new InterruptDelivery(cpu, mmu);
+        this.system = new SystemOps(cpu, mmu, executor, new SystemOps.Clock() {
+            @Override
+            public long tsc() {
+                return System.nanoTime() - tscBase + tscOffset;
+            }
+
+            @Override
+            public void setTsc(long value) {
+                tscOffset = value - (System.nanoTime() - tscBase);
+            }
+        }, index);
+        this.decoder = new Decoder(mmu::fetch8);
+        cpu.apicBase = 0xfee0_0000L | (1L << 11) | (index == 0 ? 1L << 8 : 0);
+    }
+
+    @Override
+    public int index() {
+        return index;
+    }
+
+    /** Instructions executed so far (for benchmarks). */
+    long instructions() {
+        return instructions;
+    }
+
+    @Override
+    public VcpuExit run() {
+        try {
+            completePendingRead();
+            while (true) {
+                if (!pendingWrites.isEmpty()) {
+                    return pendingWrites.poll();
+                }
+                if (exitRequested) {
+                    exitRequested = false;
+                    return new VcpuExit.Interrupted();
+                }
+                if (cpu.halted) {
+                    // No interrupt controller is modelled yet, so nothing can wake a halted vCPU.
+                    return new VcpuExit.Halt();
+                }
+                for (int i = 0; i < CHECK_INTERVAL; i++) {
+                    VcpuExit exit = step();
+                    if (exit != null) {
+                        return exit;
+                    }
+                    if (cpu.halted || !pendingWrites.isEmpty()) {
+                        break;
+                    }
+                }
+            }
+        } catch (InterruptDelivery.TripleFault e) {
+            return new VcpuExit.Shutdown(e.getMessage());
+        } catch (RuntimeException e) {
+            // An interpreter defect must stop this VM with a message, never escape into the VMM.
+            return new VcpuExit.InternalError("interpreter: " + e + " at rip 0x" + Long.toHexString(cpu.rip));
+        }
+    }
+
+    /** Executes one instruction; returns an exit when the VMM must act first. */
+    private VcpuExit step() {
+        Instruction insn = null;
+        try {
+            insn = fetch();
+            instructions++;
+            cpu.interruptShadow = false;
+            executor.execute(insn);
+        } catch (MmioReadNeeded needed) {
+            pendingMmioRead = new VcpuExit.MmioRead(needed.address, ioData.asSlice(0, needed.size));
+            return pendingMmioRead;
+        } catch (GuestFault fault) {
+            if (fault.vector == GuestFault.UD && insn != null) {
+                unimplemented.report(insn, cpu.rip);
+            }
+            delivery.fault(fault);
+        }
+        VcpuExit exit = pendingExit;
+        pendingExit = null;
+        return exit;
+    }
+
+    private Instruction fetch() {
+        long physical = mmu.fetchPhysical(cpu.rip);
+        if (physical >= 0) {
+            Instruction cached = code.get(physical);
+            if (cached != null) {
+                return cached;
+            }
+            Instruction decoded = decoder.decode(cpu.rip);
+            code.put(physical, decoded);
+            return decoded;
+        }
+        return decoder.decode(cpu.rip);
+    }
+
+    // ---- completing reads the VMM answered ----
+
+    private void completePendingRead() {
+        if (pendingIn != null) {
+            Instruction insn = pendingIn;
+            pendingIn = null;
+            long value = readData(insn.opSize);
+            if (insn.op == Op.IN) {
+                executor.writeReg(CpuState.RAX, insn.opSize, value, true);
+                cpu.rip += insn.length;
+            } else { // INS
+                long addressMask = insn.addrSize == 4 ? 0xffff_ffffL : -1L;
+                try {
+                    mmu.write(cpu.gpr[CpuState.RDI] & addressMask, insn.opSize, value);
+                } catch (GuestFault fault) {
+                    delivery.fault(fault);
+                    return;
+                }
+                long delta = (cpu.rflags & Flags.DF) != 0 ? -insn.opSize : insn.opSize;
+                StringOps.advance(cpu, CpuState.RDI, delta, addressMask);
+                StringOps.finishIteration(cpu, insn, insn.rep != 0, addressMask);
+            }
+        }
+        if (pendingMmioRead != null) {
+            mmioAddress = pendingMmioRead.address();
+            mmioSize = (int) pendingMmioRead.data().byteSize();
+            mmioValue = readData(mmioSize);
+            mmioValueReady = true;
+            pendingMmioRead = null;
+        }
+    }
+
+    private long readData(int size) {
+        long value = ioData.get(U64, 0);
+        return size == 8 ? value : value & Flags.mask(size);
+    }
+
+    // ---- Executor.Platform ----
+
+    @Override
+    public void portIn(Instruction insn, int port, int size) {
+        checkIoPermission(port, size);
+        ioData.set(U64, 0, 0);
+        pendingIn = insn;
+        pendingExit = new VcpuExit.IoIn(port, ioData.asSlice(0, size));
+    }
+
+    @Override
+    public void portOut(int port, int size, long value) {
+        checkIoPermission(port, size);
+        ioData.set(U64, 0, value);
+        pendingExit = new VcpuExit.IoOut(port, ioData.asSlice(0, size));
+    }
+
+    @Override
+    public void system(Instruction insn) {
+        system.execute(insn);
+    }
+
+    @Override
+    public void softwareInterrupt(int vector) {
+        delivery.interrupt(vector, true);
+    }
+
+    /** Above IOPL, the TSS I/O permission bitmap decides. */
+    private void checkIoPermission(int port, int size) {
+        if (cpu.cpl <= ((cpu.rflags & Flags.IOPL) >>> 12)) {
+            return;
+        }
+        if (cpu.tr.unusable() || cpu.tr.limit() < 0x67) {
+            throw GuestFault.gp();
+        }
+        int bitmap = (int) mmu.readSupervisor(cpu.tr.base() + 0x66, 2);
+        long last = bitmap + (port + size - 1) / 8;
+        if (last + 1 > Integer.toUnsignedLong(cpu.tr.limit())) {
+            throw GuestFault.gp();
+        }
+        long bits = mmu.readSupervisor(cpu.tr.base() + bitmap + port / 8, 2);
+        if (((bits >>> (port & 7)) & ((1 << size) - 1)) != 0) {
+            throw GuestFault.gp();
+        }
+    }
+
+    // ---- Mmu.Physical ----
+
+    /** Unwinds an instruction that must wait for the VMM to answer an MMIO read. */
+    static final class MmioReadNeeded extends RuntimeException {
+        final long address;
+        final int size;
+
+        MmioReadNeeded(long address, int size) {
+            super(null, null, false, false);
+            this.address = address;
+            this.size = size;
+        }
+    }
+
+    @Override
+    public long readMmio(long address, int size) {
+        if (mmioValueReady && mmioAddress == address && mmioSize == size) {
+            mmioValueReady = false;
+            return mmioValue;
+        }
+        throw new MmioReadNeeded(address, size);
+    }
+
+    @Override
+    public void writeMmio(long address, int size, long value) {
+        MemorySegment data = MemorySegment.ofArray(new byte[size]);
+        for (int i = 0; i < size; i++) {
+            data.set(ValueLayout.JAVA_BYTE, i, (byte) (value >>> (8 * i)));
+        }
+        pendingWrites.add(new VcpuExit.MmioWrite(address, data));
+    }
+
+    @Override
+    public void codeWritten(long physicalPage) {
+        code.invalidate(physicalPage);
+    }
+
+    @Override
+    public boolean holdsCode(long physicalPage) {
+        return code.holdsCode(physicalPage);
+    }
+
+    // ---- register access ----
+
+    @Override
+    public Registers registers() {
+        long[] r = cpu.gpr;
+        return new Registers(r[0], r[3], r[1], r[2], r[6], r[7], r[4], r[5], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15],
+                cpu.rip, cpu.rflags());
+    }
+
+    @Override
+    public void setRegisters(Registers registers) {
+        for (int i = 0; i < 16; i++) {
+            cpu.gpr[i] = registers.gpr(i);
+        }
+        cpu.rip = registers.rip();
+        cpu.setRflags(registers.rflags());
+    }
+
+    @Override
+    public SpecialRegisters specialRegisters() {
+        return new SpecialRegisters(cpu.segment(CpuState.CS), cpu.segment(CpuState.DS), cpu.segment(CpuState.ES),
+                cpu.segment(CpuState.FS), cpu.segment(CpuState.GS), cpu.segment(CpuState.SS), cpu.tr, cpu.ldt,
+                cpu.gdt, cpu.idt, cpu.cr0, cpu.cr2, cpu.cr3, cpu.cr4, cpu.cr8, cpu.efer, cpu.apicBase);
+    }
+
+    @Override
+    public void setSpecialRegisters(SpecialRegisters s) throws EngineException {
+        if ((s.efer() & SpecialRegisters.EFER_LMA) == 0 || !s.cs().l()) {
+            throw new EngineException("the interpreter runs 64-bit long mode only (EFER.LMA and CS.L must be set)");
+        }
+        cpu.loadSegment(CpuState.CS, s.cs());
+        cpu.loadSegment(CpuState.DS, s.ds());
+        cpu.loadSegment(CpuState.ES, s.es());
+        cpu.loadSegment(CpuState.FS, s.fs());
+        cpu.loadSegment(CpuState.GS, s.gs());
+        cpu.loadSegment(CpuState.SS, s.ss());
+        cpu.tr = s.tr();
+        cpu.ldt = s.ldt();
+        cpu.gdt = s.gdt();
+        cpu.idt = s.idt();
+        cpu.cr0 = s.cr0();
+        cpu.cr2 = s.cr2();
+        cpu.cr3 = s.cr3();
+        cpu.cr4 = s.cr4();
+        cpu.cr8 = s.cr8();
+        cpu.efer = s.efer();
+        cpu.apicBase = s.apicBase();
+        mmu.flush();
+    }
+
+    @Override
+    public long readMsr(int index) throws EngineException {
+        try {
+            return system.readMsr(index);
+        } catch (GuestFault fault) {
+            throw new EngineException("MSR 0x" + Integer.toHexString(index) + " is not implemented by the interpreter");
+        }
+    }
+
+    @Override
+    public void writeMsr(int index, long value) throws EngineException {
+        try {
+            system.writeMsr(index, value);
+        } catch (GuestFault fault) {
+            throw new EngineException("MSR 0x" + Integer.toHexString(index) + " cannot be set to 0x" + Long.toHexString(value));
+        }
+    }
+
+    @Override
+    public void requestExit() {
+        exitRequested = true;
+    }
+
+    @Override
+    public void close() {
+    }
+}

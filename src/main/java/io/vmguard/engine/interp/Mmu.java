@@ -1,0 +1,418 @@
+package io.vmguard.engine.interp;
+
+import io.vmguard.engine.SpecialRegisters;
+import io.vmguard.memory.GuestMemory;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * Linear-to-physical translation and guest memory access for the interpreter: 4-level paging with
+ * accessed/dirty bits, U/S, R/W with CR0.WP, NX, and a software TLB of plain arrays.
+ *
+ * <p>The TLB is direct-mapped and split by access kind (read, write, fetch); a tag holds the linear page
+ * number and whether the access was made from user mode, so privilege changes need no flush. Entries
+ * point at a 4 KiB slice of guest RAM; a hit is an array compare and a segment access, with no
+ * allocation. Pages that are not RAM (MMIO) are never cached and go through {@link Physical}.
+ */
+final class Mmu {
+    static final int READ = 0, WRITE = 1, FETCH = 2;
+    static final long PAGE_MASK = ~0xfffL;
+
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private static final int TLB_BITS = 10;
+    private static final int TLB_SIZE = 1 << TLB_BITS;
+    private static final long NO_TAG = -1;
+
+    private static final long PTE_P = 1, PTE_W = 1 << 1, PTE_U = 1 << 2, PTE_A = 1 << 5, PTE_D = 1 << 6, PTE_PS = 1 << 7;
+    private static final long PTE_NX = 1L << 63;
+    private static final long PTE_ADDRESS = 0x000f_ffff_ffff_f000L;
+
+    private static final int PF_PRESENT = 1, PF_WRITE = 2, PF_USER = 4, PF_RESERVED = 8, PF_FETCH = 16;
+
+    /** Where accesses to physical addresses outside RAM go (MMIO), and how decoded code learns of writes. */
+    interface Physical {
+        long readMmio(long address, int size);
+
+        void writeMmio(long address, int size, long value);
+
+        /** A write reached a RAM page that holds decoded instructions. */
+        void codeWritten(long physicalPage);
+
+        /** Whether decoded instructions exist for this RAM page (its writes must then be seen). */
+        boolean holdsCode(long physicalPage);
+    }
+
+    private final CpuState cpu;
+    private final GuestMemory memory;
+    private final Physical physical;
+    private final long[][] tags = new long[3][TLB_SIZE];
+    private final MemorySegment[][] pages = new MemorySegment[3][TLB_SIZE];
+    private final long[] fetchPhysicalPages = new long[TLB_SIZE];
+
+    Mmu(CpuState cpu, GuestMemory memory, Physical physical) {
+        this.cpu = cpu;
+        this.memory = memory;
+        this.physical = physical;
+        flush();
+    }
+
+    /** Drops every cached translation (CR3 and paging-mode changes). */
+    void flush() {
+        for (long[] t : tags) {
+            Arrays.fill(t, NO_TAG);
+        }
+    }
+
+    /** Drops the translations of one linear page (INVLPG). */
+    void flushPage(long linear) {
+        int index = index(linear);
+        for (long[] t : tags) {
+            t[index] = NO_TAG;
+        }
+    }
+
+    /** Forgets cached writable translations, so writes to pages that now hold code are seen. */
+    void flushWrites() {
+        Arrays.fill(tags[WRITE], NO_TAG);
+    }
+
+    private static int index(long linear) {
+        return (int) (linear >>> 12) & (TLB_SIZE - 1);
+    }
+
+    private long tag(long linear) {
+        return (linear & PAGE_MASK) | (cpu.cpl == 3 ? 1 : 0);
+    }
+
+    // ---- reads ----
+
+    int read8(long linear) {
+        MemorySegment page = page(linear, READ);
+        return page != null ? page.get(ValueLayout.JAVA_BYTE, linear & 0xfff) & 0xff : (int) slowRead(linear, 1);
+    }
+
+    int read16(long linear) {
+        if ((linear & 0xfff) <= 0xffe) {
+            MemorySegment page = page(linear, READ);
+            if (page != null) {
+                return page.get(U16, linear & 0xfff) & 0xffff;
+            }
+        }
+        return (int) slowRead(linear, 2);
+    }
+
+    int read32(long linear) {
+        if ((linear & 0xfff) <= 0xffc) {
+            MemorySegment page = page(linear, READ);
+            if (page != null) {
+                return page.get(U32, linear & 0xfff);
+            }
+        }
+        return (int) slowRead(linear, 4);
+    }
+
+    long read64(long linear) {
+        if ((linear & 0xfff) <= 0xff8) {
+            MemorySegment page = page(linear, READ);
+            if (page != null) {
+                return page.get(U64, linear & 0xfff);
+            }
+        }
+        return slowRead(linear, 8);
+    }
+
+    /** Reads 1, 2, 4 or 8 bytes, zero-extended. */
+    long read(long linear, int size) {
+        return switch (size) {
+            case 1 -> read8(linear);
+            case 2 -> read16(linear);
+            case 4 -> read32(linear) & 0xffff_ffffL;
+            default -> read64(linear);
+        };
+    }
+
+    /**
+     * The physical address an instruction is fetched from (fetch permission: NX applies), through the
+     * TLB; -1 when the code is not in RAM.
+     */
+    long fetchPhysical(long linear) {
+        int index = index(linear);
+        if (tags[FETCH][index] != tag(linear) && page(linear, FETCH) == null) {
+            return -1;
+        }
+        return fetchPhysicalPages[index] | (linear & 0xfff);
+    }
+
+    /** An instruction byte (fetch permission: NX applies). */
+    int fetch8(long linear) {
+        MemorySegment page = page(linear, FETCH);
+        if (page != null) {
+            return page.get(ValueLayout.JAVA_BYTE, linear & 0xfff) & 0xff;
+        }
+        return (int) physicalRead(translate(linear, FETCH), 1);
+    }
+
+    // ---- writes ----
+
+    void write8(long linear, int value) {
+        MemorySegment page = page(linear, WRITE);
+        if (page != null) {
+            page.set(ValueLayout.JAVA_BYTE, linear & 0xfff, (byte) value);
+        } else {
+            slowWrite(linear, 1, value);
+        }
+    }
+
+    void write16(long linear, int value) {
+        if ((linear & 0xfff) <= 0xffe) {
+            MemorySegment page = page(linear, WRITE);
+            if (page != null) {
+                page.set(U16, linear & 0xfff, (short) value);
+                return;
+            }
+        }
+        slowWrite(linear, 2, value);
+    }
+
+    void write32(long linear, int value) {
+        if ((linear & 0xfff) <= 0xffc) {
+            MemorySegment page = page(linear, WRITE);
+            if (page != null) {
+                page.set(U32, linear & 0xfff, value);
+                return;
+            }
+        }
+        slowWrite(linear, 4, value);
+    }
+
+    void write64(long linear, long value) {
+        if ((linear & 0xfff) <= 0xff8) {
+            MemorySegment page = page(linear, WRITE);
+            if (page != null) {
+                page.set(U64, linear & 0xfff, value);
+                return;
+            }
+        }
+        slowWrite(linear, 8, value);
+    }
+
+    void write(long linear, int size, long value) {
+        switch (size) {
+            case 1 -> write8(linear, (int) value);
+            case 2 -> write16(linear, (int) value);
+            case 4 -> write32(linear, (int) value);
+            default -> write64(linear, value);
+        }
+    }
+
+    /**
+     * Checks that a write of {@code size} bytes at {@code linear} would succeed, faulting now if not, so an
+     * instruction can validate its destination before it changes any other state.
+     */
+    void probeWrite(long linear, int size) {
+        translate(linear, WRITE);
+        long last = linear + size - 1;
+        if ((last & PAGE_MASK) != (linear & PAGE_MASK)) {
+            translate(last, WRITE);
+        }
+    }
+
+    // ---- implicit supervisor accesses (descriptor tables, TSS, interrupt frames) ----
+
+    /** Reads as the CPU does for its own structures: supervisor access whatever the CPL. */
+    long readSupervisor(long linear, int size) {
+        if ((linear & 0xfff) + size <= 4096) {
+            return physicalRead(translate(linear, READ, false), size);
+        }
+        long value = 0;
+        for (int i = 0; i < size; i++) {
+            value |= physicalRead(translate(linear + i, READ, false), 1) << (8 * i);
+        }
+        return value;
+    }
+
+    void writeSupervisor(long linear, int size, long value) {
+        if ((linear & 0xfff) + size <= 4096) {
+            physicalWrite(translate(linear, WRITE, false), size, value);
+            return;
+        }
+        long[] physicalAddresses = new long[size];
+        for (int i = 0; i < size; i++) {
+            physicalAddresses[i] = translate(linear + i, WRITE, false);
+        }
+        for (int i = 0; i < size; i++) {
+            physicalWrite(physicalAddresses[i], 1, value >>> (8 * i));
+        }
+    }
+
+    // ---- TLB ----
+
+    /** The cached RAM page for a hit, or null (miss, MMIO, or a write to a code page). */
+    private MemorySegment page(long linear, int access) {
+        int index = index(linear);
+        if (tags[access][index] == tag(linear)) {
+            return pages[access][index];
+        }
+        long physicalAddress = translate(linear, access);
+        long physicalPage = physicalAddress & PAGE_MASK;
+        if (!memory.contains(physicalPage, 4096)) {
+            return null;
+        }
+        if (access == WRITE && physical.holdsCode(physicalPage)) {
+            return null;
+        }
+        MemorySegment slice = memory.slice(physicalPage, 4096);
+        tags[access][index] = tag(linear);
+        pages[access][index] = slice;
+        if (access == FETCH) {
+            fetchPhysicalPages[index] = physicalPage;
+        }
+        return slice;
+    }
+
+    private long slowRead(long linear, int size) {
+        long value = 0;
+        for (int i = 0; i < size; ) {
+            long address = linear + i;
+            int chunk = (int) Math.min(size - i, 4096 - (address & 0xfff));
+            long physicalAddress = translate(address, READ);
+            long part = chunk == size ? physicalRead(physicalAddress, chunk) : bytewiseRead(physicalAddress, chunk);
+            value |= part << (8 * i);
+            i += chunk;
+        }
+        return value;
+    }
+
+    private long bytewiseRead(long physicalAddress, int count) {
+        long value = 0;
+        for (int i = 0; i < count; i++) {
+            value |= physicalRead(physicalAddress + i, 1) << (8 * i);
+        }
+        return value;
+    }
+
+    private void slowWrite(long linear, int size, long value) {
+        // Translate every page first: a write that faults on its second page must not have done the first.
+        long last = linear + size - 1;
+        long first = translate(linear, WRITE);
+        long second = (last & PAGE_MASK) != (linear & PAGE_MASK) ? translate(last, WRITE) : -1;
+        if (second < 0) {
+            physicalWrite(first, size, value);
+            return;
+        }
+        int firstPart = (int) (4096 - (linear & 0xfff));
+        for (int i = 0; i < size; i++) {
+            long address = i < firstPart ? first + i : second + (i - firstPart);
+            physicalWrite(address, 1, value >>> (8 * i));
+        }
+    }
+
+    long physicalRead(long address, int size) {
+        if (memory.contains(address, size)) {
+            MemorySegment s = memory.slice(address, size);
+            return switch (size) {
+                case 1 -> s.get(ValueLayout.JAVA_BYTE, 0) & 0xffL;
+                case 2 -> s.get(U16, 0) & 0xffffL;
+                case 4 -> s.get(U32, 0) & 0xffff_ffffL;
+                default -> s.get(U64, 0);
+            };
+        }
+        return physical.readMmio(address, size);
+    }
+
+    void physicalWrite(long address, int size, long value) {
+        if (memory.contains(address, size)) {
+            long page = address & PAGE_MASK;
+            if (physical.holdsCode(page)) {
+                physical.codeWritten(page);
+            }
+            MemorySegment s = memory.slice(address, size);
+            switch (size) {
+                case 1 -> s.set(ValueLayout.JAVA_BYTE, 0, (byte) value);
+                case 2 -> s.set(U16, 0, (short) value);
+                case 4 -> s.set(U32, 0, (int) value);
+                default -> s.set(U64, 0, value);
+            }
+            return;
+        }
+        physical.writeMmio(address, size, value);
+    }
+
+    // ---- page walk ----
+
+    /** Translates a linear address for an access by the current privilege level, or raises #PF/#GP. */
+    long translate(long linear, int access) {
+        return translate(linear, access, cpu.cpl == 3);
+    }
+
+    long translate(long linear, int access, boolean user) {
+        if (!cpu.paging()) {
+            return linear & 0xffff_ffffL;
+        }
+        if (cpu.longMode() && (linear << 16 >> 16) != linear) {
+            throw GuestFault.gp();
+        }
+        boolean nxEnabled = (cpu.efer & SpecialRegisters.EFER_NXE) != 0;
+        long table = cpu.cr3 & PTE_ADDRESS;
+        boolean writable = true;
+        boolean userOk = true;
+        boolean noExecute = false;
+        long entryAddress = 0;
+        long entry = 0;
+        long pageSize = 0;
+        for (int level = 3; level >= 0; level--) {
+            entryAddress = table + ((linear >>> (12 + 9 * level)) & 511) * 8;
+            entry = physicalRead(entryAddress, 8);
+            if ((entry & PTE_P) == 0) {
+                throw pageFault(linear, access, user, false, false);
+            }
+            if (!nxEnabled && (entry & PTE_NX) != 0) {
+                throw pageFault(linear, access, user, true, true);
+            }
+            writable &= (entry & PTE_W) != 0;
+            userOk &= (entry & PTE_U) != 0;
+            noExecute |= nxEnabled && (entry & PTE_NX) != 0;
+            if ((entry & PTE_A) == 0) {
+                physicalWrite(entryAddress, 8, entry | PTE_A);
+                entry |= PTE_A;
+            }
+            if (level > 0 && (entry & PTE_PS) != 0) {
+                if (level == 3) {
+                    throw pageFault(linear, access, user, true, true);
+                }
+                pageSize = 1L << (12 + 9 * level);
+                break;
+            }
+            table = entry & PTE_ADDRESS;
+            pageSize = 4096;
+        }
+        boolean allowed = switch (access) {
+            case WRITE -> (user ? userOk && writable : writable || (cpu.cr0 & SpecialRegisters.CR0_WP) == 0);
+            case FETCH -> !noExecute && (!user || userOk);
+            default -> !user || userOk;
+        };
+        if (!allowed) {
+            throw pageFault(linear, access, user, true, false);
+        }
+        if (access == WRITE && (entry & PTE_D) == 0) {
+            physicalWrite(entryAddress, 8, entry | PTE_D);
+        }
+        long frame = (entry & PTE_ADDRESS) & ~(pageSize - 1);
+        return frame | (linear & (pageSize - 1));
+    }
+
+    private GuestFault pageFault(long linear, int access, boolean user, boolean present, boolean reserved) {
+        cpu.cr2 = linear;
+        int error = (present ? PF_PRESENT : 0)
+                | (reserved ? PF_RESERVED : 0)
+                | (access == WRITE ? PF_WRITE : 0)
+                | (user ? PF_USER : 0)
+                | (access == FETCH && (cpu.efer & SpecialRegisters.EFER_NXE) != 0 ? PF_FETCH : 0);
+        return GuestFault.withError(GuestFault.PF, error);
+    }
+}

@@ -1,0 +1,44 @@
+package io.vmguard.engine.interp;
+
+/** The interpreter's instruction handlers; the decoder picks one, the executor switches on it. */
+final class Op {
+    private Op() {}
+
+    static final int INVALID = 0;
+    // Integer ALU: sub = ADD, OR, ADC, SBB, AND, SUB, XOR, CMP
+    static final int ALU_RM_REG = 1, ALU_REG_RM = 2, ALU_RM_IMM = 3;
+    static final int TEST_RM_REG = 4, TEST_RM_IMM = 5;
+    static final int MOV_RM_REG = 6, MOV_REG_RM = 7, MOV_RM_IMM = 8, MOV_REG_IMM = 9;
+    static final int MOVZX = 10, MOVSX = 11, MOVSXD = 12, LEA = 13, XCHG = 14;
+    static final int PUSH_REG = 15, POP_REG = 16, PUSH_IMM = 17, PUSH_RM = 18, POP_RM = 19;
+    static final int PUSHF = 20, POPF = 21, PUSH_SEG = 22, POP_SEG = 23;
+    static final int INC = 24, DEC = 25, NOT = 26, NEG = 27;
+    static final int MUL = 28, IMUL1 = 29, DIV = 30, IDIV = 31, IMUL_REG_RM = 32, IMUL_REG_RM_IMM = 33;
+    // Shifts and rotates: sub = ROL, ROR, RCL, RCR, SHL, SHR, SAL, SAR; count in imm (-1: CL)
+    static final int SHIFT = 34, SHLD = 35, SHRD = 36;
+    // Bit tests: sub = 4 BT, 5 BTS, 6 BTR, 7 BTC (as in group 8)
+    static final int BT_REG = 37, BT_IMM = 38, BSF = 39, BSR = 40, TZCNT = 41, LZCNT = 42, POPCNT = 43, BSWAP = 44;
+    static final int CONVERT_A = 45, CONVERT_D = 46;
+    static final int JCC = 47, JMP_REL = 48, CALL_REL = 49, RET = 50, JMP_RM = 51, CALL_RM = 52;
+    static final int LOOP = 53, JRCXZ = 54, SETCC = 55, CMOVCC = 56;
+    static final int CMPXCHG = 57, XADD = 58, CMPXCHG16B = 59;
+    // String instructions: opSize is the element size
+    static final int MOVS = 60, CMPS = 61, STOS = 62, LODS = 63, SCAS = 64, INS = 65, OUTS = 66;
+    static final int IN = 67, OUT = 68;
+    static final int CLC = 69, STC = 70, CMC = 71, CLD = 72, STD = 73, CLI = 74, STI = 75, SAHF = 76, LAHF = 77;
+    static final int HLT = 78, NOP = 79, PAUSE = 80, INT3 = 81, INT = 82, IRET = 83, SYSCALL = 84, SYSRET = 85;
+    static final int CPUID = 86, RDTSC = 87, RDTSCP = 88, RDMSR = 89, WRMSR = 90;
+    static final int MOV_FROM_CR = 91, MOV_TO_CR = 92, MOV_FROM_DR = 93, MOV_TO_DR = 94;
+    // Descriptor tables: sub = 0 SGDT, 1 SIDT, 2 LGDT, 3 LIDT, 4 SMSW, 6 LMSW (group 7 reg field)
+    static final int GROUP7 = 95;
+    // sub = 0 SLDT, 1 STR, 2 LLDT, 3 LTR (group 6 reg field)
+    static final int GROUP6 = 96;
+    static final int INVLPG = 97, SWAPGS = 98, CLTS = 99, UD2 = 100, MOV_FROM_SEG = 101, MOV_TO_SEG = 102;
+    static final int LEAVE = 103, ENTER = 104, XLAT = 105;
+    static final int FXSAVE = 106, FXRSTOR = 107, LDMXCSR = 108, STMXCSR = 109;
+    /** SSE/SSE2 instruction: opcode and mandatory prefix select the operation. */
+    static final int SSE = 110;
+    /** x87 instruction: opcode (D8-DF) and ModRM select it. */
+    static final int X87 = 111;
+    static final int WBINVD = 112;
+}

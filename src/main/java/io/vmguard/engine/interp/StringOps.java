@@ -1,0 +1,124 @@
+package io.vmguard.engine.interp;
+
+import static io.vmguard.engine.interp.CpuState.RAX;
+import static io.vmguard.engine.interp.CpuState.RCX;
+import static io.vmguard.engine.interp.CpuState.RDI;
+import static io.vmguard.engine.interp.CpuState.RDX;
+import static io.vmguard.engine.interp.CpuState.RSI;
+
+/**
+ * MOVS, CMPS, STOS, LODS, SCAS, INS and OUTS with their REP forms. A REP instruction runs a batch of
+ * iterations per step and then reports that it is not finished, so the step loop can take interrupts
+ * between batches (as hardware does) and RIP stays on the instruction until RCX reaches zero.
+ */
+final class StringOps {
+    /** Iterations per step: long enough to amortise the step loop, short enough for interrupt latency. */
+    private static final int BATCH = 4096;
+
+    private StringOps() {}
+
+    /**
+     * Runs up to one batch. RIP moves past the instruction only when it is finished; otherwise it stays,
+     * with RSI, RDI and RCX recording the iterations done, and the instruction runs again.
+     */
+    static void step(Executor executor, CpuState cpu, Mmu mmu, Executor.Platform platform, Instruction insn) {
+        int size = insn.opSize;
+        long addressMask = insn.addrSize == 4 ? 0xffff_ffffL : -1L;
+        long delta = (cpu.rflags & Flags.DF) != 0 ? -size : size;
+        boolean rep = insn.rep != 0;
+        long sourceBase = insn.segment == CpuState.FS ? cpu.fsBase : insn.segment == CpuState.GS ? cpu.gsBase : 0;
+        // Port I/O leaves the engine for every element: one element per step.
+        int budget = insn.op == Op.INS || insn.op == Op.OUTS ? 1 : BATCH;
+        for (int i = 0; i < budget; i++) {
+            if (rep && (cpu.gpr[RCX] & addressMask) == 0) {
+                cpu.rip += insn.length;
+                return;
+            }
+            long si = cpu.gpr[RSI] & addressMask;
+            long di = cpu.gpr[RDI] & addressMask;
+            boolean compare = false;
+            switch (insn.op) {
+                case Op.MOVS -> {
+                    long value = mmu.read(sourceBase + si, size);
+                    mmu.write(di, size, value);
+                    advance(cpu, RSI, delta, addressMask);
+                    advance(cpu, RDI, delta, addressMask);
+                }
+                case Op.CMPS -> {
+                    long a = mmu.read(sourceBase + si, size);
+                    long b = mmu.read(di, size);
+                    Alu.binary(cpu, Alu.CMP, a, b, size);
+                    advance(cpu, RSI, delta, addressMask);
+                    advance(cpu, RDI, delta, addressMask);
+                    compare = true;
+                }
+                case Op.STOS -> {
+                    mmu.write(di, size, cpu.gpr[RAX]);
+                    advance(cpu, RDI, delta, addressMask);
+                }
+                case Op.LODS -> {
+                    long value = mmu.read(sourceBase + si, size);
+                    executor.writeReg(RAX, size, value, true);
+                    advance(cpu, RSI, delta, addressMask);
+                }
+                case Op.SCAS -> {
+                    long b = mmu.read(di, size);
+                    Alu.binary(cpu, Alu.CMP, executor.readReg(RAX, size, true), b, size);
+                    advance(cpu, RDI, delta, addressMask);
+                    compare = true;
+                }
+                case Op.OUTS -> {
+                    long value = mmu.read(sourceBase + si, size);
+                    advance(cpu, RSI, delta, addressMask);
+                    finishIteration(cpu, insn, rep, addressMask);
+                    platform.portOut((int) (cpu.gpr[RDX] & 0xffff), size, value);
+                    return;
+                }
+                case Op.INS -> {
+                    mmu.probeWrite(di, size);
+                    // The engine writes the value at RDI, moves RDI and counts RCX once the VMM answers.
+                    platform.portIn(insn, (int) (cpu.gpr[RDX] & 0xffff), size);
+                    return;
+                }
+                default -> throw new IllegalStateException("not a string op: " + insn.op);
+            }
+            if (!rep) {
+                cpu.rip += insn.length;
+                return;
+            }
+            writeCount(cpu, (cpu.gpr[RCX] - 1) & addressMask, insn.addrSize);
+            if (compare) {
+                boolean zero = Flags.zero(cpu);
+                if ((insn.rep == Instruction.REP && !zero) || (insn.rep == Instruction.REPNE && zero)) {
+                    cpu.rip += insn.length;
+                    return;
+                }
+            }
+        }
+    }
+
+    /** After one element of INS/OUTS: count it and leave RIP on the instruction if more remain. */
+    static void finishIteration(CpuState cpu, Instruction insn, boolean rep, long addressMask) {
+        if (!rep) {
+            cpu.rip += insn.length;
+            return;
+        }
+        long remaining = (cpu.gpr[RCX] - 1) & addressMask;
+        writeCount(cpu, remaining, insn.addrSize);
+        if (remaining == 0) {
+            cpu.rip += insn.length;
+        }
+    }
+
+    static void advance(CpuState cpu, int reg, long delta, long addressMask) {
+        if (addressMask == -1L) {
+            cpu.gpr[reg] += delta;
+        } else {
+            cpu.gpr[reg] = (cpu.gpr[reg] + delta) & addressMask;
+        }
+    }
+
+    private static void writeCount(CpuState cpu, long value, int addrSize) {
+        cpu.gpr[RCX] = addrSize == 4 ? value & 0xffff_ffffL : value;
+    }
+}

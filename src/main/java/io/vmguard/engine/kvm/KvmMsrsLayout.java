@@ -1,0 +1,36 @@
+package io.vmguard.engine.kvm;
+
+import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+
+/**
+ * struct kvm_msrs (asm/kvm.h): a count header followed by a flexible array of kvm_msr_entry.
+ * {@link #LAYOUT} is the header alone; vmguard always passes exactly one entry.
+ */
+final class KvmMsrsLayout {
+    static final StructLayout LAYOUT = MemoryLayout.structLayout(
+            JAVA_INT.withName("nmsrs"),
+            JAVA_INT.withName("pad")).withName("kvm_msrs");
+
+    private static final long NMSRS = LAYOUT.byteOffset(groupElement("nmsrs"));
+    private static final long ENTRIES = LAYOUT.byteSize();
+
+    private KvmMsrsLayout() {}
+
+    /** A kvm_msrs holding the single entry {@code (index, data)}. */
+    static MemorySegment single(Arena arena, int index, long data) {
+        MemorySegment msrs = arena.allocate(ENTRIES + KvmMsrEntryLayout.LAYOUT.byteSize(), Long.BYTES);
+        msrs.set(JAVA_INT, NMSRS, 1);
+        KvmMsrEntryLayout.write(firstEntry(msrs), index, data);
+        return msrs;
+    }
+
+    static MemorySegment firstEntry(MemorySegment msrs) {
+        return msrs.asSlice(ENTRIES, KvmMsrEntryLayout.LAYOUT.byteSize());
+    }
+}

@@ -1,0 +1,271 @@
+package io.vmguard.engine.kvm;
+
+import io.vmguard.engine.EngineException;
+import io.vmguard.engine.Registers;
+import io.vmguard.engine.SpecialRegisters;
+import io.vmguard.engine.Vcpu;
+import io.vmguard.engine.VcpuExit;
+import io.vmguard.sys.Libc;
+import io.vmguard.sys.NativeException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+
+/**
+ * A KVM vCPU: its descriptor and its mmap'd kvm_run.
+ *
+ * <p>{@link #run()} must be called on a platform thread (the kick signal targets the OS thread; a
+ * virtual thread may move between carriers).
+ */
+public final class KvmVcpu implements Vcpu {
+    private final int index;
+    private final int fd;
+    /** Owns the kvm_run mapping: after close, a stray access throws instead of touching unmapped memory. */
+    private final Arena mapping;
+    private final MemorySegment run;
+    private final VcpuKicker kicker;
+
+    /** The rest of a string I/O exit still to hand out before re-entering KVM_RUN. */
+    private PortIoElements pendingIo;
+    private volatile boolean closed;
+
+    private KvmVcpu(int index, int fd, Arena mapping, MemorySegment run, int kickSignal) {
+        this.index = index;
+        this.fd = fd;
+        this.mapping = mapping;
+        this.run = run;
+        this.kicker = new VcpuKicker(run, kickSignal);
+    }
+
+    /**
+     * Creates vCPU {@code index} of VM {@code vmFd}: maps its kvm_run, gives it the host's supported
+     * CPUID with its own APIC id, and resets its FPU.
+     */
+    static KvmVcpu create(int vmFd, int index, int mmapSize, List<CpuidEntry> supportedCpuid, int kickSignal)
+            throws EngineException {
+        int fd;
+        try {
+            fd = Libc.ioctl(vmFd, KvmIoctls.KVM_CREATE_VCPU, index);
+        } catch (NativeException e) {
+            throw new EngineException("KVM_CREATE_VCPU " + index + ": " + Libc.strerror(e.errno()), e);
+        }
+        Arena mapping = Arena.ofShared();
+        MemorySegment run;
+        try {
+            run = Libc.mmap(mmapSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0)
+                    .reinterpret(mmapSize, mapping, Libc::munmap);
+        } catch (NativeException e) {
+            mapping.close();
+            Libc.close(fd);
+            throw new EngineException("cannot map kvm_run of vCPU " + index + ": " + e.getMessage(), e);
+        }
+        KvmVcpu vcpu = new KvmVcpu(index, fd, mapping, run, kickSignal);
+        try {
+            vcpu.setCpuid(VcpuCpuid.forVcpu(supportedCpuid, index));
+            vcpu.resetFpu();
+        } catch (EngineException e) {
+            vcpu.close();
+            throw e;
+        }
+        return vcpu;
+    }
+
+    @Override
+    public int index() {
+        return index;
+    }
+
+    /**
+     * Runs the guest until an exit the VMM must see. An EINTR that no {@link #requestExit()} asked for
+     * (some other signal reached the thread) re-enters KVM_RUN instead of surfacing as Interrupted.
+     */
+    @Override
+    public VcpuExit run() {
+        try {
+            if (closed) {
+                return new VcpuExit.InternalError("vCPU " + index + " is closed");
+            }
+            if (pendingIo != null) {
+                VcpuExit exit = pendingIo.next();
+                if (!pendingIo.hasNext()) {
+                    pendingIo = null;
+                }
+                return exit;
+            }
+            if (Thread.currentThread().isVirtual()) {
+                return new VcpuExit.InternalError("vCPU " + index + " must run on a platform thread, not a virtual thread");
+            }
+            while (true) {
+                int errno = enterGuest();
+                boolean interrupted = errno == Libc.EINTR
+                        || (errno == 0 && KvmRunLayout.exitReason(run) == KvmExitReason.INTR);
+                if (kicker.leave(interrupted)) {
+                    return new VcpuExit.Interrupted();
+                }
+                if (interrupted) {
+                    continue;
+                }
+                if (errno != 0) {
+                    return withRip("KVM_RUN failed: " + Libc.strerror(errno) + " (errno " + errno + ")");
+                }
+                return decode();
+            }
+        } catch (RuntimeException e) {
+            // Only a bug (or closing the vCPU under a running thread) gets here; run() must not throw.
+            return new VcpuExit.InternalError("vCPU " + index + ": " + e);
+        }
+    }
+
+    /** One KVM_RUN; returns 0 or its errno. The caller reports the return to the kicker. */
+    private int enterGuest() {
+        kicker.enter();
+        try {
+            Libc.ioctl(fd, KvmIoctls.KVM_RUN, 0);
+            return 0;
+        } catch (NativeException e) {
+            return e.errno();
+        } catch (RuntimeException | Error e) {
+            kicker.leave(false);
+            throw e;
+        }
+    }
+
+    private VcpuExit decode() {
+        if (KvmRunLayout.exitReason(run) == KvmExitReason.IO) {
+            PortIoElements elements = PortIoElements.from(run);
+            if (elements == null) {
+                return withRip(PortIoElements.describeMalformed(run));
+            }
+            VcpuExit first = elements.next();
+            if (elements.hasNext()) {
+                pendingIo = elements;
+            }
+            return first;
+        }
+        VcpuExit exit = KvmExitDecoder.decode(run);
+        return exit instanceof VcpuExit.InternalError(String reason) ? withRip(reason) : exit;
+    }
+
+    /** An InternalError naming where the guest was, when its registers can still be read. */
+    private VcpuExit withRip(String reason) {
+        try {
+            return new VcpuExit.InternalError(reason + String.format(" (vCPU %d at rip 0x%x)", index, registers().rip()));
+        } catch (EngineException | RuntimeException e) {
+            return new VcpuExit.InternalError(reason + " (vCPU " + index + ")");
+        }
+    }
+
+    @Override
+    public void requestExit() {
+        kicker.request();
+    }
+
+    @Override
+    public Registers registers() throws EngineException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment regs = arena.allocate(KvmRegsLayout.LAYOUT);
+            ioctl(KvmIoctls.KVM_GET_REGS, regs, "KVM_GET_REGS");
+            return KvmRegsLayout.read(regs);
+        }
+    }
+
+    @Override
+    public void setRegisters(Registers registers) throws EngineException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment regs = arena.allocate(KvmRegsLayout.LAYOUT);
+            KvmRegsLayout.write(regs, registers);
+            ioctl(KvmIoctls.KVM_SET_REGS, regs, "KVM_SET_REGS");
+        }
+    }
+
+    @Override
+    public SpecialRegisters specialRegisters() throws EngineException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment sregs = arena.allocate(KvmSregsLayout.LAYOUT);
+            ioctl(KvmIoctls.KVM_GET_SREGS, sregs, "KVM_GET_SREGS");
+            return KvmSregsLayout.read(sregs);
+        }
+    }
+
+    @Override
+    public void setSpecialRegisters(SpecialRegisters registers) throws EngineException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment sregs = arena.allocate(KvmSregsLayout.LAYOUT);
+            KvmSregsLayout.write(sregs, registers);
+            ioctl(KvmIoctls.KVM_SET_SREGS, sregs, "KVM_SET_SREGS");
+        }
+    }
+
+    @Override
+    public long readMsr(int msr) throws EngineException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment msrs = KvmMsrsLayout.single(arena, msr, 0);
+            // KVM returns how many entries it processed; 0 means it refused this MSR.
+            if (ioctl(KvmIoctls.KVM_GET_MSRS, msrs, "KVM_GET_MSRS") != 1) {
+                throw new EngineException(String.format("KVM cannot read MSR 0x%x on vCPU %d", msr, index));
+            }
+            return KvmMsrEntryLayout.data(KvmMsrsLayout.firstEntry(msrs));
+        }
+    }
+
+    @Override
+    public void writeMsr(int msr, long value) throws EngineException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment msrs = KvmMsrsLayout.single(arena, msr, value);
+            if (ioctl(KvmIoctls.KVM_SET_MSRS, msrs, "KVM_SET_MSRS") != 1) {
+                throw new EngineException(String.format("KVM refused to write 0x%x to MSR 0x%x on vCPU %d", value, msr, index));
+            }
+        }
+    }
+
+    /** The FPU state as KVM holds it (package-private: the contract has no FPU accessor; tests use it). */
+    MemorySegment fpu(Arena arena) throws EngineException {
+        MemorySegment fpu = arena.allocate(KvmFpuLayout.LAYOUT);
+        ioctl(KvmIoctls.KVM_GET_FPU, fpu, "KVM_GET_FPU");
+        return fpu;
+    }
+
+    private void setCpuid(List<CpuidEntry> entries) throws EngineException {
+        try (Arena arena = Arena.ofConfined()) {
+            ioctl(KvmIoctls.KVM_SET_CPUID2, KvmCpuid2Layout.allocate(arena, entries), "KVM_SET_CPUID2");
+        }
+    }
+
+    /**
+     * KVM_SET_FPU with the power-on values. Upstream KVM copies everything but MXCSR between kvm_fpu
+     * and the guest's FXSAVE area (a long-standing omission); MXCSR is right anyway because KVM
+     * initialises a new vCPU's FPU state to the default 0x1f80. We still pass 0x1f80, so a kernel that
+     * honours the field gets the same value.
+     */
+    private void resetFpu() throws EngineException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment fpu = arena.allocate(KvmFpuLayout.LAYOUT);
+            KvmFpuLayout.writeResetState(fpu);
+            ioctl(KvmIoctls.KVM_SET_FPU, fpu, "KVM_SET_FPU");
+        }
+    }
+
+    private int ioctl(long request, MemorySegment argument, String name) throws EngineException {
+        if (closed) {
+            throw new EngineException("vCPU " + index + " is closed");
+        }
+        try {
+            return Libc.ioctl(fd, request, argument);
+        } catch (NativeException e) {
+            throw new EngineException(name + " on vCPU " + index + ": " + Libc.strerror(e.errno()), e);
+        }
+    }
+
+    /** Unmaps kvm_run and closes the vCPU; call it once no thread is in {@link #run()}. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        kicker.close();
+        pendingIo = null;
+        mapping.close();
+        Libc.close(fd);
+    }
+}

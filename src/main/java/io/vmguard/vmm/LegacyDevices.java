@@ -1,0 +1,91 @@
+package io.vmguard.vmm;
+
+import io.vmguard.bus.Bus;
+import io.vmguard.devices.PowerControl;
+import io.vmguard.devices.legacy.CmosRtc;
+import io.vmguard.devices.legacy.ConsoleInput;
+import io.vmguard.devices.legacy.ExitPort;
+import io.vmguard.devices.legacy.I8042;
+import io.vmguard.devices.legacy.Serial8250;
+import io.vmguard.engine.VirtualMachine;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * The PC devices every vmguard guest has, placed at their standard ports: COM1 (IRQ 4) as the console,
+ * the i8042 (its reset line ends the run), the CMOS clock, and vmguard's exit port.
+ */
+final class LegacyDevices implements AutoCloseable {
+    private static final int KEYBOARD_IRQ = 1;
+
+    private final Serial8250 console;
+    private final SerialTarget target;
+    private final OutputStream sink;
+    private ConsoleInput input;
+
+    private LegacyDevices(Serial8250 console, SerialTarget target, OutputStream sink) {
+        this.console = console;
+        this.target = target;
+        this.sink = sink;
+    }
+
+    static LegacyDevices attach(Bus io, VirtualMachine machine, SerialTarget target, PowerControl power) throws VmException {
+        OutputStream sink = openSink(target);
+        Serial8250 console = new Serial8250(sink, machine.interruptLine(Serial8250.COM1_IRQ));
+        io.register(Serial8250.COM1, console);
+        new I8042(power, machine.interruptLine(KEYBOARD_IRQ)).registerOn(io);
+        io.register(CmosRtc.PORTS, new CmosRtc());
+        io.register(ExitPort.PORT, new ExitPort(power));
+        return new LegacyDevices(console, target, sink);
+    }
+
+    private static OutputStream openSink(SerialTarget target) throws VmException {
+        return switch (target) {
+            // Unbuffered: the console must feel live, and nothing may be held back at power-off.
+            case SerialTarget.Stdio stdio -> new FileOutputStream(FileDescriptor.out);
+            case SerialTarget.Null ignored -> OutputStream.nullOutputStream();
+            case SerialTarget.File file -> {
+                try {
+                    yield Files.newOutputStream(file.path(), StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+                } catch (IOException e) {
+                    throw new VmException("cannot open serial output " + file.path() + ": " + e.getMessage(), e);
+                }
+            }
+        };
+    }
+
+    /** Starts feeding the terminal to the guest (stdio only). */
+    void startInput() {
+        if (target instanceof SerialTarget.Stdio) {
+            input = ConsoleInput.start(System.in, console);
+        }
+    }
+
+    /** Pushes out whatever the guest wrote; called before the run's result is reported. */
+    void flush() {
+        try {
+            console.flush();
+        } catch (IOException e) {
+            System.err.println("vmguard: serial output: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public void close() {
+        if (input != null) {
+            input.close();
+        }
+        flush();
+        if (!(target instanceof SerialTarget.Stdio)) {
+            try {
+                sink.close();
+            } catch (IOException e) {
+                System.err.println("vmguard: serial output: " + e.getMessage());
+            }
+        }
+    }
+}

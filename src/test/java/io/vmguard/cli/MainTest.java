@@ -1,0 +1,113 @@
+package io.vmguard.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vmguard.vmm.RunOutcome;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The CLI's contract for bad input: one line on stderr, a non-zero status, no stack trace. */
+class MainTest {
+    @TempDir
+    Path dir;
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+    private PrintStream savedErr;
+
+    @BeforeEach
+    void captureStderr() {
+        savedErr = System.err;
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    }
+
+    @AfterEach
+    void restoreStderr() {
+        System.setErr(savedErr);
+    }
+
+    private String stderr() {
+        return err.toString(StandardCharsets.UTF_8);
+    }
+
+    private void assertOneLineError(String expectedFragment) {
+        String text = stderr();
+        assertEquals(1, text.lines().count(), text);
+        assertTrue(text.startsWith("vmguard: "), text);
+        assertTrue(text.contains(expectedFragment), text);
+        assertFalse(text.contains("Exception"), text);
+    }
+
+    @Test
+    void unknownOptionIsAUsageError() {
+        assertEquals(Main.EXIT_USAGE, Main.execute("run", "--frobnicate"));
+        assertOneLineError("Unknown option: '--frobnicate'");
+    }
+
+    @Test
+    void missingCommandIsAUsageError() {
+        assertEquals(Main.EXIT_USAGE, Main.execute());
+        assertOneLineError("missing command");
+    }
+
+    @Test
+    void missingKernelFileIsOneLine() {
+        Path absent = dir.resolve("vmlinux");
+        assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", absent.toString()));
+        assertOneLineError("kernel " + absent + " not found");
+    }
+
+    @Test
+    void unparsableMemorySizeIsOneLine() throws Exception {
+        Path kernel = Files.writeString(dir.resolve("k"), "x");
+        assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString(), "--memory", "plenty"));
+        assertOneLineError("cannot parse size 'plenty'");
+    }
+
+    @Test
+    void unknownEngineIsOneLine() throws Exception {
+        Path kernel = Files.writeString(dir.resolve("k"), "x");
+        assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString(), "--engine", "bochs"));
+        assertOneLineError("unknown engine 'bochs'");
+    }
+
+    @Test
+    void theInterpreterSaysItIsNotAvailableYetRatherThanPretending() throws Exception {
+        Path kernel = Files.writeString(dir.resolve("k"), "x");
+        assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString(), "--engine", "interp"));
+        assertOneLineError("the interpreter engine is not available yet");
+    }
+
+    @Test
+    void aCorruptKernelIsOneLine() throws Exception {
+        Path kernel = Files.writeString(dir.resolve("vmlinux"), "not a kernel at all");
+        int status = Main.execute("run", "--kernel", kernel.toString(), "--engine", "kvm");
+        assertEquals(Main.EXIT_FAILURE, status);
+        // Without /dev/kvm the engine fails first; either way the user gets one line.
+        String text = stderr();
+        assertTrue(text.contains("neither an ELF vmlinux nor a bzImage") || text.contains("/dev/kvm"), text);
+        assertEquals(1, text.lines().count(), text);
+    }
+
+    @Test
+    void theGuestScriptNamedLastOnTheCommandLineIsTheOneThatCounts() {
+        assertEquals("hello", RunCommand.guestScript("console=ttyS0 vmguard.run=hello"));
+        assertEquals("b", RunCommand.guestScript("vmguard.run=a quiet vmguard.run=b"));
+        assertEquals(null, RunCommand.guestScript("console=ttyS0 xvmguard.run=a"));
+    }
+
+    @Test
+    void aResetBeforeTheGuestScriptReportedIsAFailure() {
+        assertEquals(5, RunCommand.report(new RunOutcome.PoweredOff(5), "hello"));
+        assertEquals(0, RunCommand.report(new RunOutcome.Reset("reboot"), null));
+        assertEquals(1, RunCommand.report(new RunOutcome.Reset("panic"), "hello"));
+        assertEquals(1, RunCommand.report(new RunOutcome.Failed("engine error"), null));
+    }
+}

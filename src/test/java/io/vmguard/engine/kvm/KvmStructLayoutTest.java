@@ -1,0 +1,202 @@
+package io.vmguard.engine.kvm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.lang.foreign.GroupLayout;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.PaddingLayout;
+import java.lang.foreign.StructLayout;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every hand-written struct layout, ioctl number and constant of the KVM engine against the C headers of
+ * this machine: a C program generated from the Java layouts prints sizeof/offsetof of every named field
+ * and the value of every macro, so a layout cannot drift from the kernel's ABI unnoticed. A second test
+ * pins the sizes to values checked once by hand, for machines without a C compiler.
+ */
+class KvmStructLayoutTest {
+    /** A Java layout and the C type it mirrors; {@code anonymous} names Java groups that are unnamed in C. */
+    private record CStruct(String cType, MemoryLayout layout, List<String> anonymous) {}
+
+    private static final List<CStruct> STRUCTS = List.of(
+            new CStruct("struct kvm_run", KvmRunLayout.LAYOUT, List.of("exit")),
+            new CStruct("struct kvm_regs", KvmRegsLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_sregs", KvmSregsLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_segment", KvmSegmentLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_dtable", KvmDtableLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_userspace_memory_region", KvmUserspaceMemoryRegionLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_cpuid2", KvmCpuid2Layout.LAYOUT, List.of()),
+            new CStruct("struct kvm_cpuid_entry2", KvmCpuidEntry2Layout.LAYOUT, List.of()),
+            new CStruct("struct kvm_msrs", KvmMsrsLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_msr_entry", KvmMsrEntryLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_fpu", KvmFpuLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_irq_level", KvmIrqLevelLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_pit_config", KvmPitConfigLayout.LAYOUT, List.of()),
+            new CStruct("struct sigaction", SigactionLayout.LAYOUT, List.of()));
+
+    private static Map<String, Long> macros() {
+        Map<String, Long> macros = new LinkedHashMap<>();
+        macros.put("KVM_GET_API_VERSION", KvmIoctls.KVM_GET_API_VERSION);
+        macros.put("KVM_CREATE_VM", KvmIoctls.KVM_CREATE_VM);
+        macros.put("KVM_CHECK_EXTENSION", KvmIoctls.KVM_CHECK_EXTENSION);
+        macros.put("KVM_GET_VCPU_MMAP_SIZE", KvmIoctls.KVM_GET_VCPU_MMAP_SIZE);
+        macros.put("KVM_GET_SUPPORTED_CPUID", KvmIoctls.KVM_GET_SUPPORTED_CPUID);
+        macros.put("KVM_CREATE_VCPU", KvmIoctls.KVM_CREATE_VCPU);
+        macros.put("KVM_SET_USER_MEMORY_REGION", KvmIoctls.KVM_SET_USER_MEMORY_REGION);
+        macros.put("KVM_SET_TSS_ADDR", KvmIoctls.KVM_SET_TSS_ADDR);
+        macros.put("KVM_SET_IDENTITY_MAP_ADDR", KvmIoctls.KVM_SET_IDENTITY_MAP_ADDR);
+        macros.put("KVM_CREATE_IRQCHIP", KvmIoctls.KVM_CREATE_IRQCHIP);
+        macros.put("KVM_IRQ_LINE", KvmIoctls.KVM_IRQ_LINE);
+        macros.put("KVM_CREATE_PIT2", KvmIoctls.KVM_CREATE_PIT2);
+        macros.put("KVM_RUN", KvmIoctls.KVM_RUN);
+        macros.put("KVM_GET_REGS", KvmIoctls.KVM_GET_REGS);
+        macros.put("KVM_SET_REGS", KvmIoctls.KVM_SET_REGS);
+        macros.put("KVM_GET_SREGS", KvmIoctls.KVM_GET_SREGS);
+        macros.put("KVM_SET_SREGS", KvmIoctls.KVM_SET_SREGS);
+        macros.put("KVM_GET_MSRS", KvmIoctls.KVM_GET_MSRS);
+        macros.put("KVM_SET_MSRS", KvmIoctls.KVM_SET_MSRS);
+        macros.put("KVM_GET_FPU", KvmIoctls.KVM_GET_FPU);
+        macros.put("KVM_SET_FPU", KvmIoctls.KVM_SET_FPU);
+        macros.put("KVM_SET_CPUID2", KvmIoctls.KVM_SET_CPUID2);
+        for (KvmCapability capability : KvmCapability.values()) {
+            macros.put(capability.name(), (long) capability.number());
+        }
+        macros.put("KVM_EXIT_UNKNOWN", (long) KvmExitReason.UNKNOWN);
+        macros.put("KVM_EXIT_IO", (long) KvmExitReason.IO);
+        macros.put("KVM_EXIT_DEBUG", (long) KvmExitReason.DEBUG);
+        macros.put("KVM_EXIT_HLT", (long) KvmExitReason.HLT);
+        macros.put("KVM_EXIT_MMIO", (long) KvmExitReason.MMIO);
+        macros.put("KVM_EXIT_SHUTDOWN", (long) KvmExitReason.SHUTDOWN);
+        macros.put("KVM_EXIT_FAIL_ENTRY", (long) KvmExitReason.FAIL_ENTRY);
+        macros.put("KVM_EXIT_INTR", (long) KvmExitReason.INTR);
+        macros.put("KVM_EXIT_INTERNAL_ERROR", (long) KvmExitReason.INTERNAL_ERROR);
+        macros.put("KVM_EXIT_SYSTEM_EVENT", (long) KvmExitReason.SYSTEM_EVENT);
+        macros.put("KVM_EXIT_X86_RDMSR", (long) KvmExitReason.X86_RDMSR);
+        macros.put("KVM_EXIT_NOTIFY", (long) KvmExitReason.NOTIFY);
+        macros.put("KVM_EXIT_IO_IN", (long) KvmRunLayout.IO_IN);
+        macros.put("KVM_EXIT_IO_OUT", (long) KvmRunLayout.IO_OUT);
+        macros.put("KVM_API_VERSION", (long) KvmSystem.API_VERSION);
+        return macros;
+    }
+
+    @Test
+    void layoutsIoctlsAndConstantsMatchTheCHeaders() throws Exception {
+        Map<String, Long> expected = new TreeMap<>();
+        StringBuilder c = new StringBuilder("""
+                #include <signal.h>
+                #include <stddef.h>
+                #include <stdio.h>
+                #include <linux/kvm.h>
+                int main(void) {
+                """);
+        for (CStruct struct : STRUCTS) {
+            String name = struct.cType().replace("struct ", "");
+            expected.put(name + " sizeof", struct.layout().byteSize());
+            c.append(String.format("    printf(\"%s sizeof %%zu\\n\", sizeof(%s));%n", name, struct.cType()));
+            fields(struct, struct.layout(), "", "", 0, expected, c);
+        }
+        macros().forEach((macro, value) -> {
+            expected.put(macro, value);
+            c.append(String.format("    printf(\"%s %%llu\\n\", (unsigned long long) (%s));%n", macro, macro));
+        });
+        c.append("    return 0;\n}\n");
+
+        assertEquals(expected, actualFromC(c.toString()));
+    }
+
+    /**
+     * Adds the offset and size of every named member under {@code layout} (at {@code base}) to
+     * {@code expected}, and the C statements printing them to {@code c}. Arrays are checked whole.
+     */
+    private static void fields(CStruct struct, MemoryLayout layout, String javaPath, String cPath, long base,
+                               Map<String, Long> expected, StringBuilder c) {
+        if (!(layout instanceof GroupLayout group)) {
+            return;
+        }
+        boolean isStruct = group instanceof StructLayout;
+        long offset = 0;
+        for (MemoryLayout member : group.memberLayouts()) {
+            long memberOffset = base + (isStruct ? offset : 0);
+            if (isStruct) {
+                offset += member.byteSize();
+            }
+            if (member instanceof PaddingLayout || member.name().isEmpty()) {
+                continue;
+            }
+            String name = member.name().get();
+            String memberJavaPath = javaPath + name;
+            if (struct.anonymous().contains(memberJavaPath)) {
+                fields(struct, member, memberJavaPath + ".", cPath, memberOffset, expected, c);
+                continue;
+            }
+            String memberCPath = cPath + name;
+            String key = struct.cType().replace("struct ", "") + "." + memberCPath;
+            expected.put(key + " offset", memberOffset);
+            expected.put(key + " size", member.byteSize());
+            c.append(String.format("    printf(\"%s offset %%zu\\n\", offsetof(%s, %s));%n", key, struct.cType(), memberCPath));
+            c.append(String.format("    printf(\"%s size %%zu\\n\", sizeof(((%s *) 0)->%s));%n", key, struct.cType(), memberCPath));
+            fields(struct, member, memberJavaPath + ".", memberCPath + ".", memberOffset, expected, c);
+        }
+    }
+
+    private static Map<String, Long> actualFromC(String source) throws IOException, InterruptedException {
+        Path dir = Path.of(System.getProperty("basedir", System.getProperty("user.dir")), "target", "layout-check");
+        Files.createDirectories(dir);
+        Path c = dir.resolve("check.c");
+        Path binary = dir.resolve("check");
+        Files.writeString(c, source);
+        String compiler = run(List.of("gcc", "-Wall", "-Werror", "-o", binary.toString(), c.toString()), true);
+        assumeTrue(compiler != null, "gcc not found: the C-header cross-check needs it (Debian: build-essential)");
+        Map<String, Long> actual = new TreeMap<>();
+        for (String line : run(List.of(binary.toString()), false).split("\n")) {
+            int space = line.lastIndexOf(' ');
+            actual.put(line.substring(0, space), Long.parseUnsignedLong(line.substring(space + 1)));
+        }
+        return actual;
+    }
+
+    /** Runs a command and returns its output; null when {@code missingIsNull} and the program does not exist. */
+    private static String run(List<String> command, boolean missingIsNull) throws IOException, InterruptedException {
+        Process process;
+        try {
+            process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        } catch (IOException e) {
+            if (missingIsNull) {
+                return null;
+            }
+            throw e;
+        }
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!process.waitFor(60, TimeUnit.SECONDS) || process.exitValue() != 0) {
+            throw new AssertionError(String.join(" ", command) + " failed:\n" + output);
+        }
+        return output;
+    }
+
+    @Test
+    void layoutSizesMatchTheValuesCheckedAgainstLinux61Headers() {
+        Map<String, Long> sizes = new LinkedHashMap<>();
+        for (CStruct struct : STRUCTS) {
+            sizes.put(struct.cType(), struct.layout().byteSize());
+        }
+        List<Long> expected = new ArrayList<>(List.of(2352L, 144L, 312L, 24L, 16L, 32L, 8L, 40L, 8L, 16L, 416L, 8L, 64L, 152L));
+        assertEquals(expected, new ArrayList<>(sizes.values()), sizes.toString());
+        assertEquals(32, KvmRunLayout.IO_DIRECTION, "the exit union starts at byte 32 of kvm_run");
+        assertEquals(0xc008ae05L, KvmIoctls.KVM_GET_SUPPORTED_CPUID);
+        assertEquals(0x4020ae46L, KvmIoctls.KVM_SET_USER_MEMORY_REGION);
+        assertEquals(0xae80L, KvmIoctls.KVM_RUN);
+        assertEquals(0x8090ae81L, KvmIoctls.KVM_GET_REGS);
+        assertEquals(0x4138ae84L, KvmIoctls.KVM_SET_SREGS);
+    }
+}
