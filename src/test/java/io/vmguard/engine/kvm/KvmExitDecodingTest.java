@@ -1,5 +1,6 @@
 package io.vmguard.engine.kvm;
 
+import io.vmguard.testing.RecordingDevice;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;

@@ -1,10 +1,13 @@
 package io.vmguard.engine.kvm;
 
+import io.vmguard.testing.LongModeSandbox;
+import io.vmguard.testing.PayloadHarness;
+import io.vmguard.testing.PayloadMachine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.vmguard.bus.InterruptLine;
-import io.vmguard.engine.kvm.LongModeSandbox.Ring;
+import io.vmguard.testing.LongModeSandbox.Ring;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -21,7 +24,7 @@ class KvmInterruptLineTest {
 
     @Test
     void pulsedIrqFiveIsDeliveredToTheGuestHandlerThroughThePic() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.start("irq", Ring.USER, true)) {
+        try (PayloadMachine machine = KvmTestMachine.start("irq", Ring.USER, true)) {
             LongModeSandbox.setInterruptGate(machine.memory, VECTOR, machine.payload().symbol("irq5_handler"));
             PayloadHarness harness = new PayloadHarness();
             harness.runUntilPort(machine.vcpu, PayloadHarness.NOTE_PORT, RUN_LIMIT);
@@ -37,7 +40,7 @@ class KvmInterruptLineTest {
 
     @Test
     void interruptLinesOutsideTheIoApicPinsAreRejected() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.create()) {
+        try (PayloadMachine machine = KvmTestMachine.create()) {
             assertThrows(IllegalArgumentException.class, () -> machine.vm.interruptLine(-1));
             assertThrows(IllegalArgumentException.class, () -> machine.vm.interruptLine(KvmVm.GSI_COUNT));
         }
@@ -46,7 +49,7 @@ class KvmInterruptLineTest {
     @Test
     void raisingALineOfAClosedVmThrowsInsteadOfUsingAStaleDescriptor() throws Exception {
         InterruptLine line;
-        try (KvmTestMachine machine = KvmTestMachine.create()) {
+        try (PayloadMachine machine = KvmTestMachine.create()) {
             line = machine.vm.interruptLine(IRQ);
         }
         assertThrows(IllegalStateException.class, () -> line.set(true));

@@ -1,12 +1,15 @@
 package io.vmguard.engine.kvm;
 
+import io.vmguard.testing.LongModeSandbox;
+import io.vmguard.testing.PayloadHarness;
+import io.vmguard.testing.PayloadMachine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vmguard.engine.VcpuExit;
-import io.vmguard.engine.kvm.LongModeSandbox.Ring;
+import io.vmguard.testing.LongModeSandbox.Ring;
 import io.vmguard.sys.Libc;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -31,7 +34,7 @@ class KvmRequestExitTest {
 
     @Test
     void requestExitUnblocksAVcpuHaltedWithInterruptsEnabled() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.start("halt", Ring.KERNEL, true)) {
+        try (PayloadMachine machine = KvmTestMachine.start("halt", Ring.KERNEL, true)) {
             VcpuExit exit = runAndKick(machine, new PayloadHarness());
 
             assertInstanceOf(VcpuExit.Interrupted.class, exit);
@@ -42,7 +45,7 @@ class KvmRequestExitTest {
 
     @Test
     void requestExitInterruptsGuestCodeAndTheVcpuResumesWhereItWas() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.start("spin", Ring.USER, false)) {
+        try (PayloadMachine machine = KvmTestMachine.start("spin", Ring.USER, false)) {
             PayloadHarness harness = new PayloadHarness();
 
             assertInstanceOf(VcpuExit.Interrupted.class, runAndKick(machine, harness));
@@ -54,7 +57,7 @@ class KvmRequestExitTest {
 
     @Test
     void requestExitBeforeRunStopsTheNextRunOnlyOnce() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.start("spin", Ring.USER, false)) {
+        try (PayloadMachine machine = KvmTestMachine.start("spin", Ring.USER, false)) {
             machine.vcpu.requestExit();
 
             assertInstanceOf(VcpuExit.Interrupted.class, machine.vcpu.run());
@@ -66,7 +69,7 @@ class KvmRequestExitTest {
 
     @Test
     void aSignalNobodyRequestedDoesNotEndTheRun() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.start("halt", Ring.KERNEL, true)) {
+        try (PayloadMachine machine = KvmTestMachine.start("halt", Ring.KERNEL, true)) {
             PayloadHarness harness = new PayloadHarness();
             AtomicLong vcpuPthread = new AtomicLong();
             CountDownLatch noted = new CountDownLatch(1);
@@ -98,7 +101,7 @@ class KvmRequestExitTest {
 
     @Test
     void requestExitOnAClosedVcpuIsHarmless() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.create()) {
+        try (PayloadMachine machine = KvmTestMachine.create()) {
             machine.vcpu.close();
             machine.vcpu.requestExit();
             assertInstanceOf(VcpuExit.InternalError.class, machine.vcpu.run());
@@ -110,7 +113,7 @@ class KvmRequestExitTest {
      * blocks), kicks it from this thread, and returns what that run returned; fails unless it returned
      * within {@link #PROMPT_MILLIS} of the kick and not before it.
      */
-    private static VcpuExit runAndKick(KvmTestMachine machine, PayloadHarness harness) throws Exception {
+    private static VcpuExit runAndKick(PayloadMachine machine, PayloadHarness harness) throws Exception {
         CountDownLatch noted = new CountDownLatch(1);
         CompletableFuture<VcpuExit> result = new CompletableFuture<>();
         Thread vcpuThread = Thread.ofPlatform().name("vcpu-0").start(() -> {

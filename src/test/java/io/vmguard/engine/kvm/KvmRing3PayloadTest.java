@@ -1,115 +1,29 @@
 package io.vmguard.engine.kvm;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.vmguard.bus.BusRange;
-import io.vmguard.engine.kvm.LongModeSandbox.Ring;
-import io.vmguard.engine.kvm.RecordingDevice.Access;
-import java.time.Duration;
+import io.vmguard.engine.EngineException;
+import io.vmguard.sys.NativeException;
+import io.vmguard.testing.EnginePayloadContract;
+import io.vmguard.testing.LongModeSandbox.Ring;
+import io.vmguard.testing.PayloadHarness;
+import io.vmguard.testing.PayloadMachine;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.Timeout.ThreadMode;
 
 /**
- * Ring-3 payloads under KVM, each proving one path of the engine end to end: native execution, port
- * I/O both ways, string I/O (count > 1), MMIO both ways at every width, and the vCPU's initial state.
+ * Ring-3 payloads under KVM (the shared {@link EnginePayloadContract}: native execution, port I/O both
+ * ways, string I/O, MMIO at every width) and the state a fresh KVM vCPU starts in.
  */
-@Timeout(value = 20, unit = TimeUnit.SECONDS, threadMode = ThreadMode.SEPARATE_THREAD)
-class KvmRing3PayloadTest {
-    private static final Duration RUN_LIMIT = Duration.ofSeconds(10);
-
-    @Test
-    void computationInRing3MatchesJava() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.start("compute", Ring.USER, false)) {
-            PayloadHarness harness = new PayloadHarness();
-
-            assertEquals(0, harness.runToExit(machine.vcpu, RUN_LIMIT));
-
-            List<Long> halves = harness.results.writtenValues();
-            assertEquals(2, halves.size(), "two 32-bit halves reported");
-            assertEquals(expectedComputation(5_000_000), halves.get(0) | (halves.get(1) << 32));
-        }
-    }
-
-    /** compute.S in Java. */
-    private static long expectedComputation(int rounds) {
-        long x = 0x9e3779b97f4a7c15L;
-        long acc = 0;
-        for (long i = rounds; i > 0; i--) {
-            x ^= x << 13;
-            x ^= x >>> 7;
-            x ^= x << 17;
-            acc = Long.rotateLeft(acc + x * i, 5);
-        }
-        return acc;
-    }
-
-    @Test
-    void portOutputReachesTheUartAndPortInputReachesTheGuest() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.start("port-io", Ring.USER, false)) {
-            PayloadHarness harness = new PayloadHarness();
-            Map<Integer, Long> answers = Map.of(1, 0x5aL, 2, 0xbeefL, 4, 0xcafef00dL);
-            harness.pio.register(new BusRange(PayloadHarness.ANSWER_PORT, PayloadHarness.PORT_WIDTH),
-                    new RecordingDevice((offset, width) -> answers.get(width)));
-
-            assertEquals(0, harness.runToExit(machine.vcpu, RUN_LIMIT));
-
-            assertEquals("hello from ring 3\n", harness.uartText());
-            assertEquals(List.of(new Access(0, 1, 0x5a), new Access(0, 2, 0xbeef), new Access(0, 4, 0xcafef00dL)),
-                    harness.echo.writes(), "each value read at each width, echoed back by the guest");
-        }
-    }
-
-    @Test
-    void stringIoHandsOutOneExitPerElementAndReadsLandInOrder() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.start("string-io", Ring.USER, false)) {
-            PayloadHarness harness = new PayloadHarness();
-
-            assertEquals(0, harness.runToExit(machine.vcpu, RUN_LIMIT));
-
-            assertEquals("string I/O works\n", harness.uartText(), "REP OUTSB, one exit per byte");
-            assertEquals(List.of(new Access(0, 2, 0x1111), new Access(0, 2, 0x2222), new Access(0, 2, 0x3333),
-                            new Access(0, 4, 0x44444444), new Access(0, 4, 0x55555555)),
-                    harness.results.writes(), "REP OUTSW and REP OUTSL, one exit per element");
-            byte[] expected = new byte[48];
-            for (int i = 0; i < expected.length; i++) {
-                expected[i] = (byte) i;
-            }
-            assertArrayEquals(expected, machine.memory.readBytes(machine.payload().symbol("buffer"), 48),
-                    "REP INSB/INSW/INSL stored every element where the guest expects it");
-            assertEquals(48, harness.echo.writes().size());
-            for (int i = 0; i < 48; i++) {
-                assertEquals(i, harness.echo.writes().get(i).value(), "echoed byte " + i);
-            }
-        }
-    }
-
-    @Test
-    void mmioReadsAndWritesAtEveryWidthReachTheDevice() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.start("mmio", Ring.USER, false)) {
-            PayloadHarness harness = new PayloadHarness();
-            Map<Long, Long> registers = Map.of(0x40L, 0xa5L, 0x50L, 0x1234L, 0x60L, 0xdeadbeefL, 0x70L, 0x0123456789abcdefL);
-            RecordingDevice device = new RecordingDevice((offset, width) -> registers.get(offset));
-            harness.mmio.register(new BusRange(PayloadHarness.MMIO_BASE, 0x1000), device);
-
-            assertEquals(0, harness.runToExit(machine.vcpu, RUN_LIMIT));
-
-            assertEquals(List.of(new Access(0x00, 1, 0x11), new Access(0x10, 2, 0x2233),
-                    new Access(0x20, 4, 0x44556677L), new Access(0x30, 8, 0x8899aabbccddeeffL)), device.writes());
-            assertEquals(List.of(new Access(0x40, 1, 0xa5), new Access(0x50, 2, 0x1234),
-                    new Access(0x60, 4, 0xdeadbeefL), new Access(0x70, 8, 0x0123456789abcdefL)), device.reads());
-            assertEquals(List.of(0xa5L, 0x1234L, 0xdeadbeefL, 0x89abcdefL, 0x01234567L), harness.results.writtenValues(),
-                    "the guest received each value read");
-        }
+class KvmRing3PayloadTest extends EnginePayloadContract {
+    @Override
+    protected PayloadMachine start(String payload, Ring ring, boolean interruptsEnabled) throws EngineException, NativeException {
+        return KvmTestMachine.start(payload, ring, interruptsEnabled);
     }
 
     @Test
     void freshVcpuHasResetFpuItsApicIdAndKvmParavirtCpuid() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.start("cpu-state", Ring.USER, false)) {
+        try (PayloadMachine machine = KvmTestMachine.start("cpu-state", Ring.USER, false)) {
             PayloadHarness harness = new PayloadHarness();
 
             assertEquals(0, harness.runToExit(machine.vcpu, RUN_LIMIT));

@@ -3,26 +3,15 @@ package io.vmguard.engine.kvm;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.vmguard.engine.EngineException;
-import io.vmguard.engine.Vcpu;
-import io.vmguard.engine.VirtualMachine;
-import io.vmguard.memory.GuestMemory;
 import io.vmguard.sys.Libc;
 import io.vmguard.sys.NativeException;
+import io.vmguard.testing.LongModeSandbox;
+import io.vmguard.testing.PayloadMachine;
 import java.nio.file.Files;
-import java.util.List;
 
-/** Guest RAM, a KVM VM and its vCPU 0, closed together; and the check that skips tests without KVM. */
-final class KvmTestMachine implements AutoCloseable {
-    final GuestMemory memory;
-    final VirtualMachine vm;
-    final Vcpu vcpu;
-    private Payload payload;
-
-    private KvmTestMachine(GuestMemory memory, VirtualMachine vm, Vcpu vcpu) {
-        this.memory = memory;
-        this.vm = vm;
-        this.vcpu = vcpu;
-    }
+/** KVM payload machines, and the check that skips tests on hosts without KVM. */
+final class KvmTestMachine {
+    private KvmTestMachine() {}
 
     /** Skips the calling test, saying why, unless /dev/kvm exists and opens read-write. */
     static void assumeKvm() {
@@ -34,48 +23,14 @@ final class KvmTestMachine implements AutoCloseable {
         }
     }
 
-    /** A VM over 2 MiB of RAM at 0 with vCPU 0 created (and not yet set up). */
-    static KvmTestMachine create() throws EngineException, NativeException {
+    static PayloadMachine create() throws EngineException, NativeException {
         assumeKvm();
-        GuestMemory memory = GuestMemory.allocate(List.of(new GuestMemory.Range(0, LongModeSandbox.MIN_MEMORY)));
-        VirtualMachine vm = null;
-        try {
-            vm = new KvmEngine().createVm(memory);
-            return new KvmTestMachine(memory, vm, vm.createVcpu(0));
-        } catch (EngineException | RuntimeException e) {
-            if (vm != null) {
-                vm.close();
-            }
-            memory.close();
-            throw e;
-        }
+        return PayloadMachine.create(new KvmEngine());
     }
 
-    /** A machine whose vCPU 0 is about to run {@code payload}'s first instruction. */
-    static KvmTestMachine start(String payload, LongModeSandbox.Ring ring, boolean interruptsEnabled)
+    static PayloadMachine start(String payload, LongModeSandbox.Ring ring, boolean interruptsEnabled)
             throws EngineException, NativeException {
-        KvmTestMachine machine = create();
-        try {
-            machine.load(PayloadAssembler.assemble(payload, LongModeSandbox.PAYLOAD), ring, interruptsEnabled);
-            return machine;
-        } catch (EngineException | RuntimeException e) {
-            machine.close();
-            throw e;
-        }
-    }
-
-    void load(Payload payload, LongModeSandbox.Ring ring, boolean interruptsEnabled) throws EngineException {
-        this.payload = payload;
-        LongModeSandbox.enter(vcpu, memory, payload, ring, interruptsEnabled);
-    }
-
-    Payload payload() {
-        return payload;
-    }
-
-    @Override
-    public void close() {
-        vm.close();
-        memory.close();
+        assumeKvm();
+        return PayloadMachine.start(new KvmEngine(), payload, ring, interruptsEnabled);
     }
 }

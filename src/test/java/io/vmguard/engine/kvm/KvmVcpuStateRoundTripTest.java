@@ -1,5 +1,7 @@
 package io.vmguard.engine.kvm;
 
+import io.vmguard.testing.LongModeSandbox;
+import io.vmguard.testing.PayloadMachine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -7,7 +9,7 @@ import io.vmguard.engine.EngineException;
 import io.vmguard.engine.Registers;
 import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.engine.Vcpu;
-import io.vmguard.engine.kvm.LongModeSandbox.Ring;
+import io.vmguard.testing.LongModeSandbox.Ring;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
@@ -24,7 +26,7 @@ class KvmVcpuStateRoundTripTest {
 
     @Test
     void generalPurposeRegistersRoundTrip() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.create()) {
+        try (PayloadMachine machine = KvmTestMachine.create()) {
             Registers.Builder builder = Registers.builder();
             long seed = 0x0101010101010101L;
             builder.rax(seed).rbx(seed * 2).rcx(seed * 3).rdx(seed * 4).rsi(seed * 5).rdi(seed * 6).rsp(seed * 7)
@@ -42,7 +44,7 @@ class KvmVcpuStateRoundTripTest {
 
     @Test
     void longModeSpecialRegistersRoundTrip() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.create()) {
+        try (PayloadMachine machine = KvmTestMachine.create()) {
             for (Ring ring : Ring.values()) {
                 SpecialRegisters written = LongModeSandbox.specialRegisters(machine.vcpu.specialRegisters(), ring);
 
@@ -55,7 +57,7 @@ class KvmVcpuStateRoundTripTest {
 
     @Test
     void msrsRoundTrip() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.create()) {
+        try (PayloadMachine machine = KvmTestMachine.create()) {
             Vcpu vcpu = machine.vcpu;
             vcpu.writeMsr(MSR_IA32_SYSENTER_CS, 0x10);
             vcpu.writeMsr(MSR_KERNEL_GS_BASE, 0xffff888012345678L);
@@ -69,7 +71,7 @@ class KvmVcpuStateRoundTripTest {
 
     @Test
     void anMsrKvmDoesNotKnowIsAnEngineExceptionNamingIt() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.create()) {
+        try (PayloadMachine machine = KvmTestMachine.create()) {
             EngineException read = assertThrows(EngineException.class, () -> machine.vcpu.readMsr(0x4b564dff));
             assertEquals("KVM cannot read MSR 0x4b564dff on vCPU 0", read.getMessage());
             EngineException write = assertThrows(EngineException.class, () -> machine.vcpu.writeMsr(0x4b564dff, 1));
@@ -83,7 +85,7 @@ class KvmVcpuStateRoundTripTest {
      */
     @Test
     void aNewVcpuHasTheResetX87ControlWord() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.create(); Arena arena = Arena.ofConfined()) {
+        try (PayloadMachine machine = KvmTestMachine.create(); Arena arena = Arena.ofConfined()) {
             MemorySegment fpu = ((KvmVcpu) machine.vcpu).fpu(arena);
             assertEquals(KvmFpuLayout.RESET_FCW, KvmFpuLayout.fcw(fpu));
         }
@@ -91,7 +93,7 @@ class KvmVcpuStateRoundTripTest {
 
     @Test
     void registersOfAClosedVcpuAreAnEngineException() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.create()) {
+        try (PayloadMachine machine = KvmTestMachine.create()) {
             machine.vcpu.close();
             assertEquals("vCPU 0 is closed", assertThrows(EngineException.class, machine.vcpu::registers).getMessage());
         }
@@ -99,7 +101,7 @@ class KvmVcpuStateRoundTripTest {
 
     @Test
     void secondVcpuCanBeCreatedAndAnIndexBeyondXapicIdsCannot() throws Exception {
-        try (KvmTestMachine machine = KvmTestMachine.create()) {
+        try (PayloadMachine machine = KvmTestMachine.create()) {
             Vcpu second = machine.vm.createVcpu(1);
             assertEquals(1, second.index());
             assertThrows(EngineException.class, () -> machine.vm.createVcpu(255));

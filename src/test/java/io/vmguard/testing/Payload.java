@@ -1,10 +1,10 @@
-package io.vmguard.engine.kvm;
+package io.vmguard.testing;
 
 import java.util.Map;
 
 /** An assembled test payload: flat code linked to run at {@code origin}, and its symbols' addresses. */
-record Payload(String name, long origin, byte[] code, Map<String, Long> symbols) {
-    long symbol(String symbol) {
+public record Payload(String name, long origin, byte[] code, Map<String, Long> symbols) {
+    public long symbol(String symbol) {
         Long address = symbols.get(symbol);
         if (address == null) {
             throw new IllegalArgumentException("payload " + name + " has no symbol " + symbol + " (is it .globl?)");

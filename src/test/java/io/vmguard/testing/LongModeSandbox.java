@@ -1,4 +1,4 @@
-package io.vmguard.engine.kvm;
+package io.vmguard.testing;
 
 import io.vmguard.engine.DescriptorTable;
 import io.vmguard.engine.EngineException;
@@ -25,21 +25,21 @@ import io.vmguard.memory.GuestMemory;
  *   0x100000 the payload; the ring-3 stack grows down from 0x200000
  * </pre>
  */
-final class LongModeSandbox {
-    static final long GDT = 0x1000;
-    static final long IDT = 0x2000;
-    static final long TSS = 0x3000;
-    static final long RING0_STACK_TOP = 0x8000;
-    static final long PML4 = 0x10000;
-    static final long PAYLOAD = 0x100000;
-    static final long STACK_TOP = 0x200000;
-    static final long MIN_MEMORY = 0x200000;
+public final class LongModeSandbox {
+    public static final long GDT = 0x1000;
+    public static final long IDT = 0x2000;
+    public static final long TSS = 0x3000;
+    public static final long RING0_STACK_TOP = 0x8000;
+    public static final long PML4 = 0x10000;
+    public static final long PAYLOAD = 0x100000;
+    public static final long STACK_TOP = 0x200000;
+    public static final long MIN_MEMORY = 0x200000;
 
-    static final int KERNEL_CS = 0x08;
-    static final int KERNEL_DS = 0x10;
-    static final int USER_DS = 0x18 | 3;
-    static final int USER_CS = 0x20 | 3;
-    static final int TSS_SELECTOR = 0x28;
+    public static final int KERNEL_CS = 0x08;
+    public static final int KERNEL_DS = 0x10;
+    public static final int USER_DS = 0x18 | 3;
+    public static final int USER_CS = 0x20 | 3;
+    public static final int TSS_SELECTOR = 0x28;
 
     private static final int GDT_LIMIT = 0x38 - 1;
     private static final int IDT_LIMIT = 256 * 16 - 1;
@@ -54,20 +54,20 @@ final class LongModeSandbox {
     private static final long PAGE_CACHE_DISABLE = 1 << 4;
     private static final long PAGE_LARGE = 1 << 7;
 
-    static final long RFLAGS_IF = 1 << 9;
+    public static final long RFLAGS_IF = 1 << 9;
     /**
      * IOPL 3, which on real hardware lets ring 3 use IN/OUT and CLI/STI. Our nested KVM host ignores it
      * (presumably because guest ring 3 runs natively at the host's IOPL 0): only the TSS I/O bitmap allows IN/OUT,
      * and STI in ring 3 faults, so payloads that want interrupts are entered with IF already set.
      */
-    static final long RFLAGS_IOPL3 = 3 << 12;
+    public static final long RFLAGS_IOPL3 = 3 << 12;
 
-    enum Ring { KERNEL, USER }
+    public enum Ring { KERNEL, USER }
 
     private LongModeSandbox() {}
 
     /** Writes the tables, loads the payload, and sets the vCPU's registers to start it. */
-    static void enter(Vcpu vcpu, GuestMemory memory, Payload payload, Ring ring, boolean interruptsEnabled)
+    public static void enter(Vcpu vcpu, GuestMemory memory, Payload payload, Ring ring, boolean interruptsEnabled)
             throws EngineException {
         if (payload.origin() != PAYLOAD) {
             throw new IllegalArgumentException("payload linked at 0x" + Long.toHexString(payload.origin()));
@@ -79,7 +79,7 @@ final class LongModeSandbox {
         vcpu.setRegisters(Registers.builder().rip(payload.symbol("_start")).rsp(STACK_TOP).rflags(rflags).build());
     }
 
-    static void writeTables(GuestMemory memory) {
+    public static void writeTables(GuestMemory memory) {
         long[] gdt = {
                 0,
                 0x00af9b000000ffffL,   // 0x08 ring-0 code: present, DPL 0, execute/read accessed, L
@@ -119,14 +119,14 @@ final class LongModeSandbox {
     }
 
     /** A 64-bit interrupt gate for {@code vector} to ring-0 {@code handler}. */
-    static void setInterruptGate(GuestMemory memory, int vector, long handler) {
+    public static void setInterruptGate(GuestMemory memory, int vector, long handler) {
         long low = (handler & 0xffffL) | ((long) KERNEL_CS << 16) | (0xeL << 40) | (1L << 47)
                 | (((handler >>> 16) & 0xffffL) << 48);
         memory.writeLong(IDT + vector * 16L, low);
         memory.writeLong(IDT + vector * 16L + 8, handler >>> 32);
     }
 
-    static SpecialRegisters specialRegisters(SpecialRegisters current, Ring ring) {
+    public static SpecialRegisters specialRegisters(SpecialRegisters current, Ring ring) {
         Segment code = ring == Ring.USER
                 ? new Segment(0, 0xffffffff, USER_CS, 0xb, true, 3, false, true, true, true, false, false)
                 : Segment.code64(KERNEL_CS);

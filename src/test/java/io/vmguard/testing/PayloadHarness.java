@@ -1,4 +1,4 @@
-package io.vmguard.engine.kvm;
+package io.vmguard.testing;
 
 import io.vmguard.bus.Bus;
 import io.vmguard.bus.BusRange;
@@ -14,28 +14,28 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Any other stop fails the test with the vCPU's RIP. A watchdog kicks the vCPU when a run takes too
  * long, so a runaway payload fails instead of hanging.
  */
-final class PayloadHarness {
-    static final int UART_PORT = 0x3f8;
+public final class PayloadHarness {
+    public static final int UART_PORT = 0x3f8;
     // Four ports apart, so a 32-bit access to one stays inside its device's range.
-    static final int RESULT_PORT = 0x500;
-    static final int EXIT_PORT = 0x504;
-    static final int ANSWER_PORT = 0x508;
-    static final int ECHO_PORT = 0x50c;
-    static final int STREAM_PORT = 0x510;
-    static final int NOTE_PORT = 0x514;
-    static final int IRQ_PORT = 0x518;
-    static final int PORT_WIDTH = 4;
-    static final long MMIO_BASE = 0x10000000L;
+    public static final int RESULT_PORT = 0x500;
+    public static final int EXIT_PORT = 0x504;
+    public static final int ANSWER_PORT = 0x508;
+    public static final int ECHO_PORT = 0x50c;
+    public static final int STREAM_PORT = 0x510;
+    public static final int NOTE_PORT = 0x514;
+    public static final int IRQ_PORT = 0x518;
+    public static final int PORT_WIDTH = 4;
+    public static final long MMIO_BASE = 0x10000000L;
 
-    final Bus pio = new Bus("pio");
-    final Bus mmio = new Bus("mmio");
-    final RecordingDevice uart = new RecordingDevice();
-    final RecordingDevice results = new RecordingDevice();
-    final RecordingDevice echo = new RecordingDevice();
-    final RecordingDevice irq = new RecordingDevice();
+    public final Bus pio = new Bus("pio");
+    public final Bus mmio = new Bus("mmio");
+    public final RecordingDevice uart = new RecordingDevice();
+    public final RecordingDevice results = new RecordingDevice();
+    public final RecordingDevice echo = new RecordingDevice();
+    public final RecordingDevice irq = new RecordingDevice();
     private final AtomicInteger stream = new AtomicInteger();
 
-    PayloadHarness() {
+    public PayloadHarness() {
         pio.register(new BusRange(UART_PORT, 1), uart);
         pio.register(new BusRange(RESULT_PORT, PORT_WIDTH), results);
         pio.register(new BusRange(ECHO_PORT, PORT_WIDTH), echo);
@@ -50,20 +50,20 @@ final class PayloadHarness {
         }));
     }
 
-    String uartText() {
+    public String uartText() {
         StringBuilder text = new StringBuilder();
         uart.writtenValues().forEach(value -> text.append((char) value.longValue()));
         return text.toString();
     }
 
     /** Runs until the payload writes EXIT_PORT; returns its status byte. */
-    int runToExit(Vcpu vcpu, Duration timeout) throws EngineException {
+    public int runToExit(Vcpu vcpu, Duration timeout) throws EngineException {
         VcpuExit.IoOut exit = runUntilPort(vcpu, EXIT_PORT, timeout);
         return (int) RecordingDevice.load(exit.data());
     }
 
     /** Runs, dispatching I/O, until the payload writes {@code port}; returns that exit. */
-    VcpuExit.IoOut runUntilPort(Vcpu vcpu, int port, Duration timeout) throws EngineException {
+    public VcpuExit.IoOut runUntilPort(Vcpu vcpu, int port, Duration timeout) throws EngineException {
         Thread watchdog = Thread.ofPlatform().daemon().name("payload-watchdog").start(() -> {
             try {
                 Thread.sleep(timeout);

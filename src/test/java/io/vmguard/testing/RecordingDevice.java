@@ -1,4 +1,4 @@
-package io.vmguard.engine.kvm;
+package io.vmguard.testing;
 
 import io.vmguard.bus.BusDevice;
 import java.lang.foreign.MemorySegment;
@@ -7,10 +7,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** A test device: records every access and answers reads with a function of offset and width. */
-final class RecordingDevice implements BusDevice {
-    record Access(long offset, int width, long value) {}
+public final class RecordingDevice implements BusDevice {
+    public record Access(long offset, int width, long value) {}
 
-    interface Answer {
+    public interface Answer {
         long value(long offset, int width);
     }
 
@@ -18,11 +18,11 @@ final class RecordingDevice implements BusDevice {
     private final List<Access> writes = new ArrayList<>();
     private final List<Access> reads = new ArrayList<>();
 
-    RecordingDevice() {
+    public RecordingDevice() {
         this((offset, width) -> -1L);
     }
 
-    RecordingDevice(Answer answer) {
+    public RecordingDevice(Answer answer) {
         this.answer = answer;
     }
 
@@ -39,20 +39,20 @@ final class RecordingDevice implements BusDevice {
         writes.add(new Access(offset, (int) data.byteSize(), load(data)));
     }
 
-    synchronized List<Access> writes() {
+    public synchronized List<Access> writes() {
         return List.copyOf(writes);
     }
 
-    synchronized List<Access> reads() {
+    public synchronized List<Access> reads() {
         return List.copyOf(reads);
     }
 
-    synchronized List<Long> writtenValues() {
+    public synchronized List<Long> writtenValues() {
         return writes.stream().map(Access::value).toList();
     }
 
     /** Little-endian value of a 1-8 byte access. */
-    static long load(MemorySegment data) {
+    public static long load(MemorySegment data) {
         long value = 0;
         for (int i = (int) data.byteSize() - 1; i >= 0; i--) {
             value = (value << 8) | Byte.toUnsignedLong(data.get(ValueLayout.JAVA_BYTE, i));
@@ -60,7 +60,7 @@ final class RecordingDevice implements BusDevice {
         return value;
     }
 
-    static void store(MemorySegment data, long value) {
+    public static void store(MemorySegment data, long value) {
         for (int i = 0; i < data.byteSize(); i++) {
             data.set(ValueLayout.JAVA_BYTE, i, (byte) (value >>> (8 * i)));
         }

@@ -1,4 +1,4 @@
-package io.vmguard.engine.kvm;
+package io.vmguard.testing;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -14,12 +14,12 @@ import java.util.concurrent.TimeUnit;
  * -Ttext=ORIGIN}, {@code objcopy -O binary} of .text (payloads keep code and data in .text), and
  * {@code nm} for the global symbols. Outputs go to {@code target/payloads/}.
  */
-final class PayloadAssembler {
+public final class PayloadAssembler {
     private static final long TOOL_TIMEOUT_SECONDS = 30;
 
     private PayloadAssembler() {}
 
-    static Payload assemble(String name, long origin) {
+    public static Payload assemble(String name, long origin) {
         Path base = Path.of(System.getProperty("basedir", System.getProperty("user.dir")));
         Path sources = base.resolve("src/test/payloads");
         Path source = sources.resolve(name + ".S");
