@@ -3,7 +3,7 @@ package io.vmguard.vmm;
 import io.vmguard.bus.Bus;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VcpuExit;
-import java.util.function.Consumer;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The vCPU run loop: runs guest code, dispatches each exit to the port-I/O or MMIO bus, and reports the
@@ -13,14 +13,15 @@ final class VcpuRunner implements Runnable {
     private final Vcpu vcpu;
     private final Bus io;
     private final Bus mmio;
-    private final Consumer<RunOutcome> onStop;
+    /** Completed by whoever ends the run first: a device (power-off, reset), this loop, or a stop. */
+    private final CompletableFuture<RunOutcome> outcome;
     private volatile boolean stopRequested;
 
-    VcpuRunner(Vcpu vcpu, Bus io, Bus mmio, Consumer<RunOutcome> onStop) {
+    VcpuRunner(Vcpu vcpu, Bus io, Bus mmio, CompletableFuture<RunOutcome> outcome) {
         this.vcpu = vcpu;
         this.io = io;
         this.mmio = mmio;
-        this.onStop = onStop;
+        this.outcome = outcome;
     }
 
     /** Asks the loop to end; the vCPU leaves guest mode promptly even if halted. */
@@ -32,16 +33,18 @@ final class VcpuRunner implements Runnable {
     @Override
     public void run() {
         try {
-            while (!stopRequested) {
-                RunOutcome outcome = handle(vcpu.run());
-                if (outcome != null) {
-                    onStop.accept(outcome);
+            // A device that ended the run (the exit port, the i8042 reset line) did so while handling the
+            // last exit: the guest must not run one more instruction after powering off.
+            while (!stopRequested && !outcome.isDone()) {
+                RunOutcome result = handle(vcpu.run());
+                if (result != null) {
+                    outcome.complete(result);
                     return;
                 }
             }
         } catch (RuntimeException e) {
             // A device model bug must end this VM with a message, not leave a dead thread and a hung VMM.
-            onStop.accept(new RunOutcome.Failed("vCPU " + vcpu.index() + ": " + e));
+            outcome.complete(new RunOutcome.Failed("vCPU " + vcpu.index() + ": " + e));
         }
     }
 

@@ -37,7 +37,7 @@ public final class Vm implements AutoCloseable {
         this.vcpu = vcpu;
         this.devices = devices;
         this.outcome = outcome;
-        this.runner = new VcpuRunner(vcpu, io, mmio, outcome::complete);
+        this.runner = new VcpuRunner(vcpu, io, mmio, outcome);
     }
 
     /** Builds the VM and loads the kernel; nothing runs until {@link #run()}. */

@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# vmguard guest image recipe driver. See guest/README.md.
+#
+#   guest/build.sh              build if needed; print the output dir on stdout
+#   guest/build.sh --print-dir  print the output dir, do not build
+#   guest/build.sh --check      exit 0 if the output dir is complete, 1 if not
+#
+# Exit status: 0 ok, 1 build failed (or --check: not cached), 2 missing
+# packages / bad usage. Progress goes to stderr; only the dir goes to stdout.
+set -euo pipefail
+
+GUEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+KERNEL_TARBALL=/usr/src/linux-source-6.1.tar.xz
+KERNEL_PKG=linux-source-6.1
+BUSYBOX_PKG=busybox-static
+
+mode=build
+case "${1:-}" in
+"") ;;
+--print-dir) mode=print ;;
+--check) mode=check ;;
+-h | --help)
+	sed -n '2,9s/^# \{0,1\}//p' "$0"
+	exit 0
+	;;
+*)
+	echo "[guest] unknown argument '$1' (use --print-dir, --check or nothing)" >&2
+	exit 2
+	;;
+esac
+[ $# -le 1 ] || { echo "[guest] too many arguments" >&2; exit 2; }
+
+# BTF goes in when pahole is available (VMGUARD_GUEST_BTF=0 turns it off).
+btf=no
+if [ "${VMGUARD_GUEST_BTF:-1}" != 0 ] && command -v pahole >/dev/null 2>&1; then
+	btf=yes
+fi
+# Static programs: musl-gcc (musl-tools) if present, else gcc -static (glibc).
+if command -v musl-gcc >/dev/null 2>&1; then CC_STATIC=musl-gcc; else CC_STATIC=gcc; fi
+
+# ---------------------------------------------------------------- recipe hash
+# Every file under guest/ but its documentation (*.md: prose changes nothing that
+# is built), as content hash + relative path, sorted; the installed
+# versions of the kernel source and busybox packages (and dwarves when BTF is
+# on), and the BTF and static-compiler decisions.
+pkg_version() { # installed version of a Debian package, or "missing"
+	local v
+	v=$(dpkg-query -W -f='${db:Status-Status} ${Version}' "$1" 2>/dev/null || true)
+	case "$v" in
+	"installed "?*) echo "${v#installed }" ;;
+	*) echo missing ;;
+	esac
+}
+pkg_versions() {
+	local p
+	for p in "$KERNEL_PKG" "$BUSYBOX_PKG" $([ "$btf" = yes ] && echo dwarves); do
+		printf '%s=%s\n' "$p" "$(pkg_version "$p")"
+	done
+}
+recipe_hash() {
+	{
+		(cd "$GUEST_DIR" && find . -type f ! -name '*.md' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+		pkg_versions
+		echo "btf=$btf cc=$CC_STATIC"
+	} | sha256sum | cut -c1-16
+}
+
+HASH=$(recipe_hash)
+CACHE_ROOT=${VMGUARD_CACHE_DIR:-$HOME/.cache/vmguard}
+GUEST_CACHE=$CACHE_ROOT/guest
+OUT_DIR=$GUEST_CACHE/$HASH
+
+case $mode in
+print)
+	echo "$OUT_DIR"
+	exit 0
+	;;
+check)
+	[ -f "$OUT_DIR/.complete" ] && exit 0 || exit 1
+	;;
+esac
+if [ -f "$OUT_DIR/.complete" ]; then
+	echo "$OUT_DIR"
+	exit 0
+fi
+
+# ------------------------------------------------------------ prerequisites
+missing_pkgs=()
+need_pkg() { # need_pkg PACKAGE TEST...
+	local pkg=$1
+	shift
+	if ! "$@" >/dev/null 2>&1; then
+		case " ${missing_pkgs[*]-} " in *" $pkg "*) ;; *) missing_pkgs+=("$pkg") ;; esac
+	fi
+}
+need_pkg "$KERNEL_PKG" test -f "$KERNEL_TARBALL"
+pkg_installed() { [ "$(pkg_version "$1")" != missing ]; }
+need_pkg "$BUSYBOX_PKG" pkg_installed "$BUSYBOX_PKG"
+need_pkg "$BUSYBOX_PKG" test -x /bin/busybox
+need_pkg build-essential command -v make
+need_pkg build-essential command -v gcc
+need_pkg build-essential test -f /usr/lib/x86_64-linux-gnu/libc.a
+need_pkg binutils command -v readelf
+need_pkg bc command -v bc
+need_pkg bison command -v bison
+need_pkg flex command -v flex
+need_pkg libelf-dev test -f /usr/include/libelf.h
+need_pkg libssl-dev test -f /usr/include/openssl/opensslv.h
+need_pkg cpio command -v cpio
+need_pkg xz-utils command -v xz
+need_pkg gzip command -v gzip
+need_pkg util-linux command -v flock
+if [ ${#missing_pkgs[@]} -gt 0 ]; then
+	echo "[guest] missing packages: ${missing_pkgs[*]} -- install them with: apt-get install -y ${missing_pkgs[*]}" >&2
+	exit 2
+fi
+# Optional: musl-tools (musl-gcc), dwarves (pahole -> BTF).
+[ "$CC_STATIC" = musl-gcc ] ||
+	echo "[guest] note: musl-gcc not found (apt-get install -y musl-tools); using gcc -static" >&2
+[ "$btf" = yes ] || echo "[guest] note: building without BTF (pahole from package dwarves not used)" >&2
+
+# -------------------------------------------------------------------- helpers
+T_START=$(date +%s)
+step_t=$T_START
+step() { # step MESSAGE: announce a step (and close the previous one)
+	echo "[guest] $*" >&2
+	step_t=$(date +%s)
+}
+step_done() {
+	echo "[guest]   done in $(($(date +%s) - step_t))s" >&2
+}
+die() {
+	echo "[guest] ERROR: $*" >&2
+	exit 1
+}
+
+mkdir -p "$GUEST_CACHE"
+
+# One builder per hash at a time; a second caller waits and then reuses.
+exec 9>"$GUEST_CACHE/.lock-$HASH"
+if ! flock -n 9; then
+	echo "[guest] another build of $HASH is running; waiting for it ..." >&2
+	flock 9
+fi
+if [ -f "$OUT_DIR/.complete" ]; then
+	rm -f "$GUEST_CACHE/.lock-$HASH"
+	echo "$OUT_DIR"
+	exit 0
+fi
+
+# Builds killed hard (no trap) leave multi-GB kernel trees behind: drop the
+# trees of builders that no longer run (their build.log stays).
+for stale in "$GUEST_CACHE"/.build-*-*; do
+	[ -d "$stale" ] || continue
+	kill -0 "${stale##*-}" 2>/dev/null || rm -rf "$stale/src" "$stale/rootfs" "$stale/out"
+done
+
+BUILD=$GUEST_CACHE/.build-$HASH-$$
+LOG=$BUILD/build.log
+SRC=$BUILD/src
+OUT=$BUILD/out
+ROOTFS=$BUILD/rootfs
+rm -rf "$BUILD"
+mkdir -p "$SRC" "$OUT" "$ROOTFS"
+: >"$LOG"
+
+ok=0
+cleanup() {
+	local rc=$?
+	# The kernel tree is big: never keep it. Keep the log of a failed build.
+	rm -rf "$SRC" "$ROOTFS" "$OUT"
+	if [ "$ok" = 1 ]; then
+		rm -rf "$BUILD"
+		rm -f "$GUEST_CACHE/.lock-$HASH"
+	else
+		echo "[guest] FAILED (exit $rc) after $(($(date +%s) - T_START))s; log: $LOG" >&2
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+run_logged() { # run_logged CMD...: run with output in $LOG; on failure show its tail
+	echo "+ $*" >>"$LOG"
+	if ! "$@" >>"$LOG" 2>&1; then
+		echo "[guest] command failed: $*" >&2
+		echo "[guest] ---- last 40 lines of $LOG ----" >&2
+		tail -n 40 "$LOG" >&2
+		echo "[guest] ---- full log: $LOG ----" >&2
+		exit 1
+	fi
+}
+
+echo "[guest] building guest image $HASH (btf=$btf) in $BUILD" >&2
+
+# ---------------------------------------------------------------- initramfs
+# First, because it takes seconds and catches mistakes in programs/ early.
+step "initramfs: busybox + programs/*.c ($CC_STATIC -static -O2) ..."
+for d in bin sbin usr/bin usr/sbin dev proc sys tmp run root etc vmguard/bin vmguard/scripts; do
+	mkdir -p "$ROOTFS/$d"
+done
+cp /bin/busybox "$ROOTFS/bin/busybox"
+/bin/busybox --list-full | while read -r applet; do
+	[ -e "$ROOTFS/$applet" ] || [ -L "$ROOTFS/$applet" ] || ln -s /bin/busybox "$ROOTFS/$applet"
+done
+[ -L "$ROOTFS/bin/sh" ] || die "busybox has no sh applet"
+install -m 0755 "$GUEST_DIR/initramfs/init" "$ROOTFS/init"
+for s in "$GUEST_DIR"/initramfs/scripts/*; do
+	install -m 0755 "$s" "$ROOTFS/vmguard/scripts/$(basename "$s")"
+done
+for c in "$GUEST_DIR"/programs/*.c; do
+	run_logged "$CC_STATIC" -static -O2 -Wall -Wextra -s -o "$ROOTFS/vmguard/bin/$(basename "$c" .c)" "$c" -lm
+done
+echo "root:x:0:0:root:/root:/bin/sh" >"$ROOTFS/etc/passwd"
+echo "root:x:0:" >"$ROOTFS/etc/group"
+echo "vmguard" >"$ROOTFS/etc/hostname"
+chmod 0755 "$ROOTFS" "$ROOTFS"/{bin,sbin,usr,usr/bin,usr/sbin,dev,proc,sys,run,etc,vmguard,vmguard/bin,vmguard/scripts}
+chmod 1777 "$ROOTFS/tmp"
+chmod 0700 "$ROOTFS/root"
+chmod 0644 "$ROOTFS"/etc/*
+# Reproducible: fixed mtimes, sorted order, owner root, no device/inode numbers.
+find "$ROOTFS" -exec touch -h -d @0 {} +
+(cd "$ROOTFS" && find . -mindepth 1 | LC_ALL=C sort |
+	cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n >"$OUT/initramfs.cpio.gz"
+step_done
+
+# -------------------------------------------------------------------- kernel
+step "extracting $KERNEL_PKG ..."
+tar -xf "$KERNEL_TARBALL" -C "$SRC"
+KSRC=$(find "$SRC" -mindepth 1 -maxdepth 1 -type d | head -n 1)
+[ -f "$KSRC/Makefile" ] || die "no kernel tree found in $KERNEL_TARBALL"
+step_done
+
+export KBUILD_BUILD_USER=vmguard KBUILD_BUILD_HOST=vmguard
+KMAKE=(make -C "$KSRC" ARCH=x86_64)
+
+step "kernel: configuring (allnoconfig + kernel/vmguard.config$([ "$btf" = yes ] && echo ' + kernel/btf.config')) ..."
+FRAGMENT=$BUILD/fragment.config
+cat "$GUEST_DIR/kernel/vmguard.config" >"$FRAGMENT"
+[ "$btf" = no ] || cat "$GUEST_DIR/kernel/btf.config" >>"$FRAGMENT"
+run_logged "${KMAKE[@]}" KCONFIG_ALLCONFIG="$FRAGMENT" allnoconfig
+run_logged "${KMAKE[@]}" olddefconfig
+# The fragment must not lie: every CONFIG_X=value must be in the final
+# .config verbatim, and every "# CONFIG_X is not set" must not be enabled.
+dropped=()
+while IFS= read -r line; do
+	case "$line" in
+	CONFIG_*=*)
+		grep -qxF -- "$line" "$KSRC/.config" ||
+			dropped+=("$line (final: $(grep -E "^(# )?${line%%=*}[= ]" "$KSRC/.config" || echo 'absent'))")
+		;;
+	"# CONFIG_"*" is not set")
+		sym=${line#\# }
+		sym=${sym%% *}
+		if grep -qE "^$sym=" "$KSRC/.config"; then
+			dropped+=("$line (final: $(grep -E "^$sym=" "$KSRC/.config"))")
+		fi
+		;;
+	esac
+done <"$FRAGMENT"
+if [ ${#dropped[@]} -gt 0 ]; then
+	echo "[guest] ERROR: kernel config fragment options did not survive (unmet dependencies?):" >&2
+	printf '[guest]   %s\n' "${dropped[@]}" >&2
+	exit 1
+fi
+step_done
+
+step "kernel: make -j$(nproc) vmlinux bzImage (this takes ~$([ "$btf" = yes ] && echo 15 || echo 8) min on 2 cores) ..."
+run_logged "${KMAKE[@]}" -j"$(nproc)" vmlinux bzImage
+step_done
+
+# ------------------------------------------------------------------- outputs
+step "collecting outputs ..."
+cp "$KSRC/vmlinux" "$OUT/vmlinux"
+cp "$KSRC/arch/x86/boot/bzImage" "$OUT/bzImage"
+cp "$KSRC/System.map" "$OUT/System.map"
+cp "$KSRC/.config" "$OUT/config"
+KREL=$(make -s -C "$KSRC" ARCH=x86_64 kernelrelease)
+BANNER=$(strings -n 20 "$OUT/vmlinux" | grep -m1 '^Linux version .* #[0-9]' || true)
+has_btf=false
+if readelf -S -W "$OUT/vmlinux" | grep -E '[[:space:]]\.BTF[[:space:]]' >/dev/null; then has_btf=true; fi
+if [ "$btf" = yes ] && [ "$has_btf" != true ]; then
+	die "BTF was configured but vmlinux has no .BTF section (see $LOG)"
+fi
+json_str() { printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"; }
+size() { stat -c %s "$OUT/$1"; }
+{
+	echo "{"
+	echo "  \"hash\": $(json_str "$HASH"),"
+	echo "  \"kernel_release\": $(json_str "$KREL"),"
+	echo "  \"kernel_version\": $(json_str "$BANNER"),"
+	echo "  \"build_date\": $(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)"),"
+	echo "  \"build_seconds\": $(($(date +%s) - T_START)),"
+	echo "  \"btf\": $has_btf,"
+	echo "  \"static_cc\": $(json_str "$CC_STATIC"),"
+	echo "  \"packages\": {"
+	pkg_versions | sed -e 's/^\([^=]*\)=\(.*\)$/    "\1": "\2",/' -e '$ s/,$//'
+	echo "  },"
+	echo "  \"sizes\": {"
+	echo "    \"vmlinux\": $(size vmlinux),"
+	echo "    \"bzImage\": $(size bzImage),"
+	echo "    \"System.map\": $(size System.map),"
+	echo "    \"config\": $(size config),"
+	echo "    \"initramfs.cpio.gz\": $(size initramfs.cpio.gz)"
+	echo "  }"
+	echo "}"
+} >"$OUT/manifest.json"
+: >"$OUT/.complete"
+# Atomic publish: rename the finished dir into place (.complete already inside).
+if [ -e "$OUT_DIR" ]; then
+	rm -rf "$OUT_DIR" # stale, incomplete leftover (we hold the lock)
+fi
+mv -T "$OUT" "$OUT_DIR"
+step_done
+
+step "removing the kernel build tree ..."
+rm -rf "$SRC"
+step_done
+
+ok=1
+echo "[guest] done in $(($(date +%s) - T_START))s: $OUT_DIR" >&2
+ls -l "$OUT_DIR" | tail -n +2 | sed 's/^/[guest]   /' >&2
+echo "$OUT_DIR"
