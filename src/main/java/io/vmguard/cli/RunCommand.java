@@ -39,9 +39,13 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--memory", paramLabel = "SIZE", defaultValue = "256M", description = "guest RAM (default ${DEFAULT-VALUE})")
     String memory;
 
-    @Option(names = "--engine", paramLabel = "NAME", defaultValue = "kvm",
-            description = "kvm or interp (default ${DEFAULT-VALUE})")
+    @Option(names = "--engine", paramLabel = "NAME", defaultValue = Engines.DEFAULT,
+            description = "interp or kvm (default ${DEFAULT-VALUE})")
     String engine;
+
+    @Option(names = "--stats", paramLabel = "FILE",
+            description = "write the run's cost as JSON: outcome, wall time, guest instructions (interpreter)")
+    Path stats;
 
     @Option(names = "--serial", paramLabel = "TARGET", defaultValue = "stdio",
             description = "serial console: stdio, file:PATH or null (default ${DEFAULT-VALUE})")
@@ -57,15 +61,22 @@ public final class RunCommand implements Callable<Integer> {
             throw new CliException(e.getMessage());
         }
         RunOutcome outcome;
+        long started = System.nanoTime();
+        java.util.OptionalLong instructions;
         try (Vm vm = Vm.create(config, selected)) {
             outcome = vm.run();
+            instructions = vm.instructionsExecuted();
         } catch (VmException e) {
             throw new CliException(e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CliException("interrupted");
         }
-        return report(outcome, guestScript(config.commandLine()));
+        int status = report(outcome, guestScript(config.commandLine()));
+        if (stats != null) {
+            new RunStats(selected.name(), outcome, status, System.nanoTime() - started, instructions).writeTo(stats);
+        }
+        return status;
     }
 
     private VmConfig config() throws CliException {

@@ -27,6 +27,14 @@ public interface Vcpu extends AutoCloseable {
     void writeMsr(int index, long value) throws EngineException;
 
     /**
+     * Guest instructions this vCPU has executed, where the engine counts them (the interpreter does;
+     * KVM runs guest code on the CPU and cannot tell).
+     */
+    default java.util.OptionalLong instructionsExecuted() {
+        return java.util.OptionalLong.empty();
+    }
+
+    /**
      * Makes a current or the next {@link #run()} return {@link VcpuExit.Interrupted} promptly, even when
      * the guest is halted waiting for an interrupt. Safe from any thread.
      */

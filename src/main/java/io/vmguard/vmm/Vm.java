@@ -100,6 +100,11 @@ public final class Vm implements AutoCloseable {
         outcome.complete(new RunOutcome.Failed(reason));
     }
 
+    /** Guest instructions executed so far, where the engine counts them. */
+    public java.util.OptionalLong instructionsExecuted() {
+        return vcpu.instructionsExecuted();
+    }
+
     public GuestMemory memory() {
         return memory;
     }

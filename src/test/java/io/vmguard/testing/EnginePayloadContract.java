@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Timeout.ThreadMode;
 
 /**
  * What every engine must do with the same ring-3 payloads: compute as Java does, port I/O both ways,
- * string I/O one element per exit, MMIO both ways at every width. Each engine's test class extends
+ * string I/O one element per exit, MMIO both ways at every width, and start a vCPU in the reset state. Each engine's test class extends
  * this and says how to start a payload on it, so the engines are held to one contract.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = ThreadMode.SEPARATE_THREAD)
@@ -114,4 +114,29 @@ public abstract class EnginePayloadContract {
         }
     }
 
+
+    @Test
+    void freshVcpuHasResetFpuApicIdZeroAndTheKvmSignature() throws Exception {
+        try (PayloadMachine machine = start("cpu-state", Ring.USER, false)) {
+            PayloadHarness harness = new PayloadHarness();
+
+            assertEquals(0, harness.runToExit(machine.vcpu, RUN_LIMIT));
+
+            List<Long> values = harness.results.writtenValues();
+            assertEquals(0x1f80L, values.get(0), "MXCSR");
+            assertEquals(0x37fL, values.get(1), "x87 control word");
+            assertEquals(0L, values.get(2), "initial APIC id of vCPU 0");
+            String signature = ascii(values.get(3)) + ascii(values.get(4)) + ascii(values.get(5));
+            // KVM's paravirtual leaf; the interpreter offers it too, since Linux uses kvmclock only under it.
+            assertEquals("KVMKVMKVM\0\0\0", signature);
+        }
+    }
+
+    private static String ascii(long register) {
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 4; i++) {
+            text.append((char) ((register >>> (8 * i)) & 0xff));
+        }
+        return text.toString();
+    }
 }

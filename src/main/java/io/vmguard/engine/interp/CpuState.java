@@ -37,8 +37,10 @@ final class CpuState {
     long cr2;
     long cr3;
     long cr4;
+    /** Unused: CR8 is the local APIC's TPR, which the platform holds ({@code Platform.taskPriorityClass}). */
     long cr8;
     long efer;
+    /** Unused: IA32_APIC_BASE belongs to the platform's local APIC ({@code Platform.readMsr}). */
     long apicBase;
     long[] debug = new long[8];
 
@@ -56,7 +58,10 @@ final class CpuState {
     int fpuStatus;
     int fpuTag = 0xffff;
 
-    /** Interrupts are inhibited for one instruction after STI and MOV SS. */
+    /**
+     * Interrupts are inhibited for one instruction after STI (that set IF) and MOV SS: set by those, checked
+     * before the next instruction, cleared as that instruction starts.
+     */
     boolean interruptShadow;
     boolean halted;
 

@@ -44,29 +44,41 @@ final class Decoder {
         int rexW = 0, rexR = 0, rexX = 0, rexB = 0;
         boolean operand16 = false;
         int b;
-        // Legacy prefixes, then at most one REX immediately before the opcode.
+        // Legacy prefixes and REX. Only a REX immediately before the opcode counts: a legacy prefix after a REX
+        // cancels it, and of several REX bytes in a row the last one wins (SDM 2.2.1).
+        int rex = 0;
         while (true) {
             b = next();
-            switch (b) {
-                case 0x66 -> { operand16 = true; insn.mandatoryPrefix = insn.mandatoryPrefix == 0 ? 0x66 : insn.mandatoryPrefix; continue; }
-                case 0x67 -> { insn.addrSize = 4; continue; }
-                case 0xf0 -> { insn.lock = true; continue; }
-                case 0xf2 -> { insn.rep = Instruction.REPNE; insn.mandatoryPrefix = 0xf2; continue; }
-                case 0xf3 -> { insn.rep = Instruction.REP; insn.mandatoryPrefix = 0xf3; continue; }
-                case 0x2e, 0x36, 0x3e, 0x26 -> { continue; } // null segment overrides in 64-bit mode
-                case 0x64 -> { insn.segment = CpuState.FS; continue; }
-                case 0x65 -> { insn.segment = CpuState.GS; continue; }
-                default -> { }
+            if ((b & 0xf0) == 0x40) {
+                rex = b;
+                continue;
             }
-            break;
+            boolean prefix = switch (b) {
+                case 0x66 -> {
+                    operand16 = true;
+                    insn.mandatoryPrefix = insn.mandatoryPrefix == 0 ? 0x66 : insn.mandatoryPrefix;
+                    yield true;
+                }
+                case 0x67 -> { insn.addrSize = 4; yield true; }
+                case 0xf0 -> { insn.lock = true; yield true; }
+                case 0xf2 -> { insn.rep = Instruction.REPNE; insn.mandatoryPrefix = 0xf2; yield true; }
+                case 0xf3 -> { insn.rep = Instruction.REP; insn.mandatoryPrefix = 0xf3; yield true; }
+                case 0x2e, 0x36, 0x3e, 0x26 -> true; // null segment overrides in 64-bit mode
+                case 0x64 -> { insn.segment = CpuState.FS; yield true; }
+                case 0x65 -> { insn.segment = CpuState.GS; yield true; }
+                default -> false;
+            };
+            if (!prefix) {
+                break;
+            }
+            rex = 0;
         }
-        if ((b & 0xf0) == 0x40) {
+        if (rex != 0) {
             insn.rex = true;
-            rexW = (b >> 3) & 1;
-            rexR = (b >> 2) & 1;
-            rexX = (b >> 1) & 1;
-            rexB = b & 1;
-            b = next();
+            rexW = (rex >> 3) & 1;
+            rexR = (rex >> 2) & 1;
+            rexX = (rex >> 1) & 1;
+            rexB = rex & 1;
         }
         int vSize = rexW != 0 ? 8 : operand16 ? 2 : 4;
         // Near branches, push and pop default to 64-bit operands; 66 gives 16.
@@ -80,6 +92,9 @@ final class Decoder {
             decodeOneByte(insn, b, vSize, stackSize, rexW, rexR, rexX, rexB);
         }
         insn.length = position;
+        if (insn.lock && !lockable(insn)) {
+            insn.op = Op.INVALID;
+        }
         if (insn.op == Op.INVALID || insn.op == Op.UD2) {
             insn.bytes = new byte[position];
             for (int i = 0; i < position; i++) {
@@ -87,6 +102,22 @@ final class Decoder {
             }
         }
         return insn;
+    }
+
+    /**
+     * SDM (LOCK): the prefix is allowed only on ADD ADC AND BTC BTR BTS CMPXCHG CMPXCHG8B/16B DEC INC NEG NOT
+     * OR SBB SUB XOR XADD XCHG with a memory destination; anywhere else it raises #UD.
+     */
+    private static boolean lockable(Instruction insn) {
+        if (!insn.isMemory()) {
+            return false;
+        }
+        return switch (insn.op) {
+            case Op.ALU_RM_REG, Op.ALU_RM_IMM -> insn.sub != Alu.CMP;
+            case Op.BT_REG, Op.BT_IMM -> insn.sub != 4; // not BT itself
+            case Op.INC, Op.DEC, Op.NOT, Op.NEG, Op.XCHG, Op.CMPXCHG, Op.XADD, Op.CMPXCHG16B -> true;
+            default -> false;
+        };
     }
 
     /** Reads ModRM (and SIB, displacement) into the instruction; returns ModRM.reg without REX.R. */
@@ -161,7 +192,8 @@ final class Decoder {
                  0x78, 0x79, 0x7a, 0x7b, 0x7c, 0x7d, 0x7e, 0x7f -> {
                 insn.op = Op.JCC; insn.sub = b & 0xf; insn.imm = imm(1);
             }
-            case 0x80, 0x82 -> { insn.op = Op.ALU_RM_IMM; insn.opSize = 1; insn.sub = modrm(insn, rexR, rexX, rexB); insn.imm = imm(1); }
+            case 0x80 -> { insn.op = Op.ALU_RM_IMM; insn.opSize = 1; insn.sub = modrm(insn, rexR, rexX, rexB); insn.imm = imm(1); }
+            case 0x82 -> insn.op = Op.INVALID; // the legacy alias of 80 is gone in 64-bit mode: #UD
             case 0x81 -> { insn.op = Op.ALU_RM_IMM; insn.sub = modrm(insn, rexR, rexX, rexB); insn.imm = imm(Math.min(vSize, 4)); }
             case 0x83 -> { insn.op = Op.ALU_RM_IMM; insn.sub = modrm(insn, rexR, rexX, rexB); insn.imm = imm(1); }
             case 0x84 -> { insn.op = Op.TEST_RM_REG; insn.opSize = 1; modrm(insn, rexR, rexX, rexB); }
@@ -224,6 +256,8 @@ final class Decoder {
             case 0xc1 -> { insn.op = Op.SHIFT; insn.sub = modrm(insn, rexR, rexX, rexB); insn.imm = next(); }
             case 0xc2 -> { insn.op = Op.RET; insn.opSize = stackSize; insn.imm = imm(2) & 0xffff; }
             case 0xc3 -> { insn.op = Op.RET; insn.opSize = stackSize; insn.imm = 0; }
+            case 0xca -> { insn.op = Op.RETF; insn.opSize = vSize; insn.imm = imm(2) & 0xffff; }
+            case 0xcb -> { insn.op = Op.RETF; insn.opSize = vSize; insn.imm = 0; }
             case 0xc6 -> { insn.op = modrm(insn, rexR, rexX, rexB) == 0 ? Op.MOV_RM_IMM : Op.INVALID; insn.opSize = 1; insn.imm = imm(1); }
             case 0xc7 -> { insn.op = modrm(insn, rexR, rexX, rexB) == 0 ? Op.MOV_RM_IMM : Op.INVALID; insn.imm = imm(Math.min(vSize, 4)); }
             case 0xc8 -> { insn.op = Op.ENTER; insn.opSize = stackSize; insn.imm = imm(2) & 0xffff; insn.imm2 = next(); }
@@ -250,6 +284,7 @@ final class Decoder {
             case 0xed -> { insn.op = Op.IN; insn.opSize = Math.min(vSize, 4); insn.imm = -1; }
             case 0xee -> { insn.op = Op.OUT; insn.opSize = 1; insn.imm = -1; }
             case 0xef -> { insn.op = Op.OUT; insn.opSize = Math.min(vSize, 4); insn.imm = -1; }
+            case 0xf1 -> insn.op = Op.INT1;
             case 0xf4 -> insn.op = Op.HLT;
             case 0xf5 -> insn.op = Op.CMC;
             case 0xf6, 0xf7 -> {
@@ -302,7 +337,7 @@ final class Decoder {
         switch (b) {
             case 0x00 -> {
                 int group = modrm(insn, rexR, rexX, rexB);
-                insn.op = group <= 3 ? Op.GROUP6 : Op.INVALID;
+                insn.op = group <= 5 ? Op.GROUP6 : Op.INVALID;
                 insn.sub = group;
                 insn.opSize = 2;
             }
@@ -434,6 +469,9 @@ final class Decoder {
             return;
         }
         insn.op = Op.SSE;
+        if (b == 0x77) {
+            return; // EMMS: no ModRM
+        }
         modrm(insn, rexR, rexX, rexB);
         if (b == 0x70 || b == 0x71 || b == 0x72 || b == 0x73 || b == 0xc2 || b == 0xc4 || b == 0xc5 || b == 0xc6) {
             insn.imm = next();

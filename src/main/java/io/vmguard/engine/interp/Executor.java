@@ -48,6 +48,20 @@ final class Executor {
 
     /** The effective (linear) address of a memory operand, including an FS/GS base. */
     long address(Instruction insn) {
+        long address = effectiveOffset(insn);
+        if (insn.addrSize != 4 && (insn.base == RSP || insn.base == CpuState.RBP) && insn.segment < 0 && !insn.ripRelative) {
+            return stackAddress(address, 1); // RSP and RBP as base select SS
+        }
+        if (insn.segment == CpuState.FS) {
+            address += cpu.fsBase;
+        } else if (insn.segment == CpuState.GS) {
+            address += cpu.gsBase;
+        }
+        return address;
+    }
+
+    /** Base + index * scale + displacement (or RIP-relative), in the address size: what LEA computes. */
+    private long effectiveOffset(Instruction insn) {
         long address = insn.disp;
         if (insn.ripRelative) {
             address += cpu.rip + insn.length;
@@ -59,15 +73,7 @@ final class Executor {
                 address += cpu.gpr[insn.index] * insn.scale;
             }
         }
-        if (insn.addrSize == 4) {
-            address &= 0xffff_ffffL;
-        }
-        if (insn.segment == CpuState.FS) {
-            address += cpu.fsBase;
-        } else if (insn.segment == CpuState.GS) {
-            address += cpu.gsBase;
-        }
-        return address;
+        return insn.addrSize == 4 ? address & 0xffff_ffffL : address;
     }
 
     long readReg(int reg, int size, boolean rex) {
@@ -108,6 +114,29 @@ final class Executor {
         }
     }
 
+    /**
+     * Reads the destination of a read-modify-write instruction. The CPU reads it with write intent, so a
+     * page fault on the read already reports a write access (error code bit 1), as a write would.
+     */
+    private long readDestination(Instruction insn, int size) {
+        if (!insn.isMemory()) {
+            return readReg(insn.rm, size, insn.rex);
+        }
+        long address = address(insn);
+        return readForWrite(address, size);
+    }
+
+    private long readForWrite(long address, int size) {
+        try {
+            return mmu.read(address, size);
+        } catch (GuestFault fault) {
+            if (fault.vector == GuestFault.PF) {
+                mmu.probeWrite(address, size); // faults as the write would
+            }
+            throw fault;
+        }
+    }
+
     private long readRegOperand(Instruction insn) {
         return readReg(insn.reg, insn.opSize, insn.rex);
     }
@@ -120,21 +149,45 @@ final class Executor {
 
     void push(long value, int size) {
         long rsp = cpu.gpr[RSP] - size;
-        mmu.write(rsp, size, value);
+        mmu.write(stackAddress(rsp, size), size, value);
         cpu.gpr[RSP] = rsp;
     }
 
     long pop(int size) {
-        long value = mmu.read(cpu.gpr[RSP], size);
+        long value = mmu.read(stackAddress(cpu.gpr[RSP], size), size);
         cpu.gpr[RSP] += size;
         return value;
     }
 
     private void jump(long target) {
-        if ((target << 16 >> 16) != target) {
+        if (!canonical(target)) {
             throw GuestFault.gp();
         }
         cpu.rip = target;
+    }
+
+    /** Near CALL: a non-canonical target raises #GP(0) before anything is pushed (SDM: CALL, 64-bit mode). */
+    private void call(long target, long returnAddress) {
+        if (!canonical(target)) {
+            throw GuestFault.gp();
+        }
+        push(returnAddress, 8);
+        cpu.rip = target;
+    }
+
+    static boolean canonical(long address) {
+        return (address << 16 >> 16) == address;
+    }
+
+    /**
+     * A stack (SS) address of a {@code size}-byte access: in 64-bit mode a non-canonical one raises #SS(0),
+     * not the #GP(0) of other segments (SDM 6.15, "Interrupt 12").
+     */
+    static long stackAddress(long address, int size) {
+        if (!canonical(address) || !canonical(address + size - 1)) {
+            throw GuestFault.withError(GuestFault.SS, 0);
+        }
+        return address;
     }
 
     // ---- execution ----
@@ -145,7 +198,7 @@ final class Executor {
         int size = insn.opSize;
         switch (insn.op) {
             case Op.ALU_RM_REG -> {
-                long a = readRm(insn, size);
+                long a = insn.sub == Alu.CMP ? readRm(insn, size) : readDestination(insn, size);
                 long result = Alu.binary(cpu, insn.sub, a, readRegOperand(insn), size);
                 if (insn.sub != Alu.CMP) {
                     writeRm(insn, size, result);
@@ -159,7 +212,7 @@ final class Executor {
                 }
             }
             case Op.ALU_RM_IMM -> {
-                long a = readRm(insn, size);
+                long a = insn.sub == Alu.CMP ? readRm(insn, size) : readDestination(insn, size);
                 long result = Alu.binary(cpu, insn.sub, a, insn.imm, size);
                 if (insn.sub != Alu.CMP) {
                     writeRm(insn, size, result);
@@ -174,9 +227,9 @@ final class Executor {
             case Op.MOVZX -> writeRegOperand(insn, readRm(insn, insn.sub));
             case Op.MOVSX -> writeRegOperand(insn, Flags.signExtend(readRm(insn, insn.sub), insn.sub));
             case Op.MOVSXD -> writeRegOperand(insn, Flags.signExtend(readRm(insn, 4), 4));
-            case Op.LEA -> writeRegOperand(insn, leaAddress(insn));
+            case Op.LEA -> writeRegOperand(insn, effectiveOffset(insn));
             case Op.XCHG -> {
-                long a = readRm(insn, size);
+                long a = readDestination(insn, size);
                 long b = readRegOperand(insn);
                 writeRm(insn, size, b);
                 writeRegOperand(insn, a);
@@ -190,7 +243,7 @@ final class Executor {
             case Op.PUSH_RM -> push(readRm(insn, size), size);
             case Op.POP_RM -> {
                 // The address is computed with RSP already incremented (SDM: POP r/m).
-                long value = mmu.read(cpu.gpr[RSP], size);
+                long value = mmu.read(stackAddress(cpu.gpr[RSP], size), size);
                 cpu.gpr[RSP] += size;
                 try {
                     writeRm(insn, size, value);
@@ -202,21 +255,21 @@ final class Executor {
             case Op.PUSHF -> push(cpu.rflags() & ~(Flags.RF | Flags.VM), size);
             case Op.POPF -> popf(size);
             case Op.PUSH_SEG -> push(cpu.segments[insn.reg].selector(), size);
-            case Op.INC -> writeRm(insn, size, Alu.inc(cpu, readRm(insn, size), size));
-            case Op.DEC -> writeRm(insn, size, Alu.dec(cpu, readRm(insn, size), size));
-            case Op.NOT -> writeRm(insn, size, ~readRm(insn, size));
-            case Op.NEG -> writeRm(insn, size, Alu.neg(cpu, readRm(insn, size), size));
+            case Op.INC -> writeRm(insn, size, Alu.inc(cpu, readDestination(insn, size), size));
+            case Op.DEC -> writeRm(insn, size, Alu.dec(cpu, readDestination(insn, size), size));
+            case Op.NOT -> writeRm(insn, size, ~readDestination(insn, size));
+            case Op.NEG -> writeRm(insn, size, Alu.neg(cpu, readDestination(insn, size), size));
             case Op.MUL, Op.IMUL1 -> multiply(insn, size);
             case Op.DIV, Op.IDIV -> divide(insn, size);
             case Op.IMUL_REG_RM -> writeRegOperand(insn, imul(readRegOperand(insn), readRm(insn, size), size));
             case Op.IMUL_REG_RM_IMM -> writeRegOperand(insn, imul(readRm(insn, size), insn.imm, size));
             case Op.SHIFT -> {
                 long count = insn.imm < 0 ? cpu.gpr[RCX] & 0xff : insn.imm;
-                writeRm(insn, size, Alu.shift(cpu, insn.sub, readRm(insn, size), count, size));
+                writeRm(insn, size, Alu.shift(cpu, insn.sub, readDestination(insn, size), count, size));
             }
             case Op.SHLD, Op.SHRD -> {
                 long count = insn.imm < 0 ? cpu.gpr[RCX] & 0xff : insn.imm;
-                writeRm(insn, size, Alu.doubleShift(cpu, insn.op == Op.SHLD, readRm(insn, size), readRegOperand(insn), count, size));
+                writeRm(insn, size, Alu.doubleShift(cpu, insn.op == Op.SHLD, readDestination(insn, size), readRegOperand(insn), count, size));
             }
             case Op.BT_REG, Op.BT_IMM -> bitTest(insn, size);
             case Op.BSF, Op.BSR -> bitScan(insn, size);
@@ -248,25 +301,15 @@ final class Executor {
                 }
             }
             case Op.JMP_REL -> { jump(next + insn.imm); return; }
-            case Op.CALL_REL -> {
-                long target = next + insn.imm;
-                push(next, 8);
-                jump(target);
-                return;
-            }
+            case Op.CALL_REL -> { call(next + insn.imm, next); return; }
             case Op.RET -> {
-                long target = mmu.read(cpu.gpr[RSP], size);
+                long target = mmu.read(stackAddress(cpu.gpr[RSP], size), size);
                 jump(target);
                 cpu.gpr[RSP] += size + insn.imm;
                 return;
             }
             case Op.JMP_RM -> { jump(readRm(insn, 8)); return; }
-            case Op.CALL_RM -> {
-                long target = readRm(insn, 8);
-                push(next, 8);
-                jump(target);
-                return;
-            }
+            case Op.CALL_RM -> { call(readRm(insn, 8), next); return; }
             case Op.LOOP -> {
                 long count = (cpu.gpr[RCX] - 1) & (insn.addrSize == 4 ? 0xffff_ffffL : -1L);
                 boolean taken = count != 0 && switch (insn.sub) {
@@ -297,7 +340,7 @@ final class Executor {
                 }
             }
             case Op.CMPXCHG -> {
-                long current = readRm(insn, size);
+                long current = readDestination(insn, size);
                 long expected = readReg(RAX, size, true);
                 Alu.binary(cpu, Alu.CMP, expected, current, size);
                 if (current == expected) {
@@ -310,7 +353,7 @@ final class Executor {
                 }
             }
             case Op.XADD -> {
-                long a = readRm(insn, size);
+                long a = readDestination(insn, size);
                 long b = readRegOperand(insn);
                 long sum = Alu.binary(cpu, Alu.ADD, a, b, size);
                 if (insn.isMemory()) {
@@ -352,7 +395,7 @@ final class Executor {
             case Op.NOP, Op.PAUSE -> { }
             case Op.LEAVE -> {
                 long frame = cpu.gpr[CpuState.RBP];
-                long saved = mmu.read(frame, size);
+                long saved = mmu.read(stackAddress(frame, size), size);
                 cpu.gpr[RSP] = frame + size;
                 writeReg(CpuState.RBP, size, saved, true);
             }
@@ -368,6 +411,11 @@ final class Executor {
             }
             case Op.INT3 -> { cpu.rip = next; platform.softwareInterrupt(GuestFault.BP); return; }
             case Op.INT -> { cpu.rip = next; platform.softwareInterrupt((int) insn.imm & 0xff); return; }
+            case Op.INT1 -> {
+                // Delivered like an exception (no DPL check), but as a trap: the frame holds the next RIP.
+                cpu.rip = next;
+                throw GuestFault.of(GuestFault.DB);
+            }
             case Op.SSE -> sse.execute(insn);
             case Op.X87 -> x87.execute(insn);
             case Op.FXSAVE -> fxsave(address(insn));
@@ -388,21 +436,6 @@ final class Executor {
             }
         }
         cpu.rip = next;
-    }
-
-    private long leaAddress(Instruction insn) {
-        long address = insn.disp;
-        if (insn.ripRelative) {
-            address += cpu.rip + insn.length;
-        } else {
-            if (insn.base >= 0) {
-                address += cpu.gpr[insn.base];
-            }
-            if (insn.index >= 0) {
-                address += cpu.gpr[insn.index] * insn.scale;
-            }
-        }
-        return insn.addrSize == 4 ? address & 0xffff_ffffL : address;
     }
 
     private void setFlag(long flag, boolean value) {
@@ -564,7 +597,7 @@ final class Executor {
             long signedOffset = insn.op == Op.BT_IMM ? offset : Flags.signExtend(offset, size);
             address = address(insn) + (signedOffset >> (bits == 64 ? 6 : bits == 32 ? 5 : 4)) * size;
             bit = (int) (signedOffset & (bits - 1));
-            value = mmu.read(address, size);
+            value = insn.sub == 4 ? mmu.read(address, size) : readForWrite(address, size);
         } else {
             bit = (int) (offset & (bits - 1));
             value = readReg(insn.rm, size, insn.rex);
@@ -616,8 +649,8 @@ final class Executor {
         if (insn.opSize == 16 && (address & 15) != 0) {
             throw GuestFault.gp();
         }
-        long low = mmu.read(address, half);
-        long high = mmu.read(address + half, half);
+        long low = readForWrite(address, half);
+        long high = readForWrite(address + half, half);
         long expectedLow = readReg(RAX, half, true);
         long expectedHigh = readReg(RDX, half, true);
         long flags = cpu.rflags() & ~Flags.ZF;
@@ -638,11 +671,16 @@ final class Executor {
     private void enter(Instruction insn, int size) {
         int level = (int) (insn.imm2 & 31);
         long frameTemp = cpu.gpr[RSP] - size;
-        mmu.probeWrite(frameTemp - (long) level * size, size * (level + 1));
-        push(cpu.gpr[CpuState.RBP], size);
+        long lowest = frameTemp - (long) level * size;
+        mmu.probeWrite(stackAddress(lowest, size * (level + 1)), size * (level + 1));
+        // The outer frame pointers are read before anything is pushed, so a fault on one leaves no trace.
+        long[] saved = new long[Math.max(level - 1, 0)];
         for (int i = 1; i < level; i++) {
-            long saved = mmu.read(cpu.gpr[CpuState.RBP] - (long) i * size, size);
-            push(saved, size);
+            saved[i - 1] = mmu.read(stackAddress(cpu.gpr[CpuState.RBP] - (long) i * size, size), size);
+        }
+        push(cpu.gpr[CpuState.RBP], size);
+        for (long pointer : saved) {
+            push(pointer, size);
         }
         if (level > 0) {
             push(frameTemp, size);

@@ -7,6 +7,10 @@ import io.vmguard.engine.Segment;
 import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VcpuExit;
+import io.vmguard.engine.interp.platform.Doorbell;
+import io.vmguard.engine.interp.platform.InterruptInputs;
+import io.vmguard.engine.interp.platform.Platform;
+import io.vmguard.engine.interp.platform.VmClock;
 import io.vmguard.memory.GuestMemory;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -20,11 +24,22 @@ import java.util.ArrayDeque;
  * <p>Port reads and MMIO reads complete when {@link #run()} is called again: an IN finishes then; an
  * instruction that read MMIO runs again from the start and this time receives the value (it changed no
  * state before its read). MMIO writes are queued and handed out after the instruction completes.
+ *
+ * <p>The interrupt controllers and timers ({@link Platform}) live inside the engine, as KVM's in-kernel
+ * irqchip does: their ports, the local APIC page, the I/O APIC window and their MSRs never become exits.
+ * Before each instruction the vCPU takes a requested interrupt if RFLAGS.IF allows and no STI/MOV SS
+ * shadow covers the instruction; every {@link #CHECK_INTERVAL} instructions, and whenever another thread
+ * rings the {@link Doorbell} (a line changed, an exit was requested), it lets the platform take line
+ * changes and fire due timers. A HLT with IF set parks the thread until an interrupt, the next timer
+ * expiry or {@link #requestExit()}.
  */
 final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    /** Instructions between checks of {@link #exitRequested}. */
-    private static final int CHECK_INTERVAL = 4096;
+    /**
+     * Instructions between looks at the clock (timers) and at {@link #exitRequested}: a few tens of
+     * microseconds, which bounds how late a timer interrupt can be.
+     */
+    private static final int CHECK_INTERVAL = 1024;
 
     private final int index;
     private final CpuState cpu = new CpuState();
@@ -35,8 +50,8 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private final CodeCache code;
     private final Decoder decoder;
     private final UnimplementedLog unimplemented;
-    private final long tscBase = System.nanoTime();
-    private long tscOffset;
+    private final Platform platform;
+    private final Doorbell doorbell;
 
     private volatile boolean exitRequested;
     private VcpuExit pendingExit;
@@ -50,26 +65,67 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private long mmioValue;
     private long instructions;
 
-    InterpVcpu(int index, GuestMemory memory, UnimplementedLog unimplemented) {
+    /**
+     * @param inputs   the VM's interrupt lines, which this vCPU's platform drains
+     * @param doorbell rung by other threads (interrupt lines, {@link #requestExit()}) to get its attention
+     */
+    InterpVcpu(int index, GuestMemory memory, UnimplementedLog unimplemented, VmClock clock, InterruptInputs inputs,
+               Doorbell doorbell) {
         this.index = index;
         this.unimplemented = unimplemented;
+        this.doorbell = doorbell;
         this.mmu = new Mmu(cpu, memory, this);
         this.code = new CodeCache(memory.end(), mmu::flushWrites);
         this.executor = new Executor(cpu, mmu, this);
         this.delivery = new InterruptDelivery(cpu, mmu);
-        this.system = new SystemOps(cpu, mmu, executor, new SystemOps.Clock() {
-            @Override
-            public long tsc() {
-                return System.nanoTime() - tscBase + tscOffset;
+        // kvmclock writes take the MMU's physical path, which drops decoded instructions of the pages it writes.
+        this.platform = new Platform(clock, inputs, (address, size, value) -> {
+            if (!memory.contains(address, size)) {
+                return false;
             }
-
-            @Override
-            public void setTsc(long value) {
-                tscOffset = value - (System.nanoTime() - tscBase);
-            }
+            mmu.physicalWrite(address, size, value);
+            return true;
         }, index);
+        this.system = new SystemOps(cpu, mmu, executor, new PlatformDevices(), index);
         this.decoder = new Decoder(mmu::fetch8);
-        cpu.apicBase = 0xfee0_0000L | (1L << 11) | (index == 0 ? 1L << 8 : 0);
+    }
+
+    /** SystemOps' view of the platform: TSC, CR8 and the device MSRs. */
+    private final class PlatformDevices implements SystemOps.Devices {
+        @Override
+        public long tsc() {
+            return platform.tsc();
+        }
+
+        @Override
+        public void setTsc(long value) {
+            platform.setTsc(value);
+        }
+
+        @Override
+        public int taskPriorityClass() {
+            return platform.taskPriorityClass();
+        }
+
+        @Override
+        public void setTaskPriorityClass(int value) {
+            platform.setTaskPriorityClass(value);
+        }
+
+        @Override
+        public boolean claimsMsr(int index) {
+            return Platform.claimsMsr(index);
+        }
+
+        @Override
+        public long readMsr(int index) {
+            return platform.readMsr(index);
+        }
+
+        @Override
+        public boolean writeMsr(int index, long value) {
+            return platform.writeMsr(index, value);
+        }
     }
 
     @Override
@@ -82,6 +138,12 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         return instructions;
     }
 
+    /** For run statistics; exact once the run has ended, approximate while the vCPU thread runs. */
+    @Override
+    public java.util.OptionalLong instructionsExecuted() {
+        return java.util.OptionalLong.of(instructions);
+    }
+
     @Override
     public VcpuExit run() {
         try {
@@ -90,20 +152,29 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                 if (!pendingWrites.isEmpty()) {
                     return pendingWrites.poll();
                 }
+                // Clear before looking: a ring from now on is seen by the next look, none is lost.
+                doorbell.clear();
                 if (exitRequested) {
                     exitRequested = false;
                     return new VcpuExit.Interrupted();
                 }
+                platform.service();
                 if (cpu.halted) {
-                    // No interrupt controller is modelled yet, so nothing can wake a halted vCPU.
-                    return new VcpuExit.Halt();
+                    VcpuExit exit = awaitWakeUp();
+                    if (exit != null) {
+                        return exit;
+                    }
+                    continue;
                 }
                 for (int i = 0; i < CHECK_INTERVAL; i++) {
+                    if (platform.interruptRequested() && interruptible()) {
+                        takeInterrupt();
+                    }
                     VcpuExit exit = step();
                     if (exit != null) {
                         return exit;
                     }
-                    if (cpu.halted || !pendingWrites.isEmpty()) {
+                    if (cpu.halted || !pendingWrites.isEmpty() || doorbell.rung()) {
                         break;
                     }
                 }
@@ -116,13 +187,57 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         }
     }
 
+    /**
+     * Whether an external interrupt may be taken before the next instruction: IF set, no STI/MOV SS
+     * shadow, and no instruction half done (an MMIO read it must re-run with the VMM's answer).
+     */
+    private boolean interruptible() {
+        return (cpu.rflags & Flags.IF) != 0 && !cpu.interruptShadow && !mmioValueReady;
+    }
+
+    private void takeInterrupt() {
+        int vector = platform.acknowledge();
+        if (vector >= 0) {
+            delivery.interrupt(vector, false);
+        }
+    }
+
+    /**
+     * Halted: takes an interrupt as soon as one is requested (IF set), else parks until something may have
+     * changed that (a line, a timer, a request). Returns null once an interrupt ended the halt; an exit
+     * when the run must stop. With IF clear nothing can end the halt (no NMI source is modelled): Halt.
+     */
+    private VcpuExit awaitWakeUp() {
+        while (true) {
+            if ((cpu.rflags & Flags.IF) == 0) {
+                return new VcpuExit.Halt();
+            }
+            if (platform.interruptRequested()) {
+                takeInterrupt();
+                return null;
+            }
+            if (exitRequested) {
+                exitRequested = false;
+                return new VcpuExit.Interrupted();
+            }
+            if (Thread.currentThread().isInterrupted()) {
+                return new VcpuExit.Interrupted();
+            }
+            long next = platform.nextEvent();
+            doorbell.await(next == Platform.NEVER ? Long.MAX_VALUE : next - platform.clock().nanos());
+            doorbell.clear();
+            platform.service();
+        }
+    }
+
     /** Executes one instruction; returns an exit when the VMM must act first. */
     private VcpuExit step() {
         Instruction insn = null;
+        // The shadow of the previous instruction has been honoured (see interruptible()); it ends here.
+        cpu.interruptShadow = false;
         try {
             insn = fetch();
             instructions++;
-            cpu.interruptShadow = false;
             executor.execute(insn);
         } catch (MmioReadNeeded needed) {
             pendingMmioRead = new VcpuExit.MmioRead(needed.address, ioData.asSlice(0, needed.size));
@@ -158,21 +273,11 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         if (pendingIn != null) {
             Instruction insn = pendingIn;
             pendingIn = null;
-            long value = readData(insn.opSize);
-            if (insn.op == Op.IN) {
-                executor.writeReg(CpuState.RAX, insn.opSize, value, true);
-                cpu.rip += insn.length;
-            } else { // INS
-                long addressMask = insn.addrSize == 4 ? 0xffff_ffffL : -1L;
-                try {
-                    mmu.write(cpu.gpr[CpuState.RDI] & addressMask, insn.opSize, value);
-                } catch (GuestFault fault) {
-                    delivery.fault(fault);
-                    return;
-                }
-                long delta = (cpu.rflags & Flags.DF) != 0 ? -insn.opSize : insn.opSize;
-                StringOps.advance(cpu, CpuState.RDI, delta, addressMask);
-                StringOps.finishIteration(cpu, insn, insn.rep != 0, addressMask);
+            try {
+                completeIn(insn, readData(insn.opSize));
+            } catch (GuestFault fault) {
+                delivery.fault(fault);
+                return;
             }
         }
         if (pendingMmioRead != null) {
@@ -181,6 +286,20 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
             mmioValue = readData(mmioSize);
             mmioValueReady = true;
             pendingMmioRead = null;
+        }
+    }
+
+    /** Finishes an IN (value to RAX) or one INS element (value to [RDI]) with the value read. */
+    private void completeIn(Instruction insn, long value) {
+        if (insn.op == Op.IN) {
+            executor.writeReg(CpuState.RAX, insn.opSize, value, true);
+            cpu.rip += insn.length;
+        } else { // INS
+            long addressMask = insn.addrSize == 4 ? 0xffff_ffffL : -1L;
+            mmu.write(cpu.gpr[CpuState.RDI] & addressMask, insn.opSize, value);
+            long delta = (cpu.rflags & Flags.DF) != 0 ? -insn.opSize : insn.opSize;
+            StringOps.advance(cpu, CpuState.RDI, delta, addressMask);
+            StringOps.finishIteration(cpu, insn, insn.rep != 0, addressMask);
         }
     }
 
@@ -194,6 +313,10 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     @Override
     public void portIn(Instruction insn, int port, int size) {
         checkIoPermission(port, size);
+        if (Platform.claimsPort(port)) {
+            completeIn(insn, platform.portIn(port, size));
+            return;
+        }
         ioData.set(U64, 0, 0);
         pendingIn = insn;
         pendingExit = new VcpuExit.IoIn(port, ioData.asSlice(0, size));
@@ -202,6 +325,10 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     @Override
     public void portOut(int port, int size, long value) {
         checkIoPermission(port, size);
+        if (Platform.claimsPort(port)) {
+            platform.portOut(port, size, value);
+            return;
+        }
         ioData.set(U64, 0, value);
         pendingExit = new VcpuExit.IoOut(port, ioData.asSlice(0, size));
     }
@@ -251,6 +378,9 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
 
     @Override
     public long readMmio(long address, int size) {
+        if (platform.claimsMmio(address)) {
+            return platform.mmioRead(address, size);
+        }
         if (mmioValueReady && mmioAddress == address && mmioSize == size) {
             mmioValueReady = false;
             return mmioValue;
@@ -260,6 +390,10 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
 
     @Override
     public void writeMmio(long address, int size, long value) {
+        if (platform.claimsMmio(address)) {
+            platform.mmioWrite(address, size, value);
+            return;
+        }
         MemorySegment data = MemorySegment.ofArray(new byte[size]);
         for (int i = 0; i < size; i++) {
             data.set(ValueLayout.JAVA_BYTE, i, (byte) (value >>> (8 * i)));
@@ -299,13 +433,20 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     public SpecialRegisters specialRegisters() {
         return new SpecialRegisters(cpu.segment(CpuState.CS), cpu.segment(CpuState.DS), cpu.segment(CpuState.ES),
                 cpu.segment(CpuState.FS), cpu.segment(CpuState.GS), cpu.segment(CpuState.SS), cpu.tr, cpu.ldt,
-                cpu.gdt, cpu.idt, cpu.cr0, cpu.cr2, cpu.cr3, cpu.cr4, cpu.cr8, cpu.efer, cpu.apicBase);
+                cpu.gdt, cpu.idt, cpu.cr0, cpu.cr2, cpu.cr3, cpu.cr4, platform.taskPriorityClass(), cpu.efer,
+                platform.readMsr(Platform.MSR_APIC_BASE));
     }
 
     @Override
     public void setSpecialRegisters(SpecialRegisters s) throws EngineException {
         if ((s.efer() & SpecialRegisters.EFER_LMA) == 0 || !s.cs().l()) {
             throw new EngineException("the interpreter runs 64-bit long mode only (EFER.LMA and CS.L must be set)");
+        }
+        if ((s.cr8() & ~0xfL) != 0) {
+            throw new EngineException("CR8 0x" + Long.toHexString(s.cr8()) + " has bits beyond the 4-bit task priority");
+        }
+        if (s.apicBase() != platform.readMsr(Platform.MSR_APIC_BASE) && !platform.writeMsr(Platform.MSR_APIC_BASE, s.apicBase())) {
+            throw new EngineException("IA32_APIC_BASE 0x" + Long.toHexString(s.apicBase()) + " is not supported (x2APIC or reserved bits)");
         }
         cpu.loadSegment(CpuState.CS, s.cs());
         cpu.loadSegment(CpuState.DS, s.ds());
@@ -321,9 +462,8 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         cpu.cr2 = s.cr2();
         cpu.cr3 = s.cr3();
         cpu.cr4 = s.cr4();
-        cpu.cr8 = s.cr8();
+        platform.setTaskPriorityClass((int) s.cr8());
         cpu.efer = s.efer();
-        cpu.apicBase = s.apicBase();
         mmu.flush();
     }
 
@@ -348,6 +488,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     @Override
     public void requestExit() {
         exitRequested = true;
+        doorbell.ring();
     }
 
     @Override

@@ -61,8 +61,11 @@ final class InterruptDelivery {
             throw new TripleFault("interrupt " + vector + " outside long mode (the interpreter runs 64-bit mode only)");
         }
         int gateOffset = vector * 16;
+        // Error codes that name an IDT entry hold its index and the IDT bit (SDM 6.13), and EXT for events
+        // the program did not raise itself.
+        int idtError = (vector << 3) | 2 | (software ? 0 : 1);
         if (gateOffset + 15 > cpu.idt.limit()) {
-            throw GuestFault.gp(gateOffset | 2);
+            throw GuestFault.gp(idtError);
         }
         long low = mmu.readSupervisor(cpu.idt.base() + gateOffset, 8);
         long high = mmu.readSupervisor(cpu.idt.base() + gateOffset + 8, 8);
@@ -70,13 +73,13 @@ final class InterruptDelivery {
         int dpl = (int) (low >>> 45) & 3;
         boolean present = ((low >>> 47) & 1) != 0;
         if (type != GATE_INTERRUPT && type != GATE_TRAP) {
-            throw GuestFault.gp(gateOffset | 2);
+            throw GuestFault.gp(idtError);
         }
         if (software && dpl < cpu.cpl) {
-            throw GuestFault.gp(gateOffset | 2);
+            throw GuestFault.gp(idtError);
         }
         if (!present) {
-            throw GuestFault.withError(GuestFault.NP, gateOffset | 2);
+            throw GuestFault.withError(GuestFault.NP, idtError);
         }
         int selector = (int) (low >>> 16) & 0xffff;
         long target = (low & 0xffff) | ((low >>> 32) & 0xffff_0000L) | (high << 32);

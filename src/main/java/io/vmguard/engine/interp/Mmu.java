@@ -300,7 +300,8 @@ final class Mmu {
         // Translate every page first: a write that faults on its second page must not have done the first.
         long last = linear + size - 1;
         long first = translate(linear, WRITE);
-        long second = (last & PAGE_MASK) != (linear & PAGE_MASK) ? translate(last, WRITE) : -1;
+        // The second page's part starts at that page's first byte, not at the access's last byte.
+        long second = (last & PAGE_MASK) != (linear & PAGE_MASK) ? translate(last & PAGE_MASK, WRITE) : -1;
         if (second < 0) {
             physicalWrite(first, size, value);
             return;

@@ -41,4 +41,8 @@ final class Op {
     /** x87 instruction: opcode (D8-DF) and ModRM select it. */
     static final int X87 = 111;
     static final int WBINVD = 112;
+    /** Far return (RETF/LRET): opSize is the size of each popped item; imm the bytes to release. */
+    static final int RETF = 113;
+    /** INT1 (ICEBP, F1): #DB as a trap, without the gate privilege check of INT n. */
+    static final int INT1 = 114;
 }

@@ -31,6 +31,9 @@ final class StringOps {
         int budget = insn.op == Op.INS || insn.op == Op.OUTS ? 1 : BATCH;
         for (int i = 0; i < budget; i++) {
             if (rep && (cpu.gpr[RCX] & addressMask) == 0) {
+                if (insn.addrSize == 4) {
+                    zeroCountWith32BitAddresses(cpu, insn.op);
+                }
                 cpu.rip += insn.length;
                 return;
             }
@@ -94,6 +97,23 @@ final class StringOps {
                     return;
                 }
             }
+        }
+    }
+
+    /**
+     * A REP string instruction with a 32-bit address size that finds ECX zero still writes its registers
+     * as 32-bit ones, as Intel CPUs do (checked against hardware by IntegerDifferentialTest): RCX's upper half
+     * is cleared, and so are those of RSI and RDI for MOVS, of RDI for STOS (their fast-string paths), while
+     * CMPS, SCAS and LODS leave RSI and RDI alone. After one or more iterations the 32-bit updates have
+     * cleared them anyway, so only the zero-count case needs this.
+     */
+    private static void zeroCountWith32BitAddresses(CpuState cpu, int op) {
+        cpu.gpr[RCX] = 0;
+        if (op == Op.MOVS) {
+            cpu.gpr[RSI] &= 0xffff_ffffL;
+        }
+        if (op == Op.MOVS || op == Op.STOS) {
+            cpu.gpr[RDI] &= 0xffff_ffffL;
         }
     }
 

@@ -14,6 +14,8 @@ import io.vmguard.engine.SpecialRegisters;
  */
 final class SystemOps {
     static final int MSR_TSC = 0x10, MSR_APIC_BASE = 0x1b, MSR_MTRRCAP = 0xfe;
+    /** IA32_BIOS_SIGN_ID: the loaded microcode revision, which Intel CPUs report and Linux reads at boot. */
+    static final int MSR_BIOS_SIGN_ID = 0x8b;
     static final int MSR_SYSENTER_CS = 0x174, MSR_SYSENTER_ESP = 0x175, MSR_SYSENTER_EIP = 0x176;
     static final int MSR_MISC_ENABLE = 0x1a0, MSR_PAT = 0x277, MSR_MTRR_DEF_TYPE = 0x2ff;
     static final int MSR_EFER = 0xc000_0080, MSR_STAR = 0xc000_0081, MSR_LSTAR = 0xc000_0082;
@@ -26,22 +28,38 @@ final class SystemOps {
     private final CpuState cpu;
     private final Mmu mmu;
     private final Executor executor;
-    private final Clock clock;
+    private final Devices devices;
     private final int apicId;
     private final int[] cpuid = new int[4];
 
-    /** The guest's time base: the TSC in ticks of {@link Cpuid#TSC_HZ}. */
-    interface Clock {
+    /**
+     * The hardware around the CPU that system instructions reach: the TSC (in ticks of
+     * {@link Cpuid#TSC_HZ}), the local APIC's task priority (CR8), and the MSRs of the interrupt and timer
+     * devices (IA32_APIC_BASE, IA32_TSC_DEADLINE, kvmclock).
+     */
+    interface Devices {
         long tsc();
 
         void setTsc(long value);
+
+        /** CR8: TPR bits 7:4. */
+        int taskPriorityClass();
+
+        void setTaskPriorityClass(int value);
+
+        boolean claimsMsr(int index);
+
+        long readMsr(int index);
+
+        /** False when the value is invalid: the guest takes #GP. */
+        boolean writeMsr(int index, long value);
     }
 
-    SystemOps(CpuState cpu, Mmu mmu, Executor executor, Clock clock, int apicId) {
+    SystemOps(CpuState cpu, Mmu mmu, Executor executor, Devices devices, int apicId) {
         this.cpu = cpu;
         this.mmu = mmu;
         this.executor = executor;
-        this.clock = clock;
+        this.devices = devices;
         this.apicId = apicId;
     }
 
@@ -83,7 +101,7 @@ final class SystemOps {
                 if (cpu.cpl != 0 && (cpu.cr4 & CR4_TSD) != 0) {
                     throw GuestFault.gp();
                 }
-                long tsc = clock.tsc();
+                long tsc = devices.tsc();
                 cpu.gpr[RAX] = tsc & 0xffff_ffffL;
                 cpu.gpr[RDX] = tsc >>> 32;
                 if (insn.op == Op.RDTSCP) {
@@ -137,6 +155,7 @@ final class SystemOps {
             case Op.SYSCALL -> { syscall(next); return; }
             case Op.SYSRET -> { sysret(insn); return; }
             case Op.IRET -> { iret(); return; }
+            case Op.RETF -> { farReturn(insn); return; }
             case Op.MOV_FROM_SEG -> {
                 if (insn.reg > CpuState.GS) {
                     throw GuestFault.ud();
@@ -185,7 +204,7 @@ final class SystemOps {
             case 2 -> cpu.cr2;
             case 3 -> cpu.cr3;
             case 4 -> cpu.cr4;
-            case 8 -> cpu.cr8;
+            case 8 -> devices.taskPriorityClass();
             default -> throw GuestFault.ud();
         };
     }
@@ -221,7 +240,7 @@ final class SystemOps {
                 if ((value & ~0xfL) != 0) {
                     throw GuestFault.gp();
                 }
-                cpu.cr8 = value;
+                devices.setTaskPriorityClass((int) value);
             }
             default -> throw GuestFault.ud();
         }
@@ -229,9 +248,8 @@ final class SystemOps {
 
     long readMsr(int index) {
         return switch (index) {
-            case MSR_TSC -> clock.tsc();
-            case MSR_APIC_BASE -> cpu.apicBase;
-            case MSR_MTRRCAP, MSR_MTRR_DEF_TYPE -> 0;
+            case MSR_TSC -> devices.tsc();
+            case MSR_MTRRCAP, MSR_MTRR_DEF_TYPE, MSR_BIOS_SIGN_ID -> 0;
             case MSR_SYSENTER_CS -> cpu.sysenterCs;
             case MSR_SYSENTER_ESP -> cpu.sysenterEsp;
             case MSR_SYSENTER_EIP -> cpu.sysenterEip;
@@ -246,15 +264,19 @@ final class SystemOps {
             case MSR_GS_BASE -> cpu.gsBase;
             case MSR_KERNEL_GS_BASE -> cpu.kernelGsBase;
             case MSR_TSC_AUX -> cpu.tscAux;
-            default -> throw GuestFault.gp();
+            default -> {
+                if (!devices.claimsMsr(index)) {
+                    throw GuestFault.gp();
+                }
+                yield devices.readMsr(index);
+            }
         };
     }
 
     void writeMsr(int index, long value) {
         switch (index) {
-            case MSR_TSC -> clock.setTsc(value);
-            case MSR_APIC_BASE -> cpu.apicBase = value;
-            case MSR_MTRR_DEF_TYPE -> { }
+            case MSR_TSC -> devices.setTsc(value);
+            case MSR_MTRR_DEF_TYPE, MSR_BIOS_SIGN_ID -> { }
             case MSR_SYSENTER_CS -> cpu.sysenterCs = value;
             case MSR_SYSENTER_ESP -> cpu.sysenterEsp = value;
             case MSR_SYSENTER_EIP -> cpu.sysenterEip = value;
@@ -275,7 +297,11 @@ final class SystemOps {
             case MSR_GS_BASE -> cpu.gsBase = canonical(value);
             case MSR_KERNEL_GS_BASE -> cpu.kernelGsBase = canonical(value);
             case MSR_TSC_AUX -> cpu.tscAux = value & 0xffff_ffffL;
-            default -> throw GuestFault.gp();
+            default -> {
+                if (!devices.claimsMsr(index) || !devices.writeMsr(index, value)) {
+                    throw GuestFault.gp();
+                }
+            }
         }
     }
 
@@ -330,8 +356,27 @@ final class SystemOps {
                 cpu.ldt = Segment.unusableLdt();
             }
             case 3 -> ltr((int) executor.readRm(insn, 2));
+            case 4, 5 -> verify(insn.sub == 5, (int) executor.readRm(insn, 2));
             default -> throw GuestFault.ud();
         }
+    }
+
+    /**
+     * VERR/VERW: ZF tells whether the segment {@code selector} names could be read (written) from the
+     * current privilege level. Kernels execute VERW for its side effect on CPU buffers (MDS mitigation).
+     */
+    private void verify(boolean write, int selector) {
+        boolean accessible = false;
+        if ((selector & 0xfffc) != 0 && (selector & 4) == 0 && (selector | 7) <= cpu.gdt.limit()) {
+            Segment segment = Segment.fromDescriptor(Descriptors.read(cpu, mmu, selector), selector);
+            boolean code = (segment.type() & 8) != 0;
+            boolean conforming = code && (segment.type() & 4) != 0;
+            boolean privileged = conforming || Math.max(cpu.cpl, selector & 3) <= segment.dpl();
+            boolean permitted = write ? !code && (segment.type() & 2) != 0 : !code || (segment.type() & 2) != 0;
+            accessible = segment.s() && privileged && permitted;
+        }
+        long flags = cpu.rflags();
+        Alu.setArithmetic(cpu, accessible ? flags | Flags.ZF : flags & ~Flags.ZF);
     }
 
     /** LTR: a 16-byte available 64-bit TSS descriptor, marked busy in the GDT. */
@@ -397,6 +442,39 @@ final class SystemOps {
         cpu.segments[CpuState.SS] = new Segment(0, 0xffffffff, (base + 8) | 3, 0x3, true, 3, true, true, false, true, false, false);
         cpu.setRflags((cpu.gpr[CpuState.R11] & ~(Flags.RF | Flags.VM)) | Flags.RESERVED_ONE);
         cpu.rip = target;
+    }
+
+    /**
+     * RETF: pops RIP and CS (each of the operand size), and on a return to an outer privilege level also
+     * RSP and SS. Kernels use it at boot to reload CS after loading their own GDT.
+     */
+    private void farReturn(Instruction insn) {
+        int size = insn.opSize;
+        long rsp = cpu.gpr[CpuState.RSP];
+        long rip = mmu.read(rsp, size);
+        int cs = (int) mmu.read(rsp + size, size) & 0xffff;
+        int newCpl = cs & 3;
+        if (newCpl < cpu.cpl) {
+            throw GuestFault.gp(cs & 0xfffc);
+        }
+        Segment code = Descriptors.code(cpu, mmu, cs, newCpl);
+        long released = rsp + 2L * size + insn.imm;
+        if (newCpl > cpu.cpl) {
+            long newRsp = mmu.read(released, size);
+            int ss = (int) mmu.read(released + size, size) & 0xffff;
+            Segment stack = Descriptors.stack(cpu, mmu, ss, newCpl);
+            cpu.segments[CpuState.SS] = stack;
+            released = newRsp + insn.imm;
+        }
+        if (code.l() && (rip << 16 >> 16) != rip) {
+            throw GuestFault.gp();
+        }
+        if (!code.l()) {
+            throw new InterruptDelivery.TripleFault("far return to compatibility mode (the interpreter runs 64-bit mode only)");
+        }
+        cpu.loadSegment(CpuState.CS, code);
+        cpu.gpr[CpuState.RSP] = released;
+        cpu.rip = rip;
     }
 
     /** IRETQ: pops RIP, CS, RFLAGS, RSP and SS (64-bit mode always pops the stack pointer). */

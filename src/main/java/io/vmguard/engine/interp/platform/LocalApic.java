@@ -1,0 +1,393 @@
+package io.vmguard.engine.interp.platform;
+
+import java.util.Arrays;
+import java.util.function.IntConsumer;
+
+/**
+ * The local APIC of the (single) vCPU, in xAPIC mode: its registers as the MMIO page at IA32_APIC_BASE
+ * shows them, fixed-interrupt acceptance (IRR, ISR, TMR) with TPR/PPR priority, EOI (broadcast to the
+ * I/O APIC for level-triggered vectors), the ICR for IPIs to itself, the LVT entries, ESR, and the timer
+ * ({@link ApicTimer}). LINT0 in ExtINT mode passes the PIC through ({@link #acceptsExtInt()}).
+ *
+ * <p>Not modelled: x2APIC (not advertised), NMI, SMI, INIT and SIPI deliveries (one vCPU, no NMI
+ * sources), LINT0/LINT1 in fixed mode, thermal and performance-counter interrupts. vCPU thread only.
+ */
+final class LocalApic {
+    static final long DEFAULT_BASE = 0xfee0_0000L;
+    static final long BASE_BSP = 1L << 8;
+    static final long BASE_ENABLE = 1L << 11;
+    /** x2APIC enable (not supported) and reserved bits; the address has 40 bits like the CPU's (CPUID 0x80000008). */
+    private static final long BASE_WRITABLE = 0x0000_00ff_ffff_f000L | BASE_ENABLE | BASE_BSP;
+    private static final long BASE_ADDRESS = 0x0000_00ff_ffff_f000L;
+
+    /** Version 0x14 (integrated APIC), six LVT entries (max LVT index 5): what KVM reports. */
+    static final int VERSION = 0x0005_0014;
+
+    static final int ID = 0x20, VERSION_REGISTER = 0x30, TPR = 0x80, APR = 0x90, PPR = 0xa0, EOI = 0xb0;
+    static final int LDR = 0xd0, DFR = 0xe0, SVR = 0xf0, ISR = 0x100, TMR = 0x180, IRR = 0x200, ESR = 0x280;
+    static final int LVT_CMCI = 0x2f0, ICR_LOW = 0x300, ICR_HIGH = 0x310, LVT_TIMER = 0x320, LVT_THERMAL = 0x330;
+    static final int LVT_PERF = 0x340, LVT_LINT0 = 0x350, LVT_LINT1 = 0x360, LVT_ERROR = 0x370;
+    static final int TIMER_INITIAL = 0x380, TIMER_CURRENT = 0x390, TIMER_DIVIDE = 0x3e0;
+
+    static final int LVT_MASKED = 1 << 16;
+    static final int SVR_ENABLE = 1 << 8;
+    private static final int DELIVERY_FIXED = 0, DELIVERY_LOWEST = 1, DELIVERY_EXTINT = 7;
+    private static final int TIMER_MODE_SHIFT = 17;
+    private static final int ESR_SEND_ILLEGAL_VECTOR = 1 << 5, ESR_RECEIVE_ILLEGAL_VECTOR = 1 << 6;
+
+    private final VmClock clock;
+    private final ApicTimer timer;
+    private final int initialId;
+    private final boolean bsp;
+    /** Level-triggered vectors' EOIs go here (the I/O APIC's remote IRR). */
+    private final IntConsumer eoiBroadcast;
+
+    private long base;
+    private int id;
+    private int tpr;
+    private int ldr;
+    private int dfr;
+    private int svr;
+    private final int[] isr = new int[8];
+    private final int[] tmr = new int[8];
+    private final int[] irr = new int[8];
+    private int esr;
+    private int esrPending;
+    private int icrLow;
+    private int icrHigh;
+    private int lvtTimer, lvtThermal, lvtPerf, lvtLint0, lvtLint1, lvtError, lvtCmci;
+
+    LocalApic(VmClock clock, Tsc tsc, int apicId, IntConsumer eoiBroadcast) {
+        this.clock = clock;
+        this.timer = new ApicTimer(tsc);
+        this.initialId = apicId;
+        this.bsp = apicId == 0;
+        this.eoiBroadcast = eoiBroadcast;
+        base = DEFAULT_BASE | BASE_ENABLE | (bsp ? BASE_BSP : 0);
+        reset();
+    }
+
+    /** Power-on state of the registers (IA32_APIC_BASE aside). */
+    private void reset() {
+        id = initialId;
+        tpr = 0;
+        ldr = 0;
+        dfr = 0xffff_ffff;
+        svr = 0xff;
+        Arrays.fill(isr, 0);
+        Arrays.fill(tmr, 0);
+        Arrays.fill(irr, 0);
+        esr = 0;
+        esrPending = 0;
+        icrLow = 0;
+        icrHigh = 0;
+        lvtTimer = lvtThermal = lvtPerf = lvtLint1 = lvtError = lvtCmci = LVT_MASKED;
+        // The BSP comes up in virtual-wire mode (LINT0 as ExtINT), as firmware leaves it and KVM resets it.
+        lvtLint0 = bsp ? DELIVERY_EXTINT << 8 : LVT_MASKED;
+        timer.setMode(ApicTimer.Mode.ONE_SHOT);
+        timer.setInitialCount(0, clock.nanos());
+        timer.setDivideConfiguration(0, clock.nanos());
+    }
+
+    // ---- IA32_APIC_BASE ----
+
+    long base() {
+        return base;
+    }
+
+    /** Sets IA32_APIC_BASE; false (#GP) for reserved bits or x2APIC. Disabling the APIC resets it. */
+    boolean setBase(long value) {
+        if ((value & ~BASE_WRITABLE) != 0) {
+            return false;
+        }
+        long next = (value & ~BASE_BSP) | (base & BASE_BSP); // the BSP flag is the hardware's to set
+        if (((next ^ base) & BASE_ENABLE) != 0) {
+            reset();
+        }
+        base = next;
+        return true;
+    }
+
+    boolean hardwareEnabled() {
+        return (base & BASE_ENABLE) != 0;
+    }
+
+    boolean softwareEnabled() {
+        return (svr & SVR_ENABLE) != 0;
+    }
+
+    /** Whether a physical address falls in the APIC's MMIO page (when the APIC is enabled). */
+    boolean claims(long address) {
+        return hardwareEnabled() && (address & ~0xfffL) == (base & BASE_ADDRESS);
+    }
+
+    // ---- MMIO ----
+
+    /** A read of {@code size} bytes at {@code offset} in the page: registers are 32 bits at 16-byte strides. */
+    long mmioRead(int offset, int size) {
+        int within = offset & 0xf;
+        if (within >= 4) {
+            return 0;
+        }
+        long value = (read(offset & 0xff0) & 0xffff_ffffL) >>> (8 * within);
+        return size >= 8 ? value : value & ((1L << (8 * size)) - 1);
+    }
+
+    /** Only aligned 32-bit writes reach a register (the SDM requires them; KVM drops the others too). */
+    void mmioWrite(int offset, int size, long value) {
+        if (size == 4 && (offset & 0xf) == 0) {
+            write(offset, (int) value);
+        }
+    }
+
+    int read(int register) {
+        if (register >= ISR && register < ISR + 0x80) {
+            return isr[(register - ISR) >> 4];
+        }
+        if (register >= TMR && register < TMR + 0x80) {
+            return tmr[(register - TMR) >> 4];
+        }
+        if (register >= IRR && register < IRR + 0x80) {
+            return irr[(register - IRR) >> 4];
+        }
+        return switch (register) {
+            case ID -> id << 24;
+            case VERSION_REGISTER -> VERSION;
+            case TPR -> tpr;
+            case PPR -> ppr();
+            case LDR -> ldr;
+            case DFR -> dfr;
+            case SVR -> svr;
+            case ESR -> esr;
+            case ICR_LOW -> icrLow; // delivery status (bit 12) always idle: IPIs are delivered at once
+            case ICR_HIGH -> icrHigh;
+            case LVT_TIMER -> lvtTimer;
+            case LVT_THERMAL -> lvtThermal;
+            case LVT_PERF -> lvtPerf;
+            case LVT_LINT0 -> lvtLint0;
+            case LVT_LINT1 -> lvtLint1;
+            case LVT_ERROR -> lvtError;
+            case LVT_CMCI -> lvtCmci;
+            case TIMER_INITIAL -> (int) timer.initialCount();
+            case TIMER_CURRENT -> (int) timer.currentCount(clock.nanos());
+            case TIMER_DIVIDE -> timer.divideConfiguration();
+            default -> 0; // APR, RRD, EOI and reserved registers
+        };
+    }
+
+    void write(int register, int value) {
+        switch (register) {
+            case ID -> id = value >>> 24;
+            case TPR -> tpr = value & 0xff;
+            case EOI -> eoi();
+            case LDR -> ldr = value & 0xff00_0000;
+            case DFR -> dfr = value | 0x0fff_ffff;
+            case SVR -> setSvr(value);
+            case ESR -> { // a write makes the errors gathered since the last write readable
+                esr = esrPending;
+                esrPending = 0;
+            }
+            case ICR_LOW -> {
+                icrLow = value & ~(1 << 12);
+                sendIpi();
+            }
+            case ICR_HIGH -> icrHigh = value & 0xff00_0000;
+            case LVT_TIMER -> {
+                lvtTimer = lvt(value, 0x0006_00ff | LVT_MASKED);
+                int mode = (lvtTimer >>> TIMER_MODE_SHIFT) & 3;
+                timer.setMode(mode == 1 ? ApicTimer.Mode.PERIODIC : mode == 2 ? ApicTimer.Mode.TSC_DEADLINE : ApicTimer.Mode.ONE_SHOT);
+            }
+            case LVT_THERMAL -> lvtThermal = lvt(value, 0x0000_07ff | LVT_MASKED);
+            case LVT_PERF -> lvtPerf = lvt(value, 0x0000_07ff | LVT_MASKED);
+            case LVT_LINT0 -> lvtLint0 = lvt(value, 0x0000_a7ff | LVT_MASKED);
+            case LVT_LINT1 -> lvtLint1 = lvt(value, 0x0000_a7ff | LVT_MASKED);
+            case LVT_ERROR -> lvtError = lvt(value, 0x0000_00ff | LVT_MASKED);
+            case LVT_CMCI -> lvtCmci = lvt(value, 0x0000_07ff | LVT_MASKED);
+            case TIMER_INITIAL -> timer.setInitialCount(value, clock.nanos());
+            case TIMER_DIVIDE -> timer.setDivideConfiguration(value, clock.nanos());
+            default -> { } // read-only and reserved registers
+        }
+    }
+
+    /** While the APIC is software-disabled every LVT entry stays masked. */
+    private int lvt(int value, int writable) {
+        value &= writable;
+        return softwareEnabled() ? value : value | LVT_MASKED;
+    }
+
+    private void setSvr(int value) {
+        svr = value & 0x3ff; // vector, enable, focus check; no EOI-broadcast suppression (version bit 24 clear)
+        if (!softwareEnabled()) {
+            lvtTimer |= LVT_MASKED;
+            lvtThermal |= LVT_MASKED;
+            lvtPerf |= LVT_MASKED;
+            lvtLint0 |= LVT_MASKED;
+            lvtLint1 |= LVT_MASKED;
+            lvtError |= LVT_MASKED;
+            lvtCmci |= LVT_MASKED;
+        }
+    }
+
+    // ---- TPR (also CR8) and priorities ----
+
+    int tpr() {
+        return tpr;
+    }
+
+    void setTpr(int value) {
+        tpr = value & 0xff;
+    }
+
+    private int ppr() {
+        int inService = Math.max(highest(isr), 0);
+        return (tpr >>> 4) >= (inService >>> 4) ? tpr : inService & 0xf0;
+    }
+
+    /** The highest vector set in a 256-bit register, or -1. */
+    private static int highest(int[] bits) {
+        for (int i = 7; i >= 0; i--) {
+            if (bits[i] != 0) {
+                return i * 32 + 31 - Integer.numberOfLeadingZeros(bits[i]);
+            }
+        }
+        return -1;
+    }
+
+    private static boolean test(int[] bits, int vector) {
+        return (bits[vector >>> 5] & (1 << vector)) != 0;
+    }
+
+    private static void set(int[] bits, int vector, boolean value) {
+        if (value) {
+            bits[vector >>> 5] |= 1 << vector;
+        } else {
+            bits[vector >>> 5] &= ~(1 << vector);
+        }
+    }
+
+    // ---- interrupts in and out ----
+
+    /**
+     * A fixed interrupt arrives (from the I/O APIC, an IPI or an LVT entry). If its IRR bit is already
+     * set the two merge, as on hardware. Vectors 0-15 are illegal and only set an error.
+     */
+    void accept(int vector, boolean levelTriggered) {
+        if (vector < 16) {
+            error(ESR_RECEIVE_ILLEGAL_VECTOR);
+            return;
+        }
+        set(irr, vector, true);
+        set(tmr, vector, levelTriggered);
+    }
+
+    private void error(int bits) {
+        esrPending |= bits;
+        if ((lvtError & LVT_MASKED) == 0 && (lvtError & 0xff) >= 16) {
+            accept(lvtError & 0xff, false);
+        }
+    }
+
+    /** Whether the APIC presents a vector to the CPU: the highest request outranks the processor priority. */
+    boolean hasInterrupt() {
+        if (!hardwareEnabled() || !softwareEnabled()) {
+            return false;
+        }
+        int vector = highest(irr);
+        return vector >= 0 && (vector & 0xf0) > (ppr() & 0xf0);
+    }
+
+    /** The CPU takes the highest request: it moves from IRR to ISR. Call only when {@link #hasInterrupt()}. */
+    int acknowledge() {
+        int vector = highest(irr);
+        set(irr, vector, false);
+        set(isr, vector, true);
+        return vector;
+    }
+
+    private void eoi() {
+        int vector = highest(isr);
+        if (vector < 0) {
+            return;
+        }
+        set(isr, vector, false);
+        if (test(tmr, vector)) {
+            eoiBroadcast.accept(vector);
+        }
+    }
+
+    /**
+     * Whether the PIC's INTR reaches the CPU: through LINT0 programmed as unmasked ExtINT (virtual wire),
+     * or directly while the APIC is disabled (hardware or software), as the pins behave without an APIC.
+     */
+    boolean acceptsExtInt() {
+        return !hardwareEnabled() || !softwareEnabled()
+                || ((lvtLint0 & LVT_MASKED) == 0 && ((lvtLint0 >>> 8) & 7) == DELIVERY_EXTINT);
+    }
+
+    /** Whether this APIC is among the destinations of a message (I/O APIC entry or IPI). */
+    boolean isDestination(int destination, boolean logical) {
+        if (!logical) {
+            return destination == 0xff || destination == id;
+        }
+        if (destination == 0xff) {
+            return true;
+        }
+        int logicalId = ldr >>> 24;
+        if ((dfr >>> 28) == 0xf) {
+            return (logicalId & destination) != 0; // flat model: one bit per APIC
+        }
+        // Cluster model: the high nibble names the cluster, the low nibble the members.
+        return (logicalId >>> 4) == (destination >>> 4) && (logicalId & destination & 0xf) != 0;
+    }
+
+    /** A message from the I/O APIC: fixed and lowest-priority go to this (the only) CPU if it is addressed. */
+    void deliver(int destination, boolean logical, int deliveryMode, int vector, boolean levelTriggered) {
+        if ((deliveryMode == DELIVERY_FIXED || deliveryMode == DELIVERY_LOWEST) && isDestination(destination, logical)) {
+            accept(vector, levelTriggered);
+        }
+    }
+
+    private void sendIpi() {
+        int vector = icrLow & 0xff;
+        int deliveryMode = (icrLow >>> 8) & 7;
+        boolean logical = (icrLow & (1 << 11)) != 0;
+        boolean toSelf = switch ((icrLow >>> 18) & 3) {
+            case 0 -> isDestination(icrHigh >>> 24, logical);
+            case 1, 2 -> true; // self; all including self
+            default -> false;  // all excluding self: there is nobody else
+        };
+        if (!toSelf || (deliveryMode != DELIVERY_FIXED && deliveryMode != DELIVERY_LOWEST)) {
+            return; // NMI, INIT, SIPI, SMI: nothing to do with one vCPU
+        }
+        if (vector < 16) {
+            error(ESR_SEND_ILLEGAL_VECTOR);
+            return;
+        }
+        accept(vector, false);
+    }
+
+    // ---- timer ----
+
+    long tscDeadline() {
+        return timer.deadline();
+    }
+
+    void setTscDeadline(long value) {
+        timer.setDeadline(value);
+    }
+
+    void tscChanged() {
+        timer.tscChanged();
+    }
+
+    /** Fires the timer if it expired by {@code now}: its LVT vector, unless masked (the count runs on). */
+    void service(long now) {
+        if (timer.expire(now) && (lvtTimer & LVT_MASKED) == 0) {
+            accept(lvtTimer & 0xff, false);
+        }
+    }
+
+    long nextEvent() {
+        return timer.expiry();
+    }
+}

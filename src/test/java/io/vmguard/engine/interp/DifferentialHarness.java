@@ -1,0 +1,658 @@
+package io.vmguard.engine.interp;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.vmguard.engine.Engine;
+import io.vmguard.engine.EngineException;
+import io.vmguard.engine.Segment;
+import io.vmguard.engine.SpecialRegisters;
+import io.vmguard.engine.Vcpu;
+import io.vmguard.engine.VirtualMachine;
+import io.vmguard.engine.kvm.KvmEngine;
+import io.vmguard.memory.GuestMemory;
+import io.vmguard.sys.Libc;
+import io.vmguard.sys.NativeException;
+import io.vmguard.testing.LongModeSandbox;
+import io.vmguard.testing.LongModeSandbox.Ring;
+import io.vmguard.testing.Payload;
+import io.vmguard.testing.PayloadHarness;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * Differential testing of the interpreter against KVM, whose guest ring 3 runs natively on the host CPU:
+ * the same machine code runs on both engines and everything it can observe must come out the same.
+ *
+ * <p>A batch of {@link Case}s becomes one payload, assembled with GNU as. Each case is
+ * <pre>
+ *   prologue: POPFQ the seed RFLAGS, POP the 16 GPRs from the case's seed block (RSP last)
+ *   body:     the instructions under test (AT&amp;T syntax)
+ *   epilogue: store all 16 GPRs and PUSHFQ into the case's result block
+ * </pre>
+ * and the cases run one after another in ring 3; the last one writes EXIT_PORT. Then the harness compares,
+ * per case, the GPRs, RFLAGS (less the flags the case declares architecturally undefined), the case's
+ * stack and scratch memory, and the exception it raised, if any.
+ *
+ * <p>Exceptions do not end the batch: every vector 0-31 has a ring-0 handler that records vector, RIP
+ * and error code in the case's fault record and IRETQs to the case's epilogue, so a faulting case is
+ * compared like any other (its registers as of the fault).
+ *
+ * <p>Guest memory: the usual {@link LongModeSandbox} layout with the payload at 0x100000, then from
+ * {@link #DATA} a control page and one 4 KiB page per case:
+ * <pre>
+ *   +0x000 seed block: RFLAGS, RAX RCX RDX RBX RBP RSI RDI R8-R15, RSP (the order the prologue pops)
+ *   +0x100 result block, same layout
+ *   +0x200 fault record: vector (-1: none), RIP, error code, CR2
+ *   +0x400 stack (RSP starts at +0x800 unless the case says otherwise), compared
+ *   +0x800 scratch memory for memory operands, compared
+ * </pre>
+ * Seed registers, flags and memory are random by default ({@link #value()}); cases override what they need.
+ */
+final class DifferentialHarness {
+    static final long DATA = 0x1000000;
+    static final int STRIDE = 0x1000;
+    /**
+     * 64 KiB after the control page that any case may use for long string operations: random at the start,
+     * shared by all cases (in order) and compared as a whole at the end.
+     */
+    static final long BULK = DATA + STRIDE;
+    static final int BULK_SIZE = 0x10000;
+    /** FS and GS bases for the whole batch (set through the engines' special registers; GS wraps around). */
+    static final long FS_BASE = 0x40000, GS_BASE = -0x10000;
+    /** Where the first case's page is. */
+    private static final long FIRST_CASE = BULK + BULK_SIZE;
+    static final int SEED = 0x000, RESULT = 0x100, FAULT = 0x200, STACK = 0x400, STACK_TOP = 0x800, SCRATCH = 0x800;
+    /** The compared memory of a case: stack and scratch. */
+    static final int MEMORY = STACK, MEMORY_SIZE = STRIDE - STACK;
+    /** Control cells at {@link #DATA}: where the prologue continues, and the current case's fault record and epilogue. */
+    private static final int CONTINUE = 0, FAULT_RECORD = 8, RESUME = 16;
+    private static final Duration RUN_LIMIT = Duration.ofSeconds(40);
+
+    static final String[] R64 = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+            "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"};
+    static final String[] R32 = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
+            "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d"};
+    static final String[] R16 = {"ax", "cx", "dx", "bx", "sp", "bp", "si", "di",
+            "r8w", "r9w", "r10w", "r11w", "r12w", "r13w", "r14w", "r15w"};
+    static final String[] R8 = {"al", "cl", "dl", "bl", "spl", "bpl", "sil", "dil",
+            "r8b", "r9b", "r10b", "r11b", "r12b", "r13b", "r14b", "r15b"};
+    /** AH, CH, DH, BH: byte registers 4-7 of an instruction without REX. */
+    static final String[] HIGH8 = {"ah", "ch", "dh", "bh"};
+    static final int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7;
+
+    static final long CF = 1, PF = 1 << 2, AF = 1 << 4, ZF = 1 << 6, SF = 1 << 7, DF = 1 << 10, OF = 1 << 11;
+    static final long ARITHMETIC = CF | PF | AF | ZF | SF | OF;
+    private static final long RESERVED_ONE = 2;
+    /**
+     * Never compared: this host runs guest ring 3 natively at its own IOPL 0 with interrupts enabled, so
+     * PUSHF under KVM shows IF=1 and IOPL=0 whatever the guest loaded (see LongModeSandbox.RFLAGS_IOPL3).
+     */
+    static final long HOST_FLAGS = (1 << 9) | (3 << 12);
+
+    /** One program under test and its seed state. */
+    final class Case {
+        final int index;
+        final String name;
+        String asm;
+        final long[] regs = new long[16];
+        long rflags;
+        final byte[] memory = new byte[MEMORY_SIZE];
+        /** Flags the SDM leaves undefined after this case's instructions: not compared. */
+        long undefinedFlags;
+        /** Bytes of the case's memory (stack and scratch) not compared, by offset from {@link #MEMORY}. */
+        final BitSet ignoredMemory = new BitSet();
+        /** The base and index registers (a bit per register number) of the operands {@link #mem} made. */
+        int addressRegs;
+        /** Registers (bit per encoding number) whose final value is architecturally undefined: not compared. */
+        int undefinedRegs;
+
+        private Case(int index, String name, String asm) {
+            this.index = index;
+            this.name = name;
+            this.asm = asm;
+            for (int r = 0; r < 16; r++) {
+                regs[r] = value();
+            }
+            regs[RSP] = base() + STACK_TOP;
+            rflags = (random.nextLong() & (ARITHMETIC | DF)) | RESERVED_ONE;
+            random.nextBytes(memory);
+        }
+
+        long base() {
+            return FIRST_CASE + (long) index * STRIDE;
+        }
+
+        /** The address of the case's scratch memory (2 KiB, random unless set). */
+        long scratch() {
+            return base() + SCRATCH;
+        }
+
+        /** Sets the instructions under test (when they depend on seeds chosen first, such as {@link #mem}). */
+        Case code(String text) {
+            asm = text;
+            return this;
+        }
+
+        Case reg(int r, long value) {
+            regs[r] = value;
+            return this;
+        }
+
+        /** Sets the seed's arithmetic flags (and DF) to {@code flags}. */
+        Case flags(long flags) {
+            rflags = (flags & (ARITHMETIC | DF)) | RESERVED_ONE;
+            return this;
+        }
+
+        Case undefined(long flags) {
+            undefinedFlags |= flags;
+            return this;
+        }
+
+        Case undefinedReg(int r) {
+            undefinedRegs |= 1 << r;
+            return this;
+        }
+
+        /** Writes {@code size} bytes of {@code value} at scratch offset {@code offset}. */
+        Case scratch(int offset, long value, int size) {
+            for (int i = 0; i < size; i++) {
+                memory[SCRATCH - MEMORY + offset + i] = (byte) (value >>> (8 * i));
+            }
+            return this;
+        }
+
+        /**
+         * A memory operand for scratch + {@code offset}, in an addressing form picked at random: absolute
+         * disp32, RIP-relative, base + disp (0, 8 or 32 bits), base + index * scale + disp, index * scale +
+         * disp32, and with the 0x67 prefix base (+ index) truncated to 32 bits or EIP-relative; a third of
+         * them with an FS or GS override. Seeds the
+         * base and index registers to reach the target, avoiding the registers in {@code used} (a bit per
+         * register number), and r8-r15 unless {@code rex} (an instruction using AH..BH cannot have REX).
+         */
+        String mem(int offset, int used, boolean rex) {
+            // Sometimes through FS or GS, whose bases are added after the (maybe 32-bit) effective address.
+            int segment = random.nextInt(6);
+            String prefix = segment == 0 ? "%fs:" : segment == 1 ? "%gs:" : "";
+            long target = scratch() + offset - (segment == 0 ? FS_BASE : segment == 1 ? GS_BASE : 0);
+            return prefix + effectiveAddress(target, used, rex);
+        }
+
+        private String effectiveAddress(long target, int used, boolean rex) {
+            int limit = rex ? 16 : 8;
+            int form = random.nextInt(8);
+            String relative = (target >= DATA ? "+0x" : "-0x") + Long.toHexString(Math.abs(target - DATA));
+            switch (form) {
+                case 0 -> { return "0x" + Long.toHexString(target); }
+                case 1 -> { return "cases" + relative + "(%rip)"; }
+                case 2 -> { return "cases" + relative + "(%eip)"; }
+                default -> { }
+            }
+            int base = pickRegister(used, limit, false);
+            long disp = switch (random.nextInt(3)) {
+                case 0 -> 0;
+                case 1 -> random.nextInt(256) - 128;
+                default -> random.nextInt(0x2000_0000) - 0x1000_0000;
+            };
+            addressRegs |= 1 << base;
+            if (form == 3 || form == 4) {
+                reg(base, target - disp);
+                return disp + "(%" + R64[base] + ")";
+            }
+            int index = pickRegister(used | (1 << base), limit, true);
+            int scale = 1 << random.nextInt(4);
+            long indexValue = value();
+            addressRegs |= 1 << index;
+            if (form == 5) {
+                reg(index, indexValue);
+                reg(base, target - disp - indexValue * scale);
+                return disp + "(%" + R64[base] + ",%" + R64[index] + "," + scale + ")";
+            }
+            if (form == 6) {
+                // No base: disp32 + index * scale, with disp adjusted so the index is whole.
+                disp += Math.floorMod(target - disp, scale);
+                reg(index, (target - disp) / scale);
+                return disp + "(,%" + R64[index] + "," + scale + ")";
+            }
+            // 0x67: the sum is truncated to 32 bits, so the registers' upper halves are garbage.
+            reg(index, indexValue);
+            long low = (target - disp - (indexValue & 0xffff_ffffL) * scale) & 0xffff_ffffL;
+            reg(base, (random.nextLong() << 32) | low);
+            return random.nextBoolean() ? disp + "(%" + R32[base] + ",%" + R32[index] + "," + scale + ")"
+                    : (int) (target - regs[base]) + "(%" + R32[base] + ")";
+        }
+
+        private int pickRegister(int used, int limit, boolean index) {
+            while (true) {
+                int r = random.nextInt(limit);
+                if ((used & (1 << r)) == 0 && !(index && r == RSP)) {
+                    return r;
+                }
+            }
+        }
+
+        /** Leaves {@code length} bytes at guest address {@code address} out of the comparison. */
+        Case ignoreMemory(long address, int length) {
+            int at = (int) (address - base() - MEMORY);
+            ignoredMemory.set(at, at + length);
+            return this;
+        }
+
+        /** Writes {@code data} at guest address {@code address}, inside this case's stack or scratch. */
+        Case bytes(long address, byte[] data) {
+            int at = (int) (address - base() - MEMORY);
+            if (at < 0 || at + data.length > MEMORY_SIZE) {
+                throw new IllegalArgumentException("0x" + Long.toHexString(address) + " is outside case " + index + "'s memory");
+            }
+            System.arraycopy(data, 0, memory, at, data.length);
+            return this;
+        }
+
+        /** The seed bytes at guest address {@code address} (stack or scratch). */
+        byte[] bytes(long address, int length) {
+            int at = (int) (address - base() - MEMORY);
+            return Arrays.copyOfRange(memory, at, at + length);
+        }
+
+        @Override
+        public String toString() {
+            StringBuilder text = new StringBuilder("case " + index + " '" + name + "': " + asm.replace("\n", "; "));
+            text.append("\n    seed:");
+            for (int r = 0; r < 16; r++) {
+                text.append(' ').append(R64[r]).append('=').append(Long.toHexString(regs[r]));
+            }
+            text.append(" rflags=").append(Long.toHexString(rflags)).append(" [").append(flagNames(rflags)).append(']');
+            return text.toString();
+        }
+    }
+
+    private final String name;
+    private final long seed;
+    final Random random;
+    private final List<Case> cases = new ArrayList<>();
+
+    DifferentialHarness(String name, long seed) {
+        this.name = name;
+        this.seed = seed;
+        this.random = new Random(seed);
+    }
+
+    /** A new case running {@code asm} (AT&amp;T syntax, lines separated by newlines or ';'). */
+    Case add(String caseName, String asm) {
+        Case c = new Case(cases.size(), caseName, asm);
+        cases.add(c);
+        return c;
+    }
+
+    Case add(String asm) {
+        return add(asm.split("[ \n;]")[0], asm);
+    }
+
+    int size() {
+        return cases.size();
+    }
+
+    // ---- random operands ----
+
+    private static final long[] EDGES = {
+            0, 1, 2, -1, -2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fff_ffffL, 0x8000_0000L,
+            0xffff_ffffL, 0x1_0000_0000L, Long.MAX_VALUE, Long.MIN_VALUE, 0xffff_ffff_ffff_ff80L, 0xffff_ffff_ffff_8000L,
+            0xffff_ffff_8000_0000L, 0x8000_0000_0000_0001L, 0x0f0f_0f0f_0f0f_0f0fL, 0x5555_5555_5555_5555L,
+    };
+
+    /** A 64-bit operand: an edge value, an edge value at a random width, a small number or random bits. */
+    long value() {
+        int pick = random.nextInt(10);
+        return switch (pick) {
+            case 0, 1 -> EDGES[random.nextInt(EDGES.length)];
+            case 2 -> EDGES[random.nextInt(EDGES.length)] ^ (random.nextLong() & ~0xffffL);
+            case 3 -> (random.nextInt(33) - 16) & (random.nextBoolean() ? -1L : 0xffL);
+            case 4 -> random.nextLong() & 0xffff_ffffL;
+            case 5 -> random.nextLong() >> random.nextInt(64);
+            default -> random.nextLong();
+        };
+    }
+
+    // ---- assembly ----
+
+    private String source() {
+        StringBuilder s = new StringBuilder(64 * 1024);
+        s.append("# generated by DifferentialHarness for ").append(name).append(", seed ").append(seed).append('\n');
+        s.append(".equ EXIT_PORT, ").append(PayloadHarness.EXIT_PORT).append('\n');
+        s.append(".section .cases,\"aw\",@nobits\ncases: .skip ").append(end() - DATA).append('\n');
+        s.append(".text\n.globl _start\n_start:\n");
+        for (Case c : cases) {
+            long b = c.base();
+            s.append("case_").append(c.index).append(":\n");
+            s.append("    movq $body_").append(c.index).append(", ").append(DATA + CONTINUE).append('\n');
+            s.append("    movq $").append(b + FAULT).append(", ").append(DATA + FAULT_RECORD).append('\n');
+            s.append("    movq $epilogue_").append(c.index).append(", ").append(DATA + RESUME).append('\n');
+            s.append("    mov $").append(b + SEED).append(", %rsp\n");
+            s.append("    jmp load_all\n");
+            s.append("body_").append(c.index).append(":\n");
+            for (String line : c.asm.split("[\n;]")) {
+                s.append("    ").append(line.strip()).append('\n');
+            }
+            s.append("epilogue_").append(c.index).append(":\n");
+            long rspSlot = b + RESULT + 16 * 8;
+            s.append("    mov %rsp, ").append(rspSlot).append('\n');
+            s.append("    mov $").append(rspSlot).append(", %rsp\n");
+            for (int slot = 15; slot >= 1; slot--) {
+                s.append("    push %").append(R64[registerOfSlot(slot)]).append('\n');
+            }
+            s.append("    pushfq\n");
+        }
+        s.append("""
+                    mov $EXIT_PORT, %dx
+                    xor %eax, %eax
+                    out %al, %dx
+                    jmp .
+
+                # Loads RFLAGS and the GPRs from the seed block RSP points at, then continues at the body.
+                load_all:
+                    popfq
+                """);
+        for (int slot = 1; slot <= 16; slot++) {
+            s.append("    pop %").append(R64[registerOfSlot(slot)]).append('\n');
+        }
+        s.append("    jmp *").append(DATA + CONTINUE).append('\n');
+        // Exception handlers: push a zero error code where the CPU pushes none, then the vector.
+        for (int vector = 0; vector < 32; vector++) {
+            s.append("fault_").append(vector).append(":\n");
+            if (!hasErrorCode(vector)) {
+                s.append("    push $0\n");
+            }
+            s.append("    push $").append(vector).append("\n    jmp fault_common\n");
+        }
+        s.append("""
+                # Ring 0: record vector, RIP and error code in the case's fault record, then resume at the
+                # case's epilogue (in ring 3, with the RSP and RFLAGS of the fault).
+                fault_common:
+                    push %rax
+                    push %rbx
+                """);
+        s.append("    mov ").append(DATA + FAULT_RECORD).append(", %rbx\n");
+        s.append("""
+                    mov 16(%rsp), %rax
+                    mov %rax, (%rbx)
+                    mov 32(%rsp), %rax
+                    mov %rax, 8(%rbx)
+                    mov 24(%rsp), %rax
+                    mov %rax, 16(%rbx)
+                    mov %cr2, %rax
+                    mov %rax, 24(%rbx)
+                """);
+        s.append("    mov ").append(DATA + RESUME).append(", %rax\n");
+        s.append("""
+                    mov %rax, 32(%rsp)
+                    pop %rbx
+                    pop %rax
+                    add $16, %rsp
+                    iretq
+                """);
+        return s.toString();
+    }
+
+    /** The end of guest memory: the last case's page. */
+    private long end() {
+        return FIRST_CASE + (long) cases.size() * STRIDE;
+    }
+
+    private static boolean hasErrorCode(int vector) {
+        return vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21 || vector == 29 || vector == 30;
+    }
+
+    /** Seed and result block slots: 0 RFLAGS, 1-15 RAX RCX RDX RBX RBP RSI RDI R8-R15, 16 RSP. */
+    static int slotOfRegister(int r) {
+        return r < RSP ? r + 1 : r == RSP ? 16 : r;
+    }
+
+    static int registerOfSlot(int slot) {
+        return slot <= 4 ? slot - 1 : slot == 16 ? RSP : slot;
+    }
+
+    private Payload assemble() {
+        Path out = Path.of(System.getProperty("basedir", System.getProperty("user.dir")), "target", "difftest");
+        Path source = out.resolve(name + ".S");
+        Path object = out.resolve(name + ".o");
+        Path elf = out.resolve(name + ".elf");
+        Path binary = out.resolve(name + ".bin");
+        try {
+            Files.createDirectories(out);
+            Files.writeString(source, source());
+            run("as", "--64", "-o", object.toString(), source.toString());
+            run("ld", "-m", "elf_x86_64", "-nostdlib", "-static", "-N", "--build-id=none", "--no-warn-rwx-segments",
+                    "-Ttext=0x" + Long.toHexString(LongModeSandbox.PAYLOAD), "--section-start=.cases=0x" + Long.toHexString(DATA),
+                    "-e", "_start", "-o", elf.toString(), object.toString());
+            run("objcopy", "-O", "binary", "--only-section=.text", elf.toString(), binary.toString());
+            Map<String, Long> symbols = new HashMap<>();
+            for (String line : run("nm", "--defined-only", elf.toString()).split("\n")) {
+                String[] fields = line.trim().split("\\s+");
+                if (fields.length == 3) {
+                    symbols.put(fields[2], Long.parseUnsignedLong(fields[0], 16));
+                }
+            }
+            byte[] code = Files.readAllBytes(binary);
+            if (LongModeSandbox.PAYLOAD + code.length > DATA) {
+                throw new IllegalStateException("batch " + name + " too large: " + code.length + " bytes of code");
+            }
+            return new Payload(name, LongModeSandbox.PAYLOAD, code, Map.copyOf(symbols));
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot assemble " + source + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String run(String... command) throws IOException {
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        try {
+            process.getOutputStream().close();
+            byte[] output = process.getInputStream().readAllBytes();
+            if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new IOException(command[0] + " timed out");
+            }
+            String text = new String(output, StandardCharsets.UTF_8);
+            if (process.exitValue() != 0) {
+                String head = text.lines().limit(20).collect(Collectors.joining("\n"));
+                throw new IOException(String.join(" ", command) + " failed:\n" + head);
+            }
+            return text;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            process.destroyForcibly();
+            throw new IOException(command[0] + " interrupted", e);
+        }
+    }
+
+    // ---- running ----
+
+    /** What one engine left behind for one case. */
+    record Outcome(long[] regs, long rflags, byte[] memory, long faultVector, long faultRip, long faultError, long cr2,
+            byte[] seedBlock) {}
+
+    /** Skips the calling test, saying why, unless /dev/kvm exists and opens read-write. */
+    static void assumeKvm() {
+        assumeTrue(Files.exists(KvmEngine.DEFAULT_DEVICE), "/dev/kvm is absent: no oracle for differential tests");
+        try {
+            Libc.close(Libc.open(KvmEngine.DEFAULT_DEVICE.toString(), Libc.O_RDWR | Libc.O_CLOEXEC));
+        } catch (NativeException e) {
+            assumeTrue(false, "/dev/kvm cannot be opened: " + e.getMessage());
+        }
+    }
+
+    /** What one engine left: per case, and the bulk area. */
+    private record Run(List<Outcome> outcomes, byte[] bulk) {}
+
+    private Run runOn(Engine engine, Payload payload, byte[] bulk) throws EngineException, NativeException {
+        long size = end();
+        try (GuestMemory memory = GuestMemory.allocate(List.of(new GuestMemory.Range(0, size)))) {
+            VirtualMachine vm = engine.createVm(memory);
+            try (Vcpu vcpu = vm.createVcpu(0)) {
+                LongModeSandbox.enter(vcpu, memory, payload, Ring.USER, false);
+                SpecialRegisters special = vcpu.specialRegisters();
+                vcpu.setSpecialRegisters(new SpecialRegisters(special.cs(), special.ds(), special.es(),
+                        withBase(special.fs(), FS_BASE), withBase(special.gs(), GS_BASE), special.ss(), special.tr(),
+                        special.ldt(), special.gdt(), special.idt(), special.cr0(), special.cr2(), special.cr3(),
+                        special.cr4(), special.cr8(), special.efer(), special.apicBase()));
+                for (int vector = 0; vector < 32; vector++) {
+                    LongModeSandbox.setInterruptGate(memory, vector, payload.symbol("fault_" + vector));
+                }
+                for (Case c : cases) {
+                    long b = c.base();
+                    memory.writeLong(b + SEED, c.rflags);
+                    for (int r = 0; r < 16; r++) {
+                        memory.writeLong(b + SEED + 8L * slotOfRegister(r), c.regs[r]);
+                    }
+                    memory.writeLong(b + FAULT, -1);
+                    memory.write(b + MEMORY, c.memory);
+                }
+                memory.write(BULK, bulk);
+                int status = new PayloadHarness().runToExit(vcpu, RUN_LIMIT);
+                if (status != 0) {
+                    throw new AssertionError(engine.name() + ": batch exited with status " + status);
+                }
+                List<Outcome> outcomes = new ArrayList<>(cases.size());
+                for (Case c : cases) {
+                    long b = c.base();
+                    long[] regs = new long[16];
+                    for (int r = 0; r < 16; r++) {
+                        regs[r] = memory.readLong(b + RESULT + 8L * slotOfRegister(r));
+                    }
+                    outcomes.add(new Outcome(regs, memory.readLong(b + RESULT), memory.readBytes(b + MEMORY, MEMORY_SIZE),
+                            memory.readLong(b + FAULT), memory.readLong(b + FAULT + 8), memory.readLong(b + FAULT + 16),
+                            memory.readLong(b + FAULT + 24), memory.readBytes(b + SEED, RESULT - SEED)));
+                }
+                return new Run(outcomes, memory.readBytes(BULK, BULK_SIZE));
+            } finally {
+                vm.close();
+            }
+        }
+    }
+
+    private static Segment withBase(Segment s, long base) {
+        return new Segment(base, s.limit(), s.selector(), s.type(), s.present(), s.dpl(), s.db(), s.s(), s.l(), s.g(),
+                s.avl(), s.unusable());
+    }
+
+    /** Runs the batch on both engines; returns a description of every disagreement (empty when none). */
+    List<String> differences() throws EngineException, NativeException {
+        assumeKvm();
+        Payload payload = assemble();
+        byte[] bulk = new byte[BULK_SIZE];
+        new Random(seed ^ 0xb01cL).nextBytes(bulk);
+        Run oracleRun = runOn(new KvmEngine(), payload, bulk);
+        Run interpRun = runOn(new InterpEngine(), payload, bulk);
+        List<Outcome> oracle = oracleRun.outcomes();
+        List<Outcome> interp = interpRun.outcomes();
+        List<String> differences = new ArrayList<>();
+        int mismatch = Arrays.mismatch(oracleRun.bulk(), interpRun.bulk());
+        if (mismatch >= 0) {
+            differences.add(String.format("bulk memory at 0x%x (cases using it, in order, decide it): kvm %02x, interp %02x",
+                    BULK + mismatch, oracleRun.bulk()[mismatch] & 0xff, interpRun.bulk()[mismatch] & 0xff));
+        }
+        faults = 0;
+        for (Case c : cases) {
+            if (oracle.get(c.index).faultVector != -1) {
+                faults++;
+            }
+            String difference = compare(c, oracle.get(c.index), interp.get(c.index));
+            if (difference != null) {
+                differences.add(difference);
+            }
+        }
+        return differences;
+    }
+
+    /** Cases that raised an exception under KVM in the last run. */
+    int faults;
+
+    /** Fails the test, listing (at most 25) disagreeing cases, unless the engines agreed on every case. */
+    void assertAgree() throws EngineException, NativeException {
+        List<String> differences = differences();
+        System.out.printf("differential %s: %d cases (%d raising exceptions), seed %d, %d disagreements%n",
+                name, cases.size(), faults, seed, differences.size());
+        if (!differences.isEmpty()) {
+            StringBuilder message = new StringBuilder(name + ": interpreter disagrees with KVM on " + differences.size()
+                    + " of " + cases.size() + " cases (seed " + seed + "; -Dvmguard.diff.seed=N to change it):\n");
+            differences.stream().limit(25).forEach(d -> message.append(d).append('\n'));
+            throw new AssertionError(message.toString());
+        }
+    }
+
+    private static String compare(Case c, Outcome kvm, Outcome interp) {
+        StringBuilder d = new StringBuilder();
+        if (kvm.faultVector != interp.faultVector) {
+            d.append("\n    exception: kvm ").append(fault(kvm)).append(", interp ").append(fault(interp));
+        } else if (kvm.faultVector != -1 && (kvm.faultRip != interp.faultRip || kvm.faultError != interp.faultError
+                || (kvm.faultVector == 14 && kvm.cr2 != interp.cr2))) {
+            d.append("\n    exception: kvm ").append(fault(kvm)).append(", interp ").append(fault(interp));
+        }
+        for (int r = 0; r < 16; r++) {
+            if ((c.undefinedRegs & (1 << r)) == 0 && kvm.regs[r] != interp.regs[r]) {
+                d.append(String.format("%n    %s: kvm %x, interp %x", R64[r], kvm.regs[r], interp.regs[r]));
+            }
+        }
+        long flagDiff = (kvm.rflags ^ interp.rflags) & ~(c.undefinedFlags | HOST_FLAGS);
+        if (flagDiff != 0) {
+            d.append(String.format("%n    rflags: kvm %x [%s], interp %x [%s], differing: %s (undefined, not compared: %s)",
+                    kvm.rflags, flagNames(kvm.rflags), interp.rflags, flagNames(interp.rflags), flagNames(flagDiff),
+                    flagNames(c.undefinedFlags)));
+        }
+        int seedMismatch = Arrays.mismatch(kvm.seedBlock, interp.seedBlock);
+        if (seedMismatch >= 0) {
+            // Written by some earlier case, under one engine only: that case wrote outside its own memory.
+            d.append(String.format("%n    seed block +0x%x overwritten by an earlier case: kvm %02x, interp %02x", seedMismatch,
+                    kvm.seedBlock[seedMismatch] & 0xff, interp.seedBlock[seedMismatch] & 0xff));
+        }
+        if (!Arrays.equals(kvm.memory, interp.memory)) {
+            for (int i = 0; i < MEMORY_SIZE; i++) {
+                if (kvm.memory[i] != interp.memory[i] && !c.ignoredMemory.get(i)) {
+                    int offset = MEMORY + i;
+                    String where = offset >= SCRATCH ? "scratch+0x" + Integer.toHexString(offset - SCRATCH)
+                            : "stack top-0x" + Integer.toHexString(STACK_TOP - offset);
+                    d.append(String.format("%n    memory %s (0x%x): kvm %02x, interp %02x", where, c.base() + offset,
+                            kvm.memory[i] & 0xff, interp.memory[i] & 0xff));
+                    break;
+                }
+            }
+        }
+        return d.isEmpty() ? null : c + d.toString();
+    }
+
+    private static String fault(Outcome o) {
+        return o.faultVector == -1 ? "none"
+                : String.format("vector %d at rip %x error %x", o.faultVector, o.faultRip, o.faultError)
+                        + (o.faultVector == 14 ? String.format(" cr2 %x", o.cr2) : "");
+    }
+
+    static String flagNames(long flags) {
+        String[] names = {"CF", "", "PF", "", "AF", "", "ZF", "SF", "TF", "IF", "DF", "OF", "IOPL0", "IOPL1", "NT", "",
+                "RF", "VM", "AC", "VIF", "VIP", "ID"};
+        StringBuilder text = new StringBuilder();
+        for (int bit = 0; bit < names.length; bit++) {
+            if (!names[bit].isEmpty() && (flags & (1L << bit)) != 0) {
+                text.append(text.isEmpty() ? "" : " ").append(names[bit]);
+            }
+        }
+        return text.toString();
+    }
+
+    /** The seed for a test: -Dvmguard.diff.seed if given, else a fixed one per test name. */
+    static long seedFor(String test) {
+        String property = System.getProperty("vmguard.diff.seed");
+        long base = property != null ? Long.parseLong(property) : 0x5eed_2026L;
+        return base * 31 + test.hashCode();
+    }
+}
