@@ -13,6 +13,11 @@ GUEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KERNEL_TARBALL=/usr/src/linux-source-6.1.tar.xz
 KERNEL_PKG=linux-source-6.1
 BUSYBOX_PKG=busybox-static
+# The kernel is cached separately from the initramfs (see "Caches" below), and
+# its cache key covers guest/kernel/*, the package versions and BTF on/off, but
+# not this script. BUMP THIS whenever build_kernel() (or anything else here)
+# changes what goes into the kernel outputs; otherwise the old kernel is reused.
+KERNEL_RECIPE_VERSION=1
 
 mode=build
 case "${1:-}" in
@@ -38,11 +43,20 @@ fi
 # Static programs: musl-gcc (musl-tools) if present, else gcc -static (glibc).
 if command -v musl-gcc >/dev/null 2>&1; then CC_STATIC=musl-gcc; else CC_STATIC=gcc; fi
 
-# ---------------------------------------------------------------- recipe hash
-# Every file under guest/ but its documentation (*.md: prose changes nothing that
-# is built), as content hash + relative path, sorted; the installed
-# versions of the kernel source and busybox packages (and dwarves when BTF is
-# on), and the BTF and static-compiler decisions.
+# ------------------------------------------------------------------- caches
+# Two build levels, each cached on its own, plus the image dir that joins them:
+#
+#   <cache>/guest/kernel-<khash>/    vmlinux bzImage System.map config kernel.info
+#     khash: KERNEL_RECIPE_VERSION, every file under guest/kernel/, the versions
+#     of linux-source-6.1 (and dwarves when BTF is on), BTF on/off. ~15 min.
+#   <cache>/guest/userland-<uhash>/  initramfs.cpio.gz
+#     uhash: every other file under guest/ but *.md (init, scripts, programs,
+#     this script), the busybox-static and libc (musl-dev / libc6-dev)
+#     versions, the static compiler. Seconds.
+#   <cache>/guest/<hash>/            the image: hard links to both + manifest.json
+#     hash: sha256 over khash and uhash.
+#
+# So editing a program or a script rebuilds only the initramfs.
 pkg_version() { # installed version of a Debian package, or "missing"
 	local v
 	v=$(dpkg-query -W -f='${db:Status-Status} ${Version}' "$1" 2>/dev/null || true)
@@ -51,23 +65,42 @@ pkg_version() { # installed version of a Debian package, or "missing"
 	*) echo missing ;;
 	esac
 }
-pkg_versions() {
+KERNEL_PKGS=("$KERNEL_PKG")
+[ "$btf" = no ] || KERNEL_PKGS+=(dwarves)
+if [ "$CC_STATIC" = musl-gcc ]; then LIBC_PKG=musl-dev; else LIBC_PKG=libc6-dev; fi
+USERLAND_PKGS=("$BUSYBOX_PKG" "$LIBC_PKG")
+pkg_versions() { # pkg_versions PKG...: "pkg=version" lines
 	local p
-	for p in "$KERNEL_PKG" "$BUSYBOX_PKG" $([ "$btf" = yes ] && echo dwarves); do
+	for p in "$@"; do
 		printf '%s=%s\n' "$p" "$(pkg_version "$p")"
 	done
 }
-recipe_hash() {
+files_digest() { # files_digest FIND-ARGS...: content sha256 + relative path, sorted
+	(cd "$GUEST_DIR" && find "$@" -type f ! -name '*.md' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
+}
+kernel_hash() {
 	{
-		(cd "$GUEST_DIR" && find . -type f ! -name '*.md' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
-		pkg_versions
-		echo "btf=$btf cc=$CC_STATIC"
+		echo "kernel-recipe-version=$KERNEL_RECIPE_VERSION"
+		files_digest ./kernel
+		pkg_versions "${KERNEL_PKGS[@]}"
+		echo "btf=$btf"
+	} | sha256sum | cut -c1-16
+}
+userland_hash() {
+	{
+		files_digest . -path ./kernel -prune -o
+		pkg_versions "${USERLAND_PKGS[@]}"
+		echo "cc=$CC_STATIC"
 	} | sha256sum | cut -c1-16
 }
 
-HASH=$(recipe_hash)
+KHASH=$(kernel_hash)
+UHASH=$(userland_hash)
+HASH=$(printf 'kernel=%s\nuserland=%s\n' "$KHASH" "$UHASH" | sha256sum | cut -c1-16)
 CACHE_ROOT=${VMGUARD_CACHE_DIR:-$HOME/.cache/vmguard}
 GUEST_CACHE=$CACHE_ROOT/guest
+KERNEL_DIR=$GUEST_CACHE/kernel-$KHASH
+USERLAND_DIR=$GUEST_CACHE/userland-$UHASH
 OUT_DIR=$GUEST_CACHE/$HASH
 
 case $mode in
@@ -85,6 +118,7 @@ if [ -f "$OUT_DIR/.complete" ]; then
 fi
 
 # ------------------------------------------------------------ prerequisites
+# Kernel build tools are only needed when the kernel is not cached yet.
 missing_pkgs=()
 need_pkg() { # need_pkg PACKAGE TEST...
 	local pkg=$1
@@ -93,23 +127,25 @@ need_pkg() { # need_pkg PACKAGE TEST...
 		case " ${missing_pkgs[*]-} " in *" $pkg "*) ;; *) missing_pkgs+=("$pkg") ;; esac
 	fi
 }
-need_pkg "$KERNEL_PKG" test -f "$KERNEL_TARBALL"
 pkg_installed() { [ "$(pkg_version "$1")" != missing ]; }
 need_pkg "$BUSYBOX_PKG" pkg_installed "$BUSYBOX_PKG"
 need_pkg "$BUSYBOX_PKG" test -x /bin/busybox
-need_pkg build-essential command -v make
 need_pkg build-essential command -v gcc
 need_pkg build-essential test -f /usr/lib/x86_64-linux-gnu/libc.a
-need_pkg binutils command -v readelf
-need_pkg bc command -v bc
-need_pkg bison command -v bison
-need_pkg flex command -v flex
-need_pkg libelf-dev test -f /usr/include/libelf.h
-need_pkg libssl-dev test -f /usr/include/openssl/opensslv.h
 need_pkg cpio command -v cpio
-need_pkg xz-utils command -v xz
 need_pkg gzip command -v gzip
 need_pkg util-linux command -v flock
+if [ ! -f "$KERNEL_DIR/.complete" ]; then
+	need_pkg "$KERNEL_PKG" test -f "$KERNEL_TARBALL"
+	need_pkg build-essential command -v make
+	need_pkg binutils command -v readelf
+	need_pkg bc command -v bc
+	need_pkg bison command -v bison
+	need_pkg flex command -v flex
+	need_pkg libelf-dev test -f /usr/include/libelf.h
+	need_pkg libssl-dev test -f /usr/include/openssl/opensslv.h
+	need_pkg xz-utils command -v xz
+fi
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
 	echo "[guest] missing packages: ${missing_pkgs[*]} -- install them with: apt-get install -y ${missing_pkgs[*]}" >&2
 	exit 2
@@ -136,45 +172,55 @@ die() {
 
 mkdir -p "$GUEST_CACHE"
 
-# One builder per hash at a time; a second caller waits and then reuses.
-exec 9>"$GUEST_CACHE/.lock-$HASH"
-if ! flock -n 9; then
-	echo "[guest] another build of $HASH is running; waiting for it ..." >&2
-	flock 9
-fi
-if [ -f "$OUT_DIR/.complete" ]; then
-	rm -f "$GUEST_CACHE/.lock-$HASH"
-	echo "$OUT_DIR"
-	exit 0
-fi
+# One builder per cache entry at a time: a second caller waits on the entry's
+# lock and then reuses what the first one published. Only one lock is held at
+# a time (userland, then kernel, then image), so callers cannot deadlock.
+LOCK_FD=
+LOCK_FILE=
+take_lock() { # take_lock KEY WHAT
+	LOCK_FILE=$GUEST_CACHE/.lock-$1
+	exec {LOCK_FD}>"$LOCK_FILE"
+	if ! flock -n "$LOCK_FD"; then
+		echo "[guest] another build of the $2 is running; waiting for it ..." >&2
+		flock "$LOCK_FD"
+		echo "[guest] ... the other build of the $2 finished" >&2
+	fi
+}
+release_lock() { # release_lock [remove]: after a successful publish, drop the lock file too
+	[ "${1:-}" != remove ] || rm -f "$LOCK_FILE"
+	exec {LOCK_FD}>&-
+	LOCK_FD= LOCK_FILE=
+}
 
-# Builds killed hard (no trap) leave multi-GB kernel trees behind: drop the
-# trees of builders that no longer run (their build.log stays).
-for stale in "$GUEST_CACHE"/.build-*-*; do
-	[ -d "$stale" ] || continue
-	kill -0 "${stale##*-}" 2>/dev/null || rm -rf "$stale/src" "$stale/rootfs" "$stale/out"
-done
-
-BUILD=$GUEST_CACHE/.build-$HASH-$$
-LOG=$BUILD/build.log
-SRC=$BUILD/src
-OUT=$BUILD/out
-ROOTFS=$BUILD/rootfs
-rm -rf "$BUILD"
-mkdir -p "$SRC" "$OUT" "$ROOTFS"
-: >"$LOG"
-
-ok=0
+# A stage builds in <cache>/guest/.build-<key>-<pid>/{src,rootfs,out} with its
+# log in build.log, then moves out/ into place atomically (with .complete in it).
+BUILD= LOG= SRC= OUT= ROOTFS=
+begin_stage() { # begin_stage KEY
+	BUILD=$GUEST_CACHE/.build-$1-$$
+	LOG=$BUILD/build.log
+	SRC=$BUILD/src
+	OUT=$BUILD/out
+	ROOTFS=$BUILD/rootfs
+	rm -rf "$BUILD"
+	mkdir -p "$SRC" "$OUT" "$ROOTFS"
+	: >"$LOG"
+}
+publish_stage() { # publish_stage DEST: atomic rename of out/ (holding .complete) to DEST
+	: >"$OUT/.complete"
+	if [ -e "$1" ]; then
+		rm -rf "$1" # stale, incomplete leftover (we hold the lock)
+	fi
+	mv -T "$OUT" "$1"
+	rm -rf "$BUILD"
+	BUILD=
+	release_lock remove
+}
 cleanup() {
 	local rc=$?
+	[ -n "$BUILD" ] || return 0
 	# The kernel tree is big: never keep it. Keep the log of a failed build.
 	rm -rf "$SRC" "$ROOTFS" "$OUT"
-	if [ "$ok" = 1 ]; then
-		rm -rf "$BUILD"
-		rm -f "$GUEST_CACHE/.lock-$HASH"
-	else
-		echo "[guest] FAILED (exit $rc) after $(($(date +%s) - T_START))s; log: $LOG" >&2
-	fi
+	echo "[guest] FAILED (exit $rc) after $(($(date +%s) - T_START))s; log: $LOG" >&2
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -191,133 +237,203 @@ run_logged() { # run_logged CMD...: run with output in $LOG; on failure show its
 	fi
 }
 
-echo "[guest] building guest image $HASH (btf=$btf) in $BUILD" >&2
+cached_or_not() { [ -f "$1/.complete" ] && echo cached || echo "to build"; }
+echo "[guest] building guest image $HASH: userland $UHASH ($(cached_or_not "$USERLAND_DIR")), kernel $KHASH (btf=$btf, $(cached_or_not "$KERNEL_DIR"))" >&2
 
-# ---------------------------------------------------------------- initramfs
+# ---------------------------------------------------------------- userland
 # First, because it takes seconds and catches mistakes in programs/ early.
-step "initramfs: busybox + programs/*.c ($CC_STATIC -static -O2) ..."
-for d in bin sbin usr/bin usr/sbin dev proc sys tmp run root etc vmguard/bin vmguard/scripts; do
-	mkdir -p "$ROOTFS/$d"
-done
-cp /bin/busybox "$ROOTFS/bin/busybox"
-/bin/busybox --list-full | while read -r applet; do
-	[ -e "$ROOTFS/$applet" ] || [ -L "$ROOTFS/$applet" ] || ln -s /bin/busybox "$ROOTFS/$applet"
-done
-[ -L "$ROOTFS/bin/sh" ] || die "busybox has no sh applet"
-install -m 0755 "$GUEST_DIR/initramfs/init" "$ROOTFS/init"
-for s in "$GUEST_DIR"/initramfs/scripts/*; do
-	install -m 0755 "$s" "$ROOTFS/vmguard/scripts/$(basename "$s")"
-done
-for c in "$GUEST_DIR"/programs/*.c; do
-	run_logged "$CC_STATIC" -static -O2 -Wall -Wextra -s -o "$ROOTFS/vmguard/bin/$(basename "$c" .c)" "$c" -lm
-done
-echo "root:x:0:0:root:/root:/bin/sh" >"$ROOTFS/etc/passwd"
-echo "root:x:0:" >"$ROOTFS/etc/group"
-echo "vmguard" >"$ROOTFS/etc/hostname"
-chmod 0755 "$ROOTFS" "$ROOTFS"/{bin,sbin,usr,usr/bin,usr/sbin,dev,proc,sys,run,etc,vmguard,vmguard/bin,vmguard/scripts}
-chmod 1777 "$ROOTFS/tmp"
-chmod 0700 "$ROOTFS/root"
-chmod 0644 "$ROOTFS"/etc/*
-# Reproducible: fixed mtimes, sorted order, owner root, no device/inode numbers.
-find "$ROOTFS" -exec touch -h -d @0 {} +
-(cd "$ROOTFS" && find . -mindepth 1 | LC_ALL=C sort |
-	cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n >"$OUT/initramfs.cpio.gz"
-step_done
+build_userland() {
+	step "initramfs: busybox + programs/*.c ($CC_STATIC -static -O2) ..."
+	for d in bin sbin usr/bin usr/sbin dev proc sys tmp run root etc vmguard/bin vmguard/scripts; do
+		mkdir -p "$ROOTFS/$d"
+	done
+	cp /bin/busybox "$ROOTFS/bin/busybox"
+	/bin/busybox --list-full | while read -r applet; do
+		[ -e "$ROOTFS/$applet" ] || [ -L "$ROOTFS/$applet" ] || ln -s /bin/busybox "$ROOTFS/$applet"
+	done
+	[ -L "$ROOTFS/bin/sh" ] || die "busybox has no sh applet"
+	install -m 0755 "$GUEST_DIR/initramfs/init" "$ROOTFS/init"
+	for s in "$GUEST_DIR"/initramfs/scripts/*; do
+		install -m 0755 "$s" "$ROOTFS/vmguard/scripts/$(basename "$s")"
+	done
+	for c in "$GUEST_DIR"/programs/*.c; do
+		run_logged "$CC_STATIC" -static -O2 -Wall -Wextra -s -o "$ROOTFS/vmguard/bin/$(basename "$c" .c)" "$c" -lm -lpthread
+	done
+	echo "root:x:0:0:root:/root:/bin/sh" >"$ROOTFS/etc/passwd"
+	echo "root:x:0:" >"$ROOTFS/etc/group"
+	echo "vmguard" >"$ROOTFS/etc/hostname"
+	chmod 0755 "$ROOTFS" "$ROOTFS"/{bin,sbin,usr,usr/bin,usr/sbin,dev,proc,sys,run,etc,vmguard,vmguard/bin,vmguard/scripts}
+	chmod 1777 "$ROOTFS/tmp"
+	chmod 0700 "$ROOTFS/root"
+	chmod 0644 "$ROOTFS"/etc/*
+	# Reproducible: fixed mtimes, sorted order, owner root, no device/inode numbers.
+	find "$ROOTFS" -exec touch -h -d @0 {} +
+	(cd "$ROOTFS" && find . -mindepth 1 | LC_ALL=C sort |
+		cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n >"$OUT/initramfs.cpio.gz"
+	rm -rf "$ROOTFS"
+	step_done
+}
+
+if [ ! -f "$USERLAND_DIR/.complete" ]; then
+	take_lock "userland-$UHASH" "userland $UHASH"
+	if [ -f "$USERLAND_DIR/.complete" ]; then
+		release_lock
+	else
+		begin_stage "userland-$UHASH"
+		build_userland
+		publish_stage "$USERLAND_DIR"
+	fi
+fi
 
 # -------------------------------------------------------------------- kernel
-step "extracting $KERNEL_PKG ..."
-tar -xf "$KERNEL_TARBALL" -C "$SRC"
-KSRC=$(find "$SRC" -mindepth 1 -maxdepth 1 -type d | head -n 1)
-[ -f "$KSRC/Makefile" ] || die "no kernel tree found in $KERNEL_TARBALL"
-step_done
+build_kernel() {
+	local kt0
+	kt0=$(date +%s)
+	step "extracting $KERNEL_PKG ..."
+	tar -xf "$KERNEL_TARBALL" -C "$SRC"
+	KSRC=$(find "$SRC" -mindepth 1 -maxdepth 1 -type d | head -n 1)
+	[ -f "$KSRC/Makefile" ] || die "no kernel tree found in $KERNEL_TARBALL"
+	step_done
 
-export KBUILD_BUILD_USER=vmguard KBUILD_BUILD_HOST=vmguard
-KMAKE=(make -C "$KSRC" ARCH=x86_64)
+	export KBUILD_BUILD_USER=vmguard KBUILD_BUILD_HOST=vmguard
+	KMAKE=(make -C "$KSRC" ARCH=x86_64)
 
-step "kernel: configuring (allnoconfig + kernel/vmguard.config$([ "$btf" = yes ] && echo ' + kernel/btf.config')) ..."
-FRAGMENT=$BUILD/fragment.config
-cat "$GUEST_DIR/kernel/vmguard.config" >"$FRAGMENT"
-[ "$btf" = no ] || cat "$GUEST_DIR/kernel/btf.config" >>"$FRAGMENT"
-run_logged "${KMAKE[@]}" KCONFIG_ALLCONFIG="$FRAGMENT" allnoconfig
-run_logged "${KMAKE[@]}" olddefconfig
-# The fragment must not lie: every CONFIG_X=value must be in the final
-# .config verbatim, and every "# CONFIG_X is not set" must not be enabled.
-dropped=()
-while IFS= read -r line; do
-	case "$line" in
-	CONFIG_*=*)
-		grep -qxF -- "$line" "$KSRC/.config" ||
-			dropped+=("$line (final: $(grep -E "^(# )?${line%%=*}[= ]" "$KSRC/.config" || echo 'absent'))")
-		;;
-	"# CONFIG_"*" is not set")
-		sym=${line#\# }
-		sym=${sym%% *}
-		if grep -qE "^$sym=" "$KSRC/.config"; then
-			dropped+=("$line (final: $(grep -E "^$sym=" "$KSRC/.config"))")
-		fi
-		;;
-	esac
-done <"$FRAGMENT"
-if [ ${#dropped[@]} -gt 0 ]; then
-	echo "[guest] ERROR: kernel config fragment options did not survive (unmet dependencies?):" >&2
-	printf '[guest]   %s\n' "${dropped[@]}" >&2
-	exit 1
+	step "kernel: configuring (allnoconfig + kernel/vmguard.config$([ "$btf" = yes ] && echo ' + kernel/btf.config')) ..."
+	FRAGMENT=$BUILD/fragment.config
+	cat "$GUEST_DIR/kernel/vmguard.config" >"$FRAGMENT"
+	[ "$btf" = no ] || cat "$GUEST_DIR/kernel/btf.config" >>"$FRAGMENT"
+	run_logged "${KMAKE[@]}" KCONFIG_ALLCONFIG="$FRAGMENT" allnoconfig
+	run_logged "${KMAKE[@]}" olddefconfig
+	# The fragment must not lie: every CONFIG_X=value must be in the final
+	# .config verbatim, and every "# CONFIG_X is not set" must not be enabled.
+	dropped=()
+	while IFS= read -r line; do
+		case "$line" in
+		CONFIG_*=*)
+			grep -qxF -- "$line" "$KSRC/.config" ||
+				dropped+=("$line (final: $(grep -E "^(# )?${line%%=*}[= ]" "$KSRC/.config" || echo 'absent'))")
+			;;
+		"# CONFIG_"*" is not set")
+			sym=${line#\# }
+			sym=${sym%% *}
+			if grep -qE "^$sym=" "$KSRC/.config"; then
+				dropped+=("$line (final: $(grep -E "^$sym=" "$KSRC/.config"))")
+			fi
+			;;
+		esac
+	done <"$FRAGMENT"
+	if [ ${#dropped[@]} -gt 0 ]; then
+		echo "[guest] ERROR: kernel config fragment options did not survive (unmet dependencies?):" >&2
+		printf '[guest]   %s\n' "${dropped[@]}" >&2
+		exit 1
+	fi
+	step_done
+
+	step "kernel: make -j$(nproc) vmlinux bzImage (this takes ~$([ "$btf" = yes ] && echo 15 || echo 8) min on 2 cores) ..."
+	run_logged "${KMAKE[@]}" -j"$(nproc)" vmlinux bzImage
+	step_done
+
+	step "kernel: collecting outputs ..."
+	cp "$KSRC/vmlinux" "$OUT/vmlinux"
+	cp "$KSRC/arch/x86/boot/bzImage" "$OUT/bzImage"
+	cp "$KSRC/System.map" "$OUT/System.map"
+	cp "$KSRC/.config" "$OUT/config"
+	local krel banner has_btf=false
+	krel=$(make -s -C "$KSRC" ARCH=x86_64 kernelrelease)
+	banner=$(strings -n 20 "$OUT/vmlinux" | grep -m1 '^Linux version .* #[0-9]' || true)
+	if readelf -S -W "$OUT/vmlinux" | grep -E '[[:space:]]\.BTF[[:space:]]' >/dev/null; then has_btf=true; fi
+	if [ "$btf" = yes ] && [ "$has_btf" != true ]; then
+		die "BTF was configured but vmlinux has no .BTF section (see $LOG)"
+	fi
+	# Facts for the image's manifest.json, one key=value per line.
+	{
+		echo "kernel_hash=$KHASH"
+		echo "kernel_recipe_version=$KERNEL_RECIPE_VERSION"
+		echo "kernel_release=$krel"
+		echo "kernel_version=$banner"
+		echo "btf=$has_btf"
+		echo "build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+		echo "build_seconds=$(($(date +%s) - kt0))"
+		pkg_versions "${KERNEL_PKGS[@]}" | sed 's/^/package./'
+	} >"$OUT/kernel.info"
+	step_done
+
+	step "removing the kernel build tree ..."
+	rm -rf "$SRC"
+	step_done
+}
+
+if [ ! -f "$KERNEL_DIR/.complete" ]; then
+	take_lock "kernel-$KHASH" "kernel $KHASH"
+	if [ -f "$KERNEL_DIR/.complete" ]; then
+		release_lock
+	else
+		# Builds killed hard (no trap) leave multi-GB kernel trees behind: drop
+		# the trees of builders that no longer run (their build.log stays).
+		for stale in "$GUEST_CACHE"/.build-*-*; do
+			[ -d "$stale" ] || continue
+			kill -0 "${stale##*-}" 2>/dev/null || rm -rf "$stale/src" "$stale/rootfs" "$stale/out"
+		done
+		begin_stage "kernel-$KHASH"
+		echo "[guest] building kernel $KHASH (btf=$btf) in $BUILD" >&2
+		build_kernel
+		publish_stage "$KERNEL_DIR"
+	fi
 fi
-step_done
 
-step "kernel: make -j$(nproc) vmlinux bzImage (this takes ~$([ "$btf" = yes ] && echo 15 || echo 8) min on 2 cores) ..."
-run_logged "${KMAKE[@]}" -j"$(nproc)" vmlinux bzImage
-step_done
-
-# ------------------------------------------------------------------- outputs
-step "collecting outputs ..."
-cp "$KSRC/vmlinux" "$OUT/vmlinux"
-cp "$KSRC/arch/x86/boot/bzImage" "$OUT/bzImage"
-cp "$KSRC/System.map" "$OUT/System.map"
-cp "$KSRC/.config" "$OUT/config"
-KREL=$(make -s -C "$KSRC" ARCH=x86_64 kernelrelease)
-BANNER=$(strings -n 20 "$OUT/vmlinux" | grep -m1 '^Linux version .* #[0-9]' || true)
-has_btf=false
-if readelf -S -W "$OUT/vmlinux" | grep -E '[[:space:]]\.BTF[[:space:]]' >/dev/null; then has_btf=true; fi
-if [ "$btf" = yes ] && [ "$has_btf" != true ]; then
-	die "BTF was configured but vmlinux has no .BTF section (see $LOG)"
-fi
-json_str() { printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"; }
+# --------------------------------------------------------------------- image
+kinfo() { sed -n "s/^$1=//p" "$KERNEL_DIR/kernel.info"; }
 size() { stat -c %s "$OUT/$1"; }
-{
-	echo "{"
-	echo "  \"hash\": $(json_str "$HASH"),"
-	echo "  \"kernel_release\": $(json_str "$KREL"),"
-	echo "  \"kernel_version\": $(json_str "$BANNER"),"
-	echo "  \"build_date\": $(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)"),"
-	echo "  \"build_seconds\": $(($(date +%s) - T_START)),"
-	echo "  \"btf\": $has_btf,"
-	echo "  \"static_cc\": $(json_str "$CC_STATIC"),"
-	echo "  \"packages\": {"
-	pkg_versions | sed -e 's/^\([^=]*\)=\(.*\)$/    "\1": "\2",/' -e '$ s/,$//'
-	echo "  },"
-	echo "  \"sizes\": {"
-	echo "    \"vmlinux\": $(size vmlinux),"
-	echo "    \"bzImage\": $(size bzImage),"
-	echo "    \"System.map\": $(size System.map),"
-	echo "    \"config\": $(size config),"
-	echo "    \"initramfs.cpio.gz\": $(size initramfs.cpio.gz)"
-	echo "  }"
-	echo "}"
-} >"$OUT/manifest.json"
-: >"$OUT/.complete"
-# Atomic publish: rename the finished dir into place (.complete already inside).
-if [ -e "$OUT_DIR" ]; then
-	rm -rf "$OUT_DIR" # stale, incomplete leftover (we hold the lock)
+json_str() { printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"; }
+assemble_image() {
+	step "image $HASH: linking kernel-$KHASH + userland-$UHASH ..."
+	local f
+	for f in "$KERNEL_DIR"/{vmlinux,bzImage,System.map,config} "$USERLAND_DIR/initramfs.cpio.gz"; do
+		[ -f "$f" ] || die "cache entry incomplete: $f is missing (delete its dir and rebuild)"
+		# Hard links: same filesystem, no extra space. (cp if linking fails.)
+		ln "$f" "$OUT/" 2>/dev/null || cp "$f" "$OUT/"
+	done
+	{
+		echo "{"
+		echo "  \"hash\": $(json_str "$HASH"),"
+		echo "  \"kernel_hash\": $(json_str "$KHASH"),"
+		echo "  \"userland_hash\": $(json_str "$UHASH"),"
+		echo "  \"kernel_release\": $(json_str "$(kinfo kernel_release)"),"
+		echo "  \"kernel_version\": $(json_str "$(kinfo kernel_version)"),"
+		echo "  \"build_date\": $(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)"),"
+		echo "  \"build_seconds\": $(($(date +%s) - T_START)),"
+		echo "  \"kernel_build_date\": $(json_str "$(kinfo build_date)"),"
+		echo "  \"kernel_build_seconds\": $(kinfo build_seconds),"
+		echo "  \"btf\": $(kinfo btf),"
+		echo "  \"static_cc\": $(json_str "$CC_STATIC"),"
+		echo "  \"packages\": {"
+		{
+			sed -n 's/^package\.//p' "$KERNEL_DIR/kernel.info"
+			pkg_versions "${USERLAND_PKGS[@]}"
+		} | sed -e 's/^\([^=]*\)=\(.*\)$/    "\1": "\2",/' -e '$ s/,$//'
+		echo "  },"
+		echo "  \"sizes\": {"
+		echo "    \"vmlinux\": $(size vmlinux),"
+		echo "    \"bzImage\": $(size bzImage),"
+		echo "    \"System.map\": $(size System.map),"
+		echo "    \"config\": $(size config),"
+		echo "    \"initramfs.cpio.gz\": $(size initramfs.cpio.gz)"
+		echo "  }"
+		echo "}"
+	} >"$OUT/manifest.json"
+	step_done
+}
+
+take_lock "$HASH" "image $HASH"
+if [ -f "$OUT_DIR/.complete" ]; then
+	release_lock remove
+	echo "$OUT_DIR"
+	exit 0
 fi
-mv -T "$OUT" "$OUT_DIR"
-step_done
+begin_stage "$HASH"
+assemble_image
+publish_stage "$OUT_DIR"
 
-step "removing the kernel build tree ..."
-rm -rf "$SRC"
-step_done
-
-ok=1
 echo "[guest] done in $(($(date +%s) - T_START))s: $OUT_DIR" >&2
 ls -l "$OUT_DIR" | tail -n +2 | sed 's/^/[guest]   /' >&2
 echo "$OUT_DIR"

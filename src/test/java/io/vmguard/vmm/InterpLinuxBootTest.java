@@ -40,6 +40,21 @@ class InterpLinuxBootTest {
         assertTrue(text.contains("VMGUARD-RESULT name=hello status=0"), text);
     }
 
+    /**
+     * The guest test suite (guest/programs/test-*.c): integer and flag semantics, division, shifts, SSE,
+     * x87, string ops, fork/exec/wait, signals, threads and futexes, mmap and page faults, time; all
+     * inside Linux, under the interpreter.
+     */
+    @Test
+    void theGuestTestSuitePassesInsideLinux() throws Exception {
+        Path console = dir.resolve("console.log");
+        RunOutcome outcome = boot("cpu-tests", console);
+        String text = Files.readString(console);
+        assertEquals(new RunOutcome.PoweredOff(0), outcome, text);
+        assertTrue(text.lines().anyMatch(line -> line.matches("cpu-tests: [1-9][0-9]* passed, 0 failed")), text);
+        assertTrue(text.lines().noneMatch(line -> line.startsWith("FAIL")), text);
+    }
+
     @Test
     void aFailingScriptsStatusBecomesTheRunsStatus() throws Exception {
         Path console = dir.resolve("console.log");
