@@ -43,6 +43,11 @@ public final class PayloadAssembler {
         }
     }
 
+    /** The global symbols of a linked payload, by name. */
+    public static Map<String, Long> symbolsOf(Path elf) throws IOException {
+        return symbols(run("nm", "--defined-only", elf.toString()));
+    }
+
     /** nm lines: "0000000000100000 T _start". */
     private static Map<String, Long> symbols(String nmOutput) {
         Map<String, Long> symbols = new HashMap<>();
@@ -55,7 +60,8 @@ public final class PayloadAssembler {
         return symbols;
     }
 
-    private static String run(String... command) throws IOException {
+    /** Runs one binutils command and returns its output; a failure or a timeout is an IOException. */
+    public static String run(String... command) throws IOException {
         Process process;
         try {
             process = new ProcessBuilder(List.of(command)).redirectErrorStream(true).start();

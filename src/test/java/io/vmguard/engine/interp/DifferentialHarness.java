@@ -15,21 +15,18 @@ import io.vmguard.sys.NativeException;
 import io.vmguard.testing.LongModeSandbox;
 import io.vmguard.testing.LongModeSandbox.Ring;
 import io.vmguard.testing.Payload;
+import io.vmguard.testing.PayloadAssembler;
 import io.vmguard.testing.PayloadHarness;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 
 /**
  * Differential testing of the interpreter against KVM, whose guest ring 3 runs natively on the host CPU:
@@ -432,18 +429,12 @@ final class DifferentialHarness {
         try {
             Files.createDirectories(out);
             Files.writeString(source, source());
-            run("as", "--64", "-o", object.toString(), source.toString());
-            run("ld", "-m", "elf_x86_64", "-nostdlib", "-static", "-N", "--build-id=none", "--no-warn-rwx-segments",
+            PayloadAssembler.run("as", "--64", "-o", object.toString(), source.toString());
+            PayloadAssembler.run("ld", "-m", "elf_x86_64", "-nostdlib", "-static", "-N", "--build-id=none", "--no-warn-rwx-segments",
                     "-Ttext=0x" + Long.toHexString(LongModeSandbox.PAYLOAD), "--section-start=.cases=0x" + Long.toHexString(DATA),
                     "-e", "_start", "-o", elf.toString(), object.toString());
-            run("objcopy", "-O", "binary", "--only-section=.text", elf.toString(), binary.toString());
-            Map<String, Long> symbols = new HashMap<>();
-            for (String line : run("nm", "--defined-only", elf.toString()).split("\n")) {
-                String[] fields = line.trim().split("\\s+");
-                if (fields.length == 3) {
-                    symbols.put(fields[2], Long.parseUnsignedLong(fields[0], 16));
-                }
-            }
+            PayloadAssembler.run("objcopy", "-O", "binary", "--only-section=.text", elf.toString(), binary.toString());
+            Map<String, Long> symbols = PayloadAssembler.symbolsOf(elf);
             byte[] code = Files.readAllBytes(binary);
             if (LongModeSandbox.PAYLOAD + code.length > DATA) {
                 throw new IllegalStateException("batch " + name + " too large: " + code.length + " bytes of code");
@@ -451,28 +442,6 @@ final class DifferentialHarness {
             return new Payload(name, LongModeSandbox.PAYLOAD, code, Map.copyOf(symbols));
         } catch (IOException e) {
             throw new IllegalStateException("cannot assemble " + source + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static String run(String... command) throws IOException {
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        try {
-            process.getOutputStream().close();
-            byte[] output = process.getInputStream().readAllBytes();
-            if (!process.waitFor(60, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                throw new IOException(command[0] + " timed out");
-            }
-            String text = new String(output, StandardCharsets.UTF_8);
-            if (process.exitValue() != 0) {
-                String head = text.lines().limit(20).collect(Collectors.joining("\n"));
-                throw new IOException(String.join(" ", command) + " failed:\n" + head);
-            }
-            return text;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            process.destroyForcibly();
-            throw new IOException(command[0] + " interrupted", e);
         }
     }
 

@@ -13,11 +13,11 @@ import io.vmguard.sys.NativeException;
 import io.vmguard.testing.LongModeSandbox;
 import io.vmguard.testing.LongModeSandbox.Ring;
 import io.vmguard.testing.Payload;
+import io.vmguard.testing.PayloadAssembler;
 import io.vmguard.testing.PayloadHarness;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,7 +27,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 
 /**
@@ -240,20 +239,14 @@ final class FpDifferentialRig {
         try {
             Files.createDirectories(out);
             Files.writeString(source, source());
-            run("as", "--64", "-o", object.toString(), source.toString());
+            PayloadAssembler.run("as", "--64", "-o", object.toString(), source.toString());
             List<String> link = new ArrayList<>(List.of("ld", "-m", "elf_x86_64", "-nostdlib", "-static", "-N", "--build-id=none",
                     "-Ttext=0x" + Long.toHexString(LongModeSandbox.PAYLOAD), "-e", "_start", "-o", elf.toString(), object.toString()));
             objects.forEach(o -> link.add(o.toString()));
-            run(link.toArray(String[]::new));
-            run("objcopy", "-O", "binary", "--only-section=.text", "--only-section=.rodata", "--only-section=.data",
+            PayloadAssembler.run(link.toArray(String[]::new));
+            PayloadAssembler.run("objcopy", "-O", "binary", "--only-section=.text", "--only-section=.rodata", "--only-section=.data",
                     elf.toString(), binary.toString());
-            Map<String, Long> symbols = new HashMap<>();
-            for (String line : run("nm", "--defined-only", elf.toString()).split("\n")) {
-                String[] fields = line.trim().split("\\s+");
-                if (fields.length == 3) {
-                    symbols.put(fields[2], Long.parseUnsignedLong(fields[0], 16));
-                }
-            }
+            Map<String, Long> symbols = PayloadAssembler.symbolsOf(elf);
             byte[] code = Files.readAllBytes(binary);
             if (code.length > LongModeSandbox.STACK_TOP - LongModeSandbox.PAYLOAD - 0x10000) {
                 throw new IllegalStateException("batch " + name + " too large: " + code.length + " bytes of code");
@@ -261,27 +254,6 @@ final class FpDifferentialRig {
             return new Payload(name, LongModeSandbox.PAYLOAD, code, Map.copyOf(symbols));
         } catch (IOException e) {
             throw new IllegalStateException("cannot assemble " + source + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static String run(String... command) throws IOException {
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        try {
-            process.getOutputStream().close();
-            byte[] output = process.getInputStream().readAllBytes();
-            if (!process.waitFor(60, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                throw new IOException(command[0] + " timed out");
-            }
-            String text = new String(output, StandardCharsets.UTF_8);
-            if (process.exitValue() != 0) {
-                throw new IOException(String.join(" ", command) + " failed:\n" + text);
-            }
-            return text;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            process.destroyForcibly();
-            throw new IOException(command[0] + " interrupted", e);
         }
     }
 
