@@ -37,11 +37,8 @@ final class CpuState {
     long cr2;
     long cr3;
     long cr4;
-    /** Unused: CR8 is the local APIC's TPR, which the platform holds ({@code Platform.taskPriorityClass}). */
-    long cr8;
     long efer;
-    /** Unused: IA32_APIC_BASE belongs to the platform's local APIC ({@code Platform.readMsr}). */
-    long apicBase;
+    // CR8 (the task priority) and IA32_APIC_BASE live in the platform's local APIC, not here.
     long[] debug = new long[8];
 
     long star, lstar, cstar, sfmask;
