@@ -95,7 +95,6 @@ public final class RunCommand implements Callable<Integer> {
             GuestImage image = GuestImage.locateOrBuild();
             kernelFile = image.vmlinux();
             initrdFile = initrdFile == null ? image.initramfs() : initrdFile;
-            line = line == null ? DEFAULT_COMMAND_LINE : line;
         }
         if (line == null) {
             line = DEFAULT_COMMAND_LINE;
