@@ -34,6 +34,29 @@ public final class X86Layout {
     /** The 32-bit MMIO hole: guest RAM skips [3 GiB, 4 GiB) so devices can live there. */
     public static final long MMIO_GAP_START = 0xC000_0000L;
     public static final long MMIO_GAP_END = 0x1_0000_0000L;
+    /** ACPI tables (RSDP first): in the BIOS area the kernel scans, and named in boot_params too. */
+    public static final long ACPI_TABLES = 0xE0000;
+    public static final long ACPI_TABLES_END = 0x100000;
+
+    // The MMIO gap, from the bottom: PCI BAR window, virtio-mmio slots, ECAM, then the x86 fixed devices.
+    /** Where the guest-visible 32-bit memory BARs of PCI devices are allocated. */
+    public static final long PCI_MMIO_WINDOW = 0xC000_0000L;
+    public static final long PCI_MMIO_WINDOW_SIZE = 0x1000_0000L;
+    /** virtio-mmio devices, one {@link #VIRTIO_MMIO_SLOT_SIZE} slot each, declared to the guest through ACPI. */
+    public static final long VIRTIO_MMIO_BASE = 0xD000_0000L;
+    public static final long VIRTIO_MMIO_SLOT_SIZE = 0x1000;
+    public static final int VIRTIO_MMIO_MAX_DEVICES = 32;
+    /** PCI Express enhanced configuration access (ECAM): 1 MiB per bus, buses 0 to {@link #PCI_LAST_BUS}. */
+    public static final long PCI_ECAM = 0xE000_0000L;
+    public static final int PCI_LAST_BUS = 0;
+    public static final long PCI_ECAM_SIZE = (PCI_LAST_BUS + 1L) << 20;
+    /** The x86 fixed devices: I/O APIC and local APIC. */
+    public static final long IOAPIC_BASE = 0xFEC0_0000L;
+    public static final long LOCAL_APIC_BASE = 0xFEE0_0000L;
+    /** Interrupt inputs: ISA IRQs are GSIs 0-15 (edge); devices vmguard adds get 16-23 (level). */
+    public static final int FIRST_DEVICE_GSI = 16;
+    public static final int GSI_COUNT = 24;
+
     /** The highest address an initrd may end at when the kernel does not say (boot protocol default). */
     public static final long DEFAULT_INITRD_ADDR_MAX = 0x7fff_ffffL;
 
