@@ -11,6 +11,7 @@ import io.vmguard.engine.EngineException;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
+import io.vmguard.virtio.rng.VirtioRng;
 import io.vmguard.sys.NativeException;
 import java.util.concurrent.CompletableFuture;
 
@@ -25,13 +26,15 @@ public final class Vm implements AutoCloseable {
     private final VirtualMachine machine;
     private final Vcpu vcpu;
     private final LegacyDevices devices;
+    private final VirtioDevices virtio;
     /** Completed once, by whichever comes first: the guest's power-off or reset, a vCPU failure, a stop. */
     private final CompletableFuture<RunOutcome> outcome;
     private final VcpuRunner runner;
     private Thread vcpuThread;
 
-    private Vm(GuestMemory memory, VirtualMachine machine, Vcpu vcpu, LegacyDevices devices, Bus io, Bus mmio,
-               CompletableFuture<RunOutcome> outcome) {
+    private Vm(GuestMemory memory, VirtualMachine machine, Vcpu vcpu, LegacyDevices devices, VirtioDevices virtio,
+               Bus io, Bus mmio, CompletableFuture<RunOutcome> outcome) {
+        this.virtio = virtio;
         this.memory = memory;
         this.machine = machine;
         this.vcpu = vcpu;
@@ -44,29 +47,34 @@ public final class Vm implements AutoCloseable {
     public static Vm create(VmConfig config, Engine engine) throws VmException {
         GuestMemory memory = null;
         VirtualMachine machine = null;
+        VirtioDevices virtio = null;
         try {
             memory = GuestMemory.allocate(X86Layout.ramRanges(config.memoryBytes()));
-            BootState boot = LinuxBoot.prepare(memory, config.kernel(), config.initrd(), config.commandLine());
             machine = engine.createVm(memory);
+            Bus io = new Bus("port I/O");
+            Bus mmio = new Bus("MMIO");
+            virtio = new VirtioDevices(mmio, machine, memory);
+            virtio.add(new VirtioRng(), "virtio-rng");
+
+            String commandLine = (config.commandLine() + " " + virtio.commandLine()).strip();
+            BootState boot = LinuxBoot.prepare(memory, config.kernel(), config.initrd(), commandLine);
             Vcpu vcpu = machine.createVcpu(0);
             vcpu.setRegisters(boot.registers());
             vcpu.setSpecialRegisters(boot.specialRegisters());
             BootMsrs.applyTo(vcpu);
 
-            Bus io = new Bus("port I/O");
-            Bus mmio = new Bus("MMIO");
             CompletableFuture<RunOutcome> outcome = new CompletableFuture<>();
             LegacyDevices devices = LegacyDevices.attach(io, machine, config.serial(), powerControl(outcome));
-            return new Vm(memory, machine, vcpu, devices, io, mmio, outcome);
+            return new Vm(memory, machine, vcpu, devices, virtio, io, mmio, outcome);
         } catch (KernelLoadException | EngineException e) {
-            closeQuietly(machine, memory);
+            closeQuietly(virtio, machine, memory);
             throw new VmException(e.getMessage(), e);
         } catch (NativeException e) {
-            closeQuietly(machine, memory);
+            closeQuietly(virtio, machine, memory);
             throw new VmException("cannot allocate guest memory: " + e.getMessage(), e);
-        } catch (IllegalArgumentException e) {
-            closeQuietly(machine, memory);
-            throw new VmException(e.getMessage(), e);
+        } catch (IllegalArgumentException | VmException e) {
+            closeQuietly(virtio, machine, memory);
+            throw e instanceof VmException vm ? vm : new VmException(e.getMessage(), e);
         }
     }
 
@@ -112,15 +120,19 @@ public final class Vm implements AutoCloseable {
     @Override
     public void close() {
         devices.close();
+        virtio.close();
         if (vcpuThread != null && vcpuThread.isAlive()) {
             // The vCPU still runs on this memory: unmapping it now could crash the host process.
             return;
         }
         vcpu.close();
-        closeQuietly(machine, memory);
+        closeQuietly(null, machine, memory);
     }
 
-    private static void closeQuietly(VirtualMachine machine, GuestMemory memory) {
+    private static void closeQuietly(VirtioDevices virtio, VirtualMachine machine, GuestMemory memory) {
+        if (virtio != null) {
+            virtio.close();
+        }
         if (machine != null) {
             machine.close();
         }

@@ -5,4 +5,8 @@ public final class VmException extends Exception {
     public VmException(String message, Throwable cause) {
         super(message, cause);
     }
+
+    public VmException(String message) {
+        super(message);
+    }
 }

@@ -1,0 +1,281 @@
+package io.vmguard.virtio;
+
+import io.vmguard.dma.DmaSpace;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The part of a virtio transport that does not depend on the bus: device status, feature negotiation,
+ * queue set-up, activation, reset and DEVICE_NEEDS_RESET. virtio-mmio and virtio-pci map their registers
+ * onto it. Synchronized: the vCPU drives it, and a device's own threads may report failures.
+ */
+public final class VirtioControl {
+    private final VirtioDevice device;
+    private final String name;
+    private final DmaSpace dma;
+    private final VirtioInterrupt interrupt;
+    private final long offeredFeatures;
+    private final List<QueueConfig> queues = new ArrayList<>();
+
+    private int status;
+    private long driverFeatures;
+    private int configGeneration;
+    private boolean active;
+
+    /** The driver's settings for one queue, as written through the transport before it is enabled. */
+    public static final class QueueConfig {
+        private final int maxSize;
+        int size;
+        boolean ready;
+        long descriptorTable;
+        long driverArea;
+        long deviceArea;
+        /** MSI-X vector for this queue (virtio-pci only); 0xffff means none. */
+        int vector = 0xffff;
+
+        QueueConfig(int maxSize) {
+            this.maxSize = maxSize;
+            this.size = maxSize;
+        }
+
+        public int maxSize() {
+            return maxSize;
+        }
+
+        public int size() {
+            return size;
+        }
+
+        public boolean ready() {
+            return ready;
+        }
+
+        public long descriptorTable() {
+            return descriptorTable;
+        }
+
+        public long driverArea() {
+            return driverArea;
+        }
+
+        public long deviceArea() {
+            return deviceArea;
+        }
+
+        public int vector() {
+            return vector;
+        }
+    }
+
+    /**
+     * @param name how the device is named in messages (e.g. "virtio-blk 0")
+     * @param extraFeatures transport bits offered on top of the device's own and the ring features
+     *                      (e.g. ACCESS_PLATFORM when an IOMMU translates this device's DMA)
+     */
+    public VirtioControl(VirtioDevice device, String name, DmaSpace dma, VirtioInterrupt interrupt, long extraFeatures) {
+        this.device = device;
+        this.name = name;
+        this.dma = dma;
+        this.interrupt = interrupt;
+        this.offeredFeatures = device.features() | VirtioFeatures.TRANSPORT | extraFeatures;
+        for (int i = 0; i < device.queueCount(); i++) {
+            queues.add(new QueueConfig(device.maxQueueSize()));
+        }
+    }
+
+    public VirtioDevice device() {
+        return device;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public int queueCount() {
+        return queues.size();
+    }
+
+    /** Queue {@code index}'s settings, or null for a queue the device does not have. */
+    public synchronized QueueConfig queue(int index) {
+        return index >= 0 && index < queues.size() ? queues.get(index) : null;
+    }
+
+    /** Word {@code select} (0 = bits 0-31, 1 = bits 32-63) of the features the device offers. */
+    public int offeredFeatureWord(int select) {
+        return select == 0 ? (int) offeredFeatures : select == 1 ? (int) (offeredFeatures >>> 32) : 0;
+    }
+
+    public synchronized int driverFeatureWord(int select) {
+        return select == 0 ? (int) driverFeatures : select == 1 ? (int) (driverFeatures >>> 32) : 0;
+    }
+
+    /** The driver accepts features; ignored once FEATURES_OK is set (the spec freezes them then). */
+    public synchronized void writeDriverFeatureWord(int select, int value) {
+        if ((status & DeviceStatus.FEATURES_OK) != 0 || select < 0 || select > 1) {
+            return;
+        }
+        int shift = select * 32;
+        driverFeatures = (driverFeatures & ~(0xffff_ffffL << shift)) | (Integer.toUnsignedLong(value) << shift);
+    }
+
+    public synchronized int status() {
+        return status;
+    }
+
+    public synchronized int configGeneration() {
+        return configGeneration;
+    }
+
+    /**
+     * The driver writes the status byte. Zero resets the device. FEATURES_OK sticks only for a subset of
+     * what was offered that includes VERSION_1 (the driver reads it back to learn the outcome); DRIVER_OK
+     * activates the device with the queues the driver enabled.
+     */
+    public synchronized void writeStatus(int value) {
+        value &= 0xff;
+        if (value == 0) {
+            reset();
+            return;
+        }
+        if ((value & DeviceStatus.FEATURES_OK) != 0 && (status & DeviceStatus.FEATURES_OK) == 0 && !acceptableFeatures()) {
+            value &= ~DeviceStatus.FEATURES_OK;
+        }
+        // The driver only ever adds bits; NEEDS_RESET is the device's to set.
+        status = (status & DeviceStatus.DEVICE_NEEDS_RESET) | (value & ~DeviceStatus.DEVICE_NEEDS_RESET);
+        if ((status & DeviceStatus.DRIVER_OK) != 0 && !active && (status & DeviceStatus.DEVICE_NEEDS_RESET) == 0) {
+            activate();
+        }
+    }
+
+    private boolean acceptableFeatures() {
+        return (driverFeatures & ~offeredFeatures) == 0 && VirtioFeatures.has(driverFeatures, VirtioFeatures.VERSION_1);
+    }
+
+    /** Queue settings may change only while the device is not running and the queue not enabled. */
+    public synchronized boolean queueWritable(int index) {
+        QueueConfig queue = queue(index);
+        return queue != null && !queue.ready && !active;
+    }
+
+    public synchronized void setQueueSize(int index, int size) {
+        if (queueWritable(index)) {
+            queues.get(index).size = size;
+        }
+    }
+
+    public synchronized void setQueueAddresses(int index, long descriptorTable, long driverArea, long deviceArea) {
+        if (queueWritable(index)) {
+            QueueConfig queue = queues.get(index);
+            queue.descriptorTable = descriptorTable;
+            queue.driverArea = driverArea;
+            queue.deviceArea = deviceArea;
+        }
+    }
+
+    /** Sets one 32-bit half of a queue address: {@code part} 0-5 = descriptor lo/hi, driver lo/hi, device lo/hi. */
+    public synchronized void setQueueAddressPart(int index, int part, int value) {
+        if (!queueWritable(index) || part < 0 || part > 5) {
+            return;
+        }
+        QueueConfig queue = queues.get(index);
+        long current = switch (part / 2) {
+            case 0 -> queue.descriptorTable;
+            case 1 -> queue.driverArea;
+            default -> queue.deviceArea;
+        };
+        int shift = (part % 2) * 32;
+        long updated = (current & ~(0xffff_ffffL << shift)) | (Integer.toUnsignedLong(value) << shift);
+        switch (part / 2) {
+            case 0 -> queue.descriptorTable = updated;
+            case 1 -> queue.driverArea = updated;
+            default -> queue.deviceArea = updated;
+        }
+    }
+
+    public synchronized void setQueueVector(int index, int vector) {
+        QueueConfig queue = queue(index);
+        if (queue != null) {
+            queue.vector = vector & 0xffff;
+        }
+    }
+
+    public synchronized void setQueueReady(int index, boolean ready) {
+        if (queue(index) != null && !active) {
+            queues.get(index).ready = ready;
+        }
+    }
+
+    /** The driver kicked queue {@code index}. Kicks before DRIVER_OK, after a failure or for absent queues are ignored. */
+    public void notifyQueue(int index) {
+        synchronized (this) {
+            if (!active || (status & DeviceStatus.DEVICE_NEEDS_RESET) != 0 || queue(index) == null || !queues.get(index).ready) {
+                return;
+            }
+        }
+        try {
+            device.queueNotified(index);
+        } catch (QueueException e) {
+            fail(e.getMessage());
+        } catch (RuntimeException e) {
+            // A device bug must not take the VMM down; the guest sees a broken device instead.
+            fail("internal error: " + e);
+        }
+    }
+
+    /** The device found the contract broken: DEVICE_NEEDS_RESET, and a configuration interrupt to say so. */
+    public void fail(String reason) {
+        synchronized (this) {
+            if ((status & DeviceStatus.DEVICE_NEEDS_RESET) != 0) {
+                return;
+            }
+            status |= DeviceStatus.DEVICE_NEEDS_RESET;
+            configGeneration++;
+        }
+        System.err.println("vmguard: " + name + " needs reset: " + reason);
+        interrupt.configurationChanged();
+    }
+
+    /** The device's configuration changed on its own (e.g. a console resize): new generation, interrupt. */
+    public void configurationChanged() {
+        synchronized (this) {
+            configGeneration++;
+        }
+        interrupt.configurationChanged();
+    }
+
+    private void activate() {
+        List<Virtqueue> running = new ArrayList<>();
+        try {
+            for (QueueConfig config : queues) {
+                if (config.ready && config.size > config.maxSize) {
+                    throw new QueueException("queue size " + config.size + " is above the device's maximum " + config.maxSize);
+                }
+                running.add(config.ready
+                        ? Virtqueue.create(dma, new Virtqueue.Layout(config.size, config.descriptorTable, config.driverArea,
+                                config.deviceArea), driverFeatures)
+                        : null);
+            }
+        } catch (QueueException e) {
+            fail(e.getMessage());
+            return;
+        }
+        active = true;
+        try {
+            device.activate(new DeviceContext(driverFeatures, running, dma, interrupt, this::fail));
+        } catch (RuntimeException e) {
+            fail("internal error: " + e);
+        }
+    }
+
+    private void reset() {
+        if (active) {
+            device.reset();
+        }
+        active = false;
+        status = 0;
+        driverFeatures = 0;
+        for (int i = 0; i < queues.size(); i++) {
+            queues.set(i, new QueueConfig(device.maxQueueSize()));
+        }
+    }
+}
