@@ -70,7 +70,10 @@ public final class Virtqueue {
         }
         Virtqueue queue = new Virtqueue(dma, layout, VirtioFeatures.has(features, VirtioFeatures.RING_INDIRECT_DESC),
                 VirtioFeatures.has(features, VirtioFeatures.RING_EVENT_IDX));
-        // Touch both rings' ends now, so a queue placed outside memory fails at activation, not mid-request.
+        // Touch the ends of all three parts now, so a queue placed outside memory fails at activation,
+        // not mid-request (each access is still checked later: the driver may remap memory).
+        queue.readShort(layout.descriptorTable(), "descriptor table");
+        queue.readShort(layout.descriptorTable() + (long) DESCRIPTOR_BYTES * size - 2, "descriptor table");
         queue.readShort(queue.usedEventAddress(), "driver area");
         queue.readShort(queue.availEventAddress(), "device area");
         return queue;
