@@ -4,6 +4,7 @@ import io.vmguard.dma.DmaSpace;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.virtio.QueueException;
 import io.vmguard.virtio.Virtqueue;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -128,6 +129,8 @@ public final class DriverRings {
     /** Puts {@code head} in the next available-ring slot and publishes it by bumping the index. */
     public void publish(int head) {
         memory.writeShort(avail + 4 + 2L * (availIndex % size), (short) head);
+        // As a driver's virtio_wmb(): a device on another thread must see the entry before the index.
+        VarHandle.releaseFence();
         availIndex = (availIndex + 1) & 0xffff;
         memory.writeShort(avail + 2, (short) availIndex);
     }
@@ -162,6 +165,7 @@ public final class DriverRings {
     public List<Used> takeUsed() {
         List<Used> result = new ArrayList<>();
         int deviceIndex = usedIndex();
+        VarHandle.acquireFence(); // the elements are read after the index that published them
         while (usedSeen != deviceIndex) {
             long element = used + 4 + 8L * (usedSeen % size);
             Used entry = new Used(memory.readInt(element), memory.readInt(element + 4));
