@@ -1,173 +1,182 @@
 package io.vmguard.testing;
 
 import io.vmguard.dma.DmaSpace;
-import io.vmguard.dma.GuestDmaSpace;
 import io.vmguard.memory.GuestMemory;
-import io.vmguard.memory.MemoryRegion;
+import io.vmguard.virtio.QueueException;
 import io.vmguard.virtio.Virtqueue;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * Plays the driver's side of one split virtqueue in a small guest memory, so device and queue tests can
- * offer well-formed requests and, just as easily, malformed ones. Layout: descriptor table at
- * {@link #DESCRIPTORS}, available ring, used ring, then a bump-allocated data area.
+ * The driver's side of one split virtqueue, for device tests: lays out the descriptor table and both rings
+ * in guest memory, makes chains available the way a driver does (direct or through an indirect table),
+ * and reads back what the device put in the used ring. The raw setters write anything at all (bogus
+ * indices, loops, flags), so malformed-queue tests can build what no sane driver would.
+ *
+ * <p>Not thread-safe: tests that race a device's own thread against the driver side serialise themselves.
  */
-public final class DriverRings implements AutoCloseable {
-    public static final int NEXT = 1;
-    public static final int WRITE = 2;
-    public static final int INDIRECT = 4;
+public final class DriverRings {
+    public static final int F_NEXT = 1;
+    public static final int F_WRITE = 2;
+    public static final int F_INDIRECT = 4;
 
-    public static final long DESCRIPTORS = 0x1000;
-    public static final long MEMORY_BYTES = 1 << 20;
-
-    /** One buffer of a request: {@code length} bytes at {@code address}, device-writable or not. */
-    public record Buffer(long address, int length, boolean writable) {
-        public static Buffer readable(long address, int length) {
+    /** One buffer of a chain, as the driver describes it. */
+    public record Buffer(long address, long length, boolean writable) {
+        public static Buffer readable(long address, long length) {
             return new Buffer(address, length, false);
         }
 
-        public static Buffer writable(long address, int length) {
+        public static Buffer writable(long address, long length) {
             return new Buffer(address, length, true);
         }
     }
 
-    /** One used-ring entry. */
+    /** One used-ring element: the chain's head and the byte count the device reported. */
     public record Used(int head, int length) {}
 
-    private final Arena arena = Arena.ofConfined();
     private final GuestMemory memory;
     private final int size;
+    private final long descriptors;
     private final long avail;
     private final long used;
-    private long nextData;
-    private int nextDescriptor;
+    private final Deque<Integer> free = new ArrayDeque<>();
+    /** The descriptors each published head holds, returned to the free list when the device uses it. */
+    private final Map<Integer, List<Integer>> inFlight = new HashMap<>();
     private int availIndex;
+    private int usedSeen;
 
-    public DriverRings(int size) {
+    /** Lays a queue of {@code size} entries out in {@code ram}. */
+    public DriverRings(GuestRam ram, int size) {
+        this.memory = ram.memory();
         this.size = size;
-        MemorySegment ram = arena.allocate(MEMORY_BYTES, 4096);
-        this.memory = GuestMemory.wrap(List.of(new MemoryRegion(0, ram)));
-        this.avail = DESCRIPTORS + 16L * size;
-        this.used = align(avail + 6 + 2L * size, 4);
-        this.nextData = align(used + 6 + 8L * size, 4096);
+        this.descriptors = ram.alloc(16L * size);
+        this.avail = ram.alloc(6 + 2L * size);
+        this.used = ram.alloc(6 + 8L * size);
+        for (int i = 0; i < size; i++) {
+            free.add(i);
+        }
     }
 
-    private static long align(long value, long alignment) {
-        return (value + alignment - 1) & -alignment;
-    }
-
-    public GuestMemory memory() {
-        return memory;
-    }
-
-    public DmaSpace dma() {
-        return new GuestDmaSpace(memory);
+    public int size() {
+        return size;
     }
 
     public Virtqueue.Layout layout() {
-        return new Virtqueue.Layout(size, DESCRIPTORS, avail, used);
+        return new Virtqueue.Layout(size, descriptors, avail, used);
     }
 
-    /** Reserves {@code length} bytes of the data area (zeroed) and returns their address. */
-    public long allocate(int length) {
-        long address = nextData;
-        nextData = align(nextData + length, 16);
-        if (nextData > MEMORY_BYTES) {
-            throw new IllegalStateException("DriverRings data area exhausted");
-        }
-        memory.fill(address, Math.max(length, 1), (byte) 0);
-        return address;
+    /** The device's view of these rings, as the transport would create it at DRIVER_OK. */
+    public Virtqueue deviceQueue(DmaSpace dma, long features) throws QueueException {
+        return Virtqueue.create(dma, layout(), features);
     }
 
-    /** Copies {@code bytes} into the data area and returns their address. */
-    public long put(byte[] bytes) {
-        long address = allocate(bytes.length);
-        memory.write(address, bytes);
-        return address;
-    }
-
-    public byte[] read(long address, int length) {
-        return memory.readBytes(address, length);
-    }
-
-    /** Writes descriptor {@code index} of the table at {@code table} exactly as given, however wrong. */
-    public void writeDescriptor(long table, int index, long address, int length, int flags, int next) {
-        long entry = table + 16L * index;
-        memory.writeLong(entry, address);
-        memory.writeInt(entry + 8, length);
-        memory.writeShort(entry + 12, (short) flags);
-        memory.writeShort(entry + 14, (short) next);
-    }
-
-    /** Chains {@code buffers} in fresh descriptors of the main table and makes the chain available. */
+    /** Makes a chain of direct descriptors available; returns its head. */
     public int offer(Buffer... buffers) {
-        int head = chain(DESCRIPTORS, nextDescriptor, buffers);
-        nextDescriptor = (nextDescriptor + buffers.length) % size;
-        publish(head);
-        return head;
-    }
-
-    /** Puts {@code buffers} in an indirect table and makes one descriptor pointing at it available. */
-    public int offerIndirect(Buffer... buffers) {
-        long table = allocate(16 * buffers.length);
-        chain(table, 0, buffers);
-        int head = nextDescriptor;
-        writeDescriptor(DESCRIPTORS, head, table, 16 * buffers.length, INDIRECT, 0);
-        nextDescriptor = (nextDescriptor + 1) % size;
-        publish(head);
-        return head;
-    }
-
-    private int chain(long table, int first, Buffer... buffers) {
+        if (buffers.length == 0 || buffers.length > free.size()) {
+            throw new IllegalStateException("cannot offer " + buffers.length + " buffers with " + free.size() + " free descriptors");
+        }
+        List<Integer> indices = new ArrayList<>();
+        for (int i = 0; i < buffers.length; i++) {
+            indices.add(free.poll());
+        }
         for (int i = 0; i < buffers.length; i++) {
             Buffer buffer = buffers[i];
             boolean last = i == buffers.length - 1;
-            int flags = (buffer.writable() ? WRITE : 0) | (last ? 0 : NEXT);
-            writeDescriptor(table, (first + i) % size, buffer.address(), buffer.length(), flags, (first + i + 1) % size);
+            descriptor(indices.get(i), buffer.address(), buffer.length(),
+                    (buffer.writable() ? F_WRITE : 0) | (last ? 0 : F_NEXT), last ? 0 : indices.get(i + 1));
         }
-        return first;
+        int head = indices.getFirst();
+        inFlight.put(head, indices);
+        publish(head);
+        return head;
     }
 
-    /** Puts {@code head} in the available ring and advances its index. */
+    /**
+     * Makes a chain available through one ring descriptor pointing at an indirect table the caller
+     * placed at {@code table} (16 bytes per buffer, 16-aligned); returns its head.
+     */
+    public int offerIndirect(long table, Buffer... buffers) {
+        for (int i = 0; i < buffers.length; i++) {
+            Buffer buffer = buffers[i];
+            boolean last = i == buffers.length - 1;
+            writeDescriptor(table + 16L * i, buffer.address(), buffer.length(),
+                    (buffer.writable() ? F_WRITE : 0) | (last ? 0 : F_NEXT), last ? 0 : i + 1);
+        }
+        int head = free.poll();
+        descriptor(head, table, 16L * buffers.length, F_INDIRECT, 0);
+        inFlight.put(head, List.of(head));
+        publish(head);
+        return head;
+    }
+
+    /** Writes descriptor {@code index} of the ring's table, whatever it says. */
+    public void descriptor(int index, long address, long length, int flags, int next) {
+        writeDescriptor(descriptors + 16L * index, address, length, flags, next);
+    }
+
+    /** Writes the 16-byte descriptor at guest address {@code at} (any table, e.g. an indirect one). */
+    public void writeDescriptor(long at, long address, long length, int flags, int next) {
+        memory.writeLong(at, address);
+        memory.writeInt(at + 8, (int) length);
+        memory.writeShort(at + 12, (short) flags);
+        memory.writeShort(at + 14, (short) next);
+    }
+
+    /** Puts {@code head} in the next available-ring slot and publishes it by bumping the index. */
     public void publish(int head) {
         memory.writeShort(avail + 4 + 2L * (availIndex % size), (short) head);
+        // As a driver's virtio_wmb(): a device on another thread must see the entry before the index.
+        VarHandle.releaseFence();
         availIndex = (availIndex + 1) & 0xffff;
         memory.writeShort(avail + 2, (short) availIndex);
     }
 
-    /** Sets the available ring's index to anything, e.g. far beyond what was offered. */
+    /** Overwrites avail->idx (the driver's count of published chains), e.g. with a lie. */
     public void setAvailIndex(int index) {
         availIndex = index & 0xffff;
         memory.writeShort(avail + 2, (short) availIndex);
     }
 
+    /** avail->flags: {@code 1} asks the device not to interrupt. */
     public void setAvailFlags(int flags) {
         memory.writeShort(avail, (short) flags);
     }
 
-    /** used_event: the driver wants an interrupt once the used index passes it (EVENT_IDX). */
+    /** used_event (EVENT_IDX): interrupt once the used index passes this value. */
     public void setUsedEvent(int index) {
         memory.writeShort(avail + 4 + 2L * size, (short) index);
     }
 
-    /** avail_event: the device wants a kick once the available index passes it (EVENT_IDX). */
+    /** avail_event (EVENT_IDX): the device asks for a kick when the available index passes this value. */
     public int availEvent() {
         return memory.readShort(used + 4 + 8L * size) & 0xffff;
     }
 
+    /** used->idx as the device last wrote it. */
     public int usedIndex() {
         return memory.readShort(used + 2) & 0xffff;
     }
 
-    public Used usedElement(int position) {
-        long element = used + 4 + 8L * (position % size);
-        return new Used(memory.readInt(element), memory.readInt(element + 4));
-    }
-
-    @Override
-    public void close() {
-        arena.close();
+    /** The elements the device used since the last call, in order; their descriptors become free again. */
+    public List<Used> takeUsed() {
+        List<Used> result = new ArrayList<>();
+        int deviceIndex = usedIndex();
+        VarHandle.acquireFence(); // the elements are read after the index that published them
+        while (usedSeen != deviceIndex) {
+            long element = used + 4 + 8L * (usedSeen % size);
+            Used entry = new Used(memory.readInt(element), memory.readInt(element + 4));
+            List<Integer> held = inFlight.remove(entry.head());
+            if (held != null) {
+                free.addAll(held);
+            }
+            result.add(entry);
+            usedSeen = (usedSeen + 1) & 0xffff;
+        }
+        return result;
     }
 }

@@ -11,22 +11,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vmguard.dma.DmaFault;
 import io.vmguard.testing.DriverRings;
+import io.vmguard.testing.GuestRam;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 class VirtqueueTest {
     private static final long ALL = VirtioFeatures.TRANSPORT;
-    private final DriverRings driver = new DriverRings(8);
-
-    @AfterEach
-    void close() {
-        driver.close();
-    }
+    private final GuestRam ram = new GuestRam(1 << 20);
+    private final DriverRings driver = new DriverRings(ram, 8);
+    private final long table = driver.layout().descriptorTable();
 
     private Virtqueue queue(long features) throws QueueException {
-        return Virtqueue.create(driver.dma(), driver.layout(), features);
+        return driver.deviceQueue(ram.dma(), features);
+    }
+
+    /** Writes entry {@code index} of the descriptor table at {@code base}. */
+    private void descriptor(long base, int index, long address, long length, int flags, int next) {
+        driver.writeDescriptor(base + 16L * index, address, length, flags, next);
     }
 
     private static MemorySegment bytes(int length) {
@@ -35,9 +37,9 @@ class VirtqueueTest {
 
     @Test
     void aChainReadsAcrossItsBuffersAndWritesIntoTheWritableOnes() throws Exception {
-        long first = driver.put(new byte[] {1, 2, 3});
-        long second = driver.put(new byte[] {4, 5});
-        long out = driver.allocate(4);
+        long first = ram.put(new byte[] {1, 2, 3});
+        long second = ram.put(new byte[] {4, 5});
+        long out = ram.alloc(4);
         int head = driver.offer(readable(first, 3), readable(second, 2), writable(out, 4));
         Virtqueue queue = queue(ALL);
 
@@ -46,30 +48,29 @@ class VirtqueueTest {
         assertEquals(5, chain.readableBytes());
         assertEquals(4, chain.writableBytes());
         MemorySegment middle = bytes(3);
-        chain.read(driver.dma(), 1, middle);
+        chain.read(ram.dma(), 1, middle);
         assertArrayEquals(new byte[] {2, 3, 4}, middle.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
-        chain.write(driver.dma(), 1, MemorySegment.ofArray(new byte[] {9, 8}));
-        assertArrayEquals(new byte[] {0, 9, 8, 0}, driver.read(out, 4));
+        chain.write(ram.dma(), 1, MemorySegment.ofArray(new byte[] {9, 8}));
+        assertArrayEquals(new byte[] {0, 9, 8, 0}, ram.read(out, 4));
         assertNull(queue.pop());
     }
 
     @Test
     void usedChainsAreReturnedInOrderWithTheirLengths() throws Exception {
-        int a = driver.offer(writable(driver.allocate(16), 16));
-        int b = driver.offer(writable(driver.allocate(16), 16));
+        int a = driver.offer(writable(ram.alloc(16), 16));
+        int b = driver.offer(writable(ram.alloc(16), 16));
         Virtqueue queue = queue(ALL);
         queue.addUsed(queue.pop().head(), 7);
         queue.addUsed(queue.pop().head(), 9);
         assertEquals(2, driver.usedIndex());
-        assertEquals(new DriverRings.Used(a, 7), driver.usedElement(0));
-        assertEquals(new DriverRings.Used(b, 9), driver.usedElement(1));
+        assertEquals(java.util.List.of(new DriverRings.Used(a, 7), new DriverRings.Used(b, 9)), driver.takeUsed());
     }
 
     @Test
     void indirectTablesAreFollowedWhenNegotiated() throws Exception {
-        long in = driver.put(new byte[] {42});
-        long out = driver.allocate(2);
-        driver.offerIndirect(readable(in, 1), writable(out, 2));
+        long in = ram.put(new byte[] {42});
+        long out = ram.alloc(2);
+        driver.offerIndirect(ram.alloc(32), readable(in, 1), writable(out, 2));
         DescriptorChain chain = queue(ALL).pop();
         assertEquals(1, chain.readableBytes());
         assertEquals(2, chain.writableBytes());
@@ -77,15 +78,15 @@ class VirtqueueTest {
 
     @Test
     void anIndirectDescriptorWithoutTheFeatureIsABrokenQueue() throws Exception {
-        driver.offerIndirect(readable(driver.allocate(1), 1));
+        driver.offerIndirect(ram.alloc(16), readable(ram.alloc(1), 1));
         QueueException e = assertThrows(QueueException.class, () -> queue(VirtioFeatures.VERSION_1).pop());
         assertTrue(e.getMessage().contains("RING_INDIRECT_DESC"), e.getMessage());
     }
 
     @Test
     void aChainThatLoopsIsRejectedNotFollowedForever() throws Exception {
-        driver.writeDescriptor(DriverRings.DESCRIPTORS, 0, driver.allocate(4), 4, DriverRings.NEXT, 1);
-        driver.writeDescriptor(DriverRings.DESCRIPTORS, 1, driver.allocate(4), 4, DriverRings.NEXT, 0);
+        descriptor(table, 0, ram.alloc(4), 4, DriverRings.F_NEXT, 1);
+        descriptor(table, 1, ram.alloc(4), 4, DriverRings.F_NEXT, 0);
         driver.publish(0);
         QueueException e = assertThrows(QueueException.class, () -> queue(ALL).pop());
         assertTrue(e.getMessage().contains("loops"), e.getMessage());
@@ -93,10 +94,10 @@ class VirtqueueTest {
 
     @Test
     void aLoopInsideAnIndirectTableIsRejected() throws Exception {
-        long table = driver.allocate(32);
-        driver.writeDescriptor(table, 0, driver.allocate(4), 4, DriverRings.NEXT, 1);
-        driver.writeDescriptor(table, 1, driver.allocate(4), 4, DriverRings.NEXT, 0);
-        driver.writeDescriptor(DriverRings.DESCRIPTORS, 0, table, 32, DriverRings.INDIRECT, 0);
+        long indirect = ram.alloc(32);
+        descriptor(indirect, 0, ram.alloc(4), 4, DriverRings.F_NEXT, 1);
+        descriptor(indirect, 1, ram.alloc(4), 4, DriverRings.F_NEXT, 0);
+        descriptor(table, 0, indirect, 32, DriverRings.F_INDIRECT, 0);
         driver.publish(0);
         assertThrows(QueueException.class, () -> queue(ALL).pop());
     }
@@ -109,7 +110,7 @@ class VirtqueueTest {
 
     @Test
     void aNextIndexOutsideTheTableIsRejected() throws Exception {
-        driver.writeDescriptor(DriverRings.DESCRIPTORS, 0, driver.allocate(4), 4, DriverRings.NEXT, 200);
+        descriptor(table, 0, ram.alloc(4), 4, DriverRings.F_NEXT, 200);
         driver.publish(0);
         assertTrue(assertThrows(QueueException.class, () -> queue(ALL).pop()).getMessage().contains("descriptor 200"));
     }
@@ -122,18 +123,18 @@ class VirtqueueTest {
 
     @Test
     void readableAfterWritableIsRejected() throws Exception {
-        driver.offer(writable(driver.allocate(4), 4), readable(driver.allocate(4), 4));
+        driver.offer(writable(ram.alloc(4), 4), readable(ram.alloc(4), 4));
         assertThrows(QueueException.class, () -> queue(ALL).pop());
     }
 
     @Test
     void nestedIndirectAndIndirectWithNextAreRejected() throws Exception {
-        long inner = driver.allocate(16);
-        driver.writeDescriptor(inner, 0, driver.allocate(4), 4, 0, 0);
-        long outer = driver.allocate(16);
-        driver.writeDescriptor(outer, 0, inner, 16, DriverRings.INDIRECT, 0);
-        driver.writeDescriptor(DriverRings.DESCRIPTORS, 0, outer, 16, DriverRings.INDIRECT, 0);
-        driver.writeDescriptor(DriverRings.DESCRIPTORS, 1, inner, 16, DriverRings.INDIRECT | DriverRings.NEXT, 0);
+        long inner = ram.alloc(16);
+        descriptor(inner, 0, ram.alloc(4), 4, 0, 0);
+        long outer = ram.alloc(16);
+        descriptor(outer, 0, inner, 16, DriverRings.F_INDIRECT, 0);
+        descriptor(table, 0, outer, 16, DriverRings.F_INDIRECT, 0);
+        descriptor(table, 1, inner, 16, DriverRings.F_INDIRECT | DriverRings.F_NEXT, 0);
         driver.publish(0);
         driver.publish(1);
         Virtqueue queue = queue(ALL);
@@ -143,42 +144,42 @@ class VirtqueueTest {
 
     @Test
     void indirectTablesOfBadLengthAreRejected() throws Exception {
-        driver.writeDescriptor(DriverRings.DESCRIPTORS, 0, driver.allocate(32), 20, DriverRings.INDIRECT, 0);
+        descriptor(table, 0, ram.alloc(32), 20, DriverRings.F_INDIRECT, 0);
         driver.publish(0);
         assertThrows(QueueException.class, () -> queue(ALL).pop());
     }
 
     @Test
     void lengthsThatAddUpToMoreThanFourGigabytesAreRejected() throws Exception {
-        driver.writeDescriptor(DriverRings.DESCRIPTORS, 0, 0, -1, DriverRings.NEXT | DriverRings.WRITE, 1);
-        driver.writeDescriptor(DriverRings.DESCRIPTORS, 1, 0, -1, DriverRings.WRITE, 0);
+        descriptor(table, 0, 0, -1, DriverRings.F_NEXT | DriverRings.F_WRITE, 1);
+        descriptor(table, 1, 0, -1, DriverRings.F_WRITE, 0);
         driver.publish(0);
         assertThrows(QueueException.class, () -> queue(ALL).pop());
     }
 
     @Test
     void aBufferOutsideGuestMemoryFaultsWhenTouchedAndTouchesNothing() throws Exception {
-        long good = driver.allocate(4);
-        driver.offer(writable(good, 4), writable(DriverRings.MEMORY_BYTES - 2, 4));
+        long good = ram.alloc(4);
+        driver.offer(writable(good, 4), writable(ram.memory().end() - 2, 4));
         DescriptorChain chain = queue(ALL).pop();
         DmaFault fault = assertThrows(DmaFault.class,
-                () -> chain.write(driver.dma(), 4, MemorySegment.ofArray(new byte[] {1, 2, 3, 4})));
+                () -> chain.write(ram.dma(), 4, MemorySegment.ofArray(new byte[] {1, 2, 3, 4})));
         assertEquals(DmaFault.Access.WRITE, fault.access());
     }
 
     @Test
     void ringsOutsideMemoryOrMisalignedOrOddSizedAreRefusedAtCreation() {
-        assertThrows(QueueException.class, () -> Virtqueue.create(driver.dma(),
-                new Virtqueue.Layout(8, DriverRings.MEMORY_BYTES, 0x2000, 0x3000), ALL));
-        assertThrows(QueueException.class, () -> Virtqueue.create(driver.dma(), new Virtqueue.Layout(8, 0x1008, 0x2000, 0x3000), ALL));
-        assertThrows(QueueException.class, () -> Virtqueue.create(driver.dma(), new Virtqueue.Layout(6, 0x1000, 0x2000, 0x3000), ALL));
-        assertThrows(QueueException.class, () -> Virtqueue.create(driver.dma(), new Virtqueue.Layout(65536, 0x1000, 0x2000, 0x3000), ALL));
+        assertThrows(QueueException.class, () -> Virtqueue.create(ram.dma(),
+                new Virtqueue.Layout(8, ram.outside(), 0x2000, 0x3000), ALL));
+        assertThrows(QueueException.class, () -> Virtqueue.create(ram.dma(), new Virtqueue.Layout(8, 0x1008, 0x2000, 0x3000), ALL));
+        assertThrows(QueueException.class, () -> Virtqueue.create(ram.dma(), new Virtqueue.Layout(6, 0x1000, 0x2000, 0x3000), ALL));
+        assertThrows(QueueException.class, () -> Virtqueue.create(ram.dma(), new Virtqueue.Layout(65536, 0x1000, 0x2000, 0x3000), ALL));
     }
 
     @Test
     void withEventIdxTheDeviceInterruptsOnlyWhenUsedEventIsCrossed() throws Exception {
         for (int i = 0; i < 3; i++) {
-            driver.offer(writable(driver.allocate(4), 4));
+            driver.offer(writable(ram.alloc(4), 4));
         }
         Virtqueue queue = queue(ALL);
         driver.setUsedEvent(1); // "interrupt me when used idx goes past 1"
@@ -193,7 +194,7 @@ class VirtqueueTest {
 
     @Test
     void withEventIdxTheDeviceAsksForAKickAtTheNextBuffer() throws Exception {
-        driver.offer(writable(driver.allocate(4), 4));
+        driver.offer(writable(ram.alloc(4), 4));
         Virtqueue queue = queue(ALL);
         queue.pop();
         assertNull(queue.pop());
@@ -202,8 +203,8 @@ class VirtqueueTest {
 
     @Test
     void withoutEventIdxNoInterruptSuppressesInterrupts() throws Exception {
-        driver.offer(writable(driver.allocate(4), 4));
-        driver.offer(writable(driver.allocate(4), 4));
+        driver.offer(writable(ram.alloc(4), 4));
+        driver.offer(writable(ram.alloc(4), 4));
         Virtqueue queue = queue(VirtioFeatures.VERSION_1);
         queue.addUsed(queue.pop().head(), 0);
         assertTrue(queue.needsInterrupt());
@@ -217,17 +218,20 @@ class VirtqueueTest {
     void randomDescriptorTablesNeverEscapeAsAnythingButQueueExceptions() throws Exception {
         Random random = new Random(20261122);
         for (int round = 0; round < 2000; round++) {
-            try (DriverRings rings = new DriverRings(8)) {
+            {
+                GuestRam memory = new GuestRam(1 << 16);
+                DriverRings rings = new DriverRings(memory, 8);
+                long base = rings.layout().descriptorTable();
                 for (int i = 0; i < 8; i++) {
-                    long address = random.nextBoolean() ? rings.allocate(64) : random.nextLong();
+                    long address = random.nextBoolean() ? memory.alloc(64) : random.nextLong();
                     int length = random.nextInt(4) == 0 ? random.nextInt() : random.nextInt(128);
-                    rings.writeDescriptor(DriverRings.DESCRIPTORS, i, address, length, random.nextInt(8), random.nextInt(10));
+                    rings.writeDescriptor(base + 16L * i, address, length, random.nextInt(8), random.nextInt(10));
                 }
                 rings.setAvailIndex(random.nextInt(10));
                 for (int i = 0; i < 8; i++) {
-                    rings.memory().writeShort(rings.layout().driverArea() + 4 + 2 * i, (short) random.nextInt(10));
+                    memory.memory().writeShort(rings.layout().driverArea() + 4 + 2 * i, (short) random.nextInt(10));
                 }
-                Virtqueue queue = Virtqueue.create(rings.dma(), rings.layout(), ALL);
+                Virtqueue queue = rings.deviceQueue(memory.dma(), ALL);
                 try {
                     for (int i = 0; i < 10 && queue.pop() != null; i++) {
                         // keep taking until empty or broken

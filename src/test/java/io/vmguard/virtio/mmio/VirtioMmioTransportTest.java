@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vmguard.testing.DriverRings;
+import io.vmguard.testing.GuestRam;
 import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.DeviceStatus;
 import io.vmguard.virtio.DeviceType;
@@ -18,7 +19,6 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** The virtio-mmio register protocol as Linux's virtio_mmio driver drives it. */
@@ -26,15 +26,11 @@ class VirtioMmioTransportTest {
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final long DEVICE_FEATURE_BIT = 1L << 3;
 
-    private final DriverRings driver = new DriverRings(8);
+    private final GuestRam ram = new GuestRam(1 << 20);
+    private final DriverRings driver = new DriverRings(ram, 8);
     private final RecordingDevice device = new RecordingDevice();
     private final List<Boolean> line = new ArrayList<>();
-    private final VirtioMmioTransport transport = new VirtioMmioTransport(device, "test-device", driver.dma(), line::add);
-
-    @AfterEach
-    void close() {
-        driver.close();
-    }
+    private final VirtioMmioTransport transport = new VirtioMmioTransport(device, "test-device", ram.dma(), line::add);
 
     /** A device with one queue that answers every kick by returning all chains, as a real one would. */
     private static final class RecordingDevice implements VirtioDevice {
@@ -144,7 +140,7 @@ class VirtioMmioTransportTest {
 
     @Test
     void aKickIsServedAndTheLineFollowsInterruptStatusUntilAcknowledged() {
-        driver.offer(DriverRings.Buffer.writable(driver.allocate(8), 8));
+        driver.offer(DriverRings.Buffer.writable(ram.alloc(8), 8));
         initialise(DEVICE_FEATURE_BIT | 1L << 32, true);
         assertNotNull(device.context);
         write(0x050, 0);

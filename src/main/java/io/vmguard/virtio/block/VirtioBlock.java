@@ -1,0 +1,192 @@
+package io.vmguard.virtio.block;
+
+import io.vmguard.dma.DmaFault;
+import io.vmguard.virtio.DescriptorChain;
+import io.vmguard.virtio.DeviceContext;
+import io.vmguard.virtio.DeviceType;
+import io.vmguard.virtio.QueueException;
+import io.vmguard.virtio.VirtioDevice;
+import io.vmguard.virtio.Virtqueue;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * virtio-blk (virtio 1.2, section 5.2) over a raw image file: one request queue; reads, writes, durable
+ * flushes, GET_ID and WRITE_ZEROES; read-only images are offered with VIRTIO_BLK_F_RO. The guest sees
+ * it as /dev/vda (vdb, ... in the order disks are added).
+ *
+ * <p>Not offered: DISCARD (punching holes needs fallocate(2), which Java's file API lacks),
+ * SIZE_MAX, GEOMETRY, TOPOLOGY, CONFIG_WCE, MQ. Unknown request types complete with UNSUPP.
+ *
+ * <p>A chain with no device-writable byte has nowhere to put its status: that driver is broken, and the
+ * queue fails ({@link QueueException}, the transport sets DEVICE_NEEDS_RESET). Every other mistake is
+ * that request's IOERR or UNSUPP.
+ */
+public final class VirtioBlock implements VirtioDevice {
+    public static final long F_SEG_MAX = 1L << 2;
+    public static final long F_RO = 1L << 5;
+    public static final long F_BLK_SIZE = 1L << 6;
+    public static final long F_FLUSH = 1L << 9;
+    public static final long F_WRITE_ZEROES = 1L << 14;
+
+    static final int QUEUE_SIZE = 256;
+    /** Zeroes are written by the vCPU: 32 MiB per request bounds how long one request can stall it. */
+    static final int MAX_WRITE_ZEROES_SECTORS = 65536;
+    static final int MAX_WRITE_ZEROES_SEGMENTS = 1;
+
+    /** Offsets in struct virtio_blk_config. */
+    static final int CONFIG_CAPACITY = 0;
+    static final int CONFIG_SEG_MAX = 12;
+    static final int CONFIG_BLK_SIZE = 20;
+    static final int CONFIG_MAX_WRITE_ZEROES_SECTORS = 48;
+    static final int CONFIG_MAX_WRITE_ZEROES_SEG = 52;
+    static final int CONFIG_WRITE_ZEROES_MAY_UNMAP = 56;
+    static final int CONFIG_BYTES = 60;
+
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final DiskImage disk;
+    private final byte[] serial;
+    private final MemorySegment config;
+    /** Data moves through this one buffer for the device's whole life (see {@link BlockRequestHandler}). */
+    private final ByteBuffer buffer = ByteBuffer.allocateDirect(BlockRequestHandler.CHUNK_BYTES);
+    private final MemorySegment status = MemorySegment.ofArray(new byte[1]);
+    private DeviceContext context;
+    private BlockRequestHandler handler;
+
+    /**
+     * A device over {@code disk}; it owns the image from now on and closes it in {@link #close}.
+     *
+     * @param serial the device ID (see {@link DiskConfig#serial()})
+     */
+    public VirtioBlock(DiskImage disk, String serial) {
+        this.disk = disk;
+        this.serial = DiskConfig.idBytes(serial);
+        this.config = configSpace(disk.sectors());
+    }
+
+    /**
+     * Opens the image {@code config} names and builds the device over it.
+     *
+     * @throws IOException with a one-line message when the image cannot be used
+     */
+    public static VirtioBlock open(DiskConfig config) throws IOException {
+        return new VirtioBlock(DiskImage.open(config), config.serial());
+    }
+
+    private static MemorySegment configSpace(long sectors) {
+        MemorySegment space = MemorySegment.ofArray(new byte[CONFIG_BYTES]);
+        space.set(LONG, CONFIG_CAPACITY, sectors);
+        // A request takes a header and a status descriptor besides its data: without indirect descriptors
+        // it must still fit the queue.
+        space.set(INT, CONFIG_SEG_MAX, QUEUE_SIZE - 2);
+        space.set(INT, CONFIG_BLK_SIZE, DiskImage.SECTOR_BYTES);
+        space.set(INT, CONFIG_MAX_WRITE_ZEROES_SECTORS, MAX_WRITE_ZEROES_SECTORS);
+        space.set(INT, CONFIG_MAX_WRITE_ZEROES_SEG, MAX_WRITE_ZEROES_SEGMENTS);
+        space.set(ValueLayout.JAVA_BYTE, CONFIG_WRITE_ZEROES_MAY_UNMAP, (byte) 0);
+        return space;
+    }
+
+    @Override
+    public DeviceType type() {
+        return DeviceType.BLOCK;
+    }
+
+    @Override
+    public long features() {
+        long features = F_SEG_MAX | F_BLK_SIZE | F_FLUSH;
+        return disk.readOnly() ? features | F_RO : features | F_WRITE_ZEROES;
+    }
+
+    @Override
+    public int queueCount() {
+        return 1;
+    }
+
+    @Override
+    public int maxQueueSize() {
+        return QUEUE_SIZE;
+    }
+
+    @Override
+    public void readConfig(long offset, MemorySegment data) {
+        data.fill((byte) 0);
+        if (offset < CONFIG_BYTES) {
+            MemorySegment.copy(config, offset, data, 0, Math.min(data.byteSize(), CONFIG_BYTES - offset));
+        }
+    }
+
+    @Override
+    public synchronized void activate(DeviceContext context) {
+        this.context = context;
+        this.handler = new BlockRequestHandler(disk, serial, buffer, context.negotiated(F_WRITE_ZEROES),
+                MAX_WRITE_ZEROES_SECTORS, !context.negotiated(F_FLUSH));
+    }
+
+    /**
+     * Carries out every available request before returning, on the vCPU thread that kicked: simple, and
+     * with one vCPU nothing else could run meanwhile anyway. With more vCPUs or slow storage, this is where
+     * requests would be handed to a worker thread (popping and completing under this lock).
+     */
+    @Override
+    public synchronized void queueNotified(int queueIndex) throws QueueException {
+        Virtqueue queue = context == null ? null : context.queue(0);
+        if (queue == null) {
+            return;
+        }
+        DescriptorChain chain;
+        while ((chain = queue.pop()) != null) {
+            if (chain.writableBytes() == 0) {
+                throw new QueueException("virtio-blk request " + chain.head() + " has no device-writable status byte");
+            }
+            BlockRequestHandler.Completion completion = handler.execute(chain, context.dma());
+            status.set(ValueLayout.JAVA_BYTE, 0, completion.status().code());
+            try {
+                chain.write(context.dma(), chain.writableBytes() - 1, status);
+            } catch (DmaFault fault) {
+                throw new QueueException("virtio-blk request " + chain.head() + " status byte: " + fault.getMessage(), fault);
+            }
+            queue.addUsed(chain.head(), (int) usedLength(chain, completion));
+        }
+        if (queue.needsInterrupt()) {
+            context.interrupt().usedBuffers(0);
+        }
+    }
+
+    /**
+     * The used length promises that the chain's writable bytes from the start up to it were written
+     * (virtio 1.2, 2.7.8.2). The status byte is last, so it counts only when the data before it was
+     * written in full; after a fault part-way only the bytes known to be written count.
+     */
+    private static long usedLength(DescriptorChain chain, BlockRequestHandler.Completion completion) {
+        long data = completion.dataBytes();
+        return data == chain.writableBytes() - 1 ? data + 1 : data;
+    }
+
+    @Override
+    public synchronized void reset() {
+        context = null;
+        handler = null;
+    }
+
+    /** Flushes what the guest wrote (a guest that never flushed still loses nothing at a clean exit) and closes the image. */
+    @Override
+    public synchronized void close() {
+        try {
+            if (!disk.readOnly()) {
+                disk.flush();
+            }
+        } catch (IOException e) {
+            System.err.println("vmguard: virtio-blk " + disk.path() + ": flush at close failed: " + e.getMessage());
+        }
+        try {
+            disk.close();
+        } catch (IOException e) {
+            System.err.println("vmguard: virtio-blk " + disk.path() + ": close failed: " + e.getMessage());
+        }
+    }
+}

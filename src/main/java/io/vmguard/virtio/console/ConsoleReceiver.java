@@ -1,0 +1,159 @@
+package io.vmguard.virtio.console;
+
+import io.vmguard.dma.DmaFault;
+import io.vmguard.virtio.DescriptorChain;
+import io.vmguard.virtio.DeviceContext;
+import io.vmguard.virtio.QueueException;
+import io.vmguard.virtio.Virtqueue;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The console's receive side: host input waiting for the guest, and its delivery into the buffers the
+ * driver puts on the receive queue. Input is never dropped: bytes the guest has no buffers for are held
+ * (and the host side stops reading) until buffers come, across a device reset too.
+ *
+ * <p>Two threads deliver: the input pump when bytes arrive, the vCPU when the driver adds buffers or
+ * activates the device. One lock serialises the queue, the context and the held bytes. Interrupts and
+ * failure reports are sent after the lock is released, because the transport takes its own locks to
+ * send them and calls into this class (activate, reset) while holding those: sending under this lock
+ * could deadlock. So an interrupt may arrive just after a reset, which a driver ignores.
+ */
+final class ConsoleReceiver {
+    static final int CHUNK_BYTES = 4096;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition drained = lock.newCondition();
+    private final byte[] held = new byte[CHUNK_BYTES];
+    private final MemorySegment heldSegment = MemorySegment.ofArray(held);
+    private int heldStart;
+    private int heldEnd;
+    private DeviceContext context;
+    /** The driver broke the queue: touch it no more until it resets the device. */
+    private boolean broken;
+    private boolean closed;
+
+    /** What to tell the driver once the lock is released. */
+    private record Signal(DeviceContext context, boolean interrupt, String failure) {
+        static final Signal NONE = new Signal(null, false, null);
+
+        void send() {
+            if (failure != null) {
+                context.failure().failed(failure);
+            } else if (interrupt) {
+                context.interrupt().usedBuffers(VirtioConsole.RECEIVE_QUEUE);
+            }
+        }
+    }
+
+    /**
+     * Hands {@code count} bytes (at most {@link #CHUNK_BYTES}) to the guest, waiting as long as it takes
+     * for it to provide buffers.
+     *
+     * @return false when the receiver was closed first (the bytes are then dropped with the VM)
+     */
+    boolean deliver(byte[] bytes, int count) throws InterruptedException {
+        if (count > CHUNK_BYTES) {
+            throw new IllegalArgumentException(count + " bytes is more than one chunk");
+        }
+        Signal signal;
+        lock.lock();
+        try {
+            if (heldStart != heldEnd) {
+                throw new IllegalStateException("input delivered while earlier input is still held");
+            }
+            System.arraycopy(bytes, 0, held, 0, count);
+            heldStart = 0;
+            heldEnd = count;
+            signal = fill();
+        } finally {
+            lock.unlock();
+        }
+        signal.send();
+        lock.lock();
+        try {
+            while (heldStart != heldEnd && !closed) {
+                drained.await();
+            }
+            return !closed;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The device is active: held input goes into whatever buffers the driver queued before DRIVER_OK. */
+    void attach(DeviceContext newContext) {
+        Signal signal;
+        lock.lock();
+        try {
+            context = newContext;
+            broken = false;
+            signal = fill();
+        } finally {
+            lock.unlock();
+        }
+        signal.send();
+    }
+
+    /** The driver reset the device; held input waits for the next activation. */
+    void detach() {
+        lock.lock();
+        try {
+            context = null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The driver added receive buffers. */
+    void buffersAvailable() {
+        Signal signal;
+        lock.lock();
+        try {
+            signal = fill();
+        } finally {
+            lock.unlock();
+        }
+        signal.send();
+    }
+
+    /** Wakes a delivery waiting for buffers; it gives up. */
+    void close() {
+        lock.lock();
+        try {
+            closed = true;
+            drained.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Moves held bytes into available receive buffers, in order; under the lock. */
+    private Signal fill() {
+        Virtqueue queue = context == null || broken ? null : context.queue(VirtioConsole.RECEIVE_QUEUE);
+        if (queue == null || heldStart == heldEnd) {
+            return Signal.NONE;
+        }
+        try {
+            DescriptorChain chain;
+            while (heldStart != heldEnd && (chain = queue.pop()) != null) {
+                int count = (int) Math.min(heldEnd - heldStart, chain.writableBytes());
+                chain.write(context.dma(), 0, heldSegment.asSlice(heldStart, count));
+                heldStart += count;
+                queue.addUsed(chain.head(), count);
+            }
+            if (heldStart == heldEnd) {
+                drained.signalAll();
+            }
+            return new Signal(context, queue.needsInterrupt(), null);
+        } catch (DmaFault fault) {
+            // The bytes stay held: the guest gets them after it resets the device.
+            broken = true;
+            return new Signal(context, false, "receive buffer: " + fault.getMessage());
+        } catch (QueueException e) {
+            broken = true;
+            return new Signal(context, false, e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,163 @@
+package io.vmguard.virtio.console;
+
+import io.vmguard.dma.DmaFault;
+import io.vmguard.virtio.DescriptorChain;
+import io.vmguard.virtio.DeviceContext;
+import io.vmguard.virtio.DeviceType;
+import io.vmguard.virtio.QueueException;
+import io.vmguard.virtio.VirtioDevice;
+import io.vmguard.virtio.Virtqueue;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+
+/**
+ * virtio-console (virtio 1.2, section 5.3) with one port and no optional features: queue 0 carries host
+ * input to the guest, queue 1 the guest's output to the host. Linux makes the port its hvc0 terminal.
+ *
+ * <p>Output is written to the host stream on the vCPU thread when the driver kicks, and flushed after
+ * each batch; the driver busy-waits for its transmit buffers, so they are returned at once even when the
+ * host stream fails (the bytes are then lost, with one line on stderr). Input is read by a daemon thread
+ * and held until the guest provides buffers ({@link ConsoleReceiver}).
+ */
+public final class VirtioConsole implements VirtioDevice {
+    static final int RECEIVE_QUEUE = 0;
+    static final int TRANSMIT_QUEUE = 1;
+    private static final int CHUNK_BYTES = 4096;
+
+    private final OutputStream output;
+    private final ConsoleReceiver receiver = new ConsoleReceiver();
+    private final byte[] transmitted = new byte[CHUNK_BYTES];
+    private final MemorySegment transmittedSegment = MemorySegment.ofArray(transmitted);
+    private InputPump pump;
+    private DeviceContext context;
+    private boolean outputFailed;
+
+    private VirtioConsole(OutputStream output) {
+        this.output = output;
+    }
+
+    /**
+     * A console whose guest output goes to {@code output} and whose input comes from {@code input},
+     * read from now on by a daemon thread. Neither stream is closed by the console.
+     */
+    public static VirtioConsole start(InputStream input, OutputStream output) {
+        VirtioConsole console = new VirtioConsole(output);
+        console.pump = InputPump.start(input, console.receiver);
+        return console;
+    }
+
+    @Override
+    public DeviceType type() {
+        return DeviceType.CONSOLE;
+    }
+
+    @Override
+    public long features() {
+        return 0;
+    }
+
+    @Override
+    public int queueCount() {
+        return 2;
+    }
+
+    /** Every field of struct virtio_console_config depends on a feature this device does not offer. */
+    @Override
+    public void readConfig(long offset, MemorySegment data) {
+        data.fill((byte) 0);
+    }
+
+    @Override
+    public synchronized void activate(DeviceContext context) {
+        this.context = context;
+        receiver.attach(context);
+    }
+
+    @Override
+    public void queueNotified(int queueIndex) throws QueueException {
+        switch (queueIndex) {
+            case RECEIVE_QUEUE -> receiver.buffersAvailable();
+            case TRANSMIT_QUEUE -> transmit();
+            default -> { }
+        }
+    }
+
+    private synchronized void transmit() throws QueueException {
+        Virtqueue queue = context == null ? null : context.queue(TRANSMIT_QUEUE);
+        if (queue == null) {
+            return;
+        }
+        DescriptorChain chain;
+        while ((chain = queue.pop()) != null) {
+            for (long done = 0; done < chain.readableBytes(); ) {
+                int count = (int) Math.min(CHUNK_BYTES, chain.readableBytes() - done);
+                try {
+                    chain.read(context.dma(), done, transmittedSegment.asSlice(0, count));
+                } catch (DmaFault fault) {
+                    throw new QueueException("transmit buffer: " + fault.getMessage(), fault);
+                }
+                emit(count);
+                done += count;
+            }
+            queue.addUsed(chain.head(), 0);
+        }
+        flushOutput();
+        if (queue.needsInterrupt()) {
+            context.interrupt().usedBuffers(TRANSMIT_QUEUE);
+        }
+    }
+
+    private void emit(int count) {
+        if (outputFailed) {
+            return;
+        }
+        try {
+            output.write(transmitted, 0, count);
+        } catch (IOException e) {
+            outputFailed(e);
+        }
+    }
+
+    private void flushOutput() {
+        if (outputFailed) {
+            return;
+        }
+        try {
+            output.flush();
+        } catch (IOException e) {
+            outputFailed(e);
+        }
+    }
+
+    private void outputFailed(IOException e) {
+        outputFailed = true;
+        System.err.println("vmguard: virtio-console output failed, further output is dropped: " + e.getMessage());
+    }
+
+    @Override
+    public synchronized void reset() {
+        context = null;
+        receiver.detach();
+    }
+
+    /** Stops the input thread (see {@link InputPump#close()} for a read it cannot wake) and flushes output. */
+    @Override
+    public synchronized void close() {
+        pump.close();
+        receiver.close();
+        flushOutput();
+    }
+
+    /** Whether the input thread still runs (it ends at end of input, on a read error, or when closed). */
+    public boolean inputRunning() {
+        return pump.isRunning();
+    }
+
+    /** Waits up to {@code timeout} for the input thread to end; returns whether it has. */
+    public boolean awaitInputEnd(Duration timeout) throws InterruptedException {
+        return pump.awaitEnd(timeout);
+    }
+}
