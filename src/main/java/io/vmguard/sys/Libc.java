@@ -19,6 +19,7 @@ import java.lang.invoke.VarHandle;
  */
 public final class Libc {
     public static final int O_RDWR = 0x2;
+    public static final int O_NONBLOCK = 0x800;
     public static final int O_CLOEXEC = 0x80000;
 
     public static final int PROT_READ = 0x1;
@@ -36,8 +37,36 @@ public final class Libc {
     public static final int ESRCH = 3;
     public static final int ENXIO = 6;
     public static final int E2BIG = 7;
+    public static final int EIO = 5;
+    public static final int ENOMEM = 12;
     public static final int EACCES = 13;
+    public static final int EBUSY = 16;
     public static final int ENODEV = 19;
+    public static final int ENOTDIR = 20;
+    public static final int EINVAL = 22;
+    public static final int EBADFD = 77;
+    public static final int EMSGSIZE = 90;
+    public static final int EPROTOTYPE = 91;
+    public static final int EADDRINUSE = 98;
+    public static final int ENOBUFS = 105;
+    public static final int ECONNREFUSED = 111;
+
+    public static final int AF_UNIX = 1;
+    public static final int SOCK_DGRAM = 2;
+    public static final int SOCK_NONBLOCK = 0x800;
+    public static final int SOCK_CLOEXEC = 0x80000;
+    /** recv: return the datagram's real length even when it did not fit the buffer. */
+    public static final int MSG_TRUNC = 0x20;
+    public static final int MSG_DONTWAIT = 0x40;
+    public static final int MSG_NOSIGNAL = 0x4000;
+
+    public static final short POLLIN = 0x1;
+    public static final short POLLERR = 0x8;
+    public static final short POLLHUP = 0x10;
+    public static final short POLLNVAL = 0x20;
+
+    public static final int EFD_NONBLOCK = 0x800;
+    public static final int EFD_CLOEXEC = 0x80000;
 
     /** Signal dispositions as sigaction(2) reports them in sa_handler. */
     public static final long SIG_DFL = 0;
@@ -57,6 +86,26 @@ public final class Libc {
     private static final MethodHandle IOCTL = bind("ioctl",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
             Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle WRITE = bind("write",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle READV = bind("readv",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle POLL = bind("poll",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+    private static final MethodHandle EVENTFD = bind("eventfd",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle SOCKET = bind("socket",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle BIND = bind("bind",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle CONNECT = bind("connect",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle SENDTO = bind("sendto",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle RECV = bind("recv",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_INT));
     private static final MethodHandle MMAP = bind("mmap",
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
                     ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
@@ -135,6 +184,159 @@ public final class Libc {
 
     public static int ioctl(int fd, long request, MemorySegment argument) throws NativeException {
         return ioctl(fd, request, argument.address());
+    }
+
+    /** Creates an eventfd(2) with counter {@code initialValue}; returns its file descriptor. */
+    public static int eventfd(int initialValue, int flags) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int fd = (int) EVENTFD.invokeExact(state, initialValue, flags);
+            if (fd < 0) {
+                throw NativeException.of("eventfd", errno(state));
+            }
+            return fd;
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Creates a socket(2); returns its file descriptor. */
+    public static int socket(int domain, int type, int protocol) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int fd = (int) SOCKET.invokeExact(state, domain, type, protocol);
+            if (fd < 0) {
+                throw NativeException.of("socket", errno(state));
+            }
+            return fd;
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Binds socket {@code fd} to {@code address}, a socket address exactly as long as the kernel should read. */
+    public static void bind(int fd, MemorySegment address) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int result = (int) BIND.invokeExact(state, fd, address, (int) address.byteSize());
+            if (result < 0) {
+                throw NativeException.of("bind", errno(state));
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Connects socket {@code fd} to {@code address} (as long as the kernel should read). */
+    public static void connect(int fd, MemorySegment address) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int result = (int) CONNECT.invokeExact(state, fd, address, (int) address.byteSize());
+            if (result < 0) {
+                throw NativeException.of("connect", errno(state));
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * Where the calls below leave errno. They run once per network frame, so instead of allocating a
+     * call state per call as the set-up calls above do, the thread making them allocates one up front
+     * and passes it each time. A thread's own: two threads must not share one.
+     */
+    public static final class CallState {
+        private final MemorySegment segment;
+
+        public CallState(Arena arena) {
+            this.segment = arena.allocate(CALL_STATE);
+        }
+    }
+
+    /*
+     * The calls that run once per frame report failure as a negative errno in their result, as the kernel
+     * does, rather than as an exception: on a busy link an absent peer fails every send, and building an
+     * exception with its stack trace each time would cost more than the send.
+     */
+
+    /**
+     * Calls sendto(2) with the whole of {@code buffer} (a native segment) to {@code address} (a socket
+     * address exactly as long as the kernel should read, or NULL); returns the bytes sent or -errno.
+     */
+    public static long sendto(int fd, MemorySegment buffer, int flags, MemorySegment address, CallState state) {
+        try {
+            long result = (long) SENDTO.invokeExact(state.segment, fd, buffer, buffer.byteSize(), flags, address,
+                    (int) address.byteSize());
+            return result < 0 ? -errno(state.segment) : result;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * Calls recv(2) into {@code buffer} (a native segment); returns the bytes received (with
+     * {@link #MSG_TRUNC}: the datagram's real length, which may exceed the buffer) or -errno.
+     */
+    public static long recv(int fd, MemorySegment buffer, int flags, CallState state) {
+        try {
+            long result = (long) RECV.invokeExact(state.segment, fd, buffer, buffer.byteSize(), flags);
+            return result < 0 ? -errno(state.segment) : result;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** Calls readv(2) with {@code count} struct iovec at {@code iovecs}; returns the bytes read or -errno. */
+    public static long readv(int fd, MemorySegment iovecs, int count, CallState state) {
+        try {
+            long result = (long) READV.invokeExact(state.segment, fd, iovecs, count);
+            return result < 0 ? -errno(state.segment) : result;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** Calls write(2) with the whole of {@code buffer} (a native segment); returns the bytes written or -errno. */
+    public static long write(int fd, MemorySegment buffer, CallState state) {
+        try {
+            long result = (long) WRITE.invokeExact(state.segment, fd, buffer, buffer.byteSize());
+            return result < 0 ? -errno(state.segment) : result;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * Calls poll(2) on {@code count} struct pollfd at {@code fds}, waiting at most {@code timeoutMillis}
+     * (negative: forever); returns how many have events (0 on timeout) or -errno.
+     */
+    public static int poll(MemorySegment fds, int count, int timeoutMillis, CallState state) {
+        try {
+            int result = (int) POLL.invokeExact(state.segment, fds, (long) count, timeoutMillis);
+            return result < 0 ? -errno(state.segment) : result;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /**
+     * A caller's mistake FFM caught before the call (a heap or closed segment, a segment of another thread)
+     * goes back to the caller as it is; anything else cannot happen with these descriptors.
+     */
+    private static RuntimeException unexpected(Throwable t) {
+        if (t instanceof IllegalArgumentException || t instanceof IllegalStateException
+                || t instanceof WrongThreadException) {
+            return (RuntimeException) t;
+        }
+        throw new AssertionError(t);
     }
 
     /** Maps {@code length} bytes and returns them as a segment whose lifetime the caller owns (see {@link #munmap}). */

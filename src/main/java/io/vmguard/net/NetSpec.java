@@ -1,0 +1,76 @@
+package io.vmguard.net;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Optional;
+
+/**
+ * A network card's backend as the command line gives it: {@code socket:LOCAL_PATH,PEER_PATH[,mac=MAC]} or
+ * {@code tap:IFNAME[,mac=MAC]}. The MAC address belongs to the card; absent, the card picks one.
+ * Paths cannot contain commas (the separator).
+ */
+public sealed interface NetSpec {
+    String USAGE = "socket:LOCAL_PATH,PEER_PATH[,mac=MAC] or tap:IFNAME[,mac=MAC]";
+
+    Optional<MacAddress> mac();
+
+    /** One Ethernet frame per datagram between a socket bound at {@code local} and one at {@code peer}. */
+    record Socket(Path local, Path peer, Optional<MacAddress> mac) implements NetSpec {}
+
+    /** The host's TAP interface {@code name}, created if it does not exist. */
+    record Tap(String name, Optional<MacAddress> mac) implements NetSpec {}
+
+    /** Parses a spec; an IllegalArgumentException carries a one-line message naming what is wrong. */
+    static NetSpec parse(String text) {
+        int colon = text.indexOf(':');
+        String kind = colon < 0 ? "" : text.substring(0, colon);
+        String[] parts = text.substring(colon + 1).split(",", -1);
+        return switch (kind) {
+            case "socket" -> {
+                if (parts.length < 2) {
+                    throw new IllegalArgumentException("'" + text + "' needs two paths: socket:LOCAL_PATH,PEER_PATH[,mac=MAC]");
+                }
+                Path local = socketPath(text, "LOCAL_PATH", parts[0]);
+                Path peer = socketPath(text, "PEER_PATH", parts[1]);
+                if (local.toAbsolutePath().normalize().equals(peer.toAbsolutePath().normalize())) {
+                    throw new IllegalArgumentException("LOCAL_PATH and PEER_PATH are the same file in '" + text + "'");
+                }
+                yield new Socket(local, peer, mac(text, Arrays.copyOfRange(parts, 2, parts.length)));
+            }
+            case "tap" -> new Tap(TapBackend.validName(parts[0]), mac(text, Arrays.copyOfRange(parts, 1, parts.length)));
+            default -> throw new IllegalArgumentException("network backend must be " + USAGE + ", not '" + text + "'");
+        };
+    }
+
+    private static Path socketPath(String spec, String role, String text) {
+        if (text.isEmpty()) {
+            throw new IllegalArgumentException(role + " is empty in '" + spec + "'");
+        }
+        int length = text.getBytes(StandardCharsets.UTF_8).length;
+        if (length > SockaddrUnLayout.MAX_PATH_BYTES) {
+            throw new IllegalArgumentException("socket path '" + text + "' is " + length + " bytes; the limit is "
+                    + SockaddrUnLayout.MAX_PATH_BYTES);
+        }
+        try {
+            return Path.of(text);
+        } catch (InvalidPathException e) {
+            throw new IllegalArgumentException("socket path '" + text + "' is not a valid path");
+        }
+    }
+
+    private static Optional<MacAddress> mac(String spec, String[] options) {
+        Optional<MacAddress> mac = Optional.empty();
+        for (String option : options) {
+            if (!option.startsWith("mac=")) {
+                throw new IllegalArgumentException("unknown option '" + option + "' in '" + spec + "': the only option is mac=MAC");
+            }
+            if (mac.isPresent()) {
+                throw new IllegalArgumentException("mac given twice in '" + spec + "'");
+            }
+            mac = Optional.of(MacAddress.parse(option.substring("mac=".length())));
+        }
+        return mac;
+    }
+}

@@ -1,0 +1,170 @@
+package io.vmguard.net;
+
+import io.vmguard.sys.Libc;
+import io.vmguard.sys.NativeException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * A backend that needs no privilege: one Ethernet frame per AF_UNIX datagram, received on a socket bound at
+ * a local path and sent to a peer's path. Two VMs pointed at each other's paths share a wire; so do a VM
+ * and any host program that binds the peer path.
+ *
+ * <p>It behaves like a cable: a frame sent while no one is bound at the peer path, or while the peer's
+ * receive queue is full, is lost and counted, never waited for. The peer's queue holds
+ * {@code net.unix.max_dgram_qlen} datagrams (10 by default), so a peer must drain it promptly.
+ *
+ * <p>Who can send to this VM is who may write the local socket file: keep it in a directory only the
+ * intended peer can reach.
+ */
+public final class UnixDatagramBackend implements NetBackend {
+    private final Path local;
+    private final Path peer;
+    private final FramePort port;
+
+    private UnixDatagramBackend(Path local, Path peer, FramePort port) {
+        this.local = local;
+        this.peer = peer;
+        this.port = port;
+    }
+
+    /**
+     * Binds {@code local}, replacing a stale socket file a dead VM left there (but nothing else), and sends to
+     * {@code peer}, which need not exist yet.
+     */
+    public static UnixDatagramBackend open(Path local, Path peer) throws NetException {
+        String description = description(local, peer);
+        Arena arena = Arena.ofShared();
+        int fd = -1;
+        Object boundFile = null;
+        try {
+            MemorySegment localAddress = address(arena, local);
+            MemorySegment peerAddress = address(arena, peer);
+            SocketFile.clearStale(local);
+            fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
+            bind(fd, localAddress, local);
+            boundFile = SocketFile.identity(local);
+            FramePort port = FramePort.open(description, fd, arena, new DatagramIo(description, peerAddress, local, boundFile));
+            return new UnixDatagramBackend(local, peer, port);
+        } catch (NativeException e) {
+            release(arena, fd, local, boundFile);
+            throw new NetException(description + ": " + e.getMessage());
+        } catch (NetException | RuntimeException e) {
+            release(arena, fd, local, boundFile);
+            throw e;
+        }
+    }
+
+    public Path localPath() {
+        return local;
+    }
+
+    public Path peerPath() {
+        return peer;
+    }
+
+    @Override
+    public boolean send(MemorySegment frame) throws NetException {
+        return port.send(frame);
+    }
+
+    @Override
+    public int receive(MemorySegment buffer, Duration timeout) throws NetException {
+        return port.receive(buffer, timeout);
+    }
+
+    @Override
+    public NetCounters counters() {
+        return port.counters();
+    }
+
+    @Override
+    public String description() {
+        return description(local, peer);
+    }
+
+    @Override
+    public void close() {
+        port.close();
+    }
+
+    @Override
+    public String toString() {
+        return description();
+    }
+
+    private static String description(Path local, Path peer) {
+        return "socket " + local + " -> " + peer;
+    }
+
+    private static MemorySegment address(Arena arena, Path path) throws NetException {
+        try {
+            return SockaddrUnLayout.allocate(arena, path);
+        } catch (IllegalArgumentException e) {
+            throw new NetException(e.getMessage());
+        }
+    }
+
+    private static void bind(int fd, MemorySegment address, Path local) throws NetException {
+        try {
+            Libc.bind(fd, address);
+        } catch (NativeException e) {
+            throw new NetException(switch (e.errno()) {
+                case Libc.EADDRINUSE -> local + " is in use by a running program (another VM?)";
+                case Libc.ENOENT, Libc.ENOTDIR -> "cannot bind " + local + ": its directory does not exist";
+                case Libc.EACCES, Libc.EPERM -> "cannot bind " + local + ": permission denied";
+                default -> "cannot bind " + local + ": " + Libc.strerror(e.errno());
+            });
+        }
+    }
+
+    private static void release(Arena arena, int fd, Path local, Object boundFile) {
+        if (fd >= 0) {
+            Libc.close(fd);
+        }
+        if (boundFile != null) {
+            SocketFile.removeIfOurs(local, boundFile);
+        }
+        arena.close();
+    }
+
+    /** One frame per datagram; MSG_TRUNC makes recv report a datagram's real length, so an oversized one is seen. */
+    private record DatagramIo(String description, MemorySegment peerAddress, Path local, Object boundFile)
+            implements FramePort.FrameIo {
+        @Override
+        public long read(int fd, MemorySegment buffer, Libc.CallState state) {
+            return Libc.recv(fd, buffer, Libc.MSG_TRUNC | Libc.MSG_DONTWAIT, state);
+        }
+
+        @Override
+        public long write(int fd, MemorySegment frame, Libc.CallState state) {
+            return Libc.sendto(fd, frame, Libc.MSG_DONTWAIT | Libc.MSG_NOSIGNAL, peerAddress, state);
+        }
+
+        /**
+         * Lost on the way: nobody bound at the peer path (ENOENT, ENOTDIR, ECONNREFUSED), the peer talking
+         * only to another socket (EPERM), its queue or the host's memory full (EAGAIN, ENOBUFS, ENOMEM), or a
+         * frame larger than a datagram may be (EMSGSIZE; the guest chose its size).
+         */
+        @Override
+        public boolean isDrop(int errno) {
+            return switch (errno) {
+                case Libc.ENOENT, Libc.ENOTDIR, Libc.ECONNREFUSED, Libc.EPERM, Libc.EAGAIN, Libc.ENOBUFS, Libc.ENOMEM,
+                     Libc.EMSGSIZE -> true;
+                default -> false;
+            };
+        }
+
+        @Override
+        public String failure(String operation, int errno) {
+            return description + ": " + operation + ": " + Libc.strerror(errno);
+        }
+
+        @Override
+        public void release() {
+            SocketFile.removeIfOurs(local, boundFile);
+        }
+    }
+}
