@@ -2,6 +2,8 @@ package io.vmguard.cli;
 
 import io.vmguard.engine.Engine;
 import io.vmguard.engine.EngineException;
+import io.vmguard.net.NetSpec;
+import io.vmguard.virtio.block.DiskConfig;
 import io.vmguard.vmm.Engines;
 import io.vmguard.vmm.RunOutcome;
 import io.vmguard.vmm.SerialTarget;
@@ -10,6 +12,9 @@ import io.vmguard.vmm.VmConfig;
 import io.vmguard.vmm.VmException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -51,6 +56,19 @@ public final class RunCommand implements Callable<Integer> {
             description = "serial console: stdio, file:PATH or null (default ${DEFAULT-VALUE})")
     String serial;
 
+    @Option(names = "--disk", paramLabel = "FILE[,readonly]",
+            description = "a raw disk image as virtio-blk (repeatable; the guest sees vda, vdb, ... in this order)")
+    List<String> disks = new ArrayList<>();
+
+    @Option(names = "--net", paramLabel = "BACKEND",
+            description = "a virtio-net card (repeatable): socket:LOCAL_PATH,PEER_PATH[,mac=MAC] (unprivileged, "
+                    + "one Ethernet frame per datagram) or tap:IFNAME[,mac=MAC]")
+    List<String> nets = new ArrayList<>();
+
+    @Option(names = "--console", paramLabel = "TARGET", defaultValue = "off",
+            description = "virtio console hvc0: off, stdio, file:PATH or null (default ${DEFAULT-VALUE})")
+    String console;
+
     @Override
     public Integer call() throws CliException {
         VmConfig config = config();
@@ -82,11 +100,24 @@ public final class RunCommand implements Callable<Integer> {
     private VmConfig config() throws CliException {
         long memoryBytes;
         SerialTarget serialTarget;
+        Optional<SerialTarget> consoleTarget;
+        List<DiskConfig> diskConfigs = new ArrayList<>();
+        List<NetSpec> netSpecs = new ArrayList<>();
         try {
             memoryBytes = ByteSize.parse(memory);
             serialTarget = SerialTarget.parse(serial);
+            consoleTarget = console.equals("off") ? Optional.empty() : Optional.of(SerialTarget.parse(console));
+            for (String disk : disks) {
+                diskConfigs.add(DiskConfig.parse(disk));
+            }
+            for (String net : nets) {
+                netSpecs.add(NetSpec.parse(net));
+            }
         } catch (IllegalArgumentException e) {
             throw new CliException(e.getMessage());
+        }
+        if (serialTarget instanceof SerialTarget.Stdio && consoleTarget.orElse(null) instanceof SerialTarget.Stdio) {
+            throw new CliException("--serial and --console cannot both be stdio (one terminal, one input)");
         }
         Path kernelFile = kernel;
         Path initrdFile = initrd;
@@ -106,7 +137,8 @@ public final class RunCommand implements Callable<Integer> {
         if (initrdFile != null) {
             requireFile(initrdFile, "initrd");
         }
-        return new VmConfig(kernelFile, initrdFile, line, memoryBytes, engine, serialTarget);
+        return new VmConfig(kernelFile, initrdFile, line, memoryBytes, engine, serialTarget, diskConfigs, netSpecs,
+                consoleTarget);
     }
 
     private static void requireFile(Path file, String what) throws CliException {

@@ -11,6 +11,7 @@ import io.vmguard.engine.VirtualMachine;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.StandardOpenOption;
@@ -34,7 +35,7 @@ final class LegacyDevices implements AutoCloseable {
     }
 
     static LegacyDevices attach(Bus io, VirtualMachine machine, SerialTarget target, PowerControl power) throws VmException {
-        OutputStream sink = openSink(target);
+        OutputStream sink = ConsoleStreams.output(target, "serial");
         Serial8250 console = new Serial8250(sink, machine.interruptLine(Serial8250.COM1_IRQ));
         io.register(Serial8250.COM1, console);
         new I8042(power, machine.interruptLine(KEYBOARD_IRQ)).registerOn(io);
@@ -43,25 +44,11 @@ final class LegacyDevices implements AutoCloseable {
         return new LegacyDevices(console, target, sink);
     }
 
-    private static OutputStream openSink(SerialTarget target) throws VmException {
-        return switch (target) {
-            // Unbuffered: the console must feel live, and nothing may be held back at power-off.
-            case SerialTarget.Stdio stdio -> new FileOutputStream(FileDescriptor.out);
-            case SerialTarget.Null ignored -> OutputStream.nullOutputStream();
-            case SerialTarget.File file -> {
-                try {
-                    yield Files.newOutputStream(file.path(), StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-                } catch (IOException e) {
-                    throw new VmException("cannot open serial output " + file.path() + ": " + e.getMessage(), e);
-                }
-            }
-        };
-    }
-
-    /** Starts feeding the terminal to the guest (stdio only). */
+    /** Starts feeding the target's input (the terminal, or a caller's stream) to the guest. */
     void startInput() {
-        if (target instanceof SerialTarget.Stdio) {
-            input = ConsoleInput.start(System.in, console);
+        InputStream source = ConsoleStreams.input(target);
+        if (source != null) {
+            input = ConsoleInput.start(source, console);
         }
     }
 
@@ -80,12 +67,6 @@ final class LegacyDevices implements AutoCloseable {
             input.close();
         }
         flush();
-        if (!(target instanceof SerialTarget.Stdio)) {
-            try {
-                sink.close();
-            } catch (IOException e) {
-                System.err.println("vmguard: serial output: " + e.getMessage());
-            }
-        }
+        ConsoleStreams.close(sink, target, "serial");
     }
 }

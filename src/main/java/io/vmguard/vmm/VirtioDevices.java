@@ -8,6 +8,19 @@ import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.virtio.VirtioDevice;
 import io.vmguard.virtio.mmio.VirtioMmioTransport;
+import io.vmguard.net.MacAddress;
+import io.vmguard.net.NetBackend;
+import io.vmguard.net.NetException;
+import io.vmguard.net.NetSpec;
+import io.vmguard.virtio.block.DiskConfig;
+import io.vmguard.virtio.block.VirtioBlock;
+import io.vmguard.virtio.console.VirtioConsole;
+import io.vmguard.virtio.net.VirtioNet;
+import io.vmguard.virtio.rng.VirtioRng;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -29,10 +42,43 @@ final class VirtioDevices implements AutoCloseable {
     private final VirtualMachine machine;
     private final GuestMemory memory;
 
+    private OutputStream consoleOutput;
+    private SerialTarget consoleTarget;
+
     VirtioDevices(Bus mmio, VirtualMachine machine, GuestMemory memory) {
         this.mmio = mmio;
         this.machine = machine;
         this.memory = memory;
+    }
+
+    /** Creates the devices {@code config} asks for: disks, then network cards, then the console, then the rng. */
+    void attach(VmConfig config) throws VmException {
+        for (int i = 0; i < config.disks().size(); i++) {
+            DiskConfig disk = config.disks().get(i);
+            try {
+                add(VirtioBlock.open(disk), "virtio-blk " + i + " (" + disk.path() + ")");
+            } catch (IOException e) {
+                throw new VmException("cannot open disk " + disk.path() + ": " + e.getMessage(), e);
+            }
+        }
+        for (int i = 0; i < config.nets().size(); i++) {
+            NetSpec spec = config.nets().get(i);
+            NetBackend backend;
+            try {
+                backend = NetBackend.open(spec);
+            } catch (NetException e) {
+                throw new VmException(e.getMessage(), e);
+            }
+            MacAddress mac = spec.mac().orElseGet(() -> MacAddress.generate(new SecureRandom()));
+            add(new VirtioNet(backend, mac, "virtio-net" + i), "virtio-net " + i + " (" + backend.description() + ")");
+        }
+        if (config.console().isPresent()) {
+            consoleTarget = config.console().get();
+            consoleOutput = ConsoleStreams.output(consoleTarget, "virtio console");
+            InputStream input = ConsoleStreams.input(consoleTarget);
+            add(VirtioConsole.start(input == null ? InputStream.nullInputStream() : input, consoleOutput), "virtio-console");
+        }
+        add(new VirtioRng(), "virtio-rng");
     }
 
     /** Adds a device in the next slot; the guest sees devices in the order they are added. */
@@ -68,6 +114,9 @@ final class VirtioDevices implements AutoCloseable {
     public void close() {
         for (VirtioDevice device : devices) {
             device.close();
+        }
+        if (consoleOutput != null) {
+            ConsoleStreams.close(consoleOutput, consoleTarget, "virtio console");
         }
     }
 }

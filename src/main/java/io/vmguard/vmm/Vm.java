@@ -11,7 +11,6 @@ import io.vmguard.engine.EngineException;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
-import io.vmguard.virtio.rng.VirtioRng;
 import io.vmguard.sys.NativeException;
 import java.util.concurrent.CompletableFuture;
 
@@ -54,7 +53,7 @@ public final class Vm implements AutoCloseable {
             Bus io = new Bus("port I/O");
             Bus mmio = new Bus("MMIO");
             virtio = new VirtioDevices(mmio, machine, memory);
-            virtio.add(new VirtioRng(), "virtio-rng");
+            virtio.attach(config);
 
             String commandLine = (config.commandLine() + " " + virtio.commandLine()).strip();
             BootState boot = LinuxBoot.prepare(memory, config.kernel(), config.initrd(), commandLine);
