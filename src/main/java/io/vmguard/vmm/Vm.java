@@ -11,12 +11,13 @@ import io.vmguard.engine.EngineException;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
+import io.vmguard.pci.PciRoot;
 import io.vmguard.sys.NativeException;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * One virtual machine: guest memory, an engine's VM and vCPU, the buses and the legacy devices, wired
- * together from a {@link VmConfig}. This is the only place that knows both engines and devices.
+ * One virtual machine: guest memory, an engine's VM and vCPU, the buses, the legacy devices and the PCI
+ * root bus, wired together from a {@link VmConfig}. This is the only place that knows both engines and devices.
  */
 public final class Vm implements AutoCloseable {
     private static final long VCPU_JOIN_MILLIS = 2000;
@@ -57,6 +58,9 @@ public final class Vm implements AutoCloseable {
             Bus mmio = new Bus("MMIO");
             CompletableFuture<RunOutcome> outcome = new CompletableFuture<>();
             LegacyDevices devices = LegacyDevices.attach(io, machine, config.serial(), powerControl(outcome));
+            // The PCI root bus, with only its host bridge for now; PCI devices are added to it before the run.
+            PciRoot pci = new PciRoot(machine::interruptLine, machine::signalMsi);
+            pci.registerOn(io, mmio);
             return new Vm(memory, machine, vcpu, devices, io, mmio, outcome);
         } catch (KernelLoadException | EngineException e) {
             closeQuietly(machine, memory);
