@@ -14,6 +14,7 @@ import io.vmguard.memory.GuestMemory;
 import io.vmguard.pci.PciRoot;
 import io.vmguard.sys.NativeException;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 
 /**
  * One virtual machine: guest memory, an engine's VM and vCPU, the buses, the legacy devices and the PCI
@@ -43,6 +44,11 @@ public final class Vm implements AutoCloseable {
 
     /** Builds the VM and loads the kernel; nothing runs until {@link #run()}. */
     public static Vm create(VmConfig config, Engine engine) throws VmException {
+        return create(config, engine, pci -> {});
+    }
+
+    /** As {@link #create(VmConfig, Engine)}, with PCI devices {@code pciDevices} adds to the root bus (tests). */
+    static Vm create(VmConfig config, Engine engine, Consumer<PciRoot> pciDevices) throws VmException {
         GuestMemory memory = null;
         VirtualMachine machine = null;
         try {
@@ -58,9 +64,9 @@ public final class Vm implements AutoCloseable {
             Bus mmio = new Bus("MMIO");
             CompletableFuture<RunOutcome> outcome = new CompletableFuture<>();
             LegacyDevices devices = LegacyDevices.attach(io, machine, config.serial(), powerControl(outcome));
-            // The PCI root bus, with only its host bridge for now; PCI devices are added to it before the run.
             PciRoot pci = new PciRoot(machine::interruptLine, machine::signalMsi);
             pci.registerOn(io, mmio);
+            pciDevices.accept(pci);
             return new Vm(memory, machine, vcpu, devices, io, mmio, outcome);
         } catch (KernelLoadException | EngineException e) {
             closeQuietly(machine, memory);
