@@ -16,6 +16,15 @@ public interface VirtualMachine extends AutoCloseable {
      */
     InterruptLine interruptLine(int gsi);
 
+    /**
+     * Delivers a message-signalled interrupt, as if a device wrote {@code data} to {@code address}
+     * ({@link MsiMessage} has the format): a fixed or lowest-priority message raises its vector in the
+     * addressed local APIC. Messages outside the interrupt window, or addressed to no APIC, are dropped,
+     * as the hardware drops them. Any thread; the values are guest-chosen (MSI-X tables), so this never
+     * throws for them.
+     */
+    void signalMsi(long address, int data);
+
     @Override
     void close();
 }

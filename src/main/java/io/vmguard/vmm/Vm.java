@@ -11,12 +11,14 @@ import io.vmguard.engine.EngineException;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
+import io.vmguard.pci.PciRoot;
 import io.vmguard.sys.NativeException;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 
 /**
- * One virtual machine: guest memory, an engine's VM and vCPU, the buses and the legacy devices, wired
- * together from a {@link VmConfig}. This is the only place that knows both engines and devices.
+ * One virtual machine: guest memory, an engine's VM and vCPU, the buses, the legacy devices and the PCI
+ * root bus, wired together from a {@link VmConfig}. This is the only place that knows both engines and devices.
  */
 public final class Vm implements AutoCloseable {
     private static final long VCPU_JOIN_MILLIS = 2000;
@@ -44,6 +46,11 @@ public final class Vm implements AutoCloseable {
 
     /** Builds the VM and loads the kernel; nothing runs until {@link #run()}. */
     public static Vm create(VmConfig config, Engine engine) throws VmException {
+        return create(config, engine, pci -> {});
+    }
+
+    /** As {@link #create(VmConfig, Engine)}, with PCI devices {@code pciDevices} adds to the root bus (tests). */
+    static Vm create(VmConfig config, Engine engine, Consumer<PciRoot> pciDevices) throws VmException {
         GuestMemory memory = null;
         VirtualMachine machine = null;
         VirtioDevices virtio = null;
@@ -64,6 +71,9 @@ public final class Vm implements AutoCloseable {
 
             CompletableFuture<RunOutcome> outcome = new CompletableFuture<>();
             LegacyDevices devices = LegacyDevices.attach(io, machine, config.serial(), powerControl(outcome));
+            PciRoot pci = new PciRoot(machine::interruptLine, machine::signalMsi);
+            pci.registerOn(io, mmio);
+            pciDevices.accept(pci);
             return new Vm(memory, machine, vcpu, devices, virtio, io, mmio, outcome);
         } catch (KernelLoadException | EngineException e) {
             closeQuietly(virtio, machine, memory);

@@ -3,12 +3,23 @@ package io.vmguard.vmm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.vmguard.bus.MsiSink;
 import io.vmguard.cli.RunCommand;
 import io.vmguard.engine.interp.InterpEngine;
+import io.vmguard.pci.InterruptPin;
+import io.vmguard.pci.MsixCapability;
+import io.vmguard.pci.PciBar;
+import io.vmguard.pci.PciConfigSpace;
+import io.vmguard.pci.PciDevice;
+import io.vmguard.pci.PciRoot;
 import io.vmguard.testing.BuiltGuest;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.Timeout.ThreadMode;
@@ -21,10 +32,14 @@ class InterpLinuxBootTest {
     Path dir;
 
     private RunOutcome boot(String script, Path console) throws Exception {
+        return boot(script, console, pci -> {});
+    }
+
+    private RunOutcome boot(String script, Path console, Consumer<PciRoot> pciDevices) throws Exception {
         VmConfig config = new VmConfig(BuiltGuest.vmlinux(), BuiltGuest.initramfs(),
                 RunCommand.DEFAULT_COMMAND_LINE + " vmguard.run=" + script, 256L << 20, "interp",
                 new SerialTarget.File(console));
-        try (Vm vm = Vm.create(config, new InterpEngine())) {
+        try (Vm vm = Vm.create(config, new InterpEngine(), pciDevices)) {
             return vm.run();
         }
     }
@@ -53,6 +68,56 @@ class InterpLinuxBootTest {
         assertEquals(new RunOutcome.PoweredOff(0), outcome, text);
         assertTrue(text.lines().anyMatch(line -> line.matches("cpu-tests: [1-9][0-9]* passed, 0 failed")), text);
         assertTrue(text.lines().noneMatch(line -> line.startsWith("FAIL")), text);
+    }
+
+    /**
+     * Linux finds the PCI bus through configuration mechanism 1 (there are no ACPI tables yet), sees the
+     * host bridge, sizes a device's 32-bit and 64-bit BARs, and keeps the addresses vmguard gave them
+     * as firmware would: no "can't claim", no reassignment.
+     */
+    @Test
+    void linuxEnumeratesThePciBusAndKeepsTheBarsAsAssigned() throws Exception {
+        Path console = dir.resolve("console.log");
+        RunOutcome outcome = boot("hello", console, pci -> pci.add(new BarsOnlyDevice()));
+        String text = Files.readString(console);
+        assertEquals(new RunOutcome.PoweredOff(0), outcome, text);
+        List<String> pciLines = text.lines().filter(line -> line.toLowerCase(Locale.ROOT).contains("pci")).toList();
+        String log = String.join("\n", pciLines);
+        assertTrue(log.contains("PCI: Using configuration type 1 for base access"), log);
+        assertTrue(log.contains("pci 0000:00:00.0: [1b36:0008] type 00 class 0x060000"), log);
+        assertTrue(log.contains("pci 0000:00:01.0: [1b36:0005] type 00 class 0xff0000"), log);
+        assertTrue(log.contains("pci 0000:00:01.0: BAR 0 [mem 0xc0000000-0xc0000fff]"), log);
+        assertTrue(log.contains("pci 0000:00:01.0: BAR 2 [mem 0xc0004000-0xc0007fff 64bit pref]"), log);
+        assertTrue(pciLines.stream().noneMatch(line -> line.contains("0000:00:01.0") && line.matches(".*(can't|assigned|invalid|conflict).*")), log);
+    }
+
+    /** A PCI function with a 32-bit BAR holding an MSI-X table and a 64-bit prefetchable BAR; no driver binds to it. */
+    private static final class BarsOnlyDevice implements PciDevice {
+        private final MsixCapability msix = new MsixCapability(4, 0, 0, 0, 0x800, MsiSink.NONE);
+        private final PciConfigSpace config = PciConfigSpace.builder(0x1b36, 0x0005) // QEMU's PCI test device ID
+                .classCode(0xff, 0x00, 0x00)
+                .bar(0, PciBar.memory32(0x1000))
+                .bar(2, PciBar.memory64(0x4000).asPrefetchable())
+                .interruptPin(InterruptPin.INTA)
+                .capability(msix)
+                .build();
+
+        @Override
+        public PciConfigSpace config() {
+            return config;
+        }
+
+        @Override
+        public void readBar(int bar, long offset, MemorySegment data) {
+            if (!msix.readBar(bar, offset, data)) {
+                data.fill((byte) 0);
+            }
+        }
+
+        @Override
+        public void writeBar(int bar, long offset, MemorySegment data) {
+            msix.writeBar(bar, offset, data);
+        }
     }
 
     @Test

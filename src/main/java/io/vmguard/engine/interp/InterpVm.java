@@ -55,6 +55,12 @@ final class InterpVm implements VirtualMachine {
         return lines[gsi];
     }
 
+    /** Handed to the vCPU thread like a line change; {@link InterruptInputs} drops non-interrupt addresses. */
+    @Override
+    public void signalMsi(long address, int data) {
+        inputs.signalMsi(address, data);
+    }
+
     @Override
     public void close() {
     }

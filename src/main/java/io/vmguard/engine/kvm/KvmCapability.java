@@ -12,6 +12,8 @@ enum KvmCapability {
     KVM_CAP_EXT_CPUID(7),
     /** KVM_CREATE_PIT2: the in-kernel i8254. */
     KVM_CAP_PIT2(33),
+    /** KVM_SIGNAL_MSI: message-signalled interrupts from userspace devices (PCI MSI-X). */
+    KVM_CAP_SIGNAL_MSI(77),
     /** KVM_SET_IDENTITY_MAP_ADDR: where Intel's unrestricted-guest-less real mode keeps its page table. */
     KVM_CAP_SET_IDENTITY_MAP_ADDR(37),
     /** kvm_run.immediate_exit, which closes the race between a stop request and entering KVM_RUN. */

@@ -34,6 +34,7 @@ final class KvmIoctls {
     static final long KVM_CREATE_IRQCHIP = io(0x60);
     static final long KVM_IRQ_LINE = iow(0x61, KvmIrqLevelLayout.LAYOUT.byteSize());
     static final long KVM_CREATE_PIT2 = iow(0x77, KvmPitConfigLayout.LAYOUT.byteSize());
+    static final long KVM_SIGNAL_MSI = iow(0xa5, KvmMsiLayout.LAYOUT.byteSize());
 
     // vCPU ioctls.
     static final long KVM_RUN = io(0x80);

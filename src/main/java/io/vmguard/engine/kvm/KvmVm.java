@@ -2,6 +2,7 @@ package io.vmguard.engine.kvm;
 
 import io.vmguard.bus.InterruptLine;
 import io.vmguard.engine.EngineException;
+import io.vmguard.engine.MsiMessage;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
@@ -141,6 +142,34 @@ public final class KvmVm implements VirtualMachine {
             Libc.ioctl(fd, KvmIoctls.KVM_IRQ_LINE, level);
         } catch (NativeException e) {
             throw new IllegalStateException("KVM_IRQ_LINE GSI " + gsi + ": " + Libc.strerror(e.errno()), e);
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    /**
+     * KVM_SIGNAL_MSI. KVM answers 0 when the addressed APIC blocked the message (software-disabled) and
+     * fails with EPERM when no APIC has the destination; both are the guest's doing (its MSI-X table), and
+     * hardware drops such messages too. Anything else is a bug here and throws unchecked.
+     */
+    @Override
+    public void signalMsi(long address, int data) {
+        if (!new MsiMessage(address, data).isInterrupt()) {
+            return; // a memory write on hardware; devices do not write guest memory this way
+        }
+        lifecycle.readLock().lock();
+        try (Arena arena = Arena.ofConfined()) {
+            if (closed) {
+                throw new IllegalStateException("MSI signalled on a closed KVM VM");
+            }
+            MemorySegment msi = arena.allocate(KvmMsiLayout.LAYOUT);
+            KvmMsiLayout.write(msi, address, data);
+            Libc.ioctl(fd, KvmIoctls.KVM_SIGNAL_MSI, msi);
+        } catch (NativeException e) {
+            if (e.errno() != Libc.EPERM) {
+                throw new IllegalStateException(String.format("KVM_SIGNAL_MSI 0x%x/0x%x: %s", address, data,
+                        Libc.strerror(e.errno())), e);
+            }
         } finally {
             lifecycle.readLock().unlock();
         }

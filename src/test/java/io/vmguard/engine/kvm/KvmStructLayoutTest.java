@@ -30,6 +30,7 @@ class KvmStructLayoutTest {
             new CStruct("struct kvm_fpu", KvmFpuLayout.LAYOUT, List.of()),
             new CStruct("struct kvm_irq_level", KvmIrqLevelLayout.LAYOUT, List.of()),
             new CStruct("struct kvm_pit_config", KvmPitConfigLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_msi", KvmMsiLayout.LAYOUT, List.of()),
             new CStruct("struct sigaction", SigactionLayout.LAYOUT, List.of()));
 
     private static Map<String, Long> macros() {
@@ -46,6 +47,7 @@ class KvmStructLayoutTest {
         macros.put("KVM_CREATE_IRQCHIP", KvmIoctls.KVM_CREATE_IRQCHIP);
         macros.put("KVM_IRQ_LINE", KvmIoctls.KVM_IRQ_LINE);
         macros.put("KVM_CREATE_PIT2", KvmIoctls.KVM_CREATE_PIT2);
+        macros.put("KVM_SIGNAL_MSI", KvmIoctls.KVM_SIGNAL_MSI);
         macros.put("KVM_RUN", KvmIoctls.KVM_RUN);
         macros.put("KVM_GET_REGS", KvmIoctls.KVM_GET_REGS);
         macros.put("KVM_SET_REGS", KvmIoctls.KVM_SET_REGS);
@@ -88,7 +90,7 @@ class KvmStructLayoutTest {
         for (CStruct struct : STRUCTS) {
             sizes.put(struct.cType(), struct.layout().byteSize());
         }
-        List<Long> expected = new ArrayList<>(List.of(2352L, 144L, 312L, 24L, 16L, 32L, 8L, 40L, 8L, 16L, 416L, 8L, 64L, 152L));
+        List<Long> expected = new ArrayList<>(List.of(2352L, 144L, 312L, 24L, 16L, 32L, 8L, 40L, 8L, 16L, 416L, 8L, 64L, 32L, 152L));
         assertEquals(expected, new ArrayList<>(sizes.values()), sizes.toString());
         assertEquals(32, KvmRunLayout.IO_DIRECTION, "the exit union starts at byte 32 of kvm_run");
         assertEquals(0xc008ae05L, KvmIoctls.KVM_GET_SUPPORTED_CPUID);
@@ -96,5 +98,6 @@ class KvmStructLayoutTest {
         assertEquals(0xae80L, KvmIoctls.KVM_RUN);
         assertEquals(0x8090ae81L, KvmIoctls.KVM_GET_REGS);
         assertEquals(0x4138ae84L, KvmIoctls.KVM_SET_SREGS);
+        assertEquals(0x4020aea5L, KvmIoctls.KVM_SIGNAL_MSI);
     }
 }

@@ -1,19 +1,28 @@
 package io.vmguard.engine.interp.platform;
 
+import io.vmguard.engine.MsiMessage;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The 24 global system interrupt inputs as devices drive them, from any thread. The interrupt
- * controllers themselves belong to the vCPU thread; this is the hand-over between the two.
+ * The 24 global system interrupt inputs as devices drive them, and the message-signalled interrupts
+ * devices send, from any thread. The interrupt controllers themselves belong to the vCPU thread; this is
+ * the hand-over between the two.
  *
- * <p>One {@link AtomicLong} holds every line's level (bits 0-23) and whether it rose since the vCPU last
- * looked (bits 32-55), so the vCPU takes both in one atomic snapshot. Remembering rises means a
- * {@code pulse()} (set true, set false) from a device thread is never lost between two looks, which an
- * edge-triggered PIC or I/O APIC input needs.
+ * <p>One {@link AtomicLong} holds every line's level (bits 0-23), whether it rose since the vCPU last
+ * looked (bits 32-55) and whether messages wait (bit 63), so the vCPU's check stays one volatile read.
+ * Remembering rises means a {@code pulse()} (set true, set false) from a device thread is never lost
+ * between two looks, which an edge-triggered PIC or I/O APIC input needs.
+ *
+ * <p>Waiting messages are a set: the same message twice before the vCPU looks raises the same IRR bit
+ * twice, which is once, so coalescing them is what the APIC would do anyway, and it bounds the set.
  */
 public final class InterruptInputs {
     public static final int COUNT = 24;
     private static final long LEVELS = (1L << COUNT) - 1;
+    private static final long MESSAGES_WAITING = 1L << 63;
+    private static final long WINDOW_OFFSET = MsiMessage.INTERRUPT_WINDOW_SIZE - 1;
 
     /** Receives the line changes, in an order that keeps every edge. */
     @FunctionalInterface
@@ -21,7 +30,15 @@ public final class InterruptInputs {
         void set(int gsi, boolean level);
     }
 
+    /** Receives the messages, each an address in the interrupt window and its data. */
+    @FunctionalInterface
+    interface MessageSink {
+        void message(long address, int data);
+    }
+
     private final AtomicLong state = new AtomicLong();
+    /** Waiting messages: the address's offset in the interrupt window in bits 51:32, the data in 31:0. */
+    private final Set<Long> messages = ConcurrentHashMap.newKeySet();
     private final Runnable wake;
     /** vCPU thread only: the levels last handed to the controllers. */
     private long applied;
@@ -52,13 +69,28 @@ public final class InterruptInputs {
         }
     }
 
+    /**
+     * Sends a message-signalled interrupt; any thread. Only writes into the interrupt window at
+     * 0xFEE00000 are interrupts; anything else would be a memory write, which is not ours to do: dropped.
+     */
+    public void signalMsi(long address, int data) {
+        if (!new MsiMessage(address, data).isInterrupt()) {
+            return;
+        }
+        // Into the set first, then the flag: a drain that clears the flag before this add still finds
+        // the flag set again afterwards, so no message waits unseen.
+        messages.add((address & WINDOW_OFFSET) << 32 | Integer.toUnsignedLong(data));
+        state.getAndUpdate(current -> current | MESSAGES_WAITING);
+        wake.run();
+    }
+
     /** Whether a change waits to be drained (cheap: one volatile read). */
     boolean changed() {
         return state.get() != applied;
     }
 
-    /** vCPU thread: hands every change since the last drain to {@code sink}. */
-    void drain(Sink sink) {
+    /** vCPU thread: hands every line change since the last drain to {@code sink}, then every message. */
+    void drain(Sink sink, MessageSink messageSink) {
         long snapshot = state.get();
         if (snapshot == applied) {
             return;
@@ -67,7 +99,7 @@ public final class InterruptInputs {
             snapshot = state.get();
         }
         long levels = snapshot & LEVELS;
-        long rises = snapshot >>> 32;
+        long rises = (snapshot >>> 32) & LEVELS;
         long touched = (levels ^ applied) | rises;
         while (touched != 0) {
             int gsi = Long.numberOfTrailingZeros(touched);
@@ -89,5 +121,12 @@ public final class InterruptInputs {
             }
         }
         applied = levels;
+        if ((snapshot & MESSAGES_WAITING) != 0) {
+            for (var waiting = messages.iterator(); waiting.hasNext(); ) {
+                long message = waiting.next();
+                waiting.remove();
+                messageSink.message(MsiMessage.INTERRUPT_WINDOW | message >>> 32, (int) message);
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 package io.vmguard.engine.interp.platform;
 
+import io.vmguard.engine.MsiMessage;
 import java.time.Instant;
 import java.util.function.LongSupplier;
 
@@ -12,13 +13,14 @@ import java.util.function.LongSupplier;
  * the same number. The PIT's OUT 0 drives PIC IRQ 0 and I/O APIC pin 2, so an ACPI MADT must carry the
  * usual interrupt source override (ISA IRQ 0 to GSI 2). The PIC's INTR reaches the CPU through LINT0
  * (ExtINT, virtual wire) or directly while the local APIC is disabled; the I/O APIC sends fixed and
- * lowest-priority messages to the local APIC, which broadcasts level-triggered EOIs back to it.
+ * lowest-priority messages to the local APIC, which broadcasts level-triggered EOIs back to it. Devices'
+ * message-signalled interrupts go to the local APIC directly.
  *
  * <p><b>Threads.</b> Everything here belongs to the vCPU thread, which calls in for port I/O, MMIO,
  * MSRs, CR8 and interrupt acknowledge, and calls {@link #service()} between instructions to take line
- * changes from {@link InterruptInputs} (the only part other threads touch) and to fire timers. After
- * every call {@link #interruptRequested()} is up to date, so the vCPU's check before each instruction is
- * one field read.
+ * changes and message-signalled interrupts from {@link InterruptInputs} (the only part other threads
+ * touch) and to fire timers. After every call {@link #interruptRequested()} is up to date, so the vCPU's
+ * check before each instruction is one field read.
  *
  * <p><b>Time.</b> One {@link VmClock}; timers are not stepped but computed from it, and expire when
  * {@link #service()} finds their time passed. {@link #nextEvent()} tells a halted vCPU how long it may sleep.
@@ -52,6 +54,7 @@ public final class Platform {
     private final Pit8254 pit;
     private final KvmClock kvmClock;
     private final InterruptInputs.Sink lineSink = this::setLine;
+    private final InterruptInputs.MessageSink messageSink = this::deliverMessage;
     private boolean interruptRequested;
 
     public Platform(VmClock clock, InterruptInputs inputs, Memory memory, int apicId) {
@@ -85,6 +88,17 @@ public final class Platform {
             pic.setIrq(gsi, level);
         }
         ioApic.setIrq(gsi, level);
+    }
+
+    /**
+     * A message-signalled interrupt (the engine's MsiMessage has the format): fixed and lowest-priority
+     * messages go to the local APIC like an I/O APIC message. MSIs are edge-triggered for every device we
+     * model, and a level-triggered vector would send its EOI to the I/O APIC, which did not raise it.
+     */
+    private void deliverMessage(long address, int data) {
+        MsiMessage message = new MsiMessage(address, data);
+        localApic.deliver(message.destination(), message.logicalDestination(), message.deliveryMode(),
+                message.vector(), false);
     }
 
     // ---- the CPU's side ----
@@ -124,7 +138,7 @@ public final class Platform {
     /** Takes line changes from other threads and fires due timers. Cheap when nothing happened. */
     public void service() {
         if (inputs.changed()) {
-            inputs.drain(lineSink);
+            inputs.drain(lineSink, messageSink);
         }
         fireDueTimers();
     }

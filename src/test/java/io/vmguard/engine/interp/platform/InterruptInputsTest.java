@@ -7,21 +7,61 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
-/** Line changes from device threads reach the controllers with every edge, and wake the vCPU. */
+/**
+ * Line changes and message-signalled interrupts from device threads reach the controllers (every edge,
+ * every distinct message), and wake the vCPU.
+ */
 class InterruptInputsTest {
     record Change(int gsi, boolean level) {}
+
+    record Message(long address, int data) {}
 
     private final AtomicInteger wakes = new AtomicInteger();
     private final InterruptInputs inputs = new InterruptInputs(wakes::incrementAndGet);
     private final List<Change> seen = new ArrayList<>();
+    private final List<Message> messages = new ArrayList<>();
 
     private List<Change> drain() {
         seen.clear();
-        inputs.drain((gsi, level) -> seen.add(new Change(gsi, level)));
+        messages.clear();
+        inputs.drain((gsi, level) -> seen.add(new Change(gsi, level)),
+                (address, data) -> messages.add(new Message(address, data)));
         return List.copyOf(seen);
+    }
+
+    @Test
+    void messagesReachTheVcpuOnceEachAndWakeIt() {
+        inputs.signalMsi(0xfee0_1004L, 0x4041);
+        inputs.signalMsi(0xfee0_0000L, 0x41);
+        inputs.signalMsi(0xfee0_0000L, 0x41); // the same vector again before the vCPU looked: one IRR bit
+        assertEquals(3, wakes.get());
+        assertTrue(inputs.changed());
+        assertEquals(List.of(), drain(), "no line changed");
+        assertEquals(Set.of(new Message(0xfee0_1004L, 0x4041), new Message(0xfee0_0000L, 0x41)), Set.copyOf(messages));
+        assertEquals(2, messages.size());
+        assertFalse(inputs.changed());
+        drain();
+        assertEquals(List.of(), messages);
+    }
+
+    @Test
+    void messagesOutsideTheInterruptWindowAreDropped() {
+        inputs.signalMsi(0xfed0_0000L, 0x41);
+        inputs.signalMsi(0x1_fee0_0000L, 0x41);
+        assertFalse(inputs.changed());
+        assertEquals(0, wakes.get());
+    }
+
+    @Test
+    void linesAndMessagesArriveInTheSameLook() {
+        inputs.signalMsi(0xfee0_0000L, 0x51);
+        inputs.set(23, true);
+        assertEquals(List.of(new Change(23, true)), drain(), "the message flag is not mistaken for a line");
+        assertEquals(List.of(new Message(0xfee0_0000L, 0x51)), messages);
     }
 
     @Test

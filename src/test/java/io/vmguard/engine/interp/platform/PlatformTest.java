@@ -97,6 +97,28 @@ class PlatformTest {
     }
 
     @Test
+    void aMessageSignalledInterruptRaisesItsVectorInTheAddressedApic() {
+        lapicWrite(0xf0, 0x1ff);
+        inputs.signalMsi(0xfee0_1000L, 0x51); // APIC id 1: nobody
+        inputs.signalMsi(0xfee0_0000L, 0x4_52); // delivery mode 4 (NMI): not modelled, dropped
+        platform.service();
+        assertFalse(platform.interruptRequested());
+
+        inputs.signalMsi(0xfee0_0000L, 0x53); // physical destination 0, fixed
+        assertFalse(platform.interruptRequested(), "not before the vCPU looks");
+        platform.service();
+        assertTrue(platform.interruptRequested());
+        assertEquals(0x53, platform.acknowledge());
+        lapicWrite(0xb0, 0); // EOI: edge-triggered, so nothing goes back to the I/O APIC
+
+        lapicWrite(0xd0, 0x0200_0000); // logical id bit 1, flat model
+        inputs.signalMsi(0xfee0_2004L, 0x1_61); // logical destination 0x02, lowest priority
+        platform.service();
+        assertEquals(0x61, platform.acknowledge());
+        assertEquals(-1, platform.acknowledge());
+    }
+
+    @Test
     void cr8IsTheTaskPriorityClass() {
         lapicWrite(0xf0, 0x1ff);
         platform.setTaskPriorityClass(5);

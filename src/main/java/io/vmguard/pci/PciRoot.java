@@ -1,0 +1,174 @@
+package io.vmguard.pci;
+
+import io.vmguard.arch.x86.PciInterruptRouting;
+import io.vmguard.arch.x86.X86Layout;
+import io.vmguard.bus.Bus;
+import io.vmguard.bus.BusDevice;
+import io.vmguard.bus.BusRange;
+import io.vmguard.bus.InterruptLine;
+import io.vmguard.bus.MsiSink;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.IntFunction;
+
+/**
+ * The PCI root complex: bus 0 with the host bridge at 00:00.0 and the devices vmguard adds in slots 1,
+ * 2, ... (function 0 each; every other function is absent and reads as all ones).
+ *
+ * <p>Three bus devices give the guest its view. {@link #CONFIG_PORTS}: configuration mechanism 1, the
+ * address register at 0xCF8 and the data window at 0xCFC-0xCFF. {@link #ECAM}: the same configuration
+ * spaces memory-mapped, 4 KiB per function. {@link #MMIO_WINDOW}: the 32-bit BAR window, one bus device
+ * for all of it that sends each access to whichever function's enabled BAR decodes the address at that
+ * moment, so BARs can move (the bus cannot re-register) and a disabled BAR stops answering at once.
+ * BARs programmed outside the window decode nothing.
+ *
+ * <p>Like firmware, {@link #add} gives each BAR a naturally aligned address in the window and turns on
+ * memory space, and fills the interrupt line register with the GSI the pin is routed to
+ * ({@link PciInterruptRouting}); Linux keeps what firmware assigned.
+ */
+public final class PciRoot {
+    public static final BusRange CONFIG_PORTS = new BusRange(0xcf8, 8);
+    public static final BusRange ECAM = new BusRange(X86Layout.PCI_ECAM, X86Layout.PCI_ECAM_SIZE);
+    public static final BusRange MMIO_WINDOW = new BusRange(X86Layout.PCI_MMIO_WINDOW, X86Layout.PCI_MMIO_WINDOW_SIZE);
+
+    private final IntFunction<InterruptLine> gsiLines;
+    private final MsiSink msiSink;
+    /** Bus 0 by slot; replaced whole on add, so vCPU threads read it without a lock. */
+    private volatile PciDevice[] slots = new PciDevice[PciAddress.DEVICES_PER_BUS];
+    private final Map<Integer, SharedInterruptLine> sharedLines = new HashMap<>();
+    private long nextBarAddress = MMIO_WINDOW.base();
+
+    private final ConfigPorts configPorts = new ConfigPorts(this);
+    private final EcamWindow ecam = new EcamWindow(this);
+    private final BarWindow barWindow = new BarWindow(this);
+
+    /**
+     * @param gsiLines the interrupt controller's inputs by GSI (the VM's {@code interruptLine})
+     * @param msiSink  where MSI-X messages go (the VM's {@code signalMsi}); devices get it from {@link #msiSink()}
+     */
+    public PciRoot(IntFunction<InterruptLine> gsiLines, MsiSink msiSink) {
+        this.gsiLines = gsiLines;
+        this.msiSink = msiSink;
+        place(0, new HostBridge());
+    }
+
+    /** The sink a device's {@link MsixCapability} should send to. */
+    public MsiSink msiSink() {
+        return msiSink;
+    }
+
+    /** Registers the configuration ports, the ECAM window and the BAR window on the VM's buses. */
+    public void registerOn(Bus io, Bus mmio) {
+        io.register(CONFIG_PORTS, configPorts);
+        mmio.register(ECAM, ecam);
+        mmio.register(MMIO_WINDOW, barWindow);
+    }
+
+    /**
+     * Puts {@code device} in the next free slot of bus 0, places its BARs and enables memory space, and
+     * wires its interrupt pin. Throws when the bus or the window is full (a VMM configuration error).
+     */
+    public synchronized PciAddress add(PciDevice device) {
+        int slot = Arrays.asList(slots).indexOf(null);
+        if (slot < 0) {
+            throw new IllegalStateException("PCI bus 0 is full");
+        }
+        PciConfigSpace config = device.config();
+        long next = nextBarAddress;
+        long[] addresses = new long[PciConfigSpace.BAR_COUNT];
+        for (int i = 0; i < PciConfigSpace.BAR_COUNT; i++) {
+            PciBar bar = config.bar(i).orElse(null);
+            if (bar != null) {
+                addresses[i] = (next + bar.size() - 1) & -bar.size();
+                next = addresses[i] + bar.size();
+                if (next > MMIO_WINDOW.end()) {
+                    throw new IllegalStateException("the PCI MMIO window has no room for BAR " + i + " of " + device);
+                }
+            }
+        }
+        nextBarAddress = next;
+        boolean hasBars = false;
+        for (int i = 0; i < PciConfigSpace.BAR_COUNT; i++) {
+            if (config.bar(i).isPresent()) {
+                config.assignBar(i, addresses[i]);
+                hasBars = true;
+            }
+        }
+        if (hasBars) {
+            config.enable(PciConfigSpace.COMMAND_MEMORY);
+        }
+        InterruptPin pin = config.interruptPin();
+        if (pin != InterruptPin.NONE) {
+            int gsi = PciInterruptRouting.gsi(slot, pin.index());
+            config.setInterruptLineRegister(gsi);
+            config.connectInterrupt(sharedLines.computeIfAbsent(gsi, g -> new SharedInterruptLine(gsiLines.apply(g))).newInput());
+        }
+        place(slot, device);
+        return new PciAddress(0, slot, 0);
+    }
+
+    private synchronized void place(int slot, PciDevice device) {
+        PciDevice[] next = slots.clone();
+        next[slot] = device;
+        slots = next;
+    }
+
+    /** The function at an address, or null where there is none. */
+    PciDevice function(int bus, int device, int function) {
+        if (bus != 0 || function != 0 || device < 0 || device >= PciAddress.DEVICES_PER_BUS) {
+            return null;
+        }
+        return slots[device];
+    }
+
+    /** A configuration read; absent functions read all ones, as a master abort does. */
+    int readConfig(int bus, int device, int function, int offset, int size) {
+        PciDevice target = function(bus, device, function);
+        return target == null ? -1 : target.readConfig(offset, size);
+    }
+
+    void writeConfig(int bus, int device, int function, int offset, int size, int value) {
+        PciDevice target = function(bus, device, function);
+        if (target != null) {
+            target.writeConfig(offset, size, value);
+        }
+    }
+
+    /** A memory read in the BAR window; all ones where no enabled BAR decodes it. */
+    void readMemory(long address, MemorySegment data) {
+        for (PciDevice device : slots) {
+            PciConfigSpace.BarHit hit = device == null ? null : device.config().decode(address, (int) data.byteSize());
+            if (hit != null) {
+                device.readBar(hit.bar(), hit.offset(), data);
+                return;
+            }
+        }
+        data.fill((byte) 0xff);
+    }
+
+    void writeMemory(long address, MemorySegment data) {
+        for (PciDevice device : slots) {
+            PciConfigSpace.BarHit hit = device == null ? null : device.config().decode(address, (int) data.byteSize());
+            if (hit != null) {
+                device.writeBar(hit.bar(), hit.offset(), data);
+                return;
+            }
+        }
+    }
+
+    // ---- the bus devices, for tests ----
+
+    BusDevice configPorts() {
+        return configPorts;
+    }
+
+    BusDevice ecam() {
+        return ecam;
+    }
+
+    BusDevice barWindow() {
+        return barWindow;
+    }
+}
