@@ -6,6 +6,7 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -61,6 +62,8 @@ public final class DiskImage implements AutoCloseable {
                     : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
         } catch (AccessDeniedException e) {
             throw new IOException("disk image " + path + " is not " + (config.readOnly() ? "readable" : "readable and writable (add ,readonly?)"), e);
+        } catch (FileSystemException e) {
+            throw new IOException("cannot open disk image " + path + ": " + (e.getReason() != null ? e.getReason() : e.getMessage()), e);
         } catch (IOException e) {
             throw new IOException("cannot open disk image " + path + ": " + e.getMessage(), e);
         }

@@ -11,8 +11,9 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The console's receive side: host input waiting for the guest, and its delivery into the buffers the
- * driver puts on the receive queue. Input is never dropped: bytes the guest has no buffers for are held
- * (and the host side stops reading) until buffers come, across a device reset too.
+ * driver puts on the receive queue once the guest has opened the port. Input is never dropped: bytes the
+ * guest has no buffers for, or has not opened the port for, are held (and the host side stops reading)
+ * until it has, across a device reset too.
  *
  * <p>Two threads deliver: the input pump when bytes arrive, the vCPU when the driver adds buffers or
  * activates the device. One lock serialises the queue, the context and the held bytes. Interrupts and
@@ -30,6 +31,8 @@ final class ConsoleReceiver {
     private int heldStart;
     private int heldEnd;
     private DeviceContext context;
+    /** Whether the guest is ready for input (see {@link ConsoleControl}). */
+    private boolean portOpen;
     /** The driver broke the queue: touch it no more until it resets the device. */
     private boolean broken;
     private boolean closed;
@@ -82,12 +85,16 @@ final class ConsoleReceiver {
         }
     }
 
-    /** The device is active: held input goes into whatever buffers the driver queued before DRIVER_OK. */
-    void attach(DeviceContext newContext) {
+    /**
+     * The device is active. With the port already open, held input goes into whatever buffers the driver
+     * queued before DRIVER_OK.
+     */
+    void attach(DeviceContext newContext, boolean open) {
         Signal signal;
         lock.lock();
         try {
             context = newContext;
+            portOpen = open;
             broken = false;
             signal = fill();
         } finally {
@@ -101,9 +108,23 @@ final class ConsoleReceiver {
         lock.lock();
         try {
             context = null;
+            portOpen = false;
         } finally {
             lock.unlock();
         }
+    }
+
+    /** The guest opened (or closed) the port: input may flow (or must wait). */
+    void portOpened(boolean open) {
+        Signal signal;
+        lock.lock();
+        try {
+            portOpen = open;
+            signal = fill();
+        } finally {
+            lock.unlock();
+        }
+        signal.send();
     }
 
     /** The driver added receive buffers. */
@@ -131,7 +152,7 @@ final class ConsoleReceiver {
 
     /** Moves held bytes into available receive buffers, in order; under the lock. */
     private Signal fill() {
-        Virtqueue queue = context == null || broken ? null : context.queue(VirtioConsole.RECEIVE_QUEUE);
+        Virtqueue queue = context == null || broken || !portOpen ? null : context.queue(VirtioConsole.RECEIVE_QUEUE);
         if (queue == null || heldStart == heldEnd) {
             return Signal.NONE;
         }

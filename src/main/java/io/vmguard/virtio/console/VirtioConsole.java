@@ -11,11 +11,17 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.time.Duration;
 
 /**
- * virtio-console (virtio 1.2, section 5.3) with one port and no optional features: queue 0 carries host
- * input to the guest, queue 1 the guest's output to the host. Linux makes the port its hvc0 terminal.
+ * virtio-console (virtio 1.2, section 5.3) with one port: queue 0 carries host input to the guest, queue
+ * 1 the guest's output to the host. Linux makes the port its hvc0 terminal.
+ *
+ * <p>MULTIPORT is offered although there is one port, for its control queues (2 and 3): through them the
+ * guest says when the port is open, and only then does input flow ({@link ConsoleControl} says why). A
+ * driver that does not negotiate MULTIPORT gets input as soon as it provides buffers.
  *
  * <p>Output is written to the host stream on the vCPU thread when the driver kicks, and flushed after
  * each batch; the driver busy-waits for its transmit buffers, so they are returned at once even when the
@@ -23,12 +29,21 @@ import java.time.Duration;
  * and held until the guest provides buffers ({@link ConsoleReceiver}).
  */
 public final class VirtioConsole implements VirtioDevice {
+    public static final long F_MULTIPORT = 1L << 1;
+
     static final int RECEIVE_QUEUE = 0;
     static final int TRANSMIT_QUEUE = 1;
+    static final int CONTROL_RECEIVE_QUEUE = 2;
+    static final int CONTROL_TRANSMIT_QUEUE = 3;
+    /** struct virtio_console_config: cols, rows (F_SIZE), max_nr_ports (MULTIPORT), emerg_wr (EMERG_WRITE). */
+    static final int CONFIG_MAX_NR_PORTS = 4;
+    private static final int CONFIG_BYTES = 12;
     private static final int CHUNK_BYTES = 4096;
 
     private final OutputStream output;
     private final ConsoleReceiver receiver = new ConsoleReceiver();
+    private final ConsoleControl control = new ConsoleControl(receiver::portOpened);
+    private final MemorySegment config = configSpace();
     private final byte[] transmitted = new byte[CHUNK_BYTES];
     private final MemorySegment transmittedSegment = MemorySegment.ofArray(transmitted);
     private InputPump pump;
@@ -54,26 +69,36 @@ public final class VirtioConsole implements VirtioDevice {
         return DeviceType.CONSOLE;
     }
 
+    private static MemorySegment configSpace() {
+        MemorySegment space = MemorySegment.ofArray(new byte[CONFIG_BYTES]);
+        space.set(ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), CONFIG_MAX_NR_PORTS, 1);
+        return space;
+    }
+
     @Override
     public long features() {
-        return 0;
+        return F_MULTIPORT;
     }
 
+    /** Port 0's two queues and the two control queues; a driver without MULTIPORT uses the first two. */
     @Override
     public int queueCount() {
-        return 2;
+        return 4;
     }
 
-    /** Every field of struct virtio_console_config depends on a feature this device does not offer. */
     @Override
     public void readConfig(long offset, MemorySegment data) {
         data.fill((byte) 0);
+        if (offset < CONFIG_BYTES) {
+            MemorySegment.copy(config, offset, data, 0, Math.min(data.byteSize(), CONFIG_BYTES - offset));
+        }
     }
 
     @Override
     public synchronized void activate(DeviceContext context) {
         this.context = context;
-        receiver.attach(context);
+        control.reset();
+        receiver.attach(context, !context.negotiated(F_MULTIPORT));
     }
 
     @Override
@@ -81,7 +106,19 @@ public final class VirtioConsole implements VirtioDevice {
         switch (queueIndex) {
             case RECEIVE_QUEUE -> receiver.buffersAvailable();
             case TRANSMIT_QUEUE -> transmit();
+            case CONTROL_RECEIVE_QUEUE, CONTROL_TRANSMIT_QUEUE -> controlQueues(queueIndex);
             default -> { }
+        }
+    }
+
+    private synchronized void controlQueues(int queueIndex) throws QueueException {
+        if (context == null) {
+            return;
+        }
+        if (queueIndex == CONTROL_TRANSMIT_QUEUE) {
+            control.fromDriver(context);
+        } else {
+            control.toDriver(context);
         }
     }
 
@@ -140,6 +177,7 @@ public final class VirtioConsole implements VirtioDevice {
     @Override
     public synchronized void reset() {
         context = null;
+        control.reset();
         receiver.detach();
     }
 

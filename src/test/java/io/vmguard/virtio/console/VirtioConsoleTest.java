@@ -18,6 +18,10 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PipedInputStream;
 import java.io.PipedOutputStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
@@ -35,6 +39,9 @@ class VirtioConsoleTest {
     private final RecordingInterrupt interrupt = new RecordingInterrupt();
     private DriverRings receive = new DriverRings(ram, 64);
     private final DriverRings transmit = new DriverRings(ram, 64);
+    private final DriverRings controlReceive = new DriverRings(ram, 16);
+    private final DriverRings controlTransmit = new DriverRings(ram, 16);
+    private final Map<Integer, Long> controlBuffers = new HashMap<>();
     private final PipedOutputStream keyboard = new PipedOutputStream();
     private final FlushCountingStream screen = new FlushCountingStream();
     private final Map<Integer, Long> receiveBuffers = new HashMap<>();
@@ -64,6 +71,40 @@ class VirtioConsoleTest {
     private void activate() throws QueueException {
         console.activate(interrupt.context(FEATURES, ram.dma(), receive.deviceQueue(ram.dma(), FEATURES),
                 transmit.deviceQueue(ram.dma(), FEATURES)));
+    }
+
+    /** As Linux does: MULTIPORT negotiated, all four queues, control receive buffers queued before DRIVER_OK. */
+    private void activateMultiport() throws QueueException {
+        long features = FEATURES | VirtioConsole.F_MULTIPORT;
+        for (int i = 0; i < 4; i++) {
+            long address = ram.alloc(64);
+            controlBuffers.put(controlReceive.offer(Buffer.writable(address, 64)), address);
+        }
+        console.activate(interrupt.context(features, ram.dma(), receive.deviceQueue(ram.dma(), features),
+                transmit.deviceQueue(ram.dma(), features), controlReceive.deviceQueue(ram.dma(), features),
+                controlTransmit.deviceQueue(ram.dma(), features)));
+    }
+
+    private static byte[] message(int id, int event, int value) {
+        return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(id).putShort((short) event).putShort((short) value).array();
+    }
+
+    /** The driver sends one control message and kicks. */
+    private void sendControl(int id, int event, int value) throws QueueException {
+        controlTransmit.offer(Buffer.readable(ram.put(message(id, event, value)), 8));
+        console.queueNotified(VirtioConsole.CONTROL_TRANSMIT_QUEUE);
+        assertEquals(1, controlTransmit.takeUsed().size(), "the control message came back");
+    }
+
+    /** The control messages the device sent since the last call. */
+    private List<String> controlReceived() {
+        List<String> messages = new java.util.ArrayList<>();
+        for (DriverRings.Used used : controlReceive.takeUsed()) {
+            assertEquals(8, used.length());
+            ByteBuffer message = ByteBuffer.wrap(ram.read(controlBuffers.remove(used.head()), 8)).order(ByteOrder.LITTLE_ENDIAN);
+            messages.add("port " + message.getInt() + " event " + message.getShort() + " value " + message.getShort());
+        }
+        return messages;
     }
 
     private PipedInputStream keyboardInput() throws IOException {
@@ -257,5 +298,64 @@ class VirtioConsoleTest {
     void theInputThreadEndsAtEndOfInput() throws Exception {
         start(InputStream.nullInputStream(), screen);
         assertTrue(console.awaitInputEnd(PATIENCE));
+    }
+
+    @Test
+    void withMultiportInputWaitsUntilTheGuestOpensThePort() throws Exception {
+        start(keyboardInput(), screen);
+        activateMultiport();
+        type("early");
+        offerReceiveBuffer(64); // Linux fills the queue before the port is registered...
+        Thread.sleep(200);
+        assertTrue(receive.takeUsed().isEmpty(), "...so nothing may arrive yet");
+
+        sendControl(0xffffffff, ConsoleControl.DEVICE_READY, 1);
+        assertEquals(List.of("port 0 event 1 value 1"), controlReceived(), "DEVICE_ADD port 0");
+        sendControl(0, ConsoleControl.PORT_READY, 1);
+        assertEquals(List.of("port 0 event 4 value 1", "port 0 event 6 value 1"), controlReceived(),
+                "CONSOLE_PORT, then PORT_OPEN: the host side is open");
+        Thread.sleep(100);
+        assertTrue(receive.takeUsed().isEmpty(), "the port is not open on the guest's side yet");
+
+        sendControl(0, ConsoleControl.PORT_OPEN, 1);
+        assertEquals("early", receiveUntil(5));
+        assertTrue(interrupt.usedInterrupts(VirtioConsole.CONTROL_RECEIVE_QUEUE) > 0);
+    }
+
+    @Test
+    void controlMessagesWaitForControlBuffers() throws Exception {
+        start(InputStream.nullInputStream(), screen);
+        activateMultiport();
+        for (int i = 0; i < 4; i++) { // use up the four buffers the driver gave
+            sendControl(0xffffffff, ConsoleControl.DEVICE_READY, 1);
+        }
+        assertEquals(4, controlReceived().size());
+        sendControl(0, ConsoleControl.PORT_READY, 1);
+        assertTrue(controlReceived().isEmpty(), "no buffers: the answers wait");
+        long address = ram.alloc(64);
+        controlBuffers.put(controlReceive.offer(Buffer.writable(address, 64)), address);
+        console.queueNotified(VirtioConsole.CONTROL_RECEIVE_QUEUE);
+        assertEquals(List.of("port 0 event 4 value 1"), controlReceived());
+    }
+
+    @Test
+    void aControlBufferTooSmallForAMessageBreaksTheQueue() throws Exception {
+        start(InputStream.nullInputStream(), screen);
+        console.activate(interrupt.context(FEATURES | VirtioConsole.F_MULTIPORT, ram.dma(), receive.deviceQueue(ram.dma(), FEATURES),
+                transmit.deviceQueue(ram.dma(), FEATURES), controlReceive.deviceQueue(ram.dma(), FEATURES),
+                controlTransmit.deviceQueue(ram.dma(), FEATURES)));
+        controlReceive.offer(Buffer.writable(ram.alloc(4), 4));
+        controlTransmit.offer(Buffer.readable(ram.put(message(-1, ConsoleControl.DEVICE_READY, 1)), 8));
+        assertThrows(QueueException.class, () -> console.queueNotified(VirtioConsole.CONTROL_TRANSMIT_QUEUE));
+    }
+
+    @Test
+    void configSpaceSaysOnePort() {
+        console = VirtioConsole.start(InputStream.nullInputStream(), screen);
+        MemorySegment word = MemorySegment.ofArray(new byte[4]);
+        console.readConfig(VirtioConsole.CONFIG_MAX_NR_PORTS, word);
+        assertEquals(1, word.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0));
+        console.readConfig(0, word);
+        assertEquals(0, word.get(ValueLayout.JAVA_INT_UNALIGNED, 0), "no size: cols and rows read as zero");
     }
 }

@@ -1,0 +1,135 @@
+package io.vmguard.virtio.console;
+
+import io.vmguard.dma.DmaFault;
+import io.vmguard.virtio.DescriptorChain;
+import io.vmguard.virtio.DeviceContext;
+import io.vmguard.virtio.QueueException;
+import io.vmguard.virtio.Virtqueue;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayDeque;
+
+/**
+ * The MULTIPORT control queues (virtio 1.2, 5.3.6.2), used here for one port only: they are how the
+ * device learns that the guest is ready for input. Linux adds a port by filling its receive queue first
+ * and registering it afterwards, and drops input that arrives in between; so input flows only once the
+ * driver says PORT_OPEN, at the end of this exchange:
+ *
+ * <pre>
+ *   driver: DEVICE_READY         device: DEVICE_ADD port 0
+ *   driver: PORT_READY port 0    device: CONSOLE_PORT port 0, PORT_OPEN port 0 (the host side is open)
+ *   driver: PORT_OPEN port 0     (the port is Linux's hvc0 now)
+ * </pre>
+ *
+ * Messages for the driver wait until it provides control buffers. Used by the vCPU thread only.
+ */
+final class ConsoleControl {
+    static final int DEVICE_READY = 0;
+    static final int DEVICE_ADD = 1;
+    static final int PORT_READY = 3;
+    static final int CONSOLE_PORT = 4;
+    static final int PORT_OPEN = 6;
+    /** struct virtio_console_control: le32 id, le16 event, le16 value. */
+    static final int MESSAGE_BYTES = 8;
+    /** The one port this device has. */
+    static final int PORT = 0;
+
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** One control message, either way. */
+    record Message(int id, int event, int value) {}
+
+    /** Where the driver's PORT_OPEN goes. */
+    interface PortListener {
+        void guestOpened(boolean open);
+    }
+
+    private final PortListener listener;
+    private final ArrayDeque<Message> toDriver = new ArrayDeque<>();
+    private final MemorySegment scratch = MemorySegment.ofArray(new byte[MESSAGE_BYTES]);
+
+    ConsoleControl(PortListener listener) {
+        this.listener = listener;
+    }
+
+    /** Back to the state before DEVICE_READY. */
+    void reset() {
+        toDriver.clear();
+    }
+
+    /** The driver kicked its control transmit queue: handle its messages, then answer. */
+    void fromDriver(DeviceContext context) throws QueueException {
+        Virtqueue queue = context.queue(VirtioConsole.CONTROL_TRANSMIT_QUEUE);
+        if (queue == null) {
+            return;
+        }
+        DescriptorChain chain;
+        while ((chain = queue.pop()) != null) {
+            // A message too short to read is ignored, as a device may ignore what it does not understand.
+            if (chain.readableBytes() >= MESSAGE_BYTES) {
+                try {
+                    chain.read(context.dma(), 0, scratch);
+                } catch (DmaFault fault) {
+                    throw new QueueException("control message: " + fault.getMessage(), fault);
+                }
+                handle(new Message(scratch.get(INT, 0), scratch.get(SHORT, 4) & 0xffff, scratch.get(SHORT, 6) & 0xffff));
+            }
+            queue.addUsed(chain.head(), 0);
+        }
+        if (queue.needsInterrupt()) {
+            context.interrupt().usedBuffers(VirtioConsole.CONTROL_TRANSMIT_QUEUE);
+        }
+        toDriver(context);
+    }
+
+    private void handle(Message message) {
+        switch (message.event()) {
+            case DEVICE_READY -> {
+                if (message.value() == 1) {
+                    toDriver.add(new Message(PORT, DEVICE_ADD, 1));
+                }
+            }
+            case PORT_READY -> {
+                if (message.id() == PORT && message.value() == 1) {
+                    toDriver.add(new Message(PORT, CONSOLE_PORT, 1));
+                    toDriver.add(new Message(PORT, PORT_OPEN, 1));
+                }
+            }
+            case PORT_OPEN -> {
+                if (message.id() == PORT) {
+                    listener.guestOpened(message.value() != 0);
+                }
+            }
+            default -> { } // PORT_NAME, RESIZE and the rest are the device's to send, or unknown
+        }
+    }
+
+    /** Sends waiting messages into the driver's control receive buffers, as far as there are buffers. */
+    void toDriver(DeviceContext context) throws QueueException {
+        Virtqueue queue = context.queue(VirtioConsole.CONTROL_RECEIVE_QUEUE);
+        if (queue == null || toDriver.isEmpty()) {
+            return;
+        }
+        DescriptorChain chain;
+        while (!toDriver.isEmpty() && (chain = queue.pop()) != null) {
+            if (chain.writableBytes() < MESSAGE_BYTES) {
+                throw new QueueException("control receive buffer of " + chain.writableBytes() + " bytes cannot hold a message");
+            }
+            Message message = toDriver.poll();
+            scratch.set(INT, 0, message.id());
+            scratch.set(SHORT, 4, (short) message.event());
+            scratch.set(SHORT, 6, (short) message.value());
+            try {
+                chain.write(context.dma(), 0, scratch);
+            } catch (DmaFault fault) {
+                throw new QueueException("control receive buffer: " + fault.getMessage(), fault);
+            }
+            queue.addUsed(chain.head(), MESSAGE_BYTES);
+        }
+        if (queue.needsInterrupt()) {
+            context.interrupt().usedBuffers(VirtioConsole.CONTROL_RECEIVE_QUEUE);
+        }
+    }
+}
