@@ -1,6 +1,5 @@
 package io.vmguard.net;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -48,11 +47,7 @@ public sealed interface NetSpec {
         if (text.isEmpty()) {
             throw new IllegalArgumentException(role + " is empty in '" + spec + "'");
         }
-        int length = text.getBytes(StandardCharsets.UTF_8).length;
-        if (length > SockaddrUnLayout.MAX_PATH_BYTES) {
-            throw new IllegalArgumentException("socket path '" + text + "' is " + length + " bytes; the limit is "
-                    + SockaddrUnLayout.MAX_PATH_BYTES);
-        }
+        SockaddrUnLayout.pathBytes(text);
         try {
             return Path.of(text);
         } catch (InvalidPathException e) {

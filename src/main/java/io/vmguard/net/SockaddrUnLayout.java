@@ -30,15 +30,24 @@ final class SockaddrUnLayout {
      * path and its NUL (the length is what tells the kernel where the path ends).
      */
     static MemorySegment allocate(Arena arena, Path path) {
-        byte[] bytes = path.toString().getBytes(StandardCharsets.UTF_8);
-        if (bytes.length == 0 || bytes.length > MAX_PATH_BYTES) {
-            throw new IllegalArgumentException("socket path '" + path + "' is " + bytes.length
-                    + " bytes; it must be 1 to " + MAX_PATH_BYTES);
-        }
+        byte[] bytes = pathBytes(path.toString());
         MemorySegment address = arena.allocate(PATH + bytes.length + 1, LAYOUT.byteAlignment());
         address.set(JAVA_SHORT, FAMILY, (short) Libc.AF_UNIX);
         MemorySegment.copy(bytes, 0, address, JAVA_BYTE, PATH, bytes.length);
         address.set(JAVA_BYTE, PATH + bytes.length, (byte) 0);
         return address;
+    }
+
+    /** The bytes of a socket path, which must fit sun_path with its NUL. */
+    static byte[] pathBytes(String path) {
+        byte[] bytes = path.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length == 0) {
+            throw new IllegalArgumentException("socket path is empty");
+        }
+        if (bytes.length > MAX_PATH_BYTES) {
+            throw new IllegalArgumentException("socket path '" + path + "' is " + bytes.length + " bytes; the limit is "
+                    + MAX_PATH_BYTES);
+        }
+        return bytes;
     }
 }

@@ -75,14 +75,19 @@ final class SocketFile {
     }
 
     /**
-     * The identity of the file at {@code path}, to recognise our own socket file later: device and inode, and
+     * The identity of the socket file just bound at {@code path}, to recognise it later: device and inode, and
      * the modification time, since a file system may give a new file the inode number of a deleted one (a
      * socket file's time is that of its bind: datagrams do not touch it).
      */
-    static Object identity(Path path) throws NetException {
+    static Object identityOfNew(Path path) throws NetException {
         try {
             return currentIdentity(path);
         } catch (IOException e) {
+            try {
+                Files.deleteIfExists(path);  // we have just bound it, so it is ours, but could not recognise it later
+            } catch (IOException ignored) {
+                // The failure reported below is the one that matters.
+            }
             throw new NetException("cannot inspect " + path + " after binding it: " + reason(e));
         }
     }

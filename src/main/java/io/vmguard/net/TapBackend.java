@@ -32,11 +32,10 @@ public final class TapBackend implements NetBackend {
 
     /** Opens (creating if need be) the TAP interface {@code name}. */
     public static TapBackend open(String name) throws NetException {
-        MemorySegment request;
         Arena arena = Arena.ofShared();
         int fd = -1;
         try {
-            request = IfreqLayout.allocate(arena, validName(name), (short) (IFF_TAP | IFF_NO_PI));
+            MemorySegment request = IfreqLayout.allocate(arena, validName(name), (short) (IFF_TAP | IFF_NO_PI));
             fd = openDevice();
             attach(fd, request, name);
             String actual = IfreqLayout.name(request);

@@ -45,7 +45,7 @@ public final class UnixDatagramBackend implements NetBackend {
             SocketFile.clearStale(local);
             fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
             bind(fd, localAddress, local);
-            boundFile = SocketFile.identity(local);
+            boundFile = SocketFile.identityOfNew(local);
             FramePort port = FramePort.open(description, fd, arena, new DatagramIo(description, peerAddress, local, boundFile));
             return new UnixDatagramBackend(local, peer, port);
         } catch (NativeException e) {

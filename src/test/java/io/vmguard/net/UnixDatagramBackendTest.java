@@ -287,7 +287,7 @@ class UnixDatagramBackendTest {
         assertEquals("cannot bind " + missing + ": its directory does not exist",
                 assertThrows(NetException.class, () -> UnixDatagramBackend.open(missing, dir.resolve("b.sock"))).getMessage());
         Path tooLong = Path.of("/tmp/" + "x".repeat(103));
-        assertEquals("socket path '" + tooLong + "' is 108 bytes; it must be 1 to 107",
+        assertEquals("socket path '" + tooLong + "' is 108 bytes; the limit is 107",
                 assertThrows(NetException.class, () -> UnixDatagramBackend.open(dir.resolve("a.sock"), tooLong)).getMessage());
         assertFalse(Files.exists(dir.resolve("a.sock")), "nothing left behind by a failed open");
     }
