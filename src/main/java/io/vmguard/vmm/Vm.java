@@ -4,6 +4,8 @@ import io.vmguard.arch.x86.BootState;
 import io.vmguard.arch.x86.KernelLoadException;
 import io.vmguard.arch.x86.LinuxBoot;
 import io.vmguard.arch.x86.X86Layout;
+import io.vmguard.arch.x86.acpi.AcpiPlatform;
+import io.vmguard.arch.x86.acpi.AcpiTables;
 import io.vmguard.bus.Bus;
 import io.vmguard.devices.PowerControl;
 import io.vmguard.engine.Engine;
@@ -12,6 +14,7 @@ import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.sys.NativeException;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -46,7 +49,9 @@ public final class Vm implements AutoCloseable {
         VirtualMachine machine = null;
         try {
             memory = GuestMemory.allocate(X86Layout.ramRanges(config.memoryBytes()));
-            BootState boot = LinuxBoot.prepare(memory, config.kernel(), config.initrd(), config.commandLine());
+            // One vCPU, a PCI host bridge, no virtio-mmio devices yet.
+            long rsdp = AcpiTables.install(memory, new AcpiPlatform(1, true, List.of()));
+            BootState boot = LinuxBoot.prepare(memory, config.kernel(), config.initrd(), config.commandLine(), rsdp);
             machine = engine.createVm(memory);
             Vcpu vcpu = machine.createVcpu(0);
             vcpu.setRegisters(boot.registers());
