@@ -55,20 +55,6 @@ final class ByteWriter {
         return this;
     }
 
-    /** Overwrites one byte already written (checksums, lengths known only at the end). */
-    void set(int offset, int value) {
-        if (offset < 0 || offset >= size) {
-            throw new IndexOutOfBoundsException(offset);
-        }
-        bytes[offset] = (byte) value;
-    }
-
-    void setU32(int offset, long value) {
-        for (int i = 0; i < 4; i++) {
-            set(offset + i, (int) (value >>> (8 * i)));
-        }
-    }
-
     byte[] toArray() {
         return Arrays.copyOf(bytes, size);
     }

@@ -21,8 +21,8 @@ final class Madt {
     /** MPS INTI flags 0: polarity and trigger conform to the bus (ISA: active high, edge). */
     private static final int CONFORMS_TO_BUS = 0;
     /** The I/O APIC's id: 0, what its ID register holds after reset (KVM's and the interpreter's). */
-    static final int IO_APIC_ID = 0;
-    static final int TIMER_ISA_IRQ = 0, TIMER_GSI = 2;
+    private static final int IO_APIC_ID = 0;
+    private static final int TIMER_ISA_IRQ = 0, TIMER_GSI = 2;
 
     private Madt() {}
 
