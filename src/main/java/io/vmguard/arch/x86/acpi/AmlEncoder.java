@@ -1,5 +1,7 @@
 package io.vmguard.arch.x86.acpi;
 
+import java.util.function.Consumer;
+
 /** Writes {@link Aml} objects as AML bytes (ACPI 6.5, 20.2). */
 final class AmlEncoder {
     private static final int ZERO_OP = 0x00, ONE_OP = 0x01;
@@ -71,7 +73,7 @@ final class AmlEncoder {
     }
 
     /** Writes what {@code body} writes, preceded by its PkgLength. */
-    private static void framed(ByteWriter out, java.util.function.Consumer<ByteWriter> body) {
+    private static void framed(ByteWriter out, Consumer<ByteWriter> body) {
         ByteWriter inner = new ByteWriter();
         body.accept(inner);
         packageLength(inner.size(), out);

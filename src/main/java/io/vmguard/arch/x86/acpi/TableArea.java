@@ -1,6 +1,7 @@
 package io.vmguard.arch.x86.acpi;
 
 import io.vmguard.memory.GuestMemory;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -30,7 +31,7 @@ final class TableArea {
 
     /** Places {@code table} (its first four bytes name it in errors) and returns its address. */
     long add(byte[] table) {
-        long address = reserve(new String(table, 0, 4, java.nio.charset.StandardCharsets.US_ASCII), table.length);
+        long address = reserve(new String(table, 0, 4, StandardCharsets.US_ASCII), table.length);
         placed.add(new Placed(address, table));
         return address;
     }

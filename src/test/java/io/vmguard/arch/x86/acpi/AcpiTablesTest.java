@@ -158,7 +158,7 @@ class AcpiTablesTest {
     }
 
     @Test
-    void tablesThatDoNotFitFailBeforeWritingAnything() {
+    void aTableThatDoesNotFitTheAreaFailsNamingIt() {
         TableArea area = new TableArea(0x1000, 0x1100);
         area.add(Sdt.build("TST1", 1, new byte[100]));
         String message = assertThrows(IllegalArgumentException.class, () -> area.add(Sdt.build("TST2", 1, new byte[100]))).getMessage();
