@@ -1,6 +1,7 @@
 package io.vmguard.vmm;
 
 import io.vmguard.arch.x86.X86Layout;
+import io.vmguard.arch.x86.acpi.AcpiPlatform;
 import io.vmguard.bus.Bus;
 import io.vmguard.bus.BusRange;
 import io.vmguard.dma.GuestDmaSpace;
@@ -26,18 +27,15 @@ import java.util.List;
 
 /**
  * The VM's virtio devices on virtio-mmio: slot {@code n} is the 4 KiB window at
- * VIRTIO_MMIO_BASE + n * VIRTIO_MMIO_SLOT_SIZE with its own interrupt line. Each device reaches guest
- * memory only through the DMA space it is given here.
+ * VIRTIO_MMIO_BASE + n * VIRTIO_MMIO_SLOT_SIZE, raising device GSI {@code 16 + n % 8}; the ACPI DSDT
+ * declares each one to the guest. Each device reaches guest memory only through the DMA space it is
+ * given here.
  */
 final class VirtioDevices implements AutoCloseable {
-    /** Legacy IRQs nothing else uses, reachable through the 8259 as well as the I/O APIC. */
-    private static final int[] IRQS = {5, 6, 7, 9, 10, 11, 12, 14, 15};
-
-    /** Where a device sits, for the guest's device description (command line or ACPI). */
-    record Slot(String name, long base, long size, int gsi) {}
+    private static final int DEVICE_GSIS = X86Layout.GSI_COUNT - X86Layout.FIRST_DEVICE_GSI;
 
     private final List<VirtioDevice> devices = new ArrayList<>();
-    private final List<Slot> slots = new ArrayList<>();
+    private final List<AcpiPlatform.VirtioMmioSlot> slots = new ArrayList<>();
     private final Bus mmio;
     private final VirtualMachine machine;
     private final GuestMemory memory;
@@ -84,30 +82,22 @@ final class VirtioDevices implements AutoCloseable {
     /** Adds a device in the next slot; the guest sees devices in the order they are added. */
     void add(VirtioDevice device, String name) throws VmException {
         int index = slots.size();
-        if (index >= IRQS.length) {
+        if (index >= X86Layout.VIRTIO_MMIO_MAX_DEVICES) {
             devices.add(device); // closed with the others
-            throw new VmException("too many virtio devices (at most " + IRQS.length + ")");
+            throw new VmException("too many virtio devices (at most " + X86Layout.VIRTIO_MMIO_MAX_DEVICES + ")");
         }
         long base = X86Layout.VIRTIO_MMIO_BASE + index * X86Layout.VIRTIO_MMIO_SLOT_SIZE;
-        int gsi = IRQS[index];
+        // Level-triggered lines may be shared, so slots beyond the eighth share GSIs round-robin.
+        int gsi = X86Layout.FIRST_DEVICE_GSI + index % DEVICE_GSIS;
         devices.add(device);
         VirtioMmioTransport transport = new VirtioMmioTransport(device, name, new GuestDmaSpace(memory), machine.interruptLine(gsi));
         mmio.register(new BusRange(base, VirtioMmioTransport.WINDOW_SIZE), transport);
-        slots.add(new Slot(name, base, VirtioMmioTransport.WINDOW_SIZE, gsi));
+        slots.add(new AcpiPlatform.VirtioMmioSlot(base, VirtioMmioTransport.WINDOW_SIZE, gsi));
     }
 
-    List<Slot> slots() {
+    /** Where the devices sit, for the ACPI tables. */
+    List<AcpiPlatform.VirtioMmioSlot> slots() {
         return List.copyOf(slots);
-    }
-
-    /** The kernel command-line words that declare the devices to Linux's virtio_mmio driver. */
-    String commandLine() {
-        StringBuilder line = new StringBuilder();
-        for (Slot slot : slots) {
-            line.append(" virtio_mmio.device=").append(slot.size() >> 10).append("K@0x").append(Long.toHexString(slot.base()))
-                    .append(':').append(slot.gsi());
-        }
-        return line.toString().strip();
     }
 
     @Override

@@ -4,6 +4,8 @@ import io.vmguard.arch.x86.BootState;
 import io.vmguard.arch.x86.KernelLoadException;
 import io.vmguard.arch.x86.LinuxBoot;
 import io.vmguard.arch.x86.X86Layout;
+import io.vmguard.arch.x86.acpi.AcpiPlatform;
+import io.vmguard.arch.x86.acpi.AcpiTables;
 import io.vmguard.bus.Bus;
 import io.vmguard.devices.PowerControl;
 import io.vmguard.engine.Engine;
@@ -13,6 +15,7 @@ import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.pci.PciRoot;
 import io.vmguard.sys.NativeException;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
@@ -62,8 +65,9 @@ public final class Vm implements AutoCloseable {
             virtio = new VirtioDevices(mmio, machine, memory);
             virtio.attach(config);
 
-            String commandLine = (config.commandLine() + " " + virtio.commandLine()).strip();
-            BootState boot = LinuxBoot.prepare(memory, config.kernel(), config.initrd(), commandLine);
+            // The guest learns its devices from ACPI: the virtio-mmio ones are declared there, PCI is enumerated.
+            long rsdp = AcpiTables.install(memory, new AcpiPlatform(1, true, virtio.slots()));
+            BootState boot = LinuxBoot.prepare(memory, config.kernel(), config.initrd(), config.commandLine(), rsdp);
             Vcpu vcpu = machine.createVcpu(0);
             vcpu.setRegisters(boot.registers());
             vcpu.setSpecialRegisters(boot.specialRegisters());

@@ -12,6 +12,7 @@ import java.util.List;
 public final class BootParams {
     public static final int SIZE = 4096;
 
+    private static final int ACPI_RSDP_ADDR = 0x070;
     private static final int EXT_RAMDISK_IMAGE = 0x0c0;
     private static final int EXT_RAMDISK_SIZE = 0x0c4;
     private static final int EXT_CMD_LINE_PTR = 0x0c8;
@@ -61,6 +62,12 @@ public final class BootParams {
         page.putInt(EXT_RAMDISK_IMAGE, (int) (address >>> 32));
         page.putInt(RAMDISK_SIZE, (int) size);
         page.putInt(EXT_RAMDISK_SIZE, (int) (size >>> 32));
+        return this;
+    }
+
+    /** Where the ACPI RSDP is (boot protocol 2.14; earlier kernels ignore it and scan 0xE0000-0xFFFFF). */
+    public BootParams acpiRsdp(long address) {
+        page.putLong(ACPI_RSDP_ADDR, address);
         return this;
     }
 

@@ -7,7 +7,9 @@ import java.util.List;
 
 /**
  * The guest's e820 memory map, derived from guest RAM: the first 640 KiB less the EBDA is usable, the
- * legacy hole up to 1 MiB is not listed, and every byte of RAM from 1 MiB up is usable.
+ * legacy hole up to 1 MiB is not listed (the ACPI tables live there, out of the kernel's allocator's
+ * reach), and every byte of RAM from 1 MiB up is usable. The PCI ECAM window in the MMIO gap is listed as
+ * reserved: Linux trusts MCFG's ECAM early in boot only if e820 reserves it (arch/x86/pci/mmconfig-shared.c).
  */
 public final class E820Map {
     /** boot_params has room for 128 entries. */
@@ -28,6 +30,8 @@ public final class E820Map {
                 entries.add(new E820Entry(high, end - high, E820Entry.Type.RAM));
             }
         }
+        entries.add(new E820Entry(X86Layout.PCI_ECAM, X86Layout.PCI_ECAM_SIZE, E820Entry.Type.RESERVED));
+        entries.sort(java.util.Comparator.comparingLong(E820Entry::address));
         if (entries.size() > MAX_ENTRIES) {
             throw new IllegalStateException("e820 map has " + entries.size() + " entries; boot_params holds " + MAX_ENTRIES);
         }

@@ -25,7 +25,14 @@ public final class LinuxBoot {
 
     private LinuxBoot() {}
 
+    /** Prepares a boot without ACPI tables. */
     public static BootState prepare(GuestMemory memory, Path kernelFile, Path initrdFile, String commandLine)
+            throws KernelLoadException {
+        return prepare(memory, kernelFile, initrdFile, commandLine, 0);
+    }
+
+    /** Prepares a boot; {@code acpiRsdp} is the address of the ACPI tables' RSDP, or 0 when there are none. */
+    public static BootState prepare(GuestMemory memory, Path kernelFile, Path initrdFile, String commandLine, long acpiRsdp)
             throws KernelLoadException {
         try (Arena arena = Arena.ofConfined()) {
             KernelImage kernel = KernelImage.open(kernelFile, arena);
@@ -41,6 +48,7 @@ public final class LinuxBoot {
 
             BootParams params = new BootParams(loaded.setupHeader())
                     .commandLine(X86Layout.CMDLINE, line.length)
+                    .acpiRsdp(acpiRsdp)
                     .e820(E820Map.of(memory));
             long initrdAddress = 0;
             long initrdSize = 0;

@@ -106,15 +106,36 @@ class LinuxBootTest {
         assertEquals(MEMORY - 3 * 4096, ramdisk, "initrd sits page-aligned at the top of RAM");
         assertArrayEquals(initrd, memory.readBytes(ramdisk, initrd.length));
 
-        assertEquals(2, memory.readByte(zp + 0x1e8));
-        assertE820(zp + 0x2d0, 0, X86Layout.EBDA_START);
-        assertE820(zp + 0x2d0 + 20, X86Layout.HIGH_MEMORY_START, MEMORY - X86Layout.HIGH_MEMORY_START);
+        assertEquals(3, memory.readByte(zp + 0x1e8));
+        assertE820(zp + 0x2d0, 0, X86Layout.EBDA_START, E820Entry.Type.RAM);
+        assertE820(zp + 0x2d0 + 20, X86Layout.HIGH_MEMORY_START, MEMORY - X86Layout.HIGH_MEMORY_START, E820Entry.Type.RAM);
+        assertE820(zp + 0x2d0 + 40, X86Layout.PCI_ECAM, X86Layout.PCI_ECAM_SIZE, E820Entry.Type.RESERVED);
+        assertEquals(0, memory.readLong(zp + 0x070), "no ACPI tables were given");
     }
 
-    private void assertE820(long entry, long address, long size) {
+    private void assertE820(long entry, long address, long size, E820Entry.Type type) {
         assertEquals(address, memory.readLong(entry));
         assertEquals(size, memory.readLong(entry + 8));
-        assertEquals(1, memory.readInt(entry + 16));
+        assertEquals(type.code(), memory.readInt(entry + 16));
+    }
+
+    @Test
+    void bootParamsNameTheAcpiRsdp() throws Exception {
+        LinuxBoot.prepare(memory, KernelFiles.write(dir, "vmlinux", KernelFiles.elf()), null, "", X86Layout.ACPI_TABLES);
+        assertEquals(X86Layout.ACPI_TABLES, memory.readLong(X86Layout.ZERO_PAGE + 0x070));
+    }
+
+    @Test
+    void e820KeepsTheAcpiAreaOutOfRamAndReservesEcam() {
+        var entries = E820Map.of(memory);
+        for (E820Entry entry : entries) {
+            boolean overlapsAcpi = entry.address() < X86Layout.ACPI_TABLES_END && entry.end() > X86Layout.ACPI_TABLES;
+            assertFalse(overlapsAcpi, "e820 entry " + entry + " covers the ACPI tables");
+        }
+        assertTrue(entries.contains(new E820Entry(X86Layout.PCI_ECAM, X86Layout.PCI_ECAM_SIZE, E820Entry.Type.RESERVED)));
+        for (int i = 1; i < entries.size(); i++) {
+            assertTrue(entries.get(i).address() >= entries.get(i - 1).end(), "sorted, disjoint");
+        }
     }
 
     @Test
@@ -131,10 +152,11 @@ class LinuxBootTest {
     void e820ListsHighMemoryAboveTheMmioGap() throws Exception {
         try (GuestMemory big = GuestMemory.allocate(X86Layout.ramRanges(4L << 30))) {
             var entries = E820Map.of(big);
-            assertEquals(3, entries.size());
+            assertEquals(4, entries.size());
             assertEquals(X86Layout.MMIO_GAP_START, entries.get(1).end());
-            assertEquals(X86Layout.MMIO_GAP_END, entries.get(2).address());
-            assertEquals(1L << 30, entries.get(2).size());
+            assertEquals(E820Entry.Type.RESERVED, entries.get(2).type(), "ECAM, in the gap");
+            assertEquals(X86Layout.MMIO_GAP_END, entries.get(3).address());
+            assertEquals(1L << 30, entries.get(3).size());
             assertFalse(big.contains(X86Layout.MMIO_GAP_START, 1));
         }
     }

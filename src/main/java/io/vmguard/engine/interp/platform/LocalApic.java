@@ -316,12 +316,15 @@ final class LocalApic {
     }
 
     /**
-     * Whether the PIC's INTR reaches the CPU: through LINT0 programmed as unmasked ExtINT (virtual wire),
-     * or directly while the APIC is disabled (hardware or software), as the pins behave without an APIC.
+     * Whether the PIC's INTR reaches the CPU: through LINT0 programmed as unmasked ExtINT (virtual wire), or
+     * directly while the APIC is hardware-disabled, as the pins behave without an APIC. KVM's rule
+     * ({@code kvm_apic_accept_pic_intr}). A software-disabled APIC has every LVT entry masked (SDM 10.4.7.2),
+     * LINT0 included, so it cuts the PIC off: a guest that never initialises the 8259s (Linux on a
+     * hardware-reduced ACPI platform soft-disables the APIC, with interrupts on, while it sets LINT0 up)
+     * must not take one of their requests with the reset vector base 0.
      */
     boolean acceptsExtInt() {
-        return !hardwareEnabled() || !softwareEnabled()
-                || ((lvtLint0 & LVT_MASKED) == 0 && ((lvtLint0 >>> 8) & 7) == DELIVERY_EXTINT);
+        return !hardwareEnabled() || ((lvtLint0 & LVT_MASKED) == 0 && ((lvtLint0 >>> 8) & 7) == DELIVERY_EXTINT);
     }
 
     /** Whether this APIC is among the destinations of a message (I/O APIC entry or IPI). */

@@ -115,9 +115,13 @@ class LocalApicTest {
     }
 
     @Test
-    void extIntPassesThroughUnmaskedLint0OrAnyDisabledApic() {
-        assertTrue(apic.acceptsExtInt(), "software-disabled");
+    void extIntPassesThroughUnmaskedLint0OrAHardwareDisabledApic() {
+        assertTrue(apic.acceptsExtInt(), "reset: software-disabled, LINT0 ExtINT (virtual wire, as KVM resets it)");
+        apic.write(LocalApic.SVR, 0xff);
+        assertFalse(apic.acceptsExtInt(), "explicitly software-disabled: LINT0 masked");
         enable();
+        assertFalse(apic.acceptsExtInt(), "enabling does not unmask LINT0");
+        apic.write(LocalApic.LVT_LINT0, 0x700);
         assertTrue(apic.acceptsExtInt(), "LINT0 ExtINT");
         apic.write(LocalApic.LVT_LINT0, 0x1_0700);
         assertFalse(apic.acceptsExtInt(), "LINT0 masked");

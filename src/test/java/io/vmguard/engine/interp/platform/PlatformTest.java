@@ -76,7 +76,10 @@ class PlatformTest {
         platform.service();
         assertFalse(platform.interruptRequested(), "LINT0 masked: the PIC is cut off");
         lapicWrite(0xf0, 0xff);
-        assertTrue(platform.interruptRequested(), "a software-disabled APIC lets INTR through");
+        assertFalse(platform.interruptRequested(), "a software-disabled APIC keeps LINT0 masked");
+        lapicWrite(0xf0, 0x1ff);
+        lapicWrite(0x350, 0x700);
+        assertTrue(platform.interruptRequested(), "LINT0 unmasked again: the waiting request gets through");
     }
 
     @Test

@@ -1,0 +1,53 @@
+package io.vmguard.arch.x86.acpi;
+
+import io.vmguard.arch.x86.X86Layout;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * What the ACPI tables describe: how many vCPUs, whether a PCI host bridge (configuration through ports
+ * 0xCF8/0xCFC and ECAM) is there, and the virtio-mmio devices with their registers and interrupts.
+ * Everything else (APIC addresses, PCI windows, ECAM) is fixed by {@link X86Layout}.
+ */
+public record AcpiPlatform(int vcpus, boolean pciHost, List<VirtioMmioSlot> virtioMmio) {
+    /** xAPIC ids are one byte and 0xff is the broadcast id. */
+    public static final int MAX_VCPUS = 255;
+    private static final long VIRTIO_MMIO_END =
+            X86Layout.VIRTIO_MMIO_BASE + X86Layout.VIRTIO_MMIO_MAX_DEVICES * X86Layout.VIRTIO_MMIO_SLOT_SIZE;
+
+    /** One virtio-mmio device: its register window and the (level-triggered) GSI it raises. */
+    public record VirtioMmioSlot(long base, long size, int gsi) {
+        public VirtioMmioSlot {
+            if (size <= 0 || base < X86Layout.VIRTIO_MMIO_BASE || base > VIRTIO_MMIO_END - size) {
+                throw new IllegalArgumentException(String.format(
+                        "virtio-mmio device at 0x%x+0x%x lies outside the virtio-mmio area [0x%x, 0x%x)",
+                        base, size, X86Layout.VIRTIO_MMIO_BASE, VIRTIO_MMIO_END));
+            }
+            if (gsi < X86Layout.FIRST_DEVICE_GSI || gsi >= X86Layout.GSI_COUNT) {
+                throw new IllegalArgumentException("virtio-mmio device at 0x" + Long.toHexString(base) + " uses GSI " + gsi
+                        + "; devices get GSIs " + X86Layout.FIRST_DEVICE_GSI + "-" + (X86Layout.GSI_COUNT - 1));
+            }
+        }
+
+        public long end() {
+            return base + size;
+        }
+    }
+
+    public AcpiPlatform {
+        if (vcpus < 1 || vcpus > MAX_VCPUS) {
+            throw new IllegalArgumentException("vCPU count " + vcpus + " is not between 1 and " + MAX_VCPUS);
+        }
+        virtioMmio = List.copyOf(virtioMmio);
+        if (virtioMmio.size() > X86Layout.VIRTIO_MMIO_MAX_DEVICES) {
+            throw new IllegalArgumentException(virtioMmio.size() + " virtio-mmio devices; at most " + X86Layout.VIRTIO_MMIO_MAX_DEVICES);
+        }
+        List<VirtioMmioSlot> byBase = virtioMmio.stream().sorted(Comparator.comparingLong(VirtioMmioSlot::base)).toList();
+        for (int i = 1; i < byBase.size(); i++) {
+            if (byBase.get(i).base() < byBase.get(i - 1).end()) {
+                throw new IllegalArgumentException(String.format("virtio-mmio devices at 0x%x and 0x%x overlap",
+                        byBase.get(i - 1).base(), byBase.get(i).base()));
+            }
+        }
+    }
+}
