@@ -26,7 +26,7 @@ import java.time.Duration;
  * <p>Output is written to the host stream on the vCPU thread when the driver kicks, and flushed after
  * each batch; the driver busy-waits for its transmit buffers, so they are returned at once even when the
  * host stream fails (the bytes are then lost, with one line on stderr). Input is read by a daemon thread
- * and held until the guest provides buffers ({@link ConsoleReceiver}).
+ * and held until the guest has opened the port and provides buffers ({@link ConsoleReceiver}).
  */
 public final class VirtioConsole implements VirtioDevice {
     public static final long F_MULTIPORT = 1L << 1;

@@ -203,7 +203,7 @@ class VirtioConsoleTest {
         Thread writer = Thread.ofPlatform().start(() -> {
             try {
                 keyboard.write(typed);
-                keyboard.flush();
+                keyboard.close(); // end of input, before this thread ends (a pipe's reader fails on a dead writer)
             } catch (IOException e) {
                 throw new RuntimeException(e);
             }
