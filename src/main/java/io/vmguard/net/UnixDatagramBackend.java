@@ -6,15 +6,16 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A backend that needs no privilege: one Ethernet frame per AF_UNIX datagram, received on a socket bound at
  * a local path and sent to a peer's path. Two VMs pointed at each other's paths share a wire; so do a VM
  * and any host program that binds the peer path.
  *
- * <p>It behaves like a cable: a frame sent while no one is bound at the peer path, or while the peer's
- * receive queue is full, is lost and counted, never waited for. The peer's queue holds
- * {@code net.unix.max_dgram_qlen} datagrams (10 by default), so a peer must drain it promptly.
+ * <p>It behaves like a cable: a frame sent while no one is bound at the peer path is lost and counted,
+ * never waited for. The peer's queue holds only {@code net.unix.max_dgram_qlen} datagrams (10 by
+ * default); when it is full the sender waits up to ~20 ms for room, then drops the frame and counts it.
  *
  * <p>Who can send to this VM is who may write the local socket file: keep it in a directory only the
  * intended peer can reach.
@@ -133,6 +134,10 @@ public final class UnixDatagramBackend implements NetBackend {
     /** One frame per datagram; MSG_TRUNC makes recv report a datagram's real length, so an oversized one is seen. */
     private record DatagramIo(String description, MemorySegment peerAddress, Path local, Object boundFile)
             implements FramePort.FrameIo {
+        /** At most ~20 ms per frame waiting for room in the peer's queue. */
+        private static final int FULL_QUEUE_RETRIES = 40;
+        private static final long FULL_QUEUE_RETRY_NANOS = 500_000;
+
         @Override
         public long read(int fd, MemorySegment buffer, Libc.CallState state) {
             return Libc.recv(fd, buffer, Libc.MSG_TRUNC | Libc.MSG_DONTWAIT, state);
@@ -140,7 +145,16 @@ public final class UnixDatagramBackend implements NetBackend {
 
         @Override
         public long write(int fd, MemorySegment frame, Libc.CallState state) {
-            return Libc.sendto(fd, frame, Libc.MSG_DONTWAIT | Libc.MSG_NOSIGNAL, peerAddress, state);
+            long sent = Libc.sendto(fd, frame, Libc.MSG_DONTWAIT | Libc.MSG_NOSIGNAL, peerAddress, state);
+            // A full peer queue is usually a peer a moment behind, not a dead one: give it a few
+            // milliseconds to drain before the frame is lost. Dropping at once costs TCP a retransmit
+            // timeout per frame, which made bulk transfers ten times slower; waiting without bound
+            // would let a stalled peer stall this VM.
+            for (int wait = 0; sent == -Libc.EAGAIN && wait < FULL_QUEUE_RETRIES; wait++) {
+                LockSupport.parkNanos(FULL_QUEUE_RETRY_NANOS);
+                sent = Libc.sendto(fd, frame, Libc.MSG_DONTWAIT | Libc.MSG_NOSIGNAL, peerAddress, state);
+            }
+            return sent;
         }
 
         /**
