@@ -6,8 +6,10 @@ import io.vmguard.bus.BusRange;
 import io.vmguard.dma.GuestDmaSpace;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
+import io.vmguard.pci.PciRoot;
 import io.vmguard.virtio.VirtioDevice;
 import io.vmguard.virtio.mmio.VirtioMmioTransport;
+import io.vmguard.virtio.pci.VirtioPciTransport;
 import io.vmguard.net.MacAddress;
 import io.vmguard.net.NetBackend;
 import io.vmguard.net.NetException;
@@ -25,9 +27,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The VM's virtio devices on virtio-mmio: slot {@code n} is the 4 KiB window at
- * VIRTIO_MMIO_BASE + n * VIRTIO_MMIO_SLOT_SIZE with its own interrupt line. Each device reaches guest
- * memory only through the DMA space it is given here.
+ * The VM's virtio devices, on the transport the configuration names. On PCI each is a function in the
+ * next free slot of the root bus, found by the guest's enumeration. On virtio-mmio slot {@code n} is the
+ * 4 KiB window at VIRTIO_MMIO_BASE + n * VIRTIO_MMIO_SLOT_SIZE with its own interrupt line, declared on
+ * the kernel command line. Each device reaches guest memory only through the DMA space it is given here.
  */
 final class VirtioDevices implements AutoCloseable {
     /** Legacy IRQs nothing else uses, reachable through the 8259 as well as the I/O APIC. */
@@ -39,14 +42,18 @@ final class VirtioDevices implements AutoCloseable {
     private final List<VirtioDevice> devices = new ArrayList<>();
     private final List<Slot> slots = new ArrayList<>();
     private final Bus mmio;
+    private final PciRoot pci;
+    private final VirtioTransport transport;
     private final VirtualMachine machine;
     private final GuestMemory memory;
 
     private OutputStream consoleOutput;
     private SerialTarget consoleTarget;
 
-    VirtioDevices(Bus mmio, VirtualMachine machine, GuestMemory memory) {
+    VirtioDevices(Bus mmio, PciRoot pci, VirtioTransport transport, VirtualMachine machine, GuestMemory memory) {
         this.mmio = mmio;
+        this.pci = pci;
+        this.transport = transport;
         this.machine = machine;
         this.memory = memory;
     }
@@ -83,24 +90,39 @@ final class VirtioDevices implements AutoCloseable {
 
     /** Adds a device in the next slot; the guest sees devices in the order they are added. */
     void add(VirtioDevice device, String name) throws VmException {
+        devices.add(device); // closed with the others, even if it finds no slot
+        switch (transport) {
+            case PCI -> addOnPci(device, name);
+            case MMIO -> addOnMmio(device, name);
+        }
+    }
+
+    private void addOnPci(VirtioDevice device, String name) throws VmException {
+        try {
+            pci.add(new VirtioPciTransport(device, name, new GuestDmaSpace(memory), pci.msiSink()));
+        } catch (IllegalStateException e) {
+            throw new VmException("cannot put " + name + " on PCI: " + e.getMessage(), e);
+        }
+    }
+
+    private void addOnMmio(VirtioDevice device, String name) throws VmException {
         int index = slots.size();
         if (index >= IRQS.length) {
-            devices.add(device); // closed with the others
-            throw new VmException("too many virtio devices (at most " + IRQS.length + ")");
+            throw new VmException("too many virtio-mmio devices (at most " + IRQS.length + ")");
         }
         long base = X86Layout.VIRTIO_MMIO_BASE + index * X86Layout.VIRTIO_MMIO_SLOT_SIZE;
         int gsi = IRQS[index];
-        devices.add(device);
-        VirtioMmioTransport transport = new VirtioMmioTransport(device, name, new GuestDmaSpace(memory), machine.interruptLine(gsi));
-        mmio.register(new BusRange(base, VirtioMmioTransport.WINDOW_SIZE), transport);
+        VirtioMmioTransport window = new VirtioMmioTransport(device, name, new GuestDmaSpace(memory), machine.interruptLine(gsi));
+        mmio.register(new BusRange(base, VirtioMmioTransport.WINDOW_SIZE), window);
         slots.add(new Slot(name, base, VirtioMmioTransport.WINDOW_SIZE, gsi));
     }
 
+    /** The virtio-mmio slots (none on PCI, where enumeration finds the devices). */
     List<Slot> slots() {
         return List.copyOf(slots);
     }
 
-    /** The kernel command-line words that declare the devices to Linux's virtio_mmio driver. */
+    /** The kernel command-line words that declare virtio-mmio devices to Linux's virtio_mmio driver (none on PCI). */
     String commandLine() {
         StringBuilder line = new StringBuilder();
         for (Slot slot : slots) {
