@@ -204,6 +204,12 @@ public final class VirtioControl {
         }
     }
 
+    /** The MSI-X vector the driver chose for queue {@code index}; {@link #NO_VECTOR} for none or no such queue. */
+    public synchronized int queueVector(int index) {
+        QueueConfig queue = queue(index);
+        return queue == null ? NO_VECTOR : queue.vector;
+    }
+
     /** The MSI-X vector the driver chose for configuration changes; {@link #NO_VECTOR} until it chooses. */
     public synchronized int configVector() {
         return configVector;

@@ -83,7 +83,7 @@ final class CommonConfig {
             case QUEUE_SELECT -> queueSelect;
             // A size of 0 tells the driver the selected queue does not exist.
             case QUEUE_SIZE -> queue == null ? 0 : queue.size();
-            case QUEUE_MSIX_VECTOR -> queue == null ? VirtioControl.NO_VECTOR : queue.vector();
+            case QUEUE_MSIX_VECTOR -> control.queueVector(queueSelect);
             case QUEUE_ENABLE -> queue != null && queue.ready() ? 1 : 0;
             case QUEUE_NOTIFY_OFF -> queue == null ? 0 : queueSelect;
             case QUEUE_DESC_LO -> queue == null ? 0 : (int) queue.descriptorTable();

@@ -1,6 +1,7 @@
 package io.vmguard.virtio.pci;
 
 import io.vmguard.pci.PciCapability;
+import io.vmguard.pci.PciDevice;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -18,13 +19,6 @@ import java.lang.foreign.ValueLayout;
  * held.
  */
 final class PciConfigWindow implements PciCapability {
-    /** Where the window's accesses go: the transport's own BAR handlers. */
-    interface BarAccess {
-        void read(int bar, long offset, MemorySegment data);
-
-        void write(int bar, long offset, MemorySegment data);
-    }
-
     static final int LENGTH = 20;
     private static final int CAP_LEN = 2;
     private static final int CFG_TYPE = 3;
@@ -35,14 +29,15 @@ final class PciConfigWindow implements PciCapability {
 
     private final int barIndex;
     private final long barSize;
-    private final BarAccess access;
+    /** The function whose BAR the window reaches, through its own BAR handlers. */
+    private final PciDevice function;
     /** The capability as the guest sees it (bytes 0-1 are the config space's). */
     private final byte[] bytes = new byte[LENGTH];
 
-    PciConfigWindow(int barIndex, long barSize, BarAccess access) {
+    PciConfigWindow(int barIndex, long barSize, PciDevice function) {
         this.barIndex = barIndex;
         this.barSize = barSize;
-        this.access = access;
+        this.function = function;
         bytes[CAP_LEN] = LENGTH;
         bytes[CFG_TYPE] = VirtioCapabilities.PCI_CFG;
     }
@@ -63,7 +58,7 @@ final class PciConfigWindow implements PciCapability {
             Target target = target();
             if (target != null) {
                 MemorySegment data = MemorySegment.ofArray(new byte[target.length()]);
-                access.read(barIndex, target.offset(), data);
+                function.readBar(barIndex, target.offset(), data);
                 for (int i = 0; i < target.length(); i++) {
                     bytes[DATA + i] = data.get(ValueLayout.JAVA_BYTE, i);
                 }
@@ -91,7 +86,7 @@ final class PciConfigWindow implements PciCapability {
                 for (int i = 0; i < target.length(); i++) {
                     data.set(ValueLayout.JAVA_BYTE, i, bytes[DATA + i]);
                 }
-                access.write(barIndex, target.offset(), data);
+                function.writeBar(barIndex, target.offset(), data);
             }
         }
     }

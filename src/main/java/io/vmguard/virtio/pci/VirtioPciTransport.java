@@ -66,26 +66,16 @@ public final class VirtioPciTransport implements PciDevice {
                 .capability(VirtioCapabilities.structure(VirtioCapabilities.ISR_CFG, BarLayout.BAR, BarLayout.ISR, BarLayout.ISR_LENGTH))
                 .capability(VirtioCapabilities.structure(VirtioCapabilities.DEVICE_CFG, BarLayout.BAR, BarLayout.DEVICE_CONFIG,
                         BarLayout.DEVICE_CONFIG_LENGTH))
-                .capability(new PciConfigWindow(BarLayout.BAR, BarLayout.BAR_SIZE, new PciConfigWindow.BarAccess() {
-                    @Override
-                    public void read(int bar, long offset, MemorySegment data) {
-                        readBar(bar, offset, data);
-                    }
-
-                    @Override
-                    public void write(int bar, long offset, MemorySegment data) {
-                        writeBar(bar, offset, data);
-                    }
-                }))
+                .capability(new PciConfigWindow(BarLayout.BAR, BarLayout.BAR_SIZE, this)) // used only once built
                 .build();
+        // Asked when an interrupt comes, by which time the control exists.
         interrupt = new PciInterrupt(msix, config, this::queueVector, this::configVector);
         control = new VirtioControl(device, name, new BusMasterDma(dma, config::busMasterEnabled), interrupt, 0);
         common = new CommonConfig(control, msix.vectors(), interrupt::reset);
     }
 
     private int queueVector(int queueIndex) {
-        VirtioControl.QueueConfig queue = control.queue(queueIndex);
-        return queue == null ? VirtioControl.NO_VECTOR : queue.vector();
+        return control.queueVector(queueIndex);
     }
 
     private int configVector() {
