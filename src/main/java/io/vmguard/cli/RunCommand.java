@@ -7,6 +7,7 @@ import io.vmguard.virtio.block.DiskConfig;
 import io.vmguard.vmm.Engines;
 import io.vmguard.vmm.RunOutcome;
 import io.vmguard.vmm.SerialTarget;
+import io.vmguard.vmm.VirtioTransport;
 import io.vmguard.vmm.Vm;
 import io.vmguard.vmm.VmConfig;
 import io.vmguard.vmm.VmException;
@@ -69,6 +70,11 @@ public final class RunCommand implements Callable<Integer> {
             description = "virtio console hvc0: off, stdio, file:PATH or null (default ${DEFAULT-VALUE})")
     String console;
 
+    @Option(names = "--virtio-transport", paramLabel = "pci|mmio", defaultValue = "pci",
+            description = "how virtio devices reach the guest: PCI functions with MSI-X, or virtio-mmio windows "
+                    + "(default ${DEFAULT-VALUE})")
+    String virtioTransport;
+
     @Override
     public Integer call() throws CliException {
         VmConfig config = config();
@@ -101,12 +107,14 @@ public final class RunCommand implements Callable<Integer> {
         long memoryBytes;
         SerialTarget serialTarget;
         Optional<SerialTarget> consoleTarget;
+        VirtioTransport transport;
         List<DiskConfig> diskConfigs = new ArrayList<>();
         List<NetSpec> netSpecs = new ArrayList<>();
         try {
             memoryBytes = ByteSize.parse(memory);
             serialTarget = SerialTarget.parse(serial);
             consoleTarget = console.equals("off") ? Optional.empty() : Optional.of(SerialTarget.parse(console));
+            transport = VirtioTransport.parse(virtioTransport);
             for (String disk : disks) {
                 diskConfigs.add(DiskConfig.parse(disk));
             }
@@ -138,7 +146,7 @@ public final class RunCommand implements Callable<Integer> {
             requireFile(initrdFile, "initrd");
         }
         return new VmConfig(kernelFile, initrdFile, line, memoryBytes, engine, serialTarget, diskConfigs, netSpecs,
-                consoleTarget);
+                consoleTarget, transport);
     }
 
     private static void requireFile(Path file, String what) throws CliException {

@@ -7,7 +7,8 @@ package io.vmguard.pci;
  *
  * <p>Accesses arrive whole, as the guest made them, when they fall inside the capability's body (a
  * dword the guest reads at the capability's start arrives as the two body bytes it covers). Reads must
- * have no side effects. Guest writes can hold anything: never throw for them. Calls may come from
+ * have no side effects unless a specification demands one (virtio's configuration access window reads
+ * the BAR it points at). Guest writes can hold anything: never throw for them. Calls may come from
  * several vCPU threads and are not serialised by the config space: a capability guards its own state.
  */
 public interface PciCapability {

@@ -10,6 +10,9 @@ import java.util.List;
  * onto it. Synchronized: the vCPU drives it, and a device's own threads may report failures.
  */
 public final class VirtioControl {
+    /** The MSI-X vector number that means "no interrupt" (virtio-pci's VIRTIO_MSI_NO_VECTOR). */
+    public static final int NO_VECTOR = 0xffff;
+
     private final VirtioDevice device;
     private final String name;
     private final DmaSpace dma;
@@ -20,6 +23,8 @@ public final class VirtioControl {
     private int status;
     private long driverFeatures;
     private int configGeneration;
+    /** MSI-X vector for configuration changes (virtio-pci only). */
+    private int configVector = NO_VECTOR;
     private boolean active;
 
     /** The driver's settings for one queue, as written through the transport before it is enabled. */
@@ -30,8 +35,8 @@ public final class VirtioControl {
         long descriptorTable;
         long driverArea;
         long deviceArea;
-        /** MSI-X vector for this queue (virtio-pci only); 0xffff means none. */
-        int vector = 0xffff;
+        /** MSI-X vector for this queue (virtio-pci only); {@link #NO_VECTOR} means none. */
+        int vector = NO_VECTOR;
 
         QueueConfig(int maxSize) {
             this.maxSize = maxSize;
@@ -199,6 +204,22 @@ public final class VirtioControl {
         }
     }
 
+    /** The MSI-X vector the driver chose for queue {@code index}; {@link #NO_VECTOR} for none or no such queue. */
+    public synchronized int queueVector(int index) {
+        QueueConfig queue = queue(index);
+        return queue == null ? NO_VECTOR : queue.vector;
+    }
+
+    /** The MSI-X vector the driver chose for configuration changes; {@link #NO_VECTOR} until it chooses. */
+    public synchronized int configVector() {
+        return configVector;
+    }
+
+    /** The transport checks the number against its MSI-X table; a reset forgets it. */
+    public synchronized void setConfigVector(int vector) {
+        configVector = vector & 0xffff;
+    }
+
     public synchronized void setQueueReady(int index, boolean ready) {
         if (queue(index) != null && !active) {
             queues.get(index).ready = ready;
@@ -274,6 +295,7 @@ public final class VirtioControl {
         active = false;
         status = 0;
         driverFeatures = 0;
+        configVector = NO_VECTOR;
         for (int i = 0; i < queues.size(); i++) {
             queues.set(i, new QueueConfig(device.maxQueueSize()));
         }

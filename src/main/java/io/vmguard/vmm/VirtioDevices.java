@@ -7,8 +7,10 @@ import io.vmguard.bus.BusRange;
 import io.vmguard.dma.GuestDmaSpace;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
+import io.vmguard.pci.PciRoot;
 import io.vmguard.virtio.VirtioDevice;
 import io.vmguard.virtio.mmio.VirtioMmioTransport;
+import io.vmguard.virtio.pci.VirtioPciTransport;
 import io.vmguard.net.MacAddress;
 import io.vmguard.net.NetBackend;
 import io.vmguard.net.NetException;
@@ -26,10 +28,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The VM's virtio devices on virtio-mmio: slot {@code n} is the 4 KiB window at
- * VIRTIO_MMIO_BASE + n * VIRTIO_MMIO_SLOT_SIZE, raising device GSI {@code 16 + n % 8}; the ACPI DSDT
- * declares each one to the guest. Each device reaches guest memory only through the DMA space it is
- * given here.
+ * The VM's virtio devices, on the transport the configuration names. On PCI each is a function in the
+ * next free slot of the root bus, found by the guest's enumeration. On virtio-mmio slot {@code n} is the
+ * 4 KiB window at VIRTIO_MMIO_BASE + n * VIRTIO_MMIO_SLOT_SIZE raising device GSI {@code 16 + n % 8},
+ * declared to the guest in the ACPI DSDT. Each device reaches guest memory only through the DMA space it
+ * is given here.
  */
 final class VirtioDevices implements AutoCloseable {
     private static final int DEVICE_GSIS = X86Layout.GSI_COUNT - X86Layout.FIRST_DEVICE_GSI;
@@ -37,14 +40,18 @@ final class VirtioDevices implements AutoCloseable {
     private final List<VirtioDevice> devices = new ArrayList<>();
     private final List<AcpiPlatform.VirtioMmioSlot> slots = new ArrayList<>();
     private final Bus mmio;
+    private final PciRoot pci;
+    private final VirtioTransport transport;
     private final VirtualMachine machine;
     private final GuestMemory memory;
 
     private OutputStream consoleOutput;
     private SerialTarget consoleTarget;
 
-    VirtioDevices(Bus mmio, VirtualMachine machine, GuestMemory memory) {
+    VirtioDevices(Bus mmio, PciRoot pci, VirtioTransport transport, VirtualMachine machine, GuestMemory memory) {
         this.mmio = mmio;
+        this.pci = pci;
+        this.transport = transport;
         this.machine = machine;
         this.memory = memory;
     }
@@ -81,21 +88,35 @@ final class VirtioDevices implements AutoCloseable {
 
     /** Adds a device in the next slot; the guest sees devices in the order they are added. */
     void add(VirtioDevice device, String name) throws VmException {
+        devices.add(device); // closed with the others, even if it finds no slot
+        switch (transport) {
+            case PCI -> addOnPci(device, name);
+            case MMIO -> addOnMmio(device, name);
+        }
+    }
+
+    private void addOnPci(VirtioDevice device, String name) throws VmException {
+        try {
+            pci.add(new VirtioPciTransport(device, name, new GuestDmaSpace(memory), pci.msiSink()));
+        } catch (IllegalStateException e) {
+            throw new VmException("cannot put " + name + " on PCI: " + e.getMessage(), e);
+        }
+    }
+
+    private void addOnMmio(VirtioDevice device, String name) throws VmException {
         int index = slots.size();
         if (index >= X86Layout.VIRTIO_MMIO_MAX_DEVICES) {
-            devices.add(device); // closed with the others
-            throw new VmException("too many virtio devices (at most " + X86Layout.VIRTIO_MMIO_MAX_DEVICES + ")");
+            throw new VmException("too many virtio-mmio devices (at most " + X86Layout.VIRTIO_MMIO_MAX_DEVICES + ")");
         }
         long base = X86Layout.VIRTIO_MMIO_BASE + index * X86Layout.VIRTIO_MMIO_SLOT_SIZE;
         // Level-triggered lines may be shared, so slots beyond the eighth share GSIs round-robin.
         int gsi = X86Layout.FIRST_DEVICE_GSI + index % DEVICE_GSIS;
-        devices.add(device);
-        VirtioMmioTransport transport = new VirtioMmioTransport(device, name, new GuestDmaSpace(memory), machine.interruptLine(gsi));
-        mmio.register(new BusRange(base, VirtioMmioTransport.WINDOW_SIZE), transport);
+        VirtioMmioTransport window = new VirtioMmioTransport(device, name, new GuestDmaSpace(memory), machine.interruptLine(gsi));
+        mmio.register(new BusRange(base, VirtioMmioTransport.WINDOW_SIZE), window);
         slots.add(new AcpiPlatform.VirtioMmioSlot(base, VirtioMmioTransport.WINDOW_SIZE, gsi));
     }
 
-    /** Where the devices sit, for the ACPI tables. */
+    /** The virtio-mmio slots, for the ACPI tables (none on PCI, where enumeration finds the devices). */
     List<AcpiPlatform.VirtioMmioSlot> slots() {
         return List.copyOf(slots);
     }

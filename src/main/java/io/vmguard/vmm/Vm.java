@@ -52,7 +52,7 @@ public final class Vm implements AutoCloseable {
         return create(config, engine, pci -> {});
     }
 
-    /** As {@link #create(VmConfig, Engine)}, with PCI devices {@code pciDevices} adds to the root bus (tests). */
+    /** As {@link #create(VmConfig, Engine)}, with PCI devices {@code pciDevices} adds to the root bus before the virtio ones (tests). */
     static Vm create(VmConfig config, Engine engine, Consumer<PciRoot> pciDevices) throws VmException {
         GuestMemory memory = null;
         VirtualMachine machine = null;
@@ -62,7 +62,10 @@ public final class Vm implements AutoCloseable {
             machine = engine.createVm(memory);
             Bus io = new Bus("port I/O");
             Bus mmio = new Bus("MMIO");
-            virtio = new VirtioDevices(mmio, machine, memory);
+            PciRoot pci = new PciRoot(machine::interruptLine, machine::signalMsi);
+            pci.registerOn(io, mmio);
+            pciDevices.accept(pci);
+            virtio = new VirtioDevices(mmio, pci, config.virtioTransport(), machine, memory);
             virtio.attach(config);
 
             // The guest learns its devices from ACPI: the virtio-mmio ones are declared there, PCI is enumerated.
@@ -75,9 +78,6 @@ public final class Vm implements AutoCloseable {
 
             CompletableFuture<RunOutcome> outcome = new CompletableFuture<>();
             LegacyDevices devices = LegacyDevices.attach(io, machine, config.serial(), powerControl(outcome));
-            PciRoot pci = new PciRoot(machine::interruptLine, machine::signalMsi);
-            pci.registerOn(io, mmio);
-            pciDevices.accept(pci);
             return new Vm(memory, machine, vcpu, devices, virtio, io, mmio, outcome);
         } catch (KernelLoadException | EngineException e) {
             closeQuietly(virtio, machine, memory);
