@@ -8,13 +8,9 @@ import io.vmguard.devices.legacy.ExitPort;
 import io.vmguard.devices.legacy.I8042;
 import io.vmguard.devices.legacy.Serial8250;
 import io.vmguard.engine.VirtualMachine;
-import java.io.FileDescriptor;
-import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.file.Files;
-import java.nio.file.StandardOpenOption;
 
 /**
  * The PC devices every vmguard guest has, placed at their standard ports: COM1 (IRQ 4) as the console,

@@ -15,6 +15,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -54,7 +55,7 @@ public final class VirtioNet implements VirtioDevice {
     /** Frames the device itself dropped: malformed transmits, receive buffers too small (the backend counts its own). */
     private final AtomicLong dropped = new AtomicLong();
 
-    private final java.util.concurrent.atomic.AtomicBoolean backendFailed = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean backendFailed = new AtomicBoolean();
     private DeviceContext context;
     private volatile boolean closed;
 
