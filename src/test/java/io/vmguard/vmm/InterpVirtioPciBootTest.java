@@ -41,14 +41,14 @@ class InterpVirtioPciBootTest {
     @TempDir
     Path dir;
 
-    @Test
-    void linuxWritesAFileOnAVirtioBlockDiskOnPciUsingMsix() throws Exception {
-        Path disk = dir.resolve("disk.img");
+    /** Boots with a fresh ext4 disk on virtio-pci and {@code extraCommandLine}; returns the console text. */
+    private String bootWithDisk(Path disk, String extraCommandLine) throws Exception {
         makeExt4(disk);
         Path initrd = InitramfsOverlay.write(BuiltGuest.initramfs(),
                 Map.of("vmguard/scripts/" + SCRIPT, Files.readAllBytes(SCRIPT_SOURCE)), dir.resolve("initrd.gz"));
         Path console = dir.resolve("console.log");
-        VmConfig config = new VmConfig(BuiltGuest.vmlinux(), initrd, RunCommand.DEFAULT_COMMAND_LINE + " vmguard.run=" + SCRIPT,
+        VmConfig config = new VmConfig(BuiltGuest.vmlinux(), initrd,
+                RunCommand.DEFAULT_COMMAND_LINE + " vmguard.run=" + SCRIPT + " " + extraCommandLine,
                 256L << 20, "interp", new SerialTarget.File(console), List.of(new DiskConfig(disk, false)), List.of(),
                 Optional.empty());
         assertEquals(VirtioTransport.PCI, config.virtioTransport(), "PCI is the default");
@@ -60,6 +60,14 @@ class InterpVirtioPciBootTest {
         String text = Files.readString(console);
         assertEquals(new RunOutcome.PoweredOff(0), outcome, text);
         assertTrue(text.contains("VMGUARD-RESULT name=" + SCRIPT + " status=0"), text);
+        assertEquals("written by the vmguard guest over virtio\n", debugfsCat(disk, "/guest-file"));
+        return text;
+    }
+
+    @Test
+    void linuxWritesAFileOnAVirtioBlockDiskOnPciUsingMsix() throws Exception {
+        Path disk = dir.resolve("disk.img");
+        String text = bootWithDisk(disk, "");
         assertTrue(text.contains("pci 0000:00:01.0: [1af4:1042] type 00 class 0x018000"), "the disk enumerated in slot 1\n" + text);
         assertTrue(text.contains(SCRIPT + ": virtio0 device 0x0002 on 0000:00:01.0"), "virtio_pci bound it\n" + text);
         assertTrue(text.contains("virtio_blk virtio0: [vda] 32768 512-byte logical blocks"), text);
@@ -80,8 +88,19 @@ class InterpVirtioPciBootTest {
         }
         assertTrue(config0 >= 0, "an MSI-X vector for configuration changes\n" + text);
         assertTrue(requests > 0, "the request queue's own MSI-X vector fired\n" + text);
+    }
 
-        assertEquals("written by the vmguard guest over virtio\n", debugfsCat(disk, "/guest-file"));
+    /** Without MSI the device falls back to INTx, which Linux routes through the DSDT's _PRT to an I/O APIC pin. */
+    @Test
+    void withoutMsiTheDiskInterruptsThroughTheIoApicAsTheAcpiRoutingTableSays() throws Exception {
+        String text = bootWithDisk(dir.resolve("disk.img"), "pci=nomsi");
+        assertTrue(text.contains("PCI: Using ACPI for IRQ routing"), text);
+        int slot1IntaGsi = io.vmguard.arch.x86.PciInterruptRouting.gsi(1, 0);
+        Pattern intx = Pattern.compile("^\\s*\\d+:\\s+(\\d+)\\s+IO-APIC\\s+" + slot1IntaGsi + "-fasteoi\\s+virtio0$");
+        long interrupts = text.lines().map(intx::matcher).filter(Matcher::matches).mapToLong(m -> Long.parseLong(m.group(1)))
+                .findFirst().orElse(-1);
+        assertTrue(interrupts > 0, "virtio0's INTx on GSI " + slot1IntaGsi + " fired\n" + text);
+        assertTrue(text.lines().noneMatch(line -> line.contains("PCI-MSI")), text);
     }
 
     private static void makeExt4(Path image) throws IOException, InterruptedException {
