@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.vmguard.testing.RecordingLine;
 import io.vmguard.arch.x86.PciInterruptRouting;
 import io.vmguard.arch.x86.X86Layout;
 import io.vmguard.bus.Bus;

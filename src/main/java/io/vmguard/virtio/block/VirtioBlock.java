@@ -2,6 +2,7 @@ package io.vmguard.virtio.block;
 
 import io.vmguard.dma.DmaFault;
 import io.vmguard.virtio.DescriptorChain;
+import io.vmguard.virtio.ConfigSpace;
 import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.DeviceType;
 import io.vmguard.virtio.QueueException;
@@ -114,10 +115,7 @@ public final class VirtioBlock implements VirtioDevice {
 
     @Override
     public void readConfig(long offset, MemorySegment data) {
-        data.fill((byte) 0);
-        if (offset < CONFIG_BYTES) {
-            MemorySegment.copy(config, offset, data, 0, Math.min(data.byteSize(), CONFIG_BYTES - offset));
-        }
+        ConfigSpace.read(config, offset, data);
     }
 
     @Override

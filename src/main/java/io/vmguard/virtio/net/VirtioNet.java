@@ -5,6 +5,7 @@ import io.vmguard.net.MacAddress;
 import io.vmguard.net.NetBackend;
 import io.vmguard.net.NetException;
 import io.vmguard.virtio.DescriptorChain;
+import io.vmguard.virtio.ConfigSpace;
 import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.DeviceType;
 import io.vmguard.virtio.QueueException;
@@ -46,7 +47,8 @@ public final class VirtioNet implements VirtioDevice {
     private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final NetBackend backend;
-    private final MacAddress mac;
+    /** mac[6], status (le16); max_virtqueue_pairs and mtu need features not offered. */
+    private final MemorySegment config;
     private final Arena buffers = Arena.ofShared();
     private final MemorySegment transmitFrame = buffers.allocate(MAX_FRAME);
     private final MemorySegment receiveFrame = buffers.allocate(MAX_FRAME);
@@ -61,8 +63,11 @@ public final class VirtioNet implements VirtioDevice {
 
     public VirtioNet(NetBackend backend, MacAddress mac, String name) {
         this.backend = backend;
-        this.mac = mac;
         receiveHeader.set(SHORT, NUM_BUFFERS_OFFSET, (short) 1);
+        byte[] bytes = new byte[8];
+        System.arraycopy(mac.bytes(), 0, bytes, 0, 6);
+        bytes[6] = LINK_UP;
+        this.config = MemorySegment.ofArray(bytes);
         this.receiver = Thread.ofPlatform().name(name + "-rx").daemon().start(this::receiveLoop);
     }
 
@@ -85,16 +90,9 @@ public final class VirtioNet implements VirtioDevice {
         return dropped.get();
     }
 
-    /** Config: mac[6], status (le16), then max_virtqueue_pairs and mtu, which need features not offered. */
     @Override
     public void readConfig(long offset, MemorySegment data) {
-        byte[] config = new byte[8];
-        System.arraycopy(mac.bytes(), 0, config, 0, 6);
-        config[6] = LINK_UP;
-        for (int i = 0; i < data.byteSize(); i++) {
-            long at = offset + i;
-            data.set(ValueLayout.JAVA_BYTE, i, at >= 0 && at < config.length ? config[(int) at] : 0);
-        }
+        ConfigSpace.read(config, offset, data);
     }
 
     @Override

@@ -1,11 +1,11 @@
-package io.vmguard.devices.legacy;
+package io.vmguard.testing;
 
 import io.vmguard.bus.InterruptLine;
 import java.util.ArrayList;
 import java.util.List;
 
-/** An interrupt line that remembers every call to {@link #set}. */
-final class RecordingLine implements InterruptLine {
+/** An interrupt line that remembers every level it was driven to. */
+public final class RecordingLine implements InterruptLine {
     private final List<Boolean> calls = new ArrayList<>();
 
     @Override
@@ -13,11 +13,11 @@ final class RecordingLine implements InterruptLine {
         calls.add(asserted);
     }
 
-    synchronized List<Boolean> calls() {
+    public synchronized List<Boolean> calls() {
         return List.copyOf(calls);
     }
 
-    synchronized boolean asserted() {
+    public synchronized boolean asserted() {
         return !calls.isEmpty() && calls.getLast();
     }
 }
