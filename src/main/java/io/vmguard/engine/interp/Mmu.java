@@ -148,6 +148,14 @@ final class Mmu {
         return fetchPhysicalPages[index] | (linear & 0xfff);
     }
 
+    /**
+     * The RAM page that {@link #fetchPhysical} just translated {@code linear} to (a 4 KiB view); only valid
+     * right after that call returned a physical address.
+     */
+    MemorySegment fetchedPage(long linear) {
+        return pages[FETCH][index(linear)];
+    }
+
     /** An instruction byte (fetch permission: NX applies). */
     int fetch8(long linear) {
         MemorySegment page = page(linear, FETCH);
