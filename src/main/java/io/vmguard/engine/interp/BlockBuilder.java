@@ -55,6 +55,7 @@ final class BlockBuilder {
                     }
                     break; // it faults when it is reached, as the first of its own block
                 }
+                HotForms.narrow(insn);
                 address += insn.length;
                 instructions[count] = insn;
                 ends[count] = (int) (address - rip);
@@ -91,7 +92,9 @@ final class BlockBuilder {
                  Op.SETCC, Op.CMOVCC, Op.CMPXCHG, Op.XADD, Op.CMPXCHG16B,
                  Op.MOVS, Op.CMPS, Op.STOS, Op.LODS, Op.SCAS,
                  Op.CLC, Op.STC, Op.CMC, Op.CLD, Op.STD, Op.SAHF, Op.LAHF, Op.NOP, Op.PAUSE,
-                 Op.LEAVE, Op.ENTER, Op.XLAT, Op.SSE, Op.X87, Op.FXSAVE, Op.FXRSTOR, Op.LDMXCSR, Op.STMXCSR -> false;
+                 Op.LEAVE, Op.ENTER, Op.XLAT, Op.SSE, Op.X87, Op.FXSAVE, Op.FXRSTOR, Op.LDMXCSR, Op.STMXCSR,
+                 Op.ALU_RR64, Op.ALU_RR32, Op.ALU_RI64, Op.ALU_RI32, Op.MOV_RR64, Op.MOV_RR32,
+                 Op.LOAD64, Op.LOAD32, Op.STORE64, Op.STORE32, Op.LOAD8_ZX, Op.SHIFT_RI -> false;
             default -> true;
         };
     }

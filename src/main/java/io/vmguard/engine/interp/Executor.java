@@ -196,7 +196,41 @@ final class Executor {
     void execute(Instruction insn) {
         long next = cpu.rip + insn.length;
         int size = insn.opSize;
+        long[] gpr = cpu.gpr;
         switch (insn.op) {
+            // Hot forms (see HotForms): the same operations without the generic operand paths.
+            case Op.ALU_RR64 -> {
+                long result = Alu.binary(cpu, insn.sub, gpr[insn.rm], gpr[insn.reg], 8);
+                if (insn.sub != Alu.CMP) {
+                    gpr[insn.rm] = result;
+                }
+            }
+            case Op.ALU_RR32 -> {
+                long result = Alu.binary(cpu, insn.sub, gpr[insn.rm], gpr[insn.reg], 4);
+                if (insn.sub != Alu.CMP) {
+                    gpr[insn.rm] = result; // zero-extended, as every 32-bit register write
+                }
+            }
+            case Op.ALU_RI64 -> {
+                long result = Alu.binary(cpu, insn.sub, gpr[insn.rm], insn.imm, 8);
+                if (insn.sub != Alu.CMP) {
+                    gpr[insn.rm] = result;
+                }
+            }
+            case Op.ALU_RI32 -> {
+                long result = Alu.binary(cpu, insn.sub, gpr[insn.rm], insn.imm, 4);
+                if (insn.sub != Alu.CMP) {
+                    gpr[insn.rm] = result;
+                }
+            }
+            case Op.MOV_RR64 -> gpr[insn.rm] = gpr[insn.reg];
+            case Op.MOV_RR32 -> gpr[insn.rm] = gpr[insn.reg] & 0xffff_ffffL;
+            case Op.LOAD64 -> gpr[insn.reg] = mmu.read64(address(insn));
+            case Op.LOAD32 -> gpr[insn.reg] = mmu.read32(address(insn)) & 0xffff_ffffL;
+            case Op.STORE64 -> mmu.write64(address(insn), gpr[insn.reg]);
+            case Op.STORE32 -> mmu.write32(address(insn), (int) gpr[insn.reg]);
+            case Op.LOAD8_ZX -> gpr[insn.reg] = mmu.read8(address(insn));
+            case Op.SHIFT_RI -> gpr[insn.rm] = Alu.shift(cpu, insn.sub, gpr[insn.rm], insn.imm, size);
             case Op.ALU_RM_REG -> {
                 long a = insn.sub == Alu.CMP ? readRm(insn, size) : readDestination(insn, size);
                 long result = Alu.binary(cpu, insn.sub, a, readRegOperand(insn), size);

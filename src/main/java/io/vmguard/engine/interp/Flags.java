@@ -25,6 +25,7 @@ final class Flags {
     static final int LOGIC = 5;   // ccResult = result; CF = OF = AF = 0
     static final int INC = 6;     // ccResult = a + 1; CF kept in ccCarryIn
     static final int DEC = 7;     // ccResult = a - 1; CF kept in ccCarryIn
+    static final int SHIFT = 8;   // ccResult = result of SHL/SHR/SAR; ccSrc = its CF and OF; AF = 0
 
     private Flags() {}
 
@@ -97,6 +98,7 @@ final class Flags {
                 flags |= (a ^ b ^ result) & AF;
             }
             case LOGIC -> { }
+            case SHIFT -> flags |= cpu.ccSrc & (CF | OF);
             case INC -> {
                 flags |= cpu.ccCarryIn != 0 ? CF : 0;
                 if (result == sign) {
@@ -124,6 +126,7 @@ final class Flags {
         return switch (cpu.ccOp) {
             case SUB -> Long.compareUnsigned((cpu.ccResult + cpu.ccSrc) & mask(cpu.ccSize), cpu.ccSrc & mask(cpu.ccSize)) < 0;
             case LOGIC -> false;
+            case SHIFT -> (cpu.ccSrc & CF) != 0;
             case INC, DEC -> cpu.ccCarryIn != 0;
             default -> (arithmetic(cpu) & CF) != 0;
         };

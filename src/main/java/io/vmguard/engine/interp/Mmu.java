@@ -48,7 +48,7 @@ final class Mmu {
     }
 
     private final CpuState cpu;
-    private final GuestMemory memory;
+    private final PhysicalRam ram;
     private final Physical physical;
     private final long[][] tags = new long[3][TLB_SIZE];
     private final MemorySegment[][] pages = new MemorySegment[3][TLB_SIZE];
@@ -56,7 +56,7 @@ final class Mmu {
 
     Mmu(CpuState cpu, GuestMemory memory, Physical physical) {
         this.cpu = cpu;
-        this.memory = memory;
+        this.ram = new PhysicalRam(memory);
         this.physical = physical;
         flush();
     }
@@ -268,13 +268,14 @@ final class Mmu {
         }
         long physicalAddress = translate(linear, access);
         long physicalPage = physicalAddress & PAGE_MASK;
-        if (!memory.contains(physicalPage, 4096)) {
+        int region = ram.region(physicalPage, 4096);
+        if (region < 0) {
             return null;
         }
         if (access == WRITE && physical.holdsCode(physicalPage)) {
             return null;
         }
-        MemorySegment slice = memory.slice(physicalPage, 4096);
+        MemorySegment slice = ram.slice(region, physicalPage, 4096);
         tags[access][index] = tag(linear);
         pages[access][index] = slice;
         if (access == FETCH) {
@@ -322,31 +323,18 @@ final class Mmu {
     }
 
     long physicalRead(long address, int size) {
-        if (memory.contains(address, size)) {
-            MemorySegment s = memory.slice(address, size);
-            return switch (size) {
-                case 1 -> s.get(ValueLayout.JAVA_BYTE, 0) & 0xffL;
-                case 2 -> s.get(U16, 0) & 0xffffL;
-                case 4 -> s.get(U32, 0) & 0xffff_ffffL;
-                default -> s.get(U64, 0);
-            };
-        }
-        return physical.readMmio(address, size);
+        int region = ram.region(address, size);
+        return region >= 0 ? ram.read(region, address, size) : physical.readMmio(address, size);
     }
 
     void physicalWrite(long address, int size, long value) {
-        if (memory.contains(address, size)) {
+        int region = ram.region(address, size);
+        if (region >= 0) {
             long page = address & PAGE_MASK;
             if (physical.holdsCode(page)) {
                 physical.codeWritten(page);
             }
-            MemorySegment s = memory.slice(address, size);
-            switch (size) {
-                case 1 -> s.set(ValueLayout.JAVA_BYTE, 0, (byte) value);
-                case 2 -> s.set(U16, 0, (short) value);
-                case 4 -> s.set(U32, 0, (int) value);
-                default -> s.set(U64, 0, value);
-            }
+            ram.write(region, address, size, value);
             return;
         }
         physical.writeMmio(address, size, value);
