@@ -71,8 +71,16 @@ final class BlockBuilder {
         } finally {
             this.page = null;
         }
+        if (count >= 2) {
+            Instruction fused = HotForms.fuse(instructions[count - 2], instructions[count - 1]);
+            if (fused != null) {
+                count--;
+                instructions[count - 1] = fused;
+                ends[count - 1] = ends[count];
+            }
+        }
         Block block = new Block(Arrays.copyOf(instructions, count), Arrays.copyOf(ends, count));
-        Arrays.fill(instructions, 0, count, null);
+        Arrays.fill(instructions, null);
         return block;
     }
 
@@ -95,6 +103,7 @@ final class BlockBuilder {
                  Op.LEAVE, Op.ENTER, Op.XLAT, Op.SSE, Op.X87, Op.FXSAVE, Op.FXRSTOR, Op.LDMXCSR, Op.STMXCSR,
                  Op.ALU_RR64, Op.ALU_RR32, Op.ALU_RI64, Op.ALU_RI32, Op.MOV_RR64, Op.MOV_RR32,
                  Op.LOAD64, Op.LOAD32, Op.STORE64, Op.STORE32, Op.LOAD8_ZX, Op.SHIFT_RI -> false;
+            // CMP_JCC and TEST_JCC are made from a block's last two instructions, and end it as the Jcc did.
             default -> true;
         };
     }

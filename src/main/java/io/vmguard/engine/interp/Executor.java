@@ -231,6 +231,17 @@ final class Executor {
             case Op.STORE32 -> mmu.write32(address(insn), (int) gpr[insn.reg]);
             case Op.LOAD8_ZX -> gpr[insn.reg] = mmu.read8(address(insn));
             case Op.SHIFT_RI -> gpr[insn.rm] = Alu.shift(cpu, insn.sub, gpr[insn.rm], insn.imm, size);
+            case Op.CMP_JCC, Op.TEST_JCC -> {
+                long b = insn.reg >= 0 ? gpr[insn.reg] : insn.imm;
+                boolean taken = insn.op == Op.CMP_JCC
+                        ? Flags.compareAndTest(cpu, insn.sub, gpr[insn.rm], b, size)
+                        : Flags.testAndTest(cpu, insn.sub, gpr[insn.rm], b, size);
+                if (taken) {
+                    cpu.rip += insn.imm2; // at the Jcc, should its target fault
+                    jump(next + insn.disp);
+                    return;
+                }
+            }
             case Op.ALU_RM_REG -> {
                 long a = insn.sub == Alu.CMP ? readRm(insn, size) : readDestination(insn, size);
                 long result = Alu.binary(cpu, insn.sub, a, readRegOperand(insn), size);

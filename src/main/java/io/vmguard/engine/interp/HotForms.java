@@ -58,6 +58,56 @@ final class HotForms {
         }
     }
 
+    /**
+     * A compare (CMP or TEST of a 32- or 64-bit register with a register or an immediate) followed by the
+     * Jcc that reads its flags, as one instruction: one dispatch instead of two, and a condition worked out
+     * from the operands rather than from recorded flags. Null when the pair does not fit.
+     */
+    static Instruction fuse(Instruction compare, Instruction branch) {
+        if (branch.op != Op.JCC || compare.isMemory() || (compare.opSize != 8 && compare.opSize != 4)) {
+            return null;
+        }
+        Instruction fused = new Instruction();
+        switch (compare.op) {
+            case Op.ALU_RR64, Op.ALU_RR32 -> {
+                if (compare.sub != Alu.CMP) {
+                    return null;
+                }
+                fused.op = Op.CMP_JCC;
+                fused.reg = compare.reg;
+            }
+            case Op.ALU_RI64, Op.ALU_RI32 -> {
+                if (compare.sub != Alu.CMP) {
+                    return null;
+                }
+                fused.op = Op.CMP_JCC;
+                fused.reg = -1;
+                fused.imm = compare.imm;
+            }
+            case Op.TEST_RM_REG -> {
+                fused.op = Op.TEST_JCC;
+                fused.reg = compare.reg;
+            }
+            case Op.TEST_RM_IMM -> {
+                fused.op = Op.TEST_JCC;
+                fused.reg = -1;
+                fused.imm = compare.imm;
+            }
+            default -> {
+                return null;
+            }
+        }
+        fused.rm = compare.rm;
+        fused.opSize = compare.opSize;
+        fused.sub = branch.sub;
+        fused.disp = branch.imm;
+        fused.imm2 = compare.length;
+        fused.length = compare.length + branch.length;
+        fused.opcode = branch.opcode;
+        fused.count = 2;
+        return fused;
+    }
+
     private static void swapRegisters(Instruction insn) {
         int reg = insn.reg;
         insn.reg = insn.rm;

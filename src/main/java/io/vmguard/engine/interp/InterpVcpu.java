@@ -259,7 +259,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
             int[] ends = block.ends;
             for (int i = 0; i < instructions.length; i++) {
                 insn = instructions[i];
-                executed++;
+                executed += insn.count;
                 executor.execute(insn);
                 if (leaveBlock || cpu.rip != start + ends[i]) {
                     break;

@@ -60,4 +60,9 @@ final class Op {
     static final int LOAD8_ZX = 130;
     /** SHL/SHR/SAR (sub as for SHIFT) of a register by an immediate count. */
     static final int SHIFT_RI = 131;
+    /**
+     * CMP or TEST of a register with a register (reg) or an immediate (imm; reg -1), fused with the Jcc after
+     * it: sub is the condition, disp the branch displacement, imm2 the compare's length (where the Jcc is).
+     */
+    static final int CMP_JCC = 132, TEST_JCC = 133;
 }
