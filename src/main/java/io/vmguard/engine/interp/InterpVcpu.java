@@ -260,7 +260,9 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
             for (int i = 0; i < instructions.length; i++) {
                 insn = instructions[i];
                 executed += insn.count;
-                executor.execute(insn);
+                if (!executor.executeHot(insn)) {
+                    executor.execute(insn);
+                }
                 if (leaveBlock || cpu.rip != start + ends[i]) {
                     break;
                 }
