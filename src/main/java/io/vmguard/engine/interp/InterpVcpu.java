@@ -12,6 +12,7 @@ import io.vmguard.engine.interp.platform.InterruptInputs;
 import io.vmguard.engine.interp.platform.Platform;
 import io.vmguard.engine.interp.platform.VmClock;
 import io.vmguard.memory.GuestMemory;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -59,7 +60,12 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private volatile boolean exitRequested;
     private VcpuExit pendingExit;
     private final ArrayDeque<VcpuExit> pendingWrites = new ArrayDeque<>();
-    private final MemorySegment ioData = MemorySegment.ofArray(new long[1]);
+    /**
+     * Native, as guest RAM is, and so is every segment the vCPU hands out: the JIT profiles the JDK's
+     * segment accessors per access width, not per caller, and a heap segment passing through them would
+     * turn every guest memory access into a type check or a deoptimisation.
+     */
+    private final MemorySegment ioData = Arena.ofAuto().allocate(8, 8);
     private Instruction pendingIn;
     private VcpuExit.MmioRead pendingMmioRead;
     private boolean mmioValueReady;
@@ -435,7 +441,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
             platform.mmioWrite(address, size, value);
             return;
         }
-        MemorySegment data = MemorySegment.ofArray(new byte[size]);
+        MemorySegment data = Arena.ofAuto().allocate(size); // native: see ioData
         for (int i = 0; i < size; i++) {
             data.set(ValueLayout.JAVA_BYTE, i, (byte) (value >>> (8 * i)));
         }
