@@ -99,7 +99,8 @@ final class Alu {
         if (count == 0) {
             return a;
         }
-        long old = cpu.rflags();
+        // Rotates keep SF, ZF, PF and AF: they need the flags as they are. Shifts replace all six.
+        long old = op < 4 ? cpu.rflags() : 0;
         boolean carry;
         boolean overflow;
         long result;
@@ -158,7 +159,8 @@ final class Alu {
                 overflow = false;
             }
         }
-        setArithmetic(cpu, szp(result, size) | (carry ? Flags.CF : 0) | (overflow ? Flags.OF : 0));
+        // SF, ZF and PF follow from the result when read; AF is left clear, as before.
+        lazy(cpu, Flags.SHIFT, result, (carry ? Flags.CF : 0) | (overflow ? Flags.OF : 0), 0, size);
         return result;
     }
 

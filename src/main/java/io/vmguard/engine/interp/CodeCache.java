@@ -1,43 +1,40 @@
 package io.vmguard.engine.interp;
 
 /**
- * Decoded instructions, cached per physical RAM page and dropped when the page is written: decoding
- * happens once per instruction, not once per execution. Instructions that straddle a page boundary are
- * not cached (their second page could change or be remapped unseen).
+ * Decoded {@link Block}s, cached per physical RAM page by the offset they start at, and dropped when the
+ * page is written: decoding happens once per instruction, not once per execution. A block never leaves
+ * its page, so a write to one page is all that can make a block stale.
  */
 final class CodeCache {
-    private final Instruction[][] pages;
+    private final Block[][] pages;
     private final Runnable onNewCodePage;
     private long invalidations;
 
     /** {@code onNewCodePage} runs when a page first holds code (the MMU must stop caching writes to it). */
     CodeCache(long physicalEnd, Runnable onNewCodePage) {
-        this.pages = new Instruction[(int) ((physicalEnd + 4095) >>> 12)][];
+        this.pages = new Block[(int) ((physicalEnd + 4095) >>> 12)][];
         this.onNewCodePage = onNewCodePage;
     }
 
-    Instruction get(long physical) {
+    Block get(long physical) {
         long page = physical >>> 12;
         if (page >= pages.length) {
             return null;
         }
-        Instruction[] decoded = pages[(int) page];
-        return decoded == null ? null : decoded[(int) (physical & 0xfff)];
+        Block[] blocks = pages[(int) page];
+        return blocks == null ? null : blocks[(int) (physical & 0xfff)];
     }
 
-    void put(long physical, Instruction insn) {
-        if ((physical & 0xfff) + insn.length > 4096) {
-            return;
-        }
+    void put(long physical, Block block) {
         int page = (int) (physical >>> 12);
         if (page >= pages.length) {
             return;
         }
         if (pages[page] == null) {
-            pages[page] = new Instruction[4096];
+            pages[page] = new Block[4096];
             onNewCodePage.run();
         }
-        pages[page][(int) (physical & 0xfff)] = insn;
+        pages[page][(int) (physical & 0xfff)] = block;
     }
 
     boolean holdsCode(long physicalPage) {

@@ -192,8 +192,95 @@ final class Executor {
 
     // ---- execution ----
 
-    /** Executes one instruction whose bytes start at {@code cpu.rip}. */
+    /**
+     * Executes {@code insn} if it is one of the hot forms (see {@link HotForms}) and returns true; false
+     * leaves it to {@link #execute}. Small enough for the JIT to inline into the vCPU's block loop, which
+     * then runs the commonest instructions without a call into the big switch.
+     */
+    boolean executeHot(Instruction insn) {
+        // Each form is a small method of its own: the switch stays within the JIT's inlining budget.
+        switch (insn.op) {
+            case Op.ALU_RR64 -> aluRegister(insn, cpu.gpr[insn.reg], 8);
+            case Op.ALU_RR32 -> aluRegister(insn, cpu.gpr[insn.reg], 4);
+            case Op.ALU_RI64 -> aluRegister(insn, insn.imm, 8);
+            case Op.ALU_RI32 -> aluRegister(insn, insn.imm, 4);
+            case Op.MOV_RR64 -> moveRegister(insn, -1L);
+            case Op.MOV_RR32 -> moveRegister(insn, 0xffff_ffffL);
+            case Op.LOAD64 -> load64(insn);
+            case Op.LOAD32 -> load32(insn);
+            case Op.STORE64 -> store64(insn);
+            case Op.STORE32 -> store32(insn);
+            case Op.LOAD8_ZX -> loadByte(insn);
+            case Op.SHIFT_RI -> shiftRegister(insn);
+            case Op.CMP_JCC, Op.TEST_JCC -> {
+                return compareAndBranch(insn);
+            }
+            default -> {
+                return false;
+            }
+        }
+        cpu.rip += insn.length;
+        return true;
+    }
+
+    private void moveRegister(Instruction insn, long mask) {
+        cpu.gpr[insn.rm] = cpu.gpr[insn.reg] & mask;
+    }
+
+    private void load64(Instruction insn) {
+        cpu.gpr[insn.reg] = mmu.read64(address(insn));
+    }
+
+    private void load32(Instruction insn) {
+        cpu.gpr[insn.reg] = mmu.read32(address(insn)) & 0xffff_ffffL;
+    }
+
+    private void loadByte(Instruction insn) {
+        cpu.gpr[insn.reg] = mmu.read8(address(insn));
+    }
+
+    private void store64(Instruction insn) {
+        mmu.write64(address(insn), cpu.gpr[insn.reg]);
+    }
+
+    private void store32(Instruction insn) {
+        mmu.write32(address(insn), (int) cpu.gpr[insn.reg]);
+    }
+
+    private void shiftRegister(Instruction insn) {
+        cpu.gpr[insn.rm] = Alu.shift(cpu, insn.sub, cpu.gpr[insn.rm], insn.imm, insn.opSize);
+    }
+
+    /** ALU operation {@code insn.sub} on register {@code insn.rm}; 32-bit results are zero-extended. */
+    private void aluRegister(Instruction insn, long b, int size) {
+        long result = Alu.binary(cpu, insn.sub, cpu.gpr[insn.rm], b, size);
+        if (insn.sub != Alu.CMP) {
+            cpu.gpr[insn.rm] = result;
+        }
+    }
+
+    /** CMP_JCC and TEST_JCC: the compare, then the branch; RIP is left on the Jcc should its target fault. */
+    private boolean compareAndBranch(Instruction insn) {
+        long a = cpu.gpr[insn.rm];
+        long b = insn.reg >= 0 ? cpu.gpr[insn.reg] : insn.imm;
+        boolean taken = insn.op == Op.CMP_JCC
+                ? Flags.compareAndTest(cpu, insn.sub, a, b, insn.opSize)
+                : Flags.testAndTest(cpu, insn.sub, a, b, insn.opSize);
+        long next = cpu.rip + insn.length;
+        if (taken) {
+            cpu.rip += insn.imm2;
+            jump(next + insn.disp);
+        } else {
+            cpu.rip = next;
+        }
+        return true;
+    }
+
+    /** Executes one instruction whose bytes start at {@code cpu.rip}; hot forms go to {@link #executeHot}. */
     void execute(Instruction insn) {
+        if (executeHot(insn)) {
+            return;
+        }
         long next = cpu.rip + insn.length;
         int size = insn.opSize;
         switch (insn.op) {

@@ -25,6 +25,7 @@ final class Flags {
     static final int LOGIC = 5;   // ccResult = result; CF = OF = AF = 0
     static final int INC = 6;     // ccResult = a + 1; CF kept in ccCarryIn
     static final int DEC = 7;     // ccResult = a - 1; CF kept in ccCarryIn
+    static final int SHIFT = 8;   // ccResult = result of SHL/SHR/SAR; ccSrc = its CF and OF; AF = 0
 
     private Flags() {}
 
@@ -97,6 +98,7 @@ final class Flags {
                 flags |= (a ^ b ^ result) & AF;
             }
             case LOGIC -> { }
+            case SHIFT -> flags |= cpu.ccSrc & (CF | OF);
             case INC -> {
                 flags |= cpu.ccCarryIn != 0 ? CF : 0;
                 if (result == sign) {
@@ -124,6 +126,7 @@ final class Flags {
         return switch (cpu.ccOp) {
             case SUB -> Long.compareUnsigned((cpu.ccResult + cpu.ccSrc) & mask(cpu.ccSize), cpu.ccSrc & mask(cpu.ccSize)) < 0;
             case LOGIC -> false;
+            case SHIFT -> (cpu.ccSrc & CF) != 0;
             case INC, DEC -> cpu.ccCarryIn != 0;
             default -> (arithmetic(cpu) & CF) != 0;
         };
@@ -151,6 +154,41 @@ final class Flags {
             case 5 -> (arithmetic(cpu) & PF) != 0;
             case 6 -> lessThan(cpu);
             default -> zero(cpu) || lessThan(cpu);
+        };
+        return (cc & 1) == 0 ? result : !result;
+    }
+
+    /**
+     * CMP a, b (recording its flags, as CMP does) and then condition {@code cc}, taken from the operands
+     * directly where that is plain (all but O and P).
+     */
+    static boolean compareAndTest(CpuState cpu, int cc, long a, long b, int size) {
+        Alu.binary(cpu, Alu.CMP, a, b, size);
+        long m = mask(size);
+        long x = a & m;
+        long y = b & m;
+        boolean result = switch (cc >> 1) {
+            case 1 -> Long.compareUnsigned(x, y) < 0;                     // B: borrow
+            case 2 -> x == y;                                              // E
+            case 3 -> Long.compareUnsigned(x, y) <= 0;                    // BE
+            case 4 -> ((x - y) & signBit(size)) != 0;                      // S
+            case 6 -> signExtend(x, size) < signExtend(y, size);          // L: SF != OF
+            case 7 -> signExtend(x, size) <= signExtend(y, size);         // LE
+            default -> condition(cpu, cc & ~1);                            // O, P
+        };
+        return (cc & 1) == 0 ? result : !result;
+    }
+
+    /** TEST a, b (recording its flags) and then condition {@code cc}: CF and OF are clear after TEST. */
+    static boolean testAndTest(CpuState cpu, int cc, long a, long b, int size) {
+        long value = Alu.binary(cpu, Alu.AND, a, b, size);
+        boolean negative = (value & signBit(size)) != 0;
+        boolean result = switch (cc >> 1) {
+            case 0, 1 -> false;                     // O, B
+            case 2, 3 -> value == 0;                // E, BE
+            case 4, 6 -> negative;                  // S, L (SF != OF, OF clear)
+            case 5 -> parity(value);                // P
+            default -> value == 0 || negative;      // LE
         };
         return (cc & 1) == 0 ? result : !result;
     }

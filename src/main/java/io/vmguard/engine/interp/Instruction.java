@@ -33,6 +33,8 @@ final class Instruction {
     boolean rex;
     /** The SSE "mandatory prefix" in effect: 0, 0x66, 0xf3 or 0xf2. */
     int mandatoryPrefix;
+    /** How many guest instructions this stands for: 2 when a compare and its branch are fused (HotForms). */
+    int count = 1;
     /** The bytes, for logging an instruction the interpreter does not implement. */
     byte[] bytes;
 

@@ -12,6 +12,7 @@ import io.vmguard.engine.interp.platform.InterruptInputs;
 import io.vmguard.engine.interp.platform.Platform;
 import io.vmguard.engine.interp.platform.VmClock;
 import io.vmguard.memory.GuestMemory;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -27,10 +28,12 @@ import java.util.ArrayDeque;
  *
  * <p>The interrupt controllers and timers ({@link Platform}) live inside the engine, as KVM's in-kernel
  * irqchip does: their ports, the local APIC page, the I/O APIC window and their MSRs never become exits.
- * Before each instruction the vCPU takes a requested interrupt if RFLAGS.IF allows and no STI/MOV SS
- * shadow covers the instruction; every {@link #CHECK_INTERVAL} instructions, and whenever another thread
- * rings the {@link Doorbell} (a line changed, an exit was requested), it lets the platform take line
- * changes and fire due timers. A HLT with IF set parks the thread until an interrupt, the next timer
+ * The vCPU runs decoded {@link Block}s; before each block it takes a requested interrupt if RFLAGS.IF
+ * allows and no STI/MOV SS shadow covers the next instruction. Blocks are short and end at every
+ * instruction that can change whether an interrupt may be taken (CLI, STI, POPF, IRET, ...) or that talks
+ * to a device, so an interrupt waits a few instructions at most. Every {@link #CHECK_INTERVAL}
+ * instructions, and whenever another thread rings the {@link Doorbell} (a line changed, an exit was
+ * requested), it lets the platform take line changes and fire due timers. A HLT with IF set parks the thread until an interrupt, the next timer
  * expiry or {@link #requestExit()}.
  */
 final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
@@ -49,6 +52,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private final InterruptDelivery delivery;
     private final CodeCache code;
     private final Decoder decoder;
+    private final BlockBuilder blocks = new BlockBuilder();
     private final UnimplementedLog unimplemented;
     private final Platform platform;
     private final Doorbell doorbell;
@@ -56,7 +60,12 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private volatile boolean exitRequested;
     private VcpuExit pendingExit;
     private final ArrayDeque<VcpuExit> pendingWrites = new ArrayDeque<>();
-    private final MemorySegment ioData = MemorySegment.ofArray(new long[1]);
+    /**
+     * Native, as guest RAM is, and so is every segment the vCPU hands out: the JIT profiles the JDK's
+     * segment accessors per access width, not per caller, and a heap segment passing through them would
+     * turn every guest memory access into a type check or a deoptimisation.
+     */
+    private final MemorySegment ioData = Arena.ofAuto().allocate(8, 8);
     private Instruction pendingIn;
     private VcpuExit.MmioRead pendingMmioRead;
     private boolean mmioValueReady;
@@ -64,6 +73,11 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private int mmioSize;
     private long mmioValue;
     private long instructions;
+    /**
+     * Set by whatever must be looked at before the block's next instruction runs: an exit or MMIO write
+     * for the VMM, a system instruction, a software interrupt, a write to a page holding decoded code.
+     */
+    private boolean leaveBlock;
 
     /**
      * @param inputs   the VM's interrupt lines, which this vCPU's platform drains
@@ -166,11 +180,13 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                     }
                     continue;
                 }
-                for (int i = 0; i < CHECK_INTERVAL; i++) {
+                long checkAt = instructions + CHECK_INTERVAL;
+                // Blocks that fault before their first instruction count as one, so the clock is still seen.
+                for (int blocks = 0; blocks < CHECK_INTERVAL && instructions < checkAt; blocks++) {
                     if (platform.interruptRequested() && interruptible()) {
                         takeInterrupt();
                     }
-                    VcpuExit exit = step();
+                    VcpuExit exit = runBlock();
                     if (exit != null) {
                         return exit;
                     }
@@ -230,15 +246,33 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         }
     }
 
-    /** Executes one instruction; returns an exit when the VMM must act first. */
-    private VcpuExit step() {
+    /**
+     * Runs the block at RIP until it ends, RIP leaves it or something needs a look ({@link #leaveBlock});
+     * returns an exit when the VMM must act first. Every instruction started counts, as one that faults
+     * does too.
+     */
+    private VcpuExit runBlock() {
         Instruction insn = null;
         // The shadow of the previous instruction has been honoured (see interruptible()); it ends here.
+        // Instructions that set it end their block, so it never covers one inside a block.
         cpu.interruptShadow = false;
+        leaveBlock = false;
+        long start = cpu.rip;
+        int executed = 0;
         try {
-            insn = fetch();
-            instructions++;
-            executor.execute(insn);
+            Block block = fetch(start);
+            Instruction[] instructions = block.instructions;
+            int[] ends = block.ends;
+            for (int i = 0; i < instructions.length; i++) {
+                insn = instructions[i];
+                executed += insn.count;
+                if (!executor.executeHot(insn)) {
+                    executor.execute(insn);
+                }
+                if (leaveBlock || cpu.rip != start + ends[i]) {
+                    break;
+                }
+            }
         } catch (MmioReadNeeded needed) {
             pendingMmioRead = new VcpuExit.MmioRead(needed.address, ioData.asSlice(0, needed.size));
             return pendingMmioRead;
@@ -247,24 +281,32 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                 unimplemented.report(insn, cpu.rip);
             }
             delivery.fault(fault);
+        } finally {
+            instructions += executed;
         }
         VcpuExit exit = pendingExit;
         pendingExit = null;
         return exit;
     }
 
-    private Instruction fetch() {
-        long physical = mmu.fetchPhysical(cpu.rip);
-        if (physical >= 0) {
-            Instruction cached = code.get(physical);
-            if (cached != null) {
-                return cached;
-            }
-            Instruction decoded = decoder.decode(cpu.rip);
-            code.put(physical, decoded);
-            return decoded;
+    /** The block at {@code rip}: cached by physical address, or decoded now. */
+    private Block fetch(long rip) {
+        long physical = mmu.fetchPhysical(rip);
+        if (physical < 0) {
+            return Block.single(decoder.decode(rip)); // not RAM: nothing to cache, or to see writes to
         }
-        return decoder.decode(cpu.rip);
+        Block cached = code.get(physical);
+        if (cached != null) {
+            return cached;
+        }
+        Block block = blocks.build(mmu.fetchedPage(rip), rip);
+        if (block == null) {
+            // The first instruction straddles the page end: decoded through the MMU (its second page may
+            // fault), and not cached, since that page could change or be remapped unseen.
+            return Block.single(decoder.decode(rip));
+        }
+        code.put(physical, block);
+        return block;
     }
 
     // ---- completing reads the VMM answered ----
@@ -312,6 +354,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
 
     @Override
     public void portIn(Instruction insn, int port, int size) {
+        leaveBlock = true;
         checkIoPermission(port, size);
         if (Platform.claimsPort(port)) {
             completeIn(insn, platform.portIn(port, size));
@@ -324,6 +367,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
 
     @Override
     public void portOut(int port, int size, long value) {
+        leaveBlock = true;
         checkIoPermission(port, size);
         if (Platform.claimsPort(port)) {
             platform.portOut(port, size, value);
@@ -335,11 +379,13 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
 
     @Override
     public void system(Instruction insn) {
+        leaveBlock = true;
         system.execute(insn);
     }
 
     @Override
     public void softwareInterrupt(int vector) {
+        leaveBlock = true;
         delivery.interrupt(vector, true);
     }
 
@@ -390,11 +436,12 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
 
     @Override
     public void writeMmio(long address, int size, long value) {
+        leaveBlock = true; // the VMM's turn, or an interrupt controller's state changed
         if (platform.claimsMmio(address)) {
             platform.mmioWrite(address, size, value);
             return;
         }
-        MemorySegment data = MemorySegment.ofArray(new byte[size]);
+        MemorySegment data = Arena.ofAuto().allocate(size); // native: see ioData
         for (int i = 0; i < size; i++) {
             data.set(ValueLayout.JAVA_BYTE, i, (byte) (value >>> (8 * i)));
         }
@@ -403,6 +450,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
 
     @Override
     public void codeWritten(long physicalPage) {
+        leaveBlock = true; // the rest of the running block may be what was overwritten
         code.invalidate(physicalPage);
     }
 

@@ -48,37 +48,39 @@ final class Mmu {
     }
 
     private final CpuState cpu;
-    private final GuestMemory memory;
+    private final PhysicalRam ram;
     private final Physical physical;
-    private final long[][] tags = new long[3][TLB_SIZE];
-    private final MemorySegment[][] pages = new MemorySegment[3][TLB_SIZE];
+    // One array per access kind, not an array of arrays: a hit then costs one load less.
+    private final long[] readTags = new long[TLB_SIZE], writeTags = new long[TLB_SIZE], fetchTags = new long[TLB_SIZE];
+    private final MemorySegment[] readPages = new MemorySegment[TLB_SIZE], writePages = new MemorySegment[TLB_SIZE],
+            fetchPages = new MemorySegment[TLB_SIZE];
     private final long[] fetchPhysicalPages = new long[TLB_SIZE];
 
     Mmu(CpuState cpu, GuestMemory memory, Physical physical) {
         this.cpu = cpu;
-        this.memory = memory;
+        this.ram = new PhysicalRam(memory);
         this.physical = physical;
         flush();
     }
 
     /** Drops every cached translation (CR3 and paging-mode changes). */
     void flush() {
-        for (long[] t : tags) {
-            Arrays.fill(t, NO_TAG);
-        }
+        Arrays.fill(readTags, NO_TAG);
+        Arrays.fill(writeTags, NO_TAG);
+        Arrays.fill(fetchTags, NO_TAG);
     }
 
     /** Drops the translations of one linear page (INVLPG). */
     void flushPage(long linear) {
         int index = index(linear);
-        for (long[] t : tags) {
-            t[index] = NO_TAG;
-        }
+        readTags[index] = NO_TAG;
+        writeTags[index] = NO_TAG;
+        fetchTags[index] = NO_TAG;
     }
 
     /** Forgets cached writable translations, so writes to pages that now hold code are seen. */
     void flushWrites() {
-        Arrays.fill(tags[WRITE], NO_TAG);
+        Arrays.fill(writeTags, NO_TAG);
     }
 
     private static int index(long linear) {
@@ -86,7 +88,7 @@ final class Mmu {
     }
 
     private long tag(long linear) {
-        return (linear & PAGE_MASK) | (cpu.cpl == 3 ? 1 : 0);
+        return (linear & PAGE_MASK) | ((cpu.cpl + 1) >>> 2); // 1 for CPL 3 (user), 0 for 0..2
     }
 
     // ---- reads ----
@@ -142,10 +144,18 @@ final class Mmu {
      */
     long fetchPhysical(long linear) {
         int index = index(linear);
-        if (tags[FETCH][index] != tag(linear) && page(linear, FETCH) == null) {
+        if (fetchTags[index] != tag(linear) && page(linear, FETCH) == null) {
             return -1;
         }
         return fetchPhysicalPages[index] | (linear & 0xfff);
+    }
+
+    /**
+     * The RAM page that {@link #fetchPhysical} just translated {@code linear} to (a 4 KiB view); only valid
+     * right after that call returned a physical address.
+     */
+    MemorySegment fetchedPage(long linear) {
+        return fetchPages[index(linear)];
     }
 
     /** An instruction byte (fetch permission: NX applies). */
@@ -255,20 +265,23 @@ final class Mmu {
     /** The cached RAM page for a hit, or null (miss, MMIO, or a write to a code page). */
     private MemorySegment page(long linear, int access) {
         int index = index(linear);
-        if (tags[access][index] == tag(linear)) {
-            return pages[access][index];
+        long[] tags = access == READ ? readTags : access == WRITE ? writeTags : fetchTags;
+        MemorySegment[] pages = access == READ ? readPages : access == WRITE ? writePages : fetchPages;
+        if (tags[index] == tag(linear)) {
+            return pages[index];
         }
         long physicalAddress = translate(linear, access);
         long physicalPage = physicalAddress & PAGE_MASK;
-        if (!memory.contains(physicalPage, 4096)) {
+        int region = ram.region(physicalPage, 4096);
+        if (region < 0) {
             return null;
         }
         if (access == WRITE && physical.holdsCode(physicalPage)) {
             return null;
         }
-        MemorySegment slice = memory.slice(physicalPage, 4096);
-        tags[access][index] = tag(linear);
-        pages[access][index] = slice;
+        MemorySegment slice = ram.slice(region, physicalPage, 4096);
+        tags[index] = tag(linear);
+        pages[index] = slice;
         if (access == FETCH) {
             fetchPhysicalPages[index] = physicalPage;
         }
@@ -314,31 +327,18 @@ final class Mmu {
     }
 
     long physicalRead(long address, int size) {
-        if (memory.contains(address, size)) {
-            MemorySegment s = memory.slice(address, size);
-            return switch (size) {
-                case 1 -> s.get(ValueLayout.JAVA_BYTE, 0) & 0xffL;
-                case 2 -> s.get(U16, 0) & 0xffffL;
-                case 4 -> s.get(U32, 0) & 0xffff_ffffL;
-                default -> s.get(U64, 0);
-            };
-        }
-        return physical.readMmio(address, size);
+        int region = ram.region(address, size);
+        return region >= 0 ? ram.read(region, address, size) : physical.readMmio(address, size);
     }
 
     void physicalWrite(long address, int size, long value) {
-        if (memory.contains(address, size)) {
+        int region = ram.region(address, size);
+        if (region >= 0) {
             long page = address & PAGE_MASK;
             if (physical.holdsCode(page)) {
                 physical.codeWritten(page);
             }
-            MemorySegment s = memory.slice(address, size);
-            switch (size) {
-                case 1 -> s.set(ValueLayout.JAVA_BYTE, 0, (byte) value);
-                case 2 -> s.set(U16, 0, (short) value);
-                case 4 -> s.set(U32, 0, (int) value);
-                default -> s.set(U64, 0, value);
-            }
+            ram.write(region, address, size, value);
             return;
         }
         physical.writeMmio(address, size, value);

@@ -45,4 +45,24 @@ final class Op {
     static final int RETF = 113;
     /** INT1 (ICEBP, F1): #DB as a trap, without the gate privilege check of INT n. */
     static final int INT1 = 114;
+
+    // Hot forms: common instructions narrowed by HotForms to one operand kind and size, so the executor
+    // runs them without the generic operand paths. Register operands: destination rm, source reg.
+    /** ALU (sub as for ALU_RM_REG) register, register; 64 and 32 bits. */
+    static final int ALU_RR64 = 120, ALU_RR32 = 121;
+    /** ALU register, immediate. */
+    static final int ALU_RI64 = 122, ALU_RI32 = 123;
+    /** MOV register, register. */
+    static final int MOV_RR64 = 124, MOV_RR32 = 125;
+    /** MOV reg, [memory] and MOV [memory], reg. */
+    static final int LOAD64 = 126, LOAD32 = 127, STORE64 = 128, STORE32 = 129;
+    /** MOVZX of a memory byte into a 32- or 64-bit register. */
+    static final int LOAD8_ZX = 130;
+    /** SHL/SHR/SAR (sub as for SHIFT) of a register by an immediate count. */
+    static final int SHIFT_RI = 131;
+    /**
+     * CMP or TEST of a register with a register (reg) or an immediate (imm; reg -1), fused with the Jcc after
+     * it: sub is the condition, disp the branch displacement, imm2 the compare's length (where the Jcc is).
+     */
+    static final int CMP_JCC = 132, TEST_JCC = 133;
 }

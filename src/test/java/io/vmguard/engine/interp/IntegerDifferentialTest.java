@@ -685,6 +685,24 @@ class IntegerDifferentialTest {
         h.assertAgree();
     }
 
+    /**
+     * Jcc straight after its flag producer: the interpreter fuses CMP and TEST of registers or immediates
+     * with the branch after them and works the condition out from the operands, so every condition after
+     * every such compare (and after the producers it does not fuse) must still branch as the CPU does.
+     */
+    @Test
+    void branchesRightAfterTheirCompare(TestInfo info) throws Exception {
+        DifferentialHarness h = harness(info);
+        for (int i = 0; i < 3000; i++) {
+            String cc = CONDITIONS[random.nextInt(16)];
+            Case c = h.add("jcc-fused", "");
+            int t = pick(16, 1 << CpuState.RSP);
+            String jump = random.nextBoolean() ? "j" + cc + " 1f" : "{disp32} j" + cc + " 1f";
+            c.code("movl $0, " + reg(t, 4) + "\n" + producer(c, 1 << t) + "\n" + jump + "\nmovl $1, " + reg(t, 4) + "\n1:");
+        }
+        h.assertAgree();
+    }
+
     @Test
     void loopsAndJrcxz(TestInfo info) throws Exception {
         DifferentialHarness h = harness(info);
