@@ -7,12 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vmguard.testing.DriverRings;
+import io.vmguard.testing.EchoDevice;
 import io.vmguard.testing.GuestRam;
-import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.DeviceStatus;
 import io.vmguard.virtio.DeviceType;
-import io.vmguard.virtio.QueueException;
-import io.vmguard.virtio.VirtioDevice;
 import io.vmguard.virtio.Virtqueue;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -28,65 +26,10 @@ class VirtioMmioTransportTest {
 
     private final GuestRam ram = new GuestRam(1 << 20);
     private final DriverRings driver = new DriverRings(ram, 8);
-    private final RecordingDevice device = new RecordingDevice();
+    private final EchoDevice device = new EchoDevice(DeviceType.ENTROPY, DEVICE_FEATURE_BIT, 1, 256, 0xa0);
     private final List<Boolean> line = new ArrayList<>();
     private final VirtioMmioTransport transport = new VirtioMmioTransport(device, "test-device", ram.dma(), line::add);
 
-    /** A device with one queue that answers every kick by returning all chains, as a real one would. */
-    private static final class RecordingDevice implements VirtioDevice {
-        DeviceContext context;
-        int notifications;
-        int resets;
-        RuntimeException failWith;
-
-        @Override
-        public DeviceType type() {
-            return DeviceType.ENTROPY;
-        }
-
-        @Override
-        public long features() {
-            return DEVICE_FEATURE_BIT;
-        }
-
-        @Override
-        public int queueCount() {
-            return 1;
-        }
-
-        @Override
-        public void readConfig(long offset, MemorySegment data) {
-            for (int i = 0; i < data.byteSize(); i++) {
-                data.set(ValueLayout.JAVA_BYTE, i, (byte) (0xa0 + offset + i));
-            }
-        }
-
-        @Override
-        public void activate(DeviceContext context) {
-            this.context = context;
-        }
-
-        @Override
-        public void queueNotified(int queueIndex) throws QueueException {
-            notifications++;
-            if (failWith != null) {
-                throw failWith;
-            }
-            Virtqueue queue = context.queue(queueIndex);
-            for (var chain = queue.pop(); chain != null; chain = queue.pop()) {
-                queue.addUsed(chain.head(), 0);
-            }
-            if (queue.needsInterrupt()) {
-                context.interrupt().usedBuffers(queueIndex);
-            }
-        }
-
-        @Override
-        public void reset() {
-            resets++;
-            context = null;
-        }
-    }
 
     private int read(int offset) {
         MemorySegment data = MemorySegment.ofArray(new byte[4]);
@@ -144,7 +87,7 @@ class VirtioMmioTransportTest {
         initialise(DEVICE_FEATURE_BIT | 1L << 32, true);
         assertNotNull(device.context);
         write(0x050, 0);
-        assertEquals(1, device.notifications);
+        assertEquals(List.of(0), device.notified);
         assertEquals(1, driver.usedIndex());
         assertEquals(1, read(0x060), "used-buffer interrupt pending");
         assertEquals(List.of(true), line);
@@ -178,7 +121,7 @@ class VirtioMmioTransportTest {
         assertEquals(2, read(0x060), "configuration-change interrupt");
         assertNull(device.context, "never activated on a broken queue");
         write(0x050, 0);
-        assertEquals(0, device.notifications, "kicks are ignored until reset");
+        assertTrue(device.notified.isEmpty(), "kicks are ignored until reset");
     }
 
     @Test

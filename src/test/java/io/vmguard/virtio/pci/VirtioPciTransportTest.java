@@ -12,16 +12,12 @@ import io.vmguard.dma.DmaFault;
 import io.vmguard.pci.PciConfigSpace;
 import io.vmguard.pci.PciRoot;
 import io.vmguard.testing.DriverRings;
+import io.vmguard.testing.EchoDevice;
 import io.vmguard.testing.GuestRam;
-import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.DeviceStatus;
 import io.vmguard.virtio.DeviceType;
-import io.vmguard.virtio.QueueException;
 import io.vmguard.virtio.VirtioControl;
-import io.vmguard.virtio.VirtioDevice;
 import io.vmguard.virtio.Virtqueue;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -36,7 +32,7 @@ class VirtioPciTransportTest {
     private final GuestRam ram = new GuestRam(1 << 20);
     private final DriverRings rings0 = new DriverRings(ram, 8);
     private final DriverRings rings1 = new DriverRings(ram, 8);
-    private final TestDevice device = new TestDevice();
+    private final EchoDevice device = new EchoDevice(DeviceType.BLOCK, DEVICE_FEATURE_BIT, QUEUES, 64, 0xc0);
     private final List<Message> messages = new ArrayList<>();
     private final List<Boolean> intx = new ArrayList<>();
     private final VirtioPciTransport transport =
@@ -45,62 +41,6 @@ class VirtioPciTransportTest {
 
     record Message(long address, int data) {}
 
-    /** A two-queue device that answers every kick by returning all chains, as a real one would. */
-    private static final class TestDevice implements VirtioDevice {
-        DeviceContext context;
-        final List<Integer> notified = new ArrayList<>();
-        int resets;
-
-        @Override
-        public DeviceType type() {
-            return DeviceType.BLOCK;
-        }
-
-        @Override
-        public long features() {
-            return DEVICE_FEATURE_BIT;
-        }
-
-        @Override
-        public int queueCount() {
-            return QUEUES;
-        }
-
-        @Override
-        public int maxQueueSize() {
-            return 64;
-        }
-
-        @Override
-        public void readConfig(long offset, MemorySegment data) {
-            for (int i = 0; i < data.byteSize(); i++) {
-                data.set(ValueLayout.JAVA_BYTE, i, (byte) (0xc0 + offset + i));
-            }
-        }
-
-        @Override
-        public void activate(DeviceContext context) {
-            this.context = context;
-        }
-
-        @Override
-        public void queueNotified(int queueIndex) throws QueueException {
-            notified.add(queueIndex);
-            Virtqueue queue = context.queue(queueIndex);
-            for (var chain = queue.pop(); chain != null; chain = queue.pop()) {
-                queue.addUsed(chain.head(), 0);
-            }
-            if (queue.needsInterrupt()) {
-                context.interrupt().usedBuffers(queueIndex);
-            }
-        }
-
-        @Override
-        public void reset() {
-            resets++;
-            context = null;
-        }
-    }
 
     /** Puts the transport on a root bus, so its INTA pin drives a line this test records. */
     private void plugIntoRoot() {
