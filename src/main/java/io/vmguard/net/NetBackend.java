@@ -14,7 +14,7 @@ import java.time.Duration;
  * <p>Buffers and frames are native segments (guest memory or off-heap); sending and receiving allocate
  * nothing.
  */
-public sealed interface NetBackend extends AutoCloseable permits UnixDatagramBackend, TapBackend {
+public sealed interface NetBackend extends AutoCloseable permits PortBackend {
     /** What {@link #receive} returns once the backend is closed. */
     int CLOSED = -1;
 

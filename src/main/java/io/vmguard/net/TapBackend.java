@@ -5,7 +5,6 @@ import io.vmguard.sys.NativeException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 
 /**
  * The host's TAP interface: frames the guest sends arrive at the host as if received on that interface, and
@@ -14,7 +13,7 @@ import java.time.Duration;
  * created interface disappears again on close. Bringing it up and addressing or bridging it is the host's
  * business ({@code ip link set IFNAME up}); frames sent while it is down are dropped and counted.
  */
-public final class TapBackend implements NetBackend {
+public final class TapBackend extends PortBackend {
     static final String DEVICE = "/dev/net/tun";
     /** _IOW('T', 202, int) in linux/if_tun.h. */
     static final long TUNSETIFF = 0x400454caL;
@@ -23,11 +22,10 @@ public final class TapBackend implements NetBackend {
     static final short IFF_NO_PI = 0x1000;
 
     private final String name;
-    private final FramePort port;
 
     private TapBackend(String name, FramePort port) {
+        super(port);
         this.name = name;
-        this.port = port;
     }
 
     /** Opens (creating if need be) the TAP interface {@code name}. */
@@ -56,33 +54,8 @@ public final class TapBackend implements NetBackend {
     }
 
     @Override
-    public boolean send(MemorySegment frame) throws NetException {
-        return port.send(frame);
-    }
-
-    @Override
-    public int receive(MemorySegment buffer, Duration timeout) throws NetException {
-        return port.receive(buffer, timeout);
-    }
-
-    @Override
-    public NetCounters counters() {
-        return port.counters();
-    }
-
-    @Override
     public String description() {
         return "tap " + name;
-    }
-
-    @Override
-    public void close() {
-        port.close();
-    }
-
-    @Override
-    public String toString() {
-        return description();
     }
 
     /**

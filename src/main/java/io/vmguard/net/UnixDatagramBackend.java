@@ -5,7 +5,6 @@ import io.vmguard.sys.NativeException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -20,15 +19,14 @@ import java.util.concurrent.locks.LockSupport;
  * <p>Who can send to this VM is who may write the local socket file: keep it in a directory only the
  * intended peer can reach.
  */
-public final class UnixDatagramBackend implements NetBackend {
+public final class UnixDatagramBackend extends PortBackend {
     private final Path local;
     private final Path peer;
-    private final FramePort port;
 
     private UnixDatagramBackend(Path local, Path peer, FramePort port) {
+        super(port);
         this.local = local;
         this.peer = peer;
-        this.port = port;
     }
 
     /**
@@ -67,33 +65,8 @@ public final class UnixDatagramBackend implements NetBackend {
     }
 
     @Override
-    public boolean send(MemorySegment frame) throws NetException {
-        return port.send(frame);
-    }
-
-    @Override
-    public int receive(MemorySegment buffer, Duration timeout) throws NetException {
-        return port.receive(buffer, timeout);
-    }
-
-    @Override
-    public NetCounters counters() {
-        return port.counters();
-    }
-
-    @Override
     public String description() {
         return description(local, peer);
-    }
-
-    @Override
-    public void close() {
-        port.close();
-    }
-
-    @Override
-    public String toString() {
-        return description();
     }
 
     private static String description(Path local, Path peer) {
