@@ -1078,45 +1078,47 @@ final class X87Unit {
     /** FIST/FISTP/FISTTP m16/m32/m64: NaN, infinity and out of range give the integer indefinite (IE). */
     private void storeInteger(long address, int size, boolean popAfter, int mode) {
         long indefinite = size == 8 ? Long.MIN_VALUE : 1L << (8 * size - 1);
-        long value;
-        boolean store = true;
-        if (isEmpty(0)) {
-            if (!underflow()) {
-                finish();
-                return;
-            }
-            value = indefinite;
-        } else {
-            SoftFloat.Num a = st(0);
-            c1 = false;
-            if (a.kind() == SoftFloat.NAN || a.kind() == SoftFloat.UNSUPPORTED || a.isInf()) {
-                raised |= IE;
-                value = indefinite;
-            } else {
-                soft.flags = 0;
-                Long v = a.isZero() ? Long.valueOf(0) : soft.toInt(a, mode, 8 * size);
-                if (v == null) {
-                    raised |= IE;
-                    value = indefinite;
-                } else {
-                    raised |= soft.flags;
-                    value = v;
-                    if ((soft.flags & PE) != 0) {
-                        c1 = magnitudeGreater(v, a);
-                    }
-                }
-            }
-            if (blocked()) {
-                store = false;
-            }
-        }
-        if (store) {
+        Long value = roundTopForStore(mode, 8 * size, Long.MIN_VALUE, Long.MAX_VALUE, indefinite);
+        if (value != null) {
             mmu.write(address, size, value);
             if (popAfter) {
                 pop();
             }
         }
         finish();
+    }
+
+    /**
+     * ST0 rounded by {@code mode} to a {@code bits}-bit integer in [{@code min}, {@code max}], for the integer
+     * and BCD stores: the integer; {@code indefinite} for an empty register (stack underflow masked), a NaN, an
+     * infinity or a value out of range (IE); or null when an unmasked exception forbids the store. Sets C1
+     * (rounded up in magnitude) and the raised flags.
+     */
+    private Long roundTopForStore(int mode, int bits, long min, long max, long indefinite) {
+        if (isEmpty(0)) {
+            return underflow() ? indefinite : null;
+        }
+        SoftFloat.Num a = st(0);
+        c1 = false;
+        long value;
+        if (a.kind() == SoftFloat.NAN || a.kind() == SoftFloat.UNSUPPORTED || a.isInf()) {
+            raised |= IE;
+            value = indefinite;
+        } else {
+            soft.flags = 0;
+            Long v = a.isZero() ? Long.valueOf(0) : soft.toInt(a, mode, bits);
+            if (v == null || v < min || v > max) {
+                raised |= IE;
+                value = indefinite;
+            } else {
+                raised |= soft.flags;
+                value = v;
+                if ((soft.flags & PE) != 0) {
+                    c1 = magnitudeGreater(v, a);
+                }
+            }
+        }
+        return blocked() ? null : value;
     }
 
     /** Whether |v| > |a| exactly (v an integer that a rounded to). */
@@ -1126,6 +1128,8 @@ final class X87Unit {
     }
 
     // ---- BCD ----
+
+    private static final long BCD_MAX = 999_999_999_999_999_999L;
 
     private SoftFloat.Num readBcd(long address) {
         long digits = mmu.read64(address);
@@ -1143,41 +1147,15 @@ final class X87Unit {
     }
 
     private void storeBcd(long address) {
-        long value = 0;
-        boolean negative = false;
-        boolean indefinite = false;
-        if (isEmpty(0)) {
-            if (!underflow()) {
-                finish();
-                return;
-            }
-            indefinite = true;
-        } else {
-            SoftFloat.Num a = st(0);
-            c1 = false;
-            if (a.kind() == SoftFloat.NAN || a.kind() == SoftFloat.UNSUPPORTED || a.isInf()) {
-                raised |= IE;
-                indefinite = true;
-            } else {
-                soft.flags = 0;
-                Long v = a.isZero() ? Long.valueOf(0) : soft.toInt(a, roundingControl(), 64);
-                if (v == null || v < -999_999_999_999_999_999L || v > 999_999_999_999_999_999L) {
-                    raised |= IE;
-                    indefinite = true;
-                } else {
-                    raised |= soft.flags;
-                    value = Math.abs(v);
-                    negative = a.neg();
-                    if ((soft.flags & PE) != 0) {
-                        c1 = magnitudeGreater(v, a);
-                    }
-                }
-            }
-            if (blocked()) {
-                finish();
-                return;
-            }
+        // Eighteen digits; Long.MIN_VALUE (far outside them) stands for the BCD indefinite.
+        Long rounded = roundTopForStore(roundingControl(), 64, -BCD_MAX, BCD_MAX, Long.MIN_VALUE);
+        if (rounded == null) {
+            finish();
+            return;
         }
+        boolean indefinite = rounded == Long.MIN_VALUE;
+        boolean negative = !indefinite && st(0).neg();
+        long value = Math.abs(rounded);
         mmu.probeWrite(address, 10);
         if (indefinite) {
             mmu.write64(address, 0xc000_0000_0000_0000L);
