@@ -1,6 +1,7 @@
 package io.vmguard.virtio;
 
 import io.vmguard.dma.DmaSpace;
+import io.vmguard.events.GuestLog;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -252,7 +253,7 @@ public final class VirtioControl {
             status |= DeviceStatus.DEVICE_NEEDS_RESET;
             configGeneration++;
         }
-        System.err.println("vmguard: " + name + " needs reset: " + reason);
+        GuestLog.warn("virtio.needs-reset", name + " needs reset: " + reason);
         interrupt.configurationChanged();
     }
 

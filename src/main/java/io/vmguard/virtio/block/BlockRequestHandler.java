@@ -2,6 +2,7 @@ package io.vmguard.virtio.block;
 
 import io.vmguard.dma.DmaFault;
 import io.vmguard.dma.DmaSpace;
+import io.vmguard.events.GuestLog;
 import io.vmguard.virtio.DescriptorChain;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -32,7 +33,6 @@ final class BlockRequestHandler {
     static final int WRITE_ZEROES_FLAG_UNMAP = 1;
     private static final int ID_BYTES = DiskConfig.MAX_SERIAL_BYTES;
     /** Host errors logged per device; a failing disk must not flood the terminal. */
-    private static final int MAX_LOGGED_ERRORS = 10;
 
     private final DiskImage disk;
     private final byte[] serial;
@@ -42,7 +42,6 @@ final class BlockRequestHandler {
     private final boolean writeZeroes;
     private final int maxWriteZeroesSectors;
     private final boolean writeThrough;
-    private int loggedErrors;
 
     /**
      * @param buffer       the direct buffer data moves through (reused across activations)
@@ -195,10 +194,6 @@ final class BlockRequestHandler {
     }
 
     private void logHostError(String what, IOException e) {
-        if (loggedErrors < MAX_LOGGED_ERRORS) {
-            loggedErrors++;
-            System.err.println("vmguard: virtio-blk " + disk.path() + ": " + what + " failed: " + e.getMessage()
-                    + (loggedErrors == MAX_LOGGED_ERRORS ? " (further errors not shown)" : ""));
-        }
+        GuestLog.warn("virtio-blk.host-error", "virtio-blk " + disk.path() + ": " + what + " failed: " + e.getMessage());
     }
 }
