@@ -13,6 +13,7 @@ import io.vmguard.engine.EngineException;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
+import io.vmguard.memory.HostMemory;
 import io.vmguard.pci.PciRoot;
 import io.vmguard.sys.NativeException;
 import java.util.List;
@@ -57,6 +58,11 @@ public final class Vm implements AutoCloseable {
         GuestMemory memory = null;
         VirtualMachine machine = null;
         VirtioDevices virtio = null;
+        HostMemory host = HostMemory.probe();
+        if (!host.fits(config.memoryBytes())) {
+            throw new VmException("guest memory of " + HostMemory.describe(config.memoryBytes()) + " is more than this host can "
+                    + "back (" + host.basis() + ": " + HostMemory.describe(host.available()) + ")");
+        }
         try {
             memory = GuestMemory.allocate(X86Layout.ramRanges(config.memoryBytes()));
             machine = engine.createVm(memory);

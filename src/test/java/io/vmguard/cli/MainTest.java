@@ -72,6 +72,13 @@ class MainTest {
     }
 
     @Test
+    void guestMemoryBeyondWhatTheHostCanBackIsOneLine() throws Exception {
+        Path kernel = Files.writeString(dir.resolve("vmlinux"), "not a kernel at all");
+        assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString(), "--memory", "1T"));
+        assertOneLineError("guest memory of 1 TiB is more than this host can back");
+    }
+
+    @Test
     void unknownEngineIsOneLine() throws Exception {
         Path kernel = Files.writeString(dir.resolve("k"), "x");
         assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString(), "--engine", "bochs"));

@@ -114,6 +114,29 @@ public abstract class EnginePayloadContract {
         }
     }
 
+    @Test
+    void mmioAccessesAcrossPagesAndWiderThanEightBytesGetTheDevicesBytes() throws Exception {
+        try (PayloadMachine machine = start("mmio-split", Ring.USER, false)) {
+            PayloadHarness harness = new PayloadHarness();
+            MemoryLikeDevice device = new MemoryLikeDevice(0x5000);
+            harness.mmio.register(new BusRange(PayloadHarness.MMIO_BASE, device.size()), device);
+            long xaddOld = device.value(0x2ffc, 8);
+
+            assertEquals(0, harness.runToExit(machine.vcpu, RUN_LIMIT));
+
+            List<Long> expected = new java.util.ArrayList<>();
+            for (long value : new long[] {device.value(0xffd, 8), device.value(0x200, 8), device.value(0x208, 8),
+                    device.value(0x1ff8, 8), device.value(0x2000, 8), xaddOld}) {
+                expected.add(value & 0xffff_ffffL);
+                expected.add(value >>> 32);
+            }
+            assertEquals(expected, harness.results.writtenValues(), "8-byte load across a page, MOVDQU inside and "
+                    + "across a page, LOCK XADD across a page: the device's bytes, in order");
+            assertEquals(xaddOld + 1, device.value(0x2ffc, 8), "LOCK XADD wrote the sum back across the page boundary");
+            assertArrayEquals(device.bytes(0x3ff0, 32), machine.memory.readBytes(machine.payload().symbol("buffer"), 32),
+                    "REP MOVSB copied the device's bytes across the boundary");
+        }
+    }
 
     @Test
     void freshVcpuHasResetFpuApicIdZeroAndTheKvmSignature() throws Exception {

@@ -28,6 +28,12 @@ final class Executor {
 
         /** Delivers a software interrupt (INT n, INT3) with RIP already at the next instruction. */
         void softwareInterrupt(int vector);
+
+        /**
+         * Whether the engine needs a look before anything else runs: a device was read or written, or
+         * decoded code was overwritten. A REP string instruction ends its batch of iterations there.
+         */
+        boolean attentionNeeded();
     }
 
     private final CpuState cpu;

@@ -24,7 +24,8 @@ import java.util.ArrayDeque;
  *
  * <p>Port reads and MMIO reads complete when {@link #run()} is called again: an IN finishes then; an
  * instruction that read MMIO runs again from the start and this time receives the value (it changed no
- * state before its read). MMIO writes are queued and handed out after the instruction completes.
+ * state before its read), however many reads it needs ({@link MmioReplay}). MMIO writes are queued and
+ * handed out after the instruction completes.
  *
  * <p>The interrupt controllers and timers ({@link Platform}) live inside the engine, as KVM's in-kernel
  * irqchip does: their ports, the local APIC page, the I/O APIC window and their MSRs never become exits.
@@ -68,10 +69,8 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private final MemorySegment ioData = Arena.ofAuto().allocate(8, 8);
     private Instruction pendingIn;
     private VcpuExit.MmioRead pendingMmioRead;
-    private boolean mmioValueReady;
-    private long mmioAddress;
-    private int mmioSize;
-    private long mmioValue;
+    /** The device reads of the instruction under way, replayed when it runs again. */
+    private final MmioReplay mmioReplay = new MmioReplay();
     private long instructions;
     /**
      * Set by whatever must be looked at before the block's next instruction runs: an exit or MMIO write
@@ -161,7 +160,9 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     @Override
     public VcpuExit run() {
         try {
-            completePendingRead();
+            if (!completePendingRead()) {
+                return noForwardProgress();
+            }
             while (true) {
                 if (!pendingWrites.isEmpty()) {
                     return pendingWrites.poll();
@@ -197,6 +198,11 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
             }
         } catch (InterruptDelivery.TripleFault e) {
             return new VcpuExit.Shutdown(e.getMessage());
+        } catch (MmioReadNeeded e) {
+            // Only event delivery reads outside an instruction: the guest put its IDT, TSS or stack in device
+            // memory. A CPU would take the bus's all-ones there and triple-fault soon after; stop with a reason.
+            return new VcpuExit.InternalError("interrupt delivery reads device memory at 0x" + Long.toHexString(e.address)
+                    + " (IDT, TSS or stack outside RAM) at rip 0x" + Long.toHexString(cpu.rip));
         } catch (RuntimeException e) {
             // An interpreter defect must stop this VM with a message, never escape into the VMM.
             return new VcpuExit.InternalError("interpreter: " + e + " at rip 0x" + Long.toHexString(cpu.rip));
@@ -205,10 +211,10 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
 
     /**
      * Whether an external interrupt may be taken before the next instruction: IF set, no STI/MOV SS
-     * shadow, and no instruction half done (an MMIO read it must re-run with the VMM's answer).
+     * shadow, and no instruction half done (MMIO reads it must run again with the VMM's answers).
      */
     private boolean interruptible() {
-        return (cpu.rflags & Flags.IF) != 0 && !cpu.interruptShadow && !mmioValueReady;
+        return (cpu.rflags & Flags.IF) != 0 && !cpu.interruptShadow && !mmioReplay.active();
     }
 
     private void takeInterrupt() {
@@ -274,15 +280,25 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                 }
             }
         } catch (MmioReadNeeded needed) {
+            // The instruction runs again once answered; what it queued this time it will queue again then.
+            pendingWrites.clear();
+            if (!mmioReplay.hasRoom()) {
+                return noForwardProgress();
+            }
             pendingMmioRead = new VcpuExit.MmioRead(needed.address, ioData.asSlice(0, needed.size));
             return pendingMmioRead;
         } catch (GuestFault fault) {
+            mmioReplay.clear();
             if (fault.vector == GuestFault.UD && insn != null) {
                 unimplemented.report(insn, cpu.rip);
             }
             delivery.fault(fault);
         } finally {
             instructions += executed;
+        }
+        // An instruction that consumed replayed reads ended the block (leaveBlock): it is complete now.
+        if (mmioReplay.active()) {
+            mmioReplay.clear();
         }
         VcpuExit exit = pendingExit;
         pendingExit = null;
@@ -311,7 +327,8 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
 
     // ---- completing reads the VMM answered ----
 
-    private void completePendingRead() {
+    /** Takes the VMM's answer to the last exit; false when the instruction waiting for it makes no progress. */
+    private boolean completePendingRead() {
         if (pendingIn != null) {
             Instruction insn = pendingIn;
             pendingIn = null;
@@ -319,16 +336,28 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                 completeIn(insn, readData(insn.opSize));
             } catch (GuestFault fault) {
                 delivery.fault(fault);
-                return;
+                return true;
             }
         }
         if (pendingMmioRead != null) {
-            mmioAddress = pendingMmioRead.address();
-            mmioSize = (int) pendingMmioRead.data().byteSize();
-            mmioValue = readData(mmioSize);
-            mmioValueReady = true;
+            int size = (int) pendingMmioRead.data().byteSize();
+            mmioReplay.record(pendingMmioRead.address(), size, readData(size));
             pendingMmioRead = null;
+            return mmioReplay.restart();
         }
+        return true;
+    }
+
+    /**
+     * An instruction that needs more device reads than any instruction can, or keeps asking for different
+     * ones, would run again forever with interrupts held off: the guest would freeze and a host core spin.
+     * Stop the VM with the reason instead.
+     */
+    private VcpuExit noForwardProgress() {
+        String reason = "no forward progress: the instruction at rip 0x" + Long.toHexString(cpu.rip) + " ran "
+                + mmioReplay.restarts() + " times for device reads without completing";
+        mmioReplay.clear();
+        return new VcpuExit.InternalError(reason);
     }
 
     /** Finishes an IN (value to RAX) or one INS element (value to [RDI]) with the value read. */
@@ -389,6 +418,11 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         delivery.interrupt(vector, true);
     }
 
+    @Override
+    public boolean attentionNeeded() {
+        return leaveBlock;
+    }
+
     /** Above IOPL, the TSS I/O permission bitmap decides. */
     private void checkIoPermission(int port, int size) {
         if (cpu.cpl <= ((cpu.rflags & Flags.IOPL) >>> 12)) {
@@ -427,9 +461,9 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         if (platform.claimsMmio(address)) {
             return platform.mmioRead(address, size);
         }
-        if (mmioValueReady && mmioAddress == address && mmioSize == size) {
-            mmioValueReady = false;
-            return mmioValue;
+        if (mmioReplay.next(address, size)) {
+            leaveBlock = true; // the instruction completes with this run: end the block there (see runBlock)
+            return mmioReplay.consume();
         }
         throw new MmioReadNeeded(address, size);
     }

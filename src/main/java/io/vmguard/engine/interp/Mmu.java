@@ -288,47 +288,76 @@ final class Mmu {
         return slice;
     }
 
+    /**
+     * A read the TLB cannot serve: MMIO, a TLB miss, or an access that crosses a page. Both pages are
+     * translated before either is read, so a fault on the second page leaves no device read behind (device
+     * reads can have side effects, and the instruction runs again after the fault is handled).
+     */
     private long slowRead(long linear, int size) {
-        long value = 0;
-        for (int i = 0; i < size; ) {
-            long address = linear + i;
-            int chunk = (int) Math.min(size - i, 4096 - (address & 0xfff));
-            long physicalAddress = translate(address, READ);
-            long part = chunk == size ? physicalRead(physicalAddress, chunk) : bytewiseRead(physicalAddress, chunk);
-            value |= part << (8 * i);
-            i += chunk;
+        long first = translate(linear, READ);
+        int firstPart = (int) Math.min(size, 4096 - (linear & 0xfff));
+        if (firstPart == size) {
+            return physicalRead(first, size);
         }
-        return value;
-    }
-
-    private long bytewiseRead(long physicalAddress, int count) {
-        long value = 0;
-        for (int i = 0; i < count; i++) {
-            value |= physicalRead(physicalAddress + i, 1) << (8 * i);
-        }
-        return value;
+        long second = translate(linear + firstPart, READ);
+        return splitRead(first, firstPart) | splitRead(second, size - firstPart) << (8 * firstPart);
     }
 
     private void slowWrite(long linear, int size, long value) {
         // Translate every page first: a write that faults on its second page must not have done the first.
-        long last = linear + size - 1;
         long first = translate(linear, WRITE);
-        // The second page's part starts at that page's first byte, not at the access's last byte.
-        long second = (last & PAGE_MASK) != (linear & PAGE_MASK) ? translate(last & PAGE_MASK, WRITE) : -1;
-        if (second < 0) {
+        int firstPart = (int) Math.min(size, 4096 - (linear & 0xfff));
+        if (firstPart == size) {
             physicalWrite(first, size, value);
             return;
         }
-        int firstPart = (int) (4096 - (linear & 0xfff));
-        for (int i = 0; i < size; i++) {
-            long address = i < firstPart ? first + i : second + (i - firstPart);
-            physicalWrite(address, 1, value >>> (8 * i));
+        // The second page's part starts at that page's first byte, not at the access's last byte.
+        long second = translate(linear + firstPart, WRITE);
+        splitWrite(first, firstPart, value);
+        splitWrite(second, size - firstPart, value >>> (8 * firstPart));
+    }
+
+    /**
+     * The width of the next piece when an access of {@code remaining} bytes at {@code address} is split the
+     * way a bus splits it: the largest naturally aligned 1, 2, 4 or 8 bytes that fit.
+     */
+    static int piece(long address, int remaining) {
+        int size = 8;
+        while (size > remaining || (address & (size - 1)) != 0) {
+            size >>>= 1;
+        }
+        return size;
+    }
+
+    /** Reads {@code count} (1-8) bytes within one page as naturally aligned pieces. */
+    private long splitRead(long address, int count) {
+        long value = 0;
+        for (int done = 0; done < count; ) {
+            int size = piece(address + done, count - done);
+            value |= physicalRead(address + done, size) << (8 * done);
+            done += size;
+        }
+        return value;
+    }
+
+    private void splitWrite(long address, int count, long value) {
+        for (int done = 0; done < count; ) {
+            int size = piece(address + done, count - done);
+            physicalWrite(address + done, size, value >>> (8 * done));
+            done += size;
         }
     }
 
+    /**
+     * Reads 1, 2, 4 or 8 bytes at a physical address. RAM is read as is; a device gets naturally aligned
+     * accesses only (an unaligned one is split, as the bus between a CPU and a device splits it).
+     */
     long physicalRead(long address, int size) {
         int region = ram.region(address, size);
-        return region >= 0 ? ram.read(region, address, size) : physical.readMmio(address, size);
+        if (region >= 0) {
+            return ram.read(region, address, size);
+        }
+        return (address & (size - 1)) == 0 ? physical.readMmio(address, size) : splitRead(address, size);
     }
 
     void physicalWrite(long address, int size, long value) {
@@ -341,7 +370,11 @@ final class Mmu {
             ram.write(region, address, size, value);
             return;
         }
-        physical.writeMmio(address, size, value);
+        if ((address & (size - 1)) == 0) {
+            physical.writeMmio(address, size, value);
+        } else {
+            splitWrite(address, size, value);
+        }
     }
 
     // ---- page walk ----

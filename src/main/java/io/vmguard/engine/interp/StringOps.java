@@ -97,6 +97,11 @@ final class StringOps {
                     return;
                 }
             }
+            // An iteration that touched a device is complete and counted: the VMM handles it before the next
+            // one (its writes go out in order, and a read is answered for one iteration at a time).
+            if (platform.attentionNeeded()) {
+                return;
+            }
         }
     }
 
