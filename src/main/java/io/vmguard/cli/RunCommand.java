@@ -2,6 +2,10 @@ package io.vmguard.cli;
 
 import io.vmguard.engine.Engine;
 import io.vmguard.engine.EngineException;
+import io.vmguard.events.EventSink;
+import io.vmguard.events.GuestLog;
+import io.vmguard.events.JsonLinesEventSink;
+import io.vmguard.events.VmEvents;
 import io.vmguard.net.NetSpec;
 import io.vmguard.virtio.block.DiskConfig;
 import io.vmguard.vmm.Engines;
@@ -75,9 +79,41 @@ public final class RunCommand implements Callable<Integer> {
                     + "(default ${DEFAULT-VALUE})")
     String virtioTransport;
 
+    @Option(names = "--id", paramLabel = "ID", defaultValue = "vm0",
+            description = "the VM's name in security events (default ${DEFAULT-VALUE})")
+    String id;
+
+    @Option(names = "--events", paramLabel = "FILE",
+            description = "append security events to FILE, one JSON object per line")
+    Path eventsFile;
+
     @Override
     public Integer call() throws CliException {
         VmConfig config = config();
+        try (EventSink sink = openEvents()) {
+            VmEvents events = new VmEvents(id, sink);
+            GuestLog log = new GuestLog(System.err::println, events, System::nanoTime);
+            GuestLog.install(log);
+            int status = run(config, events);
+            if (log.suppressed() > 0) {
+                System.err.println("vmguard: " + log.suppressed() + " guest-triggered log lines were suppressed (rate limit)");
+            }
+            return status;
+        }
+    }
+
+    private EventSink openEvents() throws CliException {
+        if (eventsFile == null) {
+            return EventSink.NONE;
+        }
+        try {
+            return JsonLinesEventSink.append(eventsFile);
+        } catch (java.io.IOException e) {
+            throw new CliException("cannot open events file " + eventsFile + ": " + e.getMessage());
+        }
+    }
+
+    private int run(VmConfig config, VmEvents events) throws CliException {
         Engine selected;
         try {
             selected = Engines.create(config.engine());
@@ -87,7 +123,7 @@ public final class RunCommand implements Callable<Integer> {
         RunOutcome outcome;
         long started = System.nanoTime();
         java.util.OptionalLong instructions;
-        try (Vm vm = Vm.create(config, selected)) {
+        try (Vm vm = Vm.create(config, selected, events)) {
             outcome = vm.run();
             instructions = vm.instructionsExecuted();
         } catch (VmException e) {
@@ -98,7 +134,9 @@ public final class RunCommand implements Callable<Integer> {
         }
         int status = report(outcome, guestScript(config.commandLine()));
         if (stats != null) {
-            new RunStats(selected.name(), outcome, status, System.nanoTime() - started, instructions).writeTo(stats);
+            GuestLog log = GuestLog.current();
+            new RunStats(selected.name(), outcome, status, System.nanoTime() - started, instructions, log.printed(),
+                    log.suppressed()).writeTo(stats);
         }
         return status;
     }

@@ -1,5 +1,7 @@
 package io.vmguard.cli;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vmguard.vmm.RunOutcome;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -8,9 +10,13 @@ import java.util.OptionalLong;
 
 /**
  * What a run cost, written as one JSON object for scripts and benchmarks ({@code vmguard run --stats FILE}):
- * engine, how it ended, wall time, and guest instructions where the engine counts them.
+ * engine, how it ended, wall time, guest instructions where the engine counts them, and the lines the guest
+ * caused in the rate-limited guest log (printed and suppressed).
  */
-record RunStats(String engine, RunOutcome outcome, int exitStatus, long wallNanos, OptionalLong instructions) {
+record RunStats(String engine, RunOutcome outcome, int exitStatus, long wallNanos, OptionalLong instructions,
+                long guestLogLines, long guestLogSuppressed) {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     String toJson() {
         String outcomeName = switch (outcome) {
             case RunOutcome.PoweredOff off -> "powered-off";
@@ -18,12 +24,22 @@ record RunStats(String engine, RunOutcome outcome, int exitStatus, long wallNano
             case RunOutcome.Failed failed -> "failed";
         };
         double seconds = wallNanos / 1e9;
-        String instructionsJson = instructions.isPresent() ? Long.toString(instructions.getAsLong()) : "null";
-        String mips = instructions.isPresent() && seconds > 0
-                ? String.format(java.util.Locale.ROOT, "%.2f", instructions.getAsLong() / seconds / 1e6) : "null";
-        return String.format(java.util.Locale.ROOT,
-                "{\"engine\":\"%s\",\"outcome\":\"%s\",\"exit_status\":%d,\"wall_seconds\":%.3f,\"instructions\":%s,\"mips\":%s}%n",
-                engine, outcomeName, exitStatus, seconds, instructionsJson, mips);
+        ObjectNode json = JSON.createObjectNode();
+        json.put("engine", engine);
+        json.put("outcome", outcomeName);
+        json.put("exit_status", exitStatus);
+        json.put("wall_seconds", Math.round(seconds * 1000) / 1000.0);
+        if (instructions.isPresent()) {
+            json.put("instructions", instructions.getAsLong());
+            json.put("mips", seconds > 0 ? Math.round(instructions.getAsLong() / seconds / 1e4) / 100.0 : 0);
+        } else {
+            json.putNull("instructions");
+            json.putNull("mips");
+        }
+        ObjectNode log = json.putObject("guest_log");
+        log.put("printed", guestLogLines);
+        log.put("suppressed", guestLogSuppressed);
+        return json + "\n";
     }
 
     void writeTo(Path file) throws CliException {

@@ -16,6 +16,9 @@ final class VcpuRunner implements Runnable {
     /** Completed by whoever ends the run first: a device (power-off, reset), this loop, or a stop. */
     private final CompletableFuture<RunOutcome> outcome;
     private volatile boolean stopRequested;
+    /** When the exit being handled went to a device (System.nanoTime), or 0: the watchdog's view. */
+    private volatile long inDeviceSince;
+    private volatile VcpuExit currentExit;
 
     VcpuRunner(Vcpu vcpu, Bus io, Bus mmio, CompletableFuture<RunOutcome> outcome) {
         this.vcpu = vcpu;
@@ -48,8 +51,44 @@ final class VcpuRunner implements Runnable {
         }
     }
 
+    int index() {
+        return vcpu.index();
+    }
+
+    /** When the device access under way started (System.nanoTime), or 0 when none is. */
+    long inDeviceSince() {
+        return inDeviceSince;
+    }
+
+    /** The exit handled last or now, for the watchdog's report. */
+    String currentExit() {
+        return switch (currentExit) {
+            case null -> "no exit yet";
+            case VcpuExit.IoIn in -> "port read of " + in.data().byteSize() + " bytes at 0x" + Integer.toHexString(in.port());
+            case VcpuExit.IoOut out -> "port write of " + out.data().byteSize() + " bytes at 0x" + Integer.toHexString(out.port());
+            case VcpuExit.MmioRead read -> "MMIO read of " + read.data().byteSize() + " bytes at 0x" + Long.toHexString(read.address());
+            case VcpuExit.MmioWrite write -> "MMIO write of " + write.data().byteSize() + " bytes at 0x"
+                    + Long.toHexString(write.address());
+            default -> currentExit.toString();
+        };
+    }
+
     /** Handles one exit; returns the outcome when the exit ends the run. */
     private RunOutcome handle(VcpuExit exit) {
+        if (exit instanceof VcpuExit.IoIn || exit instanceof VcpuExit.IoOut || exit instanceof VcpuExit.MmioRead
+                || exit instanceof VcpuExit.MmioWrite) {
+            currentExit = exit;
+            inDeviceSince = System.nanoTime() | 1; // never 0, which means "not in a device"
+            try {
+                return dispatch(exit);
+            } finally {
+                inDeviceSince = 0;
+            }
+        }
+        return dispatch(exit);
+    }
+
+    private RunOutcome dispatch(VcpuExit exit) {
         return switch (exit) {
             case VcpuExit.IoIn in -> {
                 io.read(in.port(), in.data());

@@ -12,11 +12,16 @@ import io.vmguard.engine.Engine;
 import io.vmguard.engine.EngineException;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
+import io.vmguard.events.Severity;
+import io.vmguard.events.Source;
+import io.vmguard.events.VmEvents;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.HostMemory;
 import io.vmguard.pci.PciRoot;
 import io.vmguard.sys.NativeException;
+import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
@@ -26,6 +31,9 @@ import java.util.function.Consumer;
  */
 public final class Vm implements AutoCloseable {
     private static final long VCPU_JOIN_MILLIS = 2000;
+    private static final Duration WATCHDOG_PERIOD = Duration.ofSeconds(1);
+    /** No device access takes this long: disk I/O on the vCPU thread is the slowest (a flush of a large cache). */
+    private static final Duration DEVICE_STUCK_AFTER = Duration.ofSeconds(60);
 
     private final GuestMemory memory;
     private final VirtualMachine machine;
@@ -35,10 +43,13 @@ public final class Vm implements AutoCloseable {
     /** Completed once, by whichever comes first: the guest's power-off or reset, a vCPU failure, a stop. */
     private final CompletableFuture<RunOutcome> outcome;
     private final VcpuRunner runner;
+    private final VmEvents events;
     private Thread vcpuThread;
+    private Watchdog watchdog;
 
     private Vm(GuestMemory memory, VirtualMachine machine, Vcpu vcpu, LegacyDevices devices, VirtioDevices virtio,
-               Bus io, Bus mmio, CompletableFuture<RunOutcome> outcome) {
+               Bus io, Bus mmio, CompletableFuture<RunOutcome> outcome, VmEvents events) {
+        this.events = events;
         this.virtio = virtio;
         this.memory = memory;
         this.machine = machine;
@@ -50,11 +61,21 @@ public final class Vm implements AutoCloseable {
 
     /** Builds the VM and loads the kernel; nothing runs until {@link #run()}. */
     public static Vm create(VmConfig config, Engine engine) throws VmException {
-        return create(config, engine, pci -> {});
+        return create(config, engine, VmEvents.none(), pci -> {});
+    }
+
+    /** As {@link #create(VmConfig, Engine)}, reporting security events to {@code events}. */
+    public static Vm create(VmConfig config, Engine engine, VmEvents events) throws VmException {
+        return create(config, engine, events, pci -> {});
     }
 
     /** As {@link #create(VmConfig, Engine)}, with PCI devices {@code pciDevices} adds to the root bus before the virtio ones (tests). */
     static Vm create(VmConfig config, Engine engine, Consumer<PciRoot> pciDevices) throws VmException {
+        return create(config, engine, VmEvents.none(), pciDevices);
+    }
+
+    private static Vm create(VmConfig config, Engine engine, VmEvents events, Consumer<PciRoot> pciDevices)
+            throws VmException {
         GuestMemory memory = null;
         VirtualMachine machine = null;
         VirtioDevices virtio = null;
@@ -84,7 +105,7 @@ public final class Vm implements AutoCloseable {
 
             CompletableFuture<RunOutcome> outcome = new CompletableFuture<>();
             LegacyDevices devices = LegacyDevices.attach(io, machine, config.serial(), powerControl(outcome));
-            return new Vm(memory, machine, vcpu, devices, virtio, io, mmio, outcome);
+            return new Vm(memory, machine, vcpu, devices, virtio, io, mmio, outcome, events);
         } catch (KernelLoadException | EngineException e) {
             closeQuietly(virtio, machine, memory);
             throw new VmException(e.getMessage(), e);
@@ -115,7 +136,13 @@ public final class Vm implements AutoCloseable {
     public RunOutcome run() throws InterruptedException {
         devices.startInput();
         vcpuThread = Thread.ofPlatform().name("vcpu0").daemon().start(runner);
+        watchdog = new Watchdog(events, List.of(runner), this::stop, WATCHDOG_PERIOD, DEVICE_STUCK_AFTER,
+                () -> Runtime.getRuntime().halt(1));
+        watchdog.start();
         RunOutcome result = outcome.join();
+        if (result instanceof RunOutcome.Failed failed) {
+            events.emit(Source.VMM, "vm-stopped", Severity.WARNING, Map.of("reason", failed.reason()));
+        }
         runner.stop();
         vcpuThread.join(VCPU_JOIN_MILLIS);
         devices.flush();
@@ -140,6 +167,9 @@ public final class Vm implements AutoCloseable {
     public void close() {
         devices.close();
         virtio.close();
+        if (watchdog != null) {
+            watchdog.close(); // the shutdown completed: no last resort needed
+        }
         if (vcpuThread != null && vcpuThread.isAlive()) {
             // The vCPU still runs on this memory: unmapping it now could crash the host process.
             return;

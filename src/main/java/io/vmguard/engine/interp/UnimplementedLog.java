@@ -11,8 +11,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * interpreter must be visible, not silent (a guest may also raise #UD on purpose, e.g. UD2 in BUG()).
  *
  * <p>A guest can execute as many distinct invalid encodings as it likes, so the set of encodings already
- * reported is bounded ({@link #MAX_PATTERNS}); past it, #UDs are only counted. The lines themselves go
- * through the rate-limited {@link GuestLog}.
+ * reported is bounded ({@link #MAX_PATTERNS}); past it, every #UD goes to the rate-limited {@link GuestLog},
+ * which prints a few and counts the rest.
  */
 final class UnimplementedLog {
     static final int MAX_PATTERNS = 256;
@@ -25,12 +25,13 @@ final class UnimplementedLog {
             return; // deliberate
         }
         raised.incrementAndGet();
-        if (reported.size() >= MAX_PATTERNS) {
-            return;
-        }
         String key = insn.bytes != null ? HexFormat.ofDelimiter(" ").formatHex(insn.bytes)
                 : String.format("opcode %x prefix %x op %d", insn.opcode, insn.mandatoryPrefix, insn.op);
-        if (reported.add(key)) {
+        if (reported.size() >= MAX_PATTERNS) {
+            // No longer told apart: every one reaches the rate-limited log, which counts what it does not print.
+            GuestLog.warn("interp.ud", String.format("interpreter: #UD for %s at rip 0x%x (more than %d distinct encodings "
+                    + "seen, no longer tracked)", key, rip, MAX_PATTERNS));
+        } else if (reported.add(key)) {
             GuestLog.warn("interp.ud", String.format("interpreter: #UD for %s at rip 0x%x (unimplemented or invalid)", key, rip));
         }
     }
