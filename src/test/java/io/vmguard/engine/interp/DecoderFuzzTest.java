@@ -17,8 +17,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * bytes lean towards prefixes, REX and the 0F escapes, where the decoder has the most paths.
  */
 class DecoderFuzzTest {
-    private static final int STRINGS_PER_SEED = 200_000;
-    private static final int PAGES_PER_SEED = 1_500;
+    private static final int STRINGS_PER_SEED = FuzzSeeds.scaled(200_000);
+    private static final int PAGES_PER_SEED = FuzzSeeds.scaled(1_500);
     private static final int[] PREFIXES = {0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x2e, 0x3e, 0x26, 0x36, 0x64, 0x65, 0x40, 0x48, 0x4c, 0x41, 0x4f};
 
     @ParameterizedTest(name = FuzzSeeds.NAME)
@@ -88,7 +88,8 @@ class DecoderFuzzTest {
         return bytes;
     }
 
-    private static void fillInstructionLike(Random random, byte[] page) {
+    /** Fills {@code page} with instruction-like byte strings (also used by {@link RandomCodeFuzzTest}). */
+    static void fillInstructionLike(Random random, byte[] page) {
         int i = 0;
         while (i < page.length) {
             byte[] insn = instructionLike(random);
