@@ -199,10 +199,11 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         } catch (InterruptDelivery.TripleFault e) {
             return new VcpuExit.Shutdown(e.getMessage());
         } catch (MmioReadNeeded e) {
-            // Only event delivery reads outside an instruction: the guest put its IDT, TSS or stack in device
-            // memory. A CPU would take the bus's all-ones there and triple-fault soon after; stop with a reason.
-            return new VcpuExit.InternalError("interrupt delivery reads device memory at 0x" + Long.toHexString(e.address)
-                    + " (IDT, TSS or stack outside RAM) at rip 0x" + Long.toHexString(cpu.rip));
+            // Only event delivery reads outside an instruction: the guest put its IDT, GDT, TSS or stack in
+            // device memory. A CPU would read gates out of a device there and, in practice, triple-fault; the
+            // delivery pushed state already, so it cannot be run again like an instruction. A guest reset.
+            return new VcpuExit.Shutdown("event delivery reads device memory at 0x" + Long.toHexString(e.address)
+                    + " (IDT, GDT, TSS or stack outside RAM) at rip 0x" + Long.toHexString(cpu.rip));
         } catch (RuntimeException e) {
             // An interpreter defect must stop this VM with a message, never escape into the VMM.
             return new VcpuExit.InternalError("interpreter: " + e + " at rip 0x" + Long.toHexString(cpu.rip));

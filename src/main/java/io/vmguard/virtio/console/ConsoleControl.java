@@ -1,6 +1,7 @@
 package io.vmguard.virtio.console;
 
 import io.vmguard.dma.DmaFault;
+import io.vmguard.events.GuestLog;
 import io.vmguard.virtio.DescriptorChain;
 import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.QueueException;
@@ -32,6 +33,11 @@ final class ConsoleControl {
     static final int PORT_OPEN = 6;
     /** struct virtio_console_control: le32 id, le16 event, le16 value. */
     static final int MESSAGE_BYTES = 8;
+    /**
+     * Messages waiting for the driver's receive buffers. A handshake needs three; a driver that repeats
+     * DEVICE_READY or PORT_READY without giving buffers must not grow the queue without end.
+     */
+    static final int MAX_WAITING = 16;
     /** The one port this device has. */
     static final int PORT = 0;
 
@@ -88,13 +94,13 @@ final class ConsoleControl {
         switch (message.event()) {
             case DEVICE_READY -> {
                 if (message.value() == 1) {
-                    toDriver.add(new Message(PORT, DEVICE_ADD, 1));
+                    queue(new Message(PORT, DEVICE_ADD, 1));
                 }
             }
             case PORT_READY -> {
                 if (message.id() == PORT && message.value() == 1) {
-                    toDriver.add(new Message(PORT, CONSOLE_PORT, 1));
-                    toDriver.add(new Message(PORT, PORT_OPEN, 1));
+                    queue(new Message(PORT, CONSOLE_PORT, 1));
+                    queue(new Message(PORT, PORT_OPEN, 1));
                 }
             }
             case PORT_OPEN -> {
@@ -104,6 +110,20 @@ final class ConsoleControl {
             }
             default -> { } // PORT_NAME, RESIZE and the rest are the device's to send, or unknown
         }
+    }
+
+    private void queue(Message message) {
+        if (toDriver.size() >= MAX_WAITING) {
+            GuestLog.warn("virtio-console.control-overflow", "virtio-console: the driver repeats control messages without "
+                    + "taking the answers; " + MAX_WAITING + " are waiting, this one is dropped");
+            return;
+        }
+        toDriver.add(message);
+    }
+
+    /** Messages waiting for receive buffers (at most {@link #MAX_WAITING}). */
+    int waiting() {
+        return toDriver.size();
     }
 
     /** Sends waiting messages into the driver's control receive buffers, as far as there are buffers. */

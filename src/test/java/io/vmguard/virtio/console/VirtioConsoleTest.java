@@ -339,6 +339,29 @@ class VirtioConsoleTest {
     }
 
     @Test
+    void aDriverThatRepeatsControlMessagesWithoutBuffersCannotGrowTheAnswerQueue() throws Exception {
+        start(InputStream.nullInputStream(), screen);
+        activateMultiport();
+        for (int i = 0; i < 4; i++) { // use up the four buffers the driver gave
+            sendControl(0xffffffff, ConsoleControl.DEVICE_READY, 1);
+        }
+        controlReceived();
+        for (int i = 0; i < 1000; i++) {
+            sendControl(0xffffffff, ConsoleControl.DEVICE_READY, 1);
+        }
+        int delivered = 0;
+        for (int round = 0; round < 4; round++) { // then give more buffers than could ever be needed
+            for (int i = 0; i < 8; i++) {
+                long address = ram.alloc(64);
+                controlBuffers.put(controlReceive.offer(Buffer.writable(address, 64)), address);
+            }
+            console.queueNotified(VirtioConsole.CONTROL_RECEIVE_QUEUE);
+            delivered += controlReceived().size();
+        }
+        assertEquals(ConsoleControl.MAX_WAITING, delivered, "the answers that waited are bounded");
+    }
+
+    @Test
     void aControlBufferTooSmallForAMessageBreaksTheQueue() throws Exception {
         start(InputStream.nullInputStream(), screen);
         console.activate(interrupt.context(FEATURES | VirtioConsole.F_MULTIPORT, ram.dma(), receive.deviceQueue(ram.dma(), FEATURES),
