@@ -149,7 +149,12 @@ final class HostilePciDriver {
     /** Values that probe each field's edges: out-of-range selectors, odd sizes, addresses outside RAM. */
     private long valueFor(int field) {
         return switch (field) {
-            case CommonConfig.DEVICE_STATUS -> random.nextInt(4) == 0 ? random.nextInt(256) : 1 << random.nextInt(8) | random.nextInt(16);
+            case CommonConfig.DEVICE_STATUS -> switch (random.nextInt(4)) {
+                case 0 -> random.nextInt(256);
+                // Fewer bits than it has (not 0, so no reset), or only the device's NEEDS_RESET.
+                case 1 -> random.nextBoolean() ? DeviceStatus.DEVICE_NEEDS_RESET : transport.control().status() & random.nextInt(256);
+                default -> 1 << random.nextInt(8) | random.nextInt(16);
+            };
             case CommonConfig.QUEUE_SELECT -> pick(0, 0, 1, 2, 0xffff, random.nextInt());
             case CommonConfig.QUEUE_SIZE -> pick(0, 1, 3, 8, 100, 256, 512, 1 << 15, 0xffff, random.nextInt());
             case CommonConfig.MSIX_CONFIG, CommonConfig.QUEUE_MSIX_VECTOR -> pick(0, 1, 2, 3, 0xffff, random.nextInt());
