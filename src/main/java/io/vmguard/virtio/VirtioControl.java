@@ -146,8 +146,10 @@ public final class VirtioControl {
         if ((value & DeviceStatus.FEATURES_OK) != 0 && (status & DeviceStatus.FEATURES_OK) == 0 && !acceptableFeatures()) {
             value &= ~DeviceStatus.FEATURES_OK;
         }
-        // The driver only ever adds bits; NEEDS_RESET is the device's to set.
-        status = (status & DeviceStatus.DEVICE_NEEDS_RESET) | (value & ~DeviceStatus.DEVICE_NEEDS_RESET);
+        // The driver only adds bits (virtio 1.2, 2.1.2: it MUST NOT clear one); only a reset clears them, so a
+        // write of fewer bits never reads back as 0 or stops DRIVER_OK behind a running device. NEEDS_RESET
+        // is the device's to set.
+        status |= value & ~DeviceStatus.DEVICE_NEEDS_RESET;
         if ((status & DeviceStatus.DRIVER_OK) != 0 && !active && (status & DeviceStatus.DEVICE_NEEDS_RESET) == 0) {
             activate();
         }

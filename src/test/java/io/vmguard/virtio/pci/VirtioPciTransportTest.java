@@ -272,6 +272,23 @@ class VirtioPciTransportTest {
         assertFalse(transport.config().interruptRequested());
     }
 
+    /**
+     * Found by VirtioPciFuzzTest: writing only DEVICE_NEEDS_RESET made the status read 0, which tells a
+     * driver the device was reset, while the device ran on with the old queues.
+     */
+    @Test
+    void aStatusWriteThatWouldClearBitsIsNoResetAndClearsNothing() {
+        rings0.offer(DriverRings.Buffer.writable(ram.alloc(8), 8));
+        initialise(false);
+        int status = driver.status();
+        driver.status(DeviceStatus.DEVICE_NEEDS_RESET); // the device's bit, so nothing of the driver's
+        assertEquals(status, driver.status(), "status 0 would say the device was reset");
+        driver.status(DeviceStatus.ACKNOWLEDGE);
+        assertEquals(status, driver.status(), "only a reset clears DRIVER_OK while the device runs");
+        assertNotNull(device.context, "still running");
+        assertEquals(0, device.resets);
+    }
+
     @Test
     void aKickAtAQueuesNotifyAddressServesThatQueue() {
         rings1.offer(DriverRings.Buffer.writable(ram.alloc(8), 8));
