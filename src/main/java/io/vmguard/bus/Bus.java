@@ -101,8 +101,11 @@ public final class Bus {
         return claimed;
     }
 
-    /** The largest naturally aligned access of 1, 2, 4 or 8 bytes at {@code address} within {@code remaining}. */
-    private static int piece(long address, long remaining) {
+    /**
+     * The width of the next piece when an access of {@code remaining} bytes at {@code address} is split the
+     * way a bus splits it: the largest naturally aligned 1, 2, 4 or 8 bytes that fit.
+     */
+    public static int piece(long address, long remaining) {
         int size = 8;
         while (size > remaining || (address & (size - 1)) != 0) {
             size >>>= 1;

@@ -3,6 +3,7 @@ package io.vmguard.events;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.vmguard.testing.RecordingEventSink;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
@@ -10,18 +11,10 @@ import org.junit.jupiter.api.Test;
 
 class GuestLogTest {
     private final List<String> lines = new ArrayList<>();
-    private final List<SecurityEvent> events = new ArrayList<>();
+    private final RecordingEventSink sink = new RecordingEventSink();
+    private final List<SecurityEvent> events = sink.events;
     private final AtomicLong now = new AtomicLong(1_000_000_000L);
-    private final GuestLog log = new GuestLog(lines::add, new VmEvents("vm-a", new EventSink() {
-        @Override
-        public void emit(SecurityEvent event) {
-            events.add(event);
-        }
-
-        @Override
-        public void close() {
-        }
-    }), now::get);
+    private final GuestLog log = new GuestLog(lines::add, sink.forVm("vm-a"), now::get);
 
     @Test
     void aKeyGetsABurstThenIsCountedAndTheNextLineSaysHowManyWereSuppressed() {

@@ -5,11 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vmguard.cli.RunCommand;
 import io.vmguard.engine.interp.InterpEngine;
-import io.vmguard.events.EventSink;
 import io.vmguard.events.GuestLog;
 import io.vmguard.events.SecurityEvent;
-import io.vmguard.events.VmEvents;
 import io.vmguard.testing.BuiltGuest;
+import io.vmguard.testing.RecordingEventSink;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -36,17 +35,9 @@ class InterpGuestHardeningTest {
     Path dir;
 
     private final List<String> logLines = new CopyOnWriteArrayList<>();
-    private final List<SecurityEvent> events = new CopyOnWriteArrayList<>();
-    private final GuestLog log = new GuestLog(logLines::add, new VmEvents("test", new EventSink() {
-        @Override
-        public void emit(SecurityEvent event) {
-            events.add(event);
-        }
-
-        @Override
-        public void close() {
-        }
-    }), System::nanoTime);
+    private final RecordingEventSink sink = new RecordingEventSink();
+    private final List<SecurityEvent> events = sink.events;
+    private final GuestLog log = new GuestLog(logLines::add, sink.forVm("test"), System::nanoTime);
     private final GuestLog previous = GuestLog.current();
 
     @AfterEach

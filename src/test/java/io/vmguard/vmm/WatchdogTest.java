@@ -12,32 +12,23 @@ import io.vmguard.engine.Registers;
 import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VcpuExit;
-import io.vmguard.events.EventSink;
 import io.vmguard.events.SecurityEvent;
 import io.vmguard.events.VmEvents;
+import io.vmguard.testing.RecordingEventSink;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.junit.jupiter.api.Test;
 
 class WatchdogTest {
-    private final List<SecurityEvent> events = new CopyOnWriteArrayList<>();
-    private final VmEvents vmEvents = new VmEvents("test", new EventSink() {
-        @Override
-        public void emit(SecurityEvent event) {
-            events.add(event);
-        }
-
-        @Override
-        public void close() {
-        }
-    });
+    private final RecordingEventSink sink = new RecordingEventSink();
+    private final List<SecurityEvent> events = sink.events;
+    private final VmEvents vmEvents = sink.forVm("test");
 
     /** A vCPU that asks for one MMIO read at 0x1000 on every run. */
     private static final class MmioReadingVcpu implements Vcpu {

@@ -1,5 +1,6 @@
 package io.vmguard.engine.interp;
 
+import io.vmguard.bus.Bus;
 import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.memory.GuestMemory;
 import java.lang.foreign.MemorySegment;
@@ -317,23 +318,11 @@ final class Mmu {
         splitWrite(second, size - firstPart, value >>> (8 * firstPart));
     }
 
-    /**
-     * The width of the next piece when an access of {@code remaining} bytes at {@code address} is split the
-     * way a bus splits it: the largest naturally aligned 1, 2, 4 or 8 bytes that fit.
-     */
-    static int piece(long address, int remaining) {
-        int size = 8;
-        while (size > remaining || (address & (size - 1)) != 0) {
-            size >>>= 1;
-        }
-        return size;
-    }
-
     /** Reads {@code count} (1-8) bytes within one page as naturally aligned pieces. */
     private long splitRead(long address, int count) {
         long value = 0;
         for (int done = 0; done < count; ) {
-            int size = piece(address + done, count - done);
+            int size = Bus.piece(address + done, count - done);
             value |= physicalRead(address + done, size) << (8 * done);
             done += size;
         }
@@ -342,7 +331,7 @@ final class Mmu {
 
     private void splitWrite(long address, int count, long value) {
         for (int done = 0; done < count; ) {
-            int size = piece(address + done, count - done);
+            int size = Bus.piece(address + done, count - done);
             physicalWrite(address + done, size, value >>> (8 * done));
             done += size;
         }
