@@ -9,6 +9,12 @@ import java.util.List;
  * The part of a virtio transport that does not depend on the bus: device status, feature negotiation,
  * queue set-up, activation, reset and DEVICE_NEEDS_RESET. virtio-mmio and virtio-pci map their registers
  * onto it. Synchronized: the vCPU drives it, and a device's own threads may report failures.
+ *
+ * <p>It calls into the device (activate, queueNotified, reset) holding its lock, and the device's
+ * interrupts and failure reports take that lock too: that is why a device sends them only after releasing
+ * its own ({@link VirtioDevice}'s lock rule). Each activation hands the device a door back that closes at
+ * the reset ending it: what the device sends through it afterwards is dropped, so a device thread that was
+ * just late cannot interrupt, or set DEVICE_NEEDS_RESET in, the driver's next life of the device.
  */
 public final class VirtioControl {
     /** The MSI-X vector number that means "no interrupt" (virtio-pci's VIRTIO_MSI_NO_VECTOR). */
@@ -27,6 +33,8 @@ public final class VirtioControl {
     /** MSI-X vector for configuration changes (virtio-pci only). */
     private int configVector = NO_VECTOR;
     private boolean active;
+    /** Counts activations and resets: an {@link Activation} holding an older number is closed. */
+    private int generation;
 
     /** The driver's settings for one queue, as written through the transport before it is enabled. */
     public static final class QueueConfig {
@@ -231,40 +239,86 @@ public final class VirtioControl {
 
     /** The driver kicked queue {@code index}. Kicks before DRIVER_OK, after a failure or for absent queues are ignored. */
     public void notifyQueue(int index) {
+        int kicked;
         synchronized (this) {
             if (!active || (status & DeviceStatus.DEVICE_NEEDS_RESET) != 0 || queue(index) == null || !queues.get(index).ready) {
                 return;
             }
+            kicked = generation;
         }
+        // Outside the lock: the device takes its own, and its threads send through this one meanwhile.
         try {
             device.queueNotified(index);
         } catch (QueueException e) {
-            fail(e.getMessage());
+            fail(kicked, e.getMessage());
         } catch (RuntimeException e) {
             // A device bug must not take the VMM down; the guest sees a broken device instead.
-            fail("internal error: " + e);
+            fail(kicked, "internal error: " + e);
         }
     }
 
     /** The device found the contract broken: DEVICE_NEEDS_RESET, and a configuration interrupt to say so. */
     public void fail(String reason) {
+        int current;
         synchronized (this) {
-            if ((status & DeviceStatus.DEVICE_NEEDS_RESET) != 0) {
+            current = generation;
+        }
+        fail(current, reason);
+    }
+
+    /** As {@link #fail(String)}, unless the driver has reset the device since {@code failed} began. */
+    private void fail(int failed, String reason) {
+        synchronized (this) {
+            if (failed != generation || (status & DeviceStatus.DEVICE_NEEDS_RESET) != 0) {
                 return;
             }
             status |= DeviceStatus.DEVICE_NEEDS_RESET;
             configGeneration++;
+            interrupt.configurationChanged();
         }
         GuestLog.warn("virtio.needs-reset", name + " needs reset: " + reason);
-        interrupt.configurationChanged();
     }
 
     /** The device's configuration changed on its own (e.g. a console resize): new generation, interrupt. */
-    public void configurationChanged() {
-        synchronized (this) {
-            configGeneration++;
-        }
+    public synchronized void configurationChanged() {
+        configGeneration++;
         interrupt.configurationChanged();
+    }
+
+    /**
+     * The door back to the driver that one activation gives the device. Interrupts are sent under this
+     * object's lock, so a reset (which holds it) and a late interrupt are ordered: after the reset none
+     * from the old activation reaches the driver.
+     */
+    private final class Activation implements VirtioInterrupt, DeviceContext.DeviceFailure {
+        private final int number;
+
+        Activation(int number) {
+            this.number = number;
+        }
+
+        @Override
+        public void usedBuffers(int queueIndex) {
+            synchronized (VirtioControl.this) {
+                if (number == generation) {
+                    interrupt.usedBuffers(queueIndex);
+                }
+            }
+        }
+
+        @Override
+        public void configurationChanged() {
+            synchronized (VirtioControl.this) {
+                if (number == generation) {
+                    VirtioControl.this.configurationChanged();
+                }
+            }
+        }
+
+        @Override
+        public void failed(String reason) {
+            fail(number, reason);
+        }
     }
 
     private void activate() {
@@ -284,14 +338,16 @@ public final class VirtioControl {
             return;
         }
         active = true;
+        Activation activation = new Activation(++generation);
         try {
-            device.activate(new DeviceContext(driverFeatures, running, dma, interrupt, this::fail));
+            device.activate(new DeviceContext(driverFeatures, running, dma, activation, activation));
         } catch (RuntimeException e) {
             fail("internal error: " + e);
         }
     }
 
     private void reset() {
+        generation++;
         if (active) {
             device.reset();
         }

@@ -9,6 +9,24 @@ import java.lang.foreign.MemorySegment;
  * <p>Lifecycle: {@link #activate} once the driver sets DRIVER_OK, then {@link #queueNotified} for each
  * kick, then {@link #reset} when the driver resets the device (after which it may be activated again).
  * Calls come from the vCPU thread; a device with threads of its own serialises its state.
+ *
+ * <p><b>The lock rule</b>, for every device and both transports. The transport may hold its locks when it
+ * calls the device ({@link #activate}, {@link #queueNotified}, {@link #reset}), and it takes them again to
+ * deliver what the device sends back through its {@link DeviceContext}. So locks are always taken
+ * transport first, device second, and never the other way round:
+ * <ol>
+ *   <li>A device touches its queues and context only under its own lock (or only on the one thread that
+ *       calls it), and raises interrupts and reports failures only after releasing every lock of its own:
+ *       decide under the lock, send after it ({@link Signal}). Guest memory may be used under the lock.</li>
+ *   <li>A device never holds its lock across a wait for its backend or for the guest ({@code wait} and
+ *       conditions release it), and {@link #reset} waits for nothing but that lock: never for a device
+ *       thread to finish, since that thread may be about to send, which waits for the transport's lock
+ *       that the caller of reset holds. So a reset takes no longer than one request under the lock.</li>
+ *   <li>The transport closes the context's interrupt and failure at reset: what a late device thread
+ *       sends through them afterwards is dropped, never seen by the driver's next use of the device.</li>
+ * </ol>
+ * Breaking rule 1 deadlocks: a device thread holding its lock waits for the transport's, while the vCPU
+ * resetting the device holds the transport's and waits for the device's.
  */
 public interface VirtioDevice extends AutoCloseable {
     DeviceType type();

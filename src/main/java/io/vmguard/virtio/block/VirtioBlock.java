@@ -6,6 +6,7 @@ import io.vmguard.virtio.ConfigSpace;
 import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.DeviceType;
 import io.vmguard.virtio.QueueException;
+import io.vmguard.virtio.Signal;
 import io.vmguard.virtio.VirtioDevice;
 import io.vmguard.virtio.Virtqueue;
 import java.io.IOException;
@@ -128,13 +129,22 @@ public final class VirtioBlock implements VirtioDevice {
     /**
      * Carries out every available request before returning, on the vCPU thread that kicked: simple, and
      * with one vCPU nothing else could run meanwhile anyway. With more vCPUs or slow storage, this is where
-     * requests would be handed to a worker thread (popping and completing under this lock).
+     * requests would be handed to a worker thread (popping and completing under this lock, interrupting
+     * after it: {@link VirtioDevice}'s lock rule).
      */
     @Override
-    public synchronized void queueNotified(int queueIndex) throws QueueException {
+    public void queueNotified(int queueIndex) throws QueueException {
+        Signal signal;
+        synchronized (this) {
+            signal = serve();
+        }
+        signal.send();
+    }
+
+    private Signal serve() throws QueueException {
         Virtqueue queue = context == null ? null : context.queue(0);
         if (queue == null) {
-            return;
+            return Signal.NONE;
         }
         DescriptorChain chain;
         while ((chain = queue.pop()) != null) {
@@ -150,9 +160,7 @@ public final class VirtioBlock implements VirtioDevice {
             }
             queue.addUsed(chain.head(), (int) usedLength(chain, completion));
         }
-        if (queue.needsInterrupt()) {
-            context.interrupt().usedBuffers(0);
-        }
+        return queue.needsInterrupt() ? Signal.usedBuffers(context, 0) : Signal.NONE;
     }
 
     /**

@@ -5,6 +5,7 @@ import io.vmguard.events.GuestLog;
 import io.vmguard.virtio.DescriptorChain;
 import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.QueueException;
+import io.vmguard.virtio.Signal;
 import io.vmguard.virtio.Virtqueue;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -23,7 +24,8 @@ import java.util.ArrayDeque;
  *   driver: PORT_OPEN port 0     (the port is Linux's hvc0 now)
  * </pre>
  *
- * Messages for the driver wait until it provides control buffers. Used by the vCPU thread only.
+ * Messages for the driver wait until it provides control buffers. Used under the console's lock; what
+ * the driver is to hear (interrupts, the receiver's news) is returned to be sent after it.
  */
 final class ConsoleControl {
     static final int DEVICE_READY = 0;
@@ -47,9 +49,9 @@ final class ConsoleControl {
     /** One control message, either way. */
     record Message(int id, int event, int value) {}
 
-    /** Where the driver's PORT_OPEN goes. */
+    /** Where the driver's PORT_OPEN goes; returns what to tell the driver, unsent. */
     interface PortListener {
-        void guestOpened(boolean open);
+        Signal guestOpened(boolean open);
     }
 
     private final PortListener listener;
@@ -66,11 +68,12 @@ final class ConsoleControl {
     }
 
     /** The driver kicked its control transmit queue: handle its messages, then answer. */
-    void fromDriver(DeviceContext context) throws QueueException {
+    Signal fromDriver(DeviceContext context) throws QueueException {
         Virtqueue queue = context.queue(VirtioConsole.CONTROL_TRANSMIT_QUEUE);
         if (queue == null) {
-            return;
+            return Signal.NONE;
         }
+        Signal signal = Signal.NONE;
         DescriptorChain chain;
         while ((chain = queue.pop()) != null) {
             // A message too short to read is ignored, as a device may ignore what it does not understand.
@@ -80,17 +83,18 @@ final class ConsoleControl {
                 } catch (DmaFault fault) {
                     throw new QueueException("control message: " + fault.getMessage(), fault);
                 }
-                handle(new Message(scratch.get(INT, 0), scratch.get(SHORT, 4) & 0xffff, scratch.get(SHORT, 6) & 0xffff));
+                signal = signal.then(handle(new Message(scratch.get(INT, 0), scratch.get(SHORT, 4) & 0xffff,
+                        scratch.get(SHORT, 6) & 0xffff)));
             }
             queue.addUsed(chain.head(), 0);
         }
         if (queue.needsInterrupt()) {
-            context.interrupt().usedBuffers(VirtioConsole.CONTROL_TRANSMIT_QUEUE);
+            signal = signal.then(Signal.usedBuffers(context, VirtioConsole.CONTROL_TRANSMIT_QUEUE));
         }
-        toDriver(context);
+        return signal.then(toDriver(context));
     }
 
-    private void handle(Message message) {
+    private Signal handle(Message message) {
         switch (message.event()) {
             case DEVICE_READY -> {
                 if (message.value() == 1) {
@@ -105,11 +109,12 @@ final class ConsoleControl {
             }
             case PORT_OPEN -> {
                 if (message.id() == PORT) {
-                    listener.guestOpened(message.value() != 0);
+                    return listener.guestOpened(message.value() != 0);
                 }
             }
             default -> { } // PORT_NAME, RESIZE and the rest are the device's to send, or unknown
         }
+        return Signal.NONE;
     }
 
     private void queue(Message message) {
@@ -127,10 +132,10 @@ final class ConsoleControl {
     }
 
     /** Sends waiting messages into the driver's control receive buffers, as far as there are buffers. */
-    void toDriver(DeviceContext context) throws QueueException {
+    Signal toDriver(DeviceContext context) throws QueueException {
         Virtqueue queue = context.queue(VirtioConsole.CONTROL_RECEIVE_QUEUE);
         if (queue == null || toDriver.isEmpty()) {
-            return;
+            return Signal.NONE;
         }
         DescriptorChain chain;
         while (!toDriver.isEmpty() && (chain = queue.pop()) != null) {
@@ -148,8 +153,6 @@ final class ConsoleControl {
             }
             queue.addUsed(chain.head(), MESSAGE_BYTES);
         }
-        if (queue.needsInterrupt()) {
-            context.interrupt().usedBuffers(VirtioConsole.CONTROL_RECEIVE_QUEUE);
-        }
+        return queue.needsInterrupt() ? Signal.usedBuffers(context, VirtioConsole.CONTROL_RECEIVE_QUEUE) : Signal.NONE;
     }
 }

@@ -4,6 +4,7 @@ import io.vmguard.dma.DmaFault;
 import io.vmguard.virtio.DescriptorChain;
 import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.QueueException;
+import io.vmguard.virtio.Signal;
 import io.vmguard.virtio.Virtqueue;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.locks.Condition;
@@ -17,9 +18,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Two threads deliver: the input pump when bytes arrive, the vCPU when the driver adds buffers or
  * activates the device. One lock serialises the queue, the context and the held bytes. Interrupts and
- * failure reports are sent after the lock is released, because the transport takes its own locks to
- * send them and calls into this class (activate, reset) while holding those: sending under this lock
- * could deadlock. So an interrupt may arrive just after a reset, which a driver ignores.
+ * failure reports are sent after the lock is released ({@link io.vmguard.virtio.VirtioDevice}'s lock
+ * rule); the transport drops those that come after a reset.
  */
 final class ConsoleReceiver {
     static final int CHUNK_BYTES = 4096;
@@ -36,19 +36,6 @@ final class ConsoleReceiver {
     /** The driver broke the queue: touch it no more until it resets the device. */
     private boolean broken;
     private boolean closed;
-
-    /** What to tell the driver once the lock is released. */
-    private record Signal(DeviceContext context, boolean interrupt, String failure) {
-        static final Signal NONE = new Signal(null, false, null);
-
-        void send() {
-            if (failure != null) {
-                context.failure().failed(failure);
-            } else if (interrupt) {
-                context.interrupt().usedBuffers(VirtioConsole.RECEIVE_QUEUE);
-            }
-        }
-    }
 
     /**
      * Hands {@code count} bytes (at most {@link #CHUNK_BYTES}) to the guest, waiting as long as it takes
@@ -114,17 +101,15 @@ final class ConsoleReceiver {
         }
     }
 
-    /** The guest opened (or closed) the port: input may flow (or must wait). */
-    void portOpened(boolean open) {
-        Signal signal;
+    /** The guest opened (or closed) the port: input may flow (or must wait). Returns what to send, unsent. */
+    Signal portOpened(boolean open) {
         lock.lock();
         try {
             portOpen = open;
-            signal = fill();
+            return fill();
         } finally {
             lock.unlock();
         }
-        signal.send();
     }
 
     /** The driver added receive buffers. */
@@ -167,14 +152,14 @@ final class ConsoleReceiver {
             if (heldStart == heldEnd) {
                 drained.signalAll();
             }
-            return new Signal(context, queue.needsInterrupt(), null);
+            return queue.needsInterrupt() ? Signal.usedBuffers(context, VirtioConsole.RECEIVE_QUEUE) : Signal.NONE;
         } catch (DmaFault fault) {
             // The bytes stay held: the guest gets them after it resets the device.
             broken = true;
-            return new Signal(context, false, "receive buffer: " + fault.getMessage());
+            return Signal.failure(context, "receive buffer: " + fault.getMessage());
         } catch (QueueException e) {
             broken = true;
-            return new Signal(context, false, e.getMessage());
+            return Signal.failure(context, e.getMessage());
         }
     }
 }

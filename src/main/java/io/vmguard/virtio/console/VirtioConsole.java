@@ -6,6 +6,7 @@ import io.vmguard.virtio.ConfigSpace;
 import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.DeviceType;
 import io.vmguard.virtio.QueueException;
+import io.vmguard.virtio.Signal;
 import io.vmguard.virtio.VirtioDevice;
 import io.vmguard.virtio.Virtqueue;
 import java.io.IOException;
@@ -28,6 +29,10 @@ import java.time.Duration;
  * each batch; the driver busy-waits for its transmit buffers, so they are returned at once even when the
  * host stream fails (the bytes are then lost, with one line on stderr). Input is read by a daemon thread
  * and held until the guest has opened the port and provides buffers ({@link ConsoleReceiver}).
+ *
+ * <p>Locks: this object's guards the transmit and control queues and the context; the receiver has its
+ * own (taken after this one, never before). Interrupts and failures are sent after both are released
+ * ({@link VirtioDevice}'s lock rule).
  */
 public final class VirtioConsole implements VirtioDevice {
     public static final long F_MULTIPORT = 1L << 1;
@@ -92,38 +97,50 @@ public final class VirtioConsole implements VirtioDevice {
         ConfigSpace.read(config, offset, data);
     }
 
+    /** The transport serialises activate and reset, so the receiver may be attached outside this lock. */
     @Override
-    public synchronized void activate(DeviceContext context) {
-        this.context = context;
-        control.reset();
+    public void activate(DeviceContext context) {
+        synchronized (this) {
+            this.context = context;
+            control.reset();
+        }
         receiver.attach(context, !context.negotiated(F_MULTIPORT));
     }
 
     @Override
     public void queueNotified(int queueIndex) throws QueueException {
+        Signal signal;
         switch (queueIndex) {
             case RECEIVE_QUEUE -> receiver.buffersAvailable();
-            case TRANSMIT_QUEUE -> transmit();
-            case CONTROL_RECEIVE_QUEUE, CONTROL_TRANSMIT_QUEUE -> controlQueues(queueIndex);
+            case TRANSMIT_QUEUE -> {
+                synchronized (this) {
+                    signal = transmit();
+                }
+                signal.send();
+            }
+            case CONTROL_RECEIVE_QUEUE, CONTROL_TRANSMIT_QUEUE -> {
+                synchronized (this) {
+                    signal = controlQueues(queueIndex);
+                }
+                signal.send();
+            }
             default -> { }
         }
     }
 
-    private synchronized void controlQueues(int queueIndex) throws QueueException {
+    /** Under the lock. */
+    private Signal controlQueues(int queueIndex) throws QueueException {
         if (context == null) {
-            return;
+            return Signal.NONE;
         }
-        if (queueIndex == CONTROL_TRANSMIT_QUEUE) {
-            control.fromDriver(context);
-        } else {
-            control.toDriver(context);
-        }
+        return queueIndex == CONTROL_TRANSMIT_QUEUE ? control.fromDriver(context) : control.toDriver(context);
     }
 
-    private synchronized void transmit() throws QueueException {
+    /** Writes every buffer the driver made available to the host stream; under the lock. */
+    private Signal transmit() throws QueueException {
         Virtqueue queue = context == null ? null : context.queue(TRANSMIT_QUEUE);
         if (queue == null) {
-            return;
+            return Signal.NONE;
         }
         DescriptorChain chain;
         while ((chain = queue.pop()) != null) {
@@ -140,9 +157,7 @@ public final class VirtioConsole implements VirtioDevice {
             queue.addUsed(chain.head(), 0);
         }
         flushOutput();
-        if (queue.needsInterrupt()) {
-            context.interrupt().usedBuffers(TRANSMIT_QUEUE);
-        }
+        return queue.needsInterrupt() ? Signal.usedBuffers(context, TRANSMIT_QUEUE) : Signal.NONE;
     }
 
     private void emit(int count) {
@@ -173,9 +188,11 @@ public final class VirtioConsole implements VirtioDevice {
     }
 
     @Override
-    public synchronized void reset() {
-        context = null;
-        control.reset();
+    public void reset() {
+        synchronized (this) {
+            context = null;
+            control.reset();
+        }
         receiver.detach();
     }
 

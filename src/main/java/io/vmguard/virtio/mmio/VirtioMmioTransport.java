@@ -59,6 +59,12 @@ public final class VirtioMmioTransport implements BusDevice {
     private int deviceFeaturesSelect;
     private int driverFeaturesSelect;
     private int queueSelect;
+    /**
+     * InterruptStatus has a lock of its own: interrupts come from device threads through the control's
+     * lock, while a register write holds this object's lock and then takes the control's (to reset the
+     * device): sharing one lock would order the two the other way round.
+     */
+    private final Object interruptLock = new Object();
     private int interruptStatus;
 
     public VirtioMmioTransport(VirtioDevice device, String name, DmaSpace dma, InterruptLine line) {
@@ -83,9 +89,27 @@ public final class VirtioMmioTransport implements BusDevice {
     }
 
     /** The line follows InterruptStatus under the lock, so a raise racing an acknowledge is never lost. */
-    private synchronized void raise(int bits) {
-        interruptStatus |= bits;
-        line.set(true);
+    private void raise(int bits) {
+        synchronized (interruptLock) {
+            interruptStatus |= bits;
+            line.set(true);
+        }
+    }
+
+    private int interruptStatus() {
+        synchronized (interruptLock) {
+            return interruptStatus;
+        }
+    }
+
+    /** Clears {@code bits} of InterruptStatus, and the line with the last of them. */
+    private void acknowledge(int bits) {
+        synchronized (interruptLock) {
+            interruptStatus &= ~bits;
+            if (interruptStatus == 0) {
+                line.set(false);
+            }
+        }
     }
 
     @Override
@@ -116,7 +140,7 @@ public final class VirtioMmioTransport implements BusDevice {
                 VirtioControl.QueueConfig queue = control.queue(queueSelect);
                 yield queue != null && queue.ready() ? 1 : 0;
             }
-            case INTERRUPT_STATUS -> interruptStatus;
+            case INTERRUPT_STATUS -> interruptStatus();
             case STATUS -> control.status();
             // No shared memory regions: a length of all ones says "this region does not exist".
             case SHM_LEN_LOW, SHM_LEN_HIGH -> -1;
@@ -149,17 +173,11 @@ public final class VirtioMmioTransport implements BusDevice {
                 case QUEUE_SEL -> queueSelect = value;
                 case QUEUE_NUM -> control.setQueueSize(queueSelect, value);
                 case QUEUE_READY -> control.setQueueReady(queueSelect, (value & 1) != 0);
-                case INTERRUPT_ACK -> {
-                    interruptStatus &= ~value;
-                    if (interruptStatus == 0) {
-                        line.set(false);
-                    }
-                }
+                case INTERRUPT_ACK -> acknowledge(value);
                 case STATUS -> {
                     control.writeStatus(value);
                     if (value == 0) {
-                        interruptStatus = 0;
-                        line.set(false);
+                        acknowledge(-1);
                     }
                 }
                 case SHM_SEL -> { }

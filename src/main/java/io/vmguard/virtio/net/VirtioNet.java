@@ -9,6 +9,7 @@ import io.vmguard.virtio.ConfigSpace;
 import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.DeviceType;
 import io.vmguard.virtio.QueueException;
+import io.vmguard.virtio.Signal;
 import io.vmguard.virtio.VirtioDevice;
 import io.vmguard.virtio.Virtqueue;
 import java.lang.foreign.Arena;
@@ -27,6 +28,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Transmit runs on the vCPU thread when the driver kicks queue 1. Receive runs on a thread of its own
  * that waits for a frame from the backend and then for a guest buffer to put it in; frames wait in the
  * backend (a socket's or tap's queue) while the guest has no buffers, as on a wire with flow control.
+ *
+ * <p>Both threads touch the queues and the context under this object's lock, and interrupt or report a
+ * failure only after releasing it ({@link VirtioDevice}'s lock rule). The receive thread waits for
+ * frames outside the lock and for buffers in {@code wait}, which releases it; a transmit batch sends
+ * under it, but a backend gives up on a frame the host cannot take within milliseconds. So a reset
+ * waits at most for one frame's copy or one transmit batch.
  */
 public final class VirtioNet implements VirtioDevice {
     static final int RECEIVE_QUEUE = 0;
@@ -104,7 +111,11 @@ public final class VirtioNet implements VirtioDevice {
     @Override
     public void queueNotified(int queueIndex) throws QueueException {
         if (queueIndex == TRANSMIT_QUEUE) {
-            transmit();
+            Signal signal;
+            synchronized (this) {
+                signal = transmit();
+            }
+            signal.send();
         } else if (queueIndex == RECEIVE_QUEUE) {
             synchronized (this) {
                 notifyAll(); // the receive thread may be waiting for buffers
@@ -112,10 +123,11 @@ public final class VirtioNet implements VirtioDevice {
         }
     }
 
-    private synchronized void transmit() throws QueueException {
+    /** Sends every frame the driver made available; under the lock. */
+    private Signal transmit() throws QueueException {
         Virtqueue queue = context == null ? null : context.queue(TRANSMIT_QUEUE);
         if (queue == null) {
-            return;
+            return Signal.NONE;
         }
         DescriptorChain chain;
         while ((chain = queue.pop()) != null) {
@@ -136,9 +148,7 @@ public final class VirtioNet implements VirtioDevice {
             }
             queue.addUsed(chain.head(), 0);
         }
-        if (queue.needsInterrupt()) {
-            context.interrupt().usedBuffers(TRANSMIT_QUEUE);
-        }
+        return queue.needsInterrupt() ? Signal.usedBuffers(context, TRANSMIT_QUEUE) : Signal.NONE;
     }
 
     private void receiveLoop() {
@@ -160,7 +170,15 @@ public final class VirtioNet implements VirtioDevice {
     }
 
     /** Puts one received frame into the guest's next receive buffer, waiting for one if need be. */
-    private synchronized void deliver(int length) {
+    private void deliver(int length) {
+        Signal signal;
+        synchronized (this) {
+            signal = deliverLocked(length);
+        }
+        signal.send();
+    }
+
+    private Signal deliverLocked(int length) {
         DescriptorChain chain = null;
         Virtqueue queue = null;
         try {
@@ -168,7 +186,7 @@ public final class VirtioNet implements VirtioDevice {
                 queue = context == null ? null : context.queue(RECEIVE_QUEUE);
                 if (closed || queue == null) {
                     dropped.incrementAndGet(); // no driver to take it: the cable is unplugged
-                    return;
+                    return Signal.NONE;
                 }
                 chain = queue.pop();
                 if (chain == null) {
@@ -184,15 +202,14 @@ public final class VirtioNet implements VirtioDevice {
                 written = HEADER_BYTES + length;
             }
             queue.addUsed(chain.head(), written);
-            if (queue.needsInterrupt()) {
-                context.interrupt().usedBuffers(RECEIVE_QUEUE);
-            }
+            return queue.needsInterrupt() ? Signal.usedBuffers(context, RECEIVE_QUEUE) : Signal.NONE;
         } catch (QueueException | DmaFault e) {
             DeviceContext failed = context;
-            context = null;
-            failed.failure().failed("receive: " + e.getMessage());
+            context = null; // touch the broken queue no more until the driver resets the device
+            return Signal.failure(failed, "receive: " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            return Signal.NONE;
         }
     }
 

@@ -5,6 +5,7 @@ import io.vmguard.virtio.DescriptorChain;
 import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.DeviceType;
 import io.vmguard.virtio.QueueException;
+import io.vmguard.virtio.Signal;
 import io.vmguard.virtio.VirtioDevice;
 import io.vmguard.virtio.Virtqueue;
 import java.lang.foreign.MemorySegment;
@@ -56,23 +57,38 @@ public final class VirtioRng implements VirtioDevice {
         this.context = context;
     }
 
+    /** Serves the queue under this object's lock, then interrupts or fails ({@link VirtioDevice}'s lock rule). */
     @Override
-    public synchronized void queueNotified(int queueIndex) throws QueueException {
-        Virtqueue queue = context == null ? null : context.queue(0);
-        if (queue == null) {
-            return;
+    public void queueNotified(int queueIndex) throws QueueException {
+        Signal signal;
+        synchronized (this) {
+            signal = serve();
         }
-        DescriptorChain chain;
-        while ((chain = queue.pop()) != null) {
-            queue.addUsed(chain.head(), fill(chain));
-        }
-        if (queue.needsInterrupt()) {
-            context.interrupt().usedBuffers(0);
-        }
+        signal.send();
     }
 
+    private Signal serve() throws QueueException {
+        Virtqueue queue = context == null ? null : context.queue(0);
+        if (queue == null) {
+            return Signal.NONE;
+        }
+        Signal failure = Signal.NONE;
+        DescriptorChain chain;
+        while ((chain = queue.pop()) != null) {
+            Filled filled = fill(chain);
+            queue.addUsed(chain.head(), filled.bytes());
+            if (filled.fault() != null) {
+                failure = Signal.failure(context, filled.fault().getMessage());
+            }
+        }
+        return (queue.needsInterrupt() ? Signal.usedBuffers(context, 0) : Signal.NONE).then(failure);
+    }
+
+    /** How many bytes a request got, and the fault that ended it short, if one did. */
+    private record Filled(int bytes, DmaFault fault) {}
+
     /** Fills the chain's writable part (up to the per-request cap); a bad buffer address ends the request short. */
-    private int fill(DescriptorChain chain) {
+    private Filled fill(DescriptorChain chain) {
         long wanted = Math.min(chain.writableBytes(), MAX_BYTES_PER_REQUEST);
         MemorySegment source = MemorySegment.ofArray(chunk);
         int written = 0;
@@ -84,9 +100,9 @@ public final class VirtioRng implements VirtioDevice {
                 written += length;
             }
         } catch (DmaFault fault) {
-            context.failure().failed(fault.getMessage());
+            return new Filled(written, fault);
         }
-        return written;
+        return new Filled(written, null);
     }
 
     @Override

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vmguard.testing.DriverRings;
 import io.vmguard.testing.EchoDevice;
 import io.vmguard.testing.GuestRam;
+import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.DeviceStatus;
 import io.vmguard.virtio.DeviceType;
 import io.vmguard.virtio.Virtqueue;
@@ -144,6 +145,25 @@ class VirtioMmioTransportTest {
         device.failWith = new IllegalStateException("bug");
         write(0x050, 0);
         assertTrue((read(0x070) & DeviceStatus.DEVICE_NEEDS_RESET) != 0);
+    }
+
+    @Test
+    void whatADeviceSendsThroughAContextTheDriverHasResetIsDropped() {
+        initialise(1L << 32, true);
+        DeviceContext late = device.context;
+        write(0x070, 0);
+        initialise(1L << 32, true);
+        line.clear();
+
+        // A device thread that was a moment late: neither its interrupt nor its failure reaches the new life.
+        late.interrupt().usedBuffers(0);
+        late.failure().failed("receive buffer fault from before the reset");
+
+        assertEquals(0, read(0x060), "InterruptStatus");
+        assertTrue(line.isEmpty(), "no interrupt");
+        assertEquals(0, read(0x070) & DeviceStatus.DEVICE_NEEDS_RESET);
+        device.context.failure().failed("a fault now");
+        assertTrue((read(0x070) & DeviceStatus.DEVICE_NEEDS_RESET) != 0, "the current context still fails the device");
     }
 
     @Test
