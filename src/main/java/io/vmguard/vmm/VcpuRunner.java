@@ -19,6 +19,7 @@ final class VcpuRunner implements Runnable {
     /** When the exit being handled went to a device (System.nanoTime), or 0: the watchdog's view. */
     private volatile long inDeviceSince;
     private volatile VcpuExit currentExit;
+    private volatile long threadId = -1;
 
     VcpuRunner(Vcpu vcpu, Bus io, Bus mmio, CompletableFuture<RunOutcome> outcome) {
         this.vcpu = vcpu;
@@ -35,6 +36,7 @@ final class VcpuRunner implements Runnable {
 
     @Override
     public void run() {
+        threadId = Thread.currentThread().threadId();
         try {
             // A device that ended the run (the exit port, the i8042 reset line) did so while handling the
             // last exit: the guest must not run one more instruction after powering off.
@@ -53,6 +55,16 @@ final class VcpuRunner implements Runnable {
 
     int index() {
         return vcpu.index();
+    }
+
+    /** The thread running this vCPU, or -1 before it started. */
+    long threadId() {
+        return threadId;
+    }
+
+    /** Guest instructions so far, where the engine counts them. */
+    java.util.OptionalLong instructions() {
+        return vcpu.instructionsExecuted();
     }
 
     /** When the device access under way started (System.nanoTime), or 0 when none is. */

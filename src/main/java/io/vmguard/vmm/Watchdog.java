@@ -16,8 +16,10 @@ import java.util.stream.Collectors;
 /**
  * Turns a wedged VMM into an event, a thread dump on stderr and a stop with status 1, never a silent hang.
  * Every {@link #period} it looks for threads deadlocked on monitors or locks
- * ({@link ThreadMXBean#findDeadlockedThreads}) and for a vCPU that has been inside one device access for
- * longer than {@link #stuckAfter} (a device waiting on something that never comes). Either ends the run
+ * ({@link ThreadMXBean#findDeadlockedThreads}), for a vCPU that has been inside one device access for
+ * longer than {@link #stuckAfter} (a device waiting on something that never comes), and for a vCPU whose
+ * thread keeps running without executing a guest instruction for that long (an engine spinning in a loop
+ * of its own; engines that do not count instructions, as KVM, are not watched this way). Any ends the run
  * through {@code stop}. If the orderly shutdown that follows is itself blocked by the wedged threads, the
  * process is halted with status 1 after {@link #GRACE}: a VMM that cannot stop must still exit.
  */
@@ -33,6 +35,9 @@ final class Watchdog implements AutoCloseable {
     private final ThreadMXBean threads = ManagementFactory.getThreadMXBean();
     private Thread thread;
     private volatile boolean closed;
+    /** Per vCPU (by position): the instruction count last seen, and when it last changed. */
+    private final long[] lastInstructions;
+    private final long[] lastProgress;
 
     /**
      * @param stop       ends the run with a reason (the VM's outcome becomes a failure)
@@ -46,6 +51,9 @@ final class Watchdog implements AutoCloseable {
         this.period = period;
         this.stuckAfter = stuckAfter;
         this.lastResort = lastResort;
+        this.lastInstructions = new long[this.vcpus.size()];
+        this.lastProgress = new long[this.vcpus.size()];
+        java.util.Arrays.fill(lastInstructions, -1);
     }
 
     void start() {
@@ -82,14 +90,39 @@ final class Watchdog implements AutoCloseable {
             return "deadlock between threads " + names;
         }
         long now = System.nanoTime();
-        for (VcpuRunner vcpu : vcpus) {
+        String limit = String.format(java.util.Locale.ROOT, "%.1f", stuckAfter.toMillis() / 1000.0);
+        for (int i = 0; i < vcpus.size(); i++) {
+            VcpuRunner vcpu = vcpus.get(i);
             long since = vcpu.inDeviceSince();
             if (since != 0 && now - since > stuckAfter.toNanos()) {
-                return "vCPU " + vcpu.index() + " has been inside one device access for over "
-                        + String.format(java.util.Locale.ROOT, "%.1f", stuckAfter.toMillis() / 1000.0) + " s (" + vcpu.currentExit() + ")";
+                return "vCPU " + vcpu.index() + " has been inside one device access for over " + limit + " s ("
+                        + vcpu.currentExit() + ")";
+            }
+            if (spinsWithoutProgress(i, vcpu, now)) {
+                return "vCPU " + vcpu.index() + " has run for over " + limit + " s without executing a guest instruction";
             }
         }
         return null;
+    }
+
+    /**
+     * Whether the vCPU's thread is runnable (not parked in HLT, not blocked) while its instruction count has
+     * not moved for {@link #stuckAfter}.
+     */
+    private boolean spinsWithoutProgress(int position, VcpuRunner vcpu, long now) {
+        java.util.OptionalLong counted = vcpu.instructions();
+        long id = vcpu.threadId();
+        if (counted.isEmpty() || id < 0) {
+            return false;
+        }
+        ThreadInfo info = threads.getThreadInfo(id);
+        boolean running = info != null && info.getThreadState() == Thread.State.RUNNABLE && vcpu.inDeviceSince() == 0;
+        if (!running || counted.getAsLong() != lastInstructions[position]) {
+            lastInstructions[position] = counted.getAsLong();
+            lastProgress[position] = now;
+            return false;
+        }
+        return now - lastProgress[position] > stuckAfter.toNanos();
     }
 
     private void report(String wedged) {

@@ -31,7 +31,7 @@ class WatchdogTest {
     private final VmEvents vmEvents = sink.forVm("test");
 
     /** A vCPU that asks for one MMIO read at 0x1000 on every run. */
-    private static final class MmioReadingVcpu implements Vcpu {
+    private static class MmioReadingVcpu implements Vcpu {
         private final MemorySegment data = Arena.ofAuto().allocate(4);
 
         @Override
@@ -111,6 +111,73 @@ class WatchdogTest {
                     reason);
             assertEquals("vmm-wedged", events.getFirst().kind());
             assertEquals("alarm", events.getFirst().severity().label());
+        } finally {
+            release.countDown();
+            runner.stop();
+            vcpu.join(2000);
+        }
+    }
+
+    @Test
+    void aVcpuThatSpinsWithoutExecutingGuestInstructionsIsFound() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        Vcpu spinning = new MmioReadingVcpu() {
+            @Override
+            public VcpuExit run() {
+                while (release.getCount() > 0) {
+                    Thread.onSpinWait(); // an engine looping in Java, not in the guest
+                }
+                return new VcpuExit.Interrupted();
+            }
+
+            @Override
+            public java.util.OptionalLong instructionsExecuted() {
+                return java.util.OptionalLong.of(1234);
+            }
+        };
+        CompletableFuture<RunOutcome> outcome = new CompletableFuture<>();
+        VcpuRunner runner = new VcpuRunner(spinning, new Bus("io"), new Bus("mmio"), outcome);
+        Thread vcpu = Thread.ofPlatform().daemon().start(runner);
+        try (Watchdog watchdog = new Watchdog(vmEvents, List.of(runner), reason -> outcome.complete(new RunOutcome.Failed(reason)),
+                Duration.ofMillis(50), Duration.ofMillis(300), () -> { })) {
+            watchdog.start();
+            String reason = ((RunOutcome.Failed) outcome.get(10, TimeUnit.SECONDS)).reason();
+            assertTrue(reason.contains("vCPU 0 has run for over 0.3 s without executing a guest instruction"), reason);
+        } finally {
+            release.countDown();
+            runner.stop();
+            vcpu.join(2000);
+        }
+    }
+
+    @Test
+    void aHaltedVcpuIsNotMistakenForAStuckOne() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        Vcpu halted = new MmioReadingVcpu() {
+            @Override
+            public VcpuExit run() {
+                try {
+                    release.await(); // parked, as the interpreter is in HLT
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return new VcpuExit.Interrupted();
+            }
+
+            @Override
+            public java.util.OptionalLong instructionsExecuted() {
+                return java.util.OptionalLong.of(1234);
+            }
+        };
+        VcpuRunner runner = new VcpuRunner(halted, new Bus("io"), new Bus("mmio"), new CompletableFuture<>());
+        Thread vcpu = Thread.ofPlatform().daemon().start(runner);
+        Watchdog watchdog = new Watchdog(vmEvents, List.of(runner), reason -> { }, Duration.ofMillis(50), Duration.ofMillis(100),
+                () -> { });
+        try {
+            for (int i = 0; i < 10; i++) {
+                Thread.sleep(50);
+                assertNull(watchdog.findWedged());
+            }
         } finally {
             release.countDown();
             runner.stop();
