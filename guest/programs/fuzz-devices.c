@@ -586,6 +586,8 @@ static int op_cfg(void)
 	}
 	uint32_t v = (uint32_t)value();
 	int restore = chance(75);
+	if (width < 4)
+		v &= (1u << (width * 8)) - 1;
 	TRACE("cfg %s write%u 0x%x 0x%x%s", d->name, width * 8, off, v, restore ? " (restored)" : "");
 	cfg_read(d, off, width, &old);
 	cfg_write(d, off, width, v);
