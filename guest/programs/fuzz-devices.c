@@ -5,7 +5,12 @@
  * (the guest may not: a panic is an outcome, not a bug of this program).
  *
  *   fuzz-devices [--seed N] [--ops N] [--progress N] [--mix KIND=W,...]
- *                [--trace-from K] [--list-kinds]
+ *                [--repair N] [--trace-from K] [--list-kinds]
+ *
+ * --repair N (default 250; 0: never) puts every function's BARs and command
+ * register back as the kernel set them up every N ops, so that the BARs stay
+ * mapped where the ops go after some config writes moved them or turned
+ * decoding off.
  *
  * Output (one line each, flushed before the next op, so a host reading the
  * serial log knows how far a run got):
@@ -18,7 +23,8 @@
  *
  * Everything is chosen by one xorshift64* generator seeded from --seed, over a
  * device list sorted by address, so a seed replays the same op sequence on the
- * same VM configuration (values read back never feed the generator).
+ * same VM configuration (values read back never feed the generator; only what
+ * the kernel does at the same time differs).
  *
  * Op kinds (--mix sets their weights; 0 turns one off):
  *   mmio     aligned 1/2/4/8-byte load or store somewhere in a memory BAR
@@ -137,6 +143,7 @@ struct dev {
 	uint32_t notify_mult;
 	uint8_t caps[16]; /* capability offsets in config space */
 	int ncaps;
+	uint32_t saved[16]; /* the header as the kernel set it up (dwords 0x00-0x3c), for --repair */
 };
 
 static struct dev devs[MAX_DEVS];
@@ -283,6 +290,8 @@ static void discover(void)
 		if (f)
 			fclose(f);
 		scan_caps(d);
+		for (int r = 0; r < 16; r++)
+			cfg_read(d, r * 4, 4, &d->saved[r]);
 		printf("FUZZ-DEVICE %s %04x:%04x class=0x%06x cfg=%zu", d->name, d->vendor, d->device,
 		       d->class, d->cfg_size);
 		for (int b = 0; b < MAX_BARS; b++) {
@@ -820,9 +829,12 @@ static void ring_garbage(int wild)
 		memcpy(e + 12, &flags, 2);
 		memcpy(e + 14, &next, 2);
 	}
-	for (int i = 0; i < 64; i++) { /* sprinkle small numbers: plausible ring indexes */
-		uint16_t v = (uint16_t)below(64);
-		memcpy(ring_mem + PAGE + below(PAGE / 2) * 2, &v, 2);
+	if (chance(80)) { /* a plausible avail ring (page 1): flags, a small idx, small heads */
+		uint16_t *avail = (uint16_t *)(ring_mem + PAGE);
+		avail[0] = (uint16_t)below(2);
+		avail[1] = (uint16_t)(1 + below(8));
+		for (int i = 0; i < 64; i++)
+			avail[2 + i] = (uint16_t)below(16);
 	}
 }
 
@@ -839,6 +851,22 @@ static struct dev *pick_virtio(void)
 #define C16(off) (*(volatile uint16_t *)(d->common + (off)))
 #define C32(off) (*(volatile uint32_t *)(d->common + (off)))
 #define C64(off) (*(volatile uint64_t *)(d->common + (off)))
+
+/* A 64-bit field of the common configuration: as the spec has drivers write it (two aligned 32-bit
+ * stores, low half first), sometimes high half first, sometimes one 64-bit store (which a device may drop). */
+static void common64(struct dev *d, size_t off, uint64_t v)
+{
+	unsigned how = (unsigned)below(10);
+	if (how < 7) {
+		C32(off) = (uint32_t)v;
+		C32(off + 4) = (uint32_t)(v >> 32);
+	} else if (how < 9) {
+		C32(off + 4) = (uint32_t)(v >> 32);
+		C32(off) = (uint32_t)v;
+	} else {
+		C64(off) = v;
+	}
+}
 
 static void notify(struct dev *d, uint16_t queue)
 {
@@ -870,8 +898,9 @@ static int op_virtio(int wild)
 	struct dev *d = pick_virtio();
 	if (!d || !ring_mem)
 		return -1;
-	uint16_t nq = C16(0x12);
-	uint16_t q = (uint16_t)(chance(85) && nq ? below(nq) : below(nq + 4));
+	/* Queue numbers from the generator alone (reading num_queues would let the device steer it):
+	 * mostly the few queues devices have, sometimes any. */
+	uint16_t q = (uint16_t)(chance(85) ? below(4) : rnd());
 	switch (below(wild ? 3 : 8)) {
 	case 0:
 	case 1: { /* a whole queue set up over garbage, enabled and kicked */
@@ -888,14 +917,9 @@ static int op_virtio(int wild)
 		C16(0x18) = size;
 		if (chance(50))
 			C16(0x1a) = (uint16_t)(chance(50) ? below(4) : 0xffff);
-		C64(0x20) = ring_page_addr(0, wild);
-		if (chance(50)) {
-			C32(0x28) = (uint32_t)ring_page_addr(1, wild);
-			C32(0x2c) = 0;
-		} else {
-			C64(0x28) = ring_page_addr(1, wild);
-		}
-		C64(0x30) = ring_page_addr(2, wild);
+		common64(d, 0x20, ring_page_addr(0, wild));
+		common64(d, 0x28, ring_page_addr(1, wild));
+		common64(d, 0x30, ring_page_addr(2, wild));
 		C16(0x1c) = chance(90) ? 1 : (uint16_t)rnd();
 		if (chance(40))
 			C8(0x14) = (uint8_t)(C8(0x14) | 4); /* DRIVER_OK */
@@ -944,7 +968,7 @@ static int op_virtio(int wild)
 	case 6: /* select a queue and read its state */
 		TRACE("virtio %s queue %u read", d->name, q);
 		C16(0x16) = q;
-		(void)C16(0x18), (void)C16(0x1c), (void)C16(0x1e), (void)C64(0x20), (void)C64(0x28), (void)C64(0x30);
+		(void)C16(0x18), (void)C16(0x1c), (void)C16(0x1e), (void)C32(0x20), (void)C32(0x24), (void)C64(0x28);
 		break;
 	default:
 		notify(d, q);
@@ -1004,6 +1028,21 @@ __attribute__((noinline)) static int run_op(enum kind k)
 	}
 }
 
+/* Puts back what the kernel set up in every header: the BARs (where the mappings point), the ROM
+ * BAR, then the command register (decoding, bus mastering), so later ops reach live devices again. */
+static void repair(void)
+{
+	for (int i = 0; i < ndevs; i++) {
+		struct dev *d = &devs[i];
+		if ((d->saved[3] >> 16 & 0x7f) != 0) /* not a type 0 header: leave it */
+			continue;
+		for (int r = 4; r <= 9; r++)
+			cfg_write(d, r * 4, 4, d->saved[r]);
+		cfg_write(d, 0x30, 4, d->saved[12]);
+		cfg_write(d, 0x04, 2, d->saved[1] & 0xffff);
+	}
+}
+
 /* One op with SIGBUS/SIGSEGV caught: 0 done, -1 not applicable, 1 faulted. */
 static int run_guarded(enum kind k)
 {
@@ -1023,13 +1062,13 @@ static int run_guarded(enum kind k)
 static void usage(void)
 {
 	fprintf(stderr, "usage: fuzz-devices [--seed N] [--ops N] [--progress N] [--mix KIND=W,...] "
-			"[--trace-from K] [--list-kinds]\n");
+			"[--repair N] [--trace-from K] [--list-kinds]\n");
 }
 
 int main(int argc, char **argv)
 {
 	uint64_t seed = 1;
-	unsigned long ops = 10000, progress = 1000;
+	unsigned long ops = 10000, progress = 1000, repair_every = 250;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(a, "--list-kinds") == 0) {
@@ -1048,6 +1087,8 @@ int main(int argc, char **argv)
 			ops = strtoul(v, NULL, 0);
 		else if (strcmp(a, "--progress") == 0)
 			progress = strtoul(v, NULL, 0);
+		else if (strcmp(a, "--repair") == 0)
+			repair_every = strtoul(v, NULL, 0);
 		else if (strcmp(a, "--trace-from") == 0)
 			trace_from = strtoul(v, NULL, 0);
 		else if (strcmp(a, "--mix") == 0) {
@@ -1093,6 +1134,10 @@ int main(int argc, char **argv)
 	for (op_index = 0; op_index < ops; op_index++) {
 		if (progress && op_index && op_index % progress == 0)
 			printf("FUZZ-PROGRESS seed=%" PRIu64 " ops=%lu\n", seed, op_index);
+		if (repair_every && op_index && op_index % repair_every == 0) {
+			TRACE("repair");
+			repair();
+		}
 		uint64_t r = below(total);
 		int k = 0;
 		while (r >= weight[k])
