@@ -92,13 +92,8 @@ public final class RunCommand implements Callable<Integer> {
         VmConfig config = config();
         try (EventSink sink = openEvents()) {
             VmEvents events = new VmEvents(id, sink);
-            GuestLog log = new GuestLog(System.err::println, events, System::nanoTime);
-            GuestLog.install(log);
-            int status = run(config, events);
-            if (log.suppressed() > 0) {
-                System.err.println("vmguard: " + log.suppressed() + " guest-triggered log lines were suppressed (rate limit)");
-            }
-            return status;
+            GuestLog.install(new GuestLog(System.err::println, events, System::nanoTime));
+            return run(config, events);
         }
     }
 
@@ -132,9 +127,12 @@ public final class RunCommand implements Callable<Integer> {
             Thread.currentThread().interrupt();
             throw new CliException("interrupted");
         }
+        GuestLog log = GuestLog.current();
+        if (log.suppressed() > 0) { // before the verdict, which stays the last line
+            System.err.println("vmguard: " + log.suppressed() + " guest-triggered log lines were suppressed (rate limit)");
+        }
         int status = report(outcome, guestScript(config.commandLine()));
         if (stats != null) {
-            GuestLog log = GuestLog.current();
             new RunStats(selected.name(), outcome, status, System.nanoTime() - started, instructions, log.printed(),
                     log.suppressed()).writeTo(stats);
         }

@@ -40,11 +40,6 @@ class InterpDeviceFuzzTest {
     private static final long[] SEEDS = {1, 2, 3};
     private static final int OPS = 400;
     private static final long TIMEOUT_SECONDS = 120;
-    /**
-     * Page-crossing, 16-byte and locked accesses to a BAR freeze the interpreter's vCPU today (being fixed);
-     * until then they are left out here. Drop this mix to fuzz with every op kind.
-     */
-    private static final String MIX = "cross=0,sse=0,locked=0";
     private static final Pattern JAVA_EXCEPTION = Pattern.compile(
             "(?m)^(Exception in thread|Caused by: |\\s+at [\\w$.]+\\()|^[a-z]\\w*(\\.[\\w$]+)*\\.[A-Z][\\w$]*(Exception|Error)([: ]|$)");
 
@@ -86,7 +81,7 @@ class InterpDeviceFuzzTest {
                 System.getProperty("java.class.path"), "io.vmguard.cli.Main", "run",
                 "--kernel", BuiltGuest.vmlinux().toString(), "--initrd", initrd.toString(),
                 "--cmdline", RunCommand.DEFAULT_COMMAND_LINE + " vmguard.run=" + SCRIPT + " vmguard.fuzz.seed=" + seed
-                        + " vmguard.fuzz.ops=" + OPS + " vmguard.fuzz.progress=100 vmguard.fuzz.mix=" + MIX,
+                        + " vmguard.fuzz.ops=" + OPS + " vmguard.fuzz.progress=100",
                 "--serial", "file:" + console, "--disk", disk.toString(), "--console", "null");
         Process vmm = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(stderr.toFile()).start();
