@@ -46,7 +46,7 @@ public final class Bus {
      * Dispatches a read; returns false (and fills {@code data} with 0xff) when no device claims any of it.
      */
     public boolean read(long address, MemorySegment data) {
-        Entry entry = find(address, data.byteSize());
+        Entry entry = whole(address, data.byteSize());
         if (entry != null) {
             entry.device().read(address - entry.range().base(), data);
             return true;
@@ -56,7 +56,7 @@ public final class Bus {
 
     /** Dispatches a write; returns false when no device claims any of it (the write is dropped). */
     public boolean write(long address, MemorySegment data) {
-        Entry entry = find(address, data.byteSize());
+        Entry entry = whole(address, data.byteSize());
         if (entry != null) {
             entry.device().write(address - entry.range().base(), data);
             return true;
@@ -111,6 +111,11 @@ public final class Bus {
             size >>>= 1;
         }
         return size;
+    }
+
+    /** The device that takes this access as it is: one naturally aligned piece inside its range; else null. */
+    private Entry whole(long address, long size) {
+        return piece(address, size) == size ? find(address, size) : null;
     }
 
     private Entry owner(long address) {

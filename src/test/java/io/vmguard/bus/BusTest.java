@@ -79,6 +79,18 @@ class BusTest {
     }
 
     @Test
+    void anUnalignedOrOddSizedAccessInsideOneDeviceReachesItAsAlignedPieces() {
+        Bus bus = new Bus("test");
+        RecordingDevice device = new RecordingDevice();
+        bus.register(new BusRange(0x1000, 0x100), device);
+        try (Arena arena = Arena.ofConfined()) {
+            assertTrue(bus.read(0x1002, arena.allocate(4)), "unaligned dword");
+            assertTrue(bus.write(0x1005, arena.allocate(3)), "three bytes, as KVM hands out a page-crossing fragment");
+        }
+        assertEquals(List.of("read 2/2", "read 4/2", "write 5=0", "write 6=0"), device.accesses);
+    }
+
+    @Test
     void overlappingRegistrationsAreRejected() {
         Bus bus = new Bus("test");
         bus.register(new BusRange(0x1000, 0x100), new RecordingDevice());
