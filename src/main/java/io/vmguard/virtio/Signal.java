@@ -11,6 +11,21 @@ public sealed interface Signal {
 
     void send();
 
+    /** What a device works out under its lock: the signal to send once the lock is released. */
+    @FunctionalInterface
+    interface Decision<E extends Exception> {
+        Signal decide() throws E;
+    }
+
+    /** The lock rule in one place: decides under {@code lock}, then sends the signal outside it. */
+    static <E extends Exception> void decideThenSend(Object lock, Decision<E> decision) throws E {
+        Signal signal;
+        synchronized (lock) {
+            signal = decision.decide();
+        }
+        signal.send();
+    }
+
     /** This signal, then {@code next}. */
     default Signal then(Signal next) {
         return this instanceof None ? next : next instanceof None ? this : new Both(this, next);

@@ -134,11 +134,7 @@ public final class VirtioBlock implements VirtioDevice {
      */
     @Override
     public void queueNotified(int queueIndex) throws QueueException {
-        Signal signal;
-        synchronized (this) {
-            signal = serve();
-        }
-        signal.send();
+        Signal.decideThenSend(this, this::serve);
     }
 
     private Signal serve() throws QueueException {

@@ -109,21 +109,10 @@ public final class VirtioConsole implements VirtioDevice {
 
     @Override
     public void queueNotified(int queueIndex) throws QueueException {
-        Signal signal;
         switch (queueIndex) {
             case RECEIVE_QUEUE -> receiver.buffersAvailable();
-            case TRANSMIT_QUEUE -> {
-                synchronized (this) {
-                    signal = transmit();
-                }
-                signal.send();
-            }
-            case CONTROL_RECEIVE_QUEUE, CONTROL_TRANSMIT_QUEUE -> {
-                synchronized (this) {
-                    signal = controlQueues(queueIndex);
-                }
-                signal.send();
-            }
+            case TRANSMIT_QUEUE -> Signal.decideThenSend(this, this::transmit);
+            case CONTROL_RECEIVE_QUEUE, CONTROL_TRANSMIT_QUEUE -> Signal.decideThenSend(this, () -> controlQueues(queueIndex));
             default -> { }
         }
     }

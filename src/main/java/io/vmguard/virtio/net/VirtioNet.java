@@ -111,11 +111,7 @@ public final class VirtioNet implements VirtioDevice {
     @Override
     public void queueNotified(int queueIndex) throws QueueException {
         if (queueIndex == TRANSMIT_QUEUE) {
-            Signal signal;
-            synchronized (this) {
-                signal = transmit();
-            }
-            signal.send();
+            Signal.decideThenSend(this, this::transmit);
         } else if (queueIndex == RECEIVE_QUEUE) {
             synchronized (this) {
                 notifyAll(); // the receive thread may be waiting for buffers
@@ -171,11 +167,7 @@ public final class VirtioNet implements VirtioDevice {
 
     /** Puts one received frame into the guest's next receive buffer, waiting for one if need be. */
     private void deliver(int length) {
-        Signal signal;
-        synchronized (this) {
-            signal = deliverLocked(length);
-        }
-        signal.send();
+        Signal.decideThenSend(this, () -> deliverLocked(length));
     }
 
     private Signal deliverLocked(int length) {

@@ -60,11 +60,7 @@ public final class VirtioRng implements VirtioDevice {
     /** Serves the queue under this object's lock, then interrupts or fails ({@link VirtioDevice}'s lock rule). */
     @Override
     public void queueNotified(int queueIndex) throws QueueException {
-        Signal signal;
-        synchronized (this) {
-            signal = serve();
-        }
-        signal.send();
+        Signal.decideThenSend(this, this::serve);
     }
 
     private Signal serve() throws QueueException {
