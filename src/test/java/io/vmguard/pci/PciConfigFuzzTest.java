@@ -1,5 +1,6 @@
 package io.vmguard.pci;
 
+import io.vmguard.testing.GuestAccess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -193,26 +194,18 @@ class PciConfigFuzzTest {
     }
 
     private long in(long port, int size) {
-        MemorySegment data = MemorySegment.ofArray(new byte[size]);
-        io.read(port, data);
-        return Bytes.load(data);
+        return GuestAccess.read(io, port, size);
     }
 
     private void out(long port, int size, long value) {
-        MemorySegment data = MemorySegment.ofArray(new byte[size]);
-        Bytes.store(data, value);
-        io.write(port, data);
+        GuestAccess.write(io, port, size, value);
     }
 
     private long load(long address, int size) {
-        MemorySegment data = MemorySegment.ofArray(new byte[size]);
-        mmio.read(address, data);
-        return Bytes.load(data);
+        return GuestAccess.read(mmio, address, size);
     }
 
     private void store(long address, int size, long value) {
-        MemorySegment data = MemorySegment.ofArray(new byte[size]);
-        Bytes.store(data, value);
-        mmio.write(address, data);
+        GuestAccess.write(mmio, address, size, value);
     }
 }

@@ -1,5 +1,6 @@
 package io.vmguard.pci;
 
+import io.vmguard.testing.GuestAccess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -48,15 +49,11 @@ class PciRootTest {
     }
 
     private long load(long address, int size) {
-        MemorySegment data = MemorySegment.ofArray(new byte[size]);
-        mmio.read(address, data);
-        return Bytes.load(data);
+        return GuestAccess.read(mmio, address, size);
     }
 
     private void store(long address, int size, long value) {
-        MemorySegment data = MemorySegment.ofArray(new byte[size]);
-        Bytes.store(data, value);
-        mmio.write(address, data);
+        GuestAccess.write(mmio, address, size, value);
     }
 
     /** Linux's pci_conf1_read: the address register, then the data port the register's low bits select. */

@@ -1,5 +1,6 @@
 package io.vmguard.virtio.mmio;
 
+import io.vmguard.testing.GuestAccess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.vmguard.testing.DriverRings;
@@ -11,8 +12,6 @@ import io.vmguard.virtio.Virtqueue;
 import io.vmguard.virtio.VirtioFeatures;
 import io.vmguard.virtio.rng.VirtioRng;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -25,7 +24,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  * by-the-book driver then sets up and gets entropy from.
  */
 class VirtioMmioFuzzTest {
-    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final int STEPS_PER_SEED = FuzzSeeds.scaled(3_000);
     private static final int RESET_EVERY = 60;
     private static final int[] REGISTERS = {0x010, 0x014, 0x020, 0x024, 0x030, 0x034, 0x038, 0x044, 0x050, 0x060, 0x064, 0x070,
@@ -108,16 +106,10 @@ class VirtioMmioFuzzTest {
     }
 
     private int read(int offset) {
-        MemorySegment data = MemorySegment.ofArray(new byte[4]);
-        transport.read(offset, data);
-        return data.get(INT, 0);
+        return (int) GuestAccess.read(transport, offset, 4);
     }
 
     private void write(int offset, int size, int value) {
-        MemorySegment data = MemorySegment.ofArray(new byte[size]);
-        for (int i = 0; i < size; i++) {
-            data.set(ValueLayout.JAVA_BYTE, i, (byte) (value >>> (8 * i)));
-        }
-        transport.write(offset, data);
+        GuestAccess.write(transport, offset, size, value);
     }
 }

@@ -1,5 +1,6 @@
 package io.vmguard.virtio.mmio;
 
+import io.vmguard.testing.GuestAccess;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -15,14 +16,12 @@ import io.vmguard.virtio.DeviceType;
 import io.vmguard.virtio.Virtqueue;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The virtio-mmio register protocol as Linux's virtio_mmio driver drives it. */
 class VirtioMmioTransportTest {
-    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final long DEVICE_FEATURE_BIT = 1L << 3;
 
     private final GuestRam ram = new GuestRam(1 << 20);
@@ -33,15 +32,11 @@ class VirtioMmioTransportTest {
 
 
     private int read(int offset) {
-        MemorySegment data = MemorySegment.ofArray(new byte[4]);
-        transport.read(offset, data);
-        return data.get(INT, 0);
+        return (int) GuestAccess.read(transport, offset, 4);
     }
 
     private void write(int offset, int value) {
-        MemorySegment data = MemorySegment.ofArray(new byte[4]);
-        data.set(INT, 0, value);
-        transport.write(offset, data);
+        GuestAccess.write(transport, offset, 4, value);
     }
 
     /** Linux's probe and set-up sequence, accepting {@code features}. */

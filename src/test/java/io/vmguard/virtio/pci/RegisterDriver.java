@@ -1,12 +1,10 @@
 package io.vmguard.virtio.pci;
 
+import io.vmguard.testing.GuestAccess;
 import io.vmguard.pci.PciConfigSpace;
 import io.vmguard.virtio.DeviceStatus;
 import io.vmguard.virtio.Virtqueue;
 import io.vmguard.virtio.mmio.VirtioMmioTransport;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * A driver's register accesses as a vCPU makes them, over either transport, for tests that drive the
@@ -106,7 +104,6 @@ sealed interface RegisterDriver {
 
     /** virtio-mmio through its 32-bit registers (virtio 1.2, 4.2.2). */
     record Mmio(VirtioMmioTransport transport) implements RegisterDriver {
-        private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
         private static final int DRIVER_FEATURES = 0x020;
         private static final int DRIVER_FEATURES_SEL = 0x024;
         private static final int QUEUE_SEL = 0x030;
@@ -121,15 +118,11 @@ sealed interface RegisterDriver {
         private static final int QUEUE_DEVICE_LOW = 0x0a0;
 
         private int read(int offset) {
-            MemorySegment data = MemorySegment.ofArray(new byte[4]);
-            transport.read(offset, data);
-            return data.get(INT, 0);
+            return (int) GuestAccess.read(transport, offset, 4);
         }
 
         private void write(int offset, int value) {
-            MemorySegment data = MemorySegment.ofArray(new byte[4]);
-            data.set(INT, 0, value);
-            transport.write(offset, data);
+            GuestAccess.write(transport, offset, 4, value);
         }
 
         @Override
