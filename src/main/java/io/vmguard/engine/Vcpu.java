@@ -40,6 +40,21 @@ public interface Vcpu extends AutoCloseable {
      */
     void requestExit();
 
+    /**
+     * Writes this vCPU's whole architectural state (general, segment, control and debug registers, MSRs,
+     * FPU/SSE, pending events) for a snapshot. Called while the vCPU is not running: it has returned
+     * {@link VcpuExit.Interrupted} to a paused run loop, or never ran. The layout is the engine's own.
+     */
+    default void saveState(io.vmguard.snapshot.StateWriter out) throws EngineException {
+        throw new EngineException("this engine cannot snapshot a vCPU");
+    }
+
+    /** Restores what {@link #saveState} wrote, before the vCPU first runs; validates every field. */
+    default void restoreState(io.vmguard.snapshot.StateReader in)
+            throws EngineException, io.vmguard.snapshot.SnapshotException {
+        throw new EngineException("this engine cannot restore a vCPU");
+    }
+
     @Override
     void close();
 }

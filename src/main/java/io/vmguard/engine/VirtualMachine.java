@@ -25,6 +25,20 @@ public interface VirtualMachine extends AutoCloseable {
      */
     void signalMsi(long address, int data);
 
+    /**
+     * Writes the engine's platform state for a snapshot: the interrupt controllers, timers and clocks it
+     * emulates (I/O APIC, PIC, PIT, local APICs' timers, TSC and kvmclock). Called while every vCPU is paused.
+     */
+    default void saveState(io.vmguard.snapshot.StateWriter out) throws EngineException {
+        throw new EngineException("this engine cannot snapshot its platform");
+    }
+
+    /** Restores what {@link #saveState} wrote, after the vCPUs are created and before any runs. */
+    default void restoreState(io.vmguard.snapshot.StateReader in)
+            throws EngineException, io.vmguard.snapshot.SnapshotException {
+        throw new EngineException("this engine cannot restore its platform");
+    }
+
     @Override
     void close();
 }
