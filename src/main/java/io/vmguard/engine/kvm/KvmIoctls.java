@@ -35,6 +35,13 @@ final class KvmIoctls {
     static final long KVM_IRQ_LINE = iow(0x61, KvmIrqLevelLayout.LAYOUT.byteSize());
     static final long KVM_CREATE_PIT2 = iow(0x77, KvmPitConfigLayout.LAYOUT.byteSize());
     static final long KVM_SIGNAL_MSI = iow(0xa5, KvmMsiLayout.LAYOUT.byteSize());
+    static final long KVM_GET_IRQCHIP = iowr(0x62, KvmIrqchipLayout.LAYOUT.byteSize());
+    /** _IOR although the kernel reads the argument: a historical mistake linux/kvm.h keeps for the ABI. */
+    static final long KVM_SET_IRQCHIP = ior(0x63, KvmIrqchipLayout.LAYOUT.byteSize());
+    static final long KVM_SET_CLOCK = iow(0x7b, KvmClockDataLayout.LAYOUT.byteSize());
+    static final long KVM_GET_CLOCK = ior(0x7c, KvmClockDataLayout.LAYOUT.byteSize());
+    static final long KVM_GET_PIT2 = ior(0x9f, KvmPitState2Layout.LAYOUT.byteSize());
+    static final long KVM_SET_PIT2 = iow(0xa0, KvmPitState2Layout.LAYOUT.byteSize());
 
     // vCPU ioctls.
     static final long KVM_RUN = io(0x80);
@@ -47,6 +54,21 @@ final class KvmIoctls {
     static final long KVM_GET_FPU = ior(0x8c, KvmFpuLayout.LAYOUT.byteSize());
     static final long KVM_SET_FPU = iow(0x8d, KvmFpuLayout.LAYOUT.byteSize());
     static final long KVM_SET_CPUID2 = iow(0x90, KvmCpuid2Layout.LAYOUT.byteSize());
+    static final long KVM_GET_LAPIC = ior(0x8e, KvmLapicStateLayout.LAYOUT.byteSize());
+    static final long KVM_SET_LAPIC = iow(0x8f, KvmLapicStateLayout.LAYOUT.byteSize());
+    static final long KVM_GET_MP_STATE = ior(0x98, KvmMpStateLayout.LAYOUT.byteSize());
+    static final long KVM_SET_MP_STATE = iow(0x99, KvmMpStateLayout.LAYOUT.byteSize());
+    static final long KVM_GET_VCPU_EVENTS = ior(0x9f, KvmVcpuEventsLayout.LAYOUT.byteSize());
+    static final long KVM_SET_VCPU_EVENTS = iow(0xa0, KvmVcpuEventsLayout.LAYOUT.byteSize());
+    static final long KVM_GET_DEBUGREGS = ior(0xa1, KvmDebugregsLayout.LAYOUT.byteSize());
+    static final long KVM_SET_DEBUGREGS = iow(0xa2, KvmDebugregsLayout.LAYOUT.byteSize());
+    static final long KVM_GET_XSAVE = ior(0xa4, KvmXsaveLayout.LAYOUT.byteSize());
+    /** Takes as many bytes as KVM_GET_XSAVE2 wrote, although the number names only the 4 KiB struct. */
+    static final long KVM_SET_XSAVE = iow(0xa5, KvmXsaveLayout.LAYOUT.byteSize());
+    static final long KVM_GET_XCRS = ior(0xa6, KvmXcrsLayout.LAYOUT.byteSize());
+    static final long KVM_SET_XCRS = iow(0xa7, KvmXcrsLayout.LAYOUT.byteSize());
+    /** Writes KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2) bytes, which may be more than the 4 KiB in its number. */
+    static final long KVM_GET_XSAVE2 = ior(0xcf, KvmXsaveLayout.LAYOUT.byteSize());
 
     private KvmIoctls() {}
 

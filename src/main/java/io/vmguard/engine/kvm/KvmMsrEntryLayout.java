@@ -26,6 +26,10 @@ final class KvmMsrEntryLayout {
         entry.set(JAVA_LONG, DATA, data);
     }
 
+    static int index(MemorySegment entry) {
+        return entry.get(JAVA_INT, INDEX);
+    }
+
     static long data(MemorySegment entry) {
         return entry.get(JAVA_LONG, DATA);
     }

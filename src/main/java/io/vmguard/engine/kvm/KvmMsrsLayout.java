@@ -10,7 +10,7 @@ import java.lang.foreign.StructLayout;
 
 /**
  * struct kvm_msrs (asm/kvm.h): a count header followed by a flexible array of kvm_msr_entry.
- * {@link #LAYOUT} is the header alone; vmguard always passes exactly one entry.
+ * {@link #LAYOUT} is the header alone; the entries follow it.
  */
 final class KvmMsrsLayout {
     static final StructLayout LAYOUT = MemoryLayout.structLayout(
@@ -31,6 +31,21 @@ final class KvmMsrsLayout {
     }
 
     static MemorySegment firstEntry(MemorySegment msrs) {
-        return msrs.asSlice(ENTRIES, KvmMsrEntryLayout.LAYOUT.byteSize());
+        return entry(msrs, 0);
+    }
+
+    /** A kvm_msrs of {@code indices.length} entries with these indices, and data 0 (for KVM_GET_MSRS). */
+    static MemorySegment of(Arena arena, int[] indices, long[] data) {
+        MemorySegment msrs = arena.allocate(ENTRIES + indices.length * KvmMsrEntryLayout.LAYOUT.byteSize(), Long.BYTES);
+        msrs.set(JAVA_INT, NMSRS, indices.length);
+        for (int i = 0; i < indices.length; i++) {
+            KvmMsrEntryLayout.write(entry(msrs, i), indices[i], data == null ? 0 : data[i]);
+        }
+        return msrs;
+    }
+
+    static MemorySegment entry(MemorySegment msrs, int i) {
+        long size = KvmMsrEntryLayout.LAYOUT.byteSize();
+        return msrs.asSlice(ENTRIES + i * size, size);
     }
 }

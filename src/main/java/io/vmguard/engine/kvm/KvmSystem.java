@@ -62,7 +62,7 @@ final class KvmSystem implements AutoCloseable {
             throw new EngineException("KVM API version " + version + " unsupported");
         }
         for (KvmCapability capability : KvmCapability.values()) {
-            if (extension(capability) <= 0) {
+            if (capability.required() && extension(capability) <= 0) {
                 throw new EngineException("KVM lacks capability " + capability.name());
             }
         }

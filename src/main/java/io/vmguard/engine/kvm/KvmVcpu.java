@@ -7,6 +7,9 @@ import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VcpuExit;
 import io.vmguard.sys.Libc;
 import io.vmguard.sys.NativeException;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
@@ -24,25 +27,35 @@ public final class KvmVcpu implements Vcpu {
     private final Arena mapping;
     private final MemorySegment run;
     private final VcpuKicker kicker;
+    private final KvmStateFormat stateFormat;
 
     /** The rest of a string I/O exit still to hand out before re-entering KVM_RUN. */
     private PortIoElements pendingIo;
+    /**
+     * An I/O or MMIO exit was handed out and KVM_RUN has not been entered since: KVM finishes the
+     * instruction (an IN's value into RAX, RIP past it) only on the next KVM_RUN, so until then the
+     * registers are not the whole state.
+     */
+    private volatile boolean ioInFlight;
+    /** An exit KVM produced while a snapshot completed the previous one, for the next {@link #run()}. */
+    private VcpuExit deferredExit;
     private volatile boolean closed;
 
-    private KvmVcpu(int index, int fd, Arena mapping, MemorySegment run, int kickSignal) {
+    private KvmVcpu(int index, int fd, Arena mapping, MemorySegment run, int kickSignal, KvmStateFormat stateFormat) {
         this.index = index;
         this.fd = fd;
         this.mapping = mapping;
         this.run = run;
         this.kicker = new VcpuKicker(run, kickSignal);
+        this.stateFormat = stateFormat;
     }
 
     /**
      * Creates vCPU {@code index} of VM {@code vmFd}: maps its kvm_run, gives it the host's supported
      * CPUID with its own APIC id, and resets its FPU.
      */
-    static KvmVcpu create(int vmFd, int index, int mmapSize, List<CpuidEntry> supportedCpuid, int kickSignal)
-            throws EngineException {
+    static KvmVcpu create(int vmFd, int index, int mmapSize, List<CpuidEntry> supportedCpuid, int kickSignal,
+                          KvmStateFormat stateFormat) throws EngineException {
         int fd;
         try {
             fd = Libc.ioctl(vmFd, KvmIoctls.KVM_CREATE_VCPU, index);
@@ -59,7 +72,7 @@ public final class KvmVcpu implements Vcpu {
             Libc.close(fd);
             throw new EngineException("cannot map kvm_run of vCPU " + index + ": " + e.getMessage(), e);
         }
-        KvmVcpu vcpu = new KvmVcpu(index, fd, mapping, run, kickSignal);
+        KvmVcpu vcpu = new KvmVcpu(index, fd, mapping, run, kickSignal, stateFormat);
         try {
             vcpu.setCpuid(VcpuCpuid.forVcpu(supportedCpuid, index));
             vcpu.resetFpu();
@@ -85,6 +98,11 @@ public final class KvmVcpu implements Vcpu {
             if (closed) {
                 return new VcpuExit.InternalError("vCPU " + index + " is closed");
             }
+            if (deferredExit != null) {
+                VcpuExit exit = deferredExit;
+                deferredExit = null;
+                return exit;
+            }
             if (pendingIo != null) {
                 VcpuExit exit = pendingIo.next();
                 if (!pendingIo.hasNext()) {
@@ -97,6 +115,7 @@ public final class KvmVcpu implements Vcpu {
             }
             while (true) {
                 int errno = enterGuest();
+                ioInFlight = false;
                 boolean interrupted = errno == Libc.EINTR
                         || (errno == 0 && KvmRunLayout.exitReason(run) == KvmExitReason.INTR);
                 if (kicker.leave(interrupted)) {
@@ -140,9 +159,13 @@ public final class KvmVcpu implements Vcpu {
             if (elements.hasNext()) {
                 pendingIo = elements;
             }
+            ioInFlight = true;
             return first;
         }
         VcpuExit exit = KvmExitDecoder.decode(run);
+        if (exit instanceof VcpuExit.MmioRead || exit instanceof VcpuExit.MmioWrite) {
+            ioInFlight = true;
+        }
         return exit instanceof VcpuExit.InternalError(String reason) ? withRip(reason) : exit;
     }
 
@@ -218,6 +241,57 @@ public final class KvmVcpu implements Vcpu {
         }
     }
 
+    /**
+     * Saves the whole vCPU (see {@link KvmVcpuSnapshot}). When the last exit handed out was port I/O or
+     * MMIO and KVM_RUN has not been entered since (a run loop that stopped right after handling it), the
+     * instruction is first completed with one KVM_RUN under immediate_exit, which finishes it and runs no
+     * further guest code. A string I/O instruction with elements still to hand out cannot be completed
+     * here: its remaining elements belong to the VMM's devices.
+     */
+    @Override
+    public void saveState(StateWriter out) throws EngineException {
+        if (closed) {
+            throw new EngineException("vCPU " + index + " is closed");
+        }
+        if (pendingIo != null || deferredExit != null) {
+            throw new EngineException("vCPU " + index + " is in the middle of an I/O instruction whose next access the VMM"
+                    + " has not handled; run it until it returns Interrupted, then save");
+        }
+        if (ioInFlight) {
+            completeIo();
+        }
+        KvmVcpuSnapshot.save(this, stateFormat, out);
+    }
+
+    /** Restores what {@link #saveState} wrote, on a vCPU that has not run; checks every field first. */
+    @Override
+    public void restoreState(StateReader in) throws EngineException, SnapshotException {
+        KvmVcpuSnapshot.restore(this, stateFormat, in);
+    }
+
+    private void completeIo() throws EngineException {
+        int errno = kicker.withImmediateExit(() -> {
+            try {
+                Libc.ioctl(fd, KvmIoctls.KVM_RUN, 0);
+                return 0;
+            } catch (NativeException e) {
+                return e.errno();
+            }
+        });
+        ioInFlight = false;
+        if (errno == Libc.EINTR) {
+            return;
+        }
+        if (errno != 0) {
+            throw new EngineException("KVM_RUN completing the last I/O instruction of vCPU " + index + ": " + Libc.strerror(errno));
+        }
+        // KVM needs the VMM again before the instruction is done: the second part of an MMIO access that
+        // crosses into another region. The next run() hands it out.
+        deferredExit = decode();
+        throw new EngineException("vCPU " + index + " stopped for another part of an MMIO access; run it until it returns"
+                + " Interrupted, then save");
+    }
+
     /** The FPU state as KVM holds it (package-private: the contract has no FPU accessor; tests use it). */
     MemorySegment fpu(Arena arena) throws EngineException {
         MemorySegment fpu = arena.allocate(KvmFpuLayout.LAYOUT);
@@ -245,7 +319,8 @@ public final class KvmVcpu implements Vcpu {
         }
     }
 
-    private int ioctl(long request, MemorySegment argument, String name) throws EngineException {
+    /** A vCPU ioctl; KVM's refusal becomes an EngineException naming it. */
+    int ioctl(long request, MemorySegment argument, String name) throws EngineException {
         if (closed) {
             throw new EngineException("vCPU " + index + " is closed");
         }
@@ -265,6 +340,7 @@ public final class KvmVcpu implements Vcpu {
         closed = true;
         kicker.close();
         pendingIo = null;
+        deferredExit = null;
         mapping.close();
         Libc.close(fd);
     }

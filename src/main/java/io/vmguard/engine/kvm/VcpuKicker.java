@@ -2,6 +2,7 @@ package io.vmguard.engine.kvm;
 
 import io.vmguard.sys.Libc;
 import java.lang.foreign.MemorySegment;
+import java.util.function.IntSupplier;
 
 /**
  * Makes one vCPU's KVM_RUN return on request from any thread.
@@ -79,6 +80,27 @@ final class VcpuKicker {
             if (inRun) {
                 // Cannot fail with ESRCH: while inRun holds, the thread is inside run() and alive.
                 Libc.pthreadKill(runningThread, signal);
+            }
+        }
+    }
+
+    /**
+     * Runs {@code entry}, a KVM_RUN from a thread other than the vCPU's (which must not be in run()),
+     * with immediate_exit set so that KVM only finishes a pending I/O instruction and returns; then puts
+     * immediate_exit back to what a pending request needs. No signal is involved: the entry is not
+     * between {@link #enter} and {@link #leave}, and immediate_exit alone stops it.
+     */
+    int withImmediateExit(IntSupplier entry) {
+        synchronized (lock) {
+            KvmRunLayout.setImmediateExit(run, true);
+        }
+        try {
+            return entry.getAsInt();
+        } finally {
+            synchronized (lock) {
+                if (!closed) {
+                    KvmRunLayout.setImmediateExit(run, requested);
+                }
             }
         }
     }

@@ -31,7 +31,18 @@ class KvmStructLayoutTest {
             new CStruct("struct kvm_irq_level", KvmIrqLevelLayout.LAYOUT, List.of()),
             new CStruct("struct kvm_pit_config", KvmPitConfigLayout.LAYOUT, List.of()),
             new CStruct("struct kvm_msi", KvmMsiLayout.LAYOUT, List.of()),
-            new CStruct("struct sigaction", SigactionLayout.LAYOUT, List.of()));
+            new CStruct("struct sigaction", SigactionLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_lapic_state", KvmLapicStateLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_mp_state", KvmMpStateLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_vcpu_events", KvmVcpuEventsLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_debugregs", KvmDebugregsLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_xsave", KvmXsaveLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_xcr", KvmXcrsLayout.XCR, List.of()),
+            new CStruct("struct kvm_xcrs", KvmXcrsLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_irqchip", KvmIrqchipLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_pit_channel_state", KvmPitState2Layout.CHANNEL, List.of()),
+            new CStruct("struct kvm_pit_state2", KvmPitState2Layout.LAYOUT, List.of()),
+            new CStruct("struct kvm_clock_data", KvmClockDataLayout.LAYOUT, List.of()));
 
     private static Map<String, Long> macros() {
         Map<String, Long> macros = new LinkedHashMap<>();
@@ -58,6 +69,35 @@ class KvmStructLayoutTest {
         macros.put("KVM_GET_FPU", KvmIoctls.KVM_GET_FPU);
         macros.put("KVM_SET_FPU", KvmIoctls.KVM_SET_FPU);
         macros.put("KVM_SET_CPUID2", KvmIoctls.KVM_SET_CPUID2);
+        macros.put("KVM_GET_IRQCHIP", KvmIoctls.KVM_GET_IRQCHIP);
+        macros.put("KVM_SET_IRQCHIP", KvmIoctls.KVM_SET_IRQCHIP);
+        macros.put("KVM_GET_CLOCK", KvmIoctls.KVM_GET_CLOCK);
+        macros.put("KVM_SET_CLOCK", KvmIoctls.KVM_SET_CLOCK);
+        macros.put("KVM_GET_PIT2", KvmIoctls.KVM_GET_PIT2);
+        macros.put("KVM_SET_PIT2", KvmIoctls.KVM_SET_PIT2);
+        macros.put("KVM_GET_LAPIC", KvmIoctls.KVM_GET_LAPIC);
+        macros.put("KVM_SET_LAPIC", KvmIoctls.KVM_SET_LAPIC);
+        macros.put("KVM_GET_MP_STATE", KvmIoctls.KVM_GET_MP_STATE);
+        macros.put("KVM_SET_MP_STATE", KvmIoctls.KVM_SET_MP_STATE);
+        macros.put("KVM_GET_VCPU_EVENTS", KvmIoctls.KVM_GET_VCPU_EVENTS);
+        macros.put("KVM_SET_VCPU_EVENTS", KvmIoctls.KVM_SET_VCPU_EVENTS);
+        macros.put("KVM_GET_DEBUGREGS", KvmIoctls.KVM_GET_DEBUGREGS);
+        macros.put("KVM_SET_DEBUGREGS", KvmIoctls.KVM_SET_DEBUGREGS);
+        macros.put("KVM_GET_XSAVE", KvmIoctls.KVM_GET_XSAVE);
+        macros.put("KVM_SET_XSAVE", KvmIoctls.KVM_SET_XSAVE);
+        macros.put("KVM_GET_XSAVE2", KvmIoctls.KVM_GET_XSAVE2);
+        macros.put("KVM_GET_XCRS", KvmIoctls.KVM_GET_XCRS);
+        macros.put("KVM_SET_XCRS", KvmIoctls.KVM_SET_XCRS);
+        macros.put("KVM_IRQCHIP_PIC_MASTER", (long) KvmIrqchipLayout.PIC_MASTER);
+        macros.put("KVM_IRQCHIP_PIC_SLAVE", (long) KvmIrqchipLayout.PIC_SLAVE);
+        macros.put("KVM_IRQCHIP_IOAPIC", (long) KvmIrqchipLayout.IOAPIC);
+        macros.put("KVM_MP_STATE_RUNNABLE", (long) KvmMpStateLayout.RUNNABLE);
+        macros.put("KVM_MP_STATE_UNINITIALIZED", (long) KvmMpStateLayout.UNINITIALIZED);
+        macros.put("KVM_MP_STATE_INIT_RECEIVED", (long) KvmMpStateLayout.INIT_RECEIVED);
+        macros.put("KVM_MP_STATE_HALTED", (long) KvmMpStateLayout.HALTED);
+        macros.put("KVM_MP_STATE_SIPI_RECEIVED", (long) KvmMpStateLayout.SIPI_RECEIVED);
+        macros.put("KVM_APIC_REG_SIZE", (long) KvmLapicStateLayout.REGISTER_PAGE_BYTES);
+        macros.put("KVM_MAX_XCRS", (long) KvmXcrsLayout.MAX_XCRS);
         for (KvmCapability capability : KvmCapability.values()) {
             macros.put(capability.name(), (long) capability.number());
         }
@@ -90,7 +130,8 @@ class KvmStructLayoutTest {
         for (CStruct struct : STRUCTS) {
             sizes.put(struct.cType(), struct.layout().byteSize());
         }
-        List<Long> expected = new ArrayList<>(List.of(2352L, 144L, 312L, 24L, 16L, 32L, 8L, 40L, 8L, 16L, 416L, 8L, 64L, 32L, 152L));
+        List<Long> expected = new ArrayList<>(List.of(2352L, 144L, 312L, 24L, 16L, 32L, 8L, 40L, 8L, 16L, 416L, 8L, 64L, 32L, 152L,
+                1024L, 4L, 64L, 128L, 4096L, 16L, 392L, 520L, 24L, 112L, 48L));
         assertEquals(expected, new ArrayList<>(sizes.values()), sizes.toString());
         assertEquals(32, KvmRunLayout.IO_DIRECTION, "the exit union starts at byte 32 of kvm_run");
         assertEquals(0xc008ae05L, KvmIoctls.KVM_GET_SUPPORTED_CPUID);
@@ -99,5 +140,9 @@ class KvmStructLayoutTest {
         assertEquals(0x8090ae81L, KvmIoctls.KVM_GET_REGS);
         assertEquals(0x4138ae84L, KvmIoctls.KVM_SET_SREGS);
         assertEquals(0x4020aea5L, KvmIoctls.KVM_SIGNAL_MSI);
+        assertEquals(0x8400ae8eL, KvmIoctls.KVM_GET_LAPIC);
+        assertEquals(0x9000aecfL, KvmIoctls.KVM_GET_XSAVE2);
+        assertEquals(0xc208ae62L, KvmIoctls.KVM_GET_IRQCHIP);
+        assertEquals(0x8208ae63L, KvmIoctls.KVM_SET_IRQCHIP);
     }
 }
