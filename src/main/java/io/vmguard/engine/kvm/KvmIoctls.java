@@ -21,6 +21,7 @@ final class KvmIoctls {
     // System ioctls, on the /dev/kvm descriptor.
     static final long KVM_GET_API_VERSION = io(0x00);
     static final long KVM_CREATE_VM = io(0x01);
+    static final long KVM_GET_MSR_INDEX_LIST = iowr(0x02, KvmMsrListLayout.LAYOUT.byteSize());
     static final long KVM_CHECK_EXTENSION = io(0x03);
     static final long KVM_GET_VCPU_MMAP_SIZE = io(0x04);
     static final long KVM_GET_SUPPORTED_CPUID = iowr(0x05, KvmCpuid2Layout.LAYOUT.byteSize());

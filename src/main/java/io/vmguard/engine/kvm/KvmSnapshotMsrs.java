@@ -8,8 +8,8 @@ import java.util.Map;
  * The MSRs a KVM vCPU snapshot keeps, in the order KVM_SET_MSRS gets them. Everything else a guest can
  * set lives in kvm_sregs (EFER, CR8, the APIC base) or the LAPIC page, or is not kept (performance
  * counters, machine-check banks, nested VMX capabilities). A snapshot may hold only these MSRs: the file
- * is untrusted and must not reach MSRs vmguard never meant to restore. KVM refuses some of them on some
- * hosts and guests (TSC_AUX without RDTSCP, SPEC_CTRL without the feature); those are left out at save.
+ * is untrusted and must not reach MSRs vmguard never meant to restore. Of these, a vCPU saves those its
+ * host's KVM_GET_MSR_INDEX_LIST names (IA32_XSS only with XSAVES, SPEC_CTRL only with the feature...).
  */
 final class KvmSnapshotMsrs {
     /** Index to name, for messages. */
@@ -67,10 +67,6 @@ final class KvmSnapshotMsrs {
         // its timer in TSC-deadline mode.
         names.put(0x6e0, "IA32_TSC_DEADLINE");
         return Collections.unmodifiableMap(names);
-    }
-
-    static int[] indices() {
-        return NAMES.keySet().stream().mapToInt(Integer::intValue).toArray();
     }
 
     static String name(int index) {

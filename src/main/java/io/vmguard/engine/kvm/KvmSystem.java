@@ -6,7 +6,9 @@ import io.vmguard.sys.NativeException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * An open /dev/kvm, checked to speak API version 12 with every capability vmguard needs. Each failure
@@ -19,6 +21,8 @@ final class KvmSystem implements AutoCloseable {
     /** More than any CPU reports today (KVM returns E2BIG if not enough, and we grow). */
     private static final int INITIAL_CPUID_ENTRIES = 128;
     private static final int MAX_CPUID_ENTRIES = 4096;
+    private static final int INITIAL_MSR_INDICES = 256;
+    private static final int MAX_MSR_INDICES = 65536;
 
     private final Path device;
     private final int fd;
@@ -106,6 +110,34 @@ final class KvmSystem implements AutoCloseable {
             }
         }
         throw new EngineException("KVM_GET_SUPPORTED_CPUID: more than " + MAX_CPUID_ENTRIES + " entries");
+    }
+
+    /**
+     * The MSRs KVM saves and restores for userspace on this host (KVM_GET_MSR_INDEX_LIST): the
+     * architectural ones the host CPU has, and KVM's emulated ones. KVM may answer a read of another MSR
+     * and then refuse to write the same value back, so a snapshot keeps only these.
+     */
+    Set<Integer> msrIndexList() throws EngineException {
+        int capacity = INITIAL_MSR_INDICES;
+        while (true) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment list = KvmMsrListLayout.allocate(arena, capacity);
+                try {
+                    Libc.ioctl(fd, KvmIoctls.KVM_GET_MSR_INDEX_LIST, list);
+                    Set<Integer> indices = new HashSet<>();
+                    for (int index : KvmMsrListLayout.indices(list)) {
+                        indices.add(index);
+                    }
+                    return indices;
+                } catch (NativeException e) {
+                    int needed = KvmMsrListLayout.count(list);
+                    if (e.errno() != Libc.E2BIG || needed <= capacity || needed > MAX_MSR_INDICES) {
+                        throw new EngineException("KVM_GET_MSR_INDEX_LIST: " + Libc.strerror(e.errno()), e);
+                    }
+                    capacity = needed;
+                }
+            }
+        }
     }
 
     /** KVM_CREATE_VM (machine type 0, the default); returns the VM's descriptor. */

@@ -76,18 +76,18 @@ final class KvmVcpuSnapshot {
                     .putLong("dr6", KvmDebugregsLayout.dr6(debug))
                     .putLong("dr7", KvmDebugregsLayout.dr7(debug));
             out.putBytes("lapic", bytes(get(vcpu, arena, KvmLapicStateLayout.LAYOUT, KvmIoctls.KVM_GET_LAPIC, "KVM_GET_LAPIC")));
-            saveMsrs(vcpu, arena, out);
+            saveMsrs(vcpu, format, arena, out);
             out.putBytes("vcpuEvents",
                     bytes(get(vcpu, arena, KvmVcpuEventsLayout.LAYOUT, KvmIoctls.KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS")));
         }
     }
 
     /**
-     * KVM_GET_MSRS stops at the first MSR it refuses and returns how many it read; the refused one is
-     * left out and the read goes on after it.
+     * The MSRs of {@link KvmSnapshotMsrs} that this host's KVM saves. KVM_GET_MSRS stops at the first
+     * MSR it refuses and returns how many it read; the refused one is left out and the read goes on after it.
      */
-    private static void saveMsrs(KvmVcpu vcpu, Arena arena, StateWriter out) throws EngineException {
-        int[] wanted = KvmSnapshotMsrs.indices();
+    private static void saveMsrs(KvmVcpu vcpu, KvmStateFormat format, Arena arena, StateWriter out) throws EngineException {
+        int[] wanted = format.msrs().stream().mapToInt(Integer::intValue).toArray();
         List<Integer> refused = new ArrayList<>();
         int start = 0;
         while (start < wanted.length) {

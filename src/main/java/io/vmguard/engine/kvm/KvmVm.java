@@ -17,6 +17,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -70,10 +71,12 @@ public final class KvmVm implements VirtualMachine {
         List<CpuidEntry> cpuid = system.supportedCpuid();
         boolean xsave = system.extension(KvmCapability.KVM_CAP_XSAVE) > 0;
         boolean xcrs = system.extension(KvmCapability.KVM_CAP_XCRS) > 0;
+        Set<Integer> savedMsrs = system.msrIndexList();
+        List<Integer> msrs = KvmSnapshotMsrs.NAMES.keySet().stream().filter(savedMsrs::contains).toList();
         int vmFd = system.createVm();
         KvmStateFormat format;
         try {
-            format = stateFormat(vmFd, xsave, xcrs);
+            format = stateFormat(vmFd, xsave, xcrs, msrs);
         } catch (EngineException e) {
             Libc.close(vmFd);
             throw e;
@@ -93,9 +96,10 @@ public final class KvmVm implements VirtualMachine {
      * be allowed more state than the host default); a kernel older than 5.17 answers 0 and has only the
      * fixed 4 KiB KVM_GET_XSAVE.
      */
-    private static KvmStateFormat stateFormat(int vmFd, boolean xsave, boolean xcrs) throws EngineException {
+    private static KvmStateFormat stateFormat(int vmFd, boolean xsave, boolean xcrs, List<Integer> msrs)
+            throws EngineException {
         if (!xsave) {
-            return new KvmStateFormat(0, false, xcrs);
+            return new KvmStateFormat(0, false, xcrs, msrs);
         }
         int xsave2;
         try {
@@ -104,7 +108,8 @@ public final class KvmVm implements VirtualMachine {
             throw new EngineException("KVM_CHECK_EXTENSION KVM_CAP_XSAVE2 on the VM: " + Libc.strerror(e.errno()), e);
         }
         int fixed = (int) KvmXsaveLayout.LAYOUT.byteSize();
-        return xsave2 > 0 ? new KvmStateFormat(Math.max(xsave2, fixed), true, xcrs) : new KvmStateFormat(fixed, false, xcrs);
+        return xsave2 > 0 ? new KvmStateFormat(Math.max(xsave2, fixed), true, xcrs, msrs)
+                : new KvmStateFormat(fixed, false, xcrs, msrs);
     }
 
     private static void checkLayout(GuestMemory memory) throws EngineException {

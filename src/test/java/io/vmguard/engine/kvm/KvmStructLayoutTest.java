@@ -42,7 +42,8 @@ class KvmStructLayoutTest {
             new CStruct("struct kvm_irqchip", KvmIrqchipLayout.LAYOUT, List.of()),
             new CStruct("struct kvm_pit_channel_state", KvmPitState2Layout.CHANNEL, List.of()),
             new CStruct("struct kvm_pit_state2", KvmPitState2Layout.LAYOUT, List.of()),
-            new CStruct("struct kvm_clock_data", KvmClockDataLayout.LAYOUT, List.of()));
+            new CStruct("struct kvm_clock_data", KvmClockDataLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_msr_list", KvmMsrListLayout.LAYOUT, List.of()));
 
     private static Map<String, Long> macros() {
         Map<String, Long> macros = new LinkedHashMap<>();
@@ -69,6 +70,7 @@ class KvmStructLayoutTest {
         macros.put("KVM_GET_FPU", KvmIoctls.KVM_GET_FPU);
         macros.put("KVM_SET_FPU", KvmIoctls.KVM_SET_FPU);
         macros.put("KVM_SET_CPUID2", KvmIoctls.KVM_SET_CPUID2);
+        macros.put("KVM_GET_MSR_INDEX_LIST", KvmIoctls.KVM_GET_MSR_INDEX_LIST);
         macros.put("KVM_GET_IRQCHIP", KvmIoctls.KVM_GET_IRQCHIP);
         macros.put("KVM_SET_IRQCHIP", KvmIoctls.KVM_SET_IRQCHIP);
         macros.put("KVM_GET_CLOCK", KvmIoctls.KVM_GET_CLOCK);
@@ -131,7 +133,7 @@ class KvmStructLayoutTest {
             sizes.put(struct.cType(), struct.layout().byteSize());
         }
         List<Long> expected = new ArrayList<>(List.of(2352L, 144L, 312L, 24L, 16L, 32L, 8L, 40L, 8L, 16L, 416L, 8L, 64L, 32L, 152L,
-                1024L, 4L, 64L, 128L, 4096L, 16L, 392L, 520L, 24L, 112L, 48L));
+                1024L, 4L, 64L, 128L, 4096L, 16L, 392L, 520L, 24L, 112L, 48L, 4L));
         assertEquals(expected, new ArrayList<>(sizes.values()), sizes.toString());
         assertEquals(32, KvmRunLayout.IO_DIRECTION, "the exit union starts at byte 32 of kvm_run");
         assertEquals(0xc008ae05L, KvmIoctls.KVM_GET_SUPPORTED_CPUID);
