@@ -8,6 +8,10 @@ import io.vmguard.devices.legacy.ExitPort;
 import io.vmguard.devices.legacy.I8042;
 import io.vmguard.devices.legacy.Serial8250;
 import io.vmguard.engine.VirtualMachine;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -16,16 +20,20 @@ import java.io.OutputStream;
  * The PC devices every vmguard guest has, placed at their standard ports: COM1 (IRQ 4) as the console,
  * the i8042 (its reset line ends the run), the CMOS clock, and vmguard's exit port.
  */
-final class LegacyDevices implements AutoCloseable {
+final class LegacyDevices implements AutoCloseable, Snapshottable {
     private static final int KEYBOARD_IRQ = 1;
 
     private final Serial8250 console;
+    private final I8042 keyboardController;
+    private final CmosRtc cmos;
     private final SerialTarget target;
     private final OutputStream sink;
     private ConsoleInput input;
 
-    private LegacyDevices(Serial8250 console, SerialTarget target, OutputStream sink) {
+    private LegacyDevices(Serial8250 console, I8042 keyboardController, CmosRtc cmos, SerialTarget target, OutputStream sink) {
         this.console = console;
+        this.keyboardController = keyboardController;
+        this.cmos = cmos;
         this.target = target;
         this.sink = sink;
     }
@@ -34,10 +42,52 @@ final class LegacyDevices implements AutoCloseable {
         OutputStream sink = ConsoleStreams.output(target, "serial");
         Serial8250 console = new Serial8250(sink, machine.interruptLine(Serial8250.COM1_IRQ));
         io.register(Serial8250.COM1, console);
-        new I8042(power, machine.interruptLine(KEYBOARD_IRQ)).registerOn(io);
-        io.register(CmosRtc.PORTS, new CmosRtc());
+        I8042 keyboardController = new I8042(power, machine.interruptLine(KEYBOARD_IRQ));
+        keyboardController.registerOn(io);
+        CmosRtc cmos = new CmosRtc();
+        io.register(CmosRtc.PORTS, cmos);
         io.register(ExitPort.PORT, new ExitPort(power));
-        return new LegacyDevices(console, target, sink);
+        return new LegacyDevices(console, keyboardController, cmos, target, sink);
+    }
+
+    /**
+     * Stops console input reaching the guest while the machine is paused (input that arrives waits in
+     * the pump, at most one chunk, and the host's buffers behind it), so that the UART's state and its
+     * interrupt line hold still for a snapshot. Call before saving; {@link #resume} undoes it.
+     */
+    void pause() {
+        console.holdInput(true);
+    }
+
+    /** Lets console input flow again, starting with whatever waited. */
+    void resume() {
+        console.holdInput(false);
+    }
+
+    /**
+     * The API's SendCtrlAltDel: the keyboard controller reports Ctrl+Alt+Del and raises IRQ 1, and a
+     * Linux guest reboots (or does what its init makes of it). False when the guest has left so many
+     * keyboard bytes unread that the sequence does not fit.
+     */
+    boolean sendCtrlAltDel() {
+        return keyboardController.sendCtrlAltDel();
+    }
+
+    /**
+     * The UART, the keyboard controller and the CMOS, as children {@code serial}, {@code i8042} and
+     * {@code cmos}. The exit port has no state. Call while paused.
+     */
+    @Override
+    public void saveState(StateWriter out) {
+        out.save("serial", console).save("i8042", keyboardController).save("cmos", cmos);
+    }
+
+    /** Restores freshly attached devices, before any vCPU runs. */
+    @Override
+    public void restoreState(StateReader in) throws SnapshotException {
+        in.restore("serial", console);
+        in.restore("i8042", keyboardController);
+        in.restore("cmos", cmos);
     }
 
     /** Starts feeding the target's input (the terminal, or a caller's stream) to the guest. */

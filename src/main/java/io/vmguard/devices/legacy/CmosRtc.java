@@ -1,6 +1,10 @@
 package io.vmguard.devices.legacy;
 
 import io.vmguard.bus.BusRange;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.time.Clock;
 import java.time.LocalDateTime;
 import java.util.Objects;
@@ -16,7 +20,7 @@ import java.util.Objects;
  * Linux spins while it is set; register D always says the time is valid. There are no alarm, periodic or
  * update interrupts, so register C reads 0. Every other byte is plain RAM.
  */
-public final class CmosRtc implements ByteRegisters {
+public final class CmosRtc implements ByteRegisters, Snapshottable {
     public static final BusRange PORTS = new BusRange(0x70, 2);
 
     private static final int INDEX_PORT = 0;
@@ -73,6 +77,25 @@ public final class CmosRtc implements ByteRegisters {
         } else if (offset == DATA_PORT) {
             writeData(index, value);
         }
+    }
+
+    /**
+     * The 128 bytes of CMOS RAM and the index register. The time registers in it are never read (the
+     * clock follows host time), so a restored guest sees the time move on by however long the snapshot
+     * waited, as a real machine's battery-backed clock would.
+     */
+    @Override
+    public synchronized void saveState(StateWriter out) {
+        out.putBytes("ram", ram.clone()).putInt("index", index);
+    }
+
+    @Override
+    public synchronized void restoreState(StateReader in) throws SnapshotException {
+        byte[] saved = in.getBytes("ram", ram.length);
+        int savedIndex = in.getInt("index", 0, INDEX_MASK);
+        System.arraycopy(saved, 0, ram, 0, ram.length);
+        ram[STATUS_A] &= (byte) ~A_UPDATE_IN_PROGRESS; // as a write to register A leaves it
+        index = savedIndex;
     }
 
     private int readData(int register) {

@@ -5,6 +5,10 @@ import io.vmguard.bus.BusDevice;
 import io.vmguard.bus.BusRange;
 import io.vmguard.bus.InterruptLine;
 import io.vmguard.devices.PowerControl;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.util.ArrayDeque;
 import java.util.Objects;
 
@@ -21,8 +25,12 @@ import java.util.Objects;
  * with ACK (0xFA) and a keyboard interrupt, which is enough for Linux's atkbd to settle; the AUX
  * disable/enable commands change nothing, so Linux's AUX probe, which checks that they flip a bit in the
  * command byte, finds no mouse to talk to.
+ *
+ * <p>The one key press the VMM makes is Ctrl+Alt+Del ({@link #sendCtrlAltDel()}), as Firecracker's
+ * SendCtrlAltDel does: the keyboard's scancodes, set 2 as the keyboard sends them, or set 1 when the
+ * command byte asks the controller to translate (XLATE), as it does for the guest.
  */
-public final class I8042 {
+public final class I8042 implements Snapshottable {
     public static final BusRange DATA_PORT = new BusRange(0x60, 1);
     public static final BusRange STATUS_COMMAND_PORT = new BusRange(0x64, 1);
     /** The keyboard's ISA interrupt. */
@@ -36,6 +44,8 @@ public final class I8042 {
     private static final int CONTROL_KEYBOARD_INTERRUPT = 0x01;
     private static final int CONTROL_SYSTEM_FLAG = 0x04;
     private static final int CONTROL_KEYBOARD_DISABLED = 0x10;
+    /** The controller translates the keyboard's set 2 scancodes to set 1. */
+    private static final int CONTROL_TRANSLATE = 0x40;
 
     private static final int OUTPUT_PORT_RESET_RELEASED = 0x01; // clear holds the CPU in reset
     private static final int OUTPUT_PORT_A20 = 0x02;
@@ -60,6 +70,10 @@ public final class I8042 {
     private static final int KEYBOARD_ACK = 0xfa;
     /** The real controller's output buffer holds one byte; a few more do no harm. */
     private static final int OUTPUT_CAPACITY = 16;
+
+    // Ctrl+Alt+Del (the Delete of the editing block, E0-prefixed), make codes then break codes in reverse.
+    private static final int[] CTRL_ALT_DEL_SET2 = {0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71, 0xf0, 0x11, 0xf0, 0x14};
+    private static final int[] CTRL_ALT_DEL_SET1 = {0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d};
 
     private final PowerControl power;
     private final InterruptLine keyboardInterrupt;
@@ -110,9 +124,96 @@ public final class I8042 {
         return status;
     }
 
+    /**
+     * One byte per read, as the real output buffer holds one; while more wait behind it, each read
+     * raises the keyboard interrupt again, since Linux's handler takes one byte per interrupt.
+     */
     private synchronized int readData() {
         Integer next = output.poll();
+        if (!output.isEmpty()) {
+            interruptIfEnabled();
+        }
         return next == null ? 0 : next;
+    }
+
+    /**
+     * Presses and releases Ctrl+Alt+Del: queues the scancodes for the guest and raises the keyboard
+     * interrupt (if the command byte enables it). Returns false, queueing nothing, when the output
+     * buffer has no room for the whole sequence (a guest that is not reading its keyboard).
+     */
+    public synchronized boolean sendCtrlAltDel() {
+        int[] codes = (commandByte & CONTROL_TRANSLATE) != 0 ? CTRL_ALT_DEL_SET1 : CTRL_ALT_DEL_SET2;
+        if (OUTPUT_CAPACITY - output.size() < codes.length) {
+            return false;
+        }
+        boolean wasEmpty = output.isEmpty();
+        for (int code : codes) {
+            output.add(code);
+        }
+        if (wasEmpty) {
+            interruptIfEnabled();
+        }
+        return true;
+    }
+
+    /**
+     * The command byte, output port, pending output bytes, a command waiting for its parameter, the
+     * last-write-was-command flag and a reset already requested.
+     */
+    @Override
+    public synchronized void saveState(StateWriter out) {
+        out.putInt("commandByte", commandByte)
+                .putInt("outputPort", outputPort)
+                .putInt("awaitingParameter", awaitingParameter)
+                .putBoolean("lastWriteWasCommand", lastWriteWasCommand)
+                .putBoolean("resetRequested", resetRequested);
+        byte[] bytes = new byte[output.size()];
+        int i = 0;
+        for (int value : output) {
+            bytes[i++] = (byte) value;
+        }
+        out.putBytes("output", bytes);
+    }
+
+    /**
+     * Restores a fresh controller; every field is checked before any is set. The keyboard interrupt is
+     * an edge and is not raised again: an unread byte the guest was told of is still there to read.
+     */
+    @Override
+    public synchronized void restoreState(StateReader in) throws SnapshotException {
+        int newCommandByte = in.getInt("commandByte", 0, 0xff);
+        int newOutputPort = in.getInt("outputPort", 0, 0xff);
+        int newAwaiting = in.getInt("awaitingParameter", NO_COMMAND, 0xff);
+        if (newAwaiting != NO_COMMAND && newAwaiting != WRITE_COMMAND_BYTE && newAwaiting != WRITE_OUTPUT_PORT) {
+            throw new SnapshotException(String.format("snapshot field %s is 0x%x, not a command that takes a parameter",
+                    name(in, "awaitingParameter"), newAwaiting));
+        }
+        boolean newLastWriteWasCommand = in.getBoolean("lastWriteWasCommand");
+        boolean newResetRequested = in.getBoolean("resetRequested");
+        byte[] bytes = in.getBytes("output");
+        if (bytes.length > OUTPUT_CAPACITY) {
+            throw new SnapshotException("snapshot field " + name(in, "output") + " holds " + bytes.length
+                    + " bytes, more than the controller's " + OUTPUT_CAPACITY);
+        }
+        commandByte = newCommandByte;
+        outputPort = newOutputPort;
+        awaitingParameter = newAwaiting;
+        lastWriteWasCommand = newLastWriteWasCommand;
+        resetRequested = newResetRequested;
+        output.clear();
+        for (byte value : bytes) {
+            output.add(Byte.toUnsignedInt(value));
+        }
+    }
+
+    private static String name(StateReader in, String key) {
+        return in.path().isEmpty() ? key : in.path() + "." + key;
+    }
+
+    private void interruptIfEnabled() {
+        if ((commandByte & CONTROL_KEYBOARD_INTERRUPT) != 0) {
+            keyboardInterrupt.pulse();
+        }
     }
 
     /** Returns whether the command asked for a reset the VMM has not been told of yet. */
@@ -166,9 +267,7 @@ public final class I8042 {
 
     private void acknowledgeKeyboardByte() {
         respond(KEYBOARD_ACK);
-        if ((commandByte & CONTROL_KEYBOARD_INTERRUPT) != 0) {
-            keyboardInterrupt.pulse();
-        }
+        interruptIfEnabled();
     }
 
     /**

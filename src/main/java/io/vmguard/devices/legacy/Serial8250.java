@@ -2,6 +2,10 @@ package io.vmguard.devices.legacy;
 
 import io.vmguard.bus.BusRange;
 import io.vmguard.bus.InterruptLine;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.util.ArrayDeque;
@@ -33,7 +37,7 @@ import java.util.Optional;
  * sink, MSR's status lines mirror MCR's outputs, and outside input waits until loopback ends, as the real
  * receiver is cut off from the wire.
  */
-public final class Serial8250 implements ByteRegisters {
+public final class Serial8250 implements ByteRegisters, Snapshottable {
     /** Where COM1 lives on the I/O port bus. */
     public static final BusRange COM1 = new BusRange(0x3f8, 8);
     /** COM1's ISA interrupt. */
@@ -111,6 +115,8 @@ public final class Serial8250 implements ByteRegisters {
     private boolean thrEmptyPending;
     private int modemStatusDeltas;
     private boolean interruptAsserted;
+    /** The VMM paused the machine: outside input waits, as in loopback. */
+    private boolean inputHeld;
     private IOException outputFailure;
 
     public Serial8250(OutputStream sink, InterruptLine interrupt) {
@@ -200,6 +206,19 @@ public final class Serial8250 implements ByteRegisters {
         return acceptInput(bytes, offset, length);
     }
 
+    /**
+     * While held, outside input is not taken: {@link #enqueueInput} waits (so a pump stops reading its
+     * source, and what arrives meanwhile stays in the host's buffers) and {@link #offerInput} takes
+     * nothing. For the VMM while the machine is paused, so the receiver and the interrupt line do not
+     * change under a snapshot. The guest's own accesses are not affected (no vCPU runs anyway).
+     */
+    public synchronized void holdInput(boolean held) {
+        inputHeld = held;
+        if (!held) {
+            notifyAll();
+        }
+    }
+
     /** Flushes the sink. Every transmitted byte is flushed already; this is for the VMM at power-off. */
     public synchronized void flush() throws IOException {
         sink.flush();
@@ -211,6 +230,64 @@ public final class Serial8250 implements ByteRegisters {
      */
     public synchronized Optional<IOException> outputFailure() {
         return Optional.ofNullable(outputFailure);
+    }
+
+    /**
+     * Every register, the divisor, the receive queue's bytes (the FIFO and the wire behind it) and the
+     * interrupt conditions. The interrupt line's level is not kept: it follows from these, and a restore
+     * drives it again. Output failures are the host's and are not kept.
+     */
+    @Override
+    public synchronized void saveState(StateWriter out) {
+        out.putInt("interruptEnable", interruptEnable)
+                .putInt("lineControl", lineControl)
+                .putInt("modemControl", modemControl)
+                .putInt("scratch", scratch)
+                .putInt("divisor", divisor)
+                .putBoolean("fifosEnabled", fifosEnabled)
+                .putBoolean("overrun", overrun)
+                .putBoolean("thrEmptyPending", thrEmptyPending)
+                .putInt("modemStatusDeltas", modemStatusDeltas);
+        byte[] bytes = new byte[received.size()];
+        int i = 0;
+        for (byte b : received) {
+            bytes[i++] = b;
+        }
+        out.putBytes("received", bytes);
+    }
+
+    /** Restores a fresh UART; every field is checked before any is set. */
+    @Override
+    public synchronized void restoreState(StateReader in) throws SnapshotException {
+        int newInterruptEnable = in.getInt("interruptEnable", 0, IER_WRITABLE);
+        int newLineControl = in.getInt("lineControl", 0, 0xff);
+        int newModemControl = in.getInt("modemControl", 0, MCR_WRITABLE);
+        int newScratch = in.getInt("scratch", 0, 0xff);
+        int newDivisor = in.getInt("divisor", 0, 0xffff);
+        boolean newFifosEnabled = in.getBoolean("fifosEnabled");
+        boolean newOverrun = in.getBoolean("overrun");
+        boolean newThrEmptyPending = in.getBoolean("thrEmptyPending");
+        int newDeltas = in.getInt("modemStatusDeltas", 0, MSR_DELTA_CTS | MSR_DELTA_DSR | MSR_RING_TRAILING_EDGE | MSR_DELTA_DCD);
+        byte[] bytes = in.getBytes("received");
+        if (bytes.length > receiveCapacity) {
+            throw new SnapshotException("snapshot field " + (in.path().isEmpty() ? "" : in.path() + ".") + "received holds "
+                    + bytes.length + " bytes, more than this UART's " + receiveCapacity);
+        }
+        interruptEnable = newInterruptEnable;
+        lineControl = newLineControl;
+        modemControl = newModemControl;
+        scratch = newScratch;
+        divisor = newDivisor;
+        fifosEnabled = newFifosEnabled;
+        overrun = newOverrun;
+        thrEmptyPending = newThrEmptyPending;
+        modemStatusDeltas = newDeltas;
+        received.clear();
+        for (byte b : bytes) {
+            received.add(b);
+        }
+        notifyAll(); // the queue's room and loopback may have changed for a waiting enqueueInput
+        updateInterruptLine();
     }
 
     private boolean divisorLatchSelected() {
@@ -231,7 +308,7 @@ public final class Serial8250 implements ByteRegisters {
     }
 
     private int acceptInput(byte[] bytes, int offset, int length) {
-        if (loopback()) {
+        if (loopback() || inputHeld) {
             return 0;
         }
         int accepted = Math.min(length, receiveCapacity - received.size());
