@@ -417,6 +417,13 @@ public final class Vm implements AutoCloseable {
     public void close() {
         outcome.complete(new RunOutcome.Failed("closed"));
         runner.stop();
+        if (vcpuThread != null) {
+            try {
+                vcpuThread.join(VCPU_JOIN_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         devices.close();
         virtio.close();
         if (watchdog != null) {
