@@ -56,6 +56,11 @@ public final class GuestMemory implements AutoCloseable {
         return new GuestMemory(regions, lifetime);
     }
 
+    /** Takes over mappings made elsewhere (a snapshot's memory file): closing this closes {@code lifetime}. */
+    static GuestMemory adopt(List<MemoryRegion> regions, Arena lifetime) {
+        return new GuestMemory(regions, lifetime);
+    }
+
     /** Wraps segments the caller owns (tests use heap or arena segments). */
     public static GuestMemory wrap(List<MemoryRegion> regions) {
         return new GuestMemory(regions, null);

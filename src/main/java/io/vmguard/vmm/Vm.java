@@ -17,49 +17,76 @@ import io.vmguard.events.Source;
 import io.vmguard.events.VmEvents;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.HostMemory;
+import io.vmguard.memory.MemoryImage;
+import io.vmguard.net.NetSpec;
 import io.vmguard.pci.PciRoot;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import io.vmguard.sys.NativeException;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
 /**
  * One virtual machine: guest memory, an engine's VM and vCPU, the buses, the legacy devices and the PCI
  * root bus, wired together from a {@link VmConfig}. This is the only place that knows both engines and devices.
+ *
+ * <p>Life: built by {@link #create} (boots a kernel) or {@link #restore} (continues a snapshot), then
+ * {@link #start()}ed; it may be {@link #pause()}d and {@link #resume()}d any number of times, and snapshotted
+ * while paused; it ends when the guest powers off or resets, a vCPU fails, or {@link #stop} is called.
+ * Lifecycle methods are synchronized: the API and a signal handler may call them from different threads.
  */
 public final class Vm implements AutoCloseable {
     private static final long VCPU_JOIN_MILLIS = 2000;
+    /** How long a pause waits for the vCPU to reach an instruction boundary (a device access in progress). */
+    private static final long PAUSE_MILLIS = 5000;
     private static final Duration WATCHDOG_PERIOD = Duration.ofSeconds(1);
     /** No device access takes this long: disk I/O on the vCPU thread is the slowest (a flush of a large cache). */
     private static final Duration DEVICE_STUCK_AFTER = Duration.ofSeconds(60);
 
+    private final VmConfig config;
+    private final String engineName;
     private final GuestMemory memory;
     private final VirtualMachine machine;
     private final Vcpu vcpu;
     private final LegacyDevices devices;
     private final VirtioDevices virtio;
+    private final PciRoot pci;
     /** Completed once, by whichever comes first: the guest's power-off or reset, a vCPU failure, a stop. */
     private final CompletableFuture<RunOutcome> outcome;
     private final VcpuRunner runner;
     private final VmEvents events;
     private Thread vcpuThread;
     private Watchdog watchdog;
+    private VmState state = VmState.NOT_STARTED;
+    /** Set by a restore: the first start comes out of a snapshot, not a reset vector. */
+    private boolean restored;
 
-    private Vm(GuestMemory memory, VirtualMachine machine, Vcpu vcpu, LegacyDevices devices, VirtioDevices virtio,
-               Bus io, Bus mmio, CompletableFuture<RunOutcome> outcome, VmEvents events) {
+    private Vm(Parts parts, VmEvents events) {
+        this.config = parts.config;
+        this.engineName = parts.engineName;
         this.events = events;
-        this.virtio = virtio;
-        this.memory = memory;
-        this.machine = machine;
-        this.vcpu = vcpu;
-        this.devices = devices;
-        this.outcome = outcome;
-        this.runner = new VcpuRunner(vcpu, io, mmio, outcome);
+        this.virtio = parts.virtio;
+        this.memory = parts.memory;
+        this.machine = parts.machine;
+        this.vcpu = parts.vcpu;
+        this.devices = parts.devices;
+        this.pci = parts.pci;
+        this.outcome = parts.outcome;
+        this.runner = new VcpuRunner(vcpu, parts.io, parts.mmio, outcome);
     }
 
-    /** Builds the VM and loads the kernel; nothing runs until {@link #run()}. */
+    /** Builds the VM and loads the kernel; nothing runs until {@link #run()} or {@link #start()}. */
     public static Vm create(VmConfig config, Engine engine) throws VmException {
         return create(config, engine, VmEvents.none(), pci -> {});
     }
@@ -76,46 +103,105 @@ public final class Vm implements AutoCloseable {
 
     private static Vm create(VmConfig config, Engine engine, VmEvents events, Consumer<PciRoot> pciDevices)
             throws VmException {
-        GuestMemory memory = null;
-        VirtualMachine machine = null;
-        VirtioDevices virtio = null;
-        HostMemory host = HostMemory.probe();
-        if (!host.fits(config.memoryBytes())) {
-            throw new VmException("guest memory of " + HostMemory.describe(config.memoryBytes()) + " is more than this host can "
-                    + "back (" + host.basis() + ": " + HostMemory.describe(host.available()) + ")");
-        }
+        requireHostRoom(config.memoryBytes());
+        GuestMemory memory;
         try {
             memory = GuestMemory.allocate(X86Layout.ramRanges(config.memoryBytes()));
-            machine = engine.createVm(memory);
-            Bus io = new Bus("port I/O");
-            Bus mmio = new Bus("MMIO");
-            PciRoot pci = new PciRoot(machine::interruptLine, machine::signalMsi);
-            pci.registerOn(io, mmio);
-            pciDevices.accept(pci);
-            virtio = new VirtioDevices(mmio, pci, config.virtioTransport(), machine, memory);
-            virtio.attach(config);
-
-            // The guest learns its devices from ACPI: the virtio-mmio ones are declared there, PCI is enumerated.
-            long rsdp = AcpiTables.install(memory, new AcpiPlatform(1, true, virtio.slots()));
-            BootState boot = LinuxBoot.prepare(memory, config.kernel(), config.initrd(), config.commandLine(), rsdp);
-            Vcpu vcpu = machine.createVcpu(0);
-            vcpu.setRegisters(boot.registers());
-            vcpu.setSpecialRegisters(boot.specialRegisters());
-            BootMsrs.applyTo(vcpu);
-
-            CompletableFuture<RunOutcome> outcome = new CompletableFuture<>();
-            LegacyDevices devices = LegacyDevices.attach(io, machine, config.serial(), powerControl(outcome));
-            return new Vm(memory, machine, vcpu, devices, virtio, io, mmio, outcome, events);
-        } catch (KernelLoadException | EngineException e) {
-            closeQuietly(virtio, machine, memory);
-            throw new VmException(e.getMessage(), e);
         } catch (NativeException e) {
-            closeQuietly(virtio, machine, memory);
             throw new VmException("cannot allocate guest memory: " + e.getMessage(), e);
-        } catch (IllegalArgumentException | VmException e) {
-            closeQuietly(virtio, machine, memory);
-            throw e instanceof VmException vm ? vm : new VmException(e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw new VmException(e.getMessage(), e);
         }
+        Parts parts = Parts.assemble(config, engine, memory, pciDevices);
+        try {
+            // The guest learns its devices from ACPI: the virtio-mmio ones are declared there, PCI is enumerated.
+            long rsdp = AcpiTables.install(memory, new AcpiPlatform(1, true, parts.virtio.slots()));
+            BootState boot = LinuxBoot.prepare(memory, config.kernel(), config.initrd(), config.commandLine(), rsdp);
+            parts.vcpu.setRegisters(boot.registers());
+            parts.vcpu.setSpecialRegisters(boot.specialRegisters());
+            BootMsrs.applyTo(parts.vcpu);
+        } catch (KernelLoadException | EngineException | IllegalArgumentException e) {
+            parts.close();
+            throw new VmException(e.getMessage(), e);
+        }
+        return new Vm(parts, events);
+    }
+
+    private static void requireHostRoom(long bytes) throws VmException {
+        HostMemory host = HostMemory.probe();
+        if (!host.fits(bytes)) {
+            throw new VmException("guest memory of " + HostMemory.describe(bytes) + " is more than this host can "
+                    + "back (" + host.basis() + ": " + HostMemory.describe(host.available()) + ")");
+        }
+    }
+
+    /**
+     * Rebuilds a VM from a snapshot: maps its memory file copy-on-write, builds the devices the snapshot
+     * lists (reopening disks and network backends, with {@code options}' replacements), and restores every
+     * part's state. Nothing is half-restored: any inconsistency fails the whole restore with one line. The
+     * VM comes back {@link VmState#PAUSED}; {@link #resume()} (or {@link #start()}) continues the guest.
+     */
+    public static Vm restore(Path statePath, Path memoryPath, Engine engine, RestoreOptions options, VmEvents events)
+            throws VmException {
+        SnapshotFile.Loaded loaded;
+        try {
+            loaded = SnapshotFile.read(statePath);
+        } catch (SnapshotException e) {
+            throw new VmException(e.getMessage(), e);
+        }
+        if (!loaded.engine().equals(engine.name())) {
+            throw new VmException("snapshot " + statePath + " was taken on engine '" + loaded.engine()
+                    + "'; restoring it on '" + engine.name() + "' is not supported");
+        }
+        VmConfig config = withOptions(loaded.config(), options);
+        GuestMemory memory;
+        try {
+            memory = MemoryImage.map(memoryPath, loaded.layout(), loaded.id());
+        } catch (SnapshotException e) {
+            throw new VmException(e.getMessage(), e);
+        }
+        Parts parts = Parts.assemble(config, engine, memory, pci -> {});
+        try {
+            StateReader root = loaded.root();
+            List<StateReader> vcpus = root.list("vcpus", 1);
+            if (vcpus.size() != 1) {
+                throw new SnapshotException("snapshot field vcpus has " + vcpus.size() + " entries; this vmguard runs one vCPU");
+            }
+            parts.vcpu.restoreState(vcpus.getFirst());
+            parts.machine.restoreState(root.child("machine"));
+            StateReader saved = root.child("devices");
+            parts.pci.restoreState(saved.child("pci"));
+            parts.virtio.restoreState(saved.child("virtio"));
+            parts.devices.restoreState(saved.child("legacy"));
+        } catch (SnapshotException | EngineException e) {
+            parts.close();
+            throw new VmException("snapshot " + statePath + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            // A part that trusted a field it should have checked: still one line, still nothing half-restored.
+            parts.close();
+            throw new VmException("snapshot " + statePath + " cannot be restored: " + e, e);
+        }
+        Vm vm = new Vm(parts, events);
+        vm.restored = true;
+        vm.state = VmState.PAUSED;
+        events.emit(Source.VMM, "snapshot-loaded", Severity.INFO,
+                Map.of("snapshot_path", statePath.toString(), "mem_file_path", memoryPath.toString()));
+        return vm;
+    }
+
+    private static VmConfig withOptions(VmConfig saved, RestoreOptions options) throws VmException {
+        List<NetSpec> nets = new ArrayList<>(saved.nets());
+        for (var replacement : options.nets().entrySet()) {
+            int index = replacement.getKey();
+            if (index < 0 || index >= nets.size()) {
+                throw new VmException("network override for card " + index + ": the snapshot has " + nets.size() + " cards");
+            }
+            nets.set(index, replacement.getValue());
+        }
+        Optional<SerialTarget> console = saved.console().isPresent()
+                ? Optional.of(options.console().orElse(new SerialTarget.Null())) : Optional.empty();
+        return new VmConfig(saved.kernel(), saved.initrd(), saved.commandLine(), saved.memoryBytes(), saved.engine(),
+                options.serial(), saved.disks(), nets, console, saved.virtioTransport());
     }
 
     private static PowerControl powerControl(CompletableFuture<RunOutcome> stop) {
@@ -132,21 +218,185 @@ public final class Vm implements AutoCloseable {
         };
     }
 
-    /** Boots the guest and blocks until it powers off, resets or fails. */
+    /** Boots (or continues) the guest and blocks until it powers off, resets or fails. */
     public RunOutcome run() throws InterruptedException {
+        start();
+        return awaitOutcome();
+    }
+
+    /** Starts the vCPU; returns at once. A restored VM continues where its snapshot stopped. */
+    public synchronized void start() {
+        if (vcpuThread != null) {
+            throw new IllegalStateException("the VM was already started");
+        }
         devices.startInput();
         vcpuThread = Thread.ofPlatform().name("vcpu0").daemon().start(runner);
         watchdog = new Watchdog(events, List.of(runner), this::stop, WATCHDOG_PERIOD, DEVICE_STUCK_AFTER,
                 () -> Runtime.getRuntime().halt(1));
         watchdog.start();
-        RunOutcome result = outcome.join();
-        if (result instanceof RunOutcome.Failed failed) {
-            events.emit(Source.VMM, "vm-stopped", Severity.WARNING, Map.of("reason", failed.reason()));
+        state = VmState.RUNNING;
+        if (restored) {
+            devices.resume();
+            virtio.resume();
+        }
+        events.emit(Source.VMM, restored ? "vm-resumed" : "vm-started", Severity.INFO, Map.of("engine", engineName));
+        outcome.whenComplete((result, error) -> stopped(result));
+    }
+
+    /** Waits for the run's end, then stops the vCPU thread and flushes the devices. */
+    public RunOutcome awaitOutcome() throws InterruptedException {
+        RunOutcome result;
+        try {
+            result = outcome.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            result = new RunOutcome.Failed(String.valueOf(e.getCause()));
         }
         runner.stop();
-        vcpuThread.join(VCPU_JOIN_MILLIS);
+        Thread thread;
+        synchronized (this) {
+            thread = vcpuThread;
+        }
+        if (thread != null) {
+            thread.join(VCPU_JOIN_MILLIS);
+        }
         devices.flush();
         return result;
+    }
+
+    /** The run's result, once it has ended. */
+    public Optional<RunOutcome> outcome() {
+        return Optional.ofNullable(outcome.getNow(null));
+    }
+
+    private void stopped(RunOutcome result) {
+        synchronized (this) {
+            state = VmState.STOPPED;
+        }
+        switch (result) {
+            case RunOutcome.PoweredOff off -> events.emit(Source.VMM, "vm-powered-off", Severity.INFO, Map.of("status", off.status()));
+            case RunOutcome.Reset reset -> events.emit(Source.VMM, "vm-reset", Severity.INFO, Map.of("reason", reset.reason()));
+            case RunOutcome.Failed failed -> events.emit(Source.VMM, "vm-stopped", Severity.WARNING, Map.of("reason", failed.reason()));
+            case null -> { }
+        }
+    }
+
+    /**
+     * Stops every vCPU at an instruction boundary and quiets the device backends: afterwards nothing touches
+     * guest memory and the process uses no CPU for this VM. Disk requests in progress complete first.
+     */
+    public synchronized void pause() throws VmException {
+        switch (state) {
+            case PAUSED -> { return; }
+            case NOT_STARTED -> throw new VmException("the VM has not started");
+            case STOPPED -> throw new VmException("the VM has stopped");
+            case RUNNING -> { }
+        }
+        boolean parked;
+        try {
+            parked = runner.pause(PAUSE_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            runner.resume();
+            throw new VmException("interrupted while pausing");
+        }
+        if (!parked) {
+            runner.resume();
+            if (outcome.isDone()) {
+                throw new VmException("the VM stopped while pausing");
+            }
+            throw new VmException("the vCPU did not reach an instruction boundary within " + PAUSE_MILLIS + " ms ("
+                    + runner.currentExit() + ")");
+        }
+        virtio.pause();
+        devices.pause();
+        state = VmState.PAUSED;
+        events.emit(Source.VMM, "vm-paused", Severity.INFO, Map.of());
+    }
+
+    /** Lets a paused VM run again; a restored VM that never ran starts here. */
+    public synchronized void resume() throws VmException {
+        switch (state) {
+            case RUNNING -> { return; }
+            case STOPPED -> throw new VmException("the VM has stopped");
+            case NOT_STARTED -> throw new VmException("the VM has not started");
+            case PAUSED -> { }
+        }
+        if (vcpuThread == null) {
+            start(); // a restored VM: its devices resume in start()
+            return;
+        }
+        devices.resume();
+        virtio.resume();
+        runner.resume();
+        state = VmState.RUNNING;
+        events.emit(Source.VMM, "vm-resumed", Severity.INFO, Map.of());
+    }
+
+    /**
+     * Writes a full snapshot of this paused VM: the state file at {@code statePath} and guest memory at
+     * {@code memoryPath}, each replaced atomically (see {@link SnapshotFile}).
+     */
+    public synchronized SnapshotSummary snapshot(Path statePath, Path memoryPath) throws VmException {
+        if (state != VmState.PAUSED) {
+            throw new VmException("a snapshot needs a paused VM (it is " + state.apiName() + ")");
+        }
+        long started = System.nanoTime();
+        UUID id = UUID.randomUUID();
+        StateWriter root = SnapshotFile.begin(id, engineName, config, memory);
+        long written;
+        try {
+            vcpu.saveState(root.append("vcpus"));
+            machine.saveState(root.child("machine"));
+            StateWriter saved = root.child("devices");
+            pci.saveState(saved.child("pci"));
+            virtio.saveState(saved.child("virtio"));
+            devices.saveState(saved.child("legacy"));
+            written = SnapshotFile.write(statePath, memoryPath, root, memory, id);
+        } catch (EngineException e) {
+            throw new VmException("cannot snapshot: " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new VmException("cannot write snapshot: " + e.getMessage(), e);
+        }
+        SnapshotSummary summary = new SnapshotSummary(statePath, memoryPath, memory.totalSize(), written,
+                Duration.ofNanos(System.nanoTime() - started));
+        events.emit(Source.VMM, "snapshot-created", Severity.INFO, Map.of("snapshot_path", statePath.toString(),
+                "mem_file_path", memoryPath.toString(), "memory_bytes_written", written,
+                "millis", summary.elapsed().toMillis()));
+        return summary;
+    }
+
+    /** What a snapshot wrote and how long it took. */
+    public record SnapshotSummary(Path statePath, Path memoryPath, long memoryBytes, long memoryBytesWritten,
+                                  Duration elapsed) {}
+
+    /** Presses Ctrl+Alt+Del on the i8042 keyboard, as Firecracker's SendCtrlAltDel does. */
+    public synchronized void sendCtrlAltDel() throws VmException {
+        if (state != VmState.RUNNING) {
+            throw new VmException("Ctrl+Alt+Del needs a running VM (it is " + state.apiName() + ")");
+        }
+        devices.sendCtrlAltDel();
+    }
+
+    public synchronized VmState state() {
+        return state;
+    }
+
+    public VmConfig config() {
+        return config;
+    }
+
+    public String engineName() {
+        return engineName;
+    }
+
+    /** Counters for the API's metrics: vCPU exits by kind, instructions, and each device's counters. */
+    public Map<String, Object> metrics() {
+        Map<String, Object> metrics = new LinkedHashMap<>();
+        metrics.put("state", state().apiName());
+        instructionsExecuted().ifPresent(count -> metrics.put("instructions", count));
+        metrics.put("exits", runner.exitCounts());
+        metrics.put("devices", virtio.counters());
+        return metrics;
     }
 
     /** Ends the run from outside (a signal, an API call). */
@@ -155,7 +405,7 @@ public final class Vm implements AutoCloseable {
     }
 
     /** Guest instructions executed so far, where the engine counts them. */
-    public java.util.OptionalLong instructionsExecuted() {
+    public OptionalLong instructionsExecuted() {
         return vcpu.instructionsExecuted();
     }
 
@@ -165,6 +415,15 @@ public final class Vm implements AutoCloseable {
 
     @Override
     public void close() {
+        outcome.complete(new RunOutcome.Failed("closed"));
+        runner.stop();
+        if (vcpuThread != null) {
+            try {
+                vcpuThread.join(VCPU_JOIN_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         devices.close();
         virtio.close();
         if (watchdog != null) {
@@ -175,18 +434,61 @@ public final class Vm implements AutoCloseable {
             return;
         }
         vcpu.close();
-        closeQuietly(null, machine, memory);
+        machine.close();
+        memory.close();
     }
 
-    private static void closeQuietly(VirtioDevices virtio, VirtualMachine machine, GuestMemory memory) {
-        if (virtio != null) {
-            virtio.close();
+    /** The machine's parts, built the same way for a boot and for a restore. */
+    private record Parts(VmConfig config, String engineName, GuestMemory memory, VirtualMachine machine, Vcpu vcpu,
+                         LegacyDevices devices, VirtioDevices virtio, PciRoot pci, Bus io, Bus mmio,
+                         CompletableFuture<RunOutcome> outcome) {
+
+        /** Builds everything around {@code memory} (which it owns from here on, and closes on failure). */
+        static Parts assemble(VmConfig config, Engine engine, GuestMemory memory, Consumer<PciRoot> pciDevices)
+                throws VmException {
+            VirtualMachine machine = null;
+            VirtioDevices virtio = null;
+            Vcpu vcpu = null;
+            try {
+                machine = engine.createVm(memory);
+                Bus io = new Bus("port I/O");
+                Bus mmio = new Bus("MMIO");
+                PciRoot pci = new PciRoot(machine::interruptLine, machine::signalMsi);
+                pci.registerOn(io, mmio);
+                pciDevices.accept(pci);
+                virtio = new VirtioDevices(mmio, pci, config.virtioTransport(), machine, memory);
+                virtio.attach(config);
+                vcpu = machine.createVcpu(0);
+                CompletableFuture<RunOutcome> outcome = new CompletableFuture<>();
+                LegacyDevices devices = LegacyDevices.attach(io, machine, config.serial(), powerControl(outcome));
+                return new Parts(config, engine.name(), memory, machine, vcpu, devices, virtio, pci, io, mmio, outcome);
+            } catch (EngineException e) {
+                closeQuietly(vcpu, virtio, machine, memory);
+                throw new VmException(e.getMessage(), e);
+            } catch (IllegalArgumentException | VmException e) {
+                closeQuietly(vcpu, virtio, machine, memory);
+                throw e instanceof VmException vm ? vm : new VmException(e.getMessage(), e);
+            }
         }
-        if (machine != null) {
-            machine.close();
+
+        void close() {
+            devices.close();
+            closeQuietly(vcpu, virtio, machine, memory);
         }
-        if (memory != null) {
-            memory.close();
+
+        private static void closeQuietly(Vcpu vcpu, VirtioDevices virtio, VirtualMachine machine, GuestMemory memory) {
+            if (virtio != null) {
+                virtio.close();
+            }
+            if (vcpu != null) {
+                vcpu.close();
+            }
+            if (machine != null) {
+                machine.close();
+            }
+            if (memory != null) {
+                memory.close();
+            }
         }
     }
 }
