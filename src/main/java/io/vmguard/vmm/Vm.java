@@ -374,7 +374,9 @@ public final class Vm implements AutoCloseable {
         if (state != VmState.RUNNING) {
             throw new VmException("Ctrl+Alt+Del needs a running VM (it is " + state.apiName() + ")");
         }
-        devices.sendCtrlAltDel();
+        if (!devices.sendCtrlAltDel()) {
+            throw new VmException("the keyboard controller's buffer is full (the guest is not reading its keyboard)");
+        }
     }
 
     public synchronized VmState state() {
