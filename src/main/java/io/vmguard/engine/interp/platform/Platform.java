@@ -1,6 +1,9 @@
 package io.vmguard.engine.interp.platform;
 
 import io.vmguard.engine.MsiMessage;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.time.Instant;
 import java.util.function.LongSupplier;
 
@@ -252,6 +255,37 @@ public final class Platform {
 
     private void update() {
         interruptRequested = (localApic.acceptsExtInt() && pic.intr()) || localApic.hasInterrupt();
+    }
+
+    // ---- snapshot ----
+
+    /**
+     * Writes every device's state, timer instants relative to VM time {@code now} (the instant the
+     * snapshot stands for). Line changes and messages not yet taken stay in {@link InterruptInputs},
+     * which the VM saves; {@link #interruptRequested()} is derived and not saved.
+     */
+    public void saveState(StateWriter out, long now) {
+        out.save("tsc", tsc);
+        localApic.saveState(out.child("local_apic"), now);
+        out.save("io_apic", ioApic);
+        out.save("pic", pic);
+        pit.saveState(out.child("pit"), now);
+        out.save("kvmclock", kvmClock);
+    }
+
+    /**
+     * Restores what {@link #saveState} wrote, with {@code now} the VM time the clock continues from. On a
+     * {@link SnapshotException} some devices may be restored and others not: a platform whose restore
+     * failed is to be thrown away, as the snapshot contract restores into freshly built parts only.
+     */
+    public void restoreState(StateReader in, long now) throws SnapshotException {
+        in.restore("tsc", tsc);
+        localApic.restoreState(in.child("local_apic"), now);
+        in.restore("io_apic", ioApic);
+        in.restore("pic", pic);
+        pit.restoreState(in.child("pit"), now);
+        in.restore("kvmclock", kvmClock);
+        update();
     }
 
     // ---- for tests in this package ----
