@@ -172,12 +172,15 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                 }
                 // Clear before looking: a ring from now on is seen by the next look, none is lost.
                 doorbell.clear();
-                // Not while an instruction waits to run again with the VMM's MMIO answers: it would stop
-                // between two halves of one instruction, and a snapshot then would lose reads already made.
-                // It completes within the next block; the request is honoured right after.
-                if (exitRequested && !mmioReplay.active()) {
-                    exitRequested = false;
-                    return new VcpuExit.Interrupted();
+                if (exitRequested) {
+                    // Not while an instruction waits to run again with the VMM's MMIO answers: that would stop
+                    // between two halves of one instruction, and a snapshot then would lose device reads
+                    // already made. It completes in the next block; the bell ends the loop right after.
+                    if (!mmioReplay.active()) {
+                        exitRequested = false;
+                        return new VcpuExit.Interrupted();
+                    }
+                    doorbell.ring();
                 }
                 platform.service();
                 if (cpu.halted) {

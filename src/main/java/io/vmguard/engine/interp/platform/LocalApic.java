@@ -439,8 +439,8 @@ final class LocalApic {
 
     /**
      * Restores what {@link #saveState} wrote. Each register must hold only bits a guest write can leave
-     * in it, vectors 0-15 never in IRR/ISR/TMR (the APIC refuses them), and a software-disabled APIC has
-     * every LVT entry masked: the states the guest could have reached, and no other.
+     * in it, and vectors 0-15 are never in IRR/ISR/TMR (the APIC refuses them). (A software-disabled APIC
+     * may have LINT0 unmasked: the BSP's power-on virtual wire, before the guest touches the SVR.)
      */
     void restoreState(StateReader in, long now) throws SnapshotException {
         long apicBase = SnapshotFields.bits(in, "apic_base", BASE_WRITABLE);
@@ -473,14 +473,6 @@ final class LocalApic {
                 SnapshotFields.bits32(lvt, "error", LVT_VECTOR_BITS),
                 SnapshotFields.bits32(lvt, "cmci", LVT_DELIVERY_BITS),
         };
-        if ((spurious & SVR_ENABLE) == 0) {
-            String[] names = {"timer", "thermal", "perf", "lint0", "lint1", "error", "cmci"};
-            for (int i = 0; i < entries.length; i++) {
-                if ((entries[i] & LVT_MASKED) == 0) {
-                    throw SnapshotFields.invalid(lvt, names[i], "unmasked while the APIC is software-disabled (svr bit 8 clear)");
-                }
-            }
-        }
         timer.restoreState(in.child("timer"), timerMode(entries[0]), now);
         base = apicBase;
         id = apicId;
