@@ -89,15 +89,23 @@ final class InterpVm implements VirtualMachine {
         out.save("interrupt_inputs", inputs);
     }
 
-    /** Restores what {@link #saveState} wrote; on a SnapshotException the VM is to be thrown away. */
+    /**
+     * Restores what {@link #saveState} wrote: all of it or, on a SnapshotException, none of it (everything
+     * is checked against scratch parts before the clock or any device changes).
+     */
     @Override
     public synchronized void restoreState(StateReader in) throws EngineException, SnapshotException {
         Platform platform = platform();
         InterpEngine.checkSnapshot(in);
         long savedTime = in.getLong("vm_time_nanos", 0, SnapshotFields.TIME_LIMIT);
+        StateReader platformState = in.child("platform");
+        StateReader inputsState = in.child("interrupt_inputs");
+        platform.checkState(platformState, savedTime);
+        new InterruptInputs(() -> { }).restoreState(inputsState);
+
         clock.continueFrom(savedTime);
-        platform.restoreState(in.child("platform"), savedTime);
-        in.restore("interrupt_inputs", inputs);
+        platform.restoreState(platformState, savedTime);
+        inputs.restoreState(inputsState);
     }
 
     /** The platform lives with vCPU 0, the CPU its local APIC belongs to. */

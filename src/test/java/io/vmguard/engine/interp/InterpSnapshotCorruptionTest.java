@@ -16,6 +16,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import io.vmguard.engine.VcpuExit;
 import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
 import io.vmguard.testing.PayloadHarness;
 import java.util.ArrayList;
 import java.util.List;
@@ -67,6 +68,29 @@ class InterpSnapshotCorruptionTest {
     void theUnchangedSnapshotRestores() throws Exception {
         try (SnapshotRig rig = SnapshotRig.fresh(image, INSTRUCTION_BUDGET)) {
             rig.restore(snapshot, true);
+        }
+    }
+
+    /**
+     * Each of the two restores (the VM's, the vCPU's) takes all of its state or none of it: a refusal at a
+     * field read late, after other devices were checked, leaves the machine as it was.
+     */
+    @Test
+    void aRefusedRestoreChangesNothing() throws Exception {
+        for (String late : List.of("vm.interrupt_inputs.levels", "vm.platform.kvmclock.wall_version", "vcpu.halted")) {
+            Field field = field(late);
+            StateReader broken = StateReader.of(mutate(field, parent -> field.set(parent, TextNode.valueOf("seven"))));
+            try (SnapshotRig rig = SnapshotRig.fresh(image, INSTRUCTION_BUDGET)) {
+                JsonNode before = rig.snapshot();
+                assertThrows(SnapshotException.class, () -> {
+                    if (late.startsWith("vm.")) {
+                        rig.vm.restoreState(broken.child("vm"));
+                    } else {
+                        rig.vcpu.restoreState(broken.child("vcpu"));
+                    }
+                }, late);
+                assertEquals(before, rig.snapshot(), "after a refusal at " + late);
+            }
         }
     }
 

@@ -20,7 +20,7 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * An interpreter VM for snapshot tests: src/test/payloads/snapshot.S in ring 0, on a clock that counts
+ * An interpreter VM for snapshot tests: src/test/payloads/interp-snapshot.S in ring 0, on a clock that counts
  * the vCPU's instructions ({@link #NANOS_PER_INSTRUCTION} each) instead of host time, so that when each
  * timer interrupt arrives depends only on the guest's progress: two machines in the same state run to
  * the same end, bit for bit, and any difference is the snapshot's.
@@ -51,7 +51,7 @@ final class SnapshotRig implements AutoCloseable {
 
     static synchronized Payload payload() {
         if (payload == null) {
-            payload = PayloadAssembler.assemble("snapshot", LongModeSandbox.PAYLOAD);
+            payload = PayloadAssembler.assemble("interp-snapshot", LongModeSandbox.PAYLOAD);
         }
         return payload;
     }

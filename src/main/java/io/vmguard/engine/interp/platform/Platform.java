@@ -49,6 +49,7 @@ public final class Platform {
     }
 
     private final VmClock clock;
+    private final int apicId;
     private final Tsc tsc;
     private final InterruptInputs inputs;
     private final DualPic pic = new DualPic();
@@ -66,6 +67,7 @@ public final class Platform {
 
     Platform(VmClock clock, InterruptInputs inputs, Memory memory, int apicId, LongSupplier wallNanos) {
         this.clock = clock;
+        this.apicId = apicId;
         this.tsc = new Tsc(clock);
         this.inputs = inputs;
         this.localApic = new LocalApic(clock, tsc, apicId, this::levelEoi);
@@ -274,9 +276,19 @@ public final class Platform {
     }
 
     /**
+     * Throws what {@link #restoreState} would throw for {@code in}, and changes nothing: it restores into
+     * a scratch platform (same APIC id, no memory, no inputs). Each device checks its whole state before
+     * it takes any of it, but one device can fail after another took its state; this lets a restore check
+     * all of them first.
+     */
+    public void checkState(StateReader in, long now) throws SnapshotException {
+        new Platform(clock, new InterruptInputs(() -> { }), (address, size, value) -> false, apicId).restoreState(in, now);
+    }
+
+    /**
      * Restores what {@link #saveState} wrote, with {@code now} the VM time the clock continues from. On a
-     * {@link SnapshotException} some devices may be restored and others not: a platform whose restore
-     * failed is to be thrown away, as the snapshot contract restores into freshly built parts only.
+     * {@link SnapshotException} earlier devices may have taken their state already: {@link #checkState}
+     * first, for all or nothing.
      */
     public void restoreState(StateReader in, long now) throws SnapshotException {
         in.restore("tsc", tsc);

@@ -1,12 +1,12 @@
 # Ring 0, entered with IF=1: a long deterministic computation under two running timers, for the
-# interpreter's snapshot tests (InterpSnapshotTest). It programs the 8259A pair (vectors 0x20/0x28,
-# only IRQ 0 unmasked), PIT channel 0 (mode 2, 1193 ticks: about 1 ms) and the local APIC (virtual wire,
-# periodic timer at vector 0x40 every 150 us), loads the x87 stack and the XMM registers, then runs
-# ROUNDS rounds that mix integer, x87 (every 8th round) and SSE arithmetic and both interrupt counts into a hash, write
-# it into a RAM buffer, and every 256 rounds copy 16 KiB of that buffer with REP MOVSB (so interrupts
-# land inside a REP). Halfway it writes NOTE_PORT. At the end it stops the interrupts, stores the FPU and
-# SSE state with FXSAVE at FXSAVE_AREA and reports on RESULT_PORT: the APIC timer count, the PIT count
-# and the hash (low, then high half).
+# interpreter's snapshot tests (SnapshotRig). It programs the 8259A pair (vectors 0x20/0x28, only IRQ 0
+# unmasked), PIT channel 0 (mode 2, 1193 ticks: about 1 ms) and the local APIC (virtual wire, periodic
+# timer at vector 0x40 every 150 us), loads the x87 stack and the XMM registers, then runs ROUNDS rounds
+# that mix integer, x87 (every 8th round) and SSE arithmetic and both interrupt counts into a hash, write
+# it into a RAM buffer, and every 2048 rounds copy 16 KiB of that buffer with REP MOVSB (several REP
+# steps, so a pause or an interrupt can come between them). Halfway it writes NOTE_PORT. At the end it
+# stops the interrupts, stores the FPU and SSE state with FXSAVE at FXSAVE_AREA and reports on
+# RESULT_PORT: the APIC timer count, the PIT count and the hash (low, then high half).
 .include "ports.inc"
 
 .equ PIC1_COMMAND, 0x20
