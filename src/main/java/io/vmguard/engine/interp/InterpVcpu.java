@@ -39,6 +39,12 @@ import java.util.ArrayDeque;
  * instructions, and whenever another thread rings the {@link Doorbell} (a line changed, an exit was
  * requested), it lets the platform take line changes and fire due timers. A HLT with IF set parks the thread until an interrupt, the next timer
  * expiry or {@link #requestExit()}.
+ *
+ * <p><b>Pausing.</b> After {@link #requestExit()} the run returns {@link VcpuExit.Interrupted} between two
+ * instructions, within the block under way, or at once from HLT (the vCPU stays halted). A REP string
+ * instruction may be paused between its batches, with RIP on it and RCX, RSI and RDI counting what is
+ * done, exactly as an interrupt finds it; an instruction running again with the VMM's MMIO answers is
+ * never paused before it completes. There, {@link #saveState} has the vCPU's whole state.
  */
 final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
