@@ -1,5 +1,7 @@
 package io.vmguard.engine.interp;
 
+import java.util.Arrays;
+
 /**
  * Decoded {@link Block}s, cached per physical RAM page by the offset they start at, and dropped when the
  * page is written: decoding happens once per instruction, not once per execution. A block never leaves
@@ -48,6 +50,11 @@ final class CodeCache {
             pages[(int) page] = null;
             invalidations++;
         }
+    }
+
+    /** Drops every block: the state they were decoded for is gone (a snapshot was restored). */
+    void clear() {
+        Arrays.fill(pages, null);
     }
 
     long invalidations() {

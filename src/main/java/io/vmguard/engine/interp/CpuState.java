@@ -6,6 +6,9 @@ import io.vmguard.engine.Segment;
 /**
  * The architectural state of one interpreted x86-64 CPU. Fields are package-private and mutable on
  * purpose: the executor touches them on every instruction and must not pay for accessors or copies.
+ *
+ * <p>All of it is in a snapshot: a field added here belongs in {@link #copyFrom} and in
+ * {@link CpuStateSnapshot} too.
  */
 final class CpuState {
     static final int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7, R11 = 11;
@@ -39,7 +42,7 @@ final class CpuState {
     long cr4;
     long efer;
     // CR8 (the task priority) and IA32_APIC_BASE live in the platform's local APIC, not here.
-    long[] debug = new long[8];
+    final long[] debug = new long[8];
 
     long star, lstar, cstar, sfmask;
     long sysenterCs, sysenterEsp, sysenterEip;
@@ -54,6 +57,9 @@ final class CpuState {
     int fpuControl = 0x037f;
     int fpuStatus;
     int fpuTag = 0xffff;
+    /** ST registers by physical index (TOP is in the status word): 64-bit significand, 16-bit sign/exponent. */
+    final long[] x87Significand = new long[8];
+    final int[] x87Exponent = new int[8];
 
     /**
      * Interrupts are inhibited for one instruction after STI (that set IF) and MOV SS: set by those, checked
@@ -68,6 +74,52 @@ final class CpuState {
             segments[i] = flat;
         }
         segments[CS] = new Segment(0xffff0000L, 0xffff, 0xf000, 0xb, true, 0, false, true, false, false, false, false);
+    }
+
+    /** Makes this CPU's state a copy of {@code other}'s (segments and tables are immutable records). */
+    void copyFrom(CpuState other) {
+        System.arraycopy(other.gpr, 0, gpr, 0, gpr.length);
+        rip = other.rip;
+        rflags = other.rflags;
+        ccOp = other.ccOp;
+        ccSize = other.ccSize;
+        ccResult = other.ccResult;
+        ccSrc = other.ccSrc;
+        ccCarryIn = other.ccCarryIn;
+        System.arraycopy(other.segments, 0, segments, 0, segments.length);
+        tr = other.tr;
+        ldt = other.ldt;
+        gdt = other.gdt;
+        idt = other.idt;
+        fsBase = other.fsBase;
+        gsBase = other.gsBase;
+        kernelGsBase = other.kernelGsBase;
+        cpl = other.cpl;
+        cr0 = other.cr0;
+        cr2 = other.cr2;
+        cr3 = other.cr3;
+        cr4 = other.cr4;
+        efer = other.efer;
+        System.arraycopy(other.debug, 0, debug, 0, debug.length);
+        star = other.star;
+        lstar = other.lstar;
+        cstar = other.cstar;
+        sfmask = other.sfmask;
+        sysenterCs = other.sysenterCs;
+        sysenterEsp = other.sysenterEsp;
+        sysenterEip = other.sysenterEip;
+        tscAux = other.tscAux;
+        pat = other.pat;
+        miscEnable = other.miscEnable;
+        System.arraycopy(other.xmm, 0, xmm, 0, xmm.length);
+        mxcsr = other.mxcsr;
+        fpuControl = other.fpuControl;
+        fpuStatus = other.fpuStatus;
+        fpuTag = other.fpuTag;
+        System.arraycopy(other.x87Significand, 0, x87Significand, 0, x87Significand.length);
+        System.arraycopy(other.x87Exponent, 0, x87Exponent, 0, x87Exponent.length);
+        interruptShadow = other.interruptShadow;
+        halted = other.halted;
     }
 
     long rflags() {

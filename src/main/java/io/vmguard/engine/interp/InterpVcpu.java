@@ -12,6 +12,9 @@ import io.vmguard.engine.interp.platform.InterruptInputs;
 import io.vmguard.engine.interp.platform.Platform;
 import io.vmguard.engine.interp.platform.VmClock;
 import io.vmguard.memory.GuestMemory;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -36,6 +39,12 @@ import java.util.ArrayDeque;
  * instructions, and whenever another thread rings the {@link Doorbell} (a line changed, an exit was
  * requested), it lets the platform take line changes and fire due timers. A HLT with IF set parks the thread until an interrupt, the next timer
  * expiry or {@link #requestExit()}.
+ *
+ * <p><b>Pausing.</b> After {@link #requestExit()} the run returns {@link VcpuExit.Interrupted} between two
+ * instructions, within the block under way, or at once from HLT (the vCPU stays halted). A REP string
+ * instruction may be paused between its batches, with RIP on it and RCX, RSI and RDI counting what is
+ * done, exactly as an interrupt finds it; an instruction running again with the VMM's MMIO answers is
+ * never paused before it completes. There, {@link #saveState} has the vCPU's whole state.
  */
 final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -170,8 +179,14 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                 // Clear before looking: a ring from now on is seen by the next look, none is lost.
                 doorbell.clear();
                 if (exitRequested) {
-                    exitRequested = false;
-                    return new VcpuExit.Interrupted();
+                    // Not while an instruction waits to run again with the VMM's MMIO answers: that would stop
+                    // between two halves of one instruction, and a snapshot then would lose device reads
+                    // already made. It completes in the next block; the bell ends the loop right after.
+                    if (!mmioReplay.active()) {
+                        exitRequested = false;
+                        return new VcpuExit.Interrupted();
+                    }
+                    doorbell.ring();
                 }
                 platform.service();
                 if (cpu.halted) {
@@ -566,6 +581,49 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         } catch (GuestFault fault) {
             throw new EngineException("MSR 0x" + Integer.toHexString(index) + " cannot be set to 0x" + Long.toHexString(value));
         }
+    }
+
+    // ---- snapshot ----
+
+    /** The platform (interrupt controllers, timers, clocks), which the VM saves and restores. */
+    Platform platform() {
+        return platform;
+    }
+
+    /**
+     * Writes the CPU's architectural state ({@link CpuStateSnapshot} has the layout). Nothing else of the
+     * vCPU needs saving, at an instruction boundary: decoded blocks and translations are caches, and the
+     * hand-over with the VMM (an unanswered IN or MMIO read, queued MMIO writes, an instruction waiting to
+     * run again with MMIO answers) is empty. A vCPU that returned {@link VcpuExit.Interrupted} is always
+     * there; one stopped for I/O the VMM has not answered is refused, since its instruction is half done.
+     * The instruction count is a statistic of this run and is not carried over.
+     */
+    @Override
+    public void saveState(StateWriter out) throws EngineException {
+        if (pendingIn != null || pendingMmioRead != null || mmioReplay.active() || !pendingWrites.isEmpty() || pendingExit != null) {
+            throw new EngineException("vCPU " + index + " is not at an instruction boundary (an I/O exit is"
+                    + " unanswered or MMIO writes are queued): snapshot it once run() has returned Interrupted");
+        }
+        InterpEngine.markSnapshot(out);
+        CpuStateSnapshot.save(cpu, out);
+    }
+
+    /**
+     * Restores what {@link #saveState} wrote, all of it checked before any of it is applied, and forgets
+     * every decoded block and cached translation: they were made for other memory and other page tables.
+     */
+    @Override
+    public void restoreState(StateReader in) throws SnapshotException {
+        InterpEngine.checkSnapshot(in);
+        CpuState restored = CpuStateSnapshot.read(in);
+        cpu.copyFrom(restored);
+        pendingIn = null;
+        pendingMmioRead = null;
+        pendingExit = null;
+        pendingWrites.clear();
+        mmioReplay.clear();
+        code.clear();
+        mmu.flush();
     }
 
     @Override

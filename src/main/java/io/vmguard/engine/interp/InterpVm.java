@@ -6,8 +6,14 @@ import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.engine.interp.platform.Doorbell;
 import io.vmguard.engine.interp.platform.InterruptInputs;
+import io.vmguard.engine.interp.platform.Platform;
+import io.vmguard.engine.interp.platform.RestorableClock;
+import io.vmguard.engine.interp.platform.SnapshotFields;
 import io.vmguard.engine.interp.platform.VmClock;
 import io.vmguard.memory.GuestMemory;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 
 /**
  * A VM of the interpreter engine: one vCPU, with the PC platform (PIC, I/O APIC, local APIC, PIT,
@@ -16,18 +22,30 @@ import io.vmguard.memory.GuestMemory;
  * <p>Interrupt lines may be driven from any thread (a UART's input thread, a test): they land in
  * {@link InterruptInputs}, which rings the vCPU's {@link Doorbell}, and the vCPU thread hands them to
  * its interrupt controllers at its next look, waking from HLT if need be.
+ *
+ * <p><b>Snapshots.</b> The VM's tree is {@code {engine: "interp", vm_time_nanos, platform, interrupt_inputs}}:
+ * the VM time the snapshot stands for, the platform's devices ({@link Platform#saveState}, timer instants
+ * relative to that time) and the interrupt lines' hand-over. A restored VM's clock continues from
+ * {@code vm_time_nanos}, so the guest's TSC, kvmclock and timers carry on where they were, in this process
+ * or another, and never run backwards.
  */
 final class InterpVm implements VirtualMachine {
     private final GuestMemory memory;
     private final UnimplementedLog unimplemented = new UnimplementedLog();
-    private final VmClock clock = VmClock.system();
+    private final RestorableClock clock;
     private final Doorbell doorbell = new Doorbell();
     private final InterruptInputs inputs = new InterruptInputs(doorbell::ring);
     private final InterruptLine[] lines = new InterruptLine[InterruptInputs.COUNT];
-    private boolean vcpuCreated;
+    private InterpVcpu vcpu;
 
     InterpVm(GuestMemory memory) {
+        this(memory, VmClock.system());
+    }
+
+    /** A VM whose time runs with {@code timeSource} (host time; tests drive their own). */
+    InterpVm(GuestMemory memory, VmClock timeSource) {
         this.memory = memory;
+        this.clock = new RestorableClock(timeSource);
         for (int gsi = 0; gsi < lines.length; gsi++) {
             int line = gsi;
             lines[gsi] = asserted -> inputs.set(line, asserted);
@@ -39,11 +57,11 @@ final class InterpVm implements VirtualMachine {
         if (index != 0) {
             throw new EngineException("the interpreter runs one vCPU for now");
         }
-        if (vcpuCreated) {
+        if (vcpu != null) {
             throw new EngineException("vCPU 0 exists already");
         }
-        vcpuCreated = true;
-        return new InterpVcpu(index, memory, unimplemented, clock, inputs, doorbell);
+        vcpu = new InterpVcpu(index, memory, unimplemented, clock, inputs, doorbell);
+        return vcpu;
     }
 
     /** GSIs 0-15 reach the PIC and the I/O APIC, 16-23 the I/O APIC only. */
@@ -59,6 +77,43 @@ final class InterpVm implements VirtualMachine {
     @Override
     public void signalMsi(long address, int data) {
         inputs.signalMsi(address, data);
+    }
+
+    @Override
+    public synchronized void saveState(StateWriter out) throws EngineException {
+        Platform platform = platform();
+        long now = clock.nanos();
+        InterpEngine.markSnapshot(out);
+        out.putLong("vm_time_nanos", now);
+        platform.saveState(out.child("platform"), now);
+        out.save("interrupt_inputs", inputs);
+    }
+
+    /**
+     * Restores what {@link #saveState} wrote: all of it or, on a SnapshotException, none of it (everything
+     * is checked against scratch parts before the clock or any device changes).
+     */
+    @Override
+    public synchronized void restoreState(StateReader in) throws EngineException, SnapshotException {
+        Platform platform = platform();
+        InterpEngine.checkSnapshot(in);
+        long savedTime = in.getLong("vm_time_nanos", 0, SnapshotFields.TIME_LIMIT);
+        StateReader platformState = in.child("platform");
+        StateReader inputsState = in.child("interrupt_inputs");
+        platform.checkState(platformState, savedTime);
+        new InterruptInputs(() -> { }).restoreState(inputsState);
+
+        clock.continueFrom(savedTime);
+        platform.restoreState(platformState, savedTime);
+        inputs.restoreState(inputsState);
+    }
+
+    /** The platform lives with vCPU 0, the CPU its local APIC belongs to. */
+    private Platform platform() throws EngineException {
+        if (vcpu == null) {
+            throw new EngineException("the interpreter's platform comes with vCPU 0: create it before a snapshot or restore");
+        }
+        return vcpu.platform();
     }
 
     @Override

@@ -23,7 +23,7 @@ final class SystemOps {
     static final int MSR_FS_BASE = 0xc000_0100, MSR_GS_BASE = 0xc000_0101, MSR_KERNEL_GS_BASE = 0xc000_0102;
     static final int MSR_TSC_AUX = 0xc000_0103;
 
-    private static final long EFER_WRITABLE = SpecialRegisters.EFER_SCE | SpecialRegisters.EFER_LME | SpecialRegisters.EFER_NXE;
+    static final long EFER_WRITABLE = SpecialRegisters.EFER_SCE | SpecialRegisters.EFER_LME | SpecialRegisters.EFER_NXE;
 
     private final CpuState cpu;
     private final Mmu mmu;
@@ -179,7 +179,7 @@ final class SystemOps {
 
     private static final long CR4_TSD = 1L << 2;
     private static final long CR4_PGE = 1L << 7;
-    private static final long CR4_SUPPORTED = CR4_TSD | (1L << 3) | SpecialRegisters.CR4_PAE | CR4_PGE
+    static final long CR4_SUPPORTED = CR4_TSD | (1L << 3) | SpecialRegisters.CR4_PAE | CR4_PGE
             | SpecialRegisters.CR4_OSFXSR | SpecialRegisters.CR4_OSXMMEXCPT | (1L << 4) | (1L << 8);
 
     private void requireIopl() {

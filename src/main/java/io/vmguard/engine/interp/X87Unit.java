@@ -37,9 +37,9 @@ final class X87Unit {
     private final Mmu mmu;
     private final Executor executor;
     private final SoftFloat soft = new SoftFloat();
-    /** ST registers by physical index: the 64-bit significand and the 16-bit sign/exponent. */
-    private final long[] significand = new long[8];
-    private final int[] exponent = new int[8];
+    /** ST registers by physical index: the 64-bit significand and the 16-bit sign/exponent (CpuState's arrays). */
+    private final long[] significand;
+    private final int[] exponent;
 
     static final int IE = SoftFloat.IE, DE = SoftFloat.DE, ZE = SoftFloat.ZE, OE = SoftFloat.OE, UE = SoftFloat.UE, PE = SoftFloat.PE;
     static final int SF = 1 << 6, ES = 1 << 7, C0 = 1 << 8, C1 = 1 << 9, C2 = 1 << 10, C3 = 1 << 14, BUSY = 1 << 15;
@@ -54,6 +54,8 @@ final class X87Unit {
         this.cpu = cpu;
         this.mmu = mmu;
         this.executor = executor;
+        this.significand = cpu.x87Significand;
+        this.exponent = cpu.x87Exponent;
     }
 
     // ---- stack ----

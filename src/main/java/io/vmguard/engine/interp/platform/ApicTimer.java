@@ -1,5 +1,9 @@
 package io.vmguard.engine.interp.platform;
 
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
+
 /**
  * The local APIC timer's counting: one-shot and periodic modes count bus ticks ({@link #BUS_HZ} divided
  * by the divide configuration) down from the initial count; TSC-deadline mode fires when the TSC reaches
@@ -133,5 +137,50 @@ final class ApicTimer {
             deadline = 0;
         }
         return true;
+    }
+
+    // ---- snapshot ----
+
+    /**
+     * The counting state at VM time {@code now}. The mode is not written: it is the LVT timer entry's,
+     * which the local APIC saves, and {@link #restoreState} takes it from there so the two cannot disagree.
+     */
+    void saveState(StateWriter out, long now) {
+        out.putLong("divide_configuration", divideConfiguration);
+        out.putLong("initial_count", initialCount);
+        SnapshotFields.putSince(out, "started_ago_nanos", startNanos, now);
+        SnapshotFields.putUntil(out, "expires_in_nanos", expiry, now);
+        out.putLong("tsc_deadline", deadline);
+    }
+
+    /** Restores what {@link #saveState} wrote, in {@code newMode}; checks what the modes allow. */
+    void restoreState(StateReader in, Mode newMode, long now) throws SnapshotException {
+        int divide = (int) SnapshotFields.bits(in, "divide_configuration", 0xb);
+        long initial = in.getLong("initial_count", 0, 0xffff_ffffL);
+        long start = SnapshotFields.getSince(in, "started_ago_nanos", now);
+        long expiresAt = SnapshotFields.getUntil(in, "expires_in_nanos", now);
+        long deadlineValue = in.getLong("tsc_deadline");
+        if (newMode == Mode.TSC_DEADLINE) {
+            if (initial != 0) {
+                throw SnapshotFields.invalid(in, "initial_count", initial + " in TSC-deadline mode, where it is always 0");
+            }
+            if ((deadlineValue == 0) != (expiresAt == NEVER)) {
+                throw SnapshotFields.invalid(in, "expires_in_nanos", "inconsistent with tsc_deadline " + deadlineValue
+                        + " (a deadline is armed exactly when it has an expiry)");
+            }
+        } else {
+            if (deadlineValue != 0) {
+                throw SnapshotFields.invalid(in, "tsc_deadline", deadlineValue + " outside TSC-deadline mode, where it is always 0");
+            }
+            if (initial == 0 && expiresAt != NEVER) {
+                throw SnapshotFields.invalid(in, "expires_in_nanos", "set while initial_count is 0 (a stopped timer never expires)");
+            }
+        }
+        mode = newMode;
+        divideConfiguration = divide;
+        initialCount = initial;
+        startNanos = start;
+        expiry = expiresAt;
+        deadline = deadlineValue;
     }
 }

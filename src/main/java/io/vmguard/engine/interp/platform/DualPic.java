@@ -1,5 +1,10 @@
 package io.vmguard.engine.interp.platform;
 
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
+
 /**
  * The PC's pair of 8259As: the master at ports 0x20/0x21 with the slave cascaded on its input 2 (ports
  * 0xa0/0xa1), and the chipset's edge/level control registers (ELCR) at 0x4d0/0x4d1. IRQs 0-7 are the
@@ -8,7 +13,7 @@ package io.vmguard.engine.interp.platform;
  * <p>The master's output is the CPU's INTR (through the local APIC's LINT0 in virtual-wire mode);
  * {@link #acknowledge()} is the CPU's interrupt-acknowledge cycle and yields the vector. vCPU thread only.
  */
-final class DualPic {
+final class DualPic implements Snapshottable {
     static final int MASTER_COMMAND = 0x20, MASTER_DATA = 0x21, SLAVE_COMMAND = 0xa0, SLAVE_DATA = 0xa1;
     static final int ELCR_MASTER = 0x4d0, ELCR_SLAVE = 0x4d1;
     private static final int CASCADE = 2;
@@ -98,5 +103,20 @@ final class DualPic {
             default -> { }
         }
         cascade();
+    }
+
+    // ---- snapshot ----
+
+    /** The two chips; the ELCRs are theirs. The cascade line is the master's input 2, saved with it. */
+    @Override
+    public void saveState(StateWriter out) {
+        out.save("master", master);
+        out.save("slave", slave);
+    }
+
+    @Override
+    public void restoreState(StateReader in) throws SnapshotException {
+        in.restore("master", master);
+        in.restore("slave", slave);
     }
 }

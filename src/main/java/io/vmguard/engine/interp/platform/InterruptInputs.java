@@ -1,6 +1,11 @@
 package io.vmguard.engine.interp.platform;
 
 import io.vmguard.engine.MsiMessage;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
+import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -18,11 +23,16 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Waiting messages are a set: the same message twice before the vCPU looks raises the same IRR bit
  * twice, which is once, so coalescing them is what the APIC would do anyway, and it bounds the set.
  */
-public final class InterruptInputs {
+public final class InterruptInputs implements Snapshottable {
     public static final int COUNT = 24;
     private static final long LEVELS = (1L << COUNT) - 1;
     private static final long MESSAGES_WAITING = 1L << 63;
     private static final long WINDOW_OFFSET = MsiMessage.INTERRUPT_WINDOW_SIZE - 1;
+    /**
+     * Waiting messages a snapshot may hold. The set coalesces, so it holds one entry per distinct
+     * (address, data) a device sent between two looks of the vCPU: a handful in practice.
+     */
+    static final int MAX_SAVED_MESSAGES = 4096;
 
     /** Receives the line changes, in an order that keeps every edge. */
     @FunctionalInterface
@@ -128,5 +138,48 @@ public final class InterruptInputs {
                 messageSink.message(MsiMessage.INTERRUPT_WINDOW | message >>> 32, (int) message);
             }
         }
+    }
+
+    // ---- snapshot ----
+
+    /**
+     * The levels devices drive, the rises the vCPU has not seen yet, the levels last handed to the
+     * interrupt controllers, and the waiting messages. Device threads may still drive lines while the VM
+     * is paused: a change after this is the new process's device's to make again.
+     */
+    @Override
+    public void saveState(StateWriter out) {
+        long snapshot = state.get();
+        out.putLong("levels", snapshot & LEVELS);
+        out.putLong("rises", (snapshot >>> 32) & LEVELS);
+        out.putLong("applied", applied);
+        out.tree().putArray("messages"); // present when empty too: a reader tells "none" from "missing"
+        for (long message : messages) {
+            StateWriter entry = out.append("messages");
+            entry.putLong("address", MsiMessage.INTERRUPT_WINDOW | message >>> 32);
+            entry.putLong("data", message & 0xffff_ffffL);
+        }
+    }
+
+    /** Restores what {@link #saveState} wrote, into inputs nothing has driven yet; messages must be interrupts. */
+    @Override
+    public void restoreState(StateReader in) throws SnapshotException {
+        long levels = SnapshotFields.bits(in, "levels", LEVELS);
+        long rises = SnapshotFields.bits(in, "rises", LEVELS);
+        long appliedLevels = SnapshotFields.bits(in, "applied", LEVELS);
+        Set<Long> waiting = new HashSet<>();
+        for (StateReader entry : in.list("messages", MAX_SAVED_MESSAGES)) {
+            long address = entry.getLong("address");
+            int data = (int) entry.getLong("data", 0, 0xffff_ffffL);
+            if (!new MsiMessage(address, data).isInterrupt()) {
+                throw SnapshotFields.invalid(entry, "address", "0x" + Long.toHexString(address)
+                        + ", outside the interrupt window at 0x" + Long.toHexString(MsiMessage.INTERRUPT_WINDOW));
+            }
+            waiting.add((address & WINDOW_OFFSET) << 32 | Integer.toUnsignedLong(data));
+        }
+        messages.clear();
+        messages.addAll(waiting);
+        applied = appliedLevels;
+        state.set(levels | rises << 32 | (waiting.isEmpty() ? 0 : MESSAGES_WAITING));
     }
 }

@@ -1,5 +1,9 @@
 package io.vmguard.engine.interp.platform;
 
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.util.Arrays;
 
 /**
@@ -12,7 +16,7 @@ import java.util.Arrays;
  * <p>Inputs are logical levels (asserted or not): the polarity bit is stored but, as in KVM and QEMU, does
  * not invert them. An edge that arrives while its entry is masked is lost. vCPU thread only.
  */
-final class IoApic {
+final class IoApic implements Snapshottable {
     static final long BASE = 0xfec0_0000L;
     /** The MMIO window KVM's I/O APIC claims. */
     static final int SIZE = 0x100;
@@ -28,6 +32,7 @@ final class IoApic {
     private static final long REMOTE_IRR = 1L << 14;
     private static final long DELIVERY_STATUS = 1L << 12;
     private static final long READ_ONLY = REMOTE_IRR | DELIVERY_STATUS;
+    private static final long ALL_PINS = (1L << PINS) - 1;
 
     /** Where the I/O APIC's messages go: the local APIC bus. */
     @FunctionalInterface
@@ -162,5 +167,42 @@ final class IoApic {
                 service(pin);
             }
         }
+    }
+
+    // ---- snapshot ----
+
+    /** The registers, the 24 redirection entries (64 bits each, remote IRR included) and the inputs. */
+    @Override
+    public void saveState(StateWriter out) {
+        out.putLong("id", id);
+        out.putLong("select", select);
+        out.putLong("irr", irr);
+        out.putLong("levels", levels);
+        out.putLongs("redirection", entries);
+    }
+
+    /**
+     * Restores what {@link #saveState} wrote. Delivery status is never set (messages go out at once), and
+     * remote IRR only on level-triggered entries: a write to edge clears it.
+     */
+    @Override
+    public void restoreState(StateReader in) throws SnapshotException {
+        int ioApicId = in.getInt("id", 0, 0xf);
+        int selected = in.getInt("select", 0, 0xff);
+        int requests = (int) SnapshotFields.bits(in, "irr", ALL_PINS);
+        int inputs = (int) SnapshotFields.bits(in, "levels", ALL_PINS);
+        long[] redirection = in.getLongs("redirection", PINS);
+        for (int pin = 0; pin < PINS; pin++) {
+            long entry = redirection[pin];
+            if ((entry & DELIVERY_STATUS) != 0 || ((entry & REMOTE_IRR) != 0 && (entry & LEVEL) == 0)) {
+                throw SnapshotFields.invalid(in, "redirection." + pin, "0x" + Long.toHexString(entry)
+                        + ": delivery status set, or remote IRR on an edge-triggered entry");
+            }
+        }
+        id = ioApicId;
+        select = selected;
+        irr = requests;
+        levels = inputs;
+        System.arraycopy(redirection, 0, entries, 0, PINS);
     }
 }

@@ -1,5 +1,9 @@
 package io.vmguard.engine.interp.platform;
 
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.util.function.LongSupplier;
 
 /**
@@ -13,7 +17,7 @@ import java.util.function.LongSupplier;
  * (so one tick is one nanosecond), and sets PVCLOCK_TSC_STABLE_BIT. Each update follows the protocol:
  * version made odd, fields written, version made even. vCPU thread only.
  */
-final class KvmClock {
+final class KvmClock implements Snapshottable {
     static final int MSR_WALL_CLOCK_NEW = 0x4b56_4d00;
     static final int MSR_SYSTEM_TIME_NEW = 0x4b56_4d01;
     static final int TSC_STABLE = 1;
@@ -95,5 +99,35 @@ final class KvmClock {
         memory.write(wallClockMsr + 4, 4, boot / 1_000_000_000L);    // sec (u32: good until 2106)
         memory.write(wallClockMsr + 8, 4, boot % 1_000_000_000L);    // nsec
         memory.write(wallClockMsr, 4, wallVersion);
+    }
+
+    // ---- snapshot ----
+
+    /**
+     * The two MSRs (bit 0 of the system-time one enables it) and the structures' version counters, so the
+     * next update after a restore keeps them rising. The structures themselves are in guest memory, which
+     * the snapshot holds: with the VM clock and the TSC continuing from their saved values, the (TSC,
+     * system time) pair published before still holds and nothing needs writing again. The wall clock's
+     * boot time does not move either, so a restored guest's wall clock lags by the time it spent saved
+     * until it asks again (or NTP corrects it), as after any paused VM.
+     */
+    @Override
+    public void saveState(StateWriter out) {
+        out.putLong("system_time_msr", systemTimeMsr);
+        out.putLong("wall_clock_msr", wallClockMsr);
+        out.putInt("time_version", timeVersion);
+        out.putInt("wall_version", wallVersion);
+    }
+
+    @Override
+    public void restoreState(StateReader in) throws SnapshotException {
+        long systemTime = in.getLong("system_time_msr");
+        long wallClock = in.getLong("wall_clock_msr");
+        int time = in.getInt("time_version");
+        int wall = in.getInt("wall_version");
+        systemTimeMsr = systemTime;
+        wallClockMsr = wallClock;
+        timeVersion = time;
+        wallVersion = wall;
     }
 }

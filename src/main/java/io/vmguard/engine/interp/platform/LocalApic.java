@@ -1,5 +1,8 @@
 package io.vmguard.engine.interp.platform;
 
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.util.Arrays;
 import java.util.function.IntConsumer;
 
@@ -34,6 +37,11 @@ final class LocalApic {
     private static final int DELIVERY_FIXED = 0, DELIVERY_LOWEST = 1, DELIVERY_EXTINT = 7;
     private static final int TIMER_MODE_SHIFT = 17;
     private static final int ESR_SEND_ILLEGAL_VECTOR = 1 << 5, ESR_RECEIVE_ILLEGAL_VECTOR = 1 << 6;
+    private static final int ESR_BITS = ESR_SEND_ILLEGAL_VECTOR | ESR_RECEIVE_ILLEGAL_VECTOR;
+    /** The bits of each LVT entry a write can set (and the mask bit). */
+    private static final int LVT_TIMER_BITS = 0x0006_00ff | LVT_MASKED, LVT_VECTOR_BITS = 0x0000_00ff | LVT_MASKED;
+    private static final int LVT_DELIVERY_BITS = 0x0000_07ff | LVT_MASKED, LVT_LINT_BITS = 0x0000_a7ff | LVT_MASKED;
+    private static final int ICR_LOW_BITS = ~(1 << 12), HIGH_BYTE = 0xff00_0000;
 
     private final VmClock clock;
     private final ApicTimer timer;
@@ -180,7 +188,7 @@ final class LocalApic {
             case ID -> id = value >>> 24;
             case TPR -> tpr = value & 0xff;
             case EOI -> eoi();
-            case LDR -> ldr = value & 0xff00_0000;
+            case LDR -> ldr = value & HIGH_BYTE;
             case DFR -> dfr = value | 0x0fff_ffff;
             case SVR -> setSvr(value);
             case ESR -> { // a write makes the errors gathered since the last write readable
@@ -188,25 +196,29 @@ final class LocalApic {
                 esrPending = 0;
             }
             case ICR_LOW -> {
-                icrLow = value & ~(1 << 12);
+                icrLow = value & ICR_LOW_BITS;
                 sendIpi();
             }
-            case ICR_HIGH -> icrHigh = value & 0xff00_0000;
+            case ICR_HIGH -> icrHigh = value & HIGH_BYTE;
             case LVT_TIMER -> {
-                lvtTimer = lvt(value, 0x0006_00ff | LVT_MASKED);
-                int mode = (lvtTimer >>> TIMER_MODE_SHIFT) & 3;
-                timer.setMode(mode == 1 ? ApicTimer.Mode.PERIODIC : mode == 2 ? ApicTimer.Mode.TSC_DEADLINE : ApicTimer.Mode.ONE_SHOT);
+                lvtTimer = lvt(value, LVT_TIMER_BITS);
+                timer.setMode(timerMode(lvtTimer));
             }
-            case LVT_THERMAL -> lvtThermal = lvt(value, 0x0000_07ff | LVT_MASKED);
-            case LVT_PERF -> lvtPerf = lvt(value, 0x0000_07ff | LVT_MASKED);
-            case LVT_LINT0 -> lvtLint0 = lvt(value, 0x0000_a7ff | LVT_MASKED);
-            case LVT_LINT1 -> lvtLint1 = lvt(value, 0x0000_a7ff | LVT_MASKED);
-            case LVT_ERROR -> lvtError = lvt(value, 0x0000_00ff | LVT_MASKED);
-            case LVT_CMCI -> lvtCmci = lvt(value, 0x0000_07ff | LVT_MASKED);
+            case LVT_THERMAL -> lvtThermal = lvt(value, LVT_DELIVERY_BITS);
+            case LVT_PERF -> lvtPerf = lvt(value, LVT_DELIVERY_BITS);
+            case LVT_LINT0 -> lvtLint0 = lvt(value, LVT_LINT_BITS);
+            case LVT_LINT1 -> lvtLint1 = lvt(value, LVT_LINT_BITS);
+            case LVT_ERROR -> lvtError = lvt(value, LVT_VECTOR_BITS);
+            case LVT_CMCI -> lvtCmci = lvt(value, LVT_DELIVERY_BITS);
             case TIMER_INITIAL -> timer.setInitialCount(value, clock.nanos());
             case TIMER_DIVIDE -> timer.setDivideConfiguration(value, clock.nanos());
             default -> { } // read-only and reserved registers
         }
+    }
+
+    private static ApicTimer.Mode timerMode(int lvtTimer) {
+        int mode = (lvtTimer >>> TIMER_MODE_SHIFT) & 3;
+        return mode == 1 ? ApicTimer.Mode.PERIODIC : mode == 2 ? ApicTimer.Mode.TSC_DEADLINE : ApicTimer.Mode.ONE_SHOT;
     }
 
     /** While the APIC is software-disabled every LVT entry stays masked. */
@@ -392,5 +404,105 @@ final class LocalApic {
 
     long nextEvent() {
         return timer.expiry();
+    }
+
+    // ---- snapshot ----
+
+    /**
+     * Every register, IRR/ISR/TMR (eight 32-bit words each, vector 32n+i in bit i of word n), and the
+     * timer at VM time {@code now}. CR8 is the TPR's high nibble, so it is here too.
+     */
+    void saveState(StateWriter out, long now) {
+        out.putLong("apic_base", base);
+        out.putLong("id", id);
+        out.putLong("tpr", tpr);
+        SnapshotFields.putUnsigned(out, "ldr", ldr);
+        SnapshotFields.putUnsigned(out, "dfr", dfr);
+        out.putLong("svr", svr);
+        SnapshotFields.putUnsigned(out, "irr", irr);
+        SnapshotFields.putUnsigned(out, "isr", isr);
+        SnapshotFields.putUnsigned(out, "tmr", tmr);
+        out.putLong("esr", esr);
+        out.putLong("esr_pending", esrPending);
+        SnapshotFields.putUnsigned(out, "icr_low", icrLow);
+        SnapshotFields.putUnsigned(out, "icr_high", icrHigh);
+        StateWriter lvt = out.child("lvt");
+        SnapshotFields.putUnsigned(lvt, "timer", lvtTimer);
+        SnapshotFields.putUnsigned(lvt, "thermal", lvtThermal);
+        SnapshotFields.putUnsigned(lvt, "perf", lvtPerf);
+        SnapshotFields.putUnsigned(lvt, "lint0", lvtLint0);
+        SnapshotFields.putUnsigned(lvt, "lint1", lvtLint1);
+        SnapshotFields.putUnsigned(lvt, "error", lvtError);
+        SnapshotFields.putUnsigned(lvt, "cmci", lvtCmci);
+        timer.saveState(out.child("timer"), now);
+    }
+
+    /**
+     * Restores what {@link #saveState} wrote. Each register must hold only bits a guest write can leave
+     * in it, and vectors 0-15 are never in IRR/ISR/TMR (the APIC refuses them). (A software-disabled APIC
+     * may have LINT0 unmasked: the BSP's power-on virtual wire, before the guest touches the SVR.)
+     */
+    void restoreState(StateReader in, long now) throws SnapshotException {
+        long apicBase = SnapshotFields.bits(in, "apic_base", BASE_WRITABLE);
+        if ((apicBase & BASE_BSP) != (base & BASE_BSP)) {
+            throw SnapshotFields.invalid(in, "apic_base", "0x" + Long.toHexString(apicBase)
+                    + ", whose BSP flag (bit 8) is not this APIC's (" + (bsp ? "the BSP" : "an AP") + ")");
+        }
+        int apicId = in.getInt("id", 0, 0xff);
+        int taskPriority = in.getInt("tpr", 0, 0xff);
+        int logical = SnapshotFields.bits32(in, "ldr", HIGH_BYTE);
+        int format = SnapshotFields.bits32(in, "dfr", -1);
+        if ((format & 0x0fff_ffff) != 0x0fff_ffff) {
+            throw SnapshotFields.invalid(in, "dfr", "0x" + Integer.toHexString(format) + ", whose bits 27:0 are not all set");
+        }
+        int spurious = in.getInt("svr", 0, 0x3ff);
+        int[] requests = vectors(in, "irr");
+        int[] inService = vectors(in, "isr");
+        int[] triggers = vectors(in, "tmr");
+        int errors = (int) SnapshotFields.bits(in, "esr", ESR_BITS);
+        int errorsPending = (int) SnapshotFields.bits(in, "esr_pending", ESR_BITS);
+        int commandLow = SnapshotFields.bits32(in, "icr_low", ICR_LOW_BITS);
+        int commandHigh = SnapshotFields.bits32(in, "icr_high", HIGH_BYTE);
+        StateReader lvt = in.child("lvt");
+        int[] entries = {
+                SnapshotFields.bits32(lvt, "timer", LVT_TIMER_BITS),
+                SnapshotFields.bits32(lvt, "thermal", LVT_DELIVERY_BITS),
+                SnapshotFields.bits32(lvt, "perf", LVT_DELIVERY_BITS),
+                SnapshotFields.bits32(lvt, "lint0", LVT_LINT_BITS),
+                SnapshotFields.bits32(lvt, "lint1", LVT_LINT_BITS),
+                SnapshotFields.bits32(lvt, "error", LVT_VECTOR_BITS),
+                SnapshotFields.bits32(lvt, "cmci", LVT_DELIVERY_BITS),
+        };
+        timer.restoreState(in.child("timer"), timerMode(entries[0]), now);
+        base = apicBase;
+        id = apicId;
+        tpr = taskPriority;
+        ldr = logical;
+        dfr = format;
+        svr = spurious;
+        System.arraycopy(requests, 0, irr, 0, 8);
+        System.arraycopy(inService, 0, isr, 0, 8);
+        System.arraycopy(triggers, 0, tmr, 0, 8);
+        esr = errors;
+        esrPending = errorsPending;
+        icrLow = commandLow;
+        icrHigh = commandHigh;
+        lvtTimer = entries[0];
+        lvtThermal = entries[1];
+        lvtPerf = entries[2];
+        lvtLint0 = entries[3];
+        lvtLint1 = entries[4];
+        lvtError = entries[5];
+        lvtCmci = entries[6];
+    }
+
+    /** A 256-bit vector register: eight unsigned words, vectors 0-15 (illegal) clear. */
+    private static int[] vectors(StateReader in, String key) throws SnapshotException {
+        int[] words = SnapshotFields.unsignedInts(in, key, 8);
+        if ((words[0] & 0xffff) != 0) {
+            throw SnapshotFields.invalid(in, key + ".0", "0x" + Integer.toHexString(words[0])
+                    + ", which sets vectors 0-15 (the APIC never accepts them)");
+        }
+        return words;
     }
 }

@@ -1,5 +1,10 @@
 package io.vmguard.engine.interp.platform;
 
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
+
 /**
  * One 8259A programmable interrupt controller: IRR/ISR/IMR, the ICW1-ICW4 initialisation sequence,
  * OCW1 masking, OCW2 EOI and rotation commands, OCW3 register selection, poll and special mask mode,
@@ -7,7 +12,7 @@ package io.vmguard.engine.interp.platform;
  *
  * <p>Inputs are numbered 0-7 on this chip. vCPU thread only.
  */
-final class Pic8259 {
+final class Pic8259 implements Snapshottable {
     private final boolean master;
     /** Which inputs may be level-triggered: the PC wires IRQ 0, 1, 2, 8 and 13 as edge only. */
     private final int elcrWritable;
@@ -208,5 +213,65 @@ final class Pic8259 {
 
     void setElcr(int value) {
         elcr = value & elcrWritable;
+    }
+
+    // ---- snapshot ----
+
+    /** The registers, the last input levels, and where the chip is in its command sequences. */
+    @Override
+    public void saveState(StateWriter out) {
+        out.putLong("irr", irr);
+        out.putLong("isr", isr);
+        out.putLong("imr", imr);
+        out.putLong("last_levels", lastLevels);
+        out.putLong("elcr", elcr);
+        out.putLong("priority_add", priorityAdd);
+        out.putLong("vector_base", vectorBase);
+        out.putBoolean("read_isr", readIsr);
+        out.putBoolean("poll", poll);
+        out.putBoolean("special_mask", specialMask);
+        out.putBoolean("auto_eoi", autoEoi);
+        out.putBoolean("rotate_on_auto_eoi", rotateOnAutoEoi);
+        out.putBoolean("special_fully_nested", specialFullyNested);
+        out.putBoolean("expect_icw4", expectIcw4);
+        out.putBoolean("single_mode", singleMode);
+        out.putLong("init_step", initStep);
+    }
+
+    /** Restores what {@link #saveState} wrote: 8-bit registers, and an ELCR within what this chip wires as level. */
+    @Override
+    public void restoreState(StateReader in) throws SnapshotException {
+        int requests = in.getInt("irr", 0, 0xff);
+        int inService = in.getInt("isr", 0, 0xff);
+        int mask = in.getInt("imr", 0, 0xff);
+        int levels = in.getInt("last_levels", 0, 0xff);
+        int levelTriggered = (int) SnapshotFields.bits(in, "elcr", elcrWritable);
+        int add = in.getInt("priority_add", 0, 7);
+        int base = (int) SnapshotFields.bits(in, "vector_base", 0xf8);
+        boolean isrSelected = in.getBoolean("read_isr");
+        boolean polling = in.getBoolean("poll");
+        boolean specialMaskMode = in.getBoolean("special_mask");
+        boolean automaticEoi = in.getBoolean("auto_eoi");
+        boolean rotate = in.getBoolean("rotate_on_auto_eoi");
+        boolean nested = in.getBoolean("special_fully_nested");
+        boolean icw4 = in.getBoolean("expect_icw4");
+        boolean single = in.getBoolean("single_mode");
+        int step = in.getInt("init_step", 0, 3);
+        irr = requests;
+        isr = inService;
+        imr = mask;
+        lastLevels = levels;
+        elcr = levelTriggered;
+        priorityAdd = add;
+        vectorBase = base;
+        readIsr = isrSelected;
+        poll = polling;
+        specialMask = specialMaskMode;
+        autoEoi = automaticEoi;
+        rotateOnAutoEoi = rotate;
+        specialFullyNested = nested;
+        expectIcw4 = icw4;
+        singleMode = single;
+        initStep = step;
     }
 }

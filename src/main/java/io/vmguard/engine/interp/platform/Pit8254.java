@@ -1,5 +1,10 @@
 package io.vmguard.engine.interp.platform;
 
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
+import java.util.List;
+
 /**
  * The 8254 programmable interval timer at ports 0x40-0x43, clocked at 1.193182 MHz from VM time, and the
  * PC's port 0x61 (system control port B) that holds channel 2's gate (bit 0) and speaker enable (bit 1)
@@ -90,5 +95,33 @@ final class Pit8254 {
     /** The VM time of the next IRQ 0 edge, or {@link PitChannel#NEVER}. */
     long nextEvent() {
         return nextIrq;
+    }
+
+    // ---- snapshot ----
+
+    /** The three channels, the next IRQ 0 edge (relative to {@code now}) and port 0x61. */
+    void saveState(StateWriter out, long now) {
+        for (PitChannel channel : channels) {
+            channel.saveState(out.append("channels"), now);
+        }
+        SnapshotFields.putUntil(out, "next_irq_in_nanos", nextIrq, now);
+        out.putBoolean("speaker", speaker);
+        out.putBoolean("refresh", refresh);
+    }
+
+    void restoreState(StateReader in, long now) throws SnapshotException {
+        List<StateReader> saved = in.list("channels", channels.length);
+        if (saved.size() != channels.length) {
+            throw SnapshotFields.invalid(in, "channels", "a list of " + saved.size() + ", expected " + channels.length);
+        }
+        long next = SnapshotFields.getUntil(in, "next_irq_in_nanos", now);
+        boolean speakerOn = in.getBoolean("speaker");
+        boolean refreshBit = in.getBoolean("refresh");
+        for (int i = 0; i < channels.length; i++) {
+            channels[i].restoreState(saved.get(i), now);
+        }
+        nextIrq = next;
+        speaker = speakerOn;
+        refresh = refreshBit;
     }
 }

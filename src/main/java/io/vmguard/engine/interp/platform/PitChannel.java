@@ -1,5 +1,9 @@
 package io.vmguard.engine.interp.platform;
 
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
+
 /**
  * One counter of the 8254: modes 0-5, LSB/MSB/word access with the read and write flip-flops, count and
  * status latches. The count is never stepped: it is computed from the VM time at which it was loaded,
@@ -201,5 +205,66 @@ final class PitChannel {
             return NEVER;
         }
         return Math.max(nanosAfter(edge), now + 1);
+    }
+
+    // ---- snapshot ----
+
+    /**
+     * The control word's settings, the count and when it was loaded (relative to {@code now}), the gate,
+     * the read and write flip-flops, and the latches.
+     */
+    void saveState(StateWriter out, long now) {
+        out.putLong("mode", mode);
+        out.putLong("access", access);
+        out.putBoolean("bcd", bcd);
+        out.putLong("count", count);
+        out.putBoolean("loaded", loaded);
+        out.putBoolean("null_count", nullCount);
+        SnapshotFields.putSince(out, "loaded_ago_nanos", loadNanos, now);
+        out.putBoolean("gate", gate);
+        out.putBoolean("gate_triggered", gateTriggered);
+        out.putLong("read_state", readState);
+        out.putLong("write_state", writeState);
+        out.putLong("write_low", writeLow);
+        out.putLong("latched_count", latchedCount);
+        out.putLong("count_latch", countLatch);
+        out.putLong("latched_status", latchedStatus);
+        out.putBoolean("status_latched", statusLatched);
+    }
+
+    /** Restores what {@link #saveState} wrote; the count is 1-65536 (the arithmetic divides by it). */
+    void restoreState(StateReader in, long now) throws SnapshotException {
+        int newMode = in.getInt("mode", 0, 5);
+        int newAccess = in.getInt("access", LSB, WORD_LOW);
+        boolean newBcd = in.getBoolean("bcd");
+        int newCount = in.getInt("count", 1, 0x10000);
+        boolean newLoaded = in.getBoolean("loaded");
+        boolean newNullCount = in.getBoolean("null_count");
+        long newLoadNanos = SnapshotFields.getSince(in, "loaded_ago_nanos", now);
+        boolean newGate = in.getBoolean("gate");
+        boolean newGateTriggered = in.getBoolean("gate_triggered");
+        int newReadState = in.getInt("read_state", LSB, WORD_HIGH);
+        int newWriteState = in.getInt("write_state", LSB, WORD_HIGH);
+        int newWriteLow = in.getInt("write_low", 0, 0xff);
+        int newLatchedCount = in.getInt("latched_count", 0, 0xffff);
+        int newCountLatch = in.getInt("count_latch", 0, WORD_LOW);
+        int newLatchedStatus = in.getInt("latched_status", 0, 0xff);
+        boolean newStatusLatched = in.getBoolean("status_latched");
+        mode = newMode;
+        access = newAccess;
+        bcd = newBcd;
+        count = newCount;
+        loaded = newLoaded;
+        nullCount = newNullCount;
+        loadNanos = newLoadNanos;
+        gate = newGate;
+        gateTriggered = newGateTriggered;
+        readState = newReadState;
+        writeState = newWriteState;
+        writeLow = newWriteLow;
+        latchedCount = newLatchedCount;
+        countLatch = newCountLatch;
+        latchedStatus = newLatchedStatus;
+        statusLatched = newStatusLatched;
     }
 }

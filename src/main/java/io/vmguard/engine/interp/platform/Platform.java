@@ -1,6 +1,9 @@
 package io.vmguard.engine.interp.platform;
 
 import io.vmguard.engine.MsiMessage;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.time.Instant;
 import java.util.function.LongSupplier;
 
@@ -46,6 +49,7 @@ public final class Platform {
     }
 
     private final VmClock clock;
+    private final int apicId;
     private final Tsc tsc;
     private final InterruptInputs inputs;
     private final DualPic pic = new DualPic();
@@ -63,6 +67,7 @@ public final class Platform {
 
     Platform(VmClock clock, InterruptInputs inputs, Memory memory, int apicId, LongSupplier wallNanos) {
         this.clock = clock;
+        this.apicId = apicId;
         this.tsc = new Tsc(clock);
         this.inputs = inputs;
         this.localApic = new LocalApic(clock, tsc, apicId, this::levelEoi);
@@ -252,6 +257,47 @@ public final class Platform {
 
     private void update() {
         interruptRequested = (localApic.acceptsExtInt() && pic.intr()) || localApic.hasInterrupt();
+    }
+
+    // ---- snapshot ----
+
+    /**
+     * Writes every device's state, timer instants relative to VM time {@code now} (the instant the
+     * snapshot stands for). Line changes and messages not yet taken stay in {@link InterruptInputs},
+     * which the VM saves; {@link #interruptRequested()} is derived and not saved.
+     */
+    public void saveState(StateWriter out, long now) {
+        out.save("tsc", tsc);
+        localApic.saveState(out.child("local_apic"), now);
+        out.save("io_apic", ioApic);
+        out.save("pic", pic);
+        pit.saveState(out.child("pit"), now);
+        out.save("kvmclock", kvmClock);
+    }
+
+    /**
+     * Throws what {@link #restoreState} would throw for {@code in}, and changes nothing: it restores into
+     * a scratch platform (same APIC id, no memory, no inputs). Each device checks its whole state before
+     * it takes any of it, but one device can fail after another took its state; this lets a restore check
+     * all of them first.
+     */
+    public void checkState(StateReader in, long now) throws SnapshotException {
+        new Platform(clock, new InterruptInputs(() -> { }), (address, size, value) -> false, apicId).restoreState(in, now);
+    }
+
+    /**
+     * Restores what {@link #saveState} wrote, with {@code now} the VM time the clock continues from. On a
+     * {@link SnapshotException} earlier devices may have taken their state already: {@link #checkState}
+     * first, for all or nothing.
+     */
+    public void restoreState(StateReader in, long now) throws SnapshotException {
+        in.restore("tsc", tsc);
+        localApic.restoreState(in.child("local_apic"), now);
+        in.restore("io_apic", ioApic);
+        in.restore("pic", pic);
+        pit.restoreState(in.child("pit"), now);
+        in.restore("kvmclock", kvmClock);
+        update();
     }
 
     // ---- for tests in this package ----

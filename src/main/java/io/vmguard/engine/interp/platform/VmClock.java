@@ -8,7 +8,10 @@ package io.vmguard.engine.interp.platform;
 public interface VmClock {
     long nanos();
 
-    /** Host monotonic time counted from the moment this clock is made, so VM time starts near zero. */
+    /**
+     * Host monotonic time counted from the moment this clock is made, so VM time starts near zero. A VM's
+     * own clock wraps it in a {@link RestorableClock}, so a restored VM's time continues instead.
+     */
     static VmClock system() {
         long origin = System.nanoTime();
         return () -> System.nanoTime() - origin;
