@@ -475,8 +475,8 @@ public final class VirtioControl {
     }
 
     /**
-     * Takes back what {@link #saveState} wrote, into a freshly built transport, with the device paused (it
-     * stays paused: the caller resumes it). Everything is checked before anything changes; a device that
+     * Takes back what {@link #saveState} wrote, into a freshly built transport. The device is paused first
+     * and stays paused: the caller resumes it ({@link #resume}) when the vCPUs run again. Everything is checked before anything changes; a device that
      * was running is activated again with its queues at the saved addresses and positions.
      *
      * @param reach          the device's memory as seen without gates the guest controls (bus mastering):
@@ -484,6 +484,7 @@ public final class VirtioControl {
      * @param vectorAccepted which MSI-X vector numbers the transport could have stored (besides NO_VECTOR)
      */
     public void restoreState(StateReader in, DmaSpace reach, IntPredicate vectorAccepted) throws SnapshotException {
+        device.pause();
         Saved saved = readSaved(in, reach, vectorAccepted);
         synchronized (this) {
             reset();
