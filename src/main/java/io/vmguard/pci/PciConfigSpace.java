@@ -405,7 +405,8 @@ public final class PciConfigSpace implements Snapshottable {
         if (requested && pin == InterruptPin.NONE) {
             throw invalid(in, "interruptRequested", "is true for a function without an interrupt pin");
         }
-        List<StateReader> entries = in.list("capabilities", capabilities.size());
+        // A function without capabilities wrote no list (a tree has no empty lists).
+        List<StateReader> entries = capabilities.isEmpty() ? List.of() : in.list("capabilities", capabilities.size());
         if (entries.size() != capabilities.size()) {
             throw invalid(in, "capabilities", "has " + entries.size() + " entries, but the function has " + capabilities.size());
         }
