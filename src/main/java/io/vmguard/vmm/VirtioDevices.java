@@ -252,13 +252,13 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
             throw new SnapshotException("snapshot field transport is " + savedTransport + ", but this VM's virtio devices are on "
                     + transport.name().toLowerCase(Locale.ROOT));
         }
-        pause(); // nothing of the fresh devices may run while their state changes under them
-        in.restore("pci", pci);
         List<StateReader> entries = in.list("devices", attached.size());
         if (entries.size() != attached.size()) {
             throw new SnapshotException("snapshot field devices has " + entries.size() + " entries, but this VM has "
                     + attached.size() + " virtio devices");
         }
+        pause(); // nothing of the fresh devices may run while their state changes under them
+        in.restore("pci", pci);
         int disks = 0;
         for (int i = 0; i < entries.size(); i++) {
             StateReader entry = entries.get(i);
