@@ -54,13 +54,14 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * guest memory or raises an interrupt: block requests under way have completed, the network cards take no
  * frames from their backends (a frame already taken is held, and saved), console input waits.
  * {@link #saveState} needs the devices paused. {@link #restoreState} goes into devices freshly built from
- * the same configuration (disks reopened by path, network backends reopened by path or name), restores
- * the PCI root first, brings each device that was running back to life where it was, and leaves everything
- * paused: {@link #resume} when the vCPUs run again. The tree:
+ * the same configuration (disks reopened by path, network backends reopened by path or name), brings each
+ * device that was running back to life where it was, and leaves everything paused: {@link #resume} when the
+ * vCPUs run again. The PCI root's state (every function's configuration space, MSI-X tables) is not here:
+ * the VM saves it beside this and must restore it first ({@link PciRoot#restoreState}), since a device
+ * that comes back running needs its bus mastering and MSI-X as the guest left them. The tree:
  *
  * <pre>
  *   transport: "pci" | "mmio"
- *   pci:       the root complex: configAddress, functions[] {slot, config}   (PciRoot)
  *   devices[]: kind ("block", "net", "console", "rng"), name ("block0", ...),
  *              disk {path, readOnly, bytes}   (block devices only)
  *              transport {selectors, ISR or InterruptStatus, control {status, features, queues[] ...,
@@ -219,7 +220,6 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
             throw new IllegalStateException("virtio devices must be paused before they are saved");
         }
         out.putString("transport", transport.name().toLowerCase(Locale.ROOT));
-        out.save("pci", pci);
         for (Attached device : attached) {
             StateWriter entry = out.append("devices").putString("kind", kind(device.device().type())).putString("name", device.key());
             if (device.device() instanceof VirtioBlock disk) {
@@ -238,28 +238,30 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
 
     /**
      * Restores freshly attached devices, built from the configuration the snapshot was taken with, and leaves
-     * them paused. A network card named in {@code macOverrides} (by short name, e.g. {@code net0}) keeps that
-     * MAC instead of the snapshot's: a clone must not share its parent's address.
+     * them paused; the PCI root must have been restored already. A network card in {@code macOverrides} (by
+     * card index: 0 is {@code net0}, the guest's eth0) keeps that MAC instead of the snapshot's: a clone must
+     * not share its parent's address.
      */
-    synchronized void restoreState(StateReader in, Map<String, MacAddress> macOverrides) throws SnapshotException {
-        for (String key : macOverrides.keySet()) {
-            if (attached.stream().noneMatch(device -> device.key().equals(key) && device.device() instanceof VirtioNet)) {
-                throw new IllegalArgumentException("MAC override for " + key + ", which is not a network card of this VM");
+    synchronized void restoreState(StateReader in, Map<Integer, MacAddress> macOverrides) throws SnapshotException {
+        long present = attached.stream().filter(device -> device.device() instanceof VirtioNet).count();
+        for (int card : macOverrides.keySet()) {
+            if (card < 0 || card >= present) {
+                throw new IllegalArgumentException("MAC override for network card " + card + ", but this VM has " + present);
             }
         }
         String savedTransport = in.getString("transport");
         if (!savedTransport.equals(transport.name().toLowerCase(Locale.ROOT))) {
-            throw new SnapshotException("snapshot field transport is " + savedTransport + ", but this VM's virtio devices are on "
+            throw new SnapshotException("snapshot field " + field(in, "transport") + " is " + savedTransport + ", but this VM's virtio devices are on "
                     + transport.name().toLowerCase(Locale.ROOT));
         }
         List<StateReader> entries = in.list("devices", attached.size());
         if (entries.size() != attached.size()) {
-            throw new SnapshotException("snapshot field devices has " + entries.size() + " entries, but this VM has "
+            throw new SnapshotException("snapshot field " + field(in, "devices") + " has " + entries.size() + " entries, but this VM has "
                     + attached.size() + " virtio devices");
         }
         pause(); // nothing of the fresh devices may run while their state changes under them
-        in.restore("pci", pci);
         int disks = 0;
+        int cards = 0;
         for (int i = 0; i < entries.size(); i++) {
             StateReader entry = entries.get(i);
             Attached device = attached.get(i);
@@ -271,11 +273,15 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
             if (device.device() instanceof VirtioBlock disk) {
                 checkDisk(entry.child("disk"), disks++, disk);
             }
-            if (device.device() instanceof VirtioNet card && macOverrides.containsKey(device.key())) {
-                card.useMacOnRestore(macOverrides.get(device.key()));
+            if (device.device() instanceof VirtioNet card && macOverrides.get(cards++) instanceof MacAddress mac) {
+                card.useMacOnRestore(mac);
             }
             entry.restore("transport", device.transport());
         }
+    }
+
+    private static String field(StateReader in, String key) {
+        return in.path().isEmpty() ? key : in.path() + "." + key;
     }
 
     /** The disk must be the one the snapshot saw: same size and access, or the guest's view of it is wrong. */

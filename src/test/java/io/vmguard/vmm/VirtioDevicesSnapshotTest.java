@@ -38,6 +38,8 @@ class VirtioDevicesSnapshotTest {
     Path dir;
 
     private final GuestRam ram = new GuestRam(1 << 20);
+    /** The root of the devices built last; the VM saves it beside them and restores it first. */
+    private PciRoot pci;
 
     /** Interrupt inputs only: nothing here runs a vCPU. */
     private static final class NoCpuMachine implements VirtualMachine {
@@ -62,7 +64,7 @@ class VirtioDevicesSnapshotTest {
     private VirtioDevices devices(VirtioTransport transport) {
         Bus io = new Bus("port I/O");
         Bus mmio = new Bus("MMIO");
-        PciRoot pci = new PciRoot(gsi -> InterruptLine.NONE, (address, data) -> { });
+        pci = new PciRoot(gsi -> InterruptLine.NONE, (address, data) -> { });
         pci.registerOn(io, mmio);
         return new VirtioDevices(mmio, pci, transport, new NoCpuMachine(), ram.memory());
     }
@@ -84,12 +86,20 @@ class VirtioDevicesSnapshotTest {
         return virtio;
     }
 
-    private static StateReader saved(VirtioDevices virtio) throws Exception {
+    /** As the VM saves them: the PCI root and the devices side by side, through JSON. */
+    private StateReader saved(VirtioDevices virtio) throws Exception {
         virtio.pause();
         StateWriter out = StateWriter.root();
-        virtio.saveState(out);
+        out.save("pci", pci);
+        virtio.saveState(out.child("virtio"));
         ObjectMapper mapper = new ObjectMapper();
         return StateReader.of(mapper.readTree(mapper.writeValueAsString(out.tree())));
+    }
+
+    /** As the VM restores them: the root first. */
+    private void restore(VirtioDevices fresh, StateReader saved) throws SnapshotException {
+        saved.restore("pci", pci);
+        fresh.restoreState(saved.child("virtio"));
     }
 
     @Test
@@ -111,10 +121,10 @@ class VirtioDevicesSnapshotTest {
             saved = saved(virtio);
         }
         try (VirtioDevices fresh = withDevices(transport, disk)) {
-            fresh.restoreState(saved);
+            restore(fresh, saved);
             fresh.resume();
-            assertEquals(transport.name().toLowerCase(), saved.getString("transport"));
-            assertEquals(3, saved.list("devices", 8).size());
+            assertEquals(transport.name().toLowerCase(), saved.child("virtio").getString("transport"));
+            assertEquals(3, saved.child("virtio").list("devices", 8).size());
         }
     }
 
@@ -127,7 +137,7 @@ class VirtioDevicesSnapshotTest {
         }
         Files.write(disk, new byte[512], StandardOpenOption.APPEND);
         try (VirtioDevices fresh = withDevices(VirtioTransport.PCI, disk)) {
-            SnapshotException e = assertThrows(SnapshotException.class, () -> fresh.restoreState(saved));
+            SnapshotException e = assertThrows(SnapshotException.class, () -> restore(fresh, saved));
             assertEquals("disk 0 (" + disk + ") changed size: was 65536 bytes, now 66048", e.getMessage());
         }
     }
@@ -139,8 +149,8 @@ class VirtioDevicesSnapshotTest {
             saved = saved(virtio);
         }
         try (VirtioDevices fresh = withDevices(VirtioTransport.PCI)) {
-            SnapshotException e = assertThrows(SnapshotException.class, () -> fresh.restoreState(saved));
-            assertTrue(e.getMessage().startsWith("snapshot field transport is mmio"), e.getMessage());
+            SnapshotException e = assertThrows(SnapshotException.class, () -> fresh.restoreState(saved.child("virtio")));
+            assertTrue(e.getMessage().startsWith("snapshot field virtio.transport is mmio"), e.getMessage());
         }
     }
 
@@ -151,8 +161,8 @@ class VirtioDevicesSnapshotTest {
             saved = saved(virtio);
         }
         try (VirtioDevices fresh = withDevices(VirtioTransport.MMIO)) {
-            SnapshotException e = assertThrows(SnapshotException.class, () -> fresh.restoreState(saved));
-            assertTrue(e.getMessage().startsWith("snapshot field devices has 3 entries"), e.getMessage());
+            SnapshotException e = assertThrows(SnapshotException.class, () -> fresh.restoreState(saved.child("virtio")));
+            assertTrue(e.getMessage().startsWith("snapshot field virtio.devices has 3 entries"), e.getMessage());
         }
     }
 
@@ -164,14 +174,14 @@ class VirtioDevicesSnapshotTest {
     }
 
     @Test
-    void aMacOverrideMustNameANetworkCard() throws Exception {
+    void aMacOverrideMustNameANetworkCardOfTheVm() throws Exception {
         StateReader saved;
         try (VirtioDevices virtio = withDevices(VirtioTransport.PCI)) {
             saved = saved(virtio);
         }
         try (VirtioDevices fresh = withDevices(VirtioTransport.PCI)) {
             assertThrows(IllegalArgumentException.class,
-                    () -> fresh.restoreState(saved, Map.of("rng", MacAddress.parse("52:54:00:00:00:01"))));
+                    () -> fresh.restoreState(saved.child("virtio"), Map.of(0, MacAddress.parse("52:54:00:00:00:01"))));
         }
     }
 }
