@@ -51,6 +51,20 @@ final class ConfigPorts implements BusDevice {
         }
     }
 
+    /** The address register, for snapshots. */
+    int address() {
+        return address;
+    }
+
+    /** Whether {@code value} is something the address register can hold. */
+    static boolean validAddress(int value) {
+        return (value & ~ADDRESS_BITS) == 0;
+    }
+
+    void restoreAddress(int value) {
+        address = value;
+    }
+
     private static int bus(int address) {
         return (address >>> 16) & 0xff;
     }

@@ -1,6 +1,10 @@
 package io.vmguard.pci;
 
 import io.vmguard.bus.MsiSink;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -27,8 +31,11 @@ import java.util.function.IntFunction;
  * <p>The guest writes the table: every value is accepted, and a vector number from the guest (virtio's
  * queue vector registers) that names no entry is ignored. Thread-safe; messages go to the sink outside
  * this object's lock.
+ *
+ * <p>A snapshot holds message control's writable bits, the whole table and the pending bits; restoring
+ * sends nothing (a pending vector goes out at the next unmask, as it would have).
  */
-public final class MsixCapability implements PciCapability {
+public final class MsixCapability implements PciCapability, Snapshottable {
     public static final int MAX_VECTORS = 2048;
     public static final int ENTRY_SIZE = 16;
     public static final int CONTROL_ENABLE = 1 << 15;
@@ -289,6 +296,44 @@ public final class MsixCapability implements PciCapability {
             case VECTOR_CONTROL -> merged & VECTOR_MASKED; // the other bits are reserved
             default -> merged;
         };
+    }
+
+    // ---- snapshots ----
+
+    @Override
+    public synchronized void saveState(StateWriter out) {
+        out.putInt("vectors", vectors).putInt("control", control).putInts("table", table.clone()).putLongs("pending", pending.clone());
+    }
+
+    @Override
+    public void restoreState(StateReader in) throws SnapshotException {
+        int savedVectors = in.getInt("vectors");
+        if (savedVectors != vectors) {
+            throw PciConfigSpace.invalid(in, "vectors", "is " + savedVectors + ", but this table has " + vectors);
+        }
+        int savedControl = in.getInt("control");
+        if ((savedControl & ~(CONTROL_ENABLE | CONTROL_FUNCTION_MASK)) != 0) {
+            throw PciConfigSpace.invalid(in, "control", "0x" + Integer.toHexString(savedControl) + " sets read-only bits");
+        }
+        int[] savedTable = in.getInts("table", table.length);
+        for (int v = 0; v < vectors; v++) {
+            if ((savedTable[4 * v + ADDRESS_LOW] & 3) != 0) {
+                throw PciConfigSpace.invalid(in, "table." + (4 * v + ADDRESS_LOW), "is not a dword-aligned message address");
+            }
+            if ((savedTable[4 * v + VECTOR_CONTROL] & ~VECTOR_MASKED) != 0) {
+                throw PciConfigSpace.invalid(in, "table." + (4 * v + VECTOR_CONTROL), "sets reserved vector control bits");
+            }
+        }
+        long[] savedPending = in.getLongs("pending", pending.length);
+        int spare = vectors % 64;
+        if (spare != 0 && (savedPending[pending.length - 1] & -(1L << spare)) != 0) {
+            throw PciConfigSpace.invalid(in, "pending", "has bits for vectors beyond the table's " + vectors);
+        }
+        synchronized (this) {
+            control = savedControl;
+            System.arraycopy(savedTable, 0, table, 0, table.length);
+            System.arraycopy(savedPending, 0, pending, 0, pending.length);
+        }
     }
 
     @Override

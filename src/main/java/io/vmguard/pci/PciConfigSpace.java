@@ -1,6 +1,10 @@
 package io.vmguard.pci;
 
 import io.vmguard.bus.InterruptLine;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -31,8 +35,13 @@ import java.util.Optional;
  * <p>Accesses: 1 to 4 bytes at any offset inside the 4 KiB, little-endian; unaligned ones are honoured
  * byte by byte. Header state is guarded by this object's lock; capabilities are called outside it, so a
  * capability may call into its device (virtio's PCI configuration access window does).
+ *
+ * <p><b>Snapshots</b> hold what the guest and firmware can change: the command register, cache line size,
+ * interrupt line, the BAR registers as programmed, the INTx request, and the state of each capability that
+ * has one ({@link Snapshottable} capabilities such as MSI-X). The IDs are saved to check that a snapshot is
+ * restored into the same kind of function.
  */
-public final class PciConfigSpace {
+public final class PciConfigSpace implements Snapshottable {
     /** Configuration space per function through ECAM; the first {@link #CONVENTIONAL_SIZE} bytes are PCI's. */
     public static final int SIZE = 4096;
     public static final int CONVENTIONAL_SIZE = 256;
@@ -347,6 +356,93 @@ public final class PciConfigSpace {
             lineLevel = level;
             intx.set(level);
         }
+    }
+
+    // ---- snapshots ----
+
+    @Override
+    public void saveState(StateWriter out) {
+        synchronized (this) {
+            out.putInt("vendorId", shortAt(VENDOR_ID))
+                    .putInt("deviceId", shortAt(DEVICE_ID))
+                    .putInt("command", command())
+                    .putInt("cacheLineSize", header[CACHE_LINE_SIZE] & 0xff)
+                    .putInt("interruptLine", header[INTERRUPT_LINE] & 0xff)
+                    .putInts("bars", barRegisters.clone())
+                    .putBoolean("interruptRequested", interruptRequested);
+        }
+        // Outside this lock, as every capability call is.
+        for (Placed placed : capabilities) {
+            StateWriter entry = out.append("capabilities").putInt("offset", placed.offset()).putInt("id", placed.capability().id());
+            if (placed.capability() instanceof Snapshottable part) {
+                entry.save("state", part);
+            }
+        }
+    }
+
+    /**
+     * Restores into a function built the same way (same IDs, BARs and capabilities); drives the INTx line
+     * to match the restored request.
+     */
+    @Override
+    public void restoreState(StateReader in) throws SnapshotException {
+        expect(in, "vendorId", shortAt(VENDOR_ID));
+        expect(in, "deviceId", shortAt(DEVICE_ID));
+        int command = in.getInt("command", 0, 0xffff);
+        if ((command & ~COMMAND_WRITABLE) != 0) {
+            throw invalid(in, "command", "0x" + Integer.toHexString(command) + " sets bits the guest cannot set");
+        }
+        int cacheLineSize = in.getInt("cacheLineSize", 0, 0xff);
+        int interruptLine = in.getInt("interruptLine", 0, 0xff);
+        int[] registers = in.getInts("bars", BAR_COUNT);
+        for (int i = 0; i < BAR_COUNT; i++) {
+            if ((registers[i] & ~barMasks[i]) != 0) {
+                throw invalid(in, "bars." + i, "0x" + Integer.toHexString(registers[i]) + " is not an address BAR register " + i
+                        + " can hold");
+            }
+        }
+        boolean requested = in.getBoolean("interruptRequested");
+        if (requested && pin == InterruptPin.NONE) {
+            throw invalid(in, "interruptRequested", "is true for a function without an interrupt pin");
+        }
+        // A function without capabilities wrote no list (a tree has no empty lists).
+        List<StateReader> entries = capabilities.isEmpty() ? List.of() : in.list("capabilities", capabilities.size());
+        if (entries.size() != capabilities.size()) {
+            throw invalid(in, "capabilities", "has " + entries.size() + " entries, but the function has " + capabilities.size());
+        }
+        for (int i = 0; i < entries.size(); i++) {
+            Placed placed = capabilities.get(i);
+            expect(entries.get(i), "offset", placed.offset());
+            expect(entries.get(i), "id", placed.capability().id());
+        }
+        synchronized (this) {
+            putShort(COMMAND, command);
+            header[CACHE_LINE_SIZE] = (byte) cacheLineSize;
+            header[INTERRUPT_LINE] = (byte) interruptLine;
+            System.arraycopy(registers, 0, barRegisters, 0, BAR_COUNT);
+            interruptRequested = requested;
+            driveInterruptLine();
+        }
+        for (int i = 0; i < entries.size(); i++) {
+            if (capabilities.get(i).capability() instanceof Snapshottable part) {
+                entries.get(i).restore("state", part);
+            }
+        }
+    }
+
+    private int shortAt(int offset) {
+        return (header[offset] & 0xff) | (header[offset + 1] & 0xff) << 8;
+    }
+
+    private static void expect(StateReader in, String key, int expected) throws SnapshotException {
+        int value = in.getInt(key);
+        if (value != expected) {
+            throw invalid(in, key, "is 0x" + Integer.toHexString(value) + ", but this function has 0x" + Integer.toHexString(expected));
+        }
+    }
+
+    static SnapshotException invalid(StateReader in, String key, String problem) {
+        return new SnapshotException("snapshot field " + (in.path().isEmpty() ? key : in.path() + "." + key) + " " + problem);
     }
 
     /** How a device declares its header, BARs, interrupt pin and capabilities. */

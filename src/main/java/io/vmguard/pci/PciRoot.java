@@ -7,11 +7,17 @@ import io.vmguard.bus.BusDevice;
 import io.vmguard.bus.BusRange;
 import io.vmguard.bus.InterruptLine;
 import io.vmguard.bus.MsiSink;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.IntFunction;
+import java.util.stream.IntStream;
 
 /**
  * The PCI root complex: bus 0 with the host bridge at 00:00.0 and the devices vmguard adds in slots 1,
@@ -27,8 +33,14 @@ import java.util.function.IntFunction;
  * <p>Like firmware, {@link #add} gives each BAR a naturally aligned address in the window and turns on
  * memory space, and fills the interrupt line register with the GSI the pin is routed to
  * ({@link PciInterruptRouting}); Linux keeps what firmware assigned.
+ *
+ * <p>A snapshot holds the configuration address register and every function's configuration space, the
+ * host bridge's included ({@link PciConfigSpace#saveState}): BARs as the guest programmed them, the
+ * command register, capabilities such as MSI-X. It is restored into a root built with the same functions
+ * in the same slots, before the functions' own devices are restored (a device that comes back running may
+ * need bus mastering on, and its interrupts need MSI-X as the guest set it up).
  */
-public final class PciRoot {
+public final class PciRoot implements Snapshottable {
     public static final BusRange CONFIG_PORTS = new BusRange(0xcf8, 8);
     public static final BusRange ECAM = new BusRange(X86Layout.PCI_ECAM, X86Layout.PCI_ECAM_SIZE);
     public static final BusRange MMIO_WINDOW = new BusRange(X86Layout.PCI_MMIO_WINDOW, X86Layout.PCI_MMIO_WINDOW_SIZE);
@@ -156,6 +168,43 @@ public final class PciRoot {
                 return;
             }
         }
+    }
+
+    // ---- snapshots ----
+
+    @Override
+    public void saveState(StateWriter out) {
+        out.putInt("configAddress", configPorts.address());
+        PciDevice[] present = slots;
+        for (int slot = 0; slot < present.length; slot++) {
+            if (present[slot] != null) {
+                out.append("functions").putInt("slot", slot).save("config", present[slot].config());
+            }
+        }
+    }
+
+    @Override
+    public void restoreState(StateReader in) throws SnapshotException {
+        int address = in.getInt("configAddress");
+        if (!ConfigPorts.validAddress(address)) {
+            throw PciConfigSpace.invalid(in, "configAddress", "0x" + Integer.toHexString(address) + " sets reserved bits");
+        }
+        PciDevice[] present = slots;
+        List<Integer> occupied = IntStream.range(0, present.length).filter(slot -> present[slot] != null).boxed().toList();
+        List<StateReader> functions = in.list("functions", PciAddress.DEVICES_PER_BUS);
+        if (functions.size() != occupied.size()) {
+            throw PciConfigSpace.invalid(in, "functions", "has " + functions.size() + " entries, but bus 0 has "
+                    + occupied.size() + " functions");
+        }
+        for (int i = 0; i < functions.size(); i++) {
+            StateReader function = functions.get(i);
+            int slot = function.getInt("slot", 0, PciAddress.DEVICES_PER_BUS - 1);
+            if (slot != occupied.get(i)) {
+                throw PciConfigSpace.invalid(function, "slot", "is " + slot + ", but the function there now is in slot " + occupied.get(i));
+            }
+            function.restore("config", present[slot].config());
+        }
+        configPorts.restoreAddress(address);
     }
 
     // ---- the bus devices, for tests ----

@@ -2,8 +2,14 @@ package io.vmguard.virtio;
 
 import io.vmguard.dma.DmaSpace;
 import io.vmguard.events.GuestLog;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.IntPredicate;
 
 /**
  * The part of a virtio transport that does not depend on the bus: device status, feature negotiation,
@@ -15,6 +21,10 @@ import java.util.List;
  * its own ({@link VirtioDevice}'s lock rule). Each activation hands the device a door back that closes at
  * the reset ending it: what the device sends through it afterwards is dropped, so a device thread that was
  * just late cannot interrupt, or set DEVICE_NEEDS_RESET in, the driver's next life of the device.
+ *
+ * <p>Snapshots: {@link #saveState} writes the protocol state and, for a running device, where the device is
+ * in each ring; {@link #restoreState} checks all of it and brings a device that was running back to life
+ * with its queues where they were, without the driver doing anything. Both run with the device paused.
  */
 public final class VirtioControl {
     /** The MSI-X vector number that means "no interrupt" (virtio-pci's VIRTIO_MSI_NO_VECTOR). */
@@ -35,6 +45,10 @@ public final class VirtioControl {
     private boolean active;
     /** Counts activations and resets: an {@link Activation} holding an older number is closed. */
     private int generation;
+    /** The queues of the current activation (null for a disabled one), for snapshots; empty when not active. */
+    private List<Virtqueue> running = List.of();
+    private final LongAdder notifications = new LongAdder();
+    private final LongAdder interrupts = new LongAdder();
 
     /** The driver's settings for one queue, as written through the transport before it is enabled. */
     public static final class QueueConfig {
@@ -90,7 +104,7 @@ public final class VirtioControl {
         this.device = device;
         this.name = name;
         this.dma = dma;
-        this.interrupt = interrupt;
+        this.interrupt = new CountingInterrupt(interrupt);
         this.offeredFeatures = device.features() | VirtioFeatures.TRANSPORT | extraFeatures;
         for (int i = 0; i < device.queueCount(); i++) {
             queues.add(new QueueConfig(device.maxQueueSize()));
@@ -239,10 +253,17 @@ public final class VirtioControl {
 
     /** The driver kicked queue {@code index}. Kicks before DRIVER_OK, after a failure or for absent queues are ignored. */
     public void notifyQueue(int index) {
+        if (serve(index)) {
+            notifications.increment();
+        }
+    }
+
+    /** Lets the device serve queue {@code index} if it is running; returns whether it was asked to. */
+    private boolean serve(int index) {
         int kicked;
         synchronized (this) {
-            if (!active || (status & DeviceStatus.DEVICE_NEEDS_RESET) != 0 || queue(index) == null || !queues.get(index).ready) {
-                return;
+            if (!running(index)) {
+                return false;
             }
             kicked = generation;
         }
@@ -254,6 +275,59 @@ public final class VirtioControl {
         } catch (RuntimeException e) {
             // A device bug must not take the VMM down; the guest sees a broken device instead.
             fail(kicked, "internal error: " + e);
+        }
+        return true;
+    }
+
+    /** Whether the device is running and queue {@code index} is one it uses; under the lock. */
+    private boolean running(int index) {
+        return active && (status & DeviceStatus.DEVICE_NEEDS_RESET) == 0 && queue(index) != null && queues.get(index).ready;
+    }
+
+    /**
+     * Pauses the device ({@link VirtioDevice#pause}): when this returns it touches no guest memory and
+     * raises no interrupt until {@link #resume}. Takes no lock of this object's, so it cannot wait behind a
+     * reset, nor a reset behind it.
+     */
+    public void pause() {
+        device.pause();
+    }
+
+    /**
+     * Lets the device run again and has it look at every queue it uses, as if the driver had kicked each:
+     * a kick that came while it was paused, or that the snapshot could not hold, is served now. A kick
+     * with nothing to do costs a look at the ring's index.
+     */
+    public void resume() {
+        device.resume();
+        for (int i = 0; i < queues.size(); i++) {
+            serve(i);
+        }
+    }
+
+    /** The device's counters with this transport's notifications and interrupts. */
+    public DeviceCounters counters() {
+        return device.counters().withTransport(notifications.sum(), interrupts.sum());
+    }
+
+    /** Counts what the transport raises for this device, on its way to the wire. */
+    private final class CountingInterrupt implements VirtioInterrupt {
+        private final VirtioInterrupt wire;
+
+        CountingInterrupt(VirtioInterrupt wire) {
+            this.wire = wire;
+        }
+
+        @Override
+        public void usedBuffers(int queueIndex) {
+            interrupts.increment();
+            wire.usedBuffers(queueIndex);
+        }
+
+        @Override
+        public void configurationChanged() {
+            interrupts.increment();
+            wire.configurationChanged();
         }
     }
 
@@ -322,13 +396,13 @@ public final class VirtioControl {
     }
 
     private void activate() {
-        List<Virtqueue> running = new ArrayList<>();
+        List<Virtqueue> created = new ArrayList<>();
         try {
             for (QueueConfig config : queues) {
                 if (config.ready && config.size > config.maxSize) {
                     throw new QueueException("queue size " + config.size + " is above the device's maximum " + config.maxSize);
                 }
-                running.add(config.ready
+                created.add(config.ready
                         ? Virtqueue.create(dma, new Virtqueue.Layout(config.size, config.descriptorTable, config.driverArea,
                                 config.deviceArea), driverFeatures)
                         : null);
@@ -337,10 +411,16 @@ public final class VirtioControl {
             fail(e.getMessage());
             return;
         }
+        start(created);
+    }
+
+    /** Hands the device its queues through a new door; under the lock. */
+    private void start(List<Virtqueue> queuesToRun) {
         active = true;
+        running = Collections.unmodifiableList(new ArrayList<>(queuesToRun));
         Activation activation = new Activation(++generation);
         try {
-            device.activate(new DeviceContext(driverFeatures, running, dma, activation, activation));
+            device.activate(new DeviceContext(driverFeatures, queuesToRun, dma, activation, activation));
         } catch (RuntimeException e) {
             fail("internal error: " + e);
         }
@@ -352,11 +432,163 @@ public final class VirtioControl {
             device.reset();
         }
         active = false;
+        running = List.of();
         status = 0;
         driverFeatures = 0;
         configVector = NO_VECTOR;
         for (int i = 0; i < queues.size(); i++) {
             queues.set(i, new QueueConfig(device.maxQueueSize()));
         }
+    }
+
+    // ---- snapshots ----
+
+    /**
+     * Writes the protocol state: status, features, generation, vectors, every queue's settings and, for
+     * the queues of a running device, where the device is in the rings; then the device's own state
+     * ({@code device}). The device must be paused.
+     */
+    public synchronized void saveState(StateWriter out) {
+        out.putInt("deviceType", device.type().id())
+                .putLong("offeredFeatures", offeredFeatures)
+                .putInt("status", status)
+                .putLong("driverFeatures", driverFeatures)
+                .putInt("configGeneration", configGeneration)
+                .putInt("configVector", configVector)
+                .putBoolean("active", active);
+        for (int i = 0; i < queues.size(); i++) {
+            QueueConfig queue = queues.get(i);
+            StateWriter entry = out.append("queues")
+                    .putInt("size", queue.size)
+                    .putBoolean("ready", queue.ready)
+                    .putLong("descriptorTable", queue.descriptorTable)
+                    .putLong("driverArea", queue.driverArea)
+                    .putLong("deviceArea", queue.deviceArea)
+                    .putInt("vector", queue.vector);
+            Virtqueue live = i < running.size() ? running.get(i) : null;
+            if (live != null) {
+                live.saveState(entry.child("position"));
+            }
+        }
+        // Under this lock, then the device's: the lock rule's order.
+        out.save("device", device);
+    }
+
+    /**
+     * Takes back what {@link #saveState} wrote, into a freshly built transport. The device is paused first
+     * and stays paused: the caller resumes it ({@link #resume}) when the vCPUs run again. Everything is checked before anything changes; a device that
+     * was running is activated again with its queues at the saved addresses and positions.
+     *
+     * @param reach          the device's memory as seen without gates the guest controls (bus mastering):
+     *                       where a running queue's rings must lie
+     * @param vectorAccepted which MSI-X vector numbers the transport could have stored (besides NO_VECTOR)
+     */
+    public void restoreState(StateReader in, DmaSpace reach, IntPredicate vectorAccepted) throws SnapshotException {
+        device.pause();
+        Saved saved = readSaved(in, reach, vectorAccepted);
+        synchronized (this) {
+            reset();
+            status = saved.status;
+            driverFeatures = saved.driverFeatures;
+            configGeneration = saved.configGeneration;
+            configVector = saved.configVector;
+            for (int i = 0; i < queues.size(); i++) {
+                queues.set(i, saved.queues.get(i));
+            }
+            if (saved.live != null) {
+                start(saved.live);
+            } else {
+                // A device that failed while running stays failed, as it was: only a reset revives it.
+                active = saved.active;
+            }
+        }
+        // The device's own state lands after its activation, which would otherwise overwrite it.
+        in.restore("device", device);
+    }
+
+    /** What a snapshot holds, checked; {@code live} is the queues to run again, or null when the device was not running. */
+    private record Saved(int status, long driverFeatures, int configGeneration, int configVector, boolean active,
+                         List<QueueConfig> queues, List<Virtqueue> live) {}
+
+    private Saved readSaved(StateReader in, DmaSpace reach, IntPredicate vectorAccepted) throws SnapshotException {
+        int type = in.getInt("deviceType");
+        if (type != device.type().id()) {
+            throw invalid(in, "deviceType", "is " + type + ", but this device is a " + device.type() + " (" + device.type().id() + ")");
+        }
+        long offered = in.getLong("offeredFeatures");
+        if (offered != offeredFeatures) {
+            throw invalid(in, "offeredFeatures", "is 0x" + Long.toHexString(offered) + ", but the device offers 0x"
+                    + Long.toHexString(offeredFeatures) + " now (was it configured differently?)");
+        }
+        int savedStatus = in.getInt("status", 0, 0xff);
+        long features = in.getLong("driverFeatures");
+        // Before FEATURES_OK the driver may write any bits; FEATURES_OK stuck only for an acceptable set.
+        if ((savedStatus & DeviceStatus.FEATURES_OK) != 0
+                && ((features & ~offeredFeatures) != 0 || !VirtioFeatures.has(features, VirtioFeatures.VERSION_1))) {
+            throw invalid(in, "driverFeatures", "0x" + Long.toHexString(features) + " is not a subset of the offered 0x"
+                    + Long.toHexString(offeredFeatures) + " with VERSION_1, yet FEATURES_OK is set");
+        }
+        int generationSeen = in.getInt("configGeneration");
+        int vector = vector(in, "configVector", vectorAccepted);
+        boolean wasActive = in.getBoolean("active");
+        boolean driverOk = (savedStatus & DeviceStatus.DRIVER_OK) != 0;
+        boolean needsReset = (savedStatus & DeviceStatus.DEVICE_NEEDS_RESET) != 0;
+        if (wasActive != driverOk && (wasActive || !needsReset)) {
+            // DRIVER_OK activates the device; only a failed activation leaves it inactive (with NEEDS_RESET).
+            throw invalid(in, "active", "is " + wasActive + " with status 0x" + Integer.toHexString(savedStatus));
+        }
+        boolean live = wasActive && !needsReset;
+        List<StateReader> entries = in.list("queues", queues.size());
+        if (entries.size() != queues.size()) {
+            throw invalid(in, "queues", "has " + entries.size() + " entries, but the device has " + queues.size() + " queues");
+        }
+        List<QueueConfig> configs = new ArrayList<>();
+        List<Virtqueue> liveQueues = new ArrayList<>();
+        for (StateReader entry : entries) {
+            QueueConfig config = readQueue(entry, vectorAccepted);
+            configs.add(config);
+            liveQueues.add(live && config.ready ? liveQueue(entry, config, features, reach) : null);
+        }
+        return new Saved(savedStatus, features, generationSeen, vector, wasActive, configs, live ? liveQueues : null);
+    }
+
+    private QueueConfig readQueue(StateReader in, IntPredicate vectorAccepted) throws SnapshotException {
+        QueueConfig config = new QueueConfig(device.maxQueueSize());
+        // The registers take any value until the queue runs; a running queue's are checked in liveQueue.
+        config.size = in.getInt("size");
+        config.ready = in.getBoolean("ready");
+        config.descriptorTable = in.getLong("descriptorTable");
+        config.driverArea = in.getLong("driverArea");
+        config.deviceArea = in.getLong("deviceArea");
+        config.vector = vector(in, "vector", vectorAccepted);
+        return config;
+    }
+
+    /** A running queue: sized and placed as activation demands, inside memory, at its saved position. */
+    private Virtqueue liveQueue(StateReader in, QueueConfig config, long features, DmaSpace reach) throws SnapshotException {
+        if (config.size <= 0 || config.size > config.maxSize || Integer.bitCount(config.size) != 1) {
+            throw invalid(in, "size", "is " + config.size + ", not a power of two up to the device's maximum " + config.maxSize);
+        }
+        Virtqueue queue;
+        try {
+            queue = Virtqueue.create(dma, reach, new Virtqueue.Layout(config.size, config.descriptorTable, config.driverArea,
+                    config.deviceArea), features);
+        } catch (QueueException e) {
+            throw new SnapshotException("snapshot queue " + in.path() + " cannot run: " + e.getMessage());
+        }
+        queue.restoreState(in.child("position"));
+        return queue;
+    }
+
+    private static int vector(StateReader in, String key, IntPredicate accepted) throws SnapshotException {
+        int vector = in.getInt(key, 0, 0xffff);
+        if (vector != NO_VECTOR && !accepted.test(vector)) {
+            throw invalid(in, key, "is " + vector + ", which names no MSI-X vector of this transport");
+        }
+        return vector;
+    }
+
+    private static SnapshotException invalid(StateReader in, String key, String problem) {
+        return new SnapshotException("snapshot field " + (in.path().isEmpty() ? key : in.path() + "." + key) + " " + problem);
     }
 }

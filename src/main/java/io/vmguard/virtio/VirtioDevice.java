@@ -1,5 +1,9 @@
 package io.vmguard.virtio;
 
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -27,8 +31,15 @@ import java.lang.foreign.MemorySegment;
  * </ol>
  * Breaking rule 1 deadlocks: a device thread holding its lock waits for the transport's, while the vCPU
  * resetting the device holds the transport's and waits for the device's.
+ *
+ * <p><b>Pause and snapshots.</b> {@link #pause} returns once nothing of the device's touches guest memory
+ * or interrupts the guest, and nothing will until {@link #resume} (a {@link PauseGate} does this); it takes
+ * no lock of the transport's, so it cannot deadlock with a reset. The transport saves the queues and its
+ * registers; the device saves only what is its own ({@link #saveState}). On restore the transport
+ * re-activates a device that was running, with its queues where they were, and then calls
+ * {@link #restoreState}: the device is paused throughout, and runs again at {@link #resume}.
  */
-public interface VirtioDevice extends AutoCloseable {
+public interface VirtioDevice extends AutoCloseable, Snapshottable {
     DeviceType type();
 
     /** The device-specific feature bits it offers (the transport adds {@link VirtioFeatures#TRANSPORT}). */
@@ -60,6 +71,34 @@ public interface VirtioDevice extends AutoCloseable {
 
     /** Back to the state before {@link #activate}: stop using the queues, forget the context. */
     void reset();
+
+    /**
+     * Stops touching guest memory and raising interrupts; returns when work under way is done. A kick while
+     * paused may be ignored: the transport kicks every queue again at {@link #resume}. Idempotent.
+     */
+    default void pause() {}
+
+    /** Undoes {@link #pause}. */
+    default void resume() {}
+
+    /** Requests, bytes and errors so far; the transport adds notifications and interrupts. Any thread, cheap. */
+    default DeviceCounters counters() {
+        return DeviceCounters.ZERO;
+    }
+
+    /**
+     * The device's own state beyond its queues and the transport's registers (a MAC, messages waiting for
+     * the driver). Called while paused. A device with none writes nothing.
+     */
+    @Override
+    default void saveState(StateWriter out) {}
+
+    /**
+     * Takes back what {@link #saveState} wrote, checking every field (the snapshot is untrusted). Called
+     * while paused, after the transport has re-activated a device that was running.
+     */
+    @Override
+    default void restoreState(StateReader in) throws SnapshotException {}
 
     /** Releases host resources (files, sockets, threads) when the VM ends. */
     @Override

@@ -2,6 +2,9 @@ package io.vmguard.virtio;
 
 import io.vmguard.dma.DmaFault;
 import io.vmguard.dma.DmaSpace;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,6 +63,15 @@ public final class Virtqueue {
      * @param features the negotiated features (indirect descriptors and EVENT_IDX are honoured only when agreed)
      */
     public static Virtqueue create(DmaSpace dma, Layout layout, long features) throws QueueException {
+        return create(dma, dma, layout, features);
+    }
+
+    /**
+     * As {@link #create(DmaSpace, Layout, long)}, checking that the rings lie in memory through {@code reach}
+     * rather than through the queue's own door: a restore checks placement even while the guest has shut
+     * that door (a PCI function with bus mastering off), which is a state it may legitimately be in.
+     */
+    static Virtqueue create(DmaSpace dma, DmaSpace reach, Layout layout, long features) throws QueueException {
         int size = layout.size();
         if (size <= 0 || size > MAX_SIZE || Integer.bitCount(size) != 1) {
             throw new QueueException("queue size " + size + " is not a power of two up to " + MAX_SIZE);
@@ -72,11 +84,42 @@ public final class Virtqueue {
                 VirtioFeatures.has(features, VirtioFeatures.RING_EVENT_IDX));
         // Touch the ends of all three parts now, so a queue placed outside memory fails at activation,
         // not mid-request (each access is still checked later: the driver may remap memory).
-        queue.readShort(layout.descriptorTable(), "descriptor table");
-        queue.readShort(layout.descriptorTable() + (long) DESCRIPTOR_BYTES * size - 2, "descriptor table");
-        queue.readShort(queue.usedEventAddress(), "driver area");
-        queue.readShort(queue.availEventAddress(), "device area");
+        readShort(reach, layout.descriptorTable(), "descriptor table");
+        readShort(reach, layout.descriptorTable() + (long) DESCRIPTOR_BYTES * size - 2, "descriptor table");
+        readShort(reach, queue.usedEventAddress(), "driver area");
+        readShort(reach, queue.availEventAddress(), "device area");
         return queue;
+    }
+
+    /**
+     * The device's place in the rings: the next available entry to take, the next used entry to fill, and
+     * where the last interrupt decision left off (EVENT_IDX compares against it). Only the owning device
+     * moves them, and it is paused while this runs.
+     */
+    public void saveState(StateWriter out) {
+        out.putInt("nextAvail", nextAvail).putInt("nextUsed", nextUsed).putInt("usedAtLastInterrupt", usedAtLastInterruptCheck);
+    }
+
+    /**
+     * Puts the device back where {@link #saveState} found it, before the device uses the queue. The device
+     * can have taken at most a queue's worth of chains it has not returned; the interrupt mark may be any
+     * earlier used index (a busy device returns many chains between two decisions).
+     */
+    public void restoreState(StateReader in) throws SnapshotException {
+        int avail = in.getInt("nextAvail", 0, 0xffff);
+        int usedIndex = in.getInt("nextUsed", 0, 0xffff);
+        int mark = in.getInt("usedAtLastInterrupt", 0, 0xffff);
+        if (((avail - usedIndex) & 0xffff) > size) {
+            throw new SnapshotException("snapshot field " + field(in, "nextAvail") + " is " + avail + ", more than the queue's "
+                    + size + " entries ahead of nextUsed " + usedIndex);
+        }
+        nextAvail = avail;
+        nextUsed = usedIndex;
+        usedAtLastInterruptCheck = mark;
+    }
+
+    private static String field(StateReader in, String key) {
+        return in.path().isEmpty() ? key : in.path() + "." + key;
     }
 
     public int size() {
@@ -229,6 +272,10 @@ public final class Virtqueue {
     }
 
     private int readShort(long address, String what) throws QueueException {
+        return readShort(dma, address, what);
+    }
+
+    private static int readShort(DmaSpace dma, long address, String what) throws QueueException {
         try {
             return dma.readShort(address) & 0xffff;
         } catch (DmaFault fault) {

@@ -8,6 +8,13 @@ import io.vmguard.dma.GuestDmaSpace;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.pci.PciRoot;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
+import io.vmguard.virtio.DeviceCounters;
+import io.vmguard.virtio.DeviceType;
+import io.vmguard.virtio.VirtioControl;
 import io.vmguard.virtio.VirtioDevice;
 import io.vmguard.virtio.mmio.VirtioMmioTransport;
 import io.vmguard.virtio.pci.VirtioPciTransport;
@@ -25,7 +32,12 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SequencedMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * The VM's virtio devices, on the transport the configuration names. On PCI each is a function in the
@@ -33,11 +45,38 @@ import java.util.List;
  * 4 KiB window at VIRTIO_MMIO_BASE + n * VIRTIO_MMIO_SLOT_SIZE raising device GSI {@code 16 + n % 8},
  * declared to the guest in the ACPI DSDT. Each device reaches guest memory only through the DMA space it
  * is given here.
+ *
+ * <p>Each device has a short name for metrics and snapshots, by kind and order: {@code block0},
+ * {@code block1}, {@code net0}, {@code console}, {@code rng} (a second console or rng would be
+ * {@code console1}, {@code rng1}).
+ *
+ * <p><b>Pause, snapshot, restore</b> (as in Firecracker). {@link #pause} returns once no device touches
+ * guest memory or raises an interrupt: block requests under way have completed, the network cards take no
+ * frames from their backends (a frame already taken is held, and saved), console input waits.
+ * {@link #saveState} needs the devices paused. {@link #restoreState} goes into devices freshly built from
+ * the same configuration (disks reopened by path, network backends reopened by path or name), brings each
+ * device that was running back to life where it was, and leaves everything paused: {@link #resume} when the
+ * vCPUs run again. The PCI root's state (every function's configuration space, MSI-X tables) is not here:
+ * the VM saves it beside this and must restore it first ({@link PciRoot#restoreState}), since a device
+ * that comes back running needs its bus mastering and MSI-X as the guest left them. The tree:
+ *
+ * <pre>
+ *   transport: "pci" | "mmio"
+ *   devices[]: kind ("block", "net", "console", "rng"), name ("block0", ...),
+ *              disk {path, readOnly, bytes}   (block devices only)
+ *              transport {selectors, ISR or InterruptStatus, control {status, features, queues[] ...,
+ *                         device {...}}}
+ * </pre>
  */
-final class VirtioDevices implements AutoCloseable {
+final class VirtioDevices implements AutoCloseable, Snapshottable {
     private static final int DEVICE_GSIS = X86Layout.GSI_COUNT - X86Layout.FIRST_DEVICE_GSI;
 
+    /** One device as attached: its short name, its transport (the snapshot's unit) and the transport's control. */
+    private record Attached(String key, VirtioDevice device, VirtioControl control, Snapshottable transport) {}
+
     private final List<VirtioDevice> devices = new ArrayList<>();
+    /** Written while the VM is built, read by the metrics endpoint from any thread. */
+    private final List<Attached> attached = new CopyOnWriteArrayList<>();
     private final List<AcpiPlatform.VirtioMmioSlot> slots = new ArrayList<>();
     private final Bus mmio;
     private final PciRoot pci;
@@ -47,6 +86,7 @@ final class VirtioDevices implements AutoCloseable {
 
     private OutputStream consoleOutput;
     private SerialTarget consoleTarget;
+    private boolean paused;
 
     VirtioDevices(Bus mmio, PciRoot pci, VirtioTransport transport, VirtualMachine machine, GuestMemory memory) {
         this.mmio = mmio;
@@ -89,21 +129,42 @@ final class VirtioDevices implements AutoCloseable {
     /** Adds a device in the next slot; the guest sees devices in the order they are added. */
     void add(VirtioDevice device, String name) throws VmException {
         devices.add(device); // closed with the others, even if it finds no slot
-        switch (transport) {
-            case PCI -> addOnPci(device, name);
-            case MMIO -> addOnMmio(device, name);
-        }
+        String key = keyFor(device.type());
+        attached.add(switch (transport) {
+            case PCI -> addOnPci(device, name, key);
+            case MMIO -> addOnMmio(device, name, key);
+        });
     }
 
-    private void addOnPci(VirtioDevice device, String name) throws VmException {
+    /** The kind of a device as snapshots and metrics name it. */
+    private static String kind(DeviceType type) {
+        return switch (type) {
+            case BLOCK -> "block";
+            case NET -> "net";
+            case CONSOLE -> "console";
+            case ENTROPY -> "rng";
+            case IOMMU -> "iommu";
+        };
+    }
+
+    /** Disks and network cards are numbered from 0; of the others the first has the bare kind. */
+    private String keyFor(DeviceType type) {
+        long earlier = attached.stream().filter(a -> a.device().type() == type).count();
+        boolean numbered = type == DeviceType.BLOCK || type == DeviceType.NET;
+        return numbered || earlier > 0 ? kind(type) + earlier : kind(type);
+    }
+
+    private Attached addOnPci(VirtioDevice device, String name, String key) throws VmException {
+        VirtioPciTransport function = new VirtioPciTransport(device, name, new GuestDmaSpace(memory), pci.msiSink());
         try {
-            pci.add(new VirtioPciTransport(device, name, new GuestDmaSpace(memory), pci.msiSink()));
+            pci.add(function);
         } catch (IllegalStateException e) {
             throw new VmException("cannot put " + name + " on PCI: " + e.getMessage(), e);
         }
+        return new Attached(key, device, function.control(), function);
     }
 
-    private void addOnMmio(VirtioDevice device, String name) throws VmException {
+    private Attached addOnMmio(VirtioDevice device, String name, String key) throws VmException {
         int index = slots.size();
         if (index >= X86Layout.VIRTIO_MMIO_MAX_DEVICES) {
             throw new VmException("too many virtio-mmio devices (at most " + X86Layout.VIRTIO_MMIO_MAX_DEVICES + ")");
@@ -114,11 +175,128 @@ final class VirtioDevices implements AutoCloseable {
         VirtioMmioTransport window = new VirtioMmioTransport(device, name, new GuestDmaSpace(memory), machine.interruptLine(gsi));
         mmio.register(new BusRange(base, VirtioMmioTransport.WINDOW_SIZE), window);
         slots.add(new AcpiPlatform.VirtioMmioSlot(base, VirtioMmioTransport.WINDOW_SIZE, gsi));
+        return new Attached(key, device, window.control(), window);
     }
 
     /** The virtio-mmio slots, for the ACPI tables (none on PCI, where enumeration finds the devices). */
     List<AcpiPlatform.VirtioMmioSlot> slots() {
         return List.copyOf(slots);
+    }
+
+    // ---- pause, counters, snapshots ----
+
+    /**
+     * Pauses every device, in order; returns once none touches guest memory or raises an interrupt (at most
+     * about 0.1 s per network card, whose receive thread may be waiting on its backend). Idempotent.
+     */
+    synchronized void pause() {
+        for (Attached device : attached) {
+            device.control().pause();
+        }
+        paused = true;
+    }
+
+    /** Lets every device run again; each looks at its queues once, for kicks that came while paused. */
+    synchronized void resume() {
+        for (Attached device : attached) {
+            device.control().resume();
+        }
+        paused = false;
+    }
+
+    /** Each device's counters by its short name ({@code block0}, {@code net0}, {@code console}, {@code rng}), in order. */
+    SequencedMap<String, DeviceCounters> counters() {
+        SequencedMap<String, DeviceCounters> counters = new LinkedHashMap<>();
+        for (Attached device : attached) {
+            counters.put(device.key(), device.control().counters());
+        }
+        return counters;
+    }
+
+    /** Writes the devices' state (the tree in this class's comment). The devices must be paused. */
+    @Override
+    public synchronized void saveState(StateWriter out) {
+        if (!paused) {
+            throw new IllegalStateException("virtio devices must be paused before they are saved");
+        }
+        out.putString("transport", transport.name().toLowerCase(Locale.ROOT));
+        for (Attached device : attached) {
+            StateWriter entry = out.append("devices").putString("kind", kind(device.device().type())).putString("name", device.key());
+            if (device.device() instanceof VirtioBlock disk) {
+                entry.child("disk").putString("path", disk.path().toString()).putBoolean("readOnly", disk.readOnly())
+                        .putLong("bytes", disk.imageBytes());
+            }
+            entry.save("transport", device.transport());
+        }
+    }
+
+    /** As {@link #restoreState(StateReader, Map)} with every network card taking its MAC from the snapshot. */
+    @Override
+    public void restoreState(StateReader in) throws SnapshotException {
+        restoreState(in, Map.of());
+    }
+
+    /**
+     * Restores freshly attached devices, built from the configuration the snapshot was taken with, and leaves
+     * them paused; the PCI root must have been restored already. A network card in {@code macOverrides} (by
+     * card index: 0 is {@code net0}, the guest's eth0) keeps that MAC instead of the snapshot's: a clone must
+     * not share its parent's address.
+     */
+    synchronized void restoreState(StateReader in, Map<Integer, MacAddress> macOverrides) throws SnapshotException {
+        long present = attached.stream().filter(device -> device.device() instanceof VirtioNet).count();
+        for (int card : macOverrides.keySet()) {
+            if (card < 0 || card >= present) {
+                throw new IllegalArgumentException("MAC override for network card " + card + ", but this VM has " + present);
+            }
+        }
+        String savedTransport = in.getString("transport");
+        if (!savedTransport.equals(transport.name().toLowerCase(Locale.ROOT))) {
+            throw new SnapshotException("snapshot field " + field(in, "transport") + " is " + savedTransport + ", but this VM's virtio devices are on "
+                    + transport.name().toLowerCase(Locale.ROOT));
+        }
+        List<StateReader> entries = in.list("devices", attached.size());
+        if (entries.size() != attached.size()) {
+            throw new SnapshotException("snapshot field " + field(in, "devices") + " has " + entries.size() + " entries, but this VM has "
+                    + attached.size() + " virtio devices");
+        }
+        pause(); // nothing of the fresh devices may run while their state changes under them
+        int disks = 0;
+        int cards = 0;
+        for (int i = 0; i < entries.size(); i++) {
+            StateReader entry = entries.get(i);
+            Attached device = attached.get(i);
+            String kind = entry.getString("kind");
+            if (!kind.equals(kind(device.device().type()))) {
+                throw new SnapshotException("snapshot field " + entry.path() + ".kind is " + kind + ", but device " + i + " of this VM is "
+                        + kind(device.device().type()));
+            }
+            if (device.device() instanceof VirtioBlock disk) {
+                checkDisk(entry.child("disk"), disks++, disk);
+            }
+            if (device.device() instanceof VirtioNet card && macOverrides.get(cards++) instanceof MacAddress mac) {
+                card.useMacOnRestore(mac);
+            }
+            entry.restore("transport", device.transport());
+        }
+    }
+
+    private static String field(StateReader in, String key) {
+        return in.path().isEmpty() ? key : in.path() + "." + key;
+    }
+
+    /** The disk must be the one the snapshot saw: same size and access, or the guest's view of it is wrong. */
+    private static void checkDisk(StateReader saved, int index, VirtioBlock disk) throws SnapshotException {
+        String name = "disk " + index + " (" + disk.path() + ")";
+        long bytes = saved.getLong("bytes", 0, Long.MAX_VALUE);
+        if (bytes != disk.imageBytes()) {
+            throw new SnapshotException(name + " changed size: was " + bytes + " bytes, now " + disk.imageBytes());
+        }
+        boolean readOnly = saved.getBoolean("readOnly");
+        if (readOnly != disk.readOnly()) {
+            throw new SnapshotException(name + " was " + (readOnly ? "read-only" : "writable") + " in the snapshot, is "
+                    + (disk.readOnly() ? "read-only" : "writable") + " now");
+        }
+        saved.getString("path"); // recorded for the VMM and for people; a clone may keep its disks elsewhere
     }
 
     @Override

@@ -20,11 +20,19 @@ import java.nio.ByteBuffer;
  * Not thread-safe: one queue's requests are handled one at a time.
  */
 final class BlockRequestHandler {
-    /** What one request did: its status and how many bytes went into the guest's data buffers. */
-    record Completion(BlockStatus status, long dataBytes) {
-        static final Completion OK = new Completion(BlockStatus.OK, 0);
-        static final Completion IOERR = new Completion(BlockStatus.IOERR, 0);
-        static final Completion UNSUPP = new Completion(BlockStatus.UNSUPP, 0);
+    /**
+     * What one request did: its status, how many bytes went into the guest's data buffers, and how many
+     * moved between the guest and the disk either way (for the device's counters).
+     */
+    record Completion(BlockStatus status, long dataBytes, long movedBytes) {
+        static final Completion OK = new Completion(BlockStatus.OK, 0, 0);
+        static final Completion IOERR = new Completion(BlockStatus.IOERR, 0, 0);
+        static final Completion UNSUPP = new Completion(BlockStatus.UNSUPP, 0, 0);
+
+        /** Bytes read into the guest's buffers: they count as data and as moved. */
+        static Completion read(BlockStatus status, long bytes) {
+            return new Completion(status, bytes, bytes);
+        }
     }
 
     static final int CHUNK_BYTES = 128 * 1024;
@@ -91,12 +99,12 @@ final class BlockRequestHandler {
                 done += length;
             }
         } catch (DmaFault fault) {
-            return new Completion(BlockStatus.IOERR, done);
+            return Completion.read(BlockStatus.IOERR, done);
         } catch (IOException e) {
             logHostError("read of " + bytes + " bytes at sector " + sector, e);
-            return new Completion(BlockStatus.IOERR, done);
+            return Completion.read(BlockStatus.IOERR, done);
         }
-        return new Completion(BlockStatus.OK, bytes);
+        return Completion.read(BlockStatus.OK, bytes);
     }
 
     private Completion write(DescriptorChain chain, DmaSpace dma, long sector, long bytes) {
@@ -121,7 +129,7 @@ final class BlockRequestHandler {
             logHostError("write of " + bytes + " bytes at sector " + sector, e);
             return Completion.IOERR;
         }
-        return Completion.OK;
+        return new Completion(BlockStatus.OK, 0, bytes);
     }
 
     /** Durable before the request completes: the guest's journal commits rely on it. */
@@ -144,7 +152,7 @@ final class BlockRequestHandler {
         }
         try {
             chain.write(dma, 0, MemorySegment.ofArray(serial));
-            return new Completion(BlockStatus.OK, ID_BYTES);
+            return Completion.read(BlockStatus.OK, ID_BYTES);
         } catch (DmaFault fault) {
             return Completion.IOERR;
         }

@@ -31,6 +31,7 @@ public final class DiskImage implements AutoCloseable {
     private final Path path;
     private final FileChannel channel;
     private final boolean readOnly;
+    private final long bytes;
     private final long sectors;
 
     /** Over an open channel; the seam tests use to watch what reaches the file (e.g. that force is called). */
@@ -38,7 +39,8 @@ public final class DiskImage implements AutoCloseable {
         this.path = path;
         this.channel = channel;
         this.readOnly = readOnly;
-        this.sectors = channel.size() / SECTOR_BYTES;
+        this.bytes = channel.size();
+        this.sectors = bytes / SECTOR_BYTES;
     }
 
     /**
@@ -95,6 +97,11 @@ public final class DiskImage implements AutoCloseable {
 
     public boolean readOnly() {
         return readOnly;
+    }
+
+    /** The file's size when it was opened, partial last sector included. */
+    public long bytes() {
+        return bytes;
     }
 
     /** The guest-visible size in 512-byte sectors. */

@@ -1,10 +1,16 @@
 package io.vmguard.virtio.block;
 
 import io.vmguard.dma.DmaFault;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import io.vmguard.virtio.DescriptorChain;
 import io.vmguard.virtio.ConfigSpace;
 import io.vmguard.virtio.DeviceContext;
+import io.vmguard.virtio.DeviceCounters;
+import io.vmguard.virtio.DeviceMeter;
 import io.vmguard.virtio.DeviceType;
+import io.vmguard.virtio.PauseGate;
 import io.vmguard.virtio.QueueException;
 import io.vmguard.virtio.Signal;
 import io.vmguard.virtio.VirtioDevice;
@@ -14,6 +20,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Path;
 
 /**
  * virtio-blk (virtio 1.2, section 5.2) over a raw image file: one request queue; reads, writes, durable
@@ -26,6 +33,10 @@ import java.nio.ByteOrder;
  * <p>A chain with no device-writable byte has nowhere to put its status: that driver is broken, and the
  * queue fails ({@link QueueException}, the transport sets DEVICE_NEEDS_RESET). Every other mistake is
  * that request's IOERR or UNSUPP.
+ *
+ * <p>Pause and snapshots: requests run to completion inside {@link #queueNotified}, so once {@link #pause}
+ * has waited for the one under way (if any) no request is half done: the queue positions are the whole
+ * state. Kicks while paused are ignored; the transport kicks again at resume.
  */
 public final class VirtioBlock implements VirtioDevice {
     public static final long F_SEG_MAX = 1L << 2;
@@ -57,6 +68,8 @@ public final class VirtioBlock implements VirtioDevice {
     /** Data moves through this one buffer for the device's whole life (see {@link BlockRequestHandler}). */
     private final ByteBuffer buffer = ByteBuffer.allocateDirect(BlockRequestHandler.CHUNK_BYTES);
     private final MemorySegment status = MemorySegment.ofArray(new byte[1]);
+    private final PauseGate gate = new PauseGate();
+    private final DeviceMeter meter = new DeviceMeter();
     private DeviceContext context;
     private BlockRequestHandler handler;
 
@@ -134,7 +147,14 @@ public final class VirtioBlock implements VirtioDevice {
      */
     @Override
     public void queueNotified(int queueIndex) throws QueueException {
-        Signal.decideThenSend(this, this::serve);
+        if (!gate.enter()) {
+            return;
+        }
+        try {
+            Signal.decideThenSend(this, this::serve);
+        } finally {
+            gate.exit();
+        }
     }
 
     private Signal serve() throws QueueException {
@@ -148,6 +168,7 @@ public final class VirtioBlock implements VirtioDevice {
                 throw new QueueException("virtio-blk request " + chain.head() + " has no device-writable status byte");
             }
             BlockRequestHandler.Completion completion = handler.execute(chain, context.dma());
+            count(completion);
             status.set(ValueLayout.JAVA_BYTE, 0, completion.status().code());
             try {
                 chain.write(context.dma(), chain.writableBytes() - 1, status);
@@ -157,6 +178,14 @@ public final class VirtioBlock implements VirtioDevice {
             queue.addUsed(chain.head(), (int) usedLength(chain, completion));
         }
         return queue.needsInterrupt() ? Signal.usedBuffers(context, 0) : Signal.NONE;
+    }
+
+    private void count(BlockRequestHandler.Completion completion) {
+        if (completion.status() == BlockStatus.OK) {
+            meter.completed(completion.movedBytes());
+        } else {
+            meter.failed();
+        }
     }
 
     /**
@@ -173,6 +202,54 @@ public final class VirtioBlock implements VirtioDevice {
     public synchronized void reset() {
         context = null;
         handler = null;
+    }
+
+    /** Returns once the request under way, if any, has completed (its interrupt sent). */
+    @Override
+    public void pause() {
+        gate.pause();
+    }
+
+    @Override
+    public void resume() {
+        gate.resume();
+    }
+
+    @Override
+    public DeviceCounters counters() {
+        return meter.counters();
+    }
+
+    /** The image file, for the snapshot's record of which disk this was. */
+    public Path path() {
+        return disk.path();
+    }
+
+    public boolean readOnly() {
+        return disk.readOnly();
+    }
+
+    /** The image file's size in bytes when it was opened. */
+    public long imageBytes() {
+        return disk.bytes();
+    }
+
+    /**
+     * Only the capacity, to check against: requests complete before a pause returns, so the queues (the
+     * transport's) hold all the rest.
+     */
+    @Override
+    public void saveState(StateWriter out) {
+        out.putLong("sectors", disk.sectors());
+    }
+
+    @Override
+    public void restoreState(StateReader in) throws SnapshotException {
+        long sectors = in.getLong("sectors");
+        if (sectors != disk.sectors()) {
+            throw new SnapshotException("snapshot field " + in.path() + ".sectors is " + sectors + ", but " + disk.path()
+                    + " has " + disk.sectors() + " sectors now");
+        }
     }
 
     /** Flushes what the guest wrote (a guest that never flushed still loses nothing at a clean exit) and closes the image. */

@@ -2,6 +2,9 @@ package io.vmguard.virtio.console;
 
 import io.vmguard.dma.DmaFault;
 import io.vmguard.events.GuestLog;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import io.vmguard.virtio.DescriptorChain;
 import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.QueueException;
@@ -11,6 +14,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The MULTIPORT control queues (virtio 1.2, 5.3.6.2), used here for one port only: they are how the
@@ -154,5 +159,40 @@ final class ConsoleControl {
             queue.addUsed(chain.head(), MESSAGE_BYTES);
         }
         return queue.needsInterrupt() ? Signal.usedBuffers(context, VirtioConsole.CONTROL_RECEIVE_QUEUE) : Signal.NONE;
+    }
+
+    /** The answers still waiting for the driver's buffers: the handshake resumes where it was. */
+    void saveState(StateWriter out) {
+        out.putInt("waiting", toDriver.size());
+        for (Message message : toDriver) {
+            out.append("messages").putInt("id", message.id()).putInt("event", message.event()).putInt("value", message.value());
+        }
+    }
+
+    /** Only messages this device sends, for its one port, can be waiting. */
+    void restoreState(StateReader in) throws SnapshotException {
+        int waiting = in.getInt("waiting", 0, MAX_WAITING);
+        List<Message> messages = new ArrayList<>();
+        if (waiting > 0) {
+            List<StateReader> entries = in.list("messages", MAX_WAITING);
+            if (entries.size() != waiting) {
+                throw new SnapshotException("snapshot field " + in.path() + ".messages has " + entries.size()
+                        + " entries, but waiting says " + waiting);
+            }
+            for (StateReader entry : entries) {
+                messages.add(readMessage(entry));
+            }
+        }
+        toDriver.clear();
+        toDriver.addAll(messages);
+    }
+
+    private static Message readMessage(StateReader in) throws SnapshotException {
+        int id = in.getInt("id", PORT, PORT);
+        int event = in.getInt("event");
+        if (event != DEVICE_ADD && event != CONSOLE_PORT && event != PORT_OPEN) {
+            throw new SnapshotException("snapshot field " + in.path() + ".event is " + event + ", not a message this device sends");
+        }
+        return new Message(id, event, in.getInt("value", 0, 0xffff));
     }
 }

@@ -1,8 +1,13 @@
 package io.vmguard.virtio.console;
 
 import io.vmguard.dma.DmaFault;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
+import io.vmguard.snapshot.SnapshotException;
 import io.vmguard.virtio.DescriptorChain;
 import io.vmguard.virtio.DeviceContext;
+import io.vmguard.virtio.DeviceMeter;
+import io.vmguard.virtio.PauseGate;
 import io.vmguard.virtio.QueueException;
 import io.vmguard.virtio.Signal;
 import io.vmguard.virtio.Virtqueue;
@@ -20,10 +25,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * activates the device. One lock serialises the queue, the context and the held bytes. Interrupts and
  * failure reports are sent after the lock is released ({@link io.vmguard.virtio.VirtioDevice}'s lock
  * rule); the transport drops those that come after a reset.
+ *
+ * <p>While the console is paused the pump's input is held, not delivered: the vCPU's fills are already
+ * inside the console's {@link PauseGate}, the pump's go through it here, and the transport's kick of every
+ * queue at resume delivers what waited.
  */
 final class ConsoleReceiver {
     static final int CHUNK_BYTES = 4096;
 
+    private final PauseGate gate;
+    private final DeviceMeter meter;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition drained = lock.newCondition();
     private final byte[] held = new byte[CHUNK_BYTES];
@@ -37,6 +48,11 @@ final class ConsoleReceiver {
     private boolean broken;
     private boolean closed;
 
+    ConsoleReceiver(PauseGate gate, DeviceMeter meter) {
+        this.gate = gate;
+        this.meter = meter;
+    }
+
     /**
      * Hands {@code count} bytes (at most {@link #CHUNK_BYTES}) to the guest, waiting as long as it takes
      * for it to provide buffers.
@@ -47,7 +63,6 @@ final class ConsoleReceiver {
         if (count > CHUNK_BYTES) {
             throw new IllegalArgumentException(count + " bytes is more than one chunk");
         }
-        Signal signal;
         lock.lock();
         try {
             if (heldStart != heldEnd) {
@@ -56,11 +71,16 @@ final class ConsoleReceiver {
             System.arraycopy(bytes, 0, held, 0, count);
             heldStart = 0;
             heldEnd = count;
-            signal = fill();
         } finally {
             lock.unlock();
         }
-        signal.send();
+        if (gate.enter()) {
+            try {
+                buffersAvailable();
+            } finally {
+                gate.exit();
+            }
+        }
         lock.lock();
         try {
             while (heldStart != heldEnd && !closed) {
@@ -74,20 +94,17 @@ final class ConsoleReceiver {
 
     /**
      * The device is active. With the port already open, held input goes into whatever buffers the driver
-     * queued before DRIVER_OK.
+     * queued before DRIVER_OK at the next {@link #buffersAvailable}.
      */
     void attach(DeviceContext newContext, boolean open) {
-        Signal signal;
         lock.lock();
         try {
             context = newContext;
             portOpen = open;
             broken = false;
-            signal = fill();
         } finally {
             lock.unlock();
         }
-        signal.send();
     }
 
     /** The driver reset the device; held input waits for the next activation. */
@@ -112,7 +129,7 @@ final class ConsoleReceiver {
         }
     }
 
-    /** The driver added receive buffers. */
+    /** The driver added receive buffers (or the device was activated or resumed): fills them. Inside the gate. */
     void buffersAvailable() {
         Signal signal;
         lock.lock();
@@ -148,6 +165,7 @@ final class ConsoleReceiver {
                 chain.write(context.dma(), 0, heldSegment.asSlice(heldStart, count));
                 heldStart += count;
                 queue.addUsed(chain.head(), count);
+                meter.completed(count);
             }
             if (heldStart == heldEnd) {
                 drained.signalAll();
@@ -155,11 +173,38 @@ final class ConsoleReceiver {
             return queue.needsInterrupt() ? Signal.usedBuffers(context, VirtioConsole.RECEIVE_QUEUE) : Signal.NONE;
         } catch (DmaFault fault) {
             // The bytes stay held: the guest gets them after it resets the device.
+            meter.failed();
             broken = true;
             return Signal.failure(context, "receive buffer: " + fault.getMessage());
         } catch (QueueException e) {
+            meter.failed();
             broken = true;
             return Signal.failure(context, e.getMessage());
+        }
+    }
+
+    /**
+     * Whether the guest opened the port and whether the queue is broken. Input held from the host is not
+     * saved: it belongs to this VM's host streams, which a restored VM does not have.
+     */
+    void saveState(StateWriter out) {
+        lock.lock();
+        try {
+            out.putBoolean("portOpen", portOpen).putBoolean("broken", broken);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void restoreState(StateReader in) throws SnapshotException {
+        boolean open = in.getBoolean("portOpen");
+        boolean wasBroken = in.getBoolean("broken");
+        lock.lock();
+        try {
+            portOpen = open;
+            broken = wasBroken;
+        } finally {
+            lock.unlock();
         }
     }
 }

@@ -1,10 +1,16 @@
 package io.vmguard.virtio.console;
 
 import io.vmguard.dma.DmaFault;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import io.vmguard.virtio.DescriptorChain;
 import io.vmguard.virtio.ConfigSpace;
 import io.vmguard.virtio.DeviceContext;
+import io.vmguard.virtio.DeviceCounters;
+import io.vmguard.virtio.DeviceMeter;
 import io.vmguard.virtio.DeviceType;
+import io.vmguard.virtio.PauseGate;
 import io.vmguard.virtio.QueueException;
 import io.vmguard.virtio.Signal;
 import io.vmguard.virtio.VirtioDevice;
@@ -33,6 +39,10 @@ import java.time.Duration;
  * <p>Locks: this object's guards the transmit and control queues and the context; the receiver has its
  * own (taken after this one, never before). Interrupts and failures are sent after both are released
  * ({@link VirtioDevice}'s lock rule).
+ *
+ * <p>Pause: output is written inside the kick that brings it, and input waits in the receiver while paused
+ * ({@link ConsoleReceiver}). A snapshot holds whether the guest opened the port and the control answers
+ * still waiting for its buffers, so the handshake goes on where it was.
  */
 public final class VirtioConsole implements VirtioDevice {
     public static final long F_MULTIPORT = 1L << 1;
@@ -47,7 +57,9 @@ public final class VirtioConsole implements VirtioDevice {
     private static final int CHUNK_BYTES = 4096;
 
     private final OutputStream output;
-    private final ConsoleReceiver receiver = new ConsoleReceiver();
+    private final PauseGate gate = new PauseGate();
+    private final DeviceMeter meter = new DeviceMeter();
+    private final ConsoleReceiver receiver = new ConsoleReceiver(gate, meter);
     private final ConsoleControl control = new ConsoleControl(receiver::portOpened);
     private final MemorySegment config = configSpace();
     private final byte[] transmitted = new byte[CHUNK_BYTES];
@@ -105,15 +117,29 @@ public final class VirtioConsole implements VirtioDevice {
             control.reset();
         }
         receiver.attach(context, !context.negotiated(F_MULTIPORT));
+        if (gate.enter()) {
+            try {
+                receiver.buffersAvailable(); // held input into buffers queued before DRIVER_OK
+            } finally {
+                gate.exit();
+            }
+        }
     }
 
     @Override
     public void queueNotified(int queueIndex) throws QueueException {
-        switch (queueIndex) {
-            case RECEIVE_QUEUE -> receiver.buffersAvailable();
-            case TRANSMIT_QUEUE -> Signal.decideThenSend(this, this::transmit);
-            case CONTROL_RECEIVE_QUEUE, CONTROL_TRANSMIT_QUEUE -> Signal.decideThenSend(this, () -> controlQueues(queueIndex));
-            default -> { }
+        if (!gate.enter()) {
+            return;
+        }
+        try {
+            switch (queueIndex) {
+                case RECEIVE_QUEUE -> receiver.buffersAvailable();
+                case TRANSMIT_QUEUE -> Signal.decideThenSend(this, this::transmit);
+                case CONTROL_RECEIVE_QUEUE, CONTROL_TRANSMIT_QUEUE -> Signal.decideThenSend(this, () -> controlQueues(queueIndex));
+                default -> { }
+            }
+        } finally {
+            gate.exit();
         }
     }
 
@@ -144,6 +170,7 @@ public final class VirtioConsole implements VirtioDevice {
                 done += count;
             }
             queue.addUsed(chain.head(), 0);
+            meter.completed(chain.readableBytes());
         }
         flushOutput();
         return queue.needsInterrupt() ? Signal.usedBuffers(context, TRANSMIT_QUEUE) : Signal.NONE;
@@ -173,6 +200,7 @@ public final class VirtioConsole implements VirtioDevice {
 
     private void outputFailed(IOException e) {
         outputFailed = true;
+        meter.error();
         System.err.println("vmguard: virtio-console output failed, further output is dropped: " + e.getMessage());
     }
 
@@ -183,6 +211,41 @@ public final class VirtioConsole implements VirtioDevice {
             control.reset();
         }
         receiver.detach();
+    }
+
+    /** Returns once no output is being written and no input delivered; input then waits until {@link #resume}. */
+    @Override
+    public void pause() {
+        gate.pause();
+    }
+
+    @Override
+    public void resume() {
+        gate.resume();
+    }
+
+    @Override
+    public DeviceCounters counters() {
+        return meter.counters();
+    }
+
+    @Override
+    public void saveState(StateWriter out) {
+        synchronized (this) {
+            control.saveState(out.child("control"));
+        }
+        receiver.saveState(out.child("receiver"));
+    }
+
+    /** After the transport re-activated the device, which reset the handshake: this puts it back. */
+    @Override
+    public void restoreState(StateReader in) throws SnapshotException {
+        StateReader controlState = in.child("control");
+        StateReader receiverState = in.child("receiver");
+        synchronized (this) {
+            control.restoreState(controlState);
+        }
+        receiver.restoreState(receiverState);
     }
 
     /** Stops the input thread (see {@link InputPump#close()} for a read it cannot wake) and flushes output. */

@@ -3,6 +3,10 @@ package io.vmguard.virtio.mmio;
 import io.vmguard.bus.BusDevice;
 import io.vmguard.bus.InterruptLine;
 import io.vmguard.dma.DmaSpace;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import io.vmguard.virtio.VirtioControl;
 import io.vmguard.virtio.VirtioDevice;
 import io.vmguard.virtio.VirtioInterrupt;
@@ -16,8 +20,11 @@ import java.nio.ByteOrder;
  *
  * <p>Registers are 32-bit; other widths are honoured only in the device configuration area, as the spec
  * requires, and anything else reads as zero and is ignored on write.
+ *
+ * <p>Snapshots hold the selectors, InterruptStatus (the line follows it on restore), the control's state
+ * and the device's.
  */
-public final class VirtioMmioTransport implements BusDevice {
+public final class VirtioMmioTransport implements BusDevice, Snapshottable {
     public static final long WINDOW_SIZE = 0x1000;
 
     private static final int MAGIC = 0x74726976; // "virt"
@@ -55,6 +62,7 @@ public final class VirtioMmioTransport implements BusDevice {
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final VirtioControl control;
+    private final DmaSpace dma;
     private final InterruptLine line;
     private int deviceFeaturesSelect;
     private int driverFeaturesSelect;
@@ -69,6 +77,7 @@ public final class VirtioMmioTransport implements BusDevice {
 
     public VirtioMmioTransport(VirtioDevice device, String name, DmaSpace dma, InterruptLine line) {
         this.line = line;
+        this.dma = dma;
         this.control = new VirtioControl(device, name, dma, new LineInterrupt(), 0);
     }
 
@@ -188,6 +197,39 @@ public final class VirtioMmioTransport implements BusDevice {
                     }
                 }
             }
+        }
+    }
+
+    /** Call with the device paused ({@link VirtioControl#pause}). */
+    @Override
+    public void saveState(StateWriter out) {
+        synchronized (this) {
+            out.putInt("deviceFeaturesSelect", deviceFeaturesSelect)
+                    .putInt("driverFeaturesSelect", driverFeaturesSelect)
+                    .putInt("queueSelect", queueSelect);
+        }
+        out.putInt("interruptStatus", interruptStatus());
+        control.saveState(out.child("control"));
+    }
+
+    /** Into a freshly built transport; leaves the device paused ({@link VirtioControl#resume} starts it). */
+    @Override
+    public void restoreState(StateReader in) throws SnapshotException {
+        // The selectors hold any 32-bit value the driver wrote.
+        int deviceSelect = in.getInt("deviceFeaturesSelect");
+        int driverSelect = in.getInt("driverFeaturesSelect");
+        int queue = in.getInt("queueSelect");
+        int status = in.getInt("interruptStatus", 0, INTERRUPT_USED_BUFFER | INTERRUPT_CONFIG_CHANGE);
+        // virtio-mmio has no MSI-X: every vector must be NO_VECTOR.
+        control.restoreState(in.child("control"), dma, vector -> false);
+        synchronized (this) {
+            deviceFeaturesSelect = deviceSelect;
+            driverFeaturesSelect = driverSelect;
+            queueSelect = queue;
+        }
+        synchronized (interruptLock) {
+            interruptStatus = status;
+            line.set(status != 0);
         }
     }
 }

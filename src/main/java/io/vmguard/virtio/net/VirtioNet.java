@@ -4,10 +4,16 @@ import io.vmguard.dma.DmaFault;
 import io.vmguard.net.MacAddress;
 import io.vmguard.net.NetBackend;
 import io.vmguard.net.NetException;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import io.vmguard.virtio.DescriptorChain;
 import io.vmguard.virtio.ConfigSpace;
 import io.vmguard.virtio.DeviceContext;
+import io.vmguard.virtio.DeviceCounters;
+import io.vmguard.virtio.DeviceMeter;
 import io.vmguard.virtio.DeviceType;
+import io.vmguard.virtio.PauseGate;
 import io.vmguard.virtio.QueueException;
 import io.vmguard.virtio.Signal;
 import io.vmguard.virtio.VirtioDevice;
@@ -34,6 +40,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * frames outside the lock and for buffers in {@code wait}, which releases it; a transmit batch sends
  * under it, but a backend gives up on a frame the host cannot take within milliseconds. So a reset
  * waits at most for one frame's copy or one transmit batch.
+ *
+ * <p>Pause: the receive thread stops taking frames from the backend (they wait in the host's socket or
+ * tap queue, which the host bounds and beyond which it drops, as a wire would), and a frame it had already
+ * taken is held, not written to the guest, until resume; it is part of the snapshot. Transmit runs on the
+ * vCPU and is done when pause returns. The MAC address is the snapshot's on restore, unless the VMM set
+ * another with {@link #useMacOnRestore} (a clone must not share its parent's address).
  */
 public final class VirtioNet implements VirtioDevice {
     static final int RECEIVE_QUEUE = 0;
@@ -48,6 +60,8 @@ public final class VirtioNet implements VirtioDevice {
     static final long F_MAC = 1L << 5;
     static final long F_STATUS = 1L << 16;
     private static final int LINK_UP = 1;
+    /** Offset of the le16 status field in the configuration space, after the MAC. */
+    private static final int STATUS_OFFSET = 6;
     private static final long RECEIVE_POLL_MILLIS = 100;
     private static final Duration RECEIVE_POLL = Duration.ofMillis(RECEIVE_POLL_MILLIS);
 
@@ -58,14 +72,22 @@ public final class VirtioNet implements VirtioDevice {
     private final MemorySegment config;
     private final Arena buffers = Arena.ofShared();
     private final MemorySegment transmitFrame = buffers.allocate(MAX_FRAME);
+    /** Where the receive thread lands frames from the backend; only it touches this, outside the lock. */
     private final MemorySegment receiveFrame = buffers.allocate(MAX_FRAME);
+    /** The frame taken from the backend and not yet in the guest's memory: {@code heldLength} bytes, under the lock. */
+    private final MemorySegment heldFrame = buffers.allocate(MAX_FRAME);
     private final MemorySegment receiveHeader = buffers.allocate(HEADER_BYTES);
     private final Thread receiver;
     /** Frames the device itself dropped: malformed transmits, receive buffers too small (the backend counts its own). */
     private final AtomicLong dropped = new AtomicLong();
+    private final PauseGate gate = new PauseGate();
+    private final DeviceMeter meter = new DeviceMeter();
 
     private final AtomicBoolean backendFailed = new AtomicBoolean();
     private DeviceContext context;
+    private int heldLength;
+    /** The MAC a restore keeps instead of the snapshot's; null to take the snapshot's. */
+    private MacAddress restoreMac;
     private volatile boolean closed;
 
     public VirtioNet(NetBackend backend, MacAddress mac, String name) {
@@ -73,7 +95,7 @@ public final class VirtioNet implements VirtioDevice {
         receiveHeader.set(SHORT, NUM_BUFFERS_OFFSET, (short) 1);
         byte[] bytes = new byte[8];
         System.arraycopy(mac.bytes(), 0, bytes, 0, 6);
-        bytes[6] = LINK_UP;
+        bytes[STATUS_OFFSET] = LINK_UP;
         this.config = MemorySegment.ofArray(bytes);
         this.receiver = Thread.ofPlatform().name(name + "-rx").daemon().start(this::receiveLoop);
     }
@@ -111,7 +133,14 @@ public final class VirtioNet implements VirtioDevice {
     @Override
     public void queueNotified(int queueIndex) throws QueueException {
         if (queueIndex == TRANSMIT_QUEUE) {
-            Signal.decideThenSend(this, this::transmit);
+            if (!gate.enter()) {
+                return;
+            }
+            try {
+                Signal.decideThenSend(this, this::transmit);
+            } finally {
+                gate.exit();
+            }
         } else if (queueIndex == RECEIVE_QUEUE) {
             synchronized (this) {
                 notifyAll(); // the receive thread may be waiting for buffers
@@ -129,16 +158,18 @@ public final class VirtioNet implements VirtioDevice {
         while ((chain = queue.pop()) != null) {
             long frameBytes = chain.readableBytes() - HEADER_BYTES;
             if (frameBytes < MIN_FRAME || frameBytes > MAX_FRAME) {
-                dropped.incrementAndGet();
+                drop();
             } else {
                 MemorySegment frame = transmitFrame.asSlice(0, frameBytes);
                 try {
                     chain.read(context.dma(), HEADER_BYTES, frame);
                     backend.send(frame); // a frame the wire loses is counted by the backend
+                    meter.completed(frameBytes);
                 } catch (DmaFault fault) {
+                    meter.failed();
                     throw new QueueException("transmit buffer: " + fault.getMessage(), fault);
                 } catch (NetException e) {
-                    dropped.incrementAndGet();
+                    drop();
                     reportBackendFailure(e);
                 }
             }
@@ -147,37 +178,82 @@ public final class VirtioNet implements VirtioDevice {
         return queue.needsInterrupt() ? Signal.usedBuffers(context, TRANSMIT_QUEUE) : Signal.NONE;
     }
 
+    private void drop() {
+        dropped.incrementAndGet();
+        meter.failed();
+    }
+
+    /**
+     * Takes one frame at a time from the backend and hands it to the guest. While paused it takes none,
+     * and a frame it already took stays held until resume.
+     */
     private void receiveLoop() {
-        while (!closed) {
-            int length;
-            try {
-                length = backend.receive(receiveFrame, RECEIVE_POLL);
-            } catch (NetException e) {
-                reportBackendFailure(e);
-                return;
+        try {
+            while (!closed) {
+                if (!gate.awaitOpen(RECEIVE_POLL)) {
+                    continue; // paused: frames wait in the backend
+                }
+                if (!holding()) {
+                    int length = backend.receive(receiveFrame, RECEIVE_POLL);
+                    if (length == NetBackend.CLOSED) {
+                        return;
+                    }
+                    if (length == 0) {
+                        continue;
+                    }
+                    hold(length);
+                }
+                deliverHeld();
             }
-            if (length == NetBackend.CLOSED) {
-                return;
-            }
-            if (length > 0) {
-                deliver(length);
-            }
+        } catch (NetException e) {
+            reportBackendFailure(e);
+        } catch (InterruptedException e) {
+            // closing
         }
     }
 
-    /** Puts one received frame into the guest's next receive buffer, waiting for one if need be. */
-    private void deliver(int length) {
-        Signal.decideThenSend(this, () -> deliverLocked(length));
+    private synchronized boolean holding() {
+        return heldLength > 0;
     }
 
-    private Signal deliverLocked(int length) {
+    /**
+     * The frame just received becomes the held one. A restore may have put the snapshot's held frame there
+     * while this one was on its way in (a freshly built card receives before it is restored): the
+     * snapshot's goes first, and this one is lost as a frame to an unplugged card is.
+     */
+    private synchronized void hold(int length) {
+        if (heldLength > 0) {
+            drop();
+            return;
+        }
+        MemorySegment.copy(receiveFrame, 0, heldFrame, 0, length);
+        heldLength = length;
+    }
+
+    /** Puts the held frame into the guest's next receive buffer, waiting for one if need be; nothing while paused. */
+    private void deliverHeld() throws InterruptedException {
+        if (!gate.enter()) {
+            return;
+        }
+        try {
+            Signal.decideThenSend(this, this::deliverLocked);
+        } finally {
+            gate.exit();
+        }
+    }
+
+    private Signal deliverLocked() throws InterruptedException {
         DescriptorChain chain = null;
         Virtqueue queue = null;
         try {
             while (chain == null) {
+                if (heldLength == 0 || gate.closed()) {
+                    return Signal.NONE; // pausing: the frame stays held, for resume or the snapshot
+                }
                 queue = context == null ? null : context.queue(RECEIVE_QUEUE);
                 if (closed || queue == null) {
-                    dropped.incrementAndGet(); // no driver to take it: the cable is unplugged
+                    heldLength = 0;
+                    drop(); // no driver to take it: the cable is unplugged
                     return Signal.NONE;
                 }
                 chain = queue.pop();
@@ -185,23 +261,25 @@ public final class VirtioNet implements VirtioDevice {
                     wait(RECEIVE_POLL_MILLIS);
                 }
             }
+            int length = heldLength;
+            heldLength = 0;
             int written = 0;
             if (chain.writableBytes() < HEADER_BYTES + (long) length) {
-                dropped.incrementAndGet(); // a driver that offers too small a buffer loses the frame
+                drop(); // a driver that offers too small a buffer loses the frame
             } else {
                 chain.write(context.dma(), 0, receiveHeader);
-                chain.write(context.dma(), HEADER_BYTES, receiveFrame.asSlice(0, length));
+                chain.write(context.dma(), HEADER_BYTES, heldFrame.asSlice(0, length));
                 written = HEADER_BYTES + length;
+                meter.completed(length);
             }
             queue.addUsed(chain.head(), written);
             return queue.needsInterrupt() ? Signal.usedBuffers(context, RECEIVE_QUEUE) : Signal.NONE;
         } catch (QueueException | DmaFault e) {
+            heldLength = 0;
+            meter.failed();
             DeviceContext failed = context;
             context = null; // touch the broken queue no more until the driver resets the device
             return Signal.failure(failed, "receive: " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return Signal.NONE;
         }
     }
 
@@ -216,6 +294,72 @@ public final class VirtioNet implements VirtioDevice {
     public synchronized void reset() {
         context = null;
         notifyAll();
+    }
+
+    /**
+     * Returns once no frame is being written to the guest and no interrupt is on its way; the receive thread
+     * then waits, holding at most the one frame it had taken.
+     */
+    @Override
+    public void pause() {
+        gate.shut();
+        synchronized (this) {
+            notifyAll(); // a delivery waiting for receive buffers gives up, keeping its frame
+        }
+        gate.awaitIdle();
+    }
+
+    @Override
+    public void resume() {
+        gate.resume();
+    }
+
+    @Override
+    public DeviceCounters counters() {
+        return meter.counters();
+    }
+
+    /** For a clone: a restore keeps {@code mac} instead of taking the snapshot's. */
+    public synchronized void useMacOnRestore(MacAddress mac) {
+        restoreMac = mac;
+    }
+
+    /** The address the guest reads in the configuration space. */
+    public synchronized MacAddress mac() {
+        return new MacAddress(config.asSlice(0, 6).toArray(ValueLayout.JAVA_BYTE));
+    }
+
+    /** The MAC, the link status and a frame taken from the backend but not yet delivered (empty when none). */
+    @Override
+    public synchronized void saveState(StateWriter out) {
+        out.putBytes("mac", config.asSlice(0, 6).toArray(ValueLayout.JAVA_BYTE))
+                .putInt("linkStatus", config.get(SHORT, STATUS_OFFSET) & 0xffff)
+                .putBytes("heldFrame", heldFrame.asSlice(0, heldLength).toArray(ValueLayout.JAVA_BYTE));
+    }
+
+    @Override
+    public synchronized void restoreState(StateReader in) throws SnapshotException {
+        MacAddress saved;
+        try {
+            saved = new MacAddress(in.getBytes("mac", 6));
+        } catch (IllegalArgumentException e) {
+            throw new SnapshotException("snapshot field " + field(in, "mac") + ": " + e.getMessage());
+        }
+        int linkStatus = in.getInt("linkStatus", 0, LINK_UP);
+        byte[] frame = in.getBytes("heldFrame");
+        if (frame.length != 0 && (frame.length < MIN_FRAME || frame.length > MAX_FRAME)) {
+            throw new SnapshotException("snapshot field " + field(in, "heldFrame") + " has " + frame.length
+                    + " bytes, not an Ethernet frame of " + MIN_FRAME + ".." + MAX_FRAME);
+        }
+        MacAddress mac = restoreMac != null ? restoreMac : saved;
+        MemorySegment.copy(mac.bytes(), 0, config, ValueLayout.JAVA_BYTE, 0, 6);
+        config.set(SHORT, STATUS_OFFSET, (short) linkStatus);
+        MemorySegment.copy(frame, 0, heldFrame, ValueLayout.JAVA_BYTE, 0, frame.length);
+        heldLength = frame.length;
+    }
+
+    private static String field(StateReader in, String key) {
+        return in.path().isEmpty() ? key : in.path() + "." + key;
     }
 
     @Override

@@ -1,5 +1,8 @@
 package io.vmguard.virtio.pci;
 
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import io.vmguard.virtio.VirtioControl;
 
 /**
@@ -119,6 +122,27 @@ final class CommonConfig {
             case QUEUE_DEVICE_HI -> control.setQueueAddressPart(queueSelect, 5, value);
             default -> { } // read-only fields, and the two whose features are not offered
         }
+    }
+
+    /** The selectors; the rest of the structure is the control's. */
+    synchronized void saveState(StateWriter out) {
+        out.putInt("deviceFeatureSelect", deviceFeatureSelect)
+                .putInt("driverFeatureSelect", driverFeatureSelect)
+                .putInt("queueSelect", queueSelect);
+    }
+
+    /** The selectors as read and checked from a snapshot, to be applied once the rest has been. */
+    record Selectors(int deviceFeatureSelect, int driverFeatureSelect, int queueSelect) {
+        /** The feature selectors hold any 32-bit value the driver wrote; the queue selector 16 bits. */
+        static Selectors read(StateReader in) throws SnapshotException {
+            return new Selectors(in.getInt("deviceFeatureSelect"), in.getInt("driverFeatureSelect"), in.getInt("queueSelect", 0, 0xffff));
+        }
+    }
+
+    synchronized void restore(Selectors selectors) {
+        deviceFeatureSelect = selectors.deviceFeatureSelect();
+        driverFeatureSelect = selectors.driverFeatureSelect();
+        queueSelect = selectors.queueSelect();
     }
 
     /**

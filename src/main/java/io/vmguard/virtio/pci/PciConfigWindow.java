@@ -2,6 +2,10 @@ package io.vmguard.virtio.pci;
 
 import io.vmguard.pci.PciCapability;
 import io.vmguard.pci.PciDevice;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -18,7 +22,7 @@ import java.lang.foreign.ValueLayout;
  * unaligned or out-of-range offset) make pci_cfg_data inert: nothing is accessed, reads return what it
  * held.
  */
-final class PciConfigWindow implements PciCapability {
+final class PciConfigWindow implements PciCapability, Snapshottable {
     static final int LENGTH = 20;
     private static final int CAP_LEN = 2;
     private static final int CFG_TYPE = 3;
@@ -88,6 +92,35 @@ final class PciConfigWindow implements PciCapability {
                 }
                 function.writeBar(barIndex, target.offset(), data);
             }
+        }
+    }
+
+    /** What the driver wrote: where the window points and pci_cfg_data. Any values are valid: bad ones make the window inert. */
+    @Override
+    public synchronized void saveState(StateWriter out) {
+        out.putInt("bar", Byte.toUnsignedInt(bytes[BAR]))
+                .putLong("offset", Integer.toUnsignedLong(intAt(OFFSET)))
+                .putLong("length", Integer.toUnsignedLong(intAt(ACCESS_LENGTH)))
+                .putLong("data", Integer.toUnsignedLong(intAt(DATA)));
+    }
+
+    @Override
+    public void restoreState(StateReader in) throws SnapshotException {
+        int bar = in.getInt("bar", 0, 0xff);
+        long offset = in.getLong("offset", 0, 0xffff_ffffL);
+        long length = in.getLong("length", 0, 0xffff_ffffL);
+        long data = in.getLong("data", 0, 0xffff_ffffL);
+        synchronized (this) {
+            bytes[BAR] = (byte) bar;
+            putInt(OFFSET, (int) offset);
+            putInt(ACCESS_LENGTH, (int) length);
+            putInt(DATA, (int) data);
+        }
+    }
+
+    private void putInt(int at, int value) {
+        for (int i = 0; i < 4; i++) {
+            bytes[at + i] = (byte) (value >>> (8 * i));
         }
     }
 

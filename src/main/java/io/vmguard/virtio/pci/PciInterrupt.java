@@ -67,6 +67,16 @@ final class PciInterrupt implements VirtioInterrupt {
         return bits;
     }
 
+    /** The ISR bits not yet read, for snapshots. */
+    synchronized int isr() {
+        return isr;
+    }
+
+    /** Restores the ISR bits; the INTx request is the config space's, restored with it. */
+    synchronized void restoreIsr(int bits) {
+        isr = bits;
+    }
+
     /** A device reset: nothing is pending any more. */
     synchronized void reset() {
         isr = 0;

@@ -7,6 +7,10 @@ import io.vmguard.pci.MsixCapability;
 import io.vmguard.pci.PciBar;
 import io.vmguard.pci.PciConfigSpace;
 import io.vmguard.pci.PciDevice;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.Snapshottable;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
 import io.vmguard.virtio.VirtioControl;
 import io.vmguard.virtio.VirtioDevice;
 import java.lang.foreign.MemorySegment;
@@ -26,8 +30,12 @@ import java.lang.foreign.ValueLayout;
  * registers onto it and chooses the interrupt wire: MSI-X with one vector per queue plus one for
  * configuration changes, else INTA with ISR status. The device reaches memory only while the guest lets
  * the function master the bus ({@link BusMasterDma}).
+ *
+ * <p>Snapshots: this transport saves the virtio state (the control's, the selectors, ISR status) and the
+ * device's own; the function's configuration space, MSI-X table included, is the root complex's to save
+ * and must be restored first ({@link io.vmguard.pci.PciRoot#restoreState}).
  */
-public final class VirtioPciTransport implements PciDevice {
+public final class VirtioPciTransport implements PciDevice, Snapshottable {
     public static final int VENDOR_ID = 0x1af4;
     public static final int DEVICE_ID_BASE = 0x1040;
     /** Non-transitional devices have revision 1 or higher, so legacy-only drivers leave them alone. */
@@ -39,6 +47,8 @@ public final class VirtioPciTransport implements PciDevice {
     private final PciInterrupt interrupt;
     private final CommonConfig common;
     private final int queues;
+    /** The device's memory without the bus-master gate: where a restored running queue must lie. */
+    private final DmaSpace reach;
 
     /**
      * @param name how the device is named in messages (e.g. "virtio-blk 0")
@@ -47,6 +57,7 @@ public final class VirtioPciTransport implements PciDevice {
      */
     public VirtioPciTransport(VirtioDevice device, String name, DmaSpace dma, MsiSink msi) {
         queues = device.queueCount();
+        reach = dma;
         if (queues > BarLayout.MAX_QUEUES) {
             throw new IllegalArgumentException(name + " has " + queues + " queues; virtio-pci takes at most " + BarLayout.MAX_QUEUES);
         }
@@ -136,6 +147,27 @@ public final class VirtioPciTransport implements PciDevice {
             return;
         }
         control.notifyQueue((int) (offset / BarLayout.NOTIFY_OFF_MULTIPLIER));
+    }
+
+    /** Call with the device paused ({@link VirtioControl#pause}). */
+    @Override
+    public void saveState(StateWriter out) {
+        common.saveState(out.child("common"));
+        out.putInt("isr", interrupt.isr());
+        control.saveState(out.child("control"));
+    }
+
+    /**
+     * Into a freshly built transport whose configuration space is already restored. Leaves the device
+     * paused; {@link VirtioControl#resume} starts it.
+     */
+    @Override
+    public void restoreState(StateReader in) throws SnapshotException {
+        CommonConfig.Selectors selectors = CommonConfig.Selectors.read(in.child("common"));
+        int isr = in.getInt("isr", 0, PciInterrupt.ISR_QUEUE | PciInterrupt.ISR_CONFIG);
+        control.restoreState(in.child("control"), reach, vector -> vector < msix.vectors());
+        common.restore(selectors);
+        interrupt.restoreIsr(isr);
     }
 
     private static long load(MemorySegment data) {

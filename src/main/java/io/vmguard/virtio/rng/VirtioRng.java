@@ -3,7 +3,10 @@ package io.vmguard.virtio.rng;
 import io.vmguard.dma.DmaFault;
 import io.vmguard.virtio.DescriptorChain;
 import io.vmguard.virtio.DeviceContext;
+import io.vmguard.virtio.DeviceCounters;
+import io.vmguard.virtio.DeviceMeter;
 import io.vmguard.virtio.DeviceType;
+import io.vmguard.virtio.PauseGate;
 import io.vmguard.virtio.QueueException;
 import io.vmguard.virtio.Signal;
 import io.vmguard.virtio.VirtioDevice;
@@ -14,6 +17,9 @@ import java.security.SecureRandom;
 /**
  * virtio-rng (entropy device, virtio 1.2 section 5.4): fills each request's writable buffers with bytes
  * from the host's {@link SecureRandom}. The guest sees it as /dev/hwrng.
+ *
+ * <p>It has no state beyond its queue: each request is filled inside the kick that brought it, and
+ * {@link #pause} waits for the one under way.
  */
 public final class VirtioRng implements VirtioDevice {
     /** The most bytes one request gets; a driver asking for more simply asks again. */
@@ -22,6 +28,8 @@ public final class VirtioRng implements VirtioDevice {
 
     private final SecureRandom random;
     private final byte[] chunk = new byte[CHUNK];
+    private final PauseGate gate = new PauseGate();
+    private final DeviceMeter meter = new DeviceMeter();
     private DeviceContext context;
 
     public VirtioRng() {
@@ -60,7 +68,14 @@ public final class VirtioRng implements VirtioDevice {
     /** Serves the queue under this object's lock, then interrupts or fails ({@link VirtioDevice}'s lock rule). */
     @Override
     public void queueNotified(int queueIndex) throws QueueException {
-        Signal.decideThenSend(this, this::serve);
+        if (!gate.enter()) {
+            return;
+        }
+        try {
+            Signal.decideThenSend(this, this::serve);
+        } finally {
+            gate.exit();
+        }
     }
 
     private Signal serve() throws QueueException {
@@ -74,7 +89,10 @@ public final class VirtioRng implements VirtioDevice {
             Filled filled = fill(chain);
             queue.addUsed(chain.head(), filled.bytes());
             if (filled.fault() != null) {
+                meter.failed();
                 failure = Signal.failure(context, filled.fault().getMessage());
+            } else {
+                meter.completed(filled.bytes());
             }
         }
         return (queue.needsInterrupt() ? Signal.usedBuffers(context, 0) : Signal.NONE).then(failure);
@@ -104,5 +122,20 @@ public final class VirtioRng implements VirtioDevice {
     @Override
     public synchronized void reset() {
         context = null;
+    }
+
+    @Override
+    public void pause() {
+        gate.pause();
+    }
+
+    @Override
+    public void resume() {
+        gate.resume();
+    }
+
+    @Override
+    public DeviceCounters counters() {
+        return meter.counters();
     }
 }
