@@ -220,13 +220,4 @@ public final class PciRoot implements Snapshottable {
     BusDevice barWindow() {
         return barWindow;
     }
-
-    // STUB(lead): replaced by the snapshot work merging in.
-    public void saveState(io.vmguard.snapshot.StateWriter out) {
-        throw new UnsupportedOperationException("snapshot");
-    }
-
-    public void restoreState(io.vmguard.snapshot.StateReader in) throws io.vmguard.snapshot.SnapshotException {
-        throw new io.vmguard.snapshot.SnapshotException("PCI cannot be restored yet");
-    }
 }

@@ -308,25 +308,4 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
             ConsoleStreams.close(consoleOutput, consoleTarget, "virtio console");
         }
     }
-
-    // STUB(lead): replaced by the snapshot work merging in; throws so nothing can mistake it for done.
-    void pause() {
-        throw new UnsupportedOperationException("pause");
-    }
-
-    void resume() {
-        throw new UnsupportedOperationException("resume");
-    }
-
-    void saveState(io.vmguard.snapshot.StateWriter out) {
-        throw new UnsupportedOperationException("snapshot");
-    }
-
-    void restoreState(io.vmguard.snapshot.StateReader in) throws io.vmguard.snapshot.SnapshotException {
-        throw new io.vmguard.snapshot.SnapshotException("devices cannot be restored yet");
-    }
-
-    java.util.Map<String, Object> counters() {
-        return java.util.Map.of();
-    }
 }

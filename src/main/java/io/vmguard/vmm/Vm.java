@@ -18,6 +18,7 @@ import io.vmguard.events.VmEvents;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.HostMemory;
 import io.vmguard.memory.MemoryImage;
+import io.vmguard.net.MacAddress;
 import io.vmguard.net.NetSpec;
 import io.vmguard.pci.PciRoot;
 import io.vmguard.snapshot.SnapshotException;
@@ -171,7 +172,9 @@ public final class Vm implements AutoCloseable {
             parts.machine.restoreState(root.child("machine"));
             StateReader saved = root.child("devices");
             parts.pci.restoreState(saved.child("pci"));
-            parts.virtio.restoreState(saved.child("virtio"));
+            Map<Integer, MacAddress> macs = new java.util.HashMap<>();
+            options.nets().forEach((card, spec) -> spec.mac().ifPresent(mac -> macs.put(card, mac)));
+            parts.virtio.restoreState(saved.child("virtio"), macs);
             parts.devices.restoreState(saved.child("legacy"));
         } catch (SnapshotException | EngineException e) {
             parts.close();
