@@ -25,6 +25,7 @@ import io.vmguard.snapshot.SnapshotException;
 import io.vmguard.snapshot.StateReader;
 import io.vmguard.snapshot.StateWriter;
 import io.vmguard.sys.NativeException;
+import io.vmguard.virtio.block.DiskConfig;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -201,10 +202,19 @@ public final class Vm implements AutoCloseable {
             }
             nets.set(index, replacement.getValue());
         }
+        List<DiskConfig> disks = new ArrayList<>(saved.disks());
+        for (var replacement : options.disks().entrySet()) {
+            int index = replacement.getKey();
+            if (index < 0 || index >= disks.size()) {
+                throw new VmException("disk override for disk " + index + ": the snapshot has " + disks.size() + " disks");
+            }
+            DiskConfig disk = disks.get(index);
+            disks.set(index, new DiskConfig(replacement.getValue(), disk.readOnly(), disk.serial()));
+        }
         Optional<SerialTarget> console = saved.console().isPresent()
                 ? Optional.of(options.console().orElse(new SerialTarget.Null())) : Optional.empty();
         return new VmConfig(saved.kernel(), saved.initrd(), saved.commandLine(), saved.memoryBytes(), saved.engine(),
-                options.serial(), saved.disks(), nets, console, saved.virtioTransport());
+                options.serial(), disks, nets, console, saved.virtioTransport());
     }
 
     private static PowerControl powerControl(CompletableFuture<RunOutcome> stop) {

@@ -35,13 +35,14 @@ public final class ConsoleLines extends OutputStream {
     }
 
     /**
-     * Waits until a whole line from character {@code from} on matches {@code line} and returns the match.
+     * Waits until a whole line (ended by its newline: a line still being printed does not count) from
+     * character {@code from} on matches {@code line} and returns the match.
      * Fails with the console's tail when {@code timeout} passes first.
      */
     public synchronized Matcher await(Pattern line, int from, Duration timeout) throws InterruptedException, TimeoutException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
-            Matcher matcher = Pattern.compile("(?m)^" + line.pattern() + "\r?$").matcher(text);
+            Matcher matcher = Pattern.compile("(?m)^" + line.pattern() + "\r?\n").matcher(text);
             if (matcher.find(Math.min(from, text.length()))) {
                 return matcher;
             }
@@ -57,7 +58,7 @@ public final class ConsoleLines extends OutputStream {
 
     /** The last value of a counter line like {@code COUNT 17} printed so far, or -1. */
     public synchronized long lastNumber(Pattern counter) {
-        Matcher matcher = Pattern.compile("(?m)^" + counter.pattern() + "\r?$").matcher(text);
+        Matcher matcher = Pattern.compile("(?m)^" + counter.pattern() + "\r?\n").matcher(text);
         long last = -1;
         while (matcher.find()) {
             last = Long.parseLong(matcher.group(1));

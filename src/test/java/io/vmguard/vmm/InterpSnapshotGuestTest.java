@@ -19,6 +19,7 @@ import java.io.InputStream;
 import java.lang.management.ManagementFactory;
 import java.net.Inet4Address;
 import java.net.InetAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -136,8 +137,11 @@ class InterpSnapshotGuestTest {
             Path peerPath = dir.resolve("clone" + index + "-peer.sock");
             FramePeer peer = FramePeer.socket(peerPath, own, pingable());
             ConsoleLines console = new ConsoleLines();
+            // A disk is opened by one VM at a time: each clone gets its own copy of the snapshot's disk.
+            Path disk = Files.copy(dir.resolve("disk.img"), dir.resolve("clone" + index + ".img"));
             RestoreOptions options = new RestoreOptions(new SerialTarget.Streams(InputStream.nullInputStream(), console),
-                    Optional.empty(), Map.of(0, NetSpec.parse("socket:" + own + "," + peerPath + ",mac=02:00:00:00:00:1" + index)));
+                    Optional.empty(), Map.of(0, NetSpec.parse("socket:" + own + "," + peerPath + ",mac=02:00:00:00:00:1" + index)),
+                    Map.of(0, disk));
             try {
                 return new Clone(index, Vm.restore(state, memory, new InterpEngine(), options, VmEvents.none()), peer, console);
             } catch (VmException e) {
