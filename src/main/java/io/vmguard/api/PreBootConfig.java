@@ -88,7 +88,12 @@ public final class PreBootConfig {
 
     /** PUT: fields left out take their defaults. */
     public void putMachineConfig(MachineConfig config) throws ApiError {
-        machine = checked(config.requireComplete().withDefaults());
+        try {
+            config.requireComplete();
+        } catch (IllegalArgumentException e) {
+            throw ApiError.badRequest(Json.PREFIX + e.getMessage());
+        }
+        machine = checked(config.withDefaults());
         touched = true;
     }
 
