@@ -30,7 +30,7 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * 64 KiB (413), request headers of at most {@link #MAX_HEADER_BYTES} (431), at most
  * {@link #MAX_CONNECTIONS} connections (more wait in the kernel's backlog until one closes), a connection
  * with nothing moving for {@link #IDLE_TIMEOUT} is closed (half-sent requests, stalled readers), and an
- * answer takes at most {@link #REQUEST_DEADLINE} (503 after). Garbage gets a 400 and the connection is closed.
+ * answer takes at most {@link #REQUEST_DEADLINE} (503 after; a snapshot of a large guest is the slowest). Garbage gets a 400 and the connection is closed.
  * The API runs on its own threads: the vCPU never waits for it.
  */
 public final class ApiServer implements AutoCloseable {
@@ -38,8 +38,11 @@ public final class ApiServer implements AutoCloseable {
     public static final int MAX_CONNECTIONS = 64;
     public static final Duration IDLE_TIMEOUT = Duration.ofSeconds(30);
     public static final Duration REQUEST_DEADLINE = Duration.ofSeconds(60);
-    /** Each connection may hold a thread (an event stream does); a few more for Jetty's acceptors and selectors. */
-    private static final int MAX_THREADS = MAX_CONNECTIONS + 16;
+
+    /** The bounds that are times and counts; tests shorten them. */
+    public record Limits(int maxConnections, Duration idleTimeout, Duration requestDeadline) {
+        public static final Limits DEFAULT = new Limits(MAX_CONNECTIONS, IDLE_TIMEOUT, REQUEST_DEADLINE);
+    }
 
     private final Server server;
     private final ApiContext api;
@@ -55,6 +58,10 @@ public final class ApiServer implements AutoCloseable {
 
     /** Binds every endpoint and starts answering; an IOException's message is one line for the user. */
     public static ApiServer start(ApiEndpoints endpoints, ApiContext api) throws IOException {
+        return start(endpoints, api, Limits.DEFAULT);
+    }
+
+    public static ApiServer start(ApiEndpoints endpoints, ApiContext api, Limits limits) throws IOException {
         if (!endpoints.any()) {
             throw new IOException("no API endpoint: give --api-sock PATH (or --api-tcp with --api-token-file)");
         }
@@ -62,13 +69,14 @@ public final class ApiServer implements AutoCloseable {
         if (endpoints.tokenFile().isPresent()) {
             token = Optional.of(BearerToken.load(endpoints.tokenFile().get()));
         }
-        QueuedThreadPool threads = new QueuedThreadPool(MAX_THREADS, 4);
+        // Each connection may hold a thread (an event stream does); a few more for Jetty's acceptors and selectors.
+        QueuedThreadPool threads = new QueuedThreadPool(limits.maxConnections() + 16, 4);
         threads.setName("vmguard-api");
         threads.setDaemon(true);
         Server server = new Server(threads);
         server.setStopTimeout(2000); // event streams get this long to send their last lines
         server.setErrorHandler(new FaultErrorHandler());
-        HttpConnectionFactory http = new HttpConnectionFactory(httpConfiguration());
+        HttpConnectionFactory http = new HttpConnectionFactory(httpConfiguration(limits));
 
         SocketFile socket = null;
         UnixDomainServerConnector unix = null;
@@ -77,22 +85,22 @@ public final class ApiServer implements AutoCloseable {
             socket = SocketFile.prepare(endpoints.unixSocket().get());
             unix = new UnixDomainServerConnector(server, 1, 1, http);
             unix.setUnixDomainPath(socket.bindPath());
-            unix.setIdleTimeout(IDLE_TIMEOUT.toMillis());
+            unix.setIdleTimeout(limits.idleTimeout().toMillis());
             server.addConnector(unix);
         }
         if (endpoints.tcp().isPresent()) {
             tcp = new ServerConnector(server, 1, 1, http);
             tcp.setHost(endpoints.tcp().get().getHostString());
             tcp.setPort(endpoints.tcp().get().getPort());
-            tcp.setIdleTimeout(IDLE_TIMEOUT.toMillis());
+            tcp.setIdleTimeout(limits.idleTimeout().toMillis());
             server.addConnector(tcp);
         }
-        server.addBean(new NetworkConnectionLimit(MAX_CONNECTIONS, server));
+        server.addBean(new NetworkConnectionLimit(limits.maxConnections(), server));
 
         Routes routes = new Routes();
         FirecrackerRoutes.register(routes, api);
         VmguardRoutes.register(routes, api);
-        Handler handler = new ApiHandler(routes, api.counters(), REQUEST_DEADLINE);
+        Handler handler = new ApiHandler(routes, api.counters(), limits.requestDeadline());
         if (tcp != null) {
             handler = new TokenCheck(handler, tcp, token.orElseThrow(), api.counters());
         }
@@ -120,12 +128,12 @@ public final class ApiServer implements AutoCloseable {
         return started;
     }
 
-    private static HttpConfiguration httpConfiguration() {
+    private static HttpConfiguration httpConfiguration(Limits limits) {
         HttpConfiguration config = new HttpConfiguration();
         config.setRequestHeaderSize(MAX_HEADER_BYTES);
         config.setSendServerVersion(false);
         config.setSendDateHeader(false);
-        config.setIdleTimeout(IDLE_TIMEOUT.toMillis());
+        config.setIdleTimeout(limits.idleTimeout().toMillis());
         return config;
     }
 

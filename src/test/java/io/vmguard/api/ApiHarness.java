@@ -31,8 +31,12 @@ final class ApiHarness implements AutoCloseable {
     }
 
     ApiHarness(Path dir, Path socket) throws Exception {
+        this(socket, ApiServer.Limits.DEFAULT);
+    }
+
+    ApiHarness(Path socket, ApiServer.Limits limits) throws Exception {
         this.socket = socket;
-        server = ApiServer.start(ApiEndpoints.unix(socket), new ApiContext(instance, hub, events));
+        server = ApiServer.start(ApiEndpoints.unix(socket), new ApiContext(instance, hub, events), limits);
         client.start();
     }
 
