@@ -76,7 +76,9 @@ public final class ServeCommand implements Callable<Integer> {
             Thread onSignal = new Thread(() -> {
                 instance.stop("vmguard was terminated by a signal");
                 try {
-                    finished.await(SHUTDOWN_MILLIS, TimeUnit.MILLISECONDS);
+                    if (instance.vm().isPresent()) { // its devices flush as the main thread ends the run
+                        finished.await(SHUTDOWN_MILLIS, TimeUnit.MILLISECONDS);
+                    }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
