@@ -98,6 +98,15 @@ class ApiCliTest {
         return Files.write(dir.resolve("vmlinux"), b.array());
     }
 
+    /** An x86-64 ELF whose code spins until the VM is stopped. */
+    private Path spinKernel() throws Exception {
+        Path kernel = powerOffKernel(0);
+        byte[] bytes = Files.readAllBytes(kernel);
+        byte[] spin = {(byte) 0xf3, (byte) 0x90, (byte) 0xeb, (byte) 0xfc};
+        System.arraycopy(spin, 0, bytes, 0x100, spin.length);
+        return Files.write(dir.resolve("spin"), bytes);
+    }
+
     private static void put(HttpClient client, Path socket, String path, String json) throws Exception {
         int status = client.newRequest("http://localhost" + path).method("PUT").transport(new Transport.TCPUnix(socket))
                 .body(new StringRequestContent("application/json", json)).timeout(10, TimeUnit.SECONDS).send().getStatus();
@@ -198,6 +207,42 @@ class ApiCliTest {
         assertTrue(lines.contains("\"kind\":\"api-started\""), lines);
         assertTrue(lines.contains("\"kind\":\"vm-powered-off\""), lines);
         assertTrue(lines.contains("\"vm\":\"srv\""), lines);
+    }
+
+    @Test
+    void snapshotPausesARunningVmAndLeavesItRunningAndRestoreLoadsItPaused() throws Exception {
+        Path kernel = spinKernel();
+        Path state = dir.resolve("vm.snap");
+        Path memory = dir.resolve("vm.mem");
+        try (Served served = Served.at(dir.resolve("api.sock"))) {
+            HttpClient client = new HttpClient();
+            client.start();
+            try {
+                put(client, served.socket, "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\"}");
+                put(client, served.socket, "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 32}");
+                put(client, served.socket, "/actions", "{\"action_type\": \"InstanceStart\"}");
+            } finally {
+                client.stop();
+            }
+            int status = Main.execute("snapshot", "--api-sock", served.socket.toString(), "--json",
+                    "--snapshot-path", state.toString(), "--mem-path", memory.toString());
+            org.junit.jupiter.api.Assumptions.assumeFalse(stderr().contains("UnsupportedOperationException"),
+                    "device pause/snapshot not merged yet: " + stderr());
+            assertEquals(0, status, stderr());
+            assertTrue(stdout().contains("\"state\":\"Running\""), stdout());
+            assertTrue(Files.exists(state) && Files.exists(memory));
+            served.instance.stop("test over");
+        }
+        out.reset();
+        try (Served fresh = Served.at(dir.resolve("fresh.sock"))) {
+            assertEquals(0, Main.execute("restore", "--api-sock", fresh.socket.toString(),
+                    "--snapshot-path", state.toString(), "--mem-path", memory.toString()), stderr());
+            assertEquals("cli-vm: Paused (vmguard 0.1.0)\n", stdout());
+            out.reset();
+            assertEquals(0, Main.execute("resume", "--api-sock", fresh.socket.toString()), stderr());
+            assertEquals("cli-vm: Running (vmguard 0.1.0)\n", stdout());
+            fresh.instance.stop("test over");
+        }
     }
 
     @Test
