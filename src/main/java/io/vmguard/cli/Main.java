@@ -1,10 +1,13 @@
 package io.vmguard.cli;
 
+import io.vmguard.api.Version;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 @Command(name = "vmguard", description = "A secure virtual machine monitor.", mixinStandardHelpOptions = true,
-        version = "vmguard 0.1.0", subcommands = {RunCommand.class})
+        version = "vmguard " + Version.NUMBER, subcommands = {RunCommand.class, ServeCommand.class,
+        ClientCommands.Status.class, ClientCommands.Pause.class, ClientCommands.Resume.class,
+        ClientCommands.Snapshot.class, ClientCommands.Restore.class, ClientCommands.Events.class})
 public final class Main implements Runnable {
     /** Bad usage: unknown options, values that do not parse. */
     public static final int EXIT_USAGE = 2;

@@ -2,10 +2,12 @@ package io.vmguard.cli;
 
 import io.vmguard.engine.Engine;
 import io.vmguard.engine.EngineException;
-import io.vmguard.events.EventSink;
+import io.vmguard.api.ApiContext;
+import io.vmguard.api.ApiEndpoints;
+import io.vmguard.api.ApiServer;
+import io.vmguard.api.Instance;
+import io.vmguard.api.PreBootConfig;
 import io.vmguard.events.GuestLog;
-import io.vmguard.events.JsonLinesEventSink;
-import io.vmguard.events.VmEvents;
 import io.vmguard.net.NetSpec;
 import io.vmguard.virtio.block.DiskConfig;
 import io.vmguard.vmm.Engines;
@@ -15,6 +17,7 @@ import io.vmguard.vmm.VirtioTransport;
 import io.vmguard.vmm.Vm;
 import io.vmguard.vmm.VmConfig;
 import io.vmguard.vmm.VmException;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,14 +27,14 @@ import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "run", description = "Boot a Linux guest. With no --kernel, boots the guest image built from guest/.",
         mixinStandardHelpOptions = true)
 public final class RunCommand implements Callable<Integer> {
     /** The command line the built guest image boots with; --append adds to it. */
-    public static final String DEFAULT_COMMAND_LINE =
-            "console=ttyS0 reboot=k panic=-1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd";
+    public static final String DEFAULT_COMMAND_LINE = PreBootConfig.DEFAULT_BOOT_ARGS;
     private static final Pattern GUEST_SCRIPT = Pattern.compile("(?:^|\\s)vmguard\\.run=(\\S+)");
 
     @Option(names = "--kernel", paramLabel = "FILE", description = "vmlinux (ELF) or bzImage")
@@ -87,28 +90,33 @@ public final class RunCommand implements Callable<Integer> {
             description = "append security events to FILE, one JSON object per line")
     Path eventsFile;
 
+    @Mixin
+    ApiOptions api;
+
     @Override
     public Integer call() throws CliException {
+        ApiEndpoints endpoints = api.endpoints();
         VmConfig config = config();
-        try (EventSink sink = openEvents()) {
-            VmEvents events = new VmEvents(id, sink);
-            GuestLog.install(new GuestLog(System.err::println, events, System::nanoTime));
-            return run(config, events);
+        try (VmEventsSetup setup = VmEventsSetup.open(id, eventsFile)) {
+            return run(config, setup, endpoints);
         }
     }
 
-    private EventSink openEvents() throws CliException {
-        if (eventsFile == null) {
-            return EventSink.NONE;
+    /** The API serving {@code vm}, or null (nothing to close) when no endpoint was asked for. */
+    private ApiServer serve(Vm vm, VmEventsSetup setup, ApiEndpoints endpoints) throws CliException {
+        if (!endpoints.any()) {
+            return null;
         }
+        Instance instance = Instance.serving(new Instance.Launch(id, engine, vm.config().serial(), setup.events()), vm);
         try {
-            return JsonLinesEventSink.append(eventsFile);
-        } catch (java.io.IOException e) {
-            throw new CliException("cannot open events file " + eventsFile + ": " + e.getMessage());
+            return ApiServer.start(endpoints, new ApiContext(instance, setup.hub(), setup.events()));
+        } catch (IOException e) {
+            throw new CliException(e.getMessage());
         }
     }
 
-    private int run(VmConfig config, VmEvents events) throws CliException {
+    @SuppressWarnings("try") // the API server only has to live exactly as long as the run
+    private int run(VmConfig config, VmEventsSetup setup, ApiEndpoints endpoints) throws CliException {
         Engine selected;
         try {
             selected = Engines.create(config.engine());
@@ -118,7 +126,7 @@ public final class RunCommand implements Callable<Integer> {
         RunOutcome outcome;
         long started = System.nanoTime();
         java.util.OptionalLong instructions;
-        try (Vm vm = Vm.create(config, selected, events)) {
+        try (Vm vm = Vm.create(config, selected, setup.events()); ApiServer server = serve(vm, setup, endpoints)) {
             outcome = vm.run();
             instructions = vm.instructionsExecuted();
         } catch (VmException e) {
