@@ -2,6 +2,7 @@ package io.vmguard.api;
 
 import io.vmguard.api.model.FullVmConfig;
 import io.vmguard.api.model.InstanceInfo;
+import io.vmguard.api.model.DriveOverride;
 import io.vmguard.api.model.NetworkOverride;
 import io.vmguard.api.model.SnapshotCreate;
 import io.vmguard.api.model.SnapshotLoad;
@@ -34,6 +35,7 @@ public final class Instance implements AutoCloseable {
     private static final String AFTER_START = "The requested operation is not supported after starting the microVM.";
     private static final String BEFORE_START = "The requested operation is not supported before starting the microVM.";
     private static final Pattern CARD_NAME = Pattern.compile("eth(\\d{1,3})");
+    private static final Pattern DISK_NAME = Pattern.compile("vd([a-z])");
 
     /** How this instance builds its VM: the id in events, the engine, where the console goes. */
     public record Launch(String id, String engine, SerialTarget serial, VmEvents events) {}
@@ -148,10 +150,21 @@ public final class Instance implements AutoCloseable {
                 throw ApiError.badRequest("Invalid network override: '" + override.ifaceId() + "' is given twice");
             }
         }
+        Map<Integer, Path> disks = new HashMap<>();
+        for (DriveOverride override : load.vmguardDriveOverrides()) {
+            Matcher disk = DISK_NAME.matcher(override.driveId());
+            if (!disk.matches()) {
+                throw ApiError.badRequest("Invalid drive override: vmguard snapshots name their disks vda, vdb, ...; "
+                        + "there is no '" + override.driveId() + "'");
+            }
+            if (disks.put(disk.group(1).charAt(0) - 'a', Path.of(override.pathOnHost())) != null) {
+                throw ApiError.badRequest("Invalid drive override: '" + override.driveId() + "' is given twice");
+            }
+        }
         Vm restored;
         try {
             restored = Vm.restore(Path.of(load.snapshotPath()), Path.of(load.memoryPath()), engine(),
-                    new RestoreOptions(launch.serial(), Optional.empty(), overrides), launch.events());
+                    new RestoreOptions(launch.serial(), Optional.empty(), overrides, disks), launch.events());
         } catch (VmException e) {
             throw ApiError.badRequest("Loading a microVM snapshot failed: " + e.getMessage());
         }

@@ -152,6 +152,11 @@ final class ClientCommands {
                         + "ethN=socket:LOCAL_PATH,PEER_PATH[,mac=MAC]; clones need their own")
         List<String> nets = new ArrayList<>();
 
+        @Option(names = "--disk", paramLabel = "vdX=FILE",
+                description = "another image for disk vdX (repeatable), of the same size: a disk is opened by one VM at a "
+                        + "time, so clones that write need their own copies")
+        List<String> disks = new ArrayList<>();
+
         @Override
         public Integer call() throws CliException {
             Map<String, Object> request = new LinkedHashMap<>();
@@ -164,6 +169,18 @@ final class ClientCommands {
             }
             if (!overrides.isEmpty()) {
                 request.put("network_overrides", overrides);
+            }
+            List<Map<String, Object>> driveOverrides = new ArrayList<>();
+            for (String disk : disks) {
+                int equals = disk.indexOf('=');
+                if (equals <= 0 || equals == disk.length() - 1) {
+                    throw new CliException("--disk must be vdX=FILE, not '" + disk + "'");
+                }
+                driveOverrides.add(Map.of("drive_id", disk.substring(0, equals),
+                        "path_on_host", Path.of(disk.substring(equals + 1)).toAbsolutePath().toString()));
+            }
+            if (!driveOverrides.isEmpty()) {
+                request.put("vmguard_drive_overrides", driveOverrides);
             }
             try (ApiClient api = options.connect()) {
                 api.change("PUT", "/snapshot/load", ApiClient.json(request));

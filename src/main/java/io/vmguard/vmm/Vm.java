@@ -70,7 +70,8 @@ public final class Vm implements AutoCloseable {
     private final VmEvents events;
     private Thread vcpuThread;
     private Watchdog watchdog;
-    private VmState state = VmState.NOT_STARTED;
+    /** Written under this object's lock, read without it: status requests must not wait behind a snapshot. */
+    private volatile VmState state = VmState.NOT_STARTED;
     /** Set by a restore: the first start comes out of a snapshot, not a reset vector. */
     private boolean restored;
 
@@ -320,8 +321,16 @@ public final class Vm implements AutoCloseable {
             throw new VmException("the vCPU did not reach an instruction boundary within " + PAUSE_MILLIS + " ms ("
                     + runner.currentExit() + ")");
         }
-        virtio.pause();
-        devices.pause();
+        try {
+            virtio.pause();
+            devices.pause();
+        } catch (RuntimeException e) {
+            // Half paused is no state to leave a VM in: let everything run again and say why.
+            virtio.resume();
+            devices.resume();
+            runner.resume();
+            throw new VmException("cannot pause the devices: " + e.getMessage(), e);
+        }
         state = VmState.PAUSED;
         events.emit(Source.VMM, "vm-paused", Severity.INFO, Map.of());
     }
@@ -392,7 +401,7 @@ public final class Vm implements AutoCloseable {
         }
     }
 
-    public synchronized VmState state() {
+    public VmState state() {
         return state;
     }
 

@@ -5,11 +5,12 @@ import java.util.List;
 /**
  * {@code PUT /snapshot/load}. Exactly one of {@code mem_backend} and the deprecated {@code mem_file_path}.
  * Dirty-page tracking and {@code clock_realtime} are accepted only off, {@code huge_pages} only as
- * "Snapshot" or "None": vmguard has neither diff snapshots nor huge pages.
+ * "Snapshot" or "None": vmguard has neither diff snapshots nor huge pages. {@code vmguard_drive_overrides}
+ * is vmguard's: clones that write need their own disk images.
  */
 public record SnapshotLoad(String snapshotPath, MemoryBackend memBackend, String memFilePath, Boolean resumeVm,
                            Boolean trackDirtyPages, Boolean enableDiffSnapshots, List<NetworkOverride> networkOverrides,
-                           Boolean clockRealtime, String hugePages) {
+                           Boolean clockRealtime, String hugePages, List<DriveOverride> vmguardDriveOverrides) {
     public SnapshotLoad {
         Fields.required(snapshotPath, "snapshot_path");
         Fields.notBlank(memFilePath, "mem_file_path");
@@ -28,6 +29,7 @@ public record SnapshotLoad(String snapshotPath, MemoryBackend memBackend, String
         }
         Fields.oneOf(hugePages, "huge_pages", List.of("Snapshot", "None"));
         networkOverrides = networkOverrides == null ? List.of() : List.copyOf(networkOverrides);
+        vmguardDriveOverrides = vmguardDriveOverrides == null ? List.of() : List.copyOf(vmguardDriveOverrides);
     }
 
     /** The memory file, from whichever field gave it. */
