@@ -72,6 +72,7 @@ public final class ServeCommand implements Callable<Integer> {
             } catch (IOException e) {
                 throw new CliException(e.getMessage());
             }
+            server.warmUp(engine);
             CountDownLatch finished = new CountDownLatch(1);
             Thread onSignal = new Thread(() -> {
                 instance.stop("vmguard was terminated by a signal");

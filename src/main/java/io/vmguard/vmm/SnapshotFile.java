@@ -44,6 +44,15 @@ final class SnapshotFile {
     /** The state file's parsed content, checked for format and version. */
     record Loaded(StateReader root, UUID id, String engine, VmConfig config, List<GuestMemory.Range> layout) {}
 
+    /** Builds the JSON reader's machinery once, so a restore does not pay for it (see {@link WarmUp}). */
+    static void warmUp() {
+        try {
+            StateReader.of(JSON.readTree("{\"format\": \"\", \"version\": 0, \"regions\": [{\"start\": 0}]}"));
+        } catch (IOException | SnapshotException e) {
+            throw new IllegalStateException("the warm-up document does not parse", e);
+        }
+    }
+
     /** Writes the state tree and guest memory; returns the bytes of memory written. */
     static long write(Path statePath, Path memoryPath, StateWriter state, GuestMemory memory, UUID id) throws IOException {
         Path memoryTemp = temporaryBeside(memoryPath);
