@@ -29,14 +29,18 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  *
  * <p>Bounded against a client that misbehaves, so that the VM never notices one: request bodies of at most
  * 64 KiB (413), request headers of at most {@link #MAX_HEADER_BYTES} (431), at most
- * {@link #MAX_CONNECTIONS} connections (more wait in the kernel's backlog until one closes), a connection
+ * {@link #MAX_CONNECTIONS} connections (up to {@link #ACCEPT_BACKLOG} more wait in the kernel's backlog until one
+ * closes; past that, connecting fails at once), a connection
  * with nothing moving for {@link #IDLE_TIMEOUT} is closed (half-sent requests, stalled readers), and an
  * answer takes at most {@link #REQUEST_DEADLINE} (503 after; a snapshot of a large guest is the slowest). Garbage gets a 400 and the connection is closed.
  * The API runs on its own threads: the vCPU never waits for it.
  */
 public final class ApiServer implements AutoCloseable {
     public static final int MAX_HEADER_BYTES = 8 * 1024;
-    public static final int MAX_CONNECTIONS = 64;
+    /** Orchestrators poll with many clients at once (100 in the latency benchmark); each may hold a thread. */
+    public static final int MAX_CONNECTIONS = 128;
+    /** Connections waiting for one of the {@link #MAX_CONNECTIONS} to close; past it, connect() is refused. */
+    public static final int ACCEPT_BACKLOG = 256;
     public static final Duration IDLE_TIMEOUT = Duration.ofSeconds(30);
     public static final Duration REQUEST_DEADLINE = Duration.ofSeconds(60);
 
@@ -86,6 +90,7 @@ public final class ApiServer implements AutoCloseable {
             socket = SocketFile.prepare(endpoints.unixSocket().get());
             unix = new UnixDomainServerConnector(server, 1, 1, http);
             unix.setUnixDomainPath(socket.bindPath());
+            unix.setAcceptQueueSize(ACCEPT_BACKLOG);
             unix.setIdleTimeout(limits.idleTimeout().toMillis());
             server.addConnector(unix);
         }
@@ -93,6 +98,7 @@ public final class ApiServer implements AutoCloseable {
             tcp = new ServerConnector(server, 1, 1, http);
             tcp.setHost(endpoints.tcp().get().getHostString());
             tcp.setPort(endpoints.tcp().get().getPort());
+            tcp.setAcceptQueueSize(ACCEPT_BACKLOG);
             tcp.setIdleTimeout(limits.idleTimeout().toMillis());
             server.addConnector(tcp);
         }
