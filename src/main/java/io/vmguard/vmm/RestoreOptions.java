@@ -1,6 +1,11 @@
 package io.vmguard.vmm;
 
+import io.vmguard.net.MacAddress;
 import io.vmguard.net.NetSpec;
+import io.vmguard.virtio.block.DiskConfig;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
@@ -35,5 +40,37 @@ public record RestoreOptions(SerialTarget serial, Optional<SerialTarget> console
     /** Consoles to the given target, every network card and disk as the snapshot had it. */
     public static RestoreOptions to(SerialTarget serial) {
         return new RestoreOptions(serial, Optional.empty(), Map.of(), Map.of());
+    }
+
+    /** The configuration to rebuild the snapshot's VM with: {@code saved}, with these replacements. */
+    VmConfig applyTo(VmConfig saved) throws VmException {
+        List<NetSpec> cards = new ArrayList<>(saved.nets());
+        for (var replacement : nets().entrySet()) {
+            int index = replacement.getKey();
+            if (index < 0 || index >= cards.size()) {
+                throw new VmException("network override for card " + index + ": the snapshot has " + cards.size() + " cards");
+            }
+            cards.set(index, replacement.getValue());
+        }
+        List<DiskConfig> images = new ArrayList<>(saved.disks());
+        for (var replacement : disks().entrySet()) {
+            int index = replacement.getKey();
+            if (index < 0 || index >= images.size()) {
+                throw new VmException("disk override for disk " + index + ": the snapshot has " + images.size() + " disks");
+            }
+            DiskConfig disk = images.get(index);
+            images.set(index, new DiskConfig(replacement.getValue(), disk.readOnly(), disk.serial()));
+        }
+        Optional<SerialTarget> virtioConsole = saved.console().isPresent()
+                ? Optional.of(console().orElse(new SerialTarget.Null())) : Optional.empty();
+        return new VmConfig(saved.kernel(), saved.initrd(), saved.commandLine(), saved.memoryBytes(), saved.engine(),
+                serial(), images, cards, virtioConsole, saved.virtioTransport());
+    }
+
+    /** The MACs the replacements give, by card index: a clone's cards answer for their own addresses. */
+    Map<Integer, MacAddress> macs() {
+        Map<Integer, MacAddress> macs = new HashMap<>();
+        nets().forEach((card, spec) -> spec.mac().ifPresent(mac -> macs.put(card, mac)));
+        return macs;
     }
 }

@@ -6,8 +6,6 @@ import io.vmguard.arch.x86.LinuxBoot;
 import io.vmguard.arch.x86.X86Layout;
 import io.vmguard.arch.x86.acpi.AcpiPlatform;
 import io.vmguard.arch.x86.acpi.AcpiTables;
-import io.vmguard.bus.Bus;
-import io.vmguard.devices.PowerControl;
 import io.vmguard.engine.Engine;
 import io.vmguard.engine.EngineException;
 import io.vmguard.engine.Vcpu;
@@ -18,18 +16,13 @@ import io.vmguard.events.VmEvents;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.HostMemory;
 import io.vmguard.memory.MemoryImage;
-import io.vmguard.net.MacAddress;
-import io.vmguard.net.NetSpec;
 import io.vmguard.pci.PciRoot;
 import io.vmguard.snapshot.SnapshotException;
-import io.vmguard.snapshot.StateReader;
 import io.vmguard.snapshot.StateWriter;
 import io.vmguard.sys.NativeException;
-import io.vmguard.virtio.block.DiskConfig;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -63,7 +56,7 @@ public final class Vm implements AutoCloseable {
     private final Vcpu vcpu;
     private final LegacyDevices devices;
     private final VirtioDevices virtio;
-    private final PciRoot pci;
+    private final MachineParts parts;
     /** Completed once, by whichever comes first: the guest's power-off or reset, a vCPU failure, a stop. */
     private final CompletableFuture<RunOutcome> outcome;
     private final VcpuRunner runner;
@@ -75,18 +68,18 @@ public final class Vm implements AutoCloseable {
     /** Set by a restore: the first start comes out of a snapshot, not a reset vector. */
     private boolean restored;
 
-    private Vm(Parts parts, VmEvents events) {
-        this.config = parts.config;
-        this.engineName = parts.engineName;
+    private Vm(MachineParts parts, VmEvents events) {
+        this.config = parts.config();
+        this.engineName = parts.engineName();
         this.events = events;
-        this.virtio = parts.virtio;
-        this.memory = parts.memory;
-        this.machine = parts.machine;
-        this.vcpu = parts.vcpu;
-        this.devices = parts.devices;
-        this.pci = parts.pci;
-        this.outcome = parts.outcome;
-        this.runner = new VcpuRunner(vcpu, parts.io, parts.mmio, outcome);
+        this.virtio = parts.virtio();
+        this.memory = parts.memory();
+        this.machine = parts.machine();
+        this.vcpu = parts.vcpu();
+        this.devices = parts.devices();
+        this.outcome = parts.outcome();
+        this.parts = parts;
+        this.runner = new VcpuRunner(vcpu, parts.io(), parts.mmio(), outcome);
     }
 
     /** Builds the VM and loads the kernel; nothing runs until {@link #run()} or {@link #start()}. */
@@ -115,14 +108,14 @@ public final class Vm implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             throw new VmException(e.getMessage(), e);
         }
-        Parts parts = Parts.assemble(config, engine, memory, pciDevices);
+        MachineParts parts = MachineParts.assemble(config, engine, memory, pciDevices);
         try {
             // The guest learns its devices from ACPI: the virtio-mmio ones are declared there, PCI is enumerated.
-            long rsdp = AcpiTables.install(memory, new AcpiPlatform(1, true, parts.virtio.slots()));
+            long rsdp = AcpiTables.install(memory, new AcpiPlatform(1, true, parts.virtio().slots()));
             BootState boot = LinuxBoot.prepare(memory, config.kernel(), config.initrd(), config.commandLine(), rsdp);
-            parts.vcpu.setRegisters(boot.registers());
-            parts.vcpu.setSpecialRegisters(boot.specialRegisters());
-            BootMsrs.applyTo(parts.vcpu);
+            parts.vcpu().setRegisters(boot.registers());
+            parts.vcpu().setSpecialRegisters(boot.specialRegisters());
+            BootMsrs.applyTo(parts.vcpu());
         } catch (KernelLoadException | EngineException | IllegalArgumentException e) {
             parts.close();
             throw new VmException(e.getMessage(), e);
@@ -156,28 +149,16 @@ public final class Vm implements AutoCloseable {
             throw new VmException("snapshot " + statePath + " was taken on engine '" + loaded.engine()
                     + "'; restoring it on '" + engine.name() + "' is not supported");
         }
-        VmConfig config = withOptions(loaded.config(), options);
+        VmConfig config = options.applyTo(loaded.config());
         GuestMemory memory;
         try {
             memory = MemoryImage.map(memoryPath, loaded.layout(), loaded.id());
         } catch (SnapshotException e) {
             throw new VmException(e.getMessage(), e);
         }
-        Parts parts = Parts.assemble(config, engine, memory, pci -> {});
+        MachineParts parts = MachineParts.assemble(config, engine, memory, pci -> {});
         try {
-            StateReader root = loaded.root();
-            List<StateReader> vcpus = root.list("vcpus", 1);
-            if (vcpus.size() != 1) {
-                throw new SnapshotException("snapshot field vcpus has " + vcpus.size() + " entries; this vmguard runs one vCPU");
-            }
-            parts.vcpu.restoreState(vcpus.getFirst());
-            parts.machine.restoreState(root.child("machine"));
-            StateReader saved = root.child("devices");
-            parts.pci.restoreState(saved.child("pci"));
-            Map<Integer, MacAddress> macs = new java.util.HashMap<>();
-            options.nets().forEach((card, spec) -> spec.mac().ifPresent(mac -> macs.put(card, mac)));
-            parts.virtio.restoreState(saved.child("virtio"), macs);
-            parts.devices.restoreState(saved.child("legacy"));
+            parts.restoreState(loaded.root(), options.macs());
         } catch (SnapshotException | EngineException e) {
             parts.close();
             throw new VmException("snapshot " + statePath + ": " + e.getMessage(), e);
@@ -192,44 +173,6 @@ public final class Vm implements AutoCloseable {
         events.emit(Source.VMM, "snapshot-loaded", Severity.INFO,
                 Map.of("snapshot_path", statePath.toString(), "mem_file_path", memoryPath.toString()));
         return vm;
-    }
-
-    private static VmConfig withOptions(VmConfig saved, RestoreOptions options) throws VmException {
-        List<NetSpec> nets = new ArrayList<>(saved.nets());
-        for (var replacement : options.nets().entrySet()) {
-            int index = replacement.getKey();
-            if (index < 0 || index >= nets.size()) {
-                throw new VmException("network override for card " + index + ": the snapshot has " + nets.size() + " cards");
-            }
-            nets.set(index, replacement.getValue());
-        }
-        List<DiskConfig> disks = new ArrayList<>(saved.disks());
-        for (var replacement : options.disks().entrySet()) {
-            int index = replacement.getKey();
-            if (index < 0 || index >= disks.size()) {
-                throw new VmException("disk override for disk " + index + ": the snapshot has " + disks.size() + " disks");
-            }
-            DiskConfig disk = disks.get(index);
-            disks.set(index, new DiskConfig(replacement.getValue(), disk.readOnly(), disk.serial()));
-        }
-        Optional<SerialTarget> console = saved.console().isPresent()
-                ? Optional.of(options.console().orElse(new SerialTarget.Null())) : Optional.empty();
-        return new VmConfig(saved.kernel(), saved.initrd(), saved.commandLine(), saved.memoryBytes(), saved.engine(),
-                options.serial(), disks, nets, console, saved.virtioTransport());
-    }
-
-    private static PowerControl powerControl(CompletableFuture<RunOutcome> stop) {
-        return new PowerControl() {
-            @Override
-            public void powerOff(int status) {
-                stop.complete(new RunOutcome.PoweredOff(status));
-            }
-
-            @Override
-            public void reset() {
-                stop.complete(new RunOutcome.Reset("guest requested a reset"));
-            }
-        };
     }
 
     /** Boots (or continues) the guest and blocks until it powers off, resets or fails. */
@@ -367,12 +310,7 @@ public final class Vm implements AutoCloseable {
         StateWriter root = SnapshotFile.begin(id, engineName, config, memory);
         long written;
         try {
-            vcpu.saveState(root.append("vcpus"));
-            machine.saveState(root.child("machine"));
-            StateWriter saved = root.child("devices");
-            pci.saveState(saved.child("pci"));
-            virtio.saveState(saved.child("virtio"));
-            devices.saveState(saved.child("legacy"));
+            parts.saveState(root);
             written = SnapshotFile.write(statePath, memoryPath, root, memory, id);
         } catch (EngineException e) {
             throw new VmException("cannot snapshot: " + e.getMessage(), e);
@@ -460,59 +398,5 @@ public final class Vm implements AutoCloseable {
         vcpu.close();
         machine.close();
         memory.close();
-    }
-
-    /** The machine's parts, built the same way for a boot and for a restore. */
-    private record Parts(VmConfig config, String engineName, GuestMemory memory, VirtualMachine machine, Vcpu vcpu,
-                         LegacyDevices devices, VirtioDevices virtio, PciRoot pci, Bus io, Bus mmio,
-                         CompletableFuture<RunOutcome> outcome) {
-
-        /** Builds everything around {@code memory} (which it owns from here on, and closes on failure). */
-        static Parts assemble(VmConfig config, Engine engine, GuestMemory memory, Consumer<PciRoot> pciDevices)
-                throws VmException {
-            VirtualMachine machine = null;
-            VirtioDevices virtio = null;
-            Vcpu vcpu = null;
-            try {
-                machine = engine.createVm(memory);
-                Bus io = new Bus("port I/O");
-                Bus mmio = new Bus("MMIO");
-                PciRoot pci = new PciRoot(machine::interruptLine, machine::signalMsi);
-                pci.registerOn(io, mmio);
-                pciDevices.accept(pci);
-                virtio = new VirtioDevices(mmio, pci, config.virtioTransport(), machine, memory);
-                virtio.attach(config);
-                vcpu = machine.createVcpu(0);
-                CompletableFuture<RunOutcome> outcome = new CompletableFuture<>();
-                LegacyDevices devices = LegacyDevices.attach(io, machine, config.serial(), powerControl(outcome));
-                return new Parts(config, engine.name(), memory, machine, vcpu, devices, virtio, pci, io, mmio, outcome);
-            } catch (EngineException e) {
-                closeQuietly(vcpu, virtio, machine, memory);
-                throw new VmException(e.getMessage(), e);
-            } catch (IllegalArgumentException | VmException e) {
-                closeQuietly(vcpu, virtio, machine, memory);
-                throw e instanceof VmException vm ? vm : new VmException(e.getMessage(), e);
-            }
-        }
-
-        void close() {
-            devices.close();
-            closeQuietly(vcpu, virtio, machine, memory);
-        }
-
-        private static void closeQuietly(Vcpu vcpu, VirtioDevices virtio, VirtualMachine machine, GuestMemory memory) {
-            if (virtio != null) {
-                virtio.close();
-            }
-            if (vcpu != null) {
-                vcpu.close();
-            }
-            if (machine != null) {
-                machine.close();
-            }
-            if (memory != null) {
-                memory.close();
-            }
-        }
     }
 }

@@ -1,0 +1,117 @@
+package io.vmguard.vmm;
+
+import io.vmguard.bus.Bus;
+import io.vmguard.devices.PowerControl;
+import io.vmguard.engine.Engine;
+import io.vmguard.engine.EngineException;
+import io.vmguard.engine.Vcpu;
+import io.vmguard.engine.VirtualMachine;
+import io.vmguard.memory.GuestMemory;
+import io.vmguard.net.MacAddress;
+import io.vmguard.pci.PciRoot;
+import io.vmguard.snapshot.SnapshotException;
+import io.vmguard.snapshot.StateReader;
+import io.vmguard.snapshot.StateWriter;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+
+/**
+ * The machine's parts, built the same way for a boot and for a restore, and saved and restored together:
+ * the engine's VM and vCPU over guest memory, the buses, the PCI root, the virtio and the legacy devices.
+ */
+record MachineParts(VmConfig config, String engineName, GuestMemory memory, VirtualMachine machine, Vcpu vcpu,
+                     LegacyDevices devices, VirtioDevices virtio, PciRoot pci, Bus io, Bus mmio,
+                     CompletableFuture<RunOutcome> outcome) {
+
+    /** Builds everything around {@code memory} (which it owns from here on, and closes on failure). */
+    static MachineParts assemble(VmConfig config, Engine engine, GuestMemory memory, Consumer<PciRoot> pciDevices)
+            throws VmException {
+        VirtualMachine machine = null;
+        VirtioDevices virtio = null;
+        Vcpu vcpu = null;
+        try {
+            machine = engine.createVm(memory);
+            Bus io = new Bus("port I/O");
+            Bus mmio = new Bus("MMIO");
+            PciRoot pci = new PciRoot(machine::interruptLine, machine::signalMsi);
+            pci.registerOn(io, mmio);
+            pciDevices.accept(pci);
+            virtio = new VirtioDevices(mmio, pci, config.virtioTransport(), machine, memory);
+            virtio.attach(config);
+            vcpu = machine.createVcpu(0);
+            CompletableFuture<RunOutcome> outcome = new CompletableFuture<>();
+            LegacyDevices devices = LegacyDevices.attach(io, machine, config.serial(), powerControl(outcome));
+            return new MachineParts(config, engine.name(), memory, machine, vcpu, devices, virtio, pci, io, mmio, outcome);
+        } catch (EngineException e) {
+            closeQuietly(vcpu, virtio, machine, memory);
+            throw new VmException(e.getMessage(), e);
+        } catch (IllegalArgumentException | VmException e) {
+            closeQuietly(vcpu, virtio, machine, memory);
+            throw e instanceof VmException vm ? vm : new VmException(e.getMessage(), e);
+        }
+    }
+
+    void close() {
+        devices.close();
+        closeQuietly(vcpu, virtio, machine, memory);
+    }
+
+    private static void closeQuietly(Vcpu vcpu, VirtioDevices virtio, VirtualMachine machine, GuestMemory memory) {
+        if (virtio != null) {
+            virtio.close();
+        }
+        if (vcpu != null) {
+            vcpu.close();
+        }
+        if (machine != null) {
+            machine.close();
+        }
+        if (memory != null) {
+            memory.close();
+        }
+    }
+
+    /** Writes every part's state into the snapshot tree, in the order {@link #restoreState} reads it. */
+    void saveState(StateWriter root) throws EngineException {
+        vcpu.saveState(root.append("vcpus"));
+        machine.saveState(root.child("machine"));
+        StateWriter saved = root.child("devices");
+        pci.saveState(saved.child("pci"));
+        virtio.saveState(saved.child("virtio"));
+        devices.saveState(saved.child("legacy"));
+    }
+
+    /**
+     * Restores every part from the snapshot tree. The order matters: the engine's interrupt controllers
+     * before the devices that drive their lines, and PCI (bus mastering, MSI-X) before the virtio devices
+     * that come back running through it.
+     */
+    void restoreState(StateReader root, Map<Integer, MacAddress> macs) throws SnapshotException, EngineException {
+        List<StateReader> vcpus = root.list("vcpus", 1);
+        if (vcpus.size() != 1) {
+            throw new SnapshotException("snapshot field vcpus has " + vcpus.size() + " entries; this vmguard runs one vCPU");
+        }
+        vcpu.restoreState(vcpus.getFirst());
+        machine.restoreState(root.child("machine"));
+        StateReader saved = root.child("devices");
+        pci.restoreState(saved.child("pci"));
+        virtio.restoreState(saved.child("virtio"), macs);
+        devices.restoreState(saved.child("legacy"));
+    }
+
+    private static PowerControl powerControl(CompletableFuture<RunOutcome> stop) {
+        return new PowerControl() {
+            @Override
+            public void powerOff(int status) {
+                stop.complete(new RunOutcome.PoweredOff(status));
+            }
+
+            @Override
+            public void reset() {
+                stop.complete(new RunOutcome.Reset("guest requested a reset"));
+            }
+        };
+    }
+}
