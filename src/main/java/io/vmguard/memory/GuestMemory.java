@@ -26,8 +26,11 @@ public final class GuestMemory implements AutoCloseable {
     private final List<MemoryRegion> regions;
     /** Owns the mappings when vmguard made them: closing it unmaps them and invalidates every view. */
     private final Arena lifetime;
+    /** Anonymous mappings of this process: a page the guest never touched is zero (see {@link #anonymous()}). */
+    private final boolean anonymous;
 
-    private GuestMemory(List<MemoryRegion> regions, Arena lifetime) {
+    private GuestMemory(List<MemoryRegion> regions, Arena lifetime, boolean anonymous) {
+        this.anonymous = anonymous;
         List<MemoryRegion> sorted = new ArrayList<>(regions);
         sorted.sort(Comparator.comparingLong(MemoryRegion::start));
         for (int i = 1; i < sorted.size(); i++) {
@@ -53,17 +56,17 @@ public final class GuestMemory implements AutoCloseable {
             lifetime.close();
             throw e;
         }
-        return new GuestMemory(regions, lifetime);
+        return new GuestMemory(regions, lifetime, true);
     }
 
     /** Takes over mappings made elsewhere (a snapshot's memory file): closing this closes {@code lifetime}. */
     static GuestMemory adopt(List<MemoryRegion> regions, Arena lifetime) {
-        return new GuestMemory(regions, lifetime);
+        return new GuestMemory(regions, lifetime, false);
     }
 
     /** Wraps segments the caller owns (tests use heap or arena segments). */
     public static GuestMemory wrap(List<MemoryRegion> regions) {
-        return new GuestMemory(regions, null);
+        return new GuestMemory(regions, null, false);
     }
 
     /** A guest physical range. */
@@ -77,6 +80,15 @@ public final class GuestMemory implements AutoCloseable {
         public long end() {
             return start + size;
         }
+    }
+
+    /**
+     * Whether every region is an anonymous mapping this process made: then a page that is neither present
+     * nor swapped out has never been touched and reads as zero. Not so for memory mapped from a snapshot
+     * file (an untouched page holds the file's bytes) or for segments a caller wrapped.
+     */
+    public boolean anonymous() {
+        return anonymous;
     }
 
     public List<MemoryRegion> regions() {

@@ -21,7 +21,8 @@ import java.util.UUID;
 
 /**
  * Guest memory as a snapshot's memory file: one header page, then every RAM region in address order.
- * Pages that hold only zeros are left as holes, so the file takes the space the guest used, not its size.
+ * Pages that hold only zeros are left as holes, so the file takes the space the guest used, not its size;
+ * pages the guest never touched are not even read ({@link TouchedPages}).
  * A restore maps the regions copy-on-write ({@code MAP_PRIVATE}) straight from the file: its cost does not
  * grow with guest size, pages are read when first touched, and the file is never written.
  *
@@ -69,8 +70,10 @@ public final class MemoryImage {
                 StandardOpenOption.TRUNCATE_EXISTING)) {
             channel.write(header(id, layout), 0);
             List<MemoryRegion> regions = memory.regions();
-            for (int i = 0; i < regions.size(); i++) {
-                written += writeRegion(channel, regions.get(i).backing(), offsets[i]);
+            try (TouchedPages touched = memory.anonymous() ? TouchedPages.open(CHUNK / TouchedPages.PAGE) : null) {
+                for (int i = 0; i < regions.size(); i++) {
+                    written += writeRegion(channel, regions.get(i).backing(), offsets[i], touched);
+                }
             }
             // Extends the file over trailing holes without writing them.
             try (RandomAccessFile sized = new RandomAccessFile(file.toFile(), "rw")) {
@@ -81,12 +84,19 @@ public final class MemoryImage {
         return written;
     }
 
-    /** Writes the non-zero pages of one region; returns the bytes written. */
-    private static long writeRegion(FileChannel channel, MemorySegment region, long fileOffset) throws IOException {
+    /**
+     * Writes the non-zero pages of one region; returns the bytes written. {@code touched}, when there is one,
+     * lets whole chunks the guest never touched be skipped without reading them.
+     */
+    private static long writeRegion(FileChannel channel, MemorySegment region, long fileOffset, TouchedPages touched)
+            throws IOException {
         long written = 0;
         long size = region.byteSize();
         for (long chunk = 0; chunk < size; chunk += CHUNK) {
             long length = Math.min(CHUNK, size - chunk);
+            if (touched != null && !touched.anyTouched(region.asSlice(chunk, length))) {
+                continue;
+            }
             if (MemorySegment.mismatch(region, chunk, chunk + length, ZEROS, 0, length) < 0) {
                 continue;
             }

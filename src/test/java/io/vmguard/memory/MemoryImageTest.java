@@ -2,11 +2,13 @@ package io.vmguard.memory;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vmguard.snapshot.SnapshotException;
 import java.io.RandomAccessFile;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -65,6 +67,51 @@ class MemoryImageTest {
         }
         try (GuestMemory again = MemoryImage.map(file, LAYOUT, id)) {
             assertEquals(1, again.readLong(0x1000), "a second clone starts from the snapshot, not the first clone");
+        }
+    }
+
+    @Test
+    void aRestoredGuestSnapshottedAgainKeepsThePagesItNeverTouched() throws Exception {
+        UUID first = UUID.randomUUID();
+        UUID second = UUID.randomUUID();
+        Path file = dir.resolve("mem");
+        Path again = dir.resolve("mem2");
+        try (GuestMemory memory = GuestMemory.allocate(LAYOUT)) {
+            memory.writeLong(0x5000, 0xabcdef);
+            MemoryImage.write(memory, file, first);
+        }
+        try (GuestMemory restored = MemoryImage.map(file, LAYOUT, first)) {
+            // Page 0x5000 is the file's, never touched in this mapping: it must not count as zero.
+            restored.writeLong(0x9000, 7);
+            MemoryImage.write(restored, again, second);
+        }
+        try (GuestMemory clone = MemoryImage.map(again, LAYOUT, second)) {
+            assertEquals(0xabcdef, clone.readLong(0x5000));
+            assertEquals(7, clone.readLong(0x9000));
+        }
+    }
+
+    @Test
+    void untouchedMemoryIsSkippedWithoutBeingRead() throws Exception {
+        try (GuestMemory memory = GuestMemory.allocate(LAYOUT);
+             TouchedPages touched = TouchedPages.open(16)) {
+            org.junit.jupiter.api.Assumptions.assumeTrue(touched != null, "no /proc/self/pagemap here");
+            memory.writeLong(0x1000, 1);
+            MemoryImage.write(memory, dir.resolve("mem"), UUID.randomUUID());
+            MemorySegment untouched = memory.regions().getFirst().backing().asSlice(0x40_0000, 0x1_0000);
+            assertFalse(touched.anyTouched(untouched), "the snapshot read pages the guest never touched");
+            assertTrue(touched.anyTouched(memory.regions().getFirst().backing().asSlice(0, 0x1_0000)));
+        }
+    }
+
+    @Test
+    void pagesWrittenThenZeroedAgainAreHoles() throws Exception {
+        Path file = dir.resolve("mem");
+        try (GuestMemory memory = GuestMemory.allocate(LAYOUT)) {
+            memory.writeLong(0x5000, 1);
+            memory.writeLong(0x5000, 0); // touched, but all zero: no need to store it
+            memory.writeLong(0x7000, 2);
+            assertEquals(4096, MemoryImage.write(memory, file, UUID.randomUUID()));
         }
     }
 
