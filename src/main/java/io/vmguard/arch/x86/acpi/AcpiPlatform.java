@@ -3,13 +3,15 @@ package io.vmguard.arch.x86.acpi;
 import io.vmguard.arch.x86.X86Layout;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * What the ACPI tables describe: how many vCPUs, whether a PCI host bridge (configuration through ports
- * 0xCF8/0xCFC and ECAM) is there, and the virtio-mmio devices with their registers and interrupts.
- * Everything else (APIC addresses, PCI windows, ECAM) is fixed by {@link X86Layout}.
+ * 0xCF8/0xCFC and ECAM) is there, the virtio-mmio devices with their registers and interrupts, and, when
+ * there is one, the virtio-iommu and the endpoints behind it (a VIOT table; none without it). Everything
+ * else (APIC addresses, PCI windows, ECAM) is fixed by {@link X86Layout}.
  */
-public record AcpiPlatform(int vcpus, boolean pciHost, List<VirtioMmioSlot> virtioMmio) {
+public record AcpiPlatform(int vcpus, boolean pciHost, List<VirtioMmioSlot> virtioMmio, Optional<Viot> iommu) {
     /** xAPIC ids are one byte and 0xff is the broadcast id. */
     public static final int MAX_VCPUS = 255;
     private static final long VIRTIO_MMIO_END =
@@ -34,6 +36,11 @@ public record AcpiPlatform(int vcpus, boolean pciHost, List<VirtioMmioSlot> virt
         }
     }
 
+    /** A platform without an IOMMU. */
+    public AcpiPlatform(int vcpus, boolean pciHost, List<VirtioMmioSlot> virtioMmio) {
+        this(vcpus, pciHost, virtioMmio, Optional.empty());
+    }
+
     public AcpiPlatform {
         if (vcpus < 1 || vcpus > MAX_VCPUS) {
             throw new IllegalArgumentException("vCPU count " + vcpus + " is not between 1 and " + MAX_VCPUS);
@@ -47,6 +54,27 @@ public record AcpiPlatform(int vcpus, boolean pciHost, List<VirtioMmioSlot> virt
             if (byBase.get(i).base() < byBase.get(i - 1).end()) {
                 throw new IllegalArgumentException(String.format("virtio-mmio devices at 0x%x and 0x%x overlap",
                         byBase.get(i - 1).base(), byBase.get(i).base()));
+            }
+        }
+        iommu.ifPresent(viot -> checkIommu(viot, pciHost, byBase));
+    }
+
+    /**
+     * A virtio-pci IOMMU needs the PCI host bridge (Linux finds the IOMMU's function at ACPI init, and
+     * configures a PCI endpoint's DMA through the bridge's ACPI companion, PCI0); a virtio-mmio endpoint
+     * must be one the DSDT declares, or Linux has no device to match the node to.
+     */
+    private static void checkIommu(Viot viot, boolean pciHost, List<VirtioMmioSlot> slots) {
+        if (!pciHost) {
+            throw new IllegalArgumentException("a virtio-pci IOMMU needs the PCI host bridge");
+        }
+        if (viot.iommu().bus() > X86Layout.PCI_LAST_BUS) {
+            throw new IllegalArgumentException("the virtio-iommu at " + viot.iommu() + " is on no bus of the host bridge");
+        }
+        for (Viot.MmioEndpoint endpoint : viot.mmioEndpoints()) {
+            if (slots.stream().noneMatch(slot -> slot.base() == endpoint.base())) {
+                throw new IllegalArgumentException(String.format(
+                        "VIOT names a virtio-mmio endpoint at 0x%x, where the DSDT declares no virtio-mmio device", endpoint.base()));
             }
         }
     }

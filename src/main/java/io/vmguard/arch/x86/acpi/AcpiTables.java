@@ -30,8 +30,8 @@ public final class AcpiTables {
     }
 
     /**
-     * The tables the XSDT lists after the FADT, each built from the platform alone: a new table (VIOT for
-     * the virtio-iommu is next) is one more line here.
+     * The tables the XSDT lists after the FADT, each built from the platform alone: a new table is one
+     * more line here.
      */
     static List<byte[]> describedTables(AcpiPlatform platform) {
         List<byte[]> tables = new ArrayList<>();
@@ -39,6 +39,7 @@ public final class AcpiTables {
         if (platform.pciHost()) {
             tables.add(Mcfg.build(X86Layout.PCI_ECAM, X86Layout.PCI_LAST_BUS));
         }
+        platform.iommu().ifPresent(viot -> tables.add(viot.table()));
         return tables;
     }
 }
