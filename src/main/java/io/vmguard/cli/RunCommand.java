@@ -82,6 +82,15 @@ public final class RunCommand implements Callable<Integer> {
                     + "(default ${DEFAULT-VALUE})")
     String virtioTransport;
 
+    @Option(names = "--iommu", paramLabel = "on|off", defaultValue = "on",
+            description = "every device's DMA through a virtio-iommu, so a device reaches only what the guest mapped for it "
+                    + "(default ${DEFAULT-VALUE}; the guest kernel needs CONFIG_VIRTIO_IOMMU)")
+    String iommu;
+
+    @Option(names = "--dma-test-device",
+            description = "add a PCI DMA test device (1234:11e9) the guest can aim at any bus address: for testing isolation")
+    boolean dmaTestDevice;
+
     @Option(names = "--id", paramLabel = "ID", defaultValue = "vm0",
             description = "the VM's name in security events (default ${DEFAULT-VALUE})")
     String id;
@@ -152,6 +161,7 @@ public final class RunCommand implements Callable<Integer> {
         SerialTarget serialTarget;
         Optional<SerialTarget> consoleTarget;
         VirtioTransport transport;
+        boolean iommuOn;
         List<DiskConfig> diskConfigs = new ArrayList<>();
         List<NetSpec> netSpecs = new ArrayList<>();
         try {
@@ -159,6 +169,11 @@ public final class RunCommand implements Callable<Integer> {
             serialTarget = SerialTarget.parse(serial);
             consoleTarget = console.equals("off") ? Optional.empty() : Optional.of(SerialTarget.parse(console));
             transport = VirtioTransport.parse(virtioTransport);
+            iommuOn = switch (iommu) {
+                case "on" -> true;
+                case "off" -> false;
+                default -> throw new IllegalArgumentException("--iommu must be on or off, not '" + iommu + "'");
+            };
             for (String disk : disks) {
                 diskConfigs.add(DiskConfig.parse(disk));
             }
@@ -190,7 +205,7 @@ public final class RunCommand implements Callable<Integer> {
             requireFile(initrdFile, "initrd");
         }
         return new VmConfig(kernelFile, initrdFile, line, memoryBytes, engine, serialTarget, diskConfigs, netSpecs,
-                consoleTarget, transport);
+                consoleTarget, transport, iommuOn, dmaTestDevice);
     }
 
     private static void requireFile(Path file, String what) throws CliException {

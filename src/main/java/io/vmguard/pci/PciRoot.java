@@ -82,6 +82,15 @@ public final class PciRoot implements Snapshottable {
      * Puts {@code device} in the next free slot of bus 0, places its BARs and enables memory space, and
      * wires its interrupt pin. Throws when the bus or the window is full (a VMM configuration error).
      */
+    /**
+     * Where the next {@link #add} will put a function: a device's DMA door is made for its address (its
+     * IOMMU endpoint ID) before the device exists. Empty when the bus is full.
+     */
+    public synchronized java.util.Optional<PciAddress> nextAddress() {
+        int slot = Arrays.asList(slots).indexOf(null);
+        return slot < 0 ? java.util.Optional.empty() : java.util.Optional.of(new PciAddress(0, slot, 0));
+    }
+
     public synchronized PciAddress add(PciDevice device) {
         int slot = Arrays.asList(slots).indexOf(null);
         if (slot < 0) {

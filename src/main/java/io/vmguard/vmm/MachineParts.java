@@ -8,6 +8,9 @@ import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.net.MacAddress;
+import io.vmguard.devices.dmatest.DmaTestDevice;
+import io.vmguard.events.VmEvents;
+import io.vmguard.pci.PciAddress;
 import io.vmguard.pci.PciRoot;
 import io.vmguard.snapshot.SnapshotException;
 import io.vmguard.snapshot.StateReader;
@@ -25,9 +28,12 @@ record MachineParts(VmConfig config, String engineName, GuestMemory memory, Virt
                      LegacyDevices devices, VirtioDevices virtio, PciRoot pci, Bus io, Bus mmio,
                      CompletableFuture<RunOutcome> outcome) {
 
-    /** Builds everything around {@code memory} (which it owns from here on, and closes on failure). */
-    static MachineParts assemble(VmConfig config, Engine engine, GuestMemory memory, Consumer<PciRoot> pciDevices)
-            throws VmException {
+    /**
+     * Builds everything around {@code memory} (which it owns from here on, and closes on failure); the
+     * IOMMU's faults go to {@code events}.
+     */
+    static MachineParts assemble(VmConfig config, Engine engine, GuestMemory memory, VmEvents events,
+                                 Consumer<PciRoot> pciDevices) throws VmException {
         VirtualMachine machine = null;
         VirtioDevices virtio = null;
         Vcpu vcpu = null;
@@ -38,8 +44,13 @@ record MachineParts(VmConfig config, String engineName, GuestMemory memory, Virt
             PciRoot pci = new PciRoot(machine::interruptLine, machine::signalMsi);
             pci.registerOn(io, mmio);
             pciDevices.accept(pci);
-            virtio = new VirtioDevices(mmio, pci, config.virtioTransport(), machine, memory);
+            DmaDoors doors = DmaDoors.create(memory, events, config.iommu());
+            virtio = new VirtioDevices(mmio, pci, config.virtioTransport(), machine, memory, doors);
             virtio.attach(config);
+            if (config.dmaTestDevice()) {
+                PciAddress at = pci.nextAddress().orElseThrow(() -> new VmException("no PCI slot left for the DMA test device"));
+                pci.add(new DmaTestDevice(doors.forPci(at, "dma-test")));
+            }
             vcpu = machine.createVcpu(0);
             CompletableFuture<RunOutcome> outcome = new CompletableFuture<>();
             LegacyDevices devices = LegacyDevices.attach(io, machine, config.serial(), powerControl(outcome));

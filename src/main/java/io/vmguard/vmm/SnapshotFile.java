@@ -153,7 +153,9 @@ final class SnapshotFile {
         out.putString("command_line", config.commandLine())
                 .putLong("memory_bytes", config.memoryBytes())
                 .putString("virtio_transport", config.virtioTransport().name().toLowerCase(java.util.Locale.ROOT))
-                .putBoolean("console", config.console().isPresent());
+                .putBoolean("console", config.console().isPresent())
+                .putBoolean("iommu", config.iommu())
+                .putBoolean("dma_test_device", config.dmaTestDevice());
         for (DiskConfig disk : config.disks()) {
             out.append("disks").putString("path", disk.path().toString()).putBoolean("read_only", disk.readOnly())
                     .putString("serial", disk.serial());
@@ -183,7 +185,8 @@ final class SnapshotFile {
             // Consoles are chosen at restore; a snapshot only says whether there was a virtio console.
             Optional<SerialTarget> console = in.getBoolean("console") ? Optional.of(new SerialTarget.Null()) : Optional.empty();
             return new VmConfig(kernel, initrd, in.getString("command_line"), in.getLong("memory_bytes", 1, 1L << 46), engine,
-                    new SerialTarget.Null(), disks, nets, console, transport);
+                    new SerialTarget.Null(), disks, nets, console, transport,
+                    in.getBoolean("iommu"), in.getBoolean("dma_test_device"));
         } catch (IllegalArgumentException e) { // bad paths (InvalidPathException) too
             throw new SnapshotException("snapshot field " + (in.path().isEmpty() ? "vm" : in.path()) + ": " + e.getMessage());
         }

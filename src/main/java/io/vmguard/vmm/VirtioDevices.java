@@ -2,11 +2,16 @@ package io.vmguard.vmm;
 
 import io.vmguard.arch.x86.X86Layout;
 import io.vmguard.arch.x86.acpi.AcpiPlatform;
+import io.vmguard.arch.x86.acpi.Viot;
 import io.vmguard.bus.Bus;
 import io.vmguard.bus.BusRange;
 import io.vmguard.dma.GuestDmaSpace;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
+import io.vmguard.events.VmEvents;
+import io.vmguard.iommu.VirtioIommu;
+import io.vmguard.pci.PciAddress;
+import io.vmguard.pci.PciDevice;
 import io.vmguard.pci.PciRoot;
 import io.vmguard.snapshot.SnapshotException;
 import io.vmguard.snapshot.Snapshottable;
@@ -36,6 +41,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.SequencedMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -43,8 +49,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * The VM's virtio devices, on the transport the configuration names. On PCI each is a function in the
  * next free slot of the root bus, found by the guest's enumeration. On virtio-mmio slot {@code n} is the
  * 4 KiB window at VIRTIO_MMIO_BASE + n * VIRTIO_MMIO_SLOT_SIZE raising device GSI {@code 16 + n % 8},
- * declared to the guest in the ACPI DSDT. Each device reaches guest memory only through the DMA space it
- * is given here.
+ * declared to the guest in the ACPI DSDT. Each device reaches guest memory only through the DMA door it
+ * is given here ({@link DmaDoors}): with the IOMMU (the default) the virtio-iommu is the first PCI function,
+ * every other device offers ACCESS_PLATFORM and its DMA is translated through its endpoint's domain.
  *
  * <p>Each device has a short name for metrics and snapshots, by kind and order: {@code block0},
  * {@code block1}, {@code net0}, {@code console}, {@code rng} (a second console or rng would be
@@ -62,7 +69,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
  *
  * <pre>
  *   transport: "pci" | "mmio"
- *   devices[]: kind ("block", "net", "console", "rng"), name ("block0", ...),
+ *   devices[]: kind ("iommu", "block", "net", "console", "rng"), name ("iommu", "block0", ...),
  *              disk {path, readOnly, bytes}   (block devices only)
  *              transport {selectors, ISR or InterruptStatus, control {status, features, queues[] ...,
  *                         device {...}}}
@@ -83,21 +90,37 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
     private final VirtioTransport transport;
     private final VirtualMachine machine;
     private final GuestMemory memory;
+    private final DmaDoors doors;
+    /** Where the virtio-iommu sits on PCI, once added (for the ACPI VIOT). */
+    private PciAddress iommuAddress;
 
     private OutputStream consoleOutput;
     private SerialTarget consoleTarget;
     private boolean paused;
 
     VirtioDevices(Bus mmio, PciRoot pci, VirtioTransport transport, VirtualMachine machine, GuestMemory memory) {
+        this(mmio, pci, transport, machine, memory, DmaDoors.create(memory, VmEvents.none(), false));
+    }
+
+    /** Devices whose DMA goes through {@code doors} (the IOMMU's, when the VM has one). */
+    VirtioDevices(Bus mmio, PciRoot pci, VirtioTransport transport, VirtualMachine machine, GuestMemory memory,
+                  DmaDoors doors) {
         this.mmio = mmio;
         this.pci = pci;
         this.transport = transport;
         this.machine = machine;
         this.memory = memory;
+        this.doors = doors;
     }
 
-    /** Creates the devices {@code config} asks for: disks, then network cards, then the console, then the rng. */
+    /**
+     * Creates the devices {@code config} asks for: the virtio-iommu first when the VM has one (always on PCI,
+     * and never translating itself), then disks, network cards, the console and the rng behind it.
+     */
     void attach(VmConfig config) throws VmException {
+        if (doors.iommu().isPresent()) {
+            addIommu(doors.iommu().get());
+        }
         for (int i = 0; i < config.disks().size(); i++) {
             DiskConfig disk = config.disks().get(i);
             try {
@@ -154,14 +177,27 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
         return numbered || earlier > 0 ? kind(type) + earlier : kind(type);
     }
 
+    private void addIommu(VirtioIommu iommu) throws VmException {
+        devices.add(iommu);
+        VirtioPciTransport function = new VirtioPciTransport(iommu, "virtio-iommu", new GuestDmaSpace(memory), pci.msiSink());
+        iommuAddress = place(function, "virtio-iommu");
+        attached.add(new Attached(keyFor(iommu.type()), iommu, function.control(), function));
+    }
+
     private Attached addOnPci(VirtioDevice device, String name, String key) throws VmException {
-        VirtioPciTransport function = new VirtioPciTransport(device, name, new GuestDmaSpace(memory), pci.msiSink());
+        PciAddress at = pci.nextAddress().orElseThrow(() -> new VmException("cannot put " + name + " on PCI: the bus is full"));
+        VirtioPciTransport function = new VirtioPciTransport(device, name, doors.forPci(at, name), pci.msiSink(),
+                doors.virtioFeatures());
+        place(function, name);
+        return new Attached(key, device, function.control(), function);
+    }
+
+    private PciAddress place(PciDevice function, String name) throws VmException {
         try {
-            pci.add(function);
+            return pci.add(function);
         } catch (IllegalStateException e) {
             throw new VmException("cannot put " + name + " on PCI: " + e.getMessage(), e);
         }
-        return new Attached(key, device, function.control(), function);
     }
 
     private Attached addOnMmio(VirtioDevice device, String name, String key) throws VmException {
@@ -172,10 +208,27 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
         long base = X86Layout.VIRTIO_MMIO_BASE + index * X86Layout.VIRTIO_MMIO_SLOT_SIZE;
         // Level-triggered lines may be shared, so slots beyond the eighth share GSIs round-robin.
         int gsi = X86Layout.FIRST_DEVICE_GSI + index % DEVICE_GSIS;
-        VirtioMmioTransport window = new VirtioMmioTransport(device, name, new GuestDmaSpace(memory), machine.interruptLine(gsi));
+        VirtioMmioTransport window = new VirtioMmioTransport(device, name, doors.forMmio(index, name), machine.interruptLine(gsi),
+                doors.virtioFeatures());
         mmio.register(new BusRange(base, VirtioMmioTransport.WINDOW_SIZE), window);
         slots.add(new AcpiPlatform.VirtioMmioSlot(base, VirtioMmioTransport.WINDOW_SIZE, gsi));
         return new Attached(key, device, window.control(), window);
+    }
+
+    /**
+     * The ACPI VIOT's description of the IOMMU, when the VM has one: the virtio-iommu's PCI function, every
+     * function on bus 0 behind it (endpoint ID = BDF), and each virtio-mmio slot as an endpoint of its own.
+     */
+    Optional<Viot> viot() {
+        if (iommuAddress == null) {
+            return Optional.empty();
+        }
+        List<Viot.MmioEndpoint> endpoints = new ArrayList<>();
+        for (int slot = 0; slot < slots.size(); slot++) {
+            endpoints.add(new Viot.MmioEndpoint(slots.get(slot).base(), DmaDoors.MMIO_ENDPOINT_BASE + slot));
+        }
+        return Optional.of(new Viot(iommuAddress,
+                List.of(Viot.PciRange.bus(0)), endpoints));
     }
 
     /** The virtio-mmio slots, for the ACPI tables (none on PCI, where enumeration finds the devices). */

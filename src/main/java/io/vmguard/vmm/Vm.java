@@ -108,10 +108,10 @@ public final class Vm implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             throw new VmException(e.getMessage(), e);
         }
-        MachineParts parts = MachineParts.assemble(config, engine, memory, pciDevices);
+        MachineParts parts = MachineParts.assemble(config, engine, memory, events, pciDevices);
         try {
             // The guest learns its devices from ACPI: the virtio-mmio ones are declared there, PCI is enumerated.
-            long rsdp = AcpiTables.install(memory, new AcpiPlatform(1, true, parts.virtio().slots()));
+            long rsdp = AcpiTables.install(memory, new AcpiPlatform(1, true, parts.virtio().slots(), parts.virtio().viot()));
             BootState boot = LinuxBoot.prepare(memory, config.kernel(), config.initrd(), config.commandLine(), rsdp);
             parts.vcpu().setRegisters(boot.registers());
             parts.vcpu().setSpecialRegisters(boot.specialRegisters());
@@ -156,7 +156,7 @@ public final class Vm implements AutoCloseable {
         } catch (SnapshotException e) {
             throw new VmException(e.getMessage(), e);
         }
-        MachineParts parts = MachineParts.assemble(config, engine, memory, pci -> {});
+        MachineParts parts = MachineParts.assemble(config, engine, memory, events, pci -> {});
         try {
             parts.restoreState(loaded.root(), options.macs());
         } catch (SnapshotException | EngineException e) {

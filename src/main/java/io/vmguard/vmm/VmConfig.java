@@ -14,10 +14,14 @@ import java.util.Objects;
  * @param nets    virtio-net devices, in order (eth0, eth1, ...)
  * @param console the virtio console (hvc0), or empty for none
  * @param virtioTransport how the virtio devices reach the guest
+ * @param iommu   every device's DMA through a virtio-iommu (the default): a device reaches only what the
+ *                guest mapped for it; off, devices reach all of guest memory, as on most VMMs
+ * @param dmaTestDevice a PCI DMA test device (1234:11e9) the guest can program to copy to and from any bus
+ *                address: the attacker's tool in the IOMMU's tests
  */
 public record VmConfig(Path kernel, Path initrd, String commandLine, long memoryBytes, String engine, SerialTarget serial,
                        List<DiskConfig> disks, List<NetSpec> nets, Optional<SerialTarget> console,
-                       VirtioTransport virtioTransport) {
+                       VirtioTransport virtioTransport, boolean iommu, boolean dmaTestDevice) {
     public VmConfig {
         Objects.requireNonNull(kernel, "kernel");
         Objects.requireNonNull(commandLine, "commandLine");
@@ -27,6 +31,12 @@ public record VmConfig(Path kernel, Path initrd, String commandLine, long memory
         nets = List.copyOf(nets);
         Objects.requireNonNull(console, "console");
         Objects.requireNonNull(virtioTransport, "virtioTransport");
+    }
+
+    /** The devices given, behind the IOMMU (the default), no test device. */
+    public VmConfig(Path kernel, Path initrd, String commandLine, long memoryBytes, String engine, SerialTarget serial,
+                    List<DiskConfig> disks, List<NetSpec> nets, Optional<SerialTarget> console, VirtioTransport virtioTransport) {
+        this(kernel, initrd, commandLine, memoryBytes, engine, serial, disks, nets, console, virtioTransport, true, false);
     }
 
     /** The devices given, on the default transport (PCI). */
@@ -41,18 +51,32 @@ public record VmConfig(Path kernel, Path initrd, String commandLine, long memory
     }
 
     public VmConfig withDisks(List<DiskConfig> newDisks) {
-        return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, newDisks, nets, console, virtioTransport);
+        return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, newDisks, nets, console, virtioTransport,
+                iommu, dmaTestDevice);
     }
 
     public VmConfig withNets(List<NetSpec> newNets) {
-        return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, disks, newNets, console, virtioTransport);
+        return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, disks, newNets, console, virtioTransport,
+                iommu, dmaTestDevice);
     }
 
     public VmConfig withVirtioTransport(VirtioTransport newTransport) {
-        return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, disks, nets, console, newTransport);
+        return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, disks, nets, console, newTransport, iommu,
+                dmaTestDevice);
     }
 
     public VmConfig withConsole(SerialTarget newConsole) {
-        return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, disks, nets, Optional.of(newConsole), virtioTransport);
+        return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, disks, nets, Optional.of(newConsole), virtioTransport,
+                iommu, dmaTestDevice);
+    }
+
+    public VmConfig withIommu(boolean on) {
+        return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, disks, nets, console, virtioTransport, on,
+                dmaTestDevice);
+    }
+
+    public VmConfig withDmaTestDevice(boolean present) {
+        return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, disks, nets, console, virtioTransport, iommu,
+                present);
     }
 }

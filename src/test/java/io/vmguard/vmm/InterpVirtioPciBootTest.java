@@ -36,7 +36,7 @@ class InterpVirtioPciBootTest {
     private static final String SCRIPT = "pci-disk-write";
     /** The guest script as the repository has it: overlaid on the image, so the test needs no image rebuild. */
     private static final Path SCRIPT_SOURCE = Path.of("guest/initramfs/scripts", SCRIPT);
-    private static final Pattern MSI_LINE = Pattern.compile("^\\s*\\d+:\\s+(\\d+)\\s+PCI-MSI\\S*\\s+\\S+\\s+(virtio0-\\S+)$");
+    private static final Pattern MSI_LINE = Pattern.compile("^\\s*\\d+:\\s+(\\d+)\\s+PCI-MSI\\S*\\s+\\S+\\s+(virtio1-\\S+)$");
 
     @TempDir
     Path dir;
@@ -68,9 +68,12 @@ class InterpVirtioPciBootTest {
     void linuxWritesAFileOnAVirtioBlockDiskOnPciUsingMsix() throws Exception {
         Path disk = dir.resolve("disk.img");
         String text = bootWithDisk(disk, "");
-        assertTrue(text.contains("pci 0000:00:01.0: [1af4:1042] type 00 class 0x018000"), "the disk enumerated in slot 1\n" + text);
-        assertTrue(text.contains(SCRIPT + ": virtio0 device 0x0002 on 0000:00:01.0"), "virtio_pci bound it\n" + text);
-        assertTrue(text.contains("virtio_blk virtio0: [vda] 32768 512-byte logical blocks"), text);
+        // Slot 1 is the virtio-iommu (on by default), which translates the disk's DMA.
+        assertTrue(text.contains("pci 0000:00:01.0: [1af4:1057] type 00 class 0x088000"), "the IOMMU enumerated in slot 1\n" + text);
+        assertTrue(text.contains("pci 0000:00:02.0: [1af4:1042] type 00 class 0x018000"), "the disk enumerated in slot 2\n" + text);
+        assertTrue(text.contains("virtio-pci 0000:00:02.0: Adding to iommu group"), "the disk is behind the IOMMU\n" + text);
+        assertTrue(text.contains(SCRIPT + ": virtio1 device 0x0002 on 0000:00:02.0"), "virtio_pci bound it\n" + text);
+        assertTrue(text.contains("virtio_blk virtio1: [vda] 32768 512-byte logical blocks"), text);
         assertTrue(text.lines().noneMatch(line -> line.contains("virtio_mmio")), text);
 
         long config0 = -1;
@@ -79,9 +82,9 @@ class InterpVirtioPciBootTest {
             Matcher matcher = MSI_LINE.matcher(line);
             if (matcher.matches()) {
                 long count = Long.parseLong(matcher.group(1));
-                if (matcher.group(2).equals("virtio0-config")) {
+                if (matcher.group(2).equals("virtio1-config")) {
                     config0 = count;
-                } else if (matcher.group(2).startsWith("virtio0-req")) {
+                } else if (matcher.group(2).startsWith("virtio1-req")) {
                     requests = count;
                 }
             }
@@ -95,11 +98,11 @@ class InterpVirtioPciBootTest {
     void withoutMsiTheDiskInterruptsThroughTheIoApicAsTheAcpiRoutingTableSays() throws Exception {
         String text = bootWithDisk(dir.resolve("disk.img"), "pci=nomsi");
         assertTrue(text.contains("PCI: Using ACPI for IRQ routing"), text);
-        int slot1IntaGsi = io.vmguard.arch.x86.PciInterruptRouting.gsi(1, 0);
-        Pattern intx = Pattern.compile("^\\s*\\d+:\\s+(\\d+)\\s+IO-APIC\\s+" + slot1IntaGsi + "-fasteoi\\s+virtio0$");
+        int diskIntaGsi = io.vmguard.arch.x86.PciInterruptRouting.gsi(2, 0); // slot 2: the IOMMU is in slot 1
+        Pattern intx = Pattern.compile("^\\s*\\d+:\\s+(\\d+)\\s+IO-APIC\\s+" + diskIntaGsi + "-fasteoi\\s+virtio1$");
         long interrupts = text.lines().map(intx::matcher).filter(Matcher::matches).mapToLong(m -> Long.parseLong(m.group(1)))
                 .findFirst().orElse(-1);
-        assertTrue(interrupts > 0, "virtio0's INTx on GSI " + slot1IntaGsi + " fired\n" + text);
+        assertTrue(interrupts > 0, "the disk's (virtio1's) INTx on GSI " + diskIntaGsi + " fired\n" + text);
         assertTrue(text.lines().noneMatch(line -> line.contains("PCI-MSI")), text);
     }
 

@@ -76,9 +76,14 @@ public final class VirtioMmioTransport implements BusDevice, Snapshottable {
     private int interruptStatus;
 
     public VirtioMmioTransport(VirtioDevice device, String name, DmaSpace dma, InterruptLine line) {
+        this(device, name, dma, line, 0);
+    }
+
+    /** As above, offering {@code extraFeatures} too (ACCESS_PLATFORM when an IOMMU translates {@code dma}). */
+    public VirtioMmioTransport(VirtioDevice device, String name, DmaSpace dma, InterruptLine line, long extraFeatures) {
         this.line = line;
         this.dma = dma;
-        this.control = new VirtioControl(device, name, dma, new LineInterrupt(), 0);
+        this.control = new VirtioControl(device, name, dma, new LineInterrupt(), extraFeatures);
     }
 
     public VirtioControl control() {

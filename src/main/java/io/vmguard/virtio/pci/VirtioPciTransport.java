@@ -56,6 +56,14 @@ public final class VirtioPciTransport implements PciDevice, Snapshottable {
      * @param msi  where MSI-X messages go (the root complex's sink)
      */
     public VirtioPciTransport(VirtioDevice device, String name, DmaSpace dma, MsiSink msi) {
+        this(device, name, dma, msi, 0);
+    }
+
+    /**
+     * As above, offering {@code extraFeatures} too (ACCESS_PLATFORM when an IOMMU translates {@code dma}: the
+     * driver must then hand the device bus addresses from the DMA API, not guest-physical ones).
+     */
+    public VirtioPciTransport(VirtioDevice device, String name, DmaSpace dma, MsiSink msi, long extraFeatures) {
         queues = device.queueCount();
         reach = dma;
         if (queues > BarLayout.MAX_QUEUES) {
@@ -81,7 +89,7 @@ public final class VirtioPciTransport implements PciDevice, Snapshottable {
                 .build();
         // Asked when an interrupt comes, by which time the control exists.
         interrupt = new PciInterrupt(msix, config, this::queueVector, this::configVector);
-        control = new VirtioControl(device, name, new BusMasterDma(dma, config::busMasterEnabled), interrupt, 0);
+        control = new VirtioControl(device, name, new BusMasterDma(dma, config::busMasterEnabled), interrupt, extraFeatures);
         common = new CommonConfig(control, msix.vectors(), interrupt::reset);
     }
 
