@@ -107,25 +107,60 @@ public final class IommuDmaSpace implements DmaSpace {
                 (physical, offset, length) -> backing.write(physical, source.asSlice(offset, length)));
     }
 
-    // The typed accessors go through a small buffer: a value may straddle two mappings like any range.
+    // The typed accessors (virtqueue indices and flags: the commonest accesses) read or write guest memory
+    // directly when the value lies inside one mapping, under the same lock as every access; a value that
+    // straddles two mappings, or is refused, takes the general path through a small buffer.
 
     @Override
     public short readShort(long address) throws DmaFault {
-        return readValue(address, 2).get(SHORT, 0);
+        long physical = contiguous(address, 2, Access.READ);
+        if (physical >= 0) {
+            try {
+                return backing.readShort(physical);
+            } finally {
+                domains.readLock().unlock();
+            }
+        }
+        return buffered(address, 2).get(SHORT, 0);
     }
 
     @Override
     public int readInt(long address) throws DmaFault {
-        return readValue(address, 4).get(INT, 0);
+        long physical = contiguous(address, 4, Access.READ);
+        if (physical >= 0) {
+            try {
+                return backing.readInt(physical);
+            } finally {
+                domains.readLock().unlock();
+            }
+        }
+        return buffered(address, 4).get(INT, 0);
     }
 
     @Override
     public long readLong(long address) throws DmaFault {
-        return readValue(address, 8).get(LONG, 0);
+        long physical = contiguous(address, 8, Access.READ);
+        if (physical >= 0) {
+            try {
+                return backing.readLong(physical);
+            } finally {
+                domains.readLock().unlock();
+            }
+        }
+        return buffered(address, 8).get(LONG, 0);
     }
 
     @Override
     public void writeShort(long address, short value) throws DmaFault {
+        long physical = contiguous(address, 2, Access.WRITE);
+        if (physical >= 0) {
+            try {
+                backing.writeShort(physical, value);
+                return;
+            } finally {
+                domains.readLock().unlock();
+            }
+        }
         MemorySegment bytes = MemorySegment.ofArray(new byte[2]);
         bytes.set(SHORT, 0, value);
         write(address, bytes);
@@ -133,12 +168,42 @@ public final class IommuDmaSpace implements DmaSpace {
 
     @Override
     public void writeInt(long address, int value) throws DmaFault {
+        long physical = contiguous(address, 4, Access.WRITE);
+        if (physical >= 0) {
+            try {
+                backing.writeInt(physical, value);
+                return;
+            } finally {
+                domains.readLock().unlock();
+            }
+        }
         MemorySegment bytes = MemorySegment.ofArray(new byte[4]);
         bytes.set(INT, 0, value);
         write(address, bytes);
     }
 
-    private MemorySegment readValue(long address, int size) throws DmaFault {
+    /**
+     * The guest-physical address of {@code [address, address + size)} when one mapping holds it all with
+     * {@code access}'s permission, returned with the read lock <b>held</b> (the caller copies, then unlocks);
+     * otherwise -1 with the lock released, and the caller takes the general path (which reports refusals).
+     */
+    private long contiguous(long address, int size, Access access) {
+        domains.readLock().lock();
+        boolean keep = false;
+        try {
+            if (domains.translate(endpointId, endpoint, address, size, access) instanceof Translation.Contiguous whole) {
+                keep = true;
+                return whole.physical();
+            }
+            return -1;
+        } finally {
+            if (!keep) {
+                domains.readLock().unlock();
+            }
+        }
+    }
+
+    private MemorySegment buffered(long address, int size) throws DmaFault {
         MemorySegment bytes = MemorySegment.ofArray(new byte[size]);
         read(address, bytes);
         return bytes;

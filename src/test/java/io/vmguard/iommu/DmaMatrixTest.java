@@ -261,4 +261,30 @@ class DmaMatrixTest {
         assertThrows(DmaFault.class, () -> dma.writeInt(0x10000, 4));
         assertEquals(3, h.ram.memory().readInt(page));
     }
+
+    @Test
+    void typedAccessorsTranslateInsideAMappingAcrossTwoMappingsAndRefuseOutsideWithOneReport() throws Exception {
+        long pages = pages(3);
+        assertEquals(Status.OK, h.attach(1, EP));
+        // IOVA 0x10000-0x10fff -> the third page, 0x11000-0x11fff -> the first: adjacent in IOVA, not in RAM.
+        assertEquals(Status.OK, h.map(1, 0x10000, 0x10fff, pages + 2 * PAGE, Mapping.READ | Mapping.WRITE));
+        assertEquals(Status.OK, h.map(1, 0x11000, 0x11fff, pages, Mapping.READ));
+
+        dma.writeInt(0x10010, 0x11223344);
+        assertEquals(0x11223344, h.ram.memory().readInt(pages + 2 * PAGE + 0x10));
+        assertEquals(0x11223344, dma.readInt(0x10010));
+        dma.writeShort(0x10ffe, (short) 0x5566);
+        assertEquals((short) 0x5566, dma.readShort(0x10ffe));
+
+        h.ram.memory().writeInt(pages, 0x778899aa);
+        // A long over the boundary: its low half from the third page's end, its high half from the first page.
+        long expected = (0x778899aaL << 32) | (h.ram.memory().readInt(pages + 2 * PAGE + 0xffc) & 0xffffffffL);
+        assertEquals(expected, dma.readLong(0x10ffc));
+
+        int before = h.reported.size();
+        assertThrows(DmaFault.class, () -> dma.writeInt(0x11000, 1), "the second mapping is read-only");
+        assertThrows(DmaFault.class, () -> dma.readShort(0x11fff), "runs past the last mapping");
+        assertEquals(before + 2, h.reported.size(), "each refused access reported once");
+        assertEquals(0x778899aa, h.ram.memory().readInt(pages), "the refused write moved nothing");
+    }
 }
