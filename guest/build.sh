@@ -10,14 +10,14 @@
 set -euo pipefail
 
 GUEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-KERNEL_TARBALL=/usr/src/linux-source-6.1.tar.xz
-KERNEL_PKG=linux-source-6.1
+KERNEL_TARBALL=/usr/src/linux-source-6.12.tar.xz
+KERNEL_PKG=linux-source-6.12
 BUSYBOX_PKG=busybox-static
 # The kernel is cached separately from the initramfs (see "Caches" below), and
 # its cache key covers guest/kernel/*, the package versions and BTF on/off, but
 # not this script. BUMP THIS whenever build_kernel() (or anything else here)
 # changes what goes into the kernel outputs; otherwise the old kernel is reused.
-KERNEL_RECIPE_VERSION=1
+KERNEL_RECIPE_VERSION=2
 
 mode=build
 case "${1:-}" in
@@ -48,7 +48,7 @@ if command -v musl-gcc >/dev/null 2>&1; then CC_STATIC=musl-gcc; else CC_STATIC=
 #
 #   <cache>/guest/kernel-<khash>/    vmlinux bzImage System.map config kernel.info
 #     khash: KERNEL_RECIPE_VERSION, every file under guest/kernel/, the versions
-#     of linux-source-6.1 (and dwarves when BTF is on), BTF on/off. ~15 min.
+#     of linux-source-6.12 (and dwarves when BTF is on), BTF on/off. ~15 min.
 #   <cache>/guest/userland-<uhash>/  initramfs.cpio.gz
 #     uhash: every other file under guest/ but *.md (init, scripts, programs,
 #     this script), the busybox-static and libc (musl-dev / libc6-dev)

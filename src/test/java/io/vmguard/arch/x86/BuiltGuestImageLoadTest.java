@@ -53,7 +53,7 @@ class BuiltGuestImageLoadTest {
         assertTrue(version >= 0x20c, "protocol " + Integer.toHexString(version));
         int versionString = ((header[0x20e] & 0xff) | (header[0x20f] & 0xff) << 8) + 0x200;
         String text = new String(header, versionString, 16, java.nio.charset.StandardCharsets.US_ASCII);
-        assertTrue(text.startsWith("6.1."), text);
+        assertTrue(text.startsWith("6.12."), text);
 
         try (Arena arena = Arena.ofConfined(); GuestMemory memory = GuestMemory.allocate(X86Layout.ramRanges(256L << 20))) {
             KernelImage kernel = KernelImage.open(BuiltGuest.bzImage(), arena);
