@@ -58,7 +58,8 @@ record MachineParts(VmConfig config, String engineName, GuestMemory memory, Virt
         } catch (EngineException e) {
             closeQuietly(vcpu, virtio, machine, memory);
             throw new VmException(e.getMessage(), e);
-        } catch (IllegalArgumentException | VmException e) {
+        } catch (IllegalArgumentException | IllegalStateException | VmException e) {
+            // Bad sizes, a full PCI bus or MMIO window: one line, and nothing left open.
             closeQuietly(vcpu, virtio, machine, memory);
             throw e instanceof VmException vm ? vm : new VmException(e.getMessage(), e);
         }
