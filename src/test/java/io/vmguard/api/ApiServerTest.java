@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vmguard.events.EventHub;
 import io.vmguard.events.EventSink;
 import io.vmguard.events.VmEvents;
+import io.vmguard.testing.TinyKernel;
 import io.vmguard.vmm.SerialTarget;
 import java.io.IOException;
 import java.io.InputStream;

@@ -12,6 +12,7 @@ import io.vmguard.events.SecurityEvent;
 import io.vmguard.events.Severity;
 import io.vmguard.events.Source;
 import io.vmguard.testing.RecordingEventSink;
+import io.vmguard.testing.TinyKernel;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;

@@ -3,6 +3,7 @@ package io.vmguard.api;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.vmguard.testing.TinyKernel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
+import io.vmguard.testing.TinyKernel;
 import io.vmguard.vmm.Vm;
 import java.nio.file.Files;
 import java.nio.file.Path;

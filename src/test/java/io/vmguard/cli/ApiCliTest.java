@@ -11,11 +11,10 @@ import io.vmguard.api.Instance;
 import io.vmguard.events.EventHub;
 import io.vmguard.events.EventSink;
 import io.vmguard.events.VmEvents;
+import io.vmguard.testing.TinyKernel;
 import io.vmguard.vmm.SerialTarget;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -85,28 +84,6 @@ class ApiCliTest {
         }
     }
 
-    /** An x86-64 ELF whose code powers off with {@code status} through the exit port at once. */
-    private Path powerOffKernel(int status) throws Exception {
-        byte[] code = {(byte) 0xb0, (byte) status, (byte) 0xe6, (byte) 0xf4, (byte) 0xeb, (byte) 0xfe};
-        ByteBuffer b = ByteBuffer.allocate(0x300).order(ByteOrder.LITTLE_ENDIAN);
-        b.put(new byte[] {0x7f, 'E', 'L', 'F', 2, 1, 1});
-        b.putShort(16, (short) 2).putShort(18, (short) 62).putInt(20, 1);
-        b.putLong(24, 0x100_0000).putLong(32, 64).putShort(52, (short) 64).putShort(54, (short) 56).putShort(56, (short) 1);
-        b.putInt(64, 1).putInt(68, 7).putLong(72, 0x100).putLong(80, 0xffffffff81000000L).putLong(88, 0x100_0000);
-        b.putLong(96, 0x200).putLong(104, 0x1000);
-        b.put(0x100, code);
-        return Files.write(dir.resolve("vmlinux"), b.array());
-    }
-
-    /** An x86-64 ELF whose code spins until the VM is stopped. */
-    private Path spinKernel() throws Exception {
-        Path kernel = powerOffKernel(0);
-        byte[] bytes = Files.readAllBytes(kernel);
-        byte[] spin = {(byte) 0xf3, (byte) 0x90, (byte) 0xeb, (byte) 0xfc};
-        System.arraycopy(spin, 0, bytes, 0x100, spin.length);
-        return Files.write(dir.resolve("spin"), bytes);
-    }
-
     private static void put(HttpClient client, Path socket, String path, String json) throws Exception {
         int status = client.newRequest("http://localhost" + path).method("PUT").transport(new Transport.TCPUnix(socket))
                 .body(new StringRequestContent("application/json", json)).timeout(10, TimeUnit.SECONDS).send().getStatus();
@@ -154,7 +131,7 @@ class ApiCliTest {
 
     @Test
     void eventsFollowsTheStreamUntilTheServerEndsIt() throws Exception {
-        Path kernel = powerOffKernel(5);
+        Path kernel = TinyKernel.write(dir, "vmlinux", TinyKernel.powerOff(5));
         try (Served served = Served.at(dir.resolve("api.sock"))) {
             CompletableFuture<Integer> following = CompletableFuture.supplyAsync(
                     () -> Main.execute("events", "--api-sock", served.socket.toString()));
@@ -183,7 +160,7 @@ class ApiCliTest {
 
     @Test
     void serveIsConfiguredThroughTheApiAndExitsWithTheGuestsStatus() throws Exception {
-        Path kernel = powerOffKernel(9);
+        Path kernel = TinyKernel.write(dir, "vmlinux", TinyKernel.powerOff(9));
         Path socket = dir.resolve("serve.sock");
         Path events = dir.resolve("events.jsonl");
         CompletableFuture<Integer> serving = CompletableFuture.supplyAsync(() -> Main.execute("serve", "--api-sock",
@@ -211,7 +188,7 @@ class ApiCliTest {
 
     @Test
     void snapshotPausesARunningVmAndLeavesItRunningAndRestoreLoadsItPaused() throws Exception {
-        Path kernel = spinKernel();
+        Path kernel = TinyKernel.write(dir, "spin", TinyKernel.spin());
         Path state = dir.resolve("vm.snap");
         Path memory = dir.resolve("vm.mem");
         try (Served served = Served.at(dir.resolve("api.sock"))) {
@@ -256,7 +233,7 @@ class ApiCliTest {
 
     @Test
     void runRefusesAnApiSocketWhereAServerAnswers() throws Exception {
-        Path kernel = powerOffKernel(0);
+        Path kernel = TinyKernel.write(dir, "vmlinux", TinyKernel.powerOff(0));
         try (Served served = Served.at(dir.resolve("api.sock"))) {
             assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString(), "--memory", "32M",
                     "--serial", "null", "--api-sock", served.socket.toString()));

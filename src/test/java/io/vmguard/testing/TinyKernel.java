@@ -1,4 +1,4 @@
-package io.vmguard.api;
+package io.vmguard.testing;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -10,21 +10,23 @@ import java.nio.file.Path;
  * A "kernel" of a few instructions in a minimal x86-64 ELF, so that InstanceStart can boot something in
  * milliseconds without the guest image. vmguard enters it in long mode at its physical entry point.
  */
-final class TinyKernel {
+public final class TinyKernel {
     private static final long LOAD_ADDRESS = 0x100_0000;
     private static final int DATA_OFFSET = 0x100;
 
+    private TinyKernel() {}
+
     /** {@code mov al, status; out 0xf4, al; jmp $}: powers off at once through vmguard's exit port. */
-    static byte[] powerOff(int status) {
+    public static byte[] powerOff(int status) {
         return new byte[] {(byte) 0xb0, (byte) status, (byte) 0xe6, (byte) 0xf4, (byte) 0xeb, (byte) 0xfe};
     }
 
     /** {@code pause; jmp $-2}: runs until stopped, for pause and resume. */
-    static byte[] spin() {
+    public static byte[] spin() {
         return new byte[] {(byte) 0xf3, (byte) 0x90, (byte) 0xeb, (byte) 0xfc};
     }
 
-    static Path write(Path dir, String name, byte[] code) throws IOException {
+    public static Path write(Path dir, String name, byte[] code) throws IOException {
         int phoff = 64;
         ByteBuffer b = ByteBuffer.allocate(DATA_OFFSET + 0x200).order(ByteOrder.LITTLE_ENDIAN);
         b.put(new byte[] {0x7f, 'E', 'L', 'F', 2, 1, 1});
