@@ -91,13 +91,8 @@ public final class RunCommand implements Callable<Integer> {
             description = "add a PCI DMA test device (1234:11e9) the guest can aim at any bus address: for testing isolation")
     boolean dmaTestDevice;
 
-    @Option(names = "--id", paramLabel = "ID", defaultValue = "vm0",
-            description = "the VM's name in security events (default ${DEFAULT-VALUE})")
-    String id;
-
-    @Option(names = "--events", paramLabel = "FILE",
-            description = "append security events to FILE, one JSON object per line")
-    Path eventsFile;
+    @Mixin
+    EventOptions vmEvents;
 
     @Mixin
     ApiOptions api;
@@ -106,7 +101,7 @@ public final class RunCommand implements Callable<Integer> {
     public Integer call() throws CliException {
         ApiEndpoints endpoints = api.endpoints();
         VmConfig config = config();
-        try (VmEventsSetup setup = VmEventsSetup.open(id, eventsFile)) {
+        try (VmEventsSetup setup = vmEvents.open()) {
             return run(config, setup, endpoints);
         }
     }
@@ -116,7 +111,7 @@ public final class RunCommand implements Callable<Integer> {
         if (!endpoints.any()) {
             return null;
         }
-        Instance instance = Instance.serving(new Instance.Launch(id, engine, vm.config().serial(), setup.events()), vm);
+        Instance instance = Instance.serving(new Instance.Launch(vmEvents.id, engine, vm.config().serial(), setup.events()), vm);
         try {
             return ApiServer.start(endpoints, new ApiContext(instance, setup.hub(), setup.events()));
         } catch (IOException e) {

@@ -10,7 +10,6 @@ import io.vmguard.vmm.RunOutcome;
 import io.vmguard.vmm.SerialTarget;
 import io.vmguard.vmm.Vm;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -41,13 +40,8 @@ public final class ServeCommand implements Callable<Integer> {
             description = "serial console: stdio, file:PATH or null (default ${DEFAULT-VALUE})")
     String serial;
 
-    @Option(names = "--id", paramLabel = "ID", defaultValue = "vm0",
-            description = "the VM's id in GET / and in security events (default ${DEFAULT-VALUE})")
-    String id;
-
-    @Option(names = "--events", paramLabel = "FILE",
-            description = "append security events to FILE, one JSON object per line")
-    Path eventsFile;
+    @Mixin
+    EventOptions vmEvents;
 
     @Override
     public Integer call() throws CliException {
@@ -64,8 +58,8 @@ public final class ServeCommand implements Callable<Integer> {
         if (!Engines.NAMES.contains(engine)) {
             throw new CliException("unknown engine '" + engine + "' (choose one of " + String.join(", ", Engines.NAMES) + ")");
         }
-        try (VmEventsSetup setup = VmEventsSetup.open(id, eventsFile)) {
-            Instance instance = Instance.configurable(new Instance.Launch(id, engine, serialTarget, setup.events()));
+        try (VmEventsSetup setup = vmEvents.open()) {
+            Instance instance = Instance.configurable(new Instance.Launch(vmEvents.id, engine, serialTarget, setup.events()));
             ApiServer server;
             try {
                 server = ApiServer.start(endpoints, new ApiContext(instance, setup.hub(), setup.events()));
