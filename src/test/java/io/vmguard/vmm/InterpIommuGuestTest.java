@@ -5,16 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vmguard.cli.RunCommand;
 import io.vmguard.engine.interp.InterpEngine;
-import io.vmguard.net.NetSpec;
 import io.vmguard.testing.BuiltGuest;
 import io.vmguard.virtio.block.DiskConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.Timeout.ThreadMode;
 import org.junit.jupiter.api.io.TempDir;
@@ -79,33 +75,9 @@ class InterpIommuGuestTest {
     @ParameterizedTest
     @ValueSource(strings = {"strict", "lazy"})
     void twoVmsMoveAFileIntactThroughTheirIommus(String mode) throws Exception {
-        Path a = dir.resolve("a.sock");
-        Path b = dir.resolve("b.sock");
-        Path serverLog = dir.resolve("server.log");
-        Path clientLog = dir.resolve("client.log");
-        VmConfig server = guest("net-serve", serverLog, mode, "vmguard.ip=10.0.2.1").withNets(List.of(NetSpec.parse("socket:" + a + "," + b)));
-        VmConfig client = guest("net-send", clientLog, mode, "vmguard.ip=10.0.2.2 vmguard.peer=10.0.2.1")
-                .withNets(List.of(NetSpec.parse("socket:" + b + "," + a)));
-        CompletableFuture<RunOutcome> serving = CompletableFuture.supplyAsync(() -> {
-            try {
-                return run(server);
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        });
-        RunOutcome sent = run(client);
-        RunOutcome served = serving.get(10, TimeUnit.MINUTES);
-        String clientText = Files.readString(clientLog);
-        String serverText = Files.readString(serverLog);
-        assertEquals(new RunOutcome.PoweredOff(0), sent, clientText);
-        assertEquals(new RunOutcome.PoweredOff(0), served, serverText);
-        assertTranslated(clientText, mode);
-        assertTranslated(serverText, mode);
-        Matcher sentSum = Pattern.compile("net-send: sending (\\d+) bytes sha256=(\\w+)").matcher(clientText);
-        Matcher receivedSum = Pattern.compile("net-serve: received (\\d+) bytes sha256=(\\w+)").matcher(serverText);
-        assertTrue(sentSum.find(), clientText);
-        assertTrue(receivedSum.find(), serverText);
-        assertEquals("1048576", receivedSum.group(1), serverText);
-        assertEquals(sentSum.group(2), receivedSum.group(2), "the bytes arrived intact");
+        FileTransferBetweenVms.Consoles consoles = FileTransferBetweenVms.run(dir,
+                (script, console, extra) -> guest(script, console, mode, extra));
+        assertTranslated(consoles.client(), mode);
+        assertTranslated(consoles.server(), mode);
     }
 }

@@ -85,36 +85,8 @@ class InterpVirtioDevicesTest {
 
     @Test
     void twoVmsOnTheSocketBackendPingEachOtherAndMoveAFileIntact() throws Exception {
-        Path a = dir.resolve("a.sock");
-        Path b = dir.resolve("b.sock");
-        Path serverLog = dir.resolve("server.log");
-        Path clientLog = dir.resolve("client.log");
-        VmConfig server = guest("net-serve", serverLog, "vmguard.ip=10.0.2.1")
-                .withNets(List.of(NetSpec.parse("socket:" + a + "," + b)));
-        VmConfig client = guest("net-send", clientLog, "vmguard.ip=10.0.2.2 vmguard.peer=10.0.2.1")
-                .withNets(List.of(NetSpec.parse("socket:" + b + "," + a)));
-
-        CompletableFuture<RunOutcome> serving = CompletableFuture.supplyAsync(() -> {
-            try {
-                return run(server);
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        });
-        RunOutcome sent = run(client);
-        RunOutcome served = serving.get(10, TimeUnit.MINUTES);
-        String clientText = Files.readString(clientLog);
-        String serverText = Files.readString(serverLog);
-        assertEquals(new RunOutcome.PoweredOff(0), sent, clientText);
-        assertEquals(new RunOutcome.PoweredOff(0), served, serverText);
-
-        assertTrue(clientText.contains("3 packets transmitted, 3 packets received"), clientText);
-        Matcher sentSum = Pattern.compile("net-send: sending (\\d+) bytes sha256=(\\w+)").matcher(clientText);
-        Matcher receivedSum = Pattern.compile("net-serve: received (\\d+) bytes sha256=(\\w+)").matcher(serverText);
-        assertTrue(sentSum.find(), clientText);
-        assertTrue(receivedSum.find(), serverText);
-        assertEquals("1048576", receivedSum.group(1), serverText);
-        assertEquals(sentSum.group(2), receivedSum.group(2));
+        FileTransferBetweenVms.Consoles consoles = FileTransferBetweenVms.run(dir, this::guest);
+        assertTrue(consoles.client().contains("3 packets transmitted, 3 packets received"), consoles.client());
     }
 
     /** A VM on a TAP talks to the host's own network stack: ping, then 1 MiB over TCP to a host listener. */
