@@ -49,13 +49,7 @@ public final class Vm implements AutoCloseable {
     /** No device access takes this long: disk I/O on the vCPU thread is the slowest (a flush of a large cache). */
     private static final Duration DEVICE_STUCK_AFTER = Duration.ofSeconds(60);
 
-    private final VmConfig config;
-    private final String engineName;
-    private final GuestMemory memory;
-    private final VirtualMachine machine;
-    private final Vcpu vcpu;
-    private final LegacyDevices devices;
-    private final VirtioDevices virtio;
+    /** Everything the VM is made of (memory, engine VM and vCPU, buses, devices): built, saved and restored together. */
     private final MachineParts parts;
     /** Completed once, by whichever comes first: the guest's power-off or reset, a vCPU failure, a stop. */
     private final CompletableFuture<RunOutcome> outcome;
@@ -69,17 +63,10 @@ public final class Vm implements AutoCloseable {
     private boolean restored;
 
     private Vm(MachineParts parts, VmEvents events) {
-        this.config = parts.config();
-        this.engineName = parts.engineName();
         this.events = events;
-        this.virtio = parts.virtio();
-        this.memory = parts.memory();
-        this.machine = parts.machine();
-        this.vcpu = parts.vcpu();
-        this.devices = parts.devices();
         this.outcome = parts.outcome();
         this.parts = parts;
-        this.runner = new VcpuRunner(vcpu, parts.io(), parts.mmio(), outcome);
+        this.runner = new VcpuRunner(parts.vcpu(), parts.io(), parts.mmio(), outcome);
     }
 
     /** Builds the VM and loads the kernel; nothing runs until {@link #run()} or {@link #start()}. */
@@ -186,21 +173,21 @@ public final class Vm implements AutoCloseable {
         if (vcpuThread != null) {
             throw new IllegalStateException("the VM was already started");
         }
-        devices.startInput();
+        parts.devices().startInput();
         vcpuThread = Thread.ofPlatform().name("vcpu0").daemon().start(runner);
         watchdog = new Watchdog(events, List.of(runner), this::stop, WATCHDOG_PERIOD, DEVICE_STUCK_AFTER,
                 () -> Runtime.getRuntime().halt(1));
         watchdog.start();
         state = VmState.RUNNING;
         if (restored) {
-            devices.resume();
-            virtio.resume();
+            parts.devices().resume();
+            parts.virtio().resume();
         }
-        events.emit(Source.VMM, restored ? "vm-resumed" : "vm-started", Severity.INFO, Map.of("engine", engineName));
+        events.emit(Source.VMM, restored ? "vm-resumed" : "vm-started", Severity.INFO, Map.of("engine", parts.engineName()));
         outcome.whenComplete((result, error) -> stopped(result));
     }
 
-    /** Waits for the run's end, then stops the vCPU thread and flushes the devices. */
+    /** Waits for the run's end, then stops the vCPU thread and flushes the parts.devices(). */
     public RunOutcome awaitOutcome() throws InterruptedException {
         RunOutcome result;
         try {
@@ -216,7 +203,7 @@ public final class Vm implements AutoCloseable {
         if (thread != null) {
             thread.join(VCPU_JOIN_MILLIS);
         }
-        devices.flush();
+        parts.devices().flush();
         return result;
     }
 
@@ -265,12 +252,12 @@ public final class Vm implements AutoCloseable {
                     + runner.currentExit() + ")");
         }
         try {
-            virtio.pause();
-            devices.pause();
+            parts.virtio().pause();
+            parts.devices().pause();
         } catch (RuntimeException e) {
             // Half paused is no state to leave a VM in: let everything run again and say why.
-            virtio.resume();
-            devices.resume();
+            parts.virtio().resume();
+            parts.devices().resume();
             runner.resume();
             throw new VmException("cannot pause the devices: " + e.getMessage(), e);
         }
@@ -290,8 +277,8 @@ public final class Vm implements AutoCloseable {
             start(); // a restored VM: its devices resume in start()
             return;
         }
-        devices.resume();
-        virtio.resume();
+        parts.devices().resume();
+        parts.virtio().resume();
         runner.resume();
         state = VmState.RUNNING;
         events.emit(Source.VMM, "vm-resumed", Severity.INFO, Map.of());
@@ -307,17 +294,17 @@ public final class Vm implements AutoCloseable {
         }
         long started = System.nanoTime();
         UUID id = UUID.randomUUID();
-        StateWriter root = SnapshotFile.begin(id, engineName, config, memory);
+        StateWriter root = SnapshotFile.begin(id, parts.engineName(), parts.config(), parts.memory());
         long written;
         try {
             parts.saveState(root);
-            written = SnapshotFile.write(statePath, memoryPath, root, memory, id);
+            written = SnapshotFile.write(statePath, memoryPath, root, parts.memory(), id);
         } catch (EngineException e) {
             throw new VmException("cannot snapshot: " + e.getMessage(), e);
         } catch (IOException e) {
             throw new VmException("cannot write snapshot: " + e.getMessage(), e);
         }
-        SnapshotSummary summary = new SnapshotSummary(statePath, memoryPath, memory.totalSize(), written,
+        SnapshotSummary summary = new SnapshotSummary(statePath, memoryPath, parts.memory().totalSize(), written,
                 Duration.ofNanos(System.nanoTime() - started));
         events.emit(Source.VMM, "snapshot-created", Severity.INFO, Map.of("snapshot_path", statePath.toString(),
                 "mem_file_path", memoryPath.toString(), "memory_bytes_written", written,
@@ -334,7 +321,7 @@ public final class Vm implements AutoCloseable {
         if (state != VmState.RUNNING) {
             throw new VmException("Ctrl+Alt+Del needs a running VM (it is " + state.apiName() + ")");
         }
-        if (!devices.sendCtrlAltDel()) {
+        if (!parts.devices().sendCtrlAltDel()) {
             throw new VmException("the keyboard controller's buffer is full (the guest is not reading its keyboard)");
         }
     }
@@ -344,11 +331,11 @@ public final class Vm implements AutoCloseable {
     }
 
     public VmConfig config() {
-        return config;
+        return parts.config();
     }
 
     public String engineName() {
-        return engineName;
+        return parts.engineName();
     }
 
     /** Counters for the API's metrics: vCPU exits by kind, instructions, and each device's counters. */
@@ -357,7 +344,7 @@ public final class Vm implements AutoCloseable {
         metrics.put("state", state().apiName());
         instructionsExecuted().ifPresent(count -> metrics.put("instructions", count));
         metrics.put("exits", runner.exitCounts());
-        metrics.put("devices", virtio.counters());
+        metrics.put("devices", parts.virtio().counters());
         return metrics;
     }
 
@@ -368,11 +355,11 @@ public final class Vm implements AutoCloseable {
 
     /** Guest instructions executed so far, where the engine counts them. */
     public OptionalLong instructionsExecuted() {
-        return vcpu.instructionsExecuted();
+        return parts.vcpu().instructionsExecuted();
     }
 
     public GuestMemory memory() {
-        return memory;
+        return parts.memory();
     }
 
     @Override
@@ -386,8 +373,8 @@ public final class Vm implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        devices.close();
-        virtio.close();
+        parts.devices().close();
+        parts.virtio().close();
         if (watchdog != null) {
             watchdog.close(); // the shutdown completed: no last resort needed
         }
@@ -395,8 +382,8 @@ public final class Vm implements AutoCloseable {
             // The vCPU still runs on this memory: unmapping it now could crash the host process.
             return;
         }
-        vcpu.close();
-        machine.close();
-        memory.close();
+        parts.vcpu().close();
+        parts.machine().close();
+        parts.memory().close();
     }
 }
