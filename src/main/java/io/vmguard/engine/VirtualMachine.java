@@ -26,6 +26,14 @@ public interface VirtualMachine extends AutoCloseable {
     void signalMsi(long address, int data);
 
     /**
+     * What this engine can trap for an outside observer (introspection, antivirus), or empty when it traps
+     * nothing and observers must poll.
+     */
+    default java.util.Optional<io.vmguard.engine.monitor.Monitoring> monitoring() {
+        return java.util.Optional.empty();
+    }
+
+    /**
      * Writes the engine's platform state for a snapshot: the interrupt controllers, timers and clocks it
      * emulates (I/O APIC, PIC, PIT, local APICs' timers, TSC and kvmclock). Called while every vCPU is paused.
      */

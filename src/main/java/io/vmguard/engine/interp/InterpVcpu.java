@@ -7,6 +7,7 @@ import io.vmguard.engine.Segment;
 import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VcpuExit;
+import io.vmguard.engine.monitor.MonitorEvent;
 import io.vmguard.engine.interp.platform.Doorbell;
 import io.vmguard.engine.interp.platform.InterruptInputs;
 import io.vmguard.engine.interp.platform.Platform;
@@ -86,14 +87,20 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
      * for the VMM, a system instruction, a software interrupt, a write to a page holding decoded code.
      */
     private boolean leaveBlock;
+    private final InterpMonitoring monitoring;
+    private final MonitorHooks monitorHooks;
+    /** The monitoring generation this vCPU's write translations were cached under. */
+    private int monitoringGeneration;
 
     /**
      * @param inputs   the VM's interrupt lines, which this vCPU's platform drains
      * @param doorbell rung by other threads (interrupt lines, {@link #requestExit()}) to get its attention
      */
     InterpVcpu(int index, GuestMemory memory, UnimplementedLog unimplemented, VmClock clock, InterruptInputs inputs,
-               Doorbell doorbell) {
+               Doorbell doorbell, InterpMonitoring monitoring) {
         this.index = index;
+        this.monitoring = monitoring;
+        this.monitorHooks = new MonitorHooks(index, cpu, monitoring);
         this.unimplemented = unimplemented;
         this.doorbell = doorbell;
         this.mmu = new Mmu(cpu, memory, this);
@@ -108,7 +115,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
             mmu.physicalWrite(address, size, value);
             return true;
         }, index);
-        this.system = new SystemOps(cpu, mmu, executor, new PlatformDevices(), index);
+        this.system = new SystemOps(cpu, mmu, executor, new PlatformDevices(), index, monitorHooks);
         this.decoder = new Decoder(mmu::fetch8);
     }
 
@@ -169,6 +176,11 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     @Override
     public VcpuExit run() {
         try {
+            if (monitoringGeneration != monitoring.generation()) {
+                // Newly watched frames must not stay writable through cached translations.
+                monitoringGeneration = monitoring.generation();
+                mmu.flushWrites();
+            }
             if (!completePendingRead()) {
                 return noForwardProgress();
             }
@@ -499,14 +511,27 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     }
 
     @Override
-    public void codeWritten(long physicalPage) {
-        leaveBlock = true; // the rest of the running block may be what was overwritten
-        code.invalidate(physicalPage);
+    public void ramWritten(long address, int size, long oldValue, long newValue) {
+        long page = address & Mmu.PAGE_MASK;
+        if (code.holdsCode(page)) {
+            leaveBlock = true; // the rest of the running block may be what was overwritten
+            code.invalidate(page);
+        }
+        InterpMonitoring.Armed armed = monitoring.armed();
+        if (armed != null && armed.watchesFrame(page)) {
+            leaveBlock = true; // the observer may have asked for a stop before the next instruction
+            monitoring.frameWritten(armed,
+                    new MonitorEvent.PhysicalWrite(index, cpu.rip, cpu.cr3, address, size, oldValue, newValue));
+        }
     }
 
     @Override
-    public boolean holdsCode(long physicalPage) {
-        return code.holdsCode(physicalPage);
+    public boolean seesWrites(long physicalPage) {
+        if (code.holdsCode(physicalPage)) {
+            return true;
+        }
+        InterpMonitoring.Armed armed = monitoring.armed();
+        return armed != null && armed.watchesFrame(physicalPage);
     }
 
     // ---- register access ----

@@ -37,6 +37,7 @@ final class InterpVm implements VirtualMachine {
     private final InterruptInputs inputs = new InterruptInputs(doorbell::ring);
     private final InterruptLine[] lines = new InterruptLine[InterruptInputs.COUNT];
     private InterpVcpu vcpu;
+    private final InterpMonitoring monitoring = new InterpMonitoring(this::kickVcpus);
 
     InterpVm(GuestMemory memory) {
         this(memory, VmClock.system());
@@ -60,8 +61,19 @@ final class InterpVm implements VirtualMachine {
         if (vcpu != null) {
             throw new EngineException("vCPU 0 exists already");
         }
-        vcpu = new InterpVcpu(index, memory, unimplemented, clock, inputs, doorbell);
+        vcpu = new InterpVcpu(index, memory, unimplemented, clock, inputs, doorbell, monitoring);
         return vcpu;
+    }
+
+    private synchronized void kickVcpus() {
+        if (vcpu != null) {
+            vcpu.requestExit();
+        }
+    }
+
+    @Override
+    public java.util.Optional<io.vmguard.engine.monitor.Monitoring> monitoring() {
+        return java.util.Optional.of(monitoring);
     }
 
     /** GSIs 0-15 reach the PIC and the I/O APIC, 16-23 the I/O APIC only. */

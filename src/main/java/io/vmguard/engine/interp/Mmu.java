@@ -35,17 +35,20 @@ final class Mmu {
 
     private static final int PF_PRESENT = 1, PF_WRITE = 2, PF_USER = 4, PF_RESERVED = 8, PF_FETCH = 16;
 
-    /** Where accesses to physical addresses outside RAM go (MMIO), and how decoded code learns of writes. */
+    /**
+     * Where accesses to physical addresses outside RAM go (MMIO), and who must see writes to some RAM pages:
+     * decoded code (stale after a write) and a monitor watching the frame.
+     */
     interface Physical {
         long readMmio(long address, int size);
 
         void writeMmio(long address, int size, long value);
 
-        /** A write reached a RAM page that holds decoded instructions. */
-        void codeWritten(long physicalPage);
+        /** A write changed {@code size} bytes at {@code address} of a page {@link #seesWrites} named. */
+        void ramWritten(long address, int size, long oldValue, long newValue);
 
-        /** Whether decoded instructions exist for this RAM page (its writes must then be seen). */
-        boolean holdsCode(long physicalPage);
+        /** Whether writes to this RAM page must be seen (it holds decoded instructions, or is watched). */
+        boolean seesWrites(long physicalPage);
     }
 
     private final CpuState cpu;
@@ -277,7 +280,7 @@ final class Mmu {
         if (region < 0) {
             return null;
         }
-        if (access == WRITE && physical.holdsCode(physicalPage)) {
+        if (access == WRITE && physical.seesWrites(physicalPage)) {
             return null;
         }
         MemorySegment slice = ram.slice(region, physicalPage, 4096);
@@ -352,9 +355,11 @@ final class Mmu {
     void physicalWrite(long address, int size, long value) {
         int region = ram.region(address, size);
         if (region >= 0) {
-            long page = address & PAGE_MASK;
-            if (physical.holdsCode(page)) {
-                physical.codeWritten(page);
+            if (physical.seesWrites(address & PAGE_MASK)) {
+                long oldValue = ram.read(region, address, size);
+                ram.write(region, address, size, value);
+                physical.ramWritten(address, size, oldValue, value);
+                return;
             }
             ram.write(region, address, size, value);
             return;

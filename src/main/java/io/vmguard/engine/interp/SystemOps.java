@@ -7,6 +7,7 @@ import static io.vmguard.engine.interp.CpuState.RDX;
 import io.vmguard.engine.DescriptorTable;
 import io.vmguard.engine.Segment;
 import io.vmguard.engine.SpecialRegisters;
+import io.vmguard.engine.monitor.MonitorEvent;
 
 /**
  * Privileged and system instructions: control and debug registers, MSRs, descriptor tables, SYSCALL,
@@ -31,6 +32,7 @@ final class SystemOps {
     private final Devices devices;
     private final int apicId;
     private final int[] cpuid = new int[4];
+    private final MonitorHooks monitor;
 
     /**
      * The hardware around the CPU that system instructions reach: the TSC (in ticks of
@@ -55,7 +57,8 @@ final class SystemOps {
         boolean writeMsr(int index, long value);
     }
 
-    SystemOps(CpuState cpu, Mmu mmu, Executor executor, Devices devices, int apicId) {
+    SystemOps(CpuState cpu, Mmu mmu, Executor executor, Devices devices, int apicId, MonitorHooks monitor) {
+        this.monitor = monitor;
         this.cpu = cpu;
         this.mmu = mmu;
         this.executor = executor;
@@ -116,7 +119,11 @@ final class SystemOps {
             }
             case Op.WRMSR -> {
                 requireRing0();
-                writeMsr((int) cpu.gpr[RCX], (cpu.gpr[RDX] << 32) | (cpu.gpr[RAX] & 0xffff_ffffL));
+                int index = (int) cpu.gpr[RCX];
+                long value = (cpu.gpr[RDX] << 32) | (cpu.gpr[RAX] & 0xffff_ffffL);
+                long old = architecturalMsr(index);
+                writeMsr(index, value);
+                monitor.msrWritten(cpu.rip, index, old, architecturalMsr(index));
             }
             case Op.MOV_FROM_CR -> {
                 requireRing0();
@@ -124,7 +131,9 @@ final class SystemOps {
             }
             case Op.MOV_TO_CR -> {
                 requireRing0();
+                long old = insn.reg == 8 ? 0 : readCr(insn.reg);
                 writeCr(insn.reg, cpu.gpr[insn.rm]);
+                monitor.controlRegisterWritten(cpu.rip, insn.reg, old, readCr(insn.reg));
             }
             case Op.MOV_FROM_DR -> {
                 requireRing0();
@@ -152,7 +161,11 @@ final class SystemOps {
             }
             case Op.GROUP7 -> descriptorTable(insn);
             case Op.GROUP6 -> taskAndLdt(insn);
-            case Op.SYSCALL -> { syscall(next); return; }
+            case Op.SYSCALL -> {
+                monitor.systemCall(cpu.rip);
+                syscall(next);
+                return;
+            }
             case Op.SYSRET -> { sysret(insn); return; }
             case Op.IRET -> { iret(); return; }
             case Op.RETF -> { farReturn(insn); return; }
@@ -273,6 +286,15 @@ final class SystemOps {
         };
     }
 
+    /** An MSR the CPU itself holds, for a monitor's old/new values; 0 for the ones devices hold. */
+    private long architecturalMsr(int index) {
+        return switch (index) {
+            case MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP, MSR_EFER, MSR_STAR, MSR_LSTAR, MSR_CSTAR,
+                 MSR_SFMASK, MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_PAT -> readMsr(index);
+            default -> 0;
+        };
+    }
+
     void writeMsr(int index, long value) {
         switch (index) {
             case MSR_TSC -> devices.setTsc(value);
@@ -328,9 +350,13 @@ final class SystemOps {
                 long base = mmu.read64(address + 2);
                 DescriptorTable table = new DescriptorTable(canonical(base), limit);
                 if (insn.sub == 2) {
+                    DescriptorTable old = cpu.gdt;
                     cpu.gdt = table;
+                    monitor.descriptorTableLoaded(cpu.rip, MonitorEvent.Table.GDT, old, table);
                 } else {
+                    DescriptorTable old = cpu.idt;
                     cpu.idt = table;
+                    monitor.descriptorTableLoaded(cpu.rip, MonitorEvent.Table.IDT, old, table);
                 }
             }
             case 4 -> executor.writeRm(insn, insn.isMemory() ? 2 : insn.opSize, cpu.cr0 & 0xffff); // SMSW

@@ -1,0 +1,109 @@
+package io.vmguard.engine.interp;
+
+import io.vmguard.engine.monitor.MonitorEvent;
+import io.vmguard.engine.monitor.MonitorListener;
+import io.vmguard.engine.monitor.MonitorPlan;
+import io.vmguard.engine.monitor.Monitoring;
+import io.vmguard.engine.monitor.TrapKind;
+
+import java.util.BitSet;
+import java.util.EnumSet;
+import java.util.Set;
+
+/**
+ * The interpreter traps everything in the contract, before the guest's next instruction: it executes every
+ * instruction itself. One per VM, shared by its vCPUs. What is armed is one immutable {@link Armed} read
+ * through a volatile field, so an unarmed check costs one load and a null test.
+ */
+final class InterpMonitoring implements Monitoring {
+    /** The plan as the vCPUs test it: flat arrays, no boxing. */
+    record Armed(long[] frames, int controlRegisterMask, int[] msrs, boolean descriptorTables, long[] systemCalls,
+                 MonitorListener listener) {
+        boolean watchesFrame(long physicalPage) {
+            long frame = physicalPage >>> 12;
+            int word = (int) (frame >>> 6);
+            return frame >= 0 && word < frames.length && (frames[word] & (1L << frame)) != 0;
+        }
+
+        boolean watchesControlRegister(int register) {
+            return (controlRegisterMask & (1 << register)) != 0;
+        }
+
+        boolean watchesMsr(int index) {
+            for (int msr : msrs) {
+                if (msr == index) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        boolean watchesSystemCall(long number) {
+            return number >= 0 && number < (long) systemCalls.length * 64 && (systemCalls[(int) (number >>> 6)] & (1L << number)) != 0;
+        }
+    }
+
+    private volatile Armed armed;
+    /** Bumped on every arm/disarm: a vCPU seeing a new value drops its cached write translations. */
+    private volatile int generation;
+    private final BitSet written = new BitSet();
+    /** Bounces running vCPUs out of guest code, so each sees a new plan before its next instruction. */
+    private final Runnable kickVcpus;
+
+    InterpMonitoring(Runnable kickVcpus) {
+        this.kickVcpus = kickVcpus;
+    }
+
+    @Override
+    public Set<TrapKind> traps() {
+        return EnumSet.allOf(TrapKind.class);
+    }
+
+    @Override
+    public void arm(MonitorPlan plan, MonitorListener listener) {
+        int controlRegisters = 0;
+        for (int register : plan.controlRegisters()) {
+            if (register < 0 || register > 15) {
+                throw new IllegalArgumentException("no control register CR" + register);
+            }
+            controlRegisters |= 1 << register;
+        }
+        int[] msrs = plan.msrs().stream().mapToInt(Integer::intValue).toArray();
+        armed = new Armed(plan.watchedFrames().toLongArray(), controlRegisters, msrs, plan.descriptorTables(),
+                plan.systemCalls().toLongArray(), listener);
+        generation++;
+        kickVcpus.run();
+    }
+
+    @Override
+    public void disarm() {
+        armed = null;
+        generation++;
+        kickVcpus.run();
+    }
+
+    @Override
+    public BitSet takeWrittenFrames() {
+        synchronized (written) {
+            BitSet frames = (BitSet) written.clone();
+            written.clear();
+            return frames;
+        }
+    }
+
+    Armed armed() {
+        return armed;
+    }
+
+    int generation() {
+        return generation;
+    }
+
+    /** Called by a vCPU for a write to a page the armed plan watches. */
+    void frameWritten(Armed plan, MonitorEvent.PhysicalWrite event) {
+        synchronized (written) {
+            written.set((int) (event.address() >>> 12));
+        }
+        plan.listener().onEvent(event);
+    }
+}
