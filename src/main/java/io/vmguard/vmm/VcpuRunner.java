@@ -74,6 +74,18 @@ final class VcpuRunner implements Runnable {
         }
     }
 
+    /**
+     * Asks the vCPU to park before its next instruction without waiting for it: callable from the vCPU's own
+     * thread (a monitor's listener), where {@link #pause} would wait for itself. A later {@link #pause}
+     * finds it parked.
+     */
+    void requestPause() {
+        synchronized (pauseLock) {
+            pauseRequested = true;
+        }
+        vcpu.requestExit();
+    }
+
     /** Lets a parked (or parking) vCPU run again. */
     void resume() {
         synchronized (pauseLock) {

@@ -20,6 +20,12 @@ import io.vmguard.pci.PciRoot;
 import io.vmguard.snapshot.SnapshotException;
 import io.vmguard.snapshot.StateWriter;
 import io.vmguard.sys.NativeException;
+import io.vmguard.engine.monitor.Monitoring;
+import io.vmguard.vmi.GuestPhysicalMemory;
+import io.vmguard.vmi.GuestView;
+import io.vmguard.vmi.Msr;
+import io.vmguard.vmi.PhysicalMemory;
+import io.vmguard.vmi.VcpuState;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,6 +37,7 @@ import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * One virtual machine: guest memory, an engine's VM and vCPU, the buses, the legacy devices and the PCI
@@ -315,6 +322,89 @@ public final class Vm implements AutoCloseable {
     /** What a snapshot wrote and how long it took. */
     public record SnapshotSummary(Path statePath, Path memoryPath, long memoryBytes, long memoryBytesWritten,
                                   Duration elapsed) {}
+
+    /**
+     * Runs {@code inspection} over one consistent moment of the guest: a running vCPU is held at an
+     * instruction boundary (devices keep running; only vCPUs change kernel state) while its registers are
+     * read and {@code inspection} runs, then let go. A paused VM is inspected as it stands.
+     */
+    public synchronized <T> T inspect(Function<GuestView, T> inspection) throws VmException {
+        boolean hold = switch (state) {
+            case RUNNING -> true;
+            case PAUSED -> false;
+            case NOT_STARTED -> throw new VmException("the VM has not started");
+            case STOPPED -> throw new VmException("the VM has stopped");
+        };
+        if (hold) {
+            boolean parked;
+            try {
+                parked = runner.pause(PAUSE_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                runner.resume();
+                throw new VmException("interrupted while holding the vCPU");
+            }
+            if (!parked) {
+                runner.resume();
+                throw new VmException(outcome.isDone() ? "the VM stopped"
+                        : "the vCPU did not reach an instruction boundary within " + PAUSE_MILLIS + " ms");
+            }
+        }
+        try {
+            List<VcpuState> vcpus = List.of(captureVcpu(parts.vcpu()));
+            PhysicalMemory memory = new GuestPhysicalMemory(parts.memory());
+            return inspection.apply(new GuestView() {
+                @Override
+                public PhysicalMemory memory() {
+                    return memory;
+                }
+
+                @Override
+                public List<VcpuState> vcpus() {
+                    return vcpus;
+                }
+            });
+        } catch (EngineException e) {
+            throw new VmException("cannot read the vCPU's state: " + e.getMessage(), e);
+        } finally {
+            if (hold) {
+                runner.resume();
+            }
+        }
+    }
+
+    private static VcpuState captureVcpu(Vcpu vcpu) throws EngineException {
+        Map<Integer, Long> msrs = new java.util.HashMap<>();
+        for (int index : Msr.WATCHED) {
+            try {
+                msrs.put(index, vcpu.readMsr(index));
+            } catch (EngineException e) {
+                // An MSR this engine cannot read stays absent; VcpuState says so.
+            }
+        }
+        return new VcpuState(vcpu.index(), vcpu.registers(), vcpu.specialRegisters(), msrs);
+    }
+
+    /**
+     * From a monitor's listener on the vCPU thread: the vCPU stops before its next instruction, and the VM
+     * is then paused as {@link #pause()} does (on another thread, since a pause waits for the vCPU).
+     */
+    public void pauseFromGuestEvent(String why) {
+        runner.requestPause();
+        Thread.ofPlatform().name("vmi-pause").daemon().start(() -> {
+            try {
+                pause();
+                events.emit(Source.VMM, "vm-paused-for-inspection", Severity.WARNING, Map.of("reason", why));
+            } catch (VmException e) {
+                runner.resume();
+            }
+        });
+    }
+
+    /** What the engine can trap for introspection, or empty when it can only be polled. */
+    public Optional<Monitoring> monitoring() {
+        return parts.machine().monitoring();
+    }
 
     /** Presses Ctrl+Alt+Del on the i8042 keyboard, as Firecracker's SendCtrlAltDel does. */
     public synchronized void sendCtrlAltDel() throws VmException {

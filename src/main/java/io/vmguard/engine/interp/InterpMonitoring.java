@@ -47,7 +47,7 @@ final class InterpMonitoring implements Monitoring {
     /** Bumped on every arm/disarm: a vCPU seeing a new value drops its cached write translations. */
     private volatile int generation;
     private final BitSet written = new BitSet();
-    /** Bounces running vCPUs out of guest code, so each sees a new plan before its next instruction. */
+    /** Rings the vCPUs' doorbell: each leaves its block and takes the new plan before its next instruction. */
     private final Runnable kickVcpus;
 
     InterpMonitoring(Runnable kickVcpus) {

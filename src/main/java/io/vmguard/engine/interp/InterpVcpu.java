@@ -176,11 +176,6 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     @Override
     public VcpuExit run() {
         try {
-            if (monitoringGeneration != monitoring.generation()) {
-                // Newly watched frames must not stay writable through cached translations.
-                monitoringGeneration = monitoring.generation();
-                mmu.flushWrites();
-            }
             if (!completePendingRead()) {
                 return noForwardProgress();
             }
@@ -190,6 +185,12 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                 }
                 // Clear before looking: a ring from now on is seen by the next look, none is lost.
                 doorbell.clear();
+                if (monitoringGeneration != monitoring.generation()) {
+                    // A new plan (its ring brought us here): newly watched frames must not stay writable
+                    // through cached translations.
+                    monitoringGeneration = monitoring.generation();
+                    mmu.flushWrites();
+                }
                 if (exitRequested) {
                     // Not while an instruction waits to run again with the VMM's MMIO answers: that would stop
                     // between two halves of one instruction, and a snapshot then would lose device reads

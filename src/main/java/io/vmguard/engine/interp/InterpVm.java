@@ -37,7 +37,7 @@ final class InterpVm implements VirtualMachine {
     private final InterruptInputs inputs = new InterruptInputs(doorbell::ring);
     private final InterruptLine[] lines = new InterruptLine[InterruptInputs.COUNT];
     private InterpVcpu vcpu;
-    private final InterpMonitoring monitoring = new InterpMonitoring(this::kickVcpus);
+    private final InterpMonitoring monitoring = new InterpMonitoring(doorbell::ring);
 
     InterpVm(GuestMemory memory) {
         this(memory, VmClock.system());
@@ -63,12 +63,6 @@ final class InterpVm implements VirtualMachine {
         }
         vcpu = new InterpVcpu(index, memory, unimplemented, clock, inputs, doorbell, monitoring);
         return vcpu;
-    }
-
-    private synchronized void kickVcpus() {
-        if (vcpu != null) {
-            vcpu.requestExit();
-        }
     }
 
     @Override
