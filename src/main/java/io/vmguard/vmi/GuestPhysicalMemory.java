@@ -21,6 +21,11 @@ public final class GuestPhysicalMemory implements PhysicalMemory {
     }
 
     @Override
+    public java.util.List<Range> ranges() {
+        return memory.regions().stream().map(region -> new Range(region.start(), region.size())).toList();
+    }
+
+    @Override
     public long end() {
         return memory.end();
     }

@@ -10,4 +10,13 @@ public interface PhysicalMemory {
 
     /** One past the highest guest-physical RAM address. */
     long end();
+
+    /** The RAM ranges, in address order (what a memory dump holds). */
+    java.util.List<Range> ranges();
+
+    record Range(long start, long size) {
+        public long end() {
+            return start + size;
+        }
+    }
 }
