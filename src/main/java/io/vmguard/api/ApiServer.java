@@ -107,6 +107,7 @@ public final class ApiServer implements AutoCloseable {
         Routes routes = new Routes();
         FirecrackerRoutes.register(routes, api);
         VmguardRoutes.register(routes, api);
+        VmiRoutes.register(routes, api);
         Handler handler = new ApiHandler(routes, api.counters(), limits.requestDeadline());
         if (tcp != null) {
             handler = new TokenCheck(handler, tcp, token.orElseThrow(), api.counters());

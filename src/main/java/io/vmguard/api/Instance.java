@@ -11,6 +11,9 @@ import io.vmguard.engine.EngineException;
 import io.vmguard.events.VmEvents;
 import io.vmguard.net.NetSpec;
 import io.vmguard.vmm.Engines;
+import io.vmguard.vmm.Introspection;
+import io.vmguard.vmm.IntrospectionSettings;
+import io.vmguard.vmm.LinuxIntrospection;
 import io.vmguard.vmm.RestoreOptions;
 import io.vmguard.vmm.SerialTarget;
 import io.vmguard.vmm.Vm;
@@ -38,7 +41,12 @@ public final class Instance implements AutoCloseable {
     private static final Pattern DISK_NAME = Pattern.compile("vd([a-z])");
 
     /** How this instance builds its VM: the id in events, the engine, where the console goes. */
-    public record Launch(String id, String engine, SerialTarget serial, VmEvents events) {}
+    /** @param vmi how the VM is introspected once it runs (the integrity monitor, writes allowed or not) */
+    public record Launch(String id, String engine, SerialTarget serial, VmEvents events, IntrospectionSettings vmi) {
+        public Launch(String id, String engine, SerialTarget serial, VmEvents events) {
+            this(id, engine, serial, events, IntrospectionSettings.defaults());
+        }
+    }
 
     /** A change to the pre-boot configuration, which may refuse it. */
     @FunctionalInterface
@@ -119,6 +127,7 @@ public final class Instance implements AutoCloseable {
             throw ApiError.badRequest("Cannot start microvm: " + e.getMessage());
         }
         created.start();
+        created.attachIntrospection(launch.vmi(), LinuxIntrospection.factsSource());
         vm = created;
         booted.complete(created);
     }
@@ -170,6 +179,7 @@ public final class Instance implements AutoCloseable {
         }
         config = PreBootConfig.describing(restored.config());
         vm = restored;
+        restored.attachIntrospection(launch.vmi(), LinuxIntrospection.factsSource());
         booted.complete(restored);
         if (load.resumeVm()) {
             resume();
@@ -218,6 +228,11 @@ public final class Instance implements AutoCloseable {
         } catch (VmException e) {
             throw ApiError.badRequest(e.getMessage());
         }
+    }
+
+    /** The running VM's introspection. */
+    public Introspection introspection() throws ApiError {
+        return running().introspection().orElseThrow(() -> ApiError.badRequest(BEFORE_START));
     }
 
     /** The VM's counters, or just its state before there is one. */

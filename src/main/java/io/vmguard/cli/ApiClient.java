@@ -74,6 +74,15 @@ final class ApiClient implements AutoCloseable {
         return parse(reply.body());
     }
 
+    /** A request with a JSON body that answers 200 with JSON (vmguard's introspection reads). */
+    JsonNode put(String path, String json) throws CliException {
+        Reply reply = send("PUT", path, json);
+        if (reply.status() != 200) {
+            throw refused(reply);
+        }
+        return parse(reply.body());
+    }
+
     /** A request that changes something: Firecracker answers 204. */
     void change(String method, String path, String json) throws CliException {
         Reply reply = send(method, path, json);

@@ -14,6 +14,8 @@ import io.vmguard.vmm.Engines;
 import io.vmguard.vmm.RunOutcome;
 import io.vmguard.vmm.SerialTarget;
 import io.vmguard.vmm.VirtioTransport;
+import io.vmguard.vmm.IntrospectionSettings;
+import io.vmguard.vmm.LinuxIntrospection;
 import io.vmguard.vmm.Vm;
 import io.vmguard.vmm.VmConfig;
 import io.vmguard.vmm.VmException;
@@ -97,12 +99,16 @@ public final class RunCommand implements Callable<Integer> {
     @Mixin
     ApiOptions api;
 
+    @Mixin
+    VmiOptions vmi;
+
     @Override
     public Integer call() throws CliException {
         ApiEndpoints endpoints = api.endpoints();
+        IntrospectionSettings introspection = vmi.settings();
         VmConfig config = config();
         try (VmEventsSetup setup = vmEvents.open()) {
-            return run(config, setup, endpoints);
+            return run(config, setup, endpoints, introspection);
         }
     }
 
@@ -120,7 +126,8 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     @SuppressWarnings("try") // the API server only has to live exactly as long as the run
-    private int run(VmConfig config, VmEventsSetup setup, ApiEndpoints endpoints) throws CliException {
+    private int run(VmConfig config, VmEventsSetup setup, ApiEndpoints endpoints, IntrospectionSettings introspection)
+            throws CliException {
         Engine selected;
         try {
             selected = Engines.create(config.engine());
@@ -131,7 +138,9 @@ public final class RunCommand implements Callable<Integer> {
         long started = System.nanoTime();
         java.util.OptionalLong instructions;
         try (Vm vm = Vm.create(config, selected, setup.events()); ApiServer server = serve(vm, setup, endpoints)) {
-            outcome = vm.run();
+            vm.start();
+            vm.attachIntrospection(introspection, LinuxIntrospection.factsSource());
+            outcome = vm.awaitOutcome();
             instructions = vm.instructionsExecuted();
         } catch (VmException e) {
             throw new CliException(e.getMessage());

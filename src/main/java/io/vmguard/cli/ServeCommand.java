@@ -43,6 +43,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Mixin
     EventOptions vmEvents;
 
+    @Mixin
+    VmiOptions vmi;
+
     @Override
     public Integer call() throws CliException {
         ApiEndpoints endpoints = api.endpoints();
@@ -59,7 +62,8 @@ public final class ServeCommand implements Callable<Integer> {
             throw new CliException("unknown engine '" + engine + "' (choose one of " + String.join(", ", Engines.NAMES) + ")");
         }
         try (VmEventsSetup setup = vmEvents.open()) {
-            Instance instance = Instance.configurable(new Instance.Launch(vmEvents.id, engine, serialTarget, setup.events()));
+            Instance instance = Instance.configurable(new Instance.Launch(vmEvents.id, engine, serialTarget, setup.events(),
+                    vmi.settings()));
             ApiServer server;
             try {
                 server = ApiServer.start(endpoints, new ApiContext(instance, setup.hub(), setup.events()));

@@ -66,6 +66,7 @@ public final class Vm implements AutoCloseable {
     private Watchdog watchdog;
     /** Written under this object's lock, read without it: status requests must not wait behind a snapshot. */
     private volatile VmState state = VmState.NOT_STARTED;
+    private Introspection introspection;
     /** Set by a restore: the first start comes out of a snapshot, not a reset vector. */
     private boolean restored;
 
@@ -401,6 +402,24 @@ public final class Vm implements AutoCloseable {
         });
     }
 
+    /**
+     * Starts introspecting this started VM with {@code settings} (the integrity monitor, if they ask for it);
+     * once per VM. Closed with the VM.
+     */
+    public synchronized Introspection attachIntrospection(IntrospectionSettings settings,
+                                                          io.vmguard.vmi.integrity.FactsSource kernel) {
+        if (introspection != null) {
+            throw new IllegalStateException("introspection is attached already");
+        }
+        introspection = Introspection.attach(this, events, settings, kernel);
+        return introspection;
+    }
+
+    /** This VM's introspection, once attached. */
+    public synchronized Optional<Introspection> introspection() {
+        return Optional.ofNullable(introspection);
+    }
+
     /** What the engine can trap for introspection, or empty when it can only be polled. */
     public Optional<Monitoring> monitoring() {
         return parts.machine().monitoring();
@@ -454,6 +473,13 @@ public final class Vm implements AutoCloseable {
 
     @Override
     public void close() {
+        Introspection attached;
+        synchronized (this) {
+            attached = introspection;
+        }
+        if (attached != null) {
+            attached.close(); // before the vCPU goes: the monitor must not wait on a VM that is closing
+        }
         outcome.complete(new RunOutcome.Failed("closed"));
         runner.stop();
         if (vcpuThread != null) {

@@ -1,0 +1,197 @@
+package io.vmguard.vmm;
+
+import io.vmguard.events.Severity;
+import io.vmguard.events.Source;
+import io.vmguard.events.VmEvents;
+import io.vmguard.vmi.GuestInspector;
+import io.vmguard.vmi.GuestView;
+import io.vmguard.vmi.VcpuState;
+import io.vmguard.vmi.VirtualMemory;
+import io.vmguard.vmi.VmiException;
+import io.vmguard.vmi.integrity.FactsSource;
+import io.vmguard.vmi.integrity.Finding;
+import io.vmguard.vmi.integrity.IntegrityMonitor;
+import io.vmguard.vmi.integrity.KernelFacts;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.function.Function;
+
+/**
+ * A running VM's introspection: register and memory reads for clients (each logged), and the kernel
+ * integrity monitor when the VM was started with it. Wires {@code vmi} to the {@link Vm}; the library itself
+ * knows nothing of VMs.
+ */
+public final class Introspection implements AutoCloseable {
+    /** The largest read or write one request may make. */
+    public static final int MAX_ACCESS = 1 << 20;
+
+    private final Vm vm;
+    private final VmEvents events;
+    private final IntrospectionSettings settings;
+    private final GuestInspector inspector;
+    private final FactsSource kernel;
+    private final IntegrityMonitor monitor;
+
+    private Introspection(Vm vm, VmEvents events, IntrospectionSettings settings, FactsSource kernel) {
+        this.vm = vm;
+        this.events = events;
+        this.settings = settings;
+        this.inspector = new VmInspector(vm);
+        this.kernel = kernel;
+        this.monitor = settings.monitor()
+                ? new IntegrityMonitor(inspector, vm.monitoring(), kernel, events,
+                        () -> vm.pauseFromGuestEvent("integrity violation"), settings.monitorSettings())
+                : null;
+    }
+
+    /** Attaches to a started (or restored) VM and starts the monitor if the settings ask for it. */
+    public static Introspection attach(Vm vm, VmEvents events, IntrospectionSettings settings, FactsSource kernel) {
+        Introspection introspection = new Introspection(vm, events, settings, kernel);
+        if (introspection.monitor != null) {
+            introspection.monitor.start();
+        }
+        return introspection;
+    }
+
+    public IntrospectionSettings settings() {
+        return settings;
+    }
+
+    public List<VcpuState> registers() throws VmiException {
+        return inspector.inspect(GuestView::vcpus);
+    }
+
+    public enum Space { PHYSICAL, VIRTUAL }
+
+    /**
+     * Reads guest memory: physical, or virtual through the page tables of {@code cr3} (the first vCPU's when
+     * empty). Logged as a {@code vmi} event: who reads guest memory is itself security-relevant.
+     */
+    public byte[] read(Space space, long address, int size, OptionalLong cr3) throws VmiException {
+        checkSize(size);
+        byte[] data = inspector.inspect(view -> switch (space) {
+            case PHYSICAL -> {
+                byte[] bytes = new byte[size];
+                if (!view.memory().read(address, bytes, 0, size)) {
+                    throw new VmiException(String.format("guest physical range %#x+%d is not all RAM", address, size), address);
+                }
+                yield bytes;
+            }
+            case VIRTUAL -> addressSpace(view, cr3).readBytes(address, size);
+        });
+        events.emit(Source.VMI, "memory-read", Severity.INFO, access(space, address, size, cr3));
+        return data;
+    }
+
+    /** Writes guest memory, only when the VM was started allowing it; logged as a warning. */
+    public void write(Space space, long address, byte[] data, OptionalLong cr3) throws VmiException {
+        if (!settings.allowWrites()) {
+            throw new VmiException("guest memory writes through introspection are off (start the VM with them allowed)");
+        }
+        checkSize(data.length);
+        inspector.inspect(view -> {
+            long physical = switch (space) {
+                case PHYSICAL -> address;
+                case VIRTUAL -> addressSpace(view, cr3).physicalAddress(address);
+            };
+            // One page at a time through the translation, so a virtual range maps page by page.
+            for (int done = 0; done < data.length; ) {
+                long target = space == Space.PHYSICAL ? physical + done
+                        : addressSpace(view, cr3).physicalAddress(address + done);
+                int piece = (int) Math.min(data.length - done, 4096 - (target & 0xfff));
+                if (!vm.memory().contains(target, piece)) {
+                    throw new VmiException(String.format("guest physical address %#x is not RAM", target), target);
+                }
+                vm.memory().write(target, data, done, piece);
+                done += piece;
+            }
+            return null;
+        });
+        events.emit(Source.VMI, "memory-write", Severity.WARNING, access(space, address, data.length, cr3));
+    }
+
+    private static void checkSize(int size) throws VmiException {
+        if (size <= 0 || size > MAX_ACCESS) {
+            throw new VmiException("an access must be 1 to " + MAX_ACCESS + " bytes, not " + size);
+        }
+    }
+
+    private static VirtualMemory addressSpace(GuestView view, OptionalLong cr3) throws VmiException {
+        VirtualMemory current = VirtualMemory.forVcpu(view.memory(), view.vcpus().getFirst());
+        return cr3.isPresent() ? current.withRoot(cr3.getAsLong() & 0x000f_ffff_ffff_f000L) : current;
+    }
+
+    private static Map<String, Object> access(Space space, long address, int size, OptionalLong cr3) {
+        Map<String, Object> details = new LinkedHashMap<>();
+        details.put("space", space.name().toLowerCase(java.util.Locale.ROOT));
+        details.put("address", "0x" + Long.toHexString(address));
+        details.put("size", size);
+        cr3.ifPresent(value -> details.put("cr3", "0x" + Long.toHexString(value)));
+        return details;
+    }
+
+    /** The monitor, when this VM runs one. */
+    public Optional<IntegrityMonitor> monitor() {
+        return Optional.ofNullable(monitor);
+    }
+
+    /** Checks now against the baseline (the monitor's, or fails when there is no monitor or no baseline yet). */
+    public List<Finding> check() throws VmiException {
+        return requireMonitor().check();
+    }
+
+    public KernelFacts takeBaseline() throws VmiException {
+        return requireMonitor().takeBaseline();
+    }
+
+    private IntegrityMonitor requireMonitor() throws VmiException {
+        if (monitor == null) {
+            throw new VmiException("the integrity monitor is off for this VM (start it with the monitor on)");
+        }
+        return monitor;
+    }
+
+    /** Runs {@code inspection} over one consistent view, for clients of the Linux model (ps, modules, dump). */
+    public <T> T inspect(GuestInspector.Inspection<T> inspection) throws VmiException {
+        return inspector.inspect(inspection);
+    }
+
+    public FactsSource kernel() {
+        return kernel;
+    }
+
+    @Override
+    public void close() {
+        if (monitor != null) {
+            monitor.close();
+        }
+    }
+
+    /** {@link Vm#inspect} as the library's {@link GuestInspector}: a VM that cannot be held becomes a VmiException. */
+    private record VmInspector(Vm vm) implements GuestInspector {
+        @Override
+        public <T> T inspect(Inspection<T> inspection) throws VmiException {
+            record Outcome<T>(T value, VmiException failure) {}
+            Function<GuestView, Outcome<T>> body = view -> {
+                try {
+                    return new Outcome<>(inspection.apply(view), null);
+                } catch (VmiException e) {
+                    return new Outcome<>(null, e);
+                }
+            };
+            Outcome<T> outcome;
+            try {
+                outcome = vm.inspect(body);
+            } catch (VmException e) {
+                throw new VmiException(e.getMessage());
+            }
+            if (outcome.failure() != null) {
+                throw outcome.failure();
+            }
+            return outcome.value();
+        }
+    }
+}
