@@ -31,7 +31,7 @@ public final class KallsymsDecoder {
 
         boolean absolutePerCpu = false;
         for (int i = 0; i < count; i++) {
-            absolutePerCpu |= KallsymsFinder.littleInt(offsets, 4 * i) < 0;
+            absolutePerCpu |= Bytes.intAt(offsets, 4 * i) < 0;
         }
         List<Symbol> symbols = new ArrayList<>(count);
         String[] plainNames = new String[count];
@@ -53,7 +53,7 @@ public final class KallsymsDecoder {
                 name.append(tokens[names[at + k] & 0xff]);
             }
             at += length;
-            int offset = KallsymsFinder.littleInt(offsets, 4 * i);
+            int offset = Bytes.intAt(offsets, 4 * i);
             boolean absolute = absolutePerCpu && offset >= 0;
             long address = !absolutePerCpu ? relativeBase + Integer.toUnsignedLong(offset)
                     : absolute ? offset : relativeBase - 1 - offset;

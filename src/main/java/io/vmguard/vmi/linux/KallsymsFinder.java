@@ -131,8 +131,8 @@ public final class KallsymsFinder {
         long regionStart = markersStart - region.length;
         for (long numSyms = latest; Long.compareUnsigned(numSyms, regionStart) >= 0; numSyms -= 8) {
             int at = (int) (numSyms - regionStart);
-            int count = littleInt(region, at);
-            if (count < minimum || count > maximum || littleInt(region, at + 4) != 0) {
+            int count = Bytes.intAt(region, at);
+            if (count < minimum || count > maximum || Bytes.intAt(region, at + 4) != 0) {
                 continue;
             }
             int namesLength = walkNames(region, at + 8, count, markers);
@@ -154,7 +154,7 @@ public final class KallsymsFinder {
             List<Long> values = new ArrayList<>();
             long previous = Long.MAX_VALUE;
             for (int at = before.length - padding - 4; at >= 0; at -= 4) {
-                long value = Integer.toUnsignedLong(littleInt(before, at));
+                long value = Integer.toUnsignedLong(Bytes.intAt(before, at));
                 if (value >= previous) {
                     break;
                 }
@@ -230,10 +230,6 @@ public final class KallsymsFinder {
             }
         }
         return -1;
-    }
-
-    static int littleInt(byte[] bytes, int at) {
-        return (bytes[at] & 0xff) | (bytes[at + 1] & 0xff) << 8 | (bytes[at + 2] & 0xff) << 16 | (bytes[at + 3] & 0xff) << 24;
     }
 
     private static long align8(long value) {
