@@ -15,6 +15,10 @@ import org.junit.jupiter.api.Test;
 
 class BtfTest {
     /** A blob with every kind 1..19 and a task_struct whose fields sit in nested anonymous members. */
+    static byte[] sampleBlob() {
+        return sample();
+    }
+
     private static byte[] sample() {
         BtfBlobBuilder b = new BtfBlobBuilder();
         int integer = b.add(1, "int", 0, false, 4, 1 << 24 | 32);                         // 1 INT (signed)
