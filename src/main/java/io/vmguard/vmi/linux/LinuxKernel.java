@@ -18,7 +18,7 @@ import java.util.Optional;
  * <p>Methods for a live-guest test or a check: {@link #processes()}, {@link #threads}, {@link #task(long)},
  * {@link #pidTable()}, {@link #currentTasks()}, {@link #memoryMap}, {@link #modules()},
  * {@link #moduleKobjects()}, {@link #syscallTable()}, {@link #functionCode} (e.g. {@code x64_sys_call}),
- * {@link #idt}, {@link #describe}, {@link #lstarMismatches()}.
+ * {@link #idt}, {@link #describe}, {@link #lstarMismatches()}, {@link #processForCr3}.
  */
 public final class LinuxKernel {
     private final GuestView view;
@@ -96,6 +96,20 @@ public final class LinuxKernel {
     /** Every process (thread-group leader) on init_task's list, init_task (PID 0, the idle task) first. */
     public List<LinuxTask> processes() throws VmiException {
         return new TaskReader(context()).processes();
+    }
+
+    /**
+     * The process whose page tables a CR3 value selects, comparing without the PCID bits and without bit 12
+     * (with PTI the user half's PGD is the kernel half's plus 4 KiB).
+     */
+    public Optional<LinuxTask> processForCr3(long cr3) throws VmiException {
+        long root = cr3 & 0x000f_ffff_ffff_e000L;
+        for (LinuxTask process : processes()) {
+            if (process.pageTableRoot() != 0 && (process.pageTableRoot() & ~0x1000L) == root) {
+                return Optional.of(process);
+            }
+        }
+        return Optional.empty();
     }
 
     /** The threads of {@code process}'s thread group. */
