@@ -20,12 +20,14 @@ import java.util.Set;
  * LGDT/LIDT or SYSCALL, and no write trap on guest frames short of read-only memory slots, so those kinds
  * are not offered: a plan asking for them gets MSR writes only.
  *
- * <p>Arming from any thread: KVM_X86_SET_MSR_FILTER publishes the new filter before it returns (an
- * intercepted WRMSR handled afterwards is judged by it), but MSRs KVM lets the guest write without an exit
- * (on AMD: LSTAR, STAR, CSTAR, SFMASK, FS/GS bases, SYSENTER) are only intercepted once each vCPU has
- * re-entered the guest, which KVM asks of them with a kick it does not wait for. So arming also bounces
- * every vCPU out of KVM_RUN and waits until it has left: when arm() returns, no vCPU runs another guest
- * instruction under the old intercepts.
+ * <p>Arming from any thread. api.rst only promises that a vCPU sees the old filter or the new one
+ * ("invoking this ioctl while a vCPU is running is inherently racy"). In x86.c the new filter is published
+ * before the ioctl returns, so an intercepted WRMSR handled afterwards is judged by it; but MSRs KVM lets
+ * the guest write without an exit (FS/GS bases; on AMD also LSTAR and the other SYSCALL MSRs) are only
+ * intercepted once the vCPU re-enters the guest, after handling KVM_REQ_MSR_FILTER_CHANGED (named
+ * KVM_REQ_RECALC_INTERCEPTS in recent kernels), and kvm_make_all_cpus_request() sends that request's kick
+ * without waiting for it (the request has no KVM_REQUEST_WAIT). So arming also bounces every vCPU out of KVM_RUN and waits until it has
+ * left: when arm() returns, no vCPU runs another guest instruction under the old intercepts.
  */
 final class KvmMonitoring implements Monitoring {
     /** KVM_MSR_EXIT_REASON_FILTER: exit to userspace for accesses the filter denies, and only for those. */

@@ -58,6 +58,29 @@ class KvmMonitoringTest {
         }
     }
 
+    /**
+     * The interpreter's monitor payload (a watched store, MOV CR0, WRMSR LSTAR and FS_BASE, LIDT, SYSCALL)
+     * under KVM with the interpreter test's full plan: of all that, KVM reports the LSTAR write alone.
+     */
+    @Test
+    void theInterpretersMonitorPayloadYieldsItsLstarWriteAndNothingElse() throws Exception {
+        try (PayloadMachine machine = KvmTestMachine.start("monitor", Ring.KERNEL, false)) {
+            List<MonitorEvent> events = new CopyOnWriteArrayList<>();
+            BitSet frames = new BitSet();
+            frames.set(0x180000 >>> 12);
+            BitSet calls = new BitSet();
+            calls.set(39);
+            machine.vm.monitoring().orElseThrow().arm(new MonitorPlan(frames, Set.of(0, 4), Set.of(LSTAR), true, calls),
+                    events::add);
+
+            assertEquals(0, new PayloadHarness().runToExit(machine.vcpu, LIMIT));
+
+            var payload = machine.payload();
+            assertEquals(List.of(new MonitorEvent.MsrWrite(0, payload.symbol("lstar_write"), LongModeSandbox.PML4, LSTAR,
+                    0, payload.symbol("after_syscall"))), events);
+        }
+    }
+
     @Test
     void anArmedWriteIsReportedWithItsInstructionAfterItsEffectAndTheGuestReadsTheNewValue() throws Exception {
         try (PayloadMachine machine = start()) {
