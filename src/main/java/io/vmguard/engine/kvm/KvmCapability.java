@@ -31,7 +31,11 @@ enum KvmCapability {
     /** KVM_GET/SET_XCRS; only where the host CPU has XSAVE. */
     KVM_CAP_XCRS(56, false),
     /** KVM_GET_XSAVE2, whose value on a VM is the size of its XSAVE area (Linux 5.17 and later). */
-    KVM_CAP_XSAVE2(208, false);
+    KVM_CAP_XSAVE2(208, false),
+    /** MSR accesses KVM would refuse (or a filter denies) exit to userspace as KVM_EXIT_X86_RDMSR/WRMSR (Linux 5.10). */
+    KVM_CAP_X86_USER_SPACE_MSR(188, false),
+    /** KVM_X86_SET_MSR_FILTER: deny chosen guest MSR accesses (Linux 5.10); with the above, they reach us. */
+    KVM_CAP_X86_MSR_FILTER(189, false);
 
     private final int number;
     private final boolean required;

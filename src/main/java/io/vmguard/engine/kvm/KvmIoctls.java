@@ -43,6 +43,9 @@ final class KvmIoctls {
     static final long KVM_GET_CLOCK = ior(0x7c, KvmClockDataLayout.LAYOUT.byteSize());
     static final long KVM_GET_PIT2 = ior(0x9f, KvmPitState2Layout.LAYOUT.byteSize());
     static final long KVM_SET_PIT2 = iow(0xa0, KvmPitState2Layout.LAYOUT.byteSize());
+    /** On the VM descriptor here (KVM_CAP_ENABLE_CAP_VM); the same number serves vCPU capabilities. */
+    static final long KVM_ENABLE_CAP = iow(0xa3, KvmEnableCapLayout.LAYOUT.byteSize());
+    static final long KVM_X86_SET_MSR_FILTER = iow(0xc6, KvmMsrFilterLayout.LAYOUT.byteSize());
 
     // vCPU ioctls.
     static final long KVM_RUN = io(0x80);

@@ -62,8 +62,16 @@ final class KvmRunLayout {
             JAVA_INT.withName("ndata"),
             MemoryLayout.sequenceLayout(16, JAVA_LONG).withName("data")).withName("system_event");
 
+    /** KVM_EXIT_X86_RDMSR / KVM_EXIT_X86_WRMSR: {@code error} goes back to KVM, {@code data} both ways. */
+    private static final StructLayout MSR = MemoryLayout.structLayout(
+            U8.withName("error"),
+            MemoryLayout.sequenceLayout(7, U8).withName("pad"),
+            JAVA_INT.withName("reason"),
+            JAVA_INT.withName("index"),
+            JAVA_LONG.withName("data")).withName("msr");
+
     private static final UnionLayout EXIT = MemoryLayout.unionLayout(
-            HW, FAIL_ENTRY, IO, MMIO, INTERNAL, EMULATION_FAILURE, SYSTEM_EVENT,
+            HW, FAIL_ENTRY, IO, MMIO, INTERNAL, EMULATION_FAILURE, SYSTEM_EVENT, MSR,
             MemoryLayout.sequenceLayout(256, U8).withName("padding")).withName("exit");
 
     static final StructLayout LAYOUT = MemoryLayout.structLayout(
@@ -106,6 +114,10 @@ final class KvmRunLayout {
     static final long EMULATION_INSN_SIZE = exit("emulation_failure", "insn_size");
     static final long EMULATION_INSN_BYTES = exit("emulation_failure", "insn_bytes");
     static final long SYSTEM_EVENT_TYPE = exit("system_event", "type");
+    static final long MSR_ERROR = exit("msr", "error");
+    static final long MSR_REASON = exit("msr", "reason");
+    static final long MSR_INDEX = exit("msr", "index");
+    static final long MSR_DATA = exit("msr", "data");
 
     static final int IO_IN = 0;
     static final int IO_OUT = 1;

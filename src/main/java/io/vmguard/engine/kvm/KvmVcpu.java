@@ -13,6 +13,7 @@ import io.vmguard.snapshot.StateWriter;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.OptionalLong;
 
 /**
  * A KVM vCPU: its descriptor and its mmap'd kvm_run.
@@ -28,6 +29,7 @@ public final class KvmVcpu implements Vcpu {
     private final MemorySegment run;
     private final VcpuKicker kicker;
     private final KvmStateFormat stateFormat;
+    private final MsrWriteTrap msrWrites;
 
     /** The rest of a string I/O exit still to hand out before re-entering KVM_RUN. */
     private PortIoElements pendingIo;
@@ -41,13 +43,15 @@ public final class KvmVcpu implements Vcpu {
     private VcpuExit deferredExit;
     private volatile boolean closed;
 
-    private KvmVcpu(int index, int fd, Arena mapping, MemorySegment run, int kickSignal, KvmStateFormat stateFormat) {
+    private KvmVcpu(int index, int fd, Arena mapping, MemorySegment run, int kickSignal, KvmStateFormat stateFormat,
+                    KvmMonitoring monitoring) {
         this.index = index;
         this.fd = fd;
         this.mapping = mapping;
         this.run = run;
         this.kicker = new VcpuKicker(run, kickSignal);
         this.stateFormat = stateFormat;
+        this.msrWrites = new MsrWriteTrap(this, run, monitoring);
     }
 
     /**
@@ -55,7 +59,7 @@ public final class KvmVcpu implements Vcpu {
      * CPUID with its own APIC id, and resets its FPU.
      */
     static KvmVcpu create(int vmFd, int index, int mmapSize, List<CpuidEntry> supportedCpuid, int kickSignal,
-                          KvmStateFormat stateFormat) throws EngineException {
+                          KvmStateFormat stateFormat, KvmMonitoring monitoring) throws EngineException {
         int fd;
         try {
             fd = Libc.ioctl(vmFd, KvmIoctls.KVM_CREATE_VCPU, index);
@@ -72,7 +76,7 @@ public final class KvmVcpu implements Vcpu {
             Libc.close(fd);
             throw new EngineException("cannot map kvm_run of vCPU " + index + ": " + e.getMessage(), e);
         }
-        KvmVcpu vcpu = new KvmVcpu(index, fd, mapping, run, kickSignal, stateFormat);
+        KvmVcpu vcpu = new KvmVcpu(index, fd, mapping, run, kickSignal, stateFormat, monitoring);
         try {
             vcpu.setCpuid(VcpuCpuid.forVcpu(supportedCpuid, index));
             vcpu.resetFpu();
@@ -90,7 +94,8 @@ public final class KvmVcpu implements Vcpu {
 
     /**
      * Runs the guest until an exit the VMM must see. An EINTR that no {@link #requestExit()} asked for
-     * (some other signal reached the thread) re-enters KVM_RUN instead of surfacing as Interrupted.
+     * (a {@link #bounce()}, or some other signal reached the thread) re-enters KVM_RUN instead of surfacing
+     * as Interrupted, and so does a WRMSR the MSR filter trapped, once {@link MsrWriteTrap} has completed it.
      */
     @Override
     public VcpuExit run() {
@@ -126,6 +131,13 @@ public final class KvmVcpu implements Vcpu {
                 }
                 if (errno != 0) {
                     return withRip("KVM_RUN failed: " + Libc.strerror(errno) + " (errno " + errno + ")");
+                }
+                if (KvmRunLayout.exitReason(run) == KvmExitReason.X86_WRMSR) {
+                    String failure = msrWrites.complete();
+                    if (failure != null) {
+                        return withRip(failure);
+                    }
+                    continue;
                 }
                 return decode();
             }
@@ -183,6 +195,11 @@ public final class KvmVcpu implements Vcpu {
         kicker.request();
     }
 
+    /** From any thread: see {@link VcpuKicker#bounce()}. */
+    void bounce() {
+        kicker.bounce();
+    }
+
     @Override
     public Registers registers() throws EngineException {
         try (Arena arena = Arena.ofConfined()) {
@@ -221,23 +238,32 @@ public final class KvmVcpu implements Vcpu {
 
     @Override
     public long readMsr(int msr) throws EngineException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment msrs = KvmMsrsLayout.single(arena, msr, 0);
-            // KVM returns how many entries it processed; 0 means it refused this MSR.
-            if (ioctl(KvmIoctls.KVM_GET_MSRS, msrs, "KVM_GET_MSRS") != 1) {
-                throw new EngineException(String.format("KVM cannot read MSR 0x%x on vCPU %d", msr, index));
-            }
-            return KvmMsrEntryLayout.data(KvmMsrsLayout.firstEntry(msrs));
-        }
+        return tryReadMsr(msr).orElseThrow(
+                () -> new EngineException(String.format("KVM cannot read MSR 0x%x on vCPU %d", msr, index)));
     }
 
     @Override
     public void writeMsr(int msr, long value) throws EngineException {
+        if (!tryWriteMsr(msr, value)) {
+            throw new EngineException(String.format("KVM refused to write 0x%x to MSR 0x%x on vCPU %d", value, msr, index));
+        }
+    }
+
+    /** KVM_GET_MSRS of one MSR; empty when KVM refuses it (it then reports 0 entries processed). */
+    OptionalLong tryReadMsr(int msr) throws EngineException {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment msrs = KvmMsrsLayout.single(arena, msr, value);
-            if (ioctl(KvmIoctls.KVM_SET_MSRS, msrs, "KVM_SET_MSRS") != 1) {
-                throw new EngineException(String.format("KVM refused to write 0x%x to MSR 0x%x on vCPU %d", value, msr, index));
+            MemorySegment msrs = KvmMsrsLayout.single(arena, msr, 0);
+            if (ioctl(KvmIoctls.KVM_GET_MSRS, msrs, "KVM_GET_MSRS") != 1) {
+                return OptionalLong.empty();
             }
+            return OptionalLong.of(KvmMsrEntryLayout.data(KvmMsrsLayout.firstEntry(msrs)));
+        }
+    }
+
+    /** KVM_SET_MSRS of one MSR; false when KVM refuses the MSR or the value (what the guest gets #GP for). */
+    boolean tryWriteMsr(int msr, long value) throws EngineException {
+        try (Arena arena = Arena.ofConfined()) {
+            return ioctl(KvmIoctls.KVM_SET_MSRS, KvmMsrsLayout.single(arena, msr, value), "KVM_SET_MSRS") == 1;
         }
     }
 

@@ -5,6 +5,7 @@ import io.vmguard.engine.EngineException;
 import io.vmguard.engine.MsiMessage;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
+import io.vmguard.engine.monitor.Monitoring;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.MemoryRegion;
 import io.vmguard.snapshot.SnapshotException;
@@ -17,6 +18,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -47,17 +49,20 @@ public final class KvmVm implements VirtualMachine {
     private final List<CpuidEntry> supportedCpuid;
     private final int kickSignal;
     private final KvmStateFormat stateFormat;
+    private final KvmMonitoring monitoring;
     private final List<KvmVcpu> vcpus = new ArrayList<>();
     /** Interrupt lines hold the read side so close() cannot pull the descriptor out from under an ioctl. */
     private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private boolean closed;
 
-    private KvmVm(int fd, int vcpuMmapSize, List<CpuidEntry> supportedCpuid, int kickSignal, KvmStateFormat stateFormat) {
+    private KvmVm(int fd, int vcpuMmapSize, List<CpuidEntry> supportedCpuid, int kickSignal, KvmStateFormat stateFormat,
+                  boolean msrTraps) {
         this.fd = fd;
         this.vcpuMmapSize = vcpuMmapSize;
         this.supportedCpuid = List.copyOf(supportedCpuid);
         this.kickSignal = kickSignal;
         this.stateFormat = stateFormat;
+        this.monitoring = new KvmMonitoring(this, msrTraps);
     }
 
     /**
@@ -73,6 +78,8 @@ public final class KvmVm implements VirtualMachine {
         boolean xcrs = system.extension(KvmCapability.KVM_CAP_XCRS) > 0;
         Set<Integer> savedMsrs = system.msrIndexList();
         List<Integer> msrs = KvmSnapshotMsrs.NAMES.keySet().stream().filter(savedMsrs::contains).toList();
+        boolean msrTraps = system.extension(KvmCapability.KVM_CAP_X86_USER_SPACE_MSR) > 0
+                && system.extension(KvmCapability.KVM_CAP_X86_MSR_FILTER) > 0;
         int vmFd = system.createVm();
         KvmStateFormat format;
         try {
@@ -81,7 +88,7 @@ public final class KvmVm implements VirtualMachine {
             Libc.close(vmFd);
             throw e;
         }
-        KvmVm vm = new KvmVm(vmFd, mmapSize, cpuid, kickSignal, format);
+        KvmVm vm = new KvmVm(vmFd, mmapSize, cpuid, kickSignal, format, msrTraps);
         try {
             vm.setUp(memory);
         } catch (EngineException e) {
@@ -156,9 +163,45 @@ public final class KvmVm implements VirtualMachine {
         if (index < 0 || index > MAX_VCPU_INDEX) {
             throw new EngineException("vCPU index " + index + " out of range 0-" + MAX_VCPU_INDEX);
         }
-        KvmVcpu vcpu = KvmVcpu.create(fd, index, vcpuMmapSize, supportedCpuid, kickSignal, stateFormat);
+        KvmVcpu vcpu = KvmVcpu.create(fd, index, vcpuMmapSize, supportedCpuid, kickSignal, stateFormat, monitoring);
         vcpus.add(vcpu);
         return vcpu;
+    }
+
+    /** MSR-write traps where the kernel has them (see {@link KvmMonitoring}); empty on kernels before 5.10. */
+    @Override
+    public Optional<Monitoring> monitoring() {
+        return monitoring.traps().isEmpty() ? Optional.empty() : Optional.of(monitoring);
+    }
+
+    /** Makes every vCPU inside KVM_RUN leave it once and waits until each has (see {@link VcpuKicker#bounce()}). */
+    void bounceVcpus() {
+        List<KvmVcpu> running;
+        synchronized (this) {
+            running = List.copyOf(vcpus);
+        }
+        running.forEach(KvmVcpu::bounce);
+    }
+
+    /**
+     * A VM ioctl for {@link KvmMonitoring}, under the lifecycle lock so close() cannot pull the descriptor
+     * away; false when the VM is closed already.
+     */
+    boolean ioctlIfOpen(long request, MemorySegment argument, String name) throws EngineException {
+        lifecycle.readLock().lock();
+        try {
+            synchronized (this) {
+                if (closed) {
+                    return false;
+                }
+            }
+            Libc.ioctl(fd, request, argument);
+            return true;
+        } catch (NativeException e) {
+            throw new EngineException(name + ": " + Libc.strerror(e.errno()), e);
+        } finally {
+            lifecycle.readLock().unlock();
+        }
     }
 
     @Override

@@ -23,8 +23,12 @@ final class VcpuKicker {
 
     private boolean inRun;
     private boolean requested;
+    /** A {@link #bounce} is under way: its immediate_exit is not a request and must not stop the run loop. */
+    private boolean bouncing;
     private boolean closed;
     private long runningThread;
+    /** How many KVM_RUNs have returned, so {@link #bounce} can wait for the one in progress to end. */
+    private long returns;
 
     /** The last thread to run the vCPU and its pthread_t, so pthread_self is called once per thread. */
     private Thread knownThread;
@@ -51,21 +55,24 @@ final class VcpuKicker {
     /**
      * Called on the vCPU thread when KVM_RUN has returned; {@code interrupted} says it returned EINTR.
      * Returns true when that was a request being honoured, which is then consumed (immediate_exit
-     * cleared). False for an EINTR nobody asked for (another signal reached the thread: the JVM's own,
-     * a profiler's), which the caller retries. A request still pending after an ordinary exit stays set
-     * and stops the next KVM_RUN.
+     * cleared). False for an EINTR nobody asked for (a {@link #bounce}, or another signal reached the
+     * thread: the JVM's own, a profiler's), which the caller retries. A request still pending after an
+     * ordinary exit stays set and stops the next KVM_RUN.
      */
     boolean leave(boolean interrupted) {
         synchronized (lock) {
             inRun = false;
-            if (interrupted && requested) {
+            returns++;
+            lock.notifyAll();
+            boolean honoured = interrupted && requested;
+            if (honoured) {
                 requested = false;
-                if (!closed) {
-                    KvmRunLayout.setImmediateExit(run, false);
-                }
-                return true;
             }
-            return false;
+            if ((honoured || bouncing) && !closed) {
+                KvmRunLayout.setImmediateExit(run, requested);
+            }
+            bouncing = false;
+            return honoured;
         }
     }
 
@@ -80,6 +87,39 @@ final class VcpuKicker {
             if (inRun) {
                 // Cannot fail with ESRCH: while inRun holds, the thread is inside run() and alive.
                 Libc.pthreadKill(runningThread, signal);
+            }
+        }
+    }
+
+    /**
+     * From any thread: when the vCPU is inside KVM_RUN, makes that KVM_RUN return once and waits until it
+     * has; the run loop takes the return for an EINTR nobody requested and goes straight back in. Returns at
+     * once when the vCPU is not inside KVM_RUN. Whatever KVM was asked to do at the vCPU's next entry (a new
+     * MSR filter's intercepts) is thereby done before it runs another guest instruction. KVM_RUN returns
+     * promptly on the signal, so the wait is short; it cannot be cut short by interruption, which is kept
+     * for the caller.
+     */
+    void bounce() {
+        synchronized (lock) {
+            if (closed || !inRun) {
+                return;
+            }
+            long returned = returns;
+            bouncing = true;
+            // immediate_exit as well as the signal: the signal alone is lost if it lands between enter()
+            // and the ioctl, where the handler runs in userspace and KVM_RUN then blocks as usual.
+            KvmRunLayout.setImmediateExit(run, true);
+            Libc.pthreadKill(runningThread, signal);
+            boolean interrupted = false;
+            while (returns == returned && !closed) {
+                try {
+                    lock.wait();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
             }
         }
     }
@@ -109,6 +149,7 @@ final class VcpuKicker {
     void close() {
         synchronized (lock) {
             closed = true;
+            lock.notifyAll();
         }
     }
 }

@@ -99,6 +99,43 @@ class KvmRequestExitTest {
         }
     }
 
+    /**
+     * A bounce (what arming a monitor does) takes a vCPU blocked in KVM_RUN out of it and waits until it
+     * is out, and the run loop goes straight back in: the caller of run() sees nothing.
+     */
+    @Test
+    void aBounceReturnsOnceTheVcpuLeftKvmRunAndTheRunLoopGoesBackIn() throws Exception {
+        try (PayloadMachine machine = KvmTestMachine.start("halt", Ring.KERNEL, true)) {
+            KvmVcpu vcpu = (KvmVcpu) machine.vcpu;
+            vcpu.bounce(); // not running: returns at once
+            PayloadHarness harness = new PayloadHarness();
+            CompletableFuture<VcpuExit> result = new CompletableFuture<>();
+            CountDownLatch noted = new CountDownLatch(1);
+            Thread vcpuThread = Thread.ofPlatform().name("vcpu-0").start(() -> {
+                try {
+                    harness.runUntilPort(vcpu, PayloadHarness.NOTE_PORT, RUN_LIMIT);
+                    noted.countDown();
+                    result.complete(vcpu.run());
+                } catch (Throwable t) {
+                    result.completeExceptionally(t);
+                    noted.countDown();
+                }
+            });
+            assertTrue(noted.await(RUN_LIMIT.toMillis(), TimeUnit.MILLISECONDS));
+            Thread.sleep(SETTLE_MILLIS);
+
+            CompletableFuture<Void> bounced = CompletableFuture.runAsync(vcpu::bounce);
+            bounced.get(PROMPT_MILLIS, TimeUnit.MILLISECONDS);
+            Thread.sleep(SETTLE_MILLIS);
+            assertNull(result.getNow(null), "the halted vCPU went back into KVM_RUN");
+
+            vcpu.requestExit();
+            assertInstanceOf(VcpuExit.Interrupted.class, result.get(PROMPT_MILLIS, TimeUnit.MILLISECONDS),
+                    "a request after the bounce still stops it");
+            vcpuThread.join();
+        }
+    }
+
     @Test
     void requestExitOnAClosedVcpuIsHarmless() throws Exception {
         try (PayloadMachine machine = KvmTestMachine.create()) {

@@ -43,7 +43,10 @@ class KvmStructLayoutTest {
             new CStruct("struct kvm_pit_channel_state", KvmPitState2Layout.CHANNEL, List.of()),
             new CStruct("struct kvm_pit_state2", KvmPitState2Layout.LAYOUT, List.of()),
             new CStruct("struct kvm_clock_data", KvmClockDataLayout.LAYOUT, List.of()),
-            new CStruct("struct kvm_msr_list", KvmMsrListLayout.LAYOUT, List.of()));
+            new CStruct("struct kvm_msr_list", KvmMsrListLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_enable_cap", KvmEnableCapLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_msr_filter_range", KvmMsrFilterRangeLayout.LAYOUT, List.of()),
+            new CStruct("struct kvm_msr_filter", KvmMsrFilterLayout.LAYOUT, List.of()));
 
     private static Map<String, Long> macros() {
         Map<String, Long> macros = new LinkedHashMap<>();
@@ -88,6 +91,14 @@ class KvmStructLayoutTest {
         macros.put("KVM_GET_XSAVE", KvmIoctls.KVM_GET_XSAVE);
         macros.put("KVM_SET_XSAVE", KvmIoctls.KVM_SET_XSAVE);
         macros.put("KVM_GET_XSAVE2", KvmIoctls.KVM_GET_XSAVE2);
+        macros.put("KVM_ENABLE_CAP", KvmIoctls.KVM_ENABLE_CAP);
+        macros.put("KVM_X86_SET_MSR_FILTER", KvmIoctls.KVM_X86_SET_MSR_FILTER);
+        macros.put("KVM_MSR_FILTER_READ", (long) KvmMsrFilterRangeLayout.FILTER_READ);
+        macros.put("KVM_MSR_FILTER_WRITE", (long) KvmMsrFilterRangeLayout.FILTER_WRITE);
+        macros.put("KVM_MSR_FILTER_DEFAULT_ALLOW", (long) KvmMsrFilterLayout.DEFAULT_ALLOW);
+        macros.put("KVM_MSR_FILTER_MAX_RANGES", (long) KvmMsrFilterLayout.MAX_RANGES);
+        macros.put("KVM_MSR_FILTER_MAX_BITMAP_SIZE", (long) KvmMsrFilterLayout.MAX_BITMAP_BYTES);
+        macros.put("KVM_MSR_EXIT_REASON_FILTER", KvmMonitoring.EXIT_ON_FILTERED);
         macros.put("KVM_GET_XCRS", KvmIoctls.KVM_GET_XCRS);
         macros.put("KVM_SET_XCRS", KvmIoctls.KVM_SET_XCRS);
         macros.put("KVM_IRQCHIP_PIC_MASTER", (long) KvmIrqchipLayout.PIC_MASTER);
@@ -114,6 +125,7 @@ class KvmStructLayoutTest {
         macros.put("KVM_EXIT_INTERNAL_ERROR", (long) KvmExitReason.INTERNAL_ERROR);
         macros.put("KVM_EXIT_SYSTEM_EVENT", (long) KvmExitReason.SYSTEM_EVENT);
         macros.put("KVM_EXIT_X86_RDMSR", (long) KvmExitReason.X86_RDMSR);
+        macros.put("KVM_EXIT_X86_WRMSR", (long) KvmExitReason.X86_WRMSR);
         macros.put("KVM_EXIT_NOTIFY", (long) KvmExitReason.NOTIFY);
         macros.put("KVM_EXIT_IO_IN", (long) KvmRunLayout.IO_IN);
         macros.put("KVM_EXIT_IO_OUT", (long) KvmRunLayout.IO_OUT);
@@ -133,7 +145,7 @@ class KvmStructLayoutTest {
             sizes.put(struct.cType(), struct.layout().byteSize());
         }
         List<Long> expected = new ArrayList<>(List.of(2352L, 144L, 312L, 24L, 16L, 32L, 8L, 40L, 8L, 16L, 416L, 8L, 64L, 32L, 152L,
-                1024L, 4L, 64L, 128L, 4096L, 16L, 392L, 520L, 24L, 112L, 48L, 4L));
+                1024L, 4L, 64L, 128L, 4096L, 16L, 392L, 520L, 24L, 112L, 48L, 4L, 104L, 24L, 392L));
         assertEquals(expected, new ArrayList<>(sizes.values()), sizes.toString());
         assertEquals(32, KvmRunLayout.IO_DIRECTION, "the exit union starts at byte 32 of kvm_run");
         assertEquals(0xc008ae05L, KvmIoctls.KVM_GET_SUPPORTED_CPUID);
@@ -146,5 +158,7 @@ class KvmStructLayoutTest {
         assertEquals(0x9000aecfL, KvmIoctls.KVM_GET_XSAVE2);
         assertEquals(0xc208ae62L, KvmIoctls.KVM_GET_IRQCHIP);
         assertEquals(0x8208ae63L, KvmIoctls.KVM_SET_IRQCHIP);
+        assertEquals(0x4068aea3L, KvmIoctls.KVM_ENABLE_CAP);
+        assertEquals(0x4188aec6L, KvmIoctls.KVM_X86_SET_MSR_FILTER);
     }
 }
