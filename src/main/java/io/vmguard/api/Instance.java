@@ -13,7 +13,6 @@ import io.vmguard.net.NetSpec;
 import io.vmguard.vmm.Engines;
 import io.vmguard.vmm.Introspection;
 import io.vmguard.vmm.IntrospectionSettings;
-import io.vmguard.vmm.LinuxIntrospection;
 import io.vmguard.vmm.RestoreOptions;
 import io.vmguard.vmm.SerialTarget;
 import io.vmguard.vmm.Vm;
@@ -127,7 +126,7 @@ public final class Instance implements AutoCloseable {
             throw ApiError.badRequest("Cannot start microvm: " + e.getMessage());
         }
         created.start();
-        created.attachIntrospection(launch.vmi(), LinuxIntrospection.factsSource());
+        created.attachIntrospection(launch.vmi());
         vm = created;
         booted.complete(created);
     }
@@ -179,7 +178,7 @@ public final class Instance implements AutoCloseable {
         }
         config = PreBootConfig.describing(restored.config());
         vm = restored;
-        restored.attachIntrospection(launch.vmi(), LinuxIntrospection.factsSource());
+        restored.attachIntrospection(launch.vmi());
         booted.complete(restored);
         if (load.resumeVm()) {
             resume();

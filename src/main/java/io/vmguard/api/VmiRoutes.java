@@ -66,6 +66,9 @@ final class VmiRoutes {
                   });
                   return Reply.noContent();
               })
+              .add("GET", "/vmi/processes", (id, body) -> answer(instance, vmi -> Map.of("processes", vmi.processes())))
+              .add("GET", "/vmi/modules", (id, body) -> answer(instance, vmi -> Map.of("modules", vmi.modules())))
+              .add("GET", "/vmi/kernel", (id, body) -> answer(instance, Introspection::kernelSummary))
               .add("GET", "/vmi/check", (id, body) -> answer(instance, vmi -> Map.of("findings",
                         vmi.check().stream().map(VmiRoutes::finding).toList())))
               .add("PUT", "/vmi/baseline", (id, body) -> answer(instance, vmi -> {

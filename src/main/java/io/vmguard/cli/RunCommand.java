@@ -15,7 +15,6 @@ import io.vmguard.vmm.RunOutcome;
 import io.vmguard.vmm.SerialTarget;
 import io.vmguard.vmm.VirtioTransport;
 import io.vmguard.vmm.IntrospectionSettings;
-import io.vmguard.vmm.LinuxIntrospection;
 import io.vmguard.vmm.Vm;
 import io.vmguard.vmm.VmConfig;
 import io.vmguard.vmm.VmException;
@@ -139,7 +138,7 @@ public final class RunCommand implements Callable<Integer> {
         java.util.OptionalLong instructions;
         try (Vm vm = Vm.create(config, selected, setup.events()); ApiServer server = serve(vm, setup, endpoints)) {
             vm.start();
-            vm.attachIntrospection(introspection, LinuxIntrospection.factsSource());
+            vm.attachIntrospection(introspection);
             outcome = vm.awaitOutcome();
             instructions = vm.instructionsExecuted();
         } catch (VmException e) {

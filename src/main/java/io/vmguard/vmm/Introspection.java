@@ -8,7 +8,13 @@ import io.vmguard.vmi.GuestView;
 import io.vmguard.vmi.VcpuState;
 import io.vmguard.vmi.VirtualMemory;
 import io.vmguard.vmi.VmiException;
-import io.vmguard.vmi.integrity.FactsSource;
+import io.vmguard.vmi.integrity.LinuxFactsSource;
+import io.vmguard.vmi.linux.LinuxKernel;
+import io.vmguard.vmi.linux.LinuxTask;
+import io.vmguard.vmi.linux.LoadedModule;
+import io.vmguard.vmi.linux.ModuleKobject;
+import io.vmguard.vmi.linux.PidEntry;
+import java.util.ArrayList;
 import io.vmguard.vmi.integrity.Finding;
 import io.vmguard.vmi.integrity.IntegrityMonitor;
 import io.vmguard.vmi.integrity.KernelFacts;
@@ -32,15 +38,14 @@ public final class Introspection implements AutoCloseable {
     private final VmEvents events;
     private final IntrospectionSettings settings;
     private final GuestInspector inspector;
-    private final FactsSource kernel;
+    private final LinuxFactsSource kernel = new LinuxFactsSource();
     private final IntegrityMonitor monitor;
 
-    private Introspection(Vm vm, VmEvents events, IntrospectionSettings settings, FactsSource kernel) {
+    private Introspection(Vm vm, VmEvents events, IntrospectionSettings settings) {
         this.vm = vm;
         this.events = events;
         this.settings = settings;
         this.inspector = new VmInspector(vm);
-        this.kernel = kernel;
         this.monitor = settings.monitor()
                 ? new IntegrityMonitor(inspector, vm.monitoring(), kernel, events,
                         () -> vm.pauseFromGuestEvent("integrity violation"), settings.monitorSettings())
@@ -48,8 +53,8 @@ public final class Introspection implements AutoCloseable {
     }
 
     /** Attaches to a started (or restored) VM and starts the monitor if the settings ask for it. */
-    public static Introspection attach(Vm vm, VmEvents events, IntrospectionSettings settings, FactsSource kernel) {
-        Introspection introspection = new Introspection(vm, events, settings, kernel);
+    static Introspection attach(Vm vm, VmEvents events, IntrospectionSettings settings) {
+        Introspection introspection = new Introspection(vm, events, settings);
         if (introspection.monitor != null) {
             introspection.monitor.start();
         }
@@ -159,8 +164,73 @@ public final class Introspection implements AutoCloseable {
         return inspector.inspect(inspection);
     }
 
-    public FactsSource kernel() {
-        return kernel;
+    /** The guest's processes (thread-group leaders), each marked when it is missing from the task list. */
+    public List<ProcessInfo> processes() throws VmiException {
+        return inspector.inspect(view -> {
+            LinuxKernel linux = kernel.kernel(view);
+            List<ProcessInfo> processes = new ArrayList<>();
+            java.util.Set<Integer> listed = new java.util.HashSet<>();
+            for (LinuxTask task : linux.processes()) {
+                listed.add(task.pid());
+                if (task.pid() != 0) {
+                    processes.add(ProcessInfo.of(task, false));
+                }
+            }
+            // Cross-view: a thread-group leader in the PID table that the task list does not have is hidden.
+            for (PidEntry entry : linux.pidTable()) {
+                if (entry.hasTask() && !listed.contains(entry.nr())) {
+                    LinuxTask task = linux.task(entry.task());
+                    if (task.pid() == task.tgid()) {
+                        processes.add(ProcessInfo.of(task, true));
+                    }
+                }
+            }
+            processes.sort(java.util.Comparator.comparingInt(ProcessInfo::pid));
+            return processes;
+        });
+    }
+
+    /** One process as {@code vmguard vmi ps} shows it. */
+    public record ProcessInfo(int pid, int ppid, long uid, String name, boolean kernelThread, String task, boolean hidden) {
+        static ProcessInfo of(LinuxTask task, boolean hidden) {
+            return new ProcessInfo(task.pid(), task.parentTgid(), task.uid(), task.comm(), task.kernelThread(),
+                    "0x" + Long.toHexString(task.address()), hidden);
+        }
+    }
+
+    /** The loaded modules; one with a kobject but missing from the module list is listed as hidden. */
+    public List<ModuleInfo> modules() throws VmiException {
+        return inspector.inspect(view -> {
+            LinuxKernel linux = kernel.kernel(view);
+            List<ModuleInfo> modules = new ArrayList<>();
+            java.util.Set<Long> listed = new java.util.HashSet<>();
+            for (LoadedModule module : linux.modules()) {
+                listed.add(module.address());
+                modules.add(new ModuleInfo(module.name(), "0x" + Long.toHexString(module.base()), module.size(),
+                        module.state(), false));
+            }
+            for (ModuleKobject kobject : linux.moduleKobjects()) {
+                if (kobject.module() != 0 && !listed.contains(kobject.module())) {
+                    modules.add(new ModuleInfo(kobject.name(), "0x" + Long.toHexString(kobject.module()), 0, "unknown", true));
+                }
+            }
+            return modules;
+        });
+    }
+
+    public record ModuleInfo(String name, String base, long size, String state, boolean hidden) {}
+
+    /** What the kernel model found: release banner, KASLR slide, symbol count, whether BTF was read. */
+    public Map<String, Object> kernelSummary() throws VmiException {
+        return inspector.inspect(view -> {
+            LinuxKernel linux = kernel.kernel(view);
+            Map<String, Object> summary = new LinkedHashMap<>();
+            summary.put("banner", linux.banner());
+            summary.put("kaslr_slide", "0x" + Long.toHexString(linux.slide()));
+            summary.put("symbols", linux.symbols().size());
+            summary.put("btf", linux.hasTypes());
+            return summary;
+        });
     }
 
     @Override

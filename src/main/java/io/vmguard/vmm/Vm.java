@@ -406,12 +406,11 @@ public final class Vm implements AutoCloseable {
      * Starts introspecting this started VM with {@code settings} (the integrity monitor, if they ask for it);
      * once per VM. Closed with the VM.
      */
-    public synchronized Introspection attachIntrospection(IntrospectionSettings settings,
-                                                          io.vmguard.vmi.integrity.FactsSource kernel) {
+    public synchronized Introspection attachIntrospection(IntrospectionSettings settings) {
         if (introspection != null) {
             throw new IllegalStateException("introspection is attached already");
         }
-        introspection = Introspection.attach(this, events, settings, kernel);
+        introspection = Introspection.attach(this, events, settings);
         return introspection;
     }
 

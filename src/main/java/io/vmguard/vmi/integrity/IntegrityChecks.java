@@ -95,10 +95,8 @@ public final class IntegrityChecks {
                     details("vcpu", cpu.index(), "old_base", hex(base.gdtBase()), "new_base", hex(cpu.gdtBase()),
                             "old_limit", base.gdtLimit(), "new_limit", cpu.gdtLimit())));
         } else {
-            int at = Arrays.mismatch(base.gdt(), cpu.gdt());
-            // Descriptor 16 (the TSS, 0x80) toggles its busy bit with every LTR: compare what the guest cannot
-            // legitimately change by ignoring the type's busy bit (bit 41 of the descriptor, byte 5 bit 1).
-            if (at >= 0 && !onlyTssBusyBitDiffers(base.gdt(), cpu.gdt())) {
+            int at = firstGdtChange(base.gdt(), cpu.gdt());
+            if (at >= 0) {
                 findings.add(new Finding("gdt", who, who + ": GDT descriptor " + (at / 8) + " changed",
                         details("vcpu", cpu.index(), "descriptor", at / 8, "old", bytes(base.gdt(), at & ~7, (at & ~7) + 8),
                                 "new", bytes(cpu.gdt(), at & ~7, (at & ~7) + 8))));
@@ -123,17 +121,30 @@ public final class IntegrityChecks {
         }
     }
 
-    private static boolean onlyTssBusyBitDiffers(byte[] a, byte[] b) {
-        if (a.length != b.length) {
-            return false;
+    /** Linux x86-64's thread-local-storage descriptors (GDT_ENTRY_TLS_MIN..MAX): rewritten for each task that uses them. */
+    static final int TLS_FIRST = 12, TLS_LAST = 14;
+
+    /**
+     * The first byte of a GDT change the kernel would not make itself, or -1. Legitimate changes: the TLS
+     * descriptors (per task) and the TSS descriptor's busy bit (set by LTR: bit 1 of the type, byte 5 of a
+     * system descriptor whose type is an available/busy 64-bit TSS).
+     */
+    static int firstGdtChange(byte[] before, byte[] after) {
+        if (before.length != after.length) {
+            return Math.min(before.length, after.length);
         }
-        for (int i = 0; i < a.length; i++) {
-            int diff = (a[i] ^ b[i]) & 0xff;
-            if (diff != 0 && !(i % 8 == 5 && diff == 0x02 && (a[i] & 0x1d) == 0x09)) {
-                return false;
+        for (int i = 0; i < before.length; i++) {
+            int descriptor = i / 8;
+            int diff = (before[i] ^ after[i]) & 0xff;
+            if (diff == 0 || (descriptor >= TLS_FIRST && descriptor <= TLS_LAST)) {
+                continue;
+            }
+            boolean tssBusyBit = i % 8 == 5 && diff == 0x02 && (before[i] & 0x1d) == 0x09;
+            if (!tssBusyBit) {
+                return i;
             }
         }
-        return true;
+        return -1;
     }
 
     private void pages(String check, Map<Long, PageHash> baseline, Map<Long, PageHash> now, List<Finding> findings) {
