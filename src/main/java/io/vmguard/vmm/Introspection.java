@@ -164,6 +164,11 @@ public final class Introspection implements AutoCloseable {
         return inspector.inspect(inspection);
     }
 
+    /** The Linux model (its names for addresses, the kernel it found). */
+    public LinuxFactsSource kernel() {
+        return kernel;
+    }
+
     /** The guest's processes (thread-group leaders), each marked when it is missing from the task list. */
     public List<ProcessInfo> processes() throws VmiException {
         return inspector.inspect(view -> {

@@ -67,6 +67,8 @@ public final class Vm implements AutoCloseable {
     /** Written under this object's lock, read without it: status requests must not wait behind a snapshot. */
     private volatile VmState state = VmState.NOT_STARTED;
     private Introspection introspection;
+    /** A monitor asked for a pause from a vCPU thread; the pausing thread has not finished it yet. */
+    private volatile boolean guestEventPausePending;
     /** Set by a restore: the first start comes out of a snapshot, not a reset vector. */
     private boolean restored;
 
@@ -368,7 +370,8 @@ public final class Vm implements AutoCloseable {
         } catch (EngineException e) {
             throw new VmException("cannot read the vCPU's state: " + e.getMessage(), e);
         } finally {
-            if (hold) {
+            // A monitor may have asked for a pause while we held the vCPU: it stays parked for that pause.
+            if (hold && !guestEventPausePending) {
                 runner.resume();
             }
         }
@@ -391,12 +394,15 @@ public final class Vm implements AutoCloseable {
      * is then paused as {@link #pause()} does (on another thread, since a pause waits for the vCPU).
      */
     public void pauseFromGuestEvent(String why) {
+        guestEventPausePending = true;
         runner.requestPause();
         Thread.ofPlatform().name("vmi-pause").daemon().start(() -> {
             try {
                 pause();
+                guestEventPausePending = false;
                 events.emit(Source.VMM, "vm-paused-for-inspection", Severity.WARNING, Map.of("reason", why));
             } catch (VmException e) {
+                guestEventPausePending = false;
                 runner.resume();
             }
         });
