@@ -1,6 +1,8 @@
 package io.vmguard.api;
 
 import io.vmguard.api.model.MemoryAccess;
+import io.vmguard.api.model.SyscallTrace;
+import io.vmguard.vmi.SyscallTracer;
 import io.vmguard.engine.DescriptorTable;
 import io.vmguard.engine.Registers;
 import io.vmguard.engine.Segment;
@@ -69,6 +71,18 @@ final class VmiRoutes {
               .add("GET", "/vmi/processes", (id, body) -> answer(instance, vmi -> Map.of("processes", vmi.processes())))
               .add("GET", "/vmi/modules", (id, body) -> answer(instance, vmi -> Map.of("modules", vmi.modules())))
               .add("GET", "/vmi/kernel", (id, body) -> answer(instance, Introspection::kernelSummary))
+              .add("PUT", "/vmi/syscalls", (id, body) -> {
+                  SyscallTrace trace = Json.read(body, SyscallTrace.class);
+                  java.util.BitSet numbers = new java.util.BitSet();
+                  for (int number : trace.numbers()) {
+                      if (number < 0 || number >= io.vmguard.engine.monitor.MonitorPlan.MAX_SYSTEM_CALLS) {
+                          throw ApiError.badRequest("system-call number " + number + " is out of range");
+                      }
+                      numbers.set(number);
+                  }
+                  return answer(instance, vmi -> vmi.traceSyscalls(new SyscallTracer.Filter(numbers,
+                          java.util.Optional.ofNullable(trace.process()))));
+              })
               .add("GET", "/vmi/check", (id, body) -> answer(instance, vmi -> Map.of("findings",
                         vmi.check().stream().map(VmiRoutes::finding).toList())))
               .add("PUT", "/vmi/baseline", (id, body) -> answer(instance, vmi -> {

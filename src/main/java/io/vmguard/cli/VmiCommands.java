@@ -18,11 +18,12 @@ import picocli.CommandLine.Parameters;
 @Command(name = "vmi", mixinStandardHelpOptions = true,
         description = "Look into a running guest from outside: processes, modules, registers, memory, integrity.",
         subcommands = {VmiCommands.Ps.class, VmiCommands.Modules.class, VmiCommands.Regs.class, VmiCommands.Read.class,
-                VmiCommands.Check.class, VmiCommands.Baseline.class, VmiCommands.Status.class, VmiCommands.Dump.class})
+                VmiCommands.Check.class, VmiCommands.Baseline.class, VmiCommands.Status.class, VmiCommands.Dump.class,
+                VmiCommands.Syscalls.class})
 final class VmiCommands implements Callable<Integer> {
     @Override
     public Integer call() {
-        System.err.println("vmguard vmi: name a subcommand: ps, modules, regs, read, check, baseline, status, dump (see --help)");
+        System.err.println("vmguard vmi: name a subcommand: ps, modules, regs, read, check, baseline, status, syscalls, dump (see --help)");
         return 2;
     }
 
@@ -223,6 +224,36 @@ final class VmiCommands implements Callable<Integer> {
                             + " us; trapped events " + reply.path("trapped_events").asLong() + "; alarms "
                             + reply.path("findings").asLong() + "; traps " + reply.path("traps"));
                 }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "syscalls", mixinStandardHelpOptions = true,
+            description = "Trace system calls by number (and process name) as vmi events; no --number stops tracing. "
+                    + "Watch them with vmguard events.")
+    static final class Syscalls implements Callable<Integer> {
+        @Mixin
+        ClientOptions options;
+
+        @Option(names = "--number", paramLabel = "N", description = "a system-call number to trace (repeatable)")
+        java.util.List<Integer> numbers = new java.util.ArrayList<>();
+
+        @Option(names = "--process", paramLabel = "NAME", description = "only calls made by tasks with this name")
+        String process;
+
+        @Override
+        public Integer call() throws CliException {
+            Map<String, Object> request = new LinkedHashMap<>();
+            request.put("numbers", numbers);
+            if (process != null) {
+                request.put("process", process);
+            }
+            try (ApiClient api = options.connect()) {
+                JsonNode reply = api.put("/vmi/syscalls", ApiClient.json(request));
+                System.out.println(options.json ? reply.toString() : reply.path("tracing").asBoolean()
+                        ? "tracing system calls " + reply.path("numbers") + (process == null ? "" : " of " + process)
+                        : "not tracing system calls");
             }
             return 0;
         }

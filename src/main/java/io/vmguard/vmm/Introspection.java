@@ -5,6 +5,7 @@ import io.vmguard.events.Source;
 import io.vmguard.events.VmEvents;
 import io.vmguard.vmi.GuestInspector;
 import io.vmguard.vmi.GuestView;
+import io.vmguard.vmi.SyscallTracer;
 import io.vmguard.vmi.VcpuState;
 import io.vmguard.vmi.VirtualMemory;
 import io.vmguard.vmi.VmiException;
@@ -40,6 +41,8 @@ public final class Introspection implements AutoCloseable {
     private final GuestInspector inspector;
     private final LinuxFactsSource kernel = new LinuxFactsSource();
     private final IntegrityMonitor monitor;
+    /** Present when the engine can trap system calls. */
+    private final Optional<SyscallTracer> syscalls;
 
     private Introspection(Vm vm, VmEvents events, IntrospectionSettings settings) {
         this.vm = vm;
@@ -47,9 +50,25 @@ public final class Introspection implements AutoCloseable {
         this.settings = settings;
         this.inspector = new VmInspector(vm);
         this.monitor = settings.monitor()
-                ? new IntegrityMonitor(inspector, vm.monitoring(), kernel, events,
+                ? new IntegrityMonitor(inspector, vm.monitoring("integrity"), kernel, events,
                         () -> vm.pauseFromGuestEvent("integrity violation"), settings.monitorSettings())
                 : null;
+        this.syscalls = vm.monitoring("syscalls")
+                .filter(m -> m.traps().contains(io.vmguard.engine.monitor.TrapKind.SYSTEM_CALL))
+                .map(m -> new SyscallTracer(m, events));
+    }
+
+    /** Traces system calls as {@code filter} says (no numbers: stops); events go to the event stream. */
+    public Map<String, Object> traceSyscalls(SyscallTracer.Filter filter) throws VmiException {
+        SyscallTracer tracer = syscalls.orElseThrow(
+                () -> new VmiException("this engine cannot trap system calls (the interpreter can)"));
+        if (filter.numbers().isEmpty()) {
+            tracer.stop();
+        } else {
+            LinuxKernel linux = inspector.inspect(kernel::kernel);
+            tracer.start(filter, linux);
+        }
+        return tracer.status();
     }
 
     /** Attaches to a started (or restored) VM and starts the monitor if the settings ask for it. */
@@ -243,6 +262,7 @@ public final class Introspection implements AutoCloseable {
         if (monitor != null) {
             monitor.close();
         }
+        syscalls.ifPresent(SyscallTracer::stop);
     }
 
     /** {@link Vm#inspect} as the library's {@link GuestInspector}: a VM that cannot be held becomes a VmiException. */

@@ -20,6 +20,7 @@ import io.vmguard.pci.PciRoot;
 import io.vmguard.snapshot.SnapshotException;
 import io.vmguard.snapshot.StateWriter;
 import io.vmguard.sys.NativeException;
+import io.vmguard.engine.monitor.MonitorMux;
 import io.vmguard.engine.monitor.Monitoring;
 import io.vmguard.vmi.GuestPhysicalMemory;
 import io.vmguard.vmi.GuestView;
@@ -67,6 +68,7 @@ public final class Vm implements AutoCloseable {
     /** Written under this object's lock, read without it: status requests must not wait behind a snapshot. */
     private volatile VmState state = VmState.NOT_STARTED;
     private Introspection introspection;
+    private MonitorMux monitorMux;
     /** A monitor asked for a pause from a vCPU thread; the pausing thread has not finished it yet. */
     private volatile boolean guestEventPausePending;
     /** Set by a restore: the first start comes out of a snapshot, not a reset vector. */
@@ -425,9 +427,19 @@ public final class Vm implements AutoCloseable {
         return Optional.ofNullable(introspection);
     }
 
-    /** What the engine can trap for introspection, or empty when it can only be polled. */
-    public Optional<Monitoring> monitoring() {
-        return parts.machine().monitoring();
+    /**
+     * A monitoring handle of its own for observer {@code client} (the engine's traps are shared: each
+     * observer arms its own plan and hears its own events), or empty when the engine can only be polled.
+     */
+    public synchronized Optional<Monitoring> monitoring(String client) {
+        if (monitorMux == null) {
+            Optional<Monitoring> engine = parts.machine().monitoring();
+            if (engine.isEmpty()) {
+                return Optional.empty();
+            }
+            monitorMux = new MonitorMux(engine.get());
+        }
+        return Optional.of(monitorMux.client(client));
     }
 
     /** Presses Ctrl+Alt+Del on the i8042 keyboard, as Firecracker's SendCtrlAltDel does. */

@@ -46,7 +46,8 @@ final class MonitorHooks {
         InterpMonitoring.Armed armed = monitoring.armed();
         if (armed != null && armed.watchesSystemCall(cpu.gpr[CpuState.RAX])) {
             armed.listener().onEvent(new MonitorEvent.SystemCall(vcpu, rip, cpu.cr3, cpu.gpr[CpuState.RAX],
-                    cpu.gpr[CpuState.RDI], cpu.gpr[CpuState.RSI], cpu.gpr[CpuState.RDX]));
+                    cpu.gpr[CpuState.RDI], cpu.gpr[CpuState.RSI], cpu.gpr[CpuState.RDX],
+                    cpu.cpl == 0 ? cpu.gsBase : cpu.kernelGsBase));
         }
     }
 }

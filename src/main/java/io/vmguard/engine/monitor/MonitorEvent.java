@@ -25,8 +25,12 @@ public sealed interface MonitorEvent {
     record DescriptorTableLoad(int vcpu, long rip, long cr3, Table table, long oldBase, int oldLimit, long base,
                                int limit) implements MonitorEvent {}
 
-    /** A SYSCALL instruction; {@code rip} is the instruction's own address, registers as the kernel will see them. */
-    record SystemCall(int vcpu, long rip, long cr3, long number, long arg0, long arg1, long arg2)
+    /**
+     * A SYSCALL instruction; {@code rip} is the instruction's own address, registers as the kernel will see
+     * them. {@code kernelPerCpuBase} is KERNEL_GS_BASE (the kernel's per-CPU area while user code runs), so an
+     * observer can name the calling task without stopping the vCPU.
+     */
+    record SystemCall(int vcpu, long rip, long cr3, long number, long arg0, long arg1, long arg2, long kernelPerCpuBase)
             implements MonitorEvent {}
 
     enum Table { GDT, IDT }

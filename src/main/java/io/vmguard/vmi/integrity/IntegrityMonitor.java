@@ -54,8 +54,15 @@ public final class IntegrityMonitor implements AutoCloseable {
     }
 
     /** How the monitor has done so far (the benchmark's and the API's figures). */
+    /**
+     * @param trapToEventNanos for each trapped violation so far (the latest {@link #LATENCY_SAMPLES}), the time
+     *                         from the engine's report to the event handed to the event sink and stream
+     */
     public record Status(boolean baselined, Instant baselineTime, long passes, long trappedEvents, long findings,
-                         long lastPassMicros, long cpuNanos, Set<TrapKind> traps, String lastError) {}
+                         long lastPassMicros, long cpuNanos, Set<TrapKind> traps, String lastError,
+                         List<Long> trapToEventNanos) {}
+
+    static final int LATENCY_SAMPLES = 1024;
 
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
     /** Polling for init before the baseline: faster than the period, so the baseline is early. */
@@ -82,6 +89,7 @@ public final class IntegrityMonitor implements AutoCloseable {
     private Map<Long, String> processesByRoot = Map.of();
     private long trappedEvents;
     private long findingsReported;
+    private final java.util.ArrayDeque<Long> trapLatencies = new java.util.ArrayDeque<>();
 
     public IntegrityMonitor(GuestInspector inspector, Optional<Monitoring> monitoring, FactsSource source,
                             VmEvents events, Runnable pauseVm, Settings settings) {
@@ -180,6 +188,7 @@ public final class IntegrityMonitor implements AutoCloseable {
 
     /** On a vCPU thread: judge at once, report before the guest's next instruction. */
     private void trapped(MonitorEvent event) {
+        long trappedAt = System.nanoTime();
         Finding finding;
         String process;
         synchronized (this) {
@@ -194,6 +203,12 @@ public final class IntegrityMonitor implements AutoCloseable {
             process = processesByRoot.get(event.cr3() & 0x000f_ffff_ffff_f000L);
         }
         report(finding, process);
+        synchronized (this) {
+            if (trapLatencies.size() == LATENCY_SAMPLES) {
+                trapLatencies.removeFirst();
+            }
+            trapLatencies.addLast(System.nanoTime() - trappedAt);
+        }
     }
 
     /** Runs one periodic pass now and returns everything it found (reported or not before). */
@@ -269,7 +284,7 @@ public final class IntegrityMonitor implements AutoCloseable {
 
     public synchronized Status status() {
         return new Status(baseline != null, baselineTime, passes, trappedEvents, findingsReported, lastPassMicros,
-                cpuNanos, monitoring.map(Monitoring::traps).orElse(Set.of()), lastError);
+                cpuNanos, monitoring.map(Monitoring::traps).orElse(Set.of()), lastError, List.copyOf(trapLatencies));
     }
 
     public synchronized Optional<KernelFacts> baseline() {

@@ -131,6 +131,14 @@ public final class LinuxKernel {
         return new TaskReader(context()).current(vcpu);
     }
 
+    /**
+     * The task running on the CPU whose per-CPU area is at {@code perCpuBase} (what KERNEL_GS_BASE holds while
+     * user code runs): names the process behind a trapped event without a consistent view of every vCPU.
+     */
+    public LinuxTask taskOnCpu(long perCpuBase) throws VmiException {
+        return new TaskReader(context()).currentAt(perCpuBase);
+    }
+
     /** Each vCPU's current task, in vCPU order. */
     public List<CurrentTask> currentTasks() throws VmiException {
         TaskReader reader = new TaskReader(context());

@@ -86,6 +86,11 @@ final class TaskReader {
         return new CurrentTask(vcpu.index(), base, task(task));
     }
 
+    /** The task current on the CPU whose per-CPU area starts at {@code perCpuBase} (a kernel address). */
+    LinuxTask currentAt(long perCpuBase) throws VmiException {
+        return task(kernel.memory().readLong(perCpuBase + currentTaskOffset()));
+    }
+
     /** pcpu_hot.current_task (6.2+) or the per-CPU current_task of older kernels. */
     private long currentTaskOffset() throws VmiException {
         OptionalLong hot = perCpu("pcpu_hot");
