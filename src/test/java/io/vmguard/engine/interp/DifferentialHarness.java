@@ -56,6 +56,11 @@ import java.util.Random;
  *   +0x800 scratch memory for memory operands, compared
  * </pre>
  * Seed registers, flags and memory are random by default ({@link #value()}); cases override what they need.
+ *
+ * <p>The oracle is the host CPU, the interpreter an Intel one. A case that can show one of the documented
+ * AMD/Intel differences is marked with it ({@link Case#vendorSpecific}); on an AMD host, and only there, it
+ * is skipped or its host outcome normalised as that {@link VendorDifference} says, and the run reports how
+ * many cases each rule took. Every other disagreement fails on every host.
  */
 final class DifferentialHarness {
     static final long DATA = 0x1000000;
@@ -114,6 +119,10 @@ final class DifferentialHarness {
         int addressRegs;
         /** Registers (bit per encoding number) whose final value is architecturally undefined: not compared. */
         int undefinedRegs;
+        /** The AMD/Intel difference this case can show, or null; see {@link #vendorSpecific}. */
+        VendorDifference vendorDifference;
+        /** The registers (bit per encoding number) {@link #vendorDifference} is about, where it is normalised. */
+        int vendorRegs;
 
         private Case(int index, String name, String asm) {
             this.index = index;
@@ -161,6 +170,26 @@ final class DifferentialHarness {
         Case undefinedReg(int r) {
             undefinedRegs |= 1 << r;
             return this;
+        }
+
+        /**
+         * Marks the case as one that shows the documented vendor difference {@code d} (about the registers
+         * {@code registers}, a bit per encoding number, where {@code d} is normalised): where it applies (an
+         * AMD host) the case is skipped or normalised as {@code d} says; elsewhere the mark changes nothing.
+         */
+        Case vendorSpecific(VendorDifference d, int registers) {
+            vendorDifference = d;
+            vendorRegs = registers;
+            return this;
+        }
+
+        Case vendorSpecific(VendorDifference d) {
+            return vendorSpecific(d, 0);
+        }
+
+        /** Whether this case is left out of this host's run (its code not even assembled). */
+        boolean skippedHere() {
+            return vendorDifference != null && vendorDifference.skipped() && vendorDifference.appliesOnThisHost();
         }
 
         /** Writes {@code size} bytes of {@code value} at scratch offset {@code offset}. */
@@ -339,8 +368,12 @@ final class DifferentialHarness {
             s.append("    mov $").append(b + SEED).append(", %rsp\n");
             s.append("    jmp load_all\n");
             s.append("body_").append(c.index).append(":\n");
-            for (String line : c.asm.split("[\n;]")) {
-                s.append("    ").append(line.strip()).append('\n');
+            if (c.skippedHere()) {
+                s.append("    # skipped on this host: ").append(c.vendorDifference.name()).append('\n');
+            } else {
+                for (String line : c.asm.split("[\n;]")) {
+                    s.append("    ").append(line.strip()).append('\n');
+                }
             }
             s.append("epilogue_").append(c.index).append(":\n");
             long rspSlot = b + RESULT + 16 * 8;
@@ -532,11 +565,24 @@ final class DifferentialHarness {
                     BULK + mismatch, oracleRun.bulk()[mismatch] & 0xff, interpRun.bulk()[mismatch] & 0xff));
         }
         faults = 0;
+        vendorRules = new VendorDifference.Tally();
         for (Case c : cases) {
-            if (oracle.get(c.index).faultVector != -1) {
+            if (c.skippedHere()) {
+                vendorRules.add(c.vendorDifference);
+                continue;
+            }
+            Outcome host = oracle.get(c.index);
+            if (host.faultVector != -1) {
                 faults++;
             }
-            String difference = compare(c, oracle.get(c.index), interp.get(c.index));
+            if (c.vendorDifference != null && c.vendorDifference.appliesOnThisHost()) {
+                Outcome normalised = normalise(c, host, interp.get(c.index));
+                if (normalised != host) {
+                    vendorRules.add(c.vendorDifference);
+                    host = normalised;
+                }
+            }
+            String difference = compare(c, host, interp.get(c.index));
             if (difference != null) {
                 differences.add(difference);
             }
@@ -546,15 +592,44 @@ final class DifferentialHarness {
 
     /** Cases that raised an exception under KVM in the last run. */
     int faults;
+    /** The cases the vendor rules took in the last run (skipped, or compared after normalising). */
+    VendorDifference.Tally vendorRules = new VendorDifference.Tally();
+
+    /**
+     * The host's outcome of a case marked with a {@link VendorDifference} that applies here, with exactly the
+     * documented vendor-specific part mapped onto what an Intel CPU does; {@code host} itself if there is
+     * nothing to map (then it is compared as it is, and any difference fails).
+     */
+    static Outcome normalise(Case c, Outcome host, Outcome interp) {
+        switch (c.vendorDifference) {
+            case ADDR32_REP_STRING_ZERO_COUNT -> {
+                // AMD writes none of RCX/RSI/RDI for a zero count; Intel writes ECX (ESI, EDI) zero-extended.
+                long[] regs = host.regs.clone();
+                boolean mapped = false;
+                for (int r = 0; r < 16; r++) {
+                    long seed = c.regs[r];
+                    if ((c.vendorRegs & (1 << r)) != 0 && host.regs[r] == seed && interp.regs[r] == (seed & 0xffff_ffffL)
+                            && interp.regs[r] != seed) {
+                        regs[r] = interp.regs[r];
+                        mapped = true;
+                    }
+                }
+                return mapped ? new Outcome(regs, host.rflags, host.memory, host.faultVector, host.faultRip, host.faultError,
+                        host.cr2, host.seedBlock) : host;
+            }
+            default -> throw new IllegalStateException(c.vendorDifference + " is not a rule for integer cases");
+        }
+    }
 
     /** Fails the test, listing (at most 25) disagreeing cases, unless the engines agreed on every case. */
     void assertAgree() throws EngineException, NativeException {
         List<String> differences = differences();
-        System.out.printf("differential %s: %d cases (%d raising exceptions), seed %d, %d disagreements%n",
-                name, cases.size(), faults, seed, differences.size());
+        System.out.printf("differential %s: %d cases (%d raising exceptions), seed %d, %d disagreements; %s%n",
+                name, cases.size(), faults, seed, differences.size(), vendorRules);
         if (!differences.isEmpty()) {
             StringBuilder message = new StringBuilder(name + ": interpreter disagrees with KVM on " + differences.size()
-                    + " of " + cases.size() + " cases (seed " + seed + "; -Dvmguard.diff.seed=N to change it):\n");
+                    + " of " + cases.size() + " cases (seed " + seed + "; -Dvmguard.diff.seed=N to change it; " + vendorRules
+                    + "):\n");
             differences.stream().limit(25).forEach(d -> message.append(d).append('\n'));
             throw new AssertionError(message.toString());
         }

@@ -51,6 +51,10 @@ import java.util.function.BiConsumer;
  * The x87 capture uses only non-waiting instructions (FNSTSW, FNSAVE), so a record may leave an unmasked
  * exception pending (the next record's FNINIT clears it) and the state it reached is compared as is.
  * A CPU exception ends the batch with the vector and RIP reported (ring-0 handlers for vectors 0-31).
+ *
+ * <p>The oracle is the host CPU, the interpreter an Intel one: a test whose output can show a documented
+ * AMD/Intel difference marks the field ({@link Test#vendorSpecific}), and on an AMD host, only there, exactly
+ * the documented pair of values compares equal there; the run reports how many records that took.
  */
 final class FpDifferentialRig {
     static final int RECORD = 0x100;
@@ -111,6 +115,12 @@ final class FpDifferentialRig {
         int index;
         long inBase;
         long outBase;
+        /** A documented AMD/Intel difference in one output field, or null: see {@link #vendorSpecific}. */
+        VendorDifference vendorDifference;
+        int vendorOffset;
+        int vendorLength;
+        long vendorHostValue;
+        long vendorInterpValue;
 
         Test(String name, String setup, String body, String capture, int records, BiConsumer<Random, ByteBuffer> input) {
             this.name = name;
@@ -120,6 +130,21 @@ final class FpDifferentialRig {
             this.records = records;
             this.input = input;
             ignore(SAVE + 12, SAVE + 28); // FNSAVE's instruction and data pointers: not modelled
+        }
+
+        /**
+         * Output bytes [offset, offset + length) (at most 8, little-endian) can show the vendor difference
+         * {@code d}: where it applies (an AMD host), a record whose host value there is exactly {@code hostValue}
+         * and whose interpreter value is exactly {@code interpValue} agrees in that field; any other pair still
+         * differs. Elsewhere the mark changes nothing.
+         */
+        Test vendorSpecific(VendorDifference d, int offset, int length, long hostValue, long interpValue) {
+            vendorDifference = d;
+            vendorOffset = offset;
+            vendorLength = length;
+            vendorHostValue = hostValue;
+            vendorInterpValue = interpValue;
+            return this;
         }
 
         /** Leaves output bytes [from, to) of every record out of the comparison. */
@@ -395,11 +420,15 @@ final class FpDifferentialRig {
         byte[] interp = runOn(new InterpEngine(), payload);
         List<String> differences = new ArrayList<>();
         HexFormat hex = HexFormat.of();
+        vendorRules = new VendorDifference.Tally();
         for (Test t : tests) {
             int shown = 0;
             int count = 0;
             for (int r = 0; r < t.records; r++) {
                 int base = (int) (t.inBase - IN) + r * RECORD;
+                if (t.vendorDifference != null && t.vendorDifference.appliesOnThisHost() && normalise(t, oracle, interp, base)) {
+                    vendorRules.add(t.vendorDifference);
+                }
                 StringBuilder diff = new StringBuilder();
                 for (int field = 0; field < RECORD; field += 16) {
                     boolean differs = false;
@@ -432,13 +461,40 @@ final class FpDifferentialRig {
         return differences;
     }
 
+    /** The records the vendor rules took in the last {@link #differences()}. */
+    VendorDifference.Tally vendorRules = new VendorDifference.Tally();
+
+    /**
+     * Where the host's output record at {@code base} holds exactly the documented vendor value of {@code t}'s
+     * marked field and the interpreter's exactly the Intel one, overwrites the host's with the interpreter's (so
+     * the rest of the record is compared as usual) and returns true; otherwise changes nothing.
+     */
+    static boolean normalise(Test t, byte[] oracle, byte[] interp, int base) {
+        int at = base + t.vendorOffset;
+        if (t.vendorHostValue == t.vendorInterpValue || field(oracle, at, t.vendorLength) != t.vendorHostValue
+                || field(interp, at, t.vendorLength) != t.vendorInterpValue) {
+            return false;
+        }
+        System.arraycopy(interp, at, oracle, at, t.vendorLength);
+        return true;
+    }
+
+    /** The {@code length}-byte little-endian field at {@code at}. */
+    private static long field(byte[] bytes, int at, int length) {
+        long value = 0;
+        for (int i = length - 1; i >= 0; i--) {
+            value = value << 8 | (bytes[at + i] & 0xff);
+        }
+        return value;
+    }
+
     void assertAgree() throws EngineException, NativeException {
         List<String> differences = differences();
-        System.out.printf("differential %s: %d tests, %d records, seed %d, %d disagreements%n", name, tests.size(),
-                records(), seed, differences.size());
+        System.out.printf("differential %s: %d tests, %d records, seed %d, %d disagreements; %s%n", name, tests.size(),
+                records(), seed, differences.size(), vendorRules);
         if (!differences.isEmpty()) {
             StringBuilder message = new StringBuilder(name + ": interpreter disagrees with KVM (seed " + seed
-                    + "; -Dvmguard.diff.seed=N to change it):\n");
+                    + "; -Dvmguard.diff.seed=N to change it; " + vendorRules + "):\n");
             differences.stream().limit(60).forEach(d -> message.append(d).append('\n'));
             throw new AssertionError(message.toString());
         }

@@ -277,7 +277,9 @@ class SseDifferentialTest {
             rig.sse("pinsrw " + imm, "pinsrw $" + imm + ", %eax, %xmm0", 6, vectors());
             rig.sse("pextrw " + imm, "pextrw $" + imm + ", %xmm1, %eax", 6, vectors());
         }
-        rig.sse("fxsave mxcsr", "fxsave 0x3e0000; mov 0x3e0018, %rax; mov 0x3e00b0, %rdx", 8, vectors());
+        // RAX = MXCSR | MXCSR_MASK << 32: the mask is 0x2ffff on AMD (MM, bit 17), 0xffff on Intel (VendorDifference).
+        rig.sse("fxsave mxcsr", "fxsave 0x3e0000; mov 0x3e0018, %rax; mov 0x3e00b0, %rdx", 8, vectors())
+                .vendorSpecific(VendorDifference.FXSAVE_MXCSR_MASK_MM, RAX + 4, 4, 0x0002_ffffL, 0x0000_ffffL);
         rig.sse("fxrstor xmm", "fxsave 0x3e0000; xorps %xmm0, %xmm0; xorps %xmm1, %xmm1; fxrstor 0x3e0000", 8, vectors());
         rig.sse("pinsrw m", "pinsrw $5, 0x20(%r13), %xmm0", 6, vectors());
         rig.sse("pextrw 64", "pextrw $3, %xmm1, %rdx", 6, vectors());
