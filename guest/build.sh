@@ -338,8 +338,11 @@ build_kernel() {
 	fi
 	step_done
 
-	step "kernel: make -j$(nproc) vmlinux bzImage (this takes ~$([ "$btf" = yes ] && echo 15 || echo 8) min on 2 cores) ..."
-	run_logged "${KMAKE[@]}" -j"$(nproc)" vmlinux bzImage
+	# "modules" too, although every driver is built in: only a build that includes it writes
+	# Module.symvers (the kernel's exports), which the out-of-tree modules below link against.
+	step "kernel: make -j$(nproc) vmlinux bzImage modules (this takes ~$([ "$btf" = yes ] && echo 15 || echo 8) min on 2 cores) ..."
+	run_logged "${KMAKE[@]}" -j"$(nproc)" vmlinux bzImage modules
+	[ -f "$KSRC/Module.symvers" ] || die "the kernel build wrote no Module.symvers"
 	step_done
 
 	# Test modules (kernel/modules/<name>/), built against this very tree.
