@@ -17,7 +17,7 @@ BUSYBOX_PKG=busybox-static
 # its cache key covers guest/kernel/*, the package versions and BTF on/off, but
 # not this script. BUMP THIS whenever build_kernel() (or anything else here)
 # changes what goes into the kernel outputs; otherwise the old kernel is reused.
-KERNEL_RECIPE_VERSION=2
+KERNEL_RECIPE_VERSION=3
 
 mode=build
 case "${1:-}" in
@@ -47,13 +47,18 @@ if command -v musl-gcc >/dev/null 2>&1; then CC_STATIC=musl-gcc; else CC_STATIC=
 # Two build levels, each cached on its own, plus the image dir that joins them:
 #
 #   <cache>/guest/kernel-<khash>/    vmlinux bzImage System.map config kernel.info
+#                                    modules.cpio.gz (kernel/modules/*, built
+#                                    against this kernel, under /vmguard/modules)
 #     khash: KERNEL_RECIPE_VERSION, every file under guest/kernel/, the versions
 #     of linux-source-6.12 (and dwarves when BTF is on), BTF on/off. ~15 min.
 #   <cache>/guest/userland-<uhash>/  initramfs.cpio.gz
 #     uhash: every other file under guest/ but *.md (init, scripts, programs,
 #     this script), the busybox-static and libc (musl-dev / libc6-dev)
 #     versions, the static compiler. Seconds.
-#   <cache>/guest/<hash>/            the image: hard links to both + manifest.json
+#   <cache>/guest/<hash>/            the image: hard links to the kernel files,
+#     initramfs.cpio.gz = userland's initramfs.cpio.gz followed by the kernel's
+#     modules.cpio.gz (Linux unpacks concatenated gzip'd cpio archives in
+#     order), and manifest.json.
 #     hash: sha256 over khash and uhash.
 #
 # So editing a program or a script rebuilds only the initramfs.
@@ -237,6 +242,13 @@ run_logged() { # run_logged CMD...: run with output in $LOG; on failure show its
 	fi
 }
 
+write_cpio_gz() { # write_cpio_gz DIR FILE: DIR's contents as a gzip'd newc cpio archive
+	# Reproducible: fixed mtimes, sorted order, owner root, no device/inode numbers.
+	find "$1" -exec touch -h -d @0 {} +
+	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort |
+		cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n >"$2"
+}
+
 cached_or_not() { [ -f "$1/.complete" ] && echo cached || echo "to build"; }
 echo "[guest] building guest image $HASH: userland $UHASH ($(cached_or_not "$USERLAND_DIR")), kernel $KHASH (btf=$btf, $(cached_or_not "$KERNEL_DIR"))" >&2
 
@@ -266,10 +278,7 @@ build_userland() {
 	chmod 1777 "$ROOTFS/tmp"
 	chmod 0700 "$ROOTFS/root"
 	chmod 0644 "$ROOTFS"/etc/*
-	# Reproducible: fixed mtimes, sorted order, owner root, no device/inode numbers.
-	find "$ROOTFS" -exec touch -h -d @0 {} +
-	(cd "$ROOTFS" && find . -mindepth 1 | LC_ALL=C sort |
-		cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9 -n >"$OUT/initramfs.cpio.gz"
+	write_cpio_gz "$ROOTFS" "$OUT/initramfs.cpio.gz"
 	rm -rf "$ROOTFS"
 	step_done
 }
@@ -329,9 +338,30 @@ build_kernel() {
 	fi
 	step_done
 
-	step "kernel: make -j$(nproc) vmlinux bzImage (this takes ~$([ "$btf" = yes ] && echo 15 || echo 8) min on 2 cores) ..."
-	run_logged "${KMAKE[@]}" -j"$(nproc)" vmlinux bzImage
+	# "modules" too, although every driver is built in: only a build that includes it writes
+	# Module.symvers (the kernel's exports), which the out-of-tree modules below link against.
+	step "kernel: make -j$(nproc) vmlinux bzImage modules (this takes ~$([ "$btf" = yes ] && echo 15 || echo 8) min on 2 cores) ..."
+	run_logged "${KMAKE[@]}" -j"$(nproc)" vmlinux bzImage modules
+	[ -f "$KSRC/Module.symvers" ] || die "the kernel build wrote no Module.symvers"
 	step_done
+
+	# Test modules (kernel/modules/<name>/), built against this very tree.
+	# Debug info stripped: the initramfs stays small; .BTF (not a debug
+	# section) stays in.
+	local mod_src mod_root=$BUILD/modroot name
+	mkdir -p "$mod_root/vmguard/modules"
+	for mod_src in "$GUEST_DIR"/kernel/modules/*/; do
+		name=$(basename "$mod_src")
+		step "kernel: module $name ..."
+		cp -r "$mod_src" "$BUILD/module-$name"
+		run_logged "${KMAKE[@]}" M="$BUILD/module-$name" modules
+		[ -f "$BUILD/module-$name/$name.ko" ] || die "module $name: no $name.ko built"
+		run_logged strip --strip-debug -o "$mod_root/vmguard/modules/$name.ko" "$BUILD/module-$name/$name.ko"
+		step_done
+	done
+	chmod 0755 "$mod_root" "$mod_root/vmguard" "$mod_root/vmguard/modules"
+	chmod 0644 "$mod_root"/vmguard/modules/*
+	write_cpio_gz "$mod_root" "$OUT/modules.cpio.gz"
 
 	step "kernel: collecting outputs ..."
 	cp "$KSRC/vmlinux" "$OUT/vmlinux"
@@ -388,11 +418,15 @@ json_str() { printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\
 assemble_image() {
 	step "image $HASH: linking kernel-$KHASH + userland-$UHASH ..."
 	local f
-	for f in "$KERNEL_DIR"/{vmlinux,bzImage,System.map,config} "$USERLAND_DIR/initramfs.cpio.gz"; do
+	for f in "$KERNEL_DIR"/{vmlinux,bzImage,System.map,config,modules.cpio.gz} "$USERLAND_DIR/initramfs.cpio.gz"; do
 		[ -f "$f" ] || die "cache entry incomplete: $f is missing (delete its dir and rebuild)"
+	done
+	for f in "$KERNEL_DIR"/{vmlinux,bzImage,System.map,config,modules.cpio.gz}; do
 		# Hard links: same filesystem, no extra space. (cp if linking fails.)
 		ln "$f" "$OUT/" 2>/dev/null || cp "$f" "$OUT/"
 	done
+	# The modules go in as a second archive after the userland one.
+	cat "$USERLAND_DIR/initramfs.cpio.gz" "$KERNEL_DIR/modules.cpio.gz" >"$OUT/initramfs.cpio.gz"
 	{
 		echo "{"
 		echo "  \"hash\": $(json_str "$HASH"),"
@@ -417,6 +451,7 @@ assemble_image() {
 		echo "    \"bzImage\": $(size bzImage),"
 		echo "    \"System.map\": $(size System.map),"
 		echo "    \"config\": $(size config),"
+		echo "    \"modules.cpio.gz\": $(size modules.cpio.gz),"
 		echo "    \"initramfs.cpio.gz\": $(size initramfs.cpio.gz)"
 		echo "  }"
 		echo "}"
