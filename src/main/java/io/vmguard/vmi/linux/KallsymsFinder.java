@@ -3,6 +3,7 @@ package io.vmguard.vmi.linux;
 import io.vmguard.vmi.PageTableWalker.MappedRange;
 import io.vmguard.vmi.VirtualMemory;
 import io.vmguard.vmi.VmiException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -18,7 +19,7 @@ import java.util.Optional;
  */
 public final class KallsymsFinder {
     private static final byte[] DIGIT_TOKENS = "0\0001\0002\0003\0004\0005\0006\0007\0008\0009\000".getBytes(
-            java.nio.charset.StandardCharsets.US_ASCII);
+            StandardCharsets.US_ASCII);
     private static final int TOKENS = 256;
     /** KSYM_NAME_LEN in 6.1+: no token or name expands beyond it. */
     private static final int NAME_MAX = 512;

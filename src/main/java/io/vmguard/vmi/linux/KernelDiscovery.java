@@ -1,12 +1,13 @@
 package io.vmguard.vmi.linux;
 
 import io.vmguard.vmi.GuestView;
-import io.vmguard.vmi.PageTableWalker;
 import io.vmguard.vmi.PageTableWalker.MappedRange;
+import io.vmguard.vmi.PageTableWalker;
 import io.vmguard.vmi.VcpuState;
 import io.vmguard.vmi.VirtualMemory;
 import io.vmguard.vmi.VmiException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
@@ -155,7 +156,7 @@ public final class KernelDiscovery {
                 throw new VmiException(String.format("BTF bounds %#x..%#x are implausible", btfAddress, stop));
             }
             byte[] blob = memory.readBytes(btfAddress, (int) size);
-            header = java.util.Arrays.copyOf(blob, 24);
+            header = Arrays.copyOf(blob, 24);
             types = Optional.of(new KernelTypes(BtfParser.parse(blob)));
         } catch (VmiException e) {
             typesProblem = e.getMessage();

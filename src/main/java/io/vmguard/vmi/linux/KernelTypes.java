@@ -1,6 +1,7 @@
 package io.vmguard.vmi.linux;
 
 import io.vmguard.vmi.VmiException;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -162,7 +163,7 @@ public final class KernelTypes {
             Located member = member(current, name, 0);
             if (member == null) {
                 throw new VmiException("the kernel's struct " + struct + " has no member " + String.join(".",
-                        java.util.Arrays.copyOf(parts, p + 1)));
+                        Arrays.copyOf(parts, p + 1)));
             }
             offset += member.bitOffset / 8;
             type = member.member.type();

@@ -99,14 +99,17 @@ public final class LinuxKernel {
     }
 
     /**
-     * The process whose page tables a CR3 value selects, comparing without the PCID bits and without bit 12
-     * (with PTI the user half's PGD is the kernel half's plus 4 KiB).
+     * The process whose page tables a CR3 value selects, compared without the PCID bits; failing an exact
+     * match, as the user half of a PTI pair (whose PGD is the kernel half's plus 4 KiB).
      */
     public Optional<LinuxTask> processForCr3(long cr3) throws VmiException {
-        long root = cr3 & 0x000f_ffff_ffff_e000L;
-        for (LinuxTask process : processes()) {
-            if (process.pageTableRoot() != 0 && (process.pageTableRoot() & ~0x1000L) == root) {
-                return Optional.of(process);
+        long root = cr3 & 0x000f_ffff_ffff_f000L;
+        List<LinuxTask> processes = processes();
+        for (long candidate : new long[] {root, root & ~0x1000L}) {
+            for (LinuxTask process : processes) {
+                if (process.pageTableRoot() != 0 && process.pageTableRoot() == candidate) {
+                    return Optional.of(process);
+                }
             }
         }
         return Optional.empty();

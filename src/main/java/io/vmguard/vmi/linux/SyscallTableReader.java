@@ -3,6 +3,7 @@ package io.vmguard.vmi.linux;
 import io.vmguard.vmi.VmiException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalInt;
 
 /**
  * Reads {@code sys_call_table} and kernel function bodies. The table's length is its BTF array length when
@@ -40,16 +41,16 @@ final class SyscallTableReader {
     }
 
     /** The table's array length from BTF, when pahole encoded the variable (it does for per-CPU ones only by default). */
-    private java.util.OptionalInt declaredLength() throws VmiException {
+    private OptionalInt declaredLength() throws VmiException {
         if (kernel.types() == null) {
-            return java.util.OptionalInt.empty();
+            return OptionalInt.empty();
         }
         var variable = kernel.types().btf().find("sys_call_table", BtfType.Var.class);
         if (variable.isPresent() && kernel.types().btf().resolve(variable.get().type()) instanceof BtfType.Array array
                 && array.length() > 0 && array.length() <= MAX_SYSCALLS) {
-            return java.util.OptionalInt.of(array.length());
+            return OptionalInt.of(array.length());
         }
-        return java.util.OptionalInt.empty();
+        return OptionalInt.empty();
     }
 
     /** The code of function {@code name}: from its address to the next symbol's. */
