@@ -124,8 +124,8 @@ class InterpVmiMonitorGuestTest {
                 Map.of("vmguard/scripts/" + SCRIPT, Files.readAllBytes(SCRIPT_SOURCE)), dir.resolve("initrd.gz"));
         ConsoleLines console = new ConsoleLines();
         VmConfig config = new VmConfig(BuiltGuest.bzImage(), initrd,
-                RunCommand.DEFAULT_COMMAND_LINE + " vmguard.run=" + SCRIPT + " vmguard.attack=none", 256L << 20,
-                "interp", new SerialTarget.Streams(InputStream.nullInputStream(), console));
+                RunCommand.DEFAULT_COMMAND_LINE + " vmguard.run=" + SCRIPT + " vmguard.attack=none vmguard.busy=2",
+                256L << 20, "interp", new SerialTarget.Streams(InputStream.nullInputStream(), console));
         try (Vm vm = Vm.create(config, new InterpEngine())) {
             vm.start();
             Introspection vmi = vm.attachIntrospection(IntrospectionSettings.defaults());
@@ -138,21 +138,35 @@ class InterpVmiMonitorGuestTest {
             String text = console.text();
             Set<String> before = psBlock(text, 0);
             Set<String> after = psBlock(text, rest.end());
-            Set<String> mine = ours.stream().map(p -> p.pid() + " " + p.ppid() + " " + p.name()).collect(Collectors.toSet());
-            // What the guest saw both before and after our look was there while we looked: we must have it.
+            Map<Integer, Introspection.ProcessInfo> mine = ours.stream()
+                    .collect(Collectors.toMap(Introspection.ProcessInfo::pid, p -> p));
+            // What the guest saw both before and after our look was there while we looked: we must have it,
+            // with the same parent. Names: task->comm is the kernel's 15-character name; /proc decorates
+            // workqueue workers ("kworker/0:0-events") and shows kernel threads' full names, both starting with it.
             Set<String> stable = new HashSet<>(before);
             stable.retainAll(after);
-            Set<String> missing = new HashSet<>(stable);
-            missing.removeAll(mine);
-            assertEquals(Set.of(), missing, "ours:\n" + String.join("\n", mine) + "\nguest:\n" + text);
-            // And we see nothing the guest did not: only the resting script's own child (its sleep) is new.
-            Set<String> extra = new HashSet<>(mine);
-            extra.removeAll(before);
-            extra.removeAll(after);
-            assertTrue(extra.size() <= 1 && extra.stream().allMatch(p -> p.endsWith(" usleep") || p.endsWith(" sleep")),
+            for (String line : stable) {
+                String[] fields = line.split(" ", 3);
+                Introspection.ProcessInfo process = mine.get(Integer.parseInt(fields[0]));
+                assertTrue(process != null, "missing from ours: " + line + "\nours: " + ours + "\nguest:\n" + text);
+                assertEquals(Integer.parseInt(fields[1]), process.ppid(), line);
+                assertTrue(fields[2].startsWith(process.name()), line + " vs ours " + process.name());
+            }
+            // And we see nothing the guest did not: only the resting script's own child (its usleep) is new.
+            Set<Integer> guestPids = new HashSet<>();
+            for (String line : before) {
+                guestPids.add(Integer.parseInt(line.split(" ", 2)[0]));
+            }
+            for (String line : after) {
+                guestPids.add(Integer.parseInt(line.split(" ", 2)[0]));
+            }
+            List<Introspection.ProcessInfo> extra = ours.stream().filter(p -> !guestPids.contains(p.pid())).toList();
+            assertTrue(extra.size() <= 1 && extra.stream().allMatch(p -> p.name().equals("usleep") || p.name().equals("sleep")),
                     "seen only by us: " + extra + "\nguest:\n" + text);
             assertTrue(ours.stream().noneMatch(Introspection.ProcessInfo::hidden));
             assertTrue(stable.size() >= 10, "a busy guest has kernel threads and workers: " + stable);
+            assertTrue(ours.stream().filter(p -> p.name().equals("vmi-attack")).count() >= 3,
+                    "the script and its two busy loops: " + ours);
         }
     }
 

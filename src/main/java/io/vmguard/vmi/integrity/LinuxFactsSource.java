@@ -45,21 +45,55 @@ public final class LinuxFactsSource implements FactsSource {
     private static final int MAX_GDT = 0x1000;
 
     private final KernelCache cache = new KernelCache();
-    /** The latest pass's kernel symbols and modules, for naming addresses on vCPU threads without reading memory. */
-    private volatile Naming naming = new Naming(null, List.of());
+    /** The latest pass's kernel symbols and modules, for naming addresses on vCPU threads without a view. */
+    private volatile Naming naming = new Naming(null, null, List.of());
 
-    private record Naming(SymbolTable symbols, List<LoadedModule> modules) implements AddressNames {
+    /** Kernel virtual addresses modules are loaded at (x86-64 MODULES_VADDR..MODULES_END). */
+    private static final long MODULES_START = 0xffff_ffff_c000_0000L, MODULES_END = 0xffff_ffff_ff00_0000L;
+
+    /**
+     * Names kernel addresses by the latest pass's symbols and modules. An address in the module area that no
+     * known module covers (one loaded since the pass, typically the very module whose write just trapped)
+     * re-reads the module list from live memory through that pass's kernel model: safe on the vCPU thread
+     * that reports, which is the only one running guest code.
+     */
+    private static final class Naming implements AddressNames {
+        private final SymbolTable symbols;
+        private final LinuxKernel kernel;
+        private List<LoadedModule> modules;
+
+        Naming(SymbolTable symbols, LinuxKernel kernel, List<LoadedModule> modules) {
+            this.symbols = symbols;
+            this.kernel = kernel;
+            this.modules = modules;
+        }
+
         @Override
-        public String nameOf(long address) {
+        public synchronized String nameOf(long address) {
             if (symbols != null && symbols.containing(address).isPresent()) {
                 return symbols.describe(address);
             }
+            String known = inModule(address);
+            if (known == null && kernel != null && address >= MODULES_START && address < MODULES_END) {
+                try {
+                    modules = kernel.modules();
+                } catch (VmiException e) {
+                    // the list is being changed under us: the bare address has to do
+                }
+                known = inModule(address);
+            }
+            return known != null ? known : AddressNames.hex(address);
+        }
+
+        private String inModule(long address) {
             for (LoadedModule module : modules) {
-                if (module.contains(address)) {
-                    return "[" + module.name() + "]+0x" + Long.toHexString(address - module.base());
+                for (LoadedModule.Region region : module.memory()) {
+                    if (region.contains(address)) {
+                        return "[" + module.name() + "]+0x" + Long.toHexString(address - module.base());
+                    }
                 }
             }
-            return AddressNames.hex(address);
+            return null;
         }
     }
 
@@ -84,7 +118,7 @@ public final class LinuxFactsSource implements FactsSource {
     public KernelFacts read(GuestView view, BitSet rehash, KernelFacts previous) throws VmiException {
         LinuxKernel kernel = kernel(view);
         List<LoadedModule> modules = kernel.modules();
-        naming = new Naming(kernel.symbols(), modules);
+        naming = new Naming(kernel.symbols(), kernel, modules);
 
         List<VcpuFacts> vcpus = new ArrayList<>();
         for (VcpuState vcpu : view.vcpus()) {
