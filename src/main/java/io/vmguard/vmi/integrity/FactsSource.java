@@ -27,6 +27,12 @@ public interface FactsSource {
     /** The process a vCPU runs: "pid name", or empty when it cannot be told. */
     Optional<String> processOf(GuestView view, int vcpu);
 
+    /**
+     * The process whose page tables {@code cr3} selects, read live (on the reporting vCPU's thread, for a
+     * process younger than the last pass), or empty.
+     */
+    Optional<String> processByRootNow(long cr3);
+
     /** Names by page-table root, for events trapped on a vCPU thread (no view there): pgd physical address → "pid name". */
     Map<Long, String> processesByRoot(GuestView view) throws VmiException;
 }

@@ -202,6 +202,9 @@ public final class IntegrityMonitor implements AutoCloseable {
             }
             process = processesByRoot.get(event.cr3() & 0x000f_ffff_ffff_f000L);
         }
+        if (process == null) {
+            process = source.processByRootNow(event.cr3()).orElse(null); // born since the last pass
+        }
         report(finding, process);
         synchronized (this) {
             if (trapLatencies.size() == LATENCY_SAMPLES) {

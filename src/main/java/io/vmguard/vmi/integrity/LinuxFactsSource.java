@@ -85,6 +85,17 @@ public final class LinuxFactsSource implements FactsSource {
             return known != null ? known : AddressNames.hex(address);
         }
 
+        synchronized Optional<String> processForCr3(long cr3) {
+            if (kernel == null) {
+                return Optional.empty();
+            }
+            try {
+                return kernel.processForCr3(cr3).map(task -> task.pid() + " " + task.comm());
+            } catch (VmiException e) {
+                return Optional.empty();
+            }
+        }
+
         private String inModule(long address) {
             for (LoadedModule module : modules) {
                 for (LoadedModule.Region region : module.memory()) {
@@ -254,6 +265,11 @@ public final class LinuxFactsSource implements FactsSource {
         } catch (VmiException | IndexOutOfBoundsException e) {
             return Optional.empty();
         }
+    }
+
+    @Override
+    public Optional<String> processByRootNow(long cr3) {
+        return naming.processForCr3(cr3);
     }
 
     @Override
