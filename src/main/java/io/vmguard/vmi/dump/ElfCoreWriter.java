@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Writes what a {@link GuestView} sees as an ELF core file in QEMU's {@code dump-guest-memory} layout (see
@@ -38,9 +39,9 @@ public final class ElfCoreWriter {
      * or unreadable memory: those come back as {@link DumpResult.Failed} with a one-line message.
      */
     public DumpResult write(GuestView view, Path target) {
-        String problem = targetProblem(target);
-        if (problem != null) {
-            return new DumpResult.Failed(problem);
+        Optional<String> problem = targetProblem(target);
+        if (problem.isPresent()) {
+            return new DumpResult.Failed(problem.get());
         }
         List<VcpuState> vcpus = view.vcpus();
         List<PhysicalMemory.Range> ranges = view.memory().ranges();
@@ -65,24 +66,24 @@ public final class ElfCoreWriter {
 
     /**
      * Why {@code target} cannot take a dump, checked before anything is written (and, inside an inspection,
-     * before the guest is held longer than needed); null when it looks writable.
+     * before the guest is held longer than needed); empty when it looks writable.
      */
-    public static String targetProblem(Path target) {
+    public static Optional<String> targetProblem(Path target) {
         Path absolute = target.toAbsolutePath();
         Path directory = absolute.getParent();
         if (directory == null) {
-            return "cannot write the dump " + target + ": it is not a file name";
+            return Optional.of("cannot write the dump " + target + ": it is not a file name");
         }
         if (Files.isDirectory(absolute)) {
-            return "cannot write the dump " + target + ": it is a directory";
+            return Optional.of("cannot write the dump " + target + ": it is a directory");
         }
         if (!Files.isDirectory(directory)) {
-            return "cannot write the dump " + target + ": directory " + directory + " does not exist";
+            return Optional.of("cannot write the dump " + target + ": directory " + directory + " does not exist");
         }
         if (!Files.isWritable(directory)) {
-            return "cannot write the dump " + target + ": directory " + directory + " is not writable";
+            return Optional.of("cannot write the dump " + target + ": directory " + directory + " is not writable");
         }
-        return null;
+        return Optional.empty();
     }
 
     /** QEMU's note order: every vCPU's NT_PRSTATUS, then every vCPU's QEMU note, then the guest's own note. */
