@@ -9,16 +9,16 @@ import java.nio.charset.StandardCharsets;
  * padded to 4 bytes. ELF64 core files use the same 4-byte note alignment as ELF32 (QEMU, the kernel, gdb
  * and crash all agree on it).
  */
-public record ElfNote(String name, int type, byte[] descriptor) {
-    public static final int NT_PRSTATUS = 1;
+record ElfNote(String name, int type, byte[] descriptor) {
+    static final int NT_PRSTATUS = 1;
     private static final int HEADER_BYTES = 12;
 
     /** Bytes this note takes in the notes segment. */
-    public int size() {
+    int size() {
         return HEADER_BYTES + align4(nameBytes().length) + align4(descriptor.length);
     }
 
-    public void writeTo(ByteBuffer out) {
+    void writeTo(ByteBuffer out) {
         ByteBuffer le = out.order(ByteOrder.LITTLE_ENDIAN);
         byte[] nameBytes = nameBytes();
         le.putInt(nameBytes.length).putInt(descriptor.length).putInt(type);
