@@ -1,5 +1,6 @@
 package io.vmguard.api;
 
+import io.vmguard.api.model.DumpRequest;
 import io.vmguard.api.model.MemoryAccess;
 import io.vmguard.api.model.SyscallTrace;
 import io.vmguard.vmi.SyscallTracer;
@@ -82,6 +83,18 @@ final class VmiRoutes {
                   }
                   return answer(instance, vmi -> vmi.traceSyscalls(new SyscallTracer.Filter(numbers,
                           java.util.Optional.ofNullable(trace.process()))));
+              })
+              .add("PUT", "/vmi/dump", (id, body) -> {
+                  DumpRequest request = Json.read(body, DumpRequest.class);
+                  return answer(instance, vmi -> {
+                      var written = vmi.dump(java.nio.file.Path.of(request.path()));
+                      Map<String, Object> reply = new LinkedHashMap<>();
+                      reply.put("path", written.file().toString());
+                      reply.put("bytes", written.fileBytes());
+                      reply.put("memory_bytes", written.memoryBytes());
+                      reply.put("vcpus", written.vcpus());
+                      return reply;
+                  });
               })
               .add("GET", "/vmi/check", (id, body) -> answer(instance, vmi -> Map.of("findings",
                         vmi.check().stream().map(VmiRoutes::finding).toList())))

@@ -9,6 +9,9 @@ import io.vmguard.vmi.SyscallTracer;
 import io.vmguard.vmi.VcpuState;
 import io.vmguard.vmi.VirtualMemory;
 import io.vmguard.vmi.VmiException;
+import io.vmguard.vmi.dump.DumpOptions;
+import io.vmguard.vmi.dump.DumpResult;
+import io.vmguard.vmi.dump.ElfCoreWriter;
 import io.vmguard.vmi.integrity.LinuxFactsSource;
 import io.vmguard.vmi.linux.LinuxKernel;
 import io.vmguard.vmi.linux.LinuxTask;
@@ -181,6 +184,42 @@ public final class Introspection implements AutoCloseable {
     /** Runs {@code inspection} over one consistent view, for clients of the Linux model (ps, modules, dump). */
     public <T> T inspect(GuestInspector.Inspection<T> inspection) throws VmiException {
         return inspector.inspect(inspection);
+    }
+
+    /**
+     * Writes guest memory and every vCPU's registers as an ELF core file (QEMU's dump-guest-memory layout,
+     * for crash and gdb), mode 0600, replacing {@code target} atomically. With a VMCOREINFO note when the
+     * kernel is found (release, KASLR offset). Logged as a warning event: guest memory is leaving the VMM.
+     */
+    public DumpResult.Written dump(java.nio.file.Path target) throws VmiException {
+        Optional<String> problem = ElfCoreWriter.targetProblem(target);
+        if (problem.isPresent()) {
+            throw new VmiException(problem.get());
+        }
+        DumpResult result = inspector.inspect(view -> {
+            DumpOptions options = DumpOptions.defaults();
+            try {
+                LinuxKernel linux = kernel.kernel(view);
+                String release = linux.banner().replaceFirst("^Linux version (\\S+).*$", "$1").strip();
+                options = options.withVmcoreInfo("OSRELEASE=" + release + "\nPAGESIZE=4096\nKERNELOFFSET="
+                        + Long.toHexString(linux.slide()) + "\n");
+            } catch (VmiException e) {
+                // not a Linux we can read: the dump is still memory and registers
+            }
+            return new ElfCoreWriter(options).write(view, target);
+        });
+        DumpResult.Written written;
+        try {
+            written = result.orThrow();
+        } catch (io.vmguard.vmi.dump.DumpException e) {
+            throw new VmiException(e.getMessage());
+        }
+        Map<String, Object> details = new LinkedHashMap<>();
+        details.put("path", written.file().toString());
+        details.put("memory_bytes", written.memoryBytes());
+        details.put("file_bytes", written.fileBytes());
+        events.emit(Source.VMI, "memory-dump", Severity.WARNING, details);
+        return written;
     }
 
     /** The Linux model (its names for addresses, the kernel it found). */
