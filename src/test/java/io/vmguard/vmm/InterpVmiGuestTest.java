@@ -8,8 +8,12 @@ import io.vmguard.cli.RunCommand;
 import io.vmguard.engine.interp.InterpEngine;
 import io.vmguard.testing.BuiltGuest;
 import io.vmguard.testing.DistroKernel;
+import io.vmguard.testing.ConsoleLines;
 import io.vmguard.testing.InitramfsOverlay;
 import java.io.IOException;
+import java.io.InputStream;
+import java.time.Duration;
+import java.util.regex.Pattern;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -35,26 +39,73 @@ class InterpVmiGuestTest {
     @TempDir
     Path dir;
 
-    /** Boots {@code kernel} with the image's initramfs to {@code vmi-attack} with attack=none; returns the console. */
-    private String cleanRun(Path kernel, long memoryBytes) throws Exception {
+    /** What the guest printed, and what introspection saw while the guest rested. */
+    private record Seen(String console, List<Introspection.ProcessInfo> processes, Map<String, Object> kernel) {}
+
+    /**
+     * Boots {@code kernel} with the image's initramfs to {@code vmi-attack} with attack=none; while the script
+     * rests, reads the guest's processes and kernel facts from outside (no profile, no System.map).
+     */
+    private Seen cleanRun(Path kernel, long memoryBytes) throws Exception {
         Path initrd = InitramfsOverlay.write(BuiltGuest.initramfs(),
                 Map.of("vmguard/scripts/" + SCRIPT, Files.readAllBytes(SCRIPT_SOURCE)), dir.resolve("initrd.gz"));
-        Path console = dir.resolve("console.log");
+        ConsoleLines console = new ConsoleLines();
         VmConfig config = new VmConfig(kernel, initrd,
-                RunCommand.DEFAULT_COMMAND_LINE + " vmguard.run=" + SCRIPT + " vmguard.attack=none", memoryBytes,
-                "interp", new SerialTarget.File(console));
+                RunCommand.DEFAULT_COMMAND_LINE + " vmguard.run=" + SCRIPT + " vmguard.attack=none vmguard.busy=1", memoryBytes,
+                "interp", new SerialTarget.Streams(InputStream.nullInputStream(), console));
         long start = System.nanoTime();
         RunOutcome outcome;
+        List<Introspection.ProcessInfo> processes;
+        Map<String, Object> facts;
         try (Vm vm = Vm.create(config, new InterpEngine())) {
-            outcome = vm.run();
+            vm.start();
+            Introspection introspection = vm.attachIntrospection(IntrospectionSettings.defaults());
+            console.await(Pattern.compile("VMI-REST"), 0, Duration.ofMinutes(15));
+            long found = System.nanoTime();
+            processes = introspection.processes();
+            facts = introspection.kernelSummary();
+            System.out.printf("introspection of %s: kernel found and processes read in %.2f s%n", kernel,
+                    (System.nanoTime() - found) / 1e9);
+            outcome = vm.awaitOutcome();
         }
-        String text = Files.readString(console);
+        String text = console.text();
         System.out.printf("vmi-attack attack=none on %s: %.1f s%n", kernel, (System.nanoTime() - start) / 1e9);
         assertEquals(new RunOutcome.PoweredOff(0), outcome, text);
         assertTrue(text.contains("VMGUARD-RESULT name=" + SCRIPT + " status=0"), text);
         assertTrue(text.lines().anyMatch(line -> line.startsWith("VMI-CLEAN-DONE iterations=")), text);
         assertTrue(text.lines().noneMatch(line -> line.startsWith("VMI-ATTACK")), text);
-        return text;
+        return new Seen(text, processes, facts);
+    }
+
+    /**
+     * Our process list against the guest's own, printed just before and just after we looked: everything in
+     * both is ours too, with the same parent and the kernel's (15-character) name; we add at most the
+     * resting script's own child.
+     */
+    private static void assertSameProcesses(Seen seen) {
+        String text = seen.console();
+        int second = text.indexOf("VMI-REST");
+        List<String> before = processes(text);
+        List<String> after = processes(text.substring(second));
+        Map<Integer, Introspection.ProcessInfo> ours = new java.util.HashMap<>();
+        seen.processes().forEach(p -> ours.put(p.pid(), p));
+        java.util.Set<Integer> guestPids = new java.util.HashSet<>();
+        for (String line : before) {
+            guestPids.add(Integer.parseInt(line.split(" ", 2)[0]));
+        }
+        for (String line : after) {
+            guestPids.add(Integer.parseInt(line.split(" ", 2)[0]));
+            if (!before.contains(line)) {
+                continue;
+            }
+            String[] fields = line.split(" ", 3);
+            Introspection.ProcessInfo process = ours.get(Integer.parseInt(fields[0]));
+            assertTrue(process != null, "missing from ours: " + line + "\nours: " + seen.processes());
+            assertEquals(Integer.parseInt(fields[1]), process.ppid(), line);
+            assertTrue(fields[2].startsWith(process.name()), line + " vs ours " + process.name());
+        }
+        List<Introspection.ProcessInfo> extra = seen.processes().stream().filter(p -> !guestPids.contains(p.pid())).toList();
+        assertTrue(extra.size() <= 1, "seen only by us: " + extra);
     }
 
     /** The "pid ppid name" lines between VMI-PS-BEGIN and VMI-PS-END (kernel messages interleaved are skipped). */
@@ -86,7 +137,11 @@ class InterpVmiGuestTest {
     @Test
     @Timeout(value = 10, unit = TimeUnit.MINUTES, threadMode = ThreadMode.SEPARATE_THREAD)
     void ourBzImageIsMovedByKaslrAndTheGuestListsItsProcesses() throws Exception {
-        String console = cleanRun(BuiltGuest.bzImage(), 256L << 20);
+        Seen seen = cleanRun(BuiltGuest.bzImage(), 256L << 20);
+        String console = seen.console();
+        assertSameProcesses(seen);
+        assertEquals(String.format("0x%x", runningText(console) - linkedText(BuiltGuest.systemMap())), seen.kernel().get("kaslr_slide"),
+                "the slide introspection found by itself");
 
         long slide = runningText(console) - linkedText(BuiltGuest.systemMap());
         assertNotEquals(0, slide, "KASLR left the kernel where it was linked\n" + console);
@@ -103,7 +158,13 @@ class InterpVmiGuestTest {
     @Test
     @Timeout(value = 20, unit = TimeUnit.MINUTES, threadMode = ThreadMode.SEPARATE_THREAD)
     void debiansKernelBootsToTheScriptAndTheGuestListsItsProcesses() throws Exception {
-        String console = cleanRun(DistroKernel.vmlinuz(), 512L << 20);
+        Seen seen = cleanRun(DistroKernel.vmlinuz(), 512L << 20);
+        String console = seen.console();
+        // A kernel introspection has never seen, found with no profile: its kallsyms, KASLR slide and BTF.
+        assertSameProcesses(seen);
+        assertTrue(String.valueOf(seen.kernel().get("banner")).startsWith("Linux version 6.12."), seen.kernel().toString());
+        assertEquals(true, seen.kernel().get("btf"), seen.kernel().toString());
+        assertEquals(String.format("0x%x", runningText(console) - linkedText(DistroKernel.systemMap())), seen.kernel().get("kaslr_slide"));
 
         assertTrue(console.contains("Linux version 6.12."), console);
         long slide = runningText(console) - linkedText(DistroKernel.systemMap());
