@@ -120,14 +120,10 @@ public final class Introspection implements AutoCloseable {
         }
         checkSize(data.length);
         inspector.inspect(view -> {
-            long physical = switch (space) {
-                case PHYSICAL -> address;
-                case VIRTUAL -> addressSpace(view, cr3).physicalAddress(address);
-            };
-            // One page at a time through the translation, so a virtual range maps page by page.
+            // Page by page: a virtual range may map to scattered frames, each must be RAM.
+            VirtualMemory virtual = space == Space.VIRTUAL ? addressSpace(view, cr3) : null;
             for (int done = 0; done < data.length; ) {
-                long target = space == Space.PHYSICAL ? physical + done
-                        : addressSpace(view, cr3).physicalAddress(address + done);
+                long target = virtual == null ? address + done : virtual.physicalAddress(address + done);
                 int piece = (int) Math.min(data.length - done, 4096 - (target & 0xfff));
                 if (!vm.memory().contains(target, piece)) {
                     throw new VmiException(String.format("guest physical address %#x is not RAM", target), target);

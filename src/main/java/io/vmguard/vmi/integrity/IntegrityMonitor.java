@@ -58,8 +58,12 @@ public final class IntegrityMonitor implements AutoCloseable {
      * @param trapToEventNanos for each trapped violation so far (the latest {@link #LATENCY_SAMPLES}), the time
      *                         from the engine's report to the event handed to the event sink and stream
      */
+    /**
+     * @param cpuNanos      the monitor thread's CPU time in periodic passes since the baseline
+     * @param setupCpuNanos its CPU time before that: finding the kernel (once) and taking the baseline
+     */
     public record Status(boolean baselined, Instant baselineTime, long passes, long trappedEvents, long findings,
-                         long lastPassMicros, long cpuNanos, Set<TrapKind> traps, String lastError,
+                         long lastPassMicros, long cpuNanos, long setupCpuNanos, Set<TrapKind> traps, String lastError,
                          List<Long> trapToEventNanos) {}
 
     static final int LATENCY_SAMPLES = 1024;
@@ -84,6 +88,7 @@ public final class IntegrityMonitor implements AutoCloseable {
     private long passes;
     private long lastPassMicros;
     private long cpuNanos;
+    private long setupCpuNanos;
     private String lastError;
     private final Set<String> reported = new HashSet<>();
     private Map<Long, String> processesByRoot = Map.of();
@@ -110,11 +115,11 @@ public final class IntegrityMonitor implements AutoCloseable {
     private void tick() {
         long cpuBefore = THREADS.getCurrentThreadCpuTime();
         Duration next = settings.period();
+        boolean haveBaseline;
+        synchronized (this) {
+            haveBaseline = baseline != null;
+        }
         try {
-            boolean haveBaseline;
-            synchronized (this) {
-                haveBaseline = baseline != null;
-            }
             if (haveBaseline) {
                 check();
             } else if (settings.baselineAt() == BaselinePoint.INIT) {
@@ -131,7 +136,12 @@ public final class IntegrityMonitor implements AutoCloseable {
             noteError("monitor failure: " + e);
         } finally {
             synchronized (this) {
-                cpuNanos += THREADS.getCurrentThreadCpuTime() - cpuBefore;
+                long spent = THREADS.getCurrentThreadCpuTime() - cpuBefore;
+                if (haveBaseline) {
+                    cpuNanos += spent;
+                } else {
+                    setupCpuNanos += spent;
+                }
             }
         }
         if (!timer.isShutdown()) {
@@ -287,7 +297,7 @@ public final class IntegrityMonitor implements AutoCloseable {
 
     public synchronized Status status() {
         return new Status(baseline != null, baselineTime, passes, trappedEvents, findingsReported, lastPassMicros,
-                cpuNanos, monitoring.map(Monitoring::traps).orElse(Set.of()), lastError, List.copyOf(trapLatencies));
+                cpuNanos, setupCpuNanos, monitoring.map(Monitoring::traps).orElse(Set.of()), lastError, List.copyOf(trapLatencies));
     }
 
     public synchronized Optional<KernelFacts> baseline() {

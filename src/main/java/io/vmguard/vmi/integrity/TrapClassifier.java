@@ -7,7 +7,6 @@ import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.engine.monitor.MonitorEvent;
 import io.vmguard.vmi.Msr;
 import io.vmguard.vmi.integrity.KernelFacts.VcpuFacts;
-import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -109,11 +108,5 @@ final class TrapClassifier {
 
     private Optional<VcpuFacts> vcpu(int index) {
         return baseline.vcpus().stream().filter(v -> v.index() == index).findFirst();
-    }
-
-    static Map<String, Object> with(Map<String, Object> details, String key, Object value) {
-        var copy = new java.util.LinkedHashMap<>(details);
-        copy.put(key, value);
-        return copy;
     }
 }
