@@ -12,7 +12,6 @@ import io.vmguard.vmi.integrity.KernelFacts.PageHash;
 import io.vmguard.vmi.integrity.KernelFacts.TaskFact;
 import io.vmguard.vmi.integrity.KernelFacts.VcpuFacts;
 import io.vmguard.vmi.linux.CurrentTask;
-import io.vmguard.vmi.linux.IdtGate;
 import io.vmguard.vmi.linux.KernelCache;
 import io.vmguard.vmi.linux.LinuxKernel;
 import io.vmguard.vmi.linux.LinuxTask;
@@ -135,7 +134,9 @@ public final class LinuxFactsSource implements FactsSource {
         for (VcpuState vcpu : view.vcpus()) {
             vcpus.add(vcpu(kernel, view, vcpu));
         }
-        long[] table = kernel.syscallTable().stream().mapToLong(SyscallEntry::handler).toArray();
+        long[] table = previous == null
+                ? kernel.syscallTable().stream().mapToLong(SyscallEntry::handler).toArray()
+                : rawTable(kernel, previous.syscallTable().length); // no names: those are for reports only
         byte[] dispatch = kernel.functionCode("x64_sys_call").code();
 
         Map<Long, PageHash> text = hashes(kernel, range(kernel, "_stext", "_etext"), rehash,
@@ -154,7 +155,11 @@ public final class LinuxFactsSource implements FactsSource {
             }
         }
         Map<Integer, TaskFact> tasks = new LinkedHashMap<>();
+        Map<Long, String> byRoot = new HashMap<>();
         for (LinuxTask process : kernel.processes()) {
+            if (process.pageTableRoot() != 0) {
+                byRoot.put(process.pageTableRoot() & ~0x1000L, process.pid() + " " + process.comm());
+            }
             for (LinuxTask thread : kernel.threads(process)) {
                 tasks.put(thread.pid(), new TaskFact(thread.pid(), thread.comm(), thread.parentTgid(), thread.address()));
             }
@@ -170,6 +175,7 @@ public final class LinuxFactsSource implements FactsSource {
         for (CurrentTask current : kernel.currentTasks()) {
             running.put(current.vcpu(), current.task().pid());
         }
+        lastRoots = new RootsOfView(view, byRoot);
         return new KernelFacts(vcpus, table, dispatch, text, rodata, listed, kobjects, tasks, pids, running);
     }
 
@@ -183,12 +189,37 @@ public final class LinuxFactsSource implements FactsSource {
         var special = vcpu.special();
         int gdtSize = Math.min(MAX_GDT, special.gdt().limit() + 1);
         byte[] gdt = VirtualMemory.forVcpu(view.memory(), vcpu).readBytes(special.gdt().base(), gdtSize);
-        List<Gate> idt = new ArrayList<>();
-        for (IdtGate gate : kernel.idt(vcpu)) {
-            idt.add(new Gate(gate.vector(), gate.target(), gate.selector(), gate.type(), gate.dpl(), gate.ist(), gate.present()));
-        }
+        List<Gate> idt = gates(view, vcpu);
         return new VcpuFacts(vcpu.index(), special.cr0(), special.cr4(), special.efer(), msrs, special.gdt().base(),
                 special.gdt().limit(), gdt, special.idt().base(), special.idt().limit(), idt);
+    }
+
+    private static long[] rawTable(LinuxKernel kernel, int entries) throws VmiException {
+        long address = kernel.symbols().require("sys_call_table");
+        byte[] bytes = kernel.memory().readBytes(address, 8 * entries);
+        java.nio.ByteBuffer buffer = java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        long[] table = new long[entries];
+        for (int i = 0; i < entries; i++) {
+            table[i] = buffer.getLong();
+        }
+        return table;
+    }
+
+    /** The vCPU's IDT gates, decoded from its IDTR through its own page tables (names come later, if reported). */
+    private static List<Gate> gates(GuestView view, VcpuState vcpu) throws VmiException {
+        long base = vcpu.special().idt().base();
+        int count = Math.min(256, (vcpu.special().idt().limit() + 1) / 16);
+        byte[] table = VirtualMemory.forVcpu(view.memory(), vcpu).readBytes(base, 16 * count);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(table).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        List<Gate> gates = new ArrayList<>(count);
+        for (int vector = 0; vector < count; vector++) {
+            int at = 16 * vector;
+            long target = (b.getShort(at) & 0xffffL) | (b.getShort(at + 6) & 0xffffL) << 16 | (b.getInt(at + 8) & 0xffff_ffffL) << 32;
+            int selector = b.getShort(at + 2) & 0xffff;
+            int bits = b.getShort(at + 4) & 0xffff;
+            gates.add(new Gate(vector, target, selector, (bits >>> 8) & 0x1f, (bits >>> 13) & 3, bits & 7, (bits & 0x8000) != 0));
+        }
+        return gates;
     }
 
     /** [start, end) of a kernel region by its bounding symbols. */
@@ -272,8 +303,17 @@ public final class LinuxFactsSource implements FactsSource {
         return naming.processForCr3(cr3);
     }
 
+    /** The page-table roots {@link #read} saw in a view, so a pass walks the task list once. */
+    private record RootsOfView(GuestView view, Map<Long, String> roots) {}
+
+    private volatile RootsOfView lastRoots;
+
     @Override
     public Map<Long, String> processesByRoot(GuestView view) throws VmiException {
+        RootsOfView known = lastRoots;
+        if (known != null && known.view() == view) {
+            return known.roots();
+        }
         Map<Long, String> byRoot = new HashMap<>();
         for (LinuxTask process : kernel(view).processes()) {
             if (process.pageTableRoot() != 0) {
