@@ -211,6 +211,7 @@ final class VmiRoutes {
         out.put("last_pass_micros", status.lastPassMicros());
         out.put("cpu_nanos", status.cpuNanos());
         out.put("setup_cpu_nanos", status.setupCpuNanos());
+        out.put("held_nanos", status.heldNanos());
         out.put("traps", status.traps().stream().map(Enum::name).sorted().toList());
         if (status.lastError() != null) {
             out.put("last_error", status.lastError());

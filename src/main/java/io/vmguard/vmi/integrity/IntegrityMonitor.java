@@ -61,9 +61,11 @@ public final class IntegrityMonitor implements AutoCloseable {
     /**
      * @param cpuNanos      the monitor thread's CPU time in periodic passes since the baseline
      * @param setupCpuNanos its CPU time before that: finding the kernel (once) and taking the baseline
+     * @param heldNanos     how long periodic passes held the vCPUs in all (what the guest lost to them)
      */
     public record Status(boolean baselined, Instant baselineTime, long passes, long trappedEvents, long findings,
-                         long lastPassMicros, long cpuNanos, long setupCpuNanos, Set<TrapKind> traps, String lastError,
+                         long lastPassMicros, long cpuNanos, long setupCpuNanos, long heldNanos, Set<TrapKind> traps,
+                         String lastError,
                          List<Long> trapToEventNanos) {}
 
     static final int LATENCY_SAMPLES = 1024;
@@ -89,6 +91,7 @@ public final class IntegrityMonitor implements AutoCloseable {
     private long lastPassMicros;
     private long cpuNanos;
     private long setupCpuNanos;
+    private long heldNanos;
     private String lastError;
     private final Set<String> reported = new HashSet<>();
     private Map<Long, String> processesByRoot = Map.of();
@@ -246,10 +249,15 @@ public final class IntegrityMonitor implements AutoCloseable {
         BitSet pages = rehash;
         record Pass(KernelFacts facts, Map<Long, String> processes, Map<Integer, String> running) {}
         Pass result = inspector.inspect(view -> {
+            long heldFrom = System.nanoTime();
             KernelFacts facts = source.read(view, pages, previous);
             Map<Integer, String> running = new LinkedHashMap<>();
             view.vcpus().forEach(v -> source.processOf(view, v.index()).ifPresent(p -> running.put(v.index(), p)));
-            return new Pass(facts, source.processesByRoot(view), running);
+            Map<Long, String> roots = source.processesByRoot(view);
+            synchronized (this) {
+                heldNanos += System.nanoTime() - heldFrom;
+            }
+            return new Pass(facts, roots, running);
         });
         List<Finding> findings = new IntegrityChecks(source.names()).compare(base, result.facts());
         List<Finding> fresh = new ArrayList<>();
@@ -297,7 +305,7 @@ public final class IntegrityMonitor implements AutoCloseable {
 
     public synchronized Status status() {
         return new Status(baseline != null, baselineTime, passes, trappedEvents, findingsReported, lastPassMicros,
-                cpuNanos, setupCpuNanos, monitoring.map(Monitoring::traps).orElse(Set.of()), lastError, List.copyOf(trapLatencies));
+                cpuNanos, setupCpuNanos, heldNanos, monitoring.map(Monitoring::traps).orElse(Set.of()), lastError, List.copyOf(trapLatencies));
     }
 
     public synchronized Optional<KernelFacts> baseline() {
