@@ -163,27 +163,32 @@ public final class IntegrityMonitor implements AutoCloseable {
         }
     }
 
-    /** Takes (or retakes) the baseline now and arms the engine's traps against it. */
-    public synchronized KernelFacts takeBaseline() throws VmiException {
+    /**
+     * Takes (or retakes) the baseline now and arms the engine's traps against it. The guest is read without
+     * this monitor's lock held: a vCPU reporting a trapped write needs that lock before it can stop.
+     */
+    public KernelFacts takeBaseline() throws VmiException {
         record Taken(KernelFacts facts, WatchedRegions regions, Map<Long, String> processes) {}
         Taken taken = inspector.inspect(view -> new Taken(source.read(view, null, null), source.regions(view),
                 source.processesByRoot(view)));
-        baseline = taken.facts();
-        latest = taken.facts();
-        baselineTime = Instant.now();
-        processesByRoot = taken.processes();
-        classifier = new TrapClassifier(baseline, taken.regions(), source.names());
-        reported.clear();
-        lastError = null;
+        synchronized (this) {
+            baseline = taken.facts();
+            latest = taken.facts();
+            baselineTime = Instant.now();
+            processesByRoot = taken.processes();
+            classifier = new TrapClassifier(baseline, taken.regions(), source.names());
+            reported.clear();
+            lastError = null;
+        }
         monitoring.ifPresent(m -> {
             m.takeWrittenFrames();
             m.arm(plan(taken.regions()), this::trapped);
         });
-        events.emit(Source.VMI, "baseline", Severity.INFO, baselineDetails(taken.regions()));
-        return baseline;
+        events.emit(Source.VMI, "baseline", Severity.INFO, baselineDetails(taken.facts(), taken.regions()));
+        return taken.facts();
     }
 
-    private Map<String, Object> baselineDetails(WatchedRegions regions) {
+    private Map<String, Object> baselineDetails(KernelFacts baseline, WatchedRegions regions) {
         Map<String, Object> details = new LinkedHashMap<>();
         details.put("syscalls", baseline.syscallTable().length);
         details.put("text_pages", baseline.textPages().size());
