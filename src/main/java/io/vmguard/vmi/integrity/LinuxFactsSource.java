@@ -238,8 +238,25 @@ public final class LinuxFactsSource implements FactsSource {
     private static Map<Long, PageHash> hashes(LinuxKernel kernel, Range range, BitSet rehash, Map<Long, PageHash> previous)
             throws VmiException {
         MessageDigest sha256 = sha256();
-        Map<Long, PageHash> hashes = new HashMap<>();
         byte[] page = new byte[PAGE];
+        if (rehash != null && !previous.isEmpty()) {
+            // The image's frames do not move after boot: carry the known hashes over and re-hash only the
+            // frames written since, with no page-table walk at all.
+            if (rehash.isEmpty()) {
+                return previous;
+            }
+            Map<Long, PageHash> hashes = new HashMap<>(previous);
+            for (int frame = rehash.nextSetBit(0); frame >= 0; frame = rehash.nextSetBit(frame + 1)) {
+                if (hashes.containsKey((long) frame)) {
+                    if (!kernel.view().memory().read((long) frame << 12, page, 0, PAGE)) {
+                        throw new VmiException(String.format("kernel frame %#x is not RAM", (long) frame << 12));
+                    }
+                    hashes.put((long) frame, PageHash.of(sha256.digest(page)));
+                }
+            }
+            return hashes;
+        }
+        Map<Long, PageHash> hashes = new HashMap<>();
         for (long address = range.start(); address < range.end(); address += PAGE) {
             long frame = kernel.memory().physicalAddress(address) >>> 12;
             PageHash known = previous.get(frame);
