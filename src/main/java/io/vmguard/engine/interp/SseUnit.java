@@ -419,6 +419,11 @@ final class SseUnit {
                 }
                 double v = r - a;
                 err = (a - (r - v)) + (bb - v);
+                if (!Double.isFinite(err)) {
+                    // A step of the error term overflowed (operands near DBL_MAX, e.g. 0x1.cedc72681db13p1022 +
+                    // -DBL_MAX, whose r - a is beyond -DBL_MAX): no error to round by, so the exact path.
+                    return NO_FAST;
+                }
             }
             case MUL -> {
                 r = a * b;

@@ -900,7 +900,10 @@ final class X87Unit {
                     raised |= DE;
                 }
                 if (a.isZero() || b.isInf()) {
-                    r = a;
+                    // ST(0) unchanged (SDM Vol. 2A FPREM/FPREM1 results table, which assumes no underflow). A
+                    // denormal ST(0) is a tiny result like any other (SDM Vol. 1 8.5.5, #U is among FPREM's
+                    // exceptions): with UE unmasked it is delivered normalised, its exponent biased by 24576.
+                    r = a.isZero() || blocked() ? a : compute(-1, a, null, 64);
                     codes = 0;
                     c1 = false;
                 } else {

@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Timeout.ThreadMode;
  * variants its ifuncs pick without FMA/AVX) run on the interpreter: gcc-compiled double-precision code
  * with its tables and special-case paths. Against KVM every output bit must agree, MXCSR flags included,
  * under random rounding modes and DAZ/FTZ; without KVM the results are checked against Java's StrictMath
- * to within an ulp or two (glibc and fdlibm are both almost, not exactly, correctly rounded).
+ * to within an ulp or two (glibc and fdlibm are both almost, not exactly, correctly rounded), with C's
+ * special cases of pow where Java's differ ({@link #cPow}).
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS, threadMode = ThreadMode.SEPARATE_THREAD)
 class GlibcMathFunctionsTest {
@@ -45,12 +46,24 @@ class GlibcMathFunctionsTest {
             new Function("__ieee754_log_sse2", false, (x, y) -> StrictMath.log(x), r -> Math.scalb(r.nextDouble(), r.nextInt(2000) - 1000), r -> 0),
             new Function("__log2_sse2", false, (x, y) -> StrictMath.log(x) / StrictMath.log(2), r -> Math.scalb(r.nextDouble(), r.nextInt(200) - 100), r -> 0),
             new Function("__log1p_sse2", false, (x, y) -> StrictMath.log1p(x), r -> r.nextDouble(-1, 10), r -> 0),
-            new Function("__ieee754_pow_sse2", true, StrictMath::pow, r -> r.nextDouble(0, 10), r -> r.nextDouble(-60, 60)),
+            new Function("__ieee754_pow_sse2", true, GlibcMathFunctionsTest::cPow, r -> r.nextDouble(0, 10), r -> r.nextDouble(-60, 60)),
             new Function("__atan_sse2", false, (x, y) -> StrictMath.atan(x), r -> r.nextGaussian() * 10, r -> 0),
             new Function("__ieee754_atan2_sse2", true, StrictMath::atan2, r -> r.nextGaussian(), r -> r.nextGaussian()),
             new Function("__ieee754_asin_sse2", false, (x, y) -> StrictMath.asin(x), r -> r.nextDouble(-1, 1), r -> 0),
             new Function("__ieee754_acos_sse2", false, (x, y) -> StrictMath.acos(x), r -> r.nextDouble(-1, 1), r -> 0),
     };
+
+    /**
+     * pow as glibc computes it, which is C's (C99/C11 Annex F, F.9.4.4: pow(+1, y) = 1 for any y, pow(-1, ±∞) = 1)
+     * where Java's differs: StrictMath.pow gives NaN when |x| = 1 and y is infinite (its own spec, fdlibm's older
+     * rule). pow(+1, NaN), 1 in C, is not reached here: NaN operands are skipped.
+     */
+    static double cPow(double x, double y) {
+        if (Math.abs(x) == 1 && Double.isInfinite(y)) {
+            return 1;
+        }
+        return StrictMath.pow(x, y);
+    }
 
     private FpDifferentialRig rig(String name, boolean anyMode) throws IOException {
         assumeTrue(Files.isReadable(LIBM), LIBM + " is absent (Debian: libc6-dev)");
@@ -135,6 +148,18 @@ class GlibcMathFunctionsTest {
         try (var files = Files.list(LIBM.getParent())) {
             return files.filter(f -> f.getFileName().toString().matches("libm-[0-9.]+\\.a")).findFirst().orElse(LIBM);
         }
+    }
+
+    @Test
+    void theOracleForPowHasCsSpecialCases() {
+        for (double one : new double[] {1, -1}) {
+            for (double y : new double[] {Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY}) {
+                assertTrue(Double.isNaN(StrictMath.pow(one, y)), "Java: pow(" + one + ", " + y + ") is NaN");
+                assertTrue(cPow(one, y) == 1, "C: pow(" + one + ", " + y + ") = 1");
+            }
+        }
+        assertTrue(cPow(-1, 3) == -1 && cPow(2, Double.NEGATIVE_INFINITY) == 0 && cPow(0.5, Double.NEGATIVE_INFINITY)
+                == Double.POSITIVE_INFINITY && Double.isNaN(cPow(-2, 0.5)), "elsewhere Java's pow");
     }
 
     @Test

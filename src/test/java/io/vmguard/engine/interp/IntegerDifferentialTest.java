@@ -41,7 +41,8 @@ import org.junit.jupiter.api.Timeout;
  * architecturally differ are marked with their {@link VendorDifference}, which an AMD host skips or normalises.
  *
  * <p>This host's KVM runs guest ring 3 as a host process would run, so some state is the host's and no
- * oracle: IF and IOPL in RFLAGS (masked everywhere), segment selectors (MOV from Sreg, PUSH FS/GS: not
+ * oracle: IF and IOPL in RFLAGS (masked everywhere), NT after a VM exit (a host NT lost is accepted in the
+ * cases that set it, see {@link DifferentialHarness}), segment selectors (MOV from Sreg, PUSH FS/GS: not
  * tested), and the delivery of INT n/INT3 through DPL-0 gates and of faults on upper-half addresses (not
  * tested). Flag images pushed by PUSHF have IF and IOPL cleared by the test code before they are compared.
  */
@@ -872,6 +873,17 @@ class IntegerDifferentialTest {
     private static final String HIDE_HOST_FLAGS_Q = "andl $0xffffcdff, (%rsp)";
     private static final String HIDE_HOST_FLAGS_W = "andw $0xcdff, (%rsp)";
 
+    /**
+     * A POPF case that loads {@code value} and pushes the flags back into register {@code image} (through the
+     * stack slot below the case's initial RSP): if the value sets NT, the host may lose it across a VM exit
+     * (see {@link DifferentialHarness}), which the comparison then accepts, in those images and in RFLAGS only.
+     */
+    private static void setsNt(Case c, long value, int image) {
+        if ((value & DifferentialHarness.NT) != 0) {
+            c.setsNt(1 << image, c.base() + DifferentialHarness.STACK_TOP - 8);
+        }
+    }
+
     @Test
     void stackInstructions(TestInfo info) throws Exception {
         DifferentialHarness h = harness(info);
@@ -906,11 +918,13 @@ class IntegerDifferentialTest {
                     long value = harness.value() & (ARITHMETIC | DifferentialHarness.DF | 1L << 14 | 1L << 18 | 1L << 21
                             | 1L << 16 | 1L << 19 | 1L << 20 | 0x3000 | 0x200);
                     c.reg(r == RSP ? 0 : r, value).undefined(AF);
+                    setsNt(c, value, q);
                     yield "push " + reg(r == RSP ? 0 : r, 8) + "\npopfq\npushfq\n" + HIDE_HOST_FLAGS_Q + "\npop " + reg(q, 8);
                 }
                 case 15 -> {
                     long value = harness.value() & (ARITHMETIC | DifferentialHarness.DF | 1L << 14 | 0x3000 | 0x200);
                     c.reg(r == RSP ? 0 : r, value).undefined(AF);
+                    setsNt(c, value, q);
                     yield "pushw " + reg(r == RSP ? 0 : r, 2) + "\npopfw\npushfq\n" + HIDE_HOST_FLAGS_Q + "\npop " + reg(q, 8);
                 }
                 case 16 -> {
@@ -942,6 +956,86 @@ class IntegerDifferentialTest {
             c.code(text);
         }
         h.assertAgree();
+    }
+
+    /**
+     * NT on the interpreter alone, with known values, since the differential comparison cannot rely on the
+     * host's NT after a VM exit (see {@link DifferentialHarness}): POPF/POPFW set and clear it, PUSHF reads it
+     * back, and it stays set across the instructions that make this host's KVM lose it (CPUID, OUT, the first
+     * touch of another page) to the end of the case.
+     */
+    @Test
+    void ntStaysSetOnTheInterpreter() throws Exception {
+        DifferentialHarness h = new DifferentialHarness("ntKnownValues", 1);
+        String read = "\npushfq\npop %r8";
+        Case setQ = h.add("popfq", "push $0x4881\npopfq" + read);
+        Case setW = h.add("popfw", "pushw $0x4002\npopfw" + read);
+        Case cleared = h.add("popfq clears", "push $0x4002\npopfq\npush $0x0002\npopfq" + read);
+        Case cpuid = h.add("cpuid", "push $0x4002\npopfq\nxor %eax, %eax\ncpuid" + read);
+        Case out = h.add("out", "push $0x4002\npopfq\nout %al, $0x80" + read);
+        Case page = h.add("new page", "");
+        page.code("push $0x4002\npopfq\nmov 0x" + Long.toHexString(page.base() + 3 * DifferentialHarness.STRIDE) + ", %rax" + read);
+        h.add("next page", "nop");
+        h.add("the page after", "nop");
+        h.add("the page touched", "nop");
+        List<DifferentialHarness.Outcome> outcomes = h.interpreterOutcomes();
+        long nt = DifferentialHarness.NT;
+        for (Case c : new Case[] {setQ, setW, cpuid, out, page}) {
+            DifferentialHarness.Outcome o = outcomes.get(c.index);
+            org.junit.jupiter.api.Assertions.assertEquals(nt, o.regs()[8] & nt, c.name + ": PUSHF after the instructions");
+            org.junit.jupiter.api.Assertions.assertEquals(nt, o.rflags() & nt, c.name + ": RFLAGS at the end of the case");
+        }
+        org.junit.jupiter.api.Assertions.assertEquals(0x4881L, outcomes.get(setQ.index).regs()[8] & (ARITHMETIC | DifferentialHarness.DF | nt),
+                "the flags POPFQ loaded");
+        DifferentialHarness.Outcome clear = outcomes.get(cleared.index);
+        org.junit.jupiter.api.Assertions.assertEquals(0, clear.regs()[8] & nt, "POPFQ of an image without NT clears it");
+        org.junit.jupiter.api.Assertions.assertEquals(0, clear.rflags() & nt);
+        org.junit.jupiter.api.Assertions.assertEquals(0, outcomes.get(h.size() - 1).rflags() & nt, "the next case's seed RFLAGS has no NT");
+    }
+
+    /**
+     * The comparison's NT rule, without KVM: in a case marked {@link Case#setsNt}, a host NT of 0 where the
+     * interpreter has 1 (RFLAGS, the named register and stack image) is accepted; the other way round, an
+     * unmarked case, or any other bit still disagrees.
+     */
+    @Test
+    void theNtRuleAcceptsOnlyTheHostLosingNt() {
+        DifferentialHarness h = new DifferentialHarness("ntRule", 1);
+        long nt = DifferentialHarness.NT;
+        Case marked = h.add("marked", "push %rax; popfq; pushfq; pop %r9");
+        marked.setsNt(1 << 9, marked.base() + DifferentialHarness.STACK_TOP - 8);
+        Case unmarked = h.add("unmarked", "push %rax; popfq; pushfq; pop %r9");
+        for (Case c : new Case[] {marked, unmarked}) {
+            DifferentialHarness.Outcome interp = outcome(c, 0x4202, 0x4202, true);
+            DifferentialHarness.Outcome lost = outcome(c, 0x0202, 0x0202, false);
+            boolean accepted = DifferentialHarness.compare(c, lost, interp) == null;
+            org.junit.jupiter.api.Assertions.assertEquals(c == marked, accepted, c.name + ": host lost NT");
+            org.junit.jupiter.api.Assertions.assertEquals(c == marked, DifferentialHarness.hostLostNt(c, lost, interp));
+            // The interpreter without NT where the host has it: never accepted.
+            org.junit.jupiter.api.Assertions.assertNotNull(DifferentialHarness.compare(c, interp, lost), c.name + ": interpreter lost NT");
+            // Another bit differing besides NT: still a disagreement.
+            org.junit.jupiter.api.Assertions.assertNotNull(DifferentialHarness.compare(c, outcome(c, 0x0203, 0x0202, false), interp));
+            org.junit.jupiter.api.Assertions.assertNotNull(DifferentialHarness.compare(c, outcome(c, 0x0202, 0x0203, false), interp));
+        }
+        // NT lost in RFLAGS only (the exit came after the case's PUSHF): accepted too.
+        org.junit.jupiter.api.Assertions.assertNull(DifferentialHarness.compare(marked, outcome(marked, 0x0202, 0x4202, true),
+                outcome(marked, 0x4202, 0x4202, true)));
+        // NT in a register the case does not name as an image is compared.
+        DifferentialHarness.Outcome other = outcome(marked, 0x4202, 0x4202, true);
+        other.regs()[10] ^= nt;
+        org.junit.jupiter.api.Assertions.assertNotNull(DifferentialHarness.compare(marked, other, outcome(marked, 0x4202, 0x4202, true)));
+    }
+
+    /** An outcome of {@code c} with RFLAGS {@code rflags}, R9 and the stack image {@code image} (NT in it or not). */
+    private static DifferentialHarness.Outcome outcome(Case c, long rflags, long image, boolean imageNt) {
+        long[] regs = c.regs.clone();
+        regs[9] = image;
+        byte[] memory = c.memory.clone();
+        int at = DifferentialHarness.STACK_TOP - 8 - DifferentialHarness.MEMORY;
+        for (int i = 0; i < 8; i++) {
+            memory[at + i] = (byte) ((imageNt ? image | DifferentialHarness.NT : image & ~DifferentialHarness.NT) >>> (8 * i));
+        }
+        return new DifferentialHarness.Outcome(regs, rflags, memory, -1, 0, 0, 0, new byte[0]);
     }
 
     // ---- flag instructions, XLAT ----

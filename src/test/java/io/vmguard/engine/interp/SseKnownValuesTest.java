@@ -63,6 +63,14 @@ class SseKnownValuesTest {
         check("divsd %xmm1, %xmm0", ONE, THREE, 0x3f80, xmm0(0x3fd5_5555_5555_5555L, 0x3fa0));
         check("divsd %xmm1, %xmm0", ONE, THREE, 0x5f80, xmm0(0x3fd5_5555_5555_5556L, 0x5fa0));
         check("divsd %xmm1, %xmm0", ONE, 0, 0x1f80, xmm0(INF, 0x1f84)); // ZE
+        // Operands near DBL_MAX: -(DBL_MAX - 0x1.cedc72681db13p1022) lies halfway between two doubles, so it
+        // rounds to ...76 to nearest and down, to ...75 toward zero and up (PE each time).
+        long big = 0x7fdc_edc7_2681_db13L, minusMax = 0xffef_ffff_ffff_ffffL;
+        check("addsd %xmm1, %xmm0", big, minusMax, 0x1f80, xmm0(0xffe1_891c_6cbf_1276L, 0x1fa0));
+        check("addsd %xmm1, %xmm0", big, minusMax, 0x3f80, xmm0(0xffe1_891c_6cbf_1276L, 0x3fa0));
+        check("addsd %xmm1, %xmm0", big, minusMax, 0x5f80, xmm0(0xffe1_891c_6cbf_1275L, 0x5fa0));
+        check("addsd %xmm1, %xmm0", big, minusMax, 0x7f80, xmm0(0xffe1_891c_6cbf_1275L, 0x7fa0));
+        check("subsd %xmm1, %xmm0", big, minusMax ^ Long.MIN_VALUE, 0x7f80, xmm0(0xffe1_891c_6cbf_1275L, 0x7fa0));
         check("subsd %xmm1, %xmm0", INF, INF, 0x1f80, xmm0(DEFAULT_NAN, 0x1f81)); // IE, default NaN
         check("sqrtsd %xmm1, %xmm0", 0, 0xbff0_0000_0000_0000L, 0x1f80, xmm0(DEFAULT_NAN, 0x1f81));
         // NaN operands: the first source's NaN wins (quieted, IE for a signaling one).

@@ -81,6 +81,17 @@ class X87KnownValuesTest {
         check("fprem", TEN, ONE_AND_HALF, 0x037f, st0(0x8000_0000_0000_0000L, 0x3fff, 0x3000 | C0 | C3));
         // FPREM1 rounds the quotient to nearest: 10 = 7 x 1.5 - 0.5.
         check("fprem1", TEN, ONE_AND_HALF, 0x037f, st0(0x8000_0000_0000_0000L, 0xbffe, 0x3000 | C0 | C3 | C1));
+        // A denormal dividend and an infinite modulus: the result is ST(0) itself (SDM FPREM/FPREM1 tables),
+        // exact, so with UM masked only DE (no UE: masked underflow needs an inexact result); with UM unmasked
+        // the tiny result underflows (SDM Vol. 1 8.5.5): normalised, exponent biased by 24576, UE, ES and B.
+        // With DM unmasked DE stops the instruction before any result (ST0 kept, no UE).
+        long[] denormal = {0x0001_3e79_32d8_b8f8L, 0x0000};
+        long[] minusInfinity = {0x8000_0000_0000_0000L, 0xffff};
+        for (String op : new String[] {"fprem", "fprem1"}) {
+            check(op, denormal, minusInfinity, 0x037f, st0(denormal[0], 0x0000, 0x3000 | 0x02));
+            check(op, denormal, minusInfinity, 0x0f6f, st0(0x9f3c_996c_5c7c_0000L, 0x5ff2, 0xb000 | 0x80 | 0x10 | 0x02));
+            check(op, denormal, minusInfinity, 0x0f6d, st0(denormal[0], 0x0000, 0xb000 | 0x80 | 0x02));
+        }
         check("fxtract", TEN, ONE, 0x037f, out -> {
             assertEquals(0xa000_0000_0000_0000L, st(out, 0)[0]);
             assertEquals(0x3fff, st(out, 0)[1]); // significand 1.25
