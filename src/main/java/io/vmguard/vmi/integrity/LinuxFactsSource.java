@@ -12,6 +12,7 @@ import io.vmguard.vmi.integrity.KernelFacts.PageHash;
 import io.vmguard.vmi.integrity.KernelFacts.TaskFact;
 import io.vmguard.vmi.integrity.KernelFacts.VcpuFacts;
 import io.vmguard.vmi.linux.CurrentTask;
+import io.vmguard.vmi.linux.IdtGate;
 import io.vmguard.vmi.linux.KernelCache;
 import io.vmguard.vmi.linux.LinuxKernel;
 import io.vmguard.vmi.linux.LinuxTask;
@@ -157,9 +158,7 @@ public final class LinuxFactsSource implements FactsSource {
         Map<Integer, TaskFact> tasks = new LinkedHashMap<>();
         Map<Long, String> byRoot = new HashMap<>();
         for (LinuxTask process : kernel.processes()) {
-            if (process.pageTableRoot() != 0) {
-                byRoot.put(process.pageTableRoot() & ~0x1000L, process.pid() + " " + process.comm());
-            }
+            addRoot(byRoot, process);
             for (LinuxTask thread : kernel.threads(process)) {
                 tasks.put(thread.pid(), new TaskFact(thread.pid(), thread.comm(), thread.parentTgid(), thread.address()));
             }
@@ -189,7 +188,10 @@ public final class LinuxFactsSource implements FactsSource {
         var special = vcpu.special();
         int gdtSize = Math.min(MAX_GDT, special.gdt().limit() + 1);
         byte[] gdt = VirtualMemory.forVcpu(view.memory(), vcpu).readBytes(special.gdt().base(), gdtSize);
-        List<Gate> idt = gates(view, vcpu);
+        List<Gate> idt = new ArrayList<>();
+        for (IdtGate gate : kernel.idtUnnamed(vcpu)) { // names only for what a report says changed
+            idt.add(new Gate(gate.vector(), gate.target(), gate.selector(), gate.type(), gate.dpl(), gate.ist(), gate.present()));
+        }
         return new VcpuFacts(vcpu.index(), special.cr0(), special.cr4(), special.efer(), msrs, special.gdt().base(),
                 special.gdt().limit(), gdt, special.idt().base(), special.idt().limit(), idt);
     }
@@ -203,23 +205,6 @@ public final class LinuxFactsSource implements FactsSource {
             table[i] = buffer.getLong();
         }
         return table;
-    }
-
-    /** The vCPU's IDT gates, decoded from its IDTR through its own page tables (names come later, if reported). */
-    private static List<Gate> gates(GuestView view, VcpuState vcpu) throws VmiException {
-        long base = vcpu.special().idt().base();
-        int count = Math.min(256, (vcpu.special().idt().limit() + 1) / 16);
-        byte[] table = VirtualMemory.forVcpu(view.memory(), vcpu).readBytes(base, 16 * count);
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(table).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        List<Gate> gates = new ArrayList<>(count);
-        for (int vector = 0; vector < count; vector++) {
-            int at = 16 * vector;
-            long target = (b.getShort(at) & 0xffffL) | (b.getShort(at + 6) & 0xffffL) << 16 | (b.getInt(at + 8) & 0xffff_ffffL) << 32;
-            int selector = b.getShort(at + 2) & 0xffff;
-            int bits = b.getShort(at + 4) & 0xffff;
-            gates.add(new Gate(vector, target, selector, (bits >>> 8) & 0x1f, (bits >>> 13) & 3, bits & 7, (bits & 0x8000) != 0));
-        }
-        return gates;
     }
 
     /** [start, end) of a kernel region by its bounding symbols. */
@@ -333,11 +318,16 @@ public final class LinuxFactsSource implements FactsSource {
         }
         Map<Long, String> byRoot = new HashMap<>();
         for (LinuxTask process : kernel(view).processes()) {
-            if (process.pageTableRoot() != 0) {
-                byRoot.put(process.pageTableRoot() & ~0x1000L, process.pid() + " " + process.comm());
-            }
+            addRoot(byRoot, process);
         }
         return byRoot;
+    }
+
+    /** A process under its page-table root (PTI's user-half bit aside), as alarms name it: "pid comm". */
+    private static void addRoot(Map<Long, String> byRoot, LinuxTask process) {
+        if (process.pageTableRoot() != 0) {
+            byRoot.put(process.pageTableRoot() & ~0x1000L, process.pid() + " " + process.comm());
+        }
     }
 
     private static MessageDigest sha256() {

@@ -177,12 +177,21 @@ public final class LinuxKernel {
 
     /** The vCPU's IDT (from its IDTR, through its own page tables): up to 256 gates, each target named. */
     public List<IdtGate> idt(VcpuState vcpu) throws VmiException {
+        return idt(vcpu, this::describe);
+    }
+
+    /** As {@link #idt(VcpuState)} without naming the targets (empty symbols): for comparisons, which name only what changed. */
+    public List<IdtGate> idtUnnamed(VcpuState vcpu) throws VmiException {
+        return idt(vcpu, address -> "");
+    }
+
+    private List<IdtGate> idt(VcpuState vcpu, IdtGate.SymbolNamer namer) throws VmiException {
         long base = vcpu.special().idt().base();
         int gates = Math.min(256, (vcpu.special().idt().limit() + 1) / 16);
         byte[] table = VirtualMemory.forVcpu(view.memory(), vcpu).readBytes(base, 16 * gates);
         List<IdtGate> idt = new ArrayList<>(gates);
         for (int vector = 0; vector < gates; vector++) {
-            idt.add(IdtGate.decode(vector, table, 16 * vector, this::describe));
+            idt.add(IdtGate.decode(vector, table, 16 * vector, namer));
         }
         return idt;
     }
