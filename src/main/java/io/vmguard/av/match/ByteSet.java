@@ -1,0 +1,67 @@
+package io.vmguard.av.match;
+
+/** An immutable set of byte values, as four 64-bit words. */
+record ByteSet(long w0, long w1, long w2, long w3) {
+    static final ByteSet ANY = new ByteSet(-1L, -1L, -1L, -1L);
+
+    static ByteSet of(int b) {
+        return new ByteSet(0, 0, 0, 0).with(b);
+    }
+
+    /** The bytes whose bits under {@code mask} equal {@code value}: nibbles {@code a?} / {@code ?a}. */
+    static ByteSet masked(int value, int mask) {
+        ByteSet s = new ByteSet(0, 0, 0, 0);
+        for (int b = 0; b < 256; b++) {
+            if ((b & mask) == value) s = s.with(b);
+        }
+        return s;
+    }
+
+    ByteSet with(int b) {
+        long bit = 1L << (b & 63);
+        return switch (b >>> 6) {
+            case 0 -> new ByteSet(w0 | bit, w1, w2, w3);
+            case 1 -> new ByteSet(w0, w1 | bit, w2, w3);
+            case 2 -> new ByteSet(w0, w1, w2 | bit, w3);
+            default -> new ByteSet(w0, w1, w2, w3 | bit);
+        };
+    }
+
+    boolean has(int b) {
+        long w = switch (b >>> 6) {
+            case 0 -> w0;
+            case 1 -> w1;
+            case 2 -> w2;
+            default -> w3;
+        };
+        return (w >>> (b & 63) & 1) != 0;
+    }
+
+    ByteSet union(ByteSet o) {
+        return new ByteSet(w0 | o.w0, w1 | o.w1, w2 | o.w2, w3 | o.w3);
+    }
+
+    ByteSet complement() {
+        return new ByteSet(~w0, ~w1, ~w2, ~w3);
+    }
+
+    int size() {
+        return Long.bitCount(w0) + Long.bitCount(w1) + Long.bitCount(w2) + Long.bitCount(w3);
+    }
+
+    /** The single member, or -1 when the set has another size. */
+    int single() {
+        if (size() != 1) return -1;
+        for (int b = 0; b < 256; b++) if (has(b)) return b;
+        return -1;
+    }
+
+    /** ClamAV's nocase: an ASCII letter also matches its other case. */
+    ByteSet caseless() {
+        ByteSet s = this;
+        for (int c = 'A'; c <= 'Z'; c++) {
+            if (has(c) || has(c + 32)) s = s.with(c).with(c + 32);
+        }
+        return s;
+    }
+}

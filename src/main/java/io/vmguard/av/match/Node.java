@@ -1,0 +1,54 @@
+package io.vmguard.av.match;
+
+import java.util.List;
+
+/** One element of a parsed body pattern part. */
+sealed interface Node {
+    int minLength();
+
+    int maxLength();
+
+    /** One byte from a set: a literal, {@code ??}, a nibble, {@code (aa|bb)} or {@code !(aa|bb)}. */
+    record Bytes(ByteSet set) implements Node {
+        public int minLength() { return 1; }
+        public int maxLength() { return 1; }
+    }
+
+    /** {@code (a|bbbb|cc??dd)}: branches of any length, possibly nested. */
+    record Alt(List<List<Node>> branches) implements Node {
+        public int minLength() { return branches.stream().mapToInt(Node::minLength).min().orElse(0); }
+        public int maxLength() { return branches.stream().mapToInt(Node::maxLength).max().orElse(0); }
+    }
+
+    /** {@code !(aabb|ccdd)}: any {@code length} bytes that are none of the strings. */
+    record NotAlt(int length, List<List<ByteSet>> strings) implements Node {
+        public int minLength() { return length; }
+        public int maxLength() { return length; }
+    }
+
+    /** The {@code [x-y]} gap next to a part's first or last byte. */
+    record Gap(int min, int max) implements Node {
+        public int minLength() { return min; }
+        public int maxLength() { return max; }
+    }
+
+    /** {@code (B)}, {@code (L)}, {@code (W)} inside a pattern: they consume the byte(s) they describe. */
+    record Special(Marker marker, boolean negated) implements Node {
+        public int minLength() { return 1; }
+        public int maxLength() { return marker == Marker.LINE && !negated ? 2 : 1; }
+    }
+
+    enum Marker { BOUNDARY, LINE, WORD }
+
+    static int minLength(List<Node> seq) {
+        int n = 0;
+        for (Node x : seq) n += x.minLength();
+        return n;
+    }
+
+    static int maxLength(List<Node> seq) {
+        int n = 0;
+        for (Node x : seq) n += x.maxLength();
+        return n;
+    }
+}

@@ -1,0 +1,342 @@
+package io.vmguard.av.match;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Parses ClamAV's body hex syntax into parts and gaps, with ClamAV's rules for what is malformed
+ * ({@code readdb.c:cli_add_content_match_pattern}, {@code matcher-ac.c:cli_ac_addsig}).
+ */
+final class Parser {
+    /** An edge marker: (B), (L) or (W) at the very start or end of a signature; zero-width there. */
+    record Edge(Node.Marker marker, boolean negated) {}
+
+    /** The parsed signature: parts separated by gaps ({@code gapMax[i] < 0}: unbounded). */
+    record Parsed(List<List<Node>> parts, int[] gapMin, int[] gapMax, Edge left, Edge right, boolean wide) {}
+
+    static final int MAX_NEST = 15;   // ClamAV's ACPATT_ALTN_MAXNEST
+    static final int MAX_BRACKET = 32; // ClamAV's AC_CH_MAXDIST
+
+    private final String src;
+    private final boolean nocase;
+
+    private Parser(String src, boolean nocase) {
+        this.src = src;
+        this.nocase = nocase;
+    }
+
+    /** Parses with ClamAV's sigopt rewrites applied first (fullword, then wide), as its loader does. */
+    static Parsed parse(String hex, boolean nocase, boolean wide, boolean fullword) throws PatternSyntaxException {
+        String s = hex;
+        if (s.isEmpty()) throw new PatternSyntaxException("empty signature body");
+        if (fullword) s = ("(W)" + s + "(W)").replace('[', '{').replace(']', '}');
+        if (wide) s = widen(s);
+        return new Parser(s, nocase).parseAll(wide);
+    }
+
+    /** ClamAV's textual wide rewrite: every byte token gets a 00 after it; [x-y] becomes {x-y}. */
+    private static String widen(String s) throws PatternSyntaxException {
+        StringBuilder b = new StringBuilder(s.length() * 2);
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '*' || c == '|' || c == ')') {
+                b.append(c);
+            } else if (c == '[' || c == '{') {
+                int close = s.indexOf(c == '[' ? ']' : '}', i);
+                if (close < 0) throw new PatternSyntaxException("unclosed '" + c + "' at " + i);
+                b.append('{').append(s, i + 1, close).append('}');
+                i = close;
+            } else if (c == '!' || c == '(') {
+                if (c == '!') {
+                    b.append(c);
+                    i++;
+                    if (i >= s.length()) throw new PatternSyntaxException("'!' at the end");
+                }
+                b.append(s.charAt(i));
+                if (i + 2 < s.length() && "BLW".indexOf(s.charAt(i + 1)) >= 0 && s.charAt(i + 2) == ')') {
+                    b.append(s.charAt(i + 1)).append(')');
+                    i += 2;
+                }
+            } else {
+                if (i + 1 >= s.length()) throw new PatternSyntaxException("odd number of hex digits");
+                b.append(c).append(s.charAt(i + 1)).append("00");
+                i++;
+            }
+        }
+        return b.toString();
+    }
+
+    private Parsed parseAll(boolean wide) throws PatternSyntaxException {
+        String s = src;
+        Edge left = null, right = null;
+        Edge e = edgeAt(s, 0);
+        if (e != null) {
+            int len = e.negated ? 4 : 3;
+            left = e;
+            s = s.substring(len);
+        }
+        for (String tail : new String[] {"!(B)", "!(L)", "!(W)", "(B)", "(L)", "(W)"}) {
+            if (s.endsWith(tail)) {
+                right = new Edge(marker(tail.charAt(tail.length() - 2)), tail.startsWith("!"));
+                s = s.substring(0, s.length() - tail.length());
+                break;
+            }
+        }
+        if (s.isEmpty()) throw new PatternSyntaxException("signature has no bytes");
+        checkCharacters(s);
+        s = expandSmallRepeats(s);
+
+        List<String> partTexts = new ArrayList<>();
+        List<int[]> gaps = new ArrayList<>();
+        int depth = 0, start = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '(') depth++;
+            else if (c == ')') depth--;
+            else if (c == '*' || c == '{') {
+                if (depth > 0) {
+                    throw new PatternSyntaxException(c == '*' ? "'*' inside an alternative" : "ranged wildcard {..} inside an alternative");
+                }
+                partTexts.add(s.substring(start, i));
+                if (c == '*') {
+                    gaps.add(new int[] {0, -1});
+                    start = i + 1;
+                } else {
+                    int close = s.indexOf('}', i);
+                    if (close < 0) throw new PatternSyntaxException("unclosed '{'");
+                    gaps.add(range(s.substring(i + 1, close)));
+                    start = close + 1;
+                    i = close;
+                }
+            }
+        }
+        if (depth != 0) throw new PatternSyntaxException("unbalanced parentheses");
+        partTexts.add(s.substring(start));
+
+        List<List<Node>> parts = new ArrayList<>();
+        for (int p = 0; p < partTexts.size(); p++) {
+            parts.add(parsePart(partTexts.get(p), p + 1));
+        }
+        int[] gmin = new int[gaps.size()], gmax = new int[gaps.size()];
+        for (int i = 0; i < gaps.size(); i++) {
+            gmin[i] = gaps.get(i)[0];
+            gmax[i] = gaps.get(i)[1];
+        }
+        return new Parsed(List.copyOf(parts), gmin, gmax, left, right, wide);
+    }
+
+    private static Edge edgeAt(String s, int i) {
+        boolean neg = s.startsWith("!", i);
+        int j = neg ? i + 1 : i;
+        if (s.length() >= j + 3 && s.charAt(j) == '(' && s.charAt(j + 2) == ')' && "BLW".indexOf(s.charAt(j + 1)) >= 0) {
+            return new Edge(marker(s.charAt(j + 1)), neg);
+        }
+        return null;
+    }
+
+    private static Node.Marker marker(char c) {
+        return switch (c) {
+            case 'B' -> Node.Marker.BOUNDARY;
+            case 'L' -> Node.Marker.LINE;
+            default -> Node.Marker.WORD;
+        };
+    }
+
+    private static void checkCharacters(String s) throws PatternSyntaxException {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (hex(c) < 0 && "?*{}[]()|!-BLW".indexOf(c) < 0 && !(c >= '0' && c <= '9')) {
+                throw new PatternSyntaxException("bad character '" + c + "' at " + i + " in signature body");
+            }
+        }
+    }
+
+    /**
+     * ClamAV rewrites {n} (0 < n < 128) into n x ?? while it is the first brace of what is left of the
+     * signature; from the first brace of any other kind on, every brace splits the signature into parts.
+     */
+    private static String expandSmallRepeats(String s) throws PatternSyntaxException {
+        while (true) {
+            int open = s.indexOf('{');
+            if (open < 0) return s;
+            int close = s.indexOf('}', open);
+            if (close < 0) throw new PatternSyntaxException("unclosed '{'");
+            String body = s.substring(open + 1, close);
+            if (!isNumber(body)) return s;
+            long n = Long.parseLong(body);
+            if (n <= 0 || n >= 128) return s;
+            s = s.substring(0, open) + "??".repeat((int) n) + s.substring(close + 1);
+        }
+    }
+
+    private static boolean isNumber(String t) {
+        return !t.isEmpty() && t.length() <= 9 && t.chars().allMatch(c -> c >= '0' && c <= '9');
+    }
+
+    private static int[] range(String body) throws PatternSyntaxException {
+        int dash = body.indexOf('-');
+        if (dash < 0) {
+            if (!isNumber(body)) throw new PatternSyntaxException("bad gap {" + body + "}");
+            int n = Integer.parseInt(body);
+            return new int[] {n, n};
+        }
+        String a = body.substring(0, dash), b = body.substring(dash + 1);
+        if ((!a.isEmpty() && !isNumber(a)) || (!b.isEmpty() && !isNumber(b)) || (a.isEmpty() && b.isEmpty())) {
+            throw new PatternSyntaxException("bad gap {" + body + "}");
+        }
+        int lo = a.isEmpty() ? 0 : Integer.parseInt(a);
+        int hi = b.isEmpty() ? -1 : Integer.parseInt(b);
+        if (hi >= 0 && hi < lo) throw new PatternSyntaxException("bad gap {" + body + "}: the minimum is above the maximum");
+        return new int[] {lo, hi};
+    }
+
+    // ---- one part ----
+
+    private String text;
+    private int pos;
+    private int nest;
+
+    private List<Node> parsePart(String partText, int number) throws PatternSyntaxException {
+        text = partText;
+        pos = 0;
+        nest = 0;
+        List<Node> nodes = new ArrayList<>();
+        List<Integer> bracketAt = new ArrayList<>();
+        while (pos < text.length()) {
+            char c = text.charAt(pos);
+            if (c == '[') {
+                int close = text.indexOf(']', pos);
+                if (close < 0) throw new PatternSyntaxException("unclosed '['");
+                int[] r = range(text.substring(pos + 1, close));
+                if (r[1] < 0) throw new PatternSyntaxException("bad bracket [" + text.substring(pos + 1, close) + "]");
+                if (r[1] > MAX_BRACKET) {
+                    throw new PatternSyntaxException("bracket [" + r[0] + "-" + r[1] + "] is above the limit of " + MAX_BRACKET);
+                }
+                bracketAt.add(nodes.size());
+                nodes.add(new Node.Gap(r[0], r[1]));
+                pos = close + 1;
+            } else {
+                nodes.add(parseElement(true));
+            }
+        }
+        // [x-y] sits right after the part's first byte or right before its last one.
+        int core = nodes.size();
+        for (int at : bracketAt) {
+            boolean afterFirst = at == 1 && nodes.get(0) instanceof Node.Bytes;
+            boolean beforeLast = at == nodes.size() - 2 && nodes.get(nodes.size() - 1) instanceof Node.Bytes;
+            if (!afterFirst && !beforeLast) {
+                throw new PatternSyntaxException("[x-y] must follow a single first byte or precede a single last byte of a part");
+            }
+            core -= 2;
+        }
+        if (bracketAt.size() == 2 && bracketAt.get(0).equals(bracketAt.get(1))) {
+            throw new PatternSyntaxException("two brackets on one byte");
+        }
+        if (core < 2) throw new PatternSyntaxException("part " + number + " is shorter than 2 bytes");
+        int from = bracketAt.contains(1) ? 2 : 0;
+        int to = nodes.size() - (bracketAt.contains(nodes.size() - 2) ? 2 : 0);
+        if (!hasStaticRun(nodes.subList(from, to))) {
+            throw new PatternSyntaxException("part " + number + " has no run of 2 static bytes");
+        }
+        return List.copyOf(nodes);
+    }
+
+    private static boolean hasStaticRun(List<Node> nodes) {
+        for (int i = 0; i + 1 < nodes.size(); i++) {
+            if (isStatic(nodes.get(i)) && isStatic(nodes.get(i + 1))) return true;
+        }
+        return false;
+    }
+
+    private static boolean isStatic(Node n) {
+        return n instanceof Node.Bytes(ByteSet s) && (s.size() == 1 || (s.size() == 2 && s.caseless().equals(s) && isCasePair(s)));
+    }
+
+    private static boolean isCasePair(ByteSet s) {
+        for (int c = 'A'; c <= 'Z'; c++) if (s.has(c) && s.has(c + 32)) return true;
+        return false;
+    }
+
+    /** One element: a byte token, or a parenthesised group. */
+    private Node parseElement(boolean topLevel) throws PatternSyntaxException {
+        char c = text.charAt(pos);
+        if (c == '!' || c == '(') return parseGroup();
+        if (c == ']' || c == ')' || c == '|' || c == '}' || c == '[') {
+            throw new PatternSyntaxException("unexpected '" + c + "'");
+        }
+        return new Node.Bytes(byteToken());
+    }
+
+    private ByteSet byteToken() throws PatternSyntaxException {
+        if (pos + 1 >= text.length()) throw new PatternSyntaxException("odd number of hex digits");
+        char a = text.charAt(pos), b = text.charAt(pos + 1);
+        pos += 2;
+        int ha = hex(a), hb = hex(b);
+        if ((ha < 0 && a != '?') || (hb < 0 && b != '?')) {
+            throw new PatternSyntaxException("bad hex byte '" + a + b + "'");
+        }
+        if (a == '?' && b == '?') return ByteSet.ANY;
+        if (a == '?') return ByteSet.masked(hb, 0x0f);
+        if (b == '?') return ByteSet.masked(ha << 4, 0xf0);
+        ByteSet s = ByteSet.of(ha << 4 | hb);
+        return nocase ? s.caseless() : s;
+    }
+
+    private static int hex(char c) {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    }
+
+    private Node parseGroup() throws PatternSyntaxException {
+        boolean negated = text.charAt(pos) == '!';
+        if (negated) {
+            pos++;
+            if (pos >= text.length() || text.charAt(pos) != '(') throw new PatternSyntaxException("'!' must be followed by '('");
+        }
+        pos++; // '('
+        if (pos + 1 < text.length() && "BLW".indexOf(text.charAt(pos)) >= 0 && text.charAt(pos + 1) == ')') {
+            Node.Marker m = marker(text.charAt(pos));
+            pos += 2;
+            return new Node.Special(m, negated);
+        }
+        if (++nest > MAX_NEST) throw new PatternSyntaxException("alternatives nested deeper than " + MAX_NEST);
+        List<List<Node>> branches = new ArrayList<>();
+        List<Node> cur = new ArrayList<>();
+        while (true) {
+            if (pos >= text.length()) throw new PatternSyntaxException("missing ')'");
+            char c = text.charAt(pos);
+            if (c == ')' || c == '|') {
+                if (cur.isEmpty()) throw new PatternSyntaxException("empty alternative");
+                branches.add(List.copyOf(cur));
+                cur = new ArrayList<>();
+                pos++;
+                if (c == ')') break;
+            } else if (c == '[') {
+                throw new PatternSyntaxException("[x-y] inside an alternative");
+            } else {
+                cur.add(parseElement(false));
+            }
+        }
+        nest--;
+        boolean singleBytes = branches.stream().allMatch(br -> br.size() == 1 && br.get(0) instanceof Node.Bytes);
+        if (singleBytes) {
+            ByteSet u = new ByteSet(0, 0, 0, 0);
+            for (List<Node> br : branches) u = u.union(((Node.Bytes) br.get(0)).set());
+            return new Node.Bytes(negated ? u.complement() : u);
+        }
+        boolean allBytes = branches.stream().allMatch(br -> br.stream().allMatch(n -> n instanceof Node.Bytes));
+        int len0 = branches.get(0).size();
+        boolean sameLength = branches.stream().allMatch(br -> br.size() == len0);
+        if (negated) {
+            if (!allBytes || !sameLength) {
+                throw new PatternSyntaxException("a negated alternative must hold single bytes or strings of one length");
+            }
+            List<List<ByteSet>> strings = new ArrayList<>();
+            for (List<Node> br : branches) strings.add(br.stream().map(n -> ((Node.Bytes) n).set()).toList());
+            return new Node.NotAlt(len0, List.copyOf(strings));
+        }
+        return new Node.Alt(List.copyOf(branches));
+    }
+}

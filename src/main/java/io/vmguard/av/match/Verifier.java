@@ -1,0 +1,250 @@
+package io.vmguard.av.match;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+import static io.vmguard.av.match.Program.*;
+
+/**
+ * Exact matching of one compiled pattern at one start, by backtracking over its program. One instance per
+ * scan (it holds the scan's cache of searches across unbounded gaps), so scans run in parallel safely.
+ */
+final class Verifier {
+    /** ClamAV's boundary table for (B): 1 = may precede a word, 2 = may follow one, 3 = both. */
+    private static final byte[] BOUNDARY = new byte[256];
+
+    static {
+        for (int c : new int[] {' ', '-', '/', '_'}) BOUNDARY[c] = 3;
+        for (int c : new int[] {'.', '<', '@'}) BOUNDARY[c] = 1;
+        for (int c : new int[] {'\n', '\r', '"', '\'', '=', '>'}) BOUNDARY[c] = 2;
+    }
+
+    private final MemorySegment data;
+    private final long size;
+
+    // Searches across unbounded gaps ('*', {n-}): for (program, part) the last query q0 and the first start
+    // p0 >= q0 where the rest of the pattern matches (or -1), with that match's end. Candidates arrive in
+    // increasing order, so a later query q in [q0, p0] reuses the answer and the scan stays linear.
+    private long[] keys = new long[0];
+    private long[] q0s, p0s, ends;
+    private int used;
+
+    Verifier(MemorySegment data) {
+        this.data = data;
+        this.size = data.byteSize();
+    }
+
+    long size() {
+        return size;
+    }
+
+    int byteAt(long pos) {
+        return data.get(ValueLayout.JAVA_BYTE, pos) & 0xff;
+    }
+
+    /** The end (exclusive) of the shortest match of {@code p} starting at {@code s}, or -1 when none starts there. */
+    long matchAt(Program p, long s) {
+        if (s < 0 || size - s < p.restMin[0]) return -1;
+        if (p.leftEdge != EDGE_NONE && !leftOk(p, s)) return -1;
+        return exec(p, p.partStart[0], s);
+    }
+
+    private long exec(Program p, int pc, long pos) {
+        int[] code = p.code;
+        while (true) {
+            switch (code[pc]) {
+                case LIT -> {
+                    if (pos >= size || byteAt(pos) != code[pc + 1]) return -1;
+                    pos++;
+                    pc += 2;
+                }
+                case CLS -> {
+                    if (pos >= size || !inClass(p, code[pc + 1], byteAt(pos))) return -1;
+                    pos++;
+                    pc += 2;
+                }
+                case ANY -> {
+                    if (pos >= size) return -1;
+                    pos++;
+                    pc++;
+                }
+                case JMP -> pc = code[pc + 1];
+                case ALT -> {
+                    long best = -1;
+                    for (int i = 0, n = code[pc + 1]; i < n; i++) {
+                        best = min(best, exec(p, code[pc + 2 + i], pos));
+                    }
+                    return best;
+                }
+                case GAP -> {
+                    long best = -1;
+                    for (int k = code[pc + 1]; k <= code[pc + 2] && pos + k <= size; k++) {
+                        best = min(best, exec(p, pc + 3, pos + k));
+                    }
+                    return best;
+                }
+                case NOT -> {
+                    int len = code[pc + 1], n = code[pc + 2];
+                    if (size - pos < len) return -1;
+                    for (int i = 0; i < n; i++) {
+                        int base = pc + 3 + i * len;
+                        boolean all = true;
+                        for (int j = 0; j < len && all; j++) all = inClass(p, code[base + j], byteAt(pos + j));
+                        if (all) return -1;
+                    }
+                    pos += len;
+                    pc += 3 + n * len;
+                }
+                case SPEC -> {
+                    int used = special(code[pc + 1], code[pc + 2] != 0, pos);
+                    if (used == 0) return -1;
+                    pos += used;
+                    pc += 3;
+                }
+                case END -> {
+                    return partEnd(p, code[pc + 1], pos);
+                }
+                default -> throw new IllegalStateException("bad opcode " + code[pc]);
+            }
+        }
+    }
+
+    private static long min(long best, long r) {
+        return r >= 0 && (best < 0 || r < best) ? r : best;
+    }
+
+    private static boolean inClass(Program p, int cls, int b) {
+        return (p.classes[4 * cls + (b >>> 6)] >>> (b & 63) & 1) != 0;
+    }
+
+    /** After part {@code pi} ended at {@code e}: the gap, then the rest of the pattern. */
+    private long partEnd(Program p, int pi, long e) {
+        if (pi == p.partStart.length - 1) return rightOk(p, e) ? e : -1;
+        int next = pi + 1;
+        long lo = e + p.gapMin[pi];
+        if (p.gapMax[pi] < 0) return firstFeasible(p, next, lo);
+        long hi = Math.min(e + p.gapMax[pi], size - p.restMin[next]);
+        long best = -1;
+        for (long q = lo; q <= hi; q++) {
+            if (best >= 0 && q + p.restMin[next] >= best) break;
+            best = min(best, exec(p, p.partStart[next], q));
+        }
+        return best;
+    }
+
+    private long firstFeasible(Program p, int part, long q) {
+        long key = (long) p.index << 16 | part;
+        int slot = find(key);
+        if (slot >= 0 && q >= q0s[slot] && (p0s[slot] < 0 || q <= p0s[slot])) return ends[slot];
+        long last = size - p.restMin[part];
+        long found = -1, end = -1;
+        for (long x = q; x <= last; x++) {
+            long r = exec(p, p.partStart[part], x);
+            if (r >= 0) {
+                found = x;
+                end = r;
+                break;
+            }
+        }
+        if (slot < 0) slot = insert(key);
+        q0s[slot] = q;
+        p0s[slot] = found;
+        ends[slot] = end;
+        return end;
+    }
+
+    private int find(long key) {
+        if (used == 0) return -1;
+        int mask = keys.length - 1;
+        for (int i = (int) (mix(key) & mask); ; i = (i + 1) & mask) {
+            if (keys[i] == 0) return -1;
+            if (keys[i] == key + 1) return i;
+        }
+    }
+
+    private int insert(long key) {
+        if ((used + 1) * 2 > keys.length) grow();
+        int mask = keys.length - 1;
+        int i = (int) (mix(key) & mask);
+        while (keys[i] != 0) i = (i + 1) & mask;
+        keys[i] = key + 1;
+        used++;
+        return i;
+    }
+
+    private void grow() {
+        long[] ok = keys, oq = q0s, op = p0s, oe = ends;
+        int n = Math.max(16, ok.length * 2);
+        keys = new long[n];
+        q0s = new long[n];
+        p0s = new long[n];
+        ends = new long[n];
+        used = 0;
+        for (int i = 0; i < ok.length; i++) {
+            if (ok[i] != 0) {
+                int j = insert(ok[i] - 1);
+                q0s[j] = oq[i];
+                p0s[j] = op[i];
+                ends[j] = oe[i];
+            }
+        }
+    }
+
+    private static long mix(long k) {
+        k *= 0x9E3779B97F4A7C15L;
+        return k ^ (k >>> 29);
+    }
+
+    // ---- (B), (L), (W) ----
+
+    private static boolean alnum(int b) {
+        return (b >= '0' && b <= '9') || (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z');
+    }
+
+    /** Bytes a marker consumes inside a pattern at {@code pos}, 0 when it does not match there. */
+    private int special(int marker, boolean negated, long pos) {
+        if (pos >= size) return 0;
+        int b = byteAt(pos);
+        if (marker == Node.Marker.LINE.ordinal()) {
+            int n = b == '\n' ? 1 : (b == '\r' && pos + 1 < size && byteAt(pos + 1) == '\n') ? 2 : 0;
+            return negated ? (n == 0 ? 1 : 0) : n;
+        }
+        boolean hit = marker == Node.Marker.BOUNDARY.ordinal() ? BOUNDARY[b] != 0 : !alnum(b);
+        return hit != negated ? 1 : 0;
+    }
+
+    private boolean leftOk(Program p, long s) {
+        boolean ok;
+        if (s == 0) {
+            ok = true;
+        } else if (p.leftEdge == Node.Marker.BOUNDARY.ordinal()) {
+            int c = BOUNDARY[byteAt(s - 1)];
+            ok = c == 1 || c == 3;
+        } else if (p.leftEdge == Node.Marker.LINE.ordinal()) {
+            ok = byteAt(s - 1) == '\n';
+        } else if (p.wide) {
+            ok = s == 1 || !(alnum(byteAt(s - 2)) && byteAt(s - 1) == 0);
+        } else {
+            ok = !alnum(byteAt(s - 1));
+        }
+        return ok != p.leftNegated;
+    }
+
+    private boolean rightOk(Program p, long e) {
+        if (p.rightEdge == EDGE_NONE) return true;
+        boolean ok;
+        if (e == size) {
+            ok = true;
+        } else if (p.rightEdge == Node.Marker.BOUNDARY.ordinal()) {
+            ok = BOUNDARY[byteAt(e)] >= 2;
+        } else if (p.rightEdge == Node.Marker.LINE.ordinal()) {
+            int b = byteAt(e);
+            ok = b == '\n' || (b == '\r' && e + 1 < size && byteAt(e + 1) == '\n');
+        } else if (p.wide && e + 1 < size) {
+            ok = !(alnum(byteAt(e)) && byteAt(e + 1) == 0);
+        } else {
+            ok = !alnum(byteAt(e));
+        }
+        return ok != p.rightNegated;
+    }
+}
