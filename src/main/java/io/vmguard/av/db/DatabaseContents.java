@@ -5,9 +5,9 @@ import java.util.List;
 
 /** Everything the loader kept, ready to be compiled for scanning. Names already carry {@code .UNOFFICIAL}. */
 public final class DatabaseContents {
-    public final List<HashSignature> fileHashes = new ArrayList<>();
-    public final List<HashSignature> sectionHashes = new ArrayList<>();
-    public final List<HashSignature> allowed = new ArrayList<>();
+    public final HashTable.Builder fileHashes = new HashTable.Builder();
+    public final HashTable.Builder sectionHashes = new HashTable.Builder();
+    public final HashTable.Builder allowed = new HashTable.Builder();
     public final List<BodySignature> bodies = new ArrayList<>();
     public final List<LogicalSignature> logicals = new ArrayList<>();
 

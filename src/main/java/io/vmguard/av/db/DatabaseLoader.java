@@ -236,8 +236,11 @@ public final class DatabaseLoader {
                     return false;
                 }
                 HashSignature named = new HashSignature(s.kind(), s.digest(), s.size(), s.name() + suffix, s.database());
-                (format == DbFormat.FILE_HASH ? contents.fileHashes : format == DbFormat.SECTION_HASH
-                        ? contents.sectionHashes : contents.allowed).add(named);
+                HashTable.Builder table = format == DbFormat.FILE_HASH ? contents.fileHashes : format == DbFormat.SECTION_HASH
+                        ? contents.sectionHashes : contents.allowed;
+                if (!table.add(named)) {
+                    throw LineRejected.malformed("more than " + HashTable.Builder.MAX_ENTRIES + " " + s.kind() + " hashes loaded; not added");
+                }
                 return true;
             }
             case BODY -> {
@@ -270,8 +273,8 @@ public final class DatabaseLoader {
         if (ignores.isEmpty()) {
             return;
         }
-        contents.fileHashes.removeIf(s -> ignores.dropsByName(plain(s.name())));
-        contents.sectionHashes.removeIf(s -> ignores.dropsByName(plain(s.name())));
+        contents.fileHashes.removeIf(name -> ignores.dropsByName(plain(name)));
+        contents.sectionHashes.removeIf(name -> ignores.dropsByName(plain(name)));
         contents.bodies.removeIf(s -> ignores.dropsByName(plain(s.name())));
         contents.logicals.removeIf(s -> ignores.dropsByName(plain(s.name())));
     }

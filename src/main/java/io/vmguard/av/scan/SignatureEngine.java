@@ -4,7 +4,7 @@ import io.vmguard.av.Detection;
 import io.vmguard.av.db.BodySignature;
 import io.vmguard.av.db.DatabaseContents;
 import io.vmguard.av.db.HashKind;
-import io.vmguard.av.db.HashSignature;
+import io.vmguard.av.db.HashTable;
 import io.vmguard.av.db.LogicalSignature;
 import io.vmguard.av.db.Target;
 import io.vmguard.av.match.FileLayout;
@@ -26,9 +26,9 @@ import java.util.Set;
  * once per group that applies to it. Immutable and thread-safe: every scan keeps its state on its own.
  */
 public final class SignatureEngine {
-    private final HashIndex fileHashes;
-    private final HashIndex sectionHashes;
-    private final HashIndex allowed;
+    private final HashTable fileHashes;
+    private final HashTable sectionHashes;
+    private final HashTable allowed;
     private final List<BodySignature> bodies;
     private final List<LogicalSignature> logicals;
     private final Map<Target, Group> groups = new EnumMap<>(Target.class);
@@ -45,9 +45,9 @@ public final class SignatureEngine {
     }
 
     public SignatureEngine(DatabaseContents contents) {
-        fileHashes = new HashIndex(contents.fileHashes);
-        sectionHashes = new HashIndex(contents.sectionHashes);
-        allowed = new HashIndex(contents.allowed);
+        fileHashes = contents.fileHashes.build();
+        sectionHashes = contents.sectionHashes.build();
+        allowed = contents.allowed.build();
         bodies = List.copyOf(contents.bodies);
         logicals = List.copyOf(contents.logicals);
         logicalOnMemory = new boolean[logicals.size()];
@@ -140,7 +140,7 @@ public final class SignatureEngine {
         Executable exe = Executable.inspect(data);
         List<Detection> found = new ArrayList<>();
         Map<HashKind, byte[]> digests = Digests.of(data, 0, size, fileHashes.kindsFor(size));
-        for (HashSignature s : fileHashes.lookup(size, digests)) {
+        for (HashTable.Entry s : fileHashes.lookup(size, digests)) {
             found.add(new Detection(s.name(), -1, s.database()));
             if (!allMatches) {
                 return allow(data, found, digests);
@@ -152,7 +152,7 @@ public final class SignatureEngine {
                     continue;
                 }
                 Map<HashKind, byte[]> sectionDigests = Digests.of(data, section.offset(), section.size(), sectionHashes.kindsFor(section.size()));
-                for (HashSignature s : sectionHashes.lookup(section.size(), sectionDigests)) {
+                for (HashTable.Entry s : sectionHashes.lookup(section.size(), sectionDigests)) {
                     found.add(new Detection(s.name(), -1, s.database()));
                     if (!allMatches) {
                         return allow(data, found, digests);
