@@ -304,6 +304,7 @@ final class Parser {
         if (++nest > MAX_NEST) throw new PatternSyntaxException("alternatives nested deeper than " + MAX_NEST);
         List<List<Node>> branches = new ArrayList<>();
         List<Node> cur = new ArrayList<>();
+        boolean nestedGroup = false;
         while (true) {
             if (pos >= text.length()) throw new PatternSyntaxException("missing ')'");
             char c = text.charAt(pos);
@@ -316,6 +317,7 @@ final class Parser {
             } else if (c == '[') {
                 throw new PatternSyntaxException("[x-y] inside an alternative");
             } else {
+                nestedGroup |= c == '(' || c == '!';
                 cur.add(parseElement(false));
             }
         }
@@ -330,7 +332,10 @@ final class Parser {
         int len0 = branches.get(0).size();
         boolean sameLength = branches.stream().allMatch(br -> br.size() == len0);
         if (negated) {
-            if (!allBytes || !sameLength) {
+            // ClamAV negates only single bytes and same-length literal strings, not generic alternatives.
+            boolean literal = allBytes && !nestedGroup
+                    && branches.stream().allMatch(br -> br.size() == 1 || br.stream().allMatch(Parser::isStatic));
+            if (!literal || !sameLength) {
                 throw new PatternSyntaxException("a negated alternative must hold single bytes or strings of one length");
             }
             List<List<ByteSet>> strings = new ArrayList<>();
