@@ -72,12 +72,11 @@ record Anchor(int length, int[] keys, int minOffset, int maxOffset) {
         int[] keys = {0};
         for (int i = 0; i < sets.size(); i++) {
             ByteSet s = sets.get(i);
-            int[] next = new int[keys.length * s.size()];
+            int[] members = s.members();
+            int[] next = new int[keys.length * members.length];
             int k = 0;
             for (int key : keys) {
-                for (int b = 0; b < 256; b++) {
-                    if (s.has(b)) next[k++] = key | b << (8 * i);
-                }
+                for (int b : members) next[k++] = key | b << (8 * i);
             }
             keys = next;
         }

@@ -3,18 +3,18 @@ package io.vmguard.av.match;
 import java.util.Arrays;
 
 /**
- * The prefilter for anchors of one length: a bitmap over a hash of the anchor bytes (one bit test per scanned
- * byte), then an open-addressing table from the exact key to the programs that use it.
+ * The prefilter for anchors of one length. Per scanned byte: one 64-bit word of a blocked Bloom filter, chosen
+ * and tested (two bits) by a 64-bit multiplicative hash of the anchor bytes, so that about 0.5% of positions
+ * without an anchor get past it. Survivors look the exact key up in an open-addressing table whose slots
+ * (key, first, end) share a cache line, giving the programs anchored on that key.
  */
 final class AnchorTable {
-    static final int HASH = 0x9E3779B1;
+    static final long HASH = 0x9E3779B97F4A7C15L;
 
     final int length;
-    final long[] bitmap;
-    final int bitShift;      // bit index = (key * HASH) >>> bitShift
-    final int[] slotKey;
-    final int[] slotFrom;    // entries [slotFrom, slotTo) of a key; slotTo == 0 marks an empty slot
-    final int[] slotTo;
+    final long[] bloom;
+    final int wordShift;     // word = hash >>> wordShift
+    final int[] slots;       // 4 ints a slot: key, first entry, end entry (0: empty), unused
     final int slotShift;
     final int[] programs;    // program indices, grouped by key
 
@@ -30,52 +30,43 @@ final class AnchorTable {
             programs[i] = (int) pairs[i];
             if (i == 0 || pairs[i] >>> 32 != pairs[i - 1] >>> 32) distinct++;
         }
-        // About 32 bits per key keeps false hits near 3% of positions; 2-byte keys are indexed directly.
-        int bits = length == 2 ? 16 : Math.max(12, Math.min(26, 64 - Long.numberOfLeadingZeros(Math.max(1, distinct) * 32L - 1)));
-        bitShift = 32 - bits;
-        bitmap = new long[Math.max(1, (1 << bits) >>> 6)];
-        int slots = Integer.highestOneBit(Math.max(2, distinct) * 2 - 1) << 1;
-        slotShift = 32 - Integer.numberOfTrailingZeros(slots);
-        slotKey = new int[slots];
-        slotFrom = new int[slots];
-        slotTo = new int[slots];
+        // About 40 bits per key; no more than 2^23 words (64 MiB) however many keys.
+        int words = Integer.highestOneBit(Math.max(64, distinct * 40 / 64) * 2 - 1);
+        words = Math.min(words, 1 << 23);
+        wordShift = 64 - Integer.numberOfTrailingZeros(words);
+        bloom = new long[words];
+        int nslots = Integer.highestOneBit(Math.max(2, distinct) * 2 - 1) << 1;
+        slotShift = 64 - Integer.numberOfTrailingZeros(nslots);
+        slots = new int[4 * nslots];
         for (int i = 0; i < count; ) {
             int key = (int) (pairs[i] >>> 32);
             int j = i;
             while (j < count && (int) (pairs[j] >>> 32) == key) j++;
-            int bit = bitIndex(key);
-            bitmap[bit >>> 6] |= 1L << bit;
-            int s = slot(key);
-            while (slotTo[s] != 0) s = (s + 1) & (slots - 1);
-            slotKey[s] = key;
-            slotFrom[s] = i;
-            slotTo[s] = j;
+            long h = hash(key);
+            bloom[(int) (h >>> wordShift)] |= 1L << (h >>> 20) | 1L << (h >>> 26);
+            int s = (int) (h * 0x2545F4914F6CDD1DL >>> slotShift);
+            while (slots[4 * s + 2] != 0) s = (s + 1) & (nslots - 1);
+            slots[4 * s] = key;
+            slots[4 * s + 1] = i;
+            slots[4 * s + 2] = j;
             i = j;
         }
     }
 
-    int bitIndex(int key) {
-        return length == 2 ? key : (key * HASH) >>> bitShift;
+    static long hash(int key) {
+        return (key & 0xffffffffL) * HASH;
     }
 
-    int slot(int key) {
-        return (key * 0x85EBCA6B) >>> slotShift;
-    }
-
-    /** The slot holding {@code key}, or -1. */
+    /** The slot (index of its first int) holding {@code key}, or -1. */
     int find(int key) {
-        int mask = slotKey.length - 1;
-        for (int s = slot(key); slotTo[s] != 0; s = (s + 1) & mask) {
-            if (slotKey[s] == key) return s;
+        int mask = slots.length / 4 - 1;
+        for (int s = (int) (hash(key) * 0x2545F4914F6CDD1DL >>> slotShift); slots[4 * s + 2] != 0; s = (s + 1) & mask) {
+            if (slots[4 * s] == key) return 4 * s;
         }
         return -1;
     }
 
-    int mask() {
-        return length == 4 ? -1 : (1 << (8 * length)) - 1;
-    }
-
     long footprint() {
-        return 8L * bitmap.length + 12L * slotKey.length + 4L * programs.length + 64;
+        return 8L * bloom.length + 4L * slots.length + 4L * programs.length + 64;
     }
 }

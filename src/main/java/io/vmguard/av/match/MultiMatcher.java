@@ -33,7 +33,15 @@ public final class MultiMatcher {
     private final int[] direct;            // programs verified at their window
     private final int[] everywhere;        // programs with no anchor: verified at every position (rare)
     private final AnchorTable t2, t3, t4;
+    private final Chain[] chains;
     private final int size;
+
+    /**
+     * A pattern with unbounded gaps ({@code *}, {@code {n-}}), cut into segments (programs) that the prefilter
+     * finds on their own; after the scan every occurrence of the first segment that has a chain of later
+     * segments, each starting at least gapMin after the previous one ends, is a match.
+     */
+    record Chain(int[] programs, int[] gapMin) {}
 
     private MultiMatcher(Builder b) {
         int n = b.programs.size();
@@ -42,6 +50,7 @@ public final class MultiMatcher {
         anchorLo = new int[n];
         anchorHi = new int[n];
         sharedId = new boolean[n];
+        chains = b.chains.toArray(Chain[]::new);
         size = b.next;
         Map<Integer, Integer> variants = new HashMap<>();
         for (Program p : programs) variants.merge(p.id, 1, Integer::sum);
@@ -54,12 +63,13 @@ public final class MultiMatcher {
             OffsetRule r = b.rules.get(i);
             rules[i] = r instanceof OffsetRule.Any ? null : r;
             sharedId[i] = variants.get(p.id) > 1;
-            if (isDirect(r)) {
+            if (isDirect(r) && p.segment == 0) {
                 directList.add(i);
                 continue;
             }
             Anchor a = Anchor.choose(p.parsed, use);
             if (a == null) {
+                p.unanchored = true;
                 everywhereList.add(i);
                 continue;
             }
@@ -114,6 +124,7 @@ public final class MultiMatcher {
     public static final class Builder {
         private final List<Program> programs = new ArrayList<>();
         private final List<OffsetRule> rules = new ArrayList<>();
+        private final List<Chain> chains = new ArrayList<>();
         private int next;
 
         /**
@@ -121,16 +132,30 @@ public final class MultiMatcher {
          * when the options break the pattern ({@link BodyPattern#checkOptions} says so beforehand).
          */
         public int add(BodyPattern p, OffsetRule rule, PatternOptions o) {
-            List<Program> made = new ArrayList<>(2);
+            List<Parser.Parsed> variants = new ArrayList<>(2);
             try {
-                if (o.wide()) made.add(new Program(next, p.variant(o.nocase(), true, o.fullword())));
-                if (!o.wide() || o.ascii()) made.add(new Program(next, p.variant(o.nocase(), false, o.fullword())));
+                if (o.wide()) variants.add(p.variant(o.nocase(), true, o.fullword()));
+                if (!o.wide() || o.ascii()) variants.add(p.variant(o.nocase(), false, o.fullword()));
             } catch (PatternSyntaxException e) {
                 throw new IllegalArgumentException(p.source() + ": " + e.getMessage());
             }
-            for (Program pr : made) {
-                programs.add(pr);
-                rules.add(rule);
+            for (Parser.Parsed v : variants) {
+                Parser.Segments segs = Parser.segments(v);
+                if (segs.segments().size() == 1) {
+                    programs.add(new Program(next, v));
+                    rules.add(rule);
+                    continue;
+                }
+                int[] members = new int[segs.segments().size()];
+                for (int k = 0; k < members.length; k++) {
+                    Program pr = new Program(next, segs.segments().get(k));
+                    pr.chain = chains.size();
+                    pr.segment = k;
+                    members[k] = programs.size();
+                    programs.add(pr);
+                    rules.add(k == 0 ? rule : OffsetRule.ANY);
+                }
+                chains.add(new Chain(members, segs.gapMin()));
             }
             return next++;
         }
@@ -151,6 +176,14 @@ public final class MultiMatcher {
         if (!s.directs()) return;
         if (!s.everywhere()) return;
         s.prefilter();
+        if (!s.stopped) s.joinChains();
+    }
+
+    /** How the patterns were indexed, for diagnostics: anchors per length, direct, everywhere. */
+    String describe() {
+        return "programs=" + programs.length + " anchor2=" + (t2 == null ? 0 : t2.programs.length)
+                + " anchor3=" + (t3 == null ? 0 : t3.programs.length) + " anchor4=" + (t4 == null ? 0 : t4.programs.length)
+                + " bloomWords4=" + (t4 == null ? 0 : t4.bloom.length) + " direct=" + direct.length + " everywhere=" + everywhere.length;
     }
 
     /** Memory the compiled tables take, for --stats. */
@@ -159,6 +192,50 @@ public final class MultiMatcher {
         for (Program p : programs) n += 96 + 4L * p.code.length + 8L * p.classes.length + 16L * p.partStart.length;
         for (AnchorTable t : new AnchorTable[] {t2, t3, t4}) if (t != null) n += t.footprint();
         return n;
+    }
+
+    /** Where one segment matched in one scan: (start, end) pairs. */
+    private static final class Occurrences {
+        long[] starts = new long[4], ends = new long[4];
+        int n;
+        long minEnd = Long.MAX_VALUE;
+
+        void add(long s, long e) {
+            if (n == starts.length) {
+                starts = java.util.Arrays.copyOf(starts, n * 2);
+                ends = java.util.Arrays.copyOf(ends, n * 2);
+            }
+            starts[n] = s;
+            ends[n++] = e;
+            minEnd = Math.min(minEnd, e);
+        }
+
+        /** Sorts the pairs by start (they arrive nearly sorted) and returns the ends in that order. */
+        long[] sortedEnds() {
+            for (int i = 1; i < n; i++) {
+                long s = starts[i], e = ends[i];
+                int j = i - 1;
+                while (j >= 0 && starts[j] > s) {
+                    starts[j + 1] = starts[j];
+                    ends[j + 1] = ends[j];
+                    j--;
+                }
+                starts[j + 1] = s;
+                ends[j + 1] = e;
+            }
+            return java.util.Arrays.copyOf(ends, n);
+        }
+    }
+
+    /** The first index in sorted a[0..n) whose value is >= key. */
+    private static int lowerBound(long[] a, int n, long key) {
+        int lo = 0, hi = n;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (a[mid] < key) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
     }
 
     /** One scan's state: the verifier and the bookkeeping that keeps one report per start. */
@@ -170,6 +247,8 @@ public final class MultiMatcher {
         final Verifier verifier;
         Map<Integer, Long> tried;     // ranged anchors: highest start already tried, per program
         Set<Long> reported;           // shared ids: (id, start) already reported
+        Map<Integer, Occurrences> occurrences; // segments of chains: where they matched
+        List<Integer> startedChains;  // chains whose first segment matched, in order
         boolean stopped;
 
         Scan(MemorySegment data, FileLayout layout, MatchSink sink) {
@@ -189,13 +268,72 @@ public final class MultiMatcher {
             return !stopped;
         }
 
+        /** A program matched at [start, end): a whole pattern is reported, a segment is kept for joining. */
+        boolean found(int prog, long start, long end) {
+            Program p = programs[prog];
+            if (p.chain < 0) return report(prog, start, end);
+            if (p.segment > 0 && !p.unanchored) {
+                // Only worth keeping after an occurrence of the previous segment that it may follow. That one's
+                // anchor lies before this start, so it has been seen already (positions are scanned in order).
+                Occurrences prev = occurrences == null ? null : occurrences.get(chains[p.chain].programs()[p.segment - 1]);
+                if (prev == null || prev.minEnd + chains[p.chain].gapMin()[p.segment - 1] > start) return true;
+            }
+            if (occurrences == null) occurrences = new HashMap<>();
+            Occurrences o = occurrences.get(prog);
+            if (o == null) {
+                occurrences.put(prog, o = new Occurrences());
+                if (p.segment == 0) {
+                    if (startedChains == null) startedChains = new ArrayList<>();
+                    startedChains.add(p.chain);
+                }
+            }
+            o.add(start, end);
+            return true;
+        }
+
+        /** After the scan: report each first-segment occurrence that the later segments complete. */
+        void joinChains() {
+            if (startedChains == null) return;
+            for (int c : startedChains) {
+                Chain ch = chains[c];
+                int last = ch.programs().length - 1;
+                Occurrences[] occ = new Occurrences[last + 1];
+                boolean complete = true;
+                for (int k = 0; k <= last && complete; k++) {
+                    occ[k] = occurrences.get(ch.programs()[k]);
+                    complete = occ[k] != null;
+                }
+                if (!complete) continue;
+                // Backwards: chainEnd of an occurrence of segment k = the least end of a whole chain from it;
+                // suffix minima over the next segment's occurrences (sorted by start) answer "from q on".
+                long[] chainEnd = occ[last].sortedEnds();
+                for (int k = last - 1; k >= 0; k--) {
+                    long[] nextStarts = occ[k + 1].starts;
+                    int nn = occ[k + 1].n;
+                    long[] suffix = new long[nn + 1];
+                    suffix[nn] = Long.MAX_VALUE;
+                    for (int j = nn - 1; j >= 0; j--) suffix[j] = Math.min(suffix[j + 1], chainEnd[j] < 0 ? Long.MAX_VALUE : chainEnd[j]);
+                    long[] ends = occ[k].sortedEnds();
+                    long[] mine = new long[occ[k].n];
+                    for (int j = 0; j < occ[k].n; j++) {
+                        int at = lowerBound(nextStarts, nn, ends[j] + ch.gapMin()[k]);
+                        mine[j] = suffix[at] == Long.MAX_VALUE ? -1 : suffix[at];
+                    }
+                    chainEnd = mine;
+                }
+                for (int j = 0; j < occ[0].n; j++) {
+                    if (chainEnd[j] >= 0 && !report(ch.programs()[0], occ[0].starts[j], chainEnd[j])) return;
+                }
+            }
+        }
+
         boolean directs() {
             for (int i : direct) {
                 OffsetRule.Window w = rules[i].window(layout);
                 if (w == null) continue;
                 for (long s = w.first(); s <= w.last(); s++) {
                     long e = verifier.matchAt(programs[i], s);
-                    if (e >= 0 && !report(i, s, e)) return false;
+                    if (e >= 0 && !found(i, s, e)) return false;
                 }
             }
             return true;
@@ -212,7 +350,7 @@ public final class MultiMatcher {
                 }
                 for (long s = first; s <= last; s++) {
                     long e = verifier.matchAt(programs[i], s);
-                    if (e >= 0 && !report(i, s, e)) return false;
+                    if (e >= 0 && !found(i, s, e)) return false;
                 }
             }
             return true;
@@ -232,22 +370,24 @@ public final class MultiMatcher {
 
         private void chunk(byte[] buf, int n, long base) {
             AnchorTable a4 = t4, a3 = t3, a2 = t2;
-            long[] b4 = a4 == null ? null : a4.bitmap, b3 = a3 == null ? null : a3.bitmap, b2 = a2 == null ? null : a2.bitmap;
-            int s4 = a4 == null ? 0 : a4.bitShift, s3 = a3 == null ? 0 : a3.bitShift;
+            long[] b4 = a4 == null ? null : a4.bloom, b3 = a3 == null ? null : a3.bloom, b2 = a2 == null ? null : a2.bloom;
+            int s4 = a4 == null ? 0 : a4.wordShift, s3 = a3 == null ? 0 : a3.wordShift, s2 = a2 == null ? 0 : a2.wordShift;
             for (int i = 0; i < n; i++) {
                 int v = (int) INT.get(buf, i);
                 if (b4 != null) {
-                    int h = (v * AnchorTable.HASH) >>> s4;
-                    if ((b4[h >>> 6] >>> h & 1) != 0 && !hit(a4, v, base + i)) return;
+                    long h = (v & 0xffffffffL) * AnchorTable.HASH;
+                    long m = 1L << (h >>> 20) | 1L << (h >>> 26);
+                    if ((b4[(int) (h >>> s4)] & m) == m && !hit(a4, v, base + i)) return;
                 }
                 if (b3 != null) {
-                    int v3 = v & 0xffffff;
-                    int h = (v3 * AnchorTable.HASH) >>> s3;
-                    if ((b3[h >>> 6] >>> h & 1) != 0 && !hit(a3, v3, base + i)) return;
+                    long h = (v & 0xffffffL) * AnchorTable.HASH;
+                    long m = 1L << (h >>> 20) | 1L << (h >>> 26);
+                    if ((b3[(int) (h >>> s3)] & m) == m && !hit(a3, v & 0xffffff, base + i)) return;
                 }
                 if (b2 != null) {
-                    int v2 = v & 0xffff;
-                    if ((b2[v2 >>> 6] >>> v2 & 1) != 0 && !hit(a2, v2, base + i)) return;
+                    long h = (v & 0xffffL) * AnchorTable.HASH;
+                    long m = 1L << (h >>> 20) | 1L << (h >>> 26);
+                    if ((b2[(int) (h >>> s2)] & m) == m && !hit(a2, v & 0xffff, base + i)) return;
                 }
             }
         }
@@ -257,7 +397,7 @@ public final class MultiMatcher {
             if (pos + t.length > size) return true;
             int slot = t.find(key);
             if (slot < 0) return true;
-            for (int k = t.slotFrom[slot], end = t.slotTo[slot]; k < end; k++) {
+            for (int k = t.slots[slot + 1], end = t.slots[slot + 2]; k < end; k++) {
                 int prog = t.programs[k];
                 long first = pos - anchorHi[prog], last = pos - anchorLo[prog];
                 if (first != last) {
@@ -275,7 +415,7 @@ public final class MultiMatcher {
                 }
                 for (long s = first; s <= last; s++) {
                     long e = verifier.matchAt(programs[prog], s);
-                    if (e >= 0 && !report(prog, s, e)) return false;
+                    if (e >= 0 && !found(prog, s, e)) return false;
                 }
             }
             return true;

@@ -14,6 +14,31 @@ final class Parser {
     /** The parsed signature: parts separated by gaps ({@code gapMax[i] < 0}: unbounded). */
     record Parsed(List<List<Node>> parts, int[] gapMin, int[] gapMax, Edge left, Edge right, boolean wide) {}
 
+    /**
+     * The pattern cut at its unbounded gaps ({@code *}, {@code {n-}}) into segments that are matched on their own
+     * and joined after the scan; {@code gapMin[i]} is the least gap between segment i and i+1. Edge markers
+     * stay with the first and the last segment.
+     */
+    record Segments(List<Parsed> segments, int[] gapMin) {}
+
+    static Segments segments(Parsed p) {
+        List<Parsed> out = new ArrayList<>();
+        List<Integer> gaps = new ArrayList<>();
+        int from = 0;
+        int n = p.parts().size();
+        for (int i = 0; i <= n - 1; i++) {
+            boolean cut = i == n - 1 || p.gapMax()[i] < 0;
+            if (!cut) continue;
+            int[] gmin = java.util.Arrays.copyOfRange(p.gapMin(), from, i);
+            int[] gmax = java.util.Arrays.copyOfRange(p.gapMax(), from, i);
+            out.add(new Parsed(p.parts().subList(from, i + 1), gmin, gmax, from == 0 ? p.left() : null,
+                    i == n - 1 ? p.right() : null, p.wide()));
+            if (i < n - 1) gaps.add(p.gapMin()[i]);
+            from = i + 1;
+        }
+        return new Segments(out, gaps.stream().mapToInt(Integer::intValue).toArray());
+    }
+
     static final int MAX_NEST = 15;   // ClamAV's ACPATT_ALTN_MAXNEST
     static final int MAX_BRACKET = 32; // ClamAV's AC_CH_MAXDIST
 
