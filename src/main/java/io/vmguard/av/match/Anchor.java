@@ -2,7 +2,6 @@ package io.vmguard.av.match;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The static bytes a pattern is found by: {@code length} (2..4) consecutive bytes whose distance from the
@@ -16,16 +15,18 @@ record Anchor(int length, int[] keys, int minOffset, int maxOffset) {
     /**
      * Picks the most selective anchor of a program: among all windows of up to 4 static bytes in the parts
      * reachable from the match start through bounded gaps only, the one with the fewest expected false hits
-     * per scanned byte (spellings x commonness of its bytes x starts to try), preferring keys few other
-     * patterns use ({@code use} counts the keys already chosen). Null when there is none.
+     * per scanned byte (spellings x commonness of its bytes x starts to try). Short (2-3 byte) keys that other
+     * patterns already use cost more ({@code use} counts them), which spreads the verification work. Null when
+     * there is none.
      */
-    static Anchor choose(Parser.Parsed p, Map<Long, Integer> use) {
-        Anchor best = null;
+    static Anchor choose(Parser.Parsed p, Usage use) {
+        List<ByteSet> best = null;
+        long bestLo = 0, bestHi = 0;
         double bestCost = Double.MAX_VALUE;
         long lo = 0, hi = 0;
+        List<ByteSet> run = new ArrayList<>();
         for (int pi = 0; pi < p.parts().size(); pi++) {
             List<Node> nodes = p.parts().get(pi);
-            List<ByteSet> run = new ArrayList<>();
             long runLo = lo, runHi = hi;
             for (int ni = 0; ni <= nodes.size(); ni++) {
                 Node n = ni < nodes.size() ? nodes.get(ni) : null;
@@ -36,14 +37,17 @@ record Anchor(int length, int[] keys, int minOffset, int maxOffset) {
                     }
                     run.add(s);
                 } else {
-                    for (int from = 0; from < run.size(); from++) {
-                        for (int len = Math.min(4, run.size() - from); len >= 2; len--) {
-                            Anchor a = window(run.subList(from, from + len), runLo + from, runHi + from);
-                            if (a == null) continue;
-                            double cost = a.cost(use);
+                    if (runHi - runLo <= MAX_SPREAD) {
+                        // The longest windows only: a 4-byte window always beats its own 2- and 3-byte parts.
+                        int len = Math.min(4, run.size());
+                        for (int from = 0; len >= 2 && from + len <= run.size(); from++) {
+                            List<ByteSet> w = run.subList(from, from + len);
+                            double cost = cost(w, use) * (runHi - runLo + 1);
                             if (cost < bestCost) {
                                 bestCost = cost;
-                                best = a;
+                                best = List.copyOf(w);
+                                bestLo = runLo + from;
+                                bestHi = runHi + from;
                             }
                         }
                     }
@@ -61,18 +65,13 @@ record Anchor(int length, int[] keys, int minOffset, int maxOffset) {
             }
             if (hi - lo > MAX_SPREAD) break;
         }
-        return best;
+        return best == null ? null : window(best, bestLo, bestHi);
     }
 
     private static Anchor window(List<ByteSet> sets, long lo, long hi) {
-        if (hi - lo > MAX_SPREAD || hi > Integer.MAX_VALUE) return null;
-        long combos = 1;
-        for (ByteSet s : sets) combos *= s.size();
-        if (combos > MAX_KEYS) return null;
         int[] keys = {0};
         for (int i = 0; i < sets.size(); i++) {
-            ByteSet s = sets.get(i);
-            int[] members = s.members();
+            int[] members = sets.get(i).members();
             int[] next = new int[keys.length * members.length];
             int k = 0;
             for (int key : keys) {
@@ -83,24 +82,49 @@ record Anchor(int length, int[] keys, int minOffset, int maxOffset) {
         return new Anchor(sets.size(), keys, (int) lo, (int) hi);
     }
 
-    /** Expected candidate starts per scanned byte, on data where 00 and ff are common (executables). */
-    double cost(Map<Long, Integer> use) {
-        double c = 0;
-        for (int key : keys) {
-            double pr = 1;
-            for (int i = 0; i < length; i++) pr *= weight(key >>> (8 * i) & 0xff) / 256.0;
-            c += pr * (1 + use.getOrDefault(tag(length, key), 0));
+    /** Expected hits per scanned byte, on data where 00 and ff are common (executables); MAX_VALUE: too many spellings. */
+    private static double cost(List<ByteSet> w, Usage use) {
+        double pr = 1;
+        long combos = 1;
+        int key = 0;
+        for (int i = 0; i < w.size(); i++) {
+            ByteSet s = w.get(i);
+            combos *= s.size();
+            int single = s.single();
+            if (single >= 0) {
+                pr *= WEIGHT[single] / 256.0;
+                key |= single << (8 * i);
+            } else {
+                double sum = 0;
+                for (int b : s.members()) sum += WEIGHT[b];
+                pr *= sum / 256.0;
+            }
         }
-        return c * (maxOffset - minOffset + 1);
+        if (combos > MAX_KEYS) return Double.MAX_VALUE;
+        if (w.size() < 4 && combos == 1) pr *= 1 + use.get(tag(w.size(), key));
+        return pr;
     }
 
-    private static double weight(int b) {
-        return switch (b) {
-            case 0x00 -> 24;
-            case 0xff -> 6;
-            case 0x48, 0x89, 0x8b, 0x0f, 0x24, 0x20, 0x01, 0xe8, 0x41, 0x4c, 0x83, 0x85, 0xc0, 0x74, 0x75 -> 3;
-            default -> 0.8;
-        };
+    private static final double[] WEIGHT = new double[256];
+
+    static {
+        java.util.Arrays.fill(WEIGHT, 0.8);
+        WEIGHT[0x00] = 24;
+        WEIGHT[0xff] = 6;
+        for (int b : new int[] {0x48, 0x89, 0x8b, 0x0f, 0x24, 0x20, 0x01, 0xe8, 0x41, 0x4c, 0x83, 0x85, 0xc0, 0x74, 0x75}) WEIGHT[b] = 3;
+    }
+
+    /** How many programs use each short anchor key so far. */
+    static final class Usage {
+        private final java.util.HashMap<Long, Integer> counts = new java.util.HashMap<>();
+
+        int get(long tag) {
+            return counts.getOrDefault(tag, 0);
+        }
+
+        void add(Anchor a) {
+            if (a.length() < 4) for (int k : a.keys()) counts.merge(tag(a.length(), k), 1, Integer::sum);
+        }
     }
 
     static long tag(int length, int key) {

@@ -54,7 +54,7 @@ public final class MultiMatcher {
         size = b.next;
         Map<Integer, Integer> variants = new HashMap<>();
         for (Program p : programs) variants.merge(p.id, 1, Integer::sum);
-        Map<Long, Integer> use = new HashMap<>();
+        Anchor.Usage use = new Anchor.Usage();
         List<Integer> directList = new ArrayList<>(), everywhereList = new ArrayList<>();
         KeyList k2 = new KeyList(), k3 = new KeyList(), k4 = new KeyList();
         for (int i = 0; i < n; i++) {
@@ -76,11 +76,10 @@ public final class MultiMatcher {
             anchorLo[i] = a.minOffset();
             anchorHi[i] = a.maxOffset();
             KeyList kl = a.length() == 2 ? k2 : a.length() == 3 ? k3 : k4;
-            for (int key : a.keys()) {
-                kl.add(key, i);
-                use.merge(Anchor.tag(a.length(), key), 1, Integer::sum);
-            }
+            for (int key : a.keys()) kl.add(key, i);
+            use.add(a);
         }
+        for (Program p : programs) p.parsed = null; // only anchor choice needed the syntax tree
         direct = directList.stream().mapToInt(Integer::intValue).toArray();
         everywhere = everywhereList.stream().mapToInt(Integer::intValue).toArray();
         t2 = k2.table(2);

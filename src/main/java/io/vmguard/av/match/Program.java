@@ -25,7 +25,7 @@ final class Program {
     final long[] classes;      // 4 words per byte class
     final int leftEdge, rightEdge; // Marker ordinal, or EDGE_NONE
     final boolean leftNegated, rightNegated, wide;
-    final Parser.Parsed parsed;
+    Parser.Parsed parsed;      // until the matcher is built
 
     Program(int id, Parser.Parsed p) {
         this.id = id;
