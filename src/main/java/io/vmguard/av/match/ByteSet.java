@@ -52,8 +52,21 @@ record ByteSet(long w0, long w1, long w2, long w3) {
     /** The single member, or -1 when the set has another size. */
     int single() {
         if (size() != 1) return -1;
-        for (int b = 0; b < 256; b++) if (has(b)) return b;
-        return -1;
+        if (w0 != 0) return Long.numberOfTrailingZeros(w0);
+        if (w1 != 0) return 64 + Long.numberOfTrailingZeros(w1);
+        if (w2 != 0) return 128 + Long.numberOfTrailingZeros(w2);
+        return 192 + Long.numberOfTrailingZeros(w3);
+    }
+
+    /** The members in increasing order. */
+    int[] members() {
+        int[] out = new int[size()];
+        int k = 0;
+        long[] ws = {w0, w1, w2, w3};
+        for (int i = 0; i < 4; i++) {
+            for (long w = ws[i]; w != 0; w &= w - 1) out[k++] = 64 * i + Long.numberOfTrailingZeros(w);
+        }
+        return out;
     }
 
     /** ClamAV's nocase: an ASCII letter also matches its other case. */

@@ -14,6 +14,31 @@ final class Parser {
     /** The parsed signature: parts separated by gaps ({@code gapMax[i] < 0}: unbounded). */
     record Parsed(List<List<Node>> parts, int[] gapMin, int[] gapMax, Edge left, Edge right, boolean wide) {}
 
+    /**
+     * The pattern cut at its unbounded gaps ({@code *}, {@code {n-}}) into segments that are matched on their own
+     * and joined after the scan; {@code gapMin[i]} is the least gap between segment i and i+1. Edge markers
+     * stay with the first and the last segment.
+     */
+    record Segments(List<Parsed> segments, int[] gapMin) {}
+
+    static Segments segments(Parsed p) {
+        List<Parsed> out = new ArrayList<>();
+        List<Integer> gaps = new ArrayList<>();
+        int from = 0;
+        int n = p.parts().size();
+        for (int i = 0; i <= n - 1; i++) {
+            boolean cut = i == n - 1 || p.gapMax()[i] < 0;
+            if (!cut) continue;
+            int[] gmin = java.util.Arrays.copyOfRange(p.gapMin(), from, i);
+            int[] gmax = java.util.Arrays.copyOfRange(p.gapMax(), from, i);
+            out.add(new Parsed(p.parts().subList(from, i + 1), gmin, gmax, from == 0 ? p.left() : null,
+                    i == n - 1 ? p.right() : null, p.wide()));
+            if (i < n - 1) gaps.add(p.gapMin()[i]);
+            from = i + 1;
+        }
+        return new Segments(out, gaps.stream().mapToInt(Integer::intValue).toArray());
+    }
+
     static final int MAX_NEST = 15;   // ClamAV's ACPATT_ALTN_MAXNEST
     static final int MAX_BRACKET = 32; // ClamAV's AC_CH_MAXDIST
 
@@ -304,6 +329,7 @@ final class Parser {
         if (++nest > MAX_NEST) throw new PatternSyntaxException("alternatives nested deeper than " + MAX_NEST);
         List<List<Node>> branches = new ArrayList<>();
         List<Node> cur = new ArrayList<>();
+        boolean nestedGroup = false;
         while (true) {
             if (pos >= text.length()) throw new PatternSyntaxException("missing ')'");
             char c = text.charAt(pos);
@@ -316,6 +342,7 @@ final class Parser {
             } else if (c == '[') {
                 throw new PatternSyntaxException("[x-y] inside an alternative");
             } else {
+                nestedGroup |= c == '(' || c == '!';
                 cur.add(parseElement(false));
             }
         }
@@ -330,7 +357,10 @@ final class Parser {
         int len0 = branches.get(0).size();
         boolean sameLength = branches.stream().allMatch(br -> br.size() == len0);
         if (negated) {
-            if (!allBytes || !sameLength) {
+            // ClamAV negates only single bytes and same-length literal strings, not generic alternatives.
+            boolean literal = allBytes && !nestedGroup
+                    && branches.stream().allMatch(br -> br.size() == 1 || br.stream().allMatch(Parser::isStatic));
+            if (!literal || !sameLength) {
                 throw new PatternSyntaxException("a negated alternative must hold single bytes or strings of one length");
             }
             List<List<ByteSet>> strings = new ArrayList<>();

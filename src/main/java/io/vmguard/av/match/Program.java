@@ -15,6 +15,9 @@ final class Program {
 
     final int id;              // the caller's pattern id
     int index;                 // position in the matcher's program table
+    int chain = -1;            // the chain this program is a segment of (-1: a whole pattern)
+    int segment;               // its place in that chain
+    boolean unanchored;        // verified at every position (no anchor): its matches arrive out of order
     final int[] code;
     final int[] partStart;     // pc of each part
     final int[] gapMin, gapMax; // gap after part i (gapMax < 0: unbounded)
@@ -22,7 +25,7 @@ final class Program {
     final long[] classes;      // 4 words per byte class
     final int leftEdge, rightEdge; // Marker ordinal, or EDGE_NONE
     final boolean leftNegated, rightNegated, wide;
-    final Parser.Parsed parsed;
+    Parser.Parsed parsed;      // until the matcher is built
 
     Program(int id, Parser.Parsed p) {
         this.id = id;
@@ -31,11 +34,11 @@ final class Program {
         int n = p.parts().size();
         partStart = new int[n];
         for (int i = 0; i < n; i++) {
-            partStart[i] = b.code.size();
+            partStart[i] = b.size;
             b.emit(p.parts().get(i));
             b.add(END, i);
         }
-        code = b.code.stream().mapToInt(Integer::intValue).toArray();
+        code = java.util.Arrays.copyOf(b.code, b.size);
         classes = new long[b.classes.size() * 4];
         for (int i = 0; i < b.classes.size(); i++) {
             ByteSet s = b.classes.get(i);
@@ -65,12 +68,16 @@ final class Program {
     }
 
     private static final class Builder {
-        final List<Integer> code = new ArrayList<>();
+        int[] code = new int[16];
+        int size;
         final List<ByteSet> classes = new ArrayList<>();
         final Map<ByteSet, Integer> classIndex = new HashMap<>();
 
         void add(int... xs) {
-            for (int x : xs) code.add(x);
+            for (int x : xs) {
+                if (size == code.length) code = java.util.Arrays.copyOf(code, size * 2);
+                code[size++] = x;
+            }
         }
 
         int cls(ByteSet s) {
@@ -97,16 +104,16 @@ final class Program {
                     }
                     case Node.Alt(List<List<Node>> branches) -> {
                         add(ALT, branches.size());
-                        int table = code.size();
+                        int table = size;
                         for (int i = 0; i < branches.size(); i++) add(0);
                         List<Integer> jumps = new ArrayList<>();
                         for (int i = 0; i < branches.size(); i++) {
-                            code.set(table + i, code.size());
+                            code[table + i] = size;
                             emit(branches.get(i));
                             add(JMP, 0);
-                            jumps.add(code.size() - 1);
+                            jumps.add(size - 1);
                         }
-                        for (int j : jumps) code.set(j, code.size());
+                        for (int j : jumps) code[j] = size;
                     }
                 }
             }

@@ -1,0 +1,133 @@
+package io.vmguard.av.match;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The static bytes a pattern is found by: {@code length} (2..4) consecutive bytes whose distance from the
+ * match start lies in {@code [minOffset, maxOffset]}, spelled as one or more keys (several when the anchor
+ * holds nocase letters or a nibble). Keys are little-endian: the first byte is the low byte.
+ */
+record Anchor(int length, int[] keys, int minOffset, int maxOffset) {
+    static final int MAX_KEYS = 64;       // more spellings than this and the window is no anchor
+    static final int MAX_SPREAD = 1024;   // starts to try per anchor hit
+
+    /**
+     * Picks the most selective anchor of a program: among all windows of up to 4 static bytes in the parts
+     * reachable from the match start through bounded gaps only, the one with the fewest expected false hits
+     * per scanned byte (spellings x commonness of its bytes x starts to try). Short (2-3 byte) keys that other
+     * patterns already use cost more ({@code use} counts them), which spreads the verification work. Null when
+     * there is none.
+     */
+    static Anchor choose(Parser.Parsed p, Usage use) {
+        List<ByteSet> best = null;
+        long bestLo = 0, bestHi = 0;
+        double bestCost = Double.MAX_VALUE;
+        long lo = 0, hi = 0;
+        List<ByteSet> run = new ArrayList<>();
+        for (int pi = 0; pi < p.parts().size(); pi++) {
+            List<Node> nodes = p.parts().get(pi);
+            long runLo = lo, runHi = hi;
+            for (int ni = 0; ni <= nodes.size(); ni++) {
+                Node n = ni < nodes.size() ? nodes.get(ni) : null;
+                if (n instanceof Node.Bytes(ByteSet s) && s.size() <= 16) {
+                    if (run.isEmpty()) {
+                        runLo = lo;
+                        runHi = hi;
+                    }
+                    run.add(s);
+                } else {
+                    if (runHi - runLo <= MAX_SPREAD) {
+                        // The longest windows only: a 4-byte window always beats its own 2- and 3-byte parts.
+                        int len = Math.min(4, run.size());
+                        for (int from = 0; len >= 2 && from + len <= run.size(); from++) {
+                            List<ByteSet> w = run.subList(from, from + len);
+                            double cost = cost(w, use) * (runHi - runLo + 1);
+                            if (cost < bestCost) {
+                                bestCost = cost;
+                                best = List.copyOf(w);
+                                bestLo = runLo + from;
+                                bestHi = runHi + from;
+                            }
+                        }
+                    }
+                    run.clear();
+                }
+                if (n != null) {
+                    lo += n.minLength();
+                    hi += n.maxLength();
+                }
+            }
+            if (pi < p.gapMin().length) {
+                if (p.gapMax()[pi] < 0) break;
+                lo += p.gapMin()[pi];
+                hi += p.gapMax()[pi];
+            }
+            if (hi - lo > MAX_SPREAD) break;
+        }
+        return best == null ? null : window(best, bestLo, bestHi);
+    }
+
+    private static Anchor window(List<ByteSet> sets, long lo, long hi) {
+        int[] keys = {0};
+        for (int i = 0; i < sets.size(); i++) {
+            int[] members = sets.get(i).members();
+            int[] next = new int[keys.length * members.length];
+            int k = 0;
+            for (int key : keys) {
+                for (int b : members) next[k++] = key | b << (8 * i);
+            }
+            keys = next;
+        }
+        return new Anchor(sets.size(), keys, (int) lo, (int) hi);
+    }
+
+    /** Expected hits per scanned byte, on data where 00 and ff are common (executables); MAX_VALUE: too many spellings. */
+    private static double cost(List<ByteSet> w, Usage use) {
+        double pr = 1;
+        long combos = 1;
+        int key = 0;
+        for (int i = 0; i < w.size(); i++) {
+            ByteSet s = w.get(i);
+            combos *= s.size();
+            int single = s.single();
+            if (single >= 0) {
+                pr *= WEIGHT[single] / 256.0;
+                key |= single << (8 * i);
+            } else {
+                double sum = 0;
+                for (int b : s.members()) sum += WEIGHT[b];
+                pr *= sum / 256.0;
+            }
+        }
+        if (combos > MAX_KEYS) return Double.MAX_VALUE;
+        if (w.size() < 4 && combos == 1) pr *= 1 + use.get(tag(w.size(), key));
+        return pr;
+    }
+
+    private static final double[] WEIGHT = new double[256];
+
+    static {
+        java.util.Arrays.fill(WEIGHT, 0.8);
+        WEIGHT[0x00] = 24;
+        WEIGHT[0xff] = 6;
+        for (int b : new int[] {0x48, 0x89, 0x8b, 0x0f, 0x24, 0x20, 0x01, 0xe8, 0x41, 0x4c, 0x83, 0x85, 0xc0, 0x74, 0x75}) WEIGHT[b] = 3;
+    }
+
+    /** How many programs use each short anchor key so far. */
+    static final class Usage {
+        private final java.util.HashMap<Long, Integer> counts = new java.util.HashMap<>();
+
+        int get(long tag) {
+            return counts.getOrDefault(tag, 0);
+        }
+
+        void add(Anchor a) {
+            if (a.length() < 4) for (int k : a.keys()) counts.merge(tag(a.length(), k), 1, Integer::sum);
+        }
+    }
+
+    static long tag(int length, int key) {
+        return (long) length << 32 | (key & 0xffffffffL);
+    }
+}
