@@ -32,8 +32,16 @@ public final class SignatureDatabase {
      * @throws IOException when a named path does not exist or a directory cannot be listed
      */
     public static SignatureDatabase load(List<Path> pathsOrDirs, Consumer<LoadProblem> problems) throws IOException {
+        return load(pathsOrDirs, problems, true);
+    }
+
+    /**
+     * As {@link #load(List, Consumer)}; {@code pua} false leaves out the PUA databases (.hdu .hsu .mdu .msu .ndu
+     * .ldu, potentially unwanted applications) as clamscan does unless given {@code --detect-pua}.
+     */
+    public static SignatureDatabase load(List<Path> pathsOrDirs, Consumer<LoadProblem> problems, boolean pua) throws IOException {
         long start = System.nanoTime();
-        DatabaseLoader loader = new DatabaseLoader(problems);
+        DatabaseLoader loader = new DatabaseLoader(problems, pua);
         loader.load(pathsOrDirs);
         SignatureEngine engine = new SignatureEngine(loader.contents());
         return new SignatureDatabase(engine, loader.problems(), Duration.ofNanos(System.nanoTime() - start));

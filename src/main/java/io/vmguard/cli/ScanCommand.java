@@ -61,6 +61,9 @@ final class ScanCommand implements Callable<Integer> {
     @Option(names = "--stats", description = "Add signatures loaded, load time, matcher memory and throughput to the summary.")
     boolean stats;
 
+    @Option(names = "--detect-pua", description = "Also load PUA databases (.hdu .hsu .mdu .msu .ndu .ldu), as clamscan --detect-pua.")
+    boolean detectPua;
+
     @Option(names = {"-i", "--infected"}, description = "Print only files where something was found.")
     boolean infectedOnly;
 
@@ -90,7 +93,7 @@ final class ScanCommand implements Callable<Integer> {
                     err.println("vmguard scan: " + problem);
                 }
                 shown.add(problem);
-            });
+            }, detectPua);
             if (shown.size() > MAX_PROBLEMS_SHOWN) {
                 err.println("vmguard scan: " + (shown.size() - MAX_PROBLEMS_SHOWN) + " more database problems not shown");
             }

@@ -53,6 +53,27 @@ class ContainerTest {
     }
 
     @Test
+    void anIgnoreListAfterTheSignaturesInAContainerStillDropsThemByName() throws IOException {
+        Map<String, byte[]> m = members();
+        m.put("vmg.ign2", "Eicar.Hash\nEicar.Body\n".getBytes(StandardCharsets.ISO_8859_1));
+        Path cud = TestFiles.write(dir, "vmg.cud", TestFiles.container(TestFiles.gzip(TestFiles.tar(m)), null, "X"));
+        SignatureDatabase db = SignatureDatabase.load(List.of(cud), null);
+        assertEquals(List.of("Eicar.Logic.UNOFFICIAL"), names(new Scanner(db).scan(MemorySegment.ofArray(TestFiles.eicar()), true)));
+        assertEquals(1, db.signatureCount());
+    }
+
+    @Test
+    void puaMembersAreLeftOutOnRequest() throws IOException {
+        Map<String, byte[]> m = members();
+        m.put("vmg.hdu", (TestFiles.EICAR_SHA256 + ":68:Pua.Eicar\n").getBytes(StandardCharsets.ISO_8859_1));
+        Path cud = TestFiles.write(dir, "vmg.cud", TestFiles.container(TestFiles.gzip(TestFiles.tar(m)), null, "X"));
+        assertEquals(4, SignatureDatabase.load(List.of(cud), null).signatureCount());
+        List<LoadProblem> problems = new ArrayList<>();
+        assertEquals(3, SignatureDatabase.load(List.of(cud), problems::add, false).signatureCount());
+        assertTrue(problems.stream().anyMatch(p -> p.message().contains("vmg.hdu")), problems.toString());
+    }
+
+    @Test
     void aCorruptedHeaderMd5IsRefused() throws IOException {
         byte[] body = TestFiles.gzip(TestFiles.tar(members()));
         Path cud = TestFiles.write(dir, "vmg.cud", TestFiles.container(body, "0123456789abcdef0123456789abcdef", "X"));

@@ -154,6 +154,17 @@ class ScanCommandTest {
     }
 
     @Test
+    void puaDatabasesLoadOnlyWithDetectPua() throws Exception {
+        Path pua = Files.createDirectory(dir.resolve("pua"));
+        TestFiles.write(pua, "t.hdu", TestFiles.EICAR_MD5 + ":68:PUA.Eicar\n");
+        String file = corpus.resolve("a-eicar.com").toString();
+        assertEquals(0, Main.execute("scan", "--no-summary", "-d", pua.toString(), file));
+        assertTrue(stderr().contains("t.hdu: PUA signatures"), stderr());
+        assertEquals(1, Main.execute("scan", "--no-summary", "--detect-pua", "-d", pua.toString(), file));
+        assertTrue(stdout().endsWith(file + ": PUA.Eicar.UNOFFICIAL FOUND\n"), stdout());
+    }
+
+    @Test
     void noDatabaseOptionIsAUsageError() {
         assertEquals(2, Main.execute("scan", corpus.toString()));
         assertTrue(stderr().contains("Missing required option"), stderr());

@@ -40,9 +40,16 @@ public final class DatabaseLoader {
     private final List<LoadProblem> problems = new ArrayList<>();
     private final IgnoreList ignores = new IgnoreList();
     private final DatabaseContents contents = new DatabaseContents();
+    private final boolean pua;
+
+    /** @param pua whether to load PUA databases (.hdu .hsu .mdu .msu .ndu .ldu) */
+    public DatabaseLoader(Consumer<LoadProblem> sink, boolean pua) {
+        this.sink = sink == null ? p -> { } : sink;
+        this.pua = pua;
+    }
 
     public DatabaseLoader(Consumer<LoadProblem> sink) {
-        this.sink = sink == null ? p -> { } : sink;
+        this(sink, true);
     }
 
     public DatabaseContents contents() {
@@ -91,6 +98,10 @@ public final class DatabaseLoader {
             case NOT_USED -> report(name, 0, "a ClamAV database of a kind vmguard does not use, ignored");
             case CONTAINER -> loadContainer(file, name);
             default -> {
+                if (!pua && DbFormat.isPua(name)) {
+                    report(name, 0, "PUA signatures (potentially unwanted applications), not loaded without --detect-pua");
+                    return;
+                }
                 try (InputStream in = Files.newInputStream(file)) {
                     loadStream(name, format, in, false);
                 } catch (IOException e) {
@@ -167,6 +178,7 @@ public final class DatabaseLoader {
                     ? raw : new GZIPInputStream(raw, 64 * 1024);
             TarReader tar = new TarReader(body);
             List<String> unused = new ArrayList<>();
+            List<String> skippedPua = new ArrayList<>();
             int members = 0;
             for (TarReader.Member member = tar.next(); member != null; member = tar.next()) {
                 if (++members > MAX_CONTAINER_MEMBERS) {
@@ -181,8 +193,17 @@ public final class DatabaseLoader {
                             unused.add(memberName);
                         }
                     }
-                    default -> loadStream(name + "/" + memberName, format, member.content(), official);
+                    default -> {
+                        if (!pua && DbFormat.isPua(memberName)) {
+                            skippedPua.add(memberName);
+                        } else {
+                            loadStream(name + "/" + memberName, format, member.content(), official);
+                        }
+                    }
                 }
+            }
+            if (!skippedPua.isEmpty()) {
+                report(name, 0, "PUA members not loaded without --detect-pua: " + String.join(", ", skippedPua));
             }
             if (!unused.isEmpty()) {
                 report(name, 0, "members of kinds vmguard does not use, ignored: " + String.join(", ", unused));

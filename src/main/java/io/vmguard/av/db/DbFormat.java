@@ -27,6 +27,15 @@ public enum DbFormat {
     private static final Set<String> NOT_USED_EXTENSIONS = Set.of("cdb", "cbc", "pdb", "gdb", "wdb", "ftm", "cfg", "crb",
             "cat", "info", "pwdb", "yar", "yara", "idb", "imp", "ioc", "pua");
 
+    /**
+     * Whether the file holds PUA signatures (potentially unwanted applications: .hdu .hsu .mdu .msu .ndu .ldu),
+     * which clamscan loads only with {@code --detect-pua}.
+     */
+    public static boolean isPua(String fileName) {
+        String lower = fileName.toLowerCase(Locale.ROOT);
+        return Set.of("hdu", "hsu", "mdu", "msu", "ndu", "ldu").contains(lower.substring(lower.lastIndexOf('.') + 1));
+    }
+
     public static DbFormat of(String fileName) {
         int dot = fileName.lastIndexOf('.');
         String extension = dot < 0 ? "" : fileName.substring(dot + 1).toLowerCase(Locale.ROOT);
