@@ -44,7 +44,14 @@ public final class SignatureDatabase {
         DatabaseLoader loader = new DatabaseLoader(problems, pua);
         loader.load(pathsOrDirs);
         SignatureEngine engine = new SignatureEngine(loader.contents());
-        return new SignatureDatabase(engine, loader.problems(), Duration.ofNanos(System.nanoTime() - start));
+        List<LoadProblem> all = new java.util.ArrayList<>(loader.problems());
+        for (LoadProblem p : engine.problems()) {
+            all.add(p);
+            if (problems != null) {
+                problems.accept(p);
+            }
+        }
+        return new SignatureDatabase(engine, List.copyOf(all), Duration.ofNanos(System.nanoTime() - start));
     }
 
     /** Detection signatures loaded (allow-list entries and ignore entries not counted). */

@@ -80,6 +80,7 @@ final class ScanCommand implements Callable<Integer> {
     private int infected;
     private int errors;
     private PrintStream out;
+    private volatile boolean progressOnTerminal;
 
     @Override
     public Integer call() {
@@ -117,6 +118,15 @@ final class ScanCommand implements Callable<Integer> {
             }
         } finally {
             progress.shutdownNow();
+            try {
+                progress.awaitTermination(1, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (progressOnTerminal) {
+                err.print("\r\033[K");   // leave no half progress line behind
+                err.flush();
+            }
         }
         long elapsed = System.nanoTime() - start;
         if (!noSummary) {
@@ -284,7 +294,8 @@ final class ScanCommand implements Callable<Integer> {
             double mb = bytes.get() / (1024.0 * 1024.0);
             String text = String.format(Locale.ROOT, "scanned %d files, %.1f MB (%.1f MB/s)", files.get(), mb, mb / (elapsed / 1e9));
             if (terminal) {
-                err.print("\r" + text + "   \r");
+                progressOnTerminal = true;
+                err.print("\r\033[K" + text + "\r");
             } else {
                 err.println("vmguard scan: " + text);
             }

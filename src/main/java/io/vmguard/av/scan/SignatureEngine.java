@@ -1,6 +1,7 @@
 package io.vmguard.av.scan;
 
 import io.vmguard.av.Detection;
+import io.vmguard.av.LoadProblem;
 import io.vmguard.av.db.BodySignature;
 import io.vmguard.av.db.DatabaseContents;
 import io.vmguard.av.db.HashKind;
@@ -35,6 +36,9 @@ public final class SignatureEngine {
     /** Logical signatures whose expression holds with no subsignature matched (e.g. {@code 0=0}). */
     private final int[] trueWhenNothingMatches;
     private final boolean[] logicalOnMemory;
+    /** Logical signatures a subsignature of which the matcher refused. */
+    private final boolean[] disabled;
+    private final List<LoadProblem> compileProblems = new ArrayList<>();
     private final boolean scansMemory;
 
     /**
@@ -51,13 +55,17 @@ public final class SignatureEngine {
         bodies = List.copyOf(contents.bodies);
         logicals = List.copyOf(contents.logicals);
         logicalOnMemory = new boolean[logicals.size()];
+        disabled = new boolean[logicals.size()];
         boolean memory = false;
         Map<Target, GroupBuilder> builders = new EnumMap<>(Target.class);
         for (int i = 0; i < bodies.size(); i++) {
             BodySignature s = bodies.get(i);
             boolean raw = appliesToMemory(s.target(), s.offset());
-            builders.computeIfAbsent(s.target(), t -> new GroupBuilder()).add(s.pattern(), s.offset(), PatternOptions.NONE, i, -1, raw);
-            memory |= raw;
+            if (builders.computeIfAbsent(s.target(), t -> new GroupBuilder()).add(s.pattern(), s.offset(), PatternOptions.NONE, i, -1, raw)) {
+                memory |= raw;
+            } else {
+                compileProblems.add(new LoadProblem(s.database(), 0, "signature " + s.name() + " could not be compiled, skipped"));
+            }
         }
         List<Integer> always = new ArrayList<>();
         for (int i = 0; i < logicals.size(); i++) {
@@ -65,12 +73,19 @@ public final class SignatureEngine {
             Target target = s.description().target();
             boolean raw = !s.description().needsFile()
                     && s.subsignatures().stream().allMatch(sub -> appliesToMemory(target, sub.offset()));
-            logicalOnMemory[i] = raw;
-            memory |= raw;
+            boolean compiled = true;
             for (int sub = 0; sub < s.subsignatures().size(); sub++) {
                 LogicalSignature.Subsignature ss = s.subsignatures().get(sub);
-                builders.computeIfAbsent(target, t -> new GroupBuilder()).add(ss.pattern(), ss.offset(), ss.options(), i, sub, raw);
+                compiled &= builders.computeIfAbsent(target, t -> new GroupBuilder()).add(ss.pattern(), ss.offset(), ss.options(), i, sub, raw);
             }
+            if (!compiled) {
+                // Subsignatures already added still count, but the signature is never evaluated.
+                disabled[i] = true;
+                compileProblems.add(new LoadProblem(s.database(), 0, "signature " + s.name() + " could not be compiled, skipped"));
+                continue;
+            }
+            logicalOnMemory[i] = raw;
+            memory |= raw;
             if (s.expression().matches(new int[0])) {
                 always.add(i);
             }
@@ -93,14 +108,21 @@ public final class SignatureEngine {
         private final List<int[]> refs = new ArrayList<>();
         private final List<Boolean> memory = new ArrayList<>();
 
-        void add(io.vmguard.av.match.BodyPattern pattern, OffsetRule offset, PatternOptions options, int signature, int sub, boolean raw) {
-            int id = matcher.add(pattern, offset, options);
+        /** False when the matcher refuses the pattern (the parsers check first, so this is a safety net). */
+        boolean add(io.vmguard.av.match.BodyPattern pattern, OffsetRule offset, PatternOptions options, int signature, int sub, boolean raw) {
+            int id;
+            try {
+                id = matcher.add(pattern, offset, options);
+            } catch (IllegalArgumentException e) {
+                return false;
+            }
             while (refs.size() <= id) {
                 refs.add(null);
                 memory.add(false);
             }
             refs.set(id, new int[] {signature, sub});
             memory.set(id, raw);
+            return true;
         }
 
         Group build() {
@@ -128,6 +150,11 @@ public final class SignatureEngine {
             total += g.matcher().footprintBytes() + g.signature().length * 6L;
         }
         return total;
+    }
+
+    /** Signatures the matcher refused while compiling. */
+    public List<LoadProblem> problems() {
+        return List.copyOf(compileProblems);
     }
 
     public boolean scansMemory() {
@@ -271,7 +298,7 @@ public final class SignatureEngine {
             }
             for (int i : candidates) {
                 LogicalSignature s = logicals.get(i);
-                if (memoryOnly && !logicalOnMemory[i]) {
+                if (disabled[i] || (memoryOnly && !logicalOnMemory[i])) {
                     continue;
                 }
                 Target target = s.description().target();
