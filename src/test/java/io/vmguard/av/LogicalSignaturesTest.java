@@ -50,6 +50,21 @@ class LogicalSignaturesTest {
     }
 
     @Test
+    void aTargetZeroSignatureTrueWithNothingMatchedFiresOnEveryFileAsInClamscan() throws IOException {
+        // clamscan also evaluates target-0 logical signatures with all counts zero: "1=0" fires even on a file
+        // holding subsignature 1 (checked with clamscan 1.4.6); for an ELF target it does not.
+        String ldb = """
+                NotOne;Engine:51-255,Target:0;1=0;ffffff;454e545259
+                NotOneElf;Engine:51-255,Target:6;1=0;ffffff;454e545259
+                """;
+        List<LoadProblem> problems = new ArrayList<>();
+        Scanner scanner = scanner(ldb, problems);
+        assertEquals(List.of("NotOne"), found(scanner, TestFiles.elf()));
+        assertEquals(List.of("NotOne"), found(scanner, TestFiles.eicar()));
+        assertEquals(List.of(), scanner.scanMemory(MemorySegment.ofArray(TestFiles.elf())), "not on raw memory");
+    }
+
+    @Test
     void subsignatureOffsetsAndOptions() throws IOException {
         String ldb = """
                 Offsets;Engine:51-255,Target:0;0&1;0:58354f21;EOF-4:482b482a

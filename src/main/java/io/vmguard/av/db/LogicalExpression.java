@@ -1,13 +1,16 @@
 package io.vmguard.av.db;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * The logical expression of an .ldb signature: subsignature indexes joined by {@code &} and {@code |}, grouped
  * with parentheses, with match-count conditions {@code =X}, {@code >X}, {@code <X} and, on groups, {@code ,Y}
  * (at least Y distinct subsignatures).
  *
  * <p>Semantics follow ClamAV's cli_ac_chklsig, including its quirks, so that verdicts agree: there is no
- * precedence between {@code &} and {@code |} (the expression splits at its first top-level operator, so
- * {@code 0&1|2} is {@code 0&(1|2)}); a true node carries the number of matches below it and the set of
+ * precedence between {@code &} and {@code |}: outside parentheses the expression splits at its first operator
+ * ({@code 0&1|2} is {@code 0&(1|2)}), inside a group at its last ({@code (0&1|2)} is {@code (0&1)|2}); a true node carries the number of matches below it and the set of
  * subsignatures that matched; a count condition on a single subsignature ignores {@code ,Y}; a group with a
  * condition passes its count upwards but not its set.
  */
@@ -110,20 +113,49 @@ public sealed interface LogicalExpression {
             this.text = text;
         }
 
-        // expression := counted ( ('&'|'|') expression )?   -- right-recursive: ClamAV splits at the first operator
+        // expression := counted ( ('&'|'|') counted )*
+        // Outside parentheses ClamAV splits at the first operator (a&b|c is a&(b|c)); inside a group at the last
+        // one, the part before it being read as an expression again ((a&b|c|d) is (a&(b|c))|d).
         private LogicalExpression expression(int depth) throws LineRejected.Malformed {
+            List<LogicalExpression> operands = new ArrayList<>();
+            StringBuilder operators = new StringBuilder();
+            sequence(depth, operands, operators);
+            return firstSplit(operands, operators, 0);
+        }
+
+        private void sequence(int depth, List<LogicalExpression> operands, StringBuilder operators) throws LineRejected.Malformed {
             if (depth > MAX_DEPTH) {
                 throw error("nested more than " + MAX_DEPTH + " deep");
             }
-            LogicalExpression left = counted(depth);
-            if (at < text.length() && (text.charAt(at) == '&' || text.charAt(at) == '|')) {
+            operands.add(counted(depth));
+            while (at < text.length() && (text.charAt(at) == '&' || text.charAt(at) == '|')) {
                 char operator = text.charAt(at++);
                 if (at == text.length()) {
                     throw error("missing right argument of '" + operator + "'");
                 }
-                return new Both(operator, left, expression(depth + 1));
+                operators.append(operator);
+                operands.add(counted(depth));
             }
-            return left;
+        }
+
+        private static LogicalExpression firstSplit(List<LogicalExpression> operands, CharSequence operators, int from) {
+            LogicalExpression result = operands.get(operands.size() - 1);
+            for (int i = operands.size() - 2; i >= from; i--) {
+                result = new Both(operators.charAt(i), operands.get(i), result);
+            }
+            return result;
+        }
+
+        private LogicalExpression group(int depth) throws LineRejected.Malformed {
+            List<LogicalExpression> operands = new ArrayList<>();
+            StringBuilder operators = new StringBuilder();
+            sequence(depth, operands, operators);
+            if (operands.size() == 1) {
+                return operands.getFirst();
+            }
+            int last = operands.size() - 1;
+            LogicalExpression left = firstSplit(operands.subList(0, last), operators, 0);
+            return new Both(operators.charAt(last - 1), left, operands.get(last));
         }
 
         // counted := primary ( ('='|'<'|'>') number (',' number)? )?
@@ -148,7 +180,7 @@ public sealed interface LogicalExpression {
             }
             if (text.charAt(at) == '(') {
                 at++;
-                LogicalExpression inner = expression(depth + 1);
+                LogicalExpression inner = group(depth + 1);
                 if (at >= text.length() || text.charAt(at) != ')') {
                     throw error("missing closing parenthesis");
                 }

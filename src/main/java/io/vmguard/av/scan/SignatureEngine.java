@@ -35,6 +35,13 @@ public final class SignatureEngine {
     private final Map<Target, Group> groups = new EnumMap<>(Target.class);
     /** Logical signatures whose expression holds with no subsignature matched (e.g. {@code 0=0}). */
     private final int[] trueWhenNothingMatches;
+    /**
+     * The same as flags. clamscan reports a target-0 logical signature that holds with no match on every file,
+     * whatever its subsignatures matched (it also evaluates target-0 signatures once with all counts zero):
+     * {@code 1=0} fires on a file holding subsignature 1 twice. vmguard does the same so that verdicts agree;
+     * real signatures are never true with nothing matched, so this only concerns contrived ones.
+     */
+    private final boolean[] alwaysTrue;
     private final boolean[] logicalOnMemory;
     /** Logical signatures a subsignature of which the matcher refused. */
     private final boolean[] disabled;
@@ -91,6 +98,10 @@ public final class SignatureEngine {
             }
         }
         trueWhenNothingMatches = always.stream().mapToInt(Integer::intValue).toArray();
+        alwaysTrue = new boolean[logicals.size()];
+        for (int i : trueWhenNothingMatches) {
+            alwaysTrue[i] = true;
+        }
         builders.forEach((target, b) -> groups.put(target, b.build()));
         scansMemory = memory;
     }
@@ -309,7 +320,7 @@ public final class SignatureEngine {
                     continue;
                 }
                 int[] c = counts == null ? new int[0] : counts.getOrDefault(i, new int[0]);
-                if (s.expression().matches(c)) {
+                if (s.expression().matches(c) || (target == Target.ANY && alwaysTrue[i])) {
                     long[] first = firstOffset == null ? null : firstOffset.get(i);
                     found.add(new Detection(s.name(), first == null ? 0 : first[0], s.database()));
                     if (!all) {

@@ -29,6 +29,17 @@ class LogicalExpressionTest {
     }
 
     @Test
+    void insideParenthesesTheLastOperatorSplits() throws LineRejected.Malformed {
+        // ClamAV reads a group's content up to its last operator as an expression again: (0&1|2) is (0&1)|2, and
+        // (0&1|2|3) is (0&(1|2))|3. Checked against clamscan (LogicalDifferentialTest).
+        assertTrue(eval("(0&1|2)", 0, 0, 1));
+        assertFalse(eval("0&1|2", 0, 0, 1));
+        assertTrue(eval("(0&1|2|3)", 0, 0, 0, 1));
+        assertFalse(eval("(0&1|2|3)", 0, 1, 0, 0));
+        assertTrue(eval("(0&1|2|3)", 1, 0, 1, 0));
+    }
+
+    @Test
     void countsOnSubsignaturesAndGroups() throws LineRejected.Malformed {
         assertTrue(eval("0=2", 2));
         assertFalse(eval("0=2", 3));
@@ -45,9 +56,11 @@ class LogicalExpressionTest {
 
     @Test
     void aGroupWithACountPassesItsCountButNotItsSubsignatures() throws LineRejected.Malformed {
-        // ((0|1)>0)>1,2: the inner group's set is not passed up (cli_ac_chklsig), so ,2 can never hold.
-        assertFalse(eval("((0|1)>0)>1,2", 3, 3));
-        assertTrue(eval("((0|1)>0)>1", 3, 3));
+        // The counted inner group passes 6 matches but no subsignatures up (cli_ac_chklsig), so only
+        // subsignature 2 is distinct for ,2: clamscan agrees (0, 1 and 2 all matched, no detection).
+        assertFalse(eval("((0|1)>0&2)>1,2", 3, 3, 1));
+        assertTrue(eval("((0|1)>0&2)>1,1", 3, 3, 1));
+        assertTrue(eval("((0|1)>0&2)>1", 3, 3, 1));
     }
 
     @Test
