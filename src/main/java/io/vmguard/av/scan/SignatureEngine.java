@@ -320,7 +320,7 @@ public final class SignatureEngine {
                     continue;
                 }
                 int[] c = counts == null ? new int[0] : counts.getOrDefault(i, new int[0]);
-                if (s.expression().matches(c) || (target == Target.ANY && alwaysTrue[i])) {
+                if (s.expression().matches(c) || (!memoryOnly && target == Target.ANY && alwaysTrue[i])) {
                     long[] first = firstOffset == null ? null : firstOffset.get(i);
                     found.add(new Detection(s.name(), first == null ? 0 : first[0], s.database()));
                     if (!all) {
