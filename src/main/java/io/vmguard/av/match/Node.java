@@ -10,6 +10,20 @@ sealed interface Node {
 
     /** One byte from a set: a literal, {@code ??}, a nibble, {@code (aa|bb)} or {@code !(aa|bb)}. */
     record Bytes(ByteSet set) implements Node {
+        private static final Bytes[] SINGLE = new Bytes[256];
+        private static final Bytes ANY = new Bytes(ByteSet.ANY);
+
+        static {
+            for (int b = 0; b < 256; b++) SINGLE[b] = new Bytes(ByteSet.of(b));
+        }
+
+        /** A shared node for a single byte or {@code ??}, a new one otherwise. */
+        static Bytes of(ByteSet set) {
+            if (set.equals(ByteSet.ANY)) return ANY;
+            int single = set.single();
+            return single >= 0 ? SINGLE[single] : new Bytes(set);
+        }
+
         public int minLength() { return 1; }
         public int maxLength() { return 1; }
     }

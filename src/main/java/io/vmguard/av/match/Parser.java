@@ -289,7 +289,7 @@ final class Parser {
         if (c == ']' || c == ')' || c == '|' || c == '}' || c == '[') {
             throw new PatternSyntaxException("unexpected '" + c + "'");
         }
-        return new Node.Bytes(byteToken());
+        return Node.Bytes.of(byteToken());
     }
 
     private ByteSet byteToken() throws PatternSyntaxException {
@@ -351,7 +351,7 @@ final class Parser {
         if (singleBytes) {
             ByteSet u = new ByteSet(0, 0, 0, 0);
             for (List<Node> br : branches) u = u.union(((Node.Bytes) br.get(0)).set());
-            return new Node.Bytes(negated ? u.complement() : u);
+            return Node.Bytes.of(negated ? u.complement() : u);
         }
         boolean allBytes = branches.stream().allMatch(br -> br.stream().allMatch(n -> n instanceof Node.Bytes));
         int len0 = branches.get(0).size();

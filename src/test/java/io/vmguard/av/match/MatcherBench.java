@@ -35,6 +35,9 @@ public final class MatcherBench {
             List<BodyPattern> parsed = new ArrayList<>();
             for (String s : sigs) parsed.add(BodyPattern.parse(s));
             long t1 = System.nanoTime();
+            System.gc();
+            System.out.printf("  %d parsed patterns hold %.1f MB%n", parsed.size(), (usedHeap() - heap0) / 1e6);
+            t1 = System.nanoTime();
             MultiMatcher.Builder b = MultiMatcher.builder();
             for (BodyPattern p : parsed) b.add(p, OffsetRule.ANY, PatternOptions.NONE);
             long t2 = System.nanoTime();
