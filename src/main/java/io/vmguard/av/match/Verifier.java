@@ -45,7 +45,6 @@ final class Verifier {
     /** The end (exclusive) of the shortest match of {@code p} starting at {@code s}, or -1 when none starts there. */
     long matchAt(Program p, long s) {
         if (s < 0 || size - s < p.restMin[0]) return -1;
-        if (p.leftEdge != EDGE_NONE && !leftOk(p, s)) return -1;
         return exec(p, p.partStart[0], s);
     }
 
@@ -76,12 +75,28 @@ final class Verifier {
                     }
                     return best;
                 }
-                case GAP -> {
-                    long best = -1;
-                    for (int k = code[pc + 1]; k <= code[pc + 2] && pos + k <= size; k++) {
-                        best = min(best, exec(p, pc + 3, pos + k));
+                case BEHIND -> {
+                    // a byte of the class with min..max bytes between it and pos
+                    boolean ok = false;
+                    for (long at = pos - 1 - code[pc + 2]; at >= pos - 1 - code[pc + 3] && at >= 0 && !ok; at--) {
+                        ok = inClass(p, code[pc + 1], byteAt(at));
                     }
-                    return best;
+                    if (!ok) return -1;
+                    pc += 4;
+                }
+                case AHEAD -> {
+                    boolean ok = false;
+                    for (long at = pos + code[pc + 2]; at <= pos + code[pc + 3] && at < size && !ok; at++) {
+                        ok = inClass(p, code[pc + 1], byteAt(at));
+                    }
+                    if (!ok) return -1;
+                    pc += 4;
+                }
+                case EDGE -> {
+                    int flags = code[pc + 2];
+                    boolean ok = (flags & 2) != 0 ? rightOk(p, code[pc + 1], pos) : leftOk(p, code[pc + 1], pos);
+                    if (ok == ((flags & 1) != 0)) return -1;
+                    pc += 3;
                 }
                 case NOT -> {
                     int len = code[pc + 1], n = code[pc + 2];
@@ -119,7 +134,7 @@ final class Verifier {
 
     /** After part {@code pi} ended at {@code e}: the gap, then the rest of the pattern. */
     private long partEnd(Program p, int pi, long e) {
-        if (pi == p.partStart.length - 1) return rightOk(p, e) ? e : -1;
+        if (pi == p.partStart.length - 1) return e;
         int next = pi + 1;
         long lo = e + p.gapMin[pi];
         if (p.gapMax[pi] < 0) return firstFeasible(p, next, lo);
@@ -213,38 +228,27 @@ final class Verifier {
         return hit != negated ? 1 : 0;
     }
 
-    private boolean leftOk(Program p, long s) {
-        boolean ok;
-        if (s == 0) {
-            ok = true;
-        } else if (p.leftEdge == Node.Marker.BOUNDARY.ordinal()) {
+    /** The byte before {@code s} suits a left edge marker (or s is the file's start). */
+    private boolean leftOk(Program p, int marker, long s) {
+        if (s == 0) return true;
+        if (marker == Node.Marker.BOUNDARY.ordinal()) {
             int c = BOUNDARY[byteAt(s - 1)];
-            ok = c == 1 || c == 3;
-        } else if (p.leftEdge == Node.Marker.LINE.ordinal()) {
-            ok = byteAt(s - 1) == '\n';
-        } else if (p.wide) {
-            ok = s == 1 || !(alnum(byteAt(s - 2)) && byteAt(s - 1) == 0);
-        } else {
-            ok = !alnum(byteAt(s - 1));
+            return c == 1 || c == 3;
         }
-        return ok != p.leftNegated;
+        if (marker == Node.Marker.LINE.ordinal()) return byteAt(s - 1) == '\n';
+        if (p.wide) return s == 1 || !(alnum(byteAt(s - 2)) && byteAt(s - 1) == 0);
+        return !alnum(byteAt(s - 1));
     }
 
-    private boolean rightOk(Program p, long e) {
-        if (p.rightEdge == EDGE_NONE) return true;
-        boolean ok;
-        if (e == size) {
-            ok = true;
-        } else if (p.rightEdge == Node.Marker.BOUNDARY.ordinal()) {
-            ok = BOUNDARY[byteAt(e)] >= 2;
-        } else if (p.rightEdge == Node.Marker.LINE.ordinal()) {
+    /** The byte at {@code e} suits a right edge marker (or e is the file's end). */
+    private boolean rightOk(Program p, int marker, long e) {
+        if (e == size) return true;
+        if (marker == Node.Marker.BOUNDARY.ordinal()) return BOUNDARY[byteAt(e)] >= 2;
+        if (marker == Node.Marker.LINE.ordinal()) {
             int b = byteAt(e);
-            ok = b == '\n' || (b == '\r' && e + 1 < size && byteAt(e + 1) == '\n');
-        } else if (p.wide && e + 1 < size) {
-            ok = !(alnum(byteAt(e)) && byteAt(e + 1) == 0);
-        } else {
-            ok = !alnum(byteAt(e));
+            return b == '\n' || (b == '\r' && e + 1 < size && byteAt(e + 1) == '\n');
         }
-        return ok != p.rightNegated;
+        if (p.wide && e + 1 < size) return !(alnum(byteAt(e)) && byteAt(e + 1) == 0);
+        return !alnum(byteAt(e));
     }
 }
