@@ -62,7 +62,6 @@ public final class MultiMatcher {
         KeyList k2 = new KeyList(), k3 = new KeyList(), k4 = new KeyList();
         for (int i = 0; i < n; i++) {
             Program p = programs[i];
-            p.index = i;
             OffsetRule r = b.rules.get(i);
             rules[i] = r instanceof OffsetRule.Any ? null : r;
             sharedId[i] = variants.get(p.id) > 1;

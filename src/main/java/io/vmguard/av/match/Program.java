@@ -13,7 +13,6 @@ final class Program {
     static final int LIT = 0, CLS = 1, ANY = 2, ALT = 3, JMP = 4, BEHIND = 5, NOT = 6, SPEC = 7, END = 8, AHEAD = 9, EDGE = 10;
 
     final int id;              // the caller's pattern id
-    int index;                 // position in the matcher's program table
     int chain = -1;            // the chain this program is a segment of (-1: a whole pattern)
     int segment;               // its place in that chain
     boolean unanchored;        // verified at every position (no anchor): its matches arrive out of order

@@ -6,8 +6,9 @@ import java.lang.foreign.ValueLayout;
 import static io.vmguard.av.match.Program.*;
 
 /**
- * Exact matching of one compiled pattern at one start, by backtracking over its program. One instance per
- * scan (it holds the scan's cache of searches across unbounded gaps), so scans run in parallel safely.
+ * Exact matching of one compiled program at one start, by backtracking over its instructions. Programs have
+ * bounded gaps only (MultiMatcher cuts patterns at unbounded ones), so the work per start is bounded. One
+ * instance per scan.
  */
 final class Verifier {
     /** ClamAV's boundary table for (B): 1 = may precede a word, 2 = may follow one, 3 = both. */
@@ -21,13 +22,6 @@ final class Verifier {
 
     private final MemorySegment data;
     private final long size;
-
-    // Searches across unbounded gaps ('*', {n-}): for (program, part) the last query q0 and the first start
-    // p0 >= q0 where the rest of the pattern matches (or -1), with that match's end. Candidates arrive in
-    // increasing order, so a later query q in [q0, p0] reuses the answer and the scan stays linear.
-    private long[] keys = new long[0];
-    private long[] q0s, p0s, ends;
-    private int used;
 
     Verifier(MemorySegment data) {
         this.data = data;
@@ -137,7 +131,6 @@ final class Verifier {
         if (pi == p.partStart.length - 1) return e;
         int next = pi + 1;
         long lo = e + p.gapMin[pi];
-        if (p.gapMax[pi] < 0) return firstFeasible(p, next, lo);
         long hi = Math.min(e + p.gapMax[pi], size - p.restMin[next]);
         long best = -1;
         for (long q = lo; q <= hi; q++) {
@@ -145,69 +138,6 @@ final class Verifier {
             best = min(best, exec(p, p.partStart[next], q));
         }
         return best;
-    }
-
-    private long firstFeasible(Program p, int part, long q) {
-        long key = (long) p.index << 16 | part;
-        int slot = find(key);
-        if (slot >= 0 && q >= q0s[slot] && (p0s[slot] < 0 || q <= p0s[slot])) return ends[slot];
-        long last = size - p.restMin[part];
-        long found = -1, end = -1;
-        for (long x = q; x <= last; x++) {
-            long r = exec(p, p.partStart[part], x);
-            if (r >= 0) {
-                found = x;
-                end = r;
-                break;
-            }
-        }
-        if (slot < 0) slot = insert(key);
-        q0s[slot] = q;
-        p0s[slot] = found;
-        ends[slot] = end;
-        return end;
-    }
-
-    private int find(long key) {
-        if (used == 0) return -1;
-        int mask = keys.length - 1;
-        for (int i = (int) (mix(key) & mask); ; i = (i + 1) & mask) {
-            if (keys[i] == 0) return -1;
-            if (keys[i] == key + 1) return i;
-        }
-    }
-
-    private int insert(long key) {
-        if ((used + 1) * 2 > keys.length) grow();
-        int mask = keys.length - 1;
-        int i = (int) (mix(key) & mask);
-        while (keys[i] != 0) i = (i + 1) & mask;
-        keys[i] = key + 1;
-        used++;
-        return i;
-    }
-
-    private void grow() {
-        long[] ok = keys, oq = q0s, op = p0s, oe = ends;
-        int n = Math.max(16, ok.length * 2);
-        keys = new long[n];
-        q0s = new long[n];
-        p0s = new long[n];
-        ends = new long[n];
-        used = 0;
-        for (int i = 0; i < ok.length; i++) {
-            if (ok[i] != 0) {
-                int j = insert(ok[i] - 1);
-                q0s[j] = oq[i];
-                p0s[j] = op[i];
-                ends[j] = oe[i];
-            }
-        }
-    }
-
-    private static long mix(long k) {
-        k *= 0x9E3779B97F4A7C15L;
-        return k ^ (k >>> 29);
     }
 
     // ---- (B), (L), (W) ----
