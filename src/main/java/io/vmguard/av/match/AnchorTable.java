@@ -30,7 +30,8 @@ final class AnchorTable {
             programs[i] = (int) pairs[i];
             if (i == 0 || pairs[i] >>> 32 != pairs[i - 1] >>> 32) distinct++;
         }
-        // About 40 bits per key; no more than 2^23 words (64 MiB) however many keys.
+        // About 40 bits per key; no more than 2^23 words (64 MiB) however many keys. Measured with 100k keys:
+        // 16 and 100 bits per key were both about 10% slower than 40 (more false hits / more cache misses).
         int words = Integer.highestOneBit(Math.max(64, distinct * 40 / 64) * 2 - 1);
         words = Math.min(words, 1 << 23);
         wordShift = 64 - Integer.numberOfTrailingZeros(words);

@@ -4,12 +4,28 @@ package io.vmguard.av.match;
 record ByteSet(long w0, long w1, long w2, long w3) {
     static final ByteSet ANY = new ByteSet(-1L, -1L, -1L, -1L);
 
-    static ByteSet of(int b) {
-        return new ByteSet(0, 0, 0, 0).with(b);
+    // Shared instances: a database holds millions of literal bytes, and parsed patterns are kept by their users.
+    private static final ByteSet[] SINGLE = new ByteSet[256];
+    private static final ByteSet[] HIGH = new ByteSet[16], LOW = new ByteSet[16];
+
+    static {
+        for (int b = 0; b < 256; b++) SINGLE[b] = new ByteSet(0, 0, 0, 0).with(b);
+        for (int n = 0; n < 16; n++) {
+            HIGH[n] = build(n << 4, 0xf0);
+            LOW[n] = build(n, 0x0f);
+        }
     }
 
-    /** The bytes whose bits under {@code mask} equal {@code value}: nibbles {@code a?} / {@code ?a}. */
+    static ByteSet of(int b) {
+        return SINGLE[b & 0xff];
+    }
+
+    /** The bytes whose bits under {@code mask} (0xf0 or 0x0f) equal {@code value}: nibbles {@code a?} / {@code ?a}. */
     static ByteSet masked(int value, int mask) {
+        return mask == 0xf0 ? HIGH[value >>> 4 & 15] : LOW[value & 15];
+    }
+
+    private static ByteSet build(int value, int mask) {
         ByteSet s = new ByteSet(0, 0, 0, 0);
         for (int b = 0; b < 256; b++) {
             if ((b & mask) == value) s = s.with(b);

@@ -23,6 +23,9 @@ import java.util.Set;
 public final class MultiMatcher {
     /** Rules whose window is at most this wide are verified directly rather than through the prefilter. */
     static final long DIRECT_MAX_SHIFT = 64;
+    // The data is copied into a byte[] a chunk at a time and read with a byte-array VarHandle: measured with 100k
+    // anchors, about 1.5x faster than MemorySegment.get(JAVA_INT_UNALIGNED) straight from the segment. (Four
+    // positions per 8-byte load with one combined branch was measured too: 10-20% slower.)
     private static final int CHUNK = 1 << 18;
     private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
@@ -59,7 +62,6 @@ public final class MultiMatcher {
         KeyList k2 = new KeyList(), k3 = new KeyList(), k4 = new KeyList();
         for (int i = 0; i < n; i++) {
             Program p = programs[i];
-            p.index = i;
             OffsetRule r = b.rules.get(i);
             rules[i] = r instanceof OffsetRule.Any ? null : r;
             sharedId[i] = variants.get(p.id) > 1;

@@ -10,6 +10,20 @@ sealed interface Node {
 
     /** One byte from a set: a literal, {@code ??}, a nibble, {@code (aa|bb)} or {@code !(aa|bb)}. */
     record Bytes(ByteSet set) implements Node {
+        private static final Bytes[] SINGLE = new Bytes[256];
+        private static final Bytes ANY = new Bytes(ByteSet.ANY);
+
+        static {
+            for (int b = 0; b < 256; b++) SINGLE[b] = new Bytes(ByteSet.of(b));
+        }
+
+        /** A shared node for a single byte or {@code ??}, a new one otherwise. */
+        static Bytes of(ByteSet set) {
+            if (set.equals(ByteSet.ANY)) return ANY;
+            int single = set.single();
+            return single >= 0 ? SINGLE[single] : new Bytes(set);
+        }
+
         public int minLength() { return 1; }
         public int maxLength() { return 1; }
     }
@@ -26,10 +40,29 @@ sealed interface Node {
         public int maxLength() { return length; }
     }
 
-    /** The {@code [x-y]} gap next to a part's first or last byte. */
-    record Gap(int min, int max) implements Node {
-        public int minLength() { return min; }
-        public int maxLength() { return max; }
+    /**
+     * {@code aa[x-y]} before a part: a byte from {@code set} with x..y bytes between it and the part. Zero-width:
+     * as in ClamAV the match starts after it (offsets, gaps and edge markers all refer to the part itself).
+     */
+    record Behind(ByteSet set, int min, int max) implements Node {
+        public int minLength() { return 0; }
+        public int maxLength() { return 0; }
+    }
+
+    /** {@code [x-y]aa} after a part: x..y bytes after the part's end, then a byte from {@code set}. Zero-width. */
+    record Ahead(ByteSet set, int min, int max) implements Node {
+        public int minLength() { return 0; }
+        public int maxLength() { return 0; }
+    }
+
+    /**
+     * {@code (B)}, {@code (L)}, {@code (W)} at the start or end of a part (after ClamAV has taken the brackets
+     * off): a zero-width test of the byte before ({@code right == false}) or after the part, the file's edge
+     * counting as a match.
+     */
+    record Edge(Marker marker, boolean negated, boolean right) implements Node {
+        public int minLength() { return 0; }
+        public int maxLength() { return 0; }
     }
 
     /** {@code (B)}, {@code (L)}, {@code (W)} inside a pattern: they consume the byte(s) they describe. */

@@ -8,11 +8,8 @@ import java.util.List;
  * ({@code readdb.c:cli_add_content_match_pattern}, {@code matcher-ac.c:cli_ac_addsig}).
  */
 final class Parser {
-    /** An edge marker: (B), (L) or (W) at the very start or end of a signature; zero-width there. */
-    record Edge(Node.Marker marker, boolean negated) {}
-
-    /** The parsed signature: parts separated by gaps ({@code gapMax[i] < 0}: unbounded). */
-    record Parsed(List<List<Node>> parts, int[] gapMin, int[] gapMax, Edge left, Edge right, boolean wide) {}
+    /** The parsed signature: parts separated by gaps ({@code gapMax[i] < 0}: unbounded); wide: (W) looks at 2 bytes. */
+    record Parsed(List<List<Node>> parts, int[] gapMin, int[] gapMax, boolean wide) {}
 
     /**
      * The pattern cut at its unbounded gaps ({@code *}, {@code {n-}}) into segments that are matched on their own
@@ -31,8 +28,7 @@ final class Parser {
             if (!cut) continue;
             int[] gmin = java.util.Arrays.copyOfRange(p.gapMin(), from, i);
             int[] gmax = java.util.Arrays.copyOfRange(p.gapMax(), from, i);
-            out.add(new Parsed(p.parts().subList(from, i + 1), gmin, gmax, from == 0 ? p.left() : null,
-                    i == n - 1 ? p.right() : null, p.wide()));
+            out.add(new Parsed(p.parts().subList(from, i + 1), gmin, gmax, p.wide()));
             if (i < n - 1) gaps.add(p.gapMin()[i]);
             from = i + 1;
         }
@@ -93,20 +89,6 @@ final class Parser {
 
     private Parsed parseAll(boolean wide) throws PatternSyntaxException {
         String s = src;
-        Edge left = null, right = null;
-        Edge e = edgeAt(s, 0);
-        if (e != null) {
-            int len = e.negated ? 4 : 3;
-            left = e;
-            s = s.substring(len);
-        }
-        for (String tail : new String[] {"!(B)", "!(L)", "!(W)", "(B)", "(L)", "(W)"}) {
-            if (s.endsWith(tail)) {
-                right = new Edge(marker(tail.charAt(tail.length() - 2)), tail.startsWith("!"));
-                s = s.substring(0, s.length() - tail.length());
-                break;
-            }
-        }
         if (s.isEmpty()) throw new PatternSyntaxException("signature has no bytes");
         checkCharacters(s);
         s = expandSmallRepeats(s);
@@ -147,16 +129,7 @@ final class Parser {
             gmin[i] = gaps.get(i)[0];
             gmax[i] = gaps.get(i)[1];
         }
-        return new Parsed(List.copyOf(parts), gmin, gmax, left, right, wide);
-    }
-
-    private static Edge edgeAt(String s, int i) {
-        boolean neg = s.startsWith("!", i);
-        int j = neg ? i + 1 : i;
-        if (s.length() >= j + 3 && s.charAt(j) == '(' && s.charAt(j + 2) == ')' && "BLW".indexOf(s.charAt(j + 1)) >= 0) {
-            return new Edge(marker(s.charAt(j + 1)), neg);
-        }
-        return null;
+        return new Parsed(List.copyOf(parts), gmin, gmax, wide);
     }
 
     private static Node.Marker marker(char c) {
@@ -221,12 +194,19 @@ final class Parser {
     private int pos;
     private int nest;
 
+    /** A bracket {@code [x-y]} while a part is read; it only survives next to the part's first or last byte. */
+    private record Bracket(int min, int max) {}
+
+    /**
+     * One part, the way ClamAV's cli_ac_addsig reads it: first a leading {@code aa[x-y]} and a trailing
+     * {@code [x-y]aa} come off, then a (B)/(L)/(W) at the very start or end of what is left is an edge test;
+     * what remains must be at least 2 bytes with 2 static bytes in a row.
+     */
     private List<Node> parsePart(String partText, int number) throws PatternSyntaxException {
         text = partText;
         pos = 0;
         nest = 0;
-        List<Node> nodes = new ArrayList<>();
-        List<Integer> bracketAt = new ArrayList<>();
+        List<Object> raw = new ArrayList<>();
         while (pos < text.length()) {
             char c = text.charAt(pos);
             if (c == '[') {
@@ -237,32 +217,49 @@ final class Parser {
                 if (r[1] > MAX_BRACKET) {
                     throw new PatternSyntaxException("bracket [" + r[0] + "-" + r[1] + "] is above the limit of " + MAX_BRACKET);
                 }
-                bracketAt.add(nodes.size());
-                nodes.add(new Node.Gap(r[0], r[1]));
+                raw.add(new Bracket(r[0], r[1]));
                 pos = close + 1;
             } else {
-                nodes.add(parseElement(true));
+                raw.add(parseElement(true));
             }
         }
-        // [x-y] sits right after the part's first byte or right before its last one.
-        int core = nodes.size();
-        for (int at : bracketAt) {
-            boolean afterFirst = at == 1 && nodes.get(0) instanceof Node.Bytes;
-            boolean beforeLast = at == nodes.size() - 2 && nodes.get(nodes.size() - 1) instanceof Node.Bytes;
-            if (!afterFirst && !beforeLast) {
+        Node.Behind behind = null;
+        Node.Ahead ahead = null;
+        if (raw.size() >= 2 && raw.get(1) instanceof Bracket(int lo, int hi) && raw.get(0) instanceof Node.Bytes(ByteSet set)) {
+            behind = new Node.Behind(set, lo, hi);
+            raw = raw.subList(2, raw.size());
+        }
+        int n = raw.size();
+        if (n >= 2 && raw.get(n - 2) instanceof Bracket(int lo, int hi) && raw.get(n - 1) instanceof Node.Bytes(ByteSet set)) {
+            ahead = new Node.Ahead(set, lo, hi);
+            raw = raw.subList(0, n - 2);
+        }
+        for (Object o : raw) {
+            if (o instanceof Bracket) {
                 throw new PatternSyntaxException("[x-y] must follow a single first byte or precede a single last byte of a part");
             }
-            core -= 2;
         }
-        if (bracketAt.size() == 2 && bracketAt.get(0).equals(bracketAt.get(1))) {
-            throw new PatternSyntaxException("two brackets on one byte");
+        List<Node> core = new ArrayList<>();
+        for (Object o : raw) core.add((Node) o);
+        Node.Edge left = null, right = null;
+        if (!core.isEmpty() && core.getFirst() instanceof Node.Special(Node.Marker m, boolean neg)) {
+            left = new Node.Edge(m, neg, false);
+            core.removeFirst();
         }
-        if (core < 2) throw new PatternSyntaxException("part " + number + " is shorter than 2 bytes");
-        int from = bracketAt.contains(1) ? 2 : 0;
-        int to = nodes.size() - (bracketAt.contains(nodes.size() - 2) ? 2 : 0);
-        if (!hasStaticRun(nodes.subList(from, to))) {
+        if (!core.isEmpty() && core.getLast() instanceof Node.Special(Node.Marker m, boolean neg)) {
+            right = new Node.Edge(m, neg, true);
+            core.removeLast();
+        }
+        if (core.size() < 2) throw new PatternSyntaxException("part " + number + " is shorter than 2 bytes");
+        if (!hasStaticRun(core)) {
             throw new PatternSyntaxException("part " + number + " has no run of 2 static bytes");
         }
+        List<Node> nodes = new ArrayList<>();
+        if (behind != null) nodes.add(behind);
+        if (left != null) nodes.add(left);
+        nodes.addAll(core);
+        if (right != null) nodes.add(right);
+        if (ahead != null) nodes.add(ahead);
         return List.copyOf(nodes);
     }
 
@@ -289,7 +286,7 @@ final class Parser {
         if (c == ']' || c == ')' || c == '|' || c == '}' || c == '[') {
             throw new PatternSyntaxException("unexpected '" + c + "'");
         }
-        return new Node.Bytes(byteToken());
+        return Node.Bytes.of(byteToken());
     }
 
     private ByteSet byteToken() throws PatternSyntaxException {
@@ -351,7 +348,7 @@ final class Parser {
         if (singleBytes) {
             ByteSet u = new ByteSet(0, 0, 0, 0);
             for (List<Node> br : branches) u = u.union(((Node.Bytes) br.get(0)).set());
-            return new Node.Bytes(negated ? u.complement() : u);
+            return Node.Bytes.of(negated ? u.complement() : u);
         }
         boolean allBytes = branches.stream().allMatch(br -> br.stream().allMatch(n -> n instanceof Node.Bytes));
         int len0 = branches.get(0).size();

@@ -10,11 +10,9 @@ import java.util.Map;
  * alternatives become branch tables, so that {@link Verifier} can backtrack over it without allocating.
  */
 final class Program {
-    static final int LIT = 0, CLS = 1, ANY = 2, ALT = 3, JMP = 4, GAP = 5, NOT = 6, SPEC = 7, END = 8;
-    static final int EDGE_NONE = -1;
+    static final int LIT = 0, CLS = 1, ANY = 2, ALT = 3, JMP = 4, BEHIND = 5, NOT = 6, SPEC = 7, END = 8, AHEAD = 9, EDGE = 10;
 
     final int id;              // the caller's pattern id
-    int index;                 // position in the matcher's program table
     int chain = -1;            // the chain this program is a segment of (-1: a whole pattern)
     int segment;               // its place in that chain
     boolean unanchored;        // verified at every position (no anchor): its matches arrive out of order
@@ -23,8 +21,7 @@ final class Program {
     final int[] gapMin, gapMax; // gap after part i (gapMax < 0: unbounded)
     final int[] restMin;       // minimum length from the start of part i to the end of the match
     final long[] classes;      // 4 words per byte class
-    final int leftEdge, rightEdge; // Marker ordinal, or EDGE_NONE
-    final boolean leftNegated, rightNegated, wide;
+    final boolean wide;        // (W) edges look at wide characters
     Parser.Parsed parsed;      // until the matcher is built
 
     Program(int id, Parser.Parsed p) {
@@ -56,10 +53,6 @@ final class Program {
             restMin[i] = (int) Math.min(Integer.MAX_VALUE / 2, acc);
             if (i > 0) acc += p.gapMin()[i - 1];
         }
-        leftEdge = p.left() == null ? EDGE_NONE : p.left().marker().ordinal();
-        leftNegated = p.left() != null && p.left().negated();
-        rightEdge = p.right() == null ? EDGE_NONE : p.right().marker().ordinal();
-        rightNegated = p.right() != null && p.right().negated();
         wide = p.wide();
     }
 
@@ -96,7 +89,9 @@ final class Program {
                         else if (s.size() == 256) add(ANY);
                         else add(CLS, cls(s));
                     }
-                    case Node.Gap(int min, int max) -> add(GAP, min, max);
+                    case Node.Behind(ByteSet set, int min, int max) -> add(BEHIND, cls(set), min, max);
+                    case Node.Ahead(ByteSet set, int min, int max) -> add(AHEAD, cls(set), min, max);
+                    case Node.Edge(Node.Marker m, boolean neg, boolean right) -> add(EDGE, m.ordinal(), (neg ? 1 : 0) | (right ? 2 : 0));
                     case Node.Special(Node.Marker m, boolean neg) -> add(SPEC, m.ordinal(), neg ? 1 : 0);
                     case Node.NotAlt(int len, List<List<ByteSet>> strings) -> {
                         add(NOT, len, strings.size());

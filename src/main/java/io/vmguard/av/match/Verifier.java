@@ -6,8 +6,9 @@ import java.lang.foreign.ValueLayout;
 import static io.vmguard.av.match.Program.*;
 
 /**
- * Exact matching of one compiled pattern at one start, by backtracking over its program. One instance per
- * scan (it holds the scan's cache of searches across unbounded gaps), so scans run in parallel safely.
+ * Exact matching of one compiled program at one start, by backtracking over its instructions. Programs have
+ * bounded gaps only (MultiMatcher cuts patterns at unbounded ones), so the work per start is bounded. One
+ * instance per scan.
  */
 final class Verifier {
     /** ClamAV's boundary table for (B): 1 = may precede a word, 2 = may follow one, 3 = both. */
@@ -21,13 +22,6 @@ final class Verifier {
 
     private final MemorySegment data;
     private final long size;
-
-    // Searches across unbounded gaps ('*', {n-}): for (program, part) the last query q0 and the first start
-    // p0 >= q0 where the rest of the pattern matches (or -1), with that match's end. Candidates arrive in
-    // increasing order, so a later query q in [q0, p0] reuses the answer and the scan stays linear.
-    private long[] keys = new long[0];
-    private long[] q0s, p0s, ends;
-    private int used;
 
     Verifier(MemorySegment data) {
         this.data = data;
@@ -45,7 +39,6 @@ final class Verifier {
     /** The end (exclusive) of the shortest match of {@code p} starting at {@code s}, or -1 when none starts there. */
     long matchAt(Program p, long s) {
         if (s < 0 || size - s < p.restMin[0]) return -1;
-        if (p.leftEdge != EDGE_NONE && !leftOk(p, s)) return -1;
         return exec(p, p.partStart[0], s);
     }
 
@@ -76,12 +69,28 @@ final class Verifier {
                     }
                     return best;
                 }
-                case GAP -> {
-                    long best = -1;
-                    for (int k = code[pc + 1]; k <= code[pc + 2] && pos + k <= size; k++) {
-                        best = min(best, exec(p, pc + 3, pos + k));
+                case BEHIND -> {
+                    // a byte of the class with min..max bytes between it and pos
+                    boolean ok = false;
+                    for (long at = pos - 1 - code[pc + 2]; at >= pos - 1 - code[pc + 3] && at >= 0 && !ok; at--) {
+                        ok = inClass(p, code[pc + 1], byteAt(at));
                     }
-                    return best;
+                    if (!ok) return -1;
+                    pc += 4;
+                }
+                case AHEAD -> {
+                    boolean ok = false;
+                    for (long at = pos + code[pc + 2]; at <= pos + code[pc + 3] && at < size && !ok; at++) {
+                        ok = inClass(p, code[pc + 1], byteAt(at));
+                    }
+                    if (!ok) return -1;
+                    pc += 4;
+                }
+                case EDGE -> {
+                    int flags = code[pc + 2];
+                    boolean ok = (flags & 2) != 0 ? rightOk(p, code[pc + 1], pos) : leftOk(p, code[pc + 1], pos);
+                    if (ok == ((flags & 1) != 0)) return -1;
+                    pc += 3;
                 }
                 case NOT -> {
                     int len = code[pc + 1], n = code[pc + 2];
@@ -119,10 +128,9 @@ final class Verifier {
 
     /** After part {@code pi} ended at {@code e}: the gap, then the rest of the pattern. */
     private long partEnd(Program p, int pi, long e) {
-        if (pi == p.partStart.length - 1) return rightOk(p, e) ? e : -1;
+        if (pi == p.partStart.length - 1) return e;
         int next = pi + 1;
         long lo = e + p.gapMin[pi];
-        if (p.gapMax[pi] < 0) return firstFeasible(p, next, lo);
         long hi = Math.min(e + p.gapMax[pi], size - p.restMin[next]);
         long best = -1;
         for (long q = lo; q <= hi; q++) {
@@ -130,69 +138,6 @@ final class Verifier {
             best = min(best, exec(p, p.partStart[next], q));
         }
         return best;
-    }
-
-    private long firstFeasible(Program p, int part, long q) {
-        long key = (long) p.index << 16 | part;
-        int slot = find(key);
-        if (slot >= 0 && q >= q0s[slot] && (p0s[slot] < 0 || q <= p0s[slot])) return ends[slot];
-        long last = size - p.restMin[part];
-        long found = -1, end = -1;
-        for (long x = q; x <= last; x++) {
-            long r = exec(p, p.partStart[part], x);
-            if (r >= 0) {
-                found = x;
-                end = r;
-                break;
-            }
-        }
-        if (slot < 0) slot = insert(key);
-        q0s[slot] = q;
-        p0s[slot] = found;
-        ends[slot] = end;
-        return end;
-    }
-
-    private int find(long key) {
-        if (used == 0) return -1;
-        int mask = keys.length - 1;
-        for (int i = (int) (mix(key) & mask); ; i = (i + 1) & mask) {
-            if (keys[i] == 0) return -1;
-            if (keys[i] == key + 1) return i;
-        }
-    }
-
-    private int insert(long key) {
-        if ((used + 1) * 2 > keys.length) grow();
-        int mask = keys.length - 1;
-        int i = (int) (mix(key) & mask);
-        while (keys[i] != 0) i = (i + 1) & mask;
-        keys[i] = key + 1;
-        used++;
-        return i;
-    }
-
-    private void grow() {
-        long[] ok = keys, oq = q0s, op = p0s, oe = ends;
-        int n = Math.max(16, ok.length * 2);
-        keys = new long[n];
-        q0s = new long[n];
-        p0s = new long[n];
-        ends = new long[n];
-        used = 0;
-        for (int i = 0; i < ok.length; i++) {
-            if (ok[i] != 0) {
-                int j = insert(ok[i] - 1);
-                q0s[j] = oq[i];
-                p0s[j] = op[i];
-                ends[j] = oe[i];
-            }
-        }
-    }
-
-    private static long mix(long k) {
-        k *= 0x9E3779B97F4A7C15L;
-        return k ^ (k >>> 29);
     }
 
     // ---- (B), (L), (W) ----
@@ -213,38 +158,27 @@ final class Verifier {
         return hit != negated ? 1 : 0;
     }
 
-    private boolean leftOk(Program p, long s) {
-        boolean ok;
-        if (s == 0) {
-            ok = true;
-        } else if (p.leftEdge == Node.Marker.BOUNDARY.ordinal()) {
+    /** The byte before {@code s} suits a left edge marker (or s is the file's start). */
+    private boolean leftOk(Program p, int marker, long s) {
+        if (s == 0) return true;
+        if (marker == Node.Marker.BOUNDARY.ordinal()) {
             int c = BOUNDARY[byteAt(s - 1)];
-            ok = c == 1 || c == 3;
-        } else if (p.leftEdge == Node.Marker.LINE.ordinal()) {
-            ok = byteAt(s - 1) == '\n';
-        } else if (p.wide) {
-            ok = s == 1 || !(alnum(byteAt(s - 2)) && byteAt(s - 1) == 0);
-        } else {
-            ok = !alnum(byteAt(s - 1));
+            return c == 1 || c == 3;
         }
-        return ok != p.leftNegated;
+        if (marker == Node.Marker.LINE.ordinal()) return byteAt(s - 1) == '\n';
+        if (p.wide) return s == 1 || !(alnum(byteAt(s - 2)) && byteAt(s - 1) == 0);
+        return !alnum(byteAt(s - 1));
     }
 
-    private boolean rightOk(Program p, long e) {
-        if (p.rightEdge == EDGE_NONE) return true;
-        boolean ok;
-        if (e == size) {
-            ok = true;
-        } else if (p.rightEdge == Node.Marker.BOUNDARY.ordinal()) {
-            ok = BOUNDARY[byteAt(e)] >= 2;
-        } else if (p.rightEdge == Node.Marker.LINE.ordinal()) {
+    /** The byte at {@code e} suits a right edge marker (or e is the file's end). */
+    private boolean rightOk(Program p, int marker, long e) {
+        if (e == size) return true;
+        if (marker == Node.Marker.BOUNDARY.ordinal()) return BOUNDARY[byteAt(e)] >= 2;
+        if (marker == Node.Marker.LINE.ordinal()) {
             int b = byteAt(e);
-            ok = b == '\n' || (b == '\r' && e + 1 < size && byteAt(e + 1) == '\n');
-        } else if (p.wide && e + 1 < size) {
-            ok = !(alnum(byteAt(e)) && byteAt(e + 1) == 0);
-        } else {
-            ok = !alnum(byteAt(e));
+            return b == '\n' || (b == '\r' && e + 1 < size && byteAt(e + 1) == '\n');
         }
-        return ok != p.rightNegated;
+        if (p.wide && e + 1 < size) return !(alnum(byteAt(e)) && byteAt(e + 1) == 0);
+        return !alnum(byteAt(e));
     }
 }

@@ -91,7 +91,31 @@ class BodySyntaxMatchTest {
         assertTrue(found(sig, "axxbcd"));
         assertTrue(found(sig, "axxxbcd"));
         assertFalse(found(sig, "axxxxbcd"));
-        assertEquals(List.of(1L), starts(sig, "xaxxbcd"), "the match starts at the lone byte");
+        // As in ClamAV (checked with clamscan 1.4.6: offset 3 matches "axxbcd", offset 0 does not), the match
+        // starts after the bracket: the lone byte is a condition on what precedes it.
+        assertEquals(List.of(4L), starts(sig, "xaxxbcd"));
+        assertArrayEquals(new long[] {4, 7}, matches(sig, ascii("xaxxbcd")).get(0));
+    }
+
+    @Test
+    void gapsAndEdgesReferToThePartInsideItsBrackets() {
+        // clamscan 1.4.6: 6162{200}61[1-1]626364 finds ab + 198 bytes + "a.bcd", not ab + 200 bytes + "a.bcd"
+        String sig = "6162{200}61[1-1]626364";
+        assertTrue(found(sig, "ab" + "x".repeat(198) + "a.bcd"));
+        assertFalse(found(sig, "ab" + "x".repeat(200) + "a.bcd"));
+        // clamscan 1.4.6: 61[2-2](B)626364 finds "ax bcd": (B) tests the byte before "bcd"
+        assertTrue(found("61[2-2](B)626364", "ax bcd"));
+        assertFalse(found("61[2-2](B)626364", "axxbcd"));
+    }
+
+    @Test
+    void markersAtTheEdgesOfEveryPartAreEdgeTests() {
+        // clamscan 1.4.6: 6162*(B)6364 finds "ab xx cd", not "ab xxcd"; 6162(B)*6364 finds "ab xxcd"
+        assertTrue(found("6162*(B)6364", "ab xx cd"));
+        assertFalse(found("6162*(B)6364", "ab xxcd"));
+        assertTrue(found("6162(B)*6364", "ab xxcd"));
+        assertFalse(found("6162(B)*6364", "abxxxcd"));
+        assertEquals(List.of(0L), starts("6162(B)*6364", "ab xxcd"), "zero-width: the match is still ab...cd");
     }
 
     @Test

@@ -40,6 +40,8 @@ class MalformedPatternTest {
         "6162{3",              // unclosed {
         "(B)",                 // nothing but a marker
         "6162!6364",           // ! without (
+        "(B)61[2-2]626364",    // clamscan 1.4.6: Malformed (the bracket is no longer after the first byte)
+        "6162[1-2]",           // a bracket with no byte after it
     })
     void rejected(String sig) {
         PatternSyntaxException e = assertThrows(PatternSyntaxException.class, () -> BodyPattern.parse(sig), sig);

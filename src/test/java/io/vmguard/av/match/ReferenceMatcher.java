@@ -26,8 +26,10 @@ final class ReferenceMatcher {
         return out;
     }
 
+    private boolean wide;
+
     int shortest(Parser.Parsed p, int s) {
-        if (p.left() != null && !left(p.left(), p.wide(), s)) return -1;
+        wide = p.wide();
         TreeSet<Integer> ends = ends(p.parts().get(0), 0, s);
         for (int i = 1; i < p.parts().size(); i++) {
             TreeSet<Integer> next = new TreeSet<>();
@@ -37,8 +39,7 @@ final class ReferenceMatcher {
             }
             ends = next;
         }
-        for (int e : ends) if (p.right() == null || right(p.right(), p.wide(), e)) return e;
-        return -1;
+        return ends.isEmpty() ? -1 : ends.first();
     }
 
     private TreeSet<Integer> ends(List<Node> nodes, int i, int pos) {
@@ -52,8 +53,18 @@ final class ReferenceMatcher {
             case Node.Bytes(ByteSet set) -> {
                 if (pos < d.length && set.has(d[pos] & 0xff)) out.addAll(ends(nodes, i + 1, pos + 1));
             }
-            case Node.Gap(int min, int max) -> {
-                for (int k = min; k <= max; k++) out.addAll(ends(nodes, i + 1, pos + k));
+            case Node.Behind(ByteSet set, int min, int max) -> {
+                boolean ok = false;
+                for (int k = min; k <= max; k++) ok |= pos - 1 - k >= 0 && set.has(d[pos - 1 - k] & 0xff);
+                if (ok) out.addAll(ends(nodes, i + 1, pos));
+            }
+            case Node.Ahead(ByteSet set, int min, int max) -> {
+                boolean ok = false;
+                for (int k = min; k <= max; k++) ok |= pos + k < d.length && set.has(d[pos + k] & 0xff);
+                if (ok) out.addAll(ends(nodes, i + 1, pos));
+            }
+            case Node.Edge e -> {
+                if (e.right() ? right(e, wide, pos) : left(e, wide, pos)) out.addAll(ends(nodes, i + 1, pos));
             }
             case Node.Alt(List<List<Node>> branches) -> {
                 for (List<Node> br : branches) for (int e : ends(br, 0, pos)) out.addAll(ends(nodes, i + 1, e));
@@ -100,7 +111,7 @@ final class ReferenceMatcher {
         return Character.isLetterOrDigit(b) && b < 128;
     }
 
-    private boolean left(Parser.Edge e, boolean wide, int s) {
+    private boolean left(Node.Edge e, boolean wide, int s) {
         boolean ok = switch (e.marker()) {
             case BOUNDARY -> s == 0 || boundary(d[s - 1] & 0xff) % 2 == 1;
             case LINE -> s == 0 || d[s - 1] == '\n';
@@ -109,7 +120,7 @@ final class ReferenceMatcher {
         return ok != e.negated();
     }
 
-    private boolean right(Parser.Edge e, boolean wide, int x) {
+    private boolean right(Node.Edge e, boolean wide, int x) {
         boolean ok = x == d.length || switch (e.marker()) {
             case BOUNDARY -> boundary(d[x] & 0xff) >= 2;
             case LINE -> d[x] == '\n' || (d[x] == '\r' && x + 1 < d.length && d[x + 1] == '\n');
