@@ -81,6 +81,9 @@ class HashSignaturesTest {
         assertEquals(List.of("Section.Any.UNOFFICIAL", "Section.MD5.UNOFFICIAL"),
                 names(scanner.scan(MemorySegment.ofArray(pe), true)).stream().sorted().toList());
         assertEquals(List.of(), scanner.scan(MemorySegment.ofArray(section), true), "not a PE: no sections to hash");
+        byte[] plus = TestFiles.pe32plus(content);
+        assertEquals(List.of("Section.Any.UNOFFICIAL", "Section.MD5.UNOFFICIAL"),
+                names(scanner.scan(MemorySegment.ofArray(plus), true)).stream().sorted().toList(), "PE32+ too, as clamscan 1.4.6");
     }
 
     @Test

@@ -73,14 +73,24 @@ public final class TestFiles {
 
     /** A PE32 with one section .text (raw 0x200..0x400, RVA 0x1000), entry RVA 0x1010 = file offset 0x210. */
     public static byte[] pe32(byte[] sectionContent) {
+        return pe(sectionContent, false);
+    }
+
+    /** The same as a PE32+ (x86-64): a longer optional header, the section table after it. */
+    public static byte[] pe32plus(byte[] sectionContent) {
+        return pe(sectionContent, true);
+    }
+
+    private static byte[] pe(byte[] sectionContent, boolean plus) {
         ByteBuffer b = ByteBuffer.allocate(0x400).order(ByteOrder.LITTLE_ENDIAN);
         b.put(0, (byte) 'M').put(1, (byte) 'Z').putInt(0x3c, 0x40);
-        b.putInt(0x40, 0x00004550).putShort(0x44, (short) 0x14c).putShort(0x46, (short) 1).putShort(0x54, (short) 0xe0)
-                .putShort(0x56, (short) 0x0102);
+        int optionalSize = plus ? 0xf0 : 0xe0;
+        b.putInt(0x40, 0x00004550).putShort(0x44, (short) (plus ? 0x8664 : 0x14c)).putShort(0x46, (short) 1)
+                .putShort(0x54, (short) optionalSize).putShort(0x56, (short) 0x0102);
         int opt = 0x58;
-        b.putShort(opt, (short) 0x10b).putInt(opt + 16, 0x1010).putInt(opt + 28, 0x400000).putInt(opt + 32, 0x1000)
-                .putInt(opt + 36, 0x200).putInt(opt + 56, 0x2000).putInt(opt + 60, 0x200).putInt(opt + 92, 16);
-        int sec = opt + 0xe0;
+        b.putShort(opt, (short) (plus ? 0x20b : 0x10b)).putInt(opt + 16, 0x1010).putInt(opt + 32, 0x1000)
+                .putInt(opt + 36, 0x200).putInt(opt + 56, 0x2000).putInt(opt + 60, 0x200).putInt(opt + (plus ? 108 : 92), 16);
+        int sec = opt + optionalSize;
         b.put(sec, ".text".getBytes(StandardCharsets.ISO_8859_1));
         b.putInt(sec + 8, 0x200).putInt(sec + 12, 0x1000).putInt(sec + 16, 0x200).putInt(sec + 20, 0x200)
                 .putInt(sec + 36, 0x60000020);

@@ -10,7 +10,8 @@ import java.util.List;
  * its EP and section offsets resolve against) or anything else.
  *
  * @param sectionCount the number of sections, -1 when not an executable
- * @param pe32 a 32-bit PE: only those have their sections hashed for .mdb signatures, as in ClamAV
+ * @param pe32 a 32-bit PE (PE32, not PE32+). ClamAV's documentation says only PE32 sections are hashed for .mdb
+ *     signatures, but clamscan 1.4.6 hashes PE32+ sections too, and so does vmguard
  */
 public record Executable(Target type, FileLayout layout, int sectionCount, boolean pe32) {
     /** Detects the type from the first bytes (ClamAV's magic), then parses the headers of PE and ELF files. */

@@ -184,7 +184,7 @@ public final class SignatureEngine {
                 return allow(data, found, digests);
             }
         }
-        if (exe.pe32() && !sectionHashes.isEmpty()) {
+        if (exe.type() == Target.PE && !sectionHashes.isEmpty()) {
             for (FileLayout.Section section : exe.layout().sections()) {
                 if (section.size() == 0) {
                     continue;
