@@ -8,7 +8,10 @@ import io.vmguard.av.Detection;
 import io.vmguard.av.LoadProblem;
 import io.vmguard.av.Scanner;
 import io.vmguard.av.SignatureDatabase;
-import java.io.Console;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.AccessDeniedException;
@@ -81,6 +84,8 @@ final class ScanCommand implements Callable<Integer> {
     private int errors;
     private PrintStream out;
     private volatile boolean progressOnTerminal;
+    /** The file being scanned, for the progress line (a single large file takes a while). */
+    private volatile String current = "";
 
     @Override
     public Integer call() {
@@ -172,7 +177,9 @@ final class ScanCommand implements Callable<Integer> {
                 return;
             }
             size = Files.size(file);
+            current = String.format(Locale.ROOT, "; now %s (%.1f MB)", file.getFileName(), size / (1024.0 * 1024.0));
             found = scanner.scanFile(file, allMatch);
+            current = "";
         } catch (IOException e) {
             error(file, reason(e));
             return;
@@ -273,13 +280,24 @@ final class ScanCommand implements Callable<Integer> {
         }
     }
 
+    /** isatty(2) through FFM; false when it cannot be asked (no native access). */
+    static boolean stderrIsTerminal() {
+        try {
+            Linker linker = Linker.nativeLinker();
+            MethodHandle isatty = linker.downcallHandle(linker.defaultLookup().find("isatty").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+            return (int) isatty.invokeExact(2) == 1;
+        } catch (Throwable e) {
+            return false;
+        }
+    }
+
     /**
-     * Progress on stderr: redrawn every half second when the console is a terminal, else a line every ten
+     * Progress on stderr: redrawn every half second when stderr is a terminal, else a line every ten
      * seconds once the scan has taken ten seconds. Never mixed into stdout.
      */
     private ScheduledExecutorService startProgress(PrintStream err, long start) {
-        Console console = System.console();
-        boolean terminal = console != null && console.isTerminal();
+        boolean terminal = stderrIsTerminal();
         ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "scan-progress");
             t.setDaemon(true);
@@ -292,7 +310,7 @@ final class ScanCommand implements Callable<Integer> {
                 return;
             }
             double mb = bytes.get() / (1024.0 * 1024.0);
-            String text = String.format(Locale.ROOT, "scanned %d files, %.1f MB (%.1f MB/s)", files.get(), mb, mb / (elapsed / 1e9));
+            String text = String.format(Locale.ROOT, "scanned %d files, %.1f MB (%.1f MB/s)%s", files.get(), mb, mb / (elapsed / 1e9), current);
             if (terminal) {
                 progressOnTerminal = true;
                 err.print("\r\033[K" + text + "\r");
