@@ -294,14 +294,11 @@ public final class DatabaseLoader {
         if (ignores.isEmpty()) {
             return;
         }
-        contents.fileHashes.removeIf(name -> ignores.dropsByName(plain(name)));
-        contents.sectionHashes.removeIf(name -> ignores.dropsByName(plain(name)));
-        contents.bodies.removeIf(s -> ignores.dropsByName(plain(s.name())));
-        contents.logicals.removeIf(s -> ignores.dropsByName(plain(s.name())));
-    }
-
-    private static String plain(String name) {
-        return name.endsWith(".UNOFFICIAL") ? name.substring(0, name.length() - ".UNOFFICIAL".length()) : name;
+        // Stored names carry .UNOFFICIAL, which the ignore list's normalisation removes.
+        contents.fileHashes.removeIf(ignores::dropsByName);
+        contents.sectionHashes.removeIf(ignores::dropsByName);
+        contents.bodies.removeIf(s -> ignores.dropsByName(s.name()));
+        contents.logicals.removeIf(s -> ignores.dropsByName(s.name()));
     }
 
     private void report(String file, int line, String message) {

@@ -53,7 +53,8 @@ public final class IgnoreList {
     }
 
     /** Whether the signature called {@code name}, defined by database line {@code line}, is ignored. */
-    public boolean drops(String name, String line) {
+    public boolean drops(String signatureName, String line) {
+        String name = normalise(signatureName);
         if (byName.contains(name)) {
             return true;
         }
@@ -67,7 +68,16 @@ public final class IgnoreList {
 
     /** Whether the name is ignored whatever its line (entries loaded after the signature was). */
     public boolean dropsByName(String name) {
-        return byName.contains(name);
+        return byName.contains(normalise(name));
+    }
+
+    /** cli_signorm: a signature's name is compared without a trailing ".{...}" clause or ".UNOFFICIAL". */
+    static String normalise(String name) {
+        if (name.length() > 3 && name.endsWith("}")) {
+            int clause = name.indexOf(".{");
+            return clause >= 0 ? name.substring(0, clause) : name;
+        }
+        return name.endsWith(".UNOFFICIAL") ? name.substring(0, name.length() - ".UNOFFICIAL".length()) : name;
     }
 
     private static byte[] md5(String line) {
