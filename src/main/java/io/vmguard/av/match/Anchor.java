@@ -80,8 +80,9 @@ record Anchor(int length, int[] keys, int minOffset, int maxOffset, int confirmO
      */
     private static int[] confirm(List<Node> nodes, int at, int len) {
         int from = at, to = at + len;
-        while (from > 0 && nodes.get(from - 1) instanceof Node.Bytes) from--;
-        while (to < nodes.size() && nodes.get(to) instanceof Node.Bytes) to++;
+        // Within 16 bytes of the anchor: enough to find fixed bytes, and long runs of ?? cost nothing.
+        while (from > 0 && at - from < 16 && nodes.get(from - 1) instanceof Node.Bytes) from--;
+        while (to < nodes.size() && to - at < 16 + len && nodes.get(to) instanceof Node.Bytes) to++;
         int[] best = {0, 0, 0};
         int bestBits = 7;
         for (int w = from; w + 4 <= to; w++) {
@@ -103,6 +104,9 @@ record Anchor(int length, int[] keys, int minOffset, int maxOffset, int confirmO
 
     /** {value, mask}: the bits every member of the set has in common. */
     private static int[] fixedBits(ByteSet s) {
+        int single = s.single();
+        if (single >= 0) return new int[] {single, 0xff};
+        if (s.size() > 128) return new int[] {0, 0};   // no bit is common to more than half the bytes
         int and = 0xff, or = 0;
         for (int b : s.members()) {
             and &= b;
