@@ -6,9 +6,11 @@ import java.util.List;
 /**
  * The static bytes a pattern is found by: {@code length} (2..4) consecutive bytes whose distance from the
  * match start lies in {@code [minOffset, maxOffset]}, spelled as one or more keys (several when the anchor
- * holds nocase letters or a nibble). Keys are little-endian: the first byte is the low byte.
+ * holds nocase letters or a nibble). Keys are little-endian: the first byte is the low byte. The confirm word:
+ * 4 bytes at {@code confirmOffset} from the anchor, masked by {@code confirmMask}, must equal {@code confirmValue}
+ * in any match (mask 0: no such test); it is checked before the verifier, which makes short anchors cheap.
  */
-record Anchor(int length, int[] keys, int minOffset, int maxOffset) {
+record Anchor(int length, int[] keys, int minOffset, int maxOffset, int confirmOffset, int confirmValue, int confirmMask) {
     static final int MAX_KEYS = 64;       // more spellings than this and the window is no anchor
     static final int MAX_SPREAD = 1024;   // starts to try per anchor hit
 
@@ -22,6 +24,7 @@ record Anchor(int length, int[] keys, int minOffset, int maxOffset) {
     static Anchor choose(Parser.Parsed p, Usage use) {
         List<ByteSet> best = null;
         long bestLo = 0, bestHi = 0;
+        int bestPart = 0, bestNode = 0;
         double bestCost = Double.MAX_VALUE;
         long lo = 0, hi = 0;
         List<ByteSet> run = new ArrayList<>();
@@ -48,6 +51,8 @@ record Anchor(int length, int[] keys, int minOffset, int maxOffset) {
                                 best = List.copyOf(w);
                                 bestLo = runLo + from;
                                 bestHi = runHi + from;
+                                bestPart = pi;
+                                bestNode = ni - run.size() + from;
                             }
                         }
                     }
@@ -65,10 +70,53 @@ record Anchor(int length, int[] keys, int minOffset, int maxOffset) {
             }
             if (hi - lo > MAX_SPREAD) break;
         }
-        return best == null ? null : window(best, bestLo, bestHi);
+        if (best == null) return null;
+        return window(best, bestLo, bestHi, confirm(p.parts().get(bestPart), bestNode, best.size()));
     }
 
-    private static Anchor window(List<ByteSet> sets, long lo, long hi) {
+    /**
+     * The best confirm word: among the 4-byte windows of single-byte nodes around the anchor (at fixed distances
+     * from it), the one that fixes most bits outside the anchor. {offset, value, mask}; mask 0 when none fixes 8.
+     */
+    private static int[] confirm(List<Node> nodes, int at, int len) {
+        int from = at, to = at + len;
+        // Within 16 bytes of the anchor: enough to find fixed bytes, and long runs of ?? cost nothing.
+        while (from > 0 && at - from < 16 && nodes.get(from - 1) instanceof Node.Bytes) from--;
+        while (to < nodes.size() && to - at < 16 + len && nodes.get(to) instanceof Node.Bytes) to++;
+        int[] best = {0, 0, 0};
+        int bestBits = 7;
+        for (int w = from; w + 4 <= to; w++) {
+            int value = 0, mask = 0;
+            for (int j = 0; j < 4; j++) {
+                if (w + j >= at && w + j < at + len) continue; // the anchor itself is known already
+                int[] vm = fixedBits(((Node.Bytes) nodes.get(w + j)).set());
+                value |= vm[0] << (8 * j);
+                mask |= vm[1] << (8 * j);
+            }
+            int bits = Integer.bitCount(mask);
+            if (bits > bestBits) {
+                bestBits = bits;
+                best = new int[] {w - at, value, mask};
+            }
+        }
+        return best;
+    }
+
+    /** {value, mask}: the bits every member of the set has in common. */
+    private static int[] fixedBits(ByteSet s) {
+        int single = s.single();
+        if (single >= 0) return new int[] {single, 0xff};
+        if (s.size() > 128) return new int[] {0, 0};   // no bit is common to more than half the bytes
+        int and = 0xff, or = 0;
+        for (int b : s.members()) {
+            and &= b;
+            or |= b;
+        }
+        int mask = ~(and ^ or) & 0xff;
+        return new int[] {and & mask, mask};
+    }
+
+    private static Anchor window(List<ByteSet> sets, long lo, long hi, int[] confirm) {
         int[] keys = {0};
         for (int i = 0; i < sets.size(); i++) {
             int[] members = sets.get(i).members();
@@ -79,7 +127,7 @@ record Anchor(int length, int[] keys, int minOffset, int maxOffset) {
             }
             keys = next;
         }
-        return new Anchor(sets.size(), keys, (int) lo, (int) hi);
+        return new Anchor(sets.size(), keys, (int) lo, (int) hi, confirm[0], confirm[1], confirm[2]);
     }
 
     /** Expected hits per scanned byte, on data where 00 and ff are common (executables); MAX_VALUE: too many spellings. */

@@ -16,18 +16,27 @@ final class AnchorTable {
     final int wordShift;     // word = hash >>> wordShift
     final int[] slots;       // 4 ints a slot: key, first entry, end entry (0: empty), unused
     final int slotShift;
-    final int[] programs;    // program indices, grouped by key
+    final int[] entries;     // 4 ints an entry, grouped by key: program, confirm offset, value, mask
+    final long[] bits2;      // 2-byte anchors: a plain bitmap over the 65536 keys (8 KiB, stays in L1)
+    final int[] direct2;     // 2-byte anchors: entries of key k are [direct2[k], direct2[k + 1])
 
-    /** @param keys anchor keys, one per (program, spelling); @param owners the program of each key */
-    AnchorTable(int length, int[] keys, int[] owners, int count) {
+    /**
+     * @param keys anchor keys, one per (program, spelling); @param owners the program of each key;
+     * @param confirm per program: its confirm word as {offset, value, mask}
+     */
+    AnchorTable(int length, int[] keys, int[] owners, int count, int[][] confirm) {
         this.length = length;
         long[] pairs = new long[count];
         for (int i = 0; i < count; i++) pairs[i] = (keys[i] & 0xffffffffL) << 32 | owners[i];
         Arrays.sort(pairs);
-        programs = new int[count];
+        entries = new int[4 * count];
         int distinct = 0;
         for (int i = 0; i < count; i++) {
-            programs[i] = (int) pairs[i];
+            int prog = (int) pairs[i];
+            entries[4 * i] = prog;
+            entries[4 * i + 1] = confirm[prog][0];
+            entries[4 * i + 2] = confirm[prog][1];
+            entries[4 * i + 3] = confirm[prog][2];
             if (i == 0 || pairs[i] >>> 32 != pairs[i - 1] >>> 32) distinct++;
         }
         // About 40 bits per key; no more than 2^23 words (64 MiB) however many keys. Measured with 100k keys:
@@ -36,6 +45,19 @@ final class AnchorTable {
         words = Math.min(words, 1 << 23);
         wordShift = 64 - Integer.numberOfTrailingZeros(words);
         bloom = new long[words];
+        if (length == 2) {
+            bits2 = new long[1024];
+            direct2 = new int[65537];
+            for (int i = 0; i < count; i++) {
+                int key = (int) (pairs[i] >>> 32);
+                bits2[key >>> 6] |= 1L << key;
+                direct2[key + 1]++;
+            }
+            for (int k = 0; k < 65536; k++) direct2[k + 1] += direct2[k];
+        } else {
+            bits2 = null;
+            direct2 = null;
+        }
         int nslots = Integer.highestOneBit(Math.max(2, distinct) * 2 - 1) << 1;
         slotShift = 64 - Integer.numberOfTrailingZeros(nslots);
         slots = new int[4 * nslots];
@@ -68,6 +90,6 @@ final class AnchorTable {
     }
 
     long footprint() {
-        return 8L * bloom.length + 4L * slots.length + 4L * programs.length + 64;
+        return 8L * bloom.length + 4L * slots.length + 4L * entries.length + 64;
     }
 }

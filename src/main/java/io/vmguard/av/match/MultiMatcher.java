@@ -27,6 +27,7 @@ public final class MultiMatcher {
     // anchors, about 1.5x faster than MemorySegment.get(JAVA_INT_UNALIGNED) straight from the segment. (Four
     // positions per 8-byte load with one combined branch was measured too: 10-20% slower.)
     private static final int CHUNK = 1 << 18;
+    private static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
     private final Program[] programs;
@@ -60,6 +61,7 @@ public final class MultiMatcher {
         Anchor.Usage use = new Anchor.Usage();
         List<Integer> directList = new ArrayList<>(), everywhereList = new ArrayList<>();
         KeyList k2 = new KeyList(), k3 = new KeyList(), k4 = new KeyList();
+        int[][] confirm = new int[n][];
         for (int i = 0; i < n; i++) {
             Program p = programs[i];
             OffsetRule r = b.rules.get(i);
@@ -77,6 +79,7 @@ public final class MultiMatcher {
             }
             anchorLo[i] = a.minOffset();
             anchorHi[i] = a.maxOffset();
+            confirm[i] = new int[] {a.confirmOffset(), a.confirmValue(), a.confirmMask()};
             KeyList kl = a.length() == 2 ? k2 : a.length() == 3 ? k3 : k4;
             for (int key : a.keys()) kl.add(key, i);
             use.add(a);
@@ -84,9 +87,9 @@ public final class MultiMatcher {
         for (Program p : programs) p.parsed = null; // only anchor choice needed the syntax tree
         direct = directList.stream().mapToInt(Integer::intValue).toArray();
         everywhere = everywhereList.stream().mapToInt(Integer::intValue).toArray();
-        t2 = k2.table(2);
-        t3 = k3.table(3);
-        t4 = k4.table(4);
+        t2 = k2.table(2, confirm);
+        t3 = k3.table(3, confirm);
+        t4 = k4.table(4, confirm);
     }
 
     private static boolean isDirect(OffsetRule r) {
@@ -113,8 +116,8 @@ public final class MultiMatcher {
             owners[count++] = owner;
         }
 
-        AnchorTable table(int length) {
-            return count == 0 ? null : new AnchorTable(length, keys, owners, count);
+        AnchorTable table(int length, int[][] confirm) {
+            return count == 0 ? null : new AnchorTable(length, keys, owners, count, confirm);
         }
     }
 
@@ -182,8 +185,8 @@ public final class MultiMatcher {
 
     /** How the patterns were indexed, for diagnostics: anchors per length, direct, everywhere. */
     String describe() {
-        return "programs=" + programs.length + " anchor2=" + (t2 == null ? 0 : t2.programs.length)
-                + " anchor3=" + (t3 == null ? 0 : t3.programs.length) + " anchor4=" + (t4 == null ? 0 : t4.programs.length)
+        return "programs=" + programs.length + " anchor2=" + (t2 == null ? 0 : t2.entries.length / 4)
+                + " anchor3=" + (t3 == null ? 0 : t3.entries.length / 4) + " anchor4=" + (t4 == null ? 0 : t4.entries.length / 4)
                 + " bloomWords4=" + (t4 == null ? 0 : t4.bloom.length) + " direct=" + direct.length + " everywhere=" + everywhere.length;
     }
 
@@ -371,8 +374,8 @@ public final class MultiMatcher {
 
         private void chunk(byte[] buf, int n, long base) {
             AnchorTable a4 = t4, a3 = t3, a2 = t2;
-            long[] b4 = a4 == null ? null : a4.bloom, b3 = a3 == null ? null : a3.bloom, b2 = a2 == null ? null : a2.bloom;
-            int s4 = a4 == null ? 0 : a4.wordShift, s3 = a3 == null ? 0 : a3.wordShift, s2 = a2 == null ? 0 : a2.wordShift;
+            long[] b4 = a4 == null ? null : a4.bloom, b3 = a3 == null ? null : a3.bloom, b2 = a2 == null ? null : a2.bits2;
+            int s4 = a4 == null ? 0 : a4.wordShift, s3 = a3 == null ? 0 : a3.wordShift;
             for (int i = 0; i < n; i++) {
                 int v = (int) INT.get(buf, i);
                 if (b4 != null) {
@@ -386,9 +389,8 @@ public final class MultiMatcher {
                     if ((b3[(int) (h >>> s3)] & m) == m && !hit(a3, v & 0xffffff, base + i)) return;
                 }
                 if (b2 != null) {
-                    long h = (v & 0xffffL) * AnchorTable.HASH;
-                    long m = 1L << (h >>> 20) | 1L << (h >>> 26);
-                    if ((b2[(int) (h >>> s2)] & m) == m && !hit(a2, v & 0xffff, base + i)) return;
+                    int v2 = v & 0xffff;
+                    if ((b2[v2 >>> 6] >>> v2 & 1) != 0 && !hit(a2, v2, base + i)) return;
                 }
             }
         }
@@ -396,10 +398,25 @@ public final class MultiMatcher {
         /** The anchor bytes {@code key} sit at {@code pos}: verify every program anchored on them. */
         private boolean hit(AnchorTable t, int key, long pos) {
             if (pos + t.length > size) return true;
-            int slot = t.find(key);
-            if (slot < 0) return true;
-            for (int k = t.slots[slot + 1], end = t.slots[slot + 2]; k < end; k++) {
-                int prog = t.programs[k];
+            int from, to;
+            if (t.direct2 != null) {
+                from = t.direct2[key];
+                to = t.direct2[key + 1];
+            } else {
+                int slot = t.find(key);
+                if (slot < 0) return true;
+                from = t.slots[slot + 1];
+                to = t.slots[slot + 2];
+            }
+            int[] en = t.entries;
+            for (int k = 4 * from, end = 4 * to; k < end; k += 4) {
+                int prog = en[k];
+                int mask = en[k + 3];
+                if (mask != 0) {
+                    // The confirm word: a few more fixed bytes at a known distance, tested before the verifier.
+                    long at = pos + en[k + 1];
+                    if (at < 0 || at + 4 > size || (data.get(LE_INT, at) & mask) != en[k + 2]) continue;
+                }
                 long first = pos - anchorHi[prog], last = pos - anchorLo[prog];
                 if (first != last) {
                     if (tried == null) tried = new HashMap<>();

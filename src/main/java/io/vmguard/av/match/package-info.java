@@ -13,7 +13,9 @@
  *     letters and nibbles) with the fewest expected false hits, at a bounded distance from the segment's start.
  * <li>The scan reads each position's 4 bytes once and tests a blocked Bloom filter per anchor length (one
  *     64-bit word, two bits); survivors look the exact key up in a hash table and verify the programs found
- *     there. The cost per byte does not depend on the number of patterns, only on the false-hit rate.
+ *     there (2-byte anchors: a plain bitmap and a direct index). Each entry carries a confirm word, more fixed
+ *     bytes at a known distance from the anchor, tested before the verifier runs. The cost per byte does not
+ *     depend on the number of patterns, only on the false-hit rate.
  * <li>Segments after the first are kept only after an occurrence of the previous segment that they may
  *     follow; after the scan, every occurrence of a first segment with a complete chain is reported with the
  *     least end of such a chain. Unlike ClamAV, which remembers only the first and last 8 occurrences of each

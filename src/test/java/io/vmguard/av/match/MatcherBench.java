@@ -31,6 +31,8 @@ public final class MatcherBench {
                     : set.equals("literal") ? literals(count, new Random(1)) : wildcards(count, new Random(2));
             System.gc();
             long heap0 = usedHeap();
+            var threads = java.lang.management.ManagementFactory.getThreadMXBean();
+            long cpu0 = threads.getCurrentThreadCpuTime();
             long t0 = System.nanoTime();
             List<BodyPattern> parsed = new ArrayList<>();
             for (String s : sigs) parsed.add(BodyPattern.parse(s));
@@ -43,11 +45,13 @@ public final class MatcherBench {
             long t2 = System.nanoTime();
             MultiMatcher m = b.build();
             double build = (System.nanoTime() - t0) / 1e9;
+            double buildCpu = (threads.getCurrentThreadCpuTime() - cpu0) / 1e9;
             parsed = null;
             System.out.printf("  parse %.2f s, add %.2f s, build %.2f s%n", (t1 - t0) / 1e9, (t2 - t1) / 1e9, (System.nanoTime() - t2) / 1e9);
             System.gc();
             long heap = usedHeap() - heap0;
-            System.out.printf("%s: %d sigs, build %.2f s, footprint %.1f MB, heap %.1f MB%n", set, sigs.size(), build,
+            System.out.printf("%s: %d sigs, parse+build %.2f s (%.2f s CPU, GC excluded), footprint %.1f MB, heap %.1f MB%n",
+                    set, sigs.size(), build, buildCpu,
                     m.footprintBytes() / 1e6, heap / 1e6);
             System.out.println("  " + m.describe());
             for (var corpus : List.of(java.util.Map.entry("random", random), java.util.Map.entry("elf", elf))) {
