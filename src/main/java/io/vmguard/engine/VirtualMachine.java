@@ -34,6 +34,18 @@ public interface VirtualMachine extends AutoCloseable {
     }
 
     /**
+     * Something other than a vCPU changed guest RAM while the guest may run: a device's DMA (through
+     * {@link io.vmguard.dma.GuestDmaSpace}'s observer) or the VMM itself (an introspection write). Any thread,
+     * after the bytes are in place and before the guest is told (a used ring, an interrupt). An engine that
+     * derives state from guest RAM drops what it derived from this range before a vCPU next uses it: the
+     * interpreter its decoded instructions (so the next execution decodes, and asks a
+     * {@link io.vmguard.engine.monitor.TrapKind#CODE_EXECUTION} observer, again). KVM needs nothing: x86 keeps
+     * instruction fetch coherent with DMA, so this default does nothing.
+     */
+    default void guestMemoryWrittenByDevice(long address, long length) {
+    }
+
+    /**
      * Writes the engine's platform state for a snapshot: the interrupt controllers, timers and clocks it
      * emulates (I/O APIC, PIC, PIT, local APICs' timers, TSC and kvmclock). Called while every vCPU is paused.
      */

@@ -58,8 +58,8 @@ class MonitorMuxTest {
         List<MonitorEvent> heardByIntegrity = new ArrayList<>();
         List<MonitorEvent> heardBySyscalls = new ArrayList<>();
 
-        integrity.arm(new MonitorPlan(bits(5), Set.of(0), Set.of(0xc000_0082), true, new BitSet()), heardByIntegrity::add);
-        syscalls.arm(new MonitorPlan(new BitSet(), Set.of(), Set.of(), false, bits(59)), heardBySyscalls::add);
+        integrity.arm(new MonitorPlan(bits(5), Set.of(0), Set.of(0xc000_0082), true, new BitSet(), false), heardByIntegrity::add);
+        syscalls.arm(new MonitorPlan(new BitSet(), Set.of(), Set.of(), false, bits(59), false), heardBySyscalls::add);
 
         assertEquals(bits(5), engine.plan.watchedFrames());
         assertEquals(bits(59), engine.plan.systemCalls());
@@ -80,8 +80,8 @@ class MonitorMuxTest {
         MonitorMux mux = new MonitorMux(engine);
         Monitoring a = mux.client("a");
         Monitoring b = mux.client("b");
-        a.arm(new MonitorPlan(bits(1), Set.of(), Set.of(), false, new BitSet()), e -> {});
-        b.arm(new MonitorPlan(new BitSet(), Set.of(), Set.of(), false, bits(2)), e -> {});
+        a.arm(new MonitorPlan(bits(1), Set.of(), Set.of(), false, new BitSet(), false), e -> {});
+        b.arm(new MonitorPlan(new BitSet(), Set.of(), Set.of(), false, bits(2), false), e -> {});
         a.disarm();
         assertEquals(bits(2), engine.plan.systemCalls());
         assertEquals(new BitSet(), engine.plan.watchedFrames());
