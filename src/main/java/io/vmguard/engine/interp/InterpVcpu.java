@@ -42,6 +42,11 @@ import java.util.ArrayDeque;
  * requested), it lets the platform take line changes and fire due timers. A HLT with IF set parks the thread until an interrupt, the next timer
  * expiry or {@link #requestExit()}.
  *
+ * <p><b>Code executions.</b> Every instruction comes from {@link #fetch}: a cached block, or one decoded now.
+ * With code executions armed, decoding asks the listener first unless the frame was approved since its last
+ * change, and a write to a frame (by this vCPU, or by a device: {@link DeviceWrites}, drained before each block)
+ * drops its blocks and its approval, so the next execution asks again.
+ *
  * <p><b>Pausing.</b> After {@link #requestExit()} the run returns {@link VcpuExit.Interrupted} between two
  * instructions, within the block under way, or at once from HLT (the vCPU stays halted). A REP string
  * instruction may be paused between its batches, with RIP on it and RCX, RSI and RDI counting what is
