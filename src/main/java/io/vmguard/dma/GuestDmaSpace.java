@@ -8,7 +8,7 @@ import java.nio.ByteOrder;
 /**
  * DMA with no IOMMU in the way: bus addresses are guest physical addresses, and a device reaches all of
  * guest RAM but nothing else. This is what a PC without an IOMMU gives its devices. Every write (the IOMMU's
- * door writes through this one too) is told to a {@link DeviceWriteObserver} once its bytes are in place.
+ * door writes through this one too) is told to a {@link DeviceWriteObserver}, before and after its bytes change.
  */
 public final class GuestDmaSpace implements DmaSpace {
     private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -40,8 +40,13 @@ public final class GuestDmaSpace implements DmaSpace {
         if (length == 0) {
             return;
         }
-        MemorySegment.copy(source, 0, ram(address, length, DmaFault.Access.WRITE), 0, length);
-        observer.written(address, length);
+        MemorySegment target = ram(address, length, DmaFault.Access.WRITE);
+        observer.writing(address, length);
+        try {
+            MemorySegment.copy(source, 0, target, 0, length);
+        } finally {
+            observer.written(address, length);
+        }
     }
 
     @Override
@@ -61,13 +66,17 @@ public final class GuestDmaSpace implements DmaSpace {
 
     @Override
     public void writeShort(long address, short value) throws DmaFault {
-        ram(address, 2, DmaFault.Access.WRITE).set(SHORT, 0, value);
+        MemorySegment target = ram(address, 2, DmaFault.Access.WRITE);
+        observer.writing(address, 2);
+        target.set(SHORT, 0, value);
         observer.written(address, 2);
     }
 
     @Override
     public void writeInt(long address, int value) throws DmaFault {
-        ram(address, 4, DmaFault.Access.WRITE).set(INT, 0, value);
+        MemorySegment target = ram(address, 4, DmaFault.Access.WRITE);
+        observer.writing(address, 4);
+        target.set(INT, 0, value);
         observer.written(address, 4);
     }
 

@@ -31,7 +31,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * faults and after that only the 2^n-th, with the running count: the log stays bounded and shows the rate.
  *
  * <p>Every door ends in one {@link GuestDmaSpace} per device whose writes go to the engine's
- * {@link io.vmguard.engine.VirtualMachine#guestMemoryWrittenByDevice} (an interpreter must drop code a device
+ * {@link io.vmguard.engine.VirtualMachine#guestMemoryWriteBegins} and {@code guestMemoryWriteEnds} (an interpreter must drop code a device
  * overwrote, and ask the antivirus again); translated writes reach guest memory only through it.
  */
 final class DmaDoors {
@@ -56,6 +56,21 @@ final class DmaDoors {
      */
     static DmaDoors create(GuestMemory memory, VmEvents events, boolean iommu, DeviceWriteObserver writes) {
         return new DmaDoors(memory, events, iommu, writes);
+    }
+
+    /** What devices write, told to {@code machine}'s engine. */
+    static DeviceWriteObserver toEngine(io.vmguard.engine.VirtualMachine machine) {
+        return new DeviceWriteObserver() {
+            @Override
+            public void writing(long address, long length) {
+                machine.guestMemoryWriteBegins(address, length);
+            }
+
+            @Override
+            public void written(long address, long length) {
+                machine.guestMemoryWriteEnds(address, length);
+            }
+        };
     }
 
     /** The untranslated door, for the virtio-iommu itself (its requests are never translated). */

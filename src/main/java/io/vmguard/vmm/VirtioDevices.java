@@ -98,7 +98,7 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
     private boolean paused;
 
     VirtioDevices(Bus mmio, PciRoot pci, VirtioTransport transport, VirtualMachine machine, GuestMemory memory) {
-        this(mmio, pci, transport, machine, memory, DmaDoors.create(memory, VmEvents.none(), false, machine::guestMemoryWrittenByDevice));
+        this(mmio, pci, transport, machine, memory, DmaDoors.create(memory, VmEvents.none(), false, DmaDoors.toEngine(machine)));
     }
 
     /** Devices whose DMA goes through {@code doors} (the IOMMU's, when the VM has one). */

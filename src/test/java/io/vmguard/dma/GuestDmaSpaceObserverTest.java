@@ -30,6 +30,27 @@ class GuestDmaSpaceObserverTest {
     }
 
     @Test
+    void aWriteIsAnnouncedBeforeItsBytesChange() throws DmaFault {
+        List<String> told = new ArrayList<>();
+        GuestDmaSpace announced = new GuestDmaSpace(memory, new DeviceWriteObserver() {
+            @Override
+            public void writing(long address, long length) {
+                told.add("writing " + Long.toHexString(address) + "+" + length + " holding " + memory.readByte(address));
+            }
+
+            @Override
+            public void written(long address, long length) {
+                told.add("written " + Long.toHexString(address) + "+" + length + " holding " + memory.readByte(address));
+            }
+        });
+        announced.write(0x5000, MemorySegment.ofArray(new byte[] {9, 9}));
+        announced.writeInt(0x6000, 8);
+
+        assertEquals(List.of("writing 5000+2 holding 0", "written 5000+2 holding 9", "writing 6000+4 holding 0",
+                "written 6000+4 holding 8"), told);
+    }
+
+    @Test
     void readsRefusedWritesAndEmptyWritesAreNotHeard() throws DmaFault {
         dma.read(0x1000, MemorySegment.ofArray(new byte[16]));
         dma.readShort(0x1000);

@@ -1,5 +1,6 @@
 package io.vmguard.engine.interp;
 
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.LongConsumer;
 
@@ -9,12 +10,18 @@ import java.util.function.LongConsumer;
  * stale code only if it started before the write was marked (as a CPU may run code a device is overwriting).
  * A frame bitmap, a summary bit per 64-frame word so a drain skips what nobody wrote, and a volatile flag: the
  * vCPU's look costs one volatile load while nothing is pending.
+ *
+ * <p>Writes under way are counted too, per stripe of frames (frame mod {@link #STRIPES}; a stripe shared with
+ * another frame only makes the vCPU wait a little longer): code approved and decoded while a write to its frame
+ * was under way may not be what was approved, so the vCPU does not keep it ({@code InterpVcpu#gatedFetch}).
  */
 final class DeviceWrites {
     private final long frames;
     private final AtomicLongArray written;
     private final AtomicLongArray summary;
     private volatile boolean pending;
+    static final int STRIPES = 4096;
+    private final AtomicIntegerArray underWay = new AtomicIntegerArray(STRIPES);
 
     DeviceWrites(long physicalEnd) {
         this.frames = (physicalEnd + 4095) >>> 12;
@@ -23,8 +30,35 @@ final class DeviceWrites {
         this.summary = new AtomicLongArray(Math.toIntExact((words + 63) >>> 6));
     }
 
+    /** A write of {@code length} bytes at {@code address} starts; {@link #end} with the same range follows. */
+    void begin(long address, long length) {
+        count(address, length, 1);
+    }
+
+    /** The write {@link #begin} announced is done: its frames are marked, then it stops counting as under way. */
+    void end(long address, long length) {
+        mark(address, length);
+        count(address, length, -1);
+    }
+
+    /** Whether a write to the frame of {@code physical} (or to a frame of its stripe) is under way. */
+    boolean underWay(long physical) {
+        return underWay.get((int) ((physical >>> 12) & (STRIPES - 1))) > 0;
+    }
+
+    private void count(long address, long length, int delta) {
+        if (length <= 0 || address < 0 || address + length < address) {
+            return;
+        }
+        long first = address >>> 12;
+        long frames = Math.min(((address + length - 1) >>> 12) - first + 1, STRIPES); // each stripe once
+        for (long i = 0; i < frames; i++) {
+            underWay.getAndAdd((int) ((first + i) & (STRIPES - 1)), delta);
+        }
+    }
+
     /** {@code length} bytes at {@code address} were written; beyond RAM's end nothing is kept. */
-    void mark(long address, long length) {
+    private void mark(long address, long length) {
         if (length <= 0 || address < 0) {
             return;
         }

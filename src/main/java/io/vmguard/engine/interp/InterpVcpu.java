@@ -20,6 +20,7 @@ import io.vmguard.snapshot.StateWriter;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.ArrayDeque;
 
@@ -425,10 +426,24 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                 }
                 block = Block.single(insn);
             }
+            // A device write that overlapped the question or the decoding is either still under way (counted
+            // from before its first byte) or marked (before it stops counting): look in that order, after the
+            // decoding's reads.
+            VarHandle.loadLoadFence();
+            if (physical >= 0 && deviceWrites.underWay(physical) || second >= 0 && deviceWrites.underWay(second)) {
+                code.invalidate(physical & Mmu.PAGE_MASK);
+                if (second >= 0) {
+                    code.invalidate(second);
+                }
+                awaitDeviceWrite(physical, second);
+                dropDeviceWrittenCode(); // what it marked, so that the next round is the last
+                mmu.fetchPhysical(rip); // fetchedPage again, for the next round
+                continue; // asked again once the write is done
+            }
             if (deviceWrites.pending()) {
                 dropDeviceWrittenCode();
                 if (physical >= 0 && !code.holdsCode(physical) || second >= 0 && mmu.isRam(second) && !code.holdsCode(second)) {
-                    mmu.fetchPhysical(rip); // fetchedPage again, for the next round
+                    mmu.fetchPhysical(rip);
                     continue; // a device wrote what was just approved or decoded
                 }
             }
@@ -462,6 +477,18 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
             case REFUSE -> throw GuestFault.gp();
             case RETRY -> false;
         };
+    }
+
+    /** Waits out device writes under way to either frame (a copy of a few pages at most). */
+    private void awaitDeviceWrite(long physical, long second) {
+        for (int spins = 0; physical >= 0 && deviceWrites.underWay(physical) || second >= 0 && deviceWrites.underWay(second);
+             spins++) {
+            if (spins < 100) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield(); // the device's thread may be waiting for this core
+            }
+        }
     }
 
     /** Drops the decoded code (and approval) of every frame a device or the VMM wrote since the last look. */

@@ -77,8 +77,13 @@ final class InterpVm implements VirtualMachine {
      * from them decodes again (and asks an armed code-execution listener again).
      */
     @Override
-    public void guestMemoryWrittenByDevice(long address, long length) {
-        deviceWrites.mark(address, length);
+    public void guestMemoryWriteBegins(long address, long length) {
+        deviceWrites.begin(address, length);
+    }
+
+    @Override
+    public void guestMemoryWriteEnds(long address, long length) {
+        deviceWrites.end(address, length);
     }
 
     /** GSIs 0-15 reach the PIC and the I/O APIC, 16-23 the I/O APIC only. */

@@ -177,6 +177,37 @@ class InterpCodeExecutionTest {
     }
 
     @Test
+    void codeDecodedWhileADeviceWroteItsFrameIsNotKeptButAskedAboutAgainOnceTheWriteIsDone() throws Exception {
+        try (PayloadMachine machine = start()) {
+            long immediate = machine.payload().symbol("func_imm");
+            Thread[] device = new Thread[1];
+            Gate gate = new Gate(event -> {
+                if (event.frame() == B && device[0] == null) {
+                    // A device's DMA into B is under way while the listener looks: the bytes change after it read.
+                    machine.vm.guestMemoryWriteBegins(immediate, 4);
+                    machine.memory.writeInt(immediate, 7);
+                    device[0] = Thread.ofPlatform().start(() -> {
+                        try {
+                            Thread.sleep(100);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                        machine.vm.guestMemoryWriteEnds(immediate, 4);
+                    });
+                }
+                return ExecutionVerdict.RUN;
+            });
+            machine.vm.monitoring().orElseThrow().arm(codeExecutions(), gate);
+            PayloadHarness harness = new PayloadHarness();
+            harness.runUntilPort(machine.vcpu, PayloadHarness.NOTE_PORT, LIMIT);
+            device[0].join();
+
+            assertEquals(List.of(7L, 2L), results(harness), "func ran what the device wrote");
+            assertEquals(List.of(A, B, B, B), gate.frames(), "asked again after the write, then after the guest's patch");
+        }
+    }
+
+    @Test
     void framesDecodedBeforeArmingAreAskedAboutAtTheirNextExecution() throws Exception {
         try (PayloadMachine machine = start()) {
             PayloadHarness harness = new PayloadHarness();
