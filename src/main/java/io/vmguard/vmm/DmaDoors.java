@@ -30,9 +30,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * make a device fault as fast as it likes, so each endpoint reports its first {@link #FAULTS_REPORTED_IN_FULL}
  * faults and after that only the 2^n-th, with the running count: the log stays bounded and shows the rate.
  *
- * <p>Every door ends in one {@link GuestDmaSpace} per device whose writes go to the engine's
- * {@link io.vmguard.engine.VirtualMachine#guestMemoryWriteBegins} and {@code guestMemoryWriteEnds} (an interpreter must drop code a device
- * overwrote, and ask the antivirus again); translated writes reach guest memory only through it.
+ * <p>Every door ends in one {@link GuestDmaSpace} per device whose writes are announced to the engine
+ * ({@link #toEngine}): an interpreter must drop code a device overwrote, and ask the antivirus again.
+ * Translated writes reach guest memory only through it.
  */
 final class DmaDoors {
     /** Endpoint IDs of virtio-mmio devices: above every BDF (16 bits), so they never meet a PCI endpoint. */

@@ -35,8 +35,7 @@ public sealed interface MonitorEvent {
 
     /**
      * A vCPU is about to run the first instruction fetched from {@code frame} since the frame's content last
-     * changed (a write by a vCPU, or by a device through {@code VirtualMachine#guestMemoryWrittenByDevice}), or
-     * ever. Unlike the other events it comes <b>before</b> the instruction, and the listener's
+     * changed (written by a vCPU, a device or the VMM), or ever. Unlike the other events it comes <b>before</b> the instruction, and the listener's
      * {@link MonitorListener#beforeExecution} decides whether it runs. {@code rip} is the instruction's address
      * and {@code userMode} whether it runs at CPL 3. An instruction that straddles two frames asks about each
      * (both with its address). {@code frame} is normally RAM; code fetched from outside RAM (device memory,
