@@ -76,7 +76,11 @@ class InterpCodeExecutionTest {
     }
 
     private static PayloadMachine start() throws Exception {
-        PayloadMachine machine = PayloadMachine.start(new InterpEngine(), "codegate", Ring.KERNEL, false);
+        return start(Ring.KERNEL);
+    }
+
+    private static PayloadMachine start(Ring ring) throws Exception {
+        PayloadMachine machine = PayloadMachine.start(new InterpEngine(), "codegate", ring, false);
         LongModeSandbox.setInterruptGate(machine.memory, 13, machine.payload().symbol("gp_handler"));
         return machine;
     }
@@ -145,6 +149,21 @@ class InterpCodeExecutionTest {
             assertEquals(List.of(func, 1L, 2L, 3L, 5L, 5L), results(harness));
             assertEquals(3, machine.memory.readInt(MARKER), "the refused run did not count");
             assertEquals(4, gate.askedAbout(B), gate.asked::toString);
+        }
+    }
+
+    @Test
+    void userCodeIsAskedAboutAsUserModeAndARefusedUserInstructionFaultsIntoTheKernel() throws Exception {
+        try (PayloadMachine machine = start(Ring.USER)) {
+            long[] refusals = {1};
+            Gate gate = new Gate(event -> event.frame() == B && refusals[0]-- > 0 ? ExecutionVerdict.REFUSE : ExecutionVerdict.RUN);
+            machine.vm.monitoring().orElseThrow().arm(codeExecutions(), gate);
+            PayloadHarness harness = new PayloadHarness();
+            runWithDeviceWrite(machine, harness);
+
+            assertEquals(List.of(machine.payload().symbol("func"), 1L, 2L, 3L, 5L, 5L), results(harness));
+            assertEquals(List.of(A, B, B, B, B, C, D), gate.frames());
+            assertTrue(gate.asked.stream().allMatch(MonitorEvent.CodeExecution::userMode), gate.asked::toString);
         }
     }
 
