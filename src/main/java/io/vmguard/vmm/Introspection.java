@@ -129,6 +129,7 @@ public final class Introspection implements AutoCloseable {
                     throw new VmiException(String.format("guest physical address %#x is not RAM", target), target);
                 }
                 vm.memory().write(target, data, done, piece);
+                vm.guestMemoryWrittenByVmm(target, piece);
                 done += piece;
             }
             return null;

@@ -488,6 +488,15 @@ public final class Vm implements AutoCloseable {
         return parts.memory();
     }
 
+    /**
+     * Tells the engine that the VMM changed guest RAM behind the vCPUs' back (an introspection write), as a
+     * device's DMA does: code there must be decoded, and scanned, again. Anyone writing through
+     * {@link #memory()} while the guest may run calls this after each write.
+     */
+    public void guestMemoryWrittenByVmm(long address, long length) {
+        parts.machine().guestMemoryWrittenByDevice(address, length);
+    }
+
     @Override
     public void close() {
         Introspection attached;
