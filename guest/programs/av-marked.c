@@ -9,8 +9,11 @@
  *
  * It runs that code first and only then prints "AV-MARKED-RAN value=<hex>", so a scanner that stops the
  * code before it runs leaves no line behind. The same bytes, XOR-encoded, are av-packed's payload.
+ * `av-marked linger` then stays alive for 3 s (for scanners that look periodically, not before execution).
  */
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 unsigned long marked_code(void);
 
@@ -24,9 +27,13 @@ __asm__(".text\n"
         "  ret\n"
         ".size marked_code, . - marked_code\n");
 
-int main(void)
+int main(int argc, char **argv)
 {
 	unsigned long value = marked_code();
 	printf("AV-MARKED-RAN value=%lx\n", value);
+	if (argc > 1 && strcmp(argv[1], "linger") == 0) {
+		fflush(stdout);
+		sleep(3);
+	}
 	return 0;
 }
