@@ -8,6 +8,7 @@ import io.vmguard.av.Detection;
 import io.vmguard.av.Scanner;
 import io.vmguard.av.SignatureDatabase;
 import io.vmguard.av.runtime.CodeScanner;
+import io.vmguard.av.runtime.CodeSweeper;
 import io.vmguard.av.runtime.RuntimeAction;
 import io.vmguard.cli.RunCommand;
 import io.vmguard.engine.interp.InterpEngine;
@@ -25,6 +26,7 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -240,6 +242,33 @@ class InterpAntivirusGuestTest {
         assertEquals(List.of(), run.alarms(), run.describe());
         CodeScanner.Status status = run.status().orElseThrow();
         assertTrue(status.scans() > 500 && status.cacheHits() > 0 && status.refused() == 0, status.toString());
+    }
+
+    /** What KVM gets instead of the trap: the periodic sweep, here driven on the interpreter, finds a live process. */
+    @Test
+    void thePeriodicSweepFindsTheSignedCodeOfALiveProcess() throws Exception {
+        SignatureDatabase database = markedDatabase();
+        Path initrd = InitramfsOverlay.write(BuiltGuest.initramfs(),
+                Map.of("vmguard/scripts/" + SCRIPT, Files.readAllBytes(SCRIPT_SOURCE)), dir.resolve("initrd.gz"));
+        ConsoleLines console = new ConsoleLines();
+        VmConfig config = new VmConfig(BuiltGuest.bzImage(), initrd,
+                RunCommand.DEFAULT_COMMAND_LINE + " vmguard.run=" + SCRIPT + " vmguard.av=linger", 256L << 20,
+                "interp", new SerialTarget.Streams(InputStream.nullInputStream(), console));
+        RecordingEventSink sink = new RecordingEventSink();
+        try (Vm vm = Vm.create(config, new InterpEngine(), sink.forVm("av-test"));
+             CodeSweeper sweeper = new CodeSweeper(new Scanner(database), new VmInspector(vm), sink.forVm("av-test"),
+                     () -> {}, RuntimeAction.ALERT, Duration.ofMillis(300))) {
+            vm.start();
+            sweeper.start();
+            assertEquals(new RunOutcome.PoweredOff(0), vm.awaitOutcome(), console.text());
+            Run run = new Run(console.text(), List.copyOf(sink.events), null, Optional.empty());
+            SecurityEvent alarm = onlyMatch(run);
+            assertEquals("periodic-sweep", alarm.details().get("found_by"));
+            assertEquals("user", alarm.details().get("mode"));
+            assertEquals("av-marked", alarm.details().get("process"), run.describe());
+            assertTrue(run.console().contains("AV-MARKED-RAN"), "a sweep finds code after it ran: " + run.describe());
+            assertTrue(sweeper.status().passes() > 3 && sweeper.status().pagesSeen() > 100, sweeper.status().toString());
+        }
     }
 
     private static String host(String... command) throws Exception {
