@@ -59,6 +59,15 @@ public final class Scanner {
         return engine.scanMemory(window);
     }
 
+    /**
+     * Raw memory, judging only {@code [focusStart, focusEnd)} of the window: body matches that do not overlap
+     * it are left out, and every occurrence counts (a copy elsewhere in the window cannot hide one in it).
+     * Logical signatures are evaluated over the whole window.
+     */
+    public List<Detection> scanMemory(MemorySegment window, long focusStart, long focusEnd) {
+        return engine.scanMemory(window, focusStart, focusEnd);
+    }
+
     /** False when the database has no signature usable on raw memory: scanning memory would find nothing. */
     public boolean scansMemory() {
         return engine.scansMemory();

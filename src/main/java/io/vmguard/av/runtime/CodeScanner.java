@@ -1,6 +1,5 @@
 package io.vmguard.av.runtime;
 
-import io.vmguard.av.Detection;
 import io.vmguard.av.Scanner;
 import io.vmguard.engine.monitor.ExecutionVerdict;
 import io.vmguard.engine.monitor.MonitorEvent;
@@ -11,10 +10,8 @@ import io.vmguard.events.Severity;
 import io.vmguard.events.Source;
 import io.vmguard.events.VmEvents;
 import io.vmguard.vmi.PhysicalMemory;
-import java.lang.foreign.MemorySegment;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -122,15 +119,7 @@ public final class CodeScanner implements MonitorListener, AutoCloseable {
     private ScanCache.Verdict scan() {
         scans.incrementAndGet();
         bytesScanned.addAndGet(window.length);
-        List<Detection> found = scanner.scanMemory(MemorySegment.ofArray(window.bytes).asSlice(0, window.length));
-        List<CodeMatch> inFrame = new ArrayList<>();
-        for (Detection detection : found) {
-            // Matches wholly inside a neighbour are that page's business: it is scanned when it runs.
-            if (detection.offset() < window.frameStart + CodeWindow.PAGE && detection.end() > window.frameStart) {
-                inFrame.add(new CodeMatch(detection.name(), detection.database(), detection.offset() - window.frameStart));
-            }
-        }
-        return inFrame.isEmpty() ? ScanCache.Verdict.CLEAN : new ScanCache.Verdict(List.copyOf(inFrame));
+        return window.judge(scanner);
     }
 
     private ExecutionVerdict act(MonitorEvent.CodeExecution event, ScanCache.Key key, ScanCache.Verdict verdict) {

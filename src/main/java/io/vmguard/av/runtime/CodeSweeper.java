@@ -1,6 +1,5 @@
 package io.vmguard.av.runtime;
 
-import io.vmguard.av.Detection;
 import io.vmguard.av.Scanner;
 import io.vmguard.events.Severity;
 import io.vmguard.events.Source;
@@ -14,7 +13,6 @@ import io.vmguard.vmi.VmiException;
 import io.vmguard.vmi.linux.KernelCache;
 import io.vmguard.vmi.linux.LinuxKernel;
 import io.vmguard.vmi.linux.LinuxTask;
-import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -172,13 +170,7 @@ public final class CodeSweeper implements AutoCloseable {
 
     private ScanCache.Verdict scan() {
         scans.incrementAndGet();
-        List<CodeMatch> inFrame = new ArrayList<>();
-        for (Detection detection : scanner.scanMemory(MemorySegment.ofArray(window.bytes).asSlice(0, window.length))) {
-            if (detection.offset() < window.frameStart + CodeWindow.PAGE && detection.end() > window.frameStart) {
-                inFrame.add(new CodeMatch(detection.name(), detection.database(), detection.offset() - window.frameStart));
-            }
-        }
-        return inFrame.isEmpty() ? ScanCache.Verdict.CLEAN : new ScanCache.Verdict(List.copyOf(inFrame));
+        return window.judge(scanner);
     }
 
     private void report(Found hit) {

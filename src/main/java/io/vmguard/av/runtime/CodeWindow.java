@@ -1,8 +1,13 @@
 package io.vmguard.av.runtime;
 
+import io.vmguard.av.Detection;
+import io.vmguard.av.Scanner;
 import io.vmguard.vmi.PageTableWalker;
 import io.vmguard.vmi.PhysicalMemory;
 import io.vmguard.vmi.Translation;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -62,6 +67,23 @@ final class CodeWindow {
             }
         }
         return true;
+    }
+
+    /**
+     * Scans the window and keeps what matched the frame: matches wholly inside a neighbour are left out (that
+     * page is judged when it runs), and every occurrence counts, so a copy in a neighbour hides nothing.
+     */
+    ScanCache.Verdict judge(Scanner scanner) {
+        List<Detection> found = scanner.scanMemory(MemorySegment.ofArray(bytes).asSlice(0, length), frameStart,
+                frameStart + PAGE);
+        if (found.isEmpty()) {
+            return ScanCache.Verdict.CLEAN;
+        }
+        List<CodeMatch> matches = new ArrayList<>();
+        for (Detection detection : found) {
+            matches.add(new CodeMatch(detection.name(), detection.database(), detection.offset() - frameStart));
+        }
+        return new ScanCache.Verdict(List.copyOf(matches));
     }
 
     /** The page at {@code page} when it is mapped executable with the same privilege as {@code here}, else null. */

@@ -202,7 +202,8 @@ public final class SignatureEngine {
         for (Target target : exe.type() == Target.ANY ? List.of(Target.ANY) : List.of(Target.ANY, exe.type())) {
             Group group = groups.get(target);
             if (group != null && !run.stopped) {
-                group.matcher().scan(data, exe.layout(), (id, start, end) -> run.match(group, id, start));
+                group.matcher().scan(data, exe.layout(), (id, start, end) ->
+                        run.match(group, id, start, end, 0, Long.MAX_VALUE));
             }
         }
         found.addAll(run.detections);
@@ -214,6 +215,15 @@ public final class SignatureEngine {
 
     /** Scans a raw memory window with the signatures that apply to raw bytes. */
     public List<Detection> scanMemory(MemorySegment window) {
+        return scanMemory(window, 0, window.byteSize());
+    }
+
+    /**
+     * As {@link #scanMemory(MemorySegment)}, reporting only body matches that overlap {@code [focusStart,
+     * focusEnd)}: the page being judged, in a window that also holds its neighbours. Every occurrence is
+     * considered, so a copy of the same signature in a neighbour cannot hide the one in the focus.
+     */
+    public List<Detection> scanMemory(MemorySegment window, long focusStart, long focusEnd) {
         if (!scansMemory) {
             return List.of();
         }
@@ -222,7 +232,8 @@ public final class SignatureEngine {
         for (Target target : List.of(Target.ANY, Target.ELF)) {
             Group group = groups.get(target);
             if (group != null) {
-                group.matcher().scan(window, raw.layout(), (id, start, end) -> run.match(group, id, start));
+                group.matcher().scan(window, raw.layout(), (id, start, end) ->
+                        run.match(group, id, start, end, focusStart, focusEnd));
             }
         }
         List<Detection> found = new ArrayList<>(run.detections);
@@ -263,19 +274,23 @@ public final class SignatureEngine {
             this.memoryOnly = memoryOnly;
         }
 
-        boolean match(Group group, int id, long start) {
+        /** One occurrence; body matches outside {@code [focusStart, focusEnd)} are not this scan's to report. */
+        boolean match(Group group, int id, long start, long end, long focusStart, long focusEnd) {
             if (id < 0 || id >= group.signature().length || (memoryOnly && !group.memory()[id])) {
                 return true;
             }
             int signature = group.signature()[id];
             int sub = group.subsignature()[id];
             if (sub < 0) {
+                if (end <= focusStart || start >= focusEnd) {
+                    return true;
+                }
                 if (reported == null) {
                     reported = new HashSet<>();
                 }
                 if (reported.add(signature)) {
                     BodySignature s = bodies.get(signature);
-                    detections.add(new Detection(s.name(), start, s.database()));
+                    detections.add(new Detection(s.name(), start, s.database(), end));
                     if (!allMatches) {
                         stopped = true;
                         return false;
