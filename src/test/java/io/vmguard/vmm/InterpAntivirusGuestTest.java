@@ -211,6 +211,7 @@ class InterpAntivirusGuestTest {
         assertEquals("VMG.Test.ModuleCode.UNOFFICIAL", alarm.details().get("signature"));
         assertEquals("kernel", alarm.details().get("mode"));
         assertEquals("alert", alarm.details().get("action"));
+        assertTrue(alarm.details().containsKey("guest_virtual"), alarm.details().toString());
         long virtual = Long.decode(String.valueOf(alarm.details().get("guest_virtual")));
         assertTrue(Long.compareUnsigned(virtual, 0xffff_ffff_c000_0000L) >= 0, "in the module area: " + alarm.details());
     }

@@ -158,7 +158,7 @@ public final class CodeScanner implements MonitorListener, AutoCloseable {
             details.put("database", match.database());
             details.put("mode", event.userMode() ? "user" : "kernel");
             details.put("guest_physical", hex(event.frame() + match.frameOffset()));
-            if (window.virtualPage >= 0) {
+            if (window.virtualKnown) {
                 details.put("guest_virtual", hex(window.virtualPage + match.frameOffset()));
             }
             details.put("rip", hex(event.rip()));

@@ -23,8 +23,10 @@ final class CodeWindow {
     final byte[] bytes = new byte[3 * PAGE];
     int length;
     int frameStart;
-    /** The guest-virtual address of the frame's first byte, or -1 when it could not be told. */
+    /** The guest-virtual address of the frame's first byte, when {@link #virtualKnown}. */
     long virtualPage;
+    /** Whether the frame was found in the page tables (kernel addresses are negative: no sentinel value). */
+    boolean virtualKnown;
 
     /**
      * Fills the window for the frame at guest-physical {@code frame}, fetched at {@code rip} under {@code cr3};
@@ -33,7 +35,8 @@ final class CodeWindow {
     boolean fill(PhysicalMemory memory, long frame, long rip, long cr3, boolean fiveLevelPaging) {
         length = 0;
         frameStart = 0;
-        virtualPage = -1;
+        virtualPage = 0;
+        virtualKnown = false;
         Optional<PageTableWalker> walker = cr3 == 0 ? Optional.empty()
                 : Optional.of(new PageTableWalker(memory, cr3 & ROOT_MASK, fiveLevelPaging));
         Optional<Translation> here = Optional.empty();
@@ -45,6 +48,7 @@ final class CodeWindow {
                 if (candidate.isPresent() && (candidate.get().physicalAddress() & ~(PAGE - 1L)) == frame) {
                     here = candidate;
                     virtualPage = page;
+                    virtualKnown = true;
                     break;
                 }
             }
