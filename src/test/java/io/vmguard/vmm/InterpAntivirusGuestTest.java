@@ -143,7 +143,7 @@ class InterpAntivirusGuestTest {
         assertEquals("blocked", alarm.details().get("action"));
         assertEquals("av-marked", alarm.details().get("process"), run.describe());
         assertTrue(((Number) alarm.details().get("pid")).intValue() > 1, alarm.details().toString());
-        long virtual = Long.decode(String.valueOf(alarm.details().get("guest_virtual")));
+        long virtual = address(alarm, "guest_virtual");
         assertTrue(virtual >= 0x400000 && virtual < 0x800000, "in the static program's text: " + alarm.details());
         CodeScanner.Status status = run.status().orElseThrow();
         assertTrue(status.refused() >= 1 && status.scans() > 100 && status.cacheHits() > 0, status.toString());
@@ -212,7 +212,7 @@ class InterpAntivirusGuestTest {
         assertEquals("kernel", alarm.details().get("mode"));
         assertEquals("alert", alarm.details().get("action"));
         assertTrue(alarm.details().containsKey("guest_virtual"), alarm.details().toString());
-        long virtual = Long.decode(String.valueOf(alarm.details().get("guest_virtual")));
+        long virtual = address(alarm, "guest_virtual");
         assertTrue(Long.compareUnsigned(virtual, 0xffff_ffff_c000_0000L) >= 0, "in the module area: " + alarm.details());
     }
 
@@ -270,6 +270,13 @@ class InterpAntivirusGuestTest {
             assertTrue(run.console().contains("AV-MARKED-RAN"), "a sweep finds code after it ran: " + run.describe());
             assertTrue(sweeper.status().passes() > 3 && sweeper.status().pagesSeen() > 100, sweeper.status().toString());
         }
+    }
+
+    /** A "0x..." address from an event, read as unsigned (kernel addresses have the top bit set). */
+    private static long address(SecurityEvent event, String field) {
+        Object value = event.details().get(field);
+        assertTrue(value instanceof String text && text.startsWith("0x"), field + " in " + event.details());
+        return Long.parseUnsignedLong(((String) value).substring(2), 16);
     }
 
     private static String host(String... command) throws Exception {
