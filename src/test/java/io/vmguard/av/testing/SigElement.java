@@ -181,17 +181,9 @@ public sealed interface SigElement {
                 return Optional.of("(" + String.join(" | ", options.stream()
                         .map(o -> new Bytes(o).yara().orElseThrow()).toList()) + ")");
             }
-            if (width() > 1) {
-                return Optional.empty(); // YARA's ~ arrived in 4.3; a multi-byte complement would be huge
-            }
-            // 4.2 has no byte negation, but a single-byte one spells out exactly as the other 256-k values.
-            List<String> values = new ArrayList<>();
-            for (int b = 0; b < 256; b++) {
-                if (!contains(new byte[] {(byte) b})) {
-                    values.add(HEX.toHexDigits((byte) b));
-                }
-            }
-            return Optional.of("(" + String.join(" | ", values) + ")");
+            // YARA's ~ arrived in 4.3. Spelling a negated byte out as the other 255-k values exceeds YARA's
+            // regexp limits ("regular expression is too complex"), so negations do not convert.
+            return Optional.empty();
         }
 
         /** Regex for "width bytes, none of {@code set}" (all members of equal length), without look-around. */
