@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
  * The signature-engine benchmark (run by scripts/bench-av): on the same generated sets (wildcard, literal
  * .ndb) and the same two corpora (random bytes, concatenated /usr/lib ELF files), one thread each:
  * <ul>
- *   <li>vmguard: AvEngineRun in its own JVM (database load, scans of each corpus);</li>
+ *   <li>vmguard: {@link AvEngineRun} in its own JVM (database load, scans of each corpus);</li>
  *   <li>clamscan: load timed on a tiny file, each corpus scanned with -z and raised limits, scan = run - load;</li>
  *   <li>YARA: the set as hex-string rules, yarac, then yara -C; load timed on a tiny file likewise;</li>
  *   <li>Hyperscan: the set as regexes (DOTALL, SINGLEMATCH), block mode, through src/test/c/av-hyperscan.c.</li>
@@ -137,7 +137,7 @@ public final class AvBenchmark {
     private Map<String, Object> vmguard(SignatureSet set, List<Path> corpora) throws Exception {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                "io.vmguard.bench.AvEngineRun", set.ndb().toString()));
+                AvEngineRun.class.getName(), set.ndb().toString()));
         corpora.forEach(c -> command.add(c.toString()));
         progress("vmguard %s: loading %d signatures and scanning both corpora in one JVM ...", set.name(), set.count());
         Run run = run(command);
