@@ -85,6 +85,7 @@ int main(int argc, char **argv) {
         hs_free_compile_error(err);
     }
     double compile = now() - started;
+    fprintf(stderr, "hyperscan: %zu patterns compiled in %.1f s (%zu skipped)\n", n, compile, skipped);
     size_t db_size = 0;
     hs_database_size(db, &db_size);
     hs_scratch_t *scratch = NULL;
@@ -106,6 +107,7 @@ int main(int argc, char **argv) {
             t = now() - t;
             if (t < best) best = t;
         }
+        fprintf(stderr, "hyperscan: %s: best of %d scans %.3f s, %llu patterns match\n", argv[c], rounds, best, matches);
         printf("%s{\"file\":\"%s\",\"bytes\":%zu,\"seconds\":%.6f,\"matches\":%llu}", c > 3 ? "," : "", argv[c], size, best, matches);
         free(data);
     }

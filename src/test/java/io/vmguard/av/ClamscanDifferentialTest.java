@@ -1,6 +1,7 @@
 package io.vmguard.av;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -180,6 +181,31 @@ class ClamscanDifferentialTest {
                     + String.join("\n  ", problems.subList(0, Math.min(60, problems.size()))));
         }
         assertTrue(lostByClamav >= 2, "the corpus has the TRACKLEN cases clamscan misses");
+    }
+
+    @Test
+    void theTrackLenAllowanceNeedsARealMatchAndTenOccurrencesOfAnEarlierPart() {
+        GeneratedSignature sig = new GeneratedSignature("T", io.vmguard.av.testing.SyntaxKind.RANGE_GAP, List.of(
+                new io.vmguard.av.testing.SigElement.Bytes(new byte[] {1, 2, 3, 4}),
+                io.vmguard.av.testing.SigElement.Gap.range(10, 20),
+                new io.vmguard.av.testing.SigElement.Bytes(new byte[] {5, 6, 7, 8})));
+        byte[] a = {1, 2, 3, 4};
+        java.io.ByteArrayOutputStream many = new java.io.ByteArrayOutputStream();
+        for (int i = 0; i < 10; i++) {
+            many.writeBytes(a);
+        }
+        many.writeBytes(new byte[12]);
+        byte[] withMatch = concat(many.toByteArray(), new byte[] {5, 6, 7, 8});
+        assertTrue(trackLenExplains(sig, withMatch));
+        assertFalse(trackLenExplains(sig, many.toByteArray()), "no real match: nothing to explain");
+        byte[] fewA = concat(concat(a, a), concat(new byte[12], new byte[] {5, 6, 7, 8}));
+        assertFalse(trackLenExplains(sig, fewA), "two A's cannot overflow the ring");
+    }
+
+    private static byte[] concat(byte[] x, byte[] y) {
+        byte[] out = java.util.Arrays.copyOf(x, x.length + y.length);
+        System.arraycopy(y, 0, out, x.length, y.length);
+        return out;
     }
 
     /** Whether ClamAV's ring of the last 8 occurrences can have lost this real match (see the class comment). */

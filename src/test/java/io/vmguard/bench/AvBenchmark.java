@@ -32,7 +32,7 @@ import java.util.concurrent.TimeUnit;
  * Each process's peak RSS comes from /usr/bin/time (else /proc VmHWM). Prints progress on stderr, a table on
  * stdout, and writes JSON.
  * Usage: {@code AvBenchmark --work DIR --hs HARNESS [--sigs N] [--mb M] [--engines vmguard,clamscan,yara,hyperscan]
- * [--timeout SECONDS] [--json FILE]}
+ * [--timeout SECONDS] [--json FILE] [--hs-long-gaps true]}
  */
 public final class AvBenchmark {
     private static final long SEED = 0xA5_BE_7CL;
@@ -58,6 +58,7 @@ public final class AvBenchmark {
     private final long timeoutSeconds;
     private final Map<String, Object> json = new LinkedHashMap<>();
     private final List<String[]> rows = new ArrayList<>();
+    private final List<String> notes = new ArrayList<>();
     private final Map<String, Double> mbps = new LinkedHashMap<>();
     private final boolean haveTime = Files.isExecutable(Path.of("/usr/bin/time"));
     private int step;
@@ -81,15 +82,16 @@ public final class AvBenchmark {
         Path jsonFile = Path.of(o.getOrDefault("json", work.resolve("bench-av.json").toString()));
         AvBenchmark bench = new AvBenchmark(work, Path.of(o.getOrDefault("hs", work.resolve("av-hyperscan").toString())),
                 Long.parseLong(o.getOrDefault("timeout", "1800")));
-        bench.run(sigs, bytes, engines, jsonFile);
+        bench.run(sigs, bytes, engines, jsonFile, Boolean.parseBoolean(o.getOrDefault("hs-long-gaps", "false")));
     }
 
-    private void run(int sigs, long bytes, Set<String> engines, Path jsonFile) throws Exception {
+    private void run(int sigs, long bytes, Set<String> engines, Path jsonFile, boolean hyperscanLongGaps) throws Exception {
         Files.createDirectories(work);
         progress("generating %d wildcard and %d literal signatures, %d MB random and %d MB ELF corpora", sigs, sigs,
                 bytes >> 20, bytes >> 20);
         long t = System.nanoTime();
-        List<SignatureSet> sets = List.of(BenchInputs.wildcardSet(work, sigs, SEED), BenchInputs.literalSet(work, sigs, SEED));
+        List<SignatureSet> sets = List.of(BenchInputs.wildcardSet(work, sigs, SEED, hyperscanLongGaps),
+                BenchInputs.literalSet(work, sigs, SEED));
         // Not the generator's seed: the corpus would start with the signatures' own bytes.
         Path random = BenchInputs.randomCorpus(work.resolve("random.bin"), bytes, SEED ^ 0xC0FFEEL);
         ElfCorpus elf = BenchInputs.elfCorpus(work.resolve("elf.bin"), Path.of("/usr/lib"), bytes);
@@ -122,14 +124,18 @@ public final class AvBenchmark {
                     rows.add(new String[] {set.name(), engine, "-", "-", "error", "error", "-"});
                 }
                 perEngine.put(engine, r);
+                results.put(set.name(), perEngine);
+                json.put("results", results);
+                writeJson(jsonFile); // what is done so far survives an interrupted run
             }
-            results.put(set.name(), perEngine);
         }
-        json.put("results", results);
         printTable(sets, engines);
-        ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-        mapper.writeValue(jsonFile.toFile(), json);
+        writeJson(jsonFile);
         System.out.println("JSON: " + jsonFile);
+    }
+
+    private void writeJson(Path jsonFile) throws IOException {
+        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(jsonFile.toFile(), json);
     }
 
     // ---- engines ----
@@ -140,7 +146,7 @@ public final class AvBenchmark {
                 AvEngineRun.class.getName(), set.ndb().toString()));
         corpora.forEach(c -> command.add(c.toString()));
         progress("vmguard %s: loading %d signatures and scanning both corpora in one JVM ...", set.name(), set.count());
-        Run run = run(command);
+        Run run = run(command, true);
         Map<String, Object> r = new LinkedHashMap<>();
         if (!run.ok()) {
             r.put("error", run.problem());
@@ -167,6 +173,13 @@ public final class AvBenchmark {
         }
         r.put("scans", scans);
         row(set, "vmguard", out.get("load_seconds").asDouble(), run.rssKb(), scans);
+        // The same process's best later scan (JIT warm): the steady state of a long-running VMM.
+        List<Map<String, Object>> warm = scans.stream().map(s -> {
+            Map<String, Object> w = new LinkedHashMap<>(s);
+            w.put("mb_per_s", s.get("warm_mb_per_s"));
+            return w;
+        }).toList();
+        row(set, "vmguard*", out.get("load_seconds").asDouble(), run.rssKb(), warm);
         return r;
     }
 
@@ -221,6 +234,10 @@ public final class AvBenchmark {
                 set.count() - set.yaraSkipped(), set.yaraSkipped());
         Run compile = run(List.of("yarac", set.yara().toString(), compiled.toString()));
         r.put("rules", set.count() - set.yaraSkipped());
+        if (set.yaraSkipped() > 0) {
+            notes.add(String.format("yara %s: %d of %d signatures as rules; %d negations !(..) do not convert to YARA 4.2",
+                    set.name(), set.count() - set.yaraSkipped(), set.count(), set.yaraSkipped()));
+        }
         r.put("not_convertible", set.yaraSkipped());
         if (compile.status() != 0 || compile.timedOut()) {
             r.put("error", "yarac: " + compile.problem());
@@ -270,11 +287,17 @@ public final class AvBenchmark {
 
     private Map<String, Object> hyperscan(SignatureSet set, List<Path> corpora) throws Exception {
         Map<String, Object> r = new LinkedHashMap<>();
-        progress("hyperscan %s: compiling %d regexes (block mode; tens of seconds for wildcards), then scanning ...",
-                set.name(), set.count());
+        progress("hyperscan %s: compiling %d regexes (block mode; minutes for the wildcard set)%s, then scanning ...",
+                set.name(), set.count() - set.hyperscanSkipped(),
+                set.hyperscanSkipped() == 0 ? "" : ", " + set.hyperscanSkipped() + " {n>=128} signatures left out");
+        r.put("left_out", set.hyperscanSkipped());
+        if (set.hyperscanSkipped() > 0) {
+            notes.add(String.format("hyperscan %s: %d {n>=128} signatures left out (its compiler takes far too long on them)",
+                    set.name(), set.hyperscanSkipped()));
+        }
         List<String> command = new ArrayList<>(List.of(harness.toString(), set.hyperscan().toString(), "3"));
         corpora.forEach(c -> command.add(c.toString()));
-        Run run = run(command);
+        Run run = run(command, true);
         if (run.status() != 0 || run.timedOut()) {
             r.put("error", run.problem());
             return r;
@@ -316,6 +339,11 @@ public final class AvBenchmark {
     // ---- processes ----
 
     private Run run(List<String> command) throws IOException, InterruptedException {
+        return run(command, false);
+    }
+
+    /** Runs {@code command} under /usr/bin/time; {@code live}: its stderr lines are shown as progress too. */
+    private Run run(List<String> command, boolean live) throws IOException, InterruptedException {
         Path out = Files.createTempFile(work, "out", ".txt");
         Path err = Files.createTempFile(work, "err", ".txt");
         Path rss = Files.createTempFile(work, "rss", ".txt");
@@ -326,7 +354,19 @@ public final class AvBenchmark {
         full.addAll(command);
         try {
             long started = System.nanoTime();
-            Process p = new ProcessBuilder(full).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+            ProcessBuilder builder = new ProcessBuilder(full).redirectOutput(out.toFile());
+            Process p = (live ? builder : builder.redirectError(err.toFile())).start();
+            Thread tee = live ? Thread.ofVirtual().start(() -> {
+                try (var lines = p.errorReader().lines(); var sink = Files.newBufferedWriter(err)) {
+                    for (String line : (Iterable<String>) lines::iterator) {
+                        System.err.println("bench-av:     " + line);
+                        sink.write(line);
+                        sink.newLine();
+                    }
+                } catch (IOException e) {
+                    // the stream ends with the process
+                }
+            }) : null;
             long peak = 0;
             boolean done = false;
             long deadline = started + TimeUnit.SECONDS.toNanos(timeoutSeconds);
@@ -341,6 +381,9 @@ public final class AvBenchmark {
                 p.descendants().forEach(ProcessHandle::destroyForcibly);
                 p.destroyForcibly().waitFor();
                 return new Run(seconds, -1, 0, "", "", true);
+            }
+            if (tee != null) {
+                tee.join();
             }
             if (haveTime) {
                 List<String> lines = Files.readAllLines(rss).stream().filter(l -> l.matches("\\d+")).toList();
@@ -387,6 +430,9 @@ public final class AvBenchmark {
         for (String[] r : rows) {
             System.out.printf("%-9s %-10s %11ss %8s %12s %12s %10s%n", (Object[]) r);
         }
+        notes.forEach(n -> System.out.println("  " + n));
+        System.out.println("  MB/s: 10^6 bytes per second of scan time, one thread; vmguard: first scan in a fresh JVM,"
+                + " vmguard*: best of the two scans after it (JIT warm); clamscan and yara: run minus load on a 3-byte file; hyperscan: best of 3");
         if (!engines.contains("vmguard")) {
             return;
         }
