@@ -29,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * vmguard's engine against Debian's clamscan on generated signatures and planted files (av.md §4.3): 2600
  * ndb signatures over the 13 body-syntax kinds, their boundary cases and near-misses, logical signatures,
- * whole-file hashes, allow and ignore lists. The seed is printed; {@code -Dvmguard.avSeed=N} repeats a run.
+ * signatures anchored by offsets ({@code n}, {@code n,m}, {@code EOF-n}), whole-file hashes, allow and ignore lists. The seed is printed; {@code -Dvmguard.avSeed=N} repeats a run.
  */
 class ClamscanDifferentialTest {
     static final long SEED = Long.getLong("vmguard.avSeed", 0x5EED_A11L);
@@ -54,6 +54,7 @@ class ClamscanDifferentialTest {
                 .clean(SIGNATURES / 10)
                 .tricky(signatures, 3);
         signatures.addAll(corpus.tracklen("VMG.Gen", new int[] {5, 7, 8, 10}));
+        signatures.addAll(corpus.offsets("VMG.Off", 4));
         PlantedCorpus.writeNdb(dbDir.resolve("generated.ndb"), signatures);
         List<PlantedFile> clean = corpus.files().stream().filter(f -> f.category().equals("clean")).toList();
         List<PlantedFile> planted = corpus.files().stream().filter(f -> f.category().equals("planted")).toList();

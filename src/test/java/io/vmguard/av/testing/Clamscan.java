@@ -48,7 +48,7 @@ public final class Clamscan {
         }
     }
 
-    /** {@code PATH: NAME FOUND} and {@code PATH: OK} lines; anything else (an error line) is a failure. */
+    /** {@code PATH: NAME FOUND}, {@code PATH: OK} and {@code PATH: Empty file} lines; anything else (an error) is a failure. */
     static Map<Path, Set<String>> parse(List<String> lines) {
         Map<Path, Set<String>> out = new TreeMap<>();
         for (String line : lines) {
@@ -64,7 +64,7 @@ public final class Clamscan {
             Set<String> names = out.computeIfAbsent(path, p -> new HashSet<>());
             if (verdict.endsWith(" FOUND")) {
                 names.add(stripUnofficial(verdict.substring(0, verdict.length() - " FOUND".length())));
-            } else if (!verdict.equals("OK")) {
+            } else if (!verdict.equals("OK") && !verdict.equals("Empty file")) { // clamscan skips empty files: clean
                 throw new IllegalStateException("clamscan could not scan " + path + ": " + verdict);
             }
         }

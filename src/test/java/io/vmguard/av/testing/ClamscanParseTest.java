@@ -14,7 +14,8 @@ class ClamscanParseTest {
     void foundLinesGiveNamesWithoutUnofficialAndOkGivesNone() {
         Map<Path, Set<String>> r = Clamscan.parse(List.of(
                 "/c/a.bin: VMG.X.1.UNOFFICIAL FOUND", "/c/a.bin: VMG.Y.2.UNOFFICIAL FOUND", "/c/a.bin: VMG.X.1.UNOFFICIAL FOUND",
-                "/c/b: c.bin: OK", "/c/d.bin: Official.Name FOUND"));
+                "/c/b: c.bin: OK", "/c/d.bin: Official.Name FOUND", "/c/e.bin: Empty file"));
+        assertEquals(Set.of(), r.get(Path.of("/c/e.bin")));
         assertEquals(Set.of("VMG.X.1", "VMG.Y.2"), r.get(Path.of("/c/a.bin")));
         assertEquals(Set.of(), r.get(Path.of("/c/b: c.bin")));
         assertEquals(Set.of("Official.Name"), r.get(Path.of("/c/d.bin")));

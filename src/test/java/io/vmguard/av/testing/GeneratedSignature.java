@@ -6,10 +6,22 @@ import java.util.Optional;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
-/** A generated body signature: its name, kind and elements; written as ndb, YARA or regex from the same parts. */
-public record GeneratedSignature(String name, SyntaxKind kind, List<SigElement> elements) {
+/**
+ * A generated body signature: its name, kind, elements and ndb offset field ({@code *}, {@code n}, {@code n,m},
+ * {@code EOF-n}); written as ndb, YARA or regex from the same parts.
+ */
+public record GeneratedSignature(String name, SyntaxKind kind, List<SigElement> elements, String offset) {
     public GeneratedSignature {
         elements = List.copyOf(elements);
+    }
+
+    public GeneratedSignature(String name, SyntaxKind kind, List<SigElement> elements) {
+        this(name, kind, elements, "*");
+    }
+
+    /** The same body under another name, anchored by an ndb offset field. */
+    public GeneratedSignature at(String newName, String offsetField) {
+        return new GeneratedSignature(newName, kind, elements, offsetField);
     }
 
     /** ClamAV hex body. */
@@ -17,9 +29,9 @@ public record GeneratedSignature(String name, SyntaxKind kind, List<SigElement> 
         return elements.stream().map(SigElement::clamHex).collect(Collectors.joining());
     }
 
-    /** {@code Name:0:*:hex}: target any, offset any. */
+    /** {@code Name:0:offset:hex}: target any. */
     public String ndbLine() {
-        return name + ":0:*:" + hex();
+        return name + ":0:" + offset + ":" + hex();
     }
 
     /** A regex for Hyperscan (with DOTALL) and the reference matcher: the whole signature. */

@@ -60,11 +60,12 @@ public final class PlantedCorpus {
         return this;
     }
 
-    /** {@code count} random files of 0-4 KB with nothing planted. */
+    /** {@code count} random files of 1-4 KB with nothing planted, then an empty file. */
     public PlantedCorpus clean(int count) {
         for (int i = 0; i < count; i++) {
-            write("clean", "clean-" + i + ".bin", generator.filler(random.nextInt(4097), -1), Set.of());
+            write("clean", "clean-" + i + ".bin", generator.filler(1 + random.nextInt(4096), -1), Set.of());
         }
+        write("clean", "empty.bin", new byte[0], Set.of());
         return this;
     }
 
@@ -131,6 +132,67 @@ public final class PlantedCorpus {
             write("tracklen", sig.name() + ".bin", file.toByteArray(), Set.of(sig.name()),
                     clamavMisses ? Set.of() : Set.of(sig.name()));
             out.add(sig);
+        }
+        return out;
+    }
+
+    /**
+     * Signatures anchored by ndb offsets, {@code rounds} of each form over the 13 kinds, each planted where the
+     * offset allows it and one byte past: {@code n} (start exactly at n), {@code n,m} (start in n..n+m, planted
+     * at both ends), {@code EOF-n} (start exactly n bytes before the end). Returns the signatures to add.
+     */
+    public List<GeneratedSignature> offsets(String namePrefix, int rounds) {
+        List<GeneratedSignature> out = new ArrayList<>();
+        SyntaxKind[] kinds = SyntaxKind.values();
+        for (int i = 0; i < rounds * kinds.length; i++) {
+            GeneratedSignature body = generator.next(kinds[i % kinds.length]);
+            int n = 40 + random.nextInt(2000);
+            int m = 1 + random.nextInt(200);
+            GeneratedSignature abs = body.at(namePrefix + ".Abs." + i, Integer.toString(n));
+            GeneratedSignature window = body.at(namePrefix + ".Window." + i, n + "," + m);
+            GeneratedSignature eof = body.at(namePrefix + ".Eof." + i, "EOF-" + (n + 300));
+            out.addAll(List.of(abs, window, eof));
+            // A leading "b[x-y]" is a condition outside the match (as clamscan reads it): offsets refer to where
+            // the part after it starts, so plant the instance that much earlier.
+            int shift = 0;
+            byte[] instance;
+            if (body.elements().size() > 1 && body.elements().get(1) instanceof SigElement.Bracket br
+                    && ((SigElement.Bytes) body.elements().getFirst()).value().length == 1) {
+                shift = 1 + br.min();
+                instance = generator.fill(body, Map.of(1, br.min()), Map.of());
+            } else {
+                instance = generator.instantiate(body);
+            }
+            int tail = 500 + random.nextInt(500);
+            int fromEnd = n + 300;
+            // Match starts at n (absolute and window), n+1 (window only), n+m, n+m+1, n-1; then exactly at
+            // EOF-(n+300) and a byte later. Each file's expectation is worked out for all three forms.
+            // {match start, file size}
+            List<long[]> placements = new ArrayList<>();
+            for (long start : new long[] {n, n + 1, n + m, n + m + 1, n - 1}) {
+                placements.add(new long[] {start, start - shift + instance.length + tail});
+            }
+            if (fromEnd > instance.length) {
+                int before = 50 + random.nextInt(50);
+                placements.add(new long[] {before, before + fromEnd});
+                placements.add(new long[] {before + 1, before + fromEnd});
+            }
+            for (long[] p : placements) {
+                long start = p[0];
+                long size = p[1];
+                Set<String> expected = new java.util.HashSet<>();
+                if (start == n) {
+                    expected.add(abs.name());
+                }
+                if (start >= n && start <= n + m) {
+                    expected.add(window.name());
+                }
+                if (size - start == fromEnd) {
+                    expected.add(eof.name());
+                }
+                write("offset", body.name() + "-at-" + start + "-size-" + size + ".bin",
+                        around(instance, (int) (start - shift), (int) (size - instance.length)), expected);
+            }
         }
         return out;
     }
