@@ -9,7 +9,6 @@ import io.vmguard.av.testing.SigElement.GapForm;
 import io.vmguard.av.testing.SigElement.Nibble;
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -314,10 +313,5 @@ public final class SignatureGenerator {
 
     public Random random() {
         return random;
-    }
-
-    /** For callers that need a lengths map without the generics noise. */
-    public static Map<Integer, Integer> lengths() {
-        return new HashMap<>();
     }
 }
