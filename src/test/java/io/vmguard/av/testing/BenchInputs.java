@@ -32,7 +32,8 @@ public final class BenchInputs {
     /**
      * The wildcard set. {@code hyperscanLongGaps} false leaves the {@code {n>=128}} signatures out of the
      * Hyperscan set: its compiler spends about 50 s on 1000 of them alone (bounded repeats of 128-1024 bytes,
-     * measured on 2 loaded cores), and with all 8333 of the 100k set it had not finished after 10 minutes.
+     * measured on 2 loaded cores), and with all 8333 of the 100k set it had not finished after 9 minutes
+     * (3.3 GB), when it was stopped.
      */
     public static SignatureSet wildcardSet(Path dir, int count, long seed, boolean hyperscanLongGaps) throws IOException {
         return write(dir, "wildcard", new SignatureGenerator(seed, "VMG.Bench.W").generateWildcard(count),
