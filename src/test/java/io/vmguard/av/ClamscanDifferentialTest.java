@@ -29,7 +29,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * vmguard's engine against Debian's clamscan on generated signatures and planted files (av.md §4.3): 2600
  * ndb signatures over the 13 body-syntax kinds, their boundary cases and near-misses, logical signatures,
- * signatures anchored by offsets ({@code n}, {@code n,m}, {@code EOF-n}), whole-file hashes, allow and ignore lists. The seed is printed; {@code -Dvmguard.avSeed=N} repeats a run.
+ * signatures anchored by offsets ({@code n}, {@code n,m}, {@code EOF-n}), whole-file hashes, allow and
+ * ignore lists. clamscan is CI's oracle (scripts/install-deps): the tests skip without it, except under
+ * {@code -Dvmguard.requireGuest=true}, where they fail. The seed is printed; {@code -Dvmguard.avSeed=N}
+ * repeats a run.
  */
 class ClamscanDifferentialTest {
     static final long SEED = Long.getLong("vmguard.avSeed", 0x5EED_A11L);
