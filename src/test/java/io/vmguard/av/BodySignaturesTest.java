@@ -30,11 +30,29 @@ class BodySignaturesTest {
     }
 
     @Test
+    void aFocusedMemoryScanReportsTheOccurrenceInTheFocusEvenWhenACopyComesFirst() throws IOException {
+        Scanner scanner = scanner("Eicar.Body:0:*:" + TestFiles.hex(TestFiles.EICAR) + "\n", new ArrayList<>());
+        int length = TestFiles.EICAR.length();
+        byte[] window = new byte[3 * 4096];
+        byte[] eicar = TestFiles.EICAR.getBytes(StandardCharsets.ISO_8859_1);
+        System.arraycopy(eicar, 0, window, 100, length);            // a decoy in the page before the focus
+        MemorySegment memory = MemorySegment.ofArray(window);
+        assertEquals(List.of(), scanner.scanMemory(memory, 4096, 8192), "wholly outside the focus");
+
+        System.arraycopy(eicar, 0, window, 5000, length);           // the one in the focus
+        assertEquals(List.of(new Detection("Eicar.Body.UNOFFICIAL", 5000, "t.ndb", 5000 + length)),
+                scanner.scanMemory(memory, 4096, 8192));
+
+        System.arraycopy(eicar, 0, window, 4096 - 10, length);      // straddling into the focus also counts
+        assertEquals(4096 - 10, scanner.scanMemory(memory, 4096, 8192).getFirst().offset());
+    }
+
+    @Test
     void eicarBodyIsFoundAnywhereWithItsOffset() throws IOException {
         Scanner scanner = scanner("Eicar.Body:0:*:" + TestFiles.hex(TestFiles.EICAR) + "\n", new ArrayList<>());
         byte[] padded = ("0123456789" + TestFiles.EICAR + "tail").getBytes(StandardCharsets.ISO_8859_1);
         List<Detection> d = scanner.scan(MemorySegment.ofArray(padded), false);
-        assertEquals(List.of(new Detection("Eicar.Body.UNOFFICIAL", 10, "t.ndb")), d);
+        assertEquals(List.of(new Detection("Eicar.Body.UNOFFICIAL", 10, "t.ndb", 10 + TestFiles.EICAR.length())), d);
     }
 
     @Test
