@@ -30,6 +30,13 @@ class BodySignaturesTest {
     }
 
     @Test
+    void filesOfFiveBytesOrLessAreNotScannedAsInClamscan() throws IOException {
+        Scanner scanner = scanner("T.Short:0:*:41424344\n", new ArrayList<>());
+        assertEquals(List.of(), scanner.scan(MemorySegment.ofArray("ABCDE".getBytes(StandardCharsets.ISO_8859_1)), true));
+        assertEquals(1, scanner.scan(MemorySegment.ofArray("ABCDEF".getBytes(StandardCharsets.ISO_8859_1)), true).size());
+    }
+
+    @Test
     void aFocusedMemoryScanReportsTheOccurrenceInTheFocusEvenWhenACopyComesFirst() throws IOException {
         Scanner scanner = scanner("Eicar.Body:0:*:" + TestFiles.hex(TestFiles.EICAR) + "\n", new ArrayList<>());
         int length = TestFiles.EICAR.length();

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.vmguard.av.match.FileLayout;
 import io.vmguard.av.scan.Executable;
 import java.lang.foreign.MemorySegment;
+import io.vmguard.av.testing.Clamscan;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,6 +15,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
+import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -31,7 +33,7 @@ class ElfLayoutDifferentialTest {
 
     @Test
     void entryPointAndSectionsAgreeWithClamscanOnSystemPrograms() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/clamscan")), "clamscan is not installed");
+        Clamscan clamscan = Clamscan.require();
         List<Path> programs;
         try (Stream<Path> bin = Files.list(Path.of("/usr/bin"))) {
             programs = bin.filter(p -> Files.isRegularFile(p) && !Files.isSymbolicLink(p)).filter(ElfLayoutDifferentialTest::smallElf)
@@ -70,19 +72,9 @@ class ElfLayoutDifferentialTest {
         }
         TestFiles.write(db, "e.ndb", ndb.toString());
 
-        Process p = new ProcessBuilder("clamscan", "-z", "--no-summary", "-d", db.toString(), corpus.toString()).redirectErrorStream(true).start();
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(300, TimeUnit.SECONDS));
-        assumeTrue(p.exitValue() <= 1, "clamscan failed: " + output);
-        TreeSet<String> clamav = new TreeSet<>(output.lines().filter(l -> l.endsWith(" FOUND"))
-                .map(l -> l.substring(l.lastIndexOf('/') + 1).replace(".UNOFFICIAL", "")).toList());
+        SortedSet<String> clamav = clamscan.findings(db, corpus);
         Scanner scanner = new Scanner(SignatureDatabase.load(List.of(db), null));
-        TreeSet<String> ours = new TreeSet<>();
-        for (int f = 0; f < programs.size(); f++) {
-            for (Detection d : scanner.scanFile(corpus.resolve("p" + f), true)) {
-                ours.add("p" + f + ": " + d.name().replace(".UNOFFICIAL", "") + " FOUND");
-            }
-        }
+        SortedSet<String> ours = Clamscan.findings(scanner, corpus);
         assertEquals(clamav, ours, "programs " + programs + "\n" + ndb);
         assertTrue(ours.size() >= programs.size(), ours.toString());
     }

@@ -2,8 +2,8 @@ package io.vmguard.av;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.vmguard.av.testing.Clamscan;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
+import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -27,7 +28,7 @@ class OffsetDifferentialTest {
 
     @Test
     void sameVerdictsAsClamscanAtOffsetEdges() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/clamscan")), "clamscan is not installed");
+        Clamscan clamscan = Clamscan.require();
         long seed = Long.getLong("vmguard.diffSeed", System.nanoTime());
         System.out.println("OffsetDifferentialTest seed " + seed);
         Random random = new Random(seed);
@@ -63,22 +64,12 @@ class OffsetDifferentialTest {
         }
         TestFiles.write(db, "o.ndb", ndb.toString());
 
-        Process p = new ProcessBuilder("clamscan", "-z", "--no-summary", "-d", db.toString(), corpus.toString()).redirectErrorStream(true).start();
-        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
-        assumeTrue(p.exitValue() <= 1, "clamscan failed: " + output);
-        TreeSet<String> clamav = new TreeSet<>(output.lines().filter(l -> l.endsWith(" FOUND"))
-                .map(l -> l.substring(l.lastIndexOf('/') + 1).replace(".UNOFFICIAL", "")).toList());
+        SortedSet<String> clamav = clamscan.findings(db, corpus);
 
         List<LoadProblem> problems = new ArrayList<>();
         Scanner scanner = new Scanner(SignatureDatabase.load(List.of(db), problems::add));
         assertEquals(List.of(), problems);
-        TreeSet<String> ours = new TreeSet<>();
-        for (int f = 0; f < 30; f++) {
-            for (Detection d : scanner.scanFile(corpus.resolve("f" + f), true)) {
-                ours.add("f" + f + ": " + d.name().replace(".UNOFFICIAL", "") + " FOUND");
-            }
-        }
+        SortedSet<String> ours = Clamscan.findings(scanner, corpus);
         TreeSet<String> onlyClamav = new TreeSet<>(clamav);
         onlyClamav.removeAll(ours);
         TreeSet<String> onlyOurs = new TreeSet<>(ours);

@@ -1,5 +1,7 @@
 package io.vmguard.av.testing;
 
+import io.vmguard.av.Detection;
+import io.vmguard.av.Scanner;
 import io.vmguard.testing.HostTool;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -10,7 +12,10 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.SortedSet;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.stream.Stream;
 
 /**
  * Debian's clamscan as the test oracle (av.md §4.2): only the databases in one directory, every match
@@ -69,6 +74,32 @@ public final class Clamscan {
             }
         }
         return out;
+    }
+
+    /**
+     * "file: Name FOUND" for every signature clamscan found in each file of {@code corpus} (file names relative
+     * to it, names without {@code .UNOFFICIAL}): the lines the differential tests compare with {@link #findings(Scanner, Path)}.
+     */
+    public SortedSet<String> findings(Path dbDir, Path corpus) throws IOException, InterruptedException {
+        SortedSet<String> lines = new TreeSet<>();
+        scan(dbDir, corpus).forEach((file, names) -> names.forEach(
+                name -> lines.add(corpus.relativize(file) + ": " + name + " FOUND")));
+        return lines;
+    }
+
+    /** The same lines from vmguard's scanner, every match of every regular file in {@code corpus}. */
+    public static SortedSet<String> findings(Scanner scanner, Path corpus) throws IOException {
+        SortedSet<String> lines = new TreeSet<>();
+        List<Path> files;
+        try (Stream<Path> walk = Files.walk(corpus)) {
+            files = walk.filter(Files::isRegularFile).toList();
+        }
+        for (Path file : files) {
+            for (Detection detection : scanner.scanFile(file, true)) {
+                lines.add(corpus.relativize(file) + ": " + stripUnofficial(detection.name()) + " FOUND");
+            }
+        }
+        return lines;
     }
 
     public static String stripUnofficial(String name) {
