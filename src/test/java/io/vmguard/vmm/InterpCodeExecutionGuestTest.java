@@ -75,25 +75,4 @@ class InterpCodeExecutionGuestTest {
         assertTrue(on.userAsked() > 0 && on.userAsked() < on.asked(), "kernel and user code are both asked about: " + figures);
         System.out.println("code-execution gate on a Linux boot + hello: " + figures);
     }
-
-    /**
-     * The boot's time without and with the gate (a listener that only counts), rounds alternated after a
-     * warm-up boot: {@code -Dvmguard.codeGateRounds=N}.
-     */
-    @Test
-    void bootTimeWithAndWithoutTheGate() throws Exception {
-        int rounds = Integer.getInteger("vmguard.codeGateRounds", 0);
-        org.junit.jupiter.api.Assumptions.assumeTrue(rounds > 0, "a measurement: -Dvmguard.codeGateRounds=N");
-        boot(false);
-        long off = Long.MAX_VALUE, on = Long.MAX_VALUE;
-        for (int round = 0; round < rounds; round++) {
-            Boot plain = boot(false);
-            Boot gated = boot(true);
-            off = Math.min(off, plain.nanos());
-            on = Math.min(on, gated.nanos());
-            System.out.printf("round %d: off %.2f s (%d instructions), on %.2f s (%d instructions, %d questions)%n", round,
-                    plain.nanos() / 1e9, plain.instructions(), gated.nanos() / 1e9, gated.instructions(), gated.asked());
-        }
-        System.out.printf("best of %d: off %.2f s, on %.2f s (%+.1f%%)%n", rounds, off / 1e9, on / 1e9, 100.0 * (on - off) / off);
-    }
 }
