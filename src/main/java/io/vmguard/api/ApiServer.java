@@ -108,6 +108,7 @@ public final class ApiServer implements AutoCloseable {
         FirecrackerRoutes.register(routes, api);
         VmguardRoutes.register(routes, api);
         VmiRoutes.register(routes, api);
+        AvRoutes.register(routes, api);
         Handler handler = new ApiHandler(routes, api.counters(), limits.requestDeadline());
         if (tcp != null) {
             handler = new TokenCheck(handler, tcp, token.orElseThrow(), api.counters());

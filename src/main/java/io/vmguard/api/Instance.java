@@ -10,6 +10,8 @@ import io.vmguard.engine.Engine;
 import io.vmguard.engine.EngineException;
 import io.vmguard.events.VmEvents;
 import io.vmguard.net.NetSpec;
+import io.vmguard.vmm.Antivirus;
+import io.vmguard.vmm.AntivirusSettings;
 import io.vmguard.vmm.Engines;
 import io.vmguard.vmm.Introspection;
 import io.vmguard.vmm.IntrospectionSettings;
@@ -40,10 +42,18 @@ public final class Instance implements AutoCloseable {
     private static final Pattern DISK_NAME = Pattern.compile("vd([a-z])");
 
     /** How this instance builds its VM: the id in events, the engine, where the console goes. */
-    /** @param vmi how the VM is introspected once it runs (the integrity monitor, writes allowed or not) */
-    public record Launch(String id, String engine, SerialTarget serial, VmEvents events, IntrospectionSettings vmi) {
+    /**
+     * @param vmi how the VM is introspected once it runs (the integrity monitor, writes allowed or not)
+     * @param av  how its code is scanned (signatures and the action on a match), or off
+     */
+    public record Launch(String id, String engine, SerialTarget serial, VmEvents events, IntrospectionSettings vmi,
+                         AntivirusSettings av) {
         public Launch(String id, String engine, SerialTarget serial, VmEvents events) {
-            this(id, engine, serial, events, IntrospectionSettings.defaults());
+            this(id, engine, serial, events, IntrospectionSettings.defaults(), AntivirusSettings.off());
+        }
+
+        public Launch(String id, String engine, SerialTarget serial, VmEvents events, IntrospectionSettings vmi) {
+            this(id, engine, serial, events, vmi, AntivirusSettings.off());
         }
     }
 
@@ -125,6 +135,7 @@ public final class Instance implements AutoCloseable {
         } catch (VmException e) {
             throw ApiError.badRequest("Cannot start microvm: " + e.getMessage());
         }
+        created.attachAntivirus(launch.av());
         created.start();
         created.attachIntrospection(launch.vmi());
         vm = created;
@@ -179,6 +190,7 @@ public final class Instance implements AutoCloseable {
         config = PreBootConfig.describing(restored.config());
         vm = restored;
         restored.attachIntrospection(launch.vmi());
+        restored.attachAntivirus(launch.av());
         booted.complete(restored);
         if (load.resumeVm()) {
             resume();
@@ -227,6 +239,12 @@ public final class Instance implements AutoCloseable {
         } catch (VmException e) {
             throw ApiError.badRequest(e.getMessage());
         }
+    }
+
+    /** The running VM's antivirus. */
+    public Antivirus antivirus() throws ApiError {
+        return running().antivirus().orElseThrow(
+                () -> ApiError.badRequest("The antivirus is off: start vmguard with --av-db DIR to scan guest code."));
     }
 
     /** The running VM's introspection. */

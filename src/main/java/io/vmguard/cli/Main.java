@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "vmguard", description = "A secure virtual machine monitor.", mixinStandardHelpOptions = true,
         version = "vmguard " + Version.NUMBER, subcommands = {RunCommand.class, ServeCommand.class,
         ClientCommands.Status.class, ClientCommands.Pause.class, ClientCommands.Resume.class,
-        ClientCommands.Snapshot.class, ClientCommands.Restore.class, ClientCommands.Events.class, VmiCommands.class})
+        ClientCommands.Snapshot.class, ClientCommands.Restore.class, ClientCommands.Events.class, VmiCommands.class,
+        ScanCommand.class})
 public final class Main implements Runnable {
     /** Bad usage: unknown options, values that do not parse. */
     public static final int EXIT_USAGE = 2;

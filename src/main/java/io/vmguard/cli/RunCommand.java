@@ -10,6 +10,7 @@ import io.vmguard.api.PreBootConfig;
 import io.vmguard.events.GuestLog;
 import io.vmguard.net.NetSpec;
 import io.vmguard.virtio.block.DiskConfig;
+import io.vmguard.vmm.AntivirusSettings;
 import io.vmguard.vmm.Engines;
 import io.vmguard.vmm.RunOutcome;
 import io.vmguard.vmm.SerialTarget;
@@ -101,13 +102,17 @@ public final class RunCommand implements Callable<Integer> {
     @Mixin
     VmiOptions vmi;
 
+    @Mixin
+    AvOptions av;
+
     @Override
     public Integer call() throws CliException {
         ApiEndpoints endpoints = api.endpoints();
         IntrospectionSettings introspection = vmi.settings();
         VmConfig config = config();
+        AntivirusSettings scanning = av.settings();
         try (VmEventsSetup setup = vmEvents.open()) {
-            return run(config, setup, endpoints, introspection);
+            return run(config, setup, endpoints, introspection, scanning);
         }
     }
 
@@ -125,8 +130,8 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     @SuppressWarnings("try") // the API server only has to live exactly as long as the run
-    private int run(VmConfig config, VmEventsSetup setup, ApiEndpoints endpoints, IntrospectionSettings introspection)
-            throws CliException {
+    private int run(VmConfig config, VmEventsSetup setup, ApiEndpoints endpoints, IntrospectionSettings introspection,
+                    AntivirusSettings scanning) throws CliException {
         Engine selected;
         try {
             selected = Engines.create(config.engine());
@@ -137,6 +142,7 @@ public final class RunCommand implements Callable<Integer> {
         long started = System.nanoTime();
         java.util.OptionalLong instructions;
         try (Vm vm = Vm.create(config, selected, setup.events()); ApiServer server = serve(vm, setup, endpoints)) {
+            vm.attachAntivirus(scanning);
             vm.start();
             vm.attachIntrospection(introspection);
             outcome = vm.awaitOutcome();

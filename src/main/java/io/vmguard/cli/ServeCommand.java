@@ -46,6 +46,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Mixin
     VmiOptions vmi;
 
+    @Mixin
+    AvOptions av;
+
     @Override
     public Integer call() throws CliException {
         ApiEndpoints endpoints = api.endpoints();
@@ -63,7 +66,7 @@ public final class ServeCommand implements Callable<Integer> {
         }
         try (VmEventsSetup setup = vmEvents.open()) {
             Instance instance = Instance.configurable(new Instance.Launch(vmEvents.id, engine, serialTarget, setup.events(),
-                    vmi.settings()));
+                    vmi.settings(), av.settings()));
             ApiServer server;
             try {
                 server = ApiServer.start(endpoints, new ApiContext(instance, setup.hub(), setup.events()));

@@ -34,6 +34,32 @@ public interface VirtualMachine extends AutoCloseable {
     }
 
     /**
+     * Something other than a vCPU is about to change guest RAM while the guest may run: a device's DMA
+     * (through {@link io.vmguard.dma.GuestDmaSpace}'s observer). Any thread; {@link #guestMemoryWriteEnds} with
+     * the same range must follow, once the bytes are in place and before the guest is told (a used ring, an
+     * interrupt). An engine that derives state from guest RAM drops what it derived from the range before a
+     * vCPU next uses it, and does not trust what it reads there in between: the interpreter its decoded
+     * instructions, so the next execution decodes, and asks a
+     * {@link io.vmguard.engine.monitor.TrapKind#CODE_EXECUTION} observer, again. KVM needs nothing: x86 keeps
+     * instruction fetch coherent with DMA, so these defaults do nothing.
+     */
+    default void guestMemoryWriteBegins(long address, long length) {
+    }
+
+    /** Ends what {@link #guestMemoryWriteBegins} with the same range began. */
+    default void guestMemoryWriteEnds(long address, long length) {
+    }
+
+    /**
+     * Both of the above at once, for a write already made while no vCPU could use the range meanwhile (the VMM
+     * writing while it holds the vCPUs, as introspection does).
+     */
+    default void guestMemoryWrittenByDevice(long address, long length) {
+        guestMemoryWriteBegins(address, length);
+        guestMemoryWriteEnds(address, length);
+    }
+
+    /**
      * Writes the engine's platform state for a snapshot: the interrupt controllers, timers and clocks it
      * emulates (I/O APIC, PIC, PIT, local APICs' timers, TSC and kvmclock). Called while every vCPU is paused.
      */

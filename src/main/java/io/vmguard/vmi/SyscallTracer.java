@@ -65,7 +65,7 @@ public final class SyscallTracer {
             names.put((long) entry.number(), symbol.startsWith("__x64_sys_") ? symbol.substring("__x64_sys_".length()) : symbol);
         }
         tracing = new Tracing(filter, kernel, names);
-        monitoring.arm(new MonitorPlan(new BitSet(), Set.of(), Set.of(), false, filter.numbers()), this::onEvent);
+        monitoring.arm(new MonitorPlan(new BitSet(), Set.of(), Set.of(), false, filter.numbers(), false), this::onEvent);
     }
 
     public synchronized void stop() {

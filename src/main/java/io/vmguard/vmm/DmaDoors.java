@@ -1,5 +1,6 @@
 package io.vmguard.vmm;
 
+import io.vmguard.dma.DeviceWriteObserver;
 import io.vmguard.dma.DmaSpace;
 import io.vmguard.dma.GuestDmaSpace;
 import io.vmguard.events.GuestLog;
@@ -28,6 +29,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>A refused access becomes a security event ({@code source: "iommu"}, kind {@code dma-fault}). A guest can
  * make a device fault as fast as it likes, so each endpoint reports its first {@link #FAULTS_REPORTED_IN_FULL}
  * faults and after that only the 2^n-th, with the running count: the log stays bounded and shows the rate.
+ *
+ * <p>Every door ends in one {@link GuestDmaSpace} per device whose writes are announced to the engine
+ * ({@link #toEngine}): an interpreter must drop code a device overwrote, and ask the antivirus again.
+ * Translated writes reach guest memory only through it.
  */
 final class DmaDoors {
     /** Endpoint IDs of virtio-mmio devices: above every BDF (16 bits), so they never meet a PCI endpoint. */
@@ -35,17 +40,42 @@ final class DmaDoors {
     static final int FAULTS_REPORTED_IN_FULL = 16;
 
     private final GuestMemory memory;
+    private final DeviceWriteObserver writes;
     private final VirtioIommu iommu;
     private final Map<Integer, AtomicLong> faultsByEndpoint = new ConcurrentHashMap<>();
 
-    private DmaDoors(GuestMemory memory, VmEvents events, boolean translated) {
+    private DmaDoors(GuestMemory memory, VmEvents events, boolean translated, DeviceWriteObserver writes) {
         this.memory = memory;
+        this.writes = writes;
         this.iommu = translated ? new VirtioIommu(fault -> report(events, fault)) : null;
     }
 
-    /** Doors through a new virtio-iommu when {@code iommu}, else straight to guest memory. */
-    static DmaDoors create(GuestMemory memory, VmEvents events, boolean iommu) {
-        return new DmaDoors(memory, events, iommu);
+    /**
+     * Doors through a new virtio-iommu when {@code iommu}, else straight to guest memory; every device write
+     * is told to {@code writes}.
+     */
+    static DmaDoors create(GuestMemory memory, VmEvents events, boolean iommu, DeviceWriteObserver writes) {
+        return new DmaDoors(memory, events, iommu, writes);
+    }
+
+    /** What devices write, told to {@code machine}'s engine. */
+    static DeviceWriteObserver toEngine(io.vmguard.engine.VirtualMachine machine) {
+        return new DeviceWriteObserver() {
+            @Override
+            public void writing(long address, long length) {
+                machine.guestMemoryWriteBegins(address, length);
+            }
+
+            @Override
+            public void written(long address, long length) {
+                machine.guestMemoryWriteEnds(address, length);
+            }
+        };
+    }
+
+    /** The untranslated door, for the virtio-iommu itself (its requests are never translated). */
+    DmaSpace untranslated() {
+        return new GuestDmaSpace(memory, writes);
     }
 
     /** The VM's virtio-iommu, to be put on PCI before the devices it translates for. */
@@ -69,7 +99,7 @@ final class DmaDoors {
     }
 
     private DmaSpace door(int endpoint, String device) {
-        GuestDmaSpace guest = new GuestDmaSpace(memory);
+        DmaSpace guest = untranslated();
         return iommu == null ? guest : iommu.dmaSpace(endpoint, device, guest);
     }
 

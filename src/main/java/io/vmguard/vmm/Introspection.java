@@ -129,6 +129,7 @@ public final class Introspection implements AutoCloseable {
                     throw new VmiException(String.format("guest physical address %#x is not RAM", target), target);
                 }
                 vm.memory().write(target, data, done, piece);
+                vm.guestMemoryWrittenByVmm(target, piece);
                 done += piece;
             }
             return null;
@@ -298,30 +299,5 @@ public final class Introspection implements AutoCloseable {
             monitor.close();
         }
         syscalls.ifPresent(SyscallTracer::stop);
-    }
-
-    /** {@link Vm#inspect} as the library's {@link GuestInspector}: a VM that cannot be held becomes a VmiException. */
-    private record VmInspector(Vm vm) implements GuestInspector {
-        @Override
-        public <T> T inspect(Inspection<T> inspection) throws VmiException {
-            record Outcome<T>(T value, VmiException failure) {}
-            Function<GuestView, Outcome<T>> body = view -> {
-                try {
-                    return new Outcome<>(inspection.apply(view), null);
-                } catch (VmiException e) {
-                    return new Outcome<>(null, e);
-                }
-            };
-            Outcome<T> outcome;
-            try {
-                outcome = vm.inspect(body);
-            } catch (VmException e) {
-                throw new VmiException(e.getMessage());
-            }
-            if (outcome.failure() != null) {
-                throw outcome.failure();
-            }
-            return outcome.value();
-        }
     }
 }

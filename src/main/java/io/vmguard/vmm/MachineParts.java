@@ -44,7 +44,7 @@ record MachineParts(VmConfig config, String engineName, GuestMemory memory, Virt
             PciRoot pci = new PciRoot(machine::interruptLine, machine::signalMsi);
             pci.registerOn(io, mmio);
             pciDevices.accept(pci);
-            DmaDoors doors = DmaDoors.create(memory, events, config.iommu());
+            DmaDoors doors = DmaDoors.create(memory, events, config.iommu(), DmaDoors.toEngine(machine));
             virtio = new VirtioDevices(mmio, pci, config.virtioTransport(), machine, memory, doors);
             virtio.attach(config);
             if (config.dmaTestDevice()) {

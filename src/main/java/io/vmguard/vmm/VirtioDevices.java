@@ -5,7 +5,6 @@ import io.vmguard.arch.x86.acpi.AcpiPlatform;
 import io.vmguard.arch.x86.acpi.Viot;
 import io.vmguard.bus.Bus;
 import io.vmguard.bus.BusRange;
-import io.vmguard.dma.GuestDmaSpace;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.events.VmEvents;
@@ -99,7 +98,7 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
     private boolean paused;
 
     VirtioDevices(Bus mmio, PciRoot pci, VirtioTransport transport, VirtualMachine machine, GuestMemory memory) {
-        this(mmio, pci, transport, machine, memory, DmaDoors.create(memory, VmEvents.none(), false));
+        this(mmio, pci, transport, machine, memory, DmaDoors.create(memory, VmEvents.none(), false, DmaDoors.toEngine(machine)));
     }
 
     /** Devices whose DMA goes through {@code doors} (the IOMMU's, when the VM has one). */
@@ -179,7 +178,7 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
 
     private void addIommu(VirtioIommu iommu) throws VmException {
         devices.add(iommu);
-        VirtioPciTransport function = new VirtioPciTransport(iommu, "virtio-iommu", new GuestDmaSpace(memory), pci.msiSink());
+        VirtioPciTransport function = new VirtioPciTransport(iommu, "virtio-iommu", doors.untranslated(), pci.msiSink());
         iommuAddress = place(function, "virtio-iommu");
         attached.add(new Attached(keyFor(iommu.type()), iommu, function.control(), function));
     }

@@ -68,6 +68,7 @@ public final class Vm implements AutoCloseable {
     /** Written under this object's lock, read without it: status requests must not wait behind a snapshot. */
     private volatile VmState state = VmState.NOT_STARTED;
     private Introspection introspection;
+    private Antivirus antivirus;
     private MonitorMux monitorMux;
     /** A monitor asked for a pause from a vCPU thread; the pausing thread has not finished it yet. */
     private volatile boolean guestEventPausePending;
@@ -422,6 +423,23 @@ public final class Vm implements AutoCloseable {
         return introspection;
     }
 
+    /**
+     * Starts scanning this VM's code as {@code settings} say (nothing when they hold no database); once per VM,
+     * best before {@link #start()}, so that no guest code runs unscanned. Closed with the VM.
+     */
+    public synchronized Optional<Antivirus> attachAntivirus(AntivirusSettings settings) {
+        if (antivirus != null) {
+            throw new IllegalStateException("the antivirus is attached already");
+        }
+        antivirus = Antivirus.attach(this, events, settings);
+        return Optional.ofNullable(antivirus);
+    }
+
+    /** This VM's antivirus, once attached with a database. */
+    public synchronized Optional<Antivirus> antivirus() {
+        return Optional.ofNullable(antivirus);
+    }
+
     /** This VM's introspection, once attached. */
     public synchronized Optional<Introspection> introspection() {
         return Optional.ofNullable(introspection);
@@ -488,14 +506,28 @@ public final class Vm implements AutoCloseable {
         return parts.memory();
     }
 
+    /**
+     * Tells the engine that the VMM changed guest RAM behind the vCPUs' back (an introspection write), as a
+     * device's DMA does: code there must be decoded, and scanned, again. Anyone writing through
+     * {@link #memory()} while the guest may run calls this after each write.
+     */
+    public void guestMemoryWrittenByVmm(long address, long length) {
+        parts.machine().guestMemoryWrittenByDevice(address, length);
+    }
+
     @Override
     public void close() {
         Introspection attached;
+        Antivirus scanning;
         synchronized (this) {
             attached = introspection;
+            scanning = antivirus;
         }
         if (attached != null) {
             attached.close(); // before the vCPU goes: the monitor must not wait on a VM that is closing
+        }
+        if (scanning != null) {
+            scanning.close();
         }
         outcome.complete(new RunOutcome.Failed("closed"));
         runner.stop();

@@ -111,7 +111,7 @@ public final class VmiBenchmark {
                 BitSet every = new BitSet();
                 every.set(0, MonitorPlan.MAX_SYSTEM_CALLS);
                 vm.monitoring("bench").orElseThrow().arm(new MonitorPlan(new BitSet(), Set.of(0, 3, 4),
-                        Set.copyOf(Msr.SYSCALL_ENTRY), true, every), event -> syscalls.incrementAndGet());
+                        Set.copyOf(Msr.SYSCALL_ENTRY), true, every, false), event -> syscalls.incrementAndGet());
             }
             console.await(RESULT, ready, Duration.ofMinutes(5));
             double seconds = (System.nanoTime() - readyAt) / 1e9;

@@ -86,6 +86,29 @@ class MainTest {
     }
 
     @Test
+    void aMissingAntivirusDatabaseIsOneLine() throws Exception {
+        Path kernel = Files.writeString(dir.resolve("k"), "x");
+        Path absent = dir.resolve("no-such-db");
+        assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString(), "--av-db", absent.toString()));
+        assertOneLineError("cannot load the antivirus database");
+    }
+
+    @Test
+    void anAntivirusDatabaseWithNoUsableSignatureIsOneLine() throws Exception {
+        Path kernel = Files.writeString(dir.resolve("k"), "x");
+        Path empty = Files.createDirectories(dir.resolve("empty-db"));
+        assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString(), "--av-db", empty.toString()));
+        assertOneLineError("the antivirus database has no usable signatures");
+    }
+
+    @Test
+    void anUnknownAntivirusActionIsOneLine() throws Exception {
+        Path kernel = Files.writeString(dir.resolve("k"), "x");
+        assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString(), "--av-action", "quarantine"));
+        assertOneLineError("--av-action must be alert, block or pause, not 'quarantine'");
+    }
+
+    @Test
     void aCorruptKernelIsOneLine() throws Exception {
         Path kernel = Files.writeString(dir.resolve("vmlinux"), "not a kernel at all");
         assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString()));

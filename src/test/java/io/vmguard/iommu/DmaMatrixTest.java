@@ -131,6 +131,24 @@ class DmaMatrixTest {
     }
 
     @Test
+    void translatedWritesReachTheEngineAsTheGuestPhysicalPiecesTheyWrote() throws Exception {
+        List<List<Long>> heard = new java.util.ArrayList<>();
+        IommuDmaSpace observed = h.iommu.dmaSpace(EP, "observed device",
+                new io.vmguard.dma.GuestDmaSpace(h.ram.memory(), (address, length) -> heard.add(List.of(address, length))));
+        long pages = pages(4);
+        assertEquals(Status.OK, h.attach(1, EP));
+        assertEquals(Status.OK, h.map(1, 0x10000, 0x10fff, pages + 2 * PAGE, Mapping.READ | Mapping.WRITE));
+        assertEquals(Status.OK, h.map(1, 0x11000, 0x11fff, pages, Mapping.READ | Mapping.WRITE));
+        observed.write(0x10ff0, MemorySegment.ofArray(new byte[32]));
+        observed.writeInt(0x10ffe, 0x11223344); // straddles the two mappings: the buffered path
+        observed.writeShort(0x11000, (short) 1);
+        observed.readInt(0x10000);
+
+        assertEquals(List.of(List.of(pages + 3 * PAGE - 16, 16L), List.of(pages, 16L),
+                List.of(pages + 3 * PAGE - 2, 2L), List.of(pages, 2L), List.of(pages, 2L)), heard);
+    }
+
+    @Test
     void row46_anAccessOverAHoleOrAPieceWithoutPermissionIsDeniedWhole() {
         long pages = pages(3);
         assertEquals(Status.OK, h.attach(1, EP));

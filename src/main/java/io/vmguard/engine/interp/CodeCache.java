@@ -6,6 +6,9 @@ import java.util.Arrays;
  * Decoded {@link Block}s, cached per physical RAM page by the offset they start at, and dropped when the
  * page is written: decoding happens once per instruction, not once per execution. A block never leaves
  * its page, so a write to one page is all that can make a block stale.
+ *
+ * <p>While code executions are armed, a page that holds code (even none yet, see {@link #approve}) is one the
+ * listener let run since its last write: dropping a page drops its approval with its blocks.
  */
 final class CodeCache {
     private final Block[][] pages;
@@ -28,15 +31,32 @@ final class CodeCache {
     }
 
     void put(long physical, Block block) {
-        int page = (int) (physical >>> 12);
-        if (page >= pages.length) {
-            return;
+        Block[] blocks = hold(physical);
+        if (blocks != null) {
+            blocks[(int) (physical & 0xfff)] = block;
         }
-        if (pages[page] == null) {
-            pages[page] = new Block[4096];
+    }
+
+    /**
+     * Marks a RAM page as holding code before any block of it is cached (its code was approved, but the
+     * instruction that asked cannot be cached: it straddles two pages), so that writes to it are seen.
+     */
+    void approve(long physicalPage) {
+        hold(physicalPage);
+    }
+
+    private Block[] hold(long physical) {
+        long page = physical >>> 12;
+        if (page >= pages.length) {
+            return null;
+        }
+        Block[] blocks = pages[(int) page];
+        if (blocks == null) {
+            blocks = new Block[4096];
+            pages[(int) page] = blocks;
             onNewCodePage.run();
         }
-        pages[page][(int) (physical & 0xfff)] = block;
+        return blocks;
     }
 
     boolean holdsCode(long physicalPage) {

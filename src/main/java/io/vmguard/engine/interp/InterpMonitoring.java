@@ -14,11 +14,16 @@ import java.util.Set;
  * The interpreter traps everything in the contract, before the guest's next instruction: it executes every
  * instruction itself. One per VM, shared by its vCPUs. What is armed is one immutable {@link Armed} read
  * through a volatile field, so an unarmed check costs one load and a null test.
+ *
+ * <p>Code executions are asked about where the vCPU decodes: a frame is approved when it first holds decoded
+ * code (or, for an instruction that cannot be cached, a marker that it was approved), and a write by a vCPU or a
+ * device drops that, so the next execution decodes and asks again ({@code InterpVcpu#fetch}). Cached blocks cost
+ * nothing more; only a block being decoded pays the look at the plan.
  */
 final class InterpMonitoring implements Monitoring {
     /** The plan as the vCPUs test it: flat arrays, no boxing. */
     record Armed(long[] frames, int controlRegisterMask, int[] msrs, boolean descriptorTables, long[] systemCalls,
-                 MonitorListener listener) {
+                 boolean codeExecutions, MonitorListener listener) {
         boolean watchesFrame(long physicalPage) {
             long frame = physicalPage >>> 12;
             int word = (int) (frame >>> 6);
@@ -46,6 +51,11 @@ final class InterpMonitoring implements Monitoring {
     private volatile Armed armed;
     /** Bumped on every arm/disarm: a vCPU seeing a new value drops its cached write translations. */
     private volatile int generation;
+    /**
+     * Bumped (before {@link #generation}) when code executions are armed afresh: a vCPU seeing a new value drops
+     * its decoded code, whose frames no listener of this plan approved.
+     */
+    private volatile int codeEpoch;
     private final BitSet written = new BitSet();
     /** Rings the vCPUs' doorbell: each leaves its block and takes the new plan before its next instruction. */
     private final Runnable kickVcpus;
@@ -60,7 +70,7 @@ final class InterpMonitoring implements Monitoring {
     }
 
     @Override
-    public void arm(MonitorPlan plan, MonitorListener listener) {
+    public synchronized void arm(MonitorPlan plan, MonitorListener listener) {
         int controlRegisters = 0;
         for (int register : plan.controlRegisters()) {
             if (register < 0 || register > 15) {
@@ -69,14 +79,19 @@ final class InterpMonitoring implements Monitoring {
             controlRegisters |= 1 << register;
         }
         int[] msrs = plan.msrs().stream().mapToInt(Integer::intValue).toArray();
+        Armed previous = armed;
+        // Same listener, still asking: its approvals stand. Otherwise frames decoded so far were never asked about.
+        if (plan.codeExecutions() && !(previous != null && previous.codeExecutions() && previous.listener() == listener)) {
+            codeEpoch++;
+        }
         armed = new Armed(plan.watchedFrames().toLongArray(), controlRegisters, msrs, plan.descriptorTables(),
-                plan.systemCalls().toLongArray(), listener);
+                plan.systemCalls().toLongArray(), plan.codeExecutions(), listener);
         generation++;
         kickVcpus.run();
     }
 
     @Override
-    public void disarm() {
+    public synchronized void disarm() {
         armed = null;
         generation++;
         kickVcpus.run();
@@ -97,6 +112,10 @@ final class InterpMonitoring implements Monitoring {
 
     int generation() {
         return generation;
+    }
+
+    int codeEpoch() {
+        return codeEpoch;
     }
 
     /** Called by a vCPU for a write to a page the armed plan watches. */

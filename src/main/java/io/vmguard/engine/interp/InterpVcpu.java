@@ -7,6 +7,7 @@ import io.vmguard.engine.Segment;
 import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VcpuExit;
+import io.vmguard.engine.monitor.ExecutionVerdict;
 import io.vmguard.engine.monitor.MonitorEvent;
 import io.vmguard.engine.interp.platform.Doorbell;
 import io.vmguard.engine.interp.platform.InterruptInputs;
@@ -19,6 +20,7 @@ import io.vmguard.snapshot.StateWriter;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.ArrayDeque;
 
@@ -40,6 +42,11 @@ import java.util.ArrayDeque;
  * instructions, and whenever another thread rings the {@link Doorbell} (a line changed, an exit was
  * requested), it lets the platform take line changes and fire due timers. A HLT with IF set parks the thread until an interrupt, the next timer
  * expiry or {@link #requestExit()}.
+ *
+ * <p><b>Code executions.</b> Every instruction comes from {@link #fetch}: a cached block, or one decoded now.
+ * With code executions armed, decoding asks the listener first unless the frame was approved since its last
+ * change, and a write to a frame (by this vCPU, or by a device: {@link DeviceWrites}, drained before each block)
+ * drops its blocks and its approval, so the next execution asks again.
  *
  * <p><b>Pausing.</b> After {@link #requestExit()} the run returns {@link VcpuExit.Interrupted} between two
  * instructions, within the block under way, or at once from HLT (the vCPU stays halted). A REP string
@@ -91,14 +98,19 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private final MonitorHooks monitorHooks;
     /** The monitoring generation this vCPU's write translations were cached under. */
     private int monitoringGeneration;
+    /** The code-execution epoch this vCPU's decoded code was approved under ({@link InterpMonitoring#codeEpoch}). */
+    private int codeEpoch;
+    /** Frames devices (or the VMM) wrote, whose decoded code this vCPU drops before its next block. */
+    private final DeviceWrites deviceWrites;
 
     /**
      * @param inputs   the VM's interrupt lines, which this vCPU's platform drains
      * @param doorbell rung by other threads (interrupt lines, {@link #requestExit()}) to get its attention
      */
     InterpVcpu(int index, GuestMemory memory, UnimplementedLog unimplemented, VmClock clock, InterruptInputs inputs,
-               Doorbell doorbell, InterpMonitoring monitoring) {
+               Doorbell doorbell, InterpMonitoring monitoring, DeviceWrites deviceWrites) {
         this.index = index;
+        this.deviceWrites = deviceWrites;
         this.monitoring = monitoring;
         this.monitorHooks = new MonitorHooks(index, cpu, monitoring);
         this.unimplemented = unimplemented;
@@ -190,6 +202,11 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                     // through cached translations.
                     monitoringGeneration = monitoring.generation();
                     mmu.flushWrites();
+                    if (codeEpoch != monitoring.codeEpoch()) {
+                        // Code executions armed afresh: what was decoded so far was never asked about.
+                        codeEpoch = monitoring.codeEpoch();
+                        code.clear();
+                    }
                 }
                 if (exitRequested) {
                     // Not while an instruction waits to run again with the VMM's MMIO answers: that would stop
@@ -290,12 +307,24 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         Instruction insn = null;
         // The shadow of the previous instruction has been honoured (see interruptible()); it ends here.
         // Instructions that set it end their block, so it never covers one inside a block.
+        boolean shadow = cpu.interruptShadow;
         cpu.interruptShadow = false;
         leaveBlock = false;
         long start = cpu.rip;
         int executed = 0;
+        if (deviceWrites.pending()) {
+            dropDeviceWrittenCode();
+        }
         try {
             Block block = fetch(start);
+            if (block == null) {
+                // A code-execution listener said RETRY: back to the VMM at this boundary, nothing run. An
+                // instruction that was waiting to run again with MMIO answers starts over (its reads with it).
+                cpu.interruptShadow = shadow;
+                mmioReplay.clear();
+                exitRequested = false; // this exit is the one a pause asked for
+                return new VcpuExit.Interrupted();
+            }
             Instruction[] instructions = block.instructions;
             int[] ends = block.ends;
             for (int i = 0; i < instructions.length; i++) {
@@ -334,15 +363,28 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         return exit;
     }
 
-    /** The block at {@code rip}: cached by physical address, or decoded now. */
+    /**
+     * The block at {@code rip}: cached by physical address, or decoded now; null when a code-execution listener
+     * said RETRY. Every instruction the vCPU runs comes from here. While code executions are armed, none runs
+     * from a frame the listener has not approved since the frame last changed: a cached block's frame is
+     * approved (a write drops its blocks), a block decoded now asks first, and an instruction that cannot be
+     * cached asks for each frame it comes from.
+     */
     private Block fetch(long rip) {
         long physical = mmu.fetchPhysical(rip);
+        if (physical >= 0) {
+            Block cached = code.get(physical);
+            if (cached != null) {
+                return cached;
+            }
+        }
+        // Decoding: the only look at the plan (one volatile load while nothing is armed).
+        InterpMonitoring.Armed armed = monitoring.armed();
+        if (armed != null && armed.codeExecutions()) {
+            return gatedFetch(armed, rip, physical);
+        }
         if (physical < 0) {
             return Block.single(decoder.decode(rip)); // not RAM: nothing to cache, or to see writes to
-        }
-        Block cached = code.get(physical);
-        if (cached != null) {
-            return cached;
         }
         Block block = blocks.build(mmu.fetchedPage(rip), rip);
         if (block == null) {
@@ -352,6 +394,106 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         }
         code.put(physical, block);
         return block;
+    }
+
+    /**
+     * {@link #fetch} with code executions armed: asks about the block's frame unless it is approved, then
+     * decodes. A device write that lands while the listener looks or the block is decoded sends it round
+     * again, so what is cached was decoded from what was approved.
+     */
+    private Block gatedFetch(InterpMonitoring.Armed armed, long rip, long physical) {
+        while (true) {
+            Block block = null;
+            if (physical >= 0) {
+                MemorySegment page = mmu.fetchedPage(rip);
+                if (!mayRun(armed, rip, physical)) {
+                    return null;
+                }
+                block = blocks.build(page, rip);
+            }
+            boolean cacheable = block != null;
+            long second = -1;
+            if (block == null) {
+                // Not RAM, or the first instruction straddles the page end: one instruction, decoded through the
+                // MMU and never cached; each frame it comes from must be approved (device memory: asked every time).
+                Instruction insn = decoder.decode(rip);
+                if ((rip & 0xfff) + insn.length > 4096) {
+                    second = mmu.translate((rip & Mmu.PAGE_MASK) + 4096, Mmu.FETCH);
+                }
+                if (physical < 0 && !mayRun(armed, rip, mmu.translate(rip, Mmu.FETCH))
+                        || second >= 0 && !mayRun(armed, rip, second)) {
+                    return null;
+                }
+                block = Block.single(insn);
+            }
+            // A device write that overlapped the question or the decoding is either still under way (counted
+            // from before its first byte) or marked (before it stops counting): look in that order, after the
+            // decoding's reads.
+            VarHandle.loadLoadFence();
+            if (physical >= 0 && deviceWrites.underWay(physical) || second >= 0 && deviceWrites.underWay(second)) {
+                code.invalidate(physical & Mmu.PAGE_MASK);
+                if (second >= 0) {
+                    code.invalidate(second);
+                }
+                awaitDeviceWrite(physical, second);
+                dropDeviceWrittenCode(); // what it marked, so that the next round is the last
+                mmu.fetchPhysical(rip); // fetchedPage again, for the next round
+                continue; // asked again once the write is done
+            }
+            if (deviceWrites.pending()) {
+                dropDeviceWrittenCode();
+                if (physical >= 0 && !code.holdsCode(physical) || second >= 0 && mmu.isRam(second) && !code.holdsCode(second)) {
+                    mmu.fetchPhysical(rip);
+                    continue; // a device wrote what was just approved or decoded
+                }
+            }
+            if (cacheable) {
+                code.put(physical, block);
+            }
+            return block;
+        }
+    }
+
+    /**
+     * Whether the instruction at {@code rip} may run from the frame of {@code physical}: yes at once for a RAM
+     * frame approved since its last write; otherwise the listener says. RUN approves a RAM frame, REFUSE raises
+     * #GP(0) with RIP on the instruction (and approves nothing), RETRY answers false.
+     */
+    private boolean mayRun(InterpMonitoring.Armed armed, long rip, long physical) {
+        long frame = physical & Mmu.PAGE_MASK;
+        boolean ram = mmu.isRam(frame);
+        if (ram && code.holdsCode(frame)) {
+            return true;
+        }
+        ExecutionVerdict verdict = armed.listener().beforeExecution(
+                new MonitorEvent.CodeExecution(index, rip, cpu.cr3, frame, cpu.cpl == 3));
+        return switch (verdict) {
+            case RUN -> {
+                if (ram) {
+                    code.approve(frame);
+                }
+                yield true;
+            }
+            case REFUSE -> throw GuestFault.gp();
+            case RETRY -> false;
+        };
+    }
+
+    /** Waits out device writes under way to either frame (a copy of a few pages at most). */
+    private void awaitDeviceWrite(long physical, long second) {
+        for (int spins = 0; physical >= 0 && deviceWrites.underWay(physical) || second >= 0 && deviceWrites.underWay(second);
+             spins++) {
+            if (spins < 100) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield(); // the device's thread may be waiting for this core
+            }
+        }
+    }
+
+    /** Drops the decoded code (and approval) of every frame a device or the VMM wrote since the last look. */
+    private void dropDeviceWrittenCode() {
+        deviceWrites.drain(code::invalidate);
     }
 
     // ---- completing reads the VMM answered ----

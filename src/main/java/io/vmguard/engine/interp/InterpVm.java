@@ -38,6 +38,7 @@ final class InterpVm implements VirtualMachine {
     private final InterruptLine[] lines = new InterruptLine[InterruptInputs.COUNT];
     private InterpVcpu vcpu;
     private final InterpMonitoring monitoring = new InterpMonitoring(doorbell::ring);
+    private final DeviceWrites deviceWrites;
 
     InterpVm(GuestMemory memory) {
         this(memory, VmClock.system());
@@ -47,6 +48,7 @@ final class InterpVm implements VirtualMachine {
     InterpVm(GuestMemory memory, VmClock timeSource) {
         this.memory = memory;
         this.clock = new RestorableClock(timeSource);
+        this.deviceWrites = new DeviceWrites(memory.end());
         for (int gsi = 0; gsi < lines.length; gsi++) {
             int line = gsi;
             lines[gsi] = asserted -> inputs.set(line, asserted);
@@ -61,13 +63,27 @@ final class InterpVm implements VirtualMachine {
         if (vcpu != null) {
             throw new EngineException("vCPU 0 exists already");
         }
-        vcpu = new InterpVcpu(index, memory, unimplemented, clock, inputs, doorbell, monitoring);
+        vcpu = new InterpVcpu(index, memory, unimplemented, clock, inputs, doorbell, monitoring, deviceWrites);
         return vcpu;
     }
 
     @Override
     public java.util.Optional<io.vmguard.engine.monitor.Monitoring> monitoring() {
         return java.util.Optional.of(monitoring);
+    }
+
+    /**
+     * Marks the frames for the vCPU, which drops their decoded code before its next block; the next execution
+     * from them decodes again (and asks an armed code-execution listener again).
+     */
+    @Override
+    public void guestMemoryWriteBegins(long address, long length) {
+        deviceWrites.begin(address, length);
+    }
+
+    @Override
+    public void guestMemoryWriteEnds(long address, long length) {
+        deviceWrites.end(address, length);
     }
 
     /** GSIs 0-15 reach the PIC and the I/O APIC, 16-23 the I/O APIC only. */

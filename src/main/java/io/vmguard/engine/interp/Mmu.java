@@ -162,6 +162,11 @@ final class Mmu {
         return fetchPages[index(linear)];
     }
 
+    /** Whether the 4 KiB page at {@code physicalPage} is RAM (not a device's). */
+    boolean isRam(long physicalPage) {
+        return ram.region(physicalPage & PAGE_MASK, 4096) >= 0;
+    }
+
     /** An instruction byte (fetch permission: NX applies). */
     int fetch8(long linear) {
         MemorySegment page = page(linear, FETCH);

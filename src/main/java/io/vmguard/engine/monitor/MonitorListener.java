@@ -8,4 +8,17 @@ package io.vmguard.engine.monitor;
 @FunctionalInterface
 public interface MonitorListener {
     void onEvent(MonitorEvent event);
+
+    /**
+     * Asked, when the plan armed {@code codeExecutions}, before the first instruction from a frame whose
+     * content has changed since it was last approved (or was never approved) runs; the guest waits for the
+     * answer, so the answer should come from a cache keyed by the frame's content whenever it can. What the
+     * verdicts do is in {@link ExecutionVerdict}; an engine may ask again about content it asked about before
+     * (after a snapshot restore, or a re-arm with a new listener), so answers must not count questions. The event is not also passed to {@link #onEvent}: this
+     * default, for observers that only watch, does that and lets the code run.
+     */
+    default ExecutionVerdict beforeExecution(MonitorEvent.CodeExecution event) {
+        onEvent(event);
+        return ExecutionVerdict.RUN;
+    }
 }

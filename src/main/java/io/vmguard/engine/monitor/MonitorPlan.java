@@ -12,9 +12,13 @@ import java.util.Set;
  * @param msrs             MSR indices whose writes are reported
  * @param descriptorTables report LGDT and LIDT
  * @param systemCalls      system-call numbers whose SYSCALL is reported (bit n = number n)
+ * @param codeExecutions   ask {@link MonitorListener#beforeExecution} before the first instruction from each frame
+ *                         runs, and again after each change to the frame's content ({@link TrapKind#CODE_EXECUTION}).
+ *                         Arming such a plan with a listener other than the one armed before starts afresh: every
+ *                         frame is asked about again, including those that hold code already
  */
 public record MonitorPlan(BitSet watchedFrames, Set<Integer> controlRegisters, Set<Integer> msrs,
-                          boolean descriptorTables, BitSet systemCalls) {
+                          boolean descriptorTables, BitSet systemCalls, boolean codeExecutions) {
     /** The highest system-call number a plan can select, exclusive (Linux x86-64 has under 512). */
     public static final int MAX_SYSTEM_CALLS = 1024;
 
@@ -29,7 +33,7 @@ public record MonitorPlan(BitSet watchedFrames, Set<Integer> controlRegisters, S
     }
 
     public static MonitorPlan empty() {
-        return new MonitorPlan(new BitSet(), Set.of(), Set.of(), false, new BitSet());
+        return new MonitorPlan(new BitSet(), Set.of(), Set.of(), false, new BitSet(), false);
     }
 
     /** The trap kinds this plan needs. */
@@ -40,10 +44,15 @@ public record MonitorPlan(BitSet watchedFrames, Set<Integer> controlRegisters, S
         if (!msrs.isEmpty()) kinds.add(TrapKind.MSR_WRITE);
         if (descriptorTables) kinds.add(TrapKind.DESCRIPTOR_TABLE_LOAD);
         if (!systemCalls.isEmpty()) kinds.add(TrapKind.SYSTEM_CALL);
+        if (codeExecutions) kinds.add(TrapKind.CODE_EXECUTION);
         return kinds;
     }
 
     public MonitorPlan withSystemCalls(BitSet numbers) {
-        return new MonitorPlan(watchedFrames, controlRegisters, msrs, descriptorTables, numbers);
+        return new MonitorPlan(watchedFrames, controlRegisters, msrs, descriptorTables, numbers, codeExecutions);
+    }
+
+    public MonitorPlan withCodeExecutions(boolean ask) {
+        return new MonitorPlan(watchedFrames, controlRegisters, msrs, descriptorTables, systemCalls, ask);
     }
 }

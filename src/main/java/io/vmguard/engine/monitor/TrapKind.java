@@ -11,5 +11,10 @@ public enum TrapKind {
     /** LGDT or LIDT. */
     DESCRIPTOR_TABLE_LOAD,
     /** SYSCALL with a watched system-call number (RAX). */
-    SYSTEM_CALL
+    SYSTEM_CALL,
+    /**
+     * The first instruction fetched from a guest-physical frame since its content last changed (by a vCPU or a
+     * device), or ever: asked before that instruction runs ({@link MonitorListener#beforeExecution}).
+     */
+    CODE_EXECUTION
 }

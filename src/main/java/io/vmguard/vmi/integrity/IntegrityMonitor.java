@@ -201,7 +201,7 @@ public final class IntegrityMonitor implements AutoCloseable {
     }
 
     private static MonitorPlan plan(WatchedRegions regions) {
-        return new MonitorPlan(regions.frameSet(), Set.of(0, 4), Set.copyOf(Msr.SYSCALL_ENTRY), true, new BitSet());
+        return new MonitorPlan(regions.frameSet(), Set.of(0, 4), Set.copyOf(Msr.SYSCALL_ENTRY), true, new BitSet(), false);
     }
 
     /** On a vCPU thread: judge at once, report before the guest's next instruction. */

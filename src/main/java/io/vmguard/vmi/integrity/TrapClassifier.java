@@ -32,6 +32,7 @@ final class TrapClassifier {
             case MonitorEvent.MsrWrite write -> msr(write);
             case MonitorEvent.DescriptorTableLoad load -> descriptorTable(load);
             case MonitorEvent.SystemCall call -> Optional.empty();
+            case MonitorEvent.CodeExecution execution -> Optional.empty();
         };
     }
 

@@ -36,7 +36,7 @@ class InterpMonitoringTest {
         frames.set((int) WATCHED_FRAME);
         BitSet calls = new BitSet();
         calls.set(39);
-        return new MonitorPlan(frames, Set.of(0, 4), Set.of(0xc000_0082), true, calls);
+        return new MonitorPlan(frames, Set.of(0, 4), Set.of(0xc000_0082), true, calls, false);
     }
 
     @Test

@@ -42,7 +42,7 @@ class KvmMonitoringTest {
         frames.set((int) (LongModeSandbox.PAYLOAD >>> 12));
         BitSet calls = new BitSet();
         calls.set(39);
-        return new MonitorPlan(frames, Set.of(0, 4), Set.of(LSTAR), true, calls);
+        return new MonitorPlan(frames, Set.of(0, 4), Set.of(LSTAR), true, calls, false);
     }
 
     private static PayloadMachine start() throws Exception {
@@ -70,7 +70,7 @@ class KvmMonitoringTest {
             frames.set(0x180000 >>> 12);
             BitSet calls = new BitSet();
             calls.set(39);
-            machine.vm.monitoring().orElseThrow().arm(new MonitorPlan(frames, Set.of(0, 4), Set.of(LSTAR), true, calls),
+            machine.vm.monitoring().orElseThrow().arm(new MonitorPlan(frames, Set.of(0, 4), Set.of(LSTAR), true, calls, false),
                     events::add);
 
             assertEquals(0, new PayloadHarness().runToExit(machine.vcpu, LIMIT));
