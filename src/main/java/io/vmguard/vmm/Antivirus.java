@@ -14,7 +14,6 @@ import io.vmguard.vmi.GuestPhysicalMemory;
 import io.vmguard.vmi.VmiException;
 import io.vmguard.vmi.linux.KernelCache;
 import io.vmguard.vmi.linux.LinuxKernel;
-import io.vmguard.vmi.linux.LinuxTask;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -70,10 +69,10 @@ public final class Antivirus implements AutoCloseable {
         Antivirus antivirus = new Antivirus(vm, events, settings);
         if (antivirus.scanner != null) {
             antivirus.scanner.start();
+            antivirus.kernel.start(); // the sweeper reads the kernel itself, with the vCPUs held
         } else {
             antivirus.sweeper.start();
         }
-        antivirus.kernel.start();
         return antivirus;
     }
 
