@@ -846,7 +846,7 @@ class IntegerDifferentialTest {
             boolean addr32 = random.nextInt(3) == 0;
             boolean rep = random.nextBoolean();
             int count = random.nextInt(4) == 0 ? 0 : random.nextInt(9);
-            Case c = h.add(in ? "ins" : "outs", "");
+            Case c = h.add(in ? "ins" : "outs", "").usesPorts();
             c.flags((c.rflags & ~DifferentialHarness.DF) | (down ? DifferentialHarness.DF : 0));
             long pointer = c.scratch() + (down ? 0x500 : 0x300) + random.nextInt(16);
             long garbage = addr32 ? harness.value() << 32 : 0;
