@@ -688,6 +688,13 @@ final class DifferentialHarness {
         return differences;
     }
 
+    /** Runs the batch on the host oracle alone ({@link HostOracle}): each case's outcome, for checks of the oracle. */
+    List<Outcome> hostOutcomes() throws EngineException, NativeException {
+        byte[] bulk = new byte[BULK_SIZE];
+        new Random(seed ^ 0xb01cL).nextBytes(bulk);
+        return runOn(null, assemble(), bulk).outcomes();
+    }
+
     /** Runs the batch on the interpreter alone (no KVM needed): each case's outcome, for known-value checks. */
     List<Outcome> interpreterOutcomes() throws EngineException, NativeException {
         byte[] bulk = new byte[BULK_SIZE];
