@@ -89,7 +89,12 @@ final class HostOracle {
     static End run(GuestMemory memory, String name, long from, long to, long entry, long exit, long stack, long fsBase,
             long gsBase, long faultCell, long resumeCell) {
         Path helper = helper();
-        Path image = workDirectory().resolve(name + ".host-image");
+        Path image;
+        try {
+            image = Files.createTempFile(workDirectory(), name + ".", ".host-image"); // unique: tests may run in parallel
+        } catch (IOException e) {
+            throw new IllegalStateException("host oracle: " + e.getMessage(), e);
+        }
         try {
             Files.write(image, memory.readBytes(from, Math.toIntExact(to - from)));
             List<String> command = new ArrayList<>(List.of(helper.toString(), image.toString()));

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.Timeout.ThreadMode;
 
 /**
- * SSE/SSE2 on the interpreter against the host CPU (KVM ring 3): every instruction the interpreter
+ * SSE/SSE2 on the interpreter against the host CPU (see {@link FpDifferentialRig}): every instruction the interpreter
  * implements, register and memory forms, over random and edge operands (signed zeros, denormals,
  * infinities, QNaN/SNaN, near-overflow and near-underflow values, cancellations) under random MXCSR
  * rounding modes, DAZ/FTZ and preset sticky flags. Compared: XMM0, XMM1, the stored memory operand,

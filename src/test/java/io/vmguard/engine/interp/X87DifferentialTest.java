@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.Timeout.ThreadMode;
 
 /**
- * The x87 on the interpreter against the host CPU (KVM ring 3). Each record starts from FNINIT with a
+ * The x87 on the interpreter against the host CPU (see {@link FpDifferentialRig}). Each record starts from FNINIT with a
  * random control word (rounding and precision control, now and then an unmasked exception) and ST0, ST1
  * loaded with 80-bit operands (specials, denormals, pseudo-denormals, unnormals, extremes, related
  * pairs); after the instruction, FNSTSW and FNSAVE capture the status, control and tag words and all
