@@ -22,7 +22,8 @@
  * the code it calls use no thread-local storage (-fno-stack-protector, no errno, no library calls).
  * A seccomp filter makes every system call from outside this program's own code a SIGSYS (reported as
  * #UD, vector 6: the sandbox runs with EFER.SCE clear, where SYSCALL is #UD), so test code cannot reach the
- * kernel.
+ * kernel. (INT 0x80 is caught the same way and so also reported as #UD; the sandbox raises #GP for it. No
+ * test uses it.)
  */
 #define _GNU_SOURCE
 #include <fcntl.h>

@@ -739,7 +739,7 @@ final class DifferentialHarness {
     private static final long TASK_SIZE_MAX = 0x7fff_ffff_f000L, CANONICAL_END = 0x8000_0000_0000L;
 
     /** {@code host} (the host process's outcome) with each {@link HostRule} that applies mapped, and counted. */
-    private Outcome normaliseHostProcess(Outcome host, Outcome interp) {
+    Outcome normaliseHostProcess(Outcome host, Outcome interp) {
         long vector = host.faultVector, error = host.faultError, cr2 = host.cr2;
         if (vector == 14 && cr2 == host.faultRip && (error & 0x10) != 0 && (interp.faultError & 0x10) == 0) {
             error &= ~0x10;

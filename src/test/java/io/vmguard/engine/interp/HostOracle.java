@@ -21,7 +21,11 @@ import java.util.concurrent.TimeUnit;
  * The host CPU as the differential tests' oracle, with no KVM: src/test/c/host-oracle.c (built here with gcc,
  * cached under target/) runs a batch's ring-3 payload in its own process, mapped at the addresses it was
  * linked for, and turns each signal back into the exception the CPU raised (see the C file). Every x86-64
- * Linux host has this oracle; KVM is a second one where /dev/kvm opens ({@link #available()}).
+ * Linux host has this oracle; KVM is a second one where /dev/kvm opens ({@link #available()}). The helper
+ * needs a kernel that lets user mode write the FS and GS bases (FSGSBASE, Linux 5.9 and later): the integer
+ * batches run with GS based in the upper half, which arch_prctl refuses. {@code -Dvmguard.hostOracle.keep=true}
+ * keeps each batch's memory image before ({@code .in}) and after the run in target/difftest, and prints the
+ * helper's command line, to rerun a batch by hand.
  */
 final class HostOracle {
     private HostOracle() {}

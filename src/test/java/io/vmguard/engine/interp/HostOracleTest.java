@@ -50,4 +50,31 @@ class HostOracleTest {
         assertEquals(-1, n.faultVector(), "the batch goes on after the faults");
         assertEquals(-1L, n.regs()[10]);
     }
+
+    /** Each host rule maps exactly its pattern, only where the interpreter reports the sandbox's value, and is counted. */
+    @Test
+    void hostRulesMapOnlyTheirOwnPattern() {
+        DifferentialHarness h = new DifferentialHarness("hostRules", 1);
+        long top = 0x7fff_ffff_f010L;
+        // Linux's P bit on the top user page: mapped there, not elsewhere, not where the interpreter has P too.
+        assertEquals(4, h.normaliseHostProcess(fault(14, 0x100000, 5, top), fault(14, 0x100000, 4, top)).faultError());
+        assertEquals(5, h.normaliseHostProcess(fault(14, 0x100000, 5, 0x2000_0000), fault(14, 0x100000, 4, 0x2000_0000)).faultError());
+        assertEquals(5, h.normaliseHostProcess(fault(14, 0x100000, 5, top), fault(14, 0x100000, 5, top)).faultError());
+        // The fetch bit under NXE: only for a fetch (CR2 = RIP).
+        assertEquals(4, h.normaliseHostProcess(fault(14, 0x1_0000_0000L, 0x14, 0x1_0000_0000L),
+                fault(14, 0x1_0000_0000L, 4, 0x1_0000_0000L)).faultError());
+        assertEquals(0x14, h.normaliseHostProcess(fault(14, 0x100000, 0x14, 0x1_0000_0000L),
+                fault(14, 0x100000, 4, 0x1_0000_0000L)).faultError());
+        // #GP for the canonical end of the top page: only against a #PF at the very end, at the same RIP.
+        assertEquals(14, h.normaliseHostProcess(fault(13, 0x100000, 0, 0), fault(14, 0x100000, 4, 0x7fff_ffff_fffdL)).faultVector());
+        assertEquals(13, h.normaliseHostProcess(fault(13, 0x100000, 0, 0), fault(14, 0x100000, 4, top)).faultVector());
+        assertEquals(13, h.normaliseHostProcess(fault(13, 0x100000, 0, 0), fault(14, 0x100004, 4, 0x7fff_ffff_fffdL)).faultVector());
+        assertEquals(java.util.Map.of(DifferentialHarness.HostRule.TOP_PAGE_REPORTED_PRESENT, 1,
+                DifferentialHarness.HostRule.FETCH_BIT_UNDER_NXE, 1, DifferentialHarness.HostRule.CANONICAL_END_OF_TOP_PAGE, 1),
+                h.hostRules);
+    }
+
+    private static Outcome fault(long vector, long rip, long error, long cr2) {
+        return new Outcome(new long[16], 2, new byte[DifferentialHarness.MEMORY_SIZE], vector, rip, error, cr2, new byte[0x100]);
+    }
 }
