@@ -1,6 +1,5 @@
 package io.vmguard.engine.interp;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.vmguard.engine.Engine;
 import io.vmguard.engine.EngineException;
@@ -10,7 +9,6 @@ import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.engine.kvm.KvmEngine;
 import io.vmguard.memory.GuestMemory;
-import io.vmguard.sys.Libc;
 import io.vmguard.sys.NativeException;
 import io.vmguard.testing.LongModeSandbox;
 import io.vmguard.testing.LongModeSandbox.Ring;
@@ -29,8 +27,11 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * Differential testing of the interpreter against KVM, whose guest ring 3 runs natively on the host CPU:
- * the same machine code runs on both engines and everything it can observe must come out the same.
+ * Differential testing of the interpreter against the host CPU: the same machine code runs on the interpreter
+ * and on each oracle of the run ({@link HostOracle#available()}), and everything it can observe must come out
+ * the same. The oracles are the host CPU in a Linux process ({@link HostOracle}, on every x86-64 Linux host,
+ * no KVM needed) and KVM's guest ring 3 (where /dev/kvm opens), which also runs natively on the host CPU;
+ * {@code -Dvmguard.oracle=host|kvm} keeps one of them.
  *
  * <p>A batch of {@link Case}s becomes one payload, assembled with GNU as. Each case is
  * <pre>
@@ -44,7 +45,11 @@ import java.util.Random;
  *
  * <p>Exceptions do not end the batch: every vector 0-31 has a ring-0 handler that records vector, RIP
  * and error code in the case's fault record and IRETQs to the case's epilogue, so a faulting case is
- * compared like any other (its registers as of the fault).
+ * compared like any other (its registers as of the fault). The host oracle runs the same assembled payload
+ * at the same addresses in its own process, its signal handler doing what the ring-0 handler does, with
+ * the exception the CPU reported in the signal context; where the Linux kernel reports an exception
+ * differently from a bare ring 3 a {@link HostRule} maps exactly that, counted, and port I/O, which a
+ * process cannot do, is compared with KVM only ({@link Case#usesPorts}).
  *
  * <p>Guest memory: the usual {@link LongModeSandbox} layout with the payload at 0x100000, then from
  * {@link #DATA} a control page and one 4 KiB page per case:
@@ -62,7 +67,8 @@ import java.util.Random;
  * is skipped or its host outcome normalised as that {@link VendorDifference} says, and the run reports how
  * many cases each rule took. Every other disagreement fails on every host.
  *
- * <p>RFLAGS.NT is no oracle once the guest has left ring 3 for the host: this host's /dev/kvm (kvm_pvm, a
+ * <p>KVM's RFLAGS.NT is no oracle once the guest has left ring 3 for the host (the host process keeps NT;
+ * this rule is KVM's only): this host's /dev/kvm (kvm_pvm, a
  * software hypervisor inside a VM that runs guest ring 3 at the host CPU's own ring 3, so that every VM exit
  * is an exception or interrupt into the host kernel) gives the guest back NT = 0 after an exit, while it
  * keeps every other flag. Measured in ring 3 with {@code push $0x4000; popfq; X; pushfq}: NT reads back set
@@ -140,6 +146,8 @@ final class DifferentialHarness {
         VendorDifference vendorDifference;
         /** The registers (bit per encoding number) {@link #vendorDifference} is about, where it is normalised. */
         int vendorRegs;
+        /** Whether the case's code does port I/O: see {@link #usesPorts()}. */
+        boolean usesPorts;
         /** Whether the case's code sets NT; with {@link #ntImageRegs}: see {@link #setsNt}. */
         boolean setsNt;
         /** Registers (bit per encoding number) holding an RFLAGS image pushed after the case set NT. */
@@ -228,6 +236,16 @@ final class DifferentialHarness {
                 }
                 ntImageBytes.set(at);
             }
+            return this;
+        }
+
+        /**
+         * Marks the case as one doing port I/O (IN, OUT, INS, OUTS to the sandbox's ports): the host oracle, a
+         * process in ring 3 at IOPL 0 with no I/O permission, can only raise #GP there, so such a case is compared
+         * with KVM alone and, on the host oracle, counted in the run's report and not compared.
+         */
+        Case usesPorts() {
+            usesPorts = true;
             return this;
         }
 
@@ -431,6 +449,7 @@ final class DifferentialHarness {
         s.append("""
                     mov $EXIT_PORT, %dx
                     xor %eax, %eax
+                batch_exit:
                     out %al, %dx
                     jmp .
 
@@ -528,62 +547,66 @@ final class DifferentialHarness {
     record Outcome(long[] regs, long rflags, byte[] memory, long faultVector, long faultRip, long faultError, long cr2,
             byte[] seedBlock) {}
 
-    /** Skips the calling test, saying why, unless /dev/kvm exists and opens read-write. */
-    static void assumeKvm() {
-        assumeTrue(Files.exists(KvmEngine.DEFAULT_DEVICE), "/dev/kvm is absent: no oracle for differential tests");
-        try {
-            Libc.close(Libc.open(KvmEngine.DEFAULT_DEVICE.toString(), Libc.O_RDWR | Libc.O_CLOEXEC));
-        } catch (NativeException e) {
-            assumeTrue(false, "/dev/kvm cannot be opened: " + e.getMessage());
-        }
-    }
-
     /** What one engine left: per case, and the bulk area. */
     private record Run(List<Outcome> outcomes, byte[] bulk) {}
 
+    /** Runs the batch on {@code engine}, or on the host process when it is null (see {@link HostOracle}). */
     private Run runOn(Engine engine, Payload payload, byte[] bulk) throws EngineException, NativeException {
         long size = end();
         try (GuestMemory memory = GuestMemory.allocate(List.of(new GuestMemory.Range(0, size)))) {
-            VirtualMachine vm = engine.createVm(memory);
-            try (Vcpu vcpu = vm.createVcpu(0)) {
-                LongModeSandbox.enter(vcpu, memory, payload, Ring.USER, false);
-                SpecialRegisters special = vcpu.specialRegisters();
-                vcpu.setSpecialRegisters(new SpecialRegisters(special.cs(), special.ds(), special.es(),
-                        withBase(special.fs(), FS_BASE), withBase(special.gs(), GS_BASE), special.ss(), special.tr(),
-                        special.ldt(), special.gdt(), special.idt(), special.cr0(), special.cr2(), special.cr3(),
-                        special.cr4(), special.cr8(), special.efer(), special.apicBase()));
-                for (int vector = 0; vector < 32; vector++) {
-                    LongModeSandbox.setInterruptGate(memory, vector, payload.symbol("fault_" + vector));
+            memory.write(LongModeSandbox.PAYLOAD, payload.code());
+            for (Case c : cases) {
+                long b = c.base();
+                memory.writeLong(b + SEED, c.rflags);
+                for (int r = 0; r < 16; r++) {
+                    memory.writeLong(b + SEED + 8L * slotOfRegister(r), c.regs[r]);
                 }
-                for (Case c : cases) {
-                    long b = c.base();
-                    memory.writeLong(b + SEED, c.rflags);
-                    for (int r = 0; r < 16; r++) {
-                        memory.writeLong(b + SEED + 8L * slotOfRegister(r), c.regs[r]);
-                    }
-                    memory.writeLong(b + FAULT, -1);
-                    memory.write(b + MEMORY, c.memory);
-                }
-                memory.write(BULK, bulk);
-                int status = new PayloadHarness().runToExit(vcpu, RUN_LIMIT);
-                if (status != 0) {
-                    throw new AssertionError(engine.name() + ": batch exited with status " + status);
-                }
-                List<Outcome> outcomes = new ArrayList<>(cases.size());
-                for (Case c : cases) {
-                    long b = c.base();
-                    long[] regs = new long[16];
-                    for (int r = 0; r < 16; r++) {
-                        regs[r] = memory.readLong(b + RESULT + 8L * slotOfRegister(r));
-                    }
-                    outcomes.add(new Outcome(regs, memory.readLong(b + RESULT), memory.readBytes(b + MEMORY, MEMORY_SIZE),
-                            memory.readLong(b + FAULT), memory.readLong(b + FAULT + 8), memory.readLong(b + FAULT + 16),
-                            memory.readLong(b + FAULT + 24), memory.readBytes(b + SEED, RESULT - SEED)));
-                }
-                return new Run(outcomes, memory.readBytes(BULK, BULK_SIZE));
-            } finally {
-                vm.close();
+                memory.writeLong(b + FAULT, -1);
+                memory.write(b + MEMORY, c.memory);
             }
+            memory.write(BULK, bulk);
+            if (engine == null) {
+                HostOracle.End end = HostOracle.run(memory, name, LongModeSandbox.PAYLOAD, size, payload.symbol("_start"),
+                        payload.symbol("batch_exit"), LongModeSandbox.STACK_TOP, FS_BASE, GS_BASE, DATA + FAULT_RECORD, DATA + RESUME);
+                if (!end.exited()) {
+                    throw new AssertionError("host: batch ended by a fault outside the cases: " + end);
+                }
+            } else {
+                runOnEngine(engine, memory, payload);
+            }
+            List<Outcome> outcomes = new ArrayList<>(cases.size());
+            for (Case c : cases) {
+                long b = c.base();
+                long[] regs = new long[16];
+                for (int r = 0; r < 16; r++) {
+                    regs[r] = memory.readLong(b + RESULT + 8L * slotOfRegister(r));
+                }
+                outcomes.add(new Outcome(regs, memory.readLong(b + RESULT), memory.readBytes(b + MEMORY, MEMORY_SIZE),
+                        memory.readLong(b + FAULT), memory.readLong(b + FAULT + 8), memory.readLong(b + FAULT + 16),
+                        memory.readLong(b + FAULT + 24), memory.readBytes(b + SEED, RESULT - SEED)));
+            }
+            return new Run(outcomes, memory.readBytes(BULK, BULK_SIZE));
+        }
+    }
+
+    private static void runOnEngine(Engine engine, GuestMemory memory, Payload payload) throws EngineException, NativeException {
+        VirtualMachine vm = engine.createVm(memory);
+        try (Vcpu vcpu = vm.createVcpu(0)) {
+            LongModeSandbox.enter(vcpu, memory, payload, Ring.USER, false);
+            SpecialRegisters special = vcpu.specialRegisters();
+            vcpu.setSpecialRegisters(new SpecialRegisters(special.cs(), special.ds(), special.es(),
+                    withBase(special.fs(), FS_BASE), withBase(special.gs(), GS_BASE), special.ss(), special.tr(),
+                    special.ldt(), special.gdt(), special.idt(), special.cr0(), special.cr2(), special.cr3(),
+                    special.cr4(), special.cr8(), special.efer(), special.apicBase()));
+            for (int vector = 0; vector < 32; vector++) {
+                LongModeSandbox.setInterruptGate(memory, vector, payload.symbol("fault_" + vector));
+            }
+            int status = new PayloadHarness().runToExit(vcpu, RUN_LIMIT);
+            if (status != 0) {
+                throw new AssertionError(engine.name() + ": batch exited with status " + status);
+            }
+        } finally {
+            vm.close();
         }
     }
 
@@ -592,32 +615,55 @@ final class DifferentialHarness {
                 s.avl(), s.unusable());
     }
 
-    /** Runs the batch on both engines; returns a description of every disagreement (empty when none). */
+    /**
+     * Runs the batch on the interpreter and on every oracle of this run ({@link HostOracle#available()}: the host
+     * process, and KVM where it opens); returns a description of every disagreement (empty when none), each
+     * naming the oracle it is with.
+     */
     List<String> differences() throws EngineException, NativeException {
-        assumeKvm();
+        List<HostOracle.Oracle> oracles = HostOracle.available();
         Payload payload = assemble();
         byte[] bulk = new byte[BULK_SIZE];
         new Random(seed ^ 0xb01cL).nextBytes(bulk);
-        Run oracleRun = runOn(new KvmEngine(), payload, bulk);
         Run interpRun = runOn(new InterpEngine(), payload, bulk);
+        List<String> differences = new ArrayList<>();
+        faults = 0;
+        ntLostByHost = 0;
+        portCasesNotOnHost = 0;
+        hostRules.clear();
+        vendorRules = new VendorDifference.Tally();
+        oraclesRun = oracles.stream().map(o -> o.label).toList();
+        for (HostOracle.Oracle o : oracles) {
+            boolean kvm = o == HostOracle.Oracle.KVM;
+            Run oracleRun = runOn(kvm ? new KvmEngine() : null, payload, bulk);
+            differences.addAll(differences(o.label, kvm, o == oracles.get(0), oracleRun, interpRun));
+        }
+        return differences;
+    }
+
+    /** The disagreements with one oracle; {@code first}: whether it is the run's first (which counts skips and faults). */
+    private List<String> differences(String label, boolean kvm, boolean first, Run oracleRun, Run interpRun) {
         List<Outcome> oracle = oracleRun.outcomes();
         List<Outcome> interp = interpRun.outcomes();
         List<String> differences = new ArrayList<>();
         int mismatch = Arrays.mismatch(oracleRun.bulk(), interpRun.bulk());
         if (mismatch >= 0) {
-            differences.add(String.format("bulk memory at 0x%x (cases using it, in order, decide it): kvm %02x, interp %02x",
-                    BULK + mismatch, oracleRun.bulk()[mismatch] & 0xff, interpRun.bulk()[mismatch] & 0xff));
+            differences.add(String.format("bulk memory at 0x%x (cases using it, in order, decide it): %s %02x, interp %02x",
+                    BULK + mismatch, label, oracleRun.bulk()[mismatch] & 0xff, interpRun.bulk()[mismatch] & 0xff));
         }
-        faults = 0;
-        ntLostByHost = 0;
-        vendorRules = new VendorDifference.Tally();
         for (Case c : cases) {
             if (c.skippedHere()) {
-                vendorRules.add(c.vendorDifference);
+                if (first) {
+                    vendorRules.add(c.vendorDifference);
+                }
+                continue;
+            }
+            if (!kvm && c.usesPorts) {
+                portCasesNotOnHost++;
                 continue;
             }
             Outcome host = oracle.get(c.index);
-            if (host.faultVector != -1) {
+            if (first && host.faultVector != -1) {
                 faults++;
             }
             if (c.vendorDifference != null && c.vendorDifference.appliesOnThisHost()) {
@@ -627,15 +673,26 @@ final class DifferentialHarness {
                     host = normalised;
                 }
             }
-            if (hostLostNt(c, host, interp.get(c.index))) {
+            if (!kvm) {
+                host = normaliseHostProcess(host, interp.get(c.index));
+            }
+            boolean ntRule = kvm && c.setsNt;
+            if (ntRule && hostLostNt(c, host, interp.get(c.index))) {
                 ntLostByHost++;
             }
-            String difference = compare(c, host, interp.get(c.index));
+            String difference = compare(label, ntRule, c, host, interp.get(c.index));
             if (difference != null) {
                 differences.add(difference);
             }
         }
         return differences;
+    }
+
+    /** Runs the batch on the host oracle alone ({@link HostOracle}): each case's outcome, for checks of the oracle. */
+    List<Outcome> hostOutcomes() throws EngineException, NativeException {
+        byte[] bulk = new byte[BULK_SIZE];
+        new Random(seed ^ 0xb01cL).nextBytes(bulk);
+        return runOn(null, assemble(), bulk).outcomes();
     }
 
     /** Runs the batch on the interpreter alone (no KVM needed): each case's outcome, for known-value checks. */
@@ -645,8 +702,66 @@ final class DifferentialHarness {
         return runOn(new InterpEngine(), assemble(), bulk).outcomes();
     }
 
-    /** Cases that raised an exception under KVM in the last run. */
+    /** Cases that raised an exception on the first oracle of the last run. */
     int faults;
+    /** The oracles of the last run, by label. */
+    List<String> oraclesRun = List.of();
+    /**
+     * Where the host oracle (a Linux process) reports an exception differently from a bare ring 3 under the
+     * sandbox's page tables, for a reason of the host's, not of the instruction: each rule maps exactly that
+     * part of the host's report onto the sandbox's, and only where the interpreter's report is the sandbox's;
+     * the run counts the cases each rule took.
+     */
+    enum HostRule {
+        /**
+         * Linux runs with EFER.NXE, under which a #PF on an instruction fetch has error-code bit 4 (I/D) set;
+         * the sandbox runs without NXE, where the bit is 0 (SDM Vol. 3A 4.7). Taken for a #PF whose CR2 is the
+         * faulting RIP.
+         */
+        FETCH_BIT_UNDER_NXE,
+        /**
+         * Linux reports a #PF at or above TASK_SIZE_MAX (0x7ffffffff000, the top user page, which it never maps)
+         * as a kernel-address fault with the P bit set (arch/x86/mm/fault.c), whether the page walk found it
+         * present or not; the sandbox's page is simply not present (P = 0).
+         */
+        TOP_PAGE_REPORTED_PRESENT,
+        /**
+         * An access from the top canonical page running into non-canonical space (0x7ffffffffffd, 8 bytes):
+         * the host CPU raises #GP(0) for the non-canonical end before any page walk; KVM on this host (whose
+         * shadow paging does not map the page) and the interpreter report the #PF on the first byte.
+         */
+        CANONICAL_END_OF_TOP_PAGE,
+    }
+
+    /** The cases each {@link HostRule} took in the last run. */
+    final java.util.EnumMap<HostRule, Integer> hostRules = new java.util.EnumMap<>(HostRule.class);
+
+    private static final long TASK_SIZE_MAX = 0x7fff_ffff_f000L, CANONICAL_END = 0x8000_0000_0000L;
+
+    /** {@code host} (the host process's outcome) with each {@link HostRule} that applies mapped, and counted. */
+    Outcome normaliseHostProcess(Outcome host, Outcome interp) {
+        long vector = host.faultVector, error = host.faultError, cr2 = host.cr2;
+        if (vector == 14 && cr2 == host.faultRip && (error & 0x10) != 0 && (interp.faultError & 0x10) == 0) {
+            error &= ~0x10;
+            hostRules.merge(HostRule.FETCH_BIT_UNDER_NXE, 1, Integer::sum);
+        }
+        if (vector == 14 && cr2 >= TASK_SIZE_MAX && cr2 < CANONICAL_END && (error & 1) != 0 && (interp.faultError & 1) == 0) {
+            error &= ~1;
+            hostRules.merge(HostRule.TOP_PAGE_REPORTED_PRESENT, 1, Integer::sum);
+        }
+        if (vector == 13 && error == 0 && interp.faultVector == 14 && interp.faultRip == host.faultRip
+                && interp.cr2 >= CANONICAL_END - 16 && interp.cr2 < CANONICAL_END) {
+            vector = 14;
+            error = interp.faultError;
+            cr2 = interp.cr2;
+            hostRules.merge(HostRule.CANONICAL_END_OF_TOP_PAGE, 1, Integer::sum);
+        }
+        return vector == host.faultVector && error == host.faultError && cr2 == host.cr2 ? host
+                : new Outcome(host.regs, host.rflags, host.memory, vector, host.faultRip, error, cr2, host.seedBlock);
+    }
+
+    /** Cases of the last run that use I/O ports, which the host oracle cannot run (see {@link Case#usesPorts}). */
+    int portCasesNotOnHost;
     /** Cases of the last run that set NT and where the host had lost it (see {@link Case#setsNt}). */
     int ntLostByHost;
     /** The cases the vendor rules took in the last run (skipped, or compared after normalising). */
@@ -681,11 +796,13 @@ final class DifferentialHarness {
     /** Fails the test, listing (at most 25) disagreeing cases, unless the engines agreed on every case. */
     void assertAgree() throws EngineException, NativeException {
         List<String> differences = differences();
-        System.out.printf("differential %s: %d cases (%d raising exceptions), seed %d, %d disagreements; %s%s%n",
-                name, cases.size(), faults, seed, differences.size(), vendorRules, ntLostByHost == 0 ? ""
-                        : "; NT lost by the host across a VM exit (accepted): " + ntLostByHost + " cases");
+        System.out.printf("differential %s against %s: %d cases (%d raising exceptions), seed %d, %d disagreements; %s%s%s%s%n",
+                name, String.join(" and ", oraclesRun), cases.size(), faults, seed, differences.size(), vendorRules,
+                ntLostByHost == 0 ? "" : "; NT lost by KVM across a VM exit (accepted): " + ntLostByHost + " cases",
+                portCasesNotOnHost == 0 ? "" : "; port I/O cases compared with KVM only (none on the host oracle): "
+                        + portCasesNotOnHost, hostRules.isEmpty() ? "" : "; host-process rules: " + hostRules);
         if (!differences.isEmpty()) {
-            StringBuilder message = new StringBuilder(name + ": interpreter disagrees with KVM on " + differences.size()
+            StringBuilder message = new StringBuilder(name + ": interpreter disagrees with " + String.join("/", oraclesRun) + " on " + differences.size()
                     + " of " + cases.size() + " cases (seed " + seed + "; -Dvmguard.diff.seed=N to change it; " + vendorRules
                     + "):\n");
             differences.stream().limit(25).forEach(d -> message.append(d).append('\n'));
@@ -718,46 +835,54 @@ final class DifferentialHarness {
 
     /** How the host's and the interpreter's outcomes of {@code c} disagree, as text, or null if they agree. */
     static String compare(Case c, Outcome kvm, Outcome interp) {
+        return compare("kvm", c.setsNt, c, kvm, interp);
+    }
+
+    /**
+     * How oracle {@code label}'s and the interpreter's outcomes of {@code c} disagree, as text, or null if they
+     * agree; {@code ntRule}: whether the oracle's NT lost across a VM exit is accepted (KVM, in a case that sets NT).
+     */
+    static String compare(String label, boolean ntRule, Case c, Outcome kvm, Outcome interp) {
         StringBuilder d = new StringBuilder();
         if (kvm.faultVector != interp.faultVector) {
-            d.append("\n    exception: kvm ").append(fault(kvm)).append(", interp ").append(fault(interp));
+            d.append("\n    exception: " + label + " ").append(fault(kvm)).append(", interp ").append(fault(interp));
         } else if (kvm.faultVector != -1 && (kvm.faultRip != interp.faultRip || kvm.faultError != interp.faultError
                 || (kvm.faultVector == 14 && kvm.cr2 != interp.cr2))) {
-            d.append("\n    exception: kvm ").append(fault(kvm)).append(", interp ").append(fault(interp));
+            d.append("\n    exception: " + label + " ").append(fault(kvm)).append(", interp ").append(fault(interp));
         }
         for (int r = 0; r < 16; r++) {
             long regDiff = kvm.regs[r] ^ interp.regs[r];
-            if (c.setsNt && (c.ntImageRegs & (1 << r)) != 0) {
+            if (ntRule && (c.ntImageRegs & (1 << r)) != 0) {
                 regDiff &= ~lostNt(kvm.regs[r], interp.regs[r]);
             }
             if ((c.undefinedRegs & (1 << r)) == 0 && regDiff != 0) {
-                d.append(String.format("%n    %s: kvm %x, interp %x", R64[r], kvm.regs[r], interp.regs[r]));
+                d.append(String.format("%n    %s: %s %x, interp %x", R64[r], label, kvm.regs[r], interp.regs[r]));
             }
         }
-        long ntLost = c.setsNt ? lostNt(kvm.rflags, interp.rflags) : 0;
+        long ntLost = ntRule ? lostNt(kvm.rflags, interp.rflags) : 0;
         long flagDiff = (kvm.rflags ^ interp.rflags) & ~(c.undefinedFlags | HOST_FLAGS | ntLost);
         if (flagDiff != 0) {
-            d.append(String.format("%n    rflags: kvm %x [%s], interp %x [%s], differing: %s (undefined, not compared: %s)",
-                    kvm.rflags, flagNames(kvm.rflags), interp.rflags, flagNames(interp.rflags), flagNames(flagDiff),
+            d.append(String.format("%n    rflags: %s %x [%s], interp %x [%s], differing: %s (undefined, not compared: %s)",
+                    label, kvm.rflags, flagNames(kvm.rflags), interp.rflags, flagNames(interp.rflags), flagNames(flagDiff),
                     flagNames(c.undefinedFlags)));
         }
         int seedMismatch = Arrays.mismatch(kvm.seedBlock, interp.seedBlock);
         if (seedMismatch >= 0) {
             // Written by some earlier case, under one engine only: that case wrote outside its own memory.
-            d.append(String.format("%n    seed block +0x%x overwritten by an earlier case: kvm %02x, interp %02x", seedMismatch,
+            d.append(String.format("%n    seed block +0x%x overwritten by an earlier case: %s %02x, interp %02x", seedMismatch, label,
                     kvm.seedBlock[seedMismatch] & 0xff, interp.seedBlock[seedMismatch] & 0xff));
         }
         if (!Arrays.equals(kvm.memory, interp.memory)) {
             for (int i = 0; i < MEMORY_SIZE; i++) {
                 int byteDiff = kvm.memory[i] ^ interp.memory[i];
-                if (c.setsNt && c.ntImageBytes.get(i)) {
+                if (ntRule && c.ntImageBytes.get(i)) {
                     byteDiff &= (int) ~(lostNt(kvm.memory[i] << 8, interp.memory[i] << 8) >>> 8);
                 }
                 if (byteDiff != 0 && !c.ignoredMemory.get(i)) {
                     int offset = MEMORY + i;
                     String where = offset >= SCRATCH ? "scratch+0x" + Integer.toHexString(offset - SCRATCH)
                             : "stack top-0x" + Integer.toHexString(STACK_TOP - offset);
-                    d.append(String.format("%n    memory %s (0x%x): kvm %02x, interp %02x", where, c.base() + offset,
+                    d.append(String.format("%n    memory %s (0x%x): %s %02x, interp %02x", where, c.base() + offset, label,
                             kvm.memory[i] & 0xff, interp.memory[i] & 0xff));
                     break;
                 }

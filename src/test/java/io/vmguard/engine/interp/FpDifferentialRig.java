@@ -1,14 +1,11 @@
 package io.vmguard.engine.interp;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
 import io.vmguard.engine.Engine;
 import io.vmguard.engine.EngineException;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.engine.kvm.KvmEngine;
 import io.vmguard.memory.GuestMemory;
-import io.vmguard.sys.Libc;
 import io.vmguard.sys.NativeException;
 import io.vmguard.testing.LongModeSandbox;
 import io.vmguard.testing.LongModeSandbox.Ring;
@@ -30,9 +27,10 @@ import java.util.Random;
 import java.util.function.BiConsumer;
 
 /**
- * Differential testing of floating-point and SIMD instructions, interpreter against KVM (whose guest ring 3
- * runs natively on the host CPU): each {@link Test} is one instruction (or a few) run in a loop over many
- * input records, and every byte each record leaves behind must come out the same on both engines.
+ * Differential testing of floating-point and SIMD instructions, interpreter against the host CPU, through
+ * each oracle of the run ({@link HostOracle#available()}: the host CPU in a Linux process everywhere, KVM's
+ * guest ring 3 too where /dev/kvm opens): each {@link Test} is one instruction (or a few) run in a loop over
+ * many input records, and every byte each record leaves behind must come out the same on every engine.
  *
  * <p>The whole batch is one generated payload (GNU as). Per test:
  * <pre>
@@ -50,7 +48,8 @@ import java.util.function.BiConsumer;
  * </pre>
  * The x87 capture uses only non-waiting instructions (FNSTSW, FNSAVE), so a record may leave an unmasked
  * exception pending (the next record's FNINIT clears it) and the state it reached is compared as is.
- * A CPU exception ends the batch with the vector and RIP reported (ring-0 handlers for vectors 0-31).
+ * A CPU exception ends the batch with the vector and RIP reported (ring-0 handlers for vectors 0-31; on the
+ * host oracle, its signal handler).
  *
  * <p>The oracle is the host CPU, the interpreter an Intel one: a test whose output can show a documented
  * AMD/Intel difference marks the field ({@link Test#vendorSpecific}), and on an AMD host, only there, exactly
@@ -62,6 +61,13 @@ final class FpDifferentialRig {
     static final int ENV = 0x50, MEM2 = 0x70, SAVE = 0x80;
     private static final long IN = 0x400000;
     private static final long FAULT_CELL = 0x3f0000;
+    /**
+     * The host oracle's FS base. Under the sandbox FS base is 0, and the stack protector of the linked C code
+     * reads its canary at %fs:0x28, in the zero page at guest address 0; a Linux process cannot map page 0, so
+     * on the host FS points at this page instead, as zero and as unused by the batches (between the ring-3
+     * stack and the data at 0x300000).
+     */
+    private static final long HOST_FS_BASE = 0x2f0000;
     private static final Duration RUN_LIMIT = Duration.ofSeconds(50);
 
     static final String SSE_SETUP = """
@@ -236,7 +242,7 @@ final class FpDifferentialRig {
             s.append("    add $").append(RECORD).append(", %r14\n");
             s.append("    dec %r15\n    jnz 1b\n");
         }
-        s.append("    mov $").append(PayloadHarness.EXIT_PORT).append(", %dx\n    xor %eax, %eax\n    out %al, %dx\n    jmp .\n");
+        s.append("    mov $").append(PayloadHarness.EXIT_PORT).append(", %dx\n    xor %eax, %eax\nbatch_exit:\n    out %al, %dx\n    jmp .\n");
         s.append(extraSource);
         for (int vector = 0; vector < 32; vector++) {
             s.append("fault_").append(vector).append(":\n");
@@ -284,16 +290,6 @@ final class FpDifferentialRig {
 
     // ---- running ----
 
-    /** Skips the calling test, saying why, unless /dev/kvm exists and opens read-write. */
-    static void assumeKvm() {
-        assumeTrue(Files.exists(KvmEngine.DEFAULT_DEVICE), "/dev/kvm is absent: no oracle for differential tests");
-        try {
-            Libc.close(Libc.open(KvmEngine.DEFAULT_DEVICE.toString(), Libc.O_RDWR | Libc.O_CLOEXEC));
-        } catch (NativeException e) {
-            assumeTrue(false, "/dev/kvm cannot be opened: " + e.getMessage());
-        }
-    }
-
     private byte[] inputs;
     private long outBase;
     private long memorySize;
@@ -323,17 +319,33 @@ final class FpDifferentialRig {
         }
     }
 
+    /**
+     * Runs the batch on {@code engine}, or on the host process when it is null (see {@link HostOracle}: there a
+     * fault ends the batch as the ring-0 handlers do, with the RIP and R15 in {@link #FAULT_CELL}).
+     */
     private byte[] runOn(Engine engine, Payload payload) throws EngineException, NativeException {
         try (GuestMemory memory = GuestMemory.allocate(List.of(new GuestMemory.Range(0, memorySize)))) {
-            VirtualMachine vm = engine.createVm(memory);
-            try (Vcpu vcpu = vm.createVcpu(0)) {
-                LongModeSandbox.enter(vcpu, memory, payload, Ring.USER, false);
-                for (int vector = 0; vector < 32; vector++) {
-                    LongModeSandbox.setInterruptGate(memory, vector, payload.symbol("fault_" + vector));
+            memory.write(LongModeSandbox.PAYLOAD, payload.code());
+            memory.write(IN, inputs);
+            data.forEach(memory::write);
+            VirtualMachine vm = engine == null ? null : engine.createVm(memory);
+            try (Vcpu vcpu = vm == null ? null : vm.createVcpu(0)) {
+                int status;
+                if (vcpu == null) {
+                    HostOracle.End end = HostOracle.run(memory, name, LongModeSandbox.PAYLOAD, memorySize, payload.symbol("_start"),
+                            payload.symbol("batch_exit"), LongModeSandbox.STACK_TOP, HOST_FS_BASE, 0, 0, 0);
+                    status = end.exited() ? 0 : 100 + (int) end.vector();
+                    if (!end.exited()) {
+                        memory.writeLong(FAULT_CELL, end.rip());
+                        memory.writeLong(FAULT_CELL + 8, end.r15());
+                    }
+                } else {
+                    LongModeSandbox.enter(vcpu, memory, payload, Ring.USER, false);
+                    for (int vector = 0; vector < 32; vector++) {
+                        LongModeSandbox.setInterruptGate(memory, vector, payload.symbol("fault_" + vector));
+                    }
+                    status = new PayloadHarness().runToExit(vcpu, RUN_LIMIT);
                 }
-                memory.write(IN, inputs);
-                data.forEach(memory::write);
-                int status = new PayloadHarness().runToExit(vcpu, RUN_LIMIT);
                 if (status != 0) {
                     long rip = memory.readLong(FAULT_CELL);
                     long remaining = memory.readLong(FAULT_CELL + 8);
@@ -350,11 +362,13 @@ final class FpDifferentialRig {
                         faults.add(fault);
                         return null;
                     }
-                    throw new AssertionError(engine.name() + ": " + fault);
+                    throw new AssertionError((engine == null ? "host" : engine.name()) + ": " + fault);
                 }
                 return memory.readBytes(outBase, inputs.length);
             } finally {
-                vm.close();
+                if (vm != null) {
+                    vm.close();
+                }
             }
         }
     }
@@ -364,19 +378,23 @@ final class FpDifferentialRig {
     private List<String> faults;
 
     /**
-     * Runs a batch that is expected to end in a CPU exception on both engines; returns, per engine (KVM,
-     * then the interpreter), the exception and where it happened, or "none".
+     * Runs a batch that is expected to end in a CPU exception on every oracle ({@link HostOracle#available()})
+     * and the interpreter; returns, per oracle by label and then for the interpreter under "interp", the
+     * exception and where it happened, or "none".
      */
-    List<String> faultsOnBothEngines() throws EngineException, NativeException {
-        assumeKvm();
+    Map<String, String> faultsOnEveryEngine() throws EngineException, NativeException {
+        List<HostOracle.Oracle> oracles = HostOracle.available();
         layout();
         Payload payload = assemble();
-        List<String> result = new ArrayList<>();
-        for (Engine engine : new Engine[] {new KvmEngine(), new InterpEngine()}) {
+        Map<String, String> result = new java.util.LinkedHashMap<>();
+        for (HostOracle.Oracle o : oracles) {
             faults = new ArrayList<>();
-            runOn(engine, payload);
-            result.add(faults.isEmpty() ? "none" : faults.get(0));
+            runOn(o == HostOracle.Oracle.KVM ? new KvmEngine() : null, payload);
+            result.put(o.label, faults.isEmpty() ? "none" : faults.get(0));
         }
+        faults = new ArrayList<>();
+        runOn(new InterpEngine(), payload);
+        result.put("interp", faults.isEmpty() ? "none" : faults.get(0));
         faults = null;
         return result;
     }
@@ -392,13 +410,23 @@ final class FpDifferentialRig {
         return ByteBuffer.wrap(inputs, (int) (test.inBase - IN) + record * RECORD, RECORD).slice().order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    /** Runs the batch on KVM and on the interpreter; returns their outputs, for {@link #output(byte[], Test, int)}. */
-    byte[][] runOnBothEngines() throws EngineException, NativeException {
-        assumeKvm();
+    /**
+     * Runs the batch on every oracle ({@link HostOracle#available()}) and on the interpreter; returns their
+     * outputs, for {@link #output(byte[], Test, int)}: per oracle by label.
+     */
+    Outputs runOnEveryEngine() throws EngineException, NativeException {
+        List<HostOracle.Oracle> oracles = HostOracle.available();
         layout();
         Payload payload = assemble();
-        return new byte[][] {runOn(new KvmEngine(), payload), runOn(new InterpEngine(), payload)};
+        Map<String, byte[]> outputs = new java.util.LinkedHashMap<>();
+        for (HostOracle.Oracle o : oracles) {
+            outputs.put(o.label, runOn(o == HostOracle.Oracle.KVM ? new KvmEngine() : null, payload));
+        }
+        return new Outputs(outputs, runOn(new InterpEngine(), payload));
     }
+
+    /** What {@link #runOnEveryEngine()} gives: each oracle's outputs by label, and the interpreter's. */
+    record Outputs(Map<String, byte[]> oracles, byte[] interpreter) {}
 
     /** The output record {@code record} of {@code test} in the outputs of one run. */
     ByteBuffer output(byte[] outputs, Test test, int record) {
@@ -413,14 +441,20 @@ final class FpDifferentialRig {
 
     /** Runs the batch on both engines; returns the disagreements, described (empty when none). */
     List<String> differences() throws EngineException, NativeException {
-        assumeKvm();
-        layout();
-        Payload payload = assemble();
-        byte[] oracle = runOn(new KvmEngine(), payload);
-        byte[] interp = runOn(new InterpEngine(), payload);
+        Outputs outputs = runOnEveryEngine();
+        oraclesRun = List.copyOf(outputs.oracles().keySet());
+        vendorRules = new VendorDifference.Tally();
+        List<String> differences = new ArrayList<>();
+        outputs.oracles().forEach((label, oracle) -> differences.addAll(differences(label, oracle, outputs.interpreter())));
+        return differences;
+    }
+
+    /** The oracles of the last {@link #differences()}, by label. */
+    List<String> oraclesRun = List.of();
+
+    private List<String> differences(String label, byte[] oracle, byte[] interp) {
         List<String> differences = new ArrayList<>();
         HexFormat hex = HexFormat.of();
-        vendorRules = new VendorDifference.Tally();
         for (Test t : tests) {
             int shown = 0;
             int count = 0;
@@ -438,8 +472,8 @@ final class FpDifferentialRig {
                         }
                     }
                     if (differs) {
-                        diff.append(String.format("%n      +%02x in   %s%n            kvm  %s%n            intp %s", field,
-                                hex.formatHex(inputs, base + field, base + field + 16),
+                        diff.append(String.format("%n      +%02x in   %s%n            %-4s %s%n            intp %s", field,
+                                hex.formatHex(inputs, base + field, base + field + 16), label,
                                 hex.formatHex(oracle, base + field, base + field + 16),
                                 hex.formatHex(interp, base + field, base + field + 16)));
                     }
@@ -447,7 +481,7 @@ final class FpDifferentialRig {
                 if (!diff.isEmpty()) {
                     count++;
                     if (shown++ < 4) {
-                        differences.add("'" + t.name + "' record " + r + ": mxcsr/fcw in "
+                        differences.add(label + ": '" + t.name + "' record " + r + ": mxcsr/fcw in "
                                 + hex.formatHex(inputs, base + MXCSR, base + MXCSR + 8) + ", inputs V0 V1 MEM "
                                 + hex.formatHex(inputs, base, base + 16) + " " + hex.formatHex(inputs, base + 16, base + 32)
                                 + " " + hex.formatHex(inputs, base + 32, base + 48) + diff);
@@ -455,7 +489,7 @@ final class FpDifferentialRig {
                 }
             }
             if (count > 4) {
-                differences.add("'" + t.name + "': " + (count - 4) + " more records differ");
+                differences.add(label + ": '" + t.name + "': " + (count - 4) + " more records differ");
             }
         }
         return differences;
@@ -490,10 +524,10 @@ final class FpDifferentialRig {
 
     void assertAgree() throws EngineException, NativeException {
         List<String> differences = differences();
-        System.out.printf("differential %s: %d tests, %d records, seed %d, %d disagreements; %s%n", name, tests.size(),
-                records(), seed, differences.size(), vendorRules);
+        System.out.printf("differential %s against %s: %d tests, %d records, seed %d, %d disagreements; %s%n", name,
+                String.join(" and ", oraclesRun), tests.size(), records(), seed, differences.size(), vendorRules);
         if (!differences.isEmpty()) {
-            StringBuilder message = new StringBuilder(name + ": interpreter disagrees with KVM (seed " + seed
+            StringBuilder message = new StringBuilder(name + ": interpreter disagrees with " + String.join("/", oraclesRun) + " (seed " + seed
                     + "; -Dvmguard.diff.seed=N to change it; " + vendorRules + "):\n");
             differences.stream().limit(60).forEach(d -> message.append(d).append('\n'));
             throw new AssertionError(message.toString());

@@ -23,9 +23,9 @@ import org.junit.jupiter.api.Timeout.ThreadMode;
 /**
  * glibc's SSE2 libm (exp, exp2, log, log2, log1p, pow, atan, atan2, asin, acos from the host's libm.a, the
  * variants its ifuncs pick without FMA/AVX) run on the interpreter: gcc-compiled double-precision code
- * with its tables and special-case paths. Against KVM every output bit must agree, MXCSR flags included,
- * under random rounding modes and DAZ/FTZ; without KVM the results are checked against Java's StrictMath
- * to within an ulp or two (glibc and fdlibm are both almost, not exactly, correctly rounded), with C's
+ * with its tables and special-case paths. Against the host CPU (see {@link FpDifferentialRig}) every
+ * output bit must agree, MXCSR flags included, under random rounding modes and DAZ/FTZ; and the results
+ * are checked against Java's StrictMath to within an ulp or two (glibc and fdlibm are both almost, not exactly, correctly rounded), with C's
  * special cases of pow where Java's differ ({@link #cPow}).
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS, threadMode = ThreadMode.SEPARATE_THREAD)
@@ -163,7 +163,7 @@ class GlibcMathFunctionsTest {
     }
 
     @Test
-    void glibcLibmAgreesWithKvmBitForBit() throws Exception {
+    void glibcLibmAgreesWithTheHostCpuBitForBit() throws Exception {
         rig("glibc-libm", true).assertAgree();
     }
 

@@ -34,14 +34,15 @@ import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * The interpreter's integer instructions against KVM ring 3 (the host CPU itself), with random operands
+ * The interpreter's integer instructions against the host CPU (in a host process, and in KVM's ring 3 where
+ * /dev/kvm opens: see {@link DifferentialHarness}), with random operands
  * from a fixed, printed seed (-Dvmguard.diff.seed=N for others) plus edge values; see
  * {@link DifferentialHarness}. Flags the SDM leaves undefined after an instruction are masked per case,
  * with the rule cited where the mask is set. The interpreter is an Intel CPU: cases where AMD processors
  * architecturally differ are marked with their {@link VendorDifference}, which an AMD host skips or normalises.
  *
- * <p>This host's KVM runs guest ring 3 as a host process would run, so some state is the host's and no
- * oracle: IF and IOPL in RFLAGS (masked everywhere), NT after a VM exit (a host NT lost is accepted in the
+ * <p>Both oracles run the code as a host process would run it (this host's KVM runs guest ring 3 at the host's
+ * ring 3), so some state is the host's and no oracle: IF and IOPL in RFLAGS (masked everywhere), NT after a VM exit (a host NT lost is accepted in the
  * cases that set it, see {@link DifferentialHarness}), segment selectors (MOV from Sreg, PUSH FS/GS: not
  * tested), and the delivery of INT n/INT3 through DPL-0 gates and of faults on upper-half addresses (not
  * tested). Flag images pushed by PUSHF have IF and IOPL cleared by the test code before they are compared.
@@ -846,7 +847,7 @@ class IntegerDifferentialTest {
             boolean addr32 = random.nextInt(3) == 0;
             boolean rep = random.nextBoolean();
             int count = random.nextInt(4) == 0 ? 0 : random.nextInt(9);
-            Case c = h.add(in ? "ins" : "outs", "");
+            Case c = h.add(in ? "ins" : "outs", "").usesPorts();
             c.flags((c.rflags & ~DifferentialHarness.DF) | (down ? DifferentialHarness.DF : 0));
             long pointer = c.scratch() + (down ? 0x500 : 0x300) + random.nextInt(16);
             long garbage = addr32 ? harness.value() << 32 : 0;
@@ -1369,9 +1370,10 @@ class IntegerDifferentialTest {
      * pages (#PF; read-modify-write instructions report a write), branches to non-canonical targets (#GP at
      * the branch, nothing pushed), INT1, and privileged instructions (#GP).
      *
-     * <p>Not here, because this host's KVM is no oracle for them: INT3 and INT n through a DPL-0 gate (the
-     * host delivers #BP for INT3 and #UD for INT 0x80 instead of #GP), and faults on upper-half addresses
-     * (the host reports a reserved-bit #PF for them).
+     * <p>Not here, because neither oracle is one for them: INT3 and INT n through a DPL-0 gate (this host's KVM
+     * delivers #BP for INT3 and #UD for INT 0x80 instead of #GP; a Linux process has DPL-3 gates for INT3 and
+     * INT 0x80), and faults on upper-half addresses (KVM here reports a reserved-bit #PF for them, Linux any
+     * kernel address as present). The host process's other differences are {@link DifferentialHarness.HostRule}s.
      */
     @Test
     void exceptionsFromIntegerInstructions(TestInfo info) throws Exception {
