@@ -5,6 +5,7 @@ import io.vmguard.devices.PowerControl;
 import io.vmguard.devices.legacy.CmosRtc;
 import io.vmguard.devices.legacy.ConsoleInput;
 import io.vmguard.devices.legacy.ExitPort;
+import io.vmguard.devices.legacy.FwCfg;
 import io.vmguard.devices.legacy.I8042;
 import io.vmguard.devices.legacy.Serial8250;
 import io.vmguard.engine.VirtualMachine;
@@ -18,7 +19,8 @@ import java.io.OutputStream;
 
 /**
  * The PC devices every vmguard guest has, placed at their standard ports: COM1 (IRQ 4) as the console,
- * the i8042 (its reset line ends the run), the CMOS clock, and vmguard's exit port.
+ * the i8042 (its reset line ends the run), the CMOS clock, vmguard's exit port, and QEMU's fw_cfg ports
+ * (what test kernels read to learn their RAM size and CPU count).
  */
 final class LegacyDevices implements AutoCloseable, Snapshottable {
     private static final int KEYBOARD_IRQ = 1;
@@ -26,19 +28,23 @@ final class LegacyDevices implements AutoCloseable, Snapshottable {
     private final Serial8250 console;
     private final I8042 keyboardController;
     private final CmosRtc cmos;
+    private final FwCfg firmwareConfig;
     private final SerialTarget target;
     private final OutputStream sink;
     private ConsoleInput input;
 
-    private LegacyDevices(Serial8250 console, I8042 keyboardController, CmosRtc cmos, SerialTarget target, OutputStream sink) {
+    private LegacyDevices(Serial8250 console, I8042 keyboardController, CmosRtc cmos, FwCfg firmwareConfig,
+                          SerialTarget target, OutputStream sink) {
         this.console = console;
         this.keyboardController = keyboardController;
         this.cmos = cmos;
+        this.firmwareConfig = firmwareConfig;
         this.target = target;
         this.sink = sink;
     }
 
-    static LegacyDevices attach(Bus io, VirtualMachine machine, SerialTarget target, PowerControl power) throws VmException {
+    static LegacyDevices attach(Bus io, VirtualMachine machine, SerialTarget target, PowerControl power, long ramBytes,
+                                int cpus) throws VmException {
         OutputStream sink = ConsoleStreams.output(target, "serial");
         Serial8250 console = new Serial8250(sink, machine.interruptLine(Serial8250.COM1_IRQ));
         io.register(Serial8250.COM1, console);
@@ -47,7 +53,9 @@ final class LegacyDevices implements AutoCloseable, Snapshottable {
         CmosRtc cmos = new CmosRtc();
         io.register(CmosRtc.PORTS, cmos);
         io.register(ExitPort.PORT, new ExitPort(power));
-        return new LegacyDevices(console, keyboardController, cmos, target, sink);
+        FwCfg firmwareConfig = new FwCfg(ramBytes, cpus);
+        io.register(FwCfg.PORTS, firmwareConfig);
+        return new LegacyDevices(console, keyboardController, cmos, firmwareConfig, target, sink);
     }
 
     /**
@@ -74,12 +82,12 @@ final class LegacyDevices implements AutoCloseable, Snapshottable {
     }
 
     /**
-     * The UART, the keyboard controller and the CMOS, as children {@code serial}, {@code i8042} and
-     * {@code cmos}. The exit port has no state. Call while paused.
+     * The UART, the keyboard controller, the CMOS and fw_cfg, as children {@code serial}, {@code i8042},
+     * {@code cmos} and {@code fw_cfg}. The exit port has no state. Call while paused.
      */
     @Override
     public void saveState(StateWriter out) {
-        out.save("serial", console).save("i8042", keyboardController).save("cmos", cmos);
+        out.save("serial", console).save("i8042", keyboardController).save("cmos", cmos).save("fw_cfg", firmwareConfig);
     }
 
     /** Restores freshly attached devices, before any vCPU runs. */
@@ -88,6 +96,9 @@ final class LegacyDevices implements AutoCloseable, Snapshottable {
         in.restore("serial", console);
         in.restore("i8042", keyboardController);
         in.restore("cmos", cmos);
+        if (in.has("fw_cfg")) { // snapshots from before fw_cfg have none: its item is rewound, as at boot
+            in.restore("fw_cfg", firmwareConfig);
+        }
     }
 
     /** Starts feeding the target's input (the terminal, or a caller's stream) to the guest. */

@@ -53,7 +53,8 @@ record MachineParts(VmConfig config, String engineName, GuestMemory memory, Virt
             }
             vcpu = machine.createVcpu(0);
             CompletableFuture<RunOutcome> outcome = new CompletableFuture<>();
-            LegacyDevices devices = LegacyDevices.attach(io, machine, config.serial(), powerControl(outcome));
+            LegacyDevices devices = LegacyDevices.attach(io, machine, config.serial(), powerControl(outcome),
+                    config.memoryBytes(), 1);
             return new MachineParts(config, engine.name(), memory, machine, vcpu, devices, virtio, pci, io, mmio, outcome);
         } catch (EngineException e) {
             closeQuietly(vcpu, virtio, machine, memory);

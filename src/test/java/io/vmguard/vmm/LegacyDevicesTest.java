@@ -66,7 +66,8 @@ class LegacyDevicesTest {
         static Machine attach(InputStream input) throws VmException {
             Bus io = new Bus("io");
             Lines vm = new Lines();
-            LegacyDevices devices = LegacyDevices.attach(io, vm, new SerialTarget.Streams(input, new ByteArrayOutputStream()), NO_POWER);
+            LegacyDevices devices = LegacyDevices.attach(io, vm, new SerialTarget.Streams(input, new ByteArrayOutputStream()), NO_POWER,
+                    128L << 20, 1);
             return new Machine(io, vm, devices);
         }
 
@@ -106,7 +107,7 @@ class LegacyDevicesTest {
     }
 
     @Test
-    void aSnapshotCarriesTheUartTheKeyboardControllerAndTheCmos() throws Exception {
+    void aSnapshotCarriesTheUartTheKeyboardControllerTheCmosAndFwCfg() throws Exception {
         Machine original = Machine.attach(InputStream.nullInputStream());
         Machine restored = Machine.attach(InputStream.nullInputStream());
         try {
@@ -114,6 +115,8 @@ class LegacyDevicesTest {
             original.outb(0x70, 0x40);
             original.outb(0x71, 0x99);
             original.outb(0x64, 0xaa); // i8042 self-test: 0x55 unread
+            original.outb(0x510, 0x00); // fw_cfg: the signature, one byte read
+            original.inb(0x511);
             original.devices.pause();
             StateWriter out = StateWriter.root();
             original.devices.saveState(out);
@@ -123,6 +126,7 @@ class LegacyDevicesTest {
             assertEquals(0x42, restored.inb(COM1_SCRATCH));
             assertEquals(0x99, restored.inb(0x71), "CMOS index 0x40 still selected");
             assertEquals(0x55, restored.inb(0x60));
+            assertEquals('E', restored.inb(0x511), "fw_cfg's item and position");
         } finally {
             original.devices.close();
             restored.devices.close();
