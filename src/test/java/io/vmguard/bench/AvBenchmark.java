@@ -183,6 +183,32 @@ public final class AvBenchmark {
         return r;
     }
 
+    /**
+     * One corpus scanned by a tool that loads its database on every run (clamscan, yara): the scan's time is
+     * the run's less that of a run on a tiny file, and below 50 ms that difference is noise, not a rate.
+     */
+    private Map<String, Object> scanAfterLoad(String engine, SignatureSet set, Path corpus, Run run, boolean succeeded,
+                                              Run load) throws Exception {
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("corpus", corpusName(corpus));
+        if (!succeeded) {
+            s.put("error", run.problem());
+            return s;
+        }
+        double scan = run.seconds() - load.seconds();
+        s.put("matches", matches(engineOf(run), run));
+        if (scan < 0.05) {
+            s.put("error", "scan below resolution (" + round(scan) + " s after the load)");
+            return s;
+        }
+        s.put("run_seconds", round(run.seconds()));
+        s.put("scan_seconds", round(scan));
+        s.put("mb_per_s", rate(Files.size(corpus), scan));
+        s.put("rss_mb", run.rssKb() / 1024);
+        mbps.put(set.name() + "/" + corpusName(corpus) + "/" + engine, rate(Files.size(corpus), scan));
+        return s;
+    }
+
     private Map<String, Object> clamscan(SignatureSet set, List<Path> corpora, Path tiny) throws Exception {
         Map<String, Object> r = new LinkedHashMap<>();
         progress("clamscan %s: load (on a 3-byte file) ...", set.name());
@@ -199,25 +225,9 @@ public final class AvBenchmark {
             progress("clamscan %s: scanning %s (%d MB) ...", set.name(), corpusName(corpus), Files.size(corpus) >> 20);
             Run run = run(List.of("clamscan", "--no-summary", "-z", "--disable-cache", "--max-filesize=4000M",
                     "--max-scansize=4000M", "-d", set.ndb().toString(), corpus.toString()));
-            Map<String, Object> s = new LinkedHashMap<>();
-            s.put("corpus", corpusName(corpus));
-            if (!run.ok()) {
-                s.put("error", run.problem());
-            } else {
-                double scan = run.seconds() - load.seconds();
-                s.put("matches", matches(engineOf(run), run));
-                if (scan < 0.05) {
-                    // Within the load's own run-to-run noise: no rate can be told.
-                    s.put("error", "scan below resolution (" + round(scan) + " s after the load)");
-                    scans.add(s);
-                    continue;
-                }
-                s.put("run_seconds", round(run.seconds()));
-                s.put("scan_seconds", round(scan));
-                s.put("mb_per_s", rate(Files.size(corpus), scan));
-                s.put("rss_mb", run.rssKb() / 1024);
+            Map<String, Object> s = scanAfterLoad("clamscan", set, corpus, run, run.ok(), load);
+            if (s.containsKey("mb_per_s")) {
                 rss = Math.max(rss, run.rssKb());
-                mbps.put(set.name() + "/" + corpusName(corpus) + "/clamscan", rate(Files.size(corpus), scan));
             }
             scans.add(s);
         }
@@ -257,25 +267,9 @@ public final class AvBenchmark {
         for (Path corpus : corpora) {
             progress("yara %s: scanning %s ...", set.name(), corpusName(corpus));
             Run run = run(List.of("yara", "-C", compiled.toString(), corpus.toString()));
-            Map<String, Object> s = new LinkedHashMap<>();
-            s.put("corpus", corpusName(corpus));
-            if (run.status() != 0 || run.timedOut()) {
-                s.put("error", run.problem());
-            } else {
-                double scan = run.seconds() - load.seconds();
-                s.put("matches", matches(engineOf(run), run));
-                if (scan < 0.05) {
-                    // Within the load's own run-to-run noise: no rate can be told.
-                    s.put("error", "scan below resolution (" + round(scan) + " s after the load)");
-                    scans.add(s);
-                    continue;
-                }
-                s.put("run_seconds", round(run.seconds()));
-                s.put("scan_seconds", round(scan));
-                s.put("mb_per_s", rate(Files.size(corpus), scan));
-                s.put("rss_mb", run.rssKb() / 1024);
+            Map<String, Object> s = scanAfterLoad("yara", set, corpus, run, run.status() == 0 && !run.timedOut(), load);
+            if (s.containsKey("mb_per_s")) {
                 rss = Math.max(rss, run.rssKb());
-                mbps.put(set.name() + "/" + corpusName(corpus) + "/yara", rate(Files.size(corpus), scan));
             }
             scans.add(s);
         }

@@ -102,6 +102,16 @@ public final class Clamscan {
         return lines;
     }
 
+    /** "" when both found the same, else what only one of them found, one line each. */
+    public static String disagreement(SortedSet<String> clamscan, SortedSet<String> vmguard) {
+        SortedSet<String> onlyClamscan = new TreeSet<>(clamscan);
+        onlyClamscan.removeAll(vmguard);
+        SortedSet<String> onlyVmguard = new TreeSet<>(vmguard);
+        onlyVmguard.removeAll(clamscan);
+        return onlyClamscan.isEmpty() && onlyVmguard.isEmpty() ? ""
+                : "only clamscan: " + onlyClamscan + "\nonly vmguard: " + onlyVmguard;
+    }
+
     public static String stripUnofficial(String name) {
         return name.endsWith(".UNOFFICIAL") ? name.substring(0, name.length() - ".UNOFFICIAL".length()) : name;
     }
