@@ -122,6 +122,47 @@ final class CpuState {
         halted = other.halted;
     }
 
+    /**
+     * The state after INIT (SDM Vol. 3 Table 10-1, "following power-up, reset, or INIT"): real mode at
+     * F000:FFF0 with CS based at FFFF0000, paging and protection off, EFER clear, general registers zero (EDX's
+     * family/model signature aside, which no guest of ours reads), x87/SSE and the MSRs INIT keeps left as they are.
+     */
+    void resetForInit() {
+        java.util.Arrays.fill(gpr, 0);
+        rip = 0xfff0;
+        setRflags(Flags.RESERVED_ONE);
+        Segment data = new Segment(0, 0xffff, 0, 0x3, true, 0, false, true, false, false, false, false);
+        for (int i = 0; i < segments.length; i++) {
+            segments[i] = data;
+        }
+        segments[CS] = new Segment(0xffff0000L, 0xffff, 0xf000, 0xb, true, 0, false, true, false, false, false, false);
+        fsBase = 0;
+        gsBase = 0;
+        cpl = 0;
+        tr = Segment.unusableLdt();
+        ldt = Segment.unusableLdt();
+        gdt = new DescriptorTable(0, 0xffff);
+        idt = new DescriptorTable(0, 0xffff);
+        cr0 = 0x6000_0010L;
+        cr2 = 0;
+        cr3 = 0;
+        cr4 = 0;
+        efer = 0;
+        java.util.Arrays.fill(debug, 0);
+        debug[6] = 0xffff_0ff0L;
+        debug[7] = 0x400;
+        interruptShadow = false;
+        halted = false;
+    }
+
+    /** A start-up IPI's entry: real mode at {@code vector} * 4 KiB (CS = vector << 8, IP = 0). */
+    void startupAt(int vector) {
+        segments[CS] = new Segment((long) vector << 12, 0xffff, vector << 8, 0xb, true, 0, false, true, false, false,
+                false, false);
+        rip = 0;
+        halted = false;
+    }
+
     long rflags() {
         return (rflags & ~Flags.ARITHMETIC) | Flags.arithmetic(this) | Flags.RESERVED_ONE;
     }

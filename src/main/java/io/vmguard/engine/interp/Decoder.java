@@ -455,8 +455,10 @@ final class Decoder {
                 default -> Op.INVALID;
             };
         } else {
-            // LFENCE, MFENCE, SFENCE: one vCPU executes in order already.
+            // LFENCE and SFENCE: a vCPU's own accesses are in order already, and x86 keeps loads and stores in
+            // order among themselves. MFENCE also orders stores before later loads, which other vCPUs can see.
             insn.op = group >= 5 ? Op.NOP : Op.INVALID;
+            insn.sub = group == 6 ? Op.NOP_MFENCE : 0;
         }
     }
 

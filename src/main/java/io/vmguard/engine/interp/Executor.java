@@ -1,5 +1,7 @@
 package io.vmguard.engine.interp;
 
+import java.lang.invoke.VarHandle;
+
 import static io.vmguard.engine.interp.CpuState.RAX;
 import static io.vmguard.engine.interp.CpuState.RCX;
 import static io.vmguard.engine.interp.CpuState.RDI;
@@ -41,11 +43,21 @@ final class Executor {
     private final Platform platform;
     private final SseUnit sse;
     private final X87Unit x87;
+    /** Makes LOCK-prefixed instructions and XCHG with memory atomic across vCPUs. */
+    private final AtomicAccess atomic;
+    private final Runnable lockedInstruction = this::executeLocked;
+    private Instruction locked;
 
+    /** An executor for a VM of one vCPU (tests): locked instructions need nothing more. */
     Executor(CpuState cpu, Mmu mmu, Platform platform) {
+        this(cpu, mmu, platform, new AtomicAccess(cpu, mmu, new AtomicAccess.BusLock()));
+    }
+
+    Executor(CpuState cpu, Mmu mmu, Platform platform, AtomicAccess atomic) {
         this.cpu = cpu;
         this.mmu = mmu;
         this.platform = platform;
+        this.atomic = atomic;
         this.sse = new SseUnit(cpu, mmu, this);
         this.x87 = new X87Unit(cpu, mmu, this);
     }
@@ -114,7 +126,7 @@ final class Executor {
 
     void writeRm(Instruction insn, int size, long value) {
         if (insn.isMemory()) {
-            mmu.write(address(insn), size, value);
+            writeDestination(address(insn), size, value);
         } else {
             writeReg(insn.rm, size, value, insn.rex);
         }
@@ -133,6 +145,9 @@ final class Executor {
     }
 
     private long readForWrite(long address, int size) {
+        if (atomic.active()) {
+            return atomic.read(address, size);
+        }
         try {
             return mmu.read(address, size);
         } catch (GuestFault fault) {
@@ -140,6 +155,15 @@ final class Executor {
                 mmu.probeWrite(address, size); // faults as the write would
             }
             throw fault;
+        }
+    }
+
+    /** Every memory write of a read-modify-write instruction: held back for the compare-and-set when locked. */
+    private void writeDestination(long address, int size, long value) {
+        if (atomic.active()) {
+            atomic.write(address, size, value);
+        } else {
+            mmu.write(address, size, value);
         }
     }
 
@@ -287,6 +311,19 @@ final class Executor {
         if (executeHot(insn)) {
             return;
         }
+        if ((insn.lock || insn.op == Op.XCHG && insn.isMemory()) && atomic.needed()) {
+            locked = insn;
+            atomic.run(lockedInstruction);
+            return;
+        }
+        executeGeneric(insn);
+    }
+
+    private void executeLocked() {
+        executeGeneric(locked);
+    }
+
+    private void executeGeneric(Instruction insn) {
         long next = cpu.rip + insn.length;
         int size = insn.opSize;
         switch (insn.op) {
@@ -485,7 +522,11 @@ final class Executor {
                 long flags = cpu.rflags() & 0xff;
                 cpu.gpr[RAX] = (cpu.gpr[RAX] & ~0xff00L) | (flags << 8);
             }
-            case Op.NOP, Op.PAUSE -> { }
+            case Op.NOP, Op.PAUSE -> {
+                if (insn.sub == Op.NOP_MFENCE) {
+                    VarHandle.fullFence();
+                }
+            }
             case Op.LEAVE -> {
                 long frame = cpu.gpr[CpuState.RBP];
                 long saved = mmu.read(stackAddress(frame, size), size);
@@ -706,7 +747,7 @@ final class Executor {
         };
         if (insn.sub != 4) {
             if (insn.isMemory()) {
-                mmu.write(address, size, updated);
+                writeDestination(address, size, updated);
             } else {
                 writeReg(insn.rm, size, updated, insn.rex);
             }
@@ -749,12 +790,12 @@ final class Executor {
         long flags = cpu.rflags() & ~Flags.ZF;
         mmu.probeWrite(address, insn.opSize);
         if (low == expectedLow && high == expectedHigh) {
-            mmu.write(address, half, readReg(CpuState.RBX, half, true));
-            mmu.write(address + half, half, readReg(RCX, half, true));
+            writeDestination(address, half, readReg(CpuState.RBX, half, true));
+            writeDestination(address + half, half, readReg(RCX, half, true));
             Alu.setArithmetic(cpu, flags | Flags.ZF);
         } else {
-            mmu.write(address, half, low);
-            mmu.write(address + half, half, high);
+            writeDestination(address, half, low);
+            writeDestination(address + half, half, high);
             writeReg(RAX, half, low, true);
             writeReg(RDX, half, high, true);
             Alu.setArithmetic(cpu, flags);

@@ -9,8 +9,8 @@ import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VcpuExit;
 import io.vmguard.engine.monitor.ExecutionVerdict;
 import io.vmguard.engine.monitor.MonitorEvent;
+import io.vmguard.engine.interp.platform.Chipset;
 import io.vmguard.engine.interp.platform.Doorbell;
-import io.vmguard.engine.interp.platform.InterruptInputs;
 import io.vmguard.engine.interp.platform.Platform;
 import io.vmguard.engine.interp.platform.VmClock;
 import io.vmguard.memory.GuestMemory;
@@ -102,31 +102,39 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private int codeEpoch;
     /** Frames devices (or the VMM) wrote, whose decoded code this vCPU drops before its next block. */
     private final DeviceWrites deviceWrites;
+    /** An application processor between INIT (or power-on) and its start-up IPI: it runs nothing. */
+    private boolean waitingForStartup;
+    private boolean nmiPending;
+    /** From an NMI's delivery to the next IRET (SDM 6.7.1). */
+    private boolean nmiBlocked;
 
     /**
      * @param inputs   the VM's interrupt lines, which this vCPU's platform drains
      * @param doorbell rung by other threads (interrupt lines, {@link #requestExit()}) to get its attention
      */
-    InterpVcpu(int index, GuestMemory memory, UnimplementedLog unimplemented, VmClock clock, InterruptInputs inputs,
-               Doorbell doorbell, InterpMonitoring monitoring, DeviceWrites deviceWrites) {
+    InterpVcpu(int index, GuestMemory memory, UnimplementedLog unimplemented, VmClock clock, Chipset chipset,
+               Doorbell doorbell, InterpMonitoring monitoring, DeviceWrites deviceWrites, CodeCache code,
+               AtomicAccess.BusLock busLock) {
         this.index = index;
         this.deviceWrites = deviceWrites;
         this.monitoring = monitoring;
         this.monitorHooks = new MonitorHooks(index, cpu, monitoring);
         this.unimplemented = unimplemented;
         this.doorbell = doorbell;
-        this.mmu = new Mmu(cpu, memory, this);
-        this.code = new CodeCache(memory.end(), mmu::flushWrites);
-        this.executor = new Executor(cpu, mmu, this);
+        this.code = code;
+        this.mmu = new Mmu(cpu, memory, this, code.epoch());
+        this.executor = new Executor(cpu, mmu, this, new AtomicAccess(cpu, mmu, busLock));
         this.delivery = new InterruptDelivery(cpu, mmu);
         // kvmclock writes take the MMU's physical path, which drops decoded instructions of the pages it writes.
-        this.platform = new Platform(clock, inputs, (address, size, value) -> {
+        this.platform = new Platform(clock, chipset, (address, size, value) -> {
             if (!memory.contains(address, size)) {
                 return false;
             }
             mmu.physicalWrite(address, size, value);
             return true;
-        }, index);
+        }, index, doorbell::ring);
+        // Application processors wait for INIT and a start-up IPI, as after power-on; the BSP runs.
+        this.waitingForStartup = index != 0;
         this.system = new SystemOps(cpu, mmu, executor, new PlatformDevices(), index, monitorHooks);
         this.decoder = new Decoder(mmu::fetch8);
     }
@@ -219,6 +227,19 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                     doorbell.ring();
                 }
                 platform.service();
+                if (platform.signalsPending()) {
+                    takeSignals();
+                }
+                if (nmiPending) {
+                    takeNmi();
+                }
+                if (waitingForStartup) {
+                    VcpuExit exit = awaitStartup();
+                    if (exit != null) {
+                        return exit;
+                    }
+                    continue;
+                }
                 if (cpu.halted) {
                     VcpuExit exit = awaitWakeUp();
                     if (exit != null) {
@@ -271,6 +292,64 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     }
 
     /**
+     * INIT, start-up and NMI, as the CPU acts on them between instructions. INIT resets the CPU (KVM's reading:
+     * an AP then waits for a start-up IPI, the BSP runs from the reset vector); a start-up IPI starts a waiting
+     * AP in real mode at vector * 4 KiB and is ignored otherwise; an NMI is delivered through IDT vector 2.
+     */
+    private void takeSignals() {
+        if (platform.takeInit()) {
+            cpu.resetForInit();
+            mmu.flush();
+            mmioReplay.clear();
+            waitingForStartup = index != 0;
+        }
+        int startup = platform.takeStartup();
+        if (startup >= 0 && waitingForStartup) {
+            cpu.startupAt(startup);
+            mmu.flush();
+            waitingForStartup = false;
+        }
+        if (platform.takeNmi() && !waitingForStartup) {
+            nmiPending = true;
+        }
+    }
+
+    /** An NMI that waits, unless one is being handled (NMIs are blocked from delivery to the next IRET). */
+    private void takeNmi() {
+        if (nmiPending && !nmiBlocked && !mmioReplay.active()) {
+            nmiPending = false;
+            nmiBlocked = true;
+            cpu.halted = false;
+            delivery.interrupt(GuestFault.NMI, false);
+        }
+    }
+
+    /**
+     * Waiting for a start-up IPI: parks until another CPU's IPI (or a request) rings; null once started, an exit
+     * when the run must stop meanwhile.
+     */
+    private VcpuExit awaitStartup() {
+        while (true) {
+            if (exitRequested) {
+                exitRequested = false;
+                return new VcpuExit.Interrupted();
+            }
+            if (Thread.currentThread().isInterrupted()) {
+                return new VcpuExit.Interrupted();
+            }
+            doorbell.await(Long.MAX_VALUE);
+            doorbell.clear();
+            platform.service();
+            if (platform.signalsPending()) {
+                takeSignals();
+            }
+            if (!waitingForStartup) {
+                return null;
+            }
+        }
+    }
+
+    /**
      * Halted: takes an interrupt as soon as one is requested (IF set), else parks until something may have
      * changed that (a line, a timer, a request). Returns null once an interrupt ended the halt; an exit
      * when the run must stop. With IF clear nothing can end the halt (no NMI source is modelled): Halt.
@@ -315,6 +394,9 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         if (deviceWrites.pending()) {
             dropDeviceWrittenCode();
         }
+        // Guest loads are plain loads of host memory: none may be hoisted out of the loop of blocks, or a guest
+        // spinning on a flag another vCPU sets would never see it. A compiler-only barrier on x86.
+        VarHandle.acquireFence();
         try {
             Block block = fetch(start);
             if (block == null) {
@@ -386,13 +468,15 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         if (physical < 0) {
             return Block.single(decoder.decode(rip)); // not RAM: nothing to cache, or to see writes to
         }
-        Block block = blocks.build(mmu.fetchedPage(rip), rip);
+        MemorySegment page = mmu.fetchedPage(rip);
+        int generation = code.prepare(physical); // marked before the bytes are read: see CodeCache
+        Block block = blocks.build(page, rip);
         if (block == null) {
             // The first instruction straddles the page end: decoded through the MMU (its second page may
             // fault), and not cached, since that page could change or be remapped unseen.
             return Block.single(decoder.decode(rip));
         }
-        code.put(physical, block);
+        code.put(physical, block, generation);
         return block;
     }
 
@@ -404,11 +488,13 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private Block gatedFetch(InterpMonitoring.Armed armed, long rip, long physical) {
         while (true) {
             Block block = null;
+            int generation = -1;
             if (physical >= 0) {
                 MemorySegment page = mmu.fetchedPage(rip);
                 if (!mayRun(armed, rip, physical)) {
                     return null;
                 }
+                generation = code.prepare(physical);
                 block = blocks.build(page, rip);
             }
             boolean cacheable = block != null;
@@ -448,7 +534,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                 }
             }
             if (cacheable) {
-                code.put(physical, block);
+                code.put(physical, block, generation);
             }
             return block;
         }
@@ -580,6 +666,10 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     @Override
     public void system(Instruction insn) {
         leaveBlock = true;
+        if (insn.op == Op.IRET && nmiBlocked) {
+            nmiBlocked = false;
+            doorbell.ring(); // an NMI that waited is taken before the next block
+        }
         system.execute(insn);
     }
 

@@ -54,16 +54,21 @@ final class Mmu {
     private final CpuState cpu;
     private final PhysicalRam ram;
     private final Physical physical;
+    /** Moves when a RAM page first holds code on any vCPU: this vCPU's cached writable translations are then stale. */
+    private final CodeCache.Epoch codePages;
+    private int codePagesSeen;
     // One array per access kind, not an array of arrays: a hit then costs one load less.
     private final long[] readTags = new long[TLB_SIZE], writeTags = new long[TLB_SIZE], fetchTags = new long[TLB_SIZE];
     private final MemorySegment[] readPages = new MemorySegment[TLB_SIZE], writePages = new MemorySegment[TLB_SIZE],
             fetchPages = new MemorySegment[TLB_SIZE];
     private final long[] fetchPhysicalPages = new long[TLB_SIZE];
 
-    Mmu(CpuState cpu, GuestMemory memory, Physical physical) {
+    Mmu(CpuState cpu, GuestMemory memory, Physical physical, CodeCache.Epoch codePages) {
         this.cpu = cpu;
         this.ram = new PhysicalRam(memory);
         this.physical = physical;
+        this.codePages = codePages;
+        this.codePagesSeen = codePages.value();
         flush();
     }
 
@@ -276,6 +281,12 @@ final class Mmu {
         int index = index(linear);
         long[] tags = access == READ ? readTags : access == WRITE ? writeTags : fetchTags;
         MemorySegment[] pages = access == READ ? readPages : access == WRITE ? writePages : fetchPages;
+        if (access == WRITE && codePages.value() != codePagesSeen) {
+            // Another vCPU (or this one) decoded a page that was plain data: a cached writable translation
+            // could write it unseen, so none is kept.
+            codePagesSeen = codePages.value();
+            flushWrites();
+        }
         if (tags[index] == tag(linear)) {
             return pages[index];
         }
@@ -411,7 +422,9 @@ final class Mmu {
             userOk &= (entry & PTE_U) != 0;
             noExecute |= nxEnabled && (entry & PTE_NX) != 0;
             if ((entry & PTE_A) == 0) {
-                physicalWrite(entryAddress, 8, entry | PTE_A);
+                if (!setEntryBits(entryAddress, entry, PTE_A)) {
+                    return translate(linear, access, user); // another CPU changed the entry: walk again
+                }
                 entry |= PTE_A;
             }
             if (level > 0 && (entry & PTE_PS) != 0) {
@@ -432,11 +445,66 @@ final class Mmu {
         if (!allowed) {
             throw pageFault(linear, access, user, true, false);
         }
-        if (access == WRITE && (entry & PTE_D) == 0) {
-            physicalWrite(entryAddress, 8, entry | PTE_D);
+        if (access == WRITE && (entry & PTE_D) == 0 && !setEntryBits(entryAddress, entry, PTE_D)) {
+            return translate(linear, access, user);
         }
         long frame = (entry & PTE_ADDRESS) & ~(pageSize - 1);
         return frame | (linear & (pageSize - 1));
+    }
+
+    /**
+     * Sets accessed or dirty bits in a paging entry as the CPU does, with a locked update: only if the entry
+     * still holds {@code entry}, so that another CPU's concurrent change (Linux clears a PTE with XCHG before it
+     * frees the page) is never overwritten with the stale entry. False when the entry changed (walk again).
+     */
+    private boolean setEntryBits(long entryAddress, long entry, long bits) {
+        int region = ram.region(entryAddress, 8);
+        if (region < 0 || !ram.withinWord(region, entryAddress, 8)) {
+            physicalWrite(entryAddress, 8, entry | bits); // tables in device memory: no other CPU to race with
+            return true;
+        }
+        if (!ram.compareAndSet(region, entryAddress, 8, entry, entry | bits)) {
+            return false;
+        }
+        if (physical.seesWrites(entryAddress & PAGE_MASK)) {
+            physical.ramWritten(entryAddress, 8, entry, entry | bits);
+        }
+        return true;
+    }
+
+    // ---- atomic read-modify-write (LOCK), for AtomicAccess ----
+
+    /**
+     * The physical address a locked read-modify-write of {@code size} bytes at {@code linear} works on, with
+     * write permission checked (and the dirty bit set), or -1 when it cannot be one host atomic: outside RAM,
+     * across a page, or across an aligned 8-byte word.
+     */
+    long atomicTarget(long linear, int size) {
+        if ((linear & 0xfff) + size > 4096) {
+            return -1;
+        }
+        long address = translate(linear, WRITE);
+        int region = ram.region(address, size);
+        return region >= 0 && ram.withinWord(region, address, size) ? address : -1;
+    }
+
+    /** Reads an {@link #atomicTarget} with one host atomic load. */
+    long atomicRead(long address, int size) {
+        return ram.atomicRead(ram.region(address, size), address, size);
+    }
+
+    /**
+     * Writes {@code value} to an {@link #atomicTarget} if it still holds {@code expected}; false when another CPU
+     * changed it since it was read. A write that lands is seen as any write is (decoded code, monitors).
+     */
+    boolean atomicCompareAndSet(long address, int size, long expected, long value) {
+        if (!ram.compareAndSet(ram.region(address, size), address, size, expected, value)) {
+            return false;
+        }
+        if (physical.seesWrites(address & PAGE_MASK)) {
+            physical.ramWritten(address, size, expected, value);
+        }
+        return true;
     }
 
     private GuestFault pageFault(long linear, int access, boolean user, boolean present, boolean reserved) {

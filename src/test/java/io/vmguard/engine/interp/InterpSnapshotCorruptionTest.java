@@ -98,6 +98,11 @@ class InterpSnapshotCorruptionTest {
     void everyMissingFieldIsNamed() throws Exception {
         int checked = 0;
         for (Field field : fields(snapshot)) {
+            if (field.path().endsWith(".application_processors")) {
+                // Snapshots from before SMP have no list: without it a VM has no application processors, which is
+                // right for this one-vCPU VM (a VM with more refuses it: InterpSmpTest).
+                continue;
+            }
             JsonNode broken = mutate(field, parent -> {
                 if (parent instanceof ObjectNode object) {
                     object.remove(field.key());
