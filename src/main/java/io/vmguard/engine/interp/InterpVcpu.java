@@ -824,6 +824,11 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     }
 
     @Override
+    public void startRunning() {
+        waitingForStartup = false;
+    }
+
+    @Override
     public long readMsr(int index) throws EngineException {
         try {
             return system.readMsr(index);
