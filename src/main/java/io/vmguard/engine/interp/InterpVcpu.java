@@ -104,6 +104,8 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private final DeviceWrites deviceWrites;
     /** An application processor between INIT (or power-on) and its start-up IPI: it runs nothing. */
     private boolean waitingForStartup;
+    /** Whether the VM has other vCPUs (then a halt with interrupts off can still end). */
+    private final AtomicAccess.BusLock vm;
     private boolean nmiPending;
     /** From an NMI's delivery to the next IRET (SDM 6.7.1). */
     private boolean nmiBlocked;
@@ -122,6 +124,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         this.unimplemented = unimplemented;
         this.doorbell = doorbell;
         this.code = code;
+        this.vm = busLock;
         this.mmu = new Mmu(cpu, memory, this, code.epoch());
         this.executor = new Executor(cpu, mmu, this, new AtomicAccess(cpu, mmu, busLock));
         this.delivery = new InterruptDelivery(cpu, mmu);
@@ -351,15 +354,21 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
 
     /**
      * Halted: takes an interrupt as soon as one is requested (IF set), else parks until something may have
-     * changed that (a line, a timer, a request). Returns null once an interrupt ended the halt; an exit
-     * when the run must stop. With IF clear nothing can end the halt (no NMI source is modelled): Halt.
+     * changed that (a line, a timer, a request, another CPU's NMI or INIT). Returns null once the halt ended or
+     * a signal waits for the run loop; an exit when the run must stop. With IF clear and no other CPU nothing
+     * can end the halt: Halt. With other CPUs, one of them may still send an NMI or INIT (Linux parks the CPUs
+     * it stops that way).
      */
     private VcpuExit awaitWakeUp() {
         while (true) {
-            if ((cpu.rflags & Flags.IF) == 0) {
+            boolean interruptsOff = (cpu.rflags & Flags.IF) == 0;
+            if (interruptsOff && !vm.isShared()) {
                 return new VcpuExit.Halt();
             }
-            if (platform.interruptRequested()) {
+            if (platform.signalsPending() || nmiPending && !nmiBlocked) {
+                return null; // the run loop takes it
+            }
+            if (!interruptsOff && platform.interruptRequested()) {
                 takeInterrupt();
                 return null;
             }
