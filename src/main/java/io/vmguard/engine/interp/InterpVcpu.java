@@ -878,6 +878,10 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         }
         InterpEngine.markSnapshot(out);
         CpuStateSnapshot.save(cpu, out);
+        // Where the CPU stands between instructions beyond its registers (absent from snapshots before SMP).
+        out.putBoolean("waiting_for_startup", waitingForStartup);
+        out.putBoolean("nmi_pending", nmiPending);
+        out.putBoolean("nmi_blocked", nmiBlocked);
     }
 
     /**
@@ -888,7 +892,17 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     public void restoreState(StateReader in) throws SnapshotException {
         InterpEngine.checkSnapshot(in);
         CpuState restored = CpuStateSnapshot.read(in);
+        boolean waiting = in.has("waiting_for_startup") ? in.getBoolean("waiting_for_startup") : index != 0;
+        boolean nmi = in.has("nmi_pending") && in.getBoolean("nmi_pending");
+        boolean blocked = in.has("nmi_blocked") && in.getBoolean("nmi_blocked");
+        if (waiting && index == 0) {
+            throw new SnapshotException("snapshot field " + in.path() + ".waiting_for_startup: vCPU 0, the BSP, never"
+                    + " waits for a start-up IPI");
+        }
         cpu.copyFrom(restored);
+        waitingForStartup = waiting;
+        nmiPending = nmi;
+        nmiBlocked = blocked;
         pendingIn = null;
         pendingMmioRead = null;
         pendingExit = null;
