@@ -1,12 +1,14 @@
 # Two vCPUs on two threads share memory: locked read-modify-writes, a spinlock, and an IPI.
 #
-# Ring 0, both vCPUs entered here (vCPU 1 with its own stack), IF=0. Each vCPU, told apart by its APIC id:
+# Both vCPUs entered here (vCPU 1 with its own stack): in ring 0 with IF=0, or in ring 3 with IF=1 (KVM, whose
+# ring 0 is emulated on nested hosts). Each vCPU, told apart by its APIC id:
 #   1. ROUNDS times: LOCK INC of a shared quadword, LOCK XADD of 2 to another, LOCK INC of its own byte of a
 #      shared word (the other vCPU's byte sits beside it), and, holding a test-and-set spinlock (XCHG),
 #      a plain increment of a quadword only the lock protects;
 #   2. meets the other at a barrier (LOCK INC, spin);
-#   3. vCPU 1 then halts with interrupts on; vCPU 0 sends it IPI vector 0x42 (physical destination 1) and
-#      waits until its handler has run, then writes EXIT_PORT. vCPU 1's handler sets a flag and EOIs.
+#   3. vCPU 1 then halts with interrupts on (in ring 3, where HLT faults, it spins); vCPU 0 sends it IPI vector
+#      0x42 (physical destination 1) and waits until its handler has run, then writes EXIT_PORT. vCPU 1's
+#      handler sets a flag and EOIs.
 # The test reads the counters from memory: each must be exactly what the rounds add up to.
 .include "ports.inc"
 
@@ -71,12 +73,19 @@ _start:
 
 ap:
     movl    $1, ap_waiting(%rip)
+    mov     %cs, %ax
+    test    $3, %al
+    jnz     8f
     sti
 7:  hlt
     cmpl    $0, ipi_seen(%rip)
     je      7b
     cli
-    mov     $NOTE_PORT, %dx
+    jmp     9f
+8:  pause
+    cmpl    $0, ipi_seen(%rip)
+    je      8b
+9:  mov     $NOTE_PORT, %dx
     out     %al, %dx
     jmp     .
 
