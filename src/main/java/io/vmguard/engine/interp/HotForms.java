@@ -106,6 +106,7 @@ final class HotForms {
         fused.length = compare.length + branch.length;
         fused.opcode = branch.opcode;
         fused.count = 2;
+        fused.codeBits = compare.codeBits;
         return fused;
     }
 
