@@ -149,6 +149,40 @@ final class CpuState {
                 : code.db() ? 32 : 16;
     }
 
+    /**
+     * Why a combination of control registers and CS is not a processor state (null when it is one): PG
+     * without PE, LMA without PG and PAE, LMA that LME did not ask for, a 64-bit CS outside long mode or
+     * with D set.
+     */
+    static String invalidMode(long cr0, long cr4, long efer, Segment cs) {
+        boolean pe = (cr0 & io.vmguard.engine.SpecialRegisters.CR0_PE) != 0;
+        boolean pg = (cr0 & io.vmguard.engine.SpecialRegisters.CR0_PG) != 0;
+        boolean lma = (efer & io.vmguard.engine.SpecialRegisters.EFER_LMA) != 0;
+        boolean lme = (efer & io.vmguard.engine.SpecialRegisters.EFER_LME) != 0;
+        boolean pae = (cr4 & io.vmguard.engine.SpecialRegisters.CR4_PAE) != 0;
+        if (pg && !pe) {
+            return "CR0.PG without CR0.PE";
+        }
+        if (lma && !(pg && pae && lme)) {
+            return "EFER.LMA without CR0.PG, CR4.PAE and EFER.LME";
+        }
+        if (!lma && pg && lme) {
+            return "CR0.PG and EFER.LME without EFER.LMA";
+        }
+        if (cs.l() && lma && cs.db()) {
+            return "a 64-bit code segment (CS.L) with CS.D set";
+        }
+        return null;
+    }
+
+    /** PAE paging outside long mode: the PDPTEs from CR3, as a load of CR3 reads them (no checks: a restore). */
+    void loadPdptesQuietly(Mmu mmu) {
+        boolean legacyPae = paging() && (cr4 & io.vmguard.engine.SpecialRegisters.CR4_PAE) != 0 && !longMode();
+        for (int i = 0; i < 4; i++) {
+            pdpte[i] = legacyPae ? mmu.physicalRead((cr3 & 0xffff_ffe0L) + 8L * i, 8) : 0;
+        }
+    }
+
     /** Real mode: CR0.PE clear (segments are selector * 16, no privilege checks, interrupts through the IVT). */
     boolean realMode() {
         return (cr0 & io.vmguard.engine.SpecialRegisters.CR0_PE) == 0;

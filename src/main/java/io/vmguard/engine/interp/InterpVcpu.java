@@ -711,8 +711,9 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
 
     @Override
     public void setSpecialRegisters(SpecialRegisters s) throws EngineException {
-        if ((s.efer() & SpecialRegisters.EFER_LMA) == 0 || !s.cs().l()) {
-            throw new EngineException("the interpreter runs 64-bit long mode only (EFER.LMA and CS.L must be set)");
+        String invalid = CpuState.invalidMode(s.cr0(), s.cr4(), s.efer(), s.cs());
+        if (invalid != null) {
+            throw new EngineException(invalid);
         }
         if ((s.cr8() & ~0xfL) != 0) {
             throw new EngineException("CR8 0x" + Long.toHexString(s.cr8()) + " has bits beyond the 4-bit task priority");
@@ -736,6 +737,11 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         cpu.cr4 = s.cr4();
         platform.setTaskPriorityClass((int) s.cr8());
         cpu.efer = s.efer();
+        if (cpu.realMode()) {
+            cpu.cpl = 0;
+        }
+        cpu.updateMode();
+        cpu.loadPdptesQuietly(mmu);
         mmu.flush();
     }
 

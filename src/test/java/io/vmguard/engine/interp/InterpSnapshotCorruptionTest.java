@@ -130,16 +130,16 @@ class InterpSnapshotCorruptionTest {
         cases.put("vcpu.rflags", LongNode.valueOf(0x2 | 0x8));
         cases.put("vcpu.segments.0.name", TextNode.valueOf("cs"));
         cases.put("vcpu.segments.1.dpl", IntNode.valueOf(4));
-        cases.put("vcpu.segments.1.l", BooleanNode.FALSE);
+        cases.put("vcpu.segments.1.db", BooleanNode.TRUE); // a 64-bit CS with D set
         cases.put("vcpu.segments.2.selector", IntNode.valueOf(0x10000));
         cases.put("vcpu.segments.3.limit", LongNode.valueOf(1L << 32));
         cases.put("vcpu.tr.type", IntNode.valueOf(16));
         cases.put("vcpu.gdt.limit", IntNode.valueOf(0x10000));
         cases.put("vcpu.fs_base", LongNode.valueOf(0x0000_8000_0000_0000L));
-        cases.put("vcpu.cr0", LongNode.valueOf(0x11)); // no PG, no PE
+        cases.put("vcpu.cr0", LongNode.valueOf(0x8000_0010L)); // PG without PE
         cases.put("vcpu.cr3", LongNode.valueOf(1L << 60));
         cases.put("vcpu.cr4", LongNode.valueOf(1L << 20)); // SMEP: not offered
-        cases.put("vcpu.efer", LongNode.valueOf(0));
+        cases.put("vcpu.efer", LongNode.valueOf(0x400)); // LMA without LME
         cases.put("vcpu.sse.mxcsr", IntNode.valueOf(0x10000));
         cases.put("vcpu.x87.tag", IntNode.valueOf(-1));
         cases.put("vcpu.x87.sign_exponent.0", IntNode.valueOf(0x10000));
