@@ -556,10 +556,10 @@ final class SystemOps {
 
     /** SYSRET: to 64-bit code (REX.W) at STAR[63:48]+16, or to compatibility mode (SYSRETL) at STAR[63:48]. */
     private void sysret(Instruction insn) {
+        requireRing0(); // before the #UD checks, as the CPUs the differential tests compare against do
         if ((cpu.efer & SpecialRegisters.EFER_SCE) == 0 || cpu.codeBits != 64) {
             throw GuestFault.ud();
         }
-        requireRing0();
         int base = (int) (cpu.star >>> 48) & 0xffff;
         long target = cpu.gpr[RCX];
         if (insn.opSize == 8) {
