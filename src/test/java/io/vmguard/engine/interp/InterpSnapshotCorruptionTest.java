@@ -71,6 +71,16 @@ class InterpSnapshotCorruptionTest {
         }
     }
 
+    /** Snapshots from before the interpreter ran other modes have no PDPTEs: they restore (and run) all the same. */
+    @Test
+    void aSnapshotWithoutPdptesRestores() throws Exception {
+        JsonNode older = snapshot.deepCopy();
+        ((ObjectNode) older.at("/vcpu")).remove("pdpte");
+        try (SnapshotRig rig = SnapshotRig.fresh(image, INSTRUCTION_BUDGET)) {
+            rig.restore(older, true);
+        }
+    }
+
     /**
      * Each of the two restores (the VM's, the vCPU's) takes all of its state or none of it: a refusal at a
      * field read late, after other devices were checked, leaves the machine as it was.
@@ -98,6 +108,9 @@ class InterpSnapshotCorruptionTest {
     void everyMissingFieldIsNamed() throws Exception {
         int checked = 0;
         for (Field field : fields(snapshot)) {
+            if (field.path().equals("vcpu.pdpte")) {
+                continue; // optional: snapshots from before the interpreter ran PAE outside long mode have none
+            }
             JsonNode broken = mutate(field, parent -> {
                 if (parent instanceof ObjectNode object) {
                     object.remove(field.key());
