@@ -485,24 +485,34 @@ final class SystemOps {
         Alu.setArithmetic(cpu, accessible ? flags | Flags.ZF : flags & ~Flags.ZF);
     }
 
-    /** LTR: a 16-byte available 64-bit TSS descriptor, marked busy in the GDT. */
+    /**
+     * LTR: an available TSS descriptor, marked busy in the GDT: in long mode a 16-byte 64-bit one, outside
+     * it an 8-byte 32-bit (type 9) or 16-bit (type 1) one. Not in real mode (#UD).
+     */
     private void ltr(int selector) {
+        if (cpu.realMode()) {
+            throw GuestFault.ud();
+        }
         requireRing0();
         if ((selector & 0xfffc) == 0) {
             throw GuestFault.gp();
         }
         long low = Descriptors.read(cpu, mmu, selector);
-        long high = mmu.readSupervisor(cpu.gdt.base() + (selector & ~7) + 8, 8);
+        boolean longMode = cpu.longMode();
         Segment tss = Segment.fromDescriptor(low, selector);
-        if (tss.s() || tss.type() != 0x9) {
+        boolean available = longMode ? tss.type() == 0x9 : tss.type() == 0x9 || tss.type() == 0x1;
+        if (tss.s() || !available) {
             throw GuestFault.gp(selector & 0xfffc);
         }
         if (!tss.present()) {
             throw GuestFault.withError(GuestFault.NP, selector & 0xfffc);
         }
-        long base = tss.base() | (high << 32);
+        long base = tss.base();
+        if (longMode) {
+            base |= mmu.readSupervisor(cpu.gdt.base() + (selector & ~7) + 8, 8) << 32;
+        }
         mmu.writeSupervisor(cpu.gdt.base() + (selector & ~7), 8, low | (2L << 40)); // busy
-        cpu.tr = new Segment(base, tss.limit(), selector, 0xb, true, 0, false, false, false, tss.g(), false, false);
+        cpu.tr = new Segment(base, tss.limit(), selector, tss.type() | 2, true, 0, false, false, false, tss.g(), false, false);
     }
 
     private void loadDataSegment(int index, int selector) {

@@ -66,7 +66,7 @@ final class ModeRig implements AutoCloseable {
         SpecialRegisters now = machine.vcpu.specialRegisters();
         Segment tss = new Segment(0, 0x67, 0, 0xb, true, 0, false, false, false, false, false, false);
         machine.vcpu.setSpecialRegisters(new SpecialRegisters(code, data, data, data, data, data, tss, now.ldt(),
-                new DescriptorTable(GDT, 0xff), new DescriptorTable(IDT, 32 * 8 - 1), cr0 | 0x11, 0, cr3, cr4, 0, efer,
+                new DescriptorTable(GDT, 0xff), new DescriptorTable(IDT, 256 * 8 - 1), cr0 | 0x11, 0, cr3, cr4, 0, efer,
                 now.apicBase()));
         machine.vcpu.setRegisters(registers.rip(CODE).rsp(0x7000).rflags(Registers.RFLAGS_RESERVED).build());
         return machine.vcpu.run();
@@ -93,6 +93,12 @@ final class ModeRig implements AutoCloseable {
                 .append("popl %eax\nmovl %eax, %ss:0x508\n")   // EIP
                 .append("hlt\n");
         return s.toString();
+    }
+
+    /** An interrupt gate for {@code vector} to {@code target} in the flat ring-0 code segment, callable from {@code dpl}. */
+    void gate(int vector, long target, int dpl) {
+        long gate = (target & 0xffff) | ((long) CODE32 << 16) | ((0x8eL | (long) dpl << 5) << 40) | ((target & 0xffff_0000L) << 32);
+        machine.memory.slice(IDT + 8L * vector, 8).set(U64, 0, gate);
     }
 
     void descriptor(int selector, long descriptor) {

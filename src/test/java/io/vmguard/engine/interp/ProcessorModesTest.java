@@ -248,6 +248,86 @@ class ProcessorModesTest {
         }
     }
 
+    /**
+     * Ring 0 IRETs to ring 3 (32-bit protected mode); ring 3's INT 0x80 comes back to ring 0 on the stack
+     * the 32-bit TSS names (the old SS:ESP pushed), and its SYSENTER too, and SYSEXIT returns.
+     */
+    @Test
+    void ringThreeReachesRingZeroThroughTheTssStackAndSysenter() throws Exception {
+        try (ModeRig rig = new ModeRig()) {
+            rig.descriptor(0x18, 0x00cf_fb00_0000_ffffL); // ring-3 code
+            rig.descriptor(0x20, 0x00cf_f300_0000_ffffL); // ring-3 data
+            rig.descriptor(0x28, 0x0000_8900_4000_0067L); // 32-bit TSS at 0x4000
+            rig.write32(0x4004, 0x6000);                   // ESP0
+            rig.write32(0x4008, ModeRig.DATA32);           // SS0
+            rig.gate(0x80, 0x8200, 3);
+            rig.gate(0x81, 0x8300, 3);
+            VcpuExit exit = rig.runProtected("""
+                    movw $0x28, %ax
+                    ltr %ax
+                    movl $0x174, %ecx     /* SYSENTER_CS, EIP, ESP */
+                    movl $0x08, %eax
+                    xorl %edx, %edx
+                    wrmsr
+                    movl $0x176, %ecx
+                    movl $0x8400, %eax
+                    wrmsr
+                    movl $0x175, %ecx
+                    movl $0x6800, %eax
+                    wrmsr
+                    pushl $0x23
+                    pushl $0x5800
+                    pushfl
+                    pushl $0x1b
+                    pushl $0x8100
+                    iret
+                    .org 0x100              /* ring 3 */
+                    movw $0x23, %ax
+                    movw %ax, %ds
+                    movl $0x1234, %eax
+                    int $0x80
+                    movl %eax, 0x640
+                    movl $0x8180, %edx
+                    movl %esp, %ecx
+                    sysenter
+                    .org 0x180
+                    movw %cs, %bx
+                    movl %ebx, 0x648
+                    int $0x81
+                    .org 0x200              /* INT 0x80, ring 0 */
+                    movl %esp, %ss:0x600
+                    movl 0(%esp), %ebx
+                    movl %ebx, %ss:0x604
+                    movl 4(%esp), %ebx
+                    movl %ebx, %ss:0x608
+                    movl 12(%esp), %ebx
+                    movl %ebx, %ss:0x60c
+                    movl 16(%esp), %ebx
+                    movl %ebx, %ss:0x610
+                    incl %eax
+                    iret
+                    .org 0x300              /* INT 0x81: the end */
+                    hlt
+                    .org 0x400              /* SYSENTER target, ring 0 */
+                    movl %esp, %ss:0x620
+                    movw %cs, %bx
+                    movl %ebx, %ss:0x624
+                    sysexit
+                    """, Registers.builder(), 0, 0, 0, 0);
+            assertInstanceOf(VcpuExit.Halt.class, exit);
+            assertEquals(0, rig.faultVector(), "no fault on the way (vector 0 slot untouched)");
+            assertEquals(0x6000 - 20, rig.read32(0x600), "INT 0x80 frame on the TSS's ring-0 stack");
+            assertEquals(0x810d, rig.read32(0x604), "return EIP: after 4 + 2 + 5 + 2 bytes of ring-3 code");
+            assertEquals(0x1b, rig.read32(0x608) & 0xffff, "user CS");
+            assertEquals(0x5800, rig.read32(0x60c), "user ESP");
+            assertEquals(0x23, rig.read32(0x610) & 0xffff, "user SS");
+            assertEquals(0x1235, rig.read32(0x640), "EAX back from the handler, in ring 3");
+            assertEquals(0x6800, rig.read32(0x620), "SYSENTER_ESP");
+            assertEquals(0x08, rig.read32(0x624) & 0xffff, "SYSENTER_CS");
+            assertEquals(0x1b, rig.read32(0x648) & 0xffff, "SYSEXIT: SYSENTER_CS + 16, RPL 3");
+        }
+    }
+
     @Test
     void initAndStartupIpiStatesAreTheSdms() {
         CpuState cpu = new CpuState();
