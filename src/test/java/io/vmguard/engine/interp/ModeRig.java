@@ -72,6 +72,43 @@ final class ModeRig implements AutoCloseable {
         return machine.vcpu.run();
     }
 
+    static final int USER_CODE32 = 0x18 | 3, USER_DATA = 0x20 | 3, USER_CODE64 = 0x28 | 3, KERNEL_CODE64 = 0x30, KERNEL_DATA = 0x38;
+
+    /**
+     * Long mode, ring 0 in 64-bit code (CS 0x30, SS/DS/ES 0x38) at {@link #CODE}: the GDT also has ring-3
+     * 32-bit code 0x1b, data 0x23 and 64-bit code 0x2b (the order SYSCALL/SYSRET want, STAR[63:48] = 0x18),
+     * 0-2 MiB identity-mapped (user-accessible) by 4-level tables at 0x20000, a 64-bit TSS at 0x4000 with
+     * RSP0 0x6000, a 64-bit IDT at {@link #IDT} with no gates unless {@link #gate64} adds them.
+     */
+    VcpuExit runLong(String source) throws Exception {
+        machine.memory.write(CODE, assemble(".code64", source));
+        descriptor(0x18, 0x00cf_fb00_0000_ffffL);
+        descriptor(0x20, 0x00cf_f300_0000_ffffL);
+        descriptor(0x28, 0x00af_fb00_0000_ffffL);
+        descriptor(0x30, 0x00af_9b00_0000_ffffL);
+        descriptor(0x38, 0x00cf_9300_0000_ffffL);
+        write64(0x20000, 0x21000 | 7);
+        write64(0x21000, 0x22000 | 7);
+        write64(0x22000, 0x87);
+        write64(0x4004, 0x6000);
+        Segment code = new Segment(0, 0xffff_ffff, KERNEL_CODE64, 0xb, true, 0, false, true, true, true, false, false);
+        Segment data = new Segment(0, 0xffff_ffff, KERNEL_DATA, 0x3, true, 0, true, true, false, true, false, false);
+        Segment tss = new Segment(0x4000, 0x67, 0x40, 0xb, true, 0, false, false, false, false, false, false);
+        SpecialRegisters now = machine.vcpu.specialRegisters();
+        machine.vcpu.setSpecialRegisters(new SpecialRegisters(code, data, data, data, data, data, tss, now.ldt(),
+                new DescriptorTable(GDT, 0xff), new DescriptorTable(IDT, 256 * 16 - 1), 0x8000_0011L, 0, 0x20000, 0x20, 0,
+                SpecialRegisters.EFER_LME | SpecialRegisters.EFER_LMA | SpecialRegisters.EFER_SCE, now.apicBase()));
+        machine.vcpu.setRegisters(Registers.builder().rip(CODE).rsp(0x7000).rflags(Registers.RFLAGS_RESERVED).build());
+        return machine.vcpu.run();
+    }
+
+    /** A 64-bit interrupt gate for {@code vector} to {@code target} in the 64-bit kernel code, callable from {@code dpl}. */
+    void gate64(int vector, long target, int dpl) {
+        long low = (target & 0xffff) | ((long) KERNEL_CODE64 << 16) | ((0x8eL | (long) dpl << 5) << 40) | ((target & 0xffff_0000L) << 32);
+        write64(IDT + 16L * vector, low);
+        write64(IDT + 16L * vector + 8, target >>> 32);
+    }
+
     /**
      * One 16-byte stub per vector: pushes the vector (and a 0 error code where the CPU pushes none), jumps
      * to a common tail that stores vector, error code and faulting EIP at FAULT and halts.

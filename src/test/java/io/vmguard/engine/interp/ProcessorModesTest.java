@@ -328,6 +328,84 @@ class ProcessorModesTest {
         }
     }
 
+    /**
+     * Compatibility mode under a 64-bit kernel, as Linux's IA32 emulation uses it: IRETQ to 32-bit ring-3
+     * code, INT 0x80 from it through the 64-bit IDT (and IRETQ back), SYSCALL from it to CSTAR (not LSTAR)
+     * and SYSRETL back to 32-bit code.
+     */
+    @Test
+    void compatibilityModeCodeEntersAndLeavesA64BitKernel() throws Exception {
+        try (ModeRig rig = new ModeRig()) {
+            rig.gate64(0x80, 0x8200, 3);
+            rig.gate64(0x81, 0x8300, 3);
+            VcpuExit exit = rig.runLong("""
+                    movl $0xc0000081, %ecx    /* STAR: SYSRET base 0x18, SYSCALL CS 0x30 */
+                    xorl %eax, %eax
+                    movl $0x00180030, %edx
+                    wrmsr
+                    movl $0xc0000083, %ecx    /* CSTAR */
+                    movl $0x8400, %eax
+                    xorl %edx, %edx
+                    wrmsr
+                    movl $0xc0000082, %ecx    /* LSTAR: must not be taken */
+                    movl $0x8500, %eax
+                    wrmsr
+                    pushq $0x23
+                    pushq $0x5800
+                    pushq $2
+                    pushq $0x1b
+                    pushq $0x8100
+                    iretq
+                    .code32
+                    .org 0x100                /* ring 3, 32-bit */
+                    movw $0x23, %ax
+                    movw %ax, %ds
+                    movw %ax, %es
+                    movl $7, %eax
+                    int $0x80
+                    movl %eax, 0x640
+                    pushl $0x11223344         /* a 32-bit push: 4 bytes */
+                    popl %ebx
+                    movl %esp, 0x644
+                    syscall
+                    movl %eax, 0x648
+                    movw %cs, %ax
+                    movl %eax, 0x64c
+                    int $0x81
+                    .code64
+                    .org 0x200                /* INT 0x80, 64-bit ring 0 */
+                    movq %rsp, 0x600
+                    movq 8(%rsp), %rbx
+                    movq %rbx, 0x608
+                    movq 24(%rsp), %rbx
+                    movq %rbx, 0x610
+                    incl %eax
+                    iretq
+                    .org 0x300
+                    hlt
+                    .org 0x400                /* CSTAR */
+                    movq %rcx, 0x620
+                    movw %cs, %bx
+                    movq %rbx, 0x628
+                    movl $0x99, %eax
+                    sysretl
+                    .org 0x500                /* LSTAR */
+                    movl $0xbad, 0x620
+                    hlt
+                    """);
+            assertInstanceOf(VcpuExit.Halt.class, exit);
+            assertEquals(0x6000 - 40, rig.read32(0x600), "INT 0x80 frame on RSP0 (5 quadwords)");
+            assertEquals(0x1b, rig.read32(0x608) & 0xffff, "CS of the 32-bit caller");
+            assertEquals(0x5800, rig.read32(0x610), "its ESP");
+            assertEquals(8, rig.read32(0x640), "EAX back in compatibility mode");
+            assertEquals(0x5800, rig.read32(0x644), "PUSH/POP of 4 bytes each in 32-bit code");
+            assertEquals(0x8122, rig.read32(0x620), "SYSCALL from 32-bit code went to CSTAR, ECX = the next EIP (0x22 bytes into the 32-bit code)");
+            assertEquals(0x30, rig.read32(0x628) & 0xffff, "SYSCALL CS");
+            assertEquals(0x99, rig.read32(0x648), "SYSRETL returned to 32-bit code");
+            assertEquals(0x1b, rig.read32(0x64c) & 0xffff, "SYSRETL CS: STAR[63:48] | 3");
+        }
+    }
+
     @Test
     void initAndStartupIpiStatesAreTheSdms() {
         CpuState cpu = new CpuState();
