@@ -27,6 +27,12 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * first execution, which no correct program does without synchronising afterwards (and any later write to the
  * page drops the block).
  *
+ * <p>A block records the mode it was decoded for ({@link Block#codeBits}: 16-, 32- or 64-bit code); the vCPU
+ * takes a block of another mode for a miss and decodes it again, replacing it. The cache is keyed by mode
+ * rather than dropped on mode changes: those come with every far jump, IRET and system call between a
+ * 64-bit kernel and 32-bit programs, and with several vCPUs one may run a real-mode trampoline while the
+ * others run 64-bit code.
+ *
  * <p>While code executions are armed, a page that holds code (even none yet, see {@link #approve}) is one the
  * listener let run since its last write: dropping a page drops its approval with its blocks.
  */

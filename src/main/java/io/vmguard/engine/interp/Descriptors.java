@@ -33,16 +33,19 @@ final class Descriptors {
         return segment;
     }
 
-    /** Loads a stack segment for privilege {@code cpl}; a null selector is allowed below ring 3 in long mode. */
+    /**
+     * Loads a stack segment for privilege {@code cpl}: writable data with DPL and RPL equal to it; a null
+     * selector is allowed below ring 3 in long mode only.
+     */
     static Segment stack(CpuState cpu, Mmu mmu, int selector, int cpl) {
         if ((selector & 0xfffc) == 0) {
-            if (cpl == 3) {
+            if (cpl == 3 || !cpu.longMode()) {
                 throw GuestFault.gp();
             }
             return nullSegment(selector, cpl);
         }
         Segment segment = Segment.fromDescriptor(read(cpu, mmu, selector), selector);
-        if (!segment.s() || (segment.type() & 8) != 0 || (segment.type() & 2) == 0 || segment.dpl() != cpl) {
+        if (!segment.s() || (segment.type() & 8) != 0 || (segment.type() & 2) == 0 || segment.dpl() != cpl || (selector & 3) != cpl) {
             throw GuestFault.gp(selector & 0xfffc);
         }
         if (!segment.present()) {
@@ -58,7 +61,9 @@ final class Descriptors {
         }
         Segment segment = Segment.fromDescriptor(read(cpu, mmu, selector), selector);
         boolean readable = segment.s() && ((segment.type() & 8) == 0 || (segment.type() & 2) != 0);
-        if (!readable) {
+        boolean conformingCode = (segment.type() & 0xc) == 0xc;
+        boolean privileged = conformingCode || Math.max(cpu.cpl, selector & 3) <= segment.dpl();
+        if (!readable || !privileged) {
             throw GuestFault.gp(selector & 0xfffc);
         }
         if (!segment.present()) {

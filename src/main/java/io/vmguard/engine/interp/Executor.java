@@ -66,6 +66,11 @@ final class Executor {
 
     /** The effective (linear) address of a memory operand, including an FS/GS base. */
     long address(Instruction insn) {
+        if (insn.legacy) {
+            // Outside 64-bit mode: segment base plus offset, the offset within the limit. Only the first
+            // byte is checked here (the access size is the caller's); an access straddling the limit is not.
+            return Segmentation.linear(cpu, insn.segment, effectiveOffset(insn), 1);
+        }
         long address = effectiveOffset(insn);
         if (insn.addrSize != 4 && (insn.base == RSP || insn.base == CpuState.RBP) && insn.segment < 0 && !insn.ripRelative) {
             return stackAddress(address, 1); // RSP and RBP as base select SS
@@ -91,7 +96,7 @@ final class Executor {
                 address += cpu.gpr[insn.index] * insn.scale;
             }
         }
-        return insn.addrSize == 4 ? address & 0xffff_ffffL : address;
+        return insn.addrSize == 8 ? address : insn.addrSize == 4 ? address & 0xffff_ffffL : address & 0xffff;
     }
 
     long readReg(int reg, int size, boolean rex) {
@@ -178,15 +183,55 @@ final class Executor {
     // ---- stack ----
 
     void push(long value, int size) {
+        if (cpu.codeBits != 64) {
+            long sp = (cpu.gpr[RSP] - size) & Segmentation.stackMask(cpu);
+            mmu.write(Segmentation.linear(cpu, CpuState.SS, sp, size), size, value);
+            Segmentation.setStackPointer(cpu, sp);
+            return;
+        }
         long rsp = cpu.gpr[RSP] - size;
         mmu.write(stackAddress(rsp, size), size, value);
         cpu.gpr[RSP] = rsp;
     }
 
     long pop(int size) {
+        if (cpu.codeBits != 64) {
+            long value = readStack(0, size);
+            Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size);
+            return value;
+        }
         long value = mmu.read(stackAddress(cpu.gpr[RSP], size), size);
         cpu.gpr[RSP] += size;
         return value;
+    }
+
+    /**
+     * Reads {@code size} bytes at {@code displacement} above the stack pointer, outside 64-bit mode (SS base,
+     * limit, SP or ESP by SS's B bit).
+     */
+    long readStack(long displacement, int size) {
+        long sp = (cpu.gpr[RSP] + displacement) & Segmentation.stackMask(cpu);
+        return mmu.read(Segmentation.linear(cpu, CpuState.SS, sp, size), size);
+    }
+
+    /**
+     * A near branch: in 64-bit mode to a canonical target; elsewhere the target wraps at the operand
+     * size (IP or EIP) and must be inside CS's limit, or #GP(0).
+     */
+    private void branch(Instruction insn, long target) {
+        if (!insn.legacy) {
+            jump(target);
+            return;
+        }
+        cpu.rip = legacyTarget(target, insn.opSize);
+    }
+
+    private long legacyTarget(long target, int size) {
+        long ip = target & (size == 2 ? 0xffff : 0xffff_ffffL);
+        if (ip > Integer.toUnsignedLong(cpu.segments[CpuState.CS].limit()) && !cpu.realMode()) {
+            throw GuestFault.gp();
+        }
+        return ip;
     }
 
     private void jump(long target) {
@@ -197,7 +242,13 @@ final class Executor {
     }
 
     /** Near CALL: a non-canonical target raises #GP(0) before anything is pushed (SDM: CALL, 64-bit mode). */
-    private void call(long target, long returnAddress) {
+    private void call(Instruction insn, long target, long returnAddress) {
+        if (insn.legacy) {
+            long ip = legacyTarget(target, insn.opSize);
+            push(returnAddress, insn.opSize);
+            cpu.rip = ip;
+            return;
+        }
         if (!canonical(target)) {
             throw GuestFault.gp();
         }
@@ -372,6 +423,18 @@ final class Executor {
             case Op.PUSH_IMM -> push(insn.imm, size);
             case Op.PUSH_RM -> push(readRm(insn, size), size);
             case Op.POP_RM -> {
+                if (insn.legacy) {
+                    long value = readStack(0, size);
+                    long oldRsp = cpu.gpr[RSP];
+                    Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size);
+                    try {
+                        writeRm(insn, size, value);
+                    } catch (GuestFault fault) {
+                        cpu.gpr[RSP] = oldRsp;
+                        throw fault;
+                    }
+                    break;
+                }
                 // The address is computed with RSP already incremented (SDM: POP r/m).
                 long value = mmu.read(stackAddress(cpu.gpr[RSP], size), size);
                 cpu.gpr[RSP] += size;
@@ -426,22 +489,28 @@ final class Executor {
             }
             case Op.JCC -> {
                 if (Flags.condition(cpu, insn.sub)) {
-                    jump(next + insn.imm);
+                    branch(insn, next + insn.imm);
                     return;
                 }
             }
-            case Op.JMP_REL -> { jump(next + insn.imm); return; }
-            case Op.CALL_REL -> { call(next + insn.imm, next); return; }
+            case Op.JMP_REL -> { branch(insn, next + insn.imm); return; }
+            case Op.CALL_REL -> { call(insn, next + insn.imm, next); return; }
             case Op.RET -> {
+                if (insn.legacy) {
+                    long target = readStack(0, size);
+                    cpu.rip = legacyTarget(target, size);
+                    Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size + insn.imm);
+                    return;
+                }
                 long target = mmu.read(stackAddress(cpu.gpr[RSP], size), size);
                 jump(target);
                 cpu.gpr[RSP] += size + insn.imm;
                 return;
             }
-            case Op.JMP_RM -> { jump(readRm(insn, 8)); return; }
-            case Op.CALL_RM -> { call(readRm(insn, 8), next); return; }
+            case Op.JMP_RM -> { branch(insn, readRm(insn, size)); return; }
+            case Op.CALL_RM -> { call(insn, readRm(insn, size), next); return; }
             case Op.LOOP -> {
-                long count = (cpu.gpr[RCX] - 1) & (insn.addrSize == 4 ? 0xffff_ffffL : -1L);
+                long count = (cpu.gpr[RCX] - 1) & addressMask(insn.addrSize);
                 boolean taken = count != 0 && switch (insn.sub) {
                     case 0 -> !Flags.zero(cpu); // LOOPNE
                     case 1 -> Flags.zero(cpu);  // LOOPE
@@ -449,14 +518,14 @@ final class Executor {
                 };
                 writeReg(RCX, insn.addrSize, count, true);
                 if (taken) {
-                    jump(next + insn.imm);
+                    branch(insn, next + insn.imm);
                     return;
                 }
             }
             case Op.JRCXZ -> {
-                long count = cpu.gpr[RCX] & (insn.addrSize == 4 ? 0xffff_ffffL : -1L);
+                long count = cpu.gpr[RCX] & addressMask(insn.addrSize);
                 if (count == 0) {
-                    jump(next + insn.imm);
+                    branch(insn, next + insn.imm);
                     return;
                 }
             }
@@ -528,6 +597,14 @@ final class Executor {
                 }
             }
             case Op.LEAVE -> {
+                if (insn.legacy) {
+                    long mask = Segmentation.stackMask(cpu);
+                    long frame = cpu.gpr[CpuState.RBP] & mask;
+                    long saved = mmu.read(Segmentation.linear(cpu, CpuState.SS, frame, size), size);
+                    Segmentation.setStackPointer(cpu, frame + size);
+                    writeReg(CpuState.RBP, size, saved, true);
+                    break;
+                }
                 long frame = cpu.gpr[CpuState.RBP];
                 long saved = mmu.read(stackAddress(frame, size), size);
                 cpu.gpr[RSP] = frame + size;
@@ -535,6 +612,11 @@ final class Executor {
             }
             case Op.ENTER -> enter(insn, size);
             case Op.XLAT -> {
+                if (insn.legacy) {
+                    long offset = (cpu.gpr[CpuState.RBX] + (cpu.gpr[RAX] & 0xff)) & addressMask(insn.addrSize);
+                    writeReg(RAX, 1, mmu.read8(Segmentation.linear(cpu, insn.segment, offset, 1)), true);
+                    break;
+                }
                 long address = (cpu.gpr[CpuState.RBX] + (cpu.gpr[RAX] & 0xff)) & (insn.addrSize == 4 ? 0xffff_ffffL : -1L);
                 if (insn.segment == CpuState.FS) {
                     address += cpu.fsBase;
@@ -545,6 +627,15 @@ final class Executor {
             }
             case Op.INT3 -> { cpu.rip = next; platform.softwareInterrupt(GuestFault.BP); return; }
             case Op.INT -> { cpu.rip = next; platform.softwareInterrupt((int) insn.imm & 0xff); return; }
+            case Op.INTO -> {
+                if ((cpu.rflags() & Flags.OF) != 0) {
+                    cpu.rip = next;
+                    platform.softwareInterrupt(GuestFault.OF);
+                    return;
+                }
+            }
+            case Op.PUSHA -> pushAll(size);
+            case Op.POPA -> popAll(size);
             case Op.INT1 -> {
                 // Delivered like an exception (no DPL check), but as a trap: the frame holds the next RIP.
                 cpu.rip = next;
@@ -570,6 +661,35 @@ final class Executor {
             }
         }
         cpu.rip = next;
+    }
+
+    static long addressMask(int addrSize) {
+        return addrSize == 8 ? -1L : addrSize == 4 ? 0xffff_ffffL : 0xffff;
+    }
+
+    /** PUSHA/PUSHAD: AX CX DX BX, the SP from before, BP SI DI; all or nothing. */
+    private void pushAll(int size) {
+        long sp = cpu.gpr[RSP];
+        long mask = Segmentation.stackMask(cpu);
+        long lowest = (sp - 8L * size) & mask;
+        mmu.probeWrite(Segmentation.linear(cpu, CpuState.SS, lowest, 8 * size), 8 * size);
+        for (int reg = 0; reg < 8; reg++) {
+            push(reg == RSP ? sp : cpu.gpr[reg], size);
+        }
+    }
+
+    /** POPA/POPAD: DI SI BP, (SP skipped), BX DX CX AX. */
+    private void popAll(int size) {
+        long[] values = new long[8];
+        for (int i = 0; i < 8; i++) {
+            values[7 - i] = readStack((long) i * size, size);
+        }
+        for (int reg = 0; reg < 8; reg++) {
+            if (reg != RSP) {
+                writeReg(reg, size, values[reg], true);
+            }
+        }
+        Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + 8L * size);
     }
 
     private void setFlag(long flag, boolean value) {
@@ -804,6 +924,10 @@ final class Executor {
 
     private void enter(Instruction insn, int size) {
         int level = (int) (insn.imm2 & 31);
+        if (insn.legacy) {
+            enterLegacy(insn, size, level);
+            return;
+        }
         long frameTemp = cpu.gpr[RSP] - size;
         long lowest = frameTemp - (long) level * size;
         mmu.probeWrite(stackAddress(lowest, size * (level + 1)), size * (level + 1));
@@ -821,6 +945,23 @@ final class Executor {
         }
         writeReg(CpuState.RBP, size, frameTemp, true);
         cpu.gpr[RSP] -= insn.imm;
+    }
+
+    /** ENTER outside 64-bit mode: the same frame, through SS with SP or ESP. */
+    private void enterLegacy(Instruction insn, int size, int level) {
+        long mask = Segmentation.stackMask(cpu);
+        long frame = cpu.gpr[CpuState.RBP];
+        push(frame, size);
+        long frameTemp = cpu.gpr[RSP] & mask;
+        for (int i = 1; i < level; i++) {
+            frame -= size;
+            push(mmu.read(Segmentation.linear(cpu, CpuState.SS, frame & mask, size), size), size);
+        }
+        if (level > 0) {
+            push(frameTemp, size);
+        }
+        writeReg(CpuState.RBP, size, frameTemp, true);
+        Segmentation.setStackPointer(cpu, cpu.gpr[RSP] - insn.imm);
     }
 
     /** FXSAVE: the 512-byte legacy FPU/SSE image (64-bit layout). */

@@ -462,10 +462,13 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
      * cached asks for each frame it comes from.
      */
     private Block fetch(long rip) {
-        long physical = mmu.fetchPhysical(rip);
+        // Outside 64-bit mode code is at CS base + EIP; a block decoded for another mode is a miss.
+        int bits = cpu.codeBits;
+        long linear = bits == 64 ? rip : cpu.codeLinear(rip);
+        long physical = mmu.fetchPhysical(linear);
         if (physical >= 0) {
             Block cached = code.get(physical);
-            if (cached != null) {
+            if (cached != null && cached.codeBits == bits) {
                 return cached;
             }
         }
@@ -475,15 +478,15 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
             return gatedFetch(armed, rip, physical);
         }
         if (physical < 0) {
-            return Block.single(decoder.decode(rip)); // not RAM: nothing to cache, or to see writes to
+            return Block.single(decoder.decode(linear, bits)); // not RAM: nothing to cache, or to see writes to
         }
-        MemorySegment page = mmu.fetchedPage(rip);
+        MemorySegment page = mmu.fetchedPage(linear);
         int generation = code.prepare(physical); // marked before the bytes are read: see CodeCache
-        Block block = blocks.build(page, rip);
+        Block block = blocks.build(page, linear, bits);
         if (block == null) {
             // The first instruction straddles the page end: decoded through the MMU (its second page may
             // fault), and not cached, since that page could change or be remapped unseen.
-            return Block.single(decoder.decode(rip));
+            return Block.single(decoder.decode(linear, bits));
         }
         code.put(physical, block, generation);
         return block;
@@ -495,27 +498,29 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
      * again, so what is cached was decoded from what was approved.
      */
     private Block gatedFetch(InterpMonitoring.Armed armed, long rip, long physical) {
+        int bits = cpu.codeBits;
+        long linear = cpu.codeLinear(rip);
         while (true) {
             Block block = null;
             int generation = -1;
             if (physical >= 0) {
-                MemorySegment page = mmu.fetchedPage(rip);
+                MemorySegment page = mmu.fetchedPage(linear);
                 if (!mayRun(armed, rip, physical)) {
                     return null;
                 }
                 generation = code.prepare(physical);
-                block = blocks.build(page, rip);
+                block = blocks.build(page, linear, bits);
             }
             boolean cacheable = block != null;
             long second = -1;
             if (block == null) {
                 // Not RAM, or the first instruction straddles the page end: one instruction, decoded through the
                 // MMU and never cached; each frame it comes from must be approved (device memory: asked every time).
-                Instruction insn = decoder.decode(rip);
-                if ((rip & 0xfff) + insn.length > 4096) {
-                    second = mmu.translate((rip & Mmu.PAGE_MASK) + 4096, Mmu.FETCH);
+                Instruction insn = decoder.decode(linear, bits);
+                if ((linear & 0xfff) + insn.length > 4096) {
+                    second = mmu.translate((linear & Mmu.PAGE_MASK) + 4096, Mmu.FETCH);
                 }
-                if (physical < 0 && !mayRun(armed, rip, mmu.translate(rip, Mmu.FETCH))
+                if (physical < 0 && !mayRun(armed, rip, mmu.translate(linear, Mmu.FETCH))
                         || second >= 0 && !mayRun(armed, rip, second)) {
                     return null;
                 }
@@ -532,13 +537,13 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                 }
                 awaitDeviceWrite(physical, second);
                 dropDeviceWrittenCode(); // what it marked, so that the next round is the last
-                mmu.fetchPhysical(rip); // fetchedPage again, for the next round
+                mmu.fetchPhysical(linear); // fetchedPage again, for the next round
                 continue; // asked again once the write is done
             }
             if (deviceWrites.pending()) {
                 dropDeviceWrittenCode();
                 if (physical >= 0 && !code.holdsCode(physical) || second >= 0 && mmu.isRam(second) && !code.holdsCode(second)) {
-                    mmu.fetchPhysical(rip);
+                    mmu.fetchPhysical(linear);
                     continue; // a device wrote what was just approved or decoded
                 }
             }
@@ -632,8 +637,9 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
             executor.writeReg(CpuState.RAX, insn.opSize, value, true);
             cpu.rip += insn.length;
         } else { // INS
-            long addressMask = insn.addrSize == 4 ? 0xffff_ffffL : -1L;
-            mmu.write(cpu.gpr[CpuState.RDI] & addressMask, insn.opSize, value);
+            long addressMask = Executor.addressMask(insn.addrSize);
+            long di = cpu.gpr[CpuState.RDI] & addressMask;
+            mmu.write(StringOps.destination(cpu, insn, di, insn.opSize), insn.opSize, value);
             long delta = (cpu.rflags & Flags.DF) != 0 ? -insn.opSize : insn.opSize;
             StringOps.advance(cpu, CpuState.RDI, delta, addressMask);
             StringOps.finishIteration(cpu, insn, insn.rep != 0, addressMask);
@@ -804,8 +810,9 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
 
     @Override
     public void setSpecialRegisters(SpecialRegisters s) throws EngineException {
-        if ((s.efer() & SpecialRegisters.EFER_LMA) == 0 || !s.cs().l()) {
-            throw new EngineException("the interpreter runs 64-bit long mode only (EFER.LMA and CS.L must be set)");
+        String invalid = CpuState.invalidMode(s.cr0(), s.cr4(), s.efer(), s.cs());
+        if (invalid != null) {
+            throw new EngineException(invalid);
         }
         if ((s.cr8() & ~0xfL) != 0) {
             throw new EngineException("CR8 0x" + Long.toHexString(s.cr8()) + " has bits beyond the 4-bit task priority");
@@ -829,6 +836,11 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         cpu.cr4 = s.cr4();
         platform.setTaskPriorityClass((int) s.cr8());
         cpu.efer = s.efer();
+        if (cpu.realMode()) {
+            cpu.cpl = 0;
+        }
+        cpu.updateMode();
+        cpu.loadPdptesQuietly(mmu);
         mmu.flush();
     }
 

@@ -48,6 +48,15 @@ final class Op {
     /** INT1 (ICEBP, F1): #DB as a trap, without the gate privilege check of INT n. */
     static final int INT1 = 114;
 
+    // Outside 64-bit mode (and the far transfers in every mode).
+    /** PUSHA/PUSHAD and POPA/POPAD: opSize is the size of each register. */
+    static final int PUSHA = 115, POPA = 116;
+    /** Far JMP/CALL: sub 0 is ptr16:16/32 (imm offset, imm2 selector), sub 1 an m16:16/32/64 operand. */
+    static final int FAR_JMP = 117, FAR_CALL = 118;
+    /** LES, LDS, LSS, LFS, LGS: sub is the segment register loaded with the selector after the offset. */
+    static final int LOAD_FAR_POINTER = 119;
+    static final int INTO = 134, SYSENTER = 135, SYSEXIT = 136;
+
     // Hot forms: common instructions narrowed by HotForms to one operand kind and size, so the executor
     // runs them without the generic operand paths. Register operands: destination rm, source reg.
     /** ALU (sub as for ALU_RM_REG) register, register; 64 and 32 bits. */

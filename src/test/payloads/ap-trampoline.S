@@ -1,0 +1,192 @@
+/*
+ * An application processor's way from its startup IPI to 64-bit mode, instruction for instruction as
+ * Linux's trampoline_64.S (6.12: trampoline_start, verify_cpu, startup_32, startup_64) takes it, plus a
+ * few checks of what real and 16/32-bit code need on the way (a real-mode INT/IRET through the IVT,
+ * PUSHA/POPA, 16-bit addressing, moffs and disp32 operands). Linked at 0x8000 and entered at 0800:0000,
+ * as SIPI vector 8 starts a processor. It ends in HLT (interrupts off) with RAX holding
+ * the 64-bit marker; the markers of the earlier stages are in memory.
+ */
+    .set KERNEL32_CS, 0x08
+    .set KERNEL_CS, 0x10
+    .set KERNEL_DS, 0x18
+    .set REAL_MODE_BASE, 0x8000
+    .set MSR_EFER, 0xc0000080
+    .set MSR_MISC_ENABLE, 0x1a0
+
+    .text
+    .code16
+    .globl _start
+_start:
+trampoline_start:
+    cli
+    wbinvd
+    ljmpw   $(REAL_MODE_BASE >> 4), $(1f - _start)   /* LJMPW_RM: realign CS */
+1:
+    mov     %cs, %ax
+    mov     %ax, %ds
+    mov     %ax, %es
+    mov     %ax, %ss
+    movl    $(rm_stack_end - _start), %esp
+
+    /* Real-mode checks: an INT through the IVT (at 0) and its IRET; PUSHA/POPA; [BX+SI+disp8]. */
+    xorw    %ax, %ax
+    mov     %ax, %fs
+    movw    $(int_handler - _start), %fs:(0x30 * 4)
+    movw    %cs, %fs:(0x30 * 4 + 2)
+    movw    $0x1234, %bx
+    movw    $0x5678, %si
+    pushaw
+    xorw    %bx, %bx
+    xorw    %si, %si
+    popaw
+    movw    %bx, real_bx - _start    /* 0x1234 and 0x5678 again after POPA */
+    movw    %si, real_bx + 2 - _start
+    int     $0x30
+    movw    $(real_marker - _start - 4), %bx
+    movw    $4, %si
+    movw    %dx, (%bx, %si)          /* the handler's DX, through [BX+SI] */
+    movw    %cx, 2(%bx, %si)         /* and its CX, through [BX+SI+disp8] */
+
+    call    verify_cpu
+    testl   %eax, %eax
+    jnz     no_longmode
+
+switch_to_protected:
+    lidtl   tr_idt - _start
+    lgdtl   tr_gdt - _start
+    movw    $KERNEL_DS, %dx
+    movl    $0x00000011, %eax        /* CR0_STATE & ~X86_CR0_PG: PE and ET */
+    movl    %eax, %cr0
+    ljmpl   $KERNEL32_CS, $startup_32
+
+no_longmode:
+    hlt
+    jmp     no_longmode
+
+int_handler:
+    movw    $0x4952, %dx            /* "RI" */
+    movw    $0x4d49, %cx            /* "IM" */
+    iret
+
+/* verify_cpu.S's checks that an interpreter must pass: the ID flag, CPUID, long mode, and the Intel XD bit. */
+verify_cpu:
+    pushfl
+    popl    %eax
+    movl    %eax, %ebx
+    xorl    $0x200000, %eax          /* the ID flag can be flipped: CPUID exists */
+    pushl   %eax
+    popfl
+    pushfl
+    popl    %eax
+    cmpl    %eax, %ebx
+    jz      verify_cpu_no_longmode
+    pushl   %ebx
+    popfl
+    xorl    %eax, %eax
+    cpuid
+    cmpl    $0x756e6547, %ebx        /* "Genu" */
+    jnz     verify_cpu_check
+    movl    $MSR_MISC_ENABLE, %ecx   /* Intel: clear XD_DISABLE */
+    rdmsr
+    btrl    $2, %edx
+    jnc     verify_cpu_check
+    wrmsr
+verify_cpu_check:
+    movl    $0x80000000, %eax
+    cpuid
+    cmpl    $0x80000001, %eax
+    jb      verify_cpu_no_longmode
+    movl    $0x80000001, %eax
+    cpuid
+    btl     $29, %edx                /* LM */
+    jnc     verify_cpu_no_longmode
+    xorl    %eax, %eax
+    ret
+verify_cpu_no_longmode:
+    movl    $1, %eax
+    ret
+
+    .code32
+    .balign 4
+startup_32:
+    movl    %edx, %ss
+    addl    $REAL_MODE_BASE, %esp
+    movl    %edx, %ds
+    movl    %edx, %es
+    movl    %edx, %fs
+    movl    %edx, %gs
+
+    pushal
+    movl    $0x33323332, %eax        /* "2323" */
+    movl    %eax, prot_marker        /* moffs32 */
+    popal
+    movl    $0x00000020, %eax        /* X86_CR4_PAE */
+    movl    %eax, %cr4
+    movl    $pml4, %eax
+    movl    %eax, %cr3
+
+    movl    $MSR_EFER, %ecx
+    rdmsr
+    cmp     tr_efer, %eax            /* disp32, not RIP-relative, outside 64-bit mode */
+    jne     .Lwrite_efer
+    cmp     tr_efer + 4, %edx
+    je      .Ldone_efer
+.Lwrite_efer:
+    movl    tr_efer, %eax
+    movl    tr_efer + 4, %edx
+    wrmsr
+.Ldone_efer:
+    movl    $0x80050033, %eax        /* CR0_STATE: PG WP AM NE ET MP PE */
+    movl    %eax, %cr0
+    /* Compatibility mode now: EFER.LMA set, CS.L clear. */
+    movl    $0x4d4f4343, compat_marker  /* "CCOM" */
+    ljmpl   $KERNEL_CS, $startup_64
+
+    .code64
+startup_64:
+    movq    $0x3436343634363436, %rax   /* "64646464" */
+    movq    %rax, long_marker(%rip)
+    hlt
+    jmp     startup_64
+
+    .balign 8
+tr_gdt:                               /* the GDT pointer lives in the null descriptor, as Linux's does */
+    .short  tr_gdt_end - tr_gdt - 1
+    .long   tr_gdt
+    .short  0
+    .quad   0x00cf9b000000ffff        /* __KERNEL32_CS */
+    .quad   0x00af9b000000ffff        /* __KERNEL_CS */
+    .quad   0x00cf93000000ffff        /* __KERNEL_DS */
+tr_gdt_end:
+tr_idt:
+    .short  0
+    .long   0
+    .balign 8
+tr_efer:
+    .quad   0x901                     /* LME SCE NXE */
+    .globl real_marker, real_bx, prot_marker, compat_marker, long_marker
+real_marker:
+    .long   0
+real_bx:
+    .long   0
+prot_marker:
+    .long   0
+compat_marker:
+    .long   0
+long_marker:
+    .quad   0
+rm_stack:
+    .space  512
+rm_stack_end:
+
+    .balign 4096
+    .globl pml4
+pml4:
+    .quad   pdpt + 0x3
+    .balign 4096
+pdpt:
+    .quad   pd + 0x3
+    .balign 4096
+pd:
+    .quad   0x83                      /* 0-2 MiB, one large page */
+    .balign 4096
