@@ -5,9 +5,10 @@ import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.LongConsumer;
 
 /**
- * Frames that something other than the vCPU wrote (a device's DMA, the VMM), waiting for the vCPU to drop
- * what it decoded from them. Any thread marks; the vCPU thread drains before each block, so a block runs
- * stale code only if it started before the write was marked (as a CPU may run code a device is overwriting).
+ * Frames that something other than a vCPU wrote (a device's DMA, the VMM), waiting for the vCPUs to drop
+ * what they decoded from them. Any thread marks; every vCPU drains before each block, into the code cache the
+ * vCPUs share (so whichever drains drops the frame's code for all), and a block runs stale code only if it
+ * started before the write was marked (as a CPU may run code a device is overwriting).
  * A frame bitmap, a summary bit per 64-frame word so a drain skips what nobody wrote, and a volatile flag: the
  * vCPU's look costs one volatile load while nothing is pending.
  *
