@@ -3,8 +3,9 @@
 # Both vCPUs entered here (vCPU 1 with its own stack): in ring 0 with IF=0, or in ring 3 with IF=1 (KVM, whose
 # ring 0 is emulated on nested hosts). Each vCPU, told apart by its APIC id:
 #   1. ROUNDS times: LOCK INC of a shared quadword, LOCK XADD of 2 to another, LOCK INC of its own byte of a
-#      shared word (the other vCPU's byte sits beside it), and, holding a test-and-set spinlock (XCHG),
-#      a plain increment of a quadword only the lock protects;
+#      shared word (the other vCPU's byte sits beside it), LOCK INC of a doubleword that crosses an 8-byte
+#      boundary (a split lock), a CMPXCHG16B loop adding 1 to both halves of a 16-byte pair, and, holding a
+#      test-and-set spinlock (XCHG), a plain increment of a quadword only the lock protects;
 #   2. meets the other at a barrier (LOCK INC, spin);
 #   3. vCPU 1 then halts with interrupts on (in ring 3, where HLT faults, it spins); vCPU 0 sends it IPI vector
 #      0x42 (physical destination 1) and waits until its handler has run, then writes EXIT_PORT. vCPU 1's
@@ -36,6 +37,16 @@ _start:
     lock xaddq  %rax, sum(%rip)
     lea     bytes(%rip), %rdx
     lock incb   (%rdx,%r12)
+    lock incl   split+6(%rip)
+    mov     %ecx, %r13d                 # CMPXCHG16B needs RBX and RCX: keep the round count aside
+10: mov     pair(%rip), %rax
+    mov     pair+8(%rip), %rdx
+    lea     1(%rax), %rbx
+    lea     1(%rdx), %rcx
+    lock cmpxchg16b pair(%rip)
+    jnz     10b
+    mov     %r13d, %ecx
+    mov     $LAPIC_BASE, %ebx
 2:  mov     $1, %eax
     xchg    %eax, spinlock(%rip)        # implicitly locked
     test    %eax, %eax
@@ -100,7 +111,9 @@ ipi_handler:
 
     # Data on a page of its own: writes to the code's page would drop its decoded blocks each time.
     .balign 4096
-    .globl counter, sum, bytes, guarded, spinlock, arrived, ap_waiting, ipi_seen
+    .globl counter, sum, bytes, guarded, spinlock, arrived, ap_waiting, ipi_seen, split, pair
+pair:       .quad 0, 0                  # 16-byte aligned (the page is)
+split:      .quad 0, 0
 counter:    .quad 0
 sum:        .quad 0
 bytes:      .quad 0

@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Two vCPUs of one engine on two threads over one memory (payload src/test/payloads/smp.S): locked instructions
- * stay atomic against each other and against plain stores, a spinlock built on XCHG protects plain increments,
+ * (byte, doubleword across an 8-byte boundary, quadword, CMPXCHG16B) stay atomic against each other and against
+ * plain stores, a spinlock built on XCHG protects plain increments,
  * and a fixed IPI reaches the other vCPU. A plain (unlocked) read-modify-write from both threads loses updates,
  * so the counts are exact only where the engine makes LOCK atomic across threads (the interpreter without its
  * atomic path does not even get through the payload's barrier).
@@ -59,6 +60,11 @@ public abstract class EngineSmpContract {
             assertEquals(4L * ROUNDS, machine.memory.readLong(payload.symbol("sum")), "LOCK XADD");
             assertEquals((ROUNDS & 0xff) | (ROUNDS & 0xff) << 8, machine.memory.readLong(payload.symbol("bytes")) & 0xffff,
                     "LOCK INC of neighbouring bytes");
+            long split = payload.symbol("split");
+            assertEquals(2L * ROUNDS, (machine.memory.readLong(split) >>> 48) | (machine.memory.readLong(split + 8) & 0xffff) << 16,
+                    "LOCK INC of a doubleword across an 8-byte boundary");
+            assertEquals(2L * ROUNDS, machine.memory.readLong(payload.symbol("pair")), "CMPXCHG16B, low half");
+            assertEquals(2L * ROUNDS, machine.memory.readLong(payload.symbol("pair") + 8), "CMPXCHG16B, high half");
             assertEquals(2L * ROUNDS, machine.memory.readLong(payload.symbol("guarded")),
                     "plain increments under an XCHG spinlock");
             assertEquals(1, machine.memory.readInt(payload.symbol("ipi_seen")), "the IPI's handler ran on vCPU 1");
