@@ -95,8 +95,10 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
             .build();
     private final DmaSpace dma;
     private final NetBackend backend;
-    private final MacAddress mac;
-    private final Eeprom eeprom;
+    private MacAddress mac;
+    private Eeprom eeprom;
+    /** The MAC a restore keeps instead of the snapshot's; null to take the snapshot's. */
+    private MacAddress restoreMac;
     private final Phy phy = new Phy();
     private final Stats stats = new Stats();
     private final Transmitter transmitter = new Transmitter(stats);
@@ -151,8 +153,13 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
         return config;
     }
 
-    public MacAddress mac() {
+    public synchronized MacAddress mac() {
         return mac;
+    }
+
+    /** For a clone: a restore keeps {@code mac} (in the EEPROM) instead of taking the snapshot's. */
+    public synchronized void useMacOnRestore(MacAddress newMac) {
+        restoreMac = newMac;
     }
 
     public E1000Counters counters() {
@@ -648,7 +655,12 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
      */
     @Override
     public synchronized void restoreState(StateReader in) throws SnapshotException {
-        in.getBytes("mac", 6);
+        MacAddress savedMac;
+        try {
+            savedMac = new MacAddress(in.getBytes("mac", 6));
+        } catch (IllegalArgumentException e) {
+            throw new SnapshotException("snapshot field " + field(in, "mac") + ": " + e.getMessage());
+        }
         int[] saved = in.getInts("registers", registers.length);
         int[] interrupts = in.getInts("interrupts", 5);
         int[] eepromState = in.getInts("eeprom", 5);
@@ -672,6 +684,8 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
         eerd = interrupts[2];
         mdic = interrupts[3];
         ioAddress = interrupts[4] & (int) (REGISTER_BAR_SIZE - 4);
+        mac = restoreMac != null ? restoreMac : savedMac;
+        eeprom = new Eeprom(mac);
         eeprom.restore(eepromState);
         phy.restore(phyState);
         transmitter.restore(transmitState, packet);
