@@ -70,8 +70,8 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
     public static final long IO_BAR_SIZE = 64;
     static final int IOADDR = 0, IODATA = 4;
 
-    /** The register file kept as plain dwords: everything below the VLAN filter table's end. */
-    private static final int FILE_BYTES = Reg.VFTA + 4 * Reg.VFTA_COUNT;
+    /** The register file kept as plain dwords: everything up to the wake-up and management registers. */
+    private static final int FILE_BYTES = Reg.MANC + 4;
     /** A frame from the wire, longest: 16 KiB with RCTL.LPE (the 8254x maximum), 1522 without. */
     static final int MAX_RX_FRAME = 16384;
     private static final int MAX_STANDARD_FRAME = 1522;
