@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
@@ -124,6 +125,8 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
     private int ioAddress;
     /** Bumped by a device reset, so a transmit run that began before it does not write TDH afterwards. */
     private long generation;
+    /** A reset or restore came while the transmitter may be running: it forgets its packet before its next run. */
+    private boolean transmitterStale;
     private int heldLength;
     private long heldSince;
     private boolean paused;
@@ -323,7 +326,7 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
     private void reset() {
         generation++;
         resetRegisters();
-        transmitter.reset();
+        transmitterStale = true; // the transmitter is the transmit lock's; it resets itself under it
         heldLength = 0;
         notifyAll();
     }
@@ -375,6 +378,10 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
         int vet;
         long startedIn;
         synchronized (this) {
+            if (transmitterStale) {
+                transmitter.reset();
+                transmitterStale = false;
+            }
             int tctl = registers[Reg.TCTL / 4];
             if ((tctl & Reg.TCTL_EN) == 0 || closed || paused) {
                 return false;
@@ -615,7 +622,11 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
                 nextAssertAllowed = now + interval;
                 config.setInterrupt(true);
             } else if (pendingAssert == null || pendingAssert.isDone()) {
-                pendingAssert = timer.schedule(this::updateInterrupt, wait, TimeUnit.NANOSECONDS);
+                try {
+                    pendingAssert = timer.schedule(this::updateInterrupt, wait, TimeUnit.NANOSECONDS);
+                } catch (RejectedExecutionException e) {
+                    // closing: no interrupt is due any more
+                }
             }
         }
     }
@@ -689,6 +700,7 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
         eeprom.restore(eepromState);
         phy.restore(phyState);
         transmitter.restore(transmitState, packet);
+        transmitterStale = false;
         MemorySegment.copy(frame, 0, held, ValueLayout.JAVA_BYTE, 0, frame.length);
         heldLength = frame.length;
         heldSince = System.nanoTime();
