@@ -17,7 +17,9 @@ import java.lang.foreign.ValueLayout;
  * <p>Bounds, for a guest that lies: one run visits at most one ring's worth of descriptors (CVE-2021-20257
  * was QEMU looping on descriptors that never end a packet); a packet's buffers are gathered up to
  * {@link #MAX_PACKET} bytes, beyond which the packet is dropped at EOP; a descriptor or buffer the DMA door
- * refuses drops that packet and the ring moves on, as a NIC does after a master abort. Transmitting never
+ * refuses drops that packet and ends the run after that descriptor (TDH moves past it, so the next doorbell
+ * goes on), as a NIC's DMA engine stops at a master abort: one fault per doorbell at most, however much of
+ * the ring lies. Transmitting never
  * receives: frames go to the backend and nowhere else, so no loopback re-enters the device (CVE-2021-3416).
  *
  * <p>One thread at a time (the device serialises runs); a packet may span runs, as TDT may be written
@@ -56,6 +58,8 @@ final class Transmitter implements AutoCloseable {
     private boolean extended;
     private boolean tse;
     private int popts;
+    /** A DMA access of this run was refused: the run ends after the current descriptor. */
+    private boolean aborted;
 
     Transmitter(Stats stats) {
         this.stats = stats;
@@ -68,7 +72,8 @@ final class Transmitter implements AutoCloseable {
     Outcome run(DmaSpace dma, Ring ring, boolean vlanTagging, int vet, Offload.FrameSink wire) {
         int head = ring.head();
         boolean wroteBack = false;
-        for (int visited = 0; head != ring.tail() && visited < ring.size(); visited++) {
+        aborted = false;
+        for (int visited = 0; head != ring.tail() && visited < ring.size() && !aborted; visited++) {
             long address = ring.base() + (long) head * Reg.DESCRIPTOR_BYTES;
             head = head + 1 == ring.size() ? 0 : head + 1;
             long low;
@@ -224,6 +229,7 @@ final class Transmitter implements AutoCloseable {
     }
 
     private void fault(String what, DmaFault fault) {
+        aborted = true;
         stats.dmaFaults.incrementAndGet();
         GuestLog.warn("e1000 dma fault", "e1000: transmit " + what + " refused: " + fault.getMessage());
     }
