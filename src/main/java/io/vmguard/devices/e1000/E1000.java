@@ -19,11 +19,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.time.Duration;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.zip.CRC32;
@@ -46,7 +41,7 @@ import java.util.zip.CRC32;
  * <p><b>Interrupts.</b> ICR collects causes, cleared when read (or by writing ones); IMS/IMC mask them;
  * ICS sets them. The INTx line is asserted while ICR & IMS is not 0, but no sooner than ITR x 256 ns after
  * it was last asserted (interrupt throttling; RDTR/RADV/TIDV/TADV are kept, and their delays are left to
- * ITR, which Linux always sets).
+ * ITR, which Linux always sets; {@link InterruptThrottle}).
  *
  * <p><b>Threads and locks.</b> Registers live under this object's lock, taken briefly by vCPUs and the
  * receive thread. A TDT write runs the transmit ring on the writing vCPU, outside that lock: under a
@@ -110,11 +105,10 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
     /** The frame taken from the backend and not yet in guest memory (under the lock), with room for padding and FCS. */
     private final MemorySegment held = buffers.allocate(MAX_RX_FRAME + FCS);
     private final Thread receiveThread;
-    private final ScheduledExecutorService timer;
+    private final InterruptThrottle throttle;
     private final ReentrantLock transmitLock = new ReentrantLock();
     private final AtomicBoolean transmitRequested = new AtomicBoolean();
     private final AtomicBoolean backendFailed = new AtomicBoolean();
-    private final Object lineLock = new Object();
 
     // ---- under this object's lock ----
     private final int[] registers = new int[FILE_BYTES / 4];
@@ -132,10 +126,6 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
     private boolean paused;
     private volatile boolean closed;
 
-    // ---- under lineLock ----
-    private boolean lineAsserted;
-    private long nextAssertAllowed;
-    private ScheduledFuture<?> pendingAssert;
 
     /**
      * @param dma  the card's door to memory (its IOMMU endpoint's, or guest-physical)
@@ -147,7 +137,7 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
         this.mac = mac;
         this.eeprom = new Eeprom(mac);
         resetRegisters();
-        this.timer = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name(name + "-itr").daemon().factory());
+        this.throttle = new InterruptThrottle(this::wantedInterrupt, config::setInterrupt, name + "-itr");
         this.receiveThread = Thread.ofPlatform().name(name + "-rx").daemon().start(this::receiveLoop);
     }
 
@@ -592,43 +582,17 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
 
     // ---- the interrupt line ----
 
-    /**
-     * Drives INTx from ICR & IMS, outside the register lock: asserted no sooner than ITR after the last
-     * assertion (a timer asserts it then), deasserted at once.
-     */
+    /** Drives INTx from ICR & IMS through the throttle; never under the register lock. */
     private void updateInterrupt() {
-        synchronized (lineLock) {
-            boolean pending;
-            long interval;
-            synchronized (this) {
-                if (paused || closed) {
-                    return;
-                }
-                pending = (icr & ims) != 0;
-                interval = (registers[Reg.ITR / 4] & 0xffff) * ITR_UNIT_NANOS;
-            }
-            if (pending == lineAsserted) {
-                return;
-            }
-            if (!pending) {
-                lineAsserted = false;
-                config.setInterrupt(false);
-                return;
-            }
-            long now = System.nanoTime();
-            long wait = nextAssertAllowed - now;
-            if (interval == 0 || wait <= 0) {
-                lineAsserted = true;
-                nextAssertAllowed = now + interval;
-                config.setInterrupt(true);
-            } else if (pendingAssert == null || pendingAssert.isDone()) {
-                try {
-                    pendingAssert = timer.schedule(this::updateInterrupt, wait, TimeUnit.NANOSECONDS);
-                } catch (RejectedExecutionException e) {
-                    // closing: no interrupt is due any more
-                }
-            }
+        throttle.update();
+    }
+
+    /** What the line should be: ITR's interval when a cause is pending and unmasked (under the register lock). */
+    private synchronized long wantedInterrupt() {
+        if (paused || closed) {
+            return InterruptThrottle.HOLD;
         }
+        return (icr & ims) == 0 ? InterruptThrottle.IDLE : (registers[Reg.ITR / 4] & 0xffff) * ITR_UNIT_NANOS;
     }
 
     // ---- pause, snapshots, close ----
@@ -718,7 +682,7 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
             notifyAll();
         }
         backend.close();
-        timer.shutdownNow();
+        throttle.close();
         try {
             receiveThread.join(1000);
         } catch (InterruptedException e) {
