@@ -171,6 +171,8 @@ class InterpE1000GuestTest {
             assertFalse(restored.text().contains("VMGUARD-GUEST-READY"), "the guest did not boot again");
             assertTrue(vm.nicCounters().get("e1000-0").rxFrames() > 0, "the restored card received: " + vm.nicCounters());
             assertEquals(0, vm.nicCounters().get("e1000-0").dmaFaults());
+            assertTrue(vm.metrics().get("nics") instanceof Map<?, ?> nics && nics.containsKey("e1000-0"),
+                    "the card's counters are in the metrics: " + vm.metrics());
             vm.stop("test over");
         }
     }
