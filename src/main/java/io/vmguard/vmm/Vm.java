@@ -195,6 +195,7 @@ public final class Vm implements AutoCloseable {
         if (restored) {
             parts.devices().resume();
             parts.virtio().resume();
+            parts.nics().resume();
         }
         events.emit(Source.VMM, restored ? "vm-resumed" : "vm-started", Severity.INFO, Map.of("engine", parts.engineName()));
         outcome.whenComplete((result, error) -> stopped(result));
@@ -266,10 +267,12 @@ public final class Vm implements AutoCloseable {
         }
         try {
             parts.virtio().pause();
+            parts.nics().pause();
             parts.devices().pause();
         } catch (RuntimeException e) {
             // Half paused is no state to leave a VM in: let everything run again and say why.
             parts.virtio().resume();
+            parts.nics().resume();
             parts.devices().resume();
             runner.resume();
             throw new VmException("cannot pause the devices: " + e.getMessage(), e);
@@ -292,6 +295,7 @@ public final class Vm implements AutoCloseable {
         }
         parts.devices().resume();
         parts.virtio().resume();
+        parts.nics().resume();
         runner.resume();
         state = VmState.RUNNING;
         events.emit(Source.VMM, "vm-resumed", Severity.INFO, Map.of());
@@ -489,7 +493,15 @@ public final class Vm implements AutoCloseable {
         instructionsExecuted().ifPresent(count -> metrics.put("instructions", count));
         metrics.put("exits", runner.exitCounts());
         metrics.put("devices", parts.virtio().counters());
+        if (!parts.nics().isEmpty()) {
+            metrics.put("nics", parts.nics().counters());
+        }
         return metrics;
+    }
+
+    /** Each emulated (e1000) network card's counters by name ({@code e1000-0}, ...). */
+    public java.util.SequencedMap<String, io.vmguard.devices.e1000.E1000Counters> nicCounters() {
+        return parts.nics().counters();
     }
 
     /** Ends the run from outside (a signal, an API call). */
