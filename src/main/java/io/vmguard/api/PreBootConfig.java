@@ -7,6 +7,7 @@ import io.vmguard.api.model.MachineConfig;
 import io.vmguard.api.model.NetworkInterface;
 import io.vmguard.api.model.SocketBackend;
 import io.vmguard.net.MacAddress;
+import io.vmguard.net.NetModel;
 import io.vmguard.net.NetSpec;
 import io.vmguard.virtio.block.DiskConfig;
 import io.vmguard.vmm.SerialTarget;
@@ -62,10 +63,11 @@ public final class PreBootConfig {
 
     private static NetworkInterface describe(String id, NetSpec spec) {
         String mac = spec.mac().map(MacAddress::toString).orElse(null);
+        String model = spec.model() == NetModel.VIRTIO ? null : spec.model().label();
         return switch (spec) {
-            case NetSpec.Tap tap -> new NetworkInterface(id, tap.name(), mac, null);
+            case NetSpec.Tap tap -> new NetworkInterface(id, tap.name(), mac, null, model);
             case NetSpec.Socket socket -> new NetworkInterface(id, null, mac,
-                    new SocketBackend(socket.local().toString(), socket.peer().toString()));
+                    new SocketBackend(socket.local().toString(), socket.peer().toString()), model);
         };
     }
 
@@ -183,7 +185,7 @@ public final class PreBootConfig {
         }
         List<NetSpec> netSpecs = new ArrayList<>();
         for (NetworkInterface net : nets.values()) {
-            netSpecs.add(netSpec(net.hostDevName(), net.vmguardSocket(), net.guestMac()));
+            netSpecs.add(netSpec(net.hostDevName(), net.vmguardSocket(), net.guestMac()).withModel(net.model()));
         }
         String commandLine = (bootSource.bootArgs() != null ? bootSource.bootArgs() : DEFAULT_BOOT_ARGS) + rootArgs;
         Path initrd = bootSource.initrdPath() == null ? null : Path.of(bootSource.initrdPath());

@@ -15,7 +15,8 @@
  * (Firecracker answers both with 400; the message is Firecracker's); vcpu_count up to 64 (Firecracker:
  * 32), and smt is accepted but gives no sibling threads; default memory 256 MiB (Firecracker: 128); full snapshots only (Diff is a 400); memory
  * backend "File" only; a network interface may use vmguard's datagram sockets instead of a TAP device
- * ({@code vmguard_socket: {local_path, peer_path}}), and a network override may also carry
+ * ({@code vmguard_socket: {local_path, peer_path}}) and ask for an emulated Intel e1000 instead of
+ * virtio-net ({@code vmguard_model: "e1000"}), and a network override may also carry
  * {@code guest_mac} and {@code vmguard_socket}; a restored VM's cards are named eth0, eth1, ... (the
  * snapshot does not record interface ids).
  *

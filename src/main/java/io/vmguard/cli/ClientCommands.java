@@ -149,7 +149,8 @@ final class ClientCommands {
 
         @Option(names = "--net", paramLabel = "ethN=BACKEND",
                 description = "a new backend for card ethN (repeatable): ethN=tap:IFNAME[,mac=MAC] or "
-                        + "ethN=socket:LOCAL_PATH,PEER_PATH[,mac=MAC]; clones need their own")
+                        + "ethN=socket:LOCAL_PATH,PEER_PATH[,mac=MAC]; clones need their own; the card (virtio or e1000) "
+                        + "stays the snapshot's")
         List<String> nets = new ArrayList<>();
 
         @Option(names = "--disk", paramLabel = "vdX=FILE",

@@ -75,8 +75,9 @@ public final class RunCommand implements Callable<Integer> {
     List<String> disks = new ArrayList<>();
 
     @Option(names = "--net", paramLabel = "BACKEND",
-            description = "a virtio-net card (repeatable): socket:LOCAL_PATH,PEER_PATH[,mac=MAC] (unprivileged, "
-                    + "one Ethernet frame per datagram) or tap:IFNAME[,mac=MAC]")
+            description = "a network card (repeatable): socket:LOCAL_PATH,PEER_PATH[,mac=MAC][,model=virtio|e1000] (unprivileged, "
+                    + "one Ethernet frame per datagram) or tap:IFNAME[,mac=MAC][,model=virtio|e1000]; model e1000 is an "
+                    + "emulated Intel 82540EM, default virtio-net")
     List<String> nets = new ArrayList<>();
 
     @Option(names = "--console", paramLabel = "TARGET", defaultValue = "off",

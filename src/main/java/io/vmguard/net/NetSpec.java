@@ -6,20 +6,55 @@ import java.util.Arrays;
 import java.util.Optional;
 
 /**
- * A network card's backend as the command line gives it: {@code socket:LOCAL_PATH,PEER_PATH[,mac=MAC]} or
- * {@code tap:IFNAME[,mac=MAC]}. The MAC address belongs to the card; absent, the card picks one.
- * Paths cannot contain commas (the separator).
+ * A network card's backend as the command line gives it: {@code socket:LOCAL_PATH,PEER_PATH[,OPTIONS]} or
+ * {@code tap:IFNAME[,OPTIONS]}, options {@code mac=MAC} and {@code model=virtio|e1000}. The MAC address and
+ * the model belong to the card; absent, the card picks a random MAC and is virtio-net. Paths cannot
+ * contain commas (the separator).
  */
 public sealed interface NetSpec {
-    String USAGE = "socket:LOCAL_PATH,PEER_PATH[,mac=MAC] or tap:IFNAME[,mac=MAC]";
+    String USAGE = "socket:LOCAL_PATH,PEER_PATH[,mac=MAC][,model=virtio|e1000] or tap:IFNAME[,mac=MAC][,model=virtio|e1000]";
 
     Optional<MacAddress> mac();
 
+    /** The card the guest sees on this backend. */
+    NetModel model();
+
+    /** The same backend and MAC with another card model. */
+    NetSpec withModel(NetModel model);
+
     /** One Ethernet frame per datagram between a socket bound at {@code local} and one at {@code peer}. */
-    record Socket(Path local, Path peer, Optional<MacAddress> mac) implements NetSpec {}
+    record Socket(Path local, Path peer, Optional<MacAddress> mac, NetModel model) implements NetSpec {
+        public Socket {
+            java.util.Objects.requireNonNull(model, "model");
+        }
+
+        /** A virtio-net card. */
+        public Socket(Path local, Path peer, Optional<MacAddress> mac) {
+            this(local, peer, mac, NetModel.VIRTIO);
+        }
+
+        @Override
+        public Socket withModel(NetModel newModel) {
+            return new Socket(local, peer, mac, newModel);
+        }
+    }
 
     /** The host's TAP interface {@code name}, created if it does not exist. */
-    record Tap(String name, Optional<MacAddress> mac) implements NetSpec {}
+    record Tap(String name, Optional<MacAddress> mac, NetModel model) implements NetSpec {
+        public Tap {
+            java.util.Objects.requireNonNull(model, "model");
+        }
+
+        /** A virtio-net card. */
+        public Tap(String name, Optional<MacAddress> mac) {
+            this(name, mac, NetModel.VIRTIO);
+        }
+
+        @Override
+        public Tap withModel(NetModel newModel) {
+            return new Tap(name, mac, newModel);
+        }
+    }
 
     /** Parses a spec; an IllegalArgumentException carries a one-line message naming what is wrong. */
     static NetSpec parse(String text) {
@@ -36,9 +71,13 @@ public sealed interface NetSpec {
                 if (local.toAbsolutePath().normalize().equals(peer.toAbsolutePath().normalize())) {
                     throw new IllegalArgumentException("LOCAL_PATH and PEER_PATH are the same file in '" + text + "'");
                 }
-                yield new Socket(local, peer, mac(text, Arrays.copyOfRange(parts, 2, parts.length)));
+                String[] options = Arrays.copyOfRange(parts, 2, parts.length);
+                yield new Socket(local, peer, mac(text, options), model(text, options));
             }
-            case "tap" -> new Tap(TapBackend.validName(parts[0]), mac(text, Arrays.copyOfRange(parts, 1, parts.length)));
+            case "tap" -> {
+                String[] options = Arrays.copyOfRange(parts, 1, parts.length);
+                yield new Tap(TapBackend.validName(parts[0]), mac(text, options), model(text, options));
+            }
             default -> throw new IllegalArgumentException("network backend must be " + USAGE + ", not '" + text + "'");
         };
     }
@@ -58,8 +97,11 @@ public sealed interface NetSpec {
     private static Optional<MacAddress> mac(String spec, String[] options) {
         Optional<MacAddress> mac = Optional.empty();
         for (String option : options) {
+            if (option.startsWith("model=")) {
+                continue;
+            }
             if (!option.startsWith("mac=")) {
-                throw new IllegalArgumentException("unknown option '" + option + "' in '" + spec + "': the only option is mac=MAC");
+                throw new IllegalArgumentException("unknown option '" + option + "' in '" + spec + "': the options are mac=MAC and model=virtio|e1000");
             }
             if (mac.isPresent()) {
                 throw new IllegalArgumentException("mac given twice in '" + spec + "'");
@@ -67,5 +109,18 @@ public sealed interface NetSpec {
             mac = Optional.of(MacAddress.parse(option.substring("mac=".length())));
         }
         return mac;
+    }
+
+    private static NetModel model(String spec, String[] options) {
+        NetModel model = null;
+        for (String option : options) {
+            if (option.startsWith("model=")) {
+                if (model != null) {
+                    throw new IllegalArgumentException("model given twice in '" + spec + "'");
+                }
+                model = NetModel.parse(option.substring("model=".length()));
+            }
+        }
+        return model == null ? NetModel.VIRTIO : model;
     }
 }

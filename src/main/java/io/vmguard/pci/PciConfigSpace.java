@@ -16,7 +16,7 @@ import java.util.Optional;
  *
  * <p><b>Header.</b> IDs, class code, revision, subsystem IDs, header type and interrupt pin are read-only.
  * Of the command register only memory space, bus master, parity error response, SERR# enable and
- * interrupt disable can be set; I/O space stays 0 because no BAR decodes I/O. The status register shows
+ * interrupt disable can be set, and I/O space on a function with an I/O BAR (elsewhere it stays 0). The status register shows
  * the capabilities-list bit and the INTx state; its error bits stay 0 because nothing here signals errors.
  * Cache line size and interrupt line are plain read-write bytes (Linux and firmware write them); the
  * latency timer, BIST, CardBus CIS and expansion ROM read 0 (none of that exists).
@@ -66,6 +66,7 @@ public final class PciConfigSpace implements Snapshottable {
     public static final int INTERRUPT_LINE = 0x3c;
     public static final int INTERRUPT_PIN = 0x3d;
 
+    public static final int COMMAND_IO = 1;
     public static final int COMMAND_MEMORY = 1 << 1;
     public static final int COMMAND_BUS_MASTER = 1 << 2;
     public static final int COMMAND_PARITY_ERROR_RESPONSE = 1 << 6;
@@ -109,6 +110,8 @@ public final class PciConfigSpace implements Snapshottable {
     private final int[] barRegisters = new int[BAR_COUNT];
     private final List<Placed> capabilities;
     private final InterruptPin pin;
+    /** Whether the command register's I/O space bit exists (some BAR decodes I/O). */
+    private boolean hasIoBar;
     private InterruptLine intx = InterruptLine.NONE;
     private boolean interruptRequested;
     private boolean lineLevel;
@@ -131,7 +134,8 @@ public final class PciConfigSpace implements Snapshottable {
             if (bar == null) {
                 continue;
             }
-            barMasks[i] = (int) ~(bar.size() - 1) & ~0xf;
+            barMasks[i] = (int) ~(bar.size() - 1) & (bar.isIo() ? ~0x3 : ~0xf);
+            hasIoBar |= bar.isIo();
             barFlags[i] = bar.flags();
             if (bar.type() == PciBar.Type.MEMORY64) {
                 barMasks[i + 1] = (int) ~((bar.size() - 1) >>> 32);
@@ -233,7 +237,7 @@ public final class PciConfigSpace implements Snapshottable {
             barRegisters[register] = merged & barMasks[register];
             return;
         }
-        int writable = WRITABLE[offset];
+        int writable = WRITABLE[offset] | (offset == COMMAND && hasIoBar ? COMMAND_IO : 0);
         header[offset] = (byte) ((header[offset] & ~writable) | (value & writable));
         if (offset == COMMAND + 1) {
             driveInterruptLine();
@@ -281,13 +285,34 @@ public final class PciConfigSpace implements Snapshottable {
         }
         for (int i = 0; i < BAR_COUNT; i++) {
             PciBar bar = bars[i];
-            if (bar == null || size > bar.size()) {
+            if (bar == null || bar.isIo() || size > bar.size()) {
                 continue;
             }
             long base = barAddress(i);
             long offset = address - base;
             // Unsigned: a 64-bit BAR may sit anywhere, up to the top of the 64-bit space.
             if (Long.compareUnsigned(address, base) >= 0 && Long.compareUnsigned(offset, bar.size() - size) <= 0) {
+                return new BarHit(i, offset);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Which I/O BAR decodes an access of {@code size} bytes at port {@code port}, if any: I/O space must be
+     * enabled and the access must lie inside the BAR.
+     */
+    synchronized BarHit decodeIo(long port, int size) {
+        if ((command() & COMMAND_IO) == 0) {
+            return null;
+        }
+        for (int i = 0; i < BAR_COUNT; i++) {
+            PciBar bar = bars[i];
+            if (bar == null || !bar.isIo() || size > bar.size()) {
+                continue;
+            }
+            long offset = port - barAddress(i);
+            if (offset >= 0 && offset <= bar.size() - size) {
                 return new BarHit(i, offset);
             }
         }
@@ -310,7 +335,7 @@ public final class PciConfigSpace implements Snapshottable {
 
     /** Sets command bits, as firmware does (memory space on once the BARs are placed). */
     synchronized void enable(int commandBits) {
-        int command = command() | (commandBits & COMMAND_WRITABLE);
+        int command = command() | (commandBits & (COMMAND_WRITABLE | (hasIoBar ? COMMAND_IO : 0)));
         putShort(COMMAND, command);
         driveInterruptLine();
     }
@@ -389,7 +414,7 @@ public final class PciConfigSpace implements Snapshottable {
         expect(in, "vendorId", shortAt(VENDOR_ID));
         expect(in, "deviceId", shortAt(DEVICE_ID));
         int command = in.getInt("command", 0, 0xffff);
-        if ((command & ~COMMAND_WRITABLE) != 0) {
+        if ((command & ~(COMMAND_WRITABLE | (hasIoBar ? COMMAND_IO : 0))) != 0) {
             throw invalid(in, "command", "0x" + Integer.toHexString(command) + " sets bits the guest cannot set");
         }
         int cacheLineSize = in.getInt("cacheLineSize", 0, 0xff);

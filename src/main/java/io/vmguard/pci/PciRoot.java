@@ -44,6 +44,11 @@ public final class PciRoot implements Snapshottable {
     public static final BusRange CONFIG_PORTS = new BusRange(0xcf8, 8);
     public static final BusRange ECAM = new BusRange(X86Layout.PCI_ECAM, X86Layout.PCI_ECAM_SIZE);
     public static final BusRange MMIO_WINDOW = new BusRange(X86Layout.PCI_MMIO_WINDOW, X86Layout.PCI_MMIO_WINDOW_SIZE);
+    /**
+     * Where I/O BARs are placed: the top 16 KiB of port space, inside the host bridge's I/O window in the
+     * DSDT (0x0D00-0xFFFF), so Linux keeps the addresses, and clear of every legacy port vmguard has.
+     */
+    public static final BusRange IO_WINDOW = new BusRange(0xc000, 0x4000);
 
     private final IntFunction<InterruptLine> gsiLines;
     private final MsiSink msiSink;
@@ -51,10 +56,12 @@ public final class PciRoot implements Snapshottable {
     private volatile PciDevice[] slots = new PciDevice[PciAddress.DEVICES_PER_BUS];
     private final Map<Integer, SharedInterruptLine> sharedLines = new HashMap<>();
     private long nextBarAddress = MMIO_WINDOW.base();
+    private long nextIoAddress = IO_WINDOW.base();
 
     private final ConfigPorts configPorts = new ConfigPorts(this);
     private final EcamWindow ecam = new EcamWindow(this);
     private final BarWindow barWindow = new BarWindow(this);
+    private final IoBarWindow ioWindow = new IoBarWindow(this);
 
     /**
      * @param gsiLines the interrupt controller's inputs by GSI (the VM's {@code interruptLine})
@@ -76,6 +83,7 @@ public final class PciRoot implements Snapshottable {
         io.register(CONFIG_PORTS, configPorts);
         mmio.register(ECAM, ecam);
         mmio.register(MMIO_WINDOW, barWindow);
+        io.register(IO_WINDOW, ioWindow);
     }
 
     /**
@@ -98,10 +106,19 @@ public final class PciRoot implements Snapshottable {
         }
         PciConfigSpace config = device.config();
         long next = nextBarAddress;
+        long nextIo = nextIoAddress;
         long[] addresses = new long[PciConfigSpace.BAR_COUNT];
+        boolean hasIo = false;
         for (int i = 0; i < PciConfigSpace.BAR_COUNT; i++) {
             PciBar bar = config.bar(i).orElse(null);
-            if (bar != null) {
+            if (bar != null && bar.isIo()) {
+                addresses[i] = (nextIo + bar.size() - 1) & -bar.size();
+                nextIo = addresses[i] + bar.size();
+                hasIo = true;
+                if (nextIo > IO_WINDOW.end()) {
+                    throw new IllegalStateException("the PCI I/O window has no room for BAR " + i + " of " + device);
+                }
+            } else if (bar != null) {
                 addresses[i] = (next + bar.size() - 1) & -bar.size();
                 next = addresses[i] + bar.size();
                 if (next > MMIO_WINDOW.end()) {
@@ -110,6 +127,7 @@ public final class PciRoot implements Snapshottable {
             }
         }
         nextBarAddress = next;
+        nextIoAddress = nextIo;
         boolean hasBars = false;
         for (int i = 0; i < PciConfigSpace.BAR_COUNT; i++) {
             if (config.bar(i).isPresent()) {
@@ -118,7 +136,7 @@ public final class PciRoot implements Snapshottable {
             }
         }
         if (hasBars) {
-            config.enable(PciConfigSpace.COMMAND_MEMORY);
+            config.enable(PciConfigSpace.COMMAND_MEMORY | (hasIo ? PciConfigSpace.COMMAND_IO : 0));
         }
         InterruptPin pin = config.interruptPin();
         if (pin != InterruptPin.NONE) {
@@ -172,6 +190,28 @@ public final class PciRoot implements Snapshottable {
     void writeMemory(long address, MemorySegment data) {
         for (PciDevice device : slots) {
             PciConfigSpace.BarHit hit = device == null ? null : device.config().decode(address, (int) data.byteSize());
+            if (hit != null) {
+                device.writeBar(hit.bar(), hit.offset(), data);
+                return;
+            }
+        }
+    }
+
+    /** A port read in the I/O BAR window; all ones where no enabled I/O BAR decodes it. */
+    void readIo(long port, MemorySegment data) {
+        for (PciDevice device : slots) {
+            PciConfigSpace.BarHit hit = device == null ? null : device.config().decodeIo(port, (int) data.byteSize());
+            if (hit != null) {
+                device.readBar(hit.bar(), hit.offset(), data);
+                return;
+            }
+        }
+        data.fill((byte) 0xff);
+    }
+
+    void writeIo(long port, MemorySegment data) {
+        for (PciDevice device : slots) {
+            PciConfigSpace.BarHit hit = device == null ? null : device.config().decodeIo(port, (int) data.byteSize());
             if (hit != null) {
                 device.writeBar(hit.bar(), hit.offset(), data);
                 return;

@@ -8,6 +8,7 @@ import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.net.MacAddress;
+import io.vmguard.net.NetModel;
 import io.vmguard.devices.dmatest.DmaTestDevice;
 import io.vmguard.events.VmEvents;
 import io.vmguard.pci.PciAddress;
@@ -25,7 +26,7 @@ import java.util.function.Consumer;
  * the engine's VM and vCPUs over guest memory, the buses, the PCI root, the virtio and the legacy devices.
  */
 record MachineParts(VmConfig config, String engineName, GuestMemory memory, VirtualMachine machine, List<Vcpu> vcpus,
-                     LegacyDevices devices, VirtioDevices virtio, PciRoot pci, Bus io, Bus mmio,
+                     LegacyDevices devices, VirtioDevices virtio, EmulatedNics nics, PciRoot pci, Bus io, Bus mmio,
                      CompletableFuture<RunOutcome> outcome) {
 
     /**
@@ -36,6 +37,7 @@ record MachineParts(VmConfig config, String engineName, GuestMemory memory, Virt
                                  Consumer<PciRoot> pciDevices) throws VmException {
         VirtualMachine machine = null;
         VirtioDevices virtio = null;
+        EmulatedNics nics = new EmulatedNics();
         List<Vcpu> vcpus = new java.util.ArrayList<>();
         try {
             machine = engine.createVm(memory);
@@ -47,6 +49,7 @@ record MachineParts(VmConfig config, String engineName, GuestMemory memory, Virt
             DmaDoors doors = DmaDoors.create(memory, events, config.iommu(), DmaDoors.toEngine(machine));
             virtio = new VirtioDevices(mmio, pci, config.virtioTransport(), machine, memory, doors);
             virtio.attach(config);
+            nics.attach(config.nets(), pci, doors);
             if (config.dmaTestDevice()) {
                 PciAddress at = pci.nextAddress().orElseThrow(() -> new VmException("no PCI slot left for the DMA test device"));
                 pci.add(new DmaTestDevice(doors.forPci(at, "dma-test")));
@@ -57,13 +60,15 @@ record MachineParts(VmConfig config, String engineName, GuestMemory memory, Virt
             CompletableFuture<RunOutcome> outcome = new CompletableFuture<>();
             LegacyDevices devices = LegacyDevices.attach(io, machine, config.serial(), powerControl(outcome),
                     config.memoryBytes(), config.vcpus());
-            return new MachineParts(config, engine.name(), memory, machine, List.copyOf(vcpus), devices, virtio, pci, io,
-                    mmio, outcome);
+            return new MachineParts(config, engine.name(), memory, machine, List.copyOf(vcpus), devices, virtio, nics, pci,
+                    io, mmio, outcome);
         } catch (EngineException e) {
+            nics.close();
             closeQuietly(vcpus, virtio, machine, memory);
             throw new VmException(e.getMessage(), e);
         } catch (IllegalArgumentException | IllegalStateException | VmException e) {
             // Bad sizes, a full PCI bus or MMIO window: one line, and nothing left open.
+            nics.close();
             closeQuietly(vcpus, virtio, machine, memory);
             throw e instanceof VmException vm ? vm : new VmException(e.getMessage(), e);
         }
@@ -76,6 +81,7 @@ record MachineParts(VmConfig config, String engineName, GuestMemory memory, Virt
 
     void close() {
         devices.close();
+        nics.close();
         closeQuietly(vcpus, virtio, machine, memory);
     }
 
@@ -101,6 +107,9 @@ record MachineParts(VmConfig config, String engineName, GuestMemory memory, Virt
         StateWriter saved = root.child("devices");
         pci.saveState(saved.child("pci"));
         virtio.saveState(saved.child("virtio"));
+        if (!nics.isEmpty()) {
+            nics.saveState(saved.child("nics"));
+        }
         devices.saveState(saved.child("legacy"));
     }
 
@@ -121,7 +130,22 @@ record MachineParts(VmConfig config, String engineName, GuestMemory memory, Virt
         machine.restoreState(root.child("machine"));
         StateReader saved = root.child("devices");
         pci.restoreState(saved.child("pci"));
-        virtio.restoreState(saved.child("virtio"), macs);
+        // Card indices count every card; virtio-net and e1000 cards each count their own.
+        Map<Integer, MacAddress> virtioMacs = new java.util.HashMap<>();
+        Map<Integer, MacAddress> e1000Macs = new java.util.HashMap<>();
+        int virtioCards = 0;
+        int e1000Cards = 0;
+        for (int card = 0; card < config.nets().size(); card++) {
+            boolean e1000 = config.nets().get(card).model() == NetModel.E1000;
+            int index = e1000 ? e1000Cards++ : virtioCards++;
+            if (macs.get(card) instanceof MacAddress mac) {
+                (e1000 ? e1000Macs : virtioMacs).put(index, mac);
+            }
+        }
+        virtio.restoreState(saved.child("virtio"), virtioMacs);
+        if (!nics.isEmpty()) {
+            nics.restoreState(saved.child("nics"), e1000Macs);
+        }
         devices.restoreState(saved.child("legacy"));
     }
 

@@ -50,7 +50,8 @@ public record RestoreOptions(SerialTarget serial, Optional<SerialTarget> console
             if (index < 0 || index >= cards.size()) {
                 throw new VmException("network override for card " + index + ": the snapshot has " + cards.size() + " cards");
             }
-            cards.set(index, replacement.getValue());
+            // A replacement changes the backend (and maybe the MAC), never the card the guest has.
+            cards.set(index, replacement.getValue().withModel(cards.get(index).model()));
         }
         List<DiskConfig> images = new ArrayList<>(saved.disks());
         for (var replacement : disks().entrySet()) {

@@ -196,7 +196,8 @@ final class SnapshotFile {
 
     /** A network backend in the syntax {@link NetSpec#parse} reads. */
     static String describe(NetSpec net) {
-        String mac = net.mac().map(m -> ",mac=" + m).orElse("");
+        String mac = net.mac().map(m -> ",mac=" + m).orElse("")
+                + (net.model() == io.vmguard.net.NetModel.VIRTIO ? "" : ",model=" + net.model().label());
         return switch (net) {
             case NetSpec.Socket socket -> "socket:" + socket.local() + "," + socket.peer() + mac;
             case NetSpec.Tap tap -> "tap:" + tap.name() + mac;

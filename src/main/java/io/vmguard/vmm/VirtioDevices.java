@@ -25,6 +25,7 @@ import io.vmguard.virtio.pci.VirtioPciTransport;
 import io.vmguard.net.MacAddress;
 import io.vmguard.net.NetBackend;
 import io.vmguard.net.NetException;
+import io.vmguard.net.NetModel;
 import io.vmguard.net.NetSpec;
 import io.vmguard.virtio.block.DiskConfig;
 import io.vmguard.virtio.block.VirtioBlock;
@@ -128,8 +129,12 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
                 throw new VmException("cannot open disk " + disk.path() + ": " + e.getMessage(), e);
             }
         }
-        for (int i = 0; i < config.nets().size(); i++) {
-            NetSpec spec = config.nets().get(i);
+        int virtioCards = 0;
+        for (NetSpec spec : config.nets()) {
+            if (spec.model() != NetModel.VIRTIO) {
+                continue; // an emulated card: EmulatedNics puts it on PCI
+            }
+            int i = virtioCards++;
             NetBackend backend;
             try {
                 backend = NetBackend.open(spec);

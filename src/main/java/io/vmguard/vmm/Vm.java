@@ -201,6 +201,7 @@ public final class Vm implements AutoCloseable {
         if (restored) {
             parts.devices().resume();
             parts.virtio().resume();
+            parts.nics().resume();
         }
         events.emit(Source.VMM, restored ? "vm-resumed" : "vm-started", Severity.INFO,
                 Map.of("engine", parts.engineName(), "vcpus", runners.size()));
@@ -297,10 +298,12 @@ public final class Vm implements AutoCloseable {
         }
         try {
             parts.virtio().pause();
+            parts.nics().pause();
             parts.devices().pause();
         } catch (RuntimeException e) {
             // Half paused is no state to leave a VM in: let everything run again and say why.
             parts.virtio().resume();
+            parts.nics().resume();
             parts.devices().resume();
             runners.forEach(VcpuRunner::resume);
             throw new VmException("cannot pause the devices: " + e.getMessage(), e);
@@ -323,6 +326,7 @@ public final class Vm implements AutoCloseable {
         }
         parts.devices().resume();
         parts.virtio().resume();
+        parts.nics().resume();
         runners.forEach(VcpuRunner::resume);
         state = VmState.RUNNING;
         events.emit(Source.VMM, "vm-resumed", Severity.INFO, Map.of());
@@ -519,7 +523,15 @@ public final class Vm implements AutoCloseable {
         }
         metrics.put("exits", exits);
         metrics.put("devices", parts.virtio().counters());
+        if (!parts.nics().isEmpty()) {
+            metrics.put("nics", parts.nics().counters());
+        }
         return metrics;
+    }
+
+    /** Each emulated (e1000) network card's counters by name ({@code e1000-0}, ...). */
+    public java.util.SequencedMap<String, io.vmguard.devices.e1000.E1000Counters> nicCounters() {
+        return parts.nics().counters();
     }
 
     /** Ends the run from outside (a signal, an API call). */

@@ -90,6 +90,21 @@ class FirecrackerRequestsTest {
     }
 
     @Test
+    void aNetworkInterfaceMayAskForAnE1000CardAsAVmguardField() throws Exception {
+        assertEquals(204, api.put("/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\","
+                + " \"vmguard_model\": \"e1000\"}").status());
+        assertEquals(204, api.put("/network-interfaces/eth1", "{\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\"}").status());
+        JsonNode config = api.get("/vm/config").json();
+        assertEquals("e1000", config.at("/network-interfaces/0/vmguard_model").asText());
+        assertTrue(config.at("/network-interfaces/1/vmguard_model").isMissingNode() || config.at("/network-interfaces/1/vmguard_model").isNull(),
+                "virtio-net, the default, needs no model");
+        var refused = api.put("/network-interfaces/eth2", "{\"iface_id\": \"eth2\", \"host_dev_name\": \"tap2\","
+                + " \"vmguard_model\": \"rtl8139\"}");
+        assertEquals(400, refused.status());
+        assertTrue(refused.body().contains("network card model must be virtio or e1000, not 'rtl8139'"), refused.body());
+    }
+
+    @Test
     void aDrivePutAgainIsReplacedWhereItStands() throws Exception {
         Path other = Files.write(dir.resolve("other.img"), new byte[4096]);
         api.put("/drives/a", "{\"drive_id\": \"a\", \"path_on_host\": \"" + disk + "\", \"is_root_device\": false}");

@@ -265,4 +265,36 @@ class PciRootTest {
         assertThrows(IllegalStateException.class,
                 () -> other.add(device(InterruptPin.NONE, PciBar.memory32(X86Layout.PCI_MMIO_WINDOW_SIZE / 2))));
     }
+
+    @Test
+    void anIoBarSitsInTheIoWindowAndDecodesPortsWhileIoSpaceIsOn() {
+        TestPciDevice nic = device(InterruptPin.INTA, PciBar.memory32(0x20000), PciBar.io(64));
+        PciAddress at = root.add(nic);
+        int slot = at.device();
+        long port = cf8Read(0, slot, 0, PciConfigSpace.BAR0 + 4, 4);
+        assertEquals(1, port & 3, "an I/O BAR's low bit says so");
+        long base = port & ~3L;
+        assertEquals(PciRoot.IO_WINDOW.base(), base, "placed at the I/O window's start");
+        assertEquals(PciConfigSpace.COMMAND_IO | PciConfigSpace.COMMAND_MEMORY, cf8Read(0, slot, 0, PciConfigSpace.COMMAND, 2) & 3,
+                "firmware turned I/O space on");
+        assertEquals(TestPciDevice.pattern(1, 4, 4), in(base + 4, 4));
+        out(base + 8, 4, 0xcafe);
+        assertEquals(List.of(new TestPciDevice.Access(1, 8, 4, 0xcafe)), nic.writes());
+
+        cf8Write(0, slot, 0, PciConfigSpace.BAR0 + 4, 4, 0xffff_ffffL);
+        assertEquals(0xffff_ffc1L, cf8Read(0, slot, 0, PciConfigSpace.BAR0 + 4, 4), "the sizing probe: 64 ports");
+        cf8Write(0, slot, 0, PciConfigSpace.BAR0 + 4, 4, base);
+        cf8Write(0, slot, 0, PciConfigSpace.COMMAND, 2, PciConfigSpace.COMMAND_MEMORY);
+        assertEquals(0xffff_ffffL, in(base + 4, 4), "I/O space off: nothing answers");
+        assertEquals(TestPciDevice.pattern(0, 0x10, 4), load(WINDOW + 0x10, 4), "the memory BAR still decodes");
+    }
+
+    @Test
+    void theIoSpaceBitStaysClearOnAFunctionWithoutAnIoBar() {
+        PciAddress at = root.add(device(InterruptPin.NONE, PciBar.memory32(0x1000)));
+        cf8Write(0, at.device(), 0, PciConfigSpace.COMMAND, 2, 0xffff);
+        assertEquals(0, cf8Read(0, at.device(), 0, PciConfigSpace.COMMAND, 2) & PciConfigSpace.COMMAND_IO);
+        assertThrows(IllegalArgumentException.class, () -> PciBar.io(512), "at most 256 ports");
+        assertThrows(IllegalArgumentException.class, () -> PciBar.io(48), "a power of two");
+    }
 }

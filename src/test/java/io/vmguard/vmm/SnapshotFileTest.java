@@ -24,7 +24,8 @@ class SnapshotFileTest {
 
     private final VmConfig config = new VmConfig(Path.of("/k/vmlinux"), Path.of("/k/initrd"), "console=ttyS0", 64 << 20,
             "interp", new SerialTarget.Null(), List.of(new DiskConfig(Path.of("/d/disk.img"), true)),
-            List.of(NetSpec.parse("socket:/s/a,/s/b,mac=02:00:00:00:00:07")), Optional.of(new SerialTarget.Null()),
+            List.of(NetSpec.parse("socket:/s/a,/s/b,mac=02:00:00:00:00:07"), NetSpec.parse("tap:t0,model=e1000")),
+            Optional.of(new SerialTarget.Null()),
             VirtioTransport.MMIO);
 
     @Test
@@ -48,6 +49,14 @@ class SnapshotFileTest {
         try (var files = Files.list(dir)) {
             assertEquals(2, files.count(), "no temporary file is left behind");
         }
+    }
+
+    @Test
+    void aRestoresNetworkOverrideChangesTheBackendButKeepsTheCardModel() throws Exception {
+        VmConfig restored = new RestoreOptions(new SerialTarget.Null(), Optional.empty(),
+                java.util.Map.of(1, NetSpec.parse("socket:/s/c,/s/d")), java.util.Map.of()).applyTo(config);
+        assertEquals(NetSpec.parse("socket:/s/c,/s/d,model=e1000"), restored.nets().get(1));
+        assertEquals(config.nets().getFirst(), restored.nets().getFirst());
     }
 
     @Test
