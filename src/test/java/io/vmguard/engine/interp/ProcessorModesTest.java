@@ -2,6 +2,7 @@ package io.vmguard.engine.interp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vmguard.engine.Registers;
 import io.vmguard.engine.Segment;
@@ -403,6 +404,60 @@ class ProcessorModesTest {
             assertEquals(0x30, rig.read32(0x628) & 0xffff, "SYSCALL CS");
             assertEquals(0x99, rig.read32(0x648), "SYSRETL returned to 32-bit code");
             assertEquals(0x1b, rig.read32(0x64c) & 0xffff, "SYSRETL CS: STAR[63:48] | 3");
+        }
+    }
+
+    /**
+     * A vCPU paused in real mode and restored on another machine goes on in real mode: its code still
+     * decodes as 16-bit code (0x40 is INC AX there, a REX prefix in 64-bit mode) at CS base + IP.
+     */
+    @Test
+    void aSnapshotTakenInRealModeGoesOnInRealMode() throws Exception {
+        String counter = """
+                movw $0x1000, %bx
+                movw %bx, %ds
+                xorw %ax, %ax
+                1: incw %ax
+                movw %ax, 0x600
+                jmp 1b
+                """;
+        try (ModeRig first = new ModeRig(); ModeRig second = new ModeRig()) {
+            assertEquals(VcpuExit.Interrupted.class, runFor(first, () -> first.runReal(counter, Registers.builder())).getClass());
+            int before = first.read16(0x10600);
+            assertTrue(before > 0, "counted in the first machine");
+            io.vmguard.snapshot.StateWriter out = io.vmguard.snapshot.StateWriter.root();
+            first.machine.vcpu.saveState(out);
+            com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+            second.machine.vcpu.restoreState(io.vmguard.snapshot.StateReader.of(json.readTree(json.writeValueAsString(out.tree()))));
+            byte[] ram = first.machine.memory.readBytes(0, 0x20000);
+            second.machine.memory.write(0, ram);
+            assertEquals(first.machine.vcpu.specialRegisters(), second.machine.vcpu.specialRegisters());
+            assertEquals(VcpuExit.Interrupted.class, runFor(second, second.machine.vcpu::run).getClass());
+            int after = second.read16(0x10600);
+            assertTrue(after != before, "went on counting after the restore: " + before + " then " + after);
+            assertEquals(0x1000, second.machine.vcpu.specialRegisters().ds().selector());
+            assertEquals(0x10000, second.machine.vcpu.specialRegisters().ds().base());
+        }
+    }
+
+    private interface Run {
+        VcpuExit run() throws Exception;
+    }
+
+    /** Runs until a pause requested after 50 ms. */
+    private static VcpuExit runFor(ModeRig rig, Run run) throws Exception {
+        Thread pause = Thread.ofVirtual().start(() -> {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                return;
+            }
+            rig.machine.vcpu.requestExit();
+        });
+        try {
+            return run.run();
+        } finally {
+            pause.join();
         }
     }
 
