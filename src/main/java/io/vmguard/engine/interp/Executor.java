@@ -54,10 +54,16 @@ final class Executor {
 
     /** The effective (linear) address of a memory operand, including an FS/GS base. */
     long address(Instruction insn) {
+        return address(insn, 1);
+    }
+
+    /**
+     * The linear address of a {@code size}-byte memory operand: outside 64-bit mode segment base plus
+     * offset, all {@code size} bytes within the segment's limit (#GP(0), #SS(0) for the stack segment).
+     */
+    long address(Instruction insn, int size) {
         if (insn.legacy) {
-            // Outside 64-bit mode: segment base plus offset, the offset within the limit. Only the first
-            // byte is checked here (the access size is the caller's); an access straddling the limit is not.
-            return Segmentation.linear(cpu, insn.segment, effectiveOffset(insn), 1);
+            return Segmentation.linear(cpu, insn.segment, effectiveOffset(insn), size);
         }
         long address = effectiveOffset(insn);
         if (insn.addrSize != 4 && (insn.base == RSP || insn.base == CpuState.RBP) && insn.segment < 0 && !insn.ripRelative) {
@@ -114,12 +120,12 @@ final class Executor {
     }
 
     long readRm(Instruction insn, int size) {
-        return insn.isMemory() ? mmu.read(address(insn), size) : readReg(insn.rm, size, insn.rex);
+        return insn.isMemory() ? mmu.read(address(insn, size), size) : readReg(insn.rm, size, insn.rex);
     }
 
     void writeRm(Instruction insn, int size, long value) {
         if (insn.isMemory()) {
-            mmu.write(address(insn), size, value);
+            mmu.write(address(insn, size), size, value);
         } else {
             writeReg(insn.rm, size, value, insn.rex);
         }
@@ -133,7 +139,7 @@ final class Executor {
         if (!insn.isMemory()) {
             return readReg(insn.rm, size, insn.rex);
         }
-        long address = address(insn);
+        long address = address(insn, size);
         return readForWrite(address, size);
     }
 
@@ -289,7 +295,7 @@ final class Executor {
     }
 
     private void load32(Instruction insn) {
-        cpu.gpr[insn.reg] = mmu.read32(address(insn)) & 0xffff_ffffL;
+        cpu.gpr[insn.reg] = mmu.read32(address(insn, 4)) & 0xffff_ffffL;
     }
 
     private void loadByte(Instruction insn) {
@@ -301,7 +307,7 @@ final class Executor {
     }
 
     private void store32(Instruction insn) {
-        mmu.write32(address(insn), (int) cpu.gpr[insn.reg]);
+        mmu.write32(address(insn, 4), (int) cpu.gpr[insn.reg]);
     }
 
     private void shiftRegister(Instruction insn) {
@@ -602,16 +608,16 @@ final class Executor {
             }
             case Op.SSE -> sse.execute(insn);
             case Op.X87 -> x87.execute(insn);
-            case Op.FXSAVE -> fxsave(address(insn));
-            case Op.FXRSTOR -> fxrstor(address(insn));
+            case Op.FXSAVE -> fxsave(address(insn, 512));
+            case Op.FXRSTOR -> fxrstor(address(insn, 512));
             case Op.LDMXCSR -> {
-                int value = mmu.read32(address(insn));
+                int value = mmu.read32(address(insn, 4));
                 if ((value & ~0xffff) != 0) {
                     throw GuestFault.gp();
                 }
                 cpu.mxcsr = value;
             }
-            case Op.STMXCSR -> mmu.write32(address(insn), cpu.mxcsr);
+            case Op.STMXCSR -> mmu.write32(address(insn, 4), cpu.mxcsr);
             case Op.INVALID, Op.UD2 -> throw GuestFault.ud();
             default -> {
                 // System instructions: privileged checks, and those that change control flow, live there.

@@ -134,21 +134,21 @@ class ProcessorModesTest {
     }
 
     @Test
-    void anOffsetBeyondTheLimitIsAGeneralProtectionFault() throws Exception {
+    void anAccessReachingBeyondTheLimitIsAGeneralProtectionFault() throws Exception {
         try (ModeRig rig = new ModeRig()) {
             rig.descriptor(0x18, 0x0040_9301_0000_0fffL); // base 0x10000, limit 0xfff, byte granular
             VcpuExit exit = rig.runProtected("""
                     movw $0x18, %ax
                     movw %ax, %ds
                     movl $0x55, 0xffc
-                    movl $0x66, 0x1000
+                    movl $0x66, 0xffe
                     hlt
                     """, Registers.builder(), 0, 0, 0, 0);
             assertInstanceOf(VcpuExit.Halt.class, exit);
             assertEquals(0x55, rig.read32(0x10ffc), "the last dword inside the limit, at base + offset");
             assertEquals(GuestFault.GP, rig.faultVector());
             assertEquals(0, rig.faultError());
-            assertEquals(0, rig.read32(0x11000));
+            assertEquals(0x55, rig.read32(0x10ffc), "the straddling store wrote nothing");
             assertEquals(0x8010, rig.read32(ModeRig.FAULT + 8), "EIP of the faulting MOV (after 4 + 2 + 10 bytes)");
         }
     }
@@ -191,6 +191,30 @@ class ProcessorModesTest {
                 assertEquals(expected[i][0], rig.faultVector(), loads[i]);
                 assertEquals(expected[i][1], rig.faultError(), loads[i]);
             }
+        }
+    }
+
+    /** LLDT loads an LDT from the GDT; a selector with TI set then names its descriptors. */
+    @Test
+    void selectorsWithTheTableBitComeFromTheLdt() throws Exception {
+        try (ModeRig rig = new ModeRig()) {
+            rig.descriptor(0x18, 0x0000_8200_5000_000fL); // LDT at 0x5000, two descriptors
+            rig.write64(0x5008, 0x0040_9301_0000_ffffL);  // LDT entry 1: data at 0x10000
+            VcpuExit exit = rig.runProtected("""
+                    movw $0x18, %ax
+                    lldt %ax
+                    movw $0x0c, %ax           /* index 1, TI */
+                    movw %ax, %es
+                    movl $0x4c445421, %es:0x20
+                    movw $0x14, %ax           /* index 2, TI: beyond the LDT's limit */
+                    movw %ax, %fs
+                    hlt
+                    """, Registers.builder(), 0, 0, 0, 0);
+            assertInstanceOf(VcpuExit.Halt.class, exit);
+            assertEquals(0x4c445421, rig.read32(0x10020), "ES from the LDT: base 0x10000");
+            assertEquals(GuestFault.GP, rig.faultVector());
+            assertEquals(0x14, rig.faultError(), "the selector beyond the LDT");
+            assertEquals(0x18, rig.machine.vcpu.specialRegisters().ldt().selector());
         }
     }
 
