@@ -563,8 +563,10 @@ final class SystemOps {
     }
 
     /**
-     * SYSCALL: from 64-bit code to LSTAR, from compatibility mode to CSTAR (what Linux's IA32 emulation
-     * enters through), outside long mode to STAR's EIP; CS and SS from STAR[47:32].
+     * SYSCALL: from 64-bit code to LSTAR, from compatibility mode to CSTAR, outside long mode to STAR's EIP;
+     * CS and SS from STAR[47:32]. Outside 64-bit mode this is AMD's behaviour (Intel CPUs raise #UD there):
+     * Linux's IA32 emulation enters through CSTAR on AMD guests, and through SYSENTER on Intel ones, which
+     * is what the interpreter reports; taking both costs nothing and runs either kind of guest code.
      */
     private void syscall(long next) {
         if ((cpu.efer & SpecialRegisters.EFER_SCE) == 0) {
