@@ -65,6 +65,11 @@ final class Executor {
         if (insn.legacy) {
             return Segmentation.linear(cpu, insn.segment, effectiveOffset(insn), size);
         }
+        return address64(insn);
+    }
+
+    /** 64-bit mode: the effective address plus an FS/GS base; RSP and RBP bases are stack (SS) accesses. */
+    private long address64(Instruction insn) {
         long address = effectiveOffset(insn);
         if (insn.addrSize != 4 && (insn.base == RSP || insn.base == CpuState.RBP) && insn.segment < 0 && !insn.ripRelative) {
             return stackAddress(address, 1); // RSP and RBP as base select SS
@@ -166,9 +171,7 @@ final class Executor {
 
     void push(long value, int size) {
         if (cpu.codeBits != 64) {
-            long sp = (cpu.gpr[RSP] - size) & Segmentation.stackMask(cpu);
-            mmu.write(Segmentation.linear(cpu, CpuState.SS, sp, size), size, value);
-            Segmentation.setStackPointer(cpu, sp);
+            pushLegacy(value, size);
             return;
         }
         long rsp = cpu.gpr[RSP] - size;
@@ -178,12 +181,23 @@ final class Executor {
 
     long pop(int size) {
         if (cpu.codeBits != 64) {
-            long value = readStack(0, size);
-            Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size);
-            return value;
+            return popLegacy(size);
         }
         long value = mmu.read(stackAddress(cpu.gpr[RSP], size), size);
         cpu.gpr[RSP] += size;
+        return value;
+    }
+
+    /** PUSH outside 64-bit mode: SS:SP or SS:ESP by SS's B bit, within SS's limit. */
+    private void pushLegacy(long value, int size) {
+        long sp = (cpu.gpr[RSP] - size) & Segmentation.stackMask(cpu);
+        mmu.write(Segmentation.linear(cpu, CpuState.SS, sp, size), size, value);
+        Segmentation.setStackPointer(cpu, sp);
+    }
+
+    private long popLegacy(int size) {
+        long value = readStack(0, size);
+        Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size);
         return value;
     }
 
@@ -208,6 +222,12 @@ final class Executor {
         cpu.rip = legacyTarget(target, insn.opSize);
     }
 
+    private void callLegacy(Instruction insn, long target, long returnAddress) {
+        long ip = legacyTarget(target, insn.opSize);
+        push(returnAddress, insn.opSize);
+        cpu.rip = ip;
+    }
+
     private long legacyTarget(long target, int size) {
         long ip = target & (size == 2 ? 0xffff : 0xffff_ffffL);
         if (ip > Integer.toUnsignedLong(cpu.segments[CpuState.CS].limit()) && !cpu.realMode()) {
@@ -226,9 +246,7 @@ final class Executor {
     /** Near CALL: a non-canonical target raises #GP(0) before anything is pushed (SDM: CALL, 64-bit mode). */
     private void call(Instruction insn, long target, long returnAddress) {
         if (insn.legacy) {
-            long ip = legacyTarget(target, insn.opSize);
-            push(returnAddress, insn.opSize);
-            cpu.rip = ip;
+            callLegacy(insn, target, returnAddress);
             return;
         }
         if (!canonical(target)) {
@@ -393,15 +411,7 @@ final class Executor {
             case Op.PUSH_RM -> push(readRm(insn, size), size);
             case Op.POP_RM -> {
                 if (insn.legacy) {
-                    long value = readStack(0, size);
-                    long oldRsp = cpu.gpr[RSP];
-                    Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size);
-                    try {
-                        writeRm(insn, size, value);
-                    } catch (GuestFault fault) {
-                        cpu.gpr[RSP] = oldRsp;
-                        throw fault;
-                    }
+                    popRmLegacy(insn, size);
                     break;
                 }
                 // The address is computed with RSP already incremented (SDM: POP r/m).
@@ -466,9 +476,7 @@ final class Executor {
             case Op.CALL_REL -> { call(insn, next + insn.imm, next); return; }
             case Op.RET -> {
                 if (insn.legacy) {
-                    long target = readStack(0, size);
-                    cpu.rip = legacyTarget(target, size);
-                    Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size + insn.imm);
+                    returnLegacy(insn, size);
                     return;
                 }
                 long target = mmu.read(stackAddress(cpu.gpr[RSP], size), size);
@@ -563,11 +571,7 @@ final class Executor {
             case Op.NOP, Op.PAUSE -> { }
             case Op.LEAVE -> {
                 if (insn.legacy) {
-                    long mask = Segmentation.stackMask(cpu);
-                    long frame = cpu.gpr[CpuState.RBP] & mask;
-                    long saved = mmu.read(Segmentation.linear(cpu, CpuState.SS, frame, size), size);
-                    Segmentation.setStackPointer(cpu, frame + size);
-                    writeReg(CpuState.RBP, size, saved, true);
+                    leaveLegacy(size);
                     break;
                 }
                 long frame = cpu.gpr[CpuState.RBP];
@@ -578,8 +582,7 @@ final class Executor {
             case Op.ENTER -> enter(insn, size);
             case Op.XLAT -> {
                 if (insn.legacy) {
-                    long offset = (cpu.gpr[CpuState.RBX] + (cpu.gpr[RAX] & 0xff)) & addressMask(insn.addrSize);
-                    writeReg(RAX, 1, mmu.read8(Segmentation.linear(cpu, insn.segment, offset, 1)), true);
+                    xlatLegacy(insn);
                     break;
                 }
                 long address = (cpu.gpr[CpuState.RBX] + (cpu.gpr[RAX] & 0xff)) & (insn.addrSize == 4 ? 0xffff_ffffL : -1L);
@@ -593,9 +596,7 @@ final class Executor {
             case Op.INT3 -> { cpu.rip = next; platform.softwareInterrupt(GuestFault.BP); return; }
             case Op.INT -> { cpu.rip = next; platform.softwareInterrupt((int) insn.imm & 0xff); return; }
             case Op.INTO -> {
-                if ((cpu.rflags() & Flags.OF) != 0) {
-                    cpu.rip = next;
-                    platform.softwareInterrupt(GuestFault.OF);
+                if (into(next)) {
                     return;
                 }
             }
@@ -626,6 +627,49 @@ final class Executor {
             }
         }
         cpu.rip = next;
+    }
+
+    // ---- outside 64-bit mode (out of execute(), which stays small enough for the JIT to inline well) ----
+
+    private void popRmLegacy(Instruction insn, int size) {
+        long value = readStack(0, size);
+        long oldRsp = cpu.gpr[RSP];
+        Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size);
+        try {
+            writeRm(insn, size, value);
+        } catch (GuestFault fault) {
+            cpu.gpr[RSP] = oldRsp;
+            throw fault;
+        }
+    }
+
+    private void returnLegacy(Instruction insn, int size) {
+        long target = readStack(0, size);
+        cpu.rip = legacyTarget(target, size);
+        Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size + insn.imm);
+    }
+
+    private void leaveLegacy(int size) {
+        long mask = Segmentation.stackMask(cpu);
+        long frame = cpu.gpr[CpuState.RBP] & mask;
+        long saved = mmu.read(Segmentation.linear(cpu, CpuState.SS, frame, size), size);
+        Segmentation.setStackPointer(cpu, frame + size);
+        writeReg(CpuState.RBP, size, saved, true);
+    }
+
+    private void xlatLegacy(Instruction insn) {
+        long offset = (cpu.gpr[CpuState.RBX] + (cpu.gpr[RAX] & 0xff)) & addressMask(insn.addrSize);
+        writeReg(RAX, 1, mmu.read8(Segmentation.linear(cpu, insn.segment, offset, 1)), true);
+    }
+
+    /** INTO: interrupt 4 when OF is set (RIP already past it); false when nothing happens. */
+    private boolean into(long next) {
+        if ((cpu.rflags() & Flags.OF) == 0) {
+            return false;
+        }
+        cpu.rip = next;
+        platform.softwareInterrupt(GuestFault.OF);
+        return true;
     }
 
     static long addressMask(int addrSize) {

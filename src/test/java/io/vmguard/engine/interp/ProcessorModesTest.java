@@ -495,6 +495,9 @@ class ProcessorModesTest {
         assertEquals(0x6000_0010L, cpu.cr0);
         assertEquals(0, cpu.efer);
         assertEquals(0, cpu.gpr[CpuState.RAX]);
+        int[] leaf1 = new int[4];
+        Cpuid.query(1, 0, 0, leaf1);
+        assertEquals(leaf1[0], (int) cpu.gpr[CpuState.RDX], "EDX: the signature CPUID leaf 1 reports");
         assertEquals(0xfff0, cpu.rip);
         assertEquals(0xffff_0000L, cpu.segments[CpuState.CS].base());
         assertEquals(0xf000, cpu.segments[CpuState.CS].selector());
