@@ -57,6 +57,42 @@ class ProcessorModesTest {
         }
     }
 
+    /** INT n in real mode: FLAGS, CS and IP pushed as words, the IVT's CS:IP taken, IF and TF cleared; IRET undoes it. */
+    @Test
+    void realModeIntGoesThroughTheIvtAndIretComesBack() throws Exception {
+        try (ModeRig rig = new ModeRig()) {
+            VcpuExit exit = rig.runReal("""
+                    xorw %ax, %ax
+                    movw %ax, %ds
+                    movw $0x0100, 0x21 * 4        /* IVT[0x21] = 0900:0100 */
+                    movw $0x0900, 0x21 * 4 + 2
+                    sti
+                    int $0x21
+                    pushfw
+                    popw %dx
+                    cli
+                    hlt
+                    .org 0x1100                   /* 0900:0100 = 0x9100 = CODE + 0x1100 */
+                    pushfw
+                    popw %cx
+                    movw %sp, %si
+                    movw %ss:(%si), %ax           /* IP */
+                    movw %ss:2(%si), %bx          /* CS */
+                    movw %ss:4(%si), %di          /* FLAGS */
+                    iret
+                    """, Registers.builder());
+            assertInstanceOf(VcpuExit.Halt.class, exit);
+            Registers r = rig.machine.vcpu.registers();
+            assertEquals(0x13, r.rax() & 0xffff, "IP pushed: after the INT, 0x13 bytes in");
+            assertEquals(0x800, r.rbx() & 0xffff, "CS pushed");
+            assertEquals(0x200, r.rdi() & 0x200, "FLAGS pushed with IF set");
+            assertEquals(0, r.rcx() & 0x300, "IF and TF clear in the handler");
+            assertEquals(0x200, r.rdx() & 0x200, "IF back after IRET");
+            assertEquals(0x7000, r.rsp() & 0xffff);
+            assertEquals(0xf4, rig.machine.memory.readByte(ModeRig.CODE + r.rip() - 1) & 0xff, "stopped at the HLT after IRET");
+        }
+    }
+
     @Test
     void pushaAndPopaSaveEveryRegisterInOrderWithTheOriginalStackPointer() throws Exception {
         try (ModeRig rig = new ModeRig()) {
