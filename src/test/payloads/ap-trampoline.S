@@ -147,6 +147,8 @@ startup_64:
     movq    $0x3436343634363436, %rax   /* "64646464" */
     movq    %rax, long_marker(%rip)
     hlt
+    .globl done
+done:                                   /* KVM's in-kernel HLT stays halted: a pause finds RIP here */
     jmp     startup_64
 
     .balign 8

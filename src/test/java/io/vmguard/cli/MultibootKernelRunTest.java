@@ -2,17 +2,20 @@ package io.vmguard.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.vmguard.testing.HostTool;
 import io.vmguard.testing.PayloadAssembler;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A Multiboot v1 kernel (src/test/c/multiboot: 32-bit C and assembly, built here with gcc -m32) run by
- * {@code vmguard run --kernel} under the interpreter: it checks the magic, the information's memory sizes
+ * {@code vmguard run --kernel} under the interpreter (and under KVM where it exists): it checks the magic, the information's memory sizes
  * against its memory map and its command line, reports on COM1 and powers off through port 0xf4 with 0
  * only when every check held.
  */
@@ -20,11 +23,16 @@ class MultibootKernelRunTest {
     @TempDir
     Path work;
 
-    @Test
-    void multibootKernelGetsItsMemoryMapAndCommandLineAndReportsThroughCom1() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"interp", "kvm"})
+    void multibootKernelGetsItsMemoryMapAndCommandLineAndReportsThroughCom1(String engine) throws Exception {
+        if (engine.equals("kvm")) {
+            Path kvm = Path.of("/dev/kvm");
+            assumeTrue(Files.isReadable(kvm) && Files.isWritable(kvm), "/dev/kvm is absent or not usable: no KVM run");
+        }
         Path kernel = build();
         Path serial = work.resolve("serial.txt");
-        int status = Main.execute("run", "--kernel", kernel.toString(), "--engine", "interp", "--memory", "64M",
+        int status = Main.execute("run", "--kernel", kernel.toString(), "--engine", engine, "--memory", "64M",
                 "--cmdline", "console=ttyS0 mbtest=42", "--serial", "file:" + serial);
         String output = Files.readString(serial);
         assertEquals(0, status, "exit status; the kernel said:\n" + output);

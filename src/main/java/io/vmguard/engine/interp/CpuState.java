@@ -93,7 +93,7 @@ final class CpuState {
      */
     void resetForInit() {
         java.util.Arrays.fill(gpr, 0);
-        gpr[RDX] = 0x000306a9; // the family/model/stepping CPUID leaf 1 reports
+        gpr[RDX] = Cpuid.SIGNATURE;
         rip = 0xfff0;
         setRflags(Flags.RESERVED_ONE);
         Segment data = realModeSegment(0, 0x3);

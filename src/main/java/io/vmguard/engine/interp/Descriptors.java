@@ -2,16 +2,22 @@ package io.vmguard.engine.interp;
 
 import io.vmguard.engine.Segment;
 
-/** Reads segment descriptors from the guest's GDT, with the checks that raise #GP/#NP/#SS. */
+/** Reads segment descriptors from the guest's GDT or LDT, with the checks that raise #GP/#NP/#SS. */
 final class Descriptors {
     private Descriptors() {}
 
-    /** The raw 8-byte descriptor for {@code selector}, or #GP(selector) if it is outside the GDT or in an LDT. */
+    /**
+     * The raw 8-byte descriptor for {@code selector} from the GDT, or the LDT when its TI bit is set;
+     * #GP(selector) if it lies outside the table (or names the LDT while none is loaded).
+     */
     static long read(CpuState cpu, Mmu mmu, int selector) {
+        int index = selector & 0xfff8;
         if ((selector & 4) != 0) {
-            throw GuestFault.gp(selector & 0xfffc); // LDTs are not supported
+            if (cpu.ldt.unusable() || index + 7L > Integer.toUnsignedLong(cpu.ldt.limit())) {
+                throw GuestFault.gp(selector & 0xfffc);
+            }
+            return mmu.readSupervisor(cpu.ldt.base() + index, 8);
         }
-        int index = selector & ~7;
         if (index + 7 > cpu.gdt.limit()) {
             throw GuestFault.gp(selector & 0xfffc);
         }

@@ -66,11 +66,22 @@ final class Executor {
 
     /** The effective (linear) address of a memory operand, including an FS/GS base. */
     long address(Instruction insn) {
+        return address(insn, 1);
+    }
+
+    /**
+     * The linear address of a {@code size}-byte memory operand: outside 64-bit mode segment base plus
+     * offset, all {@code size} bytes within the segment's limit (#GP(0), #SS(0) for the stack segment).
+     */
+    long address(Instruction insn, int size) {
         if (insn.legacy) {
-            // Outside 64-bit mode: segment base plus offset, the offset within the limit. Only the first
-            // byte is checked here (the access size is the caller's); an access straddling the limit is not.
-            return Segmentation.linear(cpu, insn.segment, effectiveOffset(insn), 1);
+            return Segmentation.linear(cpu, insn.segment, effectiveOffset(insn), size);
         }
+        return address64(insn);
+    }
+
+    /** 64-bit mode: the effective address plus an FS/GS base; RSP and RBP bases are stack (SS) accesses. */
+    private long address64(Instruction insn) {
         long address = effectiveOffset(insn);
         if (insn.addrSize != 4 && (insn.base == RSP || insn.base == CpuState.RBP) && insn.segment < 0 && !insn.ripRelative) {
             return stackAddress(address, 1); // RSP and RBP as base select SS
@@ -126,12 +137,12 @@ final class Executor {
     }
 
     long readRm(Instruction insn, int size) {
-        return insn.isMemory() ? mmu.read(address(insn), size) : readReg(insn.rm, size, insn.rex);
+        return insn.isMemory() ? mmu.read(address(insn, size), size) : readReg(insn.rm, size, insn.rex);
     }
 
     void writeRm(Instruction insn, int size, long value) {
         if (insn.isMemory()) {
-            writeDestination(address(insn), size, value);
+            writeDestination(address(insn, size), size, value);
         } else {
             writeReg(insn.rm, size, value, insn.rex);
         }
@@ -145,7 +156,7 @@ final class Executor {
         if (!insn.isMemory()) {
             return readReg(insn.rm, size, insn.rex);
         }
-        long address = address(insn);
+        long address = address(insn, size);
         return readForWrite(address, size);
     }
 
@@ -184,9 +195,7 @@ final class Executor {
 
     void push(long value, int size) {
         if (cpu.codeBits != 64) {
-            long sp = (cpu.gpr[RSP] - size) & Segmentation.stackMask(cpu);
-            mmu.write(Segmentation.linear(cpu, CpuState.SS, sp, size), size, value);
-            Segmentation.setStackPointer(cpu, sp);
+            pushLegacy(value, size);
             return;
         }
         long rsp = cpu.gpr[RSP] - size;
@@ -196,12 +205,23 @@ final class Executor {
 
     long pop(int size) {
         if (cpu.codeBits != 64) {
-            long value = readStack(0, size);
-            Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size);
-            return value;
+            return popLegacy(size);
         }
         long value = mmu.read(stackAddress(cpu.gpr[RSP], size), size);
         cpu.gpr[RSP] += size;
+        return value;
+    }
+
+    /** PUSH outside 64-bit mode: SS:SP or SS:ESP by SS's B bit, within SS's limit. */
+    private void pushLegacy(long value, int size) {
+        long sp = (cpu.gpr[RSP] - size) & Segmentation.stackMask(cpu);
+        mmu.write(Segmentation.linear(cpu, CpuState.SS, sp, size), size, value);
+        Segmentation.setStackPointer(cpu, sp);
+    }
+
+    private long popLegacy(int size) {
+        long value = readStack(0, size);
+        Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size);
         return value;
     }
 
@@ -226,6 +246,12 @@ final class Executor {
         cpu.rip = legacyTarget(target, insn.opSize);
     }
 
+    private void callLegacy(Instruction insn, long target, long returnAddress) {
+        long ip = legacyTarget(target, insn.opSize);
+        push(returnAddress, insn.opSize);
+        cpu.rip = ip;
+    }
+
     private long legacyTarget(long target, int size) {
         long ip = target & (size == 2 ? 0xffff : 0xffff_ffffL);
         if (ip > Integer.toUnsignedLong(cpu.segments[CpuState.CS].limit()) && !cpu.realMode()) {
@@ -244,9 +270,7 @@ final class Executor {
     /** Near CALL: a non-canonical target raises #GP(0) before anything is pushed (SDM: CALL, 64-bit mode). */
     private void call(Instruction insn, long target, long returnAddress) {
         if (insn.legacy) {
-            long ip = legacyTarget(target, insn.opSize);
-            push(returnAddress, insn.opSize);
-            cpu.rip = ip;
+            callLegacy(insn, target, returnAddress);
             return;
         }
         if (!canonical(target)) {
@@ -313,7 +337,7 @@ final class Executor {
     }
 
     private void load32(Instruction insn) {
-        cpu.gpr[insn.reg] = mmu.read32(address(insn)) & 0xffff_ffffL;
+        cpu.gpr[insn.reg] = mmu.read32(address(insn, 4)) & 0xffff_ffffL;
     }
 
     private void loadByte(Instruction insn) {
@@ -325,7 +349,7 @@ final class Executor {
     }
 
     private void store32(Instruction insn) {
-        mmu.write32(address(insn), (int) cpu.gpr[insn.reg]);
+        mmu.write32(address(insn, 4), (int) cpu.gpr[insn.reg]);
     }
 
     private void shiftRegister(Instruction insn) {
@@ -424,15 +448,7 @@ final class Executor {
             case Op.PUSH_RM -> push(readRm(insn, size), size);
             case Op.POP_RM -> {
                 if (insn.legacy) {
-                    long value = readStack(0, size);
-                    long oldRsp = cpu.gpr[RSP];
-                    Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size);
-                    try {
-                        writeRm(insn, size, value);
-                    } catch (GuestFault fault) {
-                        cpu.gpr[RSP] = oldRsp;
-                        throw fault;
-                    }
+                    popRmLegacy(insn, size);
                     break;
                 }
                 // The address is computed with RSP already incremented (SDM: POP r/m).
@@ -497,9 +513,7 @@ final class Executor {
             case Op.CALL_REL -> { call(insn, next + insn.imm, next); return; }
             case Op.RET -> {
                 if (insn.legacy) {
-                    long target = readStack(0, size);
-                    cpu.rip = legacyTarget(target, size);
-                    Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size + insn.imm);
+                    returnLegacy(insn, size);
                     return;
                 }
                 long target = mmu.read(stackAddress(cpu.gpr[RSP], size), size);
@@ -598,11 +612,7 @@ final class Executor {
             }
             case Op.LEAVE -> {
                 if (insn.legacy) {
-                    long mask = Segmentation.stackMask(cpu);
-                    long frame = cpu.gpr[CpuState.RBP] & mask;
-                    long saved = mmu.read(Segmentation.linear(cpu, CpuState.SS, frame, size), size);
-                    Segmentation.setStackPointer(cpu, frame + size);
-                    writeReg(CpuState.RBP, size, saved, true);
+                    leaveLegacy(size);
                     break;
                 }
                 long frame = cpu.gpr[CpuState.RBP];
@@ -613,8 +623,7 @@ final class Executor {
             case Op.ENTER -> enter(insn, size);
             case Op.XLAT -> {
                 if (insn.legacy) {
-                    long offset = (cpu.gpr[CpuState.RBX] + (cpu.gpr[RAX] & 0xff)) & addressMask(insn.addrSize);
-                    writeReg(RAX, 1, mmu.read8(Segmentation.linear(cpu, insn.segment, offset, 1)), true);
+                    xlatLegacy(insn);
                     break;
                 }
                 long address = (cpu.gpr[CpuState.RBX] + (cpu.gpr[RAX] & 0xff)) & (insn.addrSize == 4 ? 0xffff_ffffL : -1L);
@@ -628,9 +637,7 @@ final class Executor {
             case Op.INT3 -> { cpu.rip = next; platform.softwareInterrupt(GuestFault.BP); return; }
             case Op.INT -> { cpu.rip = next; platform.softwareInterrupt((int) insn.imm & 0xff); return; }
             case Op.INTO -> {
-                if ((cpu.rflags() & Flags.OF) != 0) {
-                    cpu.rip = next;
-                    platform.softwareInterrupt(GuestFault.OF);
+                if (into(next)) {
                     return;
                 }
             }
@@ -643,16 +650,16 @@ final class Executor {
             }
             case Op.SSE -> sse.execute(insn);
             case Op.X87 -> x87.execute(insn);
-            case Op.FXSAVE -> fxsave(address(insn));
-            case Op.FXRSTOR -> fxrstor(address(insn));
+            case Op.FXSAVE -> fxsave(address(insn, 512));
+            case Op.FXRSTOR -> fxrstor(address(insn, 512));
             case Op.LDMXCSR -> {
-                int value = mmu.read32(address(insn));
+                int value = mmu.read32(address(insn, 4));
                 if ((value & ~0xffff) != 0) {
                     throw GuestFault.gp();
                 }
                 cpu.mxcsr = value;
             }
-            case Op.STMXCSR -> mmu.write32(address(insn), cpu.mxcsr);
+            case Op.STMXCSR -> mmu.write32(address(insn, 4), cpu.mxcsr);
             case Op.INVALID, Op.UD2 -> throw GuestFault.ud();
             default -> {
                 // System instructions: privileged checks, and those that change control flow, live there.
@@ -661,6 +668,49 @@ final class Executor {
             }
         }
         cpu.rip = next;
+    }
+
+    // ---- outside 64-bit mode (out of execute(), which stays small enough for the JIT to inline well) ----
+
+    private void popRmLegacy(Instruction insn, int size) {
+        long value = readStack(0, size);
+        long oldRsp = cpu.gpr[RSP];
+        Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size);
+        try {
+            writeRm(insn, size, value);
+        } catch (GuestFault fault) {
+            cpu.gpr[RSP] = oldRsp;
+            throw fault;
+        }
+    }
+
+    private void returnLegacy(Instruction insn, int size) {
+        long target = readStack(0, size);
+        cpu.rip = legacyTarget(target, size);
+        Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size + insn.imm);
+    }
+
+    private void leaveLegacy(int size) {
+        long mask = Segmentation.stackMask(cpu);
+        long frame = cpu.gpr[CpuState.RBP] & mask;
+        long saved = mmu.read(Segmentation.linear(cpu, CpuState.SS, frame, size), size);
+        Segmentation.setStackPointer(cpu, frame + size);
+        writeReg(CpuState.RBP, size, saved, true);
+    }
+
+    private void xlatLegacy(Instruction insn) {
+        long offset = (cpu.gpr[CpuState.RBX] + (cpu.gpr[RAX] & 0xff)) & addressMask(insn.addrSize);
+        writeReg(RAX, 1, mmu.read8(Segmentation.linear(cpu, insn.segment, offset, 1)), true);
+    }
+
+    /** INTO: interrupt 4 when OF is set (RIP already past it); false when nothing happens. */
+    private boolean into(long next) {
+        if ((cpu.rflags() & Flags.OF) == 0) {
+            return false;
+        }
+        cpu.rip = next;
+        platform.softwareInterrupt(GuestFault.OF);
+        return true;
     }
 
     static long addressMask(int addrSize) {

@@ -836,9 +836,8 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         cpu.cr4 = s.cr4();
         platform.setTaskPriorityClass((int) s.cr8());
         cpu.efer = s.efer();
-        if (cpu.realMode()) {
-            cpu.cpl = 0;
-        }
+        // CS was loaded before CR0 told whether this is real mode: the privilege level follows both.
+        cpu.cpl = cpu.realMode() ? 0 : s.cs().dpl();
         cpu.updateMode();
         cpu.loadPdptesQuietly(mmu);
         mmu.flush();

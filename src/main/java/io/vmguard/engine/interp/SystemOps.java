@@ -453,14 +453,7 @@ final class SystemOps {
         switch (insn.sub) {
             case 0 -> executor.writeRm(insn, insn.isMemory() ? 2 : insn.opSize, cpu.ldt.selector()); // SLDT
             case 1 -> executor.writeRm(insn, insn.isMemory() ? 2 : insn.opSize, cpu.tr.selector()); // STR
-            case 2 -> { // LLDT: only the null selector (no LDT) is supported
-                requireRing0();
-                int selector = (int) executor.readRm(insn, 2);
-                if ((selector & 0xfffc) != 0) {
-                    throw GuestFault.gp(selector & 0xfffc);
-                }
-                cpu.ldt = Segment.unusableLdt();
-            }
+            case 2 -> lldt((int) executor.readRm(insn, 2));
             case 3 -> ltr((int) executor.readRm(insn, 2));
             case 4, 5 -> verify(insn.sub == 5, (int) executor.readRm(insn, 2));
             default -> throw GuestFault.ud();
@@ -483,6 +476,37 @@ final class SystemOps {
         }
         long flags = cpu.rflags();
         Alu.setArithmetic(cpu, accessible ? flags | Flags.ZF : flags & ~Flags.ZF);
+    }
+
+    /**
+     * LLDT: an LDT descriptor (system type 2) from the GDT, 16 bytes in long mode; a null selector leaves
+     * no LDT (selectors with TI set then raise #GP). Not in real mode (#UD).
+     */
+    private void lldt(int selector) {
+        if (cpu.realMode()) {
+            throw GuestFault.ud();
+        }
+        requireRing0();
+        if ((selector & 0xfffc) == 0) {
+            cpu.ldt = Segment.unusableLdt();
+            return;
+        }
+        if ((selector & 4) != 0) {
+            throw GuestFault.gp(selector & 0xfffc);
+        }
+        long low = Descriptors.read(cpu, mmu, selector);
+        Segment ldt = Segment.fromDescriptor(low, selector);
+        if (ldt.s() || ldt.type() != 0x2) {
+            throw GuestFault.gp(selector & 0xfffc);
+        }
+        if (!ldt.present()) {
+            throw GuestFault.withError(GuestFault.NP, selector & 0xfffc);
+        }
+        long base = ldt.base();
+        if (cpu.longMode()) {
+            base |= mmu.readSupervisor(cpu.gdt.base() + (selector & 0xfff8) + 8, 8) << 32;
+        }
+        cpu.ldt = new Segment(base, ldt.limit(), selector, 0x2, true, 0, false, false, false, ldt.g(), false, false);
     }
 
     /**
@@ -539,8 +563,10 @@ final class SystemOps {
     }
 
     /**
-     * SYSCALL: from 64-bit code to LSTAR, from compatibility mode to CSTAR (what Linux's IA32 emulation
-     * enters through), outside long mode to STAR's EIP; CS and SS from STAR[47:32].
+     * SYSCALL: from 64-bit code to LSTAR, from compatibility mode to CSTAR, outside long mode to STAR's EIP;
+     * CS and SS from STAR[47:32]. Outside 64-bit mode this is AMD's behaviour (Intel CPUs raise #UD there):
+     * Linux's IA32 emulation enters through CSTAR on AMD guests, and through SYSENTER on Intel ones, which
+     * is what the interpreter reports; taking both costs nothing and runs either kind of guest code.
      */
     private void syscall(long next) {
         if ((cpu.efer & SpecialRegisters.EFER_SCE) == 0) {

@@ -2,6 +2,7 @@ package io.vmguard.engine.interp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vmguard.engine.Registers;
 import io.vmguard.engine.Segment;
@@ -53,6 +54,42 @@ class ProcessorModesTest {
             assertEquals(0x8888, rig.read16(0x00100), "ES override");
             assertEquals(0x9999, rig.read16(0x10010), "offset 0xfff0 + 0x20 wraps to 0x0010");
             assertEquals(0x0020, rig.machine.vcpu.registers().rax() & 0xffff, "LEA wraps at 16 bits");
+        }
+    }
+
+    /** INT n in real mode: FLAGS, CS and IP pushed as words, the IVT's CS:IP taken, IF and TF cleared; IRET undoes it. */
+    @Test
+    void realModeIntGoesThroughTheIvtAndIretComesBack() throws Exception {
+        try (ModeRig rig = new ModeRig()) {
+            VcpuExit exit = rig.runReal("""
+                    xorw %ax, %ax
+                    movw %ax, %ds
+                    movw $0x0100, 0x21 * 4        /* IVT[0x21] = 0900:0100 */
+                    movw $0x0900, 0x21 * 4 + 2
+                    sti
+                    int $0x21
+                    pushfw
+                    popw %dx
+                    cli
+                    hlt
+                    .org 0x1100                   /* 0900:0100 = 0x9100 = CODE + 0x1100 */
+                    pushfw
+                    popw %cx
+                    movw %sp, %si
+                    movw %ss:(%si), %ax           /* IP */
+                    movw %ss:2(%si), %bx          /* CS */
+                    movw %ss:4(%si), %di          /* FLAGS */
+                    iret
+                    """, Registers.builder());
+            assertInstanceOf(VcpuExit.Halt.class, exit);
+            Registers r = rig.machine.vcpu.registers();
+            assertEquals(0x13, r.rax() & 0xffff, "IP pushed: after the INT, 0x13 bytes in");
+            assertEquals(0x800, r.rbx() & 0xffff, "CS pushed");
+            assertEquals(0x200, r.rdi() & 0x200, "FLAGS pushed with IF set");
+            assertEquals(0, r.rcx() & 0x300, "IF and TF clear in the handler");
+            assertEquals(0x200, r.rdx() & 0x200, "IF back after IRET");
+            assertEquals(0x7000, r.rsp() & 0xffff);
+            assertEquals(0xf4, rig.machine.memory.readByte(ModeRig.CODE + r.rip() - 1) & 0xff, "stopped at the HLT after IRET");
         }
     }
 
@@ -133,21 +170,21 @@ class ProcessorModesTest {
     }
 
     @Test
-    void anOffsetBeyondTheLimitIsAGeneralProtectionFault() throws Exception {
+    void anAccessReachingBeyondTheLimitIsAGeneralProtectionFault() throws Exception {
         try (ModeRig rig = new ModeRig()) {
             rig.descriptor(0x18, 0x0040_9301_0000_0fffL); // base 0x10000, limit 0xfff, byte granular
             VcpuExit exit = rig.runProtected("""
                     movw $0x18, %ax
                     movw %ax, %ds
                     movl $0x55, 0xffc
-                    movl $0x66, 0x1000
+                    movl $0x66, 0xffe
                     hlt
                     """, Registers.builder(), 0, 0, 0, 0);
             assertInstanceOf(VcpuExit.Halt.class, exit);
             assertEquals(0x55, rig.read32(0x10ffc), "the last dword inside the limit, at base + offset");
             assertEquals(GuestFault.GP, rig.faultVector());
             assertEquals(0, rig.faultError());
-            assertEquals(0, rig.read32(0x11000));
+            assertEquals(0x55, rig.read32(0x10ffc), "the straddling store wrote nothing");
             assertEquals(0x8010, rig.read32(ModeRig.FAULT + 8), "EIP of the faulting MOV (after 4 + 2 + 10 bytes)");
         }
     }
@@ -190,6 +227,30 @@ class ProcessorModesTest {
                 assertEquals(expected[i][0], rig.faultVector(), loads[i]);
                 assertEquals(expected[i][1], rig.faultError(), loads[i]);
             }
+        }
+    }
+
+    /** LLDT loads an LDT from the GDT; a selector with TI set then names its descriptors. */
+    @Test
+    void selectorsWithTheTableBitComeFromTheLdt() throws Exception {
+        try (ModeRig rig = new ModeRig()) {
+            rig.descriptor(0x18, 0x0000_8200_5000_000fL); // LDT at 0x5000, two descriptors
+            rig.write64(0x5008, 0x0040_9301_0000_ffffL);  // LDT entry 1: data at 0x10000
+            VcpuExit exit = rig.runProtected("""
+                    movw $0x18, %ax
+                    lldt %ax
+                    movw $0x0c, %ax           /* index 1, TI */
+                    movw %ax, %es
+                    movl $0x4c445421, %es:0x20
+                    movw $0x14, %ax           /* index 2, TI: beyond the LDT's limit */
+                    movw %ax, %fs
+                    hlt
+                    """, Registers.builder(), 0, 0, 0, 0);
+            assertInstanceOf(VcpuExit.Halt.class, exit);
+            assertEquals(0x4c445421, rig.read32(0x10020), "ES from the LDT: base 0x10000");
+            assertEquals(GuestFault.GP, rig.faultVector());
+            assertEquals(0x14, rig.faultError(), "the selector beyond the LDT");
+            assertEquals(0x18, rig.machine.vcpu.specialRegisters().ldt().selector());
         }
     }
 
@@ -406,6 +467,60 @@ class ProcessorModesTest {
         }
     }
 
+    /**
+     * A vCPU paused in real mode and restored on another machine goes on in real mode: its code still
+     * decodes as 16-bit code (0x40 is INC AX there, a REX prefix in 64-bit mode) at CS base + IP.
+     */
+    @Test
+    void aSnapshotTakenInRealModeGoesOnInRealMode() throws Exception {
+        String counter = """
+                movw $0x1000, %bx
+                movw %bx, %ds
+                xorw %ax, %ax
+                1: incw %ax
+                movw %ax, 0x600
+                jmp 1b
+                """;
+        try (ModeRig first = new ModeRig(); ModeRig second = new ModeRig()) {
+            assertEquals(VcpuExit.Interrupted.class, runFor(first, () -> first.runReal(counter, Registers.builder())).getClass());
+            int before = first.read16(0x10600);
+            assertTrue(before > 0, "counted in the first machine");
+            io.vmguard.snapshot.StateWriter out = io.vmguard.snapshot.StateWriter.root();
+            first.machine.vcpu.saveState(out);
+            com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+            second.machine.vcpu.restoreState(io.vmguard.snapshot.StateReader.of(json.readTree(json.writeValueAsString(out.tree()))));
+            byte[] ram = first.machine.memory.readBytes(0, 0x20000);
+            second.machine.memory.write(0, ram);
+            assertEquals(first.machine.vcpu.specialRegisters(), second.machine.vcpu.specialRegisters());
+            assertEquals(VcpuExit.Interrupted.class, runFor(second, second.machine.vcpu::run).getClass());
+            int after = second.read16(0x10600);
+            assertTrue(after != before, "went on counting after the restore: " + before + " then " + after);
+            assertEquals(0x1000, second.machine.vcpu.specialRegisters().ds().selector());
+            assertEquals(0x10000, second.machine.vcpu.specialRegisters().ds().base());
+        }
+    }
+
+    private interface Run {
+        VcpuExit run() throws Exception;
+    }
+
+    /** Runs until a pause requested after 50 ms. */
+    private static VcpuExit runFor(ModeRig rig, Run run) throws Exception {
+        Thread pause = Thread.ofVirtual().start(() -> {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                return;
+            }
+            rig.machine.vcpu.requestExit();
+        });
+        try {
+            return run.run();
+        } finally {
+            pause.join();
+        }
+    }
+
     @Test
     void initAndStartupIpiStatesAreTheSdms() {
         CpuState cpu = new CpuState();
@@ -416,6 +531,9 @@ class ProcessorModesTest {
         assertEquals(0x6000_0010L, cpu.cr0);
         assertEquals(0, cpu.efer);
         assertEquals(0, cpu.gpr[CpuState.RAX]);
+        int[] leaf1 = new int[4];
+        Cpuid.query(1, 0, 0, leaf1);
+        assertEquals(leaf1[0], (int) cpu.gpr[CpuState.RDX], "EDX: the signature CPUID leaf 1 reports");
         assertEquals(0xfff0, cpu.rip);
         assertEquals(0xffff_0000L, cpu.segments[CpuState.CS].base());
         assertEquals(0xf000, cpu.segments[CpuState.CS].selector());
