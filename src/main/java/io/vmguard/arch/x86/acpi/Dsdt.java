@@ -31,6 +31,7 @@ import java.util.List;
  *         Name (_HID, EisaId ("PNP0C02"))  Name (_UID, 0)
  *         Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, PCI_ECAM, PCI_ECAM_SIZE) })
  *     }
+ *     Device (TPM_) { ... }                 // when there is a TPM: see Tpm2
  *     Device (VR00) {                       // one per virtio-mmio device: VR00, VR01, ...
  *         Name (_HID, "LNRO0005")  Name (_UID, 0)
  *         Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, base, size)
@@ -76,6 +77,7 @@ final class Dsdt {
             AcpiPlatform.VirtioMmioSlot slot = platform.virtioMmio().get(i);
             devices.add(virtioMmio(i, slot));
         }
+        platform.tpm().ifPresent(tpm -> devices.add(tpm.device()));
         Aml.Scope systemBus = new Aml.Scope(NameString.of("\\_SB"), devices);
         return Sdt.build(SIGNATURE, REVISION, systemBus.toBytes());
     }
