@@ -105,6 +105,9 @@ public final class RunCommand implements Callable<Integer> {
     @Mixin
     AvOptions av;
 
+    @Mixin
+    TpmOptions tpm;
+
     @Override
     public Integer call() throws CliException {
         ApiEndpoints endpoints = api.endpoints();
@@ -141,7 +144,7 @@ public final class RunCommand implements Callable<Integer> {
         RunOutcome outcome;
         long started = System.nanoTime();
         java.util.OptionalLong instructions;
-        try (Vm vm = Vm.create(config, selected, setup.events()); ApiServer server = serve(vm, setup, endpoints)) {
+        try (Vm vm = Vm.create(config, selected, setup.events(), tpm.settings()); ApiServer server = serve(vm, setup, endpoints)) {
             vm.attachAntivirus(scanning);
             vm.start();
             vm.attachIntrospection(introspection);

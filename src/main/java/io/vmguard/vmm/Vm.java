@@ -74,6 +74,8 @@ public final class Vm implements AutoCloseable {
     private volatile boolean guestEventPausePending;
     /** Set by a restore: the first start comes out of a snapshot, not a reset vector. */
     private boolean restored;
+    /** The guest's TPM (--tpm, or a restored snapshot that had one); null without. */
+    private GuestTpm tpm;
 
     private Vm(MachineParts parts, VmEvents events) {
         this.events = events;
@@ -92,6 +94,14 @@ public final class Vm implements AutoCloseable {
         return create(config, engine, events, pci -> {});
     }
 
+    /**
+     * As {@link #create(VmConfig, Engine, VmEvents)}, with a TPM 2.0 when {@code tpm} holds settings: swtpm
+     * started, the boot measured into it before the first instruction, the CRB device and ACPI tables added.
+     */
+    public static Vm create(VmConfig config, Engine engine, VmEvents events, Optional<TpmSettings> tpm) throws VmException {
+        return create(config, engine, events, pci -> {}, tpm);
+    }
+
     /** As {@link #create(VmConfig, Engine)}, with PCI devices {@code pciDevices} adds to the root bus before the virtio ones (tests). */
     static Vm create(VmConfig config, Engine engine, Consumer<PciRoot> pciDevices) throws VmException {
         return create(config, engine, VmEvents.none(), pciDevices);
@@ -99,6 +109,11 @@ public final class Vm implements AutoCloseable {
 
     private static Vm create(VmConfig config, Engine engine, VmEvents events, Consumer<PciRoot> pciDevices)
             throws VmException {
+        return create(config, engine, events, pciDevices, Optional.empty());
+    }
+
+    private static Vm create(VmConfig config, Engine engine, VmEvents events, Consumer<PciRoot> pciDevices,
+                             Optional<TpmSettings> tpmSettings) throws VmException {
         requireHostRoom(config.memoryBytes());
         GuestMemory memory;
         try {
@@ -109,18 +124,29 @@ public final class Vm implements AutoCloseable {
             throw new VmException(e.getMessage(), e);
         }
         MachineParts parts = MachineParts.assemble(config, engine, memory, events, pciDevices);
+        GuestTpm tpm = null;
         try {
+            AcpiPlatform platform = new AcpiPlatform(1, true, parts.virtio().slots(), parts.virtio().viot());
+            if (tpmSettings.isPresent()) {
+                tpm = GuestTpm.boot(tpmSettings.get(), config, memory, parts.mmio());
+                platform = platform.withTpm(GuestTpm.ACPI);
+            }
             // The guest learns its devices from ACPI: the virtio-mmio ones are declared there, PCI is enumerated.
-            long rsdp = AcpiTables.install(memory, new AcpiPlatform(1, true, parts.virtio().slots(), parts.virtio().viot()));
+            long rsdp = AcpiTables.install(memory, platform);
             BootState boot = LinuxBoot.prepare(memory, config.kernel(), config.initrd(), config.commandLine(), rsdp);
             parts.vcpu().setRegisters(boot.registers());
             parts.vcpu().setSpecialRegisters(boot.specialRegisters());
             BootMsrs.applyTo(parts.vcpu());
-        } catch (KernelLoadException | EngineException | IllegalArgumentException e) {
+        } catch (KernelLoadException | EngineException | IllegalArgumentException | VmException e) {
+            if (tpm != null) {
+                tpm.close();
+            }
             parts.close();
-            throw new VmException(e.getMessage(), e);
+            throw e instanceof VmException vm ? vm : new VmException(e.getMessage(), e);
         }
-        return new Vm(parts, events);
+        Vm vm = new Vm(parts, events);
+        vm.tpm = tpm;
+        return vm;
     }
 
     private static void requireHostRoom(long bytes) throws VmException {
@@ -157,22 +183,35 @@ public final class Vm implements AutoCloseable {
             throw new VmException(e.getMessage(), e);
         }
         MachineParts parts = MachineParts.assemble(config, engine, memory, events, pci -> {});
+        GuestTpm tpm = null;
         try {
             parts.restoreState(loaded.root(), options.macs());
-        } catch (SnapshotException | EngineException e) {
+            if (loaded.root().has("tpm")) {
+                tpm = GuestTpm.restore(null, loaded.root().child("tpm"), parts.mmio());
+            }
+        } catch (SnapshotException | EngineException | VmException e) {
+            closeQuietly(tpm);
             parts.close();
             throw new VmException("snapshot " + statePath + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
             // A part that trusted a field it should have checked: still one line, still nothing half-restored.
+            closeQuietly(tpm);
             parts.close();
             throw new VmException("snapshot " + statePath + " cannot be restored: " + e, e);
         }
         Vm vm = new Vm(parts, events);
+        vm.tpm = tpm;
         vm.restored = true;
         vm.state = VmState.PAUSED;
         events.emit(Source.VMM, "snapshot-loaded", Severity.INFO,
                 Map.of("snapshot_path", statePath.toString(), "mem_file_path", memoryPath.toString()));
         return vm;
+    }
+
+    private static void closeQuietly(GuestTpm tpm) {
+        if (tpm != null) {
+            tpm.close();
+        }
     }
 
     /** Boots (or continues) the guest and blocks until it powers off, resets or fails. */
@@ -311,6 +350,9 @@ public final class Vm implements AutoCloseable {
         long written;
         try {
             parts.saveState(root);
+            if (tpm != null) {
+                tpm.saveState(root.child("tpm"));
+            }
             written = SnapshotFile.write(statePath, memoryPath, root, parts.memory(), id);
         } catch (EngineException e) {
             throw new VmException("cannot snapshot: " + e.getMessage(), e);
@@ -543,6 +585,7 @@ public final class Vm implements AutoCloseable {
         if (watchdog != null) {
             watchdog.close(); // the shutdown completed: no last resort needed
         }
+        closeQuietly(tpm); // swtpm ends with the VM (a vCPU still running would see a failed TPM, nothing worse)
         if (vcpuThread != null && vcpuThread.isAlive()) {
             // The vCPU still runs on this memory: unmapping it now could crash the host process.
             return;
@@ -550,5 +593,10 @@ public final class Vm implements AutoCloseable {
         parts.vcpu().close();
         parts.machine().close();
         parts.memory().close();
+    }
+
+    /** swtpm's process id, when this VM has a TPM (tests check that it ends with the VM). */
+    OptionalLong tpmProcess() {
+        return tpm == null ? OptionalLong.empty() : OptionalLong.of(tpm.pid());
     }
 }
