@@ -11,7 +11,7 @@ import java.security.MessageDigest;
  * What vmguard measures before the guest's first instruction, in the places GRUB and firmware use (so
  * existing verifiers read it): PCR 0 gets the S-CRTM version ("vmguard"), PCR 9 the SHA-256 of the kernel
  * file and of the initrd file as given ({@code EV_IPL}), PCR 8 the SHA-256 of the command line's bytes
- * (UTF-8, no terminator; the event data is the command line itself), and PCRs 0-7 a separator (four zero
+ * (UTF-8, no terminator; the event data is GRUB's: "kernel_cmdline: " and the command line, NUL-terminated), and PCRs 0-7 a separator (four zero
  * bytes) each, the firmware's "measurements end here". Every extend is logged ({@link EventLog}).
  */
 public final class MeasuredBoot {
@@ -20,6 +20,8 @@ public final class MeasuredBoot {
     public static final int PCR_KERNEL = 9;
     static final byte[] CRTM_VERSION = "vmguard".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] SEPARATOR = new byte[4];
+    /** GRUB's prefix for the command line's event; verifiers (tpm2_eventlog) hash what follows the first space. */
+    static final String COMMAND_LINE_PREFIX = "kernel_cmdline: ";
 
     /** Sends commands to the TPM; the response's code must be success. */
     @FunctionalInterface
@@ -33,12 +35,12 @@ public final class MeasuredBoot {
     public static EventLog plan(Path kernel, Path initrd, String commandLine) throws IOException {
         EventLog log = new EventLog();
         log.add(new EventLog.Event(PCR_CRTM, EventLog.EV_S_CRTM_VERSION, sha256(CRTM_VERSION), CRTM_VERSION));
-        log.add(new EventLog.Event(PCR_KERNEL, EventLog.EV_IPL, sha256(kernel), "kernel".getBytes(StandardCharsets.US_ASCII)));
+        log.add(new EventLog.Event(PCR_KERNEL, EventLog.EV_IPL, sha256(kernel), text("kernel")));
         if (initrd != null) {
-            log.add(new EventLog.Event(PCR_KERNEL, EventLog.EV_IPL, sha256(initrd), "initrd".getBytes(StandardCharsets.US_ASCII)));
+            log.add(new EventLog.Event(PCR_KERNEL, EventLog.EV_IPL, sha256(initrd), text("initrd")));
         }
-        byte[] line = commandLine.getBytes(StandardCharsets.UTF_8);
-        log.add(new EventLog.Event(PCR_COMMAND_LINE, EventLog.EV_IPL, sha256(line), line));
+        log.add(new EventLog.Event(PCR_COMMAND_LINE, EventLog.EV_IPL, sha256(commandLine.getBytes(StandardCharsets.UTF_8)),
+                text(COMMAND_LINE_PREFIX + commandLine)));
         for (int pcr = 0; pcr <= 7; pcr++) {
             log.add(new EventLog.Event(pcr, EventLog.EV_SEPARATOR, sha256(SEPARATOR), SEPARATOR));
         }
@@ -62,6 +64,12 @@ public final class MeasuredBoot {
         if (code != TpmCodec.RC_SUCCESS) {
             throw new TpmException(what + " failed: TPM response code 0x" + Integer.toHexString(code));
         }
+    }
+
+    /** EV_IPL event data is a NUL-terminated string (as GRUB logs it); the digest is over the text without the NUL. */
+    private static byte[] text(String value) {
+        byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
+        return java.util.Arrays.copyOf(bytes, bytes.length + 1);
     }
 
     static byte[] sha256(byte[] bytes) {
