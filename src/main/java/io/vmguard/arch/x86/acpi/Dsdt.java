@@ -31,12 +31,12 @@ import java.util.List;
  *         Name (_HID, EisaId ("PNP0C02"))  Name (_UID, 0)
  *         Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, PCI_ECAM, PCI_ECAM_SIZE) })
  *     }
- *     Device (TPM_) { ... }                 // when there is a TPM: see Tpm2
  *     Device (VR00) {                       // one per virtio-mmio device: VR00, VR01, ...
  *         Name (_HID, "LNRO0005")  Name (_UID, 0)
  *         Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, base, size)
  *                                           Interrupt (ResourceConsumer, Level, ActiveLow, Shared) { gsi } })
  *     }
+ *     Device (TPM_) { ... }                 // when there is a TPM: see Tpm2
  * }
  * </pre>
  *
