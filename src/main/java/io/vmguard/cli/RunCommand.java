@@ -12,6 +12,8 @@ import io.vmguard.net.NetSpec;
 import io.vmguard.virtio.block.DiskConfig;
 import io.vmguard.vmm.AntivirusSettings;
 import io.vmguard.vmm.Engines;
+import io.vmguard.vmm.GuestProtection;
+import io.vmguard.vmm.HostHardening;
 import io.vmguard.vmm.RunOutcome;
 import io.vmguard.vmm.SerialTarget;
 import io.vmguard.vmm.VirtioTransport;
@@ -106,7 +108,9 @@ public final class RunCommand implements Callable<Integer> {
     AvOptions av;
 
     @Mixin
-    TpmOptions tpm;
+    ProtectionOptions protection;
+
+    private GuestProtection guestProtection;
 
     @Override
     public Integer call() throws CliException {
@@ -114,6 +118,12 @@ public final class RunCommand implements Callable<Integer> {
         IntrospectionSettings introspection = vmi.settings();
         VmConfig config = config();
         AntivirusSettings scanning = av.settings();
+        guestProtection = protection.protection();
+        try {
+            HostHardening.apply();
+        } catch (VmException e) {
+            throw new CliException(e.getMessage());
+        }
         try (VmEventsSetup setup = vmEvents.open()) {
             return run(config, setup, endpoints, introspection, scanning);
         }
@@ -144,7 +154,7 @@ public final class RunCommand implements Callable<Integer> {
         RunOutcome outcome;
         long started = System.nanoTime();
         java.util.OptionalLong instructions;
-        try (Vm vm = Vm.create(config, selected, setup.events(), tpm.settings()); ApiServer server = serve(vm, setup, endpoints)) {
+        try (Vm vm = Vm.create(config, selected, setup.events(), guestProtection); ApiServer server = serve(vm, setup, endpoints)) {
             vm.attachAntivirus(scanning);
             vm.start();
             vm.attachIntrospection(introspection);

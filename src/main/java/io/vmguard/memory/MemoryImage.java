@@ -161,6 +161,7 @@ public final class MemoryImage {
                 MemorySegment mapping = Libc.mmap(range.size(), Libc.PROT_READ | Libc.PROT_WRITE,
                         Libc.MAP_PRIVATE | Libc.MAP_NORESERVE, fd, offsets[i]);
                 regions.add(new MemoryRegion(range.start(), mapping.reinterpret(range.size(), lifetime, Libc::munmap)));
+                Libc.madvise(mapping, Libc.MADV_DONTDUMP); // the guest's pages stay out of vmguard's core dumps
             }
             return GuestMemory.adopt(regions, lifetime);
         } catch (NativeException e) {

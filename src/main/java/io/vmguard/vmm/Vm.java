@@ -15,10 +15,12 @@ import io.vmguard.events.Source;
 import io.vmguard.events.VmEvents;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.HostMemory;
+import io.vmguard.memory.MemoryBackend;
 import io.vmguard.memory.MemoryImage;
 import io.vmguard.pci.PciRoot;
 import io.vmguard.snapshot.SnapshotException;
 import io.vmguard.snapshot.StateWriter;
+import io.vmguard.sys.Libc;
 import io.vmguard.sys.NativeException;
 import io.vmguard.engine.monitor.MonitorMux;
 import io.vmguard.engine.monitor.Monitoring;
@@ -95,11 +97,12 @@ public final class Vm implements AutoCloseable {
     }
 
     /**
-     * As {@link #create(VmConfig, Engine, VmEvents)}, with a TPM 2.0 when {@code tpm} holds settings: swtpm
-     * started, the boot measured into it before the first instruction, the CRB device and ACPI tables added.
+     * As {@link #create(VmConfig, Engine, VmEvents)}, protected as {@code protection} says: with a TPM 2.0 when
+     * it holds TPM settings (swtpm started, the boot measured into it before the first instruction, the CRB
+     * device and ACPI tables added), and guest RAM from its memory backend.
      */
-    public static Vm create(VmConfig config, Engine engine, VmEvents events, Optional<TpmSettings> tpm) throws VmException {
-        return create(config, engine, events, pci -> {}, tpm);
+    public static Vm create(VmConfig config, Engine engine, VmEvents events, GuestProtection protection) throws VmException {
+        return create(config, engine, events, pci -> {}, protection);
     }
 
     /** As {@link #create(VmConfig, Engine)}, with PCI devices {@code pciDevices} adds to the root bus before the virtio ones (tests). */
@@ -109,20 +112,14 @@ public final class Vm implements AutoCloseable {
 
     private static Vm create(VmConfig config, Engine engine, VmEvents events, Consumer<PciRoot> pciDevices)
             throws VmException {
-        return create(config, engine, events, pciDevices, Optional.empty());
+        return create(config, engine, events, pciDevices, GuestProtection.NONE);
     }
 
     private static Vm create(VmConfig config, Engine engine, VmEvents events, Consumer<PciRoot> pciDevices,
-                             Optional<TpmSettings> tpmSettings) throws VmException {
+                             GuestProtection protection) throws VmException {
         requireHostRoom(config.memoryBytes());
-        GuestMemory memory;
-        try {
-            memory = GuestMemory.allocate(X86Layout.ramRanges(config.memoryBytes()));
-        } catch (NativeException e) {
-            throw new VmException("cannot allocate guest memory: " + e.getMessage(), e);
-        } catch (IllegalArgumentException e) {
-            throw new VmException(e.getMessage(), e);
-        }
+        GuestMemory memory = allocate(config, engine, protection.memoryBackend());
+        Optional<TpmSettings> tpmSettings = protection.tpm();
         MachineParts parts = MachineParts.assemble(config, engine, memory, events, pciDevices);
         GuestTpm tpm = null;
         try {
@@ -147,6 +144,28 @@ public final class Vm implements AutoCloseable {
         Vm vm = new Vm(parts, events);
         vm.tpm = tpm;
         return vm;
+    }
+
+    private static GuestMemory allocate(VmConfig config, Engine engine, MemoryBackend backend) throws VmException {
+        if (backend == MemoryBackend.SECRET && !engine.name().equals("interp")) {
+            throw new VmException("--memory-backend secret works with the interpreter only: KVM maps guest RAM through "
+                    + "get_user_pages, which refuses secret memory");
+        }
+        try {
+            return GuestMemory.allocate(X86Layout.ramRanges(config.memoryBytes()), backend);
+        } catch (NativeException e) {
+            if (backend == MemoryBackend.SECRET && e.errno() == Libc.ENOSYS) {
+                throw new VmException("--memory-backend secret: this host kernel has no memfd_secret (it needs CONFIG_SECRETMEM=y, "
+                        + "and before Linux 6.5 the boot option secretmem.enable=1)", e);
+            }
+            if (backend == MemoryBackend.SECRET && e.errno() == Libc.EAGAIN) {
+                throw new VmException("--memory-backend secret: secret memory counts as locked memory and the guest's RAM is "
+                        + "more than RLIMIT_MEMLOCK allows (raise it: ulimit -l)", e);
+            }
+            throw new VmException("cannot allocate guest memory: " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw new VmException(e.getMessage(), e);
+        }
     }
 
     private static void requireHostRoom(long bytes) throws VmException {

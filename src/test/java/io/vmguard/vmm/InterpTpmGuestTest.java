@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vmguard.cli.RunCommand;
 import io.vmguard.engine.interp.InterpEngine;
 import io.vmguard.events.VmEvents;
+import io.vmguard.memory.MemoryBackend;
 import io.vmguard.testing.BuiltGuest;
 import io.vmguard.testing.ConsoleLines;
 import io.vmguard.testing.HostTool;
@@ -58,7 +59,7 @@ class InterpTpmGuestTest {
         VmConfig config = new VmConfig(BuiltGuest.bzImage(), initrd, commandLine, 192L << 20, "interp",
                 new SerialTarget.Streams(InputStream.nullInputStream(), console));
         long swtpm;
-        try (Vm vm = Vm.create(config, new InterpEngine(), VmEvents.none(), Optional.of(new TpmSettings(dir.resolve("tpm"))))) {
+        try (Vm vm = Vm.create(config, new InterpEngine(), VmEvents.none(), new GuestProtection(Optional.of(new TpmSettings(dir.resolve("tpm"))), MemoryBackend.ANONYMOUS))) {
             swtpm = vm.tpmProcess().orElseThrow();
             assertEquals(new RunOutcome.PoweredOff(0), vm.run(), console.text());
         }

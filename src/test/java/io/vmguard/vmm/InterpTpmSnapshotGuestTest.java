@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vmguard.cli.RunCommand;
 import io.vmguard.engine.interp.InterpEngine;
 import io.vmguard.events.VmEvents;
+import io.vmguard.memory.MemoryBackend;
 import io.vmguard.testing.BuiltGuest;
 import io.vmguard.testing.ConsoleLines;
 import io.vmguard.testing.InitramfsOverlay;
@@ -51,7 +52,7 @@ class InterpTpmSnapshotGuestTest {
                 192L << 20, "interp", new SerialTarget.Streams(InputStream.nullInputStream(), original));
         String pcr9;
         long originalSwtpm;
-        try (Vm vm = Vm.create(config, new InterpEngine(), VmEvents.none(), Optional.of(new TpmSettings(dir.resolve("tpm"))))) {
+        try (Vm vm = Vm.create(config, new InterpEngine(), VmEvents.none(), new GuestProtection(Optional.of(new TpmSettings(dir.resolve("tpm"))), MemoryBackend.ANONYMOUS))) {
             originalSwtpm = vm.tpmProcess().orElseThrow();
             vm.start();
             Matcher round = original.await(ROUND, 0, Duration.ofMinutes(3));
