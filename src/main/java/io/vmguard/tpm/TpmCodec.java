@@ -20,6 +20,18 @@ public final class TpmCodec {
     public static final int PCR_COUNT = 24;
 
     static final int CC_HIERARCHY_CONTROL = 0x121;
+    static final int CC_CREATE_PRIMARY = 0x131;
+    static final int CC_CREATE = 0x153;
+    static final int CC_LOAD = 0x157;
+    static final int CC_UNSEAL = 0x15e;
+    static final int CC_FLUSH_CONTEXT = 0x165;
+    static final int RH_OWNER = 0x40000001;
+    /**
+     * A sealed data object's attributes: fixedTPM | fixedParent (it never leaves this TPM and this parent),
+     * userWithAuth (unsealed with its authorisation value), noDA (a wrong value does not count toward a
+     * dictionary-attack lockout of the owner's TPM).
+     */
+    static final int SEALED_ATTRIBUTES = 0x2 | 0x10 | 0x40 | 0x400;
     static final int CC_STARTUP = 0x144;
     static final int CC_GET_RANDOM = 0x17b;
     static final int CC_PCR_READ = 0x17e;
@@ -74,6 +86,78 @@ public final class TpmCodec {
     public static byte[] disablePlatformHierarchy() {
         ByteBuffer parameters = ByteBuffer.allocate(5).putInt(RH_PLATFORM).put((byte) 0);
         return authorised(CC_HIERARCHY_CONTROL, RH_PLATFORM, parameters.array());
+    }
+
+    /**
+     * TPM2_CreatePrimary under the owner hierarchy of an ECC NIST P-256 storage key (restricted, decrypt,
+     * AES-128-CFB), the template every TPM derives the same key from until TPM2_Clear (the research note's bytes).
+     */
+    public static byte[] createStorageRoot() {
+        ByteBuffer parameters = ByteBuffer.allocate(6 + 28 + 2 + 4)
+                .putShort((short) 4).putShort((short) 0).putShort((short) 0) // inSensitive: no auth, no data
+                .putShort((short) 26).putShort((short) 0x0023).putShort(ALG_SHA256).putInt(0x00030472).putShort((short) 0)
+                .putShort((short) 0x0006).putShort((short) 128).putShort((short) 0x0043) // AES-128-CFB
+                .putShort((short) 0x0010).putShort((short) 0x0003).putShort((short) 0x0010) // no scheme, P-256, no KDF
+                .putShort((short) 0).putShort((short) 0) // unique x, y
+                .putShort((short) 0) // outsideInfo
+                .putInt(0); // creationPCR: none
+        return authorised(CC_CREATE_PRIMARY, RH_OWNER, parameters.array());
+    }
+
+    /** TPM2_Create of a sealed data object holding {@code secret}, under {@code parent}, unsealed with {@code authValue}. */
+    public static byte[] createSealed(int parent, byte[] secret, byte[] authValue) {
+        int sensitive = 2 + authValue.length + 2 + secret.length;
+        ByteBuffer parameters = ByteBuffer.allocate(2 + sensitive + 2 + 14 + 2 + 4)
+                .putShort((short) sensitive).putShort((short) authValue.length).put(authValue)
+                .putShort((short) secret.length).put(secret)
+                .putShort((short) 14).putShort((short) 0x0008).putShort(ALG_SHA256).putInt(SEALED_ATTRIBUTES)
+                .putShort((short) 0) // no policy: the authorisation value alone
+                .putShort((short) 0x0010).putShort((short) 0) // keyed hash: no scheme, no unique
+                .putShort((short) 0)
+                .putInt(0);
+        return authorised(CC_CREATE, parent, parameters.array());
+    }
+
+    /** TPM2_Load of a created object's private and public parts (each a TPM2B as Create returned it) under {@code parent}. */
+    public static byte[] load(int parent, byte[] privatePart, byte[] publicPart) {
+        return authorised(CC_LOAD, parent, ByteBuffer.allocate(privatePart.length + publicPart.length)
+                .put(privatePart).put(publicPart).array());
+    }
+
+    /** TPM2_Unseal of loaded object {@code object} with its authorisation value in a password session. */
+    public static byte[] unseal(int object, byte[] authValue) {
+        ByteBuffer area = ByteBuffer.allocate(4 + 4 + 9 + authValue.length)
+                .putInt(object)
+                .putInt(9 + authValue.length)
+                .putInt(RS_PW).putShort((short) 0).put((byte) 0).putShort((short) authValue.length).put(authValue);
+        return command(TAG_SESSIONS, CC_UNSEAL, area.array());
+    }
+
+    /** TPM2_FlushContext: frees a loaded object's slot (a TPM has three). */
+    public static byte[] flush(int handle) {
+        return command(TAG_NO_SESSIONS, CC_FLUSH_CONTEXT, ByteBuffer.allocate(4).putInt(handle).array());
+    }
+
+    /** The handle a CreatePrimary or Load response returns. */
+    public static int handle(byte[] response) {
+        return ByteBuffer.wrap(response).getInt(HEADER_BYTES);
+    }
+
+    /** The TPM2B parameters that follow the parameter size in an authorised command's response, the first {@code count}. */
+    public static List<byte[]> sizedParameters(byte[] response, int count) throws TpmException {
+        try {
+            ByteBuffer in = ByteBuffer.wrap(response, HEADER_BYTES + 4, response.length - HEADER_BYTES - 4);
+            List<byte[]> values = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                int size = Short.toUnsignedInt(in.getShort(in.position()));
+                byte[] value = new byte[2 + size]; // kept with its size: Load takes them back as they came
+                in.get(value);
+                values.add(value);
+            }
+            return values;
+        } catch (RuntimeException e) {
+            throw new TpmException("a TPM response is malformed");
+        }
     }
 
     /** The response code of {@code response}; TPM_RC_FAILURE for anything too short to hold one. */

@@ -18,6 +18,9 @@ import io.vmguard.memory.HostMemory;
 import io.vmguard.memory.MemoryBackend;
 import io.vmguard.memory.MemoryImage;
 import io.vmguard.pci.PciRoot;
+import io.vmguard.seal.SealException;
+import io.vmguard.seal.SealedMemoryImage;
+import io.vmguard.seal.SealingTpm;
 import io.vmguard.snapshot.SnapshotException;
 import io.vmguard.snapshot.StateWriter;
 import io.vmguard.sys.Libc;
@@ -78,6 +81,8 @@ public final class Vm implements AutoCloseable {
     private boolean restored;
     /** The guest's TPM (--tpm, or a restored snapshot that had one); null without. */
     private GuestTpm tpm;
+    /** The owner's TPM that seals this VM's snapshots (--seal), when there is one. */
+    private Optional<SealingTpm> seal = Optional.empty();
 
     private Vm(MachineParts parts, VmEvents events) {
         this.events = events;
@@ -143,6 +148,7 @@ public final class Vm implements AutoCloseable {
         }
         Vm vm = new Vm(parts, events);
         vm.tpm = tpm;
+        vm.seal = protection.seal();
         return vm;
     }
 
@@ -184,9 +190,20 @@ public final class Vm implements AutoCloseable {
      */
     public static Vm restore(Path statePath, Path memoryPath, Engine engine, RestoreOptions options, VmEvents events)
             throws VmException {
+        return restore(statePath, memoryPath, engine, options, events, GuestProtection.NONE);
+    }
+
+    /**
+     * As {@link #restore(Path, Path, Engine, RestoreOptions, VmEvents)}; a sealed snapshot is opened with
+     * {@code protection}'s sealing TPM (and its memory decrypted into RAM from its memory backend), and the
+     * restored VM's own snapshots are sealed with it too. Another TPM, another authorisation value or a
+     * modified file fails in one line and restores nothing; the files are only read.
+     */
+    public static Vm restore(Path statePath, Path memoryPath, Engine engine, RestoreOptions options, VmEvents events,
+                             GuestProtection protection) throws VmException {
         SnapshotFile.Loaded loaded;
         try {
-            loaded = SnapshotFile.read(statePath);
+            loaded = SnapshotFile.read(statePath, protection.seal());
         } catch (SnapshotException e) {
             throw new VmException(e.getMessage(), e);
         }
@@ -197,8 +214,13 @@ public final class Vm implements AutoCloseable {
         VmConfig config = options.applyTo(loaded.config());
         GuestMemory memory;
         try {
-            memory = MemoryImage.map(memoryPath, loaded.layout(), loaded.id());
-        } catch (SnapshotException e) {
+            if (loaded.sealKey().isPresent()) {
+                memory = SealedMemoryImage.read(memoryPath, loaded.layout(), loaded.id(), loaded.sealKey().get(),
+                        protection.memoryBackend());
+            } else {
+                memory = MemoryImage.map(memoryPath, loaded.layout(), loaded.id());
+            }
+        } catch (SnapshotException | SealException e) {
             throw new VmException(e.getMessage(), e);
         }
         MachineParts parts = MachineParts.assemble(config, engine, memory, events, pci -> {});
@@ -220,6 +242,7 @@ public final class Vm implements AutoCloseable {
         }
         Vm vm = new Vm(parts, events);
         vm.tpm = tpm;
+        vm.seal = protection.seal();
         vm.restored = true;
         vm.state = VmState.PAUSED;
         events.emit(Source.VMM, "snapshot-loaded", Severity.INFO,
@@ -372,7 +395,9 @@ public final class Vm implements AutoCloseable {
             if (tpm != null) {
                 tpm.saveState(root.child("tpm"));
             }
-            written = SnapshotFile.write(statePath, memoryPath, root, parts.memory(), id);
+            written = SnapshotFile.write(statePath, memoryPath, root, parts.memory(), id, seal);
+        } catch (SealException e) {
+            throw new VmException("cannot snapshot: " + e.getMessage(), e);
         } catch (EngineException e) {
             throw new VmException("cannot snapshot: " + e.getMessage(), e);
         } catch (IOException e) {
