@@ -383,6 +383,11 @@ public final class Vm implements AutoCloseable {
      * {@code memoryPath}, each replaced atomically (see {@link SnapshotFile}).
      */
     public synchronized SnapshotSummary snapshot(Path statePath, Path memoryPath) throws VmException {
+        return snapshot(statePath, memoryPath, seal);
+    }
+
+    /** As {@link #snapshot(Path, Path)}, sealed with {@code sealing} when it names a TPM (tests take both kinds). */
+    synchronized SnapshotSummary snapshot(Path statePath, Path memoryPath, Optional<SealingTpm> sealing) throws VmException {
         if (state != VmState.PAUSED) {
             throw new VmException("a snapshot needs a paused VM (it is " + state.apiName() + ")");
         }
@@ -395,7 +400,7 @@ public final class Vm implements AutoCloseable {
             if (tpm != null) {
                 tpm.saveState(root.child("tpm"));
             }
-            written = SnapshotFile.write(statePath, memoryPath, root, parts.memory(), id, seal);
+            written = SnapshotFile.write(statePath, memoryPath, root, parts.memory(), id, sealing);
         } catch (SealException e) {
             throw new VmException("cannot snapshot: " + e.getMessage(), e);
         } catch (EngineException e) {
@@ -406,7 +411,7 @@ public final class Vm implements AutoCloseable {
         SnapshotSummary summary = new SnapshotSummary(statePath, memoryPath, parts.memory().totalSize(), written,
                 Duration.ofNanos(System.nanoTime() - started));
         events.emit(Source.VMM, "snapshot-created", Severity.INFO, Map.of("snapshot_path", statePath.toString(),
-                "mem_file_path", memoryPath.toString(), "memory_bytes_written", written,
+                "mem_file_path", memoryPath.toString(), "memory_bytes_written", written, "sealed", sealing.isPresent(),
                 "millis", summary.elapsed().toMillis()));
         return summary;
     }
