@@ -57,6 +57,32 @@ final class ChunkCipher {
         }
     }
 
+    /**
+     * Encrypts {@code length} bytes of {@code plain} as piece {@code index} into {@code sealed} (length + tag bytes).
+     * On heap arrays: JCA's AES-GCM intrinsics run on arrays, and direct buffers would be copied through them anyway.
+     */
+    void encrypt(long index, byte[] plain, int length, byte[] sealed) {
+        try {
+            start(Cipher.ENCRYPT_MODE, index, length);
+            cipher.doFinal(plain, 0, length, sealed, 0);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("AES-GCM encryption failed", e);
+        }
+    }
+
+    /** Decrypts piece {@code index} ({@code length} plain bytes and the tag) into {@code plain}; false if it fails its tag. */
+    boolean decrypt(long index, byte[] sealed, int length, byte[] plain) {
+        try {
+            start(Cipher.DECRYPT_MODE, index, length);
+            cipher.doFinal(sealed, 0, length + TAG_BYTES, plain, 0);
+            return true;
+        } catch (AEADBadTagException e) {
+            return false;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("AES-GCM decryption failed", e);
+        }
+    }
+
     byte[] encrypt(long index, byte[] plain) {
         ByteBuffer sealed = ByteBuffer.allocate(plain.length + TAG_BYTES);
         encrypt(index, ByteBuffer.wrap(plain), sealed);

@@ -10,6 +10,7 @@ import java.io.DataInputStream;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -69,7 +70,8 @@ public final class SealedMemoryImage {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING);
              TouchedPages touched = memory.anonymous() ? TouchedPages.open(CHUNK / TouchedPages.PAGE) : null) {
-            ByteBuffer slot = ByteBuffer.allocateDirect(SLOT);
+            byte[] plain = new byte[CHUNK];
+            byte[] slot = new byte[SLOT];
             long index = 0;
             for (MemoryRegion region : memory.regions()) {
                 MemorySegment backing = region.backing();
@@ -81,10 +83,9 @@ public final class SealedMemoryImage {
                     if (MemorySegment.mismatch(backing, offset, offset + length, ZEROS, 0, length) < 0) {
                         continue;
                     }
-                    slot.clear();
-                    cipher.encrypt(index, backing.asSlice(offset, length).asByteBuffer(), slot);
-                    slot.flip();
-                    writeFully(channel, slot, dataStart + index * SLOT);
+                    MemorySegment.copy(backing, ValueLayout.JAVA_BYTE, offset, plain, 0, (int) length);
+                    cipher.encrypt(index, plain, (int) length, slot);
+                    writeFully(channel, ByteBuffer.wrap(slot, 0, (int) length + ChunkCipher.TAG_BYTES), dataStart + index * SLOT);
                     present.set((int) index);
                     written += length;
                 }
@@ -165,7 +166,8 @@ public final class SealedMemoryImage {
 
     private static void decryptChunks(FileChannel channel, GuestMemory memory, ChunkCipher cipher, BitSet present, long dataStart,
                                       String what) throws IOException, SealException {
-        ByteBuffer slot = ByteBuffer.allocateDirect(SLOT);
+        byte[] slot = new byte[SLOT];
+        byte[] plain = new byte[CHUNK];
         long index = 0;
         for (MemoryRegion region : memory.regions()) {
             MemorySegment backing = region.backing();
@@ -174,12 +176,11 @@ public final class SealedMemoryImage {
                     continue; // a hole: the fresh memory is already zero
                 }
                 int length = (int) Math.min(CHUNK, backing.byteSize() - offset);
-                slot.clear().limit(length + ChunkCipher.TAG_BYTES);
-                readFully(channel, slot, dataStart + index * SLOT, what);
-                slot.flip();
-                if (!cipher.decrypt(index, slot, backing.asSlice(offset, length).asByteBuffer())) {
+                readFully(channel, ByteBuffer.wrap(slot, 0, length + ChunkCipher.TAG_BYTES), dataStart + index * SLOT, what);
+                if (!cipher.decrypt(index, slot, length, plain)) {
                     throw new SealException(what + " was modified: chunk " + index + " fails its authentication");
                 }
+                MemorySegment.copy(plain, 0, backing, ValueLayout.JAVA_BYTE, offset, length);
             }
         }
     }
