@@ -71,6 +71,14 @@ public final class Instance implements AutoCloseable {
     }
 
     private final Launch launch;
+
+    /**
+     * Whether this instance seals its snapshots (--seal): then guest memory leaves vmguard only sealed, and the
+     * API refuses to hand it out in clear (memory reads and writes, plaintext dumps).
+     */
+    public boolean sealed() {
+        return launch.protection().seal().isPresent();
+    }
     private final CompletableFuture<Vm> booted = new CompletableFuture<>();
     private PreBootConfig config;
     private volatile Vm vm;

@@ -134,7 +134,8 @@ public final class RunCommand implements Callable<Integer> {
         if (!endpoints.any()) {
             return null;
         }
-        Instance instance = Instance.serving(new Instance.Launch(vmEvents.id, engine, vm.config().serial(), setup.events()), vm);
+        Instance instance = Instance.serving(new Instance.Launch(vmEvents.id, engine, vm.config().serial(), setup.events(),
+                io.vmguard.vmm.IntrospectionSettings.defaults(), io.vmguard.vmm.AntivirusSettings.off(), guestProtection), vm);
         try {
             return ApiServer.start(endpoints, new ApiContext(instance, setup.hub(), setup.events()));
         } catch (IOException e) {
