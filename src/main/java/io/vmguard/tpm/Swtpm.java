@@ -53,8 +53,13 @@ public final class Swtpm implements AutoCloseable {
      * with the TPM stopped and its buffer set: call {@link #powerOn} (a boot) or restore state blobs first.
      */
     public static Swtpm start(Path stateDirectory) throws TpmException {
-        requireProgram("swtpm");
-        prepareState(stateDirectory);
+        return start(stateDirectory, System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
+    }
+
+    /** As {@link #start(Path)}, finding swtpm and swtpm_setup on {@code searchPath} (tests take them away). */
+    static Swtpm start(Path stateDirectory, String searchPath) throws TpmException {
+        requireProgram("swtpm", searchPath);
+        prepareState(stateDirectory, searchPath);
         Path sockets;
         try {
             sockets = Files.createTempDirectory("vmguard-swtpm-", PosixFilePermissions.asFileAttribute(
@@ -101,16 +106,17 @@ public final class Swtpm implements AutoCloseable {
         }
     }
 
-    private static void requireProgram(String name) throws TpmException {
-        boolean found = Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":"))
+    private static void requireProgram(String name, String searchPath) throws TpmException {
+        boolean found = Stream.of(searchPath.split(":"))
                 .anyMatch(directory -> !directory.isEmpty() && Files.isExecutable(Path.of(directory, name)));
         if (!found) {
-            throw new TpmException("--tpm needs " + name + " (Debian packages swtpm and swtpm-tools: apt-get install swtpm swtpm-tools)");
+            throw new TpmException("the TPM needs " + name + ", which is not installed (Debian packages swtpm and swtpm-tools: "
+                    + "apt-get install swtpm swtpm-tools)");
         }
     }
 
     /** Makes the state directory (0700) and manufactures a TPM in it when it holds none. */
-    private static void prepareState(Path directory) throws TpmException {
+    private static void prepareState(Path directory, String searchPath) throws TpmException {
         try {
             if (!Files.isDirectory(directory)) {
                 Files.createDirectories(directory, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
@@ -121,7 +127,7 @@ public final class Swtpm implements AutoCloseable {
         if (Files.exists(directory.resolve(PERMANENT_STATE))) {
             return;
         }
-        requireProgram("swtpm_setup");
+        requireProgram("swtpm_setup", searchPath);
         try {
             Process setup = new ProcessBuilder("swtpm_setup", "--tpm2", "--tpmstate", directory.toAbsolutePath().toString(),
                     "--pcr-banks", "sha256")

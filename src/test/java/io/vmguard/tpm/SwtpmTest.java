@@ -93,6 +93,15 @@ class SwtpmTest {
     }
 
     @Test
+    void withoutSwtpmInstalledTheErrorIsOneLineNamingThePackages() throws Exception {
+        Path empty = Files.createDirectory(dir.resolve("bin"));
+        TpmException e = assertThrows(TpmException.class, () -> Swtpm.start(dir.resolve("state"), empty.toString()));
+        assertTrue(e.getMessage().contains("apt-get install swtpm swtpm-tools"), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), e.getMessage());
+        assertFalse(Files.exists(dir.resolve("state")), "nothing made before the check");
+    }
+
+    @Test
     void aMissingStateDirectoryParentIsAOneLineError() {
         TpmException e = assertThrows(TpmException.class, () -> Swtpm.start(Path.of("/proc/no-such/tpm")));
         assertFalse(e.getMessage().contains("\n"), e.getMessage());
