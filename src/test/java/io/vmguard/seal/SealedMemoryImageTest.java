@@ -95,6 +95,15 @@ class SealedMemoryImageTest {
     }
 
     @Test
+    void aSealedFileRestoresIntoSecretMemoryToo() throws Exception {
+        Path file = sealedFile();
+        try (GuestMemory restored = SealedMemoryImage.read(file, LAYOUT, id, key, MemoryBackend.SECRET)) {
+            assertArrayEquals(marker, restored.readBytes(0x123456, marker.length));
+            assertArrayEquals(new byte[16], restored.readBytes(0x200000, 16), "a hole reads as zero");
+        }
+    }
+
+    @Test
     void aChangedByteAZeroedChunkOrAnotherSnapshotsIdIsRefusedInOneLine() throws Exception {
         Path file = sealedFile();
         byte[] pristine = Files.readAllBytes(file);

@@ -1,0 +1,54 @@
+package io.vmguard.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vmguard.testing.TinyKernel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * swtpm never outlives its vmguard: a `vmguard run --tpm` killed with SIGKILL (no shutdown hook, no close)
+ * leaves no swtpm behind, because swtpm runs with --terminate and the kernel closes its data connection.
+ */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+class TpmProcessLifetimeTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void killingVmguardEndsItsSwtpm() throws Exception {
+        Path kernel = TinyKernel.write(dir, "vmlinux", TinyKernel.spin());
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "run", "--kernel", kernel.toString(), "--serial", "null", "--tpm", dir.resolve("tpm").toString()));
+        Process vmguard = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve("out").toFile()).start();
+        try {
+            ProcessHandle swtpm = null;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (swtpm == null && System.nanoTime() < deadline) {
+                Optional<ProcessHandle> found = vmguard.descendants()
+                        .filter(p -> p.info().command().map(c -> c.endsWith("/swtpm")).orElse(false)).findFirst();
+                if (found.isPresent() && Files.exists(dir.resolve("tpm/tpm2-00.permall"))) {
+                    swtpm = found.get();
+                }
+                assertTrue(vmguard.isAlive(), "vmguard ended: " + Files.readString(dir.resolve("out")));
+                Thread.sleep(100);
+            }
+            assertTrue(swtpm != null, "no swtpm started: " + Files.readString(dir.resolve("out")));
+            Thread.sleep(1000); // the VM is built and runs: swtpm has its data connection
+            vmguard.destroyForcibly().waitFor();
+            swtpm.onExit().get(10, TimeUnit.SECONDS);
+            assertEquals(false, swtpm.isAlive());
+        } finally {
+            vmguard.destroyForcibly().waitFor();
+        }
+    }
+}
