@@ -70,8 +70,9 @@ final class GuestTpm implements AutoCloseable {
     }
 
     /**
-     * Rebuilds a snapshot's TPM: a fresh swtpm over {@code settings}' directory, or over a private temporary
-     * one when there are none (the snapshot carries the whole TPM), given the saved state and started.
+     * Rebuilds a snapshot's TPM: a fresh swtpm over {@code settings}' directory (whose state the snapshot's
+     * replaces, and which keeps what the guest does from here on), or over a private temporary one when there
+     * are none (the snapshot carries the whole TPM), given the saved state and started.
      */
     static GuestTpm restore(TpmSettings settings, StateReader in, Bus mmio) throws VmException, SnapshotException {
         TpmState state = new TpmState(in.getBytes("permanent"), in.getBytes("volatile"));

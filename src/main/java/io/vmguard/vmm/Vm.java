@@ -228,7 +228,7 @@ public final class Vm implements AutoCloseable {
         try {
             parts.restoreState(loaded.root(), options.macs());
             if (loaded.root().has("tpm")) {
-                tpm = GuestTpm.restore(null, loaded.root().child("tpm"), parts.mmio());
+                tpm = GuestTpm.restore(protection.tpm().orElse(null), loaded.root().child("tpm"), parts.mmio());
             }
         } catch (SnapshotException | EngineException | VmException e) {
             closeQuietly(tpm);
