@@ -7,10 +7,13 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -120,6 +123,13 @@ public final class Swtpm implements AutoCloseable {
         try {
             if (!Files.isDirectory(directory)) {
                 Files.createDirectories(directory, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            }
+            // The state holds the TPM's seeds: whoever reads it can be this TPM. Refuse a directory others may enter.
+            Set<PosixFilePermission> open = EnumSet.copyOf(Files.getPosixFilePermissions(directory));
+            open.removeAll(EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE));
+            if (!open.isEmpty()) {
+                throw new TpmException("TPM state directory " + directory + " is open to other users (mode "
+                        + PosixFilePermissions.toString(Files.getPosixFilePermissions(directory)) + "): chmod 700 " + directory);
             }
         } catch (IOException e) {
             throw new TpmException("cannot make TPM state directory " + directory + ": " + e.getMessage(), e);

@@ -102,6 +102,16 @@ class SwtpmTest {
     }
 
     @Test
+    void aStateDirectoryOtherUsersMayEnterIsRefused() throws Exception {
+        Path open = Files.createDirectory(dir.resolve("open"), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x")));
+        Files.setPosixFilePermissions(open, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        TpmException e = assertThrows(TpmException.class, () -> Swtpm.start(open));
+        assertTrue(e.getMessage().contains("chmod 700"), e.getMessage());
+        assertFalse(Files.exists(open.resolve("tpm2-00.permall")), "nothing manufactured there");
+    }
+
+    @Test
     void aMissingStateDirectoryParentIsAOneLineError() {
         TpmException e = assertThrows(TpmException.class, () -> Swtpm.start(Path.of("/proc/no-such/tpm")));
         assertFalse(e.getMessage().contains("\n"), e.getMessage());
