@@ -44,9 +44,21 @@ class TpmProcessLifetimeTest {
             }
             assertTrue(swtpm != null, "no swtpm started: " + Files.readString(dir.resolve("out")));
             Thread.sleep(1000); // the VM is built and runs: swtpm has its data connection
+            // Its socket directory (from "--ctrl type=unixio,path=DIR/ctrl"): a killed vmguard cannot remove it; this test does.
+            Optional<Path> sockets = swtpm.info().arguments().flatMap(arguments -> java.util.Arrays.stream(arguments)
+                    .filter(a -> a.startsWith("type=unixio,path=") && a.endsWith("/ctrl")).findFirst())
+                    .map(a -> Path.of(a.substring("type=unixio,path=".length())).getParent());
             vmguard.destroyForcibly().waitFor();
             swtpm.onExit().get(10, TimeUnit.SECONDS);
             assertEquals(false, swtpm.isAlive());
+            if (sockets.isPresent() && sockets.get().getFileName().toString().startsWith("vmguard-swtpm-")) {
+                try (var files = Files.list(sockets.get())) {
+                    for (Path file : files.toList()) {
+                        Files.delete(file);
+                    }
+                }
+                Files.delete(sockets.get());
+            }
         } finally {
             vmguard.destroyForcibly().waitFor();
         }
