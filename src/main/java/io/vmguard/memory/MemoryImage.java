@@ -172,6 +172,34 @@ public final class MemoryImage {
         }
     }
 
+    /**
+     * As {@link #map}, for guest RAM from {@code backend}: anonymous restores map the file; secret memory
+     * cannot be a file mapping, so the file's pages are copied into it up front (holes left as the fresh
+     * memory's zeros) and the mapping dropped.
+     */
+    public static GuestMemory load(Path file, List<GuestMemory.Range> layout, UUID id, MemoryBackend backend) throws SnapshotException {
+        GuestMemory mapped = map(file, layout, id);
+        if (backend == MemoryBackend.ANONYMOUS) {
+            return mapped;
+        }
+        try (mapped) {
+            GuestMemory memory = GuestMemory.allocate(layout, backend);
+            for (int i = 0; i < layout.size(); i++) {
+                MemorySegment from = mapped.regions().get(i).backing();
+                MemorySegment to = memory.regions().get(i).backing();
+                for (long chunk = 0; chunk < from.byteSize(); chunk += CHUNK) {
+                    long length = Math.min(CHUNK, from.byteSize() - chunk);
+                    if (MemorySegment.mismatch(from, chunk, chunk + length, ZEROS, 0, length) >= 0) {
+                        MemorySegment.copy(from, chunk, to, chunk, length);
+                    }
+                }
+            }
+            return memory;
+        } catch (NativeException e) {
+            throw new SnapshotException("cannot allocate " + backend.cliName() + " guest memory for " + file + ": " + e.getMessage(), e);
+        }
+    }
+
     private static ByteBuffer header(UUID id, List<GuestMemory.Range> layout) {
         ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
         header.put(MAGIC).putLong(id.getMostSignificantBits()).putLong(id.getLeastSignificantBits()).putInt(layout.size());

@@ -152,11 +152,15 @@ public final class Vm implements AutoCloseable {
         return vm;
     }
 
-    private static GuestMemory allocate(VmConfig config, Engine engine, MemoryBackend backend) throws VmException {
+    private static void requireEngineFor(MemoryBackend backend, Engine engine) throws VmException {
         if (backend == MemoryBackend.SECRET && !engine.name().equals("interp")) {
             throw new VmException("--memory-backend secret works with the interpreter only: KVM maps guest RAM through "
                     + "get_user_pages, which refuses secret memory");
         }
+    }
+
+    private static GuestMemory allocate(VmConfig config, Engine engine, MemoryBackend backend) throws VmException {
+        requireEngineFor(backend, engine);
         try {
             return GuestMemory.allocate(X86Layout.ramRanges(config.memoryBytes()), backend);
         } catch (NativeException e) {
@@ -212,13 +216,14 @@ public final class Vm implements AutoCloseable {
                     + "'; restoring it on '" + engine.name() + "' is not supported");
         }
         VmConfig config = options.applyTo(loaded.config());
+        requireEngineFor(protection.memoryBackend(), engine);
         GuestMemory memory;
         try {
             if (loaded.sealKey().isPresent()) {
                 memory = SealedMemoryImage.read(memoryPath, loaded.layout(), loaded.id(), loaded.sealKey().get(),
                         protection.memoryBackend());
             } else {
-                memory = MemoryImage.map(memoryPath, loaded.layout(), loaded.id());
+                memory = MemoryImage.load(memoryPath, loaded.layout(), loaded.id(), protection.memoryBackend());
             }
         } catch (SnapshotException | SealException e) {
             throw new VmException(e.getMessage(), e);
