@@ -37,11 +37,14 @@ final class GuestTpm implements AutoCloseable {
     private final TpmCrb device;
     /** A state directory this object made (a restore without --tpm) and deletes when closed; else null. */
     private final Path temporaryState;
+    /** What the boot measured (empty for a restored TPM: its boot was measured before the snapshot). */
+    private final java.util.Optional<EventLog> measured;
 
-    private GuestTpm(Swtpm swtpm, TpmCrb device, Path temporaryState) {
+    private GuestTpm(Swtpm swtpm, TpmCrb device, Path temporaryState, java.util.Optional<EventLog> measured) {
         this.swtpm = swtpm;
         this.device = device;
         this.temporaryState = temporaryState;
+        this.measured = measured;
     }
 
     /** Starts swtpm over {@code settings}' state, measures this boot into it, writes the log, attaches the device. */
@@ -66,7 +69,7 @@ final class GuestTpm implements AutoCloseable {
         }
         memory.fill(X86Layout.TPM_EVENT_LOG, X86Layout.TPM_EVENT_LOG_SIZE, (byte) 0); // parsing stops at the first zero event
         memory.write(X86Layout.TPM_EVENT_LOG, logBytes);
-        return attach(swtpm, mmio, null);
+        return attach(swtpm, mmio, null, java.util.Optional.of(log));
     }
 
     /**
@@ -103,7 +106,7 @@ final class GuestTpm implements AutoCloseable {
             deleteTree(temporary);
             throw new SnapshotException("snapshot field tpm: " + e.getMessage());
         }
-        GuestTpm tpm = attach(swtpm, mmio, temporary);
+        GuestTpm tpm = attach(swtpm, mmio, temporary, java.util.Optional.empty());
         tpm.device.restoreState(in.child("crb"));
         return tpm;
     }
@@ -116,7 +119,7 @@ final class GuestTpm implements AutoCloseable {
         }
     }
 
-    private static GuestTpm attach(Swtpm swtpm, Bus mmio, Path temporaryState) {
+    private static GuestTpm attach(Swtpm swtpm, Bus mmio, Path temporaryState, java.util.Optional<EventLog> measured) {
         TpmCrb device = new TpmCrb(new TpmBackend() {
             @Override
             public byte[] execute(byte[] command) throws IOException {
@@ -129,7 +132,7 @@ final class GuestTpm implements AutoCloseable {
             }
         });
         mmio.register(TpmCrb.RANGE, device);
-        return new GuestTpm(swtpm, device, temporaryState);
+        return new GuestTpm(swtpm, device, temporaryState, measured);
     }
 
     /** The CRB registers and swtpm's state blobs; waits for a command in flight to finish first. */
@@ -150,6 +153,21 @@ final class GuestTpm implements AutoCloseable {
         }
         out.save("crb", device);
         out.putBytes("permanent", state.permanent()).putBytes("volatile", state.volatileState());
+    }
+
+    /**
+     * For the boot-measured event: the SHA-256 PCR values the measured boot left (0, 8 and 9, hexadecimal),
+     * which a verifier compares with a quote from the guest. Empty for a restored TPM.
+     */
+    java.util.Map<String, Object> measurements() {
+        if (measured.isEmpty()) {
+            return java.util.Map.of();
+        }
+        byte[][] pcrs = measured.get().replay();
+        java.util.HexFormat hex = java.util.HexFormat.of();
+        return java.util.Map.of("pcr0", hex.formatHex(pcrs[MeasuredBoot.PCR_CRTM]),
+                "pcr8", hex.formatHex(pcrs[MeasuredBoot.PCR_COMMAND_LINE]),
+                "pcr9", hex.formatHex(pcrs[MeasuredBoot.PCR_KERNEL]));
     }
 
     /** swtpm's process id. */

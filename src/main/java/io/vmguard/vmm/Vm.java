@@ -149,6 +149,9 @@ public final class Vm implements AutoCloseable {
         Vm vm = new Vm(parts, events);
         vm.tpm = tpm;
         vm.seal = protection.seal();
+        if (tpm != null) {
+            events.emit(Source.VMM, "boot-measured", Severity.INFO, tpm.measurements());
+        }
         return vm;
     }
 

@@ -59,7 +59,8 @@ class InterpTpmGuestTest {
         VmConfig config = new VmConfig(BuiltGuest.bzImage(), initrd, commandLine, 192L << 20, "interp",
                 new SerialTarget.Streams(InputStream.nullInputStream(), console));
         long swtpm;
-        try (Vm vm = Vm.create(config, new InterpEngine(), VmEvents.none(), new GuestProtection(Optional.of(new TpmSettings(dir.resolve("tpm"))), MemoryBackend.ANONYMOUS))) {
+        io.vmguard.testing.RecordingEventSink recorded = new io.vmguard.testing.RecordingEventSink();
+        try (Vm vm = Vm.create(config, new InterpEngine(), recorded.forVm("tpm-test"), new GuestProtection(Optional.of(new TpmSettings(dir.resolve("tpm"))), MemoryBackend.ANONYMOUS))) {
             swtpm = vm.tpmProcess().orElseThrow();
             assertEquals(new RunOutcome.PoweredOff(0), vm.run(), console.text());
         }
@@ -87,6 +88,9 @@ class InterpTpmGuestTest {
         assertNotEquals(random.get(""), random.get("2"), "two GetRandom calls gave the same bytes");
 
         checkEventLog(text, expected);
+        var measuredEvent = recorded.events.stream().filter(e -> e.kind().equals("boot-measured")).findFirst().orElseThrow();
+        assertEquals(expected.get(9), measuredEvent.details().get("pcr9"), "the boot-measured event names what the guest reads");
+        assertEquals(expected.get(8), measuredEvent.details().get("pcr8"));
         assertFalse(ProcessHandle.of(swtpm).map(ProcessHandle::isAlive).orElse(false), "swtpm outlived its VM");
     }
 
