@@ -15,6 +15,7 @@ import io.vmguard.vmm.AntivirusSettings;
 import io.vmguard.vmm.Engines;
 import io.vmguard.vmm.Introspection;
 import io.vmguard.vmm.IntrospectionSettings;
+import io.vmguard.vmm.GuestProtection;
 import io.vmguard.vmm.RestoreOptions;
 import io.vmguard.vmm.SerialTarget;
 import io.vmguard.vmm.Vm;
@@ -45,9 +46,15 @@ public final class Instance implements AutoCloseable {
     /**
      * @param vmi how the VM is introspected once it runs (the integrity monitor, writes allowed or not)
      * @param av  how its code is scanned (signatures and the action on a match), or off
+     * @param protection its TPM, memory backend and snapshot sealing (issue 16)
      */
     public record Launch(String id, String engine, SerialTarget serial, VmEvents events, IntrospectionSettings vmi,
-                         AntivirusSettings av) {
+                         AntivirusSettings av, GuestProtection protection) {
+        public Launch(String id, String engine, SerialTarget serial, VmEvents events, IntrospectionSettings vmi,
+                      AntivirusSettings av) {
+            this(id, engine, serial, events, vmi, av, GuestProtection.NONE);
+        }
+
         public Launch(String id, String engine, SerialTarget serial, VmEvents events) {
             this(id, engine, serial, events, IntrospectionSettings.defaults(), AntivirusSettings.off());
         }
@@ -64,6 +71,14 @@ public final class Instance implements AutoCloseable {
     }
 
     private final Launch launch;
+
+    /**
+     * Whether this instance seals its snapshots (--seal): then guest memory leaves vmguard only sealed, and the
+     * API refuses to hand it out in clear (memory reads and writes, plaintext dumps).
+     */
+    public boolean sealed() {
+        return launch.protection().seal().isPresent();
+    }
     private final CompletableFuture<Vm> booted = new CompletableFuture<>();
     private PreBootConfig config;
     private volatile Vm vm;
@@ -131,7 +146,7 @@ public final class Instance implements AutoCloseable {
         VmConfig vmConfig = config.toVmConfig(launch.engine(), launch.serial());
         Vm created;
         try {
-            created = Vm.create(vmConfig, engine, launch.events());
+            created = Vm.create(vmConfig, engine, launch.events(), launch.protection());
         } catch (VmException e) {
             throw ApiError.badRequest("Cannot start microvm: " + e.getMessage());
         }
@@ -183,7 +198,7 @@ public final class Instance implements AutoCloseable {
         Vm restored;
         try {
             restored = Vm.restore(Path.of(load.snapshotPath()), Path.of(load.memoryPath()), engine(),
-                    new RestoreOptions(launch.serial(), Optional.empty(), overrides, disks), launch.events());
+                    new RestoreOptions(launch.serial(), Optional.empty(), overrides, disks), launch.events(), launch.protection());
         } catch (VmException e) {
             throw ApiError.badRequest("Loading a microVM snapshot failed: " + e.getMessage());
         }

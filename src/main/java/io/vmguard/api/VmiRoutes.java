@@ -18,6 +18,8 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.OptionalLong;
+import io.vmguard.events.Severity;
+import io.vmguard.events.Source;
 import java.util.TreeMap;
 
 /**
@@ -40,6 +42,7 @@ final class VmiRoutes {
         routes.add("GET", "/vmi/registers", (id, body) -> answer(instance, vmi -> Map.of("vcpus",
                         vmi.registers().stream().map(VmiRoutes::vcpu).toList())))
               .add("PUT", "/vmi/memory/read", (id, body) -> {
+                  refuseWhenSealed(api, "memory/read");
                   MemoryAccess access = Json.read(body, MemoryAccess.class);
                   return answer(instance, vmi -> {
                       int size = access.size() == null ? 256 : access.size();
@@ -53,6 +56,7 @@ final class VmiRoutes {
                   });
               })
               .add("PUT", "/vmi/memory/write", (id, body) -> {
+                  refuseWhenSealed(api, "memory/write");
                   MemoryAccess access = Json.read(body, MemoryAccess.class);
                   if (access.data() == null) {
                       throw ApiError.badRequest("A memory write needs 'data' (hexadecimal bytes).");
@@ -85,6 +89,7 @@ final class VmiRoutes {
                           java.util.Optional.ofNullable(trace.process()))));
               })
               .add("PUT", "/vmi/dump", (id, body) -> {
+                  refuseWhenSealed(api, "dump");
                   DumpRequest request = Json.read(body, DumpRequest.class);
                   return answer(instance, vmi -> {
                       var written = vmi.dump(java.nio.file.Path.of(request.path()));
@@ -105,6 +110,18 @@ final class VmiRoutes {
               .add("GET", "/vmi/status", (id, body) -> answer(instance, vmi -> vmi.monitor()
                         .map(monitor -> status(monitor.status()))
                         .orElseGet(() -> Map.of("monitor", false))));
+    }
+
+    /**
+     * With --seal, guest memory leaves vmguard only sealed: raw reads and writes and plaintext dumps are
+     * refused (403, and an event saying who asked for what). A sealed dump format does not exist yet.
+     */
+    private static void refuseWhenSealed(ApiContext api, String what) throws ApiError {
+        if (api.instance().sealed()) {
+            api.events().emit(Source.VMM, "sealed-access-refused", Severity.WARNING, Map.of("request", "/vmi/" + what));
+            throw new ApiError(403, "Refused: this VM runs with --seal, so its memory leaves vmguard only sealed (vmi "
+                    + what + " would hand it out in clear).");
+        }
     }
 
     private static Reply answer(Instance instance, VmiCall call) throws ApiError {

@@ -12,6 +12,8 @@ import io.vmguard.net.NetSpec;
 import io.vmguard.virtio.block.DiskConfig;
 import io.vmguard.vmm.AntivirusSettings;
 import io.vmguard.vmm.Engines;
+import io.vmguard.vmm.GuestProtection;
+import io.vmguard.vmm.HostHardening;
 import io.vmguard.vmm.RunOutcome;
 import io.vmguard.vmm.SerialTarget;
 import io.vmguard.vmm.VirtioTransport;
@@ -110,12 +112,23 @@ public final class RunCommand implements Callable<Integer> {
     @Mixin
     AvOptions av;
 
+    @Mixin
+    ProtectionOptions protection;
+
+    private GuestProtection guestProtection;
+
     @Override
     public Integer call() throws CliException {
         ApiEndpoints endpoints = api.endpoints();
         IntrospectionSettings introspection = vmi.settings();
         VmConfig config = config();
         AntivirusSettings scanning = av.settings();
+        guestProtection = protection.protection();
+        try {
+            HostHardening.apply();
+        } catch (VmException e) {
+            throw new CliException(e.getMessage());
+        }
         try (VmEventsSetup setup = vmEvents.open()) {
             return run(config, setup, endpoints, introspection, scanning);
         }
@@ -126,7 +139,8 @@ public final class RunCommand implements Callable<Integer> {
         if (!endpoints.any()) {
             return null;
         }
-        Instance instance = Instance.serving(new Instance.Launch(vmEvents.id, engine, vm.config().serial(), setup.events()), vm);
+        Instance instance = Instance.serving(new Instance.Launch(vmEvents.id, engine, vm.config().serial(), setup.events(),
+                io.vmguard.vmm.IntrospectionSettings.defaults(), io.vmguard.vmm.AntivirusSettings.off(), guestProtection), vm);
         try {
             return ApiServer.start(endpoints, new ApiContext(instance, setup.hub(), setup.events()));
         } catch (IOException e) {
@@ -146,7 +160,7 @@ public final class RunCommand implements Callable<Integer> {
         RunOutcome outcome;
         long started = System.nanoTime();
         java.util.OptionalLong instructions;
-        try (Vm vm = Vm.create(config, selected, setup.events()); ApiServer server = serve(vm, setup, endpoints)) {
+        try (Vm vm = Vm.create(config, selected, setup.events(), guestProtection); ApiServer server = serve(vm, setup, endpoints)) {
             vm.attachAntivirus(scanning);
             vm.start();
             vm.attachIntrospection(introspection);

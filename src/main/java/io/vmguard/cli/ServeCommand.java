@@ -49,11 +49,19 @@ public final class ServeCommand implements Callable<Integer> {
     @Mixin
     AvOptions av;
 
+    @Mixin
+    ProtectionOptions protection;
+
     @Override
     public Integer call() throws CliException {
         ApiEndpoints endpoints = api.endpoints();
         if (!endpoints.any()) {
             throw new CliException("serve needs --api-sock PATH (or --api-tcp HOST:PORT with --api-token-file)");
+        }
+        try {
+            io.vmguard.vmm.HostHardening.apply(); // before any guest exists: no dump or same-user ptrace of this process
+        } catch (io.vmguard.vmm.VmException e) {
+            throw new CliException(e.getMessage());
         }
         SerialTarget serialTarget;
         try {
@@ -66,7 +74,7 @@ public final class ServeCommand implements Callable<Integer> {
         }
         try (VmEventsSetup setup = vmEvents.open()) {
             Instance instance = Instance.configurable(new Instance.Launch(vmEvents.id, engine, serialTarget, setup.events(),
-                    vmi.settings(), av.settings()));
+                    vmi.settings(), av.settings(), protection.protection()));
             ApiServer server;
             try {
                 server = ApiServer.start(endpoints, new ApiContext(instance, setup.hub(), setup.events()));

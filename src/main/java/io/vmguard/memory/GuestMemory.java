@@ -42,7 +42,7 @@ public final class GuestMemory implements AutoCloseable {
         this.lifetime = lifetime;
     }
 
-    /** Maps anonymous host memory for each {@code (start, size)} range of the layout. */
+    /** Maps anonymous host memory for each {@code (start, size)} range of the layout, kept out of core dumps. */
     public static GuestMemory allocate(List<Range> layout) throws NativeException {
         Arena lifetime = Arena.ofShared();
         List<MemoryRegion> regions = new ArrayList<>();
@@ -51,10 +51,47 @@ public final class GuestMemory implements AutoCloseable {
                 MemorySegment mapping = Libc.mmap(range.size(), Libc.PROT_READ | Libc.PROT_WRITE,
                         Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
                 regions.add(new MemoryRegion(range.start(), mapping.reinterpret(range.size(), lifetime, Libc::munmap)));
+                Libc.madvise(mapping, Libc.MADV_DONTDUMP);
             }
         } catch (NativeException e) {
             lifetime.close();
             throw e;
+        }
+        return new GuestMemory(regions, lifetime, true);
+    }
+
+    /** Guest RAM from {@code backend} for the layout; see {@link MemoryBackend}. */
+    public static GuestMemory allocate(List<Range> layout, MemoryBackend backend) throws NativeException {
+        return switch (backend) {
+            case ANONYMOUS -> allocate(layout);
+            case SECRET -> allocateSecret(layout);
+        };
+    }
+
+    /**
+     * One memfd_secret file for all of guest RAM, each region a shared mapping of its part. The kernel marks
+     * secretmem mappings locked and not dumpable itself; MADV_DONTDUMP is asked for all the same. A page never
+     * touched is not present in this process's page map and reads as zero, as anonymous memory does.
+     */
+    private static GuestMemory allocateSecret(List<Range> layout) throws NativeException {
+        long total = layout.stream().mapToLong(Range::size).sum();
+        int fd = Libc.memfdSecret(Libc.O_CLOEXEC);
+        Arena lifetime = Arena.ofShared();
+        List<MemoryRegion> regions = new ArrayList<>();
+        try {
+            Libc.ftruncate(fd, total);
+            long offset = 0;
+            for (Range range : layout) {
+                MemorySegment mapping = Libc.mmap(range.size(), Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, offset);
+                regions.add(new MemoryRegion(range.start(), mapping.reinterpret(range.size(), lifetime, Libc::munmap)));
+                Libc.madvise(mapping, Libc.MADV_DONTDUMP);
+                offset += range.size();
+            }
+        } catch (NativeException e) {
+            lifetime.close();
+            throw e;
+        } finally {
+            Libc.close(fd); // the mappings keep the file
         }
         return new GuestMemory(regions, lifetime, true);
     }

@@ -161,6 +161,7 @@ public final class MemoryImage {
                 MemorySegment mapping = Libc.mmap(range.size(), Libc.PROT_READ | Libc.PROT_WRITE,
                         Libc.MAP_PRIVATE | Libc.MAP_NORESERVE, fd, offsets[i]);
                 regions.add(new MemoryRegion(range.start(), mapping.reinterpret(range.size(), lifetime, Libc::munmap)));
+                Libc.madvise(mapping, Libc.MADV_DONTDUMP); // the guest's pages stay out of vmguard's core dumps
             }
             return GuestMemory.adopt(regions, lifetime);
         } catch (NativeException e) {
@@ -168,6 +169,34 @@ public final class MemoryImage {
             throw new SnapshotException("cannot map memory file " + file + ": " + e.getMessage(), e);
         } finally {
             Libc.close(fd); // the mappings keep the file open
+        }
+    }
+
+    /**
+     * As {@link #map}, for guest RAM from {@code backend}: anonymous restores map the file; secret memory
+     * cannot be a file mapping, so the file's pages are copied into it up front (holes left as the fresh
+     * memory's zeros) and the mapping dropped.
+     */
+    public static GuestMemory load(Path file, List<GuestMemory.Range> layout, UUID id, MemoryBackend backend) throws SnapshotException {
+        GuestMemory mapped = map(file, layout, id);
+        if (backend == MemoryBackend.ANONYMOUS) {
+            return mapped;
+        }
+        try (mapped) {
+            GuestMemory memory = GuestMemory.allocate(layout, backend);
+            for (int i = 0; i < layout.size(); i++) {
+                MemorySegment from = mapped.regions().get(i).backing();
+                MemorySegment to = memory.regions().get(i).backing();
+                for (long chunk = 0; chunk < from.byteSize(); chunk += CHUNK) {
+                    long length = Math.min(CHUNK, from.byteSize() - chunk);
+                    if (MemorySegment.mismatch(from, chunk, chunk + length, ZEROS, 0, length) >= 0) {
+                        MemorySegment.copy(from, chunk, to, chunk, length);
+                    }
+                }
+            }
+            return memory;
+        } catch (NativeException e) {
+            throw new SnapshotException("cannot allocate " + backend.cliName() + " guest memory for " + file + ": " + e.getMessage(), e);
         }
     }
 

@@ -15,8 +15,8 @@ import java.nio.file.StandardOpenOption;
  * untouched 2 GiB guest). Unlike {@code mincore}, pagemap tells a swapped-out page from a never-touched one.
  * Only valid for anonymous private mappings ({@link GuestMemory#anonymous()}).
  */
-final class TouchedPages implements AutoCloseable {
-    static final int PAGE = 4096;
+public final class TouchedPages implements AutoCloseable {
+    public static final int PAGE = 4096;
     private static final long PRESENT = 1L << 63;
     private static final long SWAPPED = 1L << 62;
     private static final Path PAGEMAP = Path.of("/proc/self/pagemap");
@@ -30,7 +30,7 @@ final class TouchedPages implements AutoCloseable {
     }
 
     /** Opens the page map, or returns null where the kernel offers none (then every page must be read). */
-    static TouchedPages open(int maxPagesPerQuery) {
+    public static TouchedPages open(int maxPagesPerQuery) {
         try {
             return new TouchedPages(FileChannel.open(PAGEMAP, StandardOpenOption.READ), maxPagesPerQuery);
         } catch (IOException | UnsupportedOperationException | SecurityException e) {
@@ -42,7 +42,7 @@ final class TouchedPages implements AutoCloseable {
      * Whether any page of {@code range} (page-aligned, at most the query size) was ever touched. On any
      * read error the answer is true: reading a page needlessly is safe, skipping a written one is not.
      */
-    boolean anyTouched(MemorySegment range) {
+    public boolean anyTouched(MemorySegment range) {
         long first = range.address() / PAGE;
         int pages = (int) ((range.byteSize() + PAGE - 1) / PAGE);
         entries.clear().limit(pages * Long.BYTES);

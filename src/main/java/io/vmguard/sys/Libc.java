@@ -440,6 +440,85 @@ public final class Libc {
         }
     }
 
+    // Guest RAM kept out of the host's reach (memfd_secret, no core dumps, no ptrace): see memory.GuestMemory.
+    public static final int ENOSYS = 38;
+    public static final long SYS_MEMFD_SECRET = 447;
+    public static final int MADV_DONTDUMP = 16;
+    public static final int PR_SET_DUMPABLE = 4;
+    public static final int PR_GET_DUMPABLE = 3;
+    private static final MethodHandle SYSCALL1 = bind("syscall",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
+            Linker.Option.firstVariadicArg(1));
+    private static final MethodHandle FTRUNCATE = bind("ftruncate",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+    private static final MethodHandle MADVISE = bind("madvise",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+    private static final MethodHandle PRCTL = bind("prctl",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG),
+            Linker.Option.firstVariadicArg(1));
+
+    /**
+     * memfd_secret(2) (syscall 447, no glibc wrapper): a file whose pages the kernel removes from its direct
+     * map, so no other process, and no kernel read on its behalf (/proc/PID/mem, ptrace), reaches them.
+     * ENOSYS where the kernel lacks CONFIG_SECRETMEM or was not booted with secretmem.enable=1.
+     */
+    public static int memfdSecret(int flags) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            long fd = (long) SYSCALL1.invokeExact(state, SYS_MEMFD_SECRET, (long) flags);
+            if (fd < 0) {
+                throw NativeException.of("memfd_secret", errno(state));
+            }
+            return (int) fd;
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    public static void ftruncate(int fd, long length) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            if ((int) FTRUNCATE.invokeExact(state, fd, length) < 0) {
+                throw NativeException.of("ftruncate to " + length + " bytes", errno(state));
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    public static void madvise(MemorySegment range, int advice) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            if ((int) MADVISE.invokeExact(state, range.address(), range.byteSize(), advice) < 0) {
+                throw NativeException.of("madvise " + advice, errno(state));
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** prctl(2) with one argument; returns its result. */
+    public static int prctl(int option, long argument) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int result = (int) PRCTL.invokeExact(state, option, argument);
+            if (result < 0) {
+                throw NativeException.of("prctl " + option, errno(state));
+            }
+            return result;
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
     private static int errno(MemorySegment state) {
         return (int) ERRNO.get(state, 0L);
     }

@@ -7,6 +7,11 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.MemoryImage;
 import io.vmguard.net.NetSpec;
+import io.vmguard.seal.SealException;
+import io.vmguard.seal.SealedKey;
+import io.vmguard.seal.SealedMemoryImage;
+import io.vmguard.seal.SealedState;
+import io.vmguard.seal.SealingTpm;
 import io.vmguard.snapshot.SnapshotException;
 import io.vmguard.snapshot.StateReader;
 import io.vmguard.snapshot.StateWriter;
@@ -42,7 +47,8 @@ final class SnapshotFile {
     private SnapshotFile() {}
 
     /** The state file's parsed content, checked for format and version. */
-    record Loaded(StateReader root, UUID id, String engine, VmConfig config, List<GuestMemory.Range> layout) {}
+    record Loaded(StateReader root, UUID id, String engine, VmConfig config, List<GuestMemory.Range> layout,
+                  Optional<byte[]> sealKey) {}
 
     /** Builds the JSON reader's machinery once, so a restore does not pay for it (see {@link WarmUp}). */
     static void warmUp() {
@@ -55,13 +61,37 @@ final class SnapshotFile {
 
     /** Writes the state tree and guest memory; returns the bytes of memory written. */
     static long write(Path statePath, Path memoryPath, StateWriter state, GuestMemory memory, UUID id) throws IOException {
+        try {
+            return write(statePath, memoryPath, state, memory, id, Optional.empty());
+        } catch (SealException e) {
+            throw new IllegalStateException("nothing is sealed here", e);
+        }
+    }
+
+    /**
+     * As {@link #write(Path, Path, StateWriter, GuestMemory, UUID)}, sealed when {@code seal} names the owner's
+     * TPM: a fresh data key, sealed by that TPM, encrypts both files ({@link SealedMemoryImage}, {@link SealedState}).
+     */
+    static long write(Path statePath, Path memoryPath, StateWriter state, GuestMemory memory, UUID id, Optional<SealingTpm> seal)
+            throws IOException, SealException {
         Path memoryTemp = temporaryBeside(memoryPath);
         Path stateTemp = temporaryBeside(statePath);
         try {
-            long written = MemoryImage.write(memory, memoryTemp, id);
+            byte[] stateBytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state.tree());
+            long written;
+            if (seal.isPresent()) {
+                byte[] key = new byte[SealingTpm.KEY_BYTES];
+                new java.security.SecureRandom().nextBytes(key);
+                SealedKey sealedKey = seal.get().seal(key);
+                written = SealedMemoryImage.write(memory, memoryTemp, id, key, sealedKey);
+                stateBytes = SealedState.seal(stateBytes, id, key, sealedKey);
+                java.util.Arrays.fill(key, (byte) 0);
+            } else {
+                written = MemoryImage.write(memory, memoryTemp, id);
+            }
             try (FileChannel channel = FileChannel.open(stateTemp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.TRUNCATE_EXISTING)) {
-                channel.write(java.nio.ByteBuffer.wrap(JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state.tree())));
+                channel.write(java.nio.ByteBuffer.wrap(stateBytes));
                 channel.force(true);
             }
             rename(memoryTemp, memoryPath);
@@ -77,14 +107,36 @@ final class SnapshotFile {
 
     /** Reads and checks a state file: bounded, valid JSON, this format and version. */
     static Loaded read(Path statePath) throws SnapshotException {
+        return read(statePath, Optional.empty());
+    }
+
+    /**
+     * As {@link #read(Path)}; a sealed state file is opened with {@code seal} (the owner's TPM unseals its key,
+     * which the memory file needs too), and without it is refused in one line.
+     */
+    static Loaded read(Path statePath, Optional<SealingTpm> seal) throws SnapshotException {
         JsonNode tree;
+        byte[] sealKey = null;
         try {
             long size = Files.size(statePath);
             if (size > MAX_STATE_BYTES) {
                 throw new SnapshotException("snapshot " + statePath + " is " + size + " bytes, more than a state file can be ("
                         + MAX_STATE_BYTES + ")");
             }
-            try (InputStream in = Files.newInputStream(statePath)) {
+            byte[] bytes = Files.readAllBytes(statePath);
+            if (SealedState.isSealed(bytes)) {
+                String what = "snapshot " + statePath;
+                if (seal.isEmpty()) {
+                    throw new SnapshotException(what + " is sealed: restore it with --seal DIR, the TPM that sealed it");
+                }
+                try {
+                    sealKey = seal.get().unseal(SealedState.open(bytes, what).key());
+                    bytes = SealedState.unseal(bytes, sealKey, what);
+                } catch (SealException e) {
+                    throw new SnapshotException(e.getMessage(), e);
+                }
+            }
+            try (InputStream in = new java.io.ByteArrayInputStream(bytes)) {
                 tree = JSON.readTree(in);
             }
         } catch (JacksonException e) {
@@ -125,7 +177,7 @@ final class SnapshotFile {
         if (layout.isEmpty()) {
             throw new SnapshotException("snapshot field memory.regions is empty");
         }
-        return new Loaded(root, id, engine, config, layout);
+        return new Loaded(root, id, engine, config, layout, Optional.ofNullable(sealKey));
     }
 
     /** The header every state file starts with, and the configuration the VM was built from. */

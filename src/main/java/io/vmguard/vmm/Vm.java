@@ -15,10 +15,15 @@ import io.vmguard.events.Source;
 import io.vmguard.events.VmEvents;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.HostMemory;
+import io.vmguard.memory.MemoryBackend;
 import io.vmguard.memory.MemoryImage;
 import io.vmguard.pci.PciRoot;
+import io.vmguard.seal.SealException;
+import io.vmguard.seal.SealedMemoryImage;
+import io.vmguard.seal.SealingTpm;
 import io.vmguard.snapshot.SnapshotException;
 import io.vmguard.snapshot.StateWriter;
+import io.vmguard.sys.Libc;
 import io.vmguard.sys.NativeException;
 import io.vmguard.engine.monitor.MonitorMux;
 import io.vmguard.engine.monitor.Monitoring;
@@ -75,6 +80,10 @@ public final class Vm implements AutoCloseable {
     private volatile boolean guestEventPausePending;
     /** Set by a restore: the first start comes out of a snapshot, not a reset vector. */
     private boolean restored;
+    /** The guest's TPM (--tpm, or a restored snapshot that had one); null without. */
+    private GuestTpm tpm;
+    /** The owner's TPM that seals this VM's snapshots (--seal), when there is one. */
+    private Optional<SealingTpm> seal = Optional.empty();
 
     private Vm(MachineParts parts, VmEvents events) {
         this.events = events;
@@ -93,6 +102,15 @@ public final class Vm implements AutoCloseable {
         return create(config, engine, events, pci -> {});
     }
 
+    /**
+     * As {@link #create(VmConfig, Engine, VmEvents)}, protected as {@code protection} says: with a TPM 2.0 when
+     * it holds TPM settings (swtpm started, the boot measured into it before the first instruction, the CRB
+     * device and ACPI tables added), and guest RAM from its memory backend.
+     */
+    public static Vm create(VmConfig config, Engine engine, VmEvents events, GuestProtection protection) throws VmException {
+        return create(config, engine, events, pci -> {}, protection);
+    }
+
     /** As {@link #create(VmConfig, Engine)}, with PCI devices {@code pciDevices} adds to the root bus before the virtio ones (tests). */
     static Vm create(VmConfig config, Engine engine, Consumer<PciRoot> pciDevices) throws VmException {
         return create(config, engine, VmEvents.none(), pciDevices);
@@ -100,31 +118,70 @@ public final class Vm implements AutoCloseable {
 
     private static Vm create(VmConfig config, Engine engine, VmEvents events, Consumer<PciRoot> pciDevices)
             throws VmException {
+        return create(config, engine, events, pciDevices, GuestProtection.NONE);
+    }
+
+    private static Vm create(VmConfig config, Engine engine, VmEvents events, Consumer<PciRoot> pciDevices,
+                             GuestProtection protection) throws VmException {
         requireHostRoom(config.memoryBytes());
-        GuestMemory memory;
-        try {
-            memory = GuestMemory.allocate(X86Layout.ramRanges(config.memoryBytes()));
-        } catch (NativeException e) {
-            throw new VmException("cannot allocate guest memory: " + e.getMessage(), e);
-        } catch (IllegalArgumentException e) {
-            throw new VmException(e.getMessage(), e);
-        }
+        GuestMemory memory = allocate(config, engine, protection.memoryBackend());
+        Optional<TpmSettings> tpmSettings = protection.tpm();
         MachineParts parts = MachineParts.assemble(config, engine, memory, events, pciDevices);
+        GuestTpm tpm = null;
         try {
+            AcpiPlatform platform = new AcpiPlatform(config.vcpus(), true, parts.virtio().slots(), parts.virtio().viot());
+            if (tpmSettings.isPresent()) {
+                tpm = GuestTpm.boot(tpmSettings.get(), config, memory, parts.mmio());
+                platform = platform.withTpm(GuestTpm.ACPI);
+            }
             // The guest learns its devices from ACPI: the virtio-mmio ones are declared there, PCI is enumerated.
-            long rsdp = AcpiTables.install(memory, new AcpiPlatform(config.vcpus(), true, parts.virtio().slots(),
-                    parts.virtio().viot()));
+            long rsdp = AcpiTables.install(memory, platform);
             BootState boot = LinuxBoot.prepare(memory, config.kernel(), config.initrd(), config.commandLine(), rsdp);
             parts.bsp().setRegisters(boot.registers());
             parts.bsp().setSpecialRegisters(boot.specialRegisters());
             for (Vcpu vcpu : parts.vcpus()) {
                 BootMsrs.applyTo(vcpu); // what firmware sets on every CPU before the OS runs
             }
-        } catch (KernelLoadException | EngineException | IllegalArgumentException e) {
+        } catch (KernelLoadException | EngineException | IllegalArgumentException | VmException e) {
+            if (tpm != null) {
+                tpm.close();
+            }
             parts.close();
+            throw e instanceof VmException vm ? vm : new VmException(e.getMessage(), e);
+        }
+        Vm vm = new Vm(parts, events);
+        vm.tpm = tpm;
+        vm.seal = protection.seal();
+        if (tpm != null) {
+            events.emit(Source.VMM, "boot-measured", Severity.INFO, tpm.measurements());
+        }
+        return vm;
+    }
+
+    private static void requireEngineFor(MemoryBackend backend, Engine engine) throws VmException {
+        if (backend == MemoryBackend.SECRET && !engine.name().equals("interp")) {
+            throw new VmException("--memory-backend secret works with the interpreter only: KVM maps guest RAM through "
+                    + "get_user_pages, which refuses secret memory");
+        }
+    }
+
+    private static GuestMemory allocate(VmConfig config, Engine engine, MemoryBackend backend) throws VmException {
+        requireEngineFor(backend, engine);
+        try {
+            return GuestMemory.allocate(X86Layout.ramRanges(config.memoryBytes()), backend);
+        } catch (NativeException e) {
+            if (backend == MemoryBackend.SECRET && e.errno() == Libc.ENOSYS) {
+                throw new VmException("--memory-backend secret: this host kernel has no memfd_secret (it needs CONFIG_SECRETMEM=y, "
+                        + "and before Linux 6.5 the boot option secretmem.enable=1)", e);
+            }
+            if (backend == MemoryBackend.SECRET && e.errno() == Libc.EAGAIN) {
+                throw new VmException("--memory-backend secret: secret memory counts as locked memory and the guest's RAM is "
+                        + "more than RLIMIT_MEMLOCK allows (raise it: ulimit -l)", e);
+            }
+            throw new VmException("cannot allocate guest memory: " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
             throw new VmException(e.getMessage(), e);
         }
-        return new Vm(parts, events);
     }
 
     private static void requireHostRoom(long bytes) throws VmException {
@@ -143,9 +200,20 @@ public final class Vm implements AutoCloseable {
      */
     public static Vm restore(Path statePath, Path memoryPath, Engine engine, RestoreOptions options, VmEvents events)
             throws VmException {
+        return restore(statePath, memoryPath, engine, options, events, GuestProtection.NONE);
+    }
+
+    /**
+     * As {@link #restore(Path, Path, Engine, RestoreOptions, VmEvents)}; a sealed snapshot is opened with
+     * {@code protection}'s sealing TPM (and its memory decrypted into RAM from its memory backend), and the
+     * restored VM's own snapshots are sealed with it too. Another TPM, another authorisation value or a
+     * modified file fails in one line and restores nothing; the files are only read.
+     */
+    public static Vm restore(Path statePath, Path memoryPath, Engine engine, RestoreOptions options, VmEvents events,
+                             GuestProtection protection) throws VmException {
         SnapshotFile.Loaded loaded;
         try {
-            loaded = SnapshotFile.read(statePath);
+            loaded = SnapshotFile.read(statePath, protection.seal());
         } catch (SnapshotException e) {
             throw new VmException(e.getMessage(), e);
         }
@@ -154,29 +222,49 @@ public final class Vm implements AutoCloseable {
                     + "'; restoring it on '" + engine.name() + "' is not supported");
         }
         VmConfig config = options.applyTo(loaded.config());
+        requireEngineFor(protection.memoryBackend(), engine);
         GuestMemory memory;
         try {
-            memory = MemoryImage.map(memoryPath, loaded.layout(), loaded.id());
-        } catch (SnapshotException e) {
+            if (loaded.sealKey().isPresent()) {
+                memory = SealedMemoryImage.read(memoryPath, loaded.layout(), loaded.id(), loaded.sealKey().get(),
+                        protection.memoryBackend());
+            } else {
+                memory = MemoryImage.load(memoryPath, loaded.layout(), loaded.id(), protection.memoryBackend());
+            }
+        } catch (SnapshotException | SealException e) {
             throw new VmException(e.getMessage(), e);
         }
         MachineParts parts = MachineParts.assemble(config, engine, memory, events, pci -> {});
+        GuestTpm tpm = null;
         try {
             parts.restoreState(loaded.root(), options.macs());
-        } catch (SnapshotException | EngineException e) {
+            if (loaded.root().has("tpm")) {
+                tpm = GuestTpm.restore(protection.tpm().orElse(null), loaded.root().child("tpm"), parts.mmio());
+            }
+        } catch (SnapshotException | EngineException | VmException e) {
+            closeQuietly(tpm);
             parts.close();
             throw new VmException("snapshot " + statePath + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
             // A part that trusted a field it should have checked: still one line, still nothing half-restored.
+            closeQuietly(tpm);
             parts.close();
             throw new VmException("snapshot " + statePath + " cannot be restored: " + e, e);
         }
         Vm vm = new Vm(parts, events);
+        vm.tpm = tpm;
+        vm.seal = protection.seal();
         vm.restored = true;
         vm.state = VmState.PAUSED;
         events.emit(Source.VMM, "snapshot-loaded", Severity.INFO,
                 Map.of("snapshot_path", statePath.toString(), "mem_file_path", memoryPath.toString()));
         return vm;
+    }
+
+    private static void closeQuietly(GuestTpm tpm) {
+        if (tpm != null) {
+            tpm.close();
+        }
     }
 
     /** Boots (or continues) the guest and blocks until it powers off, resets or fails. */
@@ -337,6 +425,11 @@ public final class Vm implements AutoCloseable {
      * {@code memoryPath}, each replaced atomically (see {@link SnapshotFile}).
      */
     public synchronized SnapshotSummary snapshot(Path statePath, Path memoryPath) throws VmException {
+        return snapshot(statePath, memoryPath, seal);
+    }
+
+    /** As {@link #snapshot(Path, Path)}, sealed with {@code sealing} when it names a TPM (tests take both kinds). */
+    synchronized SnapshotSummary snapshot(Path statePath, Path memoryPath, Optional<SealingTpm> sealing) throws VmException {
         if (state != VmState.PAUSED) {
             throw new VmException("a snapshot needs a paused VM (it is " + state.apiName() + ")");
         }
@@ -346,7 +439,12 @@ public final class Vm implements AutoCloseable {
         long written;
         try {
             parts.saveState(root);
-            written = SnapshotFile.write(statePath, memoryPath, root, parts.memory(), id);
+            if (tpm != null) {
+                tpm.saveState(root.child("tpm"));
+            }
+            written = SnapshotFile.write(statePath, memoryPath, root, parts.memory(), id, sealing);
+        } catch (SealException e) {
+            throw new VmException("cannot snapshot: " + e.getMessage(), e);
         } catch (EngineException e) {
             throw new VmException("cannot snapshot: " + e.getMessage(), e);
         } catch (IOException e) {
@@ -355,7 +453,7 @@ public final class Vm implements AutoCloseable {
         SnapshotSummary summary = new SnapshotSummary(statePath, memoryPath, parts.memory().totalSize(), written,
                 Duration.ofNanos(System.nanoTime() - started));
         events.emit(Source.VMM, "snapshot-created", Severity.INFO, Map.of("snapshot_path", statePath.toString(),
-                "mem_file_path", memoryPath.toString(), "memory_bytes_written", written,
+                "mem_file_path", memoryPath.toString(), "memory_bytes_written", written, "sealed", sealing.isPresent(),
                 "millis", summary.elapsed().toMillis()));
         return summary;
     }
@@ -591,6 +689,7 @@ public final class Vm implements AutoCloseable {
         if (watchdog != null) {
             watchdog.close(); // the shutdown completed: no last resort needed
         }
+        closeQuietly(tpm); // swtpm ends with the VM (a vCPU still running would see a failed TPM, nothing worse)
         if (vcpuThreads != null && vcpuThreads.stream().anyMatch(Thread::isAlive)) {
             // A vCPU still runs on this memory: unmapping it now could crash the host process.
             return;
@@ -598,5 +697,10 @@ public final class Vm implements AutoCloseable {
         parts.vcpus().forEach(Vcpu::close);
         parts.machine().close();
         parts.memory().close();
+    }
+
+    /** swtpm's process id, when this VM has a TPM (tests check that it ends with the VM). */
+    OptionalLong tpmProcess() {
+        return tpm == null ? OptionalLong.empty() : OptionalLong.of(tpm.pid());
     }
 }

@@ -21,7 +21,7 @@ final class ApiHarness implements AutoCloseable {
     final RecordingEventSink recorded = new RecordingEventSink();
     final EventHub hub = new EventHub(recorded);
     final VmEvents events = new VmEvents("test-vm", hub);
-    final Instance instance = Instance.configurable(new Instance.Launch("test-vm", "interp", new SerialTarget.Null(), events));
+    final Instance instance;
     final ApiServer server;
     final Path socket;
     final HttpClient client = new HttpClient();
@@ -35,7 +35,18 @@ final class ApiHarness implements AutoCloseable {
     }
 
     ApiHarness(Path socket, ApiServer.Limits limits) throws Exception {
+        this(socket, limits, io.vmguard.vmm.GuestProtection.NONE);
+    }
+
+    /** An instance whose VM has {@code protection} (a TPM, secret memory, sealed snapshots). */
+    ApiHarness(Path dir, io.vmguard.vmm.GuestProtection protection) throws Exception {
+        this(dir.resolve("api.sock"), ApiServer.Limits.DEFAULT, protection);
+    }
+
+    private ApiHarness(Path socket, ApiServer.Limits limits, io.vmguard.vmm.GuestProtection protection) throws Exception {
         this.socket = socket;
+        this.instance = Instance.configurable(new Instance.Launch("test-vm", "interp", new SerialTarget.Null(), events,
+                io.vmguard.vmm.IntrospectionSettings.defaults(), io.vmguard.vmm.AntivirusSettings.off(), protection));
         server = ApiServer.start(ApiEndpoints.unix(socket), new ApiContext(instance, hub, events), limits);
         client.start();
     }

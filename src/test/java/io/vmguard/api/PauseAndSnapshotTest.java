@@ -90,4 +90,38 @@ class PauseAndSnapshotTest {
             clone.instance.stop("test over");
         }
     }
+
+    @Test
+    void aSealedInstanceWritesSealedFilesThatLoadOnlyWhereTheOwnersTpmIs() throws Exception {
+        Path state = dir.resolve("vm.snap");
+        Path memory = dir.resolve("vm.mem");
+        var sealed = new io.vmguard.vmm.GuestProtection(java.util.Optional.empty(), io.vmguard.memory.MemoryBackend.ANONYMOUS,
+                java.util.Optional.of(new io.vmguard.seal.SealingTpm(dir.resolve("owner-tpm"), new byte[0])));
+        try (ApiHarness api = new ApiHarness(dir, sealed)) {
+            startSpinning(api, dir);
+            assertEquals(204, api.patch("/vm", "{\"state\": \"Paused\"}").status());
+            ApiHarness.Answer created = api.put("/snapshot/create", "{\"snapshot_type\": \"Full\", \"snapshot_path\": \""
+                    + state + "\", \"mem_file_path\": \"" + memory + "\"}");
+            assertEquals(204, created.status(), created.toString());
+            assertTrue(io.vmguard.seal.SealedState.isSealed(Files.readAllBytes(state)), "the state file is sealed");
+            assertTrue(io.vmguard.seal.SealedMemoryImage.isSealed(memory), "the memory file is sealed");
+            api.instance.stop("test over");
+        }
+        String load = "{\"snapshot_path\": \"" + state + "\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \""
+                + memory + "\"}}";
+        Path plain = Files.createDirectories(dir.resolve("plain"));
+        try (ApiHarness clone = new ApiHarness(plain)) {
+            ApiHarness.Answer refused = clone.put("/snapshot/load", load);
+            assertEquals(400, refused.status(), refused.toString());
+            assertTrue(refused.fault().contains("is sealed") && refused.fault().lines().count() == 1, refused.fault());
+        }
+        Path owner = Files.createDirectories(dir.resolve("owner"));
+        try (ApiHarness clone = new ApiHarness(owner, sealed)) {
+            ApiHarness.Answer loaded = clone.put("/snapshot/load", load);
+            assertEquals(204, loaded.status(), loaded.toString());
+            assertEquals(204, clone.patch("/vm", "{\"state\": \"Resumed\"}").status());
+            assertEquals("Running", clone.get("/").json().get("state").asText());
+            clone.instance.stop("test over");
+        }
+    }
 }

@@ -1,6 +1,7 @@
 package io.vmguard.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vmguard.events.EventHub;
@@ -33,10 +34,15 @@ class VmiApiTest {
     private record Served(RecordingEventSink recorded, EventHub hub, Instance instance, ApiServer server, HttpClient client,
                           Path socket) implements AutoCloseable {
         static Served start(Path dir, IntrospectionSettings vmi) throws Exception {
+            return start(dir, vmi, io.vmguard.vmm.GuestProtection.NONE);
+        }
+
+        static Served start(Path dir, IntrospectionSettings vmi, io.vmguard.vmm.GuestProtection protection) throws Exception {
             RecordingEventSink recorded = new RecordingEventSink();
             EventHub hub = new EventHub(recorded);
             VmEvents events = new VmEvents("vmi-api", hub);
-            Instance instance = Instance.configurable(new Instance.Launch("vmi-api", "interp", new SerialTarget.Null(), events, vmi));
+            Instance instance = Instance.configurable(new Instance.Launch("vmi-api", "interp", new SerialTarget.Null(), events, vmi,
+                    io.vmguard.vmm.AntivirusSettings.off(), protection));
             Path socket = dir.resolve("api.sock");
             ApiServer server = ApiServer.start(ApiEndpoints.unix(socket), new ApiContext(instance, hub, events));
             HttpClient client = new HttpClient();
@@ -66,6 +72,29 @@ class VmiApiTest {
             server.close();
             instance.close();
             hub.close();
+        }
+    }
+
+    @Test
+    void aSealedVmHandsOutNoMemoryInClearAndSaysSoWithAnEvent() throws Exception {
+        var protection = new io.vmguard.vmm.GuestProtection(java.util.Optional.empty(), io.vmguard.memory.MemoryBackend.ANONYMOUS,
+                java.util.Optional.of(new io.vmguard.seal.SealingTpm(dir.resolve("owner-tpm"), new byte[0])));
+        try (Served served = Served.start(dir, IntrospectionSettings.defaults(), protection)) {
+            served.boot(dir);
+            for (String[] request : new String[][] {{"/vmi/memory/read", "{\"space\": \"physical\", \"address\": \"0x1000000\"}"},
+                    {"/vmi/memory/write", "{\"space\": \"physical\", \"address\": \"0x1000000\", \"data\": \"00\"}"},
+                    {"/vmi/dump", "{\"path\": \"" + dir.resolve("dump.elf") + "\"}"}}) {
+                ApiHarness.Answer answer = served.call("PUT", request[0], request[1]);
+                assertEquals(403, answer.status(), request[0] + ": " + answer.body());
+                assertTrue(answer.fault().contains("--seal") && answer.fault().lines().count() == 1, answer.fault());
+            }
+            assertFalse(java.nio.file.Files.exists(dir.resolve("dump.elf")));
+            assertEquals(3, served.recorded().events.stream().filter(e -> e.kind().equals("sealed-access-refused")).count());
+        }
+        try (Served served = Served.start(java.nio.file.Files.createDirectories(dir.resolve("plain")), IntrospectionSettings.defaults())) {
+            served.boot(dir);
+            assertEquals(200, served.call("PUT", "/vmi/memory/read", "{\"space\": \"physical\", \"address\": \"0x1000000\"}").status(),
+                    "without --seal the same read is answered");
         }
     }
 

@@ -86,6 +86,20 @@ class MainTest {
     }
 
     @Test
+    void anUnknownMemoryBackendIsOneLine() throws Exception {
+        Path kernel = Files.writeString(dir.resolve("k"), "x");
+        assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString(), "--memory-backend", "hugepages"));
+        assertOneLineError("--memory-backend must be anonymous or secret");
+    }
+
+    @Test
+    void aTpmStateDirectoryThatCannotBeMadeIsOneLine() throws Exception {
+        Path kernel = io.vmguard.testing.TinyKernel.write(dir, "vmlinux", io.vmguard.testing.TinyKernel.spin());
+        assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString(), "--tpm", "/proc/no-such/tpm"));
+        assertOneLineError("TPM state directory /proc/no-such/tpm");
+    }
+
+    @Test
     void unknownEngineIsOneLine() throws Exception {
         Path kernel = Files.writeString(dir.resolve("k"), "x");
         assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString(), "--engine", "bochs"));

@@ -43,6 +43,26 @@ class MemoryImageTest {
     }
 
     @Test
+    void aPlainSnapshotRestoresIntoSecretMemoryByCopy() throws Exception {
+        UUID id = UUID.randomUUID();
+        Path file = dir.resolve("mem");
+        try (GuestMemory memory = GuestMemory.allocate(LAYOUT)) {
+            memory.writeLong(0x1000, 0x1122334455667788L);
+            memory.writeInt(0x1_0000_0000L + 0x20_0000, 0xcafe);
+            MemoryImage.write(memory, file, id);
+        }
+        try (GuestMemory restored = MemoryImage.load(file, LAYOUT, id, MemoryBackend.SECRET)) {
+            assertEquals(0x1122334455667788L, restored.readLong(0x1000));
+            assertEquals(0xcafe, restored.readInt(0x1_0000_0000L + 0x20_0000));
+            assertEquals(0, restored.readLong(0x40_0000));
+            String maps = java.nio.file.Files.readString(Path.of("/proc/self/maps"));
+            String start = Long.toHexString(restored.regions().getFirst().backing().address());
+            assertTrue(maps.lines().anyMatch(line -> line.startsWith(start + "-") && line.contains("secretmem")),
+                    "the restored RAM is a secretmem mapping");
+        }
+    }
+
+    @Test
     void fileIsSparse() throws Exception {
         Path file = dir.resolve("mem");
         try (GuestMemory memory = GuestMemory.allocate(LAYOUT)) {

@@ -37,6 +37,13 @@ public final class X86Layout {
     /** ACPI tables (RSDP first): in the BIOS area the kernel scans, and named in boot_params too. */
     public static final long ACPI_TABLES = 0xE0000;
     public static final long ACPI_TABLES_END = 0x100000;
+    /**
+     * The TPM's event log (the TPM2 table's log area), just below the ACPI tables: RAM vmguard backs but the
+     * e820 map does not list, so Linux maps the whole area as it would firmware's reserved memory (a log in
+     * ordinary RAM gets one page mapped). 64 KiB, as QEMU reserves.
+     */
+    public static final long TPM_EVENT_LOG = 0xD0000;
+    public static final long TPM_EVENT_LOG_SIZE = 0x10000;
 
     // The MMIO gap, from the bottom: PCI BAR window, virtio-mmio slots, ECAM, then the x86 fixed devices.
     /** Where the guest-visible 32-bit memory BARs of PCI devices are allocated. */

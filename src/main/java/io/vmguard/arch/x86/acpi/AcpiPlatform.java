@@ -9,9 +9,11 @@ import java.util.Optional;
  * What the ACPI tables describe: how many vCPUs, whether a PCI host bridge (configuration through ports
  * 0xCF8/0xCFC and ECAM) is there, the virtio-mmio devices with their registers and interrupts, and, when
  * there is one, the virtio-iommu and the endpoints behind it (a VIOT table; none without it). Everything
- * else (APIC addresses, PCI windows, ECAM) is fixed by {@link X86Layout}.
+ * else (APIC addresses, PCI windows, ECAM) is fixed by {@link X86Layout}. A TPM 2.0, when there is one, gets
+ * a TPM2 table and a DSDT device.
  */
-public record AcpiPlatform(int vcpus, boolean pciHost, List<VirtioMmioSlot> virtioMmio, Optional<Viot> iommu) {
+public record AcpiPlatform(int vcpus, boolean pciHost, List<VirtioMmioSlot> virtioMmio, Optional<Viot> iommu,
+                           Optional<Tpm2> tpm) {
     /** xAPIC ids are one byte and 0xff is the broadcast id. */
     public static final int MAX_VCPUS = 255;
     private static final long VIRTIO_MMIO_END =
@@ -41,6 +43,16 @@ public record AcpiPlatform(int vcpus, boolean pciHost, List<VirtioMmioSlot> virt
         this(vcpus, pciHost, virtioMmio, Optional.empty());
     }
 
+    /** A platform without a TPM. */
+    public AcpiPlatform(int vcpus, boolean pciHost, List<VirtioMmioSlot> virtioMmio, Optional<Viot> iommu) {
+        this(vcpus, pciHost, virtioMmio, iommu, Optional.empty());
+    }
+
+    /** The same platform with {@code device} as its TPM 2.0 (a TPM2 table and an MSFT0101 device). */
+    public AcpiPlatform withTpm(Tpm2 device) {
+        return new AcpiPlatform(vcpus, pciHost, virtioMmio, iommu, Optional.of(device));
+    }
+
     public AcpiPlatform {
         if (vcpus < 1 || vcpus > MAX_VCPUS) {
             throw new IllegalArgumentException("vCPU count " + vcpus + " is not between 1 and " + MAX_VCPUS);
@@ -57,6 +69,7 @@ public record AcpiPlatform(int vcpus, boolean pciHost, List<VirtioMmioSlot> virt
             }
         }
         iommu.ifPresent(viot -> checkIommu(viot, pciHost, byBase));
+        java.util.Objects.requireNonNull(tpm, "tpm");
     }
 
     /**

@@ -40,6 +40,7 @@ public final class AcpiTables {
             tables.add(Mcfg.build(X86Layout.PCI_ECAM, X86Layout.PCI_LAST_BUS));
         }
         platform.iommu().ifPresent(viot -> tables.add(viot.table()));
+        platform.tpm().ifPresent(tpm -> tables.add(tpm.table()));
         return tables;
     }
 }

@@ -36,6 +36,7 @@ import java.util.List;
  *         Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, base, size)
  *                                           Interrupt (ResourceConsumer, Level, ActiveLow, Shared) { gsi } })
  *     }
+ *     Device (TPM_) { ... }                 // when there is a TPM: see Tpm2
  * }
  * </pre>
  *
@@ -76,6 +77,7 @@ final class Dsdt {
             AcpiPlatform.VirtioMmioSlot slot = platform.virtioMmio().get(i);
             devices.add(virtioMmio(i, slot));
         }
+        platform.tpm().ifPresent(tpm -> devices.add(tpm.device()));
         Aml.Scope systemBus = new Aml.Scope(NameString.of("\\_SB"), devices);
         return Sdt.build(SIGNATURE, REVISION, systemBus.toBytes());
     }

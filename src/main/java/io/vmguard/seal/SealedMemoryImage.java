@@ -1,0 +1,232 @@
+package io.vmguard.seal;
+
+import io.vmguard.memory.GuestMemory;
+import io.vmguard.memory.MemoryBackend;
+import io.vmguard.memory.MemoryRegion;
+import io.vmguard.memory.TouchedPages;
+import io.vmguard.sys.NativeException;
+import java.io.ByteArrayInputStream;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.BitSet;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * Guest memory as a sealed snapshot memory file. Guest RAM is cut into {@link #CHUNK}-byte chunks,
+ * numbered across the regions; a chunk with any non-zero byte is encrypted (AES-256-GCM, {@link ChunkCipher})
+ * into its own fixed slot of {@code CHUNK + 16} bytes, and an all-zero chunk is left a hole, so the file stays
+ * as sparse as the guest. Which chunks are present is itself a sealed piece: zeroing a slot, or moving one,
+ * fails authentication rather than handing the guest zeros or another chunk's bytes.
+ *
+ * <pre>
+ * u32 header length | header ({@link SealedHeader} "VMGSEAL1": id, sealed key, layout: u32 chunk size,
+ * u32 region count, (u64 start, u64 size) per region) | u32 length | the present-chunk bitmap, sealed |
+ * zero padding to a 4 KiB boundary | slot 0 | slot 1 | ...
+ * </pre>
+ *
+ * A restore decrypts every present chunk up front into fresh guest RAM (anonymous or secret): a sealed
+ * snapshot cannot be mapped as it stands, and decrypting at AES-NI speed costs less than a lazy scheme's
+ * page faults would.
+ */
+public final class SealedMemoryImage {
+    static final String MAGIC = "VMGSEAL1";
+    public static final int CHUNK = 64 * 1024;
+    private static final int SLOT = CHUNK + ChunkCipher.TAG_BYTES;
+    private static final int PAGE = 4096;
+    private static final int MAX_REGIONS = 8;
+    private static final MemorySegment ZEROS = Arena.global().allocate(CHUNK);
+
+    private SealedMemoryImage() {}
+
+    /** Whether {@code file} starts as a sealed memory file. */
+    public static boolean isSealed(Path file) {
+        try (var in = Files.newInputStream(file)) {
+            byte[] start = in.readNBytes(4 + SealedHeader.MAGIC_BYTES);
+            return start.length == 4 + SealedHeader.MAGIC_BYTES
+                    && SealedHeader.startsWith(java.util.Arrays.copyOfRange(start, 4, start.length), MAGIC);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Writes {@code memory} sealed with {@code key} (sealed as {@code sealedKey}); returns the plain bytes encrypted. */
+    public static long write(GuestMemory memory, Path file, UUID id, byte[] key, SealedKey sealedKey) throws IOException {
+        List<GuestMemory.Range> layout = memory.regions().stream().map(r -> new GuestMemory.Range(r.start(), r.size())).toList();
+        SealedHeader header = new SealedHeader(MAGIC, id, sealedKey, layoutBytes(layout));
+        ChunkCipher cipher = new ChunkCipher(key, header.digest());
+        long chunks = chunkCount(layout);
+        BitSet present = new BitSet();
+        long dataStart = dataStart(header.bytes().length, chunks);
+        long written = 0;
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING);
+             TouchedPages touched = memory.anonymous() ? TouchedPages.open(CHUNK / TouchedPages.PAGE) : null) {
+            byte[] plain = new byte[CHUNK];
+            byte[] slot = new byte[SLOT];
+            long index = 0;
+            for (MemoryRegion region : memory.regions()) {
+                MemorySegment backing = region.backing();
+                for (long offset = 0; offset < backing.byteSize(); offset += CHUNK, index++) {
+                    long length = Math.min(CHUNK, backing.byteSize() - offset);
+                    if (touched != null && !touched.anyTouched(backing.asSlice(offset, length))) {
+                        continue;
+                    }
+                    if (MemorySegment.mismatch(backing, offset, offset + length, ZEROS, 0, length) < 0) {
+                        continue;
+                    }
+                    MemorySegment.copy(backing, ValueLayout.JAVA_BYTE, offset, plain, 0, (int) length);
+                    cipher.encrypt(index, plain, (int) length, slot);
+                    writeFully(channel, ByteBuffer.wrap(slot, 0, (int) length + ChunkCipher.TAG_BYTES), dataStart + index * SLOT);
+                    present.set((int) index);
+                    written += length;
+                }
+            }
+            byte[] headerBytes = header.bytes();
+            byte[] presentSealed = cipher.encrypt(ChunkCipher.INDEX_PRESENT, java.util.Arrays.copyOf(present.toByteArray(),
+                    (int) ((chunks + 7) / 8)));
+            ByteBuffer front = ByteBuffer.allocate(4 + headerBytes.length + 4 + presentSealed.length)
+                    .putInt(headerBytes.length).put(headerBytes).putInt(presentSealed.length).put(presentSealed).flip();
+            writeFully(channel, front, 0);
+        }
+        try (var sized = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            sized.setLength(dataStart + chunks * SLOT); // trailing holes, not written
+        }
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            channel.force(true);
+        }
+        return written;
+    }
+
+    /**
+     * Decrypts a sealed memory file into fresh guest RAM from {@code backend}: the header must name snapshot
+     * {@code id} and {@code layout}, and every piece must pass its authentication with {@code key}; any
+     * failure leaves nothing allocated and says which in one line.
+     */
+    public static GuestMemory read(Path file, List<GuestMemory.Range> layout, UUID id, byte[] key, MemoryBackend backend)
+            throws SealException {
+        String what = "sealed memory file " + file;
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer lengthField = ByteBuffer.allocate(4);
+            readFully(channel, lengthField, 0, what);
+            int headerLength = lengthField.getInt(0);
+            if (headerLength < 0 || headerLength > 8192) {
+                throw new SealException(what + " has a header of " + Integer.toUnsignedString(headerLength) + " bytes");
+            }
+            ByteBuffer headerBuffer = ByteBuffer.allocate(headerLength + 4);
+            readFully(channel, headerBuffer, 4, what);
+            SealedHeader header = SealedHeader.read(new DataInputStream(new ByteArrayInputStream(headerBuffer.array(), 0, headerLength)),
+                    MAGIC, what);
+            if (!header.id().equals(id)) {
+                throw new SealException(what + " belongs to another snapshot (its id differs)");
+            }
+            if (!java.util.Arrays.equals(header.layout(), layoutBytes(layout))) {
+                throw new SealException(what + " describes another memory layout than its state file");
+            }
+            ChunkCipher cipher = new ChunkCipher(key, header.digest());
+            long chunks = chunkCount(layout);
+            int presentLength = headerBuffer.getInt(headerLength);
+            if (presentLength != (chunks + 7) / 8 + ChunkCipher.TAG_BYTES) {
+                throw new SealException(what + " has a chunk table of " + presentLength + " bytes; its layout needs "
+                        + ((chunks + 7) / 8 + ChunkCipher.TAG_BYTES));
+            }
+            ByteBuffer presentSealed = ByteBuffer.allocate(presentLength);
+            readFully(channel, presentSealed, 4 + headerLength + 4, what);
+            byte[] presentBytes = cipher.decrypt(ChunkCipher.INDEX_PRESENT, presentSealed.array());
+            if (presentBytes == null) {
+                throw new SealException(what + " fails authentication (modified, or sealed with another key)");
+            }
+            BitSet present = BitSet.valueOf(presentBytes);
+            long dataStart = dataStart(headerLength, chunks);
+            if (channel.size() != dataStart + chunks * SLOT) {
+                throw new SealException(what + " is " + channel.size() + " bytes; its layout needs " + (dataStart + chunks * SLOT));
+            }
+            GuestMemory memory = GuestMemory.allocate(layout, backend);
+            try {
+                decryptChunks(channel, memory, cipher, present, dataStart, what);
+            } catch (SealException | IOException | RuntimeException e) {
+                memory.close();
+                throw e;
+            }
+            return memory;
+        } catch (IOException e) {
+            throw new SealException("cannot read " + what + ": " + e.getMessage(), e);
+        } catch (NativeException e) {
+            throw new SealException("cannot allocate guest memory for " + what + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void decryptChunks(FileChannel channel, GuestMemory memory, ChunkCipher cipher, BitSet present, long dataStart,
+                                      String what) throws IOException, SealException {
+        byte[] slot = new byte[SLOT];
+        byte[] plain = new byte[CHUNK];
+        long index = 0;
+        for (MemoryRegion region : memory.regions()) {
+            MemorySegment backing = region.backing();
+            for (long offset = 0; offset < backing.byteSize(); offset += CHUNK, index++) {
+                if (!present.get((int) index)) {
+                    continue; // a hole: the fresh memory is already zero
+                }
+                int length = (int) Math.min(CHUNK, backing.byteSize() - offset);
+                readFully(channel, ByteBuffer.wrap(slot, 0, length + ChunkCipher.TAG_BYTES), dataStart + index * SLOT, what);
+                if (!cipher.decrypt(index, slot, length, plain)) {
+                    throw new SealException(what + " was modified: chunk " + index + " fails its authentication");
+                }
+                MemorySegment.copy(plain, 0, backing, ValueLayout.JAVA_BYTE, offset, length);
+            }
+        }
+    }
+
+    private static byte[] layoutBytes(List<GuestMemory.Range> layout) {
+        if (layout.size() > MAX_REGIONS) {
+            throw new IllegalArgumentException(layout.size() + " memory regions");
+        }
+        ByteBuffer out = ByteBuffer.allocate(8 + 16 * layout.size()).putInt(CHUNK).putInt(layout.size());
+        for (GuestMemory.Range range : layout) {
+            out.putLong(range.start()).putLong(range.size());
+        }
+        return out.array();
+    }
+
+    private static long chunkCount(List<GuestMemory.Range> layout) {
+        long chunks = 0;
+        for (GuestMemory.Range range : layout) {
+            chunks += (range.size() + CHUNK - 1) / CHUNK;
+        }
+        if (chunks > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("guest memory too large to seal");
+        }
+        return chunks;
+    }
+
+    private static long dataStart(int headerLength, long chunks) {
+        long front = 4 + headerLength + 4 + (chunks + 7) / 8 + ChunkCipher.TAG_BYTES;
+        return (front + PAGE - 1) / PAGE * PAGE;
+    }
+
+    private static void writeFully(FileChannel channel, ByteBuffer buffer, long position) throws IOException {
+        long at = position;
+        while (buffer.hasRemaining()) {
+            at += channel.write(buffer, at);
+        }
+    }
+
+    private static void readFully(FileChannel channel, ByteBuffer buffer, long position, String what) throws IOException, SealException {
+        long at = position;
+        while (buffer.hasRemaining()) {
+            int n = channel.read(buffer, at);
+            if (n < 0) {
+                throw new SealException(what + " is cut short");
+            }
+            at += n;
+        }
+    }
+}

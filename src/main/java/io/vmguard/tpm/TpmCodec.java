@@ -1,0 +1,216 @@
+package io.vmguard.tpm;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The handful of TPM 2.0 commands vmguard sends itself, marshalled by hand (TPM 2.0 Library, Part 3; every
+ * byte layout was checked against swtpm 0.7.1, research note section 4), and the parts of responses it reads.
+ * All integers are big-endian. Authorised commands use one password session with the empty password
+ * (TPM_RS_PW), as firmware does before anything sets an authorisation value.
+ */
+public final class TpmCodec {
+    public static final int HEADER_BYTES = 10;
+    static final short TAG_NO_SESSIONS = (short) 0x8001;
+    static final short TAG_SESSIONS = (short) 0x8002;
+    static final short ALG_SHA256 = 0x000b;
+    static final int SHA256_BYTES = 32;
+    public static final int PCR_COUNT = 24;
+
+    static final int CC_HIERARCHY_CONTROL = 0x121;
+    static final int CC_CREATE_PRIMARY = 0x131;
+    static final int CC_CREATE = 0x153;
+    static final int CC_LOAD = 0x157;
+    static final int CC_UNSEAL = 0x15e;
+    static final int CC_FLUSH_CONTEXT = 0x165;
+    static final int RH_OWNER = 0x40000001;
+    /**
+     * A sealed data object's attributes: fixedTPM | fixedParent (it never leaves this TPM and this parent),
+     * userWithAuth (unsealed with its authorisation value), noDA (a wrong value does not count toward a
+     * dictionary-attack lockout of the owner's TPM).
+     */
+    static final int SEALED_ATTRIBUTES = 0x2 | 0x10 | 0x40 | 0x400;
+    static final int CC_STARTUP = 0x144;
+    static final int CC_GET_RANDOM = 0x17b;
+    static final int CC_PCR_READ = 0x17e;
+    static final int CC_PCR_EXTEND = 0x182;
+    static final int RH_PLATFORM = 0x4000000c;
+    static final int RS_PW = 0x40000009;
+    static final short SU_CLEAR = 0;
+
+    /** TPM_RC_SUCCESS; TPM_RC_FAILURE (the TPM is gone); TPM_RC_COMMAND_SIZE (a command's size field is wrong). */
+    public static final int RC_SUCCESS = 0;
+    public static final int RC_FAILURE = 0x101;
+    public static final int RC_COMMAND_SIZE = 0x142;
+    /** TPM_RC_RETRY: the TPM asks for the same command again. */
+    static final int RC_RETRY = 0x922;
+
+    private TpmCodec() {}
+
+    /** TPM2_Startup(TPM_SU_CLEAR): a TPM reset, what firmware sends at power-on. */
+    public static byte[] startupClear() {
+        return command(TAG_NO_SESSIONS, CC_STARTUP, ByteBuffer.allocate(2).putShort(SU_CLEAR).array());
+    }
+
+    /** TPM2_GetRandom(count). */
+    public static byte[] getRandom(int count) {
+        return command(TAG_NO_SESSIONS, CC_GET_RANDOM, ByteBuffer.allocate(2).putShort((short) count).array());
+    }
+
+    /** TPM2_PCR_Extend of SHA-256 PCR {@code pcr} with {@code digest}. */
+    public static byte[] pcrExtend(int pcr, byte[] digest) {
+        if (digest.length != SHA256_BYTES) {
+            throw new IllegalArgumentException("a SHA-256 digest is 32 bytes, not " + digest.length);
+        }
+        ByteBuffer parameters = ByteBuffer.allocate(4 + 2 + SHA256_BYTES).putInt(1).putShort(ALG_SHA256).put(digest);
+        return authorised(CC_PCR_EXTEND, pcr, parameters.array());
+    }
+
+    /** TPM2_PCR_Read of the SHA-256 bank, PCRs {@code pcrs} (a TPM returns at most eight per call). */
+    public static byte[] pcrRead(List<Integer> pcrs) {
+        byte[] bitmap = new byte[3];
+        for (int pcr : pcrs) {
+            bitmap[pcr / 8] |= (byte) (1 << (pcr % 8));
+        }
+        ByteBuffer parameters = ByteBuffer.allocate(4 + 2 + 1 + 3).putInt(1).putShort(ALG_SHA256).put((byte) 3).put(bitmap);
+        return command(TAG_NO_SESSIONS, CC_PCR_READ, parameters.array());
+    }
+
+    /**
+     * TPM2_HierarchyControl(TPM_RH_PLATFORM, enable = TPM_RH_PLATFORM, state = NO): closes the platform
+     * hierarchy until the next TPM2_Startup, as firmware does before it hands over. Without firmware the guest
+     * would otherwise hold the platform authorisation (empty) and could, say, reallocate PCR banks.
+     */
+    public static byte[] disablePlatformHierarchy() {
+        ByteBuffer parameters = ByteBuffer.allocate(5).putInt(RH_PLATFORM).put((byte) 0);
+        return authorised(CC_HIERARCHY_CONTROL, RH_PLATFORM, parameters.array());
+    }
+
+    /**
+     * TPM2_CreatePrimary under the owner hierarchy of an ECC NIST P-256 storage key (restricted, decrypt,
+     * AES-128-CFB), the template every TPM derives the same key from until TPM2_Clear (the research note's bytes).
+     */
+    public static byte[] createStorageRoot() {
+        ByteBuffer parameters = ByteBuffer.allocate(6 + 28 + 2 + 4)
+                .putShort((short) 4).putShort((short) 0).putShort((short) 0) // inSensitive: no auth, no data
+                .putShort((short) 26).putShort((short) 0x0023).putShort(ALG_SHA256).putInt(0x00030472).putShort((short) 0)
+                .putShort((short) 0x0006).putShort((short) 128).putShort((short) 0x0043) // AES-128-CFB
+                .putShort((short) 0x0010).putShort((short) 0x0003).putShort((short) 0x0010) // no scheme, P-256, no KDF
+                .putShort((short) 0).putShort((short) 0) // unique x, y
+                .putShort((short) 0) // outsideInfo
+                .putInt(0); // creationPCR: none
+        return authorised(CC_CREATE_PRIMARY, RH_OWNER, parameters.array());
+    }
+
+    /** TPM2_Create of a sealed data object holding {@code secret}, under {@code parent}, unsealed with {@code authValue}. */
+    public static byte[] createSealed(int parent, byte[] secret, byte[] authValue) {
+        int sensitive = 2 + authValue.length + 2 + secret.length;
+        ByteBuffer parameters = ByteBuffer.allocate(2 + sensitive + 2 + 14 + 2 + 4)
+                .putShort((short) sensitive).putShort((short) authValue.length).put(authValue)
+                .putShort((short) secret.length).put(secret)
+                .putShort((short) 14).putShort((short) 0x0008).putShort(ALG_SHA256).putInt(SEALED_ATTRIBUTES)
+                .putShort((short) 0) // no policy: the authorisation value alone
+                .putShort((short) 0x0010).putShort((short) 0) // keyed hash: no scheme, no unique
+                .putShort((short) 0)
+                .putInt(0);
+        return authorised(CC_CREATE, parent, parameters.array());
+    }
+
+    /** TPM2_Load of a created object's private and public parts (each a TPM2B as Create returned it) under {@code parent}. */
+    public static byte[] load(int parent, byte[] privatePart, byte[] publicPart) {
+        return authorised(CC_LOAD, parent, ByteBuffer.allocate(privatePart.length + publicPart.length)
+                .put(privatePart).put(publicPart).array());
+    }
+
+    /** TPM2_Unseal of loaded object {@code object} with its authorisation value in a password session. */
+    public static byte[] unseal(int object, byte[] authValue) {
+        ByteBuffer area = ByteBuffer.allocate(4 + 4 + 9 + authValue.length)
+                .putInt(object)
+                .putInt(9 + authValue.length)
+                .putInt(RS_PW).putShort((short) 0).put((byte) 0).putShort((short) authValue.length).put(authValue);
+        return command(TAG_SESSIONS, CC_UNSEAL, area.array());
+    }
+
+    /** TPM2_FlushContext: frees a loaded object's slot (a TPM has three). */
+    public static byte[] flush(int handle) {
+        return command(TAG_NO_SESSIONS, CC_FLUSH_CONTEXT, ByteBuffer.allocate(4).putInt(handle).array());
+    }
+
+    /** The handle a CreatePrimary or Load response returns. */
+    public static int handle(byte[] response) {
+        return ByteBuffer.wrap(response).getInt(HEADER_BYTES);
+    }
+
+    /** The TPM2B parameters that follow the parameter size in an authorised command's response, the first {@code count}. */
+    public static List<byte[]> sizedParameters(byte[] response, int count) throws TpmException {
+        try {
+            ByteBuffer in = ByteBuffer.wrap(response, HEADER_BYTES + 4, response.length - HEADER_BYTES - 4);
+            List<byte[]> values = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                int size = Short.toUnsignedInt(in.getShort(in.position()));
+                byte[] value = new byte[2 + size]; // kept with its size: Load takes them back as they came
+                in.get(value);
+                values.add(value);
+            }
+            return values;
+        } catch (RuntimeException e) {
+            throw new TpmException("a TPM response is malformed");
+        }
+    }
+
+    /** The response code of {@code response}; TPM_RC_FAILURE for anything too short to hold one. */
+    public static int responseCode(byte[] response) {
+        return response.length < HEADER_BYTES ? RC_FAILURE : ByteBuffer.wrap(response).getInt(6);
+    }
+
+    /** A header-only response with {@code code}, as a TPM answers a command it rejects. */
+    public static byte[] errorResponse(int code) {
+        return ByteBuffer.allocate(HEADER_BYTES).putShort(TAG_NO_SESSIONS).putInt(HEADER_BYTES).putInt(code).array();
+    }
+
+    /** The SHA-256 PCR values in a TPM2_PCR_Read response, in the order the response lists them. */
+    public static List<byte[]> pcrValues(byte[] response) throws TpmException {
+        int code = responseCode(response);
+        if (code != RC_SUCCESS) {
+            throw new TpmException("TPM2_PCR_Read failed: response code 0x" + Integer.toHexString(code));
+        }
+        try {
+            ByteBuffer in = ByteBuffer.wrap(response, HEADER_BYTES, response.length - HEADER_BYTES);
+            in.getInt(); // pcrUpdateCounter
+            int selections = in.getInt();
+            for (int i = 0; i < selections; i++) {
+                in.getShort();
+                int bitmapBytes = Byte.toUnsignedInt(in.get());
+                in.position(in.position() + bitmapBytes);
+            }
+            int count = in.getInt();
+            List<byte[]> values = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                byte[] value = new byte[Short.toUnsignedInt(in.getShort())];
+                in.get(value);
+                values.add(value);
+            }
+            return values;
+        } catch (RuntimeException e) {
+            throw new TpmException("TPM2_PCR_Read response is malformed");
+        }
+    }
+
+    private static byte[] authorised(int code, int handle, byte[] parameters) {
+        ByteBuffer area = ByteBuffer.allocate(4 + 4 + 9 + parameters.length)
+                .putInt(handle)
+                .putInt(9) // authorizationSize: one password session
+                .putInt(RS_PW).putShort((short) 0).put((byte) 0).putShort((short) 0) // no nonce, no attributes, empty password
+                .put(parameters);
+        return command(TAG_SESSIONS, code, area.array());
+    }
+
+    private static byte[] command(short tag, int code, byte[] body) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.writeBytes(ByteBuffer.allocate(HEADER_BYTES).putShort(tag).putInt(HEADER_BYTES + body.length).putInt(code).array());
+        out.writeBytes(body);
+        return out.toByteArray();
+    }
+}

@@ -1,0 +1,154 @@
+package io.vmguard.vmm;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vmguard.cli.RunCommand;
+import io.vmguard.engine.interp.InterpEngine;
+import io.vmguard.events.VmEvents;
+import io.vmguard.memory.GuestMemory;
+import io.vmguard.memory.MemoryBackend;
+import io.vmguard.seal.SealingTpm;
+import io.vmguard.testing.BuiltGuest;
+import io.vmguard.testing.ConsoleLines;
+import io.vmguard.testing.InitramfsOverlay;
+import java.io.InputStream;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.Timeout.ThreadMode;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A guest leaves a random marker in its RAM (guest/initramfs/scripts/marker); a snapshot without sealing
+ * carries it in clear, a sealed one nowhere, and the sealed one restores, marker and all, only with the
+ * owner's TPM and authorisation value. Another TPM, another value or a modified file fails in one line,
+ * restores nothing, and leaves the snapshot's files as they were.
+ */
+@Timeout(value = 6, unit = TimeUnit.MINUTES, threadMode = ThreadMode.SEPARATE_THREAD)
+class InterpSealedSnapshotGuestTest {
+    private static final Pattern MARKER = Pattern.compile("MARKER ([0-9a-f]{32})");
+    private static final byte[] AUTH = "owner".getBytes(StandardCharsets.US_ASCII);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void theMarkerIsInThePlainSnapshotNowhereInTheSealedOneAndBackAfterASealedRestore() throws Exception {
+        Path initrd = InitramfsOverlay.write(BuiltGuest.initramfs(),
+                Map.of("vmguard/scripts/marker", Files.readAllBytes(Path.of("guest/initramfs/scripts/marker"))),
+                dir.resolve("initrd.gz"));
+        ConsoleLines console = new ConsoleLines();
+        VmConfig config = new VmConfig(BuiltGuest.bzImage(), initrd, RunCommand.DEFAULT_COMMAND_LINE + " vmguard.run=marker",
+                192L << 20, "interp", new SerialTarget.Streams(InputStream.nullInputStream(), console));
+        SealingTpm owner = new SealingTpm(dir.resolve("owner-tpm"), AUTH);
+        byte[] marker;
+        try (Vm vm = Vm.create(config, new InterpEngine(), VmEvents.none(),
+                new GuestProtection(Optional.of(new TpmSettings(dir.resolve("guest-tpm"))), MemoryBackend.ANONYMOUS, Optional.of(owner)))) {
+            vm.start();
+            console.await(Pattern.compile("MARKER-READY"), 0, Duration.ofMinutes(3));
+            Matcher m = MARKER.matcher(console.text());
+            assertTrue(m.find(), console.text());
+            marker = HexFormat.of().parseHex(m.group(1));
+            vm.pause();
+            vm.snapshot(dir.resolve("plain.snap"), dir.resolve("plain.mem"), Optional.empty());
+            vm.snapshot(dir.resolve("sealed.snap"), dir.resolve("sealed.mem"));
+        }
+        assertTrue(count(dir.resolve("plain.mem"), marker) > 0, "the plain memory file carries the guest's marker");
+        assertEquals(0, count(dir.resolve("sealed.mem"), marker), "the marker in the sealed memory file");
+        assertEquals(0, count(dir.resolve("sealed.snap"), marker), "the marker in the sealed state file");
+        assertFalse(Files.readString(dir.resolve("sealed.snap"), StandardCharsets.ISO_8859_1).contains("vmguard-snapshot"),
+                "the sealed state file is not JSON in clear");
+        byte[] stateDigest = sha256(dir.resolve("sealed.snap"));
+        byte[] memoryDigest = sha256(dir.resolve("sealed.mem"));
+
+        assertRefused("without --seal", "is sealed", GuestProtection.NONE);
+        assertRefused("with another TPM", "another TPM",
+                new GuestProtection(Optional.empty(), MemoryBackend.ANONYMOUS, Optional.of(new SealingTpm(dir.resolve("other-tpm"), AUTH))));
+        assertRefused("with another authorisation value", "authorisation value", new GuestProtection(Optional.empty(),
+                MemoryBackend.ANONYMOUS, Optional.of(new SealingTpm(dir.resolve("owner-tpm"), "guess".getBytes(StandardCharsets.US_ASCII)))));
+        assertArrayEquals(stateDigest, sha256(dir.resolve("sealed.snap")), "a refused restore changed the state file");
+        assertArrayEquals(memoryDigest, sha256(dir.resolve("sealed.mem")), "a refused restore changed the memory file");
+
+        Path tampered = dir.resolve("tampered.mem");
+        Files.copy(dir.resolve("sealed.mem"), tampered);
+        try (RandomAccessFile raw = new RandomAccessFile(tampered.toFile(), "rw")) {
+            long at = raw.length() / 2;
+            while (true) { // flip a byte of some chunk the guest wrote: the first non-zero byte from the middle on
+                raw.seek(at);
+                int b = raw.read();
+                if (b > 0) {
+                    raw.seek(at);
+                    raw.write(b ^ 0x40);
+                    break;
+                }
+                at += 4096;
+            }
+        }
+        GuestProtection right = new GuestProtection(Optional.empty(), MemoryBackend.ANONYMOUS, Optional.of(owner));
+        VmException modified = assertThrows(VmException.class, () -> Vm.restore(dir.resolve("sealed.snap"), tampered, new InterpEngine(),
+                RestoreOptions.to(new SerialTarget.Null()), VmEvents.none(), right));
+        assertTrue(modified.getMessage().contains("modified"), modified.getMessage());
+
+        try (Vm restored = Vm.restore(dir.resolve("sealed.snap"), dir.resolve("sealed.mem"), new InterpEngine(),
+                RestoreOptions.to(new SerialTarget.Null()), VmEvents.none(), right)) {
+            assertTrue(count(restored.memory(), marker) > 0, "the restored guest's RAM holds its marker again");
+            assertTrue(restored.tpmProcess().isPresent(), "the guest's TPM came back from the sealed state");
+            restored.resume();
+            Thread.sleep(1000);
+            assertEquals(VmState.RUNNING, restored.state(), "the restored guest runs on");
+        }
+    }
+
+    private void assertRefused(String how, String reason, GuestProtection protection) {
+        VmException e = assertThrows(VmException.class, () -> Vm.restore(dir.resolve("sealed.snap"), dir.resolve("sealed.mem"),
+                new InterpEngine(), RestoreOptions.to(new SerialTarget.Null()), VmEvents.none(), protection), how);
+        assertTrue(e.getMessage().contains(reason), how + ": " + e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), how + ": " + e.getMessage());
+    }
+
+    private static byte[] sha256(Path file) throws Exception {
+        return MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file));
+    }
+
+    private static int count(Path file, byte[] marker) throws Exception {
+        return count(Files.readAllBytes(file), marker);
+    }
+
+    private static int count(GuestMemory memory, byte[] marker) {
+        int found = 0;
+        for (var region : memory.regions()) {
+            byte[] bytes = region.backing().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            found += count(bytes, marker);
+        }
+        return found;
+    }
+
+    private static int count(byte[] haystack, byte[] needle) {
+        int found = 0;
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            found++;
+        }
+        return found;
+    }
+}
