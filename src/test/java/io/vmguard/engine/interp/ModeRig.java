@@ -41,13 +41,15 @@ final class ModeRig implements AutoCloseable {
         machine = PayloadMachine.create(engine);
     }
 
-    /** Real mode, CS = CODE >> 4, IP 0, the other segments 0, SP 0x7000. */
+    /** Real mode, CS = CODE >> 4, IP 0, the other segments 0, SP 0x7000 (on any engine). */
     VcpuExit runReal(String source, Registers.Builder registers) throws Exception {
         machine.memory.write(CODE, assemble(".code16", source));
         Segment data = CpuState.realModeSegment(0, 0x3);
         Segment cs = CpuState.realModeSegment((int) (CODE >> 4), 0xb);
         SpecialRegisters now = machine.vcpu.specialRegisters();
-        machine.vcpu.setSpecialRegisters(new SpecialRegisters(cs, data, data, data, data, data, now.tr(), now.ldt(),
+        Segment tr = new Segment(0, 0xffff, 0, 0xb, true, 0, false, false, false, false, false, false);
+        Segment ldt = new Segment(0, 0xffff, 0, 0x2, true, 0, false, false, false, false, false, false);
+        machine.vcpu.setSpecialRegisters(new SpecialRegisters(cs, data, data, data, data, data, tr, ldt,
                 new DescriptorTable(0, 0xffff), new DescriptorTable(0, 0x3ff), 0x6000_0010L, 0, 0, 0, 0, 0, now.apicBase()));
         machine.vcpu.setRegisters(registers.rip(0).rsp(0x7000).rflags(Registers.RFLAGS_RESERVED).build());
         return machine.vcpu.run();

@@ -18,12 +18,13 @@ import org.junit.jupiter.api.Test;
  * 32-bit and 16-bit code, the interpreter against the CPU under KVM: random short sequences of integer
  * instructions (register, memory and stack forms, INC/DEC's one-byte encodings, 16-bit ModRM addressing,
  * operand- and address-size prefixes, string instructions, short branches) run as ring-3 code in
- * compatibility mode under a small 64-bit kernel ({@link ModeRig#runLong}), where KVM runs them natively.
+ * compatibility mode under a small 64-bit kernel ({@link ModeRig#runLong}), where KVM runs them natively,
+ * and as 16-bit code in real mode.
  * The run ends with an OUT from ring 3 (the TSS's I/O bitmap allows it), which both engines hand to the VMM.
  * Each case starts from random registers and flags and stores every register and the flags; the results
  * and a data area they write must be identical. Skipped where /dev/kvm is not usable.
  */
-class CompatibilityModeDifferentialTest {
+class LegacyModeDifferentialTest {
     private static final int CASES = 100;
     private static final long RESULTS = 0xe000;
     private static final long DATA = 0xf000;
@@ -49,30 +50,41 @@ class CompatibilityModeDifferentialTest {
         compare(16, 0x16161616L);
     }
 
+    /** The same 16-bit code in real mode (CS 0800, the other segments 0), where KVM runs it as well. */
+    @Test
+    void sixteenBitCodeInRealModeAgreesWithKvm() throws Exception {
+        compare(0, 0x0e0e0e0eL);
+    }
+
+    /** {@code bits} 32 or 16: compatibility mode; 0: real mode. */
     private static void compare(int bits, long seed) throws Exception {
         assumeTrue(Files.isReadable(KvmEngine.DEFAULT_DEVICE) && Files.isWritable(KvmEngine.DEFAULT_DEVICE),
                 "/dev/kvm is absent or not usable: no reference CPU");
+        boolean real = bits == 0;
+        int codeBits = real ? 16 : bits;
         Random random = new Random(Long.getLong("vmguard.diff.seed", seed));
         List<String> cases = new ArrayList<>();
         StringBuilder user = new StringBuilder();
         for (int k = 0; k < CASES; k++) {
-            String snippet = snippet(random, bits);
+            String snippet = snippet(random, codeBits);
             cases.add(snippet);
             user.append(caseCode(random, k, snippet));
         }
         byte[] data = new byte[DATA_SIZE];
         random.nextBytes(data);
-        String program = kernel(bits) + (bits == 32 ? ".code32\n" : ".code16\n") + ".org 0x1000\n"
-                + "movw $0x23, %ax\nmovw %ax, %ds\nmovw %ax, %es\n" + user
-                + "movb $0x81, %al\noutb %al, $0xe0\n"; // ring 3 may: the TSS's I/O bitmap allows every port
-        byte[] interp = run(new InterpEngine(), program, data);
-        byte[] kvm = run(new KvmEngine(), program, data);
+        String end = "movb $0x81, %al\noutb %al, $0xe0\n"; // ring 3 may: the TSS's I/O bitmap allows every port
+        String program = real ? user + end
+                : kernel(bits) + (bits == 32 ? ".code32\n" : ".code16\n") + ".org 0x1000\n"
+                + "movw $0x23, %ax\nmovw %ax, %ds\nmovw %ax, %es\n" + user + end;
+        byte[] interp = run(new InterpEngine(), program, data, real);
+        byte[] kvm = run(new KvmEngine(), program, data, real);
+        String mode = real ? "real-mode 16-bit" : bits + "-bit";
         for (int k = 0; k < CASES; k++) {
             for (int i = 0; i < SLOT; i += 4) {
                 int a = readInt(interp, k * SLOT + i);
                 int b = readInt(kvm, k * SLOT + i);
                 if (a != b) {
-                    fail(bits + "-bit case " + k + ", " + REGISTER_NAMES[i / 4] + ": interpreter 0x" + Integer.toHexString(a)
+                    fail(mode + " case " + k + ", " + REGISTER_NAMES[i / 4] + ": interpreter 0x" + Integer.toHexString(a)
                             + ", KVM 0x" + Integer.toHexString(b) + "\n" + cases.get(k)
                             + "(seed " + seed + "; -Dvmguard.diff.seed=N to change it)");
                 }
@@ -80,11 +92,12 @@ class CompatibilityModeDifferentialTest {
         }
         for (int i = 0; i < DATA_SIZE; i++) {
             if (interp[CASES * SLOT + i] != kvm[CASES * SLOT + i]) {
-                fail(bits + "-bit code: data byte 0x" + Long.toHexString(DATA + i) + " differs: interpreter "
+                fail(mode + " code: data byte 0x" + Long.toHexString(DATA + i) + " differs: interpreter "
                         + interp[CASES * SLOT + i] + ", KVM " + kvm[CASES * SLOT + i]);
             }
         }
-        System.out.println("compatibility-mode differential (" + bits + "-bit code): " + CASES + " cases, 0 disagreements with KVM");
+        System.out.println("differential, " + mode + " code" + (real ? "" : " in compatibility mode") + ": " + CASES
+                + " cases, 0 disagreements with KVM");
     }
 
     private static final String[] REGISTER_NAMES = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eflags", "-"};
@@ -211,14 +224,14 @@ class CompatibilityModeDifferentialTest {
     }
 
     /** Runs the program on {@code engine}; returns the result slots followed by the data area. */
-    private static byte[] run(Engine engine, String program, byte[] data) throws Exception {
+    private static byte[] run(Engine engine, String program, byte[] data, boolean real) throws Exception {
         try (ModeRig rig = new ModeRig(engine)) {
             rig.gate64(0x81, ModeRig.CODE + 0x80, 3);
             for (int v = 0; v < 32; v++) {
                 rig.gate64(v, ModeRig.CODE + 0x100 + 16L * v, 0);
             }
             rig.machine.memory.write(DATA, data);
-            VcpuExit exit = rig.runLong(program);
+            VcpuExit exit = real ? rig.runReal(program, io.vmguard.engine.Registers.builder()) : rig.runLong(program);
             if (exit instanceof VcpuExit.IoOut fault && fault.port() == 0xe1) {
                 int vector = fault.data().get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0);
                 long rsp = rig.machine.vcpu.registers().rsp();
