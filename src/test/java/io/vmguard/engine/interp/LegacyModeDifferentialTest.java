@@ -19,15 +19,24 @@ import org.junit.jupiter.api.Test;
  * instructions (register, memory and stack forms, INC/DEC's one-byte encodings, 16-bit ModRM addressing,
  * operand- and address-size prefixes, string instructions, short branches) run as ring-3 code in
  * compatibility mode under a small 64-bit kernel ({@link ModeRig#runLong}), where KVM runs them natively,
- * and as 16-bit code in real mode.
+ * and as 16-bit code in real mode. 32-bit code is also run on the host CPU in a 32-bit process
+ * ({@link HostOracle32}), so it is checked on hosts without KVM; 16-bit code needs KVM (skipped without it).
  * The run ends with an OUT from ring 3 (the TSS's I/O bitmap allows it), which both engines hand to the VMM.
  * Each case starts from random registers and flags and stores every register and the flags; the results
  * and a data area they write must be identical. Skipped where /dev/kvm is not usable.
  */
 class LegacyModeDifferentialTest {
     private static final int CASES = 100;
-    private static final long RESULTS = 0xe000;
-    private static final long DATA = 0xf000;
+    /**
+     * Where a run keeps its result slots, its data and its stack: below 64 KiB for 16-bit code; for 32-bit
+     * code high enough that the host oracle's process can map them too (Linux keeps the first 64 KiB free).
+     */
+    private record Layout(long results, long data, long stack) {}
+
+    private static final Layout LOW = new Layout(0xe000, 0xf000, 0x5800);
+    private static final Layout HIGH = new Layout(0x1e0000, 0x1f0000, 0x1d8000);
+    /** Where the host oracle's code keeps the stack pointer it returns with (see host-oracle32.c). */
+    private static final long HOST_SAVED_SP = 0x1dfff0;
     private static final int DATA_SIZE = 0x200;
     private static final int SLOT = 40;
 
@@ -58,17 +67,17 @@ class LegacyModeDifferentialTest {
 
     /** {@code bits} 32 or 16: compatibility mode; 0: real mode. */
     private static void compare(int bits, long seed) throws Exception {
-        assumeTrue(Files.isReadable(KvmEngine.DEFAULT_DEVICE) && Files.isWritable(KvmEngine.DEFAULT_DEVICE),
-                "/dev/kvm is absent or not usable: no reference CPU");
         boolean real = bits == 0;
         int codeBits = real ? 16 : bits;
-        Random random = new Random(Long.getLong("vmguard.diff.seed", seed));
+        Layout layout = codeBits == 32 ? HIGH : LOW;
+        seed = Long.getLong("vmguard.diff.seed", seed);
+        Random random = new Random(seed);
         List<String> cases = new ArrayList<>();
         StringBuilder user = new StringBuilder();
         for (int k = 0; k < CASES; k++) {
-            String snippet = snippet(random, codeBits);
+            String snippet = snippet(random, codeBits, layout);
             cases.add(snippet);
-            user.append(caseCode(random, k, snippet));
+            user.append(caseCode(random, k, snippet, layout));
         }
         byte[] data = new byte[DATA_SIZE];
         random.nextBytes(data);
@@ -76,28 +85,46 @@ class LegacyModeDifferentialTest {
         String program = real ? user + end
                 : kernel(bits) + (bits == 32 ? ".code32\n" : ".code16\n") + ".org 0x1000\n"
                 + "movw $0x23, %ax\nmovw %ax, %ds\nmovw %ax, %es\n" + user + end;
-        byte[] interp = run(new InterpEngine(), program, data, real);
-        byte[] kvm = run(new KvmEngine(), program, data, real);
         String mode = real ? "real-mode 16-bit" : bits + "-bit";
+        byte[] interp = run(new InterpEngine(), program, data, real, layout);
+        int references = 0;
+        if (codeBits == 32) {
+            // The host CPU itself, in a 32-bit process: no KVM needed.
+            String hostCode = "movl %esp, 0x" + Long.toHexString(HOST_SAVED_SP) + "\n" + user
+                    + "movl 0x" + Long.toHexString(HOST_SAVED_SP) + ", %esp\nret\n";
+            check(mode, "the host CPU", cases, interp, HostOracle32.run(ModeRig.assemble(".code32", hostCode), data), seed);
+            references++;
+        }
+        boolean kvmUsable = Files.isReadable(KvmEngine.DEFAULT_DEVICE) && Files.isWritable(KvmEngine.DEFAULT_DEVICE);
+        if (codeBits == 16) {
+            assumeTrue(kvmUsable, "/dev/kvm is absent or not usable: no reference CPU for 16-bit code");
+        }
+        if (kvmUsable) {
+            check(mode, "KVM", cases, interp, run(new KvmEngine(), program, data, real, layout), seed);
+            references++;
+        }
+        System.out.println("differential, " + mode + " code" + (real ? "" : " in compatibility mode") + ": " + CASES
+                + " cases, 0 disagreements with " + (references == 2 ? "the host CPU and KVM" : kvmUsable ? "KVM" : "the host CPU"));
+    }
+
+    private static void check(String mode, String reference, List<String> cases, byte[] interp, byte[] kvm, long seed) {
         for (int k = 0; k < CASES; k++) {
             for (int i = 0; i < SLOT; i += 4) {
                 int a = readInt(interp, k * SLOT + i);
                 int b = readInt(kvm, k * SLOT + i);
                 if (a != b) {
                     fail(mode + " case " + k + ", " + REGISTER_NAMES[i / 4] + ": interpreter 0x" + Integer.toHexString(a)
-                            + ", KVM 0x" + Integer.toHexString(b) + "\n" + cases.get(k)
+                            + ", " + reference + " 0x" + Integer.toHexString(b) + "\n" + cases.get(k)
                             + "(seed " + seed + "; -Dvmguard.diff.seed=N to change it)");
                 }
             }
         }
         for (int i = 0; i < DATA_SIZE; i++) {
             if (interp[CASES * SLOT + i] != kvm[CASES * SLOT + i]) {
-                fail(mode + " code: data byte 0x" + Long.toHexString(DATA + i) + " differs: interpreter "
-                        + interp[CASES * SLOT + i] + ", KVM " + kvm[CASES * SLOT + i]);
+                fail(mode + " code: data byte " + i + " differs: interpreter " + interp[CASES * SLOT + i] + ", "
+                        + reference + " " + kvm[CASES * SLOT + i]);
             }
         }
-        System.out.println("differential, " + mode + " code" + (real ? "" : " in compatibility mode") + ": " + CASES
-                + " cases, 0 disagreements with KVM");
     }
 
     private static final String[] REGISTER_NAMES = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eflags", "-"};
@@ -120,20 +147,20 @@ class LegacyModeDifferentialTest {
     }
 
     /** One case: random registers and flags, the snippet, then every register and the flags into its slot. */
-    private static String caseCode(Random random, int k, String snippet) {
+    private static String caseCode(Random random, int k, String snippet, Layout layout) {
         StringBuilder s = new StringBuilder();
         String[] regs = {"%eax", "%ecx", "%edx", "%ebp"};
         for (String r : regs) {
             s.append("movl $0x").append(Integer.toHexString(value(random))).append(", ").append(r).append('\n');
         }
         // Address registers stay inside the data area (and below 64 KiB, for 16-bit addressing).
-        s.append("movl $0x").append(Long.toHexString(DATA + random.nextInt(0x40))).append(", %ebx\n");
-        s.append("movl $0x").append(Long.toHexString(DATA + 0x40 + random.nextInt(0x40))).append(", %esi\n");
-        s.append("movl $0x").append(Long.toHexString(DATA + 0x80 + random.nextInt(0x40))).append(", %edi\n");
-        s.append("movl $0x5800, %esp\n");
+        s.append("movl $0x").append(Long.toHexString(layout.data() + random.nextInt(0x40))).append(", %ebx\n");
+        s.append("movl $0x").append(Long.toHexString(layout.data() + 0x40 + random.nextInt(0x40))).append(", %esi\n");
+        s.append("movl $0x").append(Long.toHexString(layout.data() + 0x80 + random.nextInt(0x40))).append(", %edi\n");
+        s.append("movl $0x").append(Long.toHexString(layout.stack())).append(", %esp\n");
         s.append("pushl $0x").append(Integer.toHexString(0x202 | (random.nextInt() & 0x8d5))).append("\npopfl\n");
         s.append(snippet);
-        long slot = RESULTS + (long) k * SLOT;
+        long slot = layout.results() + (long) k * SLOT;
         s.append("pushfl\n");
         String[] all = {"%eax", "%ecx", "%edx", "%ebx", "%esp", "%ebp", "%esi", "%edi"};
         for (int i = 0; i < all.length; i++) {
@@ -158,11 +185,11 @@ class LegacyModeDifferentialTest {
     }
 
     /** Two to five instructions of the mode (16-bit code gets 16-bit addressing forms, and 66/67 for 32-bit ones). */
-    private static String snippet(Random random, int bits) {
+    private static String snippet(Random random, int bits, Layout layout) {
         StringBuilder s = new StringBuilder();
         int count = 2 + random.nextInt(4);
         for (int i = 0; i < count; i++) {
-            s.append(instruction(random, bits)).append('\n');
+            s.append(instruction(random, bits, layout)).append('\n');
         }
         return s.toString();
     }
@@ -174,14 +201,15 @@ class LegacyModeDifferentialTest {
      */
     private static final String DEFINE_FLAGS = "\ncmpl %eax, %ecx";
 
-    private static String instruction(Random random, int bits) {
+    private static String instruction(Random random, int bits, Layout layout) {
+        String absolute = "0x" + Long.toHexString(layout.data() + 0x100);
         String d = pick(random, DST32), src = pick(random, SRC32), dw = pick(random, DST16), sw = pick(random, SRC16);
         String db = pick(random, DST8);
         String alu = pick(random, ALU);
-        String mem = bits == 32 ? pick(random, new String[] {"8(%esi)", "(%edi)", "-4(%ebx)", "0xf100", "2(%esi,%ebx,1)"})
-                : pick(random, new String[] {"8(%si)", "(%di)", "-4(%bx)", "0xf100", "6(%bx,%si)", "(%bp,%di)"});
-        String store = bits == 32 ? pick(random, new String[] {"8(%esi)", "(%edi)", "-4(%ebx)", "0xf100"})
-                : pick(random, new String[] {"8(%si)", "(%di)", "-4(%bx)", "0xf100"});
+        String mem = bits == 32 ? pick(random, new String[] {"8(%esi)", "(%edi)", "-4(%ebx)", absolute, "-0x1f0000(%esi,%ebx,1)"})
+                : pick(random, new String[] {"8(%si)", "(%di)", "-4(%bx)", absolute, "6(%bx,%si)", "(%bp,%di)"});
+        String store = bits == 32 ? pick(random, new String[] {"8(%esi)", "(%edi)", "-4(%ebx)", absolute})
+                : pick(random, new String[] {"8(%si)", "(%di)", "-4(%bx)", absolute});
         int imm = random.nextInt(256);
         return switch (random.nextInt(34)) {
             case 0 -> alu + "l " + src + ", " + d;
@@ -224,13 +252,13 @@ class LegacyModeDifferentialTest {
     }
 
     /** Runs the program on {@code engine}; returns the result slots followed by the data area. */
-    private static byte[] run(Engine engine, String program, byte[] data, boolean real) throws Exception {
+    private static byte[] run(Engine engine, String program, byte[] data, boolean real, Layout layout) throws Exception {
         try (ModeRig rig = new ModeRig(engine)) {
             rig.gate64(0x81, ModeRig.CODE + 0x80, 3);
             for (int v = 0; v < 32; v++) {
                 rig.gate64(v, ModeRig.CODE + 0x100 + 16L * v, 0);
             }
-            rig.machine.memory.write(DATA, data);
+            rig.machine.memory.write(layout.data(), data);
             VcpuExit exit = real ? rig.runReal(program, io.vmguard.engine.Registers.builder()) : rig.runLong(program);
             if (exit instanceof VcpuExit.IoOut fault && fault.port() == 0xe1) {
                 int vector = fault.data().get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0);
@@ -245,8 +273,8 @@ class LegacyModeDifferentialTest {
             VcpuExit.IoOut out = assertInstanceOf(VcpuExit.IoOut.class, exit, () -> engine.name() + " ended with " + exit);
             assertEquals(0xe0, out.port());
             byte[] result = new byte[CASES * SLOT + DATA_SIZE];
-            System.arraycopy(rig.machine.memory.readBytes(RESULTS, CASES * SLOT), 0, result, 0, CASES * SLOT);
-            System.arraycopy(rig.machine.memory.readBytes(DATA, DATA_SIZE), 0, result, CASES * SLOT, DATA_SIZE);
+            System.arraycopy(rig.machine.memory.readBytes(layout.results(), CASES * SLOT), 0, result, 0, CASES * SLOT);
+            System.arraycopy(rig.machine.memory.readBytes(layout.data(), DATA_SIZE), 0, result, CASES * SLOT, DATA_SIZE);
             return result;
         }
     }
