@@ -84,13 +84,16 @@ final class ModeRig implements AutoCloseable {
     static final int USER_CODE16 = 0x48 | 3;
 
     /**
-     * Long mode, ring 0 in 64-bit code (CS 0x30, SS/DS/ES 0x38) at {@link #CODE}: the GDT also has ring-3
+     * Long mode, ring 0 in 64-bit code (CS 0x30, SS/DS/ES 0x38) at {@link #CODE}: the GDT also has the flat
+     * 32-bit ring-0 code 0x08 and data 0x10, ring-3
      * 32-bit code 0x1b, data 0x23 and 64-bit code 0x2b (the order SYSCALL/SYSRET want, STAR[63:48] = 0x18),
      * 0-2 MiB identity-mapped (user-accessible) by 4-level tables at 0x20000, a 64-bit TSS at 0x4000 with
      * RSP0 0x6000 and an I/O bitmap allowing every port, a 64-bit IDT at {@link #IDT} with no gates unless {@link #gate64} adds them.
      */
     VcpuExit runLong(String source) throws Exception {
         machine.memory.write(CODE, assemble(".code64", source));
+        descriptor(CODE32, 0x00cf_9b00_0000_ffffL);
+        descriptor(DATA32, 0x00cf_9300_0000_ffffL);
         descriptor(0x18, 0x00cf_fb00_0000_ffffL);
         descriptor(0x20, 0x00cf_f300_0000_ffffL);
         descriptor(0x28, 0x00af_fb00_0000_ffffL);
