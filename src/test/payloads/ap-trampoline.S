@@ -1,6 +1,7 @@
 /*
  * An application processor's way from its startup IPI to 64-bit mode, instruction for instruction as
- * Linux's trampoline_64.S (6.12: trampoline_start, verify_cpu, startup_32, startup_64) takes it, plus a
+ * Linux's trampoline_64.S (6.12: trampoline_start with LOCK_AND_LOAD_REALMODE_ESP, verify_cpu's 64-bit
+ * path, startup_32, startup_64's indirect jump to the kernel) takes it, plus a
  * few checks of what real and 16/32-bit code need on the way (a real-mode INT/IRET through the IVT,
  * PUSHA/POPA, 16-bit addressing, moffs and disp32 operands). Linked at 0x8000 and entered at 0800:0000,
  * as SIPI vector 8 starts a processor. It ends in HLT (interrupts off) with RAX holding
@@ -26,6 +27,14 @@ trampoline_start:
     mov     %ax, %ds
     mov     %ax, %es
     mov     %ax, %ss
+
+    /* LOCK_AND_LOAD_REALMODE_ESP: only one CPU at a time uses the real-mode stack. */
+.Llock_rm:
+    lock btsl $0, tr_lock - _start
+    jnc     2f
+    pause
+    jmp     .Llock_rm
+2:
     movl    $(rm_stack_end - _start), %esp
 
     /* Real-mode checks: an INT through the IVT (at 0) and its IRET; PUSHA/POPA; [BX+SI+disp8]. */
@@ -68,41 +77,78 @@ int_handler:
     movw    $0x4d49, %cx            /* "IM" */
     iret
 
-/* verify_cpu.S's checks that an interpreter must pass: the ID flag, CPUID, long mode, and the Intel XD bit. */
+/* arch/x86/kernel/verify_cpu.S (6.12), its 64-bit path: vendor, family/model, the Intel XD bit, the
+ * required feature masks, SSE. */
+    .set REQUIRED_MASK0, 0x0700a169   /* FPU PSE MSR PAE CX8 PGE CMOV FXSR XMM XMM2 */
+    .set REQUIRED_MASK1, 0x20000000   /* LM */
+    .set SSE_MASK, 0x06000000
 verify_cpu:
-    pushfl
-    popl    %eax
-    movl    %eax, %ebx
-    xorl    $0x200000, %eax          /* the ID flag can be flipped: CPUID exists */
-    pushl   %eax
-    popfl
-    pushfl
-    popl    %eax
-    cmpl    %eax, %ebx
-    jz      verify_cpu_no_longmode
-    pushl   %ebx
-    popfl
-    xorl    %eax, %eax
+    pushf                            /* save caller passed flags */
+    push    $0                       /* kill any dangerous flags */
+    popf
+    movl    $0x0, %eax               /* see if cpuid 1 is implemented */
     cpuid
-    cmpl    $0x756e6547, %ebx        /* "Genu" */
+    cmpl    $0x1, %eax
+    jb      verify_cpu_no_longmode
+    xor     %di, %di
+    cmpl    $0x68747541, %ebx        /* AuthenticAMD */
+    jnz     verify_cpu_noamd
+    cmpl    $0x69746e65, %edx
+    jnz     verify_cpu_noamd
+    cmpl    $0x444d4163, %ecx
+    jnz     verify_cpu_noamd
+    mov     $1, %di
+    jmp     verify_cpu_check
+verify_cpu_noamd:
+    cmpl    $0x756e6547, %ebx        /* GenuineIntel */
     jnz     verify_cpu_check
-    movl    $MSR_MISC_ENABLE, %ecx   /* Intel: clear XD_DISABLE */
+    cmpl    $0x49656e69, %edx
+    jnz     verify_cpu_check
+    cmpl    $0x6c65746e, %ecx
+    jnz     verify_cpu_check
+    movl    $0x1, %eax               /* IA32_MISC_ENABLE only when family > 6 || (family == 6 && model >= 0xd) */
+    cpuid
+    movl    %eax, %ecx
+    andl    $0x0ff00f00, %eax
+    shrl    $8, %eax
+    cmpl    $6, %eax
+    ja      verify_cpu_clear_xd
+    jb      verify_cpu_check
+    andl    $0x000f00f0, %ecx
+    shrl    $4, %ecx
+    cmpl    $0xd, %ecx
+    jb      verify_cpu_check
+verify_cpu_clear_xd:
+    movl    $MSR_MISC_ENABLE, %ecx
     rdmsr
-    btrl    $2, %edx
+    btrl    $2, %edx                 /* clear XD_DISABLE */
     jnc     verify_cpu_check
     wrmsr
 verify_cpu_check:
-    movl    $0x80000000, %eax
+    movl    $0x1, %eax               /* does the cpu have what it takes */
+    cpuid
+    andl    $REQUIRED_MASK0, %edx
+    xorl    $REQUIRED_MASK0, %edx
+    jnz     verify_cpu_no_longmode
+    movl    $0x80000000, %eax        /* extended cpuid? */
     cpuid
     cmpl    $0x80000001, %eax
     jb      verify_cpu_no_longmode
     movl    $0x80000001, %eax
     cpuid
-    btl     $29, %edx                /* LM */
-    jnc     verify_cpu_no_longmode
+    andl    $REQUIRED_MASK1, %edx
+    xorl    $REQUIRED_MASK1, %edx
+    jnz     verify_cpu_no_longmode
+    movl    $1, %eax                 /* SSE */
+    cpuid
+    andl    $SSE_MASK, %edx
+    cmpl    $SSE_MASK, %edx
+    jne     verify_cpu_no_longmode
+    popf                             /* restore caller passed flags */
     xorl    %eax, %eax
     ret
 verify_cpu_no_longmode:
+    popf
     movl    $1, %eax
     ret
 
@@ -121,6 +167,10 @@ startup_32:
     movl    %eax, prot_marker        /* moffs32 */
     popal
     movl    $0x00000020, %eax        /* X86_CR4_PAE */
+    testl   $0x1000, tr_cr4          /* X86_CR4_LA57: not here */
+    jz      1f
+    orl     $0x1000, %eax
+1:
     movl    %eax, %cr4
     movl    $pml4, %eax
     movl    %eax, %cr3
@@ -144,12 +194,14 @@ startup_32:
 
     .code64
 startup_64:
+    jmpq    *tr_start(%rip)          /* "now jump into the kernel using virtual addresses" */
+kernel_entry:
     movq    $0x3436343634363436, %rax   /* "64646464" */
     movq    %rax, long_marker(%rip)
     hlt
     .globl done
 done:                                   /* KVM's in-kernel HLT stays halted: a pause finds RIP here */
-    jmp     startup_64
+    jmp     kernel_entry
 
     .balign 8
 tr_gdt:                               /* the GDT pointer lives in the null descriptor, as Linux's does */
@@ -166,7 +218,13 @@ tr_idt:
     .balign 8
 tr_efer:
     .quad   0x901                     /* LME SCE NXE */
-    .globl real_marker, real_bx, prot_marker, compat_marker, long_marker
+tr_start:
+    .quad   kernel_entry
+tr_cr4:
+    .long   0
+tr_lock:
+    .long   0
+    .globl real_marker, real_bx, prot_marker, compat_marker, long_marker, tr_lock
 real_marker:
     .long   0
 real_bx:

@@ -68,6 +68,7 @@ public final class ApTrampolineRun {
         assertEquals(0x33323332, read32(machine, payload.symbol("prot_marker")), "32-bit marker (moffs32)");
         assertEquals(0x4d494952, read32(machine, payload.symbol("real_marker")), "DX and CX from the real-mode INT 30h handler");
         assertEquals(0x5678_1234, read32(machine, payload.symbol("real_bx")), "BX and SI after PUSHA/POPA");
+        assertEquals(1, read32(machine, payload.symbol("tr_lock")), "the real-mode stack lock taken (LOCK BTS in real mode)");
         assertEquals(0x10, end.cs().selector());
         assertTrue(end.cs().l(), "CS.L: 64-bit mode");
         long lmaLme = SpecialRegisters.EFER_LMA | SpecialRegisters.EFER_LME;

@@ -33,16 +33,23 @@ final class ModeRig implements AutoCloseable {
     final PayloadMachine machine;
 
     ModeRig() throws Exception {
-        machine = PayloadMachine.create(new InterpEngine());
+        this(new InterpEngine());
     }
 
-    /** Real mode, CS = CODE >> 4, IP 0, the other segments 0, SP 0x7000. */
+    /** A rig on {@code engine}: {@link #runLong} runs on any engine (the other modes set up the interpreter's way). */
+    ModeRig(io.vmguard.engine.Engine engine) throws Exception {
+        machine = PayloadMachine.create(engine);
+    }
+
+    /** Real mode, CS = CODE >> 4, IP 0, the other segments 0, SP 0x7000 (on any engine). */
     VcpuExit runReal(String source, Registers.Builder registers) throws Exception {
         machine.memory.write(CODE, assemble(".code16", source));
         Segment data = CpuState.realModeSegment(0, 0x3);
         Segment cs = CpuState.realModeSegment((int) (CODE >> 4), 0xb);
         SpecialRegisters now = machine.vcpu.specialRegisters();
-        machine.vcpu.setSpecialRegisters(new SpecialRegisters(cs, data, data, data, data, data, now.tr(), now.ldt(),
+        Segment tr = new Segment(0, 0xffff, 0, 0xb, true, 0, false, false, false, false, false, false);
+        Segment ldt = new Segment(0, 0xffff, 0, 0x2, true, 0, false, false, false, false, false, false);
+        machine.vcpu.setSpecialRegisters(new SpecialRegisters(cs, data, data, data, data, data, tr, ldt,
                 new DescriptorTable(0, 0xffff), new DescriptorTable(0, 0x3ff), 0x6000_0010L, 0, 0, 0, 0, 0, now.apicBase()));
         machine.vcpu.setRegisters(registers.rip(0).rsp(0x7000).rflags(Registers.RFLAGS_RESERVED).build());
         return machine.vcpu.run();
@@ -73,27 +80,37 @@ final class ModeRig implements AutoCloseable {
     }
 
     static final int USER_CODE32 = 0x18 | 3, USER_DATA = 0x20 | 3, USER_CODE64 = 0x28 | 3, KERNEL_CODE64 = 0x30, KERNEL_DATA = 0x38;
+    /** Ring-3 code with a 16-bit default size (D clear), for 16-bit code in compatibility mode. */
+    static final int USER_CODE16 = 0x48 | 3;
 
     /**
-     * Long mode, ring 0 in 64-bit code (CS 0x30, SS/DS/ES 0x38) at {@link #CODE}: the GDT also has ring-3
+     * Long mode, ring 0 in 64-bit code (CS 0x30, SS/DS/ES 0x38) at {@link #CODE}: the GDT also has the flat
+     * 32-bit ring-0 code 0x08 and data 0x10, ring-3
      * 32-bit code 0x1b, data 0x23 and 64-bit code 0x2b (the order SYSCALL/SYSRET want, STAR[63:48] = 0x18),
      * 0-2 MiB identity-mapped (user-accessible) by 4-level tables at 0x20000, a 64-bit TSS at 0x4000 with
-     * RSP0 0x6000, a 64-bit IDT at {@link #IDT} with no gates unless {@link #gate64} adds them.
+     * RSP0 0x6000 and an I/O bitmap allowing every port, a 64-bit IDT at {@link #IDT} with no gates unless {@link #gate64} adds them.
      */
     VcpuExit runLong(String source) throws Exception {
         machine.memory.write(CODE, assemble(".code64", source));
+        descriptor(CODE32, 0x00cf_9b00_0000_ffffL);
+        descriptor(DATA32, 0x00cf_9300_0000_ffffL);
         descriptor(0x18, 0x00cf_fb00_0000_ffffL);
         descriptor(0x20, 0x00cf_f300_0000_ffffL);
         descriptor(0x28, 0x00af_fb00_0000_ffffL);
         descriptor(0x30, 0x00af_9b00_0000_ffffL);
         descriptor(0x38, 0x00cf_9300_0000_ffffL);
+        descriptor(0x48, 0x008f_fb00_0000_ffffL);
         write64(0x20000, 0x21000 | 7);
         write64(0x21000, 0x22000 | 7);
         write64(0x22000, 0x87);
         write64(0x4004, 0x6000);
+        // An all-zero I/O permission bitmap after the TSS (every port allowed from ring 3), then its 0xff end.
+        machine.memory.slice(0x4066, 2).set(U16, 0, (short) 0x68);
+        machine.memory.fill(0x4068, 0x2000, (byte) 0);
+        machine.memory.fill(0x4068 + 0x2000, 1, (byte) 0xff);
         Segment code = new Segment(0, 0xffff_ffff, KERNEL_CODE64, 0xb, true, 0, false, true, true, true, false, false);
         Segment data = new Segment(0, 0xffff_ffff, KERNEL_DATA, 0x3, true, 0, true, true, false, true, false, false);
-        Segment tss = new Segment(0x4000, 0x67, 0x40, 0xb, true, 0, false, false, false, false, false, false);
+        Segment tss = new Segment(0x4000, 0x68 + 0x2000, 0x40, 0xb, true, 0, false, false, false, false, false, false);
         SpecialRegisters now = machine.vcpu.specialRegisters();
         machine.vcpu.setSpecialRegisters(new SpecialRegisters(code, data, data, data, data, data, tss, now.ldt(),
                 new DescriptorTable(GDT, 0xff), new DescriptorTable(IDT, 256 * 16 - 1), 0x8000_0011L, 0, 0x20000, 0x20, 0,

@@ -521,6 +521,72 @@ class ProcessorModesTest {
         }
     }
 
+    /**
+     * Out of long mode the way in, backwards: LRETQ from 64-bit code to 32-bit code (compatibility mode),
+     * CR0.PG cleared there (EFER.LMA goes with it, LME stays), then legacy protected mode without paging.
+     */
+    @Test
+    void compatibilityModeCodeLeavesLongModeByClearingPaging() throws Exception {
+        try (ModeRig rig = new ModeRig()) {
+            VcpuExit exit = rig.runLong("""
+                    pushq $0x08
+                    pushq $0x8100
+                    lretq
+                    .code32
+                    .org 0x100
+                    movl %cr0, %eax
+                    andl $0x7fffffff, %eax
+                    movl %eax, %cr0
+                    movl $0xc0000080, %ecx
+                    rdmsr
+                    movl %eax, 0x600
+                    movw $0x10, %ax
+                    movw %ax, %ds
+                    pushl $0x11111111
+                    popl 0x604
+                    hlt
+                    """);
+            assertInstanceOf(VcpuExit.Halt.class, exit);
+            assertEquals(0x100, rig.read32(0x600) & 0x500, "EFER.LME still set, LMA clear");
+            assertEquals(0x11111111, rig.read32(0x604), "32-bit pushes and pops after leaving long mode");
+            var s = rig.machine.vcpu.specialRegisters();
+            assertEquals(0, s.cr0() & PG);
+            assertEquals(ModeRig.CODE32, s.cs().selector());
+        }
+    }
+
+    /** LES and LSS load far pointers; SGDT stores a 4-byte base outside 64-bit mode; SMSW; INTO on overflow. */
+    @Test
+    void farPointerLoadsTableStoresAndIntoWork() throws Exception {
+        try (ModeRig rig = new ModeRig()) {
+            VcpuExit exit = rig.runProtected("""
+                    movl $0x12345678, 0x700
+                    movw $0x10, 0x704
+                    movl $0x6ff0, 0x708
+                    movw $0x10, 0x70c
+                    lesl 0x700, %ecx
+                    lssl 0x708, %esp
+                    sgdtl 0x710
+                    smsw %dx
+                    movl $0x7fffffff, %ebx
+                    into
+                    addl $1, %ebx
+                    into
+                    hlt
+                    """, Registers.builder(), 0, 0, 0, 0);
+            assertInstanceOf(VcpuExit.Halt.class, exit);
+            Registers r = rig.machine.vcpu.registers();
+            assertEquals(0x12345678, r.rcx());
+            assertEquals(0x6ff0 - 8, r.rsp(), "LSS's ESP, less the CS and EFLAGS the handler leaves of the #OF frame");
+            assertEquals(0xff, rig.read16(0x710), "GDT limit");
+            assertEquals(ModeRig.GDT, rig.read32(0x712), "GDT base, 4 bytes");
+            assertEquals(0x11, r.rdx() & 0xffff, "SMSW: PE and ET");
+            assertEquals(GuestFault.OF, rig.faultVector(), "the second INTO, after the overflow");
+            assertEquals(0, rig.faultError());
+            assertEquals(0x8048, rig.read32(ModeRig.FAULT + 8), "#OF is a trap: EIP after the second INTO");
+        }
+    }
+
     @Test
     void initAndStartupIpiStatesAreTheSdms() {
         CpuState cpu = new CpuState();
