@@ -17,15 +17,15 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * <ul>
  *   <li>a page is marked as holding code ({@link #prepare}) before its bytes are decoded, and the
  *       {@link Epoch} moves, so every vCPU's MMU drops cached writable translations (which skip the "holds code"
- *       check) before its next write;</li>
+ *       check) before its next block ({@link Mmu#seeNewCodePages});</li>
  *   <li>each page has a generation that every drop increments; a block decoded under an older generation is
  *       not kept ({@link #put}), so a write that lands while another vCPU decodes is never lost;</li>
  *   <li>blocks are immutable once built (final fields), so publishing one through the page array is safe.</li>
  * </ul>
- * What remains: a write whose vCPU checked the epoch a moment before another vCPU first marked the page, and
- * whose store lands after that vCPU read the bytes, is not seen; such a write races with the page's very
- * first execution, which no correct program does without synchronising afterwards (and any later write to the
- * page drops the block).
+ * What remains: a write another vCPU makes through a translation it cached before the page became code, within
+ * the block it had under way when that happened, is not seen; such a write races with the page's very first
+ * execution, which no correct program does without synchronising afterwards (and any later write to the page
+ * drops the block).
  *
  * <p>A block records the mode it was decoded for ({@link Block#codeBits}: 16-, 32- or 64-bit code); the vCPU
  * takes a block of another mode for a miss and decodes it again, replacing it. The cache is keyed by mode

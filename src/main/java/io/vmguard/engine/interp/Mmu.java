@@ -90,6 +90,21 @@ final class Mmu {
         fetchTags[index] = NO_TAG;
     }
 
+    /**
+     * Forgets cached writable translations if a RAM page began to hold code (on any vCPU) since the last look:
+     * those translations skip the "holds code" check, and a write through one would leave decoded code stale.
+     * The vCPU looks before each block, once its code is fetched (so a block that made its own page code sees its
+     * own writes to it); another vCPU's write within its block under way races with the page's first execution
+     * (see {@link CodeCache}).
+     */
+    void seeNewCodePages() {
+        int now = codePages.value();
+        if (now != codePagesSeen) {
+            codePagesSeen = now;
+            flushWrites();
+        }
+    }
+
     /** Forgets cached writable translations, so writes to pages that now hold code are seen. */
     void flushWrites() {
         Arrays.fill(writeTags, NO_TAG);
@@ -284,12 +299,6 @@ final class Mmu {
         int index = index(linear);
         long[] tags = access == READ ? readTags : access == WRITE ? writeTags : fetchTags;
         MemorySegment[] pages = access == READ ? readPages : access == WRITE ? writePages : fetchPages;
-        if (access == WRITE && codePages.value() != codePagesSeen) {
-            // Another vCPU (or this one) decoded a page that was plain data: a cached writable translation
-            // could write it unseen, so none is kept.
-            codePagesSeen = codePages.value();
-            flushWrites();
-        }
         if (tags[index] == tag(linear)) {
             return pages[index];
         }
