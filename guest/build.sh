@@ -73,7 +73,8 @@ pkg_version() { # installed version of a Debian package, or "missing"
 KERNEL_PKGS=("$KERNEL_PKG")
 [ "$btf" = no ] || KERNEL_PKGS+=(dwarves)
 if [ "$CC_STATIC" = musl-gcc ]; then LIBC_PKG=musl-dev; else LIBC_PKG=libc6-dev; fi
-USERLAND_PKGS=("$BUSYBOX_PKG" "$LIBC_PKG")
+# programs32/*.c are i386 programs (gcc -m32 -static, glibc's i386 libc from gcc-multilib).
+USERLAND_PKGS=("$BUSYBOX_PKG" "$LIBC_PKG" libc6-dev-i386)
 pkg_versions() { # pkg_versions PKG...: "pkg=version" lines
 	local p
 	for p in "$@"; do
@@ -137,6 +138,7 @@ need_pkg "$BUSYBOX_PKG" pkg_installed "$BUSYBOX_PKG"
 need_pkg "$BUSYBOX_PKG" test -x /bin/busybox
 need_pkg build-essential command -v gcc
 need_pkg build-essential test -f /usr/lib/x86_64-linux-gnu/libc.a
+need_pkg gcc-multilib test -f /usr/lib32/libc.a
 need_pkg cpio command -v cpio
 need_pkg gzip command -v gzip
 need_pkg util-linux command -v flock
@@ -270,6 +272,9 @@ build_userland() {
 	done
 	for c in "$GUEST_DIR"/programs/*.c; do
 		run_logged "$CC_STATIC" -static -O2 -Wall -Wextra -s -o "$ROOTFS/vmguard/bin/$(basename "$c" .c)" "$c" -lm -lpthread
+	done
+	for c in "$GUEST_DIR"/programs32/*.c; do
+		run_logged gcc -m32 -static -O2 -Wall -Wextra -s -o "$ROOTFS/vmguard/bin/$(basename "$c" .c)" "$c" -lm
 	done
 	echo "root:x:0:0:root:/root:/bin/sh" >"$ROOTFS/etc/passwd"
 	echo "root:x:0:" >"$ROOTFS/etc/group"

@@ -106,8 +106,8 @@ public final class PreBootConfig {
     }
 
     private static MachineConfig checked(MachineConfig config) throws ApiError {
-        if (config.vcpuCount() != 1) {
-            throw ApiError.badRequest("vmguard runs one vCPU per VM for now (vcpu_count " + config.vcpuCount() + ")");
+        if (config.vcpuCount() < 1 || config.vcpuCount() > VmConfig.MAX_VCPUS) {
+            throw ApiError.badRequest("vcpu_count must be between 1 and " + VmConfig.MAX_VCPUS + ", not " + config.vcpuCount());
         }
         if (config.memSizeMib() < 1 || config.memSizeMib() > MAX_MEM_MIB) {
             throw ApiError.badRequest("mem_size_mib must be between 1 and " + MAX_MEM_MIB + ", not " + config.memSizeMib());
@@ -190,7 +190,7 @@ public final class PreBootConfig {
         String commandLine = (bootSource.bootArgs() != null ? bootSource.bootArgs() : DEFAULT_BOOT_ARGS) + rootArgs;
         Path initrd = bootSource.initrdPath() == null ? null : Path.of(bootSource.initrdPath());
         return new VmConfig(Path.of(bootSource.kernelImagePath()), initrd, commandLine.strip(), machine.memSizeMib() << 20,
-                engine, serial, disks, netSpecs, Optional.empty());
+                engine, serial, disks, netSpecs, Optional.empty()).withVcpus(machine.vcpuCount());
     }
 
     private List<Drive> orderedDrives() {

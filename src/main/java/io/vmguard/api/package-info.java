@@ -12,8 +12,8 @@
  * Firecracker's serde does; so is any request the VM's state does not allow, with the reason.
  *
  * <p>Where vmguard differs, on purpose: unknown paths answer 404 and known paths under another method 405
- * (Firecracker answers both with 400; the message is Firecracker's); one vCPU only (vcpu_count other than
- * 1 is a 400); default memory 256 MiB (Firecracker: 128); full snapshots only (Diff is a 400); memory
+ * (Firecracker answers both with 400; the message is Firecracker's); vcpu_count up to 64 (Firecracker:
+ * 32), and smt is accepted but gives no sibling threads; default memory 256 MiB (Firecracker: 128); full snapshots only (Diff is a 400); memory
  * backend "File" only; a network interface may use vmguard's datagram sockets instead of a TAP device
  * ({@code vmguard_socket: {local_path, peer_path}}) and ask for an emulated Intel e1000 instead of
  * virtio-net ({@code vmguard_model: "e1000"}), and a network override may also carry

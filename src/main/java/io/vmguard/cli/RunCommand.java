@@ -53,6 +53,10 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--append", paramLabel = "TEXT", description = "added to the kernel command line")
     String append;
 
+    @Option(names = "--cpus", paramLabel = "N", defaultValue = "1",
+            description = "vCPUs, one host thread each (default ${DEFAULT-VALUE}; at most " + VmConfig.MAX_VCPUS + ")")
+    int cpus;
+
     @Option(names = "--memory", paramLabel = "SIZE", defaultValue = "256M", description = "guest RAM (default ${DEFAULT-VALUE})")
     String memory;
 
@@ -224,12 +228,15 @@ public final class RunCommand implements Callable<Integer> {
         if (append != null && !append.isBlank()) {
             line = line + " " + append.strip();
         }
+        if (cpus < 1 || cpus > VmConfig.MAX_VCPUS) {
+            throw new CliException("--cpus takes 1 to " + VmConfig.MAX_VCPUS + ", not " + cpus);
+        }
         requireFile(kernelFile, "kernel");
         if (initrdFile != null) {
             requireFile(initrdFile, "initrd");
         }
         return new VmConfig(kernelFile, initrdFile, line, memoryBytes, engine, serialTarget, diskConfigs, netSpecs,
-                consoleTarget, transport, iommuOn, dmaTestDevice);
+                consoleTarget, transport, iommuOn, dmaTestDevice, cpus);
     }
 
     private static void requireFile(Path file, String what) throws CliException {

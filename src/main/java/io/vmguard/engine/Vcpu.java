@@ -24,6 +24,13 @@ public interface Vcpu extends AutoCloseable {
 
     long readMsr(int index) throws EngineException;
 
+    /**
+     * Lets an application processor (any vCPU but 0, which runs from creation) run from the registers set
+     * here instead of waiting for INIT and a start-up IPI from the BSP, as it does from creation: for VMMs
+     * and tests that start every CPU themselves. A no-op for a vCPU that runs already.
+     */
+    void startRunning() throws EngineException;
+
     void writeMsr(int index, long value) throws EngineException;
 
     /**

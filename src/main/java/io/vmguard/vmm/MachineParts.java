@@ -23,9 +23,9 @@ import java.util.function.Consumer;
 
 /**
  * The machine's parts, built the same way for a boot and for a restore, and saved and restored together:
- * the engine's VM and vCPU over guest memory, the buses, the PCI root, the virtio and the legacy devices.
+ * the engine's VM and vCPUs over guest memory, the buses, the PCI root, the virtio and the legacy devices.
  */
-record MachineParts(VmConfig config, String engineName, GuestMemory memory, VirtualMachine machine, Vcpu vcpu,
+record MachineParts(VmConfig config, String engineName, GuestMemory memory, VirtualMachine machine, List<Vcpu> vcpus,
                      LegacyDevices devices, VirtioDevices virtio, EmulatedNics nics, PciRoot pci, Bus io, Bus mmio,
                      CompletableFuture<RunOutcome> outcome) {
 
@@ -38,7 +38,7 @@ record MachineParts(VmConfig config, String engineName, GuestMemory memory, Virt
         VirtualMachine machine = null;
         VirtioDevices virtio = null;
         EmulatedNics nics = new EmulatedNics();
-        Vcpu vcpu = null;
+        List<Vcpu> vcpus = new java.util.ArrayList<>();
         try {
             machine = engine.createVm(memory);
             Bus io = new Bus("port I/O");
@@ -54,36 +54,42 @@ record MachineParts(VmConfig config, String engineName, GuestMemory memory, Virt
                 PciAddress at = pci.nextAddress().orElseThrow(() -> new VmException("no PCI slot left for the DMA test device"));
                 pci.add(new DmaTestDevice(doors.forPci(at, "dma-test")));
             }
-            vcpu = machine.createVcpu(0);
+            for (int index = 0; index < config.vcpus(); index++) {
+                vcpus.add(machine.createVcpu(index)); // the BSP first; the others wait for its start-up IPIs
+            }
             CompletableFuture<RunOutcome> outcome = new CompletableFuture<>();
             LegacyDevices devices = LegacyDevices.attach(io, machine, config.serial(), powerControl(outcome),
-                    config.memoryBytes(), 1);
-            return new MachineParts(config, engine.name(), memory, machine, vcpu, devices, virtio, nics, pci, io, mmio, outcome);
+                    config.memoryBytes(), config.vcpus());
+            return new MachineParts(config, engine.name(), memory, machine, List.copyOf(vcpus), devices, virtio, nics, pci,
+                    io, mmio, outcome);
         } catch (EngineException e) {
             nics.close();
-            closeQuietly(vcpu, virtio, machine, memory);
+            closeQuietly(vcpus, virtio, machine, memory);
             throw new VmException(e.getMessage(), e);
         } catch (IllegalArgumentException | IllegalStateException | VmException e) {
             // Bad sizes, a full PCI bus or MMIO window: one line, and nothing left open.
             nics.close();
-            closeQuietly(vcpu, virtio, machine, memory);
+            closeQuietly(vcpus, virtio, machine, memory);
             throw e instanceof VmException vm ? vm : new VmException(e.getMessage(), e);
         }
+    }
+
+    /** vCPU 0, the bootstrap processor: it runs from the boot state, the others from its start-up IPIs. */
+    Vcpu bsp() {
+        return vcpus.getFirst();
     }
 
     void close() {
         devices.close();
         nics.close();
-        closeQuietly(vcpu, virtio, machine, memory);
+        closeQuietly(vcpus, virtio, machine, memory);
     }
 
-    private static void closeQuietly(Vcpu vcpu, VirtioDevices virtio, VirtualMachine machine, GuestMemory memory) {
+    private static void closeQuietly(List<Vcpu> vcpus, VirtioDevices virtio, VirtualMachine machine, GuestMemory memory) {
         if (virtio != null) {
             virtio.close();
         }
-        if (vcpu != null) {
-            vcpu.close();
-        }
+        vcpus.forEach(Vcpu::close);
         if (machine != null) {
             machine.close();
         }
@@ -94,7 +100,9 @@ record MachineParts(VmConfig config, String engineName, GuestMemory memory, Virt
 
     /** Writes every part's state into the snapshot tree, in the order {@link #restoreState} reads it. */
     void saveState(StateWriter root) throws EngineException {
-        vcpu.saveState(root.append("vcpus"));
+        for (Vcpu vcpu : vcpus) {
+            vcpu.saveState(root.append("vcpus"));
+        }
         machine.saveState(root.child("machine"));
         StateWriter saved = root.child("devices");
         pci.saveState(saved.child("pci"));
@@ -111,11 +119,14 @@ record MachineParts(VmConfig config, String engineName, GuestMemory memory, Virt
      * that come back running through it.
      */
     void restoreState(StateReader root, Map<Integer, MacAddress> macs) throws SnapshotException, EngineException {
-        List<StateReader> vcpus = root.list("vcpus", 1);
-        if (vcpus.size() != 1) {
-            throw new SnapshotException("snapshot field vcpus has " + vcpus.size() + " entries; this vmguard runs one vCPU");
+        List<StateReader> savedVcpus = root.list("vcpus", VmConfig.MAX_VCPUS);
+        if (savedVcpus.size() != vcpus.size()) {
+            throw new SnapshotException("snapshot field vcpus has " + savedVcpus.size() + " entries; its configuration has "
+                    + vcpus.size());
         }
-        vcpu.restoreState(vcpus.getFirst());
+        for (int i = 0; i < savedVcpus.size(); i++) {
+            vcpus.get(i).restoreState(savedVcpus.get(i));
+        }
         machine.restoreState(root.child("machine"));
         StateReader saved = root.child("devices");
         pci.restoreState(saved.child("pci"));

@@ -65,7 +65,8 @@ public record RestoreOptions(SerialTarget serial, Optional<SerialTarget> console
         Optional<SerialTarget> virtioConsole = saved.console().isPresent()
                 ? Optional.of(console().orElse(new SerialTarget.Null())) : Optional.empty();
         return new VmConfig(saved.kernel(), saved.initrd(), saved.commandLine(), saved.memoryBytes(), saved.engine(),
-                serial(), images, cards, virtioConsole, saved.virtioTransport(), saved.iommu(), saved.dmaTestDevice());
+                serial(), images, cards, virtioConsole, saved.virtioTransport(), saved.iommu(), saved.dmaTestDevice(),
+                saved.vcpus());
     }
 
     /** The MACs the replacements give, by card index: a clone's cards answer for their own addresses. */

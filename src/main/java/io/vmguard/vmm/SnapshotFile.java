@@ -207,7 +207,8 @@ final class SnapshotFile {
                 .putString("virtio_transport", config.virtioTransport().name().toLowerCase(java.util.Locale.ROOT))
                 .putBoolean("console", config.console().isPresent())
                 .putBoolean("iommu", config.iommu())
-                .putBoolean("dma_test_device", config.dmaTestDevice());
+                .putBoolean("dma_test_device", config.dmaTestDevice())
+                .putLong("vcpus", config.vcpus());
         for (DiskConfig disk : config.disks()) {
             out.append("disks").putString("path", disk.path().toString()).putBoolean("read_only", disk.readOnly())
                     .putString("serial", disk.serial());
@@ -238,7 +239,8 @@ final class SnapshotFile {
             Optional<SerialTarget> console = in.getBoolean("console") ? Optional.of(new SerialTarget.Null()) : Optional.empty();
             return new VmConfig(kernel, initrd, in.getString("command_line"), in.getLong("memory_bytes", 1, 1L << 46), engine,
                     new SerialTarget.Null(), disks, nets, console, transport,
-                    in.getBoolean("iommu"), in.getBoolean("dma_test_device"));
+                    in.getBoolean("iommu"), in.getBoolean("dma_test_device"),
+                    in.has("vcpus") ? in.getInt("vcpus", 1, VmConfig.MAX_VCPUS) : 1); // before SMP: one
         } catch (IllegalArgumentException e) { // bad paths (InvalidPathException) too
             throw new SnapshotException("snapshot field " + (in.path().isEmpty() ? "vm" : in.path()) + ": " + e.getMessage());
         }

@@ -46,7 +46,7 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
- * One virtual machine: guest memory, an engine's VM and vCPU, the buses, the legacy devices and the PCI
+ * One virtual machine: guest memory, an engine's VM and vCPUs (one thread each), the buses, the legacy devices and the PCI
  * root bus, wired together from a {@link VmConfig}. This is the only place that knows both engines and devices.
  *
  * <p>Life: built by {@link #create} (boots a kernel) or {@link #restore} (continues a snapshot), then
@@ -66,9 +66,10 @@ public final class Vm implements AutoCloseable {
     private final MachineParts parts;
     /** Completed once, by whichever comes first: the guest's power-off or reset, a vCPU failure, a stop. */
     private final CompletableFuture<RunOutcome> outcome;
-    private final VcpuRunner runner;
+    /** One per vCPU, vCPU 0 first. */
+    private final List<VcpuRunner> runners;
     private final VmEvents events;
-    private Thread vcpuThread;
+    private List<Thread> vcpuThreads;
     private Watchdog watchdog;
     /** Written under this object's lock, read without it: status requests must not wait behind a snapshot. */
     private volatile VmState state = VmState.NOT_STARTED;
@@ -88,7 +89,7 @@ public final class Vm implements AutoCloseable {
         this.events = events;
         this.outcome = parts.outcome();
         this.parts = parts;
-        this.runner = new VcpuRunner(parts.vcpu(), parts.io(), parts.mmio(), outcome);
+        this.runners = parts.vcpus().stream().map(vcpu -> new VcpuRunner(vcpu, parts.io(), parts.mmio(), outcome)).toList();
     }
 
     /** Builds the VM and loads the kernel; nothing runs until {@link #run()} or {@link #start()}. */
@@ -128,7 +129,7 @@ public final class Vm implements AutoCloseable {
         MachineParts parts = MachineParts.assemble(config, engine, memory, events, pciDevices);
         GuestTpm tpm = null;
         try {
-            AcpiPlatform platform = new AcpiPlatform(1, true, parts.virtio().slots(), parts.virtio().viot());
+            AcpiPlatform platform = new AcpiPlatform(config.vcpus(), true, parts.virtio().slots(), parts.virtio().viot());
             if (tpmSettings.isPresent()) {
                 tpm = GuestTpm.boot(tpmSettings.get(), config, memory, parts.mmio());
                 platform = platform.withTpm(GuestTpm.ACPI);
@@ -136,9 +137,11 @@ public final class Vm implements AutoCloseable {
             // The guest learns its devices from ACPI: the virtio-mmio ones are declared there, PCI is enumerated.
             long rsdp = AcpiTables.install(memory, platform);
             BootState boot = LinuxBoot.prepare(memory, config.kernel(), config.initrd(), config.commandLine(), rsdp);
-            parts.vcpu().setRegisters(boot.registers());
-            parts.vcpu().setSpecialRegisters(boot.specialRegisters());
-            BootMsrs.applyTo(parts.vcpu());
+            parts.bsp().setRegisters(boot.registers());
+            parts.bsp().setSpecialRegisters(boot.specialRegisters());
+            for (Vcpu vcpu : parts.vcpus()) {
+                BootMsrs.applyTo(vcpu); // what firmware sets on every CPU before the OS runs
+            }
         } catch (KernelLoadException | EngineException | IllegalArgumentException | VmException e) {
             if (tpm != null) {
                 tpm.close();
@@ -270,14 +273,16 @@ public final class Vm implements AutoCloseable {
         return awaitOutcome();
     }
 
-    /** Starts the vCPU; returns at once. A restored VM continues where its snapshot stopped. */
+    /** Starts the vCPUs; returns at once. A restored VM continues where its snapshot stopped. */
     public synchronized void start() {
-        if (vcpuThread != null) {
+        if (vcpuThreads != null) {
             throw new IllegalStateException("the VM was already started");
         }
         parts.devices().startInput();
-        vcpuThread = Thread.ofPlatform().name("vcpu0").daemon().start(runner);
-        watchdog = new Watchdog(events, List.of(runner), this::stop, WATCHDOG_PERIOD, DEVICE_STUCK_AFTER,
+        vcpuThreads = runners.stream()
+                .map(runner -> Thread.ofPlatform().name("vcpu" + runner.index()).daemon().start(runner))
+                .toList();
+        watchdog = new Watchdog(events, runners, this::stop, WATCHDOG_PERIOD, DEVICE_STUCK_AFTER,
                 () -> Runtime.getRuntime().halt(1));
         watchdog.start();
         state = VmState.RUNNING;
@@ -286,11 +291,12 @@ public final class Vm implements AutoCloseable {
             parts.virtio().resume();
             parts.nics().resume();
         }
-        events.emit(Source.VMM, restored ? "vm-resumed" : "vm-started", Severity.INFO, Map.of("engine", parts.engineName()));
+        events.emit(Source.VMM, restored ? "vm-resumed" : "vm-started", Severity.INFO,
+                Map.of("engine", parts.engineName(), "vcpus", runners.size()));
         outcome.whenComplete((result, error) -> stopped(result));
     }
 
-    /** Waits for the run's end, then stops the vCPU thread and flushes the parts.devices(). */
+    /** Waits for the run's end, then stops the vCPU threads and flushes the parts.devices(). */
     public RunOutcome awaitOutcome() throws InterruptedException {
         RunOutcome result;
         try {
@@ -298,16 +304,52 @@ public final class Vm implements AutoCloseable {
         } catch (java.util.concurrent.ExecutionException e) {
             result = new RunOutcome.Failed(String.valueOf(e.getCause()));
         }
-        runner.stop();
-        Thread thread;
+        runners.forEach(VcpuRunner::stop);
+        List<Thread> threads;
         synchronized (this) {
-            thread = vcpuThread;
+            threads = vcpuThreads;
         }
-        if (thread != null) {
-            thread.join(VCPU_JOIN_MILLIS);
-        }
+        joinAll(threads);
         parts.devices().flush();
         return result;
+    }
+
+    /** Waits for each thread a while (together at most about {@link #VCPU_JOIN_MILLIS}). */
+    private static void joinAll(List<Thread> threads) throws InterruptedException {
+        if (threads == null) {
+            return;
+        }
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(VCPU_JOIN_MILLIS);
+        for (Thread thread : threads) {
+            long left = deadline - System.nanoTime();
+            if (left > 0) {
+                thread.join(java.time.Duration.ofNanos(left));
+            }
+        }
+    }
+
+    /**
+     * Parks every vCPU at an instruction boundary; on failure (one did not park in time, or the run ended) the
+     * others run again and the reason is returned. Null when all are parked.
+     */
+    private String holdAll() throws VmException {
+        for (VcpuRunner runner : runners) {
+            boolean parked;
+            try {
+                parked = runner.pause(PAUSE_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                runners.forEach(VcpuRunner::resume);
+                throw new VmException("interrupted while pausing");
+            }
+            if (!parked) {
+                runners.forEach(VcpuRunner::resume);
+                return outcome.isDone() ? "the VM stopped while pausing"
+                        : "vCPU " + runner.index() + " did not reach an instruction boundary within " + PAUSE_MILLIS
+                        + " ms (" + runner.currentExit() + ")";
+            }
+        }
+        return null;
     }
 
     /** The run's result, once it has ended. */
@@ -338,21 +380,9 @@ public final class Vm implements AutoCloseable {
             case STOPPED -> throw new VmException("the VM has stopped");
             case RUNNING -> { }
         }
-        boolean parked;
-        try {
-            parked = runner.pause(PAUSE_MILLIS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            runner.resume();
-            throw new VmException("interrupted while pausing");
-        }
-        if (!parked) {
-            runner.resume();
-            if (outcome.isDone()) {
-                throw new VmException("the VM stopped while pausing");
-            }
-            throw new VmException("the vCPU did not reach an instruction boundary within " + PAUSE_MILLIS + " ms ("
-                    + runner.currentExit() + ")");
+        String failed = holdAll();
+        if (failed != null) {
+            throw new VmException(failed);
         }
         try {
             parts.virtio().pause();
@@ -363,7 +393,7 @@ public final class Vm implements AutoCloseable {
             parts.virtio().resume();
             parts.nics().resume();
             parts.devices().resume();
-            runner.resume();
+            runners.forEach(VcpuRunner::resume);
             throw new VmException("cannot pause the devices: " + e.getMessage(), e);
         }
         state = VmState.PAUSED;
@@ -378,14 +408,14 @@ public final class Vm implements AutoCloseable {
             case NOT_STARTED -> throw new VmException("the VM has not started");
             case PAUSED -> { }
         }
-        if (vcpuThread == null) {
+        if (vcpuThreads == null) {
             start(); // a restored VM: its devices resume in start()
             return;
         }
         parts.devices().resume();
         parts.virtio().resume();
         parts.nics().resume();
-        runner.resume();
+        runners.forEach(VcpuRunner::resume);
         state = VmState.RUNNING;
         events.emit(Source.VMM, "vm-resumed", Severity.INFO, Map.of());
     }
@@ -433,8 +463,8 @@ public final class Vm implements AutoCloseable {
                                   Duration elapsed) {}
 
     /**
-     * Runs {@code inspection} over one consistent moment of the guest: a running vCPU is held at an
-     * instruction boundary (devices keep running; only vCPUs change kernel state) while its registers are
+     * Runs {@code inspection} over one consistent moment of the guest: running vCPUs are held at an
+     * instruction boundary (devices keep running; only vCPUs change kernel state) while their registers are
      * read and {@code inspection} runs, then let go. A paused VM is inspected as it stands.
      */
     public synchronized <T> T inspect(Function<GuestView, T> inspection) throws VmException {
@@ -445,22 +475,16 @@ public final class Vm implements AutoCloseable {
             case STOPPED -> throw new VmException("the VM has stopped");
         };
         if (hold) {
-            boolean parked;
-            try {
-                parked = runner.pause(PAUSE_MILLIS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                runner.resume();
-                throw new VmException("interrupted while holding the vCPU");
-            }
-            if (!parked) {
-                runner.resume();
-                throw new VmException(outcome.isDone() ? "the VM stopped"
-                        : "the vCPU did not reach an instruction boundary within " + PAUSE_MILLIS + " ms");
+            String failed = holdAll();
+            if (failed != null) {
+                throw new VmException(failed);
             }
         }
         try {
-            List<VcpuState> vcpus = List.of(captureVcpu(parts.vcpu()));
+            List<VcpuState> vcpus = new java.util.ArrayList<>();
+            for (Vcpu vcpu : parts.vcpus()) {
+                vcpus.add(captureVcpu(vcpu));
+            }
             PhysicalMemory memory = new GuestPhysicalMemory(parts.memory());
             return inspection.apply(new GuestView() {
                 @Override
@@ -478,7 +502,7 @@ public final class Vm implements AutoCloseable {
         } finally {
             // A monitor may have asked for a pause while we held the vCPU: it stays parked for that pause.
             if (hold && !guestEventPausePending) {
-                runner.resume();
+                runners.forEach(VcpuRunner::resume);
             }
         }
     }
@@ -496,12 +520,12 @@ public final class Vm implements AutoCloseable {
     }
 
     /**
-     * From a monitor's listener on the vCPU thread: the vCPU stops before its next instruction, and the VM
-     * is then paused as {@link #pause()} does (on another thread, since a pause waits for the vCPU).
+     * From a monitor's listener on a vCPU thread: every vCPU stops before its next instruction, and the VM
+     * is then paused as {@link #pause()} does (on another thread, since a pause waits for the vCPUs).
      */
     public void pauseFromGuestEvent(String why) {
         guestEventPausePending = true;
-        runner.requestPause();
+        runners.forEach(VcpuRunner::requestPause);
         Thread.ofPlatform().name("vmi-pause").daemon().start(() -> {
             try {
                 pause();
@@ -509,7 +533,7 @@ public final class Vm implements AutoCloseable {
                 events.emit(Source.VMM, "vm-paused-for-inspection", Severity.WARNING, Map.of("reason", why));
             } catch (VmException e) {
                 guestEventPausePending = false;
-                runner.resume();
+                runners.forEach(VcpuRunner::resume);
             }
         });
     }
@@ -590,7 +614,12 @@ public final class Vm implements AutoCloseable {
         Map<String, Object> metrics = new LinkedHashMap<>();
         metrics.put("state", state().apiName());
         instructionsExecuted().ifPresent(count -> metrics.put("instructions", count));
-        metrics.put("exits", runner.exitCounts());
+        metrics.put("vcpus", runners.size());
+        Map<String, Long> exits = new LinkedHashMap<>();
+        for (VcpuRunner runner : runners) {
+            runner.exitCounts().forEach((kind, count) -> exits.merge(kind, count, Long::sum));
+        }
+        metrics.put("exits", exits);
         metrics.put("devices", parts.virtio().counters());
         if (!parts.nics().isEmpty()) {
             metrics.put("nics", parts.nics().counters());
@@ -610,7 +639,15 @@ public final class Vm implements AutoCloseable {
 
     /** Guest instructions executed so far, where the engine counts them. */
     public OptionalLong instructionsExecuted() {
-        return parts.vcpu().instructionsExecuted();
+        long total = 0;
+        for (Vcpu vcpu : parts.vcpus()) {
+            OptionalLong count = vcpu.instructionsExecuted();
+            if (count.isEmpty()) {
+                return OptionalLong.empty();
+            }
+            total += count.getAsLong();
+        }
+        return OptionalLong.of(total);
     }
 
     public GuestMemory memory() {
@@ -641,13 +678,11 @@ public final class Vm implements AutoCloseable {
             scanning.close();
         }
         outcome.complete(new RunOutcome.Failed("closed"));
-        runner.stop();
-        if (vcpuThread != null) {
-            try {
-                vcpuThread.join(VCPU_JOIN_MILLIS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        runners.forEach(VcpuRunner::stop);
+        try {
+            joinAll(vcpuThreads);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         parts.devices().close();
         parts.virtio().close();
@@ -655,11 +690,11 @@ public final class Vm implements AutoCloseable {
             watchdog.close(); // the shutdown completed: no last resort needed
         }
         closeQuietly(tpm); // swtpm ends with the VM (a vCPU still running would see a failed TPM, nothing worse)
-        if (vcpuThread != null && vcpuThread.isAlive()) {
-            // The vCPU still runs on this memory: unmapping it now could crash the host process.
+        if (vcpuThreads != null && vcpuThreads.stream().anyMatch(Thread::isAlive)) {
+            // A vCPU still runs on this memory: unmapping it now could crash the host process.
             return;
         }
-        parts.vcpu().close();
+        parts.vcpus().forEach(Vcpu::close);
         parts.machine().close();
         parts.memory().close();
     }

@@ -21,8 +21,14 @@ import java.util.Objects;
  */
 public record VmConfig(Path kernel, Path initrd, String commandLine, long memoryBytes, String engine, SerialTarget serial,
                        List<DiskConfig> disks, List<NetSpec> nets, Optional<SerialTarget> console,
-                       VirtioTransport virtioTransport, boolean iommu, boolean dmaTestDevice) {
+                       VirtioTransport virtioTransport, boolean iommu, boolean dmaTestDevice, int vcpus) {
+    /** vCPUs a VM may have: the interpreter's limit, and eight times what the guest image's kernel is built for. */
+    public static final int MAX_VCPUS = 64;
+
     public VmConfig {
+        if (vcpus < 1 || vcpus > MAX_VCPUS) {
+            throw new IllegalArgumentException("a VM has 1 to " + MAX_VCPUS + " vCPUs, not " + vcpus);
+        }
         Objects.requireNonNull(kernel, "kernel");
         Objects.requireNonNull(commandLine, "commandLine");
         Objects.requireNonNull(engine, "engine");
@@ -31,6 +37,14 @@ public record VmConfig(Path kernel, Path initrd, String commandLine, long memory
         nets = List.copyOf(nets);
         Objects.requireNonNull(console, "console");
         Objects.requireNonNull(virtioTransport, "virtioTransport");
+    }
+
+    /** One vCPU. */
+    public VmConfig(Path kernel, Path initrd, String commandLine, long memoryBytes, String engine, SerialTarget serial,
+                    List<DiskConfig> disks, List<NetSpec> nets, Optional<SerialTarget> console,
+                    VirtioTransport virtioTransport, boolean iommu, boolean dmaTestDevice) {
+        this(kernel, initrd, commandLine, memoryBytes, engine, serial, disks, nets, console, virtioTransport, iommu,
+                dmaTestDevice, 1);
     }
 
     /** The devices given, behind the IOMMU (the default), no test device. */
@@ -52,31 +66,36 @@ public record VmConfig(Path kernel, Path initrd, String commandLine, long memory
 
     public VmConfig withDisks(List<DiskConfig> newDisks) {
         return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, newDisks, nets, console, virtioTransport,
-                iommu, dmaTestDevice);
+                iommu, dmaTestDevice, vcpus);
     }
 
     public VmConfig withNets(List<NetSpec> newNets) {
         return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, disks, newNets, console, virtioTransport,
-                iommu, dmaTestDevice);
+                iommu, dmaTestDevice, vcpus);
     }
 
     public VmConfig withVirtioTransport(VirtioTransport newTransport) {
         return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, disks, nets, console, newTransport, iommu,
-                dmaTestDevice);
+                dmaTestDevice, vcpus);
     }
 
     public VmConfig withConsole(SerialTarget newConsole) {
         return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, disks, nets, Optional.of(newConsole), virtioTransport,
-                iommu, dmaTestDevice);
+                iommu, dmaTestDevice, vcpus);
     }
 
     public VmConfig withIommu(boolean on) {
         return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, disks, nets, console, virtioTransport, on,
-                dmaTestDevice);
+                dmaTestDevice, vcpus);
     }
 
     public VmConfig withDmaTestDevice(boolean present) {
         return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, disks, nets, console, virtioTransport, iommu,
-                present);
+                present, vcpus);
+    }
+
+    public VmConfig withVcpus(int count) {
+        return new VmConfig(kernel, initrd, commandLine, memoryBytes, engine, serial, disks, nets, console, virtioTransport, iommu,
+                dmaTestDevice, count);
     }
 }

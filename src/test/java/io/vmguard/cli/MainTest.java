@@ -72,6 +72,13 @@ class MainTest {
     }
 
     @Test
+    void aVcpuCountOutsideOneToSixtyFourIsOneLine() throws Exception {
+        Path kernel = Files.writeString(dir.resolve("k"), "x");
+        assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString(), "--cpus", "65"));
+        assertOneLineError("--cpus takes 1 to 64, not 65");
+    }
+
+    @Test
     void guestMemoryBeyondWhatTheHostCanBackIsOneLine() throws Exception {
         Path kernel = Files.writeString(dir.resolve("vmlinux"), "not a kernel at all");
         assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString(), "--memory", "1T"));

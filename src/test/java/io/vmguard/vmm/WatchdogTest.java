@@ -54,6 +54,10 @@ class WatchdogTest {
         }
 
         @Override
+        public void startRunning() {
+        }
+
+        @Override
         public SpecialRegisters specialRegisters() {
             throw new UnsupportedOperationException();
         }

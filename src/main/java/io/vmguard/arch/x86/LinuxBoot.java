@@ -16,7 +16,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * Prepares guest memory and the boot vCPU for Linux's 64-bit boot protocol, as Firecracker does: kernel,
+ * Prepares guest memory and the boot vCPU for Linux's 64-bit boot protocol (or, for a Multiboot kernel,
+ * for {@link MultibootKernel}'s 32-bit entry), as Firecracker does: kernel,
  * initrd and command line in memory, boot_params with the e820 map, identity page tables and a GDT, and
  * the CPU already in long mode at the kernel's 64-bit entry with RSI pointing at boot_params.
  */
@@ -35,6 +36,10 @@ public final class LinuxBoot {
     public static BootState prepare(GuestMemory memory, Path kernelFile, Path initrdFile, String commandLine, long acpiRsdp)
             throws KernelLoadException {
         try (Arena arena = Arena.ofConfined()) {
+            BootState multiboot = multiboot(memory, kernelFile, initrdFile, commandLine, arena);
+            if (multiboot != null) {
+                return multiboot;
+            }
             KernelImage kernel = KernelImage.open(kernelFile, arena);
             KernelImage.Loaded loaded = kernel.loadInto(memory);
 
@@ -65,6 +70,32 @@ public final class LinuxBoot {
             long cr3 = BootPageTables.writeTo(memory);
             return new BootState(entryRegisters(loaded.entry()), longModeRegisters(cr3), loaded.end(), initrdAddress, initrdSize);
         }
+    }
+
+    /**
+     * A Multiboot v1 kernel (neither an x86-64 ELF nor a bzImage, with a Multiboot header in its first 8 KiB)
+     * loaded and entered in 32-bit protected mode, the initrd as its module; null for any other file.
+     */
+    private static BootState multiboot(GuestMemory memory, Path kernelFile, Path initrdFile, String commandLine, Arena arena)
+            throws KernelLoadException {
+        MemorySegment bytes;
+        try {
+            bytes = map(kernelFile, arena);
+        } catch (KernelLoadException e) {
+            return null; // KernelImage.open says what is wrong with the file, as it did before
+        }
+        boolean elf64 = ElfKernel.matches(bytes) && bytes.byteSize() > 4 && bytes.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 4) == 2;
+        if (elf64 || BzImageKernel.matches(bytes)) {
+            return null;
+        }
+        var header = MultibootKernel.findHeader(bytes);
+        if (header.isEmpty()) {
+            return null;
+        }
+        MultibootKernel kernel = MultibootKernel.parse("kernel " + kernelFile, bytes, header.get());
+        MemorySegment module = initrdFile == null ? null : map(initrdFile, arena);
+        String moduleName = initrdFile == null ? null : initrdFile.getFileName().toString();
+        return kernel.load(memory, module, moduleName, commandLine);
     }
 
     /** The initrd goes as high as it may (page aligned), below the MMIO gap and above the kernel. */

@@ -97,7 +97,12 @@ public final class CodeScanner implements MonitorListener, AutoCloseable {
         }
     }
 
-    private ExecutionVerdict decide(MonitorEvent.CodeExecution event) {
+    /**
+     * One vCPU at a time: the window, the digest, the verdict cache and what was reported are shared, and with
+     * several vCPUs each asks from its own thread. Asking is rare (a frame's first execution since it changed),
+     * so the others wait only while a frame is scanned, which takes microseconds.
+     */
+    private synchronized ExecutionVerdict decide(MonitorEvent.CodeExecution event) {
         executions.incrementAndGet();
         if (!window.fill(memory, event.frame(), event.rip(), event.cr3(), false)) {
             return ExecutionVerdict.RUN; // not RAM (a ROM or device window): nothing a signature database covers

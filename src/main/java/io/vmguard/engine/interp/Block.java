@@ -18,10 +18,13 @@ final class Block {
      * which may differ from one mapping of the page to another).
      */
     final int[] ends;
+    /** The mode (default operand size) it was decoded for: it runs in no other ({@link CpuState#codeBits}). */
+    final int codeBits;
 
     Block(Instruction[] instructions, int[] ends) {
         this.instructions = instructions;
         this.ends = ends;
+        this.codeBits = instructions[0].codeBits;
     }
 
     /** A block of one instruction, for code the cache cannot hold (outside RAM, or straddling a page). */

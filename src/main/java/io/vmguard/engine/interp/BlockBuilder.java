@@ -40,6 +40,11 @@ final class BlockBuilder {
      * Faults of the first instruction's decoding (#GP for more than 15 bytes) propagate.
      */
     Block build(MemorySegment page, long rip) {
+        return build(page, rip, 64);
+    }
+
+    /** As {@link #build(MemorySegment, long)}, for code of default size {@code codeBits} (16, 32, 64). */
+    Block build(MemorySegment page, long rip, int codeBits) {
         this.page = page;
         this.pageLinear = rip & Mmu.PAGE_MASK;
         int count = 0;
@@ -48,7 +53,7 @@ final class BlockBuilder {
             while (count < Block.MAX_LENGTH) {
                 Instruction insn;
                 try {
-                    insn = decoder.decode(address);
+                    insn = decoder.decode(address, codeBits);
                 } catch (GuestFault fault) {
                     if (count == 0) {
                         throw fault;

@@ -4,7 +4,8 @@ import io.vmguard.engine.DescriptorTable;
 import io.vmguard.engine.Segment;
 
 /**
- * The architectural state of one interpreted x86-64 CPU. Fields are package-private and mutable on
+ * The architectural state of one interpreted x86 CPU, in any of its modes (real, 16/32-bit protected,
+ * compatibility, 64-bit). Fields are package-private and mutable on
  * purpose: the executor touches them on every instruction and must not pay for accessors or copies.
  *
  * <p>All of it is in a snapshot: a field added here belongs in {@link #copyFrom} and in
@@ -37,6 +38,14 @@ final class CpuState {
     int cpl;
 
     long cr0 = 0x6000_0010L;
+    /**
+     * The default operand and address size of the code running now: 16 (real mode, or a 16-bit code
+     * segment), 32 or 64. Derived from CR0.PE, EFER.LMA and CS ({@link #updateMode}); kept in a field
+     * because every decoded block and every memory access asks for it.
+     */
+    int codeBits = 16;
+    /** PAE paging outside long mode: the four page-directory-pointer entries, loaded when CR3 is. */
+    final long[] pdpte = new long[4];
     long cr2;
     long cr3;
     long cr4;
@@ -76,6 +85,114 @@ final class CpuState {
         segments[CS] = new Segment(0xffff0000L, 0xffff, 0xf000, 0xb, true, 0, false, true, false, false, false, false);
     }
 
+    /**
+     * The state INIT leaves (SDM Vol. 3 Table 10-1): real mode at F000:FFF0 with CS base FFFF0000, CR0
+     * 60000010, EFER 0, flags 2, EDX the processor signature, everything else zero. Like INIT (unlike
+     * RESET) it keeps the x87/SSE registers, MTRRs and the SYSENTER/SYSCALL MSRs (the APIC is the
+     * platform's).
+     */
+    void resetForInit() {
+        java.util.Arrays.fill(gpr, 0);
+        gpr[RDX] = Cpuid.SIGNATURE;
+        rip = 0xfff0;
+        setRflags(Flags.RESERVED_ONE);
+        Segment data = realModeSegment(0, 0x3);
+        for (int i = 0; i < segments.length; i++) {
+            segments[i] = data;
+        }
+        segments[CS] = new Segment(0xffff0000L, 0xffff, 0xf000, 0xb, true, 0, false, true, false, false, false, false);
+        fsBase = 0;
+        gsBase = 0;
+        kernelGsBase = 0;
+        tr = new Segment(0, 0xffff, 0, 0xb, true, 0, false, false, false, false, false, false);
+        ldt = new Segment(0, 0xffff, 0, 0x2, true, 0, false, false, false, false, false, false);
+        gdt = new DescriptorTable(0, 0xffff);
+        idt = new DescriptorTable(0, 0xffff);
+        cpl = 0;
+        cr0 = 0x6000_0010L | (cr0 & 0x6000_0000L); // INIT keeps CD and NW
+        cr2 = 0;
+        cr3 = 0;
+        cr4 = 0;
+        efer = 0;
+        java.util.Arrays.fill(pdpte, 0);
+        java.util.Arrays.fill(debug, 0);
+        debug[6] = 0xffff_0ff0L;
+        debug[7] = 0x400;
+        interruptShadow = false;
+        halted = false;
+        updateMode();
+    }
+
+    /**
+     * A startup IPI with {@code vector}: real mode at vector:0000, CS selector vector << 8 and base
+     * vector << 12 (the 4 KiB page the trampoline is in). It follows INIT, whose state the rest keeps.
+     */
+    void startupAt(int vector) {
+        int selector = (vector & 0xff) << 8;
+        segments[CS] = realModeSegment(selector, 0xb);
+        rip = 0;
+        halted = false;
+        updateMode();
+    }
+
+    /** A real-mode segment register as a load of {@code selector} leaves it: base selector * 16, limit 64 KiB. */
+    static Segment realModeSegment(int selector, int type) {
+        return new Segment((long) (selector & 0xffff) << 4, 0xffff, selector & 0xffff, type, true, 0, false, true, false,
+                false, false, false);
+    }
+
+    /** Works out {@link #codeBits} again after CR0.PE, EFER.LMA or CS changed. */
+    void updateMode() {
+        Segment code = segments[CS];
+        codeBits = (cr0 & io.vmguard.engine.SpecialRegisters.CR0_PE) == 0 ? 16
+                : longMode() && code.l() ? 64
+                : code.db() ? 32 : 16;
+    }
+
+    /**
+     * Why a combination of control registers and CS is not a processor state (null when it is one): PG
+     * without PE, LMA without PG and PAE, LMA that LME did not ask for, a 64-bit CS outside long mode or
+     * with D set.
+     */
+    static String invalidMode(long cr0, long cr4, long efer, Segment cs) {
+        boolean pe = (cr0 & io.vmguard.engine.SpecialRegisters.CR0_PE) != 0;
+        boolean pg = (cr0 & io.vmguard.engine.SpecialRegisters.CR0_PG) != 0;
+        boolean lma = (efer & io.vmguard.engine.SpecialRegisters.EFER_LMA) != 0;
+        boolean lme = (efer & io.vmguard.engine.SpecialRegisters.EFER_LME) != 0;
+        boolean pae = (cr4 & io.vmguard.engine.SpecialRegisters.CR4_PAE) != 0;
+        if (pg && !pe) {
+            return "CR0.PG without CR0.PE";
+        }
+        if (lma && !(pg && pae && lme)) {
+            return "EFER.LMA without CR0.PG, CR4.PAE and EFER.LME";
+        }
+        if (!lma && pg && lme) {
+            return "CR0.PG and EFER.LME without EFER.LMA";
+        }
+        if (cs.l() && lma && cs.db()) {
+            return "a 64-bit code segment (CS.L) with CS.D set";
+        }
+        return null;
+    }
+
+    /** PAE paging outside long mode: the PDPTEs from CR3, as a load of CR3 reads them (no checks: a restore). */
+    void loadPdptesQuietly(Mmu mmu) {
+        boolean legacyPae = paging() && (cr4 & io.vmguard.engine.SpecialRegisters.CR4_PAE) != 0 && !longMode();
+        for (int i = 0; i < 4; i++) {
+            pdpte[i] = legacyPae ? mmu.physicalRead((cr3 & 0xffff_ffe0L) + 8L * i, 8) : 0;
+        }
+    }
+
+    /** Real mode: CR0.PE clear (segments are selector * 16, no privilege checks, interrupts through the IVT). */
+    boolean realMode() {
+        return (cr0 & io.vmguard.engine.SpecialRegisters.CR0_PE) == 0;
+    }
+
+    /** The linear address of code at {@code ip}: in 64-bit mode the same, else CS base + EIP, 32 bits. */
+    long codeLinear(long ip) {
+        return codeBits == 64 ? ip : (segments[CS].base() + ip) & 0xffff_ffffL;
+    }
+
     /** Makes this CPU's state a copy of {@code other}'s (segments and tables are immutable records). */
     void copyFrom(CpuState other) {
         System.arraycopy(other.gpr, 0, gpr, 0, gpr.length);
@@ -96,6 +213,8 @@ final class CpuState {
         kernelGsBase = other.kernelGsBase;
         cpl = other.cpl;
         cr0 = other.cr0;
+        codeBits = other.codeBits;
+        System.arraycopy(other.pdpte, 0, pdpte, 0, pdpte.length);
         cr2 = other.cr2;
         cr3 = other.cr3;
         cr4 = other.cr4;
@@ -151,7 +270,8 @@ final class CpuState {
         } else if (index == GS) {
             gsBase = segment.base();
         } else if (index == CS) {
-            cpl = segment.dpl();
+            cpl = realMode() ? 0 : segment.dpl();
+            updateMode();
         }
     }
 

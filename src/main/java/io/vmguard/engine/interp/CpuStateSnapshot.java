@@ -18,6 +18,8 @@ import java.util.List;
  *   fs_base, gs_base, kernel_gs_base   the 64-bit bases (FS/GS bases live here, not in segments)
  *   cpl
  *   cr0, cr2, cr3, cr4, efer
+ *   pdpte             the 4 PAE page-directory-pointer entries (PAE paging outside long mode; absent in
+ *                     snapshots from before the interpreter ran other modes: zeros)
  *   debug             DR0-DR7 (indices 4 and 5 unused)
  *   star, lstar, cstar, sfmask, sysenter_cs, sysenter_esp, sysenter_eip, tsc_aux, pat, misc_enable
  *   sse               {xmm: 32 quadwords, low then high of XMM0 ... XMM15; mxcsr}
@@ -29,17 +31,14 @@ import java.util.List;
  * CR8 and IA32_APIC_BASE are the local APIC's, saved with the platform.
  *
  * <p>Reading checks every field against what the interpreter can run and the hardware allows, so a
- * snapshot that would make the interpreter fail later fails here, naming the field: 64-bit long mode
- * (EFER.LME and LMA, CR0.PE and PG, CR4.PAE, a 64-bit CS), control registers and EFER without bits the
- * interpreter refuses to set, canonical addresses where the CPU requires them, and registers that fit
+ * snapshot that would make the interpreter fail later fails here, naming the field: a consistent mode
+ * ({@link CpuState#invalidMode}), control registers and EFER without bits the interpreter refuses to set, canonical addresses where the CPU requires them, and registers that fit
  * their width.
  */
 final class CpuStateSnapshot {
     private static final List<String> SEGMENT_NAMES = List.of("es", "cs", "ss", "ds", "fs", "gs");
     /** RFLAGS bits that are reserved: always 0, except bit 1, always 1. */
     private static final long RFLAGS_RESERVED = 0xffff_ffff_ffc0_802aL;
-    private static final long CR0_LONG_MODE = SpecialRegisters.CR0_PE | SpecialRegisters.CR0_PG;
-    private static final long EFER_LONG_MODE = SpecialRegisters.EFER_LME | SpecialRegisters.EFER_LMA;
     /** CR3 bits 63:52 are reserved (MOV to CR3 raises #GP). */
     private static final long CR3_BITS = 0x000f_ffff_ffff_ffffL;
 
@@ -67,6 +66,7 @@ final class CpuStateSnapshot {
         out.putLong("cr3", cpu.cr3);
         out.putLong("cr4", cpu.cr4);
         out.putLong("efer", cpu.efer);
+        out.putLongs("pdpte", cpu.pdpte);
         out.putLongs("debug", cpu.debug);
         out.putLong("star", cpu.star);
         out.putLong("lstar", cpu.lstar);
@@ -96,6 +96,7 @@ final class CpuStateSnapshot {
         CpuState cpu = new CpuState();
         System.arraycopy(in.getLongs("gpr", 16), 0, cpu.gpr, 0, 16);
         cpu.rip = SnapshotFields.canonical(in, "rip");
+        long[] pdpte = in.has("pdpte") ? in.getLongs("pdpte", 4) : new long[4];
         long rflags = in.getLong("rflags");
         if ((rflags & RFLAGS_RESERVED) != Flags.RESERVED_ONE) {
             throw SnapshotFields.invalid(in, "rflags", "0x" + Long.toHexString(rflags)
@@ -112,6 +113,19 @@ final class CpuStateSnapshot {
         cpu.kernelGsBase = SnapshotFields.canonical(in, "kernel_gs_base");
         cpu.cpl = in.getInt("cpl", 0, 3);
         readControlRegisters(in, cpu);
+        String invalid = CpuState.invalidMode(cpu.cr0, cpu.cr4, cpu.efer, cpu.segments[CpuState.CS]);
+        if (invalid != null) {
+            // Named by the register that contradicts the others: CR0.PG, EFER.LMA, or CS's D bit.
+            if (invalid.startsWith("a 64-bit")) {
+                throw SnapshotFields.invalid(in.list("segments", SEGMENT_NAMES.size()).get(CpuState.CS), "db", invalid);
+            }
+            throw SnapshotFields.invalid(in, invalid.startsWith("CR0") ? "cr0" : "efer", invalid);
+        }
+        System.arraycopy(pdpte, 0, cpu.pdpte, 0, 4);
+        cpu.updateMode();
+        if (cpu.realMode() && cpu.cpl != 0) {
+            throw SnapshotFields.invalid(in, "cpl", cpu.cpl + " in real mode, where it is 0");
+        }
         System.arraycopy(in.getLongs("debug", 8), 0, cpu.debug, 0, 8);
         cpu.star = in.getLong("star");
         cpu.lstar = SnapshotFields.canonical(in, "lstar");
@@ -146,30 +160,15 @@ final class CpuStateSnapshot {
             }
             cpu.segments[i] = SegmentSnapshot.get(segment);
         }
-        StateReader cs = segments.get(CpuState.CS);
-        if (!cpu.segments[CpuState.CS].l() || cpu.segments[CpuState.CS].db()) {
-            throw SnapshotFields.invalid(cs, "l", "not a 64-bit code segment (l set, db clear): the interpreter runs 64-bit code only");
-        }
     }
 
-    /** CR0, CR2, CR3, CR4 and EFER: 64-bit long mode, and only bits the guest could have set. */
+    /** CR0, CR2, CR3, CR4 and EFER: only bits the guest could have set. */
     private static void readControlRegisters(StateReader in, CpuState cpu) throws SnapshotException {
         cpu.cr0 = SnapshotFields.bits(in, "cr0", 0xffff_ffffL);
-        if ((cpu.cr0 & CR0_LONG_MODE) != CR0_LONG_MODE) {
-            throw SnapshotFields.invalid(in, "cr0", "0x" + Long.toHexString(cpu.cr0)
-                    + ", without PE and PG: the interpreter runs 64-bit long mode only");
-        }
         cpu.cr2 = in.getLong("cr2");
         cpu.cr3 = SnapshotFields.bits(in, "cr3", CR3_BITS);
         cpu.cr4 = SnapshotFields.bits(in, "cr4", SystemOps.CR4_SUPPORTED);
-        if ((cpu.cr4 & SpecialRegisters.CR4_PAE) == 0) {
-            throw SnapshotFields.invalid(in, "cr4", "0x" + Long.toHexString(cpu.cr4) + ", without PAE, which long mode requires");
-        }
         cpu.efer = SnapshotFields.bits(in, "efer", SystemOps.EFER_WRITABLE | SpecialRegisters.EFER_LMA);
-        if ((cpu.efer & EFER_LONG_MODE) != EFER_LONG_MODE) {
-            throw SnapshotFields.invalid(in, "efer", "0x" + Long.toHexString(cpu.efer)
-                    + ", without LME and LMA: the interpreter runs 64-bit long mode only");
-        }
     }
 
     private static void readX87(StateReader in, CpuState cpu) throws SnapshotException {

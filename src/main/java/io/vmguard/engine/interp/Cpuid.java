@@ -39,6 +39,12 @@ final class Cpuid {
     private static final int LAHF_LM = 1, ABM = 1 << 5;
     private static final int SYSCALL = 1 << 11, NX = 1 << 20, RDTSCP = 1 << 27, LM = 1 << 29;
 
+    /**
+     * Family 6, model 0x3a, stepping 9: an x86-64 without AVX-era assumptions. CPUID leaf 1 reports it in
+     * EAX, and INIT leaves it in EDX.
+     */
+    static final int SIGNATURE = 0x000306a9;
+
     private Cpuid() {}
 
     /** Fills {@code out} with EAX, EBX, ECX, EDX for leaf {@code leaf}, subleaf {@code subleaf}. */
@@ -47,7 +53,7 @@ final class Cpuid {
         switch (leaf) {
             case 0 -> vendor(MAX_BASIC_LEAF, "GenuineIntel", out);
             case 1 -> {
-                out[0] = 0x000306a9; // family 6, model 0x3a, stepping 9: an x86-64 without AVX-era assumptions
+                out[0] = SIGNATURE;
                 out[1] = (apicId << 24) | (1 << 16) | (8 << 8);
                 out[2] = CX16 | POPCNT | TSC_DEADLINE | HYPERVISOR;
                 out[3] = FPU | PSE | TSC | MSR | PAE | CX8 | APIC | PGE | CMOV | PAT | CLFLUSH | FXSR | SSE | SSE2;

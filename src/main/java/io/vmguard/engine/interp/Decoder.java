@@ -1,7 +1,10 @@
 package io.vmguard.engine.interp;
 
 /**
- * Decodes 64-bit-mode x86 instructions into {@link Instruction}s. Bytes come from a {@link Source}, which
+ * Decodes x86 instructions of every mode into {@link Instruction}s: 64-bit mode (REX, RIP-relative
+ * operands), and 32- and 16-bit code (real mode, protected mode, compatibility mode), where 40-4F are
+ * INC/DEC, segment overrides count, 16-bit ModRM addressing exists and the instructions 64-bit mode
+ * dropped (PUSHA, far pointers, segment pushes) are back. Bytes come from a {@link Source}, which
  * fetches through the MMU (so an instruction that straddles an unmapped page faults like on hardware).
  * Encodings the interpreter does not implement decode to {@link Op#INVALID}, which the executor turns
  * into #UD for the guest.
@@ -17,6 +20,8 @@ final class Decoder {
     private final Source source;
     private long start;
     private int position;
+    /** The default operand/address size of the code being decoded: 16, 32 or 64. */
+    private int bits = 64;
 
     Decoder(Source source) {
         this.source = source;
@@ -37,10 +42,24 @@ final class Decoder {
         return Flags.signExtend(value, size);
     }
 
+    /** Decodes 64-bit-mode code. */
     Instruction decode(long rip) {
-        start = rip;
+        return decode(rip, 64);
+    }
+
+    /**
+     * Decodes the instruction at linear address {@code linear} for code whose default size is
+     * {@code codeBits} (16, 32 or 64; see {@link CpuState#codeBits}).
+     */
+    Instruction decode(long linear, int codeBits) {
+        start = linear;
         position = 0;
+        bits = codeBits;
+        boolean long64 = codeBits == 64;
         Instruction insn = new Instruction();
+        insn.codeBits = codeBits;
+        insn.legacy = !long64;
+        boolean addressFlip = false;
         int rexW = 0, rexR = 0, rexX = 0, rexB = 0;
         boolean operand16 = false;
         int b;
@@ -49,7 +68,7 @@ final class Decoder {
         int rex = 0;
         while (true) {
             b = next();
-            if ((b & 0xf0) == 0x40) {
+            if (long64 && (b & 0xf0) == 0x40) {
                 rex = b;
                 continue;
             }
@@ -59,11 +78,14 @@ final class Decoder {
                     insn.mandatoryPrefix = insn.mandatoryPrefix == 0 ? 0x66 : insn.mandatoryPrefix;
                     yield true;
                 }
-                case 0x67 -> { insn.addrSize = 4; yield true; }
+                case 0x67 -> { addressFlip = true; yield true; }
                 case 0xf0 -> { insn.lock = true; yield true; }
                 case 0xf2 -> { insn.rep = Instruction.REPNE; insn.mandatoryPrefix = 0xf2; yield true; }
                 case 0xf3 -> { insn.rep = Instruction.REP; insn.mandatoryPrefix = 0xf3; yield true; }
-                case 0x2e, 0x36, 0x3e, 0x26 -> true; // null segment overrides in 64-bit mode
+                case 0x26 -> { insn.segment = long64 ? insn.segment : CpuState.ES; yield true; } // null in 64-bit mode
+                case 0x2e -> { insn.segment = long64 ? insn.segment : CpuState.CS; yield true; }
+                case 0x36 -> { insn.segment = long64 ? insn.segment : CpuState.SS; yield true; }
+                case 0x3e -> { insn.segment = long64 ? insn.segment : CpuState.DS; yield true; }
                 case 0x64 -> { insn.segment = CpuState.FS; yield true; }
                 case 0x65 -> { insn.segment = CpuState.GS; yield true; }
                 default -> false;
@@ -80,9 +102,19 @@ final class Decoder {
             rexX = (rex >> 1) & 1;
             rexB = rex & 1;
         }
-        int vSize = rexW != 0 ? 8 : operand16 ? 2 : 4;
-        // Near branches, push and pop default to 64-bit operands; 66 gives 16.
-        int stackSize = operand16 && rexW == 0 ? 2 : 8;
+        int vSize;
+        int stackSize;
+        if (long64) {
+            vSize = rexW != 0 ? 8 : operand16 ? 2 : 4;
+            // Near branches, push and pop default to 64-bit operands; 66 gives 16.
+            stackSize = operand16 && rexW == 0 ? 2 : 8;
+            insn.addrSize = addressFlip ? 4 : 8;
+        } else {
+            int defaultSize = codeBits == 32 ? 4 : 2;
+            vSize = operand16 ? 6 - defaultSize : defaultSize; // 66 and 67 swap 16 and 32
+            stackSize = vSize;
+            insn.addrSize = addressFlip ? 6 - defaultSize : defaultSize;
+        }
         insn.opSize = vSize;
         insn.opcode = b;
 
@@ -94,6 +126,9 @@ final class Decoder {
         insn.length = position;
         if (insn.lock && !lockable(insn)) {
             insn.op = Op.INVALID;
+        }
+        if (insn.legacy && insn.segment < 0) {
+            insn.segment = CpuState.DS; // operands without a base (moffs, XLAT, string sources)
         }
         if (insn.op == Op.INVALID || insn.op == Op.UD2) {
             insn.bytes = new byte[position];
@@ -132,6 +167,10 @@ final class Decoder {
             return reg;
         }
         insn.rm = -1;
+        if (insn.addrSize == 2) {
+            modrm16(insn, mod, rm);
+            return reg;
+        }
         if (rm == 4) {
             int sib = next();
             insn.scale = 1 << (sib >> 6);
@@ -145,7 +184,7 @@ final class Decoder {
                 insn.base = base | (rexB << 3);
             }
         } else if (rm == 5 && mod == 0) {
-            insn.ripRelative = true;
+            insn.ripRelative = bits == 64; // outside 64-bit mode: an absolute disp32
             insn.disp = imm(4);
         } else {
             insn.base = rm | (rexB << 3);
@@ -155,7 +194,36 @@ final class Decoder {
         } else if (mod == 2) {
             insn.disp = imm(4);
         }
+        if (insn.legacy && insn.segment < 0) {
+            insn.segment = insn.base == CpuState.RSP || insn.base == CpuState.RBP ? CpuState.SS : CpuState.DS;
+        }
         return reg;
+    }
+
+    /** 16-bit addressing: BX/BP plus SI/DI plus disp8/disp16; BP-based forms default to SS. */
+    private void modrm16(Instruction insn, int mod, int rm) {
+        if (mod == 0 && rm == 6) {
+            insn.disp = imm(2) & 0xffff;
+        } else {
+            insn.base = switch (rm) {
+                case 0, 1, 7 -> CpuState.RBX;
+                case 2, 3, 6 -> CpuState.RBP;
+                default -> -1;
+            };
+            insn.index = switch (rm) {
+                case 0, 2, 4 -> CpuState.RSI;
+                case 1, 3, 5 -> CpuState.RDI;
+                default -> -1;
+            };
+            if (insn.base < 0) { // [SI] and [DI] are bases for SS purposes only through BP: keep them as index
+                insn.base = insn.index;
+                insn.index = -1;
+            }
+            insn.disp = mod == 1 ? imm(1) : mod == 2 ? imm(2) : 0;
+        }
+        if (insn.segment < 0) {
+            insn.segment = insn.base == CpuState.RBP ? CpuState.SS : CpuState.DS;
+        }
     }
 
     private void decodeOneByte(Instruction insn, int b, int vSize, int stackSize, int rexW, int rexR, int rexX, int rexB) {
@@ -172,6 +240,10 @@ final class Decoder {
             }
             return;
         }
+        if (bits != 64 && decodeLegacyOneByte(insn, b, vSize)) {
+            return;
+        }
+        boolean long64 = bits == 64;
         switch (b) {
             case 0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57 -> {
                 insn.op = Op.PUSH_REG; insn.reg = (b & 7) | (rexB << 3); insn.opSize = stackSize;
@@ -193,7 +265,13 @@ final class Decoder {
                 insn.op = Op.JCC; insn.sub = b & 0xf; insn.imm = imm(1);
             }
             case 0x80 -> { insn.op = Op.ALU_RM_IMM; insn.opSize = 1; insn.sub = modrm(insn, rexR, rexX, rexB); insn.imm = imm(1); }
-            case 0x82 -> insn.op = Op.INVALID; // the legacy alias of 80 is gone in 64-bit mode: #UD
+            case 0x82 -> { // the legacy alias of 80; gone in 64-bit mode: #UD
+                if (long64) {
+                    insn.op = Op.INVALID;
+                } else {
+                    insn.op = Op.ALU_RM_IMM; insn.opSize = 1; insn.sub = modrm(insn, rexR, rexX, rexB); insn.imm = imm(1);
+                }
+            }
             case 0x81 -> { insn.op = Op.ALU_RM_IMM; insn.sub = modrm(insn, rexR, rexX, rexB); insn.imm = imm(Math.min(vSize, 4)); }
             case 0x83 -> { insn.op = Op.ALU_RM_IMM; insn.sub = modrm(insn, rexR, rexX, rexB); insn.imm = imm(1); }
             case 0x84 -> { insn.op = Op.TEST_RM_REG; insn.opSize = 1; modrm(insn, rexR, rexX, rexB); }
@@ -230,8 +308,8 @@ final class Decoder {
                 insn.reg = CpuState.RAX;
                 insn.rm = -1;
                 insn.disp = imm(insn.addrSize);
-                if (insn.addrSize == 4) {
-                    insn.disp &= 0xffff_ffffL;
+                if (insn.addrSize != 8) {
+                    insn.disp &= Flags.mask(insn.addrSize);
                 }
             }
             case 0xa4 -> { insn.op = Op.MOVS; insn.opSize = 1; }
@@ -264,7 +342,7 @@ final class Decoder {
             case 0xc9 -> { insn.op = Op.LEAVE; insn.opSize = stackSize; }
             case 0xcc -> insn.op = Op.INT3;
             case 0xcd -> { insn.op = Op.INT; insn.imm = next(); }
-            case 0xcf -> insn.op = Op.IRET;
+            case 0xcf -> { insn.op = Op.IRET; insn.opSize = vSize; }
             case 0xd0 -> { insn.op = Op.SHIFT; insn.opSize = 1; insn.sub = modrm(insn, rexR, rexX, rexB); insn.imm = 1; }
             case 0xd1 -> { insn.op = Op.SHIFT; insn.sub = modrm(insn, rexR, rexX, rexB); insn.imm = 1; }
             case 0xd2 -> { insn.op = Op.SHIFT; insn.opSize = 1; insn.sub = modrm(insn, rexR, rexX, rexB); insn.imm = -1; }
@@ -277,8 +355,8 @@ final class Decoder {
             case 0xe5 -> { insn.op = Op.IN; insn.opSize = Math.min(vSize, 4); insn.imm = next(); }
             case 0xe6 -> { insn.op = Op.OUT; insn.opSize = 1; insn.imm = next(); }
             case 0xe7 -> { insn.op = Op.OUT; insn.opSize = Math.min(vSize, 4); insn.imm = next(); }
-            case 0xe8 -> { insn.op = Op.CALL_REL; insn.opSize = 8; insn.imm = imm(4); }
-            case 0xe9 -> { insn.op = Op.JMP_REL; insn.imm = imm(4); }
+            case 0xe8 -> { insn.op = Op.CALL_REL; insn.opSize = long64 ? 8 : vSize; insn.imm = imm(long64 ? 4 : vSize); }
+            case 0xe9 -> { insn.op = Op.JMP_REL; insn.imm = imm(long64 ? 4 : vSize); }
             case 0xeb -> { insn.op = Op.JMP_REL; insn.imm = imm(1); }
             case 0xec -> { insn.op = Op.IN; insn.opSize = 1; insn.imm = -1; }
             case 0xed -> { insn.op = Op.IN; insn.opSize = Math.min(vSize, 4); insn.imm = -1; }
@@ -321,14 +399,54 @@ final class Decoder {
                 switch (group) {
                     case 0 -> insn.op = Op.INC;
                     case 1 -> insn.op = Op.DEC;
-                    case 2 -> { insn.op = Op.CALL_RM; insn.opSize = 8; }
-                    case 4 -> { insn.op = Op.JMP_RM; insn.opSize = 8; }
+                    case 2 -> { insn.op = Op.CALL_RM; insn.opSize = long64 ? 8 : vSize; }
+                    case 4 -> { insn.op = Op.JMP_RM; insn.opSize = long64 ? 8 : vSize; }
+                    case 3, 5 -> { // far CALL/JMP through an m16:16/32/64 operand
+                        insn.op = !insn.isMemory() ? Op.INVALID : group == 3 ? Op.FAR_CALL : Op.FAR_JMP;
+                        insn.sub = 1;
+                    }
                     case 6 -> { insn.op = Op.PUSH_RM; insn.opSize = stackSize; }
-                    default -> insn.op = Op.INVALID; // far CALL/JMP (3, 5) are not implemented
+                    default -> insn.op = Op.INVALID;
                 }
             }
             default -> insn.op = Op.INVALID;
         }
+    }
+
+    /**
+     * The one-byte opcodes whose meaning outside 64-bit mode differs from (or is missing in) 64-bit mode;
+     * false for the rest, which decode as in 64-bit mode with the mode's sizes.
+     */
+    private boolean decodeLegacyOneByte(Instruction insn, int b, int vSize) {
+        switch (b) {
+            case 0x06, 0x0e, 0x16, 0x1e -> { insn.op = Op.PUSH_SEG; insn.reg = b >> 3; }
+            case 0x07, 0x17, 0x1f -> { insn.op = Op.POP_SEG; insn.reg = b >> 3; }
+            case 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47 -> { insn.op = Op.INC; insn.rm = b & 7; }
+            case 0x48, 0x49, 0x4a, 0x4b, 0x4c, 0x4d, 0x4e, 0x4f -> { insn.op = Op.DEC; insn.rm = b & 7; }
+            case 0x60 -> insn.op = Op.PUSHA;
+            case 0x61 -> insn.op = Op.POPA;
+            case 0x63 -> insn.op = Op.INVALID; // ARPL: not implemented
+            case 0x9a, 0xea -> {
+                insn.op = b == 0x9a ? Op.FAR_CALL : Op.FAR_JMP;
+                insn.sub = 0;
+                insn.imm = imm(vSize) & Flags.mask(vSize);
+                insn.imm2 = imm(2) & 0xffff;
+            }
+            case 0xc4, 0xc5 -> {
+                insn.op = Op.LOAD_FAR_POINTER;
+                modrm(insn, 0, 0, 0);
+                insn.sub = b == 0xc4 ? CpuState.ES : CpuState.DS;
+                if (!insn.isMemory()) {
+                    insn.op = Op.INVALID;
+                }
+            }
+            case 0xce -> insn.op = Op.INTO;
+            default -> {
+                return false;
+            }
+        }
+        insn.opSize = vSize;
+        return true;
     }
 
     private void decodeTwoByte(Instruction insn, int vSize, int stackSize, int rexW, int rexR, int rexX, int rexB) {
@@ -343,6 +461,16 @@ final class Decoder {
             }
             case 0x01 -> decodeGroup7(insn, rexR, rexX, rexB);
             case 0x05 -> insn.op = Op.SYSCALL;
+            case 0x34 -> insn.op = Op.SYSENTER;
+            case 0x35 -> { insn.op = Op.SYSEXIT; insn.opSize = rexW != 0 ? 8 : 4; }
+            case 0xb2, 0xb4, 0xb5 -> {
+                insn.op = Op.LOAD_FAR_POINTER;
+                modrm(insn, rexR, rexX, rexB);
+                insn.sub = b == 0xb2 ? CpuState.SS : b == 0xb4 ? CpuState.FS : CpuState.GS;
+                if (!insn.isMemory()) {
+                    insn.op = Op.INVALID;
+                }
+            }
             case 0x06 -> insn.op = Op.CLTS;
             case 0x07 -> { insn.op = Op.SYSRET; insn.opSize = rexW != 0 ? 8 : 4; }
             case 0x08, 0x09 -> insn.op = Op.WBINVD;
@@ -356,7 +484,7 @@ final class Decoder {
                     insn.op = Op.INVALID;
                     return;
                 }
-                insn.opSize = 8;
+                insn.opSize = bits == 64 ? 8 : 4;
                 insn.op = switch (b) {
                     case 0x20 -> Op.MOV_FROM_CR;
                     case 0x21 -> Op.MOV_FROM_DR;
@@ -373,7 +501,7 @@ final class Decoder {
             }
             case 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87,
                  0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8d, 0x8e, 0x8f -> {
-                insn.op = Op.JCC; insn.sub = b & 0xf; insn.imm = imm(4);
+                insn.op = Op.JCC; insn.sub = b & 0xf; insn.imm = imm(bits == 64 ? 4 : vSize);
             }
             case 0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97,
                  0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f -> {
@@ -455,8 +583,10 @@ final class Decoder {
                 default -> Op.INVALID;
             };
         } else {
-            // LFENCE, MFENCE, SFENCE: one vCPU executes in order already.
+            // LFENCE and SFENCE: a vCPU's own accesses are in order already, and x86 keeps loads and stores in
+            // order among themselves. MFENCE also orders stores before later loads, which other vCPUs can see.
             insn.op = group >= 5 ? Op.NOP : Op.INVALID;
+            insn.sub = group == 6 ? Op.NOP_MFENCE : 0;
         }
     }
 

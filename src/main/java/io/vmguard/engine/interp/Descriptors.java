@@ -2,16 +2,22 @@ package io.vmguard.engine.interp;
 
 import io.vmguard.engine.Segment;
 
-/** Reads segment descriptors from the guest's GDT, with the checks that raise #GP/#NP/#SS. */
+/** Reads segment descriptors from the guest's GDT or LDT, with the checks that raise #GP/#NP/#SS. */
 final class Descriptors {
     private Descriptors() {}
 
-    /** The raw 8-byte descriptor for {@code selector}, or #GP(selector) if it is outside the GDT or in an LDT. */
+    /**
+     * The raw 8-byte descriptor for {@code selector} from the GDT, or the LDT when its TI bit is set;
+     * #GP(selector) if it lies outside the table (or names the LDT while none is loaded).
+     */
     static long read(CpuState cpu, Mmu mmu, int selector) {
+        int index = selector & 0xfff8;
         if ((selector & 4) != 0) {
-            throw GuestFault.gp(selector & 0xfffc); // LDTs are not supported
+            if (cpu.ldt.unusable() || index + 7L > Integer.toUnsignedLong(cpu.ldt.limit())) {
+                throw GuestFault.gp(selector & 0xfffc);
+            }
+            return mmu.readSupervisor(cpu.ldt.base() + index, 8);
         }
-        int index = selector & ~7;
         if (index + 7 > cpu.gdt.limit()) {
             throw GuestFault.gp(selector & 0xfffc);
         }
@@ -33,16 +39,19 @@ final class Descriptors {
         return segment;
     }
 
-    /** Loads a stack segment for privilege {@code cpl}; a null selector is allowed below ring 3 in long mode. */
+    /**
+     * Loads a stack segment for privilege {@code cpl}: writable data with DPL and RPL equal to it; a null
+     * selector is allowed below ring 3 in long mode only.
+     */
     static Segment stack(CpuState cpu, Mmu mmu, int selector, int cpl) {
         if ((selector & 0xfffc) == 0) {
-            if (cpl == 3) {
+            if (cpl == 3 || !cpu.longMode()) {
                 throw GuestFault.gp();
             }
             return nullSegment(selector, cpl);
         }
         Segment segment = Segment.fromDescriptor(read(cpu, mmu, selector), selector);
-        if (!segment.s() || (segment.type() & 8) != 0 || (segment.type() & 2) == 0 || segment.dpl() != cpl) {
+        if (!segment.s() || (segment.type() & 8) != 0 || (segment.type() & 2) == 0 || segment.dpl() != cpl || (selector & 3) != cpl) {
             throw GuestFault.gp(selector & 0xfffc);
         }
         if (!segment.present()) {
@@ -58,7 +67,9 @@ final class Descriptors {
         }
         Segment segment = Segment.fromDescriptor(read(cpu, mmu, selector), selector);
         boolean readable = segment.s() && ((segment.type() & 8) == 0 || (segment.type() & 2) != 0);
-        if (!readable) {
+        boolean conformingCode = (segment.type() & 0xc) == 0xc;
+        boolean privileged = conformingCode || Math.max(cpu.cpl, selector & 3) <= segment.dpl();
+        if (!readable || !privileged) {
             throw GuestFault.gp(selector & 0xfffc);
         }
         if (!segment.present()) {

@@ -5,9 +5,10 @@ import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.LongConsumer;
 
 /**
- * Frames that something other than the vCPU wrote (a device's DMA, the VMM), waiting for the vCPU to drop
- * what it decoded from them. Any thread marks; the vCPU thread drains before each block, so a block runs
- * stale code only if it started before the write was marked (as a CPU may run code a device is overwriting).
+ * Frames that something other than a vCPU wrote (a device's DMA, the VMM), waiting for the vCPUs to drop
+ * what they decoded from them. Any thread marks; every vCPU drains before each block, into the code cache the
+ * vCPUs share (so whichever drains drops the frame's code for all), and a block runs stale code only if it
+ * started before the write was marked (as a CPU may run code a device is overwriting).
  * A frame bitmap, a summary bit per 64-frame word so a drain skips what nobody wrote, and a volatile flag: the
  * vCPU's look costs one volatile load while nothing is pending.
  *
@@ -20,6 +21,8 @@ final class DeviceWrites {
     private final AtomicLongArray written;
     private final AtomicLongArray summary;
     private volatile boolean pending;
+    /** A vCPU is dropping marked frames' code: the others wait for it (drain is synchronized) before their block. */
+    private volatile boolean draining;
     static final int STRIPES = 4096;
     private final AtomicIntegerArray underWay = new AtomicIntegerArray(STRIPES);
 
@@ -83,12 +86,25 @@ final class DeviceWrites {
         return a | b;
     }
 
+    /**
+     * Whether marked frames wait, or another vCPU is dropping them right now: a vCPU that sees either drains
+     * before its next block, and so never starts a block from a marked frame another vCPU has not dropped yet.
+     */
     boolean pending() {
-        return pending;
+        return pending || draining;
     }
 
-    /** Hands each marked frame's address to {@code dropped} and forgets it. */
-    void drain(LongConsumer dropped) {
+    /** Hands each marked frame's address to {@code dropped} and forgets it; one vCPU at a time. */
+    synchronized void drain(LongConsumer dropped) {
+        draining = true; // before the flag is cleared: a vCPU looking meanwhile sees one or the other
+        try {
+            drainMarks(dropped);
+        } finally {
+            draining = false;
+        }
+    }
+
+    private void drainMarks(LongConsumer dropped) {
         // Before the bits: a mark racing with this drain sets the flag again, and the next drain takes it.
         pending = false;
         for (int group = 0; group < summary.length(); group++) {

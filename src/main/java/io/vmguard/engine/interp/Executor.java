@@ -1,5 +1,7 @@
 package io.vmguard.engine.interp;
 
+import java.lang.invoke.VarHandle;
+
 import static io.vmguard.engine.interp.CpuState.RAX;
 import static io.vmguard.engine.interp.CpuState.RCX;
 import static io.vmguard.engine.interp.CpuState.RDI;
@@ -41,11 +43,21 @@ final class Executor {
     private final Platform platform;
     private final SseUnit sse;
     private final X87Unit x87;
+    /** Makes LOCK-prefixed instructions and XCHG with memory atomic across vCPUs. */
+    private final AtomicAccess atomic;
+    private final Runnable lockedInstruction = this::executeLocked;
+    private Instruction locked;
 
+    /** An executor for a VM of one vCPU (tests): locked instructions need nothing more. */
     Executor(CpuState cpu, Mmu mmu, Platform platform) {
+        this(cpu, mmu, platform, new AtomicAccess(cpu, mmu, new AtomicAccess.BusLock()));
+    }
+
+    Executor(CpuState cpu, Mmu mmu, Platform platform, AtomicAccess atomic) {
         this.cpu = cpu;
         this.mmu = mmu;
         this.platform = platform;
+        this.atomic = atomic;
         this.sse = new SseUnit(cpu, mmu, this);
         this.x87 = new X87Unit(cpu, mmu, this);
     }
@@ -54,6 +66,22 @@ final class Executor {
 
     /** The effective (linear) address of a memory operand, including an FS/GS base. */
     long address(Instruction insn) {
+        return address(insn, 1);
+    }
+
+    /**
+     * The linear address of a {@code size}-byte memory operand: outside 64-bit mode segment base plus
+     * offset, all {@code size} bytes within the segment's limit (#GP(0), #SS(0) for the stack segment).
+     */
+    long address(Instruction insn, int size) {
+        if (insn.legacy) {
+            return Segmentation.linear(cpu, insn.segment, effectiveOffset(insn), size);
+        }
+        return address64(insn);
+    }
+
+    /** 64-bit mode: the effective address plus an FS/GS base; RSP and RBP bases are stack (SS) accesses. */
+    private long address64(Instruction insn) {
         long address = effectiveOffset(insn);
         if (insn.addrSize != 4 && (insn.base == RSP || insn.base == CpuState.RBP) && insn.segment < 0 && !insn.ripRelative) {
             return stackAddress(address, 1); // RSP and RBP as base select SS
@@ -79,7 +107,7 @@ final class Executor {
                 address += cpu.gpr[insn.index] * insn.scale;
             }
         }
-        return insn.addrSize == 4 ? address & 0xffff_ffffL : address;
+        return insn.addrSize == 8 ? address : insn.addrSize == 4 ? address & 0xffff_ffffL : address & 0xffff;
     }
 
     long readReg(int reg, int size, boolean rex) {
@@ -109,12 +137,12 @@ final class Executor {
     }
 
     long readRm(Instruction insn, int size) {
-        return insn.isMemory() ? mmu.read(address(insn), size) : readReg(insn.rm, size, insn.rex);
+        return insn.isMemory() ? mmu.read(address(insn, size), size) : readReg(insn.rm, size, insn.rex);
     }
 
     void writeRm(Instruction insn, int size, long value) {
         if (insn.isMemory()) {
-            mmu.write(address(insn), size, value);
+            writeDestination(address(insn, size), size, value);
         } else {
             writeReg(insn.rm, size, value, insn.rex);
         }
@@ -128,11 +156,14 @@ final class Executor {
         if (!insn.isMemory()) {
             return readReg(insn.rm, size, insn.rex);
         }
-        long address = address(insn);
+        long address = address(insn, size);
         return readForWrite(address, size);
     }
 
     private long readForWrite(long address, int size) {
+        if (atomic.active()) {
+            return atomic.read(address, size);
+        }
         try {
             return mmu.read(address, size);
         } catch (GuestFault fault) {
@@ -140,6 +171,15 @@ final class Executor {
                 mmu.probeWrite(address, size); // faults as the write would
             }
             throw fault;
+        }
+    }
+
+    /** Every memory write of a read-modify-write instruction: held back for the compare-and-set when locked. */
+    private void writeDestination(long address, int size, long value) {
+        if (atomic.active()) {
+            atomic.write(address, size, value);
+        } else {
+            mmu.write(address, size, value);
         }
     }
 
@@ -154,15 +194,70 @@ final class Executor {
     // ---- stack ----
 
     void push(long value, int size) {
+        if (cpu.codeBits != 64) {
+            pushLegacy(value, size);
+            return;
+        }
         long rsp = cpu.gpr[RSP] - size;
         mmu.write(stackAddress(rsp, size), size, value);
         cpu.gpr[RSP] = rsp;
     }
 
     long pop(int size) {
+        if (cpu.codeBits != 64) {
+            return popLegacy(size);
+        }
         long value = mmu.read(stackAddress(cpu.gpr[RSP], size), size);
         cpu.gpr[RSP] += size;
         return value;
+    }
+
+    /** PUSH outside 64-bit mode: SS:SP or SS:ESP by SS's B bit, within SS's limit. */
+    private void pushLegacy(long value, int size) {
+        long sp = (cpu.gpr[RSP] - size) & Segmentation.stackMask(cpu);
+        mmu.write(Segmentation.linear(cpu, CpuState.SS, sp, size), size, value);
+        Segmentation.setStackPointer(cpu, sp);
+    }
+
+    private long popLegacy(int size) {
+        long value = readStack(0, size);
+        Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size);
+        return value;
+    }
+
+    /**
+     * Reads {@code size} bytes at {@code displacement} above the stack pointer, outside 64-bit mode (SS base,
+     * limit, SP or ESP by SS's B bit).
+     */
+    long readStack(long displacement, int size) {
+        long sp = (cpu.gpr[RSP] + displacement) & Segmentation.stackMask(cpu);
+        return mmu.read(Segmentation.linear(cpu, CpuState.SS, sp, size), size);
+    }
+
+    /**
+     * A near branch: in 64-bit mode to a canonical target; elsewhere the target wraps at the operand
+     * size (IP or EIP) and must be inside CS's limit, or #GP(0).
+     */
+    private void branch(Instruction insn, long target) {
+        if (!insn.legacy) {
+            jump(target);
+            return;
+        }
+        cpu.rip = legacyTarget(target, insn.opSize);
+    }
+
+    private void callLegacy(Instruction insn, long target, long returnAddress) {
+        long ip = legacyTarget(target, insn.opSize);
+        push(returnAddress, insn.opSize);
+        cpu.rip = ip;
+    }
+
+    private long legacyTarget(long target, int size) {
+        long ip = target & (size == 2 ? 0xffff : 0xffff_ffffL);
+        if (ip > Integer.toUnsignedLong(cpu.segments[CpuState.CS].limit()) && !cpu.realMode()) {
+            throw GuestFault.gp();
+        }
+        return ip;
     }
 
     private void jump(long target) {
@@ -173,7 +268,11 @@ final class Executor {
     }
 
     /** Near CALL: a non-canonical target raises #GP(0) before anything is pushed (SDM: CALL, 64-bit mode). */
-    private void call(long target, long returnAddress) {
+    private void call(Instruction insn, long target, long returnAddress) {
+        if (insn.legacy) {
+            callLegacy(insn, target, returnAddress);
+            return;
+        }
         if (!canonical(target)) {
             throw GuestFault.gp();
         }
@@ -238,7 +337,7 @@ final class Executor {
     }
 
     private void load32(Instruction insn) {
-        cpu.gpr[insn.reg] = mmu.read32(address(insn)) & 0xffff_ffffL;
+        cpu.gpr[insn.reg] = mmu.read32(address(insn, 4)) & 0xffff_ffffL;
     }
 
     private void loadByte(Instruction insn) {
@@ -250,7 +349,7 @@ final class Executor {
     }
 
     private void store32(Instruction insn) {
-        mmu.write32(address(insn), (int) cpu.gpr[insn.reg]);
+        mmu.write32(address(insn, 4), (int) cpu.gpr[insn.reg]);
     }
 
     private void shiftRegister(Instruction insn) {
@@ -287,6 +386,19 @@ final class Executor {
         if (executeHot(insn)) {
             return;
         }
+        if ((insn.lock || insn.op == Op.XCHG && insn.isMemory()) && atomic.needed()) {
+            locked = insn;
+            atomic.run(lockedInstruction);
+            return;
+        }
+        executeGeneric(insn);
+    }
+
+    private void executeLocked() {
+        executeGeneric(locked);
+    }
+
+    private void executeGeneric(Instruction insn) {
         long next = cpu.rip + insn.length;
         int size = insn.opSize;
         switch (insn.op) {
@@ -335,6 +447,10 @@ final class Executor {
             case Op.PUSH_IMM -> push(insn.imm, size);
             case Op.PUSH_RM -> push(readRm(insn, size), size);
             case Op.POP_RM -> {
+                if (insn.legacy) {
+                    popRmLegacy(insn, size);
+                    break;
+                }
                 // The address is computed with RSP already incremented (SDM: POP r/m).
                 long value = mmu.read(stackAddress(cpu.gpr[RSP], size), size);
                 cpu.gpr[RSP] += size;
@@ -389,22 +505,26 @@ final class Executor {
             }
             case Op.JCC -> {
                 if (Flags.condition(cpu, insn.sub)) {
-                    jump(next + insn.imm);
+                    branch(insn, next + insn.imm);
                     return;
                 }
             }
-            case Op.JMP_REL -> { jump(next + insn.imm); return; }
-            case Op.CALL_REL -> { call(next + insn.imm, next); return; }
+            case Op.JMP_REL -> { branch(insn, next + insn.imm); return; }
+            case Op.CALL_REL -> { call(insn, next + insn.imm, next); return; }
             case Op.RET -> {
+                if (insn.legacy) {
+                    returnLegacy(insn, size);
+                    return;
+                }
                 long target = mmu.read(stackAddress(cpu.gpr[RSP], size), size);
                 jump(target);
                 cpu.gpr[RSP] += size + insn.imm;
                 return;
             }
-            case Op.JMP_RM -> { jump(readRm(insn, 8)); return; }
-            case Op.CALL_RM -> { call(readRm(insn, 8), next); return; }
+            case Op.JMP_RM -> { branch(insn, readRm(insn, size)); return; }
+            case Op.CALL_RM -> { call(insn, readRm(insn, size), next); return; }
             case Op.LOOP -> {
-                long count = (cpu.gpr[RCX] - 1) & (insn.addrSize == 4 ? 0xffff_ffffL : -1L);
+                long count = (cpu.gpr[RCX] - 1) & addressMask(insn.addrSize);
                 boolean taken = count != 0 && switch (insn.sub) {
                     case 0 -> !Flags.zero(cpu); // LOOPNE
                     case 1 -> Flags.zero(cpu);  // LOOPE
@@ -412,14 +532,14 @@ final class Executor {
                 };
                 writeReg(RCX, insn.addrSize, count, true);
                 if (taken) {
-                    jump(next + insn.imm);
+                    branch(insn, next + insn.imm);
                     return;
                 }
             }
             case Op.JRCXZ -> {
-                long count = cpu.gpr[RCX] & (insn.addrSize == 4 ? 0xffff_ffffL : -1L);
+                long count = cpu.gpr[RCX] & addressMask(insn.addrSize);
                 if (count == 0) {
-                    jump(next + insn.imm);
+                    branch(insn, next + insn.imm);
                     return;
                 }
             }
@@ -485,8 +605,16 @@ final class Executor {
                 long flags = cpu.rflags() & 0xff;
                 cpu.gpr[RAX] = (cpu.gpr[RAX] & ~0xff00L) | (flags << 8);
             }
-            case Op.NOP, Op.PAUSE -> { }
+            case Op.NOP, Op.PAUSE -> {
+                if (insn.sub == Op.NOP_MFENCE) {
+                    VarHandle.fullFence();
+                }
+            }
             case Op.LEAVE -> {
+                if (insn.legacy) {
+                    leaveLegacy(size);
+                    break;
+                }
                 long frame = cpu.gpr[CpuState.RBP];
                 long saved = mmu.read(stackAddress(frame, size), size);
                 cpu.gpr[RSP] = frame + size;
@@ -494,6 +622,10 @@ final class Executor {
             }
             case Op.ENTER -> enter(insn, size);
             case Op.XLAT -> {
+                if (insn.legacy) {
+                    xlatLegacy(insn);
+                    break;
+                }
                 long address = (cpu.gpr[CpuState.RBX] + (cpu.gpr[RAX] & 0xff)) & (insn.addrSize == 4 ? 0xffff_ffffL : -1L);
                 if (insn.segment == CpuState.FS) {
                     address += cpu.fsBase;
@@ -504,6 +636,13 @@ final class Executor {
             }
             case Op.INT3 -> { cpu.rip = next; platform.softwareInterrupt(GuestFault.BP); return; }
             case Op.INT -> { cpu.rip = next; platform.softwareInterrupt((int) insn.imm & 0xff); return; }
+            case Op.INTO -> {
+                if (into(next)) {
+                    return;
+                }
+            }
+            case Op.PUSHA -> pushAll(size);
+            case Op.POPA -> popAll(size);
             case Op.INT1 -> {
                 // Delivered like an exception (no DPL check), but as a trap: the frame holds the next RIP.
                 cpu.rip = next;
@@ -511,16 +650,16 @@ final class Executor {
             }
             case Op.SSE -> sse.execute(insn);
             case Op.X87 -> x87.execute(insn);
-            case Op.FXSAVE -> fxsave(address(insn));
-            case Op.FXRSTOR -> fxrstor(address(insn));
+            case Op.FXSAVE -> fxsave(address(insn, 512));
+            case Op.FXRSTOR -> fxrstor(address(insn, 512));
             case Op.LDMXCSR -> {
-                int value = mmu.read32(address(insn));
+                int value = mmu.read32(address(insn, 4));
                 if ((value & ~0xffff) != 0) {
                     throw GuestFault.gp();
                 }
                 cpu.mxcsr = value;
             }
-            case Op.STMXCSR -> mmu.write32(address(insn), cpu.mxcsr);
+            case Op.STMXCSR -> mmu.write32(address(insn, 4), cpu.mxcsr);
             case Op.INVALID, Op.UD2 -> throw GuestFault.ud();
             default -> {
                 // System instructions: privileged checks, and those that change control flow, live there.
@@ -529,6 +668,78 @@ final class Executor {
             }
         }
         cpu.rip = next;
+    }
+
+    // ---- outside 64-bit mode (out of execute(), which stays small enough for the JIT to inline well) ----
+
+    private void popRmLegacy(Instruction insn, int size) {
+        long value = readStack(0, size);
+        long oldRsp = cpu.gpr[RSP];
+        Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size);
+        try {
+            writeRm(insn, size, value);
+        } catch (GuestFault fault) {
+            cpu.gpr[RSP] = oldRsp;
+            throw fault;
+        }
+    }
+
+    private void returnLegacy(Instruction insn, int size) {
+        long target = readStack(0, size);
+        cpu.rip = legacyTarget(target, size);
+        Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + size + insn.imm);
+    }
+
+    private void leaveLegacy(int size) {
+        long mask = Segmentation.stackMask(cpu);
+        long frame = cpu.gpr[CpuState.RBP] & mask;
+        long saved = mmu.read(Segmentation.linear(cpu, CpuState.SS, frame, size), size);
+        Segmentation.setStackPointer(cpu, frame + size);
+        writeReg(CpuState.RBP, size, saved, true);
+    }
+
+    private void xlatLegacy(Instruction insn) {
+        long offset = (cpu.gpr[CpuState.RBX] + (cpu.gpr[RAX] & 0xff)) & addressMask(insn.addrSize);
+        writeReg(RAX, 1, mmu.read8(Segmentation.linear(cpu, insn.segment, offset, 1)), true);
+    }
+
+    /** INTO: interrupt 4 when OF is set (RIP already past it); false when nothing happens. */
+    private boolean into(long next) {
+        if ((cpu.rflags() & Flags.OF) == 0) {
+            return false;
+        }
+        cpu.rip = next;
+        platform.softwareInterrupt(GuestFault.OF);
+        return true;
+    }
+
+    static long addressMask(int addrSize) {
+        return addrSize == 8 ? -1L : addrSize == 4 ? 0xffff_ffffL : 0xffff;
+    }
+
+    /** PUSHA/PUSHAD: AX CX DX BX, the SP from before, BP SI DI; all or nothing. */
+    private void pushAll(int size) {
+        long sp = cpu.gpr[RSP];
+        long mask = Segmentation.stackMask(cpu);
+        long lowest = (sp - 8L * size) & mask;
+        mmu.probeWrite(Segmentation.linear(cpu, CpuState.SS, lowest, 8 * size), 8 * size);
+        for (int reg = 0; reg < 8; reg++) {
+            push(reg == RSP ? sp : cpu.gpr[reg], size);
+        }
+    }
+
+    /** POPA/POPAD: DI SI BP, (SP skipped), BX DX CX AX. */
+    private void popAll(int size) {
+        long[] values = new long[8];
+        for (int i = 0; i < 8; i++) {
+            values[7 - i] = readStack((long) i * size, size);
+        }
+        for (int reg = 0; reg < 8; reg++) {
+            if (reg != RSP) {
+                writeReg(reg, size, values[reg], true);
+            }
+        }
+        Segmentation.setStackPointer(cpu, cpu.gpr[RSP] + 8L * size);
     }
 
     private void setFlag(long flag, boolean value) {
@@ -706,7 +917,7 @@ final class Executor {
         };
         if (insn.sub != 4) {
             if (insn.isMemory()) {
-                mmu.write(address, size, updated);
+                writeDestination(address, size, updated);
             } else {
                 writeReg(insn.rm, size, updated, insn.rex);
             }
@@ -749,12 +960,12 @@ final class Executor {
         long flags = cpu.rflags() & ~Flags.ZF;
         mmu.probeWrite(address, insn.opSize);
         if (low == expectedLow && high == expectedHigh) {
-            mmu.write(address, half, readReg(CpuState.RBX, half, true));
-            mmu.write(address + half, half, readReg(RCX, half, true));
+            writeDestination(address, half, readReg(CpuState.RBX, half, true));
+            writeDestination(address + half, half, readReg(RCX, half, true));
             Alu.setArithmetic(cpu, flags | Flags.ZF);
         } else {
-            mmu.write(address, half, low);
-            mmu.write(address + half, half, high);
+            writeDestination(address, half, low);
+            writeDestination(address + half, half, high);
             writeReg(RAX, half, low, true);
             writeReg(RDX, half, high, true);
             Alu.setArithmetic(cpu, flags);
@@ -763,6 +974,10 @@ final class Executor {
 
     private void enter(Instruction insn, int size) {
         int level = (int) (insn.imm2 & 31);
+        if (insn.legacy) {
+            enterLegacy(insn, size, level);
+            return;
+        }
         long frameTemp = cpu.gpr[RSP] - size;
         long lowest = frameTemp - (long) level * size;
         mmu.probeWrite(stackAddress(lowest, size * (level + 1)), size * (level + 1));
@@ -780,6 +995,23 @@ final class Executor {
         }
         writeReg(CpuState.RBP, size, frameTemp, true);
         cpu.gpr[RSP] -= insn.imm;
+    }
+
+    /** ENTER outside 64-bit mode: the same frame, through SS with SP or ESP. */
+    private void enterLegacy(Instruction insn, int size, int level) {
+        long mask = Segmentation.stackMask(cpu);
+        long frame = cpu.gpr[CpuState.RBP];
+        push(frame, size);
+        long frameTemp = cpu.gpr[RSP] & mask;
+        for (int i = 1; i < level; i++) {
+            frame -= size;
+            push(mmu.read(Segmentation.linear(cpu, CpuState.SS, frame & mask, size), size), size);
+        }
+        if (level > 0) {
+            push(frameTemp, size);
+        }
+        writeReg(CpuState.RBP, size, frameTemp, true);
+        Segmentation.setStackPointer(cpu, cpu.gpr[RSP] - insn.imm);
     }
 
     /** FXSAVE: the 512-byte legacy FPU/SSE image (64-bit layout). */

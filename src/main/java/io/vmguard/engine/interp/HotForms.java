@@ -64,7 +64,8 @@ final class HotForms {
      * from the operands rather than from recorded flags. Null when the pair does not fit.
      */
     static Instruction fuse(Instruction compare, Instruction branch) {
-        if (branch.op != Op.JCC || compare.isMemory() || (compare.opSize != 8 && compare.opSize != 4)) {
+        // Outside 64-bit mode a branch target wraps at the Jcc's operand size: left to the generic path.
+        if (branch.op != Op.JCC || compare.legacy || compare.isMemory() || (compare.opSize != 8 && compare.opSize != 4)) {
             return null;
         }
         Instruction fused = new Instruction();
@@ -105,6 +106,7 @@ final class HotForms {
         fused.length = compare.length + branch.length;
         fused.opcode = branch.opcode;
         fused.count = 2;
+        fused.codeBits = compare.codeBits;
         return fused;
     }
 

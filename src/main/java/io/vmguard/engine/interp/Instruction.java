@@ -1,7 +1,7 @@
 package io.vmguard.engine.interp;
 
 /**
- * One decoded 64-bit-mode instruction: which handler runs it ({@link #op}) and its operands, worked out
+ * One decoded instruction of any mode: which handler runs it ({@link #op}) and its operands, worked out
  * once and cached per guest code page. Mutable only while the decoder fills it in.
  */
 final class Instruction {
@@ -22,8 +22,15 @@ final class Instruction {
     int scale = 1;
     long disp;
     boolean ripRelative;
-    /** FS or GS override ({@link CpuState#FS}, {@link CpuState#GS}), or -1. */
+    /**
+     * In 64-bit mode: FS or GS override ({@link CpuState#FS}, {@link CpuState#GS}), or -1. Outside it
+     * ({@link #legacy}): the segment of the memory operand, override or default (DS, SS for stack bases).
+     */
     int segment = -1;
+    /** The default operand/address size this was decoded for (16, 32, 64): blocks never run in another. */
+    int codeBits = 64;
+    /** Decoded outside 64-bit mode: memory operands are segment:offset, offsets wrap at the address size. */
+    boolean legacy;
     long imm;
     long imm2;
     /** 0, {@link #REP} (F3) or {@link #REPNE} (F2). */

@@ -9,8 +9,8 @@ import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VcpuExit;
 import io.vmguard.engine.monitor.ExecutionVerdict;
 import io.vmguard.engine.monitor.MonitorEvent;
+import io.vmguard.engine.interp.platform.Chipset;
 import io.vmguard.engine.interp.platform.Doorbell;
-import io.vmguard.engine.interp.platform.InterruptInputs;
 import io.vmguard.engine.interp.platform.Platform;
 import io.vmguard.engine.interp.platform.VmClock;
 import io.vmguard.memory.GuestMemory;
@@ -102,31 +102,42 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private int codeEpoch;
     /** Frames devices (or the VMM) wrote, whose decoded code this vCPU drops before its next block. */
     private final DeviceWrites deviceWrites;
+    /** An application processor between INIT (or power-on) and its start-up IPI: it runs nothing. */
+    private boolean waitingForStartup;
+    /** Whether the VM has other vCPUs (then a halt with interrupts off can still end). */
+    private final AtomicAccess.BusLock vm;
+    private boolean nmiPending;
+    /** From an NMI's delivery to the next IRET (SDM 6.7.1). */
+    private boolean nmiBlocked;
 
     /**
      * @param inputs   the VM's interrupt lines, which this vCPU's platform drains
      * @param doorbell rung by other threads (interrupt lines, {@link #requestExit()}) to get its attention
      */
-    InterpVcpu(int index, GuestMemory memory, UnimplementedLog unimplemented, VmClock clock, InterruptInputs inputs,
-               Doorbell doorbell, InterpMonitoring monitoring, DeviceWrites deviceWrites) {
+    InterpVcpu(int index, GuestMemory memory, UnimplementedLog unimplemented, VmClock clock, Chipset chipset,
+               Doorbell doorbell, InterpMonitoring monitoring, DeviceWrites deviceWrites, CodeCache code,
+               AtomicAccess.BusLock busLock) {
         this.index = index;
         this.deviceWrites = deviceWrites;
         this.monitoring = monitoring;
         this.monitorHooks = new MonitorHooks(index, cpu, monitoring);
         this.unimplemented = unimplemented;
         this.doorbell = doorbell;
-        this.mmu = new Mmu(cpu, memory, this);
-        this.code = new CodeCache(memory.end(), mmu::flushWrites);
-        this.executor = new Executor(cpu, mmu, this);
+        this.code = code;
+        this.vm = busLock;
+        this.mmu = new Mmu(cpu, memory, this, code.epoch());
+        this.executor = new Executor(cpu, mmu, this, new AtomicAccess(cpu, mmu, busLock));
         this.delivery = new InterruptDelivery(cpu, mmu);
         // kvmclock writes take the MMU's physical path, which drops decoded instructions of the pages it writes.
-        this.platform = new Platform(clock, inputs, (address, size, value) -> {
+        this.platform = new Platform(clock, chipset, (address, size, value) -> {
             if (!memory.contains(address, size)) {
                 return false;
             }
             mmu.physicalWrite(address, size, value);
             return true;
-        }, index);
+        }, index, doorbell::ring);
+        // Application processors wait for INIT and a start-up IPI, as after power-on; the BSP runs.
+        this.waitingForStartup = index != 0;
         this.system = new SystemOps(cpu, mmu, executor, new PlatformDevices(), index, monitorHooks);
         this.decoder = new Decoder(mmu::fetch8);
     }
@@ -219,6 +230,19 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                     doorbell.ring();
                 }
                 platform.service();
+                if (platform.signalsPending()) {
+                    takeSignals();
+                }
+                if (nmiPending) {
+                    takeNmi();
+                }
+                if (waitingForStartup) {
+                    VcpuExit exit = awaitStartup();
+                    if (exit != null) {
+                        return exit;
+                    }
+                    continue;
+                }
                 if (cpu.halted) {
                     VcpuExit exit = awaitWakeUp();
                     if (exit != null) {
@@ -271,16 +295,80 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     }
 
     /**
+     * INIT, start-up and NMI, as the CPU acts on them between instructions. INIT resets the CPU (KVM's reading:
+     * an AP then waits for a start-up IPI, the BSP runs from the reset vector); a start-up IPI starts a waiting
+     * AP in real mode at vector * 4 KiB and is ignored otherwise; an NMI is delivered through IDT vector 2.
+     */
+    private void takeSignals() {
+        if (platform.takeInit()) {
+            cpu.resetForInit();
+            mmu.flush();
+            mmioReplay.clear();
+            waitingForStartup = index != 0;
+        }
+        int startup = platform.takeStartup();
+        if (startup >= 0 && waitingForStartup) {
+            cpu.startupAt(startup);
+            mmu.flush();
+            waitingForStartup = false;
+        }
+        if (platform.takeNmi() && !waitingForStartup) {
+            nmiPending = true;
+        }
+    }
+
+    /** An NMI that waits, unless one is being handled (NMIs are blocked from delivery to the next IRET). */
+    private void takeNmi() {
+        if (nmiPending && !nmiBlocked && !mmioReplay.active()) {
+            nmiPending = false;
+            nmiBlocked = true;
+            cpu.halted = false;
+            delivery.interrupt(GuestFault.NMI, false);
+        }
+    }
+
+    /**
+     * Waiting for a start-up IPI: parks until another CPU's IPI (or a request) rings; null once started, an exit
+     * when the run must stop meanwhile.
+     */
+    private VcpuExit awaitStartup() {
+        while (true) {
+            if (exitRequested) {
+                exitRequested = false;
+                return new VcpuExit.Interrupted();
+            }
+            if (Thread.currentThread().isInterrupted()) {
+                return new VcpuExit.Interrupted();
+            }
+            doorbell.await(Long.MAX_VALUE);
+            doorbell.clear();
+            platform.service();
+            if (platform.signalsPending()) {
+                takeSignals();
+            }
+            if (!waitingForStartup) {
+                return null;
+            }
+        }
+    }
+
+    /**
      * Halted: takes an interrupt as soon as one is requested (IF set), else parks until something may have
-     * changed that (a line, a timer, a request). Returns null once an interrupt ended the halt; an exit
-     * when the run must stop. With IF clear nothing can end the halt (no NMI source is modelled): Halt.
+     * changed that (a line, a timer, a request, another CPU's NMI or INIT). Returns null once the halt ended or
+     * a signal waits for the run loop; an exit when the run must stop. With IF clear and no other CPU nothing
+     * can end the halt: Halt. With other CPUs, one of them may still send an NMI or INIT (Linux parks the CPUs
+     * it stops that way).
      */
     private VcpuExit awaitWakeUp() {
         while (true) {
-            if ((cpu.rflags & Flags.IF) == 0) {
+            boolean interruptsOff = (cpu.rflags & Flags.IF) == 0;
+            if (interruptsOff && !vm.isShared()) {
                 return new VcpuExit.Halt();
             }
-            if (platform.interruptRequested()) {
+            if (platform.signalsPending() || nmiPending && !nmiBlocked) {
+                return null; // the run loop takes it
+            }
+            if (!interruptsOff && platform.interruptRequested()) {
                 takeInterrupt();
                 return null;
             }
@@ -315,6 +403,10 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         if (deviceWrites.pending()) {
             dropDeviceWrittenCode();
         }
+        // Guest loads are plain loads of host memory, and none may be hoisted out of the loop of blocks, or a guest
+        // spinning on a flag another vCPU sets would never see it: the volatile loads every block makes (the
+        // device-write flag above, the code cache's acquiring lookup, the doorbell after the block) keep them in.
+        // (An explicit acquire fence here cost a fifth of the interpreter's speed by hindering the JIT.)
         try {
             Block block = fetch(start);
             if (block == null) {
@@ -325,6 +417,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                 exitRequested = false; // this exit is the one a pause asked for
                 return new VcpuExit.Interrupted();
             }
+            mmu.seeNewCodePages();
             Instruction[] instructions = block.instructions;
             int[] ends = block.ends;
             for (int i = 0; i < instructions.length; i++) {
@@ -371,10 +464,13 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
      * cached asks for each frame it comes from.
      */
     private Block fetch(long rip) {
-        long physical = mmu.fetchPhysical(rip);
+        // Outside 64-bit mode code is at CS base + EIP; a block decoded for another mode is a miss.
+        int bits = cpu.codeBits;
+        long linear = bits == 64 ? rip : cpu.codeLinear(rip);
+        long physical = mmu.fetchPhysical(linear);
         if (physical >= 0) {
             Block cached = code.get(physical);
-            if (cached != null) {
+            if (cached != null && cached.codeBits == bits) {
                 return cached;
             }
         }
@@ -384,15 +480,17 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
             return gatedFetch(armed, rip, physical);
         }
         if (physical < 0) {
-            return Block.single(decoder.decode(rip)); // not RAM: nothing to cache, or to see writes to
+            return Block.single(decoder.decode(linear, bits)); // not RAM: nothing to cache, or to see writes to
         }
-        Block block = blocks.build(mmu.fetchedPage(rip), rip);
+        MemorySegment page = mmu.fetchedPage(linear);
+        int generation = code.prepare(physical); // marked before the bytes are read: see CodeCache
+        Block block = blocks.build(page, linear, bits);
         if (block == null) {
             // The first instruction straddles the page end: decoded through the MMU (its second page may
             // fault), and not cached, since that page could change or be remapped unseen.
-            return Block.single(decoder.decode(rip));
+            return Block.single(decoder.decode(linear, bits));
         }
-        code.put(physical, block);
+        code.put(physical, block, generation);
         return block;
     }
 
@@ -402,25 +500,29 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
      * again, so what is cached was decoded from what was approved.
      */
     private Block gatedFetch(InterpMonitoring.Armed armed, long rip, long physical) {
+        int bits = cpu.codeBits;
+        long linear = cpu.codeLinear(rip);
         while (true) {
             Block block = null;
+            int generation = -1;
             if (physical >= 0) {
-                MemorySegment page = mmu.fetchedPage(rip);
+                MemorySegment page = mmu.fetchedPage(linear);
                 if (!mayRun(armed, rip, physical)) {
                     return null;
                 }
-                block = blocks.build(page, rip);
+                generation = code.prepare(physical);
+                block = blocks.build(page, linear, bits);
             }
             boolean cacheable = block != null;
             long second = -1;
             if (block == null) {
                 // Not RAM, or the first instruction straddles the page end: one instruction, decoded through the
                 // MMU and never cached; each frame it comes from must be approved (device memory: asked every time).
-                Instruction insn = decoder.decode(rip);
-                if ((rip & 0xfff) + insn.length > 4096) {
-                    second = mmu.translate((rip & Mmu.PAGE_MASK) + 4096, Mmu.FETCH);
+                Instruction insn = decoder.decode(linear, bits);
+                if ((linear & 0xfff) + insn.length > 4096) {
+                    second = mmu.translate((linear & Mmu.PAGE_MASK) + 4096, Mmu.FETCH);
                 }
-                if (physical < 0 && !mayRun(armed, rip, mmu.translate(rip, Mmu.FETCH))
+                if (physical < 0 && !mayRun(armed, rip, mmu.translate(linear, Mmu.FETCH))
                         || second >= 0 && !mayRun(armed, rip, second)) {
                     return null;
                 }
@@ -437,18 +539,18 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                 }
                 awaitDeviceWrite(physical, second);
                 dropDeviceWrittenCode(); // what it marked, so that the next round is the last
-                mmu.fetchPhysical(rip); // fetchedPage again, for the next round
+                mmu.fetchPhysical(linear); // fetchedPage again, for the next round
                 continue; // asked again once the write is done
             }
             if (deviceWrites.pending()) {
                 dropDeviceWrittenCode();
                 if (physical >= 0 && !code.holdsCode(physical) || second >= 0 && mmu.isRam(second) && !code.holdsCode(second)) {
-                    mmu.fetchPhysical(rip);
+                    mmu.fetchPhysical(linear);
                     continue; // a device wrote what was just approved or decoded
                 }
             }
             if (cacheable) {
-                code.put(physical, block);
+                code.put(physical, block, generation);
             }
             return block;
         }
@@ -537,8 +639,9 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
             executor.writeReg(CpuState.RAX, insn.opSize, value, true);
             cpu.rip += insn.length;
         } else { // INS
-            long addressMask = insn.addrSize == 4 ? 0xffff_ffffL : -1L;
-            mmu.write(cpu.gpr[CpuState.RDI] & addressMask, insn.opSize, value);
+            long addressMask = Executor.addressMask(insn.addrSize);
+            long di = cpu.gpr[CpuState.RDI] & addressMask;
+            mmu.write(StringOps.destination(cpu, insn, di, insn.opSize), insn.opSize, value);
             long delta = (cpu.rflags & Flags.DF) != 0 ? -insn.opSize : insn.opSize;
             StringOps.advance(cpu, CpuState.RDI, delta, addressMask);
             StringOps.finishIteration(cpu, insn, insn.rep != 0, addressMask);
@@ -580,6 +683,10 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     @Override
     public void system(Instruction insn) {
         leaveBlock = true;
+        if (insn.op == Op.IRET && nmiBlocked) {
+            nmiBlocked = false;
+            doorbell.ring(); // an NMI that waited is taken before the next block
+        }
         system.execute(insn);
     }
 
@@ -705,8 +812,9 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
 
     @Override
     public void setSpecialRegisters(SpecialRegisters s) throws EngineException {
-        if ((s.efer() & SpecialRegisters.EFER_LMA) == 0 || !s.cs().l()) {
-            throw new EngineException("the interpreter runs 64-bit long mode only (EFER.LMA and CS.L must be set)");
+        String invalid = CpuState.invalidMode(s.cr0(), s.cr4(), s.efer(), s.cs());
+        if (invalid != null) {
+            throw new EngineException(invalid);
         }
         if ((s.cr8() & ~0xfL) != 0) {
             throw new EngineException("CR8 0x" + Long.toHexString(s.cr8()) + " has bits beyond the 4-bit task priority");
@@ -730,7 +838,16 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         cpu.cr4 = s.cr4();
         platform.setTaskPriorityClass((int) s.cr8());
         cpu.efer = s.efer();
+        // CS was loaded before CR0 told whether this is real mode: the privilege level follows both.
+        cpu.cpl = cpu.realMode() ? 0 : s.cs().dpl();
+        cpu.updateMode();
+        cpu.loadPdptesQuietly(mmu);
         mmu.flush();
+    }
+
+    @Override
+    public void startRunning() {
+        waitingForStartup = false;
     }
 
     @Override
@@ -774,6 +891,10 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         }
         InterpEngine.markSnapshot(out);
         CpuStateSnapshot.save(cpu, out);
+        // Where the CPU stands between instructions beyond its registers (absent from snapshots before SMP).
+        out.putBoolean("waiting_for_startup", waitingForStartup);
+        out.putBoolean("nmi_pending", nmiPending);
+        out.putBoolean("nmi_blocked", nmiBlocked);
     }
 
     /**
@@ -784,7 +905,17 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     public void restoreState(StateReader in) throws SnapshotException {
         InterpEngine.checkSnapshot(in);
         CpuState restored = CpuStateSnapshot.read(in);
+        boolean waiting = in.has("waiting_for_startup") ? in.getBoolean("waiting_for_startup") : index != 0;
+        boolean nmi = in.has("nmi_pending") && in.getBoolean("nmi_pending");
+        boolean blocked = in.has("nmi_blocked") && in.getBoolean("nmi_blocked");
+        if (waiting && index == 0) {
+            throw new SnapshotException("snapshot field " + in.path() + ".waiting_for_startup: vCPU 0, the BSP, never"
+                    + " waits for a start-up IPI");
+        }
         cpu.copyFrom(restored);
+        waitingForStartup = waiting;
+        nmiPending = nmi;
+        nmiBlocked = blocked;
         pendingIn = null;
         pendingMmioRead = null;
         pendingExit = null;

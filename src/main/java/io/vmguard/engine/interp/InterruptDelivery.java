@@ -3,7 +3,9 @@ package io.vmguard.engine.interp;
 import io.vmguard.engine.Segment;
 
 /**
- * Delivers exceptions and interrupts through the 64-bit IDT: gate checks, a stack switch to RSP0 or an
+ * Delivers exceptions and interrupts: in real mode through the IVT (FLAGS, CS, IP pushed), in protected
+ * mode through the 8-byte-gate IDT (stack switch through the 32-bit TSS), in long mode (64-bit code or
+ * compatibility mode alike) through the 64-bit IDT: gate checks, a stack switch to RSP0 or an
  * IST stack on a privilege change, the interrupt frame, and IF cleared for interrupt gates. A fault while
  * delivering becomes a double fault; a fault while delivering that is a triple fault (shutdown).
  */
@@ -57,8 +59,13 @@ final class InterruptDelivery {
     }
 
     private void deliver(int vector, boolean hasError, int errorCode, boolean software) {
+        if (cpu.realMode()) {
+            deliverReal(vector);
+            return;
+        }
         if (!cpu.longMode()) {
-            throw new TripleFault("interrupt " + vector + " outside long mode (the interpreter runs 64-bit mode only)");
+            deliverProtected(vector, hasError, errorCode, software);
+            return;
         }
         int gateOffset = vector * 16;
         // Error codes that name an IDT entry hold its index and the IDT bit (SDM 6.13), and EXT for events
@@ -125,6 +132,129 @@ final class InterruptDelivery {
         long cleared = Flags.TF | Flags.NT | Flags.RF | Flags.VM | (type == GATE_INTERRUPT ? Flags.IF : 0);
         cpu.setRflags(flags & ~cleared);
         cpu.halted = false;
+    }
+
+    /** Real mode: the IVT's 4-byte IP:CS at vector * 4; FLAGS, CS and IP pushed as 16-bit words. */
+    private void deliverReal(int vector) {
+        int entry = vector * 4;
+        if (entry + 3 > cpu.idt.limit()) {
+            throw GuestFault.gp(vector * 8 + 2);
+        }
+        long pointer = mmu.readSupervisor((cpu.idt.base() + entry) & 0xffff_ffffL, 4);
+        long flags = cpu.rflags();
+        long[] frame = {cpu.rip & 0xffff, cpu.segments[CpuState.CS].selector(), flags & 0xffff};
+        long sp = pushFrame(frame, 2, false);
+        cpu.loadSegment(CpuState.CS, CpuState.realModeSegment((int) (pointer >>> 16) & 0xffff, 0xb));
+        Segmentation.setStackPointer(cpu, sp);
+        cpu.rip = pointer & 0xffff;
+        cpu.setRflags(flags & ~(Flags.IF | Flags.TF | Flags.AC | Flags.RF));
+        cpu.halted = false;
+    }
+
+    /**
+     * Protected mode (outside long mode): an 8-byte interrupt or trap gate, 16- or 32-bit; on a change to a
+     * more privileged level the stack comes from the TSS (SS:ESP for the new CPL) and the old SS:ESP is
+     * pushed first. Task gates are not implemented (#GP).
+     */
+    private void deliverProtected(int vector, boolean hasError, int errorCode, boolean software) {
+        int gateOffset = vector * 8;
+        int idtError = (vector << 3) | 2 | (software ? 0 : 1);
+        if (gateOffset + 7 > cpu.idt.limit()) {
+            throw GuestFault.gp(idtError);
+        }
+        long gate = mmu.readSupervisor(cpu.idt.base() + gateOffset, 8);
+        int type = (int) (gate >>> 40) & 0xf;
+        int dpl = (int) (gate >>> 45) & 3;
+        boolean present = ((gate >>> 47) & 1) != 0;
+        boolean interruptGate = type == 0x6 || type == GATE_INTERRUPT;
+        if (!interruptGate && type != 0x7 && type != GATE_TRAP) {
+            throw GuestFault.gp(idtError); // task gates included
+        }
+        if (software && dpl < cpu.cpl) {
+            throw GuestFault.gp(idtError);
+        }
+        if (!present) {
+            throw GuestFault.withError(GuestFault.NP, idtError);
+        }
+        int size = type >= 0x8 ? 4 : 2;
+        int selector = (int) (gate >>> 16) & 0xffff;
+        long target = (gate & 0xffff) | (size == 4 ? (gate >>> 32) & 0xffff_0000L : 0);
+        Segment code = Descriptors.code(cpu, mmu, selector, 0);
+        boolean conforming = (code.type() & 4) != 0;
+        int newCpl = conforming ? cpu.cpl : code.dpl();
+        if (code.dpl() > cpu.cpl) {
+            throw GuestFault.gp(selector & 0xfffc);
+        }
+        if (target > Integer.toUnsignedLong(code.limit())) {
+            throw GuestFault.gp();
+        }
+        code = Descriptors.code(cpu, mmu, selector, newCpl);
+        long flags = cpu.rflags();
+        long oldSp = cpu.gpr[CpuState.RSP];
+        int oldSs = cpu.segments[CpuState.SS].selector();
+        Segment oldStack = cpu.segments[CpuState.SS];
+        long[] frame;
+        if (newCpl < cpu.cpl) {
+            boolean tss32 = (cpu.tr.type() & 8) != 0;
+            int slot = tss32 ? 4 + newCpl * 8 : 2 + newCpl * 4;
+            int width = tss32 ? 4 : 2;
+            if (cpu.tr.unusable() || slot + 2 * width - 1 > cpu.tr.limit()) {
+                throw GuestFault.withError(GuestFault.TS, cpu.tr.selector() & 0xfffc);
+            }
+            long newSp = mmu.readSupervisor(cpu.tr.base() + slot, width);
+            int newSs = (int) mmu.readSupervisor(cpu.tr.base() + slot + width, 2);
+            Segment stack;
+            try {
+                stack = Descriptors.stack(cpu, mmu, newSs, newCpl);
+            } catch (GuestFault fault) {
+                throw GuestFault.withError(GuestFault.TS, newSs & 0xfffc);
+            }
+            cpu.segments[CpuState.SS] = stack;
+            cpu.gpr[CpuState.RSP] = newSp;
+            frame = new long[] {cpu.rip, cpu.segments[CpuState.CS].selector(), flags, oldSp, oldSs, 0};
+        } else {
+            frame = new long[] {cpu.rip, cpu.segments[CpuState.CS].selector(), flags, 0};
+        }
+        // The frame from the lowest address up: error code (if any), EIP, CS, EFLAGS, then ESP, SS.
+        int items = frame.length - 1;
+        long[] ordered = new long[items + (hasError ? 1 : 0)];
+        int at = 0;
+        if (hasError) {
+            ordered[at++] = errorCode;
+        }
+        System.arraycopy(frame, 0, ordered, at, items);
+        long sp;
+        try {
+            sp = pushFrame(ordered, size, newCpl == 3);
+        } catch (GuestFault fault) {
+            cpu.segments[CpuState.SS] = oldStack;
+            cpu.gpr[CpuState.RSP] = oldSp;
+            throw fault;
+        }
+        cpu.loadSegment(CpuState.CS, code);
+        Segmentation.setStackPointer(cpu, sp);
+        cpu.rip = target;
+        long cleared = Flags.TF | Flags.NT | Flags.RF | Flags.VM | (interruptGate ? Flags.IF : 0);
+        cpu.setRflags(flags & ~cleared);
+        cpu.halted = false;
+    }
+
+    /**
+     * Writes {@code frame} (lowest address first) below SS:SP in {@code size}-byte items, every page probed
+     * before anything is written; returns the new stack pointer.
+     */
+    private long pushFrame(long[] frame, int size, boolean user) {
+        long mask = Segmentation.stackMask(cpu);
+        long sp = (cpu.gpr[CpuState.RSP] - (long) size * frame.length) & mask;
+        long[] linear = new long[frame.length];
+        for (int i = 0; i < frame.length; i++) {
+            linear[i] = Segmentation.linear(cpu, CpuState.SS, (sp + (long) size * i) & mask, size);
+            mmu.translate(linear[i], Mmu.WRITE, user);
+        }
+        for (int i = 0; i < frame.length; i++) {
+            mmu.writeSupervisor(linear[i], size, frame[i]);
+        }
+        return sp;
     }
 
     private long tssStack(int offset) {

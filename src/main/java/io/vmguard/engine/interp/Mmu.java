@@ -9,8 +9,8 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
- * Linear-to-physical translation and guest memory access for the interpreter: 4-level paging with
- * accessed/dirty bits, U/S, R/W with CR0.WP, NX, and a software TLB of plain arrays.
+ * Linear-to-physical translation and guest memory access for the interpreter: no paging, 32-bit paging
+ * (4 KiB and 4 MiB pages), PAE and 4-level paging, with accessed/dirty bits, U/S, R/W with CR0.WP, NX, and a software TLB of plain arrays.
  *
  * <p>The TLB is direct-mapped and split by access kind (read, write, fetch); a tag holds the linear page
  * number and whether the access was made from user mode, so privilege changes need no flush. Entries
@@ -32,6 +32,9 @@ final class Mmu {
     private static final long PTE_P = 1, PTE_W = 1 << 1, PTE_U = 1 << 2, PTE_A = 1 << 5, PTE_D = 1 << 6, PTE_PS = 1 << 7;
     private static final long PTE_NX = 1L << 63;
     private static final long PTE_ADDRESS = 0x000f_ffff_ffff_f000L;
+    /** PDPTE bits that must be clear (PAE outside long mode): 2:1, 8:5, 63, and those above 40 physical bits. */
+    static final long PDPTE_RESERVED = 0xffff_ff00_0000_01e6L;
+    private static final long CR4_PSE = 1L << 4;
 
     private static final int PF_PRESENT = 1, PF_WRITE = 2, PF_USER = 4, PF_RESERVED = 8, PF_FETCH = 16;
 
@@ -54,16 +57,21 @@ final class Mmu {
     private final CpuState cpu;
     private final PhysicalRam ram;
     private final Physical physical;
+    /** Moves when a RAM page first holds code on any vCPU: this vCPU's cached writable translations are then stale. */
+    private final CodeCache.Epoch codePages;
+    private int codePagesSeen;
     // One array per access kind, not an array of arrays: a hit then costs one load less.
     private final long[] readTags = new long[TLB_SIZE], writeTags = new long[TLB_SIZE], fetchTags = new long[TLB_SIZE];
     private final MemorySegment[] readPages = new MemorySegment[TLB_SIZE], writePages = new MemorySegment[TLB_SIZE],
             fetchPages = new MemorySegment[TLB_SIZE];
     private final long[] fetchPhysicalPages = new long[TLB_SIZE];
 
-    Mmu(CpuState cpu, GuestMemory memory, Physical physical) {
+    Mmu(CpuState cpu, GuestMemory memory, Physical physical, CodeCache.Epoch codePages) {
         this.cpu = cpu;
         this.ram = new PhysicalRam(memory);
         this.physical = physical;
+        this.codePages = codePages;
+        this.codePagesSeen = codePages.value();
         flush();
     }
 
@@ -80,6 +88,21 @@ final class Mmu {
         readTags[index] = NO_TAG;
         writeTags[index] = NO_TAG;
         fetchTags[index] = NO_TAG;
+    }
+
+    /**
+     * Forgets cached writable translations if a RAM page began to hold code (on any vCPU) since the last look:
+     * those translations skip the "holds code" check, and a write through one would leave decoded code stale.
+     * The vCPU looks before each block, once its code is fetched (so a block that made its own page code sees its
+     * own writes to it); another vCPU's write within its block under way races with the page's first execution
+     * (see {@link CodeCache}).
+     */
+    void seeNewCodePages() {
+        int now = codePages.value();
+        if (now != codePagesSeen) {
+            codePagesSeen = now;
+            flushWrites();
+        }
     }
 
     /** Forgets cached writable translations, so writes to pages that now hold code are seen. */
@@ -387,41 +410,69 @@ final class Mmu {
         if (!cpu.paging()) {
             return linear & 0xffff_ffffL;
         }
-        if (cpu.longMode() && (linear << 16 >> 16) != linear) {
-            throw GuestFault.gp();
+        if (cpu.longMode()) {
+            if ((linear << 16 >> 16) != linear) {
+                throw GuestFault.gp();
+            }
+            return walk(linear, access, user, cpu.cr3 & PTE_ADDRESS, 3, 8, 9, PTE_ADDRESS);
         }
-        boolean nxEnabled = (cpu.efer & SpecialRegisters.EFER_NXE) != 0;
-        long table = cpu.cr3 & PTE_ADDRESS;
+        linear &= 0xffff_ffffL;
+        if ((cpu.cr4 & SpecialRegisters.CR4_PAE) != 0) {
+            // PAE: the top two bits pick one of the four PDPTEs loaded with CR3; then a 2-level 9-bit walk.
+            long pdpte = cpu.pdpte[(int) (linear >>> 30)];
+            if ((pdpte & PTE_P) == 0) {
+                throw pageFault(linear, access, user, false, false);
+            }
+            return walk(linear, access, user, pdpte & PTE_ADDRESS, 1, 8, 9, PTE_ADDRESS);
+        }
+        return walk(linear, access, user, cpu.cr3 & 0xffff_f000L, 1, 4, 10, 0xffff_f000L);
+    }
+
+    /**
+     * Walks {@code topLevel + 1} levels of {@code entrySize}-byte entries, each indexed by {@code indexBits}
+     * bits of the linear address, from {@code table}: 4-level paging (8-byte entries, 9 bits), the two levels
+     * below a PAE PDPTE (the same) and 32-bit paging (4-byte entries, 10 bits, 4 MiB pages with CR4.PSE).
+     * Accessed and dirty bits, U/S, R/W with CR0.WP and NX (8-byte entries with EFER.NXE) as hardware does.
+     */
+    private long walk(long linear, int access, boolean user, long table, int topLevel, int entrySize, int indexBits,
+                      long addressMask) {
+        boolean wideEntries = entrySize == 8;
+        boolean nxEnabled = wideEntries && (cpu.efer & SpecialRegisters.EFER_NXE) != 0;
+        boolean largePages = wideEntries || (cpu.cr4 & CR4_PSE) != 0;
+        long indexMask = (1L << indexBits) - 1;
         boolean writable = true;
         boolean userOk = true;
         boolean noExecute = false;
         long entryAddress = 0;
         long entry = 0;
         long pageSize = 0;
-        for (int level = 3; level >= 0; level--) {
-            entryAddress = table + ((linear >>> (12 + 9 * level)) & 511) * 8;
-            entry = physicalRead(entryAddress, 8);
+        for (int level = topLevel; level >= 0; level--) {
+            int shift = 12 + indexBits * level;
+            entryAddress = table + ((linear >>> shift) & indexMask) * entrySize;
+            entry = physicalRead(entryAddress, entrySize);
             if ((entry & PTE_P) == 0) {
                 throw pageFault(linear, access, user, false, false);
             }
-            if (!nxEnabled && (entry & PTE_NX) != 0) {
+            if (wideEntries && !nxEnabled && (entry & PTE_NX) != 0) {
                 throw pageFault(linear, access, user, true, true);
             }
             writable &= (entry & PTE_W) != 0;
             userOk &= (entry & PTE_U) != 0;
             noExecute |= nxEnabled && (entry & PTE_NX) != 0;
             if ((entry & PTE_A) == 0) {
-                physicalWrite(entryAddress, 8, entry | PTE_A);
+                if (!setEntryBits(entryAddress, entrySize, entry, PTE_A)) {
+                    return translate(linear, access, user); // another CPU changed the entry: walk again
+                }
                 entry |= PTE_A;
             }
-            if (level > 0 && (entry & PTE_PS) != 0) {
+            if (level > 0 && (entry & PTE_PS) != 0 && largePages) {
                 if (level == 3) {
                     throw pageFault(linear, access, user, true, true);
                 }
-                pageSize = 1L << (12 + 9 * level);
+                pageSize = 1L << shift;
                 break;
             }
-            table = entry & PTE_ADDRESS;
+            table = entry & addressMask;
             pageSize = 4096;
         }
         boolean allowed = switch (access) {
@@ -432,11 +483,70 @@ final class Mmu {
         if (!allowed) {
             throw pageFault(linear, access, user, true, false);
         }
-        if (access == WRITE && (entry & PTE_D) == 0) {
-            physicalWrite(entryAddress, 8, entry | PTE_D);
+        if (access == WRITE && (entry & PTE_D) == 0 && !setEntryBits(entryAddress, entrySize, entry, PTE_D)) {
+            return translate(linear, access, user); // another CPU changed the entry: walk again
         }
-        long frame = (entry & PTE_ADDRESS) & ~(pageSize - 1);
+        long frame = (entry & addressMask) & ~(pageSize - 1);
+        if (!wideEntries && pageSize > 4096) {
+            frame |= ((entry >>> 13) & 0xff) << 32; // PSE-36: bits 39:32 of a 4 MiB page's frame
+        }
         return frame | (linear & (pageSize - 1));
+    }
+
+    /**
+     * Sets accessed or dirty bits in a paging entry as the CPU does, with a locked update: only if the entry
+     * still holds {@code entry}, so that another CPU's concurrent change (Linux clears a PTE with XCHG before it
+     * frees the page) is never overwritten with the stale entry. False when the entry changed (walk again).
+     */
+    private boolean setEntryBits(long entryAddress, int entrySize, long entry, long bits) {
+        int region = ram.region(entryAddress, entrySize);
+        if (region < 0 || !ram.withinWord(region, entryAddress, entrySize)) {
+            // Tables in device memory, or a misaligned entry (the CPU never walks one): no atomic to be had.
+            physicalWrite(entryAddress, entrySize, entry | bits);
+            return true;
+        }
+        if (!ram.compareAndSet(region, entryAddress, entrySize, entry, entry | bits)) {
+            return false;
+        }
+        if (physical.seesWrites(entryAddress & PAGE_MASK)) {
+            physical.ramWritten(entryAddress, entrySize, entry, entry | bits);
+        }
+        return true;
+    }
+
+    // ---- atomic read-modify-write (LOCK), for AtomicAccess ----
+
+    /**
+     * The physical address a locked read-modify-write of {@code size} bytes at {@code linear} works on, with
+     * write permission checked (and the dirty bit set), or -1 when it cannot be one host atomic: outside RAM,
+     * across a page, or across an aligned 8-byte word.
+     */
+    long atomicTarget(long linear, int size) {
+        if ((linear & 0xfff) + size > 4096) {
+            return -1;
+        }
+        long address = translate(linear, WRITE);
+        int region = ram.region(address, size);
+        return region >= 0 && ram.withinWord(region, address, size) ? address : -1;
+    }
+
+    /** Reads an {@link #atomicTarget} with one host atomic load. */
+    long atomicRead(long address, int size) {
+        return ram.atomicRead(ram.region(address, size), address, size);
+    }
+
+    /**
+     * Writes {@code value} to an {@link #atomicTarget} if it still holds {@code expected}; false when another CPU
+     * changed it since it was read. A write that lands is seen as any write is (decoded code, monitors).
+     */
+    boolean atomicCompareAndSet(long address, int size, long expected, long value) {
+        if (!ram.compareAndSet(ram.region(address, size), address, size, expected, value)) {
+            return false;
+        }
+        if (physical.seesWrites(address & PAGE_MASK)) {
+            physical.ramWritten(address, size, expected, value);
+        }
+        return true;
     }
 
     private GuestFault pageFault(long linear, int access, boolean user, boolean present, boolean reserved) {

@@ -26,6 +26,8 @@ final class Op {
     static final int MOVS = 60, CMPS = 61, STOS = 62, LODS = 63, SCAS = 64, INS = 65, OUTS = 66;
     static final int IN = 67, OUT = 68;
     static final int CLC = 69, STC = 70, CMC = 71, CLD = 72, STD = 73, CLI = 74, STI = 75, SAHF = 76, LAHF = 77;
+    /** {@link #NOP}'s {@code sub} for MFENCE: a full fence between vCPUs. */
+    static final int NOP_MFENCE = 1;
     static final int HLT = 78, NOP = 79, PAUSE = 80, INT3 = 81, INT = 82, IRET = 83, SYSCALL = 84, SYSRET = 85;
     static final int CPUID = 86, RDTSC = 87, RDTSCP = 88, RDMSR = 89, WRMSR = 90;
     static final int MOV_FROM_CR = 91, MOV_TO_CR = 92, MOV_FROM_DR = 93, MOV_TO_DR = 94;
@@ -45,6 +47,15 @@ final class Op {
     static final int RETF = 113;
     /** INT1 (ICEBP, F1): #DB as a trap, without the gate privilege check of INT n. */
     static final int INT1 = 114;
+
+    // Outside 64-bit mode (and the far transfers in every mode).
+    /** PUSHA/PUSHAD and POPA/POPAD: opSize is the size of each register. */
+    static final int PUSHA = 115, POPA = 116;
+    /** Far JMP/CALL: sub 0 is ptr16:16/32 (imm offset, imm2 selector), sub 1 an m16:16/32/64 operand. */
+    static final int FAR_JMP = 117, FAR_CALL = 118;
+    /** LES, LDS, LSS, LFS, LGS: sub is the segment register loaded with the selector after the offset. */
+    static final int LOAD_FAR_POINTER = 119;
+    static final int INTO = 134, SYSENTER = 135, SYSEXIT = 136;
 
     // Hot forms: common instructions narrowed by HotForms to one operand kind and size, so the executor
     // runs them without the generic operand paths. Register operands: destination rm, source reg.

@@ -4,6 +4,7 @@ import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.MemoryRegion;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.List;
 
@@ -17,6 +18,9 @@ final class PhysicalRam {
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** Aligned 64-bit words with atomic access modes (the host is x86, little-endian like the guest). */
+    private static final VarHandle WORD = ValueLayout.JAVA_LONG.varHandle();
 
     private final long[] starts;
     private final long[] sizes;
@@ -71,5 +75,50 @@ final class PhysicalRam {
             case 4 -> backing.set(U32, offset, (int) value);
             default -> backing.set(U64, offset, value);
         }
+    }
+
+    // ---- atomic access, for LOCK-prefixed instructions and the page walker's accessed/dirty bits ----
+
+    /**
+     * Whether {@code size} bytes at {@code address} lie within one naturally aligned 8-byte word of
+     * {@code region}: what {@link #atomicRead} and {@link #compareAndSet} can do as one host atomic.
+     */
+    boolean withinWord(int region, long address, int size) {
+        return ((address - starts[region]) & 7) + size <= 8 && ((address ^ starts[region]) & 7) == (address & 7);
+    }
+
+    /** Reads {@code size} bytes within one word (see {@link #withinWord}) with a single volatile load. */
+    long atomicRead(int region, long address, int size) {
+        long offset = address - starts[region];
+        long word = (long) WORD.getVolatile(backings[region], offset & ~7L);
+        return extract(word, offset, size);
+    }
+
+    /**
+     * Replaces {@code size} bytes within one word (see {@link #withinWord}) with {@code value} if they hold
+     * {@code expected}, as one host compare-and-set of the containing word; the other bytes of the word may
+     * change meanwhile (another CPU's neighbouring variable) without making this fail.
+     */
+    boolean compareAndSet(int region, long address, int size, long expected, long value) {
+        long offset = address - starts[region];
+        long wordOffset = offset & ~7L;
+        int shift = (int) (offset & 7) * 8;
+        long mask = size == 8 ? -1L : ((1L << (8 * size)) - 1) << shift;
+        MemorySegment backing = backings[region];
+        while (true) {
+            long word = (long) WORD.getVolatile(backing, wordOffset);
+            if (extract(word, offset, size) != (size == 8 ? expected : expected & ((1L << (8 * size)) - 1))) {
+                return false;
+            }
+            long next = (word & ~mask) | ((value << shift) & mask);
+            if (WORD.compareAndSet(backing, wordOffset, word, next)) {
+                return true;
+            }
+        }
+    }
+
+    private static long extract(long word, long offset, int size) {
+        long value = word >>> ((int) (offset & 7) * 8);
+        return size == 8 ? value : value & ((1L << (8 * size)) - 1);
     }
 }

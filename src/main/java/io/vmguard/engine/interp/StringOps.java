@@ -23,7 +23,7 @@ final class StringOps {
      */
     static void step(Executor executor, CpuState cpu, Mmu mmu, Executor.Platform platform, Instruction insn) {
         int size = insn.opSize;
-        long addressMask = insn.addrSize == 4 ? 0xffff_ffffL : -1L;
+        long addressMask = Executor.addressMask(insn.addrSize);
         long delta = (cpu.rflags & Flags.DF) != 0 ? -size : size;
         boolean rep = insn.rep != 0;
         long sourceBase = insn.segment == CpuState.FS ? cpu.fsBase : insn.segment == CpuState.GS ? cpu.gsBase : 0;
@@ -42,43 +42,43 @@ final class StringOps {
             boolean compare = false;
             switch (insn.op) {
                 case Op.MOVS -> {
-                    long value = mmu.read(sourceBase + si, size);
-                    mmu.write(di, size, value);
+                    long value = mmu.read(source(cpu, insn, sourceBase, si, size), size);
+                    mmu.write(destination(cpu, insn, di, size), size, value);
                     advance(cpu, RSI, delta, addressMask);
                     advance(cpu, RDI, delta, addressMask);
                 }
                 case Op.CMPS -> {
-                    long a = mmu.read(sourceBase + si, size);
-                    long b = mmu.read(di, size);
+                    long a = mmu.read(source(cpu, insn, sourceBase, si, size), size);
+                    long b = mmu.read(destination(cpu, insn, di, size), size);
                     Alu.binary(cpu, Alu.CMP, a, b, size);
                     advance(cpu, RSI, delta, addressMask);
                     advance(cpu, RDI, delta, addressMask);
                     compare = true;
                 }
                 case Op.STOS -> {
-                    mmu.write(di, size, cpu.gpr[RAX]);
+                    mmu.write(destination(cpu, insn, di, size), size, cpu.gpr[RAX]);
                     advance(cpu, RDI, delta, addressMask);
                 }
                 case Op.LODS -> {
-                    long value = mmu.read(sourceBase + si, size);
+                    long value = mmu.read(source(cpu, insn, sourceBase, si, size), size);
                     executor.writeReg(RAX, size, value, true);
                     advance(cpu, RSI, delta, addressMask);
                 }
                 case Op.SCAS -> {
-                    long b = mmu.read(di, size);
+                    long b = mmu.read(destination(cpu, insn, di, size), size);
                     Alu.binary(cpu, Alu.CMP, executor.readReg(RAX, size, true), b, size);
                     advance(cpu, RDI, delta, addressMask);
                     compare = true;
                 }
                 case Op.OUTS -> {
-                    long value = mmu.read(sourceBase + si, size);
+                    long value = mmu.read(source(cpu, insn, sourceBase, si, size), size);
                     advance(cpu, RSI, delta, addressMask);
                     finishIteration(cpu, insn, rep, addressMask);
                     platform.portOut((int) (cpu.gpr[RDX] & 0xffff), size, value);
                     return;
                 }
                 case Op.INS -> {
-                    mmu.probeWrite(di, size);
+                    mmu.probeWrite(destination(cpu, insn, di, size), size);
                     // The engine writes the value at RDI, moves RDI and counts RCX once the VMM answers.
                     platform.portIn(insn, (int) (cpu.gpr[RDX] & 0xffff), size);
                     return;
@@ -135,15 +135,31 @@ final class StringOps {
         }
     }
 
+    /** The linear address of a string source element: DS (or the override) outside 64-bit mode. */
+    private static long source(CpuState cpu, Instruction insn, long base, long offset, int size) {
+        return insn.legacy ? Segmentation.linear(cpu, insn.segment, offset, size) : base + offset;
+    }
+
+    /** The linear address of a string destination element: always ES outside 64-bit mode (no override). */
+    static long destination(CpuState cpu, Instruction insn, long offset, int size) {
+        return insn.legacy ? Segmentation.linear(cpu, CpuState.ES, offset, size) : offset;
+    }
+
     static void advance(CpuState cpu, int reg, long delta, long addressMask) {
         if (addressMask == -1L) {
             cpu.gpr[reg] += delta;
+        } else if (addressMask == 0xffff) {
+            cpu.gpr[reg] = (cpu.gpr[reg] & ~0xffffL) | ((cpu.gpr[reg] + delta) & 0xffff); // SI/DI wrap, the rest stays
         } else {
             cpu.gpr[reg] = (cpu.gpr[reg] + delta) & addressMask;
         }
     }
 
     private static void writeCount(CpuState cpu, long value, int addrSize) {
-        cpu.gpr[RCX] = addrSize == 4 ? value & 0xffff_ffffL : value;
+        cpu.gpr[RCX] = switch (addrSize) {
+            case 4 -> value & 0xffff_ffffL;
+            case 2 -> (cpu.gpr[RCX] & ~0xffffL) | (value & 0xffff);
+            default -> value;
+        };
     }
 }

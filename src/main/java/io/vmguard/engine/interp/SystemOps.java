@@ -10,8 +10,9 @@ import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.engine.monitor.MonitorEvent;
 
 /**
- * Privileged and system instructions: control and debug registers, MSRs, descriptor tables, SYSCALL,
- * SYSRET, IRETQ, SWAPGS, CPUID, the TSC, CLI/STI and HLT.
+ * Privileged and system instructions: control and debug registers (with the mode changes CR0 and EFER
+ * make), MSRs, descriptor tables, segment loads, SYSCALL/SYSRET, SYSENTER/SYSEXIT, SWAPGS, CPUID, the TSC,
+ * CLI/STI and HLT; far transfers and IRET go to {@link FarTransfers}.
  */
 final class SystemOps {
     static final int MSR_TSC = 0x10, MSR_APIC_BASE = 0x1b, MSR_MTRRCAP = 0xfe;
@@ -33,6 +34,7 @@ final class SystemOps {
     private final int apicId;
     private final int[] cpuid = new int[4];
     private final MonitorHooks monitor;
+    private final FarTransfers far;
 
     /**
      * The hardware around the CPU that system instructions reach: the TSC (in ticks of
@@ -64,6 +66,7 @@ final class SystemOps {
         this.executor = executor;
         this.devices = devices;
         this.apicId = apicId;
+        this.far = new FarTransfers(cpu, mmu, executor);
     }
 
     private void requireRing0() {
@@ -127,12 +130,14 @@ final class SystemOps {
             }
             case Op.MOV_FROM_CR -> {
                 requireRing0();
-                cpu.gpr[insn.rm] = readCr(insn.reg);
+                long value = readCr(insn.reg);
+                cpu.gpr[insn.rm] = insn.legacy ? value & 0xffff_ffffL : value;
             }
             case Op.MOV_TO_CR -> {
                 requireRing0();
                 long old = insn.reg == 8 ? 0 : readCr(insn.reg);
-                writeCr(insn.reg, cpu.gpr[insn.rm]);
+                long value = cpu.gpr[insn.rm];
+                writeCr(insn.reg, insn.legacy ? value & 0xffff_ffffL : value);
                 monitor.controlRegisterWritten(cpu.rip, insn.reg, old, readCr(insn.reg));
             }
             case Op.MOV_FROM_DR -> {
@@ -167,8 +172,12 @@ final class SystemOps {
                 return;
             }
             case Op.SYSRET -> { sysret(insn); return; }
-            case Op.IRET -> { iret(); return; }
-            case Op.RETF -> { farReturn(insn); return; }
+            case Op.SYSENTER -> { monitor.systemCall(cpu.rip); sysenter(); return; }
+            case Op.SYSEXIT -> { sysexit(insn); return; }
+            case Op.IRET -> { far.iret(insn); return; }
+            case Op.RETF -> { far.farReturn(insn); return; }
+            case Op.FAR_JMP, Op.FAR_CALL -> { far.jumpOrCall(insn); return; }
+            case Op.LOAD_FAR_POINTER -> far.loadFarPointer(insn, this::loadDataSegment);
             case Op.MOV_FROM_SEG -> {
                 if (insn.reg > CpuState.GS) {
                     throw GuestFault.ud();
@@ -182,8 +191,11 @@ final class SystemOps {
                 loadDataSegment(insn.reg, (int) executor.readRm(insn, 2));
             }
             case Op.POP_SEG -> {
-                int selector = (int) executor.pop(insn.opSize);
+                int selector = (int) (insn.legacy ? executor.readStack(0, insn.opSize) : executor.pop(insn.opSize)) & 0xffff;
                 loadDataSegment(insn.reg, selector);
+                if (insn.legacy) {
+                    executor.pop(insn.opSize); // only once the load succeeded
+                }
             }
             default -> throw GuestFault.ud();
         }
@@ -224,22 +236,14 @@ final class SystemOps {
 
     private void writeCr(int index, long value) {
         switch (index) {
-            case 0 -> {
-                if ((value >>> 32) != 0 || ((value & SpecialRegisters.CR0_PG) != 0 && (value & SpecialRegisters.CR0_PE) == 0)) {
-                    throw GuestFault.gp();
-                }
-                if (cpu.longMode() && (value & SpecialRegisters.CR0_PG) == 0) {
-                    throw new InterruptDelivery.TripleFault("guest left long mode (the interpreter runs 64-bit mode only)");
-                }
-                cpu.cr0 = value | SpecialRegisters.CR0_ET;
-                mmu.flush();
-            }
+            case 0 -> writeCr0(value);
             case 2 -> cpu.cr2 = value;
             case 3 -> {
                 if ((value & 0xfff0_0000_0000_0000L) != 0) {
                     throw GuestFault.gp();
                 }
                 cpu.cr3 = value;
+                loadPdptes();
                 mmu.flush();
             }
             case 4 -> {
@@ -247,6 +251,7 @@ final class SystemOps {
                     throw GuestFault.gp();
                 }
                 cpu.cr4 = value;
+                loadPdptes();
                 mmu.flush();
             }
             case 8 -> {
@@ -257,6 +262,69 @@ final class SystemOps {
             }
             default -> throw GuestFault.ud();
         }
+    }
+
+    /**
+     * MOV to CR0: PE and PG turn the modes on and off. PG with EFER.LME enters long mode (EFER.LMA; CR4.PAE
+     * required, and not from 64-bit code), PG cleared leaves it (only from compatibility mode); PG with PAE
+     * outside long mode loads the PDPTEs.
+     */
+    private void writeCr0(long value) {
+        boolean pe = (value & SpecialRegisters.CR0_PE) != 0;
+        boolean pg = (value & SpecialRegisters.CR0_PG) != 0;
+        if ((value >>> 32) != 0 || (pg && !pe) || ((value & (1L << 29)) != 0 && (value & (1L << 30)) == 0)) {
+            throw GuestFault.gp(); // reserved bits, PG without PE, NW without CD
+        }
+        boolean wasPaging = cpu.paging();
+        long efer = cpu.efer;
+        if (pg && !wasPaging && (efer & SpecialRegisters.EFER_LME) != 0) {
+            if ((cpu.cr4 & SpecialRegisters.CR4_PAE) == 0 || cpu.segments[CpuState.CS].l()) {
+                throw GuestFault.gp();
+            }
+            efer |= SpecialRegisters.EFER_LMA;
+        } else if (!pg && wasPaging && cpu.longMode()) {
+            if (cpu.codeBits == 64) {
+                throw GuestFault.gp(); // long mode is left from compatibility mode only
+            }
+            efer &= ~SpecialRegisters.EFER_LMA;
+        }
+        long oldCr0 = cpu.cr0;
+        long oldEfer = cpu.efer;
+        cpu.cr0 = value | SpecialRegisters.CR0_ET;
+        cpu.efer = efer;
+        try {
+            if (pg && !wasPaging) {
+                loadPdptes();
+            }
+        } catch (GuestFault fault) {
+            cpu.cr0 = oldCr0;
+            cpu.efer = oldEfer;
+            throw fault;
+        }
+        if (cpu.realMode()) {
+            cpu.cpl = 0;
+        }
+        cpu.updateMode();
+        mmu.flush();
+    }
+
+    /**
+     * PAE paging outside long mode reads the four PDPTEs when CR3 (or CR0.PG, CR4.PAE) is loaded; one with
+     * reserved bits set is a #GP(0) of the load itself.
+     */
+    private void loadPdptes() {
+        if (!cpu.paging() || (cpu.cr4 & SpecialRegisters.CR4_PAE) == 0 || cpu.longMode()) {
+            return;
+        }
+        long base = cpu.cr3 & 0xffff_ffe0L;
+        long[] entries = new long[4];
+        for (int i = 0; i < 4; i++) {
+            entries[i] = mmu.physicalRead(base + 8L * i, 8);
+            if ((entries[i] & 1) != 0 && (entries[i] & Mmu.PDPTE_RESERVED) != 0) {
+                throw GuestFault.gp();
+            }
+        }
+        System.arraycopy(entries, 0, cpu.pdpte, 0, 4);
     }
 
     long readMsr(int index) {
@@ -308,6 +376,9 @@ final class SystemOps {
                 if ((value & ~(EFER_WRITABLE | SpecialRegisters.EFER_LMA)) != 0) {
                     throw GuestFault.gp();
                 }
+                if (cpu.paging() && ((value ^ cpu.efer) & SpecialRegisters.EFER_LME) != 0) {
+                    throw GuestFault.gp(); // LME changes only while paging is off
+                }
                 cpu.efer = (value & EFER_WRITABLE) | (cpu.efer & SpecialRegisters.EFER_LMA);
                 mmu.flush();
             }
@@ -339,6 +410,12 @@ final class SystemOps {
             case 0, 1 -> { // SGDT, SIDT
                 DescriptorTable table = insn.sub == 0 ? cpu.gdt : cpu.idt;
                 long address = executor.address(insn);
+                if (insn.legacy) { // outside 64-bit mode a 4-byte base (with a 16-bit operand, 24 bits of it)
+                    mmu.probeWrite(address, 6);
+                    mmu.write16(address, table.limit());
+                    mmu.write32(address + 2, (int) (insn.opSize == 2 ? table.base() & 0xff_ffff : table.base()));
+                    break;
+                }
                 mmu.probeWrite(address, 10);
                 mmu.write16(address, table.limit());
                 mmu.write64(address + 2, table.base());
@@ -347,8 +424,10 @@ final class SystemOps {
                 requireRing0();
                 long address = executor.address(insn);
                 int limit = mmu.read16(address);
-                long base = mmu.read64(address + 2);
-                DescriptorTable table = new DescriptorTable(canonical(base), limit);
+                long base = insn.legacy
+                        ? mmu.read32(address + 2) & (insn.opSize == 2 ? 0xff_ffffL : 0xffff_ffffL)
+                        : canonical(mmu.read64(address + 2));
+                DescriptorTable table = new DescriptorTable(base, limit);
                 if (insn.sub == 2) {
                     DescriptorTable old = cpu.gdt;
                     cpu.gdt = table;
@@ -364,6 +443,7 @@ final class SystemOps {
                 requireRing0();
                 long value = executor.readRm(insn, 2) & 0xf;
                 cpu.cr0 = (cpu.cr0 & ~0xeL) | value | (cpu.cr0 & 1);
+                cpu.updateMode();
             }
             default -> throw GuestFault.ud();
         }
@@ -373,14 +453,7 @@ final class SystemOps {
         switch (insn.sub) {
             case 0 -> executor.writeRm(insn, insn.isMemory() ? 2 : insn.opSize, cpu.ldt.selector()); // SLDT
             case 1 -> executor.writeRm(insn, insn.isMemory() ? 2 : insn.opSize, cpu.tr.selector()); // STR
-            case 2 -> { // LLDT: only the null selector (no LDT) is supported
-                requireRing0();
-                int selector = (int) executor.readRm(insn, 2);
-                if ((selector & 0xfffc) != 0) {
-                    throw GuestFault.gp(selector & 0xfffc);
-                }
-                cpu.ldt = Segment.unusableLdt();
-            }
+            case 2 -> lldt((int) executor.readRm(insn, 2));
             case 3 -> ltr((int) executor.readRm(insn, 2));
             case 4, 5 -> verify(insn.sub == 5, (int) executor.readRm(insn, 2));
             default -> throw GuestFault.ud();
@@ -405,27 +478,78 @@ final class SystemOps {
         Alu.setArithmetic(cpu, accessible ? flags | Flags.ZF : flags & ~Flags.ZF);
     }
 
-    /** LTR: a 16-byte available 64-bit TSS descriptor, marked busy in the GDT. */
+    /**
+     * LLDT: an LDT descriptor (system type 2) from the GDT, 16 bytes in long mode; a null selector leaves
+     * no LDT (selectors with TI set then raise #GP). Not in real mode (#UD).
+     */
+    private void lldt(int selector) {
+        if (cpu.realMode()) {
+            throw GuestFault.ud();
+        }
+        requireRing0();
+        if ((selector & 0xfffc) == 0) {
+            cpu.ldt = Segment.unusableLdt();
+            return;
+        }
+        if ((selector & 4) != 0) {
+            throw GuestFault.gp(selector & 0xfffc);
+        }
+        long low = Descriptors.read(cpu, mmu, selector);
+        Segment ldt = Segment.fromDescriptor(low, selector);
+        if (ldt.s() || ldt.type() != 0x2) {
+            throw GuestFault.gp(selector & 0xfffc);
+        }
+        if (!ldt.present()) {
+            throw GuestFault.withError(GuestFault.NP, selector & 0xfffc);
+        }
+        long base = ldt.base();
+        if (cpu.longMode()) {
+            base |= mmu.readSupervisor(cpu.gdt.base() + (selector & 0xfff8) + 8, 8) << 32;
+        }
+        cpu.ldt = new Segment(base, ldt.limit(), selector, 0x2, true, 0, false, false, false, ldt.g(), false, false);
+    }
+
+    /**
+     * LTR: an available TSS descriptor, marked busy in the GDT: in long mode a 16-byte 64-bit one, outside
+     * it an 8-byte 32-bit (type 9) or 16-bit (type 1) one. Not in real mode (#UD).
+     */
     private void ltr(int selector) {
+        if (cpu.realMode()) {
+            throw GuestFault.ud();
+        }
         requireRing0();
         if ((selector & 0xfffc) == 0) {
             throw GuestFault.gp();
         }
         long low = Descriptors.read(cpu, mmu, selector);
-        long high = mmu.readSupervisor(cpu.gdt.base() + (selector & ~7) + 8, 8);
+        boolean longMode = cpu.longMode();
         Segment tss = Segment.fromDescriptor(low, selector);
-        if (tss.s() || tss.type() != 0x9) {
+        boolean available = longMode ? tss.type() == 0x9 : tss.type() == 0x9 || tss.type() == 0x1;
+        if (tss.s() || !available) {
             throw GuestFault.gp(selector & 0xfffc);
         }
         if (!tss.present()) {
             throw GuestFault.withError(GuestFault.NP, selector & 0xfffc);
         }
-        long base = tss.base() | (high << 32);
+        long base = tss.base();
+        if (longMode) {
+            base |= mmu.readSupervisor(cpu.gdt.base() + (selector & ~7) + 8, 8) << 32;
+        }
         mmu.writeSupervisor(cpu.gdt.base() + (selector & ~7), 8, low | (2L << 40)); // busy
-        cpu.tr = new Segment(base, tss.limit(), selector, 0xb, true, 0, false, false, false, tss.g(), false, false);
+        cpu.tr = new Segment(base, tss.limit(), selector, tss.type() | 2, true, 0, false, false, false, tss.g(), false, false);
     }
 
     private void loadDataSegment(int index, int selector) {
+        if (cpu.realMode()) {
+            // Real mode: the base follows the selector; limit and attributes stay (what "unreal mode" relies on).
+            Segment old = cpu.segments[index];
+            cpu.loadSegment(index, new Segment((long) (selector & 0xffff) << 4, old.limit(), selector & 0xffff,
+                    old.unusable() ? 0x3 : old.type(), true, 0, old.db(), true, false, old.g(), old.avl(), false));
+            if (index == CpuState.SS) {
+                cpu.interruptShadow = true;
+            }
+            return;
+        }
         Segment segment = index == CpuState.SS ? Descriptors.stack(cpu, mmu, selector, cpu.cpl) : Descriptors.data(cpu, mmu, selector);
         if (index == CpuState.FS || index == CpuState.GS) {
             // In 64-bit mode a selector load sets the base from the descriptor (the upper half becomes zero).
@@ -438,100 +562,89 @@ final class SystemOps {
         }
     }
 
+    /**
+     * SYSCALL: from 64-bit code to LSTAR, from compatibility mode to CSTAR, outside long mode to STAR's EIP;
+     * CS and SS from STAR[47:32]. Outside 64-bit mode this is AMD's behaviour (Intel CPUs raise #UD there):
+     * Linux's IA32 emulation enters through CSTAR on AMD guests, and through SYSENTER on Intel ones, which
+     * is what the interpreter reports; taking both costs nothing and runs either kind of guest code.
+     */
     private void syscall(long next) {
         if ((cpu.efer & SpecialRegisters.EFER_SCE) == 0) {
             throw GuestFault.ud();
         }
         int selector = (int) (cpu.star >>> 32) & 0xfffc;
+        if (!cpu.longMode()) {
+            cpu.gpr[RCX] = next & 0xffff_ffffL;
+            cpu.loadSegment(CpuState.CS, new Segment(0, 0xffffffff, selector, 0xb, true, 0, true, true, false, true, false, false));
+            cpu.segments[CpuState.SS] = new Segment(0, 0xffffffff, selector + 8, 0x3, true, 0, true, true, false, true, false, false);
+            cpu.setRflags(cpu.rflags() & ~(Flags.VM | Flags.IF | Flags.RF));
+            cpu.rip = cpu.star & 0xffff_ffffL;
+            return;
+        }
+        boolean from64 = cpu.codeBits == 64;
         cpu.gpr[RCX] = next;
         cpu.gpr[CpuState.R11] = cpu.rflags() & ~Flags.RF;
         cpu.loadSegment(CpuState.CS, new Segment(0, 0xffffffff, selector, 0xb, true, 0, false, true, true, true, false, false));
         cpu.segments[CpuState.SS] = new Segment(0, 0xffffffff, selector + 8, 0x3, true, 0, true, true, false, true, false, false);
         cpu.setRflags(cpu.rflags() & ~cpu.sfmask & ~Flags.RF);
-        cpu.rip = cpu.lstar;
+        cpu.rip = from64 ? cpu.lstar : cpu.cstar;
     }
 
+    /** SYSRET: to 64-bit code (REX.W) at STAR[63:48]+16, or to compatibility mode (SYSRETL) at STAR[63:48]. */
     private void sysret(Instruction insn) {
-        requireRing0();
-        if ((cpu.efer & SpecialRegisters.EFER_SCE) == 0) {
+        requireRing0(); // before the #UD checks, as the CPUs the differential tests compare against do
+        if ((cpu.efer & SpecialRegisters.EFER_SCE) == 0 || cpu.codeBits != 64) {
             throw GuestFault.ud();
         }
-        if (insn.opSize != 8) {
-            throw GuestFault.ud(); // return to 32-bit compatibility mode is not supported
-        }
-        long target = cpu.gpr[RCX];
-        if ((target << 16 >> 16) != target) {
-            throw GuestFault.gp();
-        }
         int base = (int) (cpu.star >>> 48) & 0xffff;
-        cpu.loadSegment(CpuState.CS, new Segment(0, 0xffffffff, (base + 16) | 3, 0xb, true, 3, false, true, true, true, false, false));
+        long target = cpu.gpr[RCX];
+        if (insn.opSize == 8) {
+            if ((target << 16 >> 16) != target) {
+                throw GuestFault.gp();
+            }
+            cpu.loadSegment(CpuState.CS, new Segment(0, 0xffffffff, (base + 16) | 3, 0xb, true, 3, false, true, true, true, false, false));
+        } else {
+            target &= 0xffff_ffffL;
+            cpu.loadSegment(CpuState.CS, new Segment(0, 0xffffffff, base | 3, 0xb, true, 3, true, true, false, true, false, false));
+        }
         cpu.segments[CpuState.SS] = new Segment(0, 0xffffffff, (base + 8) | 3, 0x3, true, 3, true, true, false, true, false, false);
         cpu.setRflags((cpu.gpr[CpuState.R11] & ~(Flags.RF | Flags.VM)) | Flags.RESERVED_ONE);
         cpu.rip = target;
     }
 
     /**
-     * RETF: pops RIP and CS (each of the operand size), and on a return to an outer privilege level also
-     * RSP and SS. Kernels use it at boot to reload CS after loading their own GDT.
+     * SYSENTER: to ring 0 at IA32_SYSENTER_CS/EIP/ESP, flat segments (64-bit code in long mode); the vDSO
+     * of a 64-bit Linux enters its IA32 emulation this way on Intel CPUs.
      */
-    private void farReturn(Instruction insn) {
-        int size = insn.opSize;
-        long rsp = cpu.gpr[CpuState.RSP];
-        long rip = mmu.read(rsp, size);
-        int cs = (int) mmu.read(rsp + size, size) & 0xffff;
-        int newCpl = cs & 3;
-        if (newCpl < cpu.cpl) {
-            throw GuestFault.gp(cs & 0xfffc);
-        }
-        Segment code = Descriptors.code(cpu, mmu, cs, newCpl);
-        long released = rsp + 2L * size + insn.imm;
-        if (newCpl > cpu.cpl) {
-            long newRsp = mmu.read(released, size);
-            int ss = (int) mmu.read(released + size, size) & 0xffff;
-            Segment stack = Descriptors.stack(cpu, mmu, ss, newCpl);
-            cpu.segments[CpuState.SS] = stack;
-            released = newRsp + insn.imm;
-        }
-        if (code.l() && (rip << 16 >> 16) != rip) {
+    private void sysenter() {
+        int selector = (int) cpu.sysenterCs & 0xfffc;
+        if (cpu.realMode() || selector == 0) {
             throw GuestFault.gp();
         }
-        if (!code.l()) {
-            throw new InterruptDelivery.TripleFault("far return to compatibility mode (the interpreter runs 64-bit mode only)");
-        }
-        cpu.loadSegment(CpuState.CS, code);
-        cpu.gpr[CpuState.RSP] = released;
-        cpu.rip = rip;
+        boolean longMode = cpu.longMode();
+        cpu.loadSegment(CpuState.CS, new Segment(0, 0xffffffff, selector, 0xb, true, 0, !longMode, true, longMode, true, false, false));
+        cpu.segments[CpuState.SS] = new Segment(0, 0xffffffff, selector + 8, 0x3, true, 0, true, true, false, true, false, false);
+        cpu.setRflags(cpu.rflags() & ~(Flags.VM | Flags.IF | Flags.RF));
+        cpu.rip = longMode ? cpu.sysenterEip : cpu.sysenterEip & 0xffff_ffffL;
+        cpu.gpr[CpuState.RSP] = longMode ? cpu.sysenterEsp : cpu.sysenterEsp & 0xffff_ffffL;
     }
 
-    /** IRETQ: pops RIP, CS, RFLAGS, RSP and SS (64-bit mode always pops the stack pointer). */
-    private void iret() {
-        long rsp = cpu.gpr[CpuState.RSP];
-        long rip = mmu.read64(rsp);
-        int cs = (int) mmu.read64(rsp + 8) & 0xffff;
-        long flags = mmu.read64(rsp + 16);
-        long newRsp = mmu.read64(rsp + 24);
-        int ss = (int) mmu.read64(rsp + 32) & 0xffff;
-        int newCpl = cs & 3;
-        if (newCpl < cpu.cpl) {
-            throw GuestFault.gp(cs & 0xfffc);
-        }
-        Segment code = Descriptors.code(cpu, mmu, cs, newCpl);
-        if (!code.l()) {
-            throw GuestFault.gp(cs & 0xfffc); // return to compatibility mode is not supported
-        }
-        Segment stack = Descriptors.stack(cpu, mmu, ss, newCpl);
-        if ((rip << 16 >> 16) != rip) {
+    /** SYSEXIT: to ring 3 at RDX/RCX (EDX/ECX), CS = SYSENTER_CS + 16 (32-bit) or + 32 (64-bit, REX.W). */
+    private void sysexit(Instruction insn) {
+        int selector = (int) cpu.sysenterCs & 0xfffc;
+        if (cpu.realMode() || selector == 0) {
             throw GuestFault.gp();
         }
-        long writable = Flags.WRITABLE;
-        if (cpu.cpl > 0) {
-            writable &= ~Flags.IOPL;
+        requireRing0();
+        boolean to64 = insn.opSize == 8;
+        int cs = (selector + (to64 ? 32 : 16)) | 3;
+        long target = to64 ? cpu.gpr[RDX] : cpu.gpr[RDX] & 0xffff_ffffL;
+        if (to64 && !Executor.canonical(target)) {
+            throw GuestFault.gp();
         }
-        long current = cpu.rflags();
-        cpu.loadSegment(CpuState.CS, code);
-        cpu.segments[CpuState.SS] = stack;
-        cpu.gpr[CpuState.RSP] = newRsp;
-        cpu.rip = rip;
-        cpu.setRflags((current & ~writable) | (flags & writable));
+        cpu.loadSegment(CpuState.CS, new Segment(0, 0xffffffff, cs, 0xb, true, 3, !to64, true, to64, true, false, false));
+        cpu.segments[CpuState.SS] = new Segment(0, 0xffffffff, (cs + 8) | 3, 0x3, true, 3, true, true, false, true, false, false);
+        cpu.gpr[CpuState.RSP] = to64 ? cpu.gpr[RCX] : cpu.gpr[RCX] & 0xffff_ffffL;
+        cpu.rip = target;
     }
 }

@@ -236,6 +236,16 @@ public final class KvmVcpu implements Vcpu {
         }
     }
 
+    /** KVM keeps an application processor UNINITIALIZED (waiting for INIT/SIPI) until told otherwise. */
+    @Override
+    public void startRunning() throws EngineException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(KvmMpStateLayout.LAYOUT);
+            KvmMpStateLayout.write(state, KvmMpStateLayout.RUNNABLE);
+            ioctl(KvmIoctls.KVM_SET_MP_STATE, state, "KVM_SET_MP_STATE");
+        }
+    }
+
     @Override
     public long readMsr(int msr) throws EngineException {
         return tryReadMsr(msr).orElseThrow(

@@ -14,11 +14,13 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The decoder on random bytes: every byte string a guest can put in front of RIP decodes to an instruction
  * (possibly {@link Op#INVALID}, which becomes #UD) or raises a guest fault; no Java exception escapes. The
- * bytes lean towards prefixes, REX and the 0F escapes, where the decoder has the most paths.
+ * bytes lean towards prefixes, REX and the 0F escapes, where the decoder has the most paths. Every mode's
+ * decoding is fuzzed: 64-bit, 32-bit and 16-bit code (where 40-4F are INC/DEC and ModRM has 16-bit forms).
  */
 class DecoderFuzzTest {
     private static final int STRINGS_PER_SEED = FuzzSeeds.scaled(200_000);
     private static final int PAGES_PER_SEED = FuzzSeeds.scaled(1_500);
+    private static final int[] CODE_BITS = {64, 32, 16};
     private static final int[] PREFIXES = {0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x2e, 0x3e, 0x26, 0x36, 0x64, 0x65, 0x40, 0x48, 0x4c, 0x41, 0x4f};
 
     @ParameterizedTest(name = FuzzSeeds.NAME)
@@ -28,9 +30,12 @@ class DecoderFuzzTest {
         for (int n = 0; n < STRINGS_PER_SEED; n++) {
             byte[] bytes = instructionLike(random);
             Decoder decoder = new Decoder(address -> bytes[(int) address] & 0xff);
+            int bits = CODE_BITS[n % CODE_BITS.length];
             try {
-                Instruction insn = decoder.decode(0);
+                Instruction insn = decoder.decode(0, bits);
                 assertTrue(insn.length >= 1 && insn.length <= Decoder.MAX_LENGTH, "length " + insn.length);
+                assertEquals(bits, insn.codeBits);
+                assertEquals(bits != 64, insn.legacy);
                 HotForms.narrow(insn);
             } catch (GuestFault fault) {
                 // Only an instruction longer than 15 bytes may fault here: the bytes are all readable.
@@ -53,7 +58,7 @@ class DecoderFuzzTest {
             // Several starts per page, near the end too, where decoding meets the page boundary.
             for (int start : new int[] {0, random.nextInt(4096), 4096 - 1 - random.nextInt(16)}) {
                 try {
-                    Block block = builder.build(page, 0x100000L + start);
+                    Block block = builder.build(page, 0x100000L + start, CODE_BITS[n % CODE_BITS.length]);
                     if (block != null) {
                         assertTrue(block.instructions.length >= 1);
                     }

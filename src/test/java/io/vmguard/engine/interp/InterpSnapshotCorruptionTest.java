@@ -71,6 +71,16 @@ class InterpSnapshotCorruptionTest {
         }
     }
 
+    /** Snapshots from before the interpreter ran other modes have no PDPTEs: they restore (and run) all the same. */
+    @Test
+    void aSnapshotWithoutPdptesRestores() throws Exception {
+        JsonNode older = snapshot.deepCopy();
+        ((ObjectNode) older.at("/vcpu")).remove("pdpte");
+        try (SnapshotRig rig = SnapshotRig.fresh(image, INSTRUCTION_BUDGET)) {
+            rig.restore(older, true);
+        }
+    }
+
     /**
      * Each of the two restores (the VM's, the vCPU's) takes all of its state or none of it: a refusal at a
      * field read late, after other devices were checked, leaves the machine as it was.
@@ -98,6 +108,15 @@ class InterpSnapshotCorruptionTest {
     void everyMissingFieldIsNamed() throws Exception {
         int checked = 0;
         for (Field field : fields(snapshot)) {
+            if (field.path().matches(".*\\.(application_processors|waiting_for_startup|nmi_pending|nmi_blocked)")) {
+                // Snapshots from before SMP have none of these: without the list a VM has no application processors,
+                // which is right for this one-vCPU VM (a VM with more refuses it: InterpSmpTest), and the BSP neither
+                // waits for a start-up IPI nor has an NMI pending or blocked.
+                continue;
+            }
+            if (field.path().equals("vcpu.pdpte")) {
+                continue; // optional: snapshots from before the interpreter ran PAE outside long mode have none
+            }
             JsonNode broken = mutate(field, parent -> {
                 if (parent instanceof ObjectNode object) {
                     object.remove(field.key());
@@ -130,16 +149,16 @@ class InterpSnapshotCorruptionTest {
         cases.put("vcpu.rflags", LongNode.valueOf(0x2 | 0x8));
         cases.put("vcpu.segments.0.name", TextNode.valueOf("cs"));
         cases.put("vcpu.segments.1.dpl", IntNode.valueOf(4));
-        cases.put("vcpu.segments.1.l", BooleanNode.FALSE);
+        cases.put("vcpu.segments.1.db", BooleanNode.TRUE); // a 64-bit CS with D set
         cases.put("vcpu.segments.2.selector", IntNode.valueOf(0x10000));
         cases.put("vcpu.segments.3.limit", LongNode.valueOf(1L << 32));
         cases.put("vcpu.tr.type", IntNode.valueOf(16));
         cases.put("vcpu.gdt.limit", IntNode.valueOf(0x10000));
         cases.put("vcpu.fs_base", LongNode.valueOf(0x0000_8000_0000_0000L));
-        cases.put("vcpu.cr0", LongNode.valueOf(0x11)); // no PG, no PE
+        cases.put("vcpu.cr0", LongNode.valueOf(0x8000_0010L)); // PG without PE
         cases.put("vcpu.cr3", LongNode.valueOf(1L << 60));
         cases.put("vcpu.cr4", LongNode.valueOf(1L << 20)); // SMEP: not offered
-        cases.put("vcpu.efer", LongNode.valueOf(0));
+        cases.put("vcpu.efer", LongNode.valueOf(0x400)); // LMA without LME
         cases.put("vcpu.sse.mxcsr", IntNode.valueOf(0x10000));
         cases.put("vcpu.x87.tag", IntNode.valueOf(-1));
         cases.put("vcpu.x87.sign_exponent.0", IntNode.valueOf(0x10000));

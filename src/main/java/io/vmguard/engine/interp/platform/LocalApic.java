@@ -4,16 +4,24 @@ import io.vmguard.snapshot.SnapshotException;
 import io.vmguard.snapshot.StateReader;
 import io.vmguard.snapshot.StateWriter;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.function.IntConsumer;
 
 /**
- * The local APIC of the (single) vCPU, in xAPIC mode: its registers as the MMIO page at IA32_APIC_BASE
- * shows them, fixed-interrupt acceptance (IRR, ISR, TMR) with TPR/PPR priority, EOI (broadcast to the
- * I/O APIC for level-triggered vectors), the ICR for IPIs to itself, the LVT entries, ESR, and the timer
- * ({@link ApicTimer}). LINT0 in ExtINT mode passes the PIC through ({@link #acceptsExtInt()}).
+ * The local APIC of one vCPU, in xAPIC mode: its registers as the MMIO page at IA32_APIC_BASE shows them,
+ * fixed-interrupt acceptance (IRR, ISR, TMR) with TPR/PPR priority, EOI (broadcast to the I/O APIC for
+ * level-triggered vectors), the ICR for IPIs (fixed, lowest priority, NMI, INIT and start-up; physical and
+ * logical destinations and the shorthands) through the VM's {@link ApicBus}, the LVT entries, ESR, and the
+ * timer ({@link ApicTimer}). LINT0 in ExtINT mode passes the PIC through ({@link #acceptsExtInt()}).
  *
- * <p>Not modelled: x2APIC (not advertised), NMI, SMI, INIT and SIPI deliveries (one vCPU, no NMI
- * sources), LINT0/LINT1 in fixed mode, thermal and performance-counter interrupts. vCPU thread only.
+ * <p><b>Threads.</b> The registers belong to the vCPU thread. Other CPUs and the I/O APIC reach this APIC
+ * only through its inbox ({@link #post}: lock-free, any thread), which the owner empties into IRR and its
+ * start-up signals at its next look ({@link #takeInbox()}), after which the poster rang its doorbell. The
+ * destination registers (ID, LDR, DFR) are volatile so that senders match against what the guest last wrote.
+ *
+ * <p>Not modelled: x2APIC (not advertised), SMI, LINT0/LINT1 in fixed mode, thermal and
+ * performance-counter interrupts.
  */
 final class LocalApic {
     static final long DEFAULT_BASE = 0xfee0_0000L;
@@ -49,13 +57,28 @@ final class LocalApic {
     private final boolean bsp;
     /** Level-triggered vectors' EOIs go here (the I/O APIC's remote IRR). */
     private final IntConsumer eoiBroadcast;
+    private final ApicBus bus;
+    /** Gets the owner's attention after a post (its vCPU's doorbell). */
+    private final Runnable wake;
 
-    private long base;
-    private int id;
+    // The inbox: fixed vectors and their trigger modes, NMI/INIT/SIPI, from any thread.
+    private final AtomicLongArray postedVectors = new AtomicLongArray(4);
+    private final AtomicLongArray postedLevels = new AtomicLongArray(4);
+    private static final int POSTED_NMI = 1, POSTED_INIT = 2, POSTED_STARTUP = 4, POSTED_VECTORS = 8;
+    /** POSTED_* bits, and the last start-up vector in bits 15:8. */
+    private final AtomicInteger posted = new AtomicInteger();
+
+    // What the inbox delivered that the CPU itself must act on (owner only).
+    private boolean nmiPending;
+    private boolean initPending;
+    private int startupVector = -1;
+
+    private volatile long base;
+    private volatile int id;
     private int tpr;
-    private int ldr;
-    private int dfr;
-    private int svr;
+    private volatile int ldr;
+    private volatile int dfr;
+    private volatile int svr;
     private final int[] isr = new int[8];
     private final int[] tmr = new int[8];
     private final int[] irr = new int[8];
@@ -65,14 +88,27 @@ final class LocalApic {
     private int icrHigh;
     private int lvtTimer, lvtThermal, lvtPerf, lvtLint0, lvtLint1, lvtError, lvtCmci;
 
+    /** A lone APIC (tests): a bus of its own, nobody to wake. */
     LocalApic(VmClock clock, Tsc tsc, int apicId, IntConsumer eoiBroadcast) {
+        this(clock, tsc, apicId, eoiBroadcast, new ApicBus(), () -> { });
+    }
+
+    /** The APIC of the CPU with {@code apicId} (0 is the BSP), connected to {@code bus}. */
+    LocalApic(VmClock clock, Tsc tsc, int apicId, IntConsumer eoiBroadcast, ApicBus bus, Runnable wake) {
         this.clock = clock;
         this.timer = new ApicTimer(tsc);
         this.initialId = apicId;
         this.bsp = apicId == 0;
         this.eoiBroadcast = eoiBroadcast;
+        this.bus = bus;
+        this.wake = wake;
         base = DEFAULT_BASE | BASE_ENABLE | (bsp ? BASE_BSP : 0);
         reset();
+        bus.attach(this);
+    }
+
+    int initialId() {
+        return initialId;
     }
 
     /** Power-on state of the registers (IA32_APIC_BASE aside). */
@@ -355,30 +391,129 @@ final class LocalApic {
         return (logicalId >>> 4) == (destination >>> 4) && (logicalId & destination & 0xf) != 0;
     }
 
-    /** A message from the I/O APIC: fixed and lowest-priority go to this (the only) CPU if it is addressed. */
-    void deliver(int destination, boolean logical, int deliveryMode, int vector, boolean levelTriggered) {
-        if ((deliveryMode == DELIVERY_FIXED || deliveryMode == DELIVERY_LOWEST) && isDestination(destination, logical)) {
-            accept(vector, levelTriggered);
+    /** A message addressed to this APIC, on its own thread (a self-IPI, or a test): taken at once. */
+    void receive(int deliveryMode, int vector, boolean levelTriggered) {
+        switch (deliveryMode) {
+            case ApicBus.FIXED, ApicBus.LOWEST -> accept(vector, levelTriggered);
+            case ApicBus.NMI -> nmiPending = true;
+            case ApicBus.INIT -> initPending = true;
+            case ApicBus.STARTUP -> startupVector = vector;
+            default -> { } // SMI (no SMM), ExtINT (only through LINT0): dropped, as KVM drops them
         }
     }
 
+    /** A message from another thread (another CPU's IPI, the I/O APIC, an MSI): into the inbox, then the bell. */
+    void post(int deliveryMode, int vector, boolean levelTriggered) {
+        int signal = switch (deliveryMode) {
+            case ApicBus.FIXED, ApicBus.LOWEST -> {
+                long bit = 1L << (vector & 63);
+                // The trigger mode first: the owner reads it after it sees the vector.
+                if (levelTriggered) {
+                    postedLevels.getAndAccumulate(vector >>> 6, bit, (a, b) -> a | b);
+                } else {
+                    postedLevels.getAndAccumulate(vector >>> 6, ~bit, (a, b) -> a & b);
+                }
+                postedVectors.getAndAccumulate(vector >>> 6, bit, (a, b) -> a | b);
+                yield POSTED_VECTORS;
+            }
+            case ApicBus.NMI -> POSTED_NMI;
+            case ApicBus.INIT -> POSTED_INIT;
+            case ApicBus.STARTUP -> POSTED_STARTUP | (vector & 0xff) << 8;
+            default -> 0;
+        };
+        if (signal == 0) {
+            return;
+        }
+        posted.getAndUpdate(current -> (signal & POSTED_STARTUP) != 0
+                ? (current & 0xff) | signal : current | signal);
+        wake.run();
+    }
+
+    /** Owner: empties the inbox into IRR/TMR and the pending NMI, INIT and start-up. Cheap when empty. */
+    void takeInbox() {
+        if (posted.get() == 0) {
+            return;
+        }
+        int signals = posted.getAndSet(0);
+        if ((signals & POSTED_VECTORS) != 0) {
+            for (int word = 0; word < 4; word++) {
+                long vectors = postedVectors.getAndSet(word, 0);
+                long levels = postedLevels.get(word);
+                while (vectors != 0) {
+                    int bit = Long.numberOfTrailingZeros(vectors);
+                    vectors &= vectors - 1;
+                    accept(word * 64 + bit, (levels & (1L << bit)) != 0);
+                }
+            }
+        }
+        // INIT before start-up: Linux sends both in a row, and a start-up only counts after an INIT.
+        if ((signals & POSTED_INIT) != 0) {
+            initPending = true;
+        }
+        if ((signals & POSTED_STARTUP) != 0) {
+            startupVector = (signals >>> 8) & 0xff;
+        }
+        if ((signals & POSTED_NMI) != 0) {
+            nmiPending = true;
+        }
+    }
+
+    /** Owner: whether an INIT arrived, and forgets it. */
+    boolean takeInit() {
+        boolean init = initPending;
+        initPending = false;
+        return init;
+    }
+
+    /** Owner: the vector of a start-up IPI that arrived (and forgets it), or -1. */
+    int takeStartup() {
+        int vector = startupVector;
+        startupVector = -1;
+        return vector;
+    }
+
+    /** Owner: whether an NMI arrived, and forgets it. */
+    boolean takeNmi() {
+        boolean nmi = nmiPending;
+        nmiPending = false;
+        return nmi;
+    }
+
+    /** Owner: whether an NMI, INIT or start-up waits for the CPU. */
+    boolean signalsPending() {
+        return nmiPending || initPending || startupVector >= 0;
+    }
+
+    /**
+     * An INIT resets the APIC's registers but keeps its ID and IA32_APIC_BASE (SDM 10.4.7.3); the CPU then
+     * waits for a start-up IPI (an AP) or restarts (the BSP).
+     */
+    void init() {
+        int keptId = id;
+        reset();
+        id = keptId;
+    }
+
+    /**
+     * Sends what the ICR describes. A level de-assert INIT (trigger level, level 0) does nothing on CPUs since
+     * the Pentium 4 and is dropped; a fixed or lowest-priority vector below 16 is an error, as on hardware.
+     */
     private void sendIpi() {
         int vector = icrLow & 0xff;
         int deliveryMode = (icrLow >>> 8) & 7;
         boolean logical = (icrLow & (1 << 11)) != 0;
-        boolean toSelf = switch ((icrLow >>> 18) & 3) {
-            case 0 -> isDestination(icrHigh >>> 24, logical);
-            case 1, 2 -> true; // self; all including self
-            default -> false;  // all excluding self: there is nobody else
-        };
-        if (!toSelf || (deliveryMode != DELIVERY_FIXED && deliveryMode != DELIVERY_LOWEST)) {
-            return; // NMI, INIT, SIPI, SMI: nothing to do with one vCPU
+        boolean assertLevel = (icrLow & (1 << 14)) != 0;
+        boolean levelTriggered = (icrLow & (1 << 15)) != 0;
+        int shorthand = (icrLow >>> 18) & 3;
+        if (deliveryMode == ApicBus.INIT && levelTriggered && !assertLevel) {
+            return;
         }
-        if (vector < 16) {
+        if ((deliveryMode == DELIVERY_FIXED || deliveryMode == DELIVERY_LOWEST) && vector < 16) {
             error(ESR_SEND_ILLEGAL_VECTOR);
             return;
         }
-        accept(vector, false);
+        // Fixed IPIs are edge-triggered whatever the ICR says (an EOI must not reach the I/O APIC for them).
+        bus.sendIpi(this, icrHigh >>> 24, logical, shorthand, deliveryMode, vector, false);
     }
 
     // ---- timer ----

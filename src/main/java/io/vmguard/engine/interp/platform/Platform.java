@@ -8,25 +8,24 @@ import java.time.Instant;
 import java.util.function.LongSupplier;
 
 /**
- * What KVM's in-kernel irqchip and PIT give a vCPU, for the interpreter: the local APIC (with its timer
- * and TSC deadline), the 8259A pair, the I/O APIC, the 8254 PIT with port 0x61, the TSC and kvmclock,
- * wired as on a PC, around one CPU.
+ * What KVM's in-kernel irqchip and PIT give one vCPU, for the interpreter: its local APIC (with its timer and
+ * TSC deadline), its TSC and kvmclock, and its door to the {@link Chipset} the VM's CPUs share (the 8259A
+ * pair, the I/O APIC, the 8254 PIT). The CPUs' APICs meet on the VM's {@link ApicBus}, which carries the I/O
+ * APIC's messages, devices' MSIs and IPIs.
  *
- * <p><b>Wiring.</b> GSIs 0-15 drive the PIC (IRQ 2 is its cascade) and GSIs 0-23 the I/O APIC pins with
- * the same number. The PIT's OUT 0 drives PIC IRQ 0 and I/O APIC pin 2, so an ACPI MADT must carry the
- * usual interrupt source override (ISA IRQ 0 to GSI 2). The PIC's INTR reaches the CPU through LINT0
- * (ExtINT, virtual wire) or directly while the local APIC is disabled; the I/O APIC sends fixed and
- * lowest-priority messages to the local APIC, which broadcasts level-triggered EOIs back to it. Devices'
- * message-signalled interrupts go to the local APIC directly.
+ * <p><b>Wiring.</b> The PIC's INTR reaches the BSP through LINT0 (ExtINT, virtual wire) or directly while its
+ * local APIC is disabled; application processors never see it (their LINT0 is masked from reset, as firmware
+ * leaves it). Level-triggered EOIs go back to the I/O APIC.
  *
- * <p><b>Threads.</b> Everything here belongs to the vCPU thread, which calls in for port I/O, MMIO,
- * MSRs, CR8 and interrupt acknowledge, and calls {@link #service()} between instructions to take line
- * changes and message-signalled interrupts from {@link InterruptInputs} (the only part other threads
- * touch) and to fire timers. After every call {@link #interruptRequested()} is up to date, so the vCPU's
- * check before each instruction is one field read.
+ * <p><b>Threads.</b> Everything here but the chipset belongs to the vCPU thread, which calls in for port I/O,
+ * MMIO, MSRs, CR8 and interrupt acknowledge, and calls {@link #service()} between instructions to take line
+ * changes (the chipset drains {@link InterruptInputs}), its APIC's inbox (other CPUs' IPIs, the I/O APIC's
+ * messages, MSIs) and to fire timers. After every call {@link #interruptRequested()} is up to date, so the
+ * vCPU's check before each instruction is one field read.
  *
  * <p><b>Time.</b> One {@link VmClock}; timers are not stepped but computed from it, and expire when
  * {@link #service()} finds their time passed. {@link #nextEvent()} tells a halted vCPU how long it may sleep.
+ * The BSP fires the PIT, so its {@link #nextEvent()} includes it.
  */
 public final class Platform {
     /** TSC ticks per second (the TSC counts VM nanoseconds). */
@@ -39,9 +38,6 @@ public final class Platform {
     public static final int MSR_APIC_BASE = 0x1b;
     public static final int MSR_TSC_DEADLINE = 0x6e0;
 
-    private static final int PIT_IOAPIC_PIN = 2;
-    private static final int PIC_LINES = 16;
-
     /** Guest-physical memory writes for kvmclock; false when the address is not RAM. */
     @FunctionalInterface
     public interface Memory {
@@ -50,33 +46,45 @@ public final class Platform {
 
     private final VmClock clock;
     private final int apicId;
+    private final boolean bsp;
     private final Tsc tsc;
-    private final InterruptInputs inputs;
-    private final DualPic pic = new DualPic();
-    private final IoApic ioApic;
+    private final Chipset chipset;
     private final LocalApic localApic;
-    private final Pit8254 pit;
     private final KvmClock kvmClock;
-    private final InterruptInputs.Sink lineSink = this::setLine;
-    private final InterruptInputs.MessageSink messageSink = this::deliverMessage;
     private boolean interruptRequested;
 
+    /** A one-CPU platform with a chipset of its own (tests, and a scratch platform for checks). */
     public Platform(VmClock clock, InterruptInputs inputs, Memory memory, int apicId) {
         this(clock, inputs, memory, apicId, Platform::wallClockNanos);
     }
 
     Platform(VmClock clock, InterruptInputs inputs, Memory memory, int apicId, LongSupplier wallNanos) {
+        this(clock, chipsetFor(clock, inputs), memory, apicId, () -> { }, wallNanos);
+    }
+
+    private static Chipset chipsetFor(VmClock clock, InterruptInputs inputs) {
+        return new Chipset(clock, inputs, new ApicBus());
+    }
+
+    /**
+     * The platform of the CPU with APIC id {@code apicId} (0 is the BSP) on {@code chipset}'s VM;
+     * {@code wake} rings its vCPU's doorbell when another thread posts to its APIC.
+     */
+    public Platform(VmClock clock, Chipset chipset, Memory memory, int apicId, Runnable wake) {
+        this(clock, chipset, memory, apicId, wake, Platform::wallClockNanos);
+    }
+
+    private Platform(VmClock clock, Chipset chipset, Memory memory, int apicId, Runnable wake, LongSupplier wallNanos) {
         this.clock = clock;
         this.apicId = apicId;
+        this.bsp = apicId == 0;
         this.tsc = new Tsc(clock);
-        this.inputs = inputs;
-        this.localApic = new LocalApic(clock, tsc, apicId, this::levelEoi);
-        this.ioApic = new IoApic(localApic::deliver);
-        this.pit = new Pit8254(clock, () -> {
-            pic.pulse(0);
-            ioApic.pulse(PIT_IOAPIC_PIN);
-        });
+        this.chipset = chipset;
+        this.localApic = new LocalApic(clock, tsc, apicId, chipset::levelEoi, chipset.bus(), wake);
         this.kvmClock = new KvmClock(clock, tsc, memory::write, wallNanos);
+        if (bsp) {
+            chipset.onPicInterrupt(wake);
+        }
     }
 
     private static long wallClockNanos() {
@@ -84,26 +92,17 @@ public final class Platform {
         return now.getEpochSecond() * 1_000_000_000L + now.getNano();
     }
 
-    private void levelEoi(int vector) {
-        ioApic.eoi(vector);
-    }
-
-    private void setLine(int gsi, boolean level) {
-        if (gsi < PIC_LINES) {
-            pic.setIrq(gsi, level);
-        }
-        ioApic.setIrq(gsi, level);
-    }
-
     /**
-     * A message-signalled interrupt (the engine's MsiMessage has the format): fixed and lowest-priority
-     * messages go to the local APIC like an I/O APIC message. MSIs are edge-triggered for every device we
-     * model, and a level-triggered vector would send its EOI to the I/O APIC, which did not raise it.
+     * A message-signalled interrupt (the engine's MsiMessage has the format): onto the APIC bus like an I/O
+     * APIC message. MSIs are edge-triggered for every device we model, and a level-triggered vector would send
+     * its EOI to the I/O APIC, which did not raise it.
      */
-    private void deliverMessage(long address, int data) {
+    public static void deliverMessage(ApicBus bus, long address, int data) {
         MsiMessage message = new MsiMessage(address, data);
-        localApic.deliver(message.destination(), message.logicalDestination(), message.deliveryMode(),
-                message.vector(), false);
+        if (message.isInterrupt()) {
+            bus.deliver(message.destination(), message.logicalDestination(), message.deliveryMode(), message.vector(),
+                    false);
+        }
     }
 
     // ---- the CPU's side ----
@@ -119,13 +118,17 @@ public final class Platform {
     /** The interrupt-acknowledge cycle: the vector to deliver, or -1 when nothing is requested. ExtINT goes first. */
     public int acknowledge() {
         int vector = -1;
-        if (localApic.acceptsExtInt() && pic.intr()) {
-            vector = pic.acknowledge();
+        if (picReachesCpu()) {
+            vector = chipset.acknowledgePic();
         } else if (localApic.hasInterrupt()) {
             vector = localApic.acknowledge();
         }
         update();
         return vector;
+    }
+
+    private boolean picReachesCpu() {
+        return bsp && localApic.acceptsExtInt() && chipset.picIntr();
     }
 
     /** CR8: the task-priority class (TPR bits 7:4). */
@@ -138,19 +141,49 @@ public final class Platform {
         update();
     }
 
+    // ---- NMI, INIT and start-up IPIs: the CPU's to act on ----
+
+    /** Whether an NMI, INIT or start-up IPI waits (after {@link #service()}). */
+    public boolean signalsPending() {
+        return localApic.signalsPending();
+    }
+
+    /** Whether an INIT arrived (forgotten once asked); the APIC has reset its registers if so. */
+    public boolean takeInit() {
+        if (!localApic.takeInit()) {
+            return false;
+        }
+        localApic.init();
+        update();
+        return true;
+    }
+
+    /** The vector of a start-up IPI that arrived (forgotten once asked), or -1. */
+    public int takeStartup() {
+        return localApic.takeStartup();
+    }
+
+    /** Whether an NMI arrived (forgotten once asked). */
+    public boolean takeNmi() {
+        return localApic.takeNmi();
+    }
+
     // ---- time ----
 
-    /** Takes line changes from other threads and fires due timers. Cheap when nothing happened. */
+    /** Takes line changes and IPIs from other threads and fires due timers. Cheap when nothing happened. */
     public void service() {
-        if (inputs.changed()) {
-            inputs.drain(lineSink, messageSink);
+        long now = clock.nanos();
+        if (bsp || chipset.inputsChanged()) {
+            chipset.service(now, bsp);
         }
-        fireDueTimers();
+        localApic.service(now);
+        update();
     }
 
     /** The VM time of the next timer expiry, or {@link #NEVER}. */
     public long nextEvent() {
-        return Math.min(pit.nextEvent(), localApic.nextEvent());
+        long local = localApic.nextEvent();
+        return bsp ? Math.min(chipset.nextEvent(), local) : local;
     }
 
     public VmClock clock() {
@@ -170,44 +203,31 @@ public final class Platform {
     // ---- port I/O: PIC, ELCR, PIT, port 0x61 ----
 
     public static boolean claimsPort(int port) {
-        return DualPic.claims(port) || Pit8254.claims(port);
+        return Chipset.claimsPort(port);
     }
 
     /** An IN from claimed ports, byte by byte (a wider access reads the following ports). */
     public long portIn(int port, int size) {
-        long value = 0;
-        for (int i = 0; i < size; i++) {
-            int p = port + i;
-            int b = DualPic.claims(p) ? pic.read(p) : Pit8254.claims(p) ? pit.read(p) : 0xff;
-            value |= (long) (b & 0xff) << (8 * i);
-        }
+        long value = chipset.portIn(port, size);
         update();
         return value;
     }
 
     public void portOut(int port, int size, long value) {
-        for (int i = 0; i < size; i++) {
-            int p = port + i;
-            int b = (int) (value >>> (8 * i)) & 0xff;
-            if (DualPic.claims(p)) {
-                pic.write(p, b);
-            } else if (Pit8254.claims(p)) {
-                pit.write(p, b);
-            }
-        }
+        chipset.portOut(port, size, value, clock.nanos());
         fireDueTimers();
     }
 
     // ---- MMIO: local APIC page, I/O APIC window ----
 
     public boolean claimsMmio(long address) {
-        return localApic.claims(address) || IoApic.claims(address);
+        return localApic.claims(address) || Chipset.claimsMmio(address);
     }
 
     public long mmioRead(long address, int size) {
         long value = localApic.claims(address)
                 ? localApic.mmioRead((int) (address & 0xfff), size)
-                : ioApic.mmioRead((int) (address - IoApic.BASE), size);
+                : chipset.ioApicRead(address, size);
         update();
         return value;
     }
@@ -216,7 +236,7 @@ public final class Platform {
         if (localApic.claims(address)) {
             localApic.mmioWrite((int) (address & 0xfff), size, value);
         } else {
-            ioApic.mmioWrite((int) (address - IoApic.BASE), size, value);
+            chipset.ioApicWrite(address, size, value);
         }
         fireDueTimers();
     }
@@ -249,29 +269,30 @@ public final class Platform {
 
     /** After the guest programs a timer: one already due (a deadline in the past) fires before the next instruction. */
     private void fireDueTimers() {
-        long now = clock.nanos();
-        pit.service(now);
-        localApic.service(now);
+        localApic.service(clock.nanos());
         update();
     }
 
     private void update() {
-        interruptRequested = (localApic.acceptsExtInt() && pic.intr()) || localApic.hasInterrupt();
+        localApic.takeInbox();
+        interruptRequested = picReachesCpu() || localApic.hasInterrupt();
     }
 
     // ---- snapshot ----
 
     /**
-     * Writes every device's state, timer instants relative to VM time {@code now} (the instant the
-     * snapshot stands for). Line changes and messages not yet taken stay in {@link InterruptInputs},
+     * Writes this CPU's devices (TSC, local APIC, kvmclock), timer instants relative to VM time {@code now}
+     * (the instant the snapshot stands for), and with {@code withChipset} the shared chipset's too (the BSP's
+     * tree carries it, as when there was one CPU). Line changes not yet taken stay in {@link InterruptInputs},
      * which the VM saves; {@link #interruptRequested()} is derived and not saved.
      */
-    public void saveState(StateWriter out, long now) {
+    public void saveState(StateWriter out, long now, boolean withChipset) {
+        localApic.takeInbox(); // what other CPUs posted is this APIC's IRR now
         out.save("tsc", tsc);
         localApic.saveState(out.child("local_apic"), now);
-        out.save("io_apic", ioApic);
-        out.save("pic", pic);
-        pit.saveState(out.child("pit"), now);
+        if (withChipset) {
+            chipset.saveState(out, now);
+        }
         out.save("kvmclock", kvmClock);
     }
 
@@ -281,8 +302,9 @@ public final class Platform {
      * it takes any of it, but one device can fail after another took its state; this lets a restore check
      * all of them first.
      */
-    public void checkState(StateReader in, long now) throws SnapshotException {
-        new Platform(clock, new InterruptInputs(() -> { }), (address, size, value) -> false, apicId).restoreState(in, now);
+    public void checkState(StateReader in, long now, boolean withChipset) throws SnapshotException {
+        new Platform(clock, new Chipset(clock, new InterruptInputs(() -> { }), new ApicBus()),
+                (address, size, value) -> false, apicId, () -> { }).restoreState(in, now, withChipset);
     }
 
     /**
@@ -290,12 +312,12 @@ public final class Platform {
      * {@link SnapshotException} earlier devices may have taken their state already: {@link #checkState}
      * first, for all or nothing.
      */
-    public void restoreState(StateReader in, long now) throws SnapshotException {
+    public void restoreState(StateReader in, long now, boolean withChipset) throws SnapshotException {
         in.restore("tsc", tsc);
         localApic.restoreState(in.child("local_apic"), now);
-        in.restore("io_apic", ioApic);
-        in.restore("pic", pic);
-        pit.restoreState(in.child("pit"), now);
+        if (withChipset) {
+            chipset.restoreState(in, now);
+        }
         in.restore("kvmclock", kvmClock);
         update();
     }
@@ -303,11 +325,11 @@ public final class Platform {
     // ---- for tests in this package ----
 
     DualPic pic() {
-        return pic;
+        return chipset.pic();
     }
 
     IoApic ioApic() {
-        return ioApic;
+        return chipset.ioApic();
     }
 
     LocalApic localApic() {
