@@ -6,26 +6,63 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
 
 /**
- * The host CPU as the oracle for 32-bit code, with no KVM: src/test/c/host-oracle32.c, built here with
- * gcc -m32 (Debian: gcc-multilib, in scripts/install-deps), runs a block of 32-bit code in a 32-bit process
- * and hands back its result slots and data area (see the C file for the layout it maps).
+ * The host CPU as the oracle for 32-bit and 16-bit code, with no KVM: src/test/c/host-oracle32.c, built here
+ * with gcc -m32 (Debian: gcc-multilib, in scripts/install-deps), runs a block of code in a 32-bit process and
+ * hands back its result slots and data area (see the C file for the layout it maps). 16-bit code runs in a
+ * 16-bit code segment and a data segment the helper puts in its LDT (modify_ldt), as Wine and dosemu do.
+ * An exception the code raises comes back as the {@link AssertionError} naming its vector.
  */
 final class HostOracle32 {
     private HostOracle32() {}
 
     private static Path built;
 
-    /** Runs {@code code} with {@code data} (512 bytes) in its data area; returns the result slots, then the data. */
+    /** The segments the code runs in. */
+    enum Segments {
+        /** 32-bit code, Linux's flat segments. */
+        FLAT_32(),
+        /** 16-bit code; DS, ES and SS a data segment with B set (32-bit stack addresses), as compatibility mode's flat data. */
+        CODE16_STACK32("16", "32"),
+        /** 16-bit code; DS, ES and SS a data segment with B clear (16-bit stack addresses), as in real mode. */
+        CODE16_STACK16("16", "16");
+
+        private final List<String> arguments;
+
+        Segments(String... arguments) {
+            this.arguments = List.of(arguments);
+        }
+    }
+
+    /**
+     * Runs {@code code} (32-bit, flat) with {@code data} (512 bytes) in its data area; returns the result slots,
+     * then the data.
+     */
     static byte[] run(byte[] code, byte[] data) throws IOException {
+        return run(code, data, Segments.FLAT_32);
+    }
+
+    /** Runs {@code code} in {@code segments} with {@code data} (512 bytes) in its data area; returns the result slots, then the data. */
+    static byte[] run(byte[] code, byte[] data, Segments segments) throws IOException {
         Path helper = helper();
         Path dir = Files.createTempDirectory(helper.getParent(), "run");
         try {
             Path codeFile = Files.write(dir.resolve("code.bin"), code);
             Path dataFile = Files.write(dir.resolve("data.bin"), data);
             Path out = dir.resolve("out.bin");
-            PayloadAssembler.run(helper.toString(), codeFile.toString(), dataFile.toString(), out.toString());
+            List<String> command = new ArrayList<>(List.of(helper.toString(), codeFile.toString(), dataFile.toString(), out.toString()));
+            command.addAll(segments.arguments);
+            String report = PayloadAssembler.run(command.toArray(String[]::new)).strip();
+            if (report.startsWith("fault ")) {
+                throw fault(report, code);
+            }
+            if (!report.equals("exit")) {
+                throw new IOException("host-oracle32: unexpected report: " + report);
+            }
             return Files.readAllBytes(out);
         } finally {
             try (var files = Files.list(dir)) {
@@ -35,6 +72,17 @@ final class HostOracle32 {
             }
             Files.delete(dir);
         }
+    }
+
+    /** "fault VECTOR OFFSET ERROR CR2" (hexadecimal but the vector) as the exception it is. */
+    private static AssertionError fault(String report, byte[] code) {
+        String[] f = report.split(" ");
+        int vector = Integer.parseInt(f[1]);
+        int offset = Integer.parseUnsignedInt(f[2], 16);
+        String bytes = offset >= 0 && offset < code.length
+                ? HexFormat.ofDelimiter(" ").formatHex(code, offset, Math.min(code.length, offset + 8)) : "outside the code";
+        return new AssertionError("the host CPU: exception " + vector + " in the code at offset 0x" + f[2] + " (bytes " + bytes
+                + ", error code 0x" + f[3] + ", CR2 0x" + f[4] + ")");
     }
 
     /** target/difftest/host-oracle32, rebuilt when the C source is newer. */

@@ -3,27 +3,26 @@ package io.vmguard.engine.interp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.vmguard.engine.Engine;
 import io.vmguard.engine.VcpuExit;
 import io.vmguard.engine.kvm.KvmEngine;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * 32-bit and 16-bit code, the interpreter against the CPU under KVM: random short sequences of integer
- * instructions (register, memory and stack forms, INC/DEC's one-byte encodings, 16-bit ModRM addressing,
- * operand- and address-size prefixes, string instructions, short branches) run as ring-3 code in
- * compatibility mode under a small 64-bit kernel ({@link ModeRig#runLong}), where KVM runs them natively,
- * and as 16-bit code in real mode. 32-bit code is also run on the host CPU in a 32-bit process
- * ({@link HostOracle32}), so it is checked on hosts without KVM; 16-bit code needs KVM (skipped without it).
- * The run ends with an OUT from ring 3 (the TSS's I/O bitmap allows it), which both engines hand to the VMM.
- * Each case starts from random registers and flags and stores every register and the flags; the results
- * and a data area they write must be identical. Skipped where /dev/kvm is not usable.
+ * 32-bit and 16-bit code, the interpreter against real CPUs: random short sequences of integer instructions
+ * (register, memory and stack forms, INC/DEC's one-byte encodings, 16-bit ModRM addressing, operand- and
+ * address-size prefixes, string instructions, short branches) run as ring-3 code in compatibility mode under a
+ * small 64-bit kernel ({@link ModeRig#runLong}), and 16-bit code also in real mode. Two references, each where
+ * it exists ({@link HostOracle#available}, {@code -Dvmguard.oracle=host|kvm|both}): the host CPU itself in a
+ * 32-bit process ({@link HostOracle32}; 16-bit code in 16-bit LDT segments there), on every x86-64 Linux host,
+ * so no case skips without /dev/kvm; and KVM, which runs the very program the interpreter runs natively (the
+ * run ends with an OUT from ring 3, which the TSS's I/O bitmap allows, and both engines hand to the VMM).
+ * Each case starts from random registers and flags and stores every register and the flags; the results and a
+ * data area they write must be identical.
  */
 class LegacyModeDifferentialTest {
     private static final int CASES = 100;
@@ -37,6 +36,8 @@ class LegacyModeDifferentialTest {
     private static final Layout HIGH = new Layout(0x1e0000, 0x1f0000, 0x1d8000);
     /** Where the host oracle's code keeps the stack pointer it returns with (see host-oracle32.c). */
     private static final long HOST_SAVED_SP = 0x1dfff0;
+    /** The same for 16-bit code, an offset in its data segment (below {@code LOW.results}); SS two words above. */
+    private static final long HOST_SAVED_SP16 = 0xdff0, HOST_SAVED_SS16 = 0xdff4;
     private static final int DATA_SIZE = 0x200;
     private static final int SLOT = 40;
 
@@ -50,18 +51,21 @@ class LegacyModeDifferentialTest {
     private static final String[] CC = {"z", "nz", "c", "nc", "s", "ns", "o", "no", "be", "a", "l", "ge", "le", "g", "p", "np"};
 
     @Test
-    void thirtyTwoBitCodeInCompatibilityModeAgreesWithKvm() throws Exception {
+    void thirtyTwoBitCodeInCompatibilityModeAgreesWithTheHostCpuAndKvm() throws Exception {
         compare(32, 0x32323232L);
     }
 
     @Test
-    void sixteenBitCodeInCompatibilityModeAgreesWithKvm() throws Exception {
+    void sixteenBitCodeInCompatibilityModeAgreesWithTheHostCpuAndKvm() throws Exception {
         compare(16, 0x16161616L);
     }
 
-    /** The same 16-bit code in real mode (CS 0800, the other segments 0), where KVM runs it as well. */
+    /**
+     * The same kind of 16-bit code in real mode (CS 0800, the other segments 0), where KVM runs it as well; the
+     * host CPU runs it in 16-bit protected mode (see {@link #hostCode16}).
+     */
     @Test
-    void sixteenBitCodeInRealModeAgreesWithKvm() throws Exception {
+    void sixteenBitCodeInRealModeAgreesWithTheHostCpuAndKvm() throws Exception {
         compare(0, 0x0e0e0e0eL);
     }
 
@@ -86,25 +90,47 @@ class LegacyModeDifferentialTest {
                 : kernel(bits) + (bits == 32 ? ".code32\n" : ".code16\n") + ".org 0x1000\n"
                 + "movw $0x23, %ax\nmovw %ax, %ds\nmovw %ax, %es\n" + user + end;
         String mode = real ? "real-mode 16-bit" : bits + "-bit";
+        List<HostOracle.Oracle> oracles = HostOracle.available();
         byte[] interp = run(new InterpEngine(), program, data, real, layout);
-        int references = 0;
-        if (codeBits == 32) {
-            // The host CPU itself, in a 32-bit process: no KVM needed.
-            String hostCode = "movl %esp, 0x" + Long.toHexString(HOST_SAVED_SP) + "\n" + user
-                    + "movl 0x" + Long.toHexString(HOST_SAVED_SP) + ", %esp\nret\n";
-            check(mode, "the host CPU", cases, interp, HostOracle32.run(ModeRig.assemble(".code32", hostCode), data), seed);
-            references++;
-        }
-        boolean kvmUsable = Files.isReadable(KvmEngine.DEFAULT_DEVICE) && Files.isWritable(KvmEngine.DEFAULT_DEVICE);
-        if (codeBits == 16) {
-            assumeTrue(kvmUsable, "/dev/kvm is absent or not usable: no reference CPU for 16-bit code");
-        }
-        if (kvmUsable) {
-            check(mode, "KVM", cases, interp, run(new KvmEngine(), program, data, real, layout), seed);
-            references++;
+        List<String> references = new ArrayList<>();
+        for (HostOracle.Oracle oracle : oracles) {
+            String reference = oracle == HostOracle.Oracle.HOST ? "the host CPU" : "KVM";
+            byte[] result = switch (oracle) {
+                case HOST -> codeBits == 32 ? HostOracle32.run(ModeRig.assemble(".code32", hostCode32(user)), data)
+                        : HostOracle32.run(ModeRig.assemble(".code16", hostCode16(user)), data,
+                                real ? HostOracle32.Segments.CODE16_STACK16 : HostOracle32.Segments.CODE16_STACK32);
+                case KVM -> run(new KvmEngine(), program, data, real, layout);
+            };
+            check(mode, reference, cases, interp, result, seed);
+            references.add(reference);
         }
         System.out.println("differential, " + mode + " code" + (real ? "" : " in compatibility mode") + ": " + CASES
-                + " cases, 0 disagreements with " + (references == 2 ? "the host CPU and KVM" : kvmUsable ? "KVM" : "the host CPU"));
+                + " cases, 0 disagreements with " + String.join(" and ", references));
+    }
+
+    /** The cases as the host oracle runs 32-bit code: called with the host's stack, which they leave and come back to. */
+    private static String hostCode32(CharSequence user) {
+        return "movl %esp, 0x" + Long.toHexString(HOST_SAVED_SP) + "\n" + user
+                + "movl 0x" + Long.toHexString(HOST_SAVED_SP) + ", %esp\nret\n";
+    }
+
+    /**
+     * The cases as the host oracle runs 16-bit code: far-called in a 16-bit code segment with DS and ES its
+     * 16-bit data segment (host-oracle32.c), they keep the host's SS:ESP in that segment, take it as SS too
+     * (the cases set ESP themselves), and at the end return to the 32-bit caller by an o32 RETF on the host's stack.
+     * The cases use {@link #LOW}'s offsets as they do under the engines, where DS, ES and SS are based at 0.
+     * <p>
+     * For real mode this shows what the cases are about, the semantics of 16-bit code (16-bit operand and
+     * address size, 66/67 prefixes, 16-bit ModRM forms and their wrap-around, SP-based stack operations with a
+     * 16-bit SS, flags), which are the same in real and protected mode. It cannot show what only real mode
+     * does: segment bases formed as selector × 16 (the cases load no segment register), real-mode limits and
+     * interrupts through the IVT, code and data sharing one address space (here they are separate segments);
+     * only KVM checks those here, where it exists ({@link ProcessorModesTest} has its own cases for real mode).
+     */
+    private static String hostCode16(CharSequence user) {
+        return "movw %ss, 0x" + Long.toHexString(HOST_SAVED_SS16) + "\nmovl %esp, 0x" + Long.toHexString(HOST_SAVED_SP16)
+                + "\nmovw %ds, %ax\nmovw %ax, %ss\n" + user
+                + "movw 0x" + Long.toHexString(HOST_SAVED_SS16) + ", %ss\nmovl 0x" + Long.toHexString(HOST_SAVED_SP16) + ", %esp\nlretl\n";
     }
 
     private static void check(String mode, String reference, List<String> cases, byte[] interp, byte[] kvm, long seed) {
