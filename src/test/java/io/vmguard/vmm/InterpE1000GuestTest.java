@@ -122,8 +122,15 @@ class InterpE1000GuestTest {
         assertEquals(sentSum.group(2), receivedSum.group(2), "the bytes arrived intact");
 
         E1000Counters card = sent.card();
-        assertTrue(card.tsoPackets() > 0 && card.tsoSegments() > card.tsoPackets(),
-                "the sender's TCP went out through TSO, each packet in several segments: " + card);
+        // Whether Linux hands the card TSO packets depends on timing: it builds them only when more than a segment
+        // of data waits while earlier segments are unacknowledged, and under the slowest set-up (the strict IOMMU,
+        // on a loaded host) the sender can go a whole run writing segment by segment. So TSO must be used where the
+        // path is fastest, and wherever it is used each packet must have become several segments.
+        if (iommu.equals("off")) {
+            assertTrue(card.tsoPackets() > 0, "the sender's TCP went out through TSO: " + card);
+        }
+        assertTrue(card.tsoPackets() == 0 || card.tsoSegments() > card.tsoPackets(),
+                "each TSO packet went out in several segments: " + card);
         assertTrue(card.checksumOffloads() > 0, "the card inserted checksums outside TSO too: " + card);
         assertTrue(card.txBytes() > 1 << 20 && served.card().rxBytes() > 1 << 20, "1 MiB crossed both cards: " + card
                 + " / " + served.card());
