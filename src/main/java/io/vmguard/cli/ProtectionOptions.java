@@ -26,7 +26,8 @@ public final class ProtectionOptions {
     @Option(names = "--seal", paramLabel = "DIR",
             description = "seal snapshots: memory and state files encrypted (AES-256-GCM) with a fresh key per snapshot that the "
                     + "owner's own TPM (a swtpm with its state in DIR, never the guest's) seals, bound to the authorisation value "
-                    + "in the environment variable " + AUTH_VARIABLE + " (empty if unset); restoring needs the same DIR and value")
+                    + "in the environment variable " + AUTH_VARIABLE + " (empty if unset); restoring needs the same DIR and value. "
+                    + "vmi dumps are written sealed the same way (vmi unseal-dump opens them)")
     Path seal;
 
     @Option(names = "--seal-pcrs", paramLabel = "N,N",
@@ -52,7 +53,7 @@ public final class ProtectionOptions {
     }
 
     /** The SHA-256 of the variable's value (any length in, 32 bytes out), or nothing when it is unset or empty. */
-    private static byte[] authValue() {
+    static byte[] authValue() {
         String value = System.getenv(AUTH_VARIABLE);
         if (value == null || value.isEmpty()) {
             return new byte[0];
