@@ -93,7 +93,7 @@ public final class SealingTpm {
                 }
                 int object = TpmCodec.handle(loaded);
                 try {
-                    byte[] response = sealed.pcrs() == 0 ? unsealWithPassword(tpm, object) : unsealWithPolicy(tpm, object, sealed.pcrs());
+                    byte[] response = sealed.pcrs() == 0 ? unsealWithPassword(tpm, object) : unsealWithPolicy(tpm, object, sealed);
                     if (TpmCodec.responseCode(response) == RC_POLICY_FAIL) {
                         throw new SealException("the owner's TPM PCRs " + PcrSelection.pcrs(sealed.pcrs())
                                 + " differ from when the data key was sealed (a changed policy): TPM2_Unseal answered 0x"
@@ -126,17 +126,21 @@ public final class SealingTpm {
 
     /**
      * Unseals in a fresh policy session: TPM2_PolicyPCR over {@code mask} as the PCRs are now, then
-     * TPM2_PolicyPassword (the same policy digest as PolicyAuthValue) and the authorisation value in clear
-     * on the owner's private socket. The TPM compares the session's digest with the object's policy in Unseal.
+     * TPM2_PolicyAuthValue, and TPM2_Unseal with the session's HMAC keyed by the authorisation value (which
+     * so never crosses the socket). The TPM compares the session's digest with the object's policy in Unseal.
      */
-    private byte[] unsealWithPolicy(Swtpm tpm, int object, int mask) throws IOException, TpmException {
+    private byte[] unsealWithPolicy(Swtpm tpm, int object, SealedKey sealed) throws IOException, TpmException {
+        SecureRandom random = new SecureRandom();
         byte[] nonce = new byte[16];
-        new SecureRandom().nextBytes(nonce);
-        int session = TpmCodec.handle(call(tpm, TpmCodec.startPolicySession(nonce), "TPM2_StartAuthSession"));
+        random.nextBytes(nonce);
+        byte[] started = call(tpm, TpmCodec.startPolicySession(nonce), "TPM2_StartAuthSession");
+        int session = TpmCodec.handle(started);
         try {
-            call(tpm, TpmCodec.policyPcr(session, mask), "TPM2_PolicyPCR");
-            call(tpm, TpmCodec.policyPassword(session), "TPM2_PolicyPassword");
-            return tpm.execute(TpmCodec.unsealInSession(object, session, authValue));
+            byte[] nonceTpm = TpmCodec.sessionNonce(started);
+            call(tpm, TpmCodec.policyPcr(session, sealed.pcrs()), "TPM2_PolicyPCR");
+            call(tpm, TpmCodec.policyAuthValue(session), "TPM2_PolicyAuthValue");
+            random.nextBytes(nonce);
+            return tpm.execute(TpmCodec.unsealInPolicySession(object, sealed.publicPart(), session, nonceTpm, nonce, authValue));
         } finally {
             tpm.execute(TpmCodec.flush(session)); // gone already after a successful Unseal (continueSession clear): harmless
         }

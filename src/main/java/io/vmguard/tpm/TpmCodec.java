@@ -39,7 +39,6 @@ public final class TpmCodec {
     static final int CC_START_AUTH_SESSION = 0x176;
     static final int CC_POLICY_PCR = 0x17f;
     static final int CC_POLICY_AUTH_VALUE = 0x16b;
-    static final int CC_POLICY_PASSWORD = 0x18c;
     static final int RH_NULL = 0x40000007;
     static final short SU_STATE = 1;
     /**
@@ -204,21 +203,69 @@ public final class TpmCodec {
     }
 
     /**
-     * TPM2_PolicyPassword in {@code session}: the session's policy digest grows exactly as TPM2_PolicyAuthValue's
-     * (the policy is the same), and the object's authorisation value is then given in the session's
-     * authorisation as a password rather than an HMAC.
+     * TPM2_PolicyAuthValue in {@code session}: the object's authorisation value must then be proven with an
+     * HMAC in the command that uses the session ({@link #unsealInPolicySession}).
      */
-    public static byte[] policyPassword(int session) {
-        return command(TAG_NO_SESSIONS, CC_POLICY_PASSWORD, ByteBuffer.allocate(4).putInt(session).array());
+    public static byte[] policyAuthValue(int session) {
+        return command(TAG_NO_SESSIONS, CC_POLICY_AUTH_VALUE, ByteBuffer.allocate(4).putInt(session).array());
     }
 
-    /** TPM2_Unseal of loaded object {@code object} in policy session {@code session}, with the object's authorisation value. */
-    public static byte[] unsealInSession(int object, int session, byte[] authValue) {
-        ByteBuffer area = ByteBuffer.allocate(4 + 4 + 9 + authValue.length)
+    /**
+     * TPM2_Unseal of loaded object {@code object} (its TPM2B_PUBLIC {@code publicPart}) in policy session
+     * {@code session} that went through TPM2_PolicyAuthValue: the session's HMAC proves {@code authValue}
+     * without sending it (TPM 2.0 Part 1, 19.6: an unbound, unsalted session's key is the authorisation value
+     * alone, trailing zeros dropped; HMAC over cpHash, the caller's new nonce, the TPM's nonce {@code nonceTpm}
+     * and the attributes, here 0: the session ends with the command).
+     */
+    public static byte[] unsealInPolicySession(int object, byte[] publicPart, int session, byte[] nonceTpm, byte[] nonceCaller,
+                                               byte[] authValue) {
+        MessageDigest sha256 = sha256();
+        sha256.update(ByteBuffer.allocate(4).putInt(CC_UNSEAL).array());
+        sha256.update(objectName(publicPart));
+        byte[] cpHash = sha256.digest();
+        byte[] hmac;
+        try {
+            javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+            int keyLength = authValue.length;
+            while (keyLength > 0 && authValue[keyLength - 1] == 0) {
+                keyLength--;
+            }
+            // An empty key is still a key to HMAC; JCA refuses empty keys, so give the one-byte zero key, which HMAC pads to the same block.
+            mac.init(new javax.crypto.spec.SecretKeySpec(keyLength == 0 ? new byte[1] : java.util.Arrays.copyOf(authValue, keyLength), "HmacSHA256"));
+            mac.update(cpHash);
+            mac.update(nonceCaller);
+            mac.update(nonceTpm);
+            mac.update((byte) 0);
+            hmac = mac.doFinal();
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("this Java has no HMAC-SHA256", e);
+        }
+        int authSize = 4 + 2 + nonceCaller.length + 1 + 2 + hmac.length;
+        ByteBuffer area = ByteBuffer.allocate(4 + 4 + authSize)
                 .putInt(object)
-                .putInt(9 + authValue.length)
-                .putInt(session).putShort((short) 0).put((byte) 0).putShort((short) authValue.length).put(authValue);
+                .putInt(authSize)
+                .putInt(session).putShort((short) nonceCaller.length).put(nonceCaller).put((byte) 0)
+                .putShort((short) hmac.length).put(hmac);
         return command(TAG_SESSIONS, CC_UNSEAL, area.array());
+    }
+
+    /** An object's name: its name algorithm (SHA-256) and the digest of its TPMT_PUBLIC ({@code publicPart} less the TPM2B size). */
+    static byte[] objectName(byte[] publicPart) {
+        MessageDigest sha256 = sha256();
+        sha256.update(publicPart, 2, publicPart.length - 2);
+        return ByteBuffer.allocate(2 + SHA256_BYTES).putShort(ALG_SHA256).put(sha256.digest()).array();
+    }
+
+    /** The TPM's nonce in a TPM2_StartAuthSession response (after the session handle). */
+    public static byte[] sessionNonce(byte[] response) throws TpmException {
+        try {
+            ByteBuffer in = ByteBuffer.wrap(response, HEADER_BYTES + 4, response.length - HEADER_BYTES - 4);
+            byte[] nonce = new byte[Short.toUnsignedInt(in.getShort())];
+            in.get(nonce);
+            return nonce;
+        } catch (RuntimeException e) {
+            throw new TpmException("a TPM2_StartAuthSession response is malformed");
+        }
     }
 
     /** A TPML_PCR_SELECTION of the SHA-256 bank, PCRs {@code pcrMask} (bit n = PCR n, 0-23). */

@@ -64,6 +64,17 @@ class PcrPolicySealTest {
     }
 
     @Test
+    void theSessionsHmacWorksForAnEmptyValueAndForOneEndingInZeros() throws Exception {
+        for (byte[] auth : new byte[][] {new byte[0], {7, 1, 0, 0}}) {
+            SealingTpm owner = new SealingTpm(dir.resolve("owner-tpm"), auth, PCRS_0_7);
+            byte[] key = freshKey();
+            assertArrayEquals(key, owner.unseal(owner.seal(key)), auth.length + "-byte value");
+        }
+        SealedKey sealed = new SealingTpm(dir.resolve("owner-tpm"), new byte[] {7, 1, 0, 0}, PCRS_0_7).seal(freshKey());
+        assertThrows(SealException.class, () -> new SealingTpm(dir.resolve("owner-tpm"), new byte[] {7, 2}, PCRS_0_7).unseal(sealed));
+    }
+
+    @Test
     void aPolicyBoundKeyCannotBeUnsealedWithTheAuthorisationValueAlone() throws Exception {
         SealingTpm owner = new SealingTpm(dir.resolve("owner-tpm"), AUTH, PCRS_0_7);
         SealedKey sealed = owner.seal(freshKey());
