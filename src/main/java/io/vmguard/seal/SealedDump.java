@@ -207,7 +207,9 @@ public final class SealedDump {
             readFully(channel, trailerLengthField, size - 4, what);
             int trailerLength = trailerLengthField.getInt(0);
             long dataStart = roundUp(4 + headerLength);
-            if (trailerLength < 8 + ChunkCipher.TAG_BYTES || trailerLength > size - 4 - dataStart) {
+            // Bounded by what the file's size allows (a bit per slot), so a lying length cannot make a huge allocation.
+            long mostTrailer = 8 + ChunkCipher.TAG_BYTES + size / SLOT / 8 + 1;
+            if (trailerLength < 8 + ChunkCipher.TAG_BYTES || trailerLength > mostTrailer || trailerLength > size - 4 - dataStart) {
                 throw new SealException(what + " is cut short or modified (its trailer length is " + Integer.toUnsignedString(trailerLength) + ")");
             }
             ByteBuffer sealedTrailer = ByteBuffer.allocate(trailerLength);

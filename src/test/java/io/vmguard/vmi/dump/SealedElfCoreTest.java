@@ -98,6 +98,14 @@ class SealedElfCoreTest {
             assertEquals(1, e.getMessage().lines().count(), e.getMessage());
             Files.write(sealed, pristine);
         }
+        byte[] pristine = Files.readAllBytes(sealed);
+        Files.write(sealed, java.util.Arrays.copyOf(pristine, pristine.length - SealedDump.CHUNK - 16)); // cut short by a slot
+        assertThrows(SealException.class, () -> SealedDump.unseal(sealed, opened, owner), "cut short");
+        byte[] lying = pristine.clone();
+        java.nio.ByteBuffer.wrap(lying).putInt(lying.length - 4, 0x7fff_fff0); // a trailer length no file of this size has
+        Files.write(sealed, lying);
+        SealException lie = assertThrows(SealException.class, () -> SealedDump.unseal(sealed, opened, owner));
+        assertTrue(lie.getMessage().contains("trailer length"), lie.getMessage());
         assertFalse(Files.exists(opened), "a failed unseal wrote the output");
         try (Stream<Path> files = Files.list(dir)) {
             assertFalse(files.anyMatch(f -> f.getFileName().toString().endsWith(".tmp")), "a temporary file was left");
