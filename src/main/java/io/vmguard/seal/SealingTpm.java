@@ -55,6 +55,9 @@ public final class SealingTpm {
 
     /** Extends SHA-256 PCR {@code pcr} (0-15) of the owner's TPM with {@code digest}: keys bound to it no longer unseal. */
     public void extend(int pcr, byte[] digest) throws SealException {
+        if (pcr < 0 || pcr > 15) {
+            throw new IllegalArgumentException("PCR " + pcr + " cannot bind a key (0-15 only)");
+        }
         try (Powered tpm = power()) {
             call(tpm.swtpm(), TpmCodec.pcrExtend(pcr, digest), "TPM2_PCR_Extend");
         } catch (TpmException | IOException e) {
@@ -125,7 +128,7 @@ public final class SealingTpm {
     }
 
     /**
-     * Unseals in a fresh policy session: TPM2_PolicyPCR over {@code mask} as the PCRs are now, then
+     * Unseals in a fresh policy session: TPM2_PolicyPCR over the key's PCRs as they are now, then
      * TPM2_PolicyAuthValue, and TPM2_Unseal with the session's HMAC keyed by the authorisation value (which
      * so never crosses the socket). The TPM compares the session's digest with the object's policy in Unseal.
      */
