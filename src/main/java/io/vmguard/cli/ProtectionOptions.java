@@ -1,6 +1,7 @@
 package io.vmguard.cli;
 
 import io.vmguard.memory.MemoryBackend;
+import io.vmguard.seal.PcrSelection;
 import io.vmguard.seal.SealingTpm;
 import io.vmguard.vmm.GuestProtection;
 import io.vmguard.vmm.TpmSettings;
@@ -25,23 +26,34 @@ public final class ProtectionOptions {
     @Option(names = "--seal", paramLabel = "DIR",
             description = "seal snapshots: memory and state files encrypted (AES-256-GCM) with a fresh key per snapshot that the "
                     + "owner's own TPM (a swtpm with its state in DIR, never the guest's) seals, bound to the authorisation value "
-                    + "in the environment variable " + AUTH_VARIABLE + " (empty if unset); restoring needs the same DIR and value")
+                    + "in the environment variable " + AUTH_VARIABLE + " (empty if unset); restoring needs the same DIR and value. "
+                    + "vmi dumps are written sealed the same way (vmi unseal-dump opens them)")
     Path seal;
+
+    @Option(names = "--seal-pcrs", paramLabel = "N,N",
+            description = "with --seal: bind each sealed key to a policy as well, TPM2_PolicyPCR over these SHA-256 PCRs (0-15) of "
+                    + "the owner's TPM as they are at sealing, with PolicyAuthValue; extending one of them locks the key out. "
+                    + "Default none: the authorisation value alone")
+    String sealPcrs = "";
 
     /** Where the owner's authorisation value for sealed snapshots comes from: never the command line, which ps shows. */
     static final String AUTH_VARIABLE = "VMGUARD_SEAL_AUTH";
 
     GuestProtection protection() throws CliException {
         try {
+            int pcrs = PcrSelection.parse(sealPcrs);
+            if (pcrs != 0 && seal == null) {
+                throw new CliException("--seal-pcrs binds sealed keys: it needs --seal DIR");
+            }
             return new GuestProtection(Optional.ofNullable(directory).map(TpmSettings::new), MemoryBackend.parse(memoryBackend),
-                    Optional.ofNullable(seal).map(dir -> new SealingTpm(dir, authValue())));
+                    Optional.ofNullable(seal).map(dir -> new SealingTpm(dir, authValue(), pcrs)));
         } catch (IllegalArgumentException e) {
             throw new CliException(e.getMessage());
         }
     }
 
     /** The SHA-256 of the variable's value (any length in, 32 bytes out), or nothing when it is unset or empty. */
-    private static byte[] authValue() {
+    static byte[] authValue() {
         String value = System.getenv(AUTH_VARIABLE);
         if (value == null || value.isEmpty()) {
             return new byte[0];

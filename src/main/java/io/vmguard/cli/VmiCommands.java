@@ -19,11 +19,11 @@ import picocli.CommandLine.Parameters;
         description = "Look into a running guest from outside: processes, modules, registers, memory, integrity.",
         subcommands = {VmiCommands.Ps.class, VmiCommands.Modules.class, VmiCommands.Regs.class, VmiCommands.Read.class,
                 VmiCommands.Check.class, VmiCommands.Baseline.class, VmiCommands.Status.class, VmiCommands.Dump.class,
-                VmiCommands.Syscalls.class})
+                VmiCommands.Syscalls.class, UnsealDumpCommand.class})
 final class VmiCommands implements Callable<Integer> {
     @Override
     public Integer call() {
-        System.err.println("vmguard vmi: name a subcommand: ps, modules, regs, read, check, baseline, status, syscalls, dump (see --help)");
+        System.err.println("vmguard vmi: name a subcommand: ps, modules, regs, read, check, baseline, status, syscalls, dump, unseal-dump (see --help)");
         return 2;
     }
 
@@ -260,7 +260,8 @@ final class VmiCommands implements Callable<Integer> {
     }
 
     @Command(name = "dump", mixinStandardHelpOptions = true,
-            description = "Write guest memory and vCPU state as an ELF core file (for crash, gdb), mode 0600.")
+            description = "Write guest memory and vCPU state as an ELF core file (for crash, gdb), mode 0600; sealed when the VM "
+                    + "runs with --seal (open it with vmi unseal-dump).")
     static final class Dump implements Callable<Integer> {
         @Mixin
         ClientOptions options;
@@ -273,7 +274,8 @@ final class VmiCommands implements Callable<Integer> {
             try (ApiClient api = options.connect()) {
                 JsonNode reply = api.put("/vmi/dump", ApiClient.json(Map.of("path", file.toAbsolutePath().toString())));
                 System.out.println(options.json ? reply.toString()
-                        : "wrote " + reply.path("path").asText() + " (" + reply.path("bytes").asLong() + " bytes)");
+                        : "wrote " + reply.path("path").asText() + (reply.path("sealed").asBoolean() ? ", sealed" : "")
+                                + " (" + reply.path("bytes").asLong() + " bytes)");
             }
             return 0;
         }

@@ -12,7 +12,7 @@ import java.util.UUID;
 
 /**
  * What starts every sealed file, in clear: a magic naming the kind of file, the snapshot's id, the data key
- * as the TPM sealed it, and {@code layout} (the memory file's regions and chunk size; empty for the state
+ * as the TPM sealed it (with the PCRs its policy names), and {@code layout} (the memory file's regions and chunk size; empty for the state
  * file). Its SHA-256 is authenticated with every encrypted piece, so a changed byte here fails them all.
  */
 record SealedHeader(String magic, UUID id, SealedKey key, byte[] layout) {
@@ -29,6 +29,7 @@ record SealedHeader(String magic, UUID id, SealedKey key, byte[] layout) {
             out.write(key.privatePart());
             out.writeShort(key.publicPart().length);
             out.write(key.publicPart());
+            out.writeInt(key.pcrs());
             out.writeShort(layout.length);
             out.write(layout);
         } catch (IOException e) {
@@ -55,8 +56,12 @@ record SealedHeader(String magic, UUID id, SealedKey key, byte[] layout) {
             UUID id = new UUID(in.readLong(), in.readLong());
             byte[] privatePart = part(in, SealedKey.MAX_PART_BYTES, what);
             byte[] publicPart = part(in, SealedKey.MAX_PART_BYTES, what);
+            int pcrs = in.readInt();
+            if ((pcrs & ~PcrSelection.ALLOWED) != 0) {
+                throw new SealException(what + " names PCR mask 0x" + Integer.toHexString(pcrs) + " (only PCRs 0-15 can bind a key)");
+            }
             byte[] layout = part(in, MAX_LAYOUT_BYTES, what);
-            return new SealedHeader(magic, id, new SealedKey(privatePart, publicPart), layout);
+            return new SealedHeader(magic, id, new SealedKey(privatePart, publicPart, pcrs), layout);
         } catch (IOException e) {
             throw new SealException(what + " is cut short in its header");
         }

@@ -2,6 +2,8 @@ package io.vmguard.tpm;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -33,6 +35,18 @@ public final class TpmCodec {
      */
     static final int SEALED_ATTRIBUTES = 0x2 | 0x10 | 0x40 | 0x400;
     static final int CC_STARTUP = 0x144;
+    static final int CC_SHUTDOWN = 0x145;
+    static final int CC_START_AUTH_SESSION = 0x176;
+    static final int CC_POLICY_PCR = 0x17f;
+    static final int CC_POLICY_AUTH_VALUE = 0x16b;
+    static final int RH_NULL = 0x40000007;
+    static final short SU_STATE = 1;
+    /**
+     * A policy-bound sealed data object's attributes: fixedTPM | fixedParent | noDA, and no userWithAuth, so
+     * the authorisation value alone (a password session) cannot unseal it: only a policy session that
+     * satisfied the object's policy can (a password session gets TPM_RC_AUTH_UNAVAILABLE).
+     */
+    static final int POLICY_SEALED_ATTRIBUTES = 0x2 | 0x10 | 0x400;
     static final int CC_GET_RANDOM = 0x17b;
     static final int CC_PCR_READ = 0x17e;
     static final int CC_PCR_EXTEND = 0x182;
@@ -52,6 +66,16 @@ public final class TpmCodec {
     /** TPM2_Startup(TPM_SU_CLEAR): a TPM reset, what firmware sends at power-on. */
     public static byte[] startupClear() {
         return command(TAG_NO_SESSIONS, CC_STARTUP, ByteBuffer.allocate(2).putShort(SU_CLEAR).array());
+    }
+
+    /** TPM2_Startup(TPM_SU_STATE): a TPM resume, PCRs 0-15 as the last TPM2_Shutdown(STATE) saved them. */
+    public static byte[] startupState() {
+        return command(TAG_NO_SESSIONS, CC_STARTUP, ByteBuffer.allocate(2).putShort(SU_STATE).array());
+    }
+
+    /** TPM2_Shutdown(TPM_SU_STATE): saves the TPM's state (its PCRs among it) for a TPM2_Startup(STATE). */
+    public static byte[] shutdownState() {
+        return command(TAG_NO_SESSIONS, CC_SHUTDOWN, ByteBuffer.allocate(2).putShort(SU_STATE).array());
     }
 
     /** TPM2_GetRandom(count). */
@@ -116,6 +140,146 @@ public final class TpmCodec {
                 .putShort((short) 0)
                 .putInt(0);
         return authorised(CC_CREATE, parent, parameters.array());
+    }
+
+    /**
+     * TPM2_Create of a sealed data object holding {@code secret}, under {@code parent}, that only a policy
+     * session satisfying {@code policy} (a SHA-256 policy digest, {@link #pcrPolicy}) unseals.
+     */
+    public static byte[] createPolicySealed(int parent, byte[] secret, byte[] authValue, byte[] policy) {
+        if (policy.length != SHA256_BYTES) {
+            throw new IllegalArgumentException("a SHA-256 policy digest is 32 bytes, not " + policy.length);
+        }
+        int sensitive = 2 + authValue.length + 2 + secret.length;
+        ByteBuffer parameters = ByteBuffer.allocate(2 + sensitive + 2 + 14 + SHA256_BYTES + 2 + 4)
+                .putShort((short) sensitive).putShort((short) authValue.length).put(authValue)
+                .putShort((short) secret.length).put(secret)
+                .putShort((short) (14 + SHA256_BYTES)).putShort((short) 0x0008).putShort(ALG_SHA256).putInt(POLICY_SEALED_ATTRIBUTES)
+                .putShort((short) SHA256_BYTES).put(policy)
+                .putShort((short) 0x0010).putShort((short) 0)
+                .putShort((short) 0)
+                .putInt(0);
+        return authorised(CC_CREATE, parent, parameters.array());
+    }
+
+    /**
+     * The policy digest of TPM2_PolicyPCR over the SHA-256 PCRs in {@code pcrMask} (bit n = PCR n) holding
+     * {@code values} (in PCR order), followed by TPM2_PolicyAuthValue (TPM 2.0 Part 3, 23.7 and 23.18): what a
+     * trial session would compute, and what a policy session must reach to unseal.
+     */
+    public static byte[] pcrPolicy(int pcrMask, List<byte[]> values) {
+        MessageDigest sha256 = sha256();
+        for (byte[] value : values) {
+            sha256.update(value);
+        }
+        byte[] pcrDigest = sha256.digest();
+        sha256.update(new byte[SHA256_BYTES]);
+        sha256.update(ByteBuffer.allocate(4).putInt(CC_POLICY_PCR).array());
+        sha256.update(pcrSelection(pcrMask));
+        sha256.update(pcrDigest);
+        byte[] afterPcr = sha256.digest();
+        sha256.update(afterPcr);
+        sha256.update(ByteBuffer.allocate(4).putInt(CC_POLICY_AUTH_VALUE).array());
+        return sha256.digest();
+    }
+
+    /** TPM2_StartAuthSession of an unbound, unsalted SHA-256 policy session, {@code nonce} (16 bytes) the caller's. */
+    public static byte[] startPolicySession(byte[] nonce) {
+        ByteBuffer parameters = ByteBuffer.allocate(4 + 4 + 2 + nonce.length + 2 + 1 + 2 + 2)
+                .putInt(RH_NULL).putInt(RH_NULL) // no salt key, no bind object
+                .putShort((short) nonce.length).put(nonce)
+                .putShort((short) 0) // no encrypted salt
+                .put((byte) 0x01) // TPM_SE_POLICY
+                .putShort((short) 0x0010) // no parameter encryption
+                .putShort(ALG_SHA256);
+        return command(TAG_NO_SESSIONS, CC_START_AUTH_SESSION, parameters.array());
+    }
+
+    /** TPM2_PolicyPCR in {@code session} over the SHA-256 PCRs in {@code pcrMask}, as they are now (empty pcrDigest). */
+    public static byte[] policyPcr(int session, int pcrMask) {
+        byte[] selection = pcrSelection(pcrMask);
+        return command(TAG_NO_SESSIONS, CC_POLICY_PCR, ByteBuffer.allocate(4 + 2 + selection.length)
+                .putInt(session).putShort((short) 0).put(selection).array());
+    }
+
+    /**
+     * TPM2_PolicyAuthValue in {@code session}: the object's authorisation value must then be proven with an
+     * HMAC in the command that uses the session ({@link #unsealInPolicySession}).
+     */
+    public static byte[] policyAuthValue(int session) {
+        return command(TAG_NO_SESSIONS, CC_POLICY_AUTH_VALUE, ByteBuffer.allocate(4).putInt(session).array());
+    }
+
+    /**
+     * TPM2_Unseal of loaded object {@code object} (its TPM2B_PUBLIC {@code publicPart}) in policy session
+     * {@code session} that went through TPM2_PolicyAuthValue: the session's HMAC proves {@code authValue}
+     * without sending it (TPM 2.0 Part 1, 19.6: an unbound, unsalted session's key is the authorisation value
+     * alone, trailing zeros dropped; HMAC over cpHash, the caller's new nonce, the TPM's nonce {@code nonceTpm}
+     * and the attributes, here 0: the session ends with the command).
+     */
+    public static byte[] unsealInPolicySession(int object, byte[] publicPart, int session, byte[] nonceTpm, byte[] nonceCaller,
+                                               byte[] authValue) {
+        MessageDigest sha256 = sha256();
+        sha256.update(ByteBuffer.allocate(4).putInt(CC_UNSEAL).array());
+        sha256.update(objectName(publicPart));
+        byte[] cpHash = sha256.digest();
+        byte[] hmac;
+        try {
+            javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+            int keyLength = authValue.length;
+            while (keyLength > 0 && authValue[keyLength - 1] == 0) {
+                keyLength--;
+            }
+            // An empty key is still a key to HMAC; JCA refuses empty keys, so give the one-byte zero key, which HMAC pads to the same block.
+            mac.init(new javax.crypto.spec.SecretKeySpec(keyLength == 0 ? new byte[1] : java.util.Arrays.copyOf(authValue, keyLength), "HmacSHA256"));
+            mac.update(cpHash);
+            mac.update(nonceCaller);
+            mac.update(nonceTpm);
+            mac.update((byte) 0);
+            hmac = mac.doFinal();
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("this Java has no HMAC-SHA256", e);
+        }
+        int authSize = 4 + 2 + nonceCaller.length + 1 + 2 + hmac.length;
+        ByteBuffer area = ByteBuffer.allocate(4 + 4 + authSize)
+                .putInt(object)
+                .putInt(authSize)
+                .putInt(session).putShort((short) nonceCaller.length).put(nonceCaller).put((byte) 0)
+                .putShort((short) hmac.length).put(hmac);
+        return command(TAG_SESSIONS, CC_UNSEAL, area.array());
+    }
+
+    /** An object's name: its name algorithm (SHA-256) and the digest of its TPMT_PUBLIC ({@code publicPart} less the TPM2B size). */
+    static byte[] objectName(byte[] publicPart) {
+        MessageDigest sha256 = sha256();
+        sha256.update(publicPart, 2, publicPart.length - 2);
+        return ByteBuffer.allocate(2 + SHA256_BYTES).putShort(ALG_SHA256).put(sha256.digest()).array();
+    }
+
+    /** The TPM's nonce in a TPM2_StartAuthSession response (after the session handle). */
+    public static byte[] sessionNonce(byte[] response) throws TpmException {
+        try {
+            ByteBuffer in = ByteBuffer.wrap(response, HEADER_BYTES + 4, response.length - HEADER_BYTES - 4);
+            byte[] nonce = new byte[Short.toUnsignedInt(in.getShort())];
+            in.get(nonce);
+            return nonce;
+        } catch (RuntimeException e) {
+            throw new TpmException("a TPM2_StartAuthSession response is malformed");
+        }
+    }
+
+    /** A TPML_PCR_SELECTION of the SHA-256 bank, PCRs {@code pcrMask} (bit n = PCR n, 0-23). */
+    static byte[] pcrSelection(int pcrMask) {
+        return ByteBuffer.allocate(4 + 2 + 1 + 3).putInt(1).putShort(ALG_SHA256).put((byte) 3)
+                .put((byte) pcrMask).put((byte) (pcrMask >>> 8)).put((byte) (pcrMask >>> 16)).array();
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** TPM2_Load of a created object's private and public parts (each a TPM2B as Create returned it) under {@code parent}. */

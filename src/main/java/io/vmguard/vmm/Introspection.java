@@ -186,12 +186,23 @@ public final class Introspection implements AutoCloseable {
      * Writes guest memory and every vCPU's registers as an ELF core file (QEMU's dump-guest-memory layout,
      * for crash and gdb), mode 0600, replacing {@code target} atomically. With a VMCOREINFO note when the
      * kernel is found (release, KASLR offset). Logged as a warning event: guest memory is leaving the VMM.
+     * With --seal the file is sealed ({@link io.vmguard.seal.SealedDump}: a fresh key sealed by the owner's
+     * TPM, made before the guest is held), and only {@code vmguard vmi unseal-dump} with that TPM opens it.
      */
     public DumpResult.Written dump(java.nio.file.Path target) throws VmiException {
         Optional<String> problem = ElfCoreWriter.targetProblem(target);
         if (problem.isPresent()) {
             throw new VmiException(problem.get());
         }
+        Optional<io.vmguard.vmi.dump.DumpSink.Opener> sealed = Optional.empty();
+        if (vm.sealing().isPresent()) {
+            try {
+                sealed = Optional.of(SealedDumpSink.opener(io.vmguard.seal.SealedDump.Key.fresh(vm.sealing().get())));
+            } catch (io.vmguard.seal.SealException e) {
+                throw new VmiException("cannot seal the dump: " + e.getMessage());
+            }
+        }
+        Optional<io.vmguard.vmi.dump.DumpSink.Opener> opener = sealed;
         DumpResult result = inspector.inspect(view -> {
             DumpOptions options = DumpOptions.defaults();
             try {
@@ -202,7 +213,8 @@ public final class Introspection implements AutoCloseable {
             } catch (VmiException e) {
                 // not a Linux we can read: the dump is still memory and registers
             }
-            return new ElfCoreWriter(options).write(view, target);
+            ElfCoreWriter writer = new ElfCoreWriter(options);
+            return opener.isPresent() ? writer.write(view, target, opener.get()) : writer.write(view, target);
         });
         DumpResult.Written written;
         try {
@@ -214,6 +226,7 @@ public final class Introspection implements AutoCloseable {
         details.put("path", written.file().toString());
         details.put("memory_bytes", written.memoryBytes());
         details.put("file_bytes", written.fileBytes());
+        details.put("sealed", opener.isPresent());
         events.emit(Source.VMI, "memory-dump", Severity.WARNING, details);
         return written;
     }

@@ -654,6 +654,11 @@ public final class Vm implements AutoCloseable {
         return parts.memory();
     }
 
+    /** The owner's TPM that seals what leaves this VM (snapshots, dumps), when it runs with --seal. */
+    public Optional<SealingTpm> sealing() {
+        return seal;
+    }
+
     /**
      * Tells the engine that the VMM changed guest RAM behind the vCPUs' back (an introspection write), as a
      * device's DMA does: code there must be decoded, and scanned, again. Anyone writing through

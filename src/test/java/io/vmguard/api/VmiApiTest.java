@@ -76,20 +76,28 @@ class VmiApiTest {
     }
 
     @Test
-    void aSealedVmHandsOutNoMemoryInClearAndSaysSoWithAnEvent() throws Exception {
+    void aSealedVmHandsOutNoMemoryInClearAndSaysSoWithAnEventAndDumpsOnlySealed() throws Exception {
+        var owner = new io.vmguard.seal.SealingTpm(dir.resolve("owner-tpm"), new byte[0]);
         var protection = new io.vmguard.vmm.GuestProtection(java.util.Optional.empty(), io.vmguard.memory.MemoryBackend.ANONYMOUS,
-                java.util.Optional.of(new io.vmguard.seal.SealingTpm(dir.resolve("owner-tpm"), new byte[0])));
+                java.util.Optional.of(owner));
         try (Served served = Served.start(dir, IntrospectionSettings.defaults(), protection)) {
             served.boot(dir);
             for (String[] request : new String[][] {{"/vmi/memory/read", "{\"space\": \"physical\", \"address\": \"0x1000000\"}"},
-                    {"/vmi/memory/write", "{\"space\": \"physical\", \"address\": \"0x1000000\", \"data\": \"00\"}"},
-                    {"/vmi/dump", "{\"path\": \"" + dir.resolve("dump.elf") + "\"}"}}) {
+                    {"/vmi/memory/write", "{\"space\": \"physical\", \"address\": \"0x1000000\", \"data\": \"00\"}"}}) {
                 ApiHarness.Answer answer = served.call("PUT", request[0], request[1]);
                 assertEquals(403, answer.status(), request[0] + ": " + answer.body());
                 assertTrue(answer.fault().contains("--seal") && answer.fault().lines().count() == 1, answer.fault());
             }
-            assertFalse(java.nio.file.Files.exists(dir.resolve("dump.elf")));
-            assertEquals(3, served.recorded().events.stream().filter(e -> e.kind().equals("sealed-access-refused")).count());
+            assertEquals(2, served.recorded().events.stream().filter(e -> e.kind().equals("sealed-access-refused")).count());
+            java.nio.file.Path dump = dir.resolve("dump.elf");
+            ApiHarness.Answer dumped = served.call("PUT", "/vmi/dump", "{\"path\": \"" + dump + "\"}");
+            assertEquals(200, dumped.status(), dumped.body());
+            assertTrue(dumped.body().contains("\"sealed\":true"), dumped.body());
+            assertTrue(io.vmguard.seal.SealedDump.isSealed(dump), "the dump is not sealed");
+            java.nio.file.Path opened = dir.resolve("opened.elf");
+            io.vmguard.seal.SealedDump.unseal(dump, opened, owner);
+            byte[] elf = java.nio.file.Files.readAllBytes(opened);
+            assertTrue(elf.length > 4 && elf[0] == 0x7f && elf[1] == 'E' && elf[2] == 'L' && elf[3] == 'F', "the unsealed dump is no ELF file");
         }
         try (Served served = Served.start(java.nio.file.Files.createDirectories(dir.resolve("plain")), IntrospectionSettings.defaults())) {
             served.boot(dir);

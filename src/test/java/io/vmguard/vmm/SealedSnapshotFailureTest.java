@@ -55,6 +55,33 @@ class SealedSnapshotFailureTest {
         }
     }
 
+    @Test
+    void aSnapshotSealedToPcrsRestoresUntilOneIsExtendedThenFailsInOneLineAndKeepsItsFiles() throws Exception {
+        Path kernel = TinyKernel.write(dir, "vmlinux", TinyKernel.spin());
+        Path state = dir.resolve("vm.snap");
+        Path memory = dir.resolve("vm.mem");
+        SealingTpm owner = new SealingTpm(dir.resolve("owner-tpm"), "owner".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+                io.vmguard.seal.PcrSelection.parse("0,7"));
+        GuestProtection sealed = new GuestProtection(Optional.empty(), MemoryBackend.ANONYMOUS, Optional.of(owner));
+        VmConfig config = new VmConfig(kernel, null, "console=ttyS0", 32L << 20, "interp", new SerialTarget.Null());
+        try (Vm vm = Vm.create(config, new InterpEngine(), VmEvents.none(), sealed)) {
+            vm.start();
+            vm.pause();
+            vm.snapshot(state, memory);
+        }
+        try (Vm restored = Vm.restore(state, memory, new InterpEngine(), RestoreOptions.to(new SerialTarget.Null()), VmEvents.none(), sealed)) {
+            assertEquals(VmState.PAUSED, restored.state());
+        }
+        byte[] stateBefore = sha256(state);
+        byte[] memoryBefore = sha256(memory);
+        owner.extend(7, MessageDigest.getInstance("SHA-256").digest(new byte[] {1}));
+        VmException e = assertThrows(VmException.class, () -> Vm.restore(state, memory, new InterpEngine(),
+                RestoreOptions.to(new SerialTarget.Null()), VmEvents.none(), sealed));
+        assertTrue(e.getMessage().contains("PCRs [0, 7] differ") && e.getMessage().lines().count() == 1, e.getMessage());
+        assertArrayEquals(stateBefore, sha256(state), "a refused restore changed the state file");
+        assertArrayEquals(memoryBefore, sha256(memory), "a refused restore changed the memory file");
+    }
+
     private static byte[] sha256(Path file) throws Exception {
         return MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file));
     }

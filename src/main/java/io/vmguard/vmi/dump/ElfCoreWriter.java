@@ -39,6 +39,11 @@ public final class ElfCoreWriter {
      * or unreadable memory: those come back as {@link DumpResult.Failed} with a one-line message.
      */
     public DumpResult write(GuestView view, Path target) {
+        return write(view, target, StagedFile::beside);
+    }
+
+    /** As {@link #write(GuestView, Path)}, the bytes going through a sink {@code opener} makes (a sealed one, say). */
+    public DumpResult write(GuestView view, Path target, DumpSink.Opener opener) {
         Optional<String> problem = targetProblem(target);
         if (problem.isPresent()) {
             return new DumpResult.Failed(problem.get());
@@ -48,10 +53,10 @@ public final class ElfCoreWriter {
         try {
             CoreLayout layout = CoreLayout.of(ranges, notes(vcpus));
             long stored;
-            try (StagedFile file = StagedFile.beside(target)) {
+            try (DumpSink file = opener.open(target)) {
                 file.write(layout.headers(), 0);
                 file.write(layout.notesSegment(), layout.notesOffset());
-                stored = new SparseMemoryCopy(view.memory(), file.channel(), options.progress()).copy(layout.loads());
+                stored = new SparseMemoryCopy(view.memory(), file, options.progress()).copy(layout.loads());
                 file.extendTo(layout.fileSize());
                 file.commit();
             }

@@ -3,7 +3,6 @@ package io.vmguard.vmi.dump;
 import io.vmguard.vmi.PhysicalMemory;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.util.Arrays;
 import java.util.List;
 
@@ -17,11 +16,11 @@ final class SparseMemoryCopy {
     private static final byte[] ZEROS = new byte[CHUNK];
 
     private final PhysicalMemory memory;
-    private final FileChannel file;
+    private final DumpSink file;
     private final DumpProgress progress;
     private final byte[] buffer = new byte[CHUNK];
 
-    SparseMemoryCopy(PhysicalMemory memory, FileChannel file, DumpProgress progress) {
+    SparseMemoryCopy(PhysicalMemory memory, DumpSink file, DumpProgress progress) {
         this.memory = memory;
         this.file = file;
         this.progress = progress;
@@ -77,11 +76,7 @@ final class SparseMemoryCopy {
     }
 
     private int writeFully(int from, int to, long fileOffset) throws IOException {
-        ByteBuffer bytes = ByteBuffer.wrap(buffer, from, to - from);
-        long position = fileOffset + from;
-        while (bytes.hasRemaining()) {
-            position += file.write(bytes, position);
-        }
+        file.write(ByteBuffer.wrap(buffer, from, to - from), fileOffset + from);
         return to - from;
     }
 }

@@ -16,7 +16,7 @@ import java.nio.file.attribute.PosixFilePermissions;
  * reader never sees half a dump and a failed dump leaves the previous one in place. The file is created
  * 0600 from the start (not chmod-ed later): guest memory holds the guest's secrets.
  */
-final class StagedFile implements AutoCloseable {
+final class StagedFile implements DumpSink {
     private final Path target;
     private final Path temporary;
     private final FileChannel channel;
@@ -41,25 +41,24 @@ final class StagedFile implements AutoCloseable {
         }
     }
 
-    void write(ByteBuffer bytes, long position) throws IOException {
+    @Override
+    public void write(ByteBuffer bytes, long position) throws IOException {
         while (bytes.hasRemaining()) {
             position += channel.write(bytes, position);
         }
     }
 
-    FileChannel channel() {
-        return channel;
-    }
-
     /** Sets the length without writing, so trailing pages of zeros stay a hole. */
-    void extendTo(long length) throws IOException {
+    @Override
+    public void extendTo(long length) throws IOException {
         try (RandomAccessFile sized = new RandomAccessFile(temporary.toFile(), "rw")) {
             sized.setLength(length);
         }
     }
 
     /** Forces the bytes to disk, renames the file over the target and makes the rename durable. */
-    void commit() throws IOException {
+    @Override
+    public void commit() throws IOException {
         channel.force(true);
         channel.close();
         try {
