@@ -92,8 +92,8 @@ public final class Swtpm implements AutoCloseable {
         SocketChannel data = null;
         try {
             long deadline = System.currentTimeMillis() + START_MILLIS;
-            control = SwtpmControl.connect(awaitSocket(controlSocket, process, log, deadline));
-            data = SocketChannel.open(UnixDomainSocketAddress.of(awaitSocket(dataSocket, process, log, deadline)));
+            control = new SwtpmControl(connect(awaitSocket(controlSocket, process, log, deadline), process, log, deadline));
+            data = connect(awaitSocket(dataSocket, process, log, deadline), process, log, deadline);
             Swtpm swtpm = new Swtpm(process, sockets, control, data, log);
             control.stop();
             int size = control.setBufferSize(BUFFER_SIZE);
@@ -158,6 +158,29 @@ public final class Swtpm implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new TpmException("interrupted while manufacturing the TPM");
+        }
+    }
+
+    /**
+     * Connects to one of swtpm's sockets. The file appears when swtpm binds it, a moment before it listens, and a
+     * connection in between is refused: that is retried until the deadline (a loaded host widens the moment).
+     */
+    private static SocketChannel connect(Path socket, Process process, Path log, long deadline) throws TpmException, IOException {
+        while (true) {
+            try {
+                return SocketChannel.open(UnixDomainSocketAddress.of(socket));
+            } catch (java.net.ConnectException refused) {
+                awaitSocket(socket, process, log, deadline); // still alive, still in time
+                if (System.currentTimeMillis() > deadline) {
+                    throw new TpmException("swtpm did not accept on " + socket.getFileName() + " within " + START_MILLIS + " ms");
+                }
+                try {
+                    Thread.sleep(5);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new TpmException("interrupted while starting swtpm");
+                }
+            }
         }
     }
 

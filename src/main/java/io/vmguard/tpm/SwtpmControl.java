@@ -2,10 +2,8 @@ package io.vmguard.tpm;
 
 import java.io.EOFException;
 import java.io.IOException;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
-import java.nio.file.Path;
 
 /**
  * swtpm's control channel (swtpm_ioctls(3), /usr/include/swtpm/tpm_ioctl.h): a big-endian u32 command code
@@ -31,12 +29,8 @@ final class SwtpmControl implements AutoCloseable {
 
     private final SocketChannel channel;
 
-    private SwtpmControl(SocketChannel channel) {
+    SwtpmControl(SocketChannel channel) {
         this.channel = channel;
-    }
-
-    static SwtpmControl connect(Path socket) throws IOException {
-        return new SwtpmControl(SocketChannel.open(UnixDomainSocketAddress.of(socket)));
     }
 
     /** Restarts the TPM as a power cycle does (libtpms re-initialised; PCRs reset until a state blob says otherwise). */

@@ -291,8 +291,10 @@ public final class Vm implements AutoCloseable {
             parts.virtio().resume();
             parts.nics().resume();
         }
-        events.emit(Source.VMM, restored ? "vm-resumed" : "vm-started", Severity.INFO,
-                Map.of("engine", parts.engineName(), "vcpus", runners.size()));
+        Map<String, Object> details = new LinkedHashMap<>(); // in this order when printed for people
+        details.put("engine", parts.engineName());
+        details.put("vcpus", runners.size());
+        events.emit(Source.VMM, restored ? "vm-resumed" : "vm-started", Severity.INFO, details);
         outcome.whenComplete((result, error) -> stopped(result));
     }
 

@@ -154,7 +154,7 @@ class ApiCliTest {
             assertEquals(0, following.get(10, TimeUnit.SECONDS), stderr());
         }
         String text = stdout();
-        assertTrue(text.contains(" cli-vm vmm/vm-started info engine=interp"), text);
+        assertTrue(text.contains(" cli-vm vmm/vm-started info engine=interp vcpus=1"), text);
         assertTrue(text.contains(" cli-vm vmm/vm-powered-off info status=5"), text);
     }
 
