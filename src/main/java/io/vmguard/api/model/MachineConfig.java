@@ -5,7 +5,7 @@ import java.util.List;
 /**
  * {@code PUT/PATCH/GET /machine-config}. Every field is optional here because PATCH sends any subset; PUT's
  * required ones are checked by {@link #requireComplete()}. vmguard accepts Firecracker's other fields at
- * their "off" values: {@code smt} and {@code track_dirty_pages} (no effect: one vCPU, full snapshots only),
+ * their "off" values: {@code smt} and {@code track_dirty_pages} (no effect: no SMT siblings, full snapshots only),
  * {@code cpu_template} and {@code huge_pages} only as "None".
  */
 public record MachineConfig(Integer vcpuCount, Long memSizeMib, Boolean smt, Boolean trackDirtyPages,

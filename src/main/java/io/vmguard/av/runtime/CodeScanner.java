@@ -49,7 +49,7 @@ public final class CodeScanner implements MonitorListener, AutoCloseable {
     private final RuntimeAction action;
     private final int signatures;
 
-    // Touched on the vCPU thread only (one vCPU; the engine serialises its listener calls).
+    // Touched only under this object's lock (decide): every vCPU's thread asks here.
     private final ScanCache cache = new ScanCache(CACHE_ENTRIES);
     private final CodeWindow window = new CodeWindow();
     private final Set<Object> reported = new HashSet<>();
