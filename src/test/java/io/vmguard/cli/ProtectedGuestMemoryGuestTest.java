@@ -1,5 +1,6 @@
 package io.vmguard.cli;
 
+import io.vmguard.testing.ByteSearch;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -127,7 +128,7 @@ class ProtectedGuestMemoryGuestTest {
                         int n = mem.read(chunk, 0, length);
                         if (n > 0) {
                             read += n;
-                            found += count(java.util.Arrays.copyOf(chunk, n), marker);
+                            found += ByteSearch.count(java.util.Arrays.copyOf(chunk, n), marker);
                         }
                     } catch (IOException e) {
                         unreadable = true;
@@ -147,24 +148,10 @@ class ProtectedGuestMemoryGuestTest {
             int kept = 0;
             for (int n; (n = in.readNBytes(chunk, kept, chunk.length - kept)) > 0; ) {
                 int length = kept + n;
-                found += count(java.util.Arrays.copyOf(chunk, length), marker);
+                found += ByteSearch.count(java.util.Arrays.copyOf(chunk, length), marker);
                 kept = Math.min(marker.length - 1, length);
                 System.arraycopy(chunk, length - kept, chunk, 0, kept);
             }
-        }
-        return found;
-    }
-
-    private static int count(byte[] haystack, byte[] needle) {
-        int found = 0;
-        outer:
-        for (int i = 0; i + needle.length <= haystack.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (haystack[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            found++;
         }
         return found;
     }

@@ -1,5 +1,6 @@
 package io.vmguard.seal;
 
+import io.vmguard.testing.ByteSearch;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -82,7 +83,7 @@ class SealedMemoryImageTest {
     @Test
     void aSealedFileHoldsNoPlaintextStaysSparseAndReadsBackExactly() throws Exception {
         Path file = sealedFile();
-        assertEquals(0, count(Files.readAllBytes(file), marker), "the marker is in the sealed file");
+        assertEquals(0, ByteSearch.count(Files.readAllBytes(file), marker), "the marker is in the sealed file");
         long blocks = Long.parseLong(new String(new ProcessBuilder("stat", "-c", "%b", file.toString()).start()
                 .getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip());
         assertTrue(blocks * 512 < 1 << 20, "32 MiB of mostly zero RAM took " + blocks * 512 + " bytes on disk: zeros were encrypted");
@@ -143,19 +144,5 @@ class SealedMemoryImageTest {
         sealed[sealed.length - 3] ^= 1;
         byte[] tampered = sealed;
         assertThrows(SealException.class, () -> SealedState.unseal(tampered, key, "state"));
-    }
-
-    private static int count(byte[] haystack, byte[] needle) {
-        int found = 0;
-        outer:
-        for (int i = 0; i + needle.length <= haystack.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (haystack[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            found++;
-        }
-        return found;
     }
 }

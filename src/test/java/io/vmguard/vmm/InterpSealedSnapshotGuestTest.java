@@ -1,5 +1,6 @@
 package io.vmguard.vmm;
 
+import io.vmguard.testing.ByteSearch;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -126,28 +127,14 @@ class InterpSealedSnapshotGuestTest {
     }
 
     private static int count(Path file, byte[] marker) throws Exception {
-        return count(Files.readAllBytes(file), marker);
+        return ByteSearch.count(Files.readAllBytes(file), marker);
     }
 
     private static int count(GuestMemory memory, byte[] marker) {
         int found = 0;
         for (var region : memory.regions()) {
             byte[] bytes = region.backing().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
-            found += count(bytes, marker);
-        }
-        return found;
-    }
-
-    private static int count(byte[] haystack, byte[] needle) {
-        int found = 0;
-        outer:
-        for (int i = 0; i + needle.length <= haystack.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (haystack[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            found++;
+            found += ByteSearch.count(bytes, marker);
         }
         return found;
     }
