@@ -60,8 +60,8 @@ public final class PciRoot implements Snapshottable {
 
     private final ConfigPorts configPorts = new ConfigPorts(this);
     private final EcamWindow ecam = new EcamWindow(this);
-    private final BarWindow barWindow = new BarWindow(this);
-    private final IoBarWindow ioWindow = new IoBarWindow(this);
+    private final BarWindow barWindow = new BarWindow(this, BarWindow.Space.MEMORY, MMIO_WINDOW);
+    private final BarWindow ioWindow = new BarWindow(this, BarWindow.Space.IO, IO_WINDOW);
 
     /**
      * @param gsiLines the interrupt controller's inputs by GSI (the VM's {@code interruptLine})
@@ -175,48 +175,30 @@ public final class PciRoot implements Snapshottable {
         }
     }
 
-    /** A memory read in the BAR window; all ones where no enabled BAR decodes it. */
-    void readMemory(long address, MemorySegment data) {
+    /**
+     * Hands an access in one of the BAR windows to the device whose enabled BAR of that kind decodes it.
+     * False when none does (the window then answers reads with all ones and drops writes).
+     */
+    boolean accessBar(BarWindow.Space space, long address, MemorySegment data, boolean write) {
+        int size = (int) data.byteSize();
         for (PciDevice device : slots) {
-            PciConfigSpace.BarHit hit = device == null ? null : device.config().decode(address, (int) data.byteSize());
+            if (device == null) {
+                continue;
+            }
+            PciConfigSpace.BarHit hit = switch (space) {
+                case MEMORY -> device.config().decode(address, size);
+                case IO -> device.config().decodeIo(address, size);
+            };
             if (hit != null) {
-                device.readBar(hit.bar(), hit.offset(), data);
-                return;
+                if (write) {
+                    device.writeBar(hit.bar(), hit.offset(), data);
+                } else {
+                    device.readBar(hit.bar(), hit.offset(), data);
+                }
+                return true;
             }
         }
-        data.fill((byte) 0xff);
-    }
-
-    void writeMemory(long address, MemorySegment data) {
-        for (PciDevice device : slots) {
-            PciConfigSpace.BarHit hit = device == null ? null : device.config().decode(address, (int) data.byteSize());
-            if (hit != null) {
-                device.writeBar(hit.bar(), hit.offset(), data);
-                return;
-            }
-        }
-    }
-
-    /** A port read in the I/O BAR window; all ones where no enabled I/O BAR decodes it. */
-    void readIo(long port, MemorySegment data) {
-        for (PciDevice device : slots) {
-            PciConfigSpace.BarHit hit = device == null ? null : device.config().decodeIo(port, (int) data.byteSize());
-            if (hit != null) {
-                device.readBar(hit.bar(), hit.offset(), data);
-                return;
-            }
-        }
-        data.fill((byte) 0xff);
-    }
-
-    void writeIo(long port, MemorySegment data) {
-        for (PciDevice device : slots) {
-            PciConfigSpace.BarHit hit = device == null ? null : device.config().decodeIo(port, (int) data.byteSize());
-            if (hit != null) {
-                device.writeBar(hit.bar(), hit.offset(), data);
-                return;
-            }
-        }
+        return false;
     }
 
     // ---- snapshots ----
