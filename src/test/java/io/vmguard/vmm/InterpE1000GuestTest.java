@@ -3,7 +3,6 @@ package io.vmguard.vmm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.vmguard.cli.RunCommand;
 import io.vmguard.devices.e1000.E1000Counters;
@@ -21,15 +20,9 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import io.vmguard.testing.BuiltGuest;
-import java.io.IOException;
 import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -187,44 +180,13 @@ class InterpE1000GuestTest {
     /** A VM's e1000 on a TAP talks to the host's own network stack: ping, then 1 MiB over TCP to a host listener. */
     @Test
     void aVmOnATapPingsTheHostAndSendsItAFileIntact() throws Exception {
-        long pid = ProcessHandle.current().pid();
-        String tap = "vmge" + pid;
-        String prefix = "10.251." + (pid % 256) + ".";
-        assumeTrue(Files.exists(Path.of("/dev/net/tun")), "no /dev/net/tun: this host has no TUN/TAP");
-        Process add = new ProcessBuilder("ip", "tuntap", "add", tap, "mode", "tap").redirectErrorStream(true).start();
-        String addOutput = new String(add.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assumeTrue(add.waitFor() == 0, "cannot create a tap (needs CAP_NET_ADMIN): " + addOutput.strip());
-        try {
-            host("ip", "addr", "add", prefix + "1/24", "dev", tap);
-            host("ip", "link", "set", tap, "up");
-            try (ServerSocket listener = new ServerSocket(5000, 1, InetAddress.getByName(prefix + "1"))) {
-                CompletableFuture<byte[]> received = CompletableFuture.supplyAsync(() -> {
-                    try (Socket connection = listener.accept()) {
-                        return connection.getInputStream().readAllBytes();
-                    } catch (IOException e) {
-                        throw new IllegalStateException(e);
-                    }
-                });
-                Path console = dir.resolve("console.log");
-                Run run = boot(guest("e1000-send", console, "strict", "vmguard.ip=" + prefix + "2 vmguard.peer=" + prefix + "1")
-                        .withNets(List.of(NetSpec.parse("tap:" + tap + ",model=e1000"))), console);
-                assertEquals(new RunOutcome.PoweredOff(0), run.outcome(), run.console());
-                assertTrue(run.console().contains("3 packets transmitted, 3 packets received"), run.console());
-                Matcher sent = Pattern.compile("net-send: sending (\\d+) bytes sha256=(\\w+)").matcher(run.console());
-                assertTrue(sent.find(), run.console());
-                byte[] data = received.get(1, TimeUnit.MINUTES);
-                assertEquals(1 << 20, data.length);
-                assertEquals(sent.group(2), HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data)));
-                assertEquals(0, run.card().dmaFaults(), run.card().toString());
-            }
-        } finally {
-            new ProcessBuilder("ip", "link", "del", tap).start().waitFor();
-        }
-    }
-
-    private static void host(String... command) throws IOException, InterruptedException {
-        Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        process.getInputStream().readAllBytes();
-        assertEquals(0, process.waitFor(), String.join(" ", command));
+        HostTapTransfer.run("vmge", 251, (tap, args) -> {
+            Path console = dir.resolve("console.log");
+            Run run = boot(guest("e1000-send", console, "strict", args)
+                    .withNets(List.of(NetSpec.parse("tap:" + tap + ",model=e1000"))), console);
+            assertEquals(new RunOutcome.PoweredOff(0), run.outcome(), run.console());
+            assertEquals(0, run.card().dmaFaults(), run.card().toString());
+            return run.console();
+        });
     }
 }

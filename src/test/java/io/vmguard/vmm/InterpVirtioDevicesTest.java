@@ -2,7 +2,6 @@ package io.vmguard.vmm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.vmguard.cli.RunCommand;
 import io.vmguard.engine.interp.InterpEngine;
@@ -14,19 +13,13 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PipedInputStream;
 import java.io.PipedOutputStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
@@ -92,39 +85,13 @@ class InterpVirtioDevicesTest {
     /** A VM on a TAP talks to the host's own network stack: ping, then 1 MiB over TCP to a host listener. */
     @Test
     void aVmOnATapPingsTheHostAndSendsItAFileIntact() throws Exception {
-        long pid = ProcessHandle.current().pid();
-        String tap = "vmgv" + pid;
-        String prefix = "10.250." + (pid % 256) + ".";
-        assumeTrue(Files.exists(Path.of("/dev/net/tun")), "no /dev/net/tun: this host has no TUN/TAP");
-        Process add = new ProcessBuilder("ip", "tuntap", "add", tap, "mode", "tap").redirectErrorStream(true).start();
-        String addOutput = new String(add.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assumeTrue(add.waitFor() == 0, "cannot create a tap (needs CAP_NET_ADMIN): " + addOutput.strip());
-        try {
-            host("ip", "addr", "add", prefix + "1/24", "dev", tap);
-            host("ip", "link", "set", tap, "up");
-            try (ServerSocket listener = new ServerSocket(5000, 1, InetAddress.getByName(prefix + "1"))) {
-                CompletableFuture<byte[]> received = CompletableFuture.supplyAsync(() -> {
-                    try (Socket connection = listener.accept()) {
-                        return connection.getInputStream().readAllBytes();
-                    } catch (IOException e) {
-                        throw new IllegalStateException(e);
-                    }
-                });
-                Path console = dir.resolve("console.log");
-                RunOutcome outcome = run(guest("net-send", console, "vmguard.ip=" + prefix + "2 vmguard.peer=" + prefix + "1")
-                        .withNets(List.of(NetSpec.parse("tap:" + tap))));
-                String text = Files.readString(console);
-                assertEquals(new RunOutcome.PoweredOff(0), outcome, text);
-                assertTrue(text.contains("3 packets transmitted, 3 packets received"), text);
-                Matcher sent = Pattern.compile("net-send: sending (\\d+) bytes sha256=(\\w+)").matcher(text);
-                assertTrue(sent.find(), text);
-                byte[] data = received.get(1, TimeUnit.MINUTES);
-                assertEquals(1 << 20, data.length);
-                assertEquals(sent.group(2), HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data)));
-            }
-        } finally {
-            new ProcessBuilder("ip", "link", "del", tap).start().waitFor();
-        }
+        HostTapTransfer.run("vmgv", 250, (tap, args) -> {
+            Path console = dir.resolve("console.log");
+            RunOutcome outcome = run(guest("net-send", console, args).withNets(List.of(NetSpec.parse("tap:" + tap))));
+            String text = Files.readString(console);
+            assertEquals(new RunOutcome.PoweredOff(0), outcome, text);
+            return text;
+        });
     }
 
     @Test
