@@ -24,7 +24,7 @@ final class Cpuid {
     private static final int MAX_EXTENDED_LEAF = 0x8000_0008;
 
     // Leaf 1 EDX
-    private static final int FPU = 1, PSE = 1 << 3, TSC = 1 << 4, MSR = 1 << 5, PAE = 1 << 6, CX8 = 1 << 8;
+    private static final int FPU = 1, PSE = 1 << 3, TSC = 1 << 4, MSR = 1 << 5, PAE = 1 << 6, CX8 = 1 << 8, SEP = 1 << 11;
     private static final int APIC = 1 << 9, PGE = 1 << 13, CMOV = 1 << 15, PAT = 1 << 16, CLFLUSH = 1 << 19;
     private static final int FXSR = 1 << 24, SSE = 1 << 25, SSE2 = 1 << 26;
     // Leaf 1 ECX
@@ -56,7 +56,7 @@ final class Cpuid {
                 out[0] = SIGNATURE;
                 out[1] = (apicId << 24) | (1 << 16) | (8 << 8);
                 out[2] = CX16 | POPCNT | TSC_DEADLINE | HYPERVISOR;
-                out[3] = FPU | PSE | TSC | MSR | PAE | CX8 | APIC | PGE | CMOV | PAT | CLFLUSH | FXSR | SSE | SSE2;
+                out[3] = FPU | PSE | TSC | MSR | PAE | CX8 | SEP | APIC | PGE | CMOV | PAT | CLFLUSH | FXSR | SSE | SSE2;
             }
             case 6 -> out[0] = ARAT;
             case 0x15 -> { // TSC/crystal ratio: TSC = crystal * EBX / EAX; the crystal also clocks the APIC timer
