@@ -33,14 +33,14 @@ import java.util.UUID;
  * zero padding to a 4 KiB boundary | slot 0 | slot 1 | ...
  * </pre>
  *
- * A restore decrypts every present chunk up front into fresh guest RAM (anonymous or secret): a sealed
- * snapshot cannot be mapped as it stands, and decrypting at AES-NI speed costs less than a lazy scheme's
- * page faults would.
+ * A sealed snapshot cannot be mapped as it stands: a restore either decrypts every present chunk up front
+ * into fresh guest RAM (anonymous or secret), or lets the guest run at once while a helper process fills
+ * chunks on first touch and in the background ({@link RestoreMode}, {@link PostCopyRestore}).
  */
 public final class SealedMemoryImage {
     static final String MAGIC = "VMGSEAL1";
     public static final int CHUNK = 64 * 1024;
-    private static final int SLOT = CHUNK + ChunkCipher.TAG_BYTES;
+    static final int SLOT = CHUNK + ChunkCipher.TAG_BYTES;
     private static final int PAGE = 4096;
     private static final int MAX_REGIONS = 8;
     private static final MemorySegment ZEROS = Arena.global().allocate(CHUNK);
@@ -108,50 +108,32 @@ public final class SealedMemoryImage {
 
     /**
      * Decrypts a sealed memory file into fresh guest RAM from {@code backend}: the header must name snapshot
-     * {@code id} and {@code layout}, and every piece must pass its authentication with {@code key}; any
-     * failure leaves nothing allocated and says which in one line.
+     * {@code id} and {@code layout}, and the header and chunk table must pass their authentication with
+     * {@code key}; any failure leaves nothing allocated and says which in one line. How the chunks arrive
+     * is {@code mode}'s: all before this returns, or on demand (see {@link PostCopyRestore}).
      */
-    public static GuestMemory read(Path file, List<GuestMemory.Range> layout, UUID id, byte[] key, MemoryBackend backend)
-            throws SealException {
+    public static GuestMemory read(Path file, List<GuestMemory.Range> layout, UUID id, byte[] key, MemoryBackend backend,
+                                   RestoreMode mode) throws SealException {
         String what = "sealed memory file " + file;
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            ByteBuffer lengthField = ByteBuffer.allocate(4);
-            readFully(channel, lengthField, 0, what);
-            int headerLength = lengthField.getInt(0);
-            if (headerLength < 0 || headerLength > 8192) {
-                throw new SealException(what + " has a header of " + Integer.toUnsignedString(headerLength) + " bytes");
-            }
-            ByteBuffer headerBuffer = ByteBuffer.allocate(headerLength + 4);
-            readFully(channel, headerBuffer, 4, what);
-            SealedHeader header = SealedHeader.read(new DataInputStream(new ByteArrayInputStream(headerBuffer.array(), 0, headerLength)),
-                    MAGIC, what);
-            if (!header.id().equals(id)) {
-                throw new SealException(what + " belongs to another snapshot (its id differs)");
-            }
-            if (!java.util.Arrays.equals(header.layout(), layoutBytes(layout))) {
-                throw new SealException(what + " describes another memory layout than its state file");
-            }
-            ChunkCipher cipher = new ChunkCipher(key, header.digest());
-            long chunks = chunkCount(layout);
-            int presentLength = headerBuffer.getInt(headerLength);
-            if (presentLength != (chunks + 7) / 8 + ChunkCipher.TAG_BYTES) {
-                throw new SealException(what + " has a chunk table of " + presentLength + " bytes; its layout needs "
-                        + ((chunks + 7) / 8 + ChunkCipher.TAG_BYTES));
-            }
-            ByteBuffer presentSealed = ByteBuffer.allocate(presentLength);
-            readFully(channel, presentSealed, 4 + headerLength + 4, what);
-            byte[] presentBytes = cipher.decrypt(ChunkCipher.INDEX_PRESENT, presentSealed.array());
-            if (presentBytes == null) {
-                throw new SealException(what + " fails authentication (modified, or sealed with another key)");
-            }
-            BitSet present = BitSet.valueOf(presentBytes);
-            long dataStart = dataStart(headerLength, chunks);
-            if (channel.size() != dataStart + chunks * SLOT) {
-                throw new SealException(what + " is " + channel.size() + " bytes; its layout needs " + (dataStart + chunks * SLOT));
+            Opened opened = open(channel, layout, id, key, what);
+            if (mode == RestoreMode.LAZY) {
+                String unavailable = PostCopyRestore.unavailableFor(backend);
+                if (unavailable == null) {
+                    GuestMemory memory = GuestMemory.allocate(layout, backend);
+                    try {
+                        memory.fillLazily(PostCopyRestore.start(file, layout, id, key, memory));
+                        return memory;
+                    } catch (NativeException | IOException e) {
+                        memory.close();
+                        unavailable = e.getMessage();
+                    }
+                }
+                RestoreMode.fellBack(unavailable);
             }
             GuestMemory memory = GuestMemory.allocate(layout, backend);
             try {
-                decryptChunks(channel, memory, cipher, present, dataStart, what);
+                decryptChunks(channel, memory, opened, what);
             } catch (SealException | IOException | RuntimeException e) {
                 memory.close();
                 throw e;
@@ -164,22 +146,83 @@ public final class SealedMemoryImage {
         }
     }
 
-    private static void decryptChunks(FileChannel channel, GuestMemory memory, ChunkCipher cipher, BitSet present, long dataStart,
-                                      String what) throws IOException, SealException {
+    /** As {@link #read(Path, List, UUID, byte[], MemoryBackend, RestoreMode)} in the mode this host is set to. */
+    public static GuestMemory read(Path file, List<GuestMemory.Range> layout, UUID id, byte[] key, MemoryBackend backend)
+            throws SealException {
+        return read(file, layout, id, key, backend, RestoreMode.configured());
+    }
+
+    /** A sealed memory file whose header and chunk table passed: how to find and open each chunk. */
+    record Opened(ChunkCipher cipher, byte[] headerDigest, BitSet present, long dataStart, long chunks) {
+        long slotPosition(long index) {
+            return dataStart + index * SLOT;
+        }
+    }
+
+    /** Reads and authenticates the header and chunk table of {@code channel}'s file; one line if anything is off. */
+    static Opened open(FileChannel channel, List<GuestMemory.Range> layout, UUID id, byte[] key, String what)
+            throws IOException, SealException {
+        ByteBuffer lengthField = ByteBuffer.allocate(4);
+        readFully(channel, lengthField, 0, what);
+        int headerLength = lengthField.getInt(0);
+        if (headerLength < 0 || headerLength > 8192) {
+            throw new SealException(what + " has a header of " + Integer.toUnsignedString(headerLength) + " bytes");
+        }
+        ByteBuffer headerBuffer = ByteBuffer.allocate(headerLength + 4);
+        readFully(channel, headerBuffer, 4, what);
+        SealedHeader header = SealedHeader.read(new DataInputStream(new ByteArrayInputStream(headerBuffer.array(), 0, headerLength)),
+                MAGIC, what);
+        if (!header.id().equals(id)) {
+            throw new SealException(what + " belongs to another snapshot (its id differs)");
+        }
+        if (!java.util.Arrays.equals(header.layout(), layoutBytes(layout))) {
+            throw new SealException(what + " describes another memory layout than its state file");
+        }
+        ChunkCipher cipher = new ChunkCipher(key, header.digest());
+        long chunks = chunkCount(layout);
+        int presentLength = headerBuffer.getInt(headerLength);
+        if (presentLength != (chunks + 7) / 8 + ChunkCipher.TAG_BYTES) {
+            throw new SealException(what + " has a chunk table of " + presentLength + " bytes; its layout needs "
+                    + ((chunks + 7) / 8 + ChunkCipher.TAG_BYTES));
+        }
+        ByteBuffer presentSealed = ByteBuffer.allocate(presentLength);
+        readFully(channel, presentSealed, 4 + headerLength + 4, what);
+        byte[] presentBytes = cipher.decrypt(ChunkCipher.INDEX_PRESENT, presentSealed.array());
+        if (presentBytes == null) {
+            throw new SealException(what + " fails authentication (modified, or sealed with another key)");
+        }
+        long dataStart = dataStart(headerLength, chunks);
+        if (channel.size() != dataStart + chunks * SLOT) {
+            throw new SealException(what + " is " + channel.size() + " bytes; its layout needs " + (dataStart + chunks * SLOT));
+        }
+        return new Opened(cipher, header.digest(), BitSet.valueOf(presentBytes), dataStart, chunks);
+    }
+
+    /**
+     * Reads and decrypts chunk {@code index} ({@code length} plain bytes) into {@code plain}, using {@code slot}
+     * for the sealed bytes; throws naming the chunk when it fails its authentication.
+     */
+    static void decryptChunk(FileChannel channel, Opened opened, ChunkCipher cipher, long index, int length, byte[] slot,
+                             byte[] plain, String what) throws IOException, SealException {
+        readFully(channel, ByteBuffer.wrap(slot, 0, length + ChunkCipher.TAG_BYTES), opened.slotPosition(index), what);
+        if (!cipher.decrypt(index, slot, length, plain)) {
+            throw new SealException(what + " was modified: chunk " + index + " fails its authentication");
+        }
+    }
+
+    private static void decryptChunks(FileChannel channel, GuestMemory memory, Opened opened, String what)
+            throws IOException, SealException {
         byte[] slot = new byte[SLOT];
         byte[] plain = new byte[CHUNK];
         long index = 0;
         for (MemoryRegion region : memory.regions()) {
             MemorySegment backing = region.backing();
             for (long offset = 0; offset < backing.byteSize(); offset += CHUNK, index++) {
-                if (!present.get((int) index)) {
+                if (!opened.present().get((int) index)) {
                     continue; // a hole: the fresh memory is already zero
                 }
                 int length = (int) Math.min(CHUNK, backing.byteSize() - offset);
-                readFully(channel, ByteBuffer.wrap(slot, 0, length + ChunkCipher.TAG_BYTES), dataStart + index * SLOT, what);
-                if (!cipher.decrypt(index, slot, length, plain)) {
-                    throw new SealException(what + " was modified: chunk " + index + " fails its authentication");
-                }
+                decryptChunk(channel, opened, opened.cipher(), index, length, slot, plain, what);
                 MemorySegment.copy(plain, 0, backing, ValueLayout.JAVA_BYTE, offset, length);
             }
         }
@@ -219,7 +262,7 @@ public final class SealedMemoryImage {
         }
     }
 
-    private static void readFully(FileChannel channel, ByteBuffer buffer, long position, String what) throws IOException, SealException {
+    static void readFully(FileChannel channel, ByteBuffer buffer, long position, String what) throws IOException, SealException {
         long at = position;
         while (buffer.hasRemaining()) {
             int n = channel.read(buffer, at);

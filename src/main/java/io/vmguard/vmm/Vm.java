@@ -251,10 +251,21 @@ public final class Vm implements AutoCloseable {
             parts.close();
             throw new VmException("snapshot " + statePath + " cannot be restored: " + e, e);
         }
+        String fillFailed = memory.filling().map(io.vmguard.memory.LazyFill::failure).orElse(null);
+        if (fillFailed != null) {
+            closeQuietly(tpm);
+            parts.close();
+            throw new VmException("snapshot " + statePath + ": " + fillFailed);
+        }
         Vm vm = new Vm(parts, events);
         vm.tpm = tpm;
         vm.seal = protection.seal();
         vm.restored = true;
+        // A lazily decrypted chunk that fails its authentication after the guest ran: stop, never go on.
+        memory.filling().ifPresent(fill -> fill.onFailure(reason -> {
+            events.emit(Source.VMM, "sealed-memory-failed", Severity.ALARM, Map.of("reason", reason));
+            vm.stop(reason);
+        }));
         vm.state = VmState.PAUSED;
         events.emit(Source.VMM, "snapshot-loaded", Severity.INFO,
                 Map.of("snapshot_path", statePath.toString(), "mem_file_path", memoryPath.toString()));
