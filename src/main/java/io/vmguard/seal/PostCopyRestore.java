@@ -2,23 +2,19 @@ package io.vmguard.seal;
 
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.LazyFill;
-import io.vmguard.memory.MemoryBackend;
 import io.vmguard.memory.MemoryRegion;
 import io.vmguard.sys.Libc;
 import io.vmguard.sys.NativeException;
-import io.vmguard.sys.Userfaultfd;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -30,24 +26,21 @@ import java.util.function.Consumer;
  * until guest RAM is complete. Then the range is unregistered and the helper ends.
  *
  * <p>Why another process: a thread of this JVM that touches a missing page (an interpreter vCPU, a device,
- * introspection) blocks in the fault while the JVM counts it as running Java code, so a safepoint (a GC)
- * waits for it; a handler thread in this JVM would stop at that safepoint before it could answer, and the
- * VMM would hang. The helper's own safepoints wait for nothing here. It takes no lock of the VMM and never
- * touches the registered range: it only writes to it through the kernel.
+ * introspection, the antivirus) blocks in the fault while the JVM counts it as running Java code, so a
+ * safepoint (a GC) waits for it; a handler thread in this JVM would stop at that safepoint before it could
+ * answer, and the VMM would hang. The helper's own safepoints wait for nothing here. It takes no lock of the
+ * VMM and never touches the registered range: it only writes to it through the kernel.
  *
  * <p>A chunk that fails its authentication mid-run cannot be un-run: the helper reports it and ends, and
  * the VM is stopped with that reason ({@link #onFailure}); the waiting faults are then released as zero
  * pages, which only the stopping guest can see.
  */
 public final class PostCopyRestore implements LazyFill {
-    private final Userfaultfd uffd;
+    private final PostCopyHelper helper;
     private final List<MemorySegment> ranges;
-    private final int socket;
-    private final int pid;
     private final long started = System.nanoTime();
     private final CountDownLatch ended = new CountDownLatch(1);
     private final List<Consumer<String>> failureActions = new ArrayList<>();
-    private final Thread watcher;
     private volatile boolean complete;
     private volatile boolean closing;
     private volatile String failure;
@@ -55,76 +48,55 @@ public final class PostCopyRestore implements LazyFill {
     private volatile String counts = "";
     private boolean released;
 
-    private PostCopyRestore(Userfaultfd uffd, List<MemorySegment> ranges, int socket, int pid) {
-        this.uffd = uffd;
+    private PostCopyRestore(PostCopyHelper helper, List<MemorySegment> ranges) {
+        this.helper = helper;
         this.ranges = ranges;
-        this.socket = socket;
-        this.pid = pid;
-        this.watcher = Thread.ofPlatform().name("post-copy-watch").daemon().unstarted(this::watch);
-    }
-
-    /** Why a lazy restore cannot fill memory from {@code backend} here, or null when it can. */
-    static String unavailableFor(MemoryBackend backend) {
-        if (backend == MemoryBackend.SECRET) {
-            return "userfaultfd cannot fill memfd_secret memory (the kernel registers only anonymous, shmem and hugetlb mappings)";
-        }
-        if (!Files.isExecutable(javaLauncher())) {
-            return "no java launcher at " + javaLauncher() + " for the decrypting helper";
-        }
-        return null;
     }
 
     /**
-     * Registers {@code memory}'s regions (fresh, untouched) with a new userfaultfd and starts the helper on
-     * {@code file}, which the caller has opened and authenticated with {@code key} already.
+     * Registers {@code memory}'s regions (fresh, untouched) with {@code helper}'s userfaultfd and hands it
+     * the work: {@code opened} (the file's header and chunk table, authenticated here) and {@code key}.
+     * On failure the helper is closed and nothing stays registered.
      */
-    static PostCopyRestore start(Path file, List<GuestMemory.Range> layout, UUID id, byte[] key, GuestMemory memory)
+    static PostCopyRestore start(PostCopyHelper helper, SealedMemoryImage.Opened opened, byte[] key, GuestMemory memory)
             throws NativeException, IOException {
-        Userfaultfd uffd = Userfaultfd.create();
+        helper.handOver();
         List<MemorySegment> ranges = new ArrayList<>();
-        int[] pair = null;
+        PostCopyRestore restore = new PostCopyRestore(helper, ranges);
         try {
             for (MemoryRegion region : memory.regions()) {
-                uffd.register(region.backing());
+                helper.uffd.register(region.backing());
                 ranges.add(region.backing());
             }
-            pair = Libc.socketpair(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC);
-            List<String> argv = List.of(javaLauncher().toString(), "--enable-native-access=ALL-UNNAMED", "-Xmx96m",
-                    "-XX:+UseSerialGC", "-XX:-UsePerfData", "-cp", System.getProperty("java.class.path"),
-                    PostCopyServer.class.getName());
-            int pid = Libc.spawn(argv, pair[1], uffd.fd());
-            Libc.close(pair[1]);
-            PostCopyRestore restore = new PostCopyRestore(uffd, ranges, pair[0], pid);
-            restore.send(plan(file, id, key, memory));
-            restore.watcher.start();
-            return restore;
+            restore.send(plan(helper, opened, key, memory));
         } catch (NativeException | IOException | RuntimeException e) {
-            if (pair != null) {
-                Libc.close(pair[0]);
-            }
-            for (MemorySegment range : ranges) {
-                quietlyUnregister(uffd, range);
-            }
-            uffd.close();
+            restore.closing = true;
+            Libc.kill(helper.pid, Libc.SIGKILL);
+            restore.release();
+            Libc.close(helper.socket);
+            Libc.waitpid(helper.pid, 0);
             throw e;
         }
+        Thread.ofPlatform().name("post-copy-watch").daemon().start(restore::watch);
+        return restore;
     }
 
-    private static Path javaLauncher() {
-        return Path.of(System.getProperty("java.home"), "bin", "java");
-    }
-
-    /** What the helper needs: the file, the snapshot's id, the key, and where each region lives in this process. */
-    private static byte[] plan(Path file, UUID id, byte[] key, GuestMemory memory) throws IOException {
+    /** What the helper needs: the authenticated layout of the file, the key, and where each region lives here. */
+    private static byte[] plan(PostCopyHelper helper, SealedMemoryImage.Opened opened, byte[] key, GuestMemory memory)
+            throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         DataOutputStream out = new DataOutputStream(bytes);
-        out.writeUTF(file.toAbsolutePath().toString());
-        out.writeLong(id.getMostSignificantBits());
-        out.writeLong(id.getLeastSignificantBits());
+        out.writeUTF(helper.file.toString());
+        out.writeInt(opened.headerDigest().length);
+        out.write(opened.headerDigest());
+        out.writeLong(opened.dataStart());
+        out.writeLong(opened.chunks());
+        byte[] present = opened.present().toByteArray();
+        out.writeInt(present.length);
+        out.write(present);
         out.write(key);
         out.writeInt(memory.regions().size());
         for (MemoryRegion region : memory.regions()) {
-            out.writeLong(region.start());
             out.writeLong(region.size());
             out.writeLong(region.backing().address());
         }
@@ -135,18 +107,20 @@ public final class PostCopyRestore implements LazyFill {
     private void send(byte[] plan) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buffer = arena.allocate(4 + plan.length);
-            buffer.set(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN), 0, plan.length);
+            buffer.set(ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN), 0, plan.length);
             MemorySegment.copy(plan, 0, buffer, ValueLayout.JAVA_BYTE, 4, plan.length);
+            java.util.Arrays.fill(plan, (byte) 0); // the key was in there
             Libc.CallState state = new Libc.CallState(arena);
             long at = 0;
             while (at < buffer.byteSize()) {
-                long n = Libc.write(socket, buffer.asSlice(at), state);
+                long n = Libc.write(helper.socket, buffer.asSlice(at), state);
                 if (n <= 0 && n != -Libc.EINTR) {
+                    buffer.fill((byte) 0);
                     throw new IOException("cannot hand the decrypting helper its work: " + Libc.strerror((int) -n));
                 }
                 at += Math.max(n, 0);
             }
-            buffer.fill((byte) 0); // the key was in there
+            buffer.fill((byte) 0);
         }
     }
 
@@ -158,7 +132,7 @@ public final class PostCopyRestore implements LazyFill {
             Libc.CallState state = new Libc.CallState(arena);
             StringBuilder line = new StringBuilder();
             while (true) {
-                long n = Libc.read(socket, buffer, state);
+                long n = Libc.read(helper.socket, buffer, state);
                 if (n == -Libc.EINTR) {
                     continue;
                 }
@@ -181,8 +155,8 @@ public final class PostCopyRestore implements LazyFill {
                         complete = true;
                         release();
                         ended.countDown();
-                        Libc.close(socket); // tells the helper to end
-                        Libc.waitpid(pid, 0);
+                        Libc.close(helper.socket); // tells the helper to end
+                        Libc.waitpid(helper.pid, 0);
                         return;
                     }
                     if (text.startsWith("failed ")) {
@@ -191,13 +165,13 @@ public final class PostCopyRestore implements LazyFill {
                 }
             }
         }
-        Libc.waitpid(pid, 0);
+        Libc.waitpid(helper.pid, 0);
         if (!closing) {
             fail(ending);
         }
         release();
         ended.countDown();
-        Libc.close(socket);
+        Libc.close(helper.socket);
     }
 
     private void fail(String reason) {
@@ -218,17 +192,13 @@ public final class PostCopyRestore implements LazyFill {
         }
         released = true;
         for (MemorySegment range : ranges) {
-            quietlyUnregister(uffd, range);
+            try {
+                helper.uffd.unregister(range);
+            } catch (NativeException e) {
+                // Unmapped already: nothing is registered there any more.
+            }
         }
-        uffd.close();
-    }
-
-    private static void quietlyUnregister(Userfaultfd uffd, MemorySegment range) {
-        try {
-            uffd.unregister(range);
-        } catch (NativeException e) {
-            // Unmapped already (the memory closed first): nothing is registered there any more.
-        }
+        helper.uffd.close();
     }
 
     @Override
@@ -261,7 +231,7 @@ public final class PostCopyRestore implements LazyFill {
         }
     }
 
-    /** Nanoseconds from the start until guest memory was complete, or -1 while it is not. */
+    /** Nanoseconds from the hand-over until guest memory was complete, or -1 while it is not. */
     public long completeNanos() {
         return completeNanos;
     }
@@ -273,11 +243,11 @@ public final class PostCopyRestore implements LazyFill {
 
     @Override
     public void close() {
-        if (complete || ended.getCount() == 0) {
+        if (ended.getCount() == 0) {
             return;
         }
         closing = true;
-        Libc.kill(pid, Libc.SIGKILL);
+        Libc.kill(helper.pid, Libc.SIGKILL);
         try {
             if (!ended.await(10, TimeUnit.SECONDS)) {
                 release();

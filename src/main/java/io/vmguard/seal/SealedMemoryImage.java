@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.BitSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 
 /**
@@ -107,31 +108,48 @@ public final class SealedMemoryImage {
     }
 
     /**
+     * Starts the decrypting helper of a lazy restore of {@code file} ahead of time, so its JVM starts while
+     * the caller unseals the key and reads the state file; empty when restores here decrypt up front
+     * ({@link RestoreMode}) or lazy ones cannot work (said once on stderr). Pass it to
+     * {@link #read(Path, List, UUID, byte[], MemoryBackend, Optional)}, or close it.
+     */
+    public static Optional<PostCopyHelper> prestart(Path file, MemoryBackend backend) {
+        if (RestoreMode.configured() != RestoreMode.LAZY) {
+            return Optional.empty();
+        }
+        String unavailable = PostCopyHelper.unavailableFor(backend);
+        if (unavailable == null) {
+            try {
+                return Optional.of(PostCopyHelper.spawn(file));
+            } catch (NativeException e) {
+                unavailable = e.getMessage();
+            }
+        }
+        RestoreMode.fellBack(unavailable);
+        return Optional.empty();
+    }
+
+    /**
      * Decrypts a sealed memory file into fresh guest RAM from {@code backend}: the header must name snapshot
      * {@code id} and {@code layout}, and the header and chunk table must pass their authentication with
-     * {@code key}; any failure leaves nothing allocated and says which in one line. How the chunks arrive
-     * is {@code mode}'s: all before this returns, or on demand (see {@link PostCopyRestore}).
+     * {@code key}; any failure leaves nothing allocated and says which in one line. With {@code helper} the
+     * chunks arrive after this returns, on demand and in the background ({@link PostCopyRestore}); without,
+     * all before it returns. The helper is used or closed.
      */
     public static GuestMemory read(Path file, List<GuestMemory.Range> layout, UUID id, byte[] key, MemoryBackend backend,
-                                   RestoreMode mode) throws SealException {
+                                   Optional<PostCopyHelper> helper) throws SealException {
         String what = "sealed memory file " + file;
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
             Opened opened = open(channel, layout, id, key, what);
-            if (mode == RestoreMode.LAZY) {
-                String unavailable = PostCopyRestore.unavailableFor(backend);
-                if (unavailable == null) {
-                    GuestMemory memory = GuestMemory.allocate(layout, backend);
-                    try {
-                        memory.fillLazily(PostCopyRestore.start(file, layout, id, key, memory));
-                        return memory;
-                    } catch (NativeException | IOException e) {
-                        memory.close();
-                        unavailable = e.getMessage();
-                    }
-                }
-                RestoreMode.fellBack(unavailable);
-            }
             GuestMemory memory = GuestMemory.allocate(layout, backend);
+            if (helper.isPresent()) {
+                try {
+                    memory.fillLazily(PostCopyRestore.start(helper.get(), opened, key, memory));
+                    return memory;
+                } catch (NativeException | IOException e) {
+                    RestoreMode.fellBack(e.getMessage()); // the memory is untouched still: decrypt it here
+                }
+            }
             try {
                 decryptChunks(channel, memory, opened, what);
             } catch (SealException | IOException | RuntimeException e) {
@@ -143,7 +161,29 @@ public final class SealedMemoryImage {
             throw new SealException("cannot read " + what + ": " + e.getMessage(), e);
         } catch (NativeException e) {
             throw new SealException("cannot allocate guest memory for " + what + ": " + e.getMessage(), e);
+        } finally {
+            helper.ifPresent(PostCopyHelper::close); // a no-op once handed over
         }
+    }
+
+    /** As {@link #read(Path, List, UUID, byte[], MemoryBackend, Optional)}, lazily or up front as {@code mode} says. */
+    public static GuestMemory read(Path file, List<GuestMemory.Range> layout, UUID id, byte[] key, MemoryBackend backend,
+                                   RestoreMode mode) throws SealException {
+        Optional<PostCopyHelper> helper = Optional.empty();
+        if (mode == RestoreMode.LAZY) {
+            String unavailable = PostCopyHelper.unavailableFor(backend);
+            if (unavailable == null) {
+                try {
+                    helper = Optional.of(PostCopyHelper.spawn(file));
+                } catch (NativeException e) {
+                    unavailable = e.getMessage();
+                }
+            }
+            if (unavailable != null) {
+                RestoreMode.fellBack(unavailable);
+            }
+        }
+        return read(file, layout, id, key, backend, helper);
     }
 
     /** As {@link #read(Path, List, UUID, byte[], MemoryBackend, RestoreMode)} in the mode this host is set to. */

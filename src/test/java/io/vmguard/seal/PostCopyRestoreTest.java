@@ -45,7 +45,7 @@ class PostCopyRestoreTest {
     @BeforeEach
     void needsUserfaultfd() {
         new SecureRandom().nextBytes(key);
-        assumeTrue(PostCopyRestore.unavailableFor(MemoryBackend.ANONYMOUS) == null, "no java launcher for the helper");
+        assumeTrue(PostCopyHelper.unavailableFor(MemoryBackend.ANONYMOUS) == null, "no java launcher for the helper");
     }
 
     /** Half the chunks random, the rest holes (every other 64 KiB), plus a marker in the last page. */
@@ -143,7 +143,7 @@ class PostCopyRestoreTest {
 
     @Test
     void secretMemoryFallsBackToUpFront() throws Exception {
-        assertTrue(PostCopyRestore.unavailableFor(MemoryBackend.SECRET) != null);
+        assertTrue(PostCopyHelper.unavailableFor(MemoryBackend.SECRET) != null);
         assertEquals(RestoreMode.LAZY, RestoreMode.parse(null));
         assertEquals(RestoreMode.UP_FRONT, RestoreMode.parse("up-front"));
     }
