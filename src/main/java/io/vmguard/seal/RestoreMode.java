@@ -13,11 +13,13 @@ public enum RestoreMode {
     LAZY, UP_FRONT;
 
     private static final String VARIABLE = "VMGUARD_SEAL_RESTORE";
+    public static final String PROPERTY = "vmguard.seal.restore";
     private static final AtomicBoolean TOLD = new AtomicBoolean();
 
-    /** The mode {@code VMGUARD_SEAL_RESTORE} names, {@link #LAZY} when unset. */
+    /** The mode the system property {@code vmguard.seal.restore} (tests) or {@code VMGUARD_SEAL_RESTORE} names; {@link #LAZY} when unset. */
     public static RestoreMode configured() {
-        return parse(System.getenv(VARIABLE));
+        String property = System.getProperty(PROPERTY);
+        return parse(property != null ? property : System.getenv(VARIABLE));
     }
 
     static RestoreMode parse(String value) {
