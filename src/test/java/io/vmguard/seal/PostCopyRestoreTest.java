@@ -13,7 +13,6 @@ import io.vmguard.memory.LazyFill;
 import io.vmguard.memory.MemoryBackend;
 import java.io.RandomAccessFile;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -101,6 +100,56 @@ class PostCopyRestoreTest {
         }
     }
 
+    /**
+     * Threads of this JVM blocked in faults while another forces safepoints (GCs) over and over: the helper
+     * answers from its own process, so nothing waits on this JVM's safepoint (a handler thread here would).
+     */
+    @Test
+    void faultsWhileThisJvmRunsSafepointsAreAnswered() throws Exception {
+        Path file = sealed();
+        try (GuestMemory restored = SealedMemoryImage.read(file, LAYOUT, id, key, MemoryBackend.ANONYMOUS, RestoreMode.LAZY);
+             GuestMemory original = original()) {
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread collector = Thread.ofPlatform().daemon().start(() -> {
+                while (!done.get()) {
+                    System.gc();
+                }
+            });
+            List<Thread> readers = new java.util.ArrayList<>();
+            java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+            for (int i = 0; i < 3; i++) {
+                long offset = i * 4096L * 5;
+                readers.add(Thread.ofPlatform().start(() -> {
+                    try {
+                        for (GuestMemory.Range range : LAYOUT) {
+                            for (long at = range.start() + offset % range.size(); at < range.end(); at += 4096 * 7) {
+                                if (restored.readByte(at) != original.readByte(at)) {
+                                    throw new AssertionError("page 0x" + Long.toHexString(at));
+                                }
+                            }
+                        }
+                    } catch (Throwable t) {
+                        failed.set(t);
+                    }
+                }));
+            }
+            for (Thread reader : readers) {
+                reader.join(TimeUnit.SECONDS.toMillis(60));
+                assertFalse(reader.isAlive(), "a reader hung on a fault");
+            }
+            done.set(true);
+            collector.join();
+            assertNull(failed.get(), String.valueOf(failed.get()));
+            assertTrue(restored.filling().map(f -> {
+                try {
+                    return f.awaitComplete(Duration.ofSeconds(60));
+                } catch (InterruptedException e) {
+                    return false;
+                }
+            }).orElse(true));
+        }
+    }
+
     @Test
     void aModifiedChunkStopsTheFillWithItsNumberAndItsBytesNeverAppear() throws Exception {
         Path file = sealed();
@@ -142,17 +191,9 @@ class PostCopyRestoreTest {
     }
 
     @Test
-    void secretMemoryFallsBackToUpFront() throws Exception {
+    void secretMemoryFallsBackToUpFrontAndTheModeParses() {
         assertTrue(PostCopyHelper.unavailableFor(MemoryBackend.SECRET) != null);
         assertEquals(RestoreMode.LAZY, RestoreMode.parse(null));
         assertEquals(RestoreMode.UP_FRONT, RestoreMode.parse("up-front"));
-    }
-
-    static long sum(MemorySegment segment) {
-        long sum = 0;
-        for (long at = 0; at < segment.byteSize(); at += 4096) {
-            sum += segment.get(ValueLayout.JAVA_BYTE, at);
-        }
-        return sum;
     }
 }
