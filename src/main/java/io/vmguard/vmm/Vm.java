@@ -216,6 +216,7 @@ public final class Vm implements AutoCloseable {
         Optional<PostCopyHelper> helper = protection.seal().isPresent() && SealedMemoryImage.isSealed(memoryPath)
                 ? SealedMemoryImage.prestart(memoryPath, protection.memoryBackend()) : Optional.empty();
         SnapshotFile.Loaded loaded;
+        VmConfig config;
         GuestMemory memory;
         try {
             try {
@@ -227,6 +228,7 @@ public final class Vm implements AutoCloseable {
                 throw new VmException("snapshot " + statePath + " was taken on engine '" + loaded.engine()
                         + "'; restoring it on '" + engine.name() + "' is not supported");
             }
+            config = options.applyTo(loaded.config());
             requireEngineFor(protection.memoryBackend(), engine);
             try {
                 if (loaded.sealKey().isPresent()) {
@@ -241,7 +243,6 @@ public final class Vm implements AutoCloseable {
         } finally {
             helper.ifPresent(PostCopyHelper::close); // unless a lazy restore took it over
         }
-        VmConfig config = options.applyTo(loaded.config());
         MachineParts parts = MachineParts.assemble(config, engine, memory, events, pci -> {});
         GuestTpm tpm = null;
         try {
