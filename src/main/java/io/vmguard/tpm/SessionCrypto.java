@@ -36,6 +36,23 @@ public final class SessionCrypto {
     /** A salt and how to send it: the marshalled TPMS_ECC_POINT of the ephemeral public key (TPM2B_ENCRYPTED_SECRET's contents). */
     public record Salt(byte[] seed, byte[] encryptedSalt) {}
 
+    /**
+     * Loads and links what a salted session uses (JCA's EC key generation and ECDH, HMAC, AES-CFB) on a
+     * throwaway key, so a server's first restore does not pay for it. Never throws.
+     */
+    public static void warmUp() {
+        try {
+            KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
+            generator.initialize(new ECGenParameterSpec("secp256r1"));
+            ECPoint point = ((ECPublicKey) generator.generateKeyPair().getPublic()).getW();
+            Salt salt = eccSalt(fixed(point.getAffineX()), fixed(point.getAffineY()));
+            byte[] key = sessionKey(salt.seed(), new byte[32], new byte[32]);
+            cfb(false, key, new byte[32], new byte[32], new byte[32]);
+        } catch (GeneralSecurityException | RuntimeException e) {
+            // Only time is lost: the restore that needs it will report any real failure.
+        }
+    }
+
     /** Agrees a salt with the TPM key whose public point is ({@code x}, {@code y}) on NIST P-256. */
     public static Salt eccSalt(byte[] x, byte[] y) {
         try {
