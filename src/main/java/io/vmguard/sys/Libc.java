@@ -483,9 +483,10 @@ public final class Libc {
     private static final MethodHandle SPAWN_ACTIONS_DUP2 = LINKER.downcallHandle(
             LIBC.find("posix_spawn_file_actions_adddup2").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final MethodHandle SPAWN_ACTIONS_CLOSEFROM = LINKER.downcallHandle(
-            LIBC.find("posix_spawn_file_actions_addclosefrom_np").orElseThrow(),
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    // glibc 2.34 and later; without it spawn() refuses (a child would inherit every descriptor the JDK left open).
+    private static final MethodHandle SPAWN_ACTIONS_CLOSEFROM = LIBC.find("posix_spawn_file_actions_addclosefrom_np")
+            .map(symbol -> LINKER.downcallHandle(symbol, FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT)))
+            .orElse(null);
     /** glibc's posix_spawn_file_actions_t is 80 bytes on x86-64; a little room to spare. */
     private static final long SPAWN_ACTIONS_BYTES = 128;
 
@@ -547,6 +548,9 @@ public final class Libc {
      * without close-on-exec). Returns the child's process id.
      */
     public static int spawn(java.util.List<String> argv, int... childFds) throws NativeException {
+        if (SPAWN_ACTIONS_CLOSEFROM == null) {
+            throw NativeException.of("posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later)", ENOSYS);
+        }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment actions = arena.allocate(SPAWN_ACTIONS_BYTES, 16);
             check("posix_spawn_file_actions_init", (int) SPAWN_ACTIONS_INIT.invokeExact(actions));
