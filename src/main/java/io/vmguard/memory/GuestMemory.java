@@ -28,6 +28,8 @@ public final class GuestMemory implements AutoCloseable {
     private final Arena lifetime;
     /** Anonymous mappings of this process: a page the guest never touched is zero (see {@link #anonymous()}). */
     private final boolean anonymous;
+    /** Set while pages are still arriving (a lazily restored sealed snapshot); null when all are in place. */
+    private volatile LazyFill filling;
 
     private GuestMemory(List<MemoryRegion> regions, Arena lifetime, boolean anonymous) {
         this.anonymous = anonymous;
@@ -125,7 +127,26 @@ public final class GuestMemory implements AutoCloseable {
      * file (an untouched page holds the file's bytes) or for segments a caller wrapped.
      */
     public boolean anonymous() {
-        return anonymous;
+        LazyFill pending = filling;
+        return anonymous && (pending == null || pending.complete());
+    }
+
+    /**
+     * Hands this memory's filling to {@code fill} (made by whoever registered the mappings for it, before any
+     * page was touched): until it completes, a missing page is not a zero page, and closing this memory
+     * stops it first.
+     */
+    public void fillLazily(LazyFill fill) {
+        if (filling != null) {
+            throw new IllegalStateException("guest memory is being filled already");
+        }
+        filling = fill;
+    }
+
+    /** The filling still under way, if any. */
+    public java.util.Optional<LazyFill> filling() {
+        LazyFill pending = filling;
+        return pending == null || pending.complete() ? java.util.Optional.empty() : java.util.Optional.of(pending);
     }
 
     public List<MemoryRegion> regions() {
@@ -228,6 +249,10 @@ public final class GuestMemory implements AutoCloseable {
 
     @Override
     public void close() {
+        LazyFill pending = filling;
+        if (pending != null) {
+            pending.close();
+        }
         if (lifetime != null) {
             lifetime.close();
         }

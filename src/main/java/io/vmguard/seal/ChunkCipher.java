@@ -99,8 +99,17 @@ final class ChunkCipher {
     }
 
     private void start(int mode, long index, int length) throws GeneralSecurityException {
-        byte[] iv = ByteBuffer.allocate(12).putInt(0).putLong(index).array();
-        cipher.init(mode, key, new GCMParameterSpec(TAG_BYTES * 8, iv));
-        cipher.updateAAD(ByteBuffer.allocate(headerDigest.length + 12).put(headerDigest).putLong(index).putInt(length).array());
+        cipher.init(mode, key, new GCMParameterSpec(TAG_BYTES * 8, iv(index)));
+        cipher.updateAAD(aad(headerDigest, index, length));
+    }
+
+    /** Piece {@code index}'s 96-bit IV: four zero bytes and the index (any other AES-GCM must use the same). */
+    static byte[] iv(long index) {
+        return ByteBuffer.allocate(12).putInt(0).putLong(index).array();
+    }
+
+    /** Piece {@code index}'s additional authenticated data: the header's digest, the index and the plain length. */
+    static byte[] aad(byte[] headerDigest, long index, int length) {
+        return ByteBuffer.allocate(headerDigest.length + 12).put(headerDigest).putLong(index).putInt(length).array();
     }
 }

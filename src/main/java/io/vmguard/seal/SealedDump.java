@@ -1,17 +1,14 @@
 package io.vmguard.seal;
 
+import io.vmguard.files.StagedFile;
 import java.io.ByteArrayInputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.BitSet;
@@ -65,8 +62,7 @@ public final class SealedDump {
      * target, and closing it uncommitted removes it. Writes must come front to back (a chunk once left is sealed).
      */
     public static final class Writer implements AutoCloseable {
-        private final Path target;
-        private final Path temporary;
+        private final StagedFile file;
         private final FileChannel channel;
         private final SealedHeader header;
         private final ChunkCipher cipher;
@@ -76,25 +72,21 @@ public final class SealedDump {
         private final BitSet present = new BitSet();
         private long current = -1;
         private long length;
-        private boolean committed;
 
-        private Writer(Path target, Path temporary, FileChannel channel, Key key) {
-            this.target = target;
-            this.temporary = temporary;
-            this.channel = channel;
+        private Writer(StagedFile file, Key key) {
+            this.file = file;
+            this.channel = file.channel();
             this.header = new SealedHeader(MAGIC, UUID.randomUUID(), key.sealed(), LAYOUT);
             this.cipher = new ChunkCipher(key.key(), header.digest());
             this.dataStart = roundUp(4 + header.bytes().length);
         }
 
         public static Writer create(Path target, Key key) throws IOException {
-            Path absolute = target.toAbsolutePath();
-            Path temporary = Files.createTempFile(absolute.getParent(), "." + absolute.getFileName() + ".", ".tmp",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            StagedFile file = StagedFile.beside(target);
             try {
-                return new Writer(absolute, temporary, FileChannel.open(temporary, StandardOpenOption.WRITE), key);
-            } catch (IOException | RuntimeException e) {
-                Files.deleteIfExists(temporary);
+                return new Writer(file, key);
+            } catch (RuntimeException e) {
+                file.close();
                 throw e;
             }
         }
@@ -138,17 +130,7 @@ public final class SealedDump {
                     dataStart + chunks * SLOT);
             byte[] headerBytes = header.bytes();
             writeFully(ByteBuffer.allocate(4 + headerBytes.length).putInt(headerBytes.length).put(headerBytes).flip(), 0);
-            channel.force(true);
-            channel.close();
-            try {
-                Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new IOException("cannot rename " + temporary + " to " + target + " atomically");
-            }
-            committed = true;
-            try (FileChannel directory = FileChannel.open(target.getParent(), StandardOpenOption.READ)) {
-                directory.force(true);
-            }
+            file.commit();
         }
 
         private void seal() throws IOException {
@@ -173,10 +155,7 @@ public final class SealedDump {
         @Override
         public void close() throws IOException {
             Arrays.fill(chunk, (byte) 0);
-            channel.close();
-            if (!committed) {
-                Files.deleteIfExists(temporary);
-            }
+            file.close();
         }
     }
 
@@ -233,39 +212,26 @@ public final class SealedDump {
 
     private static void decryptInto(FileChannel channel, Path out, ChunkCipher cipher, BitSet present, long chunks, long plainLength,
                                     long dataStart, String what) throws IOException, SealException {
-        Path absolute = out.toAbsolutePath();
-        Path temporary = Files.createTempFile(absolute.getParent(), "." + absolute.getFileName() + ".", ".tmp",
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        boolean done = false;
-        try {
-            try (FileChannel plain = FileChannel.open(temporary, StandardOpenOption.WRITE)) {
-                byte[] slot = new byte[SLOT];
-                byte[] chunk = new byte[CHUNK];
-                for (int index = present.nextSetBit(0); index >= 0; index = present.nextSetBit(index + 1)) {
-                    if (index >= chunks) {
-                        throw new SealException(what + " names chunk " + index + " past its end");
-                    }
-                    readFully(channel, ByteBuffer.wrap(slot), dataStart + (long) index * SLOT, what);
-                    if (!cipher.decrypt(index, slot, CHUNK, chunk)) {
-                        throw new SealException(what + " was modified: chunk " + index + " fails its authentication");
-                    }
-                    long at = (long) index * CHUNK;
-                    ByteBuffer bytes = ByteBuffer.wrap(chunk, 0, (int) Math.min(CHUNK, plainLength - at));
-                    while (bytes.hasRemaining()) {
-                        at += plain.write(bytes, at);
-                    }
+        try (StagedFile staged = StagedFile.beside(out)) {
+            FileChannel plain = staged.channel();
+            byte[] slot = new byte[SLOT];
+            byte[] chunk = new byte[CHUNK];
+            for (int index = present.nextSetBit(0); index >= 0; index = present.nextSetBit(index + 1)) {
+                if (index >= chunks) {
+                    throw new SealException(what + " names chunk " + index + " past its end");
                 }
-                plain.force(true);
+                readFully(channel, ByteBuffer.wrap(slot), dataStart + (long) index * SLOT, what);
+                if (!cipher.decrypt(index, slot, CHUNK, chunk)) {
+                    throw new SealException(what + " was modified: chunk " + index + " fails its authentication");
+                }
+                long at = (long) index * CHUNK;
+                ByteBuffer bytes = ByteBuffer.wrap(chunk, 0, (int) Math.min(CHUNK, plainLength - at));
+                while (bytes.hasRemaining()) {
+                    at += plain.write(bytes, at);
+                }
             }
-            try (RandomAccessFile sized = new RandomAccessFile(temporary.toFile(), "rw")) {
-                sized.setLength(plainLength); // trailing zeros stay a hole
-            }
-            Files.move(temporary, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            done = true;
-        } finally {
-            if (!done) {
-                Files.deleteIfExists(temporary);
-            }
+            staged.setLength(plainLength); // trailing zeros stay a hole
+            staged.commit();
         }
     }
 

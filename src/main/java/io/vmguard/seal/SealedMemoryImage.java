@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.BitSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 
 /**
@@ -33,19 +34,37 @@ import java.util.UUID;
  * zero padding to a 4 KiB boundary | slot 0 | slot 1 | ...
  * </pre>
  *
- * A restore decrypts every present chunk up front into fresh guest RAM (anonymous or secret): a sealed
- * snapshot cannot be mapped as it stands, and decrypting at AES-NI speed costs less than a lazy scheme's
- * page faults would.
+ * A sealed snapshot cannot be mapped as it stands: a restore either decrypts every present chunk up front
+ * into fresh guest RAM (anonymous or secret), or lets the guest run at once while a helper process fills
+ * chunks on first touch and in the background ({@link RestoreMode}, {@link PostCopyRestore}).
  */
 public final class SealedMemoryImage {
     static final String MAGIC = "VMGSEAL1";
     public static final int CHUNK = 64 * 1024;
-    private static final int SLOT = CHUNK + ChunkCipher.TAG_BYTES;
+    static final int SLOT = CHUNK + ChunkCipher.TAG_BYTES;
     private static final int PAGE = 4096;
     private static final int MAX_REGIONS = 8;
     private static final MemorySegment ZEROS = Arena.global().allocate(CHUNK);
 
     private SealedMemoryImage() {}
+
+    /**
+     * Loads JCA's AES-GCM and runs it over a few chunks, so a server's first sealed snapshot or up-front
+     * restore does not start in the interpreter. Never throws.
+     */
+    public static void warmUp() {
+        try {
+            ChunkCipher cipher = new ChunkCipher(new byte[SealingTpm.KEY_BYTES], new byte[32]);
+            byte[] plain = new byte[CHUNK];
+            byte[] sealed = new byte[SLOT];
+            for (int i = 0; i < 16; i++) {
+                cipher.encrypt(i, plain, CHUNK, sealed);
+                cipher.decrypt(i, sealed, CHUNK, plain);
+            }
+        } catch (RuntimeException e) {
+            // Only time is lost.
+        }
+    }
 
     /** Whether {@code file} starts as a sealed memory file. */
     public static boolean isSealed(Path file) {
@@ -107,51 +126,50 @@ public final class SealedMemoryImage {
     }
 
     /**
-     * Decrypts a sealed memory file into fresh guest RAM from {@code backend}: the header must name snapshot
-     * {@code id} and {@code layout}, and every piece must pass its authentication with {@code key}; any
-     * failure leaves nothing allocated and says which in one line.
+     * Starts the decrypting helper of a lazy restore of {@code file} ahead of time, so its JVM starts while
+     * the caller unseals the key and reads the state file; empty when restores here decrypt up front
+     * ({@link RestoreMode}) or lazy ones cannot work (said once on stderr). Pass it to
+     * {@link #read(Path, List, UUID, byte[], MemoryBackend, Optional)}, or close it.
      */
-    public static GuestMemory read(Path file, List<GuestMemory.Range> layout, UUID id, byte[] key, MemoryBackend backend)
-            throws SealException {
+    public static Optional<PostCopyHelper> prestart(Path file, MemoryBackend backend) {
+        if (RestoreMode.configured() != RestoreMode.LAZY) {
+            return Optional.empty();
+        }
+        String unavailable = PostCopyHelper.unavailableFor(backend);
+        if (unavailable == null) {
+            try {
+                return Optional.of(PostCopyHelper.spawn(file));
+            } catch (NativeException e) {
+                unavailable = e.getMessage();
+            }
+        }
+        RestoreMode.fellBack(unavailable);
+        return Optional.empty();
+    }
+
+    /**
+     * Decrypts a sealed memory file into fresh guest RAM from {@code backend}: the header must name snapshot
+     * {@code id} and {@code layout}, and the header and chunk table must pass their authentication with
+     * {@code key}; any failure leaves nothing allocated and says which in one line. With {@code helper} the
+     * chunks arrive after this returns, on demand and in the background ({@link PostCopyRestore}); without,
+     * all before it returns. The helper is used or closed.
+     */
+    public static GuestMemory read(Path file, List<GuestMemory.Range> layout, UUID id, byte[] key, MemoryBackend backend,
+                                   Optional<PostCopyHelper> helper) throws SealException {
         String what = "sealed memory file " + file;
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            ByteBuffer lengthField = ByteBuffer.allocate(4);
-            readFully(channel, lengthField, 0, what);
-            int headerLength = lengthField.getInt(0);
-            if (headerLength < 0 || headerLength > 8192) {
-                throw new SealException(what + " has a header of " + Integer.toUnsignedString(headerLength) + " bytes");
-            }
-            ByteBuffer headerBuffer = ByteBuffer.allocate(headerLength + 4);
-            readFully(channel, headerBuffer, 4, what);
-            SealedHeader header = SealedHeader.read(new DataInputStream(new ByteArrayInputStream(headerBuffer.array(), 0, headerLength)),
-                    MAGIC, what);
-            if (!header.id().equals(id)) {
-                throw new SealException(what + " belongs to another snapshot (its id differs)");
-            }
-            if (!java.util.Arrays.equals(header.layout(), layoutBytes(layout))) {
-                throw new SealException(what + " describes another memory layout than its state file");
-            }
-            ChunkCipher cipher = new ChunkCipher(key, header.digest());
-            long chunks = chunkCount(layout);
-            int presentLength = headerBuffer.getInt(headerLength);
-            if (presentLength != (chunks + 7) / 8 + ChunkCipher.TAG_BYTES) {
-                throw new SealException(what + " has a chunk table of " + presentLength + " bytes; its layout needs "
-                        + ((chunks + 7) / 8 + ChunkCipher.TAG_BYTES));
-            }
-            ByteBuffer presentSealed = ByteBuffer.allocate(presentLength);
-            readFully(channel, presentSealed, 4 + headerLength + 4, what);
-            byte[] presentBytes = cipher.decrypt(ChunkCipher.INDEX_PRESENT, presentSealed.array());
-            if (presentBytes == null) {
-                throw new SealException(what + " fails authentication (modified, or sealed with another key)");
-            }
-            BitSet present = BitSet.valueOf(presentBytes);
-            long dataStart = dataStart(headerLength, chunks);
-            if (channel.size() != dataStart + chunks * SLOT) {
-                throw new SealException(what + " is " + channel.size() + " bytes; its layout needs " + (dataStart + chunks * SLOT));
-            }
+            Opened opened = open(channel, layout, id, key, what);
             GuestMemory memory = GuestMemory.allocate(layout, backend);
+            if (helper.isPresent()) {
+                try {
+                    memory.fillLazily(PostCopyRestore.start(helper.get(), opened, key, memory));
+                    return memory;
+                } catch (NativeException | IOException e) {
+                    RestoreMode.fellBack(e.getMessage()); // the memory is untouched still: decrypt it here
+                }
+            }
             try {
-                decryptChunks(channel, memory, cipher, present, dataStart, what);
+                decryptChunks(channel, memory, opened, what);
             } catch (SealException | IOException | RuntimeException e) {
                 memory.close();
                 throw e;
@@ -161,25 +179,108 @@ public final class SealedMemoryImage {
             throw new SealException("cannot read " + what + ": " + e.getMessage(), e);
         } catch (NativeException e) {
             throw new SealException("cannot allocate guest memory for " + what + ": " + e.getMessage(), e);
+        } finally {
+            helper.ifPresent(PostCopyHelper::close); // a no-op once handed over
         }
     }
 
-    private static void decryptChunks(FileChannel channel, GuestMemory memory, ChunkCipher cipher, BitSet present, long dataStart,
-                                      String what) throws IOException, SealException {
+    /** As {@link #read(Path, List, UUID, byte[], MemoryBackend, Optional)}, lazily or up front as {@code mode} says. */
+    public static GuestMemory read(Path file, List<GuestMemory.Range> layout, UUID id, byte[] key, MemoryBackend backend,
+                                   RestoreMode mode) throws SealException {
+        Optional<PostCopyHelper> helper = Optional.empty();
+        if (mode == RestoreMode.LAZY) {
+            String unavailable = PostCopyHelper.unavailableFor(backend);
+            if (unavailable == null) {
+                try {
+                    helper = Optional.of(PostCopyHelper.spawn(file));
+                } catch (NativeException e) {
+                    unavailable = e.getMessage();
+                }
+            }
+            if (unavailable != null) {
+                RestoreMode.fellBack(unavailable);
+            }
+        }
+        return read(file, layout, id, key, backend, helper);
+    }
+
+    /** As {@link #read(Path, List, UUID, byte[], MemoryBackend, RestoreMode)} in the mode this host is set to. */
+    public static GuestMemory read(Path file, List<GuestMemory.Range> layout, UUID id, byte[] key, MemoryBackend backend)
+            throws SealException {
+        return read(file, layout, id, key, backend, RestoreMode.configured());
+    }
+
+    /** A sealed memory file whose header and chunk table passed: how to find and open each chunk. */
+    record Opened(ChunkCipher cipher, byte[] headerDigest, BitSet present, long dataStart, long chunks) {
+        long slotPosition(long index) {
+            return dataStart + index * SLOT;
+        }
+    }
+
+    /** Reads and authenticates the header and chunk table of {@code channel}'s file; one line if anything is off. */
+    static Opened open(FileChannel channel, List<GuestMemory.Range> layout, UUID id, byte[] key, String what)
+            throws IOException, SealException {
+        ByteBuffer lengthField = ByteBuffer.allocate(4);
+        readFully(channel, lengthField, 0, what);
+        int headerLength = lengthField.getInt(0);
+        if (headerLength < 0 || headerLength > 8192) {
+            throw new SealException(what + " has a header of " + Integer.toUnsignedString(headerLength) + " bytes");
+        }
+        ByteBuffer headerBuffer = ByteBuffer.allocate(headerLength + 4);
+        readFully(channel, headerBuffer, 4, what);
+        SealedHeader header = SealedHeader.read(new DataInputStream(new ByteArrayInputStream(headerBuffer.array(), 0, headerLength)),
+                MAGIC, what);
+        if (!header.id().equals(id)) {
+            throw new SealException(what + " belongs to another snapshot (its id differs)");
+        }
+        if (!java.util.Arrays.equals(header.layout(), layoutBytes(layout))) {
+            throw new SealException(what + " describes another memory layout than its state file");
+        }
+        ChunkCipher cipher = new ChunkCipher(key, header.digest());
+        long chunks = chunkCount(layout);
+        int presentLength = headerBuffer.getInt(headerLength);
+        if (presentLength != (chunks + 7) / 8 + ChunkCipher.TAG_BYTES) {
+            throw new SealException(what + " has a chunk table of " + presentLength + " bytes; its layout needs "
+                    + ((chunks + 7) / 8 + ChunkCipher.TAG_BYTES));
+        }
+        ByteBuffer presentSealed = ByteBuffer.allocate(presentLength);
+        readFully(channel, presentSealed, 4 + headerLength + 4, what);
+        byte[] presentBytes = cipher.decrypt(ChunkCipher.INDEX_PRESENT, presentSealed.array());
+        if (presentBytes == null) {
+            throw new SealException(what + " fails authentication (modified, or sealed with another key)");
+        }
+        long dataStart = dataStart(headerLength, chunks);
+        if (channel.size() != dataStart + chunks * SLOT) {
+            throw new SealException(what + " is " + channel.size() + " bytes; its layout needs " + (dataStart + chunks * SLOT));
+        }
+        return new Opened(cipher, header.digest(), BitSet.valueOf(presentBytes), dataStart, chunks);
+    }
+
+    /**
+     * Reads and decrypts chunk {@code index} ({@code length} plain bytes) into {@code plain}, using {@code slot}
+     * for the sealed bytes; throws naming the chunk when it fails its authentication.
+     */
+    static void decryptChunk(FileChannel channel, Opened opened, ChunkCipher cipher, long index, int length, byte[] slot,
+                             byte[] plain, String what) throws IOException, SealException {
+        readFully(channel, ByteBuffer.wrap(slot, 0, length + ChunkCipher.TAG_BYTES), opened.slotPosition(index), what);
+        if (!cipher.decrypt(index, slot, length, plain)) {
+            throw new SealException(what + " was modified: chunk " + index + " fails its authentication");
+        }
+    }
+
+    private static void decryptChunks(FileChannel channel, GuestMemory memory, Opened opened, String what)
+            throws IOException, SealException {
         byte[] slot = new byte[SLOT];
         byte[] plain = new byte[CHUNK];
         long index = 0;
         for (MemoryRegion region : memory.regions()) {
             MemorySegment backing = region.backing();
             for (long offset = 0; offset < backing.byteSize(); offset += CHUNK, index++) {
-                if (!present.get((int) index)) {
+                if (!opened.present().get((int) index)) {
                     continue; // a hole: the fresh memory is already zero
                 }
                 int length = (int) Math.min(CHUNK, backing.byteSize() - offset);
-                readFully(channel, ByteBuffer.wrap(slot, 0, length + ChunkCipher.TAG_BYTES), dataStart + index * SLOT, what);
-                if (!cipher.decrypt(index, slot, length, plain)) {
-                    throw new SealException(what + " was modified: chunk " + index + " fails its authentication");
-                }
+                decryptChunk(channel, opened, opened.cipher(), index, length, slot, plain, what);
                 MemorySegment.copy(plain, 0, backing, ValueLayout.JAVA_BYTE, offset, length);
             }
         }
@@ -219,7 +320,7 @@ public final class SealedMemoryImage {
         }
     }
 
-    private static void readFully(FileChannel channel, ByteBuffer buffer, long position, String what) throws IOException, SealException {
+    static void readFully(FileChannel channel, ByteBuffer buffer, long position, String what) throws IOException, SealException {
         long at = position;
         while (buffer.hasRemaining()) {
             int n = channel.read(buffer, at);

@@ -1,5 +1,6 @@
 package io.vmguard.seal;
 
+import io.vmguard.tpm.SessionCrypto;
 import io.vmguard.tpm.Swtpm;
 import io.vmguard.tpm.TpmCodec;
 import io.vmguard.tpm.TpmException;
@@ -8,6 +9,7 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiConsumer;
 
 /**
  * The owner's TPM that seals vmguard's data keys: a swtpm of its own (never the guest's, which the guest
@@ -34,6 +36,8 @@ public final class SealingTpm {
     private final Path stateDirectory;
     private final byte[] authValue;
     private final int pcrs;
+    /** Sees each command and its response as they cross swtpm's socket (tests record them). */
+    private final BiConsumer<byte[], byte[]> wire;
 
     /** {@code authValue}: the owner's secret the key is bound to (at most 32 bytes; may be empty). */
     public SealingTpm(Path stateDirectory, byte[] authValue) {
@@ -51,6 +55,19 @@ public final class SealingTpm {
         this.stateDirectory = stateDirectory;
         this.authValue = authValue.clone();
         this.pcrs = pcrs;
+        this.wire = (command, response) -> {};
+    }
+
+    private SealingTpm(SealingTpm tpm, BiConsumer<byte[], byte[]> wire) {
+        this.stateDirectory = tpm.stateDirectory;
+        this.authValue = tpm.authValue;
+        this.pcrs = tpm.pcrs;
+        this.wire = wire;
+    }
+
+    /** This TPM with every command and response shown to {@code wire} as it crosses the socket (tests). */
+    SealingTpm tapped(BiConsumer<byte[], byte[]> wire) {
+        return new SealingTpm(this, wire);
     }
 
     /** Extends SHA-256 PCR {@code pcr} (0-15) of the owner's TPM with {@code digest}: keys bound to it no longer unseal. */
@@ -69,17 +86,77 @@ public final class SealingTpm {
     public SealedKey seal(byte[] key) throws SealException {
         try (Powered powered = power()) {
             Swtpm tpm = powered.swtpm();
-            int root = TpmCodec.handle(call(tpm, TpmCodec.createStorageRoot(), "TPM2_CreatePrimary"));
+            byte[] primary = call(tpm, TpmCodec.createStorageRoot(), "TPM2_CreatePrimary");
+            int root = TpmCodec.handle(primary);
             try {
-                byte[] create = pcrs == 0 ? TpmCodec.createSealed(root, key, authValue)
-                        : TpmCodec.createPolicySealed(root, key, authValue, TpmCodec.pcrPolicy(pcrs, pcrValues(tpm)));
-                List<byte[]> parts = TpmCodec.sizedParameters(call(tpm, create, "TPM2_Create"), 2);
-                return new SealedKey(parts.get(0), parts.get(1), pcrs);
+                byte[] parameters = pcrs == 0 ? TpmCodec.createSealedParameters(key, authValue)
+                        : TpmCodec.createPolicySealedParameters(key, authValue, TpmCodec.pcrPolicy(pcrs, pcrValues(tpm)));
+                try {
+                    List<byte[]> parts = TpmCodec.sizedParameters(createInSaltedSession(tpm, root, primary, parameters), 2);
+                    return new SealedKey(parts.get(0), parts.get(1), pcrs);
+                } finally {
+                    java.util.Arrays.fill(parameters, (byte) 0);
+                }
             } finally {
-                tpm.execute(TpmCodec.flush(root));
+                execute(tpm, TpmCodec.flush(root));
             }
         } catch (TpmException | IOException e) {
             throw new SealException("cannot seal the data key with the TPM in " + stateDirectory + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * TPM2_Create with its first parameter (the key and the authorisation value) encrypted: the storage root
+     * key's authorisation (empty) is given in an HMAC session salted for that key, with the decrypt attribute,
+     * so the TPM decrypts inSensitive itself (AES-128-CFB under the session key) and neither secret crosses
+     * the socket in clear. Returns the response, its session HMAC checked.
+     */
+    private byte[] createInSaltedSession(Swtpm tpm, int root, byte[] primary, byte[] parameters) throws IOException, TpmException {
+        SecureRandom random = new SecureRandom();
+        byte[] nonceCaller = new byte[32];
+        random.nextBytes(nonceCaller);
+        List<byte[]> point = TpmCodec.storageRootPoint(primary);
+        SessionCrypto.Salt salt = SessionCrypto.eccSalt(point.get(0), point.get(1));
+        byte[] started = call(tpm, TpmCodec.startSaltedSession(root, nonceCaller, salt.encryptedSalt(), TpmCodec.SE_HMAC),
+                "TPM2_StartAuthSession");
+        int session = TpmCodec.handle(started);
+        byte[] sessionKey = null;
+        try {
+            byte[] nonceTpm = TpmCodec.sessionNonce(started);
+            sessionKey = SessionCrypto.sessionKey(salt.seed(), nonceTpm, nonceCaller);
+            java.util.Arrays.fill(salt.seed(), (byte) 0);
+            random.nextBytes(nonceCaller);
+            // The first parameter's bytes after its size, encrypted with the caller's nonce the newer one.
+            int sensitiveSize = Short.toUnsignedInt(java.nio.ByteBuffer.wrap(parameters).getShort(0));
+            byte[] sensitive = java.util.Arrays.copyOfRange(parameters, 2, 2 + sensitiveSize);
+            byte[] sealedSensitive = SessionCrypto.cfb(true, sessionKey, nonceCaller, nonceTpm, sensitive);
+            java.util.Arrays.fill(sensitive, (byte) 0);
+            byte[] sent = parameters.clone();
+            System.arraycopy(sealedSensitive, 0, sent, 2, sensitiveSize);
+            byte[] attributes = {TpmCodec.SESSION_DECRYPT}; // the session ends with the command
+            byte[] hmac = SessionCrypto.hmac(sessionKey, TpmCodec.createCpHash(TpmCodec.storageRootPublic(primary), sent),
+                    nonceCaller, nonceTpm, attributes);
+            byte[] command = TpmCodec.createInSession(root, session, nonceCaller, TpmCodec.SESSION_DECRYPT, hmac, sent);
+            byte[] response = execute(tpm, command);
+            if (TpmCodec.responseCode(response) == RC_RETRY) {
+                response = execute(tpm, command);
+            }
+            int code = TpmCodec.responseCode(response);
+            if (code != TpmCodec.RC_SUCCESS) {
+                throw new TpmException("TPM2_Create answered 0x" + Integer.toHexString(code));
+            }
+            TpmCodec.SessionResponse answer = TpmCodec.sessionResponse(response);
+            byte[] expected = SessionCrypto.hmac(sessionKey, TpmCodec.rpHash(TpmCodec.createCommandCode(), answer.parameters()),
+                    answer.nonceTpm(), nonceCaller, new byte[] {answer.attributes()});
+            if (!java.security.MessageDigest.isEqual(expected, answer.hmac())) {
+                throw new TpmException("the answer to TPM2_Create fails the session's HMAC (not from the TPM the session was salted for)");
+            }
+            return response;
+        } finally {
+            if (sessionKey != null) {
+                java.util.Arrays.fill(sessionKey, (byte) 0);
+            }
+            execute(tpm, TpmCodec.flush(session));
         }
     }
 
@@ -87,72 +164,95 @@ public final class SealingTpm {
     public byte[] unseal(SealedKey sealed) throws SealException {
         try (Powered powered = power()) {
             Swtpm tpm = powered.swtpm();
-            int root = TpmCodec.handle(call(tpm, TpmCodec.createStorageRoot(), "TPM2_CreatePrimary"));
+            byte[] primary = call(tpm, TpmCodec.createStorageRoot(), "TPM2_CreatePrimary");
+            int root = TpmCodec.handle(primary);
             try {
-                byte[] loaded = tpm.execute(TpmCodec.load(root, sealed.privatePart(), sealed.publicPart()));
+                byte[] loaded = execute(tpm, TpmCodec.load(root, sealed.privatePart(), sealed.publicPart()));
                 if (TpmCodec.responseCode(loaded) != TpmCodec.RC_SUCCESS) {
                     throw new SealException("the data key was sealed by another TPM than the one in " + stateDirectory
                             + " (or its sealed parts were modified): TPM2_Load answered 0x" + Integer.toHexString(TpmCodec.responseCode(loaded)));
                 }
                 int object = TpmCodec.handle(loaded);
                 try {
-                    byte[] response = sealed.pcrs() == 0 ? unsealWithPassword(tpm, object) : unsealWithPolicy(tpm, object, sealed);
-                    if (TpmCodec.responseCode(response) == RC_POLICY_FAIL) {
-                        throw new SealException("the owner's TPM PCRs " + PcrSelection.pcrs(sealed.pcrs())
-                                + " differ from when the data key was sealed (a changed policy): TPM2_Unseal answered 0x"
-                                + Integer.toHexString(RC_POLICY_FAIL));
-                    }
-                    if (TpmCodec.responseCode(response) != TpmCodec.RC_SUCCESS) {
-                        throw new SealException("the TPM refused to unseal the data key (another authorisation value?): TPM2_Unseal answered 0x"
-                                + Integer.toHexString(TpmCodec.responseCode(response)));
-                    }
-                    byte[] key = TpmCodec.sizedParameters(response, 1).getFirst();
-                    if (key.length != 2 + KEY_BYTES) {
-                        throw new SealException("the unsealed data key has " + (key.length - 2) + " bytes, not " + KEY_BYTES);
-                    }
-                    return java.util.Arrays.copyOfRange(key, 2, key.length);
+                    return unsealInSaltedSession(tpm, root, TpmCodec.storageRootPoint(primary), object, sealed);
                 } finally {
-                    tpm.execute(TpmCodec.flush(object));
+                    execute(tpm, TpmCodec.flush(object));
                 }
             } finally {
-                tpm.execute(TpmCodec.flush(root));
+                execute(tpm, TpmCodec.flush(root));
             }
         } catch (TpmException | IOException e) {
             throw new SealException("cannot unseal with the TPM in " + stateDirectory + ": " + e.getMessage(), e);
         }
     }
 
-    private byte[] unsealWithPassword(Swtpm tpm, int object) throws IOException {
-        byte[] response = tpm.execute(TpmCodec.unseal(object, authValue));
-        return TpmCodec.responseCode(response) == RC_RETRY ? tpm.execute(TpmCodec.unseal(object, authValue)) : response;
-    }
-
     /**
-     * Unseals in a fresh policy session: TPM2_PolicyPCR over the key's PCRs as they are now, then
-     * TPM2_PolicyAuthValue, and TPM2_Unseal with the session's HMAC keyed by the authorisation value (which
-     * so never crosses the socket). The TPM compares the session's digest with the object's policy in Unseal.
+     * Unseals in a session salted for the storage root key (ECDH, so only this TPM and vmguard know the
+     * session key) with response encryption: the data key comes back AES-128-CFB encrypted, and the
+     * authorisation value is proven by HMAC, never sent, so neither crosses the socket in clear. A key bound
+     * to PCRs gets a policy session (TPM2_PolicyPCR over its PCRs as they are now, TPM2_PolicyAuthValue), one
+     * bound to the value alone an HMAC session. The TPM's answer must carry the session's HMAC.
      */
-    private byte[] unsealWithPolicy(Swtpm tpm, int object, SealedKey sealed) throws IOException, TpmException {
+    private byte[] unsealInSaltedSession(Swtpm tpm, int root, List<byte[]> rootPoint, int object, SealedKey sealed)
+            throws IOException, TpmException, SealException {
         SecureRandom random = new SecureRandom();
-        byte[] nonce = new byte[16];
-        random.nextBytes(nonce);
-        byte[] started = call(tpm, TpmCodec.startPolicySession(nonce), "TPM2_StartAuthSession");
+        byte[] nonceCaller = new byte[32];
+        random.nextBytes(nonceCaller);
+        SessionCrypto.Salt salt = SessionCrypto.eccSalt(rootPoint.get(0), rootPoint.get(1));
+        byte type = sealed.pcrs() == 0 ? TpmCodec.SE_HMAC : TpmCodec.SE_POLICY;
+        byte[] started = call(tpm, TpmCodec.startSaltedSession(root, nonceCaller, salt.encryptedSalt(), type), "TPM2_StartAuthSession");
         int session = TpmCodec.handle(started);
+        byte[] sessionValue = null;
         try {
             byte[] nonceTpm = TpmCodec.sessionNonce(started);
-            call(tpm, TpmCodec.policyPcr(session, sealed.pcrs()), "TPM2_PolicyPCR");
-            call(tpm, TpmCodec.policyAuthValue(session), "TPM2_PolicyAuthValue");
-            random.nextBytes(nonce);
-            return tpm.execute(TpmCodec.unsealInPolicySession(object, sealed.publicPart(), session, nonceTpm, nonce, authValue));
+            byte[] sessionKey = SessionCrypto.sessionKey(salt.seed(), nonceTpm, nonceCaller);
+            java.util.Arrays.fill(salt.seed(), (byte) 0);
+            if (sealed.pcrs() != 0) {
+                call(tpm, TpmCodec.policyPcr(session, sealed.pcrs()), "TPM2_PolicyPCR");
+                call(tpm, TpmCodec.policyAuthValue(session), "TPM2_PolicyAuthValue");
+            }
+            sessionValue = SessionCrypto.sessionValue(sessionKey, authValue);
+            random.nextBytes(nonceCaller);
+            byte[] attributes = {TpmCodec.SESSION_ENCRYPT}; // the session ends with the command
+            byte[] hmac = SessionCrypto.hmac(sessionValue, TpmCodec.unsealCpHash(sealed.publicPart()), nonceCaller, nonceTpm, attributes);
+            byte[] command = TpmCodec.unsealInSession(object, session, nonceCaller, TpmCodec.SESSION_ENCRYPT, hmac);
+            byte[] response = execute(tpm, command);
+            if (TpmCodec.responseCode(response) == RC_RETRY) {
+                response = execute(tpm, command); // not executed: the session's nonces did not move
+            }
+            int code = TpmCodec.responseCode(response);
+            if (code == RC_POLICY_FAIL) {
+                throw new SealException("the owner's TPM PCRs " + PcrSelection.pcrs(sealed.pcrs())
+                        + " differ from when the data key was sealed (a changed policy): TPM2_Unseal answered 0x"
+                        + Integer.toHexString(RC_POLICY_FAIL));
+            }
+            if (code != TpmCodec.RC_SUCCESS) {
+                throw new SealException("the TPM refused to unseal the data key (another authorisation value?): TPM2_Unseal answered 0x"
+                        + Integer.toHexString(code));
+            }
+            TpmCodec.SessionResponse answer = TpmCodec.sessionResponse(response);
+            byte[] expected = SessionCrypto.hmac(sessionValue, TpmCodec.rpHash(TpmCodec.unsealCommandCode(), answer.parameters()),
+                    answer.nonceTpm(), nonceCaller, new byte[] {answer.attributes()});
+            if (!java.security.MessageDigest.isEqual(expected, answer.hmac())) {
+                throw new TpmException("the answer to TPM2_Unseal fails the session's HMAC (not from the TPM the session was salted for)");
+            }
+            byte[] key = SessionCrypto.cfb(false, sessionValue, answer.nonceTpm(), nonceCaller, answer.firstParameter());
+            if (key.length != KEY_BYTES) {
+                throw new SealException("the unsealed data key has " + key.length + " bytes, not " + KEY_BYTES);
+            }
+            return key;
         } finally {
-            tpm.execute(TpmCodec.flush(session)); // gone already after a successful Unseal (continueSession clear): harmless
+            if (sessionValue != null) {
+                java.util.Arrays.fill(sessionValue, (byte) 0);
+            }
+            execute(tpm, TpmCodec.flush(session)); // gone already after an Unseal (continueSession clear): harmless
         }
     }
 
     private List<byte[]> pcrValues(Swtpm tpm) throws IOException, TpmException {
         List<byte[]> values = new ArrayList<>();
         for (int pcr : PcrSelection.pcrs(pcrs)) {
-            List<byte[]> one = TpmCodec.pcrValues(tpm.execute(TpmCodec.pcrRead(List.of(pcr))));
+            List<byte[]> one = TpmCodec.pcrValues(execute(tpm, TpmCodec.pcrRead(List.of(pcr))));
             if (one.size() != 1) {
                 throw new TpmException("TPM2_PCR_Read of PCR " + pcr + " returned " + one.size() + " values");
             }
@@ -179,9 +279,9 @@ public final class SealingTpm {
         try {
             tpm.powerOn();
             // A resume keeps PCRs 0-15 as the last use left them; without a saved state (first use, a crash) a reset.
-            int code = TpmCodec.responseCode(tpm.execute(TpmCodec.startupState()));
+            int code = TpmCodec.responseCode(execute(tpm, TpmCodec.startupState()));
             if (code != TpmCodec.RC_SUCCESS) {
-                code = TpmCodec.responseCode(tpm.execute(TpmCodec.startupClear()));
+                code = TpmCodec.responseCode(execute(tpm, TpmCodec.startupClear()));
             }
             if (code != TpmCodec.RC_SUCCESS) {
                 throw new TpmException("TPM2_Startup answered 0x" + Integer.toHexString(code));
@@ -193,10 +293,17 @@ public final class SealingTpm {
         }
     }
 
-    private static byte[] call(Swtpm tpm, byte[] command, String what) throws IOException, TpmException {
+    /** Every command and response between vmguard and the owner's swtpm passes here (and so past {@link #wire}). */
+    private byte[] execute(Swtpm tpm, byte[] command) throws IOException {
         byte[] response = tpm.execute(command);
+        wire.accept(command, response);
+        return response;
+    }
+
+    private byte[] call(Swtpm tpm, byte[] command, String what) throws IOException, TpmException {
+        byte[] response = execute(tpm, command);
         if (TpmCodec.responseCode(response) == RC_RETRY) {
-            response = tpm.execute(command);
+            response = execute(tpm, command);
         }
         int code = TpmCodec.responseCode(response);
         if (code != TpmCodec.RC_SUCCESS) {

@@ -457,6 +457,169 @@ public final class Libc {
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG),
             Linker.Option.firstVariadicArg(1));
 
+    // A sealed snapshot restored lazily (seal.PostCopyRestore): userfaultfd(2), a helper process, its socket.
+    public static final long SYS_USERFAULTFD = 323;
+    public static final int PR_SET_PDEATHSIG = 1;
+    public static final int SIGKILL = 9;
+    public static final int SOCK_STREAM = 1;
+    public static final int WNOHANG = 1;
+    private static final MethodHandle READ = bind("read",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle SOCKETPAIR = bind("socketpair",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS));
+    private static final MethodHandle KILL = bind("kill",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle WAITPID = bind("waitpid",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    // posix_spawn and its file actions report failure as their return value, not through errno.
+    private static final MethodHandle POSIX_SPAWN = LINKER.downcallHandle(LIBC.find("posix_spawn").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS,
+                    ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+    private static final MethodHandle SPAWN_ACTIONS_INIT = LINKER.downcallHandle(
+            LIBC.find("posix_spawn_file_actions_init").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+    private static final MethodHandle SPAWN_ACTIONS_DESTROY = LINKER.downcallHandle(
+            LIBC.find("posix_spawn_file_actions_destroy").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+    private static final MethodHandle SPAWN_ACTIONS_DUP2 = LINKER.downcallHandle(
+            LIBC.find("posix_spawn_file_actions_adddup2").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    // glibc 2.34 and later; without it spawn() refuses (a child would inherit every descriptor the JDK left open).
+    private static final MethodHandle SPAWN_ACTIONS_CLOSEFROM = LIBC.find("posix_spawn_file_actions_addclosefrom_np")
+            .map(symbol -> LINKER.downcallHandle(symbol, FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT)))
+            .orElse(null);
+    /** glibc's posix_spawn_file_actions_t is 80 bytes on x86-64; a little room to spare. */
+    private static final long SPAWN_ACTIONS_BYTES = 128;
+
+    /** userfaultfd(2) with {@code flags}; the file descriptor, or throws with errno's text. */
+    public static int userfaultfd(int flags) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            long fd = (long) SYSCALL1.invokeExact(state, SYS_USERFAULTFD, (long) flags);
+            if (fd < 0) {
+                throw NativeException.of("userfaultfd", errno(state));
+            }
+            return (int) fd;
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Calls read(2) into all of {@code buffer} (a native segment); returns the bytes read (0 at end) or -errno. */
+    public static long read(int fd, MemorySegment buffer, CallState state) {
+        try {
+            long result = (long) READ.invokeExact(state.segment, fd, buffer, buffer.byteSize());
+            return result < 0 ? -errno(state.segment) : result;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** Calls ioctl with a pointer argument; returns its result or -errno (for calls that fail as a matter of course). */
+    public static int ioctl(int fd, long request, MemorySegment argument, CallState state) {
+        try {
+            int result = (int) IOCTL.invokeExact(state.segment, fd, request, argument.address());
+            return result < 0 ? -errno(state.segment) : result;
+        } catch (Throwable t) {
+            throw unexpected(t);
+        }
+    }
+
+    /** socketpair(2): two connected sockets, returned as {@code [a, b]}. */
+    public static int[] socketpair(int domain, int type) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment fds = arena.allocate(ValueLayout.JAVA_INT, 2);
+            if ((int) SOCKETPAIR.invokeExact(state, domain, type, 0, fds) < 0) {
+                throw NativeException.of("socketpair", errno(state));
+            }
+            return new int[] {fds.getAtIndex(ValueLayout.JAVA_INT, 0), fds.getAtIndex(ValueLayout.JAVA_INT, 1)};
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * Starts {@code argv} (argv[0] an absolute path) with an empty environment; the child's descriptors 3, 4,
+     * ... are {@code childFds} in order, and it inherits no other descriptor above 2 (the JDK opens many
+     * without close-on-exec). Returns the child's process id.
+     */
+    public static int spawn(java.util.List<String> argv, int... childFds) throws NativeException {
+        if (SPAWN_ACTIONS_CLOSEFROM == null) {
+            throw NativeException.of("posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later)", ENOSYS);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment actions = arena.allocate(SPAWN_ACTIONS_BYTES, 16);
+            check("posix_spawn_file_actions_init", (int) SPAWN_ACTIONS_INIT.invokeExact(actions));
+            try {
+                // Park each on a number above all of them first, so no dup2 overwrites one not yet moved.
+                int park = 3 + childFds.length;
+                for (int fd : childFds) {
+                    park = Math.max(park, fd + 1);
+                }
+                for (int i = 0; i < childFds.length; i++) {
+                    check("posix_spawn_file_actions_adddup2", (int) SPAWN_ACTIONS_DUP2.invokeExact(actions, childFds[i], park + i));
+                }
+                for (int i = 0; i < childFds.length; i++) {
+                    check("posix_spawn_file_actions_adddup2", (int) SPAWN_ACTIONS_DUP2.invokeExact(actions, park + i, 3 + i));
+                }
+                check("posix_spawn_file_actions_addclosefrom_np",
+                        (int) SPAWN_ACTIONS_CLOSEFROM.invokeExact(actions, 3 + childFds.length));
+                MemorySegment args = arena.allocate(ValueLayout.ADDRESS, argv.size() + 1);
+                for (int i = 0; i < argv.size(); i++) {
+                    args.setAtIndex(ValueLayout.ADDRESS, i, arena.allocateFrom(argv.get(i)));
+                }
+                MemorySegment environment = arena.allocate(ValueLayout.ADDRESS); // just the terminating NULL
+                MemorySegment pid = arena.allocate(ValueLayout.JAVA_INT);
+                check("posix_spawn " + argv.getFirst(), (int) POSIX_SPAWN.invokeExact(pid, args.getAtIndex(ValueLayout.ADDRESS, 0),
+                        actions, MemorySegment.NULL, args, environment));
+                return pid.get(ValueLayout.JAVA_INT, 0);
+            } finally {
+                int ignored = (int) SPAWN_ACTIONS_DESTROY.invokeExact(actions);
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    private static void check(String what, int result) throws NativeException {
+        if (result != 0) {
+            throw NativeException.of(what, result);
+        }
+    }
+
+    /** kill(2); false if the process is gone already. */
+    public static boolean kill(int pid, int signal) {
+        try (Arena arena = Arena.ofConfined()) {
+            return (int) KILL.invokeExact(arena.allocate(CALL_STATE), pid, signal) == 0;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** waitpid(2) for child {@code pid}: its raw status, or -1 when it still runs (with {@link #WNOHANG}) or is not ours. */
+    public static int waitpid(int pid, int options) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment status = arena.allocate(ValueLayout.JAVA_INT);
+            int result;
+            do {
+                MemorySegment state = arena.allocate(CALL_STATE);
+                result = (int) WAITPID.invokeExact(state, pid, status, options);
+                if (result < 0 && errno(state) != EINTR) {
+                    return -1;
+                }
+            } while (result < 0);
+            return result == 0 ? -1 : status.get(ValueLayout.JAVA_INT, 0);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
     /**
      * memfd_secret(2) (syscall 447, no glibc wrapper): a file whose pages the kernel removes from its direct
      * map, so no other process, and no kernel read on its behalf (/proc/PID/mem, ptrace), reaches them.

@@ -128,8 +128,11 @@ public final class TpmCodec {
         return authorised(CC_CREATE_PRIMARY, RH_OWNER, parameters.array());
     }
 
-    /** TPM2_Create of a sealed data object holding {@code secret}, under {@code parent}, unsealed with {@code authValue}. */
-    public static byte[] createSealed(int parent, byte[] secret, byte[] authValue) {
+    /**
+     * TPM2_Create's parameters for a sealed data object holding {@code secret}, unsealed with {@code authValue}
+     * (send with {@link #createInSession}: the first, inSensitive, holds both secrets).
+     */
+    public static byte[] createSealedParameters(byte[] secret, byte[] authValue) {
         int sensitive = 2 + authValue.length + 2 + secret.length;
         ByteBuffer parameters = ByteBuffer.allocate(2 + sensitive + 2 + 14 + 2 + 4)
                 .putShort((short) sensitive).putShort((short) authValue.length).put(authValue)
@@ -139,14 +142,14 @@ public final class TpmCodec {
                 .putShort((short) 0x0010).putShort((short) 0) // keyed hash: no scheme, no unique
                 .putShort((short) 0)
                 .putInt(0);
-        return authorised(CC_CREATE, parent, parameters.array());
+        return parameters.array();
     }
 
     /**
-     * TPM2_Create of a sealed data object holding {@code secret}, under {@code parent}, that only a policy
-     * session satisfying {@code policy} (a SHA-256 policy digest, {@link #pcrPolicy}) unseals.
+     * TPM2_Create's parameters for a sealed data object holding {@code secret} that only a policy session
+     * satisfying {@code policy} (a SHA-256 policy digest, {@link #pcrPolicy}) unseals.
      */
-    public static byte[] createPolicySealed(int parent, byte[] secret, byte[] authValue, byte[] policy) {
+    public static byte[] createPolicySealedParameters(byte[] secret, byte[] authValue, byte[] policy) {
         if (policy.length != SHA256_BYTES) {
             throw new IllegalArgumentException("a SHA-256 policy digest is 32 bytes, not " + policy.length);
         }
@@ -159,7 +162,7 @@ public final class TpmCodec {
                 .putShort((short) 0x0010).putShort((short) 0)
                 .putShort((short) 0)
                 .putInt(0);
-        return authorised(CC_CREATE, parent, parameters.array());
+        return parameters.array();
     }
 
     /**
@@ -183,18 +186,6 @@ public final class TpmCodec {
         return sha256.digest();
     }
 
-    /** TPM2_StartAuthSession of an unbound, unsalted SHA-256 policy session, {@code nonce} (16 bytes) the caller's. */
-    public static byte[] startPolicySession(byte[] nonce) {
-        ByteBuffer parameters = ByteBuffer.allocate(4 + 4 + 2 + nonce.length + 2 + 1 + 2 + 2)
-                .putInt(RH_NULL).putInt(RH_NULL) // no salt key, no bind object
-                .putShort((short) nonce.length).put(nonce)
-                .putShort((short) 0) // no encrypted salt
-                .put((byte) 0x01) // TPM_SE_POLICY
-                .putShort((short) 0x0010) // no parameter encryption
-                .putShort(ALG_SHA256);
-        return command(TAG_NO_SESSIONS, CC_START_AUTH_SESSION, parameters.array());
-    }
-
     /** TPM2_PolicyPCR in {@code session} over the SHA-256 PCRs in {@code pcrMask}, as they are now (empty pcrDigest). */
     public static byte[] policyPcr(int session, int pcrMask) {
         byte[] selection = pcrSelection(pcrMask);
@@ -204,49 +195,154 @@ public final class TpmCodec {
 
     /**
      * TPM2_PolicyAuthValue in {@code session}: the object's authorisation value must then be proven with an
-     * HMAC in the command that uses the session ({@link #unsealInPolicySession}).
+     * HMAC in the command that uses the session ({@link #unsealInSession}).
      */
     public static byte[] policyAuthValue(int session) {
         return command(TAG_NO_SESSIONS, CC_POLICY_AUTH_VALUE, ByteBuffer.allocate(4).putInt(session).array());
     }
 
+    /** TPMA_SESSION: continueSession, decrypt (the first command parameter is encrypted), encrypt (the first response parameter). */
+    public static final byte SESSION_ENCRYPT = 0x40;
+    public static final byte SE_HMAC = 0x00;
+    public static final byte SE_POLICY = 0x01;
+
+    /** The storage root key's public point (x, y) in a CreatePrimary response for {@link #createStorageRoot}'s template. */
+    public static List<byte[]> storageRootPoint(byte[] response) throws TpmException {
+        try {
+            ByteBuffer in = ByteBuffer.wrap(response, HEADER_BYTES + 8, response.length - HEADER_BYTES - 8); // handle, parameterSize
+            in.getShort(); // outPublic's size
+            if (in.getShort() != 0x0023) {
+                throw new TpmException("the storage root key is not an ECC key");
+            }
+            in.getShort(); // nameAlg
+            in.getInt(); // objectAttributes
+            int policySize = Short.toUnsignedInt(in.getShort());
+            in.position(in.position() + policySize); // authPolicy
+            in.position(in.position() + 6 + 2); // symmetric (algorithm, key bits, mode), scheme (none)
+            if (in.getShort() != 0x0003) {
+                throw new TpmException("the storage root key is not on NIST P-256");
+            }
+            in.getShort(); // kdf (none)
+            List<byte[]> point = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                byte[] coordinate = new byte[Short.toUnsignedInt(in.getShort())];
+                in.get(coordinate);
+                point.add(coordinate);
+            }
+            return point;
+        } catch (RuntimeException e) {
+            throw new TpmException("a TPM2_CreatePrimary response is malformed");
+        }
+    }
+
     /**
-     * TPM2_Unseal of loaded object {@code object} (its TPM2B_PUBLIC {@code publicPart}) in policy session
-     * {@code session} that went through TPM2_PolicyAuthValue: the session's HMAC proves {@code authValue}
-     * without sending it (TPM 2.0 Part 1, 19.6: an unbound, unsalted session's key is the authorisation value
-     * alone, trailing zeros dropped; HMAC over cpHash, the caller's new nonce, the TPM's nonce {@code nonceTpm}
-     * and the attributes, here 0: the session ends with the command).
+     * TPM2_StartAuthSession of an unbound SHA-256 session of {@code type} ({@link #SE_HMAC} or {@link #SE_POLICY}),
+     * salted with {@code encryptedSalt} for key {@code saltKey}, able to encrypt parameters with AES-128-CFB.
      */
-    public static byte[] unsealInPolicySession(int object, byte[] publicPart, int session, byte[] nonceTpm, byte[] nonceCaller,
-                                               byte[] authValue) {
+    public static byte[] startSaltedSession(int saltKey, byte[] nonce, byte[] encryptedSalt, byte type) {
+        ByteBuffer parameters = ByteBuffer.allocate(4 + 4 + 2 + nonce.length + 2 + encryptedSalt.length + 1 + 6 + 2)
+                .putInt(saltKey).putInt(RH_NULL) // salted for the storage root key, no bind object
+                .putShort((short) nonce.length).put(nonce)
+                .putShort((short) encryptedSalt.length).put(encryptedSalt)
+                .put(type)
+                .putShort((short) 0x0006).putShort((short) 128).putShort((short) 0x0043) // AES-128-CFB
+                .putShort(ALG_SHA256);
+        return command(TAG_NO_SESSIONS, CC_START_AUTH_SESSION, parameters.array());
+    }
+
+    /** The storage root key's TPM2B_PUBLIC in a CreatePrimary response (its name is computed from it). */
+    public static byte[] storageRootPublic(byte[] response) throws TpmException {
+        try {
+            ByteBuffer in = ByteBuffer.wrap(response, HEADER_BYTES + 8, response.length - HEADER_BYTES - 8);
+            byte[] outPublic = new byte[2 + Short.toUnsignedInt(in.getShort(in.position()))];
+            in.get(outPublic);
+            return outPublic;
+        } catch (RuntimeException e) {
+            throw new TpmException("a TPM2_CreatePrimary response is malformed");
+        }
+    }
+
+    /** TPM2_Create's cpHash: the command code, the parent's name (from its TPM2B_PUBLIC) and the parameters as sent. */
+    public static byte[] createCpHash(byte[] parentPublic, byte[] parameters) {
+        MessageDigest sha256 = sha256();
+        sha256.update(ByteBuffer.allocate(4).putInt(CC_CREATE).array());
+        sha256.update(objectName(parentPublic));
+        sha256.update(parameters);
+        return sha256.digest();
+    }
+
+    /** TPM2_Create under {@code parent}, authorised in {@code session} (nonce, attributes, HMAC made for them). */
+    public static byte[] createInSession(int parent, int session, byte[] nonceCaller, byte attributes, byte[] hmac, byte[] parameters) {
+        int authSize = 4 + 2 + nonceCaller.length + 1 + 2 + hmac.length;
+        ByteBuffer area = ByteBuffer.allocate(4 + 4 + authSize + parameters.length)
+                .putInt(parent)
+                .putInt(authSize)
+                .putInt(session).putShort((short) nonceCaller.length).put(nonceCaller).put(attributes)
+                .putShort((short) hmac.length).put(hmac)
+                .put(parameters);
+        return command(TAG_SESSIONS, CC_CREATE, area.array());
+    }
+
+    public static int createCommandCode() {
+        return CC_CREATE;
+    }
+
+    /** TPMA_SESSION decrypt: the TPM decrypts the command's first parameter. */
+    public static final byte SESSION_DECRYPT = 0x20;
+
+    /** TPM2_Unseal's cpHash: the command code and the object's name (Unseal has no parameters). */
+    public static byte[] unsealCpHash(byte[] publicPart) {
         MessageDigest sha256 = sha256();
         sha256.update(ByteBuffer.allocate(4).putInt(CC_UNSEAL).array());
         sha256.update(objectName(publicPart));
-        byte[] cpHash = sha256.digest();
-        byte[] hmac;
-        try {
-            javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
-            int keyLength = authValue.length;
-            while (keyLength > 0 && authValue[keyLength - 1] == 0) {
-                keyLength--;
-            }
-            // An empty key is still a key to HMAC; JCA refuses empty keys, so give the one-byte zero key, which HMAC pads to the same block.
-            mac.init(new javax.crypto.spec.SecretKeySpec(keyLength == 0 ? new byte[1] : java.util.Arrays.copyOf(authValue, keyLength), "HmacSHA256"));
-            mac.update(cpHash);
-            mac.update(nonceCaller);
-            mac.update(nonceTpm);
-            mac.update((byte) 0);
-            hmac = mac.doFinal();
-        } catch (java.security.GeneralSecurityException e) {
-            throw new IllegalStateException("this Java has no HMAC-SHA256", e);
-        }
+        return sha256.digest();
+    }
+
+    /** TPM2_Unseal of {@code object} in {@code session}: the caller's new nonce, the attributes and the HMAC made for them. */
+    public static byte[] unsealInSession(int object, int session, byte[] nonceCaller, byte attributes, byte[] hmac) {
         int authSize = 4 + 2 + nonceCaller.length + 1 + 2 + hmac.length;
         ByteBuffer area = ByteBuffer.allocate(4 + 4 + authSize)
                 .putInt(object)
                 .putInt(authSize)
-                .putInt(session).putShort((short) nonceCaller.length).put(nonceCaller).put((byte) 0)
+                .putInt(session).putShort((short) nonceCaller.length).put(nonceCaller).put(attributes)
                 .putShort((short) hmac.length).put(hmac);
         return command(TAG_SESSIONS, CC_UNSEAL, area.array());
+    }
+
+    /** An Unseal response's parts: its parameters as sent (for rpHash), outData's bytes, the TPM's nonce, attributes, HMAC. */
+    public record SessionResponse(byte[] parameters, byte[] firstParameter, byte[] nonceTpm, byte attributes, byte[] hmac) {}
+
+    /** Splits a successful response with one session whose first parameter is a TPM2B. */
+    public static SessionResponse sessionResponse(byte[] response) throws TpmException {
+        try {
+            ByteBuffer in = ByteBuffer.wrap(response, HEADER_BYTES, response.length - HEADER_BYTES);
+            int parameterSize = in.getInt();
+            byte[] parameters = new byte[parameterSize];
+            in.get(parameters);
+            ByteBuffer first = ByteBuffer.wrap(parameters);
+            byte[] data = new byte[Short.toUnsignedInt(first.getShort())];
+            first.get(data);
+            byte[] nonce = new byte[Short.toUnsignedInt(in.getShort())];
+            in.get(nonce);
+            byte attributes = in.get();
+            byte[] hmac = new byte[Short.toUnsignedInt(in.getShort())];
+            in.get(hmac);
+            return new SessionResponse(parameters, data, nonce, attributes, hmac);
+        } catch (RuntimeException e) {
+            throw new TpmException("a TPM response with a session is malformed");
+        }
+    }
+
+    /** A response's rpHash: response code (success), command code, and its parameters as sent. */
+    public static byte[] rpHash(int commandCode, byte[] parameters) {
+        MessageDigest sha256 = sha256();
+        sha256.update(ByteBuffer.allocate(8).putInt(RC_SUCCESS).putInt(commandCode).array());
+        sha256.update(parameters);
+        return sha256.digest();
+    }
+
+    public static int unsealCommandCode() {
+        return CC_UNSEAL;
     }
 
     /** An object's name: its name algorithm (SHA-256) and the digest of its TPMT_PUBLIC ({@code publicPart} less the TPM2B size). */
@@ -286,15 +382,6 @@ public final class TpmCodec {
     public static byte[] load(int parent, byte[] privatePart, byte[] publicPart) {
         return authorised(CC_LOAD, parent, ByteBuffer.allocate(privatePart.length + publicPart.length)
                 .put(privatePart).put(publicPart).array());
-    }
-
-    /** TPM2_Unseal of loaded object {@code object} with its authorisation value in a password session. */
-    public static byte[] unseal(int object, byte[] authValue) {
-        ByteBuffer area = ByteBuffer.allocate(4 + 4 + 9 + authValue.length)
-                .putInt(object)
-                .putInt(9 + authValue.length)
-                .putInt(RS_PW).putShort((short) 0).put((byte) 0).putShort((short) authValue.length).put(authValue);
-        return command(TAG_SESSIONS, CC_UNSEAL, area.array());
     }
 
     /** TPM2_FlushContext: frees a loaded object's slot (a TPM has three). */

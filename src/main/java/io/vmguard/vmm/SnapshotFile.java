@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.vmguard.files.StagedFile;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.MemoryImage;
 import io.vmguard.net.NetSpec;
@@ -18,12 +19,8 @@ import io.vmguard.snapshot.StateWriter;
 import io.vmguard.virtio.block.DiskConfig;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -74,34 +71,25 @@ final class SnapshotFile {
      */
     static long write(Path statePath, Path memoryPath, StateWriter state, GuestMemory memory, UUID id, Optional<SealingTpm> seal)
             throws IOException, SealException {
-        Path memoryTemp = temporaryBeside(memoryPath);
-        Path stateTemp = temporaryBeside(statePath);
-        try {
+        try (StagedFile memoryFile = StagedFile.beside(memoryPath); StagedFile stateFile = StagedFile.beside(statePath)) {
             byte[] stateBytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state.tree());
             long written;
             if (seal.isPresent()) {
                 byte[] key = new byte[SealingTpm.KEY_BYTES];
                 new java.security.SecureRandom().nextBytes(key);
                 SealedKey sealedKey = seal.get().seal(key);
-                written = SealedMemoryImage.write(memory, memoryTemp, id, key, sealedKey);
+                written = SealedMemoryImage.write(memory, memoryFile.temporary(), id, key, sealedKey);
                 stateBytes = SealedState.seal(stateBytes, id, key, sealedKey);
                 java.util.Arrays.fill(key, (byte) 0);
             } else {
-                written = MemoryImage.write(memory, memoryTemp, id);
+                written = MemoryImage.write(memory, memoryFile.temporary(), id);
             }
-            try (FileChannel channel = FileChannel.open(stateTemp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                    StandardOpenOption.TRUNCATE_EXISTING)) {
-                channel.write(java.nio.ByteBuffer.wrap(stateBytes));
-                channel.force(true);
+            java.nio.ByteBuffer bytes = java.nio.ByteBuffer.wrap(stateBytes);
+            while (bytes.hasRemaining()) {
+                stateFile.channel().write(bytes);
             }
-            rename(memoryTemp, memoryPath);
-            rename(stateTemp, statePath);
-            syncDirectory(memoryPath);
-            syncDirectory(statePath);
+            StagedFile.commitTogether(memoryFile, stateFile); // memory first: see the class comment
             return written;
-        } finally {
-            Files.deleteIfExists(memoryTemp);
-            Files.deleteIfExists(stateTemp);
         }
     }
 
@@ -256,24 +244,7 @@ final class SnapshotFile {
         };
     }
 
-    private static Path temporaryBeside(Path target) {
-        Path absolute = target.toAbsolutePath();
-        return absolute.resolveSibling("." + absolute.getFileName() + ".tmp-" + ProcessHandle.current().pid());
-    }
 
-    private static void rename(Path from, Path to) throws IOException {
-        try {
-            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            throw new IOException("cannot rename " + from + " to " + to + " atomically (different file systems?)");
-        }
-    }
 
     /** Makes the renames durable: a directory's entries reach the disk only when the directory is synced. */
-    private static void syncDirectory(Path file) throws IOException {
-        Path directory = file.toAbsolutePath().getParent();
-        try (FileChannel channel = FileChannel.open(directory, StandardOpenOption.READ)) {
-            channel.force(true);
-        }
-    }
 }

@@ -18,6 +18,7 @@ import io.vmguard.memory.HostMemory;
 import io.vmguard.memory.MemoryBackend;
 import io.vmguard.memory.MemoryImage;
 import io.vmguard.pci.PciRoot;
+import io.vmguard.seal.PostCopyHelper;
 import io.vmguard.seal.SealException;
 import io.vmguard.seal.SealedMemoryImage;
 import io.vmguard.seal.SealingTpm;
@@ -211,28 +212,36 @@ public final class Vm implements AutoCloseable {
      */
     public static Vm restore(Path statePath, Path memoryPath, Engine engine, RestoreOptions options, VmEvents events,
                              GuestProtection protection) throws VmException {
+        // A lazy restore's decrypting helper starts now: its JVM comes up while the owner's TPM unseals the key.
+        Optional<PostCopyHelper> helper = protection.seal().isPresent() && SealedMemoryImage.isSealed(memoryPath)
+                ? SealedMemoryImage.prestart(memoryPath, protection.memoryBackend()) : Optional.empty();
         SnapshotFile.Loaded loaded;
-        try {
-            loaded = SnapshotFile.read(statePath, protection.seal());
-        } catch (SnapshotException e) {
-            throw new VmException(e.getMessage(), e);
-        }
-        if (!loaded.engine().equals(engine.name())) {
-            throw new VmException("snapshot " + statePath + " was taken on engine '" + loaded.engine()
-                    + "'; restoring it on '" + engine.name() + "' is not supported");
-        }
-        VmConfig config = options.applyTo(loaded.config());
-        requireEngineFor(protection.memoryBackend(), engine);
+        VmConfig config;
         GuestMemory memory;
         try {
-            if (loaded.sealKey().isPresent()) {
-                memory = SealedMemoryImage.read(memoryPath, loaded.layout(), loaded.id(), loaded.sealKey().get(),
-                        protection.memoryBackend());
-            } else {
-                memory = MemoryImage.load(memoryPath, loaded.layout(), loaded.id(), protection.memoryBackend());
+            try {
+                loaded = SnapshotFile.read(statePath, protection.seal());
+            } catch (SnapshotException e) {
+                throw new VmException(e.getMessage(), e);
             }
-        } catch (SnapshotException | SealException e) {
-            throw new VmException(e.getMessage(), e);
+            if (!loaded.engine().equals(engine.name())) {
+                throw new VmException("snapshot " + statePath + " was taken on engine '" + loaded.engine()
+                        + "'; restoring it on '" + engine.name() + "' is not supported");
+            }
+            config = options.applyTo(loaded.config());
+            requireEngineFor(protection.memoryBackend(), engine);
+            try {
+                if (loaded.sealKey().isPresent()) {
+                    memory = SealedMemoryImage.read(memoryPath, loaded.layout(), loaded.id(), loaded.sealKey().get(),
+                            protection.memoryBackend(), helper);
+                } else {
+                    memory = MemoryImage.load(memoryPath, loaded.layout(), loaded.id(), protection.memoryBackend());
+                }
+            } catch (SnapshotException | SealException e) {
+                throw new VmException(e.getMessage(), e);
+            }
+        } finally {
+            helper.ifPresent(PostCopyHelper::close); // unless a lazy restore took it over
         }
         MachineParts parts = MachineParts.assemble(config, engine, memory, events, pci -> {});
         GuestTpm tpm = null;
@@ -251,10 +260,21 @@ public final class Vm implements AutoCloseable {
             parts.close();
             throw new VmException("snapshot " + statePath + " cannot be restored: " + e, e);
         }
+        String fillFailed = memory.filling().map(io.vmguard.memory.LazyFill::failure).orElse(null);
+        if (fillFailed != null) {
+            closeQuietly(tpm);
+            parts.close();
+            throw new VmException("snapshot " + statePath + ": " + fillFailed);
+        }
         Vm vm = new Vm(parts, events);
         vm.tpm = tpm;
         vm.seal = protection.seal();
         vm.restored = true;
+        // A lazily decrypted chunk that fails its authentication after the guest ran: stop, never go on.
+        memory.filling().ifPresent(fill -> fill.onFailure(reason -> {
+            events.emit(Source.VMM, "sealed-memory-failed", Severity.ALARM, Map.of("reason", reason));
+            vm.stop(reason);
+        }));
         vm.state = VmState.PAUSED;
         events.emit(Source.VMM, "snapshot-loaded", Severity.INFO,
                 Map.of("snapshot_path", statePath.toString(), "mem_file_path", memoryPath.toString()));

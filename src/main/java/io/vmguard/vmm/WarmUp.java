@@ -7,7 +7,7 @@ import java.lang.management.ManagementFactory;
 
 /**
  * The slow first-time work of building or restoring a VM (native linking, the engine's classes, the JSON
- * reader of snapshot files, the watchdog's thread bean), done ahead of time by a server that waits for
+ * reader of snapshot files, the watchdog's thread bean, the sealing crypto), done ahead of time by a server that waits for
  * requests. It changes no state: a request that arrives during it only shares the CPU with it.
  */
 public final class WarmUp {
@@ -19,6 +19,8 @@ public final class WarmUp {
         HostMemory.probe();
         ManagementFactory.getThreadMXBean();
         SnapshotFile.warmUp();
+        io.vmguard.seal.SealedMemoryImage.warmUp();
+        io.vmguard.tpm.SessionCrypto.warmUp();
         try {
             Engines.create(engine);
         } catch (EngineException e) {

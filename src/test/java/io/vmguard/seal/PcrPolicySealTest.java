@@ -78,7 +78,7 @@ class PcrPolicySealTest {
     void aPolicyBoundKeyCannotBeUnsealedWithTheAuthorisationValueAlone() throws Exception {
         SealingTpm owner = new SealingTpm(dir.resolve("owner-tpm"), AUTH, PCRS_0_7);
         SealedKey sealed = owner.seal(freshKey());
-        // The same TPM parts with the header's PCR mask cleared: vmguard then tries a password session, which the object refuses.
+        // The same TPM parts with the header's PCR mask cleared: vmguard then tries an HMAC session, which the object refuses.
         SealedKey stripped = new SealedKey(sealed.privatePart(), sealed.publicPart(), 0);
         assertThrows(SealException.class, () -> owner.unseal(stripped));
         // Another selection gives another policy digest.

@@ -105,7 +105,7 @@ class SealedMemoryImageTest {
     }
 
     @Test
-    void aChangedByteAZeroedChunkOrAnotherSnapshotsIdIsRefusedInOneLine() throws Exception {
+    void upFrontAChangedByteAZeroedChunkOrAnotherSnapshotsIdIsRefusedInOneLine() throws Exception {
         Path file = sealedFile();
         byte[] pristine = Files.readAllBytes(file);
         long dataStart = 4096; // the front of a 32 MiB layout fits in the first page
@@ -117,7 +117,7 @@ class SealedMemoryImageTest {
                 raw.seek(at);
                 raw.write(b ^ 0x01);
             }
-            SealException e = assertThrows(SealException.class, () -> SealedMemoryImage.read(file, LAYOUT, id, key, MemoryBackend.ANONYMOUS),
+            SealException e = assertThrows(SealException.class, () -> SealedMemoryImage.read(file, LAYOUT, id, key, MemoryBackend.ANONYMOUS, RestoreMode.UP_FRONT),
                     "byte " + at + " flipped");
             assertFalse(e.getMessage().contains("\n"), e.getMessage());
             Files.write(file, pristine);
@@ -126,12 +126,12 @@ class SealedMemoryImageTest {
             raw.seek(chunkAt);
             raw.write(new byte[SealedMemoryImage.CHUNK + 16]);
         }
-        assertThrows(SealException.class, () -> SealedMemoryImage.read(file, LAYOUT, id, key, MemoryBackend.ANONYMOUS), "zeroed chunk");
+        assertThrows(SealException.class, () -> SealedMemoryImage.read(file, LAYOUT, id, key, MemoryBackend.ANONYMOUS, RestoreMode.UP_FRONT), "zeroed chunk");
         Files.write(file, pristine);
-        assertThrows(SealException.class, () -> SealedMemoryImage.read(file, LAYOUT, UUID.randomUUID(), key, MemoryBackend.ANONYMOUS));
+        assertThrows(SealException.class, () -> SealedMemoryImage.read(file, LAYOUT, UUID.randomUUID(), key, MemoryBackend.ANONYMOUS, RestoreMode.UP_FRONT));
         byte[] otherKey = key.clone();
         otherKey[0] ^= 1;
-        assertThrows(SealException.class, () -> SealedMemoryImage.read(file, LAYOUT, id, otherKey, MemoryBackend.ANONYMOUS));
+        assertThrows(SealException.class, () -> SealedMemoryImage.read(file, LAYOUT, id, otherKey, MemoryBackend.ANONYMOUS, RestoreMode.UP_FRONT));
     }
 
     @Test

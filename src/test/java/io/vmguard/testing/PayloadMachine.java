@@ -23,7 +23,11 @@ public final class PayloadMachine implements AutoCloseable {
 
     /** A VM over {@link LongModeSandbox#MIN_MEMORY} of RAM at 0 with vCPU 0 created (and not yet set up). */
     public static PayloadMachine create(Engine engine) throws EngineException, NativeException {
-        GuestMemory memory = GuestMemory.allocate(List.of(new GuestMemory.Range(0, LongModeSandbox.MIN_MEMORY)));
+        return create(engine, GuestMemory.allocate(List.of(new GuestMemory.Range(0, LongModeSandbox.MIN_MEMORY))));
+    }
+
+    /** A VM over {@code memory} (taken over: closed with the machine) with vCPU 0 created. */
+    public static PayloadMachine create(Engine engine, GuestMemory memory) throws EngineException {
         VirtualMachine vm = null;
         try {
             vm = engine.createVm(memory);

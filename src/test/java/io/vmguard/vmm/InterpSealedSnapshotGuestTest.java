@@ -1,5 +1,11 @@
 package io.vmguard.vmm;
 
+import io.vmguard.events.EventSink;
+import io.vmguard.events.SecurityEvent;
+import io.vmguard.events.Severity;
+import io.vmguard.seal.RestoreMode;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import io.vmguard.testing.ByteSearch;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -37,8 +43,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A guest leaves a random marker in its RAM (guest/initramfs/scripts/marker); a snapshot without sealing
  * carries it in clear, a sealed one nowhere, and the sealed one restores, marker and all, only with the
- * owner's TPM and authorisation value. Another TPM, another value or a modified file fails in one line,
- * restores nothing, and leaves the snapshot's files as they were.
+ * owner's TPM and authorisation value, lazily decrypted (the default). Another TPM, another value or (up
+ * front) a modified file fails in one line, restores nothing, and leaves the snapshot's files as they were;
+ * restored lazily, a modified chunk stops the VM with that reason and an alarm as soon as it is decrypted.
  */
 @Timeout(value = 6, unit = TimeUnit.MINUTES, threadMode = ThreadMode.SEPARATE_THREAD)
 class InterpSealedSnapshotGuestTest {
@@ -101,9 +108,15 @@ class InterpSealedSnapshotGuestTest {
             }
         }
         GuestProtection right = new GuestProtection(Optional.empty(), MemoryBackend.ANONYMOUS, Optional.of(owner));
-        VmException modified = assertThrows(VmException.class, () -> Vm.restore(dir.resolve("sealed.snap"), tampered, new InterpEngine(),
-                RestoreOptions.to(new SerialTarget.Null()), VmEvents.none(), right));
-        assertTrue(modified.getMessage().contains("modified"), modified.getMessage());
+        System.setProperty(RestoreMode.PROPERTY, "up-front");
+        try {
+            VmException modified = assertThrows(VmException.class, () -> Vm.restore(dir.resolve("sealed.snap"), tampered,
+                    new InterpEngine(), RestoreOptions.to(new SerialTarget.Null()), VmEvents.none(), right));
+            assertTrue(modified.getMessage().contains("modified"), modified.getMessage());
+        } finally {
+            System.clearProperty(RestoreMode.PROPERTY);
+        }
+        assertLazyRestoreStopsOnTheModifiedChunk(tampered, right);
 
         try (Vm restored = Vm.restore(dir.resolve("sealed.snap"), dir.resolve("sealed.mem"), new InterpEngine(),
                 RestoreOptions.to(new SerialTarget.Null()), VmEvents.none(), right)) {
@@ -112,6 +125,41 @@ class InterpSealedSnapshotGuestTest {
             restored.resume();
             Thread.sleep(1000);
             assertEquals(VmState.RUNNING, restored.state(), "the restored guest runs on");
+        }
+    }
+
+    /**
+     * Restored lazily (the default), the modified chunk is found when the helper decrypts it, on a fault or
+     * in its background pass: before the restore returns (then it fails in one line) or after, when the VM
+     * is stopped with that reason and a sealed-memory-failed alarm, never running on with the chunk's bytes.
+     */
+    private void assertLazyRestoreStopsOnTheModifiedChunk(Path tampered, GuestProtection right) throws Exception {
+        List<SecurityEvent> events = new CopyOnWriteArrayList<>();
+        EventSink sink = new EventSink() {
+            @Override
+            public void emit(SecurityEvent event) {
+                events.add(event);
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        Vm vm;
+        try {
+            vm = Vm.restore(dir.resolve("sealed.snap"), tampered, new InterpEngine(), RestoreOptions.to(new SerialTarget.Null()),
+                    new VmEvents("tampered", sink), right);
+        } catch (VmException e) {
+            assertTrue(e.getMessage().contains("modified: chunk"), e.getMessage());
+            assertFalse(e.getMessage().contains("\n"), e.getMessage());
+            return;
+        }
+        try (vm) {
+            vm.resume();
+            RunOutcome outcome = vm.awaitOutcome();
+            assertTrue(outcome instanceof RunOutcome.Failed failed && failed.reason().contains("modified: chunk"), String.valueOf(outcome));
+            assertTrue(events.stream().anyMatch(e -> e.kind().equals("sealed-memory-failed") && e.severity() == Severity.ALARM
+                    && String.valueOf(e.details().get("reason")).contains("modified: chunk")), events.toString());
         }
     }
 

@@ -49,7 +49,7 @@ class SealedSnapshotFailureTest {
             assertArrayEquals(stateBefore, sha256(state), "the old state file changed");
             assertArrayEquals(memoryBefore, sha256(memory), "the old memory file changed");
             try (Stream<Path> files = Files.list(dir)) {
-                assertFalse(files.anyMatch(f -> f.getFileName().toString().contains(".tmp-")), "a temporary file was left");
+                assertFalse(files.anyMatch(f -> f.getFileName().toString().endsWith(".tmp")), "a temporary file was left");
             }
             assertEquals(VmState.PAUSED, vm.state(), "the VM is as it was");
         }
