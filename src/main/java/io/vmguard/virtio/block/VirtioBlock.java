@@ -163,21 +163,30 @@ public final class VirtioBlock implements VirtioDevice {
             return Signal.NONE;
         }
         DescriptorChain chain;
-        while ((chain = queue.pop()) != null) {
-            if (chain.writableBytes() == 0) {
-                throw new QueueException("virtio-blk request " + chain.head() + " has no device-writable status byte");
+        long started = System.nanoTime();
+        try {
+            while ((chain = queue.pop()) != null) {
+                serveOne(queue, chain);
             }
-            BlockRequestHandler.Completion completion = handler.execute(chain, context.dma());
-            count(completion);
-            status.set(ValueLayout.JAVA_BYTE, 0, completion.status().code());
-            try {
-                chain.write(context.dma(), chain.writableBytes() - 1, status);
-            } catch (DmaFault fault) {
-                throw new QueueException("virtio-blk request " + chain.head() + " status byte: " + fault.getMessage(), fault);
-            }
-            queue.addUsed(chain.head(), (int) usedLength(chain, completion));
+            return queue.needsInterrupt() ? Signal.usedBuffers(context, 0) : Signal.NONE;
+        } finally {
+            meter.served(System.nanoTime() - started);
         }
-        return queue.needsInterrupt() ? Signal.usedBuffers(context, 0) : Signal.NONE;
+    }
+
+    private void serveOne(Virtqueue queue, DescriptorChain chain) throws QueueException {
+        if (chain.writableBytes() == 0) {
+            throw new QueueException("virtio-blk request " + chain.head() + " has no device-writable status byte");
+        }
+        BlockRequestHandler.Completion completion = handler.execute(chain, context.dma());
+        count(completion);
+        status.set(ValueLayout.JAVA_BYTE, 0, completion.status().code());
+        try {
+            chain.write(context.dma(), chain.writableBytes() - 1, status);
+        } catch (DmaFault fault) {
+            throw new QueueException("virtio-blk request " + chain.head() + " status byte: " + fault.getMessage(), fault);
+        }
+        queue.addUsed(chain.head(), (int) usedLength(chain, completion));
     }
 
     private void count(BlockRequestHandler.Completion completion) {

@@ -155,27 +155,36 @@ public final class VirtioNet implements VirtioDevice {
             return Signal.NONE;
         }
         DescriptorChain chain;
-        while ((chain = queue.pop()) != null) {
-            long frameBytes = chain.readableBytes() - HEADER_BYTES;
-            if (frameBytes < MIN_FRAME || frameBytes > MAX_FRAME) {
-                drop();
-            } else {
-                MemorySegment frame = transmitFrame.asSlice(0, frameBytes);
-                try {
-                    chain.read(context.dma(), HEADER_BYTES, frame);
-                    backend.send(frame); // a frame the wire loses is counted by the backend
-                    meter.completed(frameBytes);
-                } catch (DmaFault fault) {
-                    meter.failed();
-                    throw new QueueException("transmit buffer: " + fault.getMessage(), fault);
-                } catch (NetException e) {
-                    drop();
-                    reportBackendFailure(e);
-                }
+        long started = System.nanoTime();
+        try {
+            while ((chain = queue.pop()) != null) {
+                transmitOne(queue, chain);
             }
-            queue.addUsed(chain.head(), 0);
+            return queue.needsInterrupt() ? Signal.usedBuffers(context, TRANSMIT_QUEUE) : Signal.NONE;
+        } finally {
+            meter.served(System.nanoTime() - started);
         }
-        return queue.needsInterrupt() ? Signal.usedBuffers(context, TRANSMIT_QUEUE) : Signal.NONE;
+    }
+
+    private void transmitOne(Virtqueue queue, DescriptorChain chain) throws QueueException {
+        long frameBytes = chain.readableBytes() - HEADER_BYTES;
+        if (frameBytes < MIN_FRAME || frameBytes > MAX_FRAME) {
+            drop();
+        } else {
+            MemorySegment frame = transmitFrame.asSlice(0, frameBytes);
+            try {
+                chain.read(context.dma(), HEADER_BYTES, frame);
+                backend.send(frame); // a frame the wire loses is counted by the backend
+                meter.completed(frameBytes);
+            } catch (DmaFault fault) {
+                meter.failed();
+                throw new QueueException("transmit buffer: " + fault.getMessage(), fault);
+            } catch (NetException e) {
+                drop();
+                reportBackendFailure(e);
+            }
+        }
+        queue.addUsed(chain.head(), 0);
     }
 
     private void drop() {
@@ -261,6 +270,7 @@ public final class VirtioNet implements VirtioDevice {
                     wait(RECEIVE_POLL_MILLIS);
                 }
             }
+            long started = System.nanoTime();
             int length = heldLength;
             heldLength = 0;
             int written = 0;
@@ -273,6 +283,7 @@ public final class VirtioNet implements VirtioDevice {
                 meter.completed(length);
             }
             queue.addUsed(chain.head(), written);
+            meter.served(System.nanoTime() - started);
             return queue.needsInterrupt() ? Signal.usedBuffers(context, RECEIVE_QUEUE) : Signal.NONE;
         } catch (QueueException | DmaFault e) {
             heldLength = 0;
