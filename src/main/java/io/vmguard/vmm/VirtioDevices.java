@@ -124,7 +124,7 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
         for (int i = 0; i < config.disks().size(); i++) {
             DiskConfig disk = config.disks().get(i);
             try {
-                add(VirtioBlock.open(disk), "virtio-blk " + i + " (" + disk.path() + ")");
+                add(VirtioBlock.open(disk, "io-blk" + i), "virtio-blk " + i + " (" + disk.path() + ")");
             } catch (IOException e) {
                 throw new VmException("cannot open disk " + disk.path() + ": " + e.getMessage(), e);
             }
@@ -142,7 +142,7 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
                 throw new VmException(e.getMessage(), e);
             }
             MacAddress mac = spec.mac().orElseGet(() -> MacAddress.generate(new SecureRandom()));
-            add(new VirtioNet(backend, mac, "virtio-net" + i), "virtio-net " + i + " (" + backend.description() + ")");
+            add(new VirtioNet(backend, mac, "net-rx" + i, "net-tx" + i), "virtio-net " + i + " (" + backend.description() + ")");
         }
         if (config.console().isPresent()) {
             consoleTarget = config.console().get();
