@@ -48,10 +48,10 @@ public final class Virtqueue {
     private int nextUsed;
     private int usedAtLastInterruptCheck;
     /**
-     * Whether VRING_USED_F_NO_NOTIFY may be set (without EVENT_IDX): this device set it while busy. True at
-     * first, since a restored queue's ring may hold the flag from before: the first empty pop clears it.
+     * What this device last wrote to used->flags (without EVENT_IDX): VRING_USED_F_NO_NOTIFY while busy, 0
+     * when idle; -1 until it writes, since a restored queue's ring may hold the flag from before.
      */
-    private boolean notificationsOff = true;
+    private int usedFlags = -1;
 
     private Virtqueue(DmaSpace dma, Layout layout, boolean indirect, boolean eventIdx) {
         this.dma = dma;
@@ -153,9 +153,9 @@ public final class Virtqueue {
         if (pending == 0) {
             if (eventIdx) {
                 writeShort(availEventAddress(), nextAvail, "device area");
-            } else if (notificationsOff) {
+            } else if (usedFlags != 0) {
                 writeShort(used, 0, "device area");
-                notificationsOff = false;
+                usedFlags = 0;
             } else {
                 return null;
             }
@@ -165,9 +165,9 @@ public final class Virtqueue {
                 return null;
             }
         }
-        if (!eventIdx && !notificationsOff) {
+        if (!eventIdx && usedFlags != USED_F_NO_NOTIFY) {
             writeShort(used, USED_F_NO_NOTIFY, "device area");
-            notificationsOff = true;
+            usedFlags = USED_F_NO_NOTIFY;
         }
         // The ring entry must be read after the index that published it.
         VarHandle.acquireFence();
