@@ -52,7 +52,7 @@ public final class VirtioBlock implements VirtioDevice {
     public static final long F_WRITE_ZEROES = 1L << 14;
 
     static final int QUEUE_SIZE = 256;
-    /** Zeroes are written by the vCPU: 32 MiB per request bounds how long one request can stall it. */
+    /** 32 MiB of zeroes per request bounds how long one request holds the device (and a reset waits for it). */
     static final int MAX_WRITE_ZEROES_SECTORS = 65536;
     static final int MAX_WRITE_ZEROES_SEGMENTS = 1;
 
