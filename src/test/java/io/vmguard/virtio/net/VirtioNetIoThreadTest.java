@@ -164,4 +164,16 @@ class VirtioNetIoThreadTest {
         assertTrue(median < Duration.ofMillis(POLL_MILLIS / 5).toNanos(),
                 "median latency from the kick " + median / 1000 + " us; all (us): " + Arrays.toString(Arrays.stream(latencies).map(l -> l / 1000).toArray()));
     }
+
+    @Test
+    void aBrokenTransmitQueueFoundOnTheIoThreadFailsTheDevice() throws Exception {
+        transmit.offer(DriverRings.Buffer.readable(ram.outside(), 100));
+        device.queueNotified(VirtioNet.TRANSMIT_QUEUE); // returns: the thread finds the fault
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (interrupts.failures().isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertEquals(1, interrupts.failures().size(), "reported through the context: " + interrupts.failures());
+        assertTrue(interrupts.failures().getFirst().contains("transmit buffer"), interrupts.failures().toString());
+    }
 }
