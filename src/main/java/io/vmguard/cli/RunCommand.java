@@ -160,12 +160,14 @@ public final class RunCommand implements Callable<Integer> {
         RunOutcome outcome;
         long started = System.nanoTime();
         java.util.OptionalLong instructions;
+        java.util.Map<String, io.vmguard.virtio.DeviceCounters> devices;
         try (Vm vm = Vm.create(config, selected, setup.events(), guestProtection); ApiServer server = serve(vm, setup, endpoints)) {
             vm.attachAntivirus(scanning);
             vm.start();
             vm.attachIntrospection(introspection);
             outcome = vm.awaitOutcome();
             instructions = vm.instructionsExecuted();
+            devices = vm.deviceCounters();
         } catch (VmException e) {
             throw new CliException(e.getMessage());
         } catch (InterruptedException e) {
@@ -179,7 +181,7 @@ public final class RunCommand implements Callable<Integer> {
         int status = report(outcome, guestScript(config.commandLine()));
         if (stats != null) {
             new RunStats(selected.name(), outcome, status, System.nanoTime() - started, instructions, log.printed(),
-                    log.suppressed()).writeTo(stats);
+                    log.suppressed(), devices).writeTo(stats);
         }
         return status;
     }

@@ -2,19 +2,22 @@ package io.vmguard.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vmguard.virtio.DeviceCounters;
 import io.vmguard.vmm.RunOutcome;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.OptionalLong;
 
 /**
  * What a run cost, written as one JSON object for scripts and benchmarks ({@code vmguard run --stats FILE}):
- * engine, how it ended, wall time, guest instructions where the engine counts them, and the lines the guest
- * caused in the rate-limited guest log (printed and suppressed).
+ * engine, how it ended, wall time, guest instructions where the engine counts them, the lines the guest
+ * caused in the rate-limited guest log (printed and suppressed), and each virtio device's counters (requests,
+ * bytes, kicks, interrupts, host time serving requests): where an I/O benchmark's time goes.
  */
 record RunStats(String engine, RunOutcome outcome, int exitStatus, long wallNanos, OptionalLong instructions,
-                long guestLogLines, long guestLogSuppressed) {
+                long guestLogLines, long guestLogSuppressed, Map<String, DeviceCounters> devices) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     String toJson() {
@@ -39,6 +42,14 @@ record RunStats(String engine, RunOutcome outcome, int exitStatus, long wallNano
         ObjectNode log = json.putObject("guest_log");
         log.put("printed", guestLogLines);
         log.put("suppressed", guestLogSuppressed);
+        ObjectNode devicesJson = json.putObject("devices");
+        devices.forEach((name, counters) -> devicesJson.putObject(name)
+                .put("requests", counters.requests())
+                .put("bytes", counters.bytes())
+                .put("errors", counters.errors())
+                .put("notifications", counters.notifications())
+                .put("interrupts", counters.interrupts())
+                .put("service_nanos", counters.serviceNanos()));
         return json + "\n";
     }
 

@@ -10,6 +10,7 @@ public final class DeviceMeter {
     private final LongAdder requests = new LongAdder();
     private final LongAdder bytes = new LongAdder();
     private final LongAdder errors = new LongAdder();
+    private final LongAdder serviceNanos = new LongAdder();
 
     /** A request completed, moving {@code payloadBytes}. */
     public void completed(long payloadBytes) {
@@ -28,8 +29,13 @@ public final class DeviceMeter {
         errors.increment();
     }
 
+    /** Serving requests took {@code nanos} of host time (measured by the device around its work). */
+    public void served(long nanos) {
+        serviceNanos.add(nanos);
+    }
+
     /** The counts so far; notifications and interrupts are the transport's and read 0 here. */
     public DeviceCounters counters() {
-        return new DeviceCounters(requests.sum(), bytes.sum(), errors.sum(), 0, 0);
+        return new DeviceCounters(requests.sum(), bytes.sum(), errors.sum(), 0, 0, serviceNanos.sum());
     }
 }

@@ -26,6 +26,7 @@ public final class Virtqueue {
     private static final int DESC_F_WRITE = 2;
     private static final int DESC_F_INDIRECT = 4;
     private static final int AVAIL_F_NO_INTERRUPT = 1;
+    private static final int USED_F_NO_NOTIFY = 1;
     /**
      * The most bytes one chain may describe. Real requests are far smaller; the cap keeps a driver that
      * lies about lengths from making a device copy gigabytes (and keeps the sums far from overflow).
@@ -46,6 +47,11 @@ public final class Virtqueue {
     private int nextAvail;
     private int nextUsed;
     private int usedAtLastInterruptCheck;
+    /**
+     * What this device last wrote to used->flags (without EVENT_IDX): VRING_USED_F_NO_NOTIFY while busy, 0
+     * when idle; -1 until it writes, since a restored queue's ring may hold the flag from before.
+     */
+    private int usedFlags = -1;
 
     private Virtqueue(DmaSpace dma, Layout layout, boolean indirect, boolean eventIdx) {
         this.dma = dma;
@@ -126,25 +132,47 @@ public final class Virtqueue {
         return size;
     }
 
-    /** The next available chain, or null when the driver has made none available. */
+    /** Whether EVENT_IDX was agreed: the driver says through used_event when it wants an interrupt. */
+    public boolean eventIdx() {
+        return eventIdx;
+    }
+
+    /**
+     * The next available chain, or null when the driver has made none available.
+     *
+     * <p>Notifications are suppressed while the device is busy (virtio 1.2, 2.7.10): only a pop that finds
+     * the ring empty asks for a kick (with EVENT_IDX by setting avail_event to the next entry; without it
+     * by clearing VRING_USED_F_NO_NOTIFY) and then looks again, since a buffer may have come meanwhile.
+     * A pop that finds work leaves avail_event behind (or sets NO_NOTIFY): the driver adds buffers without
+     * kicking, and the device finds them on its next pop. So a device may wait for a kick only after a pop
+     * returned null, as every device here does (a request queue pops until null; a receive queue pops when
+     * it has a frame, and waits for a kick only when that found nothing).
+     */
     public DescriptorChain pop() throws QueueException {
         int pending = pendingChains();
-        if (pending == 0 && eventIdx) {
-            // Ask for a kick when the next buffer comes, then look again: it may have come meanwhile.
-            writeShort(availEventAddress(), nextAvail, "device area");
+        if (pending == 0) {
+            if (eventIdx) {
+                writeShort(availEventAddress(), nextAvail, "device area");
+            } else if (usedFlags != 0) {
+                writeShort(used, 0, "device area");
+                usedFlags = 0;
+            } else {
+                return null;
+            }
             VarHandle.fullFence();
             pending = pendingChains();
+            if (pending == 0) {
+                return null;
+            }
         }
-        if (pending == 0) {
-            return null;
+        if (!eventIdx && usedFlags != USED_F_NO_NOTIFY) {
+            writeShort(used, USED_F_NO_NOTIFY, "device area");
+            usedFlags = USED_F_NO_NOTIFY;
         }
         // The ring entry must be read after the index that published it.
         VarHandle.acquireFence();
         int head = readShort(avail + 4 + 2L * (nextAvail % size), "available ring");
         nextAvail = (nextAvail + 1) & 0xffff;
-        if (eventIdx) {
-            writeShort(availEventAddress(), nextAvail, "device area");
-        }
         return readChain(head);
     }
 

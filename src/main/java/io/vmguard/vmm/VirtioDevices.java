@@ -118,13 +118,16 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
      * and never translating itself), then disks, network cards, the console and the rng behind it.
      */
     void attach(VmConfig config) throws VmException {
+        // I/O threads serve virtio-blk requests and virtio-net transmit off the vCPU. VMGUARD_IO_THREADS=off
+        // serves them on the kicking vCPU instead: a comparison for benchmarks (scripts/bench-io), not a setting.
+        boolean ioThreads = !"off".equals(System.getenv("VMGUARD_IO_THREADS"));
         if (doors.iommu().isPresent()) {
             addIommu(doors.iommu().get());
         }
         for (int i = 0; i < config.disks().size(); i++) {
             DiskConfig disk = config.disks().get(i);
             try {
-                add(VirtioBlock.open(disk), "virtio-blk " + i + " (" + disk.path() + ")");
+                add(ioThreads ? VirtioBlock.open(disk, "io-blk" + i) : VirtioBlock.open(disk), "virtio-blk " + i + " (" + disk.path() + ")");
             } catch (IOException e) {
                 throw new VmException("cannot open disk " + disk.path() + ": " + e.getMessage(), e);
             }
@@ -142,7 +145,7 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
                 throw new VmException(e.getMessage(), e);
             }
             MacAddress mac = spec.mac().orElseGet(() -> MacAddress.generate(new SecureRandom()));
-            add(new VirtioNet(backend, mac, "virtio-net" + i), "virtio-net " + i + " (" + backend.description() + ")");
+            add(new VirtioNet(backend, mac, "net-rx" + i, ioThreads ? "net-tx" + i : null), "virtio-net " + i + " (" + backend.description() + ")");
         }
         if (config.console().isPresent()) {
             consoleTarget = config.console().get();

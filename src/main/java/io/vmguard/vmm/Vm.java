@@ -649,6 +649,11 @@ public final class Vm implements AutoCloseable {
         return metrics;
     }
 
+    /** Each virtio device's counters by its short name ({@code block0}, {@code net0}, ...), in order. */
+    public java.util.SequencedMap<String, io.vmguard.virtio.DeviceCounters> deviceCounters() {
+        return parts.virtio().counters();
+    }
+
     /** Each emulated (e1000) network card's counters by name ({@code e1000-0}, ...). */
     public java.util.SequencedMap<String, io.vmguard.devices.e1000.E1000Counters> nicCounters() {
         return parts.nics().counters();

@@ -157,6 +157,24 @@ public final class DriverRings {
         return memory.readShort(used + 4 + 8L * size) & 0xffff;
     }
 
+    /** used->flags: {@code 1} (VRING_USED_F_NO_NOTIFY) asks the driver not to kick (without EVENT_IDX). */
+    public int usedFlags() {
+        return memory.readShort(used) & 0xffff;
+    }
+
+    /** Writes used->flags, as a ring restored from a snapshot may hold them. */
+    public void setUsedFlags(int flags) {
+        memory.writeShort(used, (short) flags);
+    }
+
+    /**
+     * Whether Linux's driver kicks after publishing buffers that moved the available index from {@code old}
+     * to {@code now}, with EVENT_IDX (vring_need_event against avail_event).
+     */
+    public boolean kickWanted(int old, int now) {
+        return ((now - availEvent() - 1) & 0xffff) < ((now - old) & 0xffff);
+    }
+
     /** used->idx as the device last wrote it. */
     public int usedIndex() {
         return memory.readShort(used + 2) & 0xffff;

@@ -5,6 +5,7 @@ import static io.vmguard.testing.DriverRings.Buffer.writable;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -199,6 +200,40 @@ class VirtqueueTest {
         queue.pop();
         assertNull(queue.pop());
         assertEquals(1, driver.availEvent());
+    }
+
+    @Test
+    void withEventIdxABusyDeviceGetsNoKicksUntilItFindsTheRingEmpty() throws Exception {
+        driver.offer(writable(ram.alloc(4), 4));
+        driver.offer(writable(ram.alloc(4), 4));
+        Virtqueue queue = queue(ALL);
+        assertNotNull(queue.pop());
+        driver.offer(writable(ram.alloc(4), 4)); // available index 2 -> 3 while the device is busy
+        assertFalse(driver.kickWanted(2, 3), "the device is busy and will look again: no kick");
+        assertNotNull(queue.pop());
+        assertNotNull(queue.pop());
+        assertNull(queue.pop());
+        assertEquals(3, driver.availEvent(), "found empty: it asks for a kick at the next buffer");
+        driver.offer(writable(ram.alloc(4), 4));
+        assertTrue(driver.kickWanted(3, 4));
+    }
+
+    @Test
+    void withoutEventIdxABusyDeviceSetsNoNotifyAndClearsItWhenTheRingIsEmpty() throws Exception {
+        driver.offer(writable(ram.alloc(4), 4));
+        Virtqueue queue = queue(VirtioFeatures.VERSION_1);
+        assertNotNull(queue.pop());
+        assertEquals(1, driver.usedFlags(), "busy: VRING_USED_F_NO_NOTIFY");
+        assertNull(queue.pop());
+        assertEquals(0, driver.usedFlags(), "idle: kicks wanted again");
+    }
+
+    @Test
+    void withoutEventIdxAQueueOverARingLeftWithNoNotifyClearsItAtItsFirstEmptyPop() throws Exception {
+        driver.setUsedFlags(1); // as a snapshot taken while the device was busy may hold
+        Virtqueue queue = queue(VirtioFeatures.VERSION_1);
+        assertNull(queue.pop());
+        assertEquals(0, driver.usedFlags(), "a device waiting for a kick must not forbid it");
     }
 
     @Test

@@ -22,8 +22,8 @@ import java.nio.file.StandardOpenOption;
  * refuses overlapping locks inside one process, shared or not).
  *
  * <p>{@link FileChannel} is interruptible: a thread interrupted during an I/O call closes the channel for
- * good. vmguard never interrupts the vCPU thread that does the I/O; a future worker thread must not be
- * stopped by interruption either.
+ * good. vmguard never interrupts a thread that does the I/O: the vCPU, or the disk's I/O thread, which
+ * {@link io.vmguard.virtio.IoThread#close} stops with a flag and an unpark, never an interrupt.
  */
 public final class DiskImage implements AutoCloseable {
     public static final int SECTOR_BYTES = 512;

@@ -10,6 +10,7 @@ import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.DeviceCounters;
 import io.vmguard.virtio.DeviceMeter;
 import io.vmguard.virtio.DeviceType;
+import io.vmguard.virtio.IoThread;
 import io.vmguard.virtio.PauseGate;
 import io.vmguard.virtio.QueueException;
 import io.vmguard.virtio.Signal;
@@ -34,9 +35,14 @@ import java.nio.file.Path;
  * queue fails ({@link QueueException}, the transport sets DEVICE_NEEDS_RESET). Every other mistake is
  * that request's IOERR or UNSUPP.
  *
- * <p>Pause and snapshots: requests run to completion inside {@link #queueNotified}, so once {@link #pause}
- * has waited for the one under way (if any) no request is half done: the queue positions are the whole
- * state. Kicks while paused are ignored; the transport kicks again at resume.
+ * <p>Where requests run: built with an I/O thread ({@link #open(DiskConfig, String)}, as the VMM does),
+ * a kick only wakes that thread and the vCPU goes back to the guest while the disk works; built without
+ * one, requests run inside {@link #queueNotified} on the kicking thread. Either way a round takes every
+ * available request under the device's lock and interrupts once after it (if the driver asked).
+ *
+ * <p>Pause and snapshots: a round runs inside the {@link PauseGate}, so once {@link #pause} has waited for
+ * the one under way (if any) no request is half done: the queue positions are the whole state. Kicks while
+ * paused are ignored; the transport kicks again at resume.
  */
 public final class VirtioBlock implements VirtioDevice {
     public static final long F_SEG_MAX = 1L << 2;
@@ -46,7 +52,7 @@ public final class VirtioBlock implements VirtioDevice {
     public static final long F_WRITE_ZEROES = 1L << 14;
 
     static final int QUEUE_SIZE = 256;
-    /** Zeroes are written by the vCPU: 32 MiB per request bounds how long one request can stall it. */
+    /** 32 MiB of zeroes per request bounds how long one request holds the device (and a reset waits for it). */
     static final int MAX_WRITE_ZEROES_SECTORS = 65536;
     static final int MAX_WRITE_ZEROES_SEGMENTS = 1;
 
@@ -70,6 +76,8 @@ public final class VirtioBlock implements VirtioDevice {
     private final MemorySegment status = MemorySegment.ofArray(new byte[1]);
     private final PauseGate gate = new PauseGate();
     private final DeviceMeter meter = new DeviceMeter();
+    /** Serves kicks off the vCPU; null: requests run on the kicking thread. */
+    private final IoThread io;
     private DeviceContext context;
     private BlockRequestHandler handler;
 
@@ -79,18 +87,34 @@ public final class VirtioBlock implements VirtioDevice {
      * @param serial the device ID (see {@link DiskConfig#serial()})
      */
     public VirtioBlock(DiskImage disk, String serial) {
+        this(disk, serial, null);
+    }
+
+    /** As {@link #VirtioBlock(DiskImage, String)}, serving requests on I/O thread {@code ioThread} (e.g. {@code io-blk0}). */
+    public VirtioBlock(DiskImage disk, String serial, String ioThread) {
         this.disk = disk;
         this.serial = DiskConfig.idBytes(serial);
         this.config = configSpace(disk.sectors());
+        this.io = ioThread == null ? null : IoThread.start(ioThread, this::serveRound);
     }
 
     /**
-     * Opens the image {@code config} names and builds the device over it.
+     * Opens the image {@code config} names and builds the device over it, serving requests on the kicking thread.
      *
      * @throws IOException with a one-line message when the image cannot be used
      */
     public static VirtioBlock open(DiskConfig config) throws IOException {
         return new VirtioBlock(DiskImage.open(config), config.serial());
+    }
+
+    /**
+     * Opens the image {@code config} names and builds the device over it, serving requests on I/O thread
+     * {@code ioThread}.
+     *
+     * @throws IOException with a one-line message when the image cannot be used
+     */
+    public static VirtioBlock open(DiskConfig config, String ioThread) throws IOException {
+        return new VirtioBlock(DiskImage.open(config), config.serial(), ioThread);
     }
 
     private static MemorySegment configSpace(long sectors) {
@@ -140,13 +164,15 @@ public final class VirtioBlock implements VirtioDevice {
     }
 
     /**
-     * Carries out every available request before returning, on the vCPU thread that kicked: simple, and
-     * with one vCPU nothing else could run meanwhile anyway. With more vCPUs or slow storage, this is where
-     * requests would be handed to a worker thread (popping and completing under this lock, interrupting
-     * after it: {@link VirtioDevice}'s lock rule).
+     * With an I/O thread: wakes it and returns at once. Without: carries out every available request before
+     * returning, on the thread that kicked.
      */
     @Override
     public void queueNotified(int queueIndex) throws QueueException {
+        if (io != null) {
+            io.kick();
+            return;
+        }
         if (!gate.enter()) {
             return;
         }
@@ -157,27 +183,61 @@ public final class VirtioBlock implements VirtioDevice {
         }
     }
 
+    /** One round on the I/O thread: every available request, then the interrupt; a broken queue fails the device. */
+    private void serveRound() {
+        if (!gate.enter()) {
+            return; // paused: the transport kicks again at resume
+        }
+        try {
+            Signal.decideThenSend(this, this::serveOrFail);
+        } finally {
+            gate.exit();
+        }
+    }
+
+    /** As {@link #serve}, turning a broken queue into the device's failure (no caller is there to take the exception). */
+    private Signal serveOrFail() {
+        try {
+            return serve();
+        } catch (QueueException | RuntimeException e) {
+            DeviceContext failed = context;
+            context = null; // touch the broken queue no more until the driver resets the device
+            handler = null;
+            String reason = e instanceof QueueException ? e.getMessage() : "internal error: " + e;
+            return failed == null ? Signal.NONE : Signal.failure(failed, reason);
+        }
+    }
+
     private Signal serve() throws QueueException {
         Virtqueue queue = context == null ? null : context.queue(0);
         if (queue == null) {
             return Signal.NONE;
         }
         DescriptorChain chain;
-        while ((chain = queue.pop()) != null) {
-            if (chain.writableBytes() == 0) {
-                throw new QueueException("virtio-blk request " + chain.head() + " has no device-writable status byte");
+        long started = System.nanoTime();
+        try {
+            while ((chain = queue.pop()) != null) {
+                serveOne(queue, chain);
             }
-            BlockRequestHandler.Completion completion = handler.execute(chain, context.dma());
-            count(completion);
-            status.set(ValueLayout.JAVA_BYTE, 0, completion.status().code());
-            try {
-                chain.write(context.dma(), chain.writableBytes() - 1, status);
-            } catch (DmaFault fault) {
-                throw new QueueException("virtio-blk request " + chain.head() + " status byte: " + fault.getMessage(), fault);
-            }
-            queue.addUsed(chain.head(), (int) usedLength(chain, completion));
+            return queue.needsInterrupt() ? Signal.usedBuffers(context, 0) : Signal.NONE;
+        } finally {
+            meter.served(System.nanoTime() - started);
         }
-        return queue.needsInterrupt() ? Signal.usedBuffers(context, 0) : Signal.NONE;
+    }
+
+    private void serveOne(Virtqueue queue, DescriptorChain chain) throws QueueException {
+        if (chain.writableBytes() == 0) {
+            throw new QueueException("virtio-blk request " + chain.head() + " has no device-writable status byte");
+        }
+        BlockRequestHandler.Completion completion = handler.execute(chain, context.dma());
+        count(completion);
+        status.set(ValueLayout.JAVA_BYTE, 0, completion.status().code());
+        try {
+            chain.write(context.dma(), chain.writableBytes() - 1, status);
+        } catch (DmaFault fault) {
+            throw new QueueException("virtio-blk request " + chain.head() + " status byte: " + fault.getMessage(), fault);
+        }
+        queue.addUsed(chain.head(), (int) usedLength(chain, completion));
     }
 
     private void count(BlockRequestHandler.Completion completion) {
@@ -254,7 +314,14 @@ public final class VirtioBlock implements VirtioDevice {
 
     /** Flushes what the guest wrote (a guest that never flushed still loses nothing at a clean exit) and closes the image. */
     @Override
-    public synchronized void close() {
+    public void close() {
+        if (io != null) {
+            io.close(); // outside the lock: its last round may need it
+        }
+        closeImage();
+    }
+
+    private synchronized void closeImage() {
         try {
             if (!disk.readOnly()) {
                 disk.flush();

@@ -33,11 +33,14 @@ import java.time.Duration;
  *
  * <p>Output is written to the host stream on the vCPU thread when the driver kicks, and flushed after
  * each batch; the driver busy-waits for its transmit buffers, so they are returned at once even when the
- * host stream fails (the bytes are then lost, with one line on stderr). Input is read by a daemon thread
+ * host stream fails (the bytes are then lost, with one line on stderr). The stream is written outside this
+ * object's lock (each chunk is copied out under it), so a slow terminal or pipe holds up only the guest's
+ * output, never a reset, input or another vCPU's use of the control queues. Input is read by a daemon thread
  * and held until the guest has opened the port and provides buffers ({@link ConsoleReceiver}).
  *
  * <p>Locks: this object's guards the transmit and control queues and the context; the receiver has its
- * own (taken after this one, never before). Interrupts and failures are sent after both are released
+ * own (taken after this one, never before). Output has one more, held across a transmit batch and taken
+ * before this one: one batch at a time owns the chunk buffer and the stream. Interrupts and failures are sent after both are released
  * ({@link VirtioDevice}'s lock rule).
  *
  * <p>Pause: output is written inside the kick that brings it, and input waits in the receiver while paused
@@ -62,6 +65,8 @@ public final class VirtioConsole implements VirtioDevice {
     private final ConsoleReceiver receiver = new ConsoleReceiver(gate, meter);
     private final ConsoleControl control = new ConsoleControl(receiver::portOpened);
     private final MemorySegment config = configSpace();
+    /** Held across a transmit batch: its owner alone uses {@link #transmitted} and the output stream. */
+    private final Object outputLock = new Object();
     private final byte[] transmitted = new byte[CHUNK_BYTES];
     private final MemorySegment transmittedSegment = MemorySegment.ofArray(transmitted);
     private InputPump pump;
@@ -134,7 +139,7 @@ public final class VirtioConsole implements VirtioDevice {
         try {
             switch (queueIndex) {
                 case RECEIVE_QUEUE -> receiver.buffersAvailable();
-                case TRANSMIT_QUEUE -> Signal.decideThenSend(this, this::transmit);
+                case TRANSMIT_QUEUE -> transmit();
                 case CONTROL_RECEIVE_QUEUE, CONTROL_TRANSMIT_QUEUE -> Signal.decideThenSend(this, () -> controlQueues(queueIndex));
                 default -> { }
             }
@@ -151,29 +156,52 @@ public final class VirtioConsole implements VirtioDevice {
         return queueIndex == CONTROL_TRANSMIT_QUEUE ? control.fromDriver(context) : control.toDriver(context);
     }
 
-    /** Writes every buffer the driver made available to the host stream; under the lock. */
-    private Signal transmit() throws QueueException {
-        Virtqueue queue = context == null ? null : context.queue(TRANSMIT_QUEUE);
-        if (queue == null) {
-            return Signal.NONE;
-        }
-        DescriptorChain chain;
-        while ((chain = queue.pop()) != null) {
-            for (long done = 0; done < chain.readableBytes(); ) {
-                int count = (int) Math.min(CHUNK_BYTES, chain.readableBytes() - done);
-                try {
-                    chain.read(context.dma(), done, transmittedSegment.asSlice(0, count));
-                } catch (DmaFault fault) {
-                    throw new QueueException("transmit buffer: " + fault.getMessage(), fault);
+    /**
+     * Writes every buffer the driver made available to the host stream, then sends the interrupt. The
+     * queue is used under this object's lock, the stream outside it; a reset part-way abandons the batch.
+     */
+    private void transmit() throws QueueException {
+        Signal signal = Signal.NONE;
+        synchronized (outputLock) {
+            while (true) {
+                DeviceContext active;
+                Virtqueue queue;
+                DescriptorChain chain;
+                synchronized (this) {
+                    active = context;
+                    queue = active == null ? null : active.queue(TRANSMIT_QUEUE);
+                    chain = queue == null ? null : queue.pop();
+                    if (chain == null) {
+                        signal = queue != null && queue.needsInterrupt() ? Signal.usedBuffers(active, TRANSMIT_QUEUE) : Signal.NONE;
+                        break;
+                    }
                 }
-                emit(count);
-                done += count;
+                for (long done = 0; done < chain.readableBytes(); ) {
+                    int count = (int) Math.min(CHUNK_BYTES, chain.readableBytes() - done);
+                    synchronized (this) {
+                        if (context != active) {
+                            return; // reset meanwhile: the chain belongs to a queue that is gone
+                        }
+                        try {
+                            chain.read(active.dma(), done, transmittedSegment.asSlice(0, count));
+                        } catch (DmaFault fault) {
+                            throw new QueueException("transmit buffer: " + fault.getMessage(), fault);
+                        }
+                    }
+                    emit(count);
+                    done += count;
+                }
+                synchronized (this) {
+                    if (context != active) {
+                        return;
+                    }
+                    queue.addUsed(chain.head(), 0);
+                    meter.completed(chain.readableBytes());
+                }
             }
-            queue.addUsed(chain.head(), 0);
-            meter.completed(chain.readableBytes());
+            flushOutput();
         }
-        flushOutput();
-        return queue.needsInterrupt() ? Signal.usedBuffers(context, TRANSMIT_QUEUE) : Signal.NONE;
+        signal.send();
     }
 
     private void emit(int count) {
@@ -250,10 +278,14 @@ public final class VirtioConsole implements VirtioDevice {
 
     /** Stops the input thread (see {@link InputPump#close()} for a read it cannot wake) and flushes output. */
     @Override
-    public synchronized void close() {
-        pump.close();
-        receiver.close();
-        flushOutput();
+    public void close() {
+        synchronized (this) {
+            pump.close();
+            receiver.close();
+        }
+        synchronized (outputLock) {
+            flushOutput();
+        }
     }
 
     /** Whether the input thread still runs (it ends at end of input, on a read error, or when closed). */

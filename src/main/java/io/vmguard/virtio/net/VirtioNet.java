@@ -13,6 +13,7 @@ import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.DeviceCounters;
 import io.vmguard.virtio.DeviceMeter;
 import io.vmguard.virtio.DeviceType;
+import io.vmguard.virtio.IoThread;
 import io.vmguard.virtio.PauseGate;
 import io.vmguard.virtio.QueueException;
 import io.vmguard.virtio.Signal;
@@ -31,20 +32,27 @@ import java.util.concurrent.atomic.AtomicLong;
  * frames between the guest and a {@link NetBackend}. It offers a MAC address and link status, and no
  * offloads: every frame is complete and checksummed by the guest, so any backend can carry it as is.
  *
- * <p>Transmit runs on the vCPU thread when the driver kicks queue 1. Receive runs on a thread of its own
- * that waits for a frame from the backend and then for a guest buffer to put it in; frames wait in the
- * backend (a socket's or tap's queue) while the guest has no buffers, as on a wire with flow control.
+ * <p>Transmit runs on an I/O thread of its own when the device has one (the VMM gives it {@code net-tx0},
+ * ...): the driver's kick wakes it and the vCPU goes back to the guest, so a backend that makes a frame
+ * wait (a peer whose queue is full, for up to milliseconds) stalls the transmit queue, never the guest.
+ * Without one, transmit runs on the kicking thread. Receive runs on a thread of its own ({@code net-rx0})
+ * that waits for a frame from the backend (poll(2): it wakes on the frame, the timeout only bounds how long
+ * a close or pause takes to be seen) and then for a guest buffer to put it in, woken by the driver's
+ * kick; frames wait in the backend (a socket's or tap's queue) while the guest has no buffers, as on a
+ * wire with flow control.
  *
  * <p>Both threads touch the queues and the context under this object's lock, and interrupt or report a
  * failure only after releasing it ({@link VirtioDevice}'s lock rule). The receive thread waits for
- * frames outside the lock and for buffers in {@code wait}, which releases it; a transmit batch sends
- * under it, but a backend gives up on a frame the host cannot take within milliseconds. So a reset
- * waits at most for one frame's copy or one transmit batch.
+ * frames outside the lock and for buffers in {@code wait}, which releases it. Transmit copies a frame
+ * out of the guest and returns its buffer under the lock, and hands the copy to the backend after
+ * releasing it (one transmit at a time, under a lock of its own), so neither a reset nor the receive
+ * thread waits for the wire. So a reset waits at most for one frame's copy.
  *
  * <p>Pause: the receive thread stops taking frames from the backend (they wait in the host's socket or
  * tap queue, which the host bounds and beyond which it drops, as a wire would), and a frame it had already
- * taken is held, not written to the guest, until resume; it is part of the snapshot. Transmit runs on the
- * vCPU and is done when pause returns. The MAC address is the snapshot's on restore, unless the VMM set
+ * taken is held, not written to the guest, until resume; it is part of the snapshot. A transmit round
+ * stops at the next frame once pause begins, and pause waits for the frame under way (its buffer already
+ * returned, its copy handed to the backend); the rest is sent after resume, whose kick starts a new round. The MAC address is the snapshot's on restore, unless the VMM set
  * another with {@link #useMacOnRestore} (a clone must not share its parent's address).
  */
 public final class VirtioNet implements VirtioDevice {
@@ -78,6 +86,10 @@ public final class VirtioNet implements VirtioDevice {
     private final MemorySegment heldFrame = buffers.allocate(MAX_FRAME);
     private final MemorySegment receiveHeader = buffers.allocate(HEADER_BYTES);
     private final Thread receiver;
+    /** Serves transmit kicks off the vCPU; null: transmit runs on the kicking thread. */
+    private final IoThread transmitter;
+    /** Held across a transmit round: one at a time uses {@link #transmitFrame}, outside the device's lock. */
+    private final Object transmitLock = new Object();
     /** Frames the device itself dropped: malformed transmits, receive buffers too small (the backend counts its own). */
     private final AtomicLong dropped = new AtomicLong();
     private final PauseGate gate = new PauseGate();
@@ -90,14 +102,24 @@ public final class VirtioNet implements VirtioDevice {
     private MacAddress restoreMac;
     private volatile boolean closed;
 
+    /** A card whose receive thread is {@code name-rx} and which transmits on the kicking thread. */
     public VirtioNet(NetBackend backend, MacAddress mac, String name) {
+        this(backend, mac, name + "-rx", null);
+    }
+
+    /**
+     * A card whose receive thread is {@code receiveThread} (e.g. {@code net-rx0}) and which transmits on I/O
+     * thread {@code transmitThread} ({@code net-tx0}), or on the kicking thread when that is null.
+     */
+    public VirtioNet(NetBackend backend, MacAddress mac, String receiveThread, String transmitThread) {
         this.backend = backend;
         receiveHeader.set(SHORT, NUM_BUFFERS_OFFSET, (short) 1);
         byte[] bytes = new byte[8];
         System.arraycopy(mac.bytes(), 0, bytes, 0, 6);
         bytes[STATUS_OFFSET] = LINK_UP;
         this.config = MemorySegment.ofArray(bytes);
-        this.receiver = Thread.ofPlatform().name(name + "-rx").daemon().start(this::receiveLoop);
+        this.transmitter = transmitThread == null ? null : IoThread.start(transmitThread, this::transmitOnIoThread);
+        this.receiver = Thread.ofPlatform().name(receiveThread).daemon().start(this::receiveLoop);
     }
 
     @Override
@@ -133,11 +155,15 @@ public final class VirtioNet implements VirtioDevice {
     @Override
     public void queueNotified(int queueIndex) throws QueueException {
         if (queueIndex == TRANSMIT_QUEUE) {
+            if (transmitter != null) {
+                transmitter.kick();
+                return;
+            }
             if (!gate.enter()) {
                 return;
             }
             try {
-                Signal.decideThenSend(this, this::transmit);
+                transmitRound();
             } finally {
                 gate.exit();
             }
@@ -148,34 +174,80 @@ public final class VirtioNet implements VirtioDevice {
         }
     }
 
-    /** Sends every frame the driver made available; under the lock. */
-    private Signal transmit() throws QueueException {
-        Virtqueue queue = context == null ? null : context.queue(TRANSMIT_QUEUE);
-        if (queue == null) {
-            return Signal.NONE;
+    /** A transmit round on the I/O thread; a broken queue fails the device (no caller is there to take the exception). */
+    private void transmitOnIoThread() {
+        if (!gate.enter()) {
+            return; // paused: the transport kicks again at resume
         }
-        DescriptorChain chain;
-        while ((chain = queue.pop()) != null) {
-            long frameBytes = chain.readableBytes() - HEADER_BYTES;
-            if (frameBytes < MIN_FRAME || frameBytes > MAX_FRAME) {
-                drop();
-            } else {
-                MemorySegment frame = transmitFrame.asSlice(0, frameBytes);
-                try {
-                    chain.read(context.dma(), HEADER_BYTES, frame);
-                    backend.send(frame); // a frame the wire loses is counted by the backend
-                    meter.completed(frameBytes);
-                } catch (DmaFault fault) {
-                    meter.failed();
-                    throw new QueueException("transmit buffer: " + fault.getMessage(), fault);
-                } catch (NetException e) {
-                    drop();
-                    reportBackendFailure(e);
-                }
+        try {
+            transmitRound();
+        } catch (QueueException | RuntimeException e) {
+            Signal failure;
+            synchronized (this) {
+                DeviceContext failed = context;
+                context = null; // touch the broken queue no more until the driver resets the device
+                String reason = "transmit: " + (e instanceof QueueException ? e.getMessage() : "internal error: " + e);
+                failure = failed == null ? Signal.NONE : Signal.failure(failed, reason);
             }
-            queue.addUsed(chain.head(), 0);
+            failure.send();
+        } finally {
+            gate.exit();
         }
-        return queue.needsInterrupt() ? Signal.usedBuffers(context, TRANSMIT_QUEUE) : Signal.NONE;
+    }
+
+    /**
+     * Sends every frame the driver made available, one at a time: copied out and returned under the lock,
+     * sent after it. Stops early when a pause begins (resume kicks again). With EVENT_IDX the interrupt is
+     * decided after each frame, so a driver waiting for room in a full ring hears of it at the point it
+     * asked for; without, once at the end of the round.
+     */
+    private void transmitRound() throws QueueException {
+        synchronized (transmitLock) {
+            boolean more = true;
+            while (more && !gate.closed()) {
+                long frameBytes;
+                Signal signal;
+                long started = System.nanoTime();
+                synchronized (this) {
+                    Virtqueue queue = context == null ? null : context.queue(TRANSMIT_QUEUE);
+                    DescriptorChain chain = queue == null ? null : queue.pop();
+                    more = chain != null;
+                    frameBytes = more ? copyOut(chain) : -1;
+                    if (more) {
+                        queue.addUsed(chain.head(), 0);
+                    }
+                    boolean decide = queue != null && (!more || queue.eventIdx());
+                    signal = decide && queue.needsInterrupt() ? Signal.usedBuffers(context, TRANSMIT_QUEUE) : Signal.NONE;
+                }
+                signal.send();
+                if (frameBytes > 0) {
+                    try {
+                        backend.send(transmitFrame.asSlice(0, frameBytes)); // a frame the wire loses is counted by the backend
+                        meter.completed(frameBytes);
+                    } catch (NetException e) {
+                        drop();
+                        reportBackendFailure(e);
+                    }
+                }
+                meter.served(System.nanoTime() - started);
+            }
+        }
+    }
+
+    /** Copies the frame in {@code chain} into {@link #transmitFrame}; returns its length, or 0 for a malformed one (dropped). Under both locks. */
+    private long copyOut(DescriptorChain chain) throws QueueException {
+        long frameBytes = chain.readableBytes() - HEADER_BYTES;
+        if (frameBytes < MIN_FRAME || frameBytes > MAX_FRAME) {
+            drop();
+            return 0;
+        }
+        try {
+            chain.read(context.dma(), HEADER_BYTES, transmitFrame.asSlice(0, frameBytes));
+        } catch (DmaFault fault) {
+            meter.failed();
+            throw new QueueException("transmit buffer: " + fault.getMessage(), fault);
+        }
+        return frameBytes;
     }
 
     private void drop() {
@@ -261,6 +333,7 @@ public final class VirtioNet implements VirtioDevice {
                     wait(RECEIVE_POLL_MILLIS);
                 }
             }
+            long started = System.nanoTime();
             int length = heldLength;
             heldLength = 0;
             int written = 0;
@@ -273,6 +346,7 @@ public final class VirtioNet implements VirtioDevice {
                 meter.completed(length);
             }
             queue.addUsed(chain.head(), written);
+            meter.served(System.nanoTime() - started);
             return queue.needsInterrupt() ? Signal.usedBuffers(context, RECEIVE_QUEUE) : Signal.NONE;
         } catch (QueueException | DmaFault e) {
             heldLength = 0;
@@ -365,6 +439,9 @@ public final class VirtioNet implements VirtioDevice {
     @Override
     public void close() {
         closed = true;
+        if (transmitter != null) {
+            transmitter.close();
+        }
         synchronized (this) {
             notifyAll();
         }

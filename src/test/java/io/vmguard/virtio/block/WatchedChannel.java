@@ -7,19 +7,36 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A real file channel with a window on it: counts force(true) calls (fsync), and can be told to fail
  * writes the way a full or broken disk does.
  */
-final class WatchedChannel extends FileChannel {
+public final class WatchedChannel extends FileChannel {
     private final FileChannel file;
-    final AtomicInteger forces = new AtomicInteger();
-    volatile boolean failWrites;
+    public final AtomicInteger forces = new AtomicInteger();
+    public volatile boolean failWrites;
+    /** When set, writes wait for it to open: a slow disk, so a test can look at a request under way. */
+    public volatile CountDownLatch holdWrites;
+    /** Counted down when a write arrives (before it is held). */
+    public final CountDownLatch writeArrived = new CountDownLatch(1);
 
-    WatchedChannel(FileChannel file) {
+    public WatchedChannel(FileChannel file) {
         this.file = file;
+    }
+
+    /** A writable disk over {@code image} seen through a fresh watched channel, served on I/O thread {@code ioThread} (null: inline). */
+    public static VirtioBlock device(Path image, WatchedChannel channel, String ioThread) throws IOException {
+        return new VirtioBlock(new DiskImage(image, channel, false), "watched", ioThread);
+    }
+
+    /** A watched channel over {@code image}, open for reading and writing. */
+    public static WatchedChannel open(Path image) throws IOException {
+        return new WatchedChannel(FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE));
     }
 
     @Override
@@ -30,8 +47,23 @@ final class WatchedChannel extends FileChannel {
         }
     }
 
+    /** Waits while {@link #holdWrites} is shut. */
+    private void arrive() throws IOException {
+        writeArrived.countDown();
+        CountDownLatch hold = holdWrites;
+        if (hold != null) {
+            try {
+                hold.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted");
+            }
+        }
+    }
+
     @Override
     public int write(ByteBuffer src, long position) throws IOException {
+        arrive();
         if (failWrites) {
             throw new IOException("No space left on device");
         }
@@ -55,6 +87,7 @@ final class WatchedChannel extends FileChannel {
 
     @Override
     public int write(ByteBuffer src) throws IOException {
+        arrive();
         if (failWrites) {
             throw new IOException("No space left on device");
         }
@@ -63,6 +96,7 @@ final class WatchedChannel extends FileChannel {
 
     @Override
     public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+        arrive();
         if (failWrites) {
             throw new IOException("No space left on device");
         }

@@ -381,4 +381,53 @@ class VirtioConsoleTest {
         console.readConfig(0, word);
         assertEquals(0, word.get(ValueLayout.JAVA_INT_UNALIGNED, 0), "no size: cols and rows read as zero");
     }
+
+    @Test
+    void aBlockedHostStreamHoldsUpOnlyOutputNotAResetOrTheControlQueues() throws Exception {
+        java.util.concurrent.CountDownLatch writing = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch unblock = new java.util.concurrent.CountDownLatch(1);
+        OutputStream stuck = new OutputStream() {
+            @Override
+            public void write(int b) {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] bytes, int offset, int length) {
+                writing.countDown();
+                try {
+                    unblock.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        };
+        start(InputStream.nullInputStream(), stuck);
+        activateMultiport();
+        transmit.offer(Buffer.readable(ram.put("hello".getBytes(java.nio.charset.StandardCharsets.US_ASCII)), 5));
+        Thread vcpu = Thread.ofPlatform().start(() -> {
+            try {
+                console.queueNotified(VirtioConsole.TRANSMIT_QUEUE);
+            } catch (QueueException e) {
+                throw new AssertionError(e);
+            }
+        });
+        try {
+            assertTrue(writing.await(PATIENCE.toSeconds(), java.util.concurrent.TimeUnit.SECONDS), "the write began");
+            // Another vCPU's control message and a reset go through while the host stream is stuck.
+            java.util.concurrent.CompletableFuture<Void> others = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    sendControl(0, 3, 1);
+                } catch (QueueException e) {
+                    throw new AssertionError(e);
+                }
+                console.reset();
+            });
+            others.get(PATIENCE.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
+        } finally {
+            unblock.countDown();
+            vcpu.join(PATIENCE.toMillis());
+        }
+        assertTrue(transmit.takeUsed().isEmpty(), "the batch a reset cut short returns nothing to the old queue");
+    }
 }

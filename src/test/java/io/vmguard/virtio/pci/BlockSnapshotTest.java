@@ -22,6 +22,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.function.Consumer;
@@ -124,7 +125,9 @@ class BlockSnapshotTest {
         TransportRig rig = running(kind);
         request(rig, T_OUT, 0, Buffer.readable(ram.put(new byte[SECTOR]), SECTOR));
         request(rig, T_IN, 1 << 20, Buffer.writable(ram.alloc(SECTOR), SECTOR)); // past the end: IOERR
-        assertEquals(new DeviceCounters(2, SECTOR, 1, 2, 1), rig.control().counters());
+        DeviceCounters counters = rig.control().counters();
+        assertEquals(new DeviceCounters(2, SECTOR, 1, 2, 1, counters.serviceNanos()), counters);
+        assertTrue(counters.serviceNanos() > 0, "serving two requests took host time: " + counters);
     }
 
     @ParameterizedTest
@@ -195,5 +198,61 @@ class BlockSnapshotTest {
     void aRingPositionTooFarAheadIsRefused(TransportRig.Kind kind) throws Exception {
         String message = restoreFailure(kind, tree -> ((ObjectNode) queue0(tree).get("position")).put("nextAvail", 100));
         assertTrue(message.startsWith("snapshot field transport.control.queues.0.position.nextAvail is 100"), message);
+    }
+
+    @ParameterizedTest
+    @EnumSource(TransportRig.Kind.class)
+    void aSnapshotTakenWhileTheIoThreadIsMidRequestRestoresWithTheRequestWhole(TransportRig.Kind kind) throws Exception {
+        image = dir.resolve("disk.img");
+        Files.write(image, new byte[64 * 1024]);
+        io.vmguard.virtio.block.WatchedChannel channel = io.vmguard.virtio.block.WatchedChannel.open(image);
+        device = io.vmguard.virtio.block.WatchedChannel.device(image, channel, "io-blk-snapshot");
+        TransportRig rig = kind.build(device, ram, true);
+        assertTrue(rig.driver().negotiate(FEATURES));
+        rig.driver().enableQueue(0, rings.layout());
+        rig.driver().status(rig.driver().status() | DeviceStatus.DRIVER_OK);
+
+        channel.holdWrites = new java.util.concurrent.CountDownLatch(1);
+        byte[] data = new byte[SECTOR];
+        new Random(11).nextBytes(data);
+        long status = ram.alloc(1);
+        byte[] header = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putInt(T_OUT).putInt(0).putLong(5).array();
+        rings.offer(Buffer.readable(ram.put(header), 16), Buffer.readable(ram.put(data), SECTOR), Buffer.writable(status, 1));
+        rig.driver().kick(0); // returns at once: the I/O thread has the request
+        assertTrue(channel.writeArrived.await(10, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(0, rings.usedIndex(), "mid-request");
+
+        java.util.concurrent.CompletableFuture<Void> pause = java.util.concurrent.CompletableFuture.runAsync(() -> rig.control().pause());
+        Thread.sleep(200);
+        assertTrue(!pause.isDone(), "the snapshot's pause waits for the request under way");
+        channel.holdWrites.countDown();
+        pause.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(1, rings.usedIndex(), "complete before anything is saved");
+        assertEquals(0, ram.memory().readByte(status));
+
+        StateWriter out = StateWriter.root();
+        rig.save(out);
+        ObjectNode tree = TransportRig.jsonCopy(out);
+        device.close();
+        device = VirtioBlock.open(new DiskConfig(image, false), "io-blk-restored");
+        TransportRig restored = kind.build(device, ram, false);
+        restored.restore(StateReader.of(tree));
+        restored.control().resume();
+
+        assertArrayEquals(data, Arrays.copyOfRange(Files.readAllBytes(image), 5 * SECTOR, 6 * SECTOR), "the write is on disk");
+        rings.takeUsed();
+        long into = ram.alloc(SECTOR);
+        long readStatus = ram.alloc(1);
+        ram.memory().writeByte(readStatus, (byte) 0x7f);
+        byte[] readHeader = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putInt(T_IN).putInt(0).putLong(5).array();
+        rings.offer(Buffer.readable(ram.put(readHeader), 16), Buffer.writable(into, SECTOR), Buffer.writable(readStatus, 1));
+        restored.driver().kick(0);
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (rings.usedIndex() < 2 && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        assertEquals(2, rings.usedIndex(), "the restored disk goes on from the snapshot's used index");
+        assertEquals(0, ram.memory().readByte(readStatus));
+        assertArrayEquals(data, ram.read(into, SECTOR));
     }
 }
