@@ -170,6 +170,7 @@ public final class RunCommand implements Callable<Integer> {
         RunOutcome outcome;
         long started = System.nanoTime();
         java.util.OptionalLong instructions;
+        java.util.Map<String, io.vmguard.net.FrameLatency.Snapshot> netLatency;
         try (Vm vm = Vm.create(config, selected, setup.events(), guestProtection); ApiServer server = serve(vm, setup, endpoints);
              ThreadPlacer placer = new ThreadPlacer(hostScheduling.policy())) {
             vm.attachAntivirus(scanning);
@@ -178,6 +179,7 @@ public final class RunCommand implements Callable<Integer> {
             vm.attachIntrospection(introspection);
             outcome = vm.awaitOutcome();
             instructions = vm.instructionsExecuted();
+            netLatency = vm.netLatency();
         } catch (VmException e) {
             throw new CliException(e.getMessage());
         } catch (InterruptedException e) {
@@ -191,7 +193,7 @@ public final class RunCommand implements Callable<Integer> {
         int status = report(outcome, guestScript(config.commandLine()));
         if (stats != null) {
             new RunStats(selected.name(), outcome, status, System.nanoTime() - started, instructions, log.printed(),
-                    log.suppressed()).writeTo(stats);
+                    log.suppressed(), netLatency).writeTo(stats);
         }
         return status;
     }

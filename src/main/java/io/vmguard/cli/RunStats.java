@@ -2,19 +2,22 @@ package io.vmguard.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vmguard.net.FrameLatency;
 import io.vmguard.vmm.RunOutcome;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.OptionalLong;
 
 /**
  * What a run cost, written as one JSON object for scripts and benchmarks ({@code vmguard run --stats FILE}):
  * engine, how it ended, wall time, guest instructions where the engine counts them, and the lines the guest
- * caused in the rate-limited guest log (printed and suppressed).
+ * caused in the rate-limited guest log (printed and suppressed), and each virtio-net card's own latency figures
+ * (arrival to guest, kick to wire, in nanoseconds; notifications and interrupts).
  */
 record RunStats(String engine, RunOutcome outcome, int exitStatus, long wallNanos, OptionalLong instructions,
-                long guestLogLines, long guestLogSuppressed) {
+                long guestLogLines, long guestLogSuppressed, Map<String, FrameLatency.Snapshot> netLatency) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     String toJson() {
@@ -39,6 +42,9 @@ record RunStats(String engine, RunOutcome outcome, int exitStatus, long wallNano
         ObjectNode log = json.putObject("guest_log");
         log.put("printed", guestLogLines);
         log.put("suppressed", guestLogSuppressed);
+        if (!netLatency.isEmpty()) {
+            json.set("net_latency", JSON.valueToTree(netLatency));
+        }
         return json + "\n";
     }
 

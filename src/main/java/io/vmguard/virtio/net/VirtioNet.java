@@ -1,6 +1,7 @@
 package io.vmguard.virtio.net;
 
 import io.vmguard.dma.DmaFault;
+import io.vmguard.net.FrameLatency;
 import io.vmguard.net.MacAddress;
 import io.vmguard.net.NetBackend;
 import io.vmguard.net.NetException;
@@ -82,10 +83,14 @@ public final class VirtioNet implements VirtioDevice {
     private final AtomicLong dropped = new AtomicLong();
     private final PauseGate gate = new PauseGate();
     private final DeviceMeter meter = new DeviceMeter();
+    /** Time from a frame's arrival to the guest, and from a kick to the wire (issue 17). */
+    private final FrameLatency latency = new FrameLatency();
 
     private final AtomicBoolean backendFailed = new AtomicBoolean();
     private DeviceContext context;
     private int heldLength;
+    /** When the held frame came from the backend ({@link FrameLatency#arrived}); 0 for one restored from a snapshot. */
+    private long heldSince;
     /** The MAC a restore keeps instead of the snapshot's; null to take the snapshot's. */
     private MacAddress restoreMac;
     private volatile boolean closed;
@@ -137,7 +142,8 @@ public final class VirtioNet implements VirtioDevice {
                 return;
             }
             try {
-                Signal.decideThenSend(this, this::transmit);
+                long kickedAt = latency.kicked();
+                Signal.decideThenSend(this, () -> transmit(kickedAt));
             } finally {
                 gate.exit();
             }
@@ -149,7 +155,7 @@ public final class VirtioNet implements VirtioDevice {
     }
 
     /** Sends every frame the driver made available; under the lock. */
-    private Signal transmit() throws QueueException {
+    private Signal transmit(long kickedAt) throws QueueException {
         Virtqueue queue = context == null ? null : context.queue(TRANSMIT_QUEUE);
         if (queue == null) {
             return Signal.NONE;
@@ -164,6 +170,7 @@ public final class VirtioNet implements VirtioDevice {
                 try {
                     chain.read(context.dma(), HEADER_BYTES, frame);
                     backend.send(frame); // a frame the wire loses is counted by the backend
+                    latency.sent(kickedAt);
                     meter.completed(frameBytes);
                 } catch (DmaFault fault) {
                     meter.failed();
@@ -175,7 +182,11 @@ public final class VirtioNet implements VirtioDevice {
             }
             queue.addUsed(chain.head(), 0);
         }
-        return queue.needsInterrupt() ? Signal.usedBuffers(context, TRANSMIT_QUEUE) : Signal.NONE;
+        if (!queue.needsInterrupt()) {
+            return Signal.NONE;
+        }
+        latency.transmitInterrupt();
+        return Signal.usedBuffers(context, TRANSMIT_QUEUE);
     }
 
     private void drop() {
@@ -228,6 +239,7 @@ public final class VirtioNet implements VirtioDevice {
         }
         MemorySegment.copy(receiveFrame, 0, heldFrame, 0, length);
         heldLength = length;
+        heldSince = latency.arrived();
     }
 
     /** Puts the held frame into the guest's next receive buffer, waiting for one if need be; nothing while paused. */
@@ -273,7 +285,10 @@ public final class VirtioNet implements VirtioDevice {
                 meter.completed(length);
             }
             queue.addUsed(chain.head(), written);
-            return queue.needsInterrupt() ? Signal.usedBuffers(context, RECEIVE_QUEUE) : Signal.NONE;
+            boolean interrupt = queue.needsInterrupt();
+            latency.delivered(heldSince, interrupt);
+            heldSince = 0;
+            return interrupt ? Signal.usedBuffers(context, RECEIVE_QUEUE) : Signal.NONE;
         } catch (QueueException | DmaFault e) {
             heldLength = 0;
             meter.failed();
@@ -312,6 +327,11 @@ public final class VirtioNet implements VirtioDevice {
     @Override
     public void resume() {
         gate.resume();
+    }
+
+    /** vmguard's own latency figures for this card: arrival to guest, kick to wire, notifications, interrupts. */
+    public FrameLatency latency() {
+        return latency;
     }
 
     @Override
@@ -356,6 +376,7 @@ public final class VirtioNet implements VirtioDevice {
         config.set(SHORT, STATUS_OFFSET, (short) linkStatus);
         MemorySegment.copy(frame, 0, heldFrame, ValueLayout.JAVA_BYTE, 0, frame.length);
         heldLength = frame.length;
+        heldSince = 0;
     }
 
     private static String field(StateReader in, String key) {
