@@ -30,12 +30,15 @@ public final class SchedSampler {
     /** Samples {@code pids} (name to pid) until {@code stopFile} exists or {@code limit} passed; writes {@code out}. */
     public static void run(Map<String, Long> pids, Path stopFile, Duration limit, Path out) throws IOException, InterruptedException {
         Map<String, List<ThreadSchedStat>> first = new LinkedHashMap<>();
-        Map<String, List<ThreadSchedStat>> last = new LinkedHashMap<>();
+        // Each thread's latest reading: a thread that ends before the stop (a vCPU of a guest that powered off
+        // at its last marker) keeps the figures it had.
+        Map<String, Map<Integer, ThreadSchedStat>> last = new LinkedHashMap<>();
         for (Map.Entry<String, Long> entry : pids.entrySet()) {
             List<ThreadSchedStat> reading = readOrNull(entry.getValue());
             if (reading != null) {
                 first.put(entry.getKey(), reading);
-                last.put(entry.getKey(), reading);
+                last.put(entry.getKey(), new LinkedHashMap<>());
+                remember(last.get(entry.getKey()), reading);
             }
         }
         long start = System.nanoTime();
@@ -47,7 +50,7 @@ public final class SchedSampler {
             for (String name : first.keySet()) {
                 List<ThreadSchedStat> reading = readOrNull(pids.get(name));
                 if (reading != null) {
-                    last.put(name, reading);
+                    remember(last.get(name), reading);
                     lastAt.put(name, System.nanoTime());
                 }
             }
@@ -57,10 +60,14 @@ public final class SchedSampler {
         ObjectNode processes = root.putObject("processes");
         for (String name : first.keySet()) {
             SchedSample sample = SchedSample.between(pids.get(name), Duration.ofNanos(lastAt.get(name) - start), first.get(name),
-                    last.get(name));
+                    List.copyOf(last.get(name).values()));
             processes.set(name, toJson(sample));
         }
         Files.writeString(out, root.toPrettyString() + "\n");
+    }
+
+    private static void remember(Map<Integer, ThreadSchedStat> latest, List<ThreadSchedStat> reading) {
+        reading.forEach(stat -> latest.put(stat.thread().tid(), stat));
     }
 
     private static List<ThreadSchedStat> readOrNull(long pid) throws IOException {
