@@ -119,7 +119,8 @@ class InterferenceReportTest {
             } else {
                 String svg = Files.readString(file);
                 assertTrue(svg.contains("<svg xmlns="), name);
-                String named = name.startsWith("vs-neighbours") ? "TCP throughput (idle)" : "cpu1";
+                String named = name.startsWith("vs-neighbours") ? "TCP throughput (idle)"
+                        : name.startsWith("runqueue-wait") ? "A io threads" : "cpu1";
                 assertTrue(svg.contains(named), name + " names its series: " + named);
             }
         }
