@@ -24,9 +24,9 @@ import org.jfree.svg.SVGGraphics2D;
 import org.jfree.svg.SVGUtils;
 
 /**
- * The benchmark's three plots, each as PNG and SVG: A's ping RTT distribution per scenario (CDF), A's
- * throughput against the number of CPU-bound neighbours (relative to alone, with and without each mitigation),
- * and the run-queue wait of A's threads by role in each scenario.
+ * The benchmark's plots, each as PNG and SVG: A's ping RTT distribution per scenario (CDF), A's throughput
+ * against the number of CPU-bound neighbours (relative to alone), each mitigation against the goal, and the
+ * run-queue wait of A's threads by role in each scenario.
  */
 public final class InterferencePlots {
     static final int WIDTH = 900;
@@ -34,13 +34,14 @@ public final class InterferencePlots {
 
     private InterferencePlots() {}
 
-    /** Writes rtt-cdf, vs-neighbours and runqueue-wait (.png and .svg) into {@code dir}; returns the files. */
+    /** Writes rtt-cdf, vs-neighbours, mitigations and runqueue-wait (.png and .svg) into {@code dir}; returns the files. */
     public static List<Path> write(InterferenceReport report, Path dir) throws IOException {
         System.setProperty("java.awt.headless", "true");
         Files.createDirectories(dir);
         List<Path> files = new ArrayList<>();
         files.addAll(save(rttCdf(report), dir, "rtt-cdf"));
         files.addAll(save(versusNeighbours(report), dir, "vs-neighbours"));
+        files.addAll(save(mitigations(report), dir, "mitigations"));
         files.addAll(save(runQueueWait(report), dir, "runqueue-wait"));
         return files;
     }
@@ -73,29 +74,12 @@ public final class InterferencePlots {
         ScenarioRun base = report.baseline();
         Map<String, XYSeries> series = new LinkedHashMap<>();
         for (ScenarioRun run : report.runs()) {
-            boolean cpu = run.kind().equals("cpu");
-            if (base == null || !(cpu || run == base)) {
+            if (base == null || !(run == base || run.kind().equals("cpu") && run.mitigation().equals("none"))) {
                 continue;
             }
-            List<String> mitigations = run == base ? List.of("none") : List.of(run.mitigation());
-            for (String mitigation : mitigations) {
-                String suffix = mitigation.equals("none") ? "" : " (" + mitigation + ")";
-                add(series, "TCP throughput" + suffix, run.neighbours(), InterferenceReport.ratio(run.tcp().median(), base.tcp().median()));
-                add(series, "RR transactions/s" + suffix, run.neighbours(), InterferenceReport.ratio(run.rrTps().median(), base.rrTps().median()));
-                add(series, "1 / median ping RTT" + suffix, run.neighbours(), InterferenceReport.ratio(base.rtt().median(), run.rtt().median()));
-            }
-        }
-        // Mitigated series start from the same alone point as the plain ones.
-        if (base != null) {
-            for (Map.Entry<String, XYSeries> entry : series.entrySet()) {
-                if (entry.getKey().contains("(") && entry.getValue().indexOf(0) < 0) {
-                    String plain = entry.getKey().substring(0, entry.getKey().indexOf(" ("));
-                    XYSeries alone = series.get(plain);
-                    if (alone != null && alone.indexOf(0) >= 0) {
-                        entry.getValue().add(0, alone.getY(alone.indexOf(0)));
-                    }
-                }
-            }
+            add(series, "TCP throughput", run.neighbours(), InterferenceReport.ratio(run.tcp().median(), base.tcp().median()));
+            add(series, "RR transactions/s", run.neighbours(), InterferenceReport.ratio(run.rrTps().median(), base.rrTps().median()));
+            add(series, "1 / median ping RTT", run.neighbours(), InterferenceReport.ratio(base.rtt().median(), run.rtt().median()));
         }
         XYSeriesCollection data = new XYSeriesCollection();
         series.values().forEach(data::addSeries);
@@ -105,6 +89,34 @@ public final class InterferencePlots {
         chart.getXYPlot().setRenderer(renderer);
         style(chart);
         return chart;
+    }
+
+    /** Each scenario with CPU-bound neighbours, mitigated or not, against alone: the goal lines are 0.7 and 0.5. */
+    static JFreeChart mitigations(InterferenceReport report) {
+        ScenarioRun base = report.baseline();
+        DefaultCategoryDataset data = new DefaultCategoryDataset();
+        for (ScenarioRun run : report.runs()) {
+            if (base == null || !run.kind().equals("cpu")) {
+                continue;
+            }
+            String label = run.mitigation().equals("none") ? run.name() : run.name() + " (" + run.mitigation() + ")";
+            data.addValue(nanToZero(InterferenceReport.ratio(run.tcp().median(), base.tcp().median())), "TCP throughput", label);
+            data.addValue(nanToZero(InterferenceReport.ratio(run.rrTps().median(), base.rrTps().median())), "RR transactions/s", label);
+            data.addValue(nanToZero(InterferenceReport.ratio(base.rtt().median(), run.rtt().median())), "1 / median ping RTT", label);
+        }
+        JFreeChart chart = ChartFactory.createBarChart("With CPU-bound neighbours, and each mitigation (1.0 = alone; goal: TCP >= 0.7, 1/RTT >= 0.5)",
+                "scenario", "relative to alone", data, PlotOrientation.VERTICAL, true, false, false);
+        chart.getCategoryPlot().getDomainAxis().setCategoryLabelPositions(org.jfree.chart.axis.CategoryLabelPositions.UP_45);
+        chart.getCategoryPlot().addRangeMarker(new org.jfree.chart.plot.ValueMarker(InterferenceReport.TCP_GOAL, Color.DARK_GRAY,
+                new java.awt.BasicStroke(1.5f)));
+        chart.getCategoryPlot().addRangeMarker(new org.jfree.chart.plot.ValueMarker(1 / InterferenceReport.RTT_GOAL, Color.GRAY,
+                new java.awt.BasicStroke(1f, java.awt.BasicStroke.CAP_BUTT, java.awt.BasicStroke.JOIN_MITER, 1f, new float[] {6f, 4f}, 0f)));
+        style(chart);
+        return chart;
+    }
+
+    private static double nanToZero(double value) {
+        return Double.isNaN(value) ? 0 : value;
     }
 
     private static void add(Map<String, XYSeries> series, String name, int x, double y) {

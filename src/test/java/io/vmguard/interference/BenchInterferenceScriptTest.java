@@ -61,7 +61,7 @@ class BenchInterferenceScriptTest {
         JsonNode neighbour = scenarios.get(1).path("sched").path("n1").path("by_role").path("vcpu");
         // The neighbour's vCPU is busy the whole window: a large share of a core, however loaded the host.
         assertTrue(neighbour.path("cpu_share").asDouble() > 0.2, "the neighbour's vCPU ran: " + neighbour);
-        for (String plot : List.of("rtt-cdf", "vs-neighbours", "runqueue-wait")) {
+        for (String plot : List.of("rtt-cdf", "vs-neighbours", "mitigations", "runqueue-wait")) {
             for (String ext : List.of(".png", ".svg")) {
                 assertTrue(Files.size(out.resolve(plot + ext)) > 5_000, plot + ext);
             }

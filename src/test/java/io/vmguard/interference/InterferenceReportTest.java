@@ -107,7 +107,7 @@ class InterferenceReportTest {
     @Test
     void thePlotsAreWrittenAsPngAndSvgOfSaneSizes(@TempDir Path tmp) throws Exception {
         List<Path> files = InterferencePlots.write(InterferenceReport.read(raw(tmp)), tmp.resolve("plots"));
-        assertEquals(6, files.size());
+        assertEquals(8, files.size());
         for (Path file : files) {
             long size = Files.size(file);
             assertTrue(size > 5_000 && size < 2_000_000, file + " has " + size + " bytes");
@@ -119,7 +119,8 @@ class InterferenceReportTest {
             } else {
                 String svg = Files.readString(file);
                 assertTrue(svg.contains("<svg xmlns="), name);
-                String named = name.startsWith("vs-neighbours") ? "TCP throughput (idle)"
+                String named = name.startsWith("vs-neighbours") ? "1 / median ping RTT"
+                        : name.startsWith("mitigations") ? "goal: TCP"
                         : name.startsWith("runqueue-wait") ? "A io threads" : "cpu1";
                 assertTrue(svg.contains(named), name + " names its series: " + named);
             }
