@@ -26,6 +26,10 @@ public final class SchedulingOptions {
             description = "nice value of the I/O threads (-20..19; below 0 needs CAP_SYS_NICE), e.g. above the vCPUs")
     Integer ioNice;
 
+    @Option(names = "--other-nice", paramLabel = "N",
+            description = "nice value of the VM's other threads (-20..19): the JVM's compilers and GC, the API, the watchdog")
+    Integer otherNice;
+
     @Option(names = "--vcpu-sched", paramLabel = "normal|batch|idle",
             description = "host scheduling class of the vCPU threads: batch or idle for a batch VM that should yield to others")
     String vcpuSched;
@@ -49,6 +53,9 @@ public final class SchedulingOptions {
             }
             if (ioNice != null) {
                 policy = policy.with(ThreadRole.IO, policy.forRole(ThreadRole.IO).withNice(ioNice));
+            }
+            if (otherNice != null) {
+                policy = policy.with(ThreadRole.OTHER, policy.forRole(ThreadRole.OTHER).withNice(otherNice));
             }
             if (vcpuSched != null) {
                 policy = policy.with(ThreadRole.VCPU, policy.forRole(ThreadRole.VCPU).withSchedClass(SchedClass.fromWord(vcpuSched)));

@@ -21,8 +21,8 @@ class SchedulingOptionsTest {
     @Test
     void perClassAffinityNiceAndClassReachThePolicy() throws CliException {
         HostScheduling settings = parse("--cpu-affinity", "0-1", "--cpu-affinity", "io=1", "--vcpu-nice", "10",
-                "--io-nice", "-5", "--vcpu-sched", "idle");
-        assertEquals("vcpu: nice 10, idle, CPUs 0-1; io: nice -5, CPUs 1; other: CPUs 0-1", settings.policy().toString());
+                "--io-nice", "-5", "--other-nice", "2", "--vcpu-sched", "idle");
+        assertEquals("vcpu: nice 10, idle, CPUs 0-1; io: nice -5, CPUs 1; other: nice 2, CPUs 0-1", settings.policy().toString());
         assertEquals(Optional.of(SchedClass.IDLE), settings.policy().forRole(ThreadRole.VCPU).schedClass());
     }
 
@@ -36,7 +36,7 @@ class SchedulingOptionsTest {
     @Test
     void badValuesAreOneLineErrors() {
         for (List<String> bad : List.of(List.of("--cpu-affinity", "gpu=0"), List.of("--cpu-affinity", "0-"),
-                List.of("--vcpu-nice", "25"), List.of("--vcpu-sched", "fifo"), List.of("--cpu-weight", "0"),
+                List.of("--vcpu-nice", "25"), List.of("--other-nice", "-21"), List.of("--vcpu-sched", "fifo"), List.of("--cpu-weight", "0"),
                 List.of("--cpu-max", "half"), List.of("--cpu-max", "1/2/3"))) {
             CliException e = assertThrows(CliException.class, () -> parse(bad.toArray(String[]::new)), bad.toString());
             assertEquals(-1, e.getMessage().indexOf('\n'), e.getMessage());
