@@ -63,16 +63,18 @@ public final class SchedulingOptions {
         } catch (IllegalArgumentException e) {
             throw new CliException(e.getMessage());
         }
-        Optional<long[]> max = Optional.empty();
+        Optional<HostScheduling.CpuMax> max = Optional.empty();
         if (cpuMax != null) {
             String[] parts = cpuMax.split("/", -1);
             try {
-                max = Optional.of(new long[] {Long.parseLong(parts[0]), parts.length == 2 ? Long.parseLong(parts[1]) : 100_000});
+                if (parts.length > 2) {
+                    throw new NumberFormatException();
+                }
+                max = Optional.of(new HostScheduling.CpuMax(Long.parseLong(parts[0]), parts.length == 2 ? Long.parseLong(parts[1]) : 100_000));
             } catch (NumberFormatException e) {
                 throw new CliException("--cpu-max takes QUOTA/PERIOD in microseconds (e.g. 50000/100000), not '" + clip(cpuMax) + "'");
-            }
-            if (parts.length > 2) {
-                throw new CliException("--cpu-max takes QUOTA/PERIOD in microseconds (e.g. 50000/100000), not '" + clip(cpuMax) + "'");
+            } catch (IllegalArgumentException e) {
+                throw new CliException("--cpu-max: " + e.getMessage());
             }
         }
         if (cpuWeight != null && (cpuWeight < CgroupCpu.WEIGHT_MIN || cpuWeight > CgroupCpu.WEIGHT_MAX)) {

@@ -24,6 +24,7 @@ class SchedulingOptionsTest {
                 "--io-nice", "-5", "--other-nice", "2", "--vcpu-sched", "idle");
         assertEquals("vcpu: nice 10, idle, CPUs 0-1; io: nice -5, CPUs 1; other: nice 2, CPUs 0-1", settings.policy().toString());
         assertEquals(Optional.of(SchedClass.IDLE), settings.policy().forRole(ThreadRole.VCPU).schedClass());
+        assertEquals(Optional.of(new HostScheduling.CpuMax(50_000, 100_000)), parse("--cpu-max", "50000/100000").cpuMax());
     }
 
     @Test
@@ -37,7 +38,7 @@ class SchedulingOptionsTest {
     void badValuesAreOneLineErrors() {
         for (List<String> bad : List.of(List.of("--cpu-affinity", "gpu=0"), List.of("--cpu-affinity", "0-"),
                 List.of("--vcpu-nice", "25"), List.of("--other-nice", "-21"), List.of("--vcpu-sched", "fifo"), List.of("--cpu-weight", "0"),
-                List.of("--cpu-max", "half"), List.of("--cpu-max", "1/2/3"))) {
+                List.of("--cpu-max", "half"), List.of("--cpu-max", "1/2/3"), List.of("--cpu-max", "10/100000"))) {
             CliException e = assertThrows(CliException.class, () -> parse(bad.toArray(String[]::new)), bad.toString());
             assertEquals(-1, e.getMessage().indexOf('\n'), e.getMessage());
         }
