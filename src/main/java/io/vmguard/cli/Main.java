@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         version = "vmguard " + Version.NUMBER, subcommands = {RunCommand.class, ServeCommand.class,
         ClientCommands.Status.class, ClientCommands.Pause.class, ClientCommands.Resume.class,
         ClientCommands.Snapshot.class, ClientCommands.Restore.class, ClientCommands.Events.class, VmiCommands.class,
-        ScanCommand.class})
+        ScanCommand.class, SchedSampleCommand.class, InterferenceReportCommand.class})
 public final class Main implements Runnable {
     /** Bad usage: unknown options, values that do not parse. */
     public static final int EXIT_USAGE = 2;

@@ -20,6 +20,9 @@ import io.vmguard.vmm.VirtioTransport;
 import io.vmguard.vmm.IntrospectionSettings;
 import io.vmguard.vmm.Vm;
 import io.vmguard.vmm.VmConfig;
+import io.vmguard.sched.HostScheduling;
+import io.vmguard.sched.ThreadPlacer;
+import io.vmguard.sys.NativeException;
 import io.vmguard.vmm.VmException;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -115,6 +118,11 @@ public final class RunCommand implements Callable<Integer> {
     @Mixin
     ProtectionOptions protection;
 
+    @Mixin
+    SchedulingOptions scheduling;
+
+    private HostScheduling hostScheduling = HostScheduling.NONE;
+
     private GuestProtection guestProtection;
 
     @Override
@@ -124,9 +132,11 @@ public final class RunCommand implements Callable<Integer> {
         VmConfig config = config();
         AntivirusSettings scanning = av.settings();
         guestProtection = protection.protection();
+        hostScheduling = scheduling.settings();
         try {
             HostHardening.apply();
-        } catch (VmException e) {
+            hostScheduling.applyCgroup();
+        } catch (VmException | IOException e) {
             throw new CliException(e.getMessage());
         }
         try (VmEventsSetup setup = vmEvents.open()) {
@@ -161,13 +171,17 @@ public final class RunCommand implements Callable<Integer> {
         long started = System.nanoTime();
         java.util.OptionalLong instructions;
         java.util.Map<String, io.vmguard.virtio.DeviceCounters> devices;
-        try (Vm vm = Vm.create(config, selected, setup.events(), guestProtection); ApiServer server = serve(vm, setup, endpoints)) {
+        java.util.Map<String, io.vmguard.net.FrameLatency.Snapshot> netLatency;
+        try (Vm vm = Vm.create(config, selected, setup.events(), guestProtection); ApiServer server = serve(vm, setup, endpoints);
+             ThreadPlacer placer = new ThreadPlacer(hostScheduling.policy())) {
             vm.attachAntivirus(scanning);
             vm.start();
+            placeThreads(placer);
             vm.attachIntrospection(introspection);
             outcome = vm.awaitOutcome();
             instructions = vm.instructionsExecuted();
             devices = vm.deviceCounters();
+            netLatency = vm.netLatency();
         } catch (VmException e) {
             throw new CliException(e.getMessage());
         } catch (InterruptedException e) {
@@ -181,9 +195,18 @@ public final class RunCommand implements Callable<Integer> {
         int status = report(outcome, guestScript(config.commandLine()));
         if (stats != null) {
             new RunStats(selected.name(), outcome, status, System.nanoTime() - started, instructions, log.printed(),
-                    log.suppressed(), devices).writeTo(stats);
+                    log.suppressed(), devices, netLatency).writeTo(stats);
         }
         return status;
+    }
+
+    /** Puts the VM's threads (the vCPUs now started, the devices' I/O threads) where --cpu-affinity and the rest say. */
+    private static void placeThreads(ThreadPlacer placer) throws CliException {
+        try {
+            placer.start();
+        } catch (NativeException | IOException e) {
+            throw new CliException("cannot schedule the VM's threads as asked: " + e.getMessage());
+        }
     }
 
     private VmConfig config() throws CliException {

@@ -3,6 +3,7 @@ package io.vmguard.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vmguard.virtio.DeviceCounters;
+import io.vmguard.net.FrameLatency;
 import io.vmguard.vmm.RunOutcome;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -13,11 +14,14 @@ import java.util.OptionalLong;
 /**
  * What a run cost, written as one JSON object for scripts and benchmarks ({@code vmguard run --stats FILE}):
  * engine, how it ended, wall time, guest instructions where the engine counts them, the lines the guest
- * caused in the rate-limited guest log (printed and suppressed), and each virtio device's counters (requests,
- * bytes, kicks, interrupts, host time serving requests): where an I/O benchmark's time goes.
+ * caused in the rate-limited guest log (printed and suppressed), each virtio device's counters (requests,
+ * bytes, kicks, interrupts, host time serving requests): where an I/O benchmark's time goes, and each
+ * virtio-net card's own latency figures (arrival to guest, kick to wire, in nanoseconds; notifications and
+ * interrupts).
  */
 record RunStats(String engine, RunOutcome outcome, int exitStatus, long wallNanos, OptionalLong instructions,
-                long guestLogLines, long guestLogSuppressed, Map<String, DeviceCounters> devices) {
+                long guestLogLines, long guestLogSuppressed, Map<String, DeviceCounters> devices,
+                Map<String, FrameLatency.Snapshot> netLatency) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     String toJson() {
@@ -50,6 +54,9 @@ record RunStats(String engine, RunOutcome outcome, int exitStatus, long wallNano
                 .put("notifications", counters.notifications())
                 .put("interrupts", counters.interrupts())
                 .put("service_nanos", counters.serviceNanos()));
+        if (!netLatency.isEmpty()) {
+            json.set("net_latency", JSON.valueToTree(netLatency));
+        }
         return json + "\n";
     }
 

@@ -682,6 +682,135 @@ public final class Libc {
         }
     }
 
+    // Host scheduling of vmguard's own threads (issue 17): nice, policy and CPU affinity per thread.
+    public static final int SCHED_OTHER = 0;
+    public static final int SCHED_BATCH = 3;
+    public static final int SCHED_IDLE = 5;
+    public static final int PRIO_PROCESS = 0;
+    private static final long SYS_GETPRIORITY = 140;
+    private static final long SYS_SCHED_SETATTR = 314;
+    private static final long SYS_SCHED_GETATTR = 315;
+    private static final MethodHandle GETTID = bind("gettid", FunctionDescriptor.of(ValueLayout.JAVA_INT));
+    private static final MethodHandle SETPRIORITY = bind("setpriority",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final MethodHandle SCHED_SETAFFINITY = bind("sched_setaffinity",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
+    private static final MethodHandle SCHED_GETAFFINITY = bind("sched_getaffinity",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
+    private static final MethodHandle SYSCALL4 = bind("syscall",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
+            Linker.Option.firstVariadicArg(1));
+
+    /** The calling thread's kernel id (what /proc/PID/task/ lists and the sched_* calls take). */
+    public static int gettid() {
+        try (Arena arena = Arena.ofConfined()) {
+            return (int) GETTID.invokeExact(arena.allocate(CALL_STATE));
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** setpriority(PRIO_PROCESS, tid, nice): on Linux a thread id names one thread, so this sets one thread's nice. */
+    public static void setNice(int tid, int nice) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            if ((int) SETPRIORITY.invokeExact(state, PRIO_PROCESS, tid, nice) < 0) {
+                throw NativeException.of("setpriority of thread " + tid + " to " + nice, errno(state));
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * One thread's nice value, through the raw getpriority system call: it returns 20 - nice (1..40), never
+     * -1 for a valid thread, where glibc's wrapper returns -1 both for nice -1 and for an error.
+     */
+    public static int getNice(int tid) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            long raw = (long) SYSCALL4.invokeExact(state, SYS_GETPRIORITY, (long) PRIO_PROCESS, (long) tid, 0L, 0L);
+            if (raw < 0) {
+                throw NativeException.of("getpriority of thread " + tid, errno(state));
+            }
+            return 20 - (int) raw;
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * sched_setattr(2) (no glibc wrapper): puts thread {@code tid} under {@code policy} (SCHED_OTHER, SCHED_BATCH
+     * or SCHED_IDLE) at {@code nice}, in one call.
+     */
+    public static void schedSetattr(int tid, int policy, int nice) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment attr = SchedAttrLayout.of(arena, policy, nice);
+            if ((long) SYSCALL4.invokeExact(state, SYS_SCHED_SETATTR, (long) tid, attr.address(), 0L, 0L) < 0) {
+                throw NativeException.of("sched_setattr of thread " + tid + " (policy " + policy + ", nice " + nice + ")",
+                        errno(state));
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Thread {@code tid}'s scheduling policy (SCHED_OTHER, SCHED_BATCH, SCHED_IDLE, ...), by sched_getattr(2). */
+    public static int schedGetPolicy(int tid) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment attr = arena.allocate(SchedAttrLayout.LAYOUT);
+            if ((long) SYSCALL4.invokeExact(state, SYS_SCHED_GETATTR, (long) tid, attr.address(),
+                    SchedAttrLayout.LAYOUT.byteSize(), 0L) < 0) {
+                throw NativeException.of("sched_getattr of thread " + tid, errno(state));
+            }
+            return SchedAttrLayout.policy(attr);
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** sched_setaffinity(2): thread {@code tid} may run on the CPUs in {@code cpus} only. */
+    public static void schedSetaffinity(int tid, java.util.BitSet cpus) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment set = CpuSetLayout.of(arena, cpus);
+            if ((int) SCHED_SETAFFINITY.invokeExact(state, tid, set.byteSize(), set) < 0) {
+                throw NativeException.of("sched_setaffinity of thread " + tid + " to CPUs " + cpus, errno(state));
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** sched_getaffinity(2): the CPUs thread {@code tid} may run on. */
+    public static java.util.BitSet schedGetaffinity(int tid) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            MemorySegment set = arena.allocate(CpuSetLayout.LAYOUT);
+            if ((int) SCHED_GETAFFINITY.invokeExact(state, tid, set.byteSize(), set) < 0) {
+                throw NativeException.of("sched_getaffinity of thread " + tid, errno(state));
+            }
+            return CpuSetLayout.toBitSet(set);
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
     private static int errno(MemorySegment state) {
         return (int) ERRNO.get(state, 0L);
     }

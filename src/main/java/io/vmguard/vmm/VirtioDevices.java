@@ -9,6 +9,7 @@ import io.vmguard.engine.VirtualMachine;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.events.VmEvents;
 import io.vmguard.iommu.VirtioIommu;
+import io.vmguard.net.FrameLatency;
 import io.vmguard.pci.PciAddress;
 import io.vmguard.pci.PciDevice;
 import io.vmguard.pci.PciRoot;
@@ -271,6 +272,17 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
             counters.put(device.key(), device.control().counters());
         }
         return counters;
+    }
+
+    /** Each virtio-net card's own latency figures by its short name ({@code net0}, ...), in order. */
+    SequencedMap<String, FrameLatency.Snapshot> netLatency() {
+        SequencedMap<String, FrameLatency.Snapshot> latency = new LinkedHashMap<>();
+        for (Attached device : attached) {
+            if (device.device() instanceof VirtioNet net) {
+                latency.put(device.key(), net.latency().snapshot());
+            }
+        }
+        return latency;
     }
 
     /** Writes the devices' state (the tree in this class's comment). The devices must be paused. */

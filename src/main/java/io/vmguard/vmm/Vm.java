@@ -17,8 +17,10 @@ import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.HostMemory;
 import io.vmguard.memory.MemoryBackend;
 import io.vmguard.memory.MemoryImage;
+import io.vmguard.net.FrameLatency;
 import io.vmguard.pci.PciRoot;
 import io.vmguard.seal.PostCopyHelper;
+import io.vmguard.sched.HostThreadMetrics;
 import io.vmguard.seal.SealException;
 import io.vmguard.seal.SealedMemoryImage;
 import io.vmguard.seal.SealingTpm;
@@ -39,6 +41,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SequencedMap;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.UUID;
@@ -646,12 +649,22 @@ public final class Vm implements AutoCloseable {
         if (!parts.nics().isEmpty()) {
             metrics.put("nics", parts.nics().counters());
         }
+        SequencedMap<String, FrameLatency.Snapshot> latency = netLatency();
+        if (!latency.isEmpty()) {
+            metrics.put("net_latency", latency);
+        }
+        metrics.put("host_threads", HostThreadMetrics.now());
         return metrics;
     }
 
     /** Each virtio device's counters by its short name ({@code block0}, {@code net0}, ...), in order. */
     public java.util.SequencedMap<String, io.vmguard.virtio.DeviceCounters> deviceCounters() {
         return parts.virtio().counters();
+    }
+
+    /** Each virtio-net card's latency figures (arrival to guest, kick to wire) by name ({@code net0}, ...). */
+    public SequencedMap<String, FrameLatency.Snapshot> netLatency() {
+        return parts.virtio().netLatency();
     }
 
     /** Each emulated (e1000) network card's counters by name ({@code e1000-0}, ...). */

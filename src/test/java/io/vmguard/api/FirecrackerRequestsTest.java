@@ -165,6 +165,9 @@ class FirecrackerRequestsTest {
         assertEquals("Running", metrics.at("/vm/state").asText());
         assertTrue(metrics.at("/api/requests").asLong() >= 4, metrics.toString());
         assertTrue(metrics.at("/api/responses/204").asLong() >= 3, metrics.toString());
+        // The host's view of the VM's threads: the spinning vCPU has run (issue 17).
+        assertTrue(metrics.at("/vm/host_threads/by_role/vcpu/run_ns").asLong() > 0, metrics.toString());
+        assertTrue(metrics.at("/vm/host_threads/threads").findValuesAsText("name").contains("vcpu0"), metrics.toString());
         api.instance.stop("test over");
     }
 }

@@ -18,7 +18,7 @@ class RunStatsTest {
         devices.put("block0", new DeviceCounters(90, 68_161_536, 1, 59, 58, 124_007_457));
         devices.put("net0", DeviceCounters.ZERO);
         String json = new RunStats("interp", new RunOutcome.PoweredOff(0), 0, 2_000_000_000L, OptionalLong.of(100_000_000),
-                3, 0, devices).toJson();
+                3, 0, devices, Map.of()).toJson();
         JsonNode tree = new ObjectMapper().readTree(json);
         JsonNode block = tree.get("devices").get("block0");
         assertEquals(90, block.get("requests").asLong());

@@ -1,6 +1,7 @@
 package io.vmguard.virtio.net;
 
 import io.vmguard.dma.DmaFault;
+import io.vmguard.net.FrameLatency;
 import io.vmguard.net.MacAddress;
 import io.vmguard.net.NetBackend;
 import io.vmguard.net.NetException;
@@ -90,14 +91,20 @@ public final class VirtioNet implements VirtioDevice {
     private final IoThread transmitter;
     /** Held across a transmit round: one at a time uses {@link #transmitFrame}, outside the device's lock. */
     private final Object transmitLock = new Object();
+    /** When the oldest kick the transmit thread has not yet started serving came (0: none). */
+    private final AtomicLong unservedKick = new AtomicLong();
     /** Frames the device itself dropped: malformed transmits, receive buffers too small (the backend counts its own). */
     private final AtomicLong dropped = new AtomicLong();
     private final PauseGate gate = new PauseGate();
     private final DeviceMeter meter = new DeviceMeter();
+    /** Time from a frame's arrival to the guest, and from a kick to the wire (issue 17). */
+    private final FrameLatency latency = new FrameLatency();
 
     private final AtomicBoolean backendFailed = new AtomicBoolean();
     private DeviceContext context;
     private int heldLength;
+    /** When the held frame came from the backend ({@link FrameLatency#arrived}); 0 for one restored from a snapshot. */
+    private long heldSince;
     /** The MAC a restore keeps instead of the snapshot's; null to take the snapshot's. */
     private MacAddress restoreMac;
     private volatile boolean closed;
@@ -155,7 +162,9 @@ public final class VirtioNet implements VirtioDevice {
     @Override
     public void queueNotified(int queueIndex) throws QueueException {
         if (queueIndex == TRANSMIT_QUEUE) {
+            long kickedAt = latency.kicked();
             if (transmitter != null) {
+                unservedKick.compareAndSet(0, kickedAt); // the oldest kick no round has served yet
                 transmitter.kick();
                 return;
             }
@@ -163,7 +172,7 @@ public final class VirtioNet implements VirtioDevice {
                 return;
             }
             try {
-                transmitRound();
+                transmitRound(kickedAt);
             } finally {
                 gate.exit();
             }
@@ -180,7 +189,7 @@ public final class VirtioNet implements VirtioDevice {
             return; // paused: the transport kicks again at resume
         }
         try {
-            transmitRound();
+            transmitRound(unservedKick.getAndSet(0));
         } catch (QueueException | RuntimeException e) {
             Signal failure;
             synchronized (this) {
@@ -199,9 +208,10 @@ public final class VirtioNet implements VirtioDevice {
      * Sends every frame the driver made available, one at a time: copied out and returned under the lock,
      * sent after it. Stops early when a pause begins (resume kicks again). With EVENT_IDX the interrupt is
      * decided after each frame, so a driver waiting for room in a full ring hears of it at the point it
-     * asked for; without, once at the end of the round.
+     * asked for; without, once at the end of the round. {@code kickedAt}: the stamp of the kick the round
+     * serves (0: none, as at resume), for the kick-to-wire figure.
      */
-    private void transmitRound() throws QueueException {
+    private void transmitRound(long kickedAt) throws QueueException {
         synchronized (transmitLock) {
             boolean more = true;
             while (more && !gate.closed()) {
@@ -218,12 +228,18 @@ public final class VirtioNet implements VirtioDevice {
                     }
                     boolean decide = queue != null && (!more || queue.eventIdx());
                     signal = decide && queue.needsInterrupt() ? Signal.usedBuffers(context, TRANSMIT_QUEUE) : Signal.NONE;
+                    if (signal != Signal.NONE) {
+                        latency.transmitInterrupt();
+                    }
                 }
                 signal.send();
                 if (frameBytes > 0) {
                     try {
                         backend.send(transmitFrame.asSlice(0, frameBytes)); // a frame the wire loses is counted by the backend
                         meter.completed(frameBytes);
+                        if (kickedAt != 0) {
+                            latency.sent(kickedAt);
+                        }
                     } catch (NetException e) {
                         drop();
                         reportBackendFailure(e);
@@ -300,6 +316,7 @@ public final class VirtioNet implements VirtioDevice {
         }
         MemorySegment.copy(receiveFrame, 0, heldFrame, 0, length);
         heldLength = length;
+        heldSince = latency.arrived();
     }
 
     /** Puts the held frame into the guest's next receive buffer, waiting for one if need be; nothing while paused. */
@@ -347,7 +364,10 @@ public final class VirtioNet implements VirtioDevice {
             }
             queue.addUsed(chain.head(), written);
             meter.served(System.nanoTime() - started);
-            return queue.needsInterrupt() ? Signal.usedBuffers(context, RECEIVE_QUEUE) : Signal.NONE;
+            boolean interrupt = queue.needsInterrupt();
+            latency.delivered(heldSince, interrupt);
+            heldSince = 0;
+            return interrupt ? Signal.usedBuffers(context, RECEIVE_QUEUE) : Signal.NONE;
         } catch (QueueException | DmaFault e) {
             heldLength = 0;
             meter.failed();
@@ -386,6 +406,11 @@ public final class VirtioNet implements VirtioDevice {
     @Override
     public void resume() {
         gate.resume();
+    }
+
+    /** vmguard's own latency figures for this card: arrival to guest, kick to wire, notifications, interrupts. */
+    public FrameLatency latency() {
+        return latency;
     }
 
     @Override
@@ -430,6 +455,7 @@ public final class VirtioNet implements VirtioDevice {
         config.set(SHORT, STATUS_OFFSET, (short) linkStatus);
         MemorySegment.copy(frame, 0, heldFrame, ValueLayout.JAVA_BYTE, 0, frame.length);
         heldLength = frame.length;
+        heldSince = 0;
     }
 
     private static String field(StateReader in, String key) {

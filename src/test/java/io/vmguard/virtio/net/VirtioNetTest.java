@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.vmguard.net.FrameLatency;
 import io.vmguard.net.MacAddress;
 import io.vmguard.net.UnixDatagramBackend;
 import io.vmguard.testing.DriverRings;
@@ -77,6 +78,10 @@ class VirtioNetTest {
         assertArrayEquals(frame, received.asSlice(0, length).toArray(ValueLayout.JAVA_BYTE));
         assertEquals(List.of(new DriverRings.Used(head, 0)), transmit.takeUsed());
         assertEquals(1, interrupts.usedInterrupts(VirtioNet.TRANSMIT_QUEUE));
+        FrameLatency.Snapshot latency = device.latency().snapshot();
+        assertEquals(1, latency.transmit().count(), "kick to wire measured");
+        assertEquals(1, latency.notifications());
+        assertEquals(1, latency.interrupts());
     }
 
     @Test
@@ -96,6 +101,8 @@ class VirtioNetTest {
         assertEquals(1, header[10], "num_buffers");
         assertArrayEquals(frame, ram.read(buffer + VirtioNet.HEADER_BYTES, frame.length));
         assertEquals(1, interrupts.usedInterrupts(VirtioNet.RECEIVE_QUEUE));
+        // The frame waited for the driver's buffer: the wait is the device's own receive latency.
+        assertTrue(device.latency().snapshot().receive().minNanos() >= 200_000_000L, device.latency().snapshot().toString());
     }
 
     @Test
