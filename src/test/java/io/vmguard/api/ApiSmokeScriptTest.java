@@ -3,9 +3,7 @@ package io.vmguard.api;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.vmguard.testing.BuiltGuest;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
+import io.vmguard.testing.ProjectScript;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -20,17 +18,8 @@ import org.junit.jupiter.api.Timeout.ThreadMode;
 class ApiSmokeScriptTest {
     @Test
     void curlDrivesTheFirecrackerStartUpSequenceAndEveryCheckPasses() throws Exception {
-        Path guest = BuiltGuest.directory();
-        String home = System.getenv().getOrDefault("VMGUARD_HOME", System.getProperty("user.dir"));
-        ProcessBuilder builder = new ProcessBuilder("bash", Path.of(home, "scripts", "api-smoke").toString())
-                .redirectErrorStream(true);
-        builder.environment().put("VMGUARD_GUEST_DIR", guest.toString());
-        // The CLI from this build's class path: the launcher would run Maven under the running build.
-        builder.environment().put("VMGUARD_CMD", String.join(" ", ProcessHandle.current().info().command().orElse("java"),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), "io.vmguard.cli.Main"));
-        Process script = builder.start();
-        String output = new String(script.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, script.waitFor(), output);
-        assertTrue(output.contains(" passed, 0 failed"), output);
+        ProjectScript.Result smoke = ProjectScript.run("api-smoke");
+        assertEquals(0, smoke.status(), smoke.output());
+        assertTrue(smoke.output().contains(" passed, 0 failed"), smoke.output());
     }
 }

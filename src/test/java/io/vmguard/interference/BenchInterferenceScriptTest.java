@@ -5,8 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.vmguard.testing.BuiltGuest;
-import java.nio.charset.StandardCharsets;
+import io.vmguard.testing.ProjectScript;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -25,17 +24,9 @@ import org.junit.jupiter.api.io.TempDir;
 class BenchInterferenceScriptTest {
     @Test
     void theQuickScenarioMeasuresANeighboursEffectAndWritesTheJsonAndThePlots(@TempDir Path out) throws Exception {
-        Path guest = BuiltGuest.directory();
-        String home = System.getenv().getOrDefault("VMGUARD_HOME", System.getProperty("user.dir"));
-        ProcessBuilder builder = new ProcessBuilder("bash", Path.of(home, "scripts", "bench-interference").toString(), "--quick",
-                "--out", out.toString()).redirectErrorStream(true);
-        builder.environment().put("VMGUARD_GUEST_DIR", guest.toString());
-        // The CLI from this build's class path: the launcher would run Maven under the running build.
-        builder.environment().put("VMGUARD_CMD", String.join(" ", ProcessHandle.current().info().command().orElse("java"),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), "io.vmguard.cli.Main"));
-        Process script = builder.start();
-        String output = new String(script.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertEquals(0, script.waitFor(), output);
+        ProjectScript.Result run = ProjectScript.run("bench-interference", "--quick", "--out", out.toString());
+        String output = run.output();
+        assertEquals(0, run.status(), output);
 
         JsonNode json = new ObjectMapper().readTree(out.resolve("interference.json").toFile());
         JsonNode scenarios = json.path("scenarios");
