@@ -1,0 +1,145 @@
+package io.vmguard.engine.interp;
+
+import io.vmguard.engine.interp.jit.JitCompiler;
+import io.vmguard.engine.interp.jit.JitOptions;
+import io.vmguard.engine.interp.jit.Step;
+import java.lang.invoke.MethodHandles;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The interpreter's side of the JIT: counts block executions, lowers a hot block's decoded instructions to the
+ * compiler's {@link Step}s and hands it over, and installs the result on the block. One per VM, shared by its
+ * vCPUs, as the code cache is: a block compiled on behalf of one vCPU runs on all of them.
+ *
+ * <p>A translation lives on its {@link Block}, so everything that drops decoded code (a guest or device write to
+ * the page, a snapshot restore, code executions armed for monitoring) drops the translation with it, on every
+ * vCPU, and code-execution monitoring sees the same fetches it sees without the JIT.
+ */
+final class JitBridge implements AutoCloseable {
+    static final byte COLD = 0, QUEUED = 1, NEVER = 2;
+
+    private final JitCompiler compiler;
+    private final int threshold;
+
+    JitBridge(JitOptions options) {
+        this.compiler = new JitCompiler(MethodHandles.lookup(), options);
+        this.threshold = options.threshold();
+    }
+
+    JitCompiler compiler() {
+        return compiler;
+    }
+
+    /**
+     * Counts one execution of an interpreted block and queues it for compilation once it is hot. With threshold 0
+     * (tests) it compiles the block at once on the calling thread and returns it, so that even code that runs once
+     * runs compiled; otherwise null (the translation arrives later).
+     */
+    CompiledBlock executed(Block block) {
+        if (block.jitState != COLD || ++block.hits < threshold) {
+            return null;
+        }
+        block.jitState = QUEUED;
+        if (threshold == 0) {
+            compiler.compileNow(new Unit(block));
+            return block.compiled;
+        }
+        if (!compiler.submit(new Unit(block))) {
+            block.hits = 0; // the queue is full: offered again once it is hot again
+            block.jitState = COLD;
+        }
+        return null;
+    }
+
+    /** One block on its way through the compiler. */
+    private record Unit(Block block) implements JitCompiler.Unit {
+        @Override
+        public List<Step> steps() {
+            return lower(block);
+        }
+
+        @Override
+        public List<?> classData() {
+            return Arrays.asList(block.instructions);
+        }
+
+        @Override
+        public void install(Object compiled) {
+            block.compiled = (CompiledBlock) compiled;
+        }
+
+        @Override
+        public void evict(boolean forGood) {
+            block.compiled = null;
+            block.hits = 0;
+            block.jitState = forGood ? NEVER : COLD;
+        }
+    }
+
+    /** The block's instructions as steps: the forms the emitter does itself, the interpreter for the rest. */
+    static List<Step> lower(Block block) {
+        Instruction[] instructions = block.instructions;
+        List<Step> steps = new ArrayList<>(instructions.length);
+        for (int i = 0; i < instructions.length; i++) {
+            int start = i == 0 ? 0 : block.ends[i - 1];
+            int end = block.ends[i];
+            Step step = native_(instructions[i], start, end);
+            steps.add(step != null ? step
+                    : new Step.Interpret(start, end, i, instructions[i].count, i == instructions.length - 1));
+        }
+        return steps;
+    }
+
+    /** The instruction as a step of its own, or null when the interpreter must run it. */
+    private static Step native_(Instruction insn, int start, int end) {
+        if (insn.lock) {
+            return null;
+        }
+        int size = insn.opSize;
+        return switch (insn.op) {
+            case Op.ALU_RR64, Op.ALU_RR32 -> alu(insn, start, end, insn.reg);
+            case Op.ALU_RI64, Op.ALU_RI32 -> alu(insn, start, end, -1);
+            case Op.MOV_RR64, Op.MOV_RR32 -> new Step.Move(start, end, insn.rm, insn.reg, 0, size);
+            case Op.MOV_REG_IMM -> size == 8 || size == 4 ? new Step.Move(start, end, insn.reg, -1, insn.imm, size) : null;
+            case Op.LEA -> size == 8 || size == 4 ? new Step.Lea(start, end, insn.reg, address(insn), size) : null;
+            case Op.SHIFT_RI -> new Step.Shift(start, end, insn.sub, insn.rm, insn.imm, size);
+            case Op.LOAD64, Op.LOAD32 -> insn.legacy ? null : new Step.Load(start, end, insn.reg, address(insn), size);
+            case Op.LOAD8_ZX -> insn.legacy ? null : new Step.Load(start, end, insn.reg, address(insn), 1);
+            case Op.STORE64, Op.STORE32 -> insn.legacy ? null : new Step.Store(start, end, insn.reg, address(insn), size);
+            case Op.CMP_JCC, Op.TEST_JCC -> new Step.CompareBranch(start, end, insn.op == Op.TEST_JCC, insn.sub, insn.rm,
+                    insn.reg, insn.imm, size, start + (int) insn.imm2, insn.disp);
+            case Op.JCC -> insn.legacy ? null : new Step.Branch(start, end, insn.sub, insn.imm);
+            case Op.JMP_REL -> insn.legacy ? null : new Step.Branch(start, end, -1, insn.imm);
+            default -> null;
+        };
+    }
+
+    private static Step alu(Instruction insn, int start, int end, int source) {
+        Step.AluKind kind = switch (insn.sub) {
+            case Alu.ADD -> Step.AluKind.ADD;
+            case Alu.OR -> Step.AluKind.OR;
+            case Alu.AND -> Step.AluKind.AND;
+            case Alu.SUB -> Step.AluKind.SUB;
+            case Alu.XOR -> Step.AluKind.XOR;
+            case Alu.CMP -> Step.AluKind.CMP;
+            default -> null; // ADC, SBB read CF: the interpreter's
+        };
+        return kind == null ? null : new Step.Alu(start, end, kind, insn.rm, source, insn.imm, insn.opSize);
+    }
+
+    /** A memory operand as the executor's address64 forms it (RSP/RBP bases are stack accesses: #SS). */
+    private static Step.Address address(Instruction insn) {
+        boolean stack = insn.addrSize != 4 && (insn.base == CpuState.RSP || insn.base == CpuState.RBP)
+                && insn.segment < 0 && !insn.ripRelative;
+        Step.Segment segment = insn.legacy ? Step.Segment.NONE
+                : insn.segment == CpuState.FS ? Step.Segment.FS : insn.segment == CpuState.GS ? Step.Segment.GS : Step.Segment.NONE;
+        return new Step.Address(insn.base, insn.index, insn.scale, insn.disp, insn.ripRelative, insn.addrSize, segment, stack);
+    }
+
+    @Override
+    public void close() {
+        compiler.close();
+    }
+}

@@ -1,0 +1,398 @@
+package io.vmguard.engine.interp.jit;
+
+import java.lang.classfile.ClassFile;
+import java.lang.classfile.ClassHierarchyResolver;
+import java.lang.classfile.CodeBuilder;
+import java.lang.classfile.Label;
+import java.lang.classfile.MethodModel;
+import java.lang.classfile.attribute.CodeAttribute;
+import java.lang.constant.ClassDesc;
+import java.lang.constant.ConstantDescs;
+import java.lang.constant.DynamicConstantDesc;
+import java.util.List;
+
+import static io.vmguard.engine.interp.jit.RuntimeSurface.*;
+import static java.lang.constant.ConstantDescs.CD_long;
+
+/**
+ * Turns one block's {@link Step}s into a class file: a final class implementing {@code CompiledBlock} whose
+ * {@code run} does what the interpreter's loop would do with the block, without its per-instruction dispatch.
+ *
+ * <p>State stays where the interpreter keeps it (the CPU's register array, its lazy-flag record), so every helper
+ * call and every exit sees exact state with nothing to write back; HotSpot keeps array elements in registers
+ * between the calls. What the emitter does natively:
+ * <ul>
+ *   <li>register ALU, MOV, LEA and shifts, with the lazy-flag record written only where it is live (a later
+ *       step that can fault, exit or read flags would see it; one overwritten by a later ALU step first is not);</li>
+ *   <li>loads and stores through the MMU's TLB fast path, RIP set first so a fault reports the instruction;</li>
+ *   <li>the block's final branch: fused compare and branch, Jcc, JMP; one whose target is the block's own start
+ *       loops inside the method, checking the runtime's back-edge budget each time round.</li>
+ * </ul>
+ * Everything else calls the interpreter for that instruction ({@link Step.Interpret}), then leaves the block
+ * exactly where the interpreter's loop would (RIP not on the next instruction, or the vCPU asked to look).
+ */
+final class BlockEmitter {
+    /** Bytecode above this is never compiled by HotSpot (HugeMethodLimit is 8,000 bytes); stay well below. */
+    static final int MAX_CODE_BYTES = 7_000;
+
+    private static final int THIS = 0, RT = 1, CPU_LOCAL = 2, GPR_LOCAL = 3, MMU_LOCAL = 4, RIP0 = 5;
+    private static final int A = 7, B = 9, R = 11;
+    private static final long LOW32 = 0xffff_ffffL;
+
+    private final ClassFile classFile;
+
+    BlockEmitter(ClassLoader loader) {
+        this.classFile = ClassFile.of(ClassFile.ClassHierarchyResolverOption.of(
+                ClassHierarchyResolver.defaultResolver().orElse(ClassHierarchyResolver.ofClassLoading(loader))));
+    }
+
+    /** Thrown when a block's bytecode would be too big for HotSpot to compile: the caller splits or skips it. */
+    static final class TooLarge extends Exception {
+        TooLarge(int bytes) {
+            super(bytes + " bytes of bytecode", null, false, false);
+        }
+    }
+
+    byte[] emit(String simpleName, List<Step> steps) throws TooLarge {
+        ClassDesc self = ClassDesc.of(PACKAGE, simpleName);
+        boolean[] flagsLive = flagLiveness(steps);
+        byte[] bytes = classFile.build(self, cb -> {
+            cb.withFlags(ClassFile.ACC_FINAL | ClassFile.ACC_SYNTHETIC);
+            cb.withInterfaceSymbols(COMPILED);
+            cb.withMethodBody(ConstantDescs.INIT_NAME, ConstantDescs.MTD_void, ClassFile.ACC_PUBLIC, code -> {
+                code.aload(THIS);
+                code.invokespecial(ConstantDescs.CD_Object, ConstantDescs.INIT_NAME, ConstantDescs.MTD_void);
+                code.return_();
+            });
+            cb.withMethodBody(RUN, RUN_TYPE, ClassFile.ACC_PUBLIC | ClassFile.ACC_FINAL,
+                    code -> new Body(code, steps, flagsLive).emit());
+        });
+        int size = codeLength(bytes);
+        if (size > MAX_CODE_BYTES) {
+            throw new TooLarge(size);
+        }
+        return bytes;
+    }
+
+    /** Bytes of bytecode in the generated {@code run} method. */
+    int codeLength(byte[] bytes) {
+        for (MethodModel method : classFile.parse(bytes).methods()) {
+            if (method.methodName().equalsString(RUN)) {
+                return ((CodeAttribute) method.code().orElseThrow()).codeLength();
+            }
+        }
+        throw new IllegalStateException("no run method");
+    }
+
+    /**
+     * For each step, whether the flags it records can be read before an ALU step overwrites them all: by an exit,
+     * a fault (the handler sees RFLAGS), the interpreter, or a step that reads them. Only ALU steps use it.
+     */
+    static boolean[] flagLiveness(List<Step> steps) {
+        boolean[] liveAfter = new boolean[steps.size()];
+        boolean live = true; // the block's exit
+        for (int i = steps.size() - 1; i >= 0; i--) {
+            liveAfter[i] = live;
+            live = switch (steps.get(i)) {
+                case Step.Alu alu -> false;               // writes all six, reads none
+                case Step.Move move -> live;             // no flags, no fault
+                case Step.Lea lea -> live;
+                default -> true;                         // may fault, exit or read flags
+            };
+        }
+        return liveAfter;
+    }
+
+    /** The code of one {@code run} method. */
+    private static final class Body {
+        private final CodeBuilder code;
+        private final List<Step> steps;
+        private final boolean[] flagsLive;
+        private final Label top;
+        /** cpu.rip is the entry RIP plus this, as far as the code emitted so far knows; -1: unknown. */
+        private int ripKnown = 0;
+        /** Guest instructions of the steps emitted so far (this pass through the block). */
+        private int retired;
+        private final int blockCount;
+
+        Body(CodeBuilder code, List<Step> steps, boolean[] flagsLive) {
+            this.code = code;
+            this.steps = steps;
+            this.flagsLive = flagsLive;
+            this.top = code.newLabel();
+            this.blockCount = steps.stream().mapToInt(Step::count).sum();
+        }
+
+        void emit() {
+            code.aload(RT).getfield(RUNTIME, RT_CPU, CPU).astore(CPU_LOCAL);
+            code.aload(CPU_LOCAL).getfield(CPU, GPR, LONG_ARRAY).astore(GPR_LOCAL);
+            code.aload(RT).getfield(RUNTIME, RT_MMU, MMU).astore(MMU_LOCAL);
+            code.aload(CPU_LOCAL).getfield(CPU, RIP, CD_long).lstore(RIP0);
+            code.labelBinding(top);
+            for (int i = 0; i < steps.size(); i++) {
+                Step step = steps.get(i);
+                retired += step.count();
+                switch (step) {
+                    case Step.Alu s -> alu(s, flagsLive[i]);
+                    case Step.Move s -> move(s);
+                    case Step.Lea s -> lea(s);
+                    case Step.Shift s -> shift(s);
+                    case Step.Load s -> load(s);
+                    case Step.Store s -> store(s);
+                    case Step.Interpret s -> interpret(s);
+                    case Step.Branch s -> branch(s);
+                    case Step.CompareBranch s -> compareBranch(s);
+                }
+            }
+            if (!steps.getLast().transfersControl()) {
+                // The block ended without a branch (page end, length limit): RIP is on the next instruction.
+                setRip(steps.getLast().end());
+                code.loadConstant(retired).ireturn();
+            }
+        }
+
+        // ---- registers ----
+
+        private void readReg(int reg, int size) {
+            code.aload(GPR_LOCAL).loadConstant(reg).laload();
+            if (size == 4) {
+                code.loadConstant(LOW32).land();
+            }
+        }
+
+        /** Stores the long on the stack into register {@code reg} (already sized). */
+        private void writeRegFrom(int local, int reg) {
+            code.aload(GPR_LOCAL).loadConstant(reg).lload(local).lastore();
+        }
+
+        private void setRip(int offset) {
+            if (ripKnown != offset) {
+                storeRip(offset);
+                ripKnown = offset;
+            }
+        }
+
+        /** cpu.rip = entry RIP + offset, on one path only (ripKnown untouched). */
+        private void storeRip(int offset) {
+            code.aload(CPU_LOCAL).lload(RIP0);
+            if (offset != 0) {
+                code.loadConstant((long) offset).ladd();
+            }
+            code.putfield(CPU, RIP, CD_long);
+        }
+
+        /** Leaves the block with RIP after the step when the vCPU wants a look (a device, a code write, a monitor). */
+        private void exitIfAsked(int end) {
+            Label go = code.newLabel();
+            code.aload(RT).invokevirtual(RUNTIME, "leave", LEAVE).ifeq(go);
+            storeRip(end);
+            code.loadConstant(retired).ireturn();
+            code.labelBinding(go);
+        }
+
+        // ---- steps ----
+
+        private void alu(Step.Alu s, boolean flags) {
+            int size = s.size();
+            long mask = size == 4 ? LOW32 : -1L;
+            readReg(s.dst(), size);
+            code.lstore(A);
+            if (s.src() >= 0) {
+                readReg(s.src(), size);
+            } else {
+                code.loadConstant(s.imm() & mask);
+            }
+            code.lstore(B);
+            code.lload(A).lload(B);
+            int ccOp;
+            switch (s.kind()) {
+                case ADD -> { code.ladd(); ccOp = CC_ADD; }
+                case SUB, CMP -> { code.lsub(); ccOp = CC_SUB; }
+                case AND -> { code.land(); ccOp = CC_LOGIC; }
+                case OR -> { code.lor(); ccOp = CC_LOGIC; }
+                default -> { code.lxor(); ccOp = CC_LOGIC; }
+            }
+            if (size == 4 && (ccOp == CC_ADD || ccOp == CC_SUB)) {
+                code.loadConstant(LOW32).land();
+            }
+            code.lstore(R);
+            if (flags) {
+                code.aload(CPU_LOCAL).loadConstant(ccOp).lload(R);
+                if (ccOp == CC_LOGIC) {
+                    code.lconst_0();
+                } else {
+                    code.lload(B);
+                }
+                code.lconst_0().loadConstant(size).invokestatic(ALU, "lazy", LAZY);
+            }
+            if (s.kind() != Step.AluKind.CMP) {
+                writeRegFrom(R, s.dst());
+            }
+        }
+
+        private void move(Step.Move s) {
+            code.aload(GPR_LOCAL).loadConstant(s.dst());
+            if (s.src() >= 0) {
+                readReg(s.src(), s.size());
+            } else {
+                code.loadConstant(s.size() == 4 ? s.imm() & LOW32 : s.imm());
+            }
+            code.lastore();
+        }
+
+        private void lea(Step.Lea s) {
+            code.aload(GPR_LOCAL).loadConstant(s.dst());
+            effectiveOffset(s.address(), s.end());
+            if (s.size() == 4) {
+                code.loadConstant(LOW32).land();
+            }
+            code.lastore();
+        }
+
+        private void shift(Step.Shift s) {
+            code.aload(GPR_LOCAL).loadConstant(s.dst());
+            code.aload(CPU_LOCAL).loadConstant(s.kind());
+            code.aload(GPR_LOCAL).loadConstant(s.dst()).laload();
+            code.loadConstant(s.amount()).loadConstant(s.size()).invokestatic(ALU, "shift", SHIFT);
+            code.lastore();
+        }
+
+        private void load(Step.Load s) {
+            setRip(s.start());
+            code.aload(GPR_LOCAL).loadConstant(s.dst());
+            code.aload(MMU_LOCAL);
+            linearAddress(s.address(), s.end());
+            switch (s.size()) {
+                case 8 -> code.invokevirtual(MMU, "read64", READ64);
+                case 4 -> code.invokevirtual(MMU, "read32", READ_INT).i2l().loadConstant(LOW32).land();
+                default -> code.invokevirtual(MMU, "read8", READ_INT).i2l();
+            }
+            code.lastore();
+            exitIfAsked(s.end());
+        }
+
+        private void store(Step.Store s) {
+            setRip(s.start());
+            code.aload(MMU_LOCAL);
+            linearAddress(s.address(), s.end());
+            code.aload(GPR_LOCAL).loadConstant(s.src()).laload();
+            if (s.size() == 8) {
+                code.invokevirtual(MMU, "write64", WRITE64);
+            } else {
+                code.l2i().invokevirtual(MMU, "write32", WRITE32);
+            }
+            exitIfAsked(s.end());
+        }
+
+        private void interpret(Step.Interpret s) {
+            setRip(s.start());
+            code.aload(RT);
+            code.ldc(DynamicConstantDesc.ofNamed(ConstantDescs.BSM_CLASS_DATA_AT, ConstantDescs.DEFAULT_NAME,
+                    INSTRUCTION, s.index()));
+            code.invokevirtual(RUNTIME, "execute", EXECUTE);
+            if (s.last()) {
+                code.loadConstant(retired).ireturn(); // RIP is wherever the instruction sent it
+                return;
+            }
+            // As the interpreter's loop: go on only if RIP reached the next instruction and nobody asked for a look.
+            Label leave = code.newLabel();
+            Label go = code.newLabel();
+            code.aload(RT).invokevirtual(RUNTIME, "leave", LEAVE).ifne(leave);
+            code.aload(CPU_LOCAL).getfield(CPU, RIP, CD_long).lload(RIP0).loadConstant((long) s.end()).ladd().lcmp().ifeq(go);
+            code.labelBinding(leave);
+            code.loadConstant(retired).ireturn();
+            code.labelBinding(go);
+            ripKnown = s.end();
+        }
+
+        private void branch(Step.Branch s) {
+            if (s.cc() < 0) {
+                taken(s.start(), s.end() + s.disp());
+                return;
+            }
+            Label notTaken = code.newLabel();
+            code.aload(CPU_LOCAL).loadConstant(s.cc()).invokestatic(FLAGS, "condition", CONDITION).ifeq(notTaken);
+            taken(s.start(), s.end() + s.disp());
+            code.labelBinding(notTaken);
+            storeRip(s.end());
+            code.loadConstant(retired).ireturn();
+        }
+
+        private void compareBranch(Step.CompareBranch s) {
+            code.aload(CPU_LOCAL).loadConstant(s.cc());
+            readReg(s.a(), 8);
+            if (s.b() >= 0) {
+                readReg(s.b(), 8);
+            } else {
+                code.loadConstant(s.imm());
+            }
+            code.loadConstant(s.size()).invokestatic(FLAGS, s.test() ? "testAndTest" : "compareAndTest", COMPARE_AND_TEST);
+            Label notTaken = code.newLabel();
+            code.ifeq(notTaken);
+            taken(s.branchAt(), s.end() + s.disp());
+            code.labelBinding(notTaken);
+            storeRip(s.end());
+            code.loadConstant(retired).ireturn();
+        }
+
+        /**
+         * The taken side of the final branch at {@code at} to {@code target} (offsets): back to the top when the
+         * target is the block's own start and the runtime's budget allows, else a jump (canonical check) and return.
+         */
+        private void taken(int at, long target) {
+            if (target == 0) {
+                // A loop on the block itself. Its start is canonical (it was just fetched): no check needed.
+                code.aload(RT).dup().getfield(RUNTIME, RT_RETIRED, ConstantDescs.CD_int).loadConstant(blockCount).iadd()
+                        .putfield(RUNTIME, RT_RETIRED, ConstantDescs.CD_int);
+                storeRip(0);
+                Label stop = code.newLabel();
+                code.aload(RT).invokevirtual(RUNTIME, "backEdge", BACK_EDGE).ifeq(stop);
+                code.goto_(top);
+                code.labelBinding(stop);
+                code.iconst_0().ireturn();
+                return;
+            }
+            storeRip(at); // a non-canonical target faults on the branch
+            code.aload(RT).lload(RIP0).loadConstant(target).ladd().invokevirtual(RUNTIME, "jump", JUMP);
+            code.loadConstant(retired).ireturn();
+        }
+
+        // ---- addresses ----
+
+        /** Base + index * scale + displacement (or RIP-relative), wrapped at the address size: what LEA computes. */
+        private void effectiveOffset(Step.Address a, int end) {
+            code.loadConstant(a.disp());
+            if (a.ripRelative()) {
+                code.lload(RIP0).loadConstant((long) end).ladd().ladd();
+            } else {
+                if (a.base() >= 0) {
+                    code.aload(GPR_LOCAL).loadConstant(a.base()).laload().ladd();
+                }
+                if (a.index() >= 0) {
+                    code.aload(GPR_LOCAL).loadConstant(a.index()).laload();
+                    if (a.scale() != 1) {
+                        code.loadConstant(Integer.numberOfTrailingZeros(a.scale())).lshl();
+                    }
+                    code.ladd();
+                }
+            }
+            if (a.addrSize() == 4) {
+                code.loadConstant(LOW32).land();
+            } else if (a.addrSize() == 2) {
+                code.loadConstant(0xffffL).land();
+            }
+        }
+
+        /** The linear address of a 64-bit mode operand: stack operands checked canonical (#SS), FS/GS bases added. */
+        private void linearAddress(Step.Address a, int end) {
+            effectiveOffset(a, end);
+            if (a.stack()) {
+                code.iconst_1().invokestatic(EXECUTOR, "stackAddress", STACK_ADDRESS);
+            } else if (a.segment() == Step.Segment.FS) {
+                code.aload(CPU_LOCAL).getfield(CPU, FS_BASE, CD_long).ladd();
+            } else if (a.segment() == Step.Segment.GS) {
+                code.aload(CPU_LOCAL).getfield(CPU, GS_BASE, CD_long).ladd();
+            }
+        }
+    }
+}
