@@ -606,6 +606,15 @@ final class DifferentialHarness {
             if (status != 0) {
                 throw new AssertionError(engine.name() + ": batch exited with status " + status);
             }
+            if (vm instanceof InterpVm interp && interp.jitCompiler() != null) {
+                // The JIT run must have run compiled code, and every block must have compiled.
+                if (interp.jitCompiler().lastFailure() != null) {
+                    throw new AssertionError("jit: a block did not compile", interp.jitCompiler().lastFailure());
+                }
+                if (interp.jitCompiler().compiledBlocks() == 0) {
+                    throw new AssertionError("jit: nothing was compiled");
+                }
+            }
         } finally {
             vm.close();
         }
