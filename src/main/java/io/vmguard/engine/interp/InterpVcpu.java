@@ -457,7 +457,8 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                     ranCompiled = block;
                     jitRuntime.retired = 0;
                     executed = 1; // what a fault before the first retired instruction counts, as below
-                    executed = jitRuntime.retired + compiled.run(jitRuntime);
+                    int lastRound = compiled.run(jitRuntime);
+                    executed = jitRuntime.retired + lastRound; // read after the run: the rounds it looped
                     ranCompiled = null;
                     instructions = NONE;
                 }

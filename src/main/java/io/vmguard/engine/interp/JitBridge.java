@@ -105,15 +105,41 @@ final class JitBridge implements AutoCloseable {
             case Op.MOV_REG_IMM -> size == 8 || size == 4 ? new Step.Move(start, end, insn.reg, -1, insn.imm, size) : null;
             case Op.LEA -> size == 8 || size == 4 ? new Step.Lea(start, end, insn.reg, address(insn), size) : null;
             case Op.SHIFT_RI -> new Step.Shift(start, end, insn.sub, insn.rm, insn.imm, size);
+            case Op.SHIFT -> !insn.isMemory() && insn.imm >= 0 && (size == 8 || size == 4)
+                    ? new Step.Shift(start, end, insn.sub, insn.rm, insn.imm, size) : null;
+            case Op.MOVZX, Op.MOVSX -> !insn.isMemory() && (size == 8 || size == 4)
+                    ? extend(insn, start, end, insn.sub, insn.op == Op.MOVSX) : null;
+            case Op.MOVSXD -> !insn.isMemory() && size == 8 ? extend(insn, start, end, 4, true) : null;
+            case Op.IMUL_REG_RM -> !insn.isMemory() && (size == 8 || size == 4)
+                    ? new Step.Multiply(start, end, insn.reg, insn.reg, insn.rm, 0, size) : null;
+            case Op.IMUL_REG_RM_IMM -> !insn.isMemory() && (size == 8 || size == 4)
+                    ? new Step.Multiply(start, end, insn.reg, insn.rm, -1, insn.imm, size) : null;
+            case Op.MOV_RM_REG -> insn.legacy || !insn.isMemory() || size != 1 ? null
+                    : new Step.Store(start, end, byteRegister(insn, insn.reg), byteShift(insn, insn.reg), address(insn), 1);
             case Op.LOAD64, Op.LOAD32 -> insn.legacy ? null : new Step.Load(start, end, insn.reg, address(insn), size);
             case Op.LOAD8_ZX -> insn.legacy ? null : new Step.Load(start, end, insn.reg, address(insn), 1);
-            case Op.STORE64, Op.STORE32 -> insn.legacy ? null : new Step.Store(start, end, insn.reg, address(insn), size);
+            case Op.STORE64, Op.STORE32 -> insn.legacy ? null : new Step.Store(start, end, insn.reg, 0, address(insn), size);
             case Op.CMP_JCC, Op.TEST_JCC -> new Step.CompareBranch(start, end, insn.op == Op.TEST_JCC, insn.sub, insn.rm,
                     insn.reg, insn.imm, size, start + (int) insn.imm2, insn.disp);
             case Op.JCC -> insn.legacy ? null : new Step.Branch(start, end, insn.sub, insn.imm);
             case Op.JMP_REL -> insn.legacy ? null : new Step.Branch(start, end, -1, insn.imm);
             default -> null;
         };
+    }
+
+    /** A byte register operand: without REX, 4..7 are AH, CH, DH, BH (bits 8-15 of registers 0..3). */
+    private static int byteRegister(Instruction insn, int reg) {
+        return !insn.rex && reg >= 4 && reg < 8 ? reg - 4 : reg;
+    }
+
+    private static int byteShift(Instruction insn, int reg) {
+        return !insn.rex && reg >= 4 && reg < 8 ? 8 : 0;
+    }
+
+    private static Step extend(Instruction insn, int start, int end, int from, boolean signed) {
+        int src = from == 1 ? byteRegister(insn, insn.rm) : insn.rm;
+        int shift = from == 1 ? byteShift(insn, insn.rm) : 0;
+        return new Step.Extend(start, end, insn.reg, src, shift, from, signed, insn.opSize);
     }
 
     private static Step alu(Instruction insn, int start, int end, int source) {

@@ -97,6 +97,7 @@ final class BlockEmitter {
                 case Step.Alu alu -> false;               // writes all six, reads none
                 case Step.Move move -> live;             // no flags, no fault
                 case Step.Lea lea -> live;
+                case Step.Extend extend -> live;
                 default -> true;                         // may fault, exit or read flags
             };
         }
@@ -137,6 +138,8 @@ final class BlockEmitter {
                     case Step.Move s -> move(s);
                     case Step.Lea s -> lea(s);
                     case Step.Shift s -> shift(s);
+                    case Step.Extend s -> extend(s);
+                    case Step.Multiply s -> multiply(s);
                     case Step.Load s -> load(s);
                     case Step.Store s -> store(s);
                     case Step.Interpret s -> interpret(s);
@@ -257,6 +260,42 @@ final class BlockEmitter {
             code.lastore();
         }
 
+        private void extend(Step.Extend s) {
+            code.aload(GPR_LOCAL).loadConstant(s.dst());
+            code.aload(GPR_LOCAL).loadConstant(s.src()).laload();
+            if (s.shift() != 0) {
+                code.loadConstant(s.shift()).lushr();
+            }
+            if (s.signed()) {
+                code.l2i();
+                switch (s.from()) {
+                    case 1 -> code.i2b();
+                    case 2 -> code.i2s();
+                    default -> { }
+                }
+                code.i2l();
+            } else {
+                code.loadConstant(s.from() == 1 ? 0xffL : s.from() == 2 ? 0xffffL : LOW32).land();
+            }
+            if (s.size() == 4) {
+                code.loadConstant(LOW32).land();
+            }
+            code.lastore();
+        }
+
+        private void multiply(Step.Multiply s) {
+            code.aload(GPR_LOCAL).loadConstant(s.dst());
+            code.aload(CPU_LOCAL);
+            readReg(s.a(), 8);
+            if (s.b() >= 0) {
+                readReg(s.b(), 8);
+            } else {
+                code.loadConstant(s.imm());
+            }
+            code.loadConstant(s.size()).invokestatic(ALU, "imul", IMUL);
+            code.lastore();
+        }
+
         private void load(Step.Load s) {
             setRip(s.start());
             code.aload(GPR_LOCAL).loadConstant(s.dst());
@@ -276,10 +315,13 @@ final class BlockEmitter {
             code.aload(MMU_LOCAL);
             linearAddress(s.address(), s.end());
             code.aload(GPR_LOCAL).loadConstant(s.src()).laload();
-            if (s.size() == 8) {
-                code.invokevirtual(MMU, "write64", WRITE64);
-            } else {
-                code.l2i().invokevirtual(MMU, "write32", WRITE32);
+            if (s.shift() != 0) {
+                code.loadConstant(s.shift()).lushr();
+            }
+            switch (s.size()) {
+                case 8 -> code.invokevirtual(MMU, "write64", WRITE64);
+                case 4 -> code.l2i().invokevirtual(MMU, "write32", WRITE32);
+                default -> code.l2i().invokevirtual(MMU, "write8", WRITE8);
             }
             exitIfAsked(s.end());
         }

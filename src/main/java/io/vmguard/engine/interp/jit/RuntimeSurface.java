@@ -45,6 +45,7 @@ final class RuntimeSurface {
     static final MethodTypeDesc LAZY = MethodTypeDesc.of(CD_void, CPU, CD_int, CD_long, CD_long, CD_long, CD_int);
     static final MethodTypeDesc SHIFT = MethodTypeDesc.of(CD_long, CPU, CD_int, CD_long, CD_long, CD_int);
     static final MethodTypeDesc COMPARE_AND_TEST = MethodTypeDesc.of(CD_boolean, CPU, CD_int, CD_long, CD_long, CD_int);
+    static final MethodTypeDesc IMUL = MethodTypeDesc.of(CD_long, CPU, CD_long, CD_long, CD_int);
     static final MethodTypeDesc CONDITION = MethodTypeDesc.of(CD_boolean, CPU, CD_int);
     static final MethodTypeDesc STACK_ADDRESS = MethodTypeDesc.of(CD_long, CD_long, CD_int);
 
@@ -53,6 +54,7 @@ final class RuntimeSurface {
     static final MethodTypeDesc READ_INT = MethodTypeDesc.of(CD_int, CD_long);
     static final MethodTypeDesc WRITE64 = MethodTypeDesc.of(CD_void, CD_long, CD_long);
     static final MethodTypeDesc WRITE32 = MethodTypeDesc.of(CD_void, CD_long, CD_int);
+    static final MethodTypeDesc WRITE8 = WRITE32;
 
     // Flags.ccOp values the lazy-flag record uses (Flags.ADD, SUB, LOGIC)
     static final int CC_ADD = 1, CC_SUB = 3, CC_LOGIC = 5;

@@ -43,14 +43,23 @@ public sealed interface Step {
     /** {@code dst = effective address} (LEA): no memory access, no fault. */
     record Lea(int start, int end, int dst, Address address, int size) implements Step {}
 
-    /** SHL, SHR, SAL, SAR (x86 group-2 numbering 4..7) of a register by an immediate count. */
+    /** A shift or rotate (x86 group-2 numbering: ROL ROR RCL RCR SHL SHR SAL SAR) of a register by an immediate count. */
     record Shift(int start, int end, int kind, int dst, long amount, int size) implements Step {}
+
+    /**
+     * {@code dst = src >>> shift}, zero- or sign-extended from {@code from} bytes (MOVZX, MOVSX, MOVSXD of a
+     * register; {@code shift} 8 reads AH..BH), written at {@code size}.
+     */
+    record Extend(int start, int end, int dst, int src, int shift, int from, boolean signed, int size) implements Step {}
+
+    /** Two- and three-operand IMUL: {@code dst = a * b} (or {@code a * imm} when {@code b} is -1). */
+    record Multiply(int start, int end, int dst, int a, int b, long imm, int size) implements Step {}
 
     /** {@code dst = [address]}: 8 and 4 bytes, or 1 byte zero-extended ({@code size} 1). */
     record Load(int start, int end, int dst, Address address, int size) implements Step {}
 
-    /** {@code [address] = src}: 8 or 4 bytes. */
-    record Store(int start, int end, int src, Address address, int size) implements Step {}
+    /** {@code [address] = src >>> shift}: 8, 4 or 1 bytes ({@code shift} 8 stores AH..BH). */
+    record Store(int start, int end, int src, int shift, Address address, int size) implements Step {}
 
     /**
      * CMP or TEST of {@code a} with {@code b} (or {@code imm} when {@code b} is -1) fused with the Jcc on condition
