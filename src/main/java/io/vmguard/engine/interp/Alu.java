@@ -83,8 +83,8 @@ final class Alu {
 
     /** Sets the arithmetic flags explicitly (eager mode). */
     static void setArithmetic(CpuState cpu, long flags) {
-        long rflags = cpu.rflags();
-        cpu.rflags = (rflags & ~Flags.ARITHMETIC) | (flags & Flags.ARITHMETIC);
+        // The arithmetic flags recorded so far are replaced, not read: no need to work them out (cpu.rflags()).
+        cpu.rflags = (cpu.rflags & ~Flags.ARITHMETIC) | Flags.RESERVED_ONE | (flags & Flags.ARITHMETIC);
         cpu.ccOp = Flags.EAGER;
     }
 

@@ -200,6 +200,13 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         return index;
     }
 
+    /** Of {@link #instructions}, those that compiled blocks ran (JIT statistics). */
+    private long compiledInstructions;
+
+    long compiledInstructions() {
+        return compiledInstructions;
+    }
+
     /** Instructions executed so far (for benchmarks). */
     long instructions() {
         return instructions;
@@ -421,6 +428,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private VcpuExit runBlock() {
         Instruction insn = null;
         Block ranCompiled = null;
+        Instruction[] instructionsInterpreted = null;
         // The shadow of the previous instruction has been honoured (see interruptible()); it ends here.
         // Instructions that set it end their block, so it never covers one inside a block.
         boolean shadow = cpu.interruptShadow;
@@ -461,6 +469,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                     executed = jitRuntime.retired + lastRound; // read after the run: the rounds it looped
                     ranCompiled = null;
                     instructions = NONE;
+                    instructionsInterpreted = NONE;
                 }
             }
             for (int i = 0; i < instructions.length; i++) {
@@ -496,6 +505,9 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                 ranCompiled = null;
             }
             instructions += executed;
+            if (instructionsInterpreted == NONE) {
+                compiledInstructions += executed;
+            }
         }
         // An instruction that consumed replayed reads ended the block (leaveBlock): it is complete now.
         if (mmioReplay.active()) {

@@ -218,6 +218,17 @@ final class InterpVm implements VirtualMachine {
 
     @Override
     public void close() {
+        if (jit != null && Boolean.getBoolean("vmguard.jit.stats")) {
+            long all = 0, compiled = 0;
+            for (InterpVcpu vcpu : vcpus) {
+                if (vcpu != null) {
+                    all += vcpu.instructions();
+                    compiled += vcpu.compiledInstructions();
+                }
+            }
+            System.err.printf("vmguard: JIT %s; %d of %d guest instructions (%.1f%%) ran compiled%n",
+                    jit.compiler().statistics(), compiled, all, all == 0 ? 0.0 : 100.0 * compiled / all);
+        }
         if (jit != null) {
             jit.close();
         }

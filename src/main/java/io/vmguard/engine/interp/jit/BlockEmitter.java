@@ -95,13 +95,22 @@ final class BlockEmitter {
             liveAfter[i] = live;
             live = switch (steps.get(i)) {
                 case Step.Alu alu -> false;               // writes all six, reads none
+                case Step.Multiply multiply -> false;     // the same (eagerly)
+                case Step.Shift shift when shiftCount(shift) == 0 -> live;   // changes no flag
+                case Step.Shift shift when shift.kind() >= 4 -> false;       // SHL SHR SAL SAR: all six
+                case Step.Shift shift when shift.kind() < 2 -> live;         // ROL ROR: skipped when dead, else read
                 case Step.Move move -> live;             // no flags, no fault
                 case Step.Lea lea -> live;
                 case Step.Extend extend -> live;
-                default -> true;                         // may fault, exit or read flags
+                default -> true;                         // may fault, exit or read flags (RCL, RCR, ...)
             };
         }
         return liveAfter;
+    }
+
+    /** A shift's count as the CPU masks it (5 bits, 6 for 64-bit operands). */
+    static int shiftCount(Step.Shift s) {
+        return (int) (s.amount() & (s.size() == 8 ? 63 : 31));
     }
 
     /** The code of one {@code run} method. */
@@ -137,9 +146,9 @@ final class BlockEmitter {
                     case Step.Alu s -> alu(s, flagsLive[i]);
                     case Step.Move s -> move(s);
                     case Step.Lea s -> lea(s);
-                    case Step.Shift s -> shift(s);
+                    case Step.Shift s -> shift(s, flagsLive[i]);
                     case Step.Extend s -> extend(s);
-                    case Step.Multiply s -> multiply(s);
+                    case Step.Multiply s -> multiply(s, flagsLive[i]);
                     case Step.Load s -> load(s);
                     case Step.Store s -> store(s);
                     case Step.Interpret s -> interpret(s);
@@ -252,12 +261,82 @@ final class BlockEmitter {
             code.lastore();
         }
 
-        private void shift(Step.Shift s) {
-            code.aload(GPR_LOCAL).loadConstant(s.dst());
-            code.aload(CPU_LOCAL).loadConstant(s.kind());
-            code.aload(GPR_LOCAL).loadConstant(s.dst()).laload();
-            code.loadConstant(s.amount()).loadConstant(s.size()).invokestatic(ALU, "shift", SHIFT);
-            code.lastore();
+        /**
+         * Shifts by a constant count natively (the lazy SHIFT record only where live); rotates natively where their
+         * flags are dead; RCL, RCR and live rotates through the interpreter's Alu.shift.
+         */
+        private void shift(Step.Shift s, boolean flags) {
+            int size = s.size();
+            int bits = size * 8;
+            int count = shiftCount(s);
+            int kind = s.kind();
+            long mask = size == 4 ? LOW32 : -1L;
+            if (count == 0) {
+                if (size == 4) { // the value is written back: a 32-bit destination is zero-extended
+                    code.aload(GPR_LOCAL).loadConstant(s.dst());
+                    readReg(s.dst(), 4);
+                    code.lastore();
+                }
+                return;
+            }
+            if (kind == 2 || kind == 3 || kind < 2 && flags) {
+                code.aload(GPR_LOCAL).loadConstant(s.dst());
+                code.aload(CPU_LOCAL).loadConstant(kind);
+                code.aload(GPR_LOCAL).loadConstant(s.dst()).laload();
+                code.loadConstant(s.amount()).loadConstant(size).invokestatic(ALU, "shift", SHIFT);
+                code.lastore();
+                return;
+            }
+            readReg(s.dst(), size);
+            code.lstore(A);
+            switch (kind) {
+                case 0, 1 -> { // ROL, ROR, flags dead
+                    int c = count % bits;
+                    if (c == 0) {
+                        code.lload(A).lstore(R);
+                    } else {
+                        code.lload(A).loadConstant(kind == 0 ? c : bits - c).lshl();
+                        code.lload(A).loadConstant(kind == 0 ? bits - c : c).lushr().lor();
+                        code.loadConstant(mask).land().lstore(R);
+                    }
+                    writeRegFrom(R, s.dst());
+                    return;
+                }
+                case 4, 6 -> { // SHL, SAL
+                    code.lload(A).loadConstant(count).lshl().loadConstant(mask).land().lstore(R);
+                    if (flags) {
+                        code.lload(A).loadConstant(bits - count).lushr().lconst_1().land().lstore(B); // CF
+                        code.lload(B);
+                        code.lload(R).loadConstant(bits - 1).lushr().lconst_1().land().lload(B).lxor() // OF: sign != CF
+                                .loadConstant(OF_SHIFT).lshl().lor();
+                    }
+                }
+                case 5 -> { // SHR
+                    code.lload(A).loadConstant(count).lushr().lstore(R);
+                    if (flags) {
+                        code.lload(A).loadConstant(count - 1).lushr().lconst_1().land();
+                        code.lload(A).loadConstant(bits - 1).lushr().lconst_1().land().loadConstant(OF_SHIFT).lshl().lor();
+                    }
+                }
+                default -> { // SAR
+                    code.lload(A);
+                    if (size == 4) {
+                        code.l2i().i2l();
+                    }
+                    code.lstore(B); // the operand, sign-extended
+                    code.lload(B).loadConstant(count).lshr().loadConstant(mask).land().lstore(R);
+                    if (flags) {
+                        code.lload(B).loadConstant(count - 1).lshr().lconst_1().land(); // CF; OF clear
+                    }
+                }
+            }
+            if (flags) {
+                // Stack: the record's source (CF and OF bits). Alu.lazy(cpu, SHIFT, result, source, 0, size).
+                code.lstore(B);
+                code.aload(CPU_LOCAL).loadConstant(CC_SHIFT).lload(R).lload(B).lconst_0().loadConstant(size)
+                        .invokestatic(ALU, "lazy", LAZY);
+            }
+            writeRegFrom(R, s.dst());
         }
 
         private void extend(Step.Extend s) {
@@ -283,16 +362,32 @@ final class BlockEmitter {
             code.lastore();
         }
 
-        private void multiply(Step.Multiply s) {
+        /** IMUL: the interpreter's Alu.imul where its flags are live, else just the low half. */
+        private void multiply(Step.Multiply s, boolean flags) {
             code.aload(GPR_LOCAL).loadConstant(s.dst());
-            code.aload(CPU_LOCAL);
+            if (flags) {
+                code.aload(CPU_LOCAL);
+            }
             readReg(s.a(), 8);
+            if (s.size() == 4) {
+                code.l2i().i2l();
+            }
             if (s.b() >= 0) {
                 readReg(s.b(), 8);
+                if (s.size() == 4) {
+                    code.l2i().i2l();
+                }
             } else {
-                code.loadConstant(s.imm());
+                code.loadConstant(s.size() == 4 ? (long) (int) s.imm() : s.imm());
             }
-            code.loadConstant(s.size()).invokestatic(ALU, "imul", IMUL);
+            if (flags) {
+                code.loadConstant(s.size()).invokestatic(ALU, "imul", IMUL);
+            } else {
+                code.lmul();
+                if (s.size() == 4) {
+                    code.loadConstant(LOW32).land();
+                }
+            }
             code.lastore();
         }
 

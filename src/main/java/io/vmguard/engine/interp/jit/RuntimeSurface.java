@@ -56,6 +56,8 @@ final class RuntimeSurface {
     static final MethodTypeDesc WRITE32 = MethodTypeDesc.of(CD_void, CD_long, CD_int);
     static final MethodTypeDesc WRITE8 = WRITE32;
 
-    // Flags.ccOp values the lazy-flag record uses (Flags.ADD, SUB, LOGIC)
-    static final int CC_ADD = 1, CC_SUB = 3, CC_LOGIC = 5;
+    // Flags.ccOp values the lazy-flag record uses (Flags.ADD, SUB, LOGIC, SHIFT)
+    static final int CC_ADD = 1, CC_SUB = 3, CC_LOGIC = 5, CC_SHIFT = 8;
+    /** RFLAGS.OF's bit: a SHIFT record's source holds CF and OF. */
+    static final int OF_SHIFT = 11;
 }
