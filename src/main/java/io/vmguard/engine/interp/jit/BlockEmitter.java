@@ -36,7 +36,7 @@ final class BlockEmitter {
     static final int MAX_CODE_BYTES = 7_000;
 
     private static final int THIS = 0, RT = 1, CPU_LOCAL = 2, GPR_LOCAL = 3, MMU_LOCAL = 4, RIP0 = 5;
-    private static final int A = 7, B = 9, R = 11;
+    private static final int A = 7, B = 9, R = 11, REGS = 13;
     private static final long LOW32 = 0xffff_ffffL;
 
     private final ClassFile classFile;
@@ -108,6 +108,31 @@ final class BlockEmitter {
         return liveAfter;
     }
 
+    /** The guest registers a native step reads or writes, a bit each. */
+    static int registers(Step step) {
+        return switch (step) {
+            case Step.Alu s -> bit(s.dst()) | bit(s.src());
+            case Step.Move s -> bit(s.dst()) | bit(s.src());
+            case Step.Lea s -> bit(s.dst()) | registers(s.address());
+            case Step.Shift s -> bit(s.dst());
+            case Step.Extend s -> bit(s.dst()) | bit(s.src());
+            case Step.Multiply s -> bit(s.dst()) | bit(s.a()) | bit(s.b());
+            case Step.Load s -> bit(s.dst()) | registers(s.address());
+            case Step.Store s -> bit(s.src()) | registers(s.address());
+            case Step.CompareBranch s -> bit(s.a()) | bit(s.b());
+            case Step.Branch s -> 0;
+            case Step.Interpret s -> 0;
+        };
+    }
+
+    private static int registers(Step.Address a) {
+        return a.ripRelative() ? 0 : bit(a.base()) | bit(a.index());
+    }
+
+    private static int bit(int reg) {
+        return reg >= 0 ? 1 << reg : 0;
+    }
+
     /** A shift's count as the CPU masks it (5 bits, 6 for 64-bit operands). */
     static int shiftCount(Step.Shift s) {
         return (int) (s.amount() & (s.size() == 8 ? 63 : 31));
@@ -124,6 +149,10 @@ final class BlockEmitter {
         /** Guest instructions of the steps emitted so far (this pass through the block). */
         private int retired;
         private final int blockCount;
+        /** Guest registers (a bit each) the native steps use: held in JVM locals inside the block. */
+        private final int used;
+        private final Label faultHandler;
+        private Label rangeStart;
 
         Body(CodeBuilder code, List<Step> steps, boolean[] flagsLive) {
             this.code = code;
@@ -131,6 +160,8 @@ final class BlockEmitter {
             this.flagsLive = flagsLive;
             this.top = code.newLabel();
             this.blockCount = steps.stream().mapToInt(Step::count).sum();
+            this.used = steps.stream().mapToInt(BlockEmitter::registers).reduce(0, (a, b) -> a | b);
+            this.faultHandler = code.newLabel();
         }
 
         void emit() {
@@ -138,6 +169,8 @@ final class BlockEmitter {
             code.aload(CPU_LOCAL).getfield(CPU, GPR, LONG_ARRAY).astore(GPR_LOCAL);
             code.aload(RT).getfield(RUNTIME, RT_MMU, MMU).astore(MMU_LOCAL);
             code.aload(CPU_LOCAL).getfield(CPU, RIP, CD_long).lstore(RIP0);
+            loadRegisters();
+            openFaultRange();
             code.labelBinding(top);
             for (int i = 0; i < steps.size(); i++) {
                 Step step = steps.get(i);
@@ -159,22 +192,69 @@ final class BlockEmitter {
             if (!steps.getLast().transfersControl()) {
                 // The block ended without a branch (page end, length limit): RIP is on the next instruction.
                 setRip(steps.getLast().end());
-                code.loadConstant(retired).ireturn();
+                exit(retired);
             }
+            closeFaultRange();
+            // A fault (or an MMIO read the VMM must answer) unwinds from a load, a store or a branch: the CPU
+            // must hold the registers as they were at that instruction, which the locals are.
+            code.labelBinding(faultHandler);
+            storeRegisters();
+            code.athrow();
         }
 
         // ---- registers ----
 
         private void readReg(int reg, int size) {
-            code.aload(GPR_LOCAL).loadConstant(reg).laload();
+            code.lload(slot(reg));
             if (size == 4) {
                 code.loadConstant(LOW32).land();
             }
         }
 
-        /** Stores the long on the stack into register {@code reg} (already sized). */
+        /** Copies local {@code local} into guest register {@code reg}'s local (already sized). */
         private void writeRegFrom(int local, int reg) {
-            code.aload(GPR_LOCAL).loadConstant(reg).lload(local).lastore();
+            code.lload(local).lstore(slot(reg));
+        }
+
+        /** The JVM local that holds guest register {@code reg} inside the block. */
+        private static int slot(int reg) {
+            return REGS + 2 * reg;
+        }
+
+        /** Copies the block's registers from the CPU into their locals (entry, and after the interpreter ran). */
+        private void loadRegisters() {
+            for (int r = 0; r < 16; r++) {
+                if ((used & (1 << r)) != 0) {
+                    code.aload(GPR_LOCAL).loadConstant(r).laload().lstore(slot(r));
+                }
+            }
+        }
+
+        /** Writes the block's registers back to the CPU (before every exit, and before the interpreter runs). */
+        private void storeRegisters() {
+            for (int r = 0; r < 16; r++) {
+                if ((used & (1 << r)) != 0) {
+                    code.aload(GPR_LOCAL).loadConstant(r).lload(slot(r)).lastore();
+                }
+            }
+        }
+
+        /** Leaves the block: registers back to the CPU, and the count of instructions retired. */
+        private void exit(int count) {
+            storeRegisters();
+            code.loadConstant(count).ireturn();
+        }
+
+        /** Ends the code range a fault writes the registers back over (see {@link #emit}). */
+        private void closeFaultRange() {
+            Label end = code.newLabel();
+            code.labelBinding(end);
+            code.exceptionCatchAll(rangeStart, end, faultHandler);
+        }
+
+        private void openFaultRange() {
+            rangeStart = code.newLabel();
+            code.labelBinding(rangeStart);
         }
 
         private void setRip(int offset) {
@@ -198,7 +278,7 @@ final class BlockEmitter {
             Label go = code.newLabel();
             code.aload(RT).invokevirtual(RUNTIME, "leave", LEAVE).ifeq(go);
             storeRip(end);
-            code.loadConstant(retired).ireturn();
+            exit(retired);
             code.labelBinding(go);
         }
 
@@ -243,22 +323,20 @@ final class BlockEmitter {
         }
 
         private void move(Step.Move s) {
-            code.aload(GPR_LOCAL).loadConstant(s.dst());
-            if (s.src() >= 0) {
+                        if (s.src() >= 0) {
                 readReg(s.src(), s.size());
             } else {
                 code.loadConstant(s.size() == 4 ? s.imm() & LOW32 : s.imm());
             }
-            code.lastore();
+            code.lstore(slot(s.dst()));
         }
 
         private void lea(Step.Lea s) {
-            code.aload(GPR_LOCAL).loadConstant(s.dst());
-            effectiveOffset(s.address(), s.end());
+                        effectiveOffset(s.address(), s.end());
             if (s.size() == 4) {
                 code.loadConstant(LOW32).land();
             }
-            code.lastore();
+            code.lstore(slot(s.dst()));
         }
 
         /**
@@ -273,18 +351,16 @@ final class BlockEmitter {
             long mask = size == 4 ? LOW32 : -1L;
             if (count == 0) {
                 if (size == 4) { // the value is written back: a 32-bit destination is zero-extended
-                    code.aload(GPR_LOCAL).loadConstant(s.dst());
-                    readReg(s.dst(), 4);
-                    code.lastore();
+                                        readReg(s.dst(), 4);
+                    code.lstore(slot(s.dst()));
                 }
                 return;
             }
             if (kind == 2 || kind == 3 || kind < 2 && flags) {
-                code.aload(GPR_LOCAL).loadConstant(s.dst());
-                code.aload(CPU_LOCAL).loadConstant(kind);
-                code.aload(GPR_LOCAL).loadConstant(s.dst()).laload();
+                                code.aload(CPU_LOCAL).loadConstant(kind);
+                code.lload(slot(s.dst()));
                 code.loadConstant(s.amount()).loadConstant(size).invokestatic(ALU, "shift", SHIFT);
-                code.lastore();
+                code.lstore(slot(s.dst()));
                 return;
             }
             readReg(s.dst(), size);
@@ -340,8 +416,7 @@ final class BlockEmitter {
         }
 
         private void extend(Step.Extend s) {
-            code.aload(GPR_LOCAL).loadConstant(s.dst());
-            code.aload(GPR_LOCAL).loadConstant(s.src()).laload();
+            code.lload(slot(s.src()));
             if (s.shift() != 0) {
                 code.loadConstant(s.shift()).lushr();
             }
@@ -359,12 +434,11 @@ final class BlockEmitter {
             if (s.size() == 4) {
                 code.loadConstant(LOW32).land();
             }
-            code.lastore();
+            code.lstore(slot(s.dst()));
         }
 
         /** IMUL: the interpreter's Alu.imul where its flags are live, else just the low half. */
         private void multiply(Step.Multiply s, boolean flags) {
-            code.aload(GPR_LOCAL).loadConstant(s.dst());
             if (flags) {
                 code.aload(CPU_LOCAL);
             }
@@ -388,12 +462,11 @@ final class BlockEmitter {
                     code.loadConstant(LOW32).land();
                 }
             }
-            code.lastore();
+            code.lstore(slot(s.dst()));
         }
 
         private void load(Step.Load s) {
             setRip(s.start());
-            code.aload(GPR_LOCAL).loadConstant(s.dst());
             code.aload(MMU_LOCAL);
             linearAddress(s.address(), s.end());
             switch (s.size()) {
@@ -401,7 +474,7 @@ final class BlockEmitter {
                 case 4 -> code.invokevirtual(MMU, "read32", READ_INT).i2l().loadConstant(LOW32).land();
                 default -> code.invokevirtual(MMU, "read8", READ_INT).i2l();
             }
-            code.lastore();
+            code.lstore(slot(s.dst()));
             exitIfAsked(s.end());
         }
 
@@ -409,7 +482,7 @@ final class BlockEmitter {
             setRip(s.start());
             code.aload(MMU_LOCAL);
             linearAddress(s.address(), s.end());
-            code.aload(GPR_LOCAL).loadConstant(s.src()).laload();
+            code.lload(slot(s.src()));
             if (s.shift() != 0) {
                 code.loadConstant(s.shift()).lushr();
             }
@@ -423,21 +496,27 @@ final class BlockEmitter {
 
         private void interpret(Step.Interpret s) {
             setRip(s.start());
+            storeRegisters();
             code.aload(RT);
             code.ldc(DynamicConstantDesc.ofNamed(ConstantDescs.BSM_CLASS_DATA_AT, ConstantDescs.DEFAULT_NAME,
                     INSTRUCTION, s.index()));
+            // Outside the fault range: the interpreter leaves the state a fault needs (a REP string instruction
+            // stopped by a fault has done part of its work), which the locals must not overwrite.
+            closeFaultRange();
             code.invokevirtual(RUNTIME, "execute", EXECUTE);
+            openFaultRange();
             if (s.last()) {
-                code.loadConstant(retired).ireturn(); // RIP is wherever the instruction sent it
+                code.loadConstant(retired).ireturn(); // RIP is wherever the instruction sent it; registers are there
                 return;
             }
+            loadRegisters();
             // As the interpreter's loop: go on only if RIP reached the next instruction and nobody asked for a look.
             Label leave = code.newLabel();
             Label go = code.newLabel();
             code.aload(RT).invokevirtual(RUNTIME, "leave", LEAVE).ifne(leave);
             code.aload(CPU_LOCAL).getfield(CPU, RIP, CD_long).lload(RIP0).loadConstant((long) s.end()).ladd().lcmp().ifeq(go);
             code.labelBinding(leave);
-            code.loadConstant(retired).ireturn();
+            exit(retired);
             code.labelBinding(go);
             ripKnown = s.end();
         }
@@ -452,7 +531,7 @@ final class BlockEmitter {
             taken(s.start(), s.end() + s.disp());
             code.labelBinding(notTaken);
             storeRip(s.end());
-            code.loadConstant(retired).ireturn();
+            exit(retired);
         }
 
         private void compareBranch(Step.CompareBranch s) {
@@ -469,7 +548,7 @@ final class BlockEmitter {
             taken(s.branchAt(), s.end() + s.disp());
             code.labelBinding(notTaken);
             storeRip(s.end());
-            code.loadConstant(retired).ireturn();
+            exit(retired);
         }
 
         /**
@@ -486,12 +565,12 @@ final class BlockEmitter {
                 code.aload(RT).invokevirtual(RUNTIME, "backEdge", BACK_EDGE).ifeq(stop);
                 code.goto_(top);
                 code.labelBinding(stop);
-                code.iconst_0().ireturn();
+                exit(0);
                 return;
             }
             storeRip(at); // a non-canonical target faults on the branch
             code.aload(RT).lload(RIP0).loadConstant(target).ladd().invokevirtual(RUNTIME, "jump", JUMP);
-            code.loadConstant(retired).ireturn();
+            exit(retired);
         }
 
         // ---- addresses ----
@@ -503,10 +582,10 @@ final class BlockEmitter {
                 code.lload(RIP0).loadConstant((long) end).ladd().ladd();
             } else {
                 if (a.base() >= 0) {
-                    code.aload(GPR_LOCAL).loadConstant(a.base()).laload().ladd();
+                    code.lload(slot(a.base())).ladd();
                 }
                 if (a.index() >= 0) {
-                    code.aload(GPR_LOCAL).loadConstant(a.index()).laload();
+                    code.lload(slot(a.index()));
                     if (a.scale() != 1) {
                         code.loadConstant(Integer.numberOfTrailingZeros(a.scale())).lshl();
                     }
