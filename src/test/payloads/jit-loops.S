@@ -1,6 +1,7 @@
 # Ring 0: the loop shapes that dominate bench-cpu, for the JIT's speed test and its exactness checks.
 # Loop 1 is splitmix64 and a rotate/multiply mixer (one block looping on itself: ALU, shifts, ROL, IMUL);
-# loop 2 walks an array with loads, stores and branches over several blocks. RAX ends with a checksum.
+# loop 2 walks an array with loads, stores and branches over several blocks; loop 3 is a counted loop closed
+# by a CMP fused with its JNE. RAX ends with a checksum.
 .include "ports.inc"
     .set HASH_ROUNDS, 400000
     .set ARRAY_ROUNDS, 300
@@ -61,6 +62,17 @@ _start:
     jne     3b
     dec     %r12d
     jnz     2b
+
+    # Loop 3: one block looping on itself and ending in a compare fused with its branch (flags dead at its top).
+    xor     %ecx, %ecx
+    jmp     5f
+5:
+    add     %rcx, %rax
+    xor     $0x55, %rax
+    lea     7(%rax,%rcx,2), %rdx
+    add     $1, %rcx
+    cmp     $200000, %rcx
+    jne     5b
 
     mov     %rax, %rbx
     mov     $EXIT_PORT, %dx

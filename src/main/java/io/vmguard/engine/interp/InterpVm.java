@@ -228,6 +228,11 @@ final class InterpVm implements VirtualMachine {
             }
             System.err.printf("vmguard: JIT %s; %d of %d guest instructions (%.1f%%) ran compiled%n",
                     jit.compiler().statistics(), compiled, all, all == 0 ? 0.0 : 100.0 * compiled / all);
+            StringBuilder ops = new StringBuilder("vmguard: JIT: instructions compiled blocks left to the interpreter, by op:");
+            java.util.stream.IntStream.range(0, 256).boxed()
+                    .sorted((a, b) -> Long.compare(JitRuntime.INTERPRETED.get(b), JitRuntime.INTERPRETED.get(a))).limit(15)
+                    .forEach(op -> ops.append(' ').append(op).append('=').append(JitRuntime.INTERPRETED.get(op)));
+            System.err.println(ops);
         }
         if (jit != null) {
             jit.close();

@@ -29,8 +29,18 @@ final class JitRuntime {
         this.mayGoOn = mayGoOn;
     }
 
+    /**
+     * With {@code -Dvmguard.jit.stats=true}: how often compiled blocks handed each {@link Op} to the interpreter
+     * (the profile that says what to emit natively next). A static final: C2 drops the counting when it is off.
+     */
+    static final boolean COUNT_OPS = Boolean.getBoolean("vmguard.jit.stats");
+    static final java.util.concurrent.atomic.AtomicLongArray INTERPRETED = new java.util.concurrent.atomic.AtomicLongArray(256);
+
     /** One instruction, as the interpreter's loop runs it. */
     void execute(Instruction insn) {
+        if (COUNT_OPS) {
+            INTERPRETED.incrementAndGet(insn.op & 0xff);
+        }
         if (!executor.executeHot(insn)) {
             executor.execute(insn);
         }

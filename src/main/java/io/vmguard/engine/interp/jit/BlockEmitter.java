@@ -4,6 +4,7 @@ import java.lang.classfile.ClassFile;
 import java.lang.classfile.ClassHierarchyResolver;
 import java.lang.classfile.CodeBuilder;
 import java.lang.classfile.Label;
+import java.lang.classfile.Opcode;
 import java.lang.classfile.MethodModel;
 import java.lang.classfile.attribute.CodeAttribute;
 import java.lang.constant.ClassDesc;
@@ -93,7 +94,14 @@ final class BlockEmitter {
         boolean live = true; // the block's exit
         for (int i = steps.size() - 1; i >= 0; i--) {
             liveAfter[i] = live;
-            live = switch (steps.get(i)) {
+            live = liveBefore(steps.get(i), live);
+        }
+        return liveAfter;
+    }
+
+    /** Whether flags are live before {@code step}, given whether they are after it. */
+    static boolean liveBefore(Step step, boolean live) {
+            return switch (step) {
                 case Step.Alu alu -> false;               // writes all six, reads none
                 case Step.Multiply multiply -> false;     // the same (eagerly)
                 case Step.Shift shift when shiftCount(shift) == 0 -> live;   // changes no flag
@@ -104,8 +112,6 @@ final class BlockEmitter {
                 case Step.Extend extend -> live;
                 default -> true;                         // may fault, exit or read flags (RCL, RCR, ...)
             };
-        }
-        return liveAfter;
     }
 
     /** The guest registers a native step reads or writes, a bit each. */
@@ -149,6 +155,8 @@ final class BlockEmitter {
         /** Guest instructions of the steps emitted so far (this pass through the block). */
         private int retired;
         private final int blockCount;
+        /** Whether flags the block finds at its start may be read before the block overwrites them all. */
+        private final boolean flagsLiveAtEntry;
         /** Guest registers (a bit each) the native steps use: held in JVM locals inside the block. */
         private final int used;
         private final Label faultHandler;
@@ -160,6 +168,7 @@ final class BlockEmitter {
             this.flagsLive = flagsLive;
             this.top = code.newLabel();
             this.blockCount = steps.stream().mapToInt(Step::count).sum();
+            this.flagsLiveAtEntry = flagsLive.length == 0 || liveBefore(steps.getFirst(), flagsLive[0]);
             this.used = steps.stream().mapToInt(BlockEmitter::registers).reduce(0, (a, b) -> a | b);
             this.faultHandler = code.newLabel();
         }
@@ -523,18 +532,168 @@ final class BlockEmitter {
 
         private void branch(Step.Branch s) {
             if (s.cc() < 0) {
-                taken(s.start(), s.end() + s.disp());
+                taken(s.start(), s.end() + s.disp(), null);
                 return;
             }
             Label notTaken = code.newLabel();
             code.aload(CPU_LOCAL).loadConstant(s.cc()).invokestatic(FLAGS, "condition", CONDITION).ifeq(notTaken);
-            taken(s.start(), s.end() + s.disp());
+            taken(s.start(), s.end() + s.disp(), null);
             code.labelBinding(notTaken);
             storeRip(s.end());
             exit(retired);
         }
 
+        /**
+         * A CMP or TEST fused with its Jcc: the condition from the operands (lcmp and a branch), the lazy-flag record
+         * written on the way out only (and not at all on a loop's back edge when the block's first flag use
+         * overwrites them). Overflow and parity conditions take the interpreter's Flags instead.
+         */
         private void compareBranch(Step.CompareBranch s) {
+            int kind = s.cc() >> 1;
+            if (kind == 0 || kind == 5) {
+                compareBranchThroughFlags(s);
+                return;
+            }
+            Label taken = code.newLabel();
+            conditionJump(s, taken);
+            recordCompare(s);
+            storeRip(s.end());
+            exit(retired);
+            code.labelBinding(taken);
+            boolean loop = s.end() + s.disp() == 0;
+            if (!(loop && !flagsLiveAtEntry)) {
+                recordCompare(s);
+                taken(s.branchAt(), s.end() + s.disp(), null);
+            } else {
+                taken(s.branchAt(), s.end() + s.disp(), () -> recordCompare(s));
+            }
+        }
+
+        /** Jumps to {@code taken} when the fused compare's condition holds. */
+        private void conditionJump(Step.CompareBranch s, Label taken) {
+            int kind = s.cc() >> 1;
+            boolean negate = (s.cc() & 1) != 0;
+            boolean wide = s.size() == 8;
+            if (s.test()) {
+                if (kind == 1) { // B after TEST: CF is clear
+                    if (negate) {
+                        code.goto_(taken);
+                    }
+                    return;
+                }
+                operand(s, true, false);
+                operand(s, false, false);
+                code.land();
+                switch (kind) {
+                    case 2, 3 -> { // E, BE: ZF (CF clear)
+                        if (!wide) {
+                            code.loadConstant(LOW32).land();
+                        }
+                        code.lconst_0().lcmp();
+                        branchOn(negate ? Opcode.IFNE : Opcode.IFEQ, taken);
+                    }
+                    case 4, 6 -> { // S, L (OF clear): the sign
+                        if (!wide) {
+                            code.l2i().i2l();
+                        }
+                        code.lconst_0().lcmp();
+                        branchOn(negate ? Opcode.IFGE : Opcode.IFLT, taken);
+                    }
+                    default -> { // LE: ZF or SF, that is value <= 0 as a signed number
+                        if (!wide) {
+                            code.l2i().i2l();
+                        }
+                        code.lconst_0().lcmp();
+                        branchOn(negate ? Opcode.IFGT : Opcode.IFLE, taken);
+                    }
+                }
+                return;
+            }
+            switch (kind) {
+                case 1, 3 -> { // B, BE: unsigned
+                    unsigned(s, true);
+                    unsigned(s, false);
+                    code.lcmp();
+                    branchOn(kind == 1 ? (negate ? Opcode.IFGE : Opcode.IFLT) : (negate ? Opcode.IFGT : Opcode.IFLE), taken);
+                }
+                case 2 -> { // E
+                    operand(s, true, false);
+                    operand(s, false, false);
+                    if (!wide) {
+                        code.lsub().loadConstant(LOW32).land().lconst_0();
+                    }
+                    code.lcmp();
+                    branchOn(negate ? Opcode.IFNE : Opcode.IFEQ, taken);
+                }
+                case 4 -> { // S: the difference's sign
+                    operand(s, true, false);
+                    operand(s, false, false);
+                    code.lsub();
+                    if (!wide) {
+                        code.l2i().i2l();
+                    }
+                    code.lconst_0().lcmp();
+                    branchOn(negate ? Opcode.IFGE : Opcode.IFLT, taken);
+                }
+                default -> { // L, LE: signed
+                    operand(s, true, !wide);
+                    operand(s, false, !wide);
+                    code.lcmp();
+                    branchOn(kind == 6 ? (negate ? Opcode.IFGE : Opcode.IFLT) : (negate ? Opcode.IFGT : Opcode.IFLE), taken);
+                }
+            }
+        }
+
+        private void branchOn(Opcode opcode, Label target) {
+            code.branch(opcode, target);
+        }
+
+        /** Operand a ({@code first}) or b of a fused compare, as a long; {@code signExtend32}: from its low 32 bits. */
+        private void operand(Step.CompareBranch s, boolean first, boolean signExtend32) {
+            if (first) {
+                readReg(s.a(), 8);
+            } else if (s.b() >= 0) {
+                readReg(s.b(), 8);
+            } else {
+                code.loadConstant(s.imm());
+            }
+            if (signExtend32) {
+                code.l2i().i2l();
+            }
+        }
+
+        /** An operand ordered as unsigned by a signed lcmp: 32-bit zero-extended, 64-bit with its sign bit flipped. */
+        private void unsigned(Step.CompareBranch s, boolean first) {
+            operand(s, first, false);
+            if (s.size() == 4) {
+                code.loadConstant(LOW32).land();
+            } else {
+                code.loadConstant(Long.MIN_VALUE).lxor();
+            }
+        }
+
+        /** The lazy-flag record a CMP (SUB: difference and source) or TEST (LOGIC: the AND) leaves. */
+        private void recordCompare(Step.CompareBranch s) {
+            long mask = s.size() == 4 ? LOW32 : -1L;
+            code.aload(CPU_LOCAL);
+            if (s.test()) {
+                code.loadConstant(CC_LOGIC);
+                operand(s, true, false);
+                operand(s, false, false);
+                code.land().loadConstant(mask).land();
+                code.lconst_0();
+            } else {
+                code.loadConstant(CC_SUB);
+                operand(s, true, false);
+                operand(s, false, false);
+                code.lsub().loadConstant(mask).land();
+                operand(s, false, false);
+                code.loadConstant(mask).land();
+            }
+            code.lconst_0().loadConstant(s.size()).invokestatic(ALU, "lazy", LAZY);
+        }
+
+        private void compareBranchThroughFlags(Step.CompareBranch s) {
             code.aload(CPU_LOCAL).loadConstant(s.cc());
             readReg(s.a(), 8);
             if (s.b() >= 0) {
@@ -545,7 +704,7 @@ final class BlockEmitter {
             code.loadConstant(s.size()).invokestatic(FLAGS, s.test() ? "testAndTest" : "compareAndTest", COMPARE_AND_TEST);
             Label notTaken = code.newLabel();
             code.ifeq(notTaken);
-            taken(s.branchAt(), s.end() + s.disp());
+            taken(s.branchAt(), s.end() + s.disp(), null);
             code.labelBinding(notTaken);
             storeRip(s.end());
             exit(retired);
@@ -554,8 +713,9 @@ final class BlockEmitter {
         /**
          * The taken side of the final branch at {@code at} to {@code target} (offsets): back to the top when the
          * target is the block's own start and the runtime's budget allows, else a jump (canonical check) and return.
+         * {@code beforeLeavingLoop}: what a loop that stops must still do (the flag record its back edge skipped).
          */
-        private void taken(int at, long target) {
+        private void taken(int at, long target, Runnable beforeLeavingLoop) {
             if (target == 0) {
                 // A loop on the block itself. Its start is canonical (it was just fetched): no check needed.
                 code.aload(RT).dup().getfield(RUNTIME, RT_RETIRED, ConstantDescs.CD_int).loadConstant(blockCount).iadd()
@@ -565,6 +725,9 @@ final class BlockEmitter {
                 code.aload(RT).invokevirtual(RUNTIME, "backEdge", BACK_EDGE).ifeq(stop);
                 code.goto_(top);
                 code.labelBinding(stop);
+                if (beforeLeavingLoop != null) {
+                    beforeLeavingLoop.run();
+                }
                 exit(0);
                 return;
             }
