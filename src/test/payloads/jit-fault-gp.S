@@ -1,5 +1,5 @@
 # Ring 0: a loop compiled by the JIT whose load faults (#GP: a non-canonical address) in its eleventh round.
-# The handler hands over the faulting RIP (R9); R12 counts the rounds completed (10), ECX is 0.
+# The handler hands over the faulting RIP (R9); R12 counts the rounds begun (11), ECX is 0.
 .include "ports.inc"
     .text
     .globl _start
@@ -10,9 +10,9 @@ _start:
     movabs  $0x8000000000000000, %r8
     jmp     1f
 1:
+    add     $1, %r12                # in a JVM local when the load faults: the fault must write it back
 faulting:
     mov     (%rsi), %rax
-    add     $1, %r12
     sub     $1, %ecx
     cmovz   %r8, %rsi
     jmp     1b

@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class JitFaultTest {
     @ParameterizedTest(name = "{0}")
-    @CsvSource({"jit-fault-gp, 13, 12, 10", "jit-fault-de, 0, 10, 228", "jit-fault-ud, 6, 12, 3"})
+    @CsvSource({"jit-fault-gp, 13, 12, 11", "jit-fault-de, 0, 10, 228", "jit-fault-ud, 6, 12, 3"})
     void aFaultInACompiledBlockReportsTheExactRipAndState(String payload, int vector, int register, long value)
             throws Exception {
         Registers interpreter = run(payload, vector, JitOptions.off());
