@@ -57,7 +57,6 @@ public final class JitCompiler implements AutoCloseable {
         this.emitter = new BlockEmitter(lookup.lookupClass().getClassLoader());
         this.thread = Thread.ofPlatform().daemon().name("vmguard-jit").unstarted(this::loop);
         thread.setPriority(Thread.NORM_PRIORITY - 1);
-        thread.start();
     }
 
     public JitOptions options() {
@@ -66,7 +65,17 @@ public final class JitCompiler implements AutoCloseable {
 
     /** Offers a hot block; false when the queue is full (the caller may offer it again later). */
     public boolean submit(Unit unit) {
-        return !closed && queue.offer(unit);
+        if (closed) {
+            return false;
+        }
+        startOnce(); // a VM whose code never gets hot (most tests) never starts the thread
+        return queue.offer(unit);
+    }
+
+    private synchronized void startOnce() {
+        if (thread.getState() == Thread.State.NEW && !closed) {
+            thread.start();
+        }
     }
 
     private void loop() {
@@ -138,7 +147,7 @@ public final class JitCompiler implements AutoCloseable {
     /** Waits (tests) until the queue is empty and the compiler idle, up to {@code millis}. */
     public boolean drain(long millis) throws InterruptedException {
         long deadline = System.nanoTime() + millis * 1_000_000;
-        while (!queue.isEmpty() || thread.getState() == Thread.State.RUNNABLE) {
+        while (!queue.isEmpty() || thread.getState() == Thread.State.RUNNABLE || thread.getState() == Thread.State.NEW && !queue.isEmpty()) {
             if (System.nanoTime() > deadline) {
                 return false;
             }
@@ -148,7 +157,7 @@ public final class JitCompiler implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         closed = true;
         thread.interrupt();
     }

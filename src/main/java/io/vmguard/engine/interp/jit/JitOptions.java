@@ -8,7 +8,7 @@ package io.vmguard.engine.interp.jit;
 public record JitOptions(boolean enabled, int threshold, int budget) {
     /** System properties that override the defaults: {@code vmguard.jit} (on/off), threshold and budget. */
     public static final String ENABLED = "vmguard.jit", THRESHOLD = "vmguard.jit.threshold", BUDGET = "vmguard.jit.budget";
-    public static final int DEFAULT_THRESHOLD = 5000;
+    public static final int DEFAULT_THRESHOLD = 100_000;
     public static final int DEFAULT_BUDGET = 20_000;
     public static final boolean DEFAULT_ENABLED = true;
 
