@@ -85,7 +85,7 @@ final class JitBridge implements AutoCloseable {
         for (int i = 0; i < instructions.length; i++) {
             int start = i == 0 ? 0 : block.ends[i - 1];
             int end = block.ends[i];
-            Step step = native_(instructions[i], start, end);
+            Step step = emittedForm(instructions[i], start, end);
             steps.add(step != null ? step
                     : new Step.Interpret(start, end, i, instructions[i].count, i == instructions.length - 1));
         }
@@ -93,7 +93,7 @@ final class JitBridge implements AutoCloseable {
     }
 
     /** The instruction as a step of its own, or null when the interpreter must run it. */
-    private static Step native_(Instruction insn, int start, int end) {
+    private static Step emittedForm(Instruction insn, int start, int end) {
         if (insn.lock) {
             return null;
         }
@@ -101,6 +101,11 @@ final class JitBridge implements AutoCloseable {
         return switch (insn.op) {
             case Op.ALU_RR64, Op.ALU_RR32 -> alu(insn, start, end, insn.reg);
             case Op.ALU_RI64, Op.ALU_RI32 -> alu(insn, start, end, -1);
+            case Op.TEST_RM_REG -> !insn.isMemory() && (size == 8 || size == 4)
+                    ? new Step.Alu(start, end, Step.AluKind.TEST, insn.rm, insn.reg, 0, size) : null;
+            case Op.TEST_RM_IMM -> !insn.isMemory() && (size == 8 || size == 4)
+                    ? new Step.Alu(start, end, Step.AluKind.TEST, insn.rm, -1, insn.imm, size) : null;
+            case Op.NOP -> insn.sub == Op.NOP_MFENCE ? null : new Step.Nop(start, end);
             case Op.MOV_RR64, Op.MOV_RR32 -> new Step.Move(start, end, insn.rm, insn.reg, 0, size);
             case Op.MOV_REG_IMM -> size == 8 || size == 4 ? new Step.Move(start, end, insn.reg, -1, insn.imm, size) : null;
             case Op.LEA -> size == 8 || size == 4 ? new Step.Lea(start, end, insn.reg, address(insn), size) : null;

@@ -19,15 +19,17 @@ import static java.lang.constant.ConstantDescs.CD_long;
  * Turns one block's {@link Step}s into a class file: a final class implementing {@code CompiledBlock} whose
  * {@code run} does what the interpreter's loop would do with the block, without its per-instruction dispatch.
  *
- * <p>State stays where the interpreter keeps it (the CPU's register array, its lazy-flag record), so every helper
- * call and every exit sees exact state with nothing to write back; HotSpot keeps array elements in registers
- * between the calls. What the emitter does natively:
+ * <p>The guest registers the block's own steps use live in JVM locals (HotSpot keeps them in host registers),
+ * loaded at entry and written back to the CPU before every exit, before the interpreter runs an instruction, and by
+ * an exception handler when a step faults; the flags stay the interpreter's lazy record. What the emitter does
+ * natively:
  * <ul>
- *   <li>register ALU, MOV, LEA and shifts, with the lazy-flag record written only where it is live (a later
- *       step that can fault, exit or read flags would see it; one overwritten by a later ALU step first is not);</li>
+ *   <li>register ALU, TEST, MOV, LEA, shifts and rotates by a constant, MOVZX/MOVSX, IMUL, NOP, with the
+ *       lazy-flag record written only where it is live (a later step that can fault, exit or read flags would see
+ *       it; one that a later step overwrites first is not);</li>
  *   <li>loads and stores through the MMU's TLB fast path, RIP set first so a fault reports the instruction;</li>
- *   <li>the block's final branch: fused compare and branch, Jcc, JMP; one whose target is the block's own start
- *       loops inside the method, checking the runtime's back-edge budget each time round.</li>
+ *   <li>the block's final branch: a compare fused with its Jcc as lcmp and a branch, Jcc, JMP; one whose target
+ *       is the block's own start loops inside the method, checking the runtime's back-edge budget each time round.</li>
  * </ul>
  * Everything else calls the interpreter for that instruction ({@link Step.Interpret}), then leaves the block
  * exactly where the interpreter's loop would (RIP not on the next instruction, or the vCPU asked to look).
@@ -108,6 +110,7 @@ final class BlockEmitter {
                 case Step.Shift shift when shift.kind() >= 4 -> false;       // SHL SHR SAL SAR: all six
                 case Step.Shift shift when shift.kind() < 2 -> live;         // ROL ROR: skipped when dead, else read
                 case Step.Move move -> live;             // no flags, no fault
+                case Step.Nop nop -> live;
                 case Step.Lea lea -> live;
                 case Step.Extend extend -> live;
                 default -> true;                         // may fault, exit or read flags (RCL, RCR, ...)
@@ -127,6 +130,7 @@ final class BlockEmitter {
             case Step.Store s -> bit(s.src()) | registers(s.address());
             case Step.CompareBranch s -> bit(s.a()) | bit(s.b());
             case Step.Branch s -> 0;
+            case Step.Nop s -> 0;
             case Step.Interpret s -> 0;
         };
     }
@@ -187,6 +191,7 @@ final class BlockEmitter {
                 switch (step) {
                     case Step.Alu s -> alu(s, flagsLive[i]);
                     case Step.Move s -> move(s);
+                    case Step.Nop s -> { }
                     case Step.Lea s -> lea(s);
                     case Step.Shift s -> shift(s, flagsLive[i]);
                     case Step.Extend s -> extend(s);
@@ -309,7 +314,7 @@ final class BlockEmitter {
             switch (s.kind()) {
                 case ADD -> { code.ladd(); ccOp = CC_ADD; }
                 case SUB, CMP -> { code.lsub(); ccOp = CC_SUB; }
-                case AND -> { code.land(); ccOp = CC_LOGIC; }
+                case AND, TEST -> { code.land(); ccOp = CC_LOGIC; }
                 case OR -> { code.lor(); ccOp = CC_LOGIC; }
                 default -> { code.lxor(); ccOp = CC_LOGIC; }
             }
@@ -326,7 +331,7 @@ final class BlockEmitter {
                 }
                 code.lconst_0().loadConstant(size).invokestatic(ALU, "lazy", LAZY);
             }
-            if (s.kind() != Step.AluKind.CMP) {
+            if (s.kind() != Step.AluKind.CMP && s.kind() != Step.AluKind.TEST) {
                 writeRegFrom(R, s.dst());
             }
         }

@@ -144,18 +144,6 @@ public final class JitCompiler implements AutoCloseable {
         return compiled.get();
     }
 
-    /** Waits (tests) until the queue is empty and the compiler idle, up to {@code millis}. */
-    public boolean drain(long millis) throws InterruptedException {
-        long deadline = System.nanoTime() + millis * 1_000_000;
-        while (!queue.isEmpty() || thread.getState() == Thread.State.RUNNABLE || thread.getState() == Thread.State.NEW && !queue.isEmpty()) {
-            if (System.nanoTime() > deadline) {
-                return false;
-            }
-            Thread.sleep(1);
-        }
-        return true;
-    }
-
     @Override
     public synchronized void close() {
         closed = true;

@@ -25,7 +25,7 @@ public sealed interface Step {
     }
 
     /** Binary ALU operations the emitter does itself; ADC and SBB (which read CF) are interpreted. */
-    enum AluKind { ADD, OR, AND, SUB, XOR, CMP }
+    enum AluKind { ADD, OR, AND, SUB, XOR, CMP, TEST }
 
     /** A memory operand in 64-bit mode: base + index * scale + disp (or RIP-relative), plus an FS or GS base. */
     record Address(int base, int index, int scale, long disp, boolean ripRelative, int addrSize, Segment segment,
@@ -34,8 +34,11 @@ public sealed interface Step {
     /** The segment base added to a 64-bit mode address (NONE: flat). */
     enum Segment { NONE, FS, GS }
 
-    /** {@code dst = dst op src} (or {@code op imm} when {@code src} is -1); CMP only records flags. */
+    /** {@code dst = dst op src} (or {@code op imm} when {@code src} is -1); CMP and TEST only record flags. */
     record Alu(int start, int end, AluKind kind, int dst, int src, long imm, int size) implements Step {}
+
+    /** NOP (not MFENCE): nothing but the next instruction. */
+    record Nop(int start, int end) implements Step {}
 
     /** {@code dst = src} (or {@code imm} when {@code src} is -1). */
     record Move(int start, int end, int dst, int src, long imm, int size) implements Step {}
