@@ -67,6 +67,10 @@ public final class RunCommand implements Callable<Integer> {
             description = "interp or kvm (default ${DEFAULT-VALUE})")
     String engine;
 
+    @Option(names = "--jit", paramLabel = "on|off",
+            description = "the interpreter compiles hot guest code to JVM bytecode (default: on; see docs/jit.md)")
+    String jit;
+
     @Option(names = "--stats", paramLabel = "FILE",
             description = "write the run's cost as JSON: outcome, wall time, guest instructions (interpreter)")
     Path stats;
@@ -158,12 +162,24 @@ public final class RunCommand implements Callable<Integer> {
         }
     }
 
+    /** --jit as given (null when absent: the engine's default); anything but on or off is a usage error. */
+    private Boolean jitSwitch() throws CliException {
+        if (jit == null) {
+            return null;
+        }
+        try {
+            return io.vmguard.engine.interp.jit.JitOptions.parseSwitch(jit, true);
+        } catch (IllegalArgumentException e) {
+            throw new CliException("--jit takes on or off, not '" + jit + "'");
+        }
+    }
+
     @SuppressWarnings("try") // the API server only has to live exactly as long as the run
     private int run(VmConfig config, VmEventsSetup setup, ApiEndpoints endpoints, IntrospectionSettings introspection,
                     AntivirusSettings scanning) throws CliException {
         Engine selected;
         try {
-            selected = Engines.create(config.engine());
+            selected = Engines.create(config.engine(), jitSwitch());
         } catch (EngineException e) {
             throw new CliException(e.getMessage());
         }
@@ -253,6 +269,7 @@ public final class RunCommand implements Callable<Integer> {
         if (append != null && !append.isBlank()) {
             line = line + " " + append.strip();
         }
+        jitSwitch(); // a bad --jit is a usage error before anything is loaded
         if (cpus < 1 || cpus > VmConfig.MAX_VCPUS) {
             throw new CliException("--cpus takes 1 to " + VmConfig.MAX_VCPUS + ", not " + cpus);
         }

@@ -79,6 +79,13 @@ class MainTest {
     }
 
     @Test
+    void aJitSwitchOtherThanOnOrOffIsOneLine() throws Exception {
+        Path kernel = Files.writeString(dir.resolve("k"), "x");
+        assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString(), "--jit", "maybe"));
+        assertOneLineError("--jit takes on or off, not 'maybe'");
+    }
+
+    @Test
     void guestMemoryBeyondWhatTheHostCanBackIsOneLine() throws Exception {
         Path kernel = Files.writeString(dir.resolve("vmlinux"), "not a kernel at all");
         assertEquals(Main.EXIT_FAILURE, Main.execute("run", "--kernel", kernel.toString(), "--memory", "1T"));

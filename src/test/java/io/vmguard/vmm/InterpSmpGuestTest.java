@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vmguard.cli.RunCommand;
 import io.vmguard.engine.interp.InterpEngine;
+import io.vmguard.engine.interp.jit.JitOptions;
 import io.vmguard.events.VmEvents;
 import io.vmguard.testing.BuiltGuest;
 import io.vmguard.testing.ConsoleLines;
@@ -25,7 +26,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.Timeout.ThreadMode;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Linux with several vCPUs under the interpreter: the BSP boots, the application processors come up through
@@ -36,6 +37,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 @Timeout(value = 20, unit = TimeUnit.MINUTES, threadMode = ThreadMode.SEPARATE_THREAD)
 class InterpSmpGuestTest {
+    private static final int JIT_THRESHOLD = 20;
+
     @TempDir
     Path dir;
 
@@ -46,17 +49,26 @@ class InterpSmpGuestTest {
     }
 
     private static String run(VmConfig config, ConsoleLines console) throws Exception {
-        try (Vm vm = Vm.create(config, new InterpEngine())) {
+        return run(config, console, false);
+    }
+
+    /**
+     * With {@code jit}, the interpreter's JIT compiles blocks after {@link #JIT_THRESHOLD} executions (far below
+     * its default, so that most of the kernel and the test programs run compiled); without, the interpreter alone.
+     */
+    private static String run(VmConfig config, ConsoleLines console, boolean jit) throws Exception {
+        JitOptions options = jit ? new JitOptions(true, JIT_THRESHOLD, JitOptions.DEFAULT_BUDGET) : JitOptions.off();
+        try (Vm vm = Vm.create(config, new InterpEngine(options))) {
             assertEquals(new RunOutcome.PoweredOff(0), vm.run(), console.text());
         }
         return console.text();
     }
 
-    @ParameterizedTest(name = "{0} vCPUs")
-    @ValueSource(ints = {1, 2, 4})
-    void threadsSharingMemoryComeOutRightWithEveryVcpuOnline(int vcpus) throws Exception {
+    @ParameterizedTest(name = "{0} vCPUs, JIT {1}")
+    @CsvSource({"1, false", "2, false", "4, false", "1, true", "4, true"})
+    void threadsSharingMemoryComeOutRightWithEveryVcpuOnline(int vcpus, boolean jit) throws Exception {
         ConsoleLines console = new ConsoleLines();
-        String text = run(guest("smp-stress", vcpus, console, "vmguard.threads=4 vmguard.rounds=5000"), console);
+        String text = run(guest("smp-stress", vcpus, console, "vmguard.threads=4 vmguard.rounds=5000"), console, jit);
         assertTrue(text.contains("smp-stress: " + vcpus + " CPUs online"), text); // the guest's own count
         if (vcpus > 1) {
             assertTrue(text.contains("smp: Brought up 1 node, " + vcpus + " CPUs"), text);
@@ -68,11 +80,11 @@ class InterpSmpGuestTest {
         assertFalse(text.contains("WARNING:") || text.contains("BUG:") || text.contains("Oops"), text);
     }
 
-    @ParameterizedTest(name = "{0} vCPUs")
-    @ValueSource(ints = {2, 4})
-    void theInstructionSuitePassesWithSeveralVcpus(int vcpus) throws Exception {
+    @ParameterizedTest(name = "{0} vCPUs, JIT {1}")
+    @CsvSource({"2, false", "4, false", "2, true"})
+    void theInstructionSuitePassesWithSeveralVcpus(int vcpus, boolean jit) throws Exception {
         ConsoleLines console = new ConsoleLines();
-        String text = run(guest("cpu-tests", vcpus, console, ""), console);
+        String text = run(guest("cpu-tests", vcpus, console, ""), console, jit);
         Matcher summary = Pattern.compile("cpu-tests: (\\d+) passed, (\\d+) failed").matcher(text);
         assertTrue(summary.find(), text);
         assertEquals("0", summary.group(2), text);

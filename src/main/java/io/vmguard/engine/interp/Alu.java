@@ -35,6 +35,22 @@ final class Alu {
         return result;
     }
 
+    /** Two- and three-operand IMUL: the low half; CF and OF when it differs from the full product. */
+    static long imul(CpuState cpu, long a, long b, int size) {
+        long low;
+        boolean overflow;
+        if (size == 8) {
+            low = a * b;
+            overflow = Math.multiplyHigh(a, b) != (low >> 63);
+        } else {
+            long product = Flags.signExtend(a, size) * Flags.signExtend(b, size);
+            low = product & Flags.mask(size);
+            overflow = Flags.signExtend(low, size) != product;
+        }
+        multiplyFlags(cpu, overflow, low, size);
+        return low;
+    }
+
     static void lazy(CpuState cpu, int ccOp, long result, long src, long carryIn, int size) {
         if (cpu.ccOp == Flags.EAGER) {
             // Keep the non-arithmetic bits; the arithmetic ones now come from the recorded operation.
@@ -67,8 +83,8 @@ final class Alu {
 
     /** Sets the arithmetic flags explicitly (eager mode). */
     static void setArithmetic(CpuState cpu, long flags) {
-        long rflags = cpu.rflags();
-        cpu.rflags = (rflags & ~Flags.ARITHMETIC) | (flags & Flags.ARITHMETIC);
+        // The arithmetic flags recorded so far are replaced, not read: no need to work them out (cpu.rflags()).
+        cpu.rflags = (cpu.rflags & ~Flags.ARITHMETIC) | Flags.RESERVED_ONE | (flags & Flags.ARITHMETIC);
         cpu.ccOp = Flags.EAGER;
     }
 

@@ -21,6 +21,16 @@ final class Block {
     /** The mode (default operand size) it was decoded for: it runs in no other ({@link CpuState#codeBits}). */
     final int codeBits;
 
+    /**
+     * The block compiled by the JIT, once it has been (published by the compiler thread; null while interpreted).
+     * It goes with the block: a write that drops the block from the code cache drops its translation too.
+     */
+    volatile CompiledBlock compiled;
+    /** Executions counted toward the JIT's threshold (racy between vCPUs on purpose: a hint, not a count). */
+    int hits;
+    /** {@link JitBridge}'s state for this block: cold, queued, or never to be compiled. */
+    byte jitState;
+
     Block(Instruction[] instructions, int[] ends) {
         this.instructions = instructions;
         this.ends = ends;

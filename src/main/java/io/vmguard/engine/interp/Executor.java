@@ -792,18 +792,7 @@ final class Executor {
     }
 
     private long imul(long a, long b, int size) {
-        long low;
-        boolean overflow;
-        if (size == 8) {
-            low = a * b;
-            overflow = Math.multiplyHigh(a, b) != (low >> 63);
-        } else {
-            long product = Flags.signExtend(a, size) * Flags.signExtend(b, size);
-            low = product & Flags.mask(size);
-            overflow = Flags.signExtend(low, size) != product;
-        }
-        Alu.multiplyFlags(cpu, overflow, low, size);
-        return low;
+        return Alu.imul(cpu, a, b, size);
     }
 
     private void divide(Instruction insn, int size) {

@@ -2,6 +2,7 @@ package io.vmguard.engine.interp;
 
 import io.vmguard.engine.Engine;
 import io.vmguard.engine.VirtualMachine;
+import io.vmguard.engine.interp.jit.JitOptions;
 import io.vmguard.engine.interp.platform.SnapshotFields;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.snapshot.SnapshotException;
@@ -11,6 +12,17 @@ import io.vmguard.snapshot.StateWriter;
 /** The pure-Java x86-64 interpreter engine: needs nothing but a JDK. */
 public final class InterpEngine implements Engine {
     static final String NAME = "interp";
+
+    private final JitOptions jit;
+
+    /** The JIT as the system properties say ({@link JitOptions#fromSystemProperties()}). */
+    public InterpEngine() {
+        this(JitOptions.fromSystemProperties());
+    }
+
+    public InterpEngine(JitOptions jit) {
+        this.jit = jit;
+    }
 
     @Override
     public String name() {
@@ -34,6 +46,6 @@ public final class InterpEngine implements Engine {
 
     @Override
     public VirtualMachine createVm(GuestMemory memory) {
-        return new InterpVm(memory);
+        return new InterpVm(memory, io.vmguard.engine.interp.platform.VmClock.system(), jit);
     }
 }

@@ -109,6 +109,9 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private boolean nmiPending;
     /** From an NMI's delivery to the next IRET (SDM 6.7.1). */
     private boolean nmiBlocked;
+    /** The VM's JIT (null when off), and what compiled blocks reach of this vCPU. */
+    private final JitBridge jit;
+    private final JitRuntime jitRuntime;
 
     /**
      * @param inputs   the VM's interrupt lines, which this vCPU's platform drains
@@ -116,8 +119,9 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
      */
     InterpVcpu(int index, GuestMemory memory, UnimplementedLog unimplemented, VmClock clock, Chipset chipset,
                Doorbell doorbell, InterpMonitoring monitoring, DeviceWrites deviceWrites, CodeCache code,
-               AtomicAccess.BusLock busLock) {
+               AtomicAccess.BusLock busLock, JitBridge jit) {
         this.index = index;
+        this.jit = jit;
         this.deviceWrites = deviceWrites;
         this.monitoring = monitoring;
         this.monitorHooks = new MonitorHooks(index, cpu, monitoring);
@@ -140,6 +144,17 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         this.waitingForStartup = index != 0;
         this.system = new SystemOps(cpu, mmu, executor, new PlatformDevices(), index, monitorHooks);
         this.decoder = new Decoder(mmu::fetch8);
+        this.jitRuntime = new JitRuntime(cpu, mmu, executor, this, this::mayLoop);
+    }
+
+    /**
+     * Whether a compiled block looping on itself may go round again without a look from the run loop: no doorbell
+     * (an exit, a line, another CPU), no interrupt requested, no device-written code. It also takes in pages that
+     * newly hold code, as the loop does before each block.
+     */
+    private boolean mayLoop() {
+        mmu.seeNewCodePages();
+        return !doorbell.rung() && !platform.interruptRequested() && !deviceWrites.pending();
     }
 
     /** SystemOps' view of the platform: TSC, CR8 and the device MSRs. */
@@ -183,6 +198,13 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     @Override
     public int index() {
         return index;
+    }
+
+    /** Of {@link #instructions}, those that compiled blocks ran (JIT statistics). */
+    private long compiledInstructions;
+
+    long compiledInstructions() {
+        return compiledInstructions;
     }
 
     /** Instructions executed so far (for benchmarks). */
@@ -391,8 +413,22 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
      * returns an exit when the VMM must act first. Every instruction started counts, as one that faults
      * does too.
      */
+    private static final Instruction[] NONE = new Instruction[0];
+
+    /** The instruction of {@code block} at {@code offset} from its start (a compiled block faulted there), or null. */
+    private static Instruction instructionAt(Block block, long offset) {
+        for (int i = 0; i < block.instructions.length; i++) {
+            if ((i == 0 ? 0 : block.ends[i - 1]) == offset) {
+                return block.instructions[i];
+            }
+        }
+        return null;
+    }
+
     private VcpuExit runBlock() {
         Instruction insn = null;
+        Block ranCompiled = null;
+        Instruction[] instructionsInterpreted = null;
         // The shadow of the previous instruction has been honoured (see interruptible()); it ends here.
         // Instructions that set it end their block, so it never covers one inside a block.
         boolean shadow = cpu.interruptShadow;
@@ -420,6 +456,22 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
             mmu.seeNewCodePages();
             Instruction[] instructions = block.instructions;
             int[] ends = block.ends;
+            if (jit != null) {
+                CompiledBlock compiled = block.compiled;
+                if (compiled == null) {
+                    compiled = jit.executed(block);
+                }
+                if (compiled != null) {
+                    ranCompiled = block;
+                    jitRuntime.retired = 0;
+                    executed = 1; // what a fault before the first retired instruction counts, as below
+                    int lastRound = compiled.run(jitRuntime);
+                    executed = jitRuntime.retired + lastRound; // read after the run: the rounds it looped
+                    ranCompiled = null;
+                    instructions = NONE;
+                    instructionsInterpreted = NONE;
+                }
+            }
             for (int i = 0; i < instructions.length; i++) {
                 insn = instructions[i];
                 executed += insn.count;
@@ -440,12 +492,22 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
             return pendingMmioRead;
         } catch (GuestFault fault) {
             mmioReplay.clear();
+            if (ranCompiled != null) {
+                insn = instructionAt(ranCompiled, cpu.rip - start);
+            }
             if (fault.vector == GuestFault.UD && insn != null) {
                 unimplemented.report(insn, cpu.rip);
             }
             delivery.fault(fault);
         } finally {
+            if (ranCompiled != null) {
+                executed += jitRuntime.retired; // the rounds a looping block completed before it faulted
+                ranCompiled = null;
+            }
             instructions += executed;
+            if (instructionsInterpreted == NONE) {
+                compiledInstructions += executed;
+            }
         }
         // An instruction that consumed replayed reads ended the block (leaveBlock): it is complete now.
         if (mmioReplay.active()) {

@@ -4,6 +4,7 @@ import io.vmguard.bus.InterruptLine;
 import io.vmguard.engine.EngineException;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
+import io.vmguard.engine.interp.jit.JitOptions;
 import io.vmguard.engine.interp.platform.ApicBus;
 import io.vmguard.engine.interp.platform.Chipset;
 import io.vmguard.engine.interp.platform.Doorbell;
@@ -55,6 +56,8 @@ final class InterpVm implements VirtualMachine {
     private final DeviceWrites deviceWrites;
     private final CodeCache code;
     private final AtomicAccess.BusLock busLock = new AtomicAccess.BusLock();
+    /** Compiles hot blocks for all vCPUs; null with the JIT off. */
+    private final JitBridge jit;
 
     InterpVm(GuestMemory memory) {
         this(memory, VmClock.system());
@@ -62,7 +65,12 @@ final class InterpVm implements VirtualMachine {
 
     /** A VM whose time runs with {@code timeSource} (host time; tests drive their own). */
     InterpVm(GuestMemory memory, VmClock timeSource) {
+        this(memory, timeSource, JitOptions.fromSystemProperties());
+    }
+
+    InterpVm(GuestMemory memory, VmClock timeSource, JitOptions jitOptions) {
         this.memory = memory;
+        this.jit = jitOptions.enabled() ? new JitBridge(jitOptions) : null;
         this.clock = new RestorableClock(timeSource);
         this.chipset = new Chipset(clock, inputs, apicBus);
         this.deviceWrites = new DeviceWrites(memory.end());
@@ -93,7 +101,7 @@ final class InterpVm implements VirtualMachine {
         Doorbell doorbell = index == 0 ? bspDoorbell : new Doorbell();
         doorbells[index] = doorbell;
         vcpus[index] = new InterpVcpu(index, memory, unimplemented, clock, chipset, doorbell, monitoring, deviceWrites,
-                code, busLock);
+                code, busLock, jit);
         return vcpus[index];
     }
 
@@ -203,7 +211,31 @@ final class InterpVm implements VirtualMachine {
         return vcpus[index].platform();
     }
 
+    /** The JIT's compiler (tests, statistics); null with the JIT off. */
+    io.vmguard.engine.interp.jit.JitCompiler jitCompiler() {
+        return jit == null ? null : jit.compiler();
+    }
+
     @Override
     public void close() {
+        if (jit != null && Boolean.getBoolean("vmguard.jit.stats")) {
+            long all = 0, compiled = 0;
+            for (InterpVcpu vcpu : vcpus) {
+                if (vcpu != null) {
+                    all += vcpu.instructions();
+                    compiled += vcpu.compiledInstructions();
+                }
+            }
+            System.err.printf("vmguard: JIT %s; %d of %d guest instructions (%.1f%%) ran compiled%n",
+                    jit.compiler().statistics(), compiled, all, all == 0 ? 0.0 : 100.0 * compiled / all);
+            StringBuilder ops = new StringBuilder("vmguard: JIT: instructions compiled blocks left to the interpreter, by op:");
+            java.util.stream.IntStream.range(0, 256).boxed()
+                    .sorted((a, b) -> Long.compare(JitRuntime.INTERPRETED.get(b), JitRuntime.INTERPRETED.get(a))).limit(15)
+                    .forEach(op -> ops.append(' ').append(op).append('=').append(JitRuntime.INTERPRETED.get(op)));
+            System.err.println(ops);
+        }
+        if (jit != null) {
+            jit.close();
+        }
     }
 }

@@ -302,6 +302,11 @@ final class Mmu {
         if (tags[index] == tag(linear)) {
             return pages[index];
         }
+        return fill(linear, access, index, tags, pages);
+    }
+
+    /** A TLB miss: walks, and caches the translation when it is RAM (and, for writes, a page nobody watches). */
+    private MemorySegment fill(long linear, int access, int index, long[] tags, MemorySegment[] pages) {
         long physicalAddress = translate(linear, access);
         long physicalPage = physicalAddress & PAGE_MASK;
         int region = ram.region(physicalPage, 4096);

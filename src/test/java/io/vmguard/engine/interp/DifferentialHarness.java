@@ -7,6 +7,7 @@ import io.vmguard.engine.Segment;
 import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
+import io.vmguard.engine.interp.jit.JitOptions;
 import io.vmguard.engine.kvm.KvmEngine;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.sys.NativeException;
@@ -605,6 +606,15 @@ final class DifferentialHarness {
             if (status != 0) {
                 throw new AssertionError(engine.name() + ": batch exited with status " + status);
             }
+            if (vm instanceof InterpVm interp && interp.jitCompiler() != null) {
+                // The JIT run must have run compiled code, and every block must have compiled.
+                if (interp.jitCompiler().lastFailure() != null) {
+                    throw new AssertionError("jit: a block did not compile", interp.jitCompiler().lastFailure());
+                }
+                if (interp.jitCompiler().compiledBlocks() == 0) {
+                    throw new AssertionError("jit: nothing was compiled");
+                }
+            }
         } finally {
             vm.close();
         }
@@ -625,8 +635,8 @@ final class DifferentialHarness {
         Payload payload = assemble();
         byte[] bulk = new byte[BULK_SIZE];
         new Random(seed ^ 0xb01cL).nextBytes(bulk);
-        Run interpRun = runOn(new InterpEngine(), payload, bulk);
-        List<String> differences = new ArrayList<>();
+        Run interpRun = runOn(new InterpEngine(JitOptions.off()), payload, bulk);
+        List<String> differences = new ArrayList<>(jitDifferences(payload, bulk, interpRun));
         faults = 0;
         ntLostByHost = 0;
         portCasesNotOnHost = 0;
@@ -637,6 +647,39 @@ final class DifferentialHarness {
             boolean kvm = o == HostOracle.Oracle.KVM;
             Run oracleRun = runOn(kvm ? new KvmEngine() : null, payload, bulk);
             differences.addAll(differences(o.label, kvm, o == oracles.get(0), oracleRun, interpRun));
+        }
+        return differences;
+    }
+
+    /**
+     * The same batch with the JIT compiling every block at its first execution (threshold 0) must leave exactly what
+     * the interpreter alone left: the interpreter is the JIT's reference, bit for bit, faults included.
+     */
+    private List<String> jitDifferences(Payload payload, byte[] bulk, Run interpRun) throws EngineException, NativeException {
+        Run jitRun = runOn(new InterpEngine(JitOptions.compileAtOnce()), payload, bulk);
+        List<String> differences = new ArrayList<>();
+        int mismatch = Arrays.mismatch(jitRun.bulk(), interpRun.bulk());
+        if (mismatch >= 0) {
+            differences.add(String.format("jit: bulk memory at 0x%x differs from the interpreter's", BULK + mismatch));
+        }
+        for (Case c : cases) {
+            Outcome jit = jitRun.outcomes().get(c.index);
+            Outcome interp = interpRun.outcomes().get(c.index);
+            // Bit for bit, undefined flags and registers included: both run the interpreter's own code for them.
+            boolean same = Arrays.equals(jit.regs(), interp.regs()) && jit.rflags() == interp.rflags()
+                    && Arrays.equals(jit.memory(), interp.memory()) && Arrays.equals(jit.seedBlock(), interp.seedBlock())
+                    && jit.faultVector() == interp.faultVector() && jit.faultRip() == interp.faultRip()
+                    && jit.faultError() == interp.faultError() && jit.cr2() == interp.cr2();
+            String difference = null;
+            if (!same) {
+                String detail = compare("jit", false, c, jit, interp);
+                difference = c.name + " (jit against the interpreter): " + (detail != null ? detail
+                        : String.format("rflags jit %x, interp %x, or an undefined register differs: jit %s, interp %s",
+                        jit.rflags(), interp.rflags(), Arrays.toString(jit.regs()), Arrays.toString(interp.regs())));
+            }
+            if (difference != null) {
+                differences.add(difference);
+            }
         }
         return differences;
     }
@@ -699,7 +742,7 @@ final class DifferentialHarness {
     List<Outcome> interpreterOutcomes() throws EngineException, NativeException {
         byte[] bulk = new byte[BULK_SIZE];
         new Random(seed ^ 0xb01cL).nextBytes(bulk);
-        return runOn(new InterpEngine(), assemble(), bulk).outcomes();
+        return runOn(new InterpEngine(JitOptions.off()), assemble(), bulk).outcomes();
     }
 
     /** Cases that raised an exception on the first oracle of the last run. */

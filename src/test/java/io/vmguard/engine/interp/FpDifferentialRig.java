@@ -4,6 +4,7 @@ import io.vmguard.engine.Engine;
 import io.vmguard.engine.EngineException;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
+import io.vmguard.engine.interp.jit.JitOptions;
 import io.vmguard.engine.kvm.KvmEngine;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.sys.NativeException;
@@ -422,7 +423,13 @@ final class FpDifferentialRig {
         for (HostOracle.Oracle o : oracles) {
             outputs.put(o.label, runOn(o == HostOracle.Oracle.KVM ? new KvmEngine() : null, payload));
         }
-        return new Outputs(outputs, runOn(new InterpEngine(), payload));
+        byte[] interpreter = runOn(new InterpEngine(JitOptions.off()), payload);
+        // The JIT compiling every block at its first execution must leave exactly what the interpreter left.
+        byte[] jit = runOn(new InterpEngine(JitOptions.compileAtOnce()), payload);
+        if (!java.util.Arrays.equals(interpreter, jit)) {
+            throw new AssertionError("jit: outputs differ from the interpreter's at byte " + java.util.Arrays.mismatch(interpreter, jit));
+        }
+        return new Outputs(outputs, interpreter);
     }
 
     /** What {@link #runOnEveryEngine()} gives: each oracle's outputs by label, and the interpreter's. */

@@ -1,11 +1,13 @@
 package io.vmguard.engine.interp;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.vmguard.engine.Engine;
 import io.vmguard.engine.VcpuExit;
+import io.vmguard.engine.interp.jit.JitOptions;
 import io.vmguard.engine.kvm.KvmEngine;
 import java.util.ArrayList;
 import java.util.List;
@@ -91,7 +93,10 @@ class LegacyModeDifferentialTest {
                 + "movw $0x23, %ax\nmovw %ax, %ds\nmovw %ax, %es\n" + user + end;
         String mode = real ? "real-mode 16-bit" : bits + "-bit";
         List<HostOracle.Oracle> oracles = HostOracle.available();
-        byte[] interp = run(new InterpEngine(), program, data, real, layout);
+        byte[] interp = run(new InterpEngine(JitOptions.off()), program, data, real, layout);
+        // The JIT compiling every block at its first execution must leave exactly what the interpreter left.
+        byte[] jit = run(new InterpEngine(JitOptions.compileAtOnce()), program, data, real, layout);
+        assertArrayEquals(interp, jit, mode + ": the JIT's results differ from the interpreter's");
         List<String> references = new ArrayList<>();
         for (HostOracle.Oracle oracle : oracles) {
             String reference = oracle == HostOracle.Oracle.HOST ? "the host CPU" : "KVM";

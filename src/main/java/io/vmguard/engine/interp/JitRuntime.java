@@ -1,0 +1,66 @@
+package io.vmguard.engine.interp;
+
+/**
+ * What compiled blocks reach of one vCPU: its state, its MMU, the interpreter for instructions the JIT does not
+ * emit itself, and the checks the interpreter's loop makes between instructions and between blocks. The JIT's
+ * whole view of the interpreter is this class and the members {@code jit.RuntimeSurface} names.
+ */
+final class JitRuntime {
+    /** Instructions a block looping on itself may run before it returns to the vCPU's loop (timers, exits). */
+    static final int LOOP_BUDGET = 1024;
+
+    final CpuState cpu;
+    final Mmu mmu;
+    private final Executor executor;
+    private final Executor.Platform vcpu;
+    private final java.util.function.BooleanSupplier mayGoOn;
+    /** Guest instructions of the rounds a looping block completed in this run (the vCPU resets and adds it). */
+    int retired;
+
+    /**
+     * @param mayGoOn whether nothing waits for the vCPU's loop (an interrupt, a doorbell, device-written code):
+     *                asked on every back edge
+     */
+    JitRuntime(CpuState cpu, Mmu mmu, Executor executor, Executor.Platform vcpu, java.util.function.BooleanSupplier mayGoOn) {
+        this.cpu = cpu;
+        this.mmu = mmu;
+        this.executor = executor;
+        this.vcpu = vcpu;
+        this.mayGoOn = mayGoOn;
+    }
+
+    /**
+     * With {@code -Dvmguard.jit.stats=true}: how often compiled blocks handed each {@link Op} to the interpreter
+     * (the profile that says what to emit natively next). A static final: C2 drops the counting when it is off.
+     */
+    static final boolean COUNT_OPS = Boolean.getBoolean("vmguard.jit.stats");
+    static final java.util.concurrent.atomic.AtomicLongArray INTERPRETED = new java.util.concurrent.atomic.AtomicLongArray(256);
+
+    /** One instruction, as the interpreter's loop runs it. */
+    void execute(Instruction insn) {
+        if (COUNT_OPS) {
+            INTERPRETED.incrementAndGet(insn.op & 0xff);
+        }
+        if (!executor.executeHot(insn)) {
+            executor.execute(insn);
+        }
+    }
+
+    /** Whether the vCPU asked for a look before the next instruction (device I/O, a code write, a monitor). */
+    boolean leave() {
+        return vcpu.attentionNeeded();
+    }
+
+    /** A near branch in 64-bit mode: #GP(0) for a non-canonical target, RIP still on the branch. */
+    void jump(long target) {
+        if (!Executor.canonical(target)) {
+            throw GuestFault.gp();
+        }
+        cpu.rip = target;
+    }
+
+    /** Whether a block looping on itself may go round again. */
+    boolean backEdge() {
+        return retired < LOOP_BUDGET && mayGoOn.getAsBoolean();
+    }
+}

@@ -1,0 +1,782 @@
+package io.vmguard.engine.interp.jit;
+
+import java.lang.classfile.ClassFile;
+import java.lang.classfile.ClassHierarchyResolver;
+import java.lang.classfile.CodeBuilder;
+import java.lang.classfile.Label;
+import java.lang.classfile.Opcode;
+import java.lang.classfile.MethodModel;
+import java.lang.classfile.attribute.CodeAttribute;
+import java.lang.constant.ClassDesc;
+import java.lang.constant.ConstantDescs;
+import java.lang.constant.DynamicConstantDesc;
+import java.util.List;
+
+import static io.vmguard.engine.interp.jit.RuntimeSurface.*;
+import static java.lang.constant.ConstantDescs.CD_long;
+
+/**
+ * Turns one block's {@link Step}s into a class file: a final class implementing {@code CompiledBlock} whose
+ * {@code run} does what the interpreter's loop would do with the block, without its per-instruction dispatch.
+ *
+ * <p>The guest registers the block's own steps use live in JVM locals (HotSpot keeps them in host registers),
+ * loaded at entry and written back to the CPU before every exit, before the interpreter runs an instruction, and by
+ * an exception handler when a step faults; the flags stay the interpreter's lazy record. What the emitter does
+ * natively:
+ * <ul>
+ *   <li>register ALU, TEST, MOV, LEA, shifts and rotates by a constant, MOVZX/MOVSX, IMUL, NOP, with the
+ *       lazy-flag record written only where it is live (a later step that can fault, exit or read flags would see
+ *       it; one that a later step overwrites first is not);</li>
+ *   <li>loads and stores through the MMU's TLB fast path, RIP set first so a fault reports the instruction;</li>
+ *   <li>the block's final branch: a compare fused with its Jcc as lcmp and a branch, Jcc, JMP; one whose target
+ *       is the block's own start loops inside the method, checking the runtime's back-edge budget each time round.</li>
+ * </ul>
+ * Everything else calls the interpreter for that instruction ({@link Step.Interpret}), then leaves the block
+ * exactly where the interpreter's loop would (RIP not on the next instruction, or the vCPU asked to look).
+ */
+final class BlockEmitter {
+    /** Bytecode above this is never compiled by HotSpot (HugeMethodLimit is 8,000 bytes); stay well below. */
+    static final int MAX_CODE_BYTES = 7_000;
+
+    private static final int THIS = 0, RT = 1, CPU_LOCAL = 2, GPR_LOCAL = 3, MMU_LOCAL = 4, RIP0 = 5;
+    private static final int A = 7, B = 9, R = 11, REGS = 13;
+    private static final long LOW32 = 0xffff_ffffL;
+
+    private final ClassFile classFile;
+
+    BlockEmitter(ClassLoader loader) {
+        this.classFile = ClassFile.of(ClassFile.ClassHierarchyResolverOption.of(
+                ClassHierarchyResolver.defaultResolver().orElse(ClassHierarchyResolver.ofClassLoading(loader))));
+    }
+
+    /** Thrown when a block's bytecode would be too big for HotSpot to compile: the caller splits or skips it. */
+    static final class TooLarge extends Exception {
+        TooLarge(int bytes) {
+            super(bytes + " bytes of bytecode", null, false, false);
+        }
+    }
+
+    byte[] emit(String simpleName, List<Step> steps) throws TooLarge {
+        ClassDesc self = ClassDesc.of(PACKAGE, simpleName);
+        boolean[] flagsLive = flagLiveness(steps);
+        byte[] bytes = classFile.build(self, cb -> {
+            cb.withFlags(ClassFile.ACC_FINAL | ClassFile.ACC_SYNTHETIC);
+            cb.withInterfaceSymbols(COMPILED);
+            cb.withMethodBody(ConstantDescs.INIT_NAME, ConstantDescs.MTD_void, ClassFile.ACC_PUBLIC, code -> {
+                code.aload(THIS);
+                code.invokespecial(ConstantDescs.CD_Object, ConstantDescs.INIT_NAME, ConstantDescs.MTD_void);
+                code.return_();
+            });
+            cb.withMethodBody(RUN, RUN_TYPE, ClassFile.ACC_PUBLIC | ClassFile.ACC_FINAL,
+                    code -> new Body(code, steps, flagsLive).emit());
+        });
+        int size = codeLength(bytes);
+        if (size > MAX_CODE_BYTES) {
+            throw new TooLarge(size);
+        }
+        return bytes;
+    }
+
+    /** Bytes of bytecode in the generated {@code run} method. */
+    int codeLength(byte[] bytes) {
+        for (MethodModel method : classFile.parse(bytes).methods()) {
+            if (method.methodName().equalsString(RUN)) {
+                return ((CodeAttribute) method.code().orElseThrow()).codeLength();
+            }
+        }
+        throw new IllegalStateException("no run method");
+    }
+
+    /**
+     * For each step, whether the flags it records can be read before an ALU step overwrites them all: by an exit,
+     * a fault (the handler sees RFLAGS), the interpreter, or a step that reads them. Only ALU steps use it.
+     */
+    static boolean[] flagLiveness(List<Step> steps) {
+        boolean[] liveAfter = new boolean[steps.size()];
+        boolean live = true; // the block's exit
+        for (int i = steps.size() - 1; i >= 0; i--) {
+            liveAfter[i] = live;
+            live = liveBefore(steps.get(i), live);
+        }
+        return liveAfter;
+    }
+
+    /** Whether flags are live before {@code step}, given whether they are after it. */
+    static boolean liveBefore(Step step, boolean live) {
+            return switch (step) {
+                case Step.Alu alu -> false;               // writes all six, reads none
+                case Step.Multiply multiply -> false;     // the same (eagerly)
+                case Step.Shift shift when shiftCount(shift) == 0 -> live;   // changes no flag
+                case Step.Shift shift when shift.kind() >= 4 -> false;       // SHL SHR SAL SAR: all six
+                case Step.Shift shift when shift.kind() < 2 -> live;         // ROL ROR: skipped when dead, else read
+                case Step.Move move -> live;             // no flags, no fault
+                case Step.Nop nop -> live;
+                case Step.Lea lea -> live;
+                case Step.Extend extend -> live;
+                default -> true;                         // may fault, exit or read flags (RCL, RCR, ...)
+            };
+    }
+
+    /** The guest registers a native step reads or writes, a bit each. */
+    static int registers(Step step) {
+        return switch (step) {
+            case Step.Alu s -> bit(s.dst()) | bit(s.src());
+            case Step.Move s -> bit(s.dst()) | bit(s.src());
+            case Step.Lea s -> bit(s.dst()) | registers(s.address());
+            case Step.Shift s -> bit(s.dst());
+            case Step.Extend s -> bit(s.dst()) | bit(s.src());
+            case Step.Multiply s -> bit(s.dst()) | bit(s.a()) | bit(s.b());
+            case Step.Load s -> bit(s.dst()) | registers(s.address());
+            case Step.Store s -> bit(s.src()) | registers(s.address());
+            case Step.CompareBranch s -> bit(s.a()) | bit(s.b());
+            case Step.Branch s -> 0;
+            case Step.Nop s -> 0;
+            case Step.Interpret s -> 0;
+        };
+    }
+
+    private static int registers(Step.Address a) {
+        return a.ripRelative() ? 0 : bit(a.base()) | bit(a.index());
+    }
+
+    private static int bit(int reg) {
+        return reg >= 0 ? 1 << reg : 0;
+    }
+
+    /** A shift's count as the CPU masks it (5 bits, 6 for 64-bit operands). */
+    static int shiftCount(Step.Shift s) {
+        return (int) (s.amount() & (s.size() == 8 ? 63 : 31));
+    }
+
+    /** The code of one {@code run} method. */
+    private static final class Body {
+        private final CodeBuilder code;
+        private final List<Step> steps;
+        private final boolean[] flagsLive;
+        private final Label top;
+        /** cpu.rip is the entry RIP plus this, as far as the code emitted so far knows; -1: unknown. */
+        private int ripKnown = 0;
+        /** Guest instructions of the steps emitted so far (this pass through the block). */
+        private int retired;
+        private final int blockCount;
+        /** Whether flags the block finds at its start may be read before the block overwrites them all. */
+        private final boolean flagsLiveAtEntry;
+        /** Guest registers (a bit each) the native steps use: held in JVM locals inside the block. */
+        private final int used;
+        private final Label faultHandler;
+        private Label rangeStart;
+
+        Body(CodeBuilder code, List<Step> steps, boolean[] flagsLive) {
+            this.code = code;
+            this.steps = steps;
+            this.flagsLive = flagsLive;
+            this.top = code.newLabel();
+            this.blockCount = steps.stream().mapToInt(Step::count).sum();
+            this.flagsLiveAtEntry = flagsLive.length == 0 || liveBefore(steps.getFirst(), flagsLive[0]);
+            this.used = steps.stream().mapToInt(BlockEmitter::registers).reduce(0, (a, b) -> a | b);
+            this.faultHandler = code.newLabel();
+        }
+
+        void emit() {
+            code.aload(RT).getfield(RUNTIME, RT_CPU, CPU).astore(CPU_LOCAL);
+            code.aload(CPU_LOCAL).getfield(CPU, GPR, LONG_ARRAY).astore(GPR_LOCAL);
+            code.aload(RT).getfield(RUNTIME, RT_MMU, MMU).astore(MMU_LOCAL);
+            code.aload(CPU_LOCAL).getfield(CPU, RIP, CD_long).lstore(RIP0);
+            loadRegisters();
+            openFaultRange();
+            code.labelBinding(top);
+            for (int i = 0; i < steps.size(); i++) {
+                Step step = steps.get(i);
+                retired += step.count();
+                switch (step) {
+                    case Step.Alu s -> alu(s, flagsLive[i]);
+                    case Step.Move s -> move(s);
+                    case Step.Nop s -> { }
+                    case Step.Lea s -> lea(s);
+                    case Step.Shift s -> shift(s, flagsLive[i]);
+                    case Step.Extend s -> extend(s);
+                    case Step.Multiply s -> multiply(s, flagsLive[i]);
+                    case Step.Load s -> load(s);
+                    case Step.Store s -> store(s);
+                    case Step.Interpret s -> interpret(s);
+                    case Step.Branch s -> branch(s);
+                    case Step.CompareBranch s -> compareBranch(s);
+                }
+            }
+            if (!steps.getLast().transfersControl()) {
+                // The block ended without a branch (page end, length limit): RIP is on the next instruction.
+                setRip(steps.getLast().end());
+                exit(retired);
+            }
+            closeFaultRange();
+            // A fault (or an MMIO read the VMM must answer) unwinds from a load, a store or a branch: the CPU
+            // must hold the registers as they were at that instruction, which the locals are.
+            code.labelBinding(faultHandler);
+            storeRegisters();
+            code.athrow();
+        }
+
+        // ---- registers ----
+
+        private void readReg(int reg, int size) {
+            code.lload(slot(reg));
+            if (size == 4) {
+                code.loadConstant(LOW32).land();
+            }
+        }
+
+        /** Copies local {@code local} into guest register {@code reg}'s local (already sized). */
+        private void writeRegFrom(int local, int reg) {
+            code.lload(local).lstore(slot(reg));
+        }
+
+        /** The JVM local that holds guest register {@code reg} inside the block. */
+        private static int slot(int reg) {
+            return REGS + 2 * reg;
+        }
+
+        /** Copies the block's registers from the CPU into their locals (entry, and after the interpreter ran). */
+        private void loadRegisters() {
+            for (int r = 0; r < 16; r++) {
+                if ((used & (1 << r)) != 0) {
+                    code.aload(GPR_LOCAL).loadConstant(r).laload().lstore(slot(r));
+                }
+            }
+        }
+
+        /** Writes the block's registers back to the CPU (before every exit, and before the interpreter runs). */
+        private void storeRegisters() {
+            for (int r = 0; r < 16; r++) {
+                if ((used & (1 << r)) != 0) {
+                    code.aload(GPR_LOCAL).loadConstant(r).lload(slot(r)).lastore();
+                }
+            }
+        }
+
+        /** Leaves the block: registers back to the CPU, and the count of instructions retired. */
+        private void exit(int count) {
+            storeRegisters();
+            code.loadConstant(count).ireturn();
+        }
+
+        /** Ends the code range a fault writes the registers back over (see {@link #emit}). */
+        private void closeFaultRange() {
+            Label end = code.newLabel();
+            code.labelBinding(end);
+            code.exceptionCatchAll(rangeStart, end, faultHandler);
+        }
+
+        private void openFaultRange() {
+            rangeStart = code.newLabel();
+            code.labelBinding(rangeStart);
+        }
+
+        private void setRip(int offset) {
+            if (ripKnown != offset) {
+                storeRip(offset);
+                ripKnown = offset;
+            }
+        }
+
+        /** cpu.rip = entry RIP + offset, on one path only (ripKnown untouched). */
+        private void storeRip(int offset) {
+            code.aload(CPU_LOCAL).lload(RIP0);
+            if (offset != 0) {
+                code.loadConstant((long) offset).ladd();
+            }
+            code.putfield(CPU, RIP, CD_long);
+        }
+
+        /** Leaves the block with RIP after the step when the vCPU wants a look (a device, a code write, a monitor). */
+        private void exitIfAsked(int end) {
+            Label go = code.newLabel();
+            code.aload(RT).invokevirtual(RUNTIME, "leave", LEAVE).ifeq(go);
+            storeRip(end);
+            exit(retired);
+            code.labelBinding(go);
+        }
+
+        // ---- steps ----
+
+        private void alu(Step.Alu s, boolean flags) {
+            int size = s.size();
+            long mask = size == 4 ? LOW32 : -1L;
+            readReg(s.dst(), size);
+            code.lstore(A);
+            if (s.src() >= 0) {
+                readReg(s.src(), size);
+            } else {
+                code.loadConstant(s.imm() & mask);
+            }
+            code.lstore(B);
+            code.lload(A).lload(B);
+            int ccOp;
+            switch (s.kind()) {
+                case ADD -> { code.ladd(); ccOp = CC_ADD; }
+                case SUB, CMP -> { code.lsub(); ccOp = CC_SUB; }
+                case AND, TEST -> { code.land(); ccOp = CC_LOGIC; }
+                case OR -> { code.lor(); ccOp = CC_LOGIC; }
+                default -> { code.lxor(); ccOp = CC_LOGIC; }
+            }
+            if (size == 4 && (ccOp == CC_ADD || ccOp == CC_SUB)) {
+                code.loadConstant(LOW32).land();
+            }
+            code.lstore(R);
+            if (flags) {
+                code.aload(CPU_LOCAL).loadConstant(ccOp).lload(R);
+                if (ccOp == CC_LOGIC) {
+                    code.lconst_0();
+                } else {
+                    code.lload(B);
+                }
+                code.lconst_0().loadConstant(size).invokestatic(ALU, "lazy", LAZY);
+            }
+            if (s.kind() != Step.AluKind.CMP && s.kind() != Step.AluKind.TEST) {
+                writeRegFrom(R, s.dst());
+            }
+        }
+
+        private void move(Step.Move s) {
+                        if (s.src() >= 0) {
+                readReg(s.src(), s.size());
+            } else {
+                code.loadConstant(s.size() == 4 ? s.imm() & LOW32 : s.imm());
+            }
+            code.lstore(slot(s.dst()));
+        }
+
+        private void lea(Step.Lea s) {
+                        effectiveOffset(s.address(), s.end());
+            if (s.size() == 4) {
+                code.loadConstant(LOW32).land();
+            }
+            code.lstore(slot(s.dst()));
+        }
+
+        /**
+         * Shifts by a constant count natively (the lazy SHIFT record only where live); rotates natively where their
+         * flags are dead; RCL, RCR and live rotates through the interpreter's Alu.shift.
+         */
+        private void shift(Step.Shift s, boolean flags) {
+            int size = s.size();
+            int bits = size * 8;
+            int count = shiftCount(s);
+            int kind = s.kind();
+            long mask = size == 4 ? LOW32 : -1L;
+            if (count == 0) {
+                if (size == 4) { // the value is written back: a 32-bit destination is zero-extended
+                                        readReg(s.dst(), 4);
+                    code.lstore(slot(s.dst()));
+                }
+                return;
+            }
+            if (kind == 2 || kind == 3 || kind < 2 && flags) {
+                                code.aload(CPU_LOCAL).loadConstant(kind);
+                code.lload(slot(s.dst()));
+                code.loadConstant(s.amount()).loadConstant(size).invokestatic(ALU, "shift", SHIFT);
+                code.lstore(slot(s.dst()));
+                return;
+            }
+            readReg(s.dst(), size);
+            code.lstore(A);
+            switch (kind) {
+                case 0, 1 -> { // ROL, ROR, flags dead
+                    int c = count % bits;
+                    if (c == 0) {
+                        code.lload(A).lstore(R);
+                    } else {
+                        code.lload(A).loadConstant(kind == 0 ? c : bits - c).lshl();
+                        code.lload(A).loadConstant(kind == 0 ? bits - c : c).lushr().lor();
+                        code.loadConstant(mask).land().lstore(R);
+                    }
+                    writeRegFrom(R, s.dst());
+                    return;
+                }
+                case 4, 6 -> { // SHL, SAL
+                    code.lload(A).loadConstant(count).lshl().loadConstant(mask).land().lstore(R);
+                    if (flags) {
+                        code.lload(A).loadConstant(bits - count).lushr().lconst_1().land().lstore(B); // CF
+                        code.lload(B);
+                        code.lload(R).loadConstant(bits - 1).lushr().lconst_1().land().lload(B).lxor() // OF: sign != CF
+                                .loadConstant(OF_SHIFT).lshl().lor();
+                    }
+                }
+                case 5 -> { // SHR
+                    code.lload(A).loadConstant(count).lushr().lstore(R);
+                    if (flags) {
+                        code.lload(A).loadConstant(count - 1).lushr().lconst_1().land();
+                        code.lload(A).loadConstant(bits - 1).lushr().lconst_1().land().loadConstant(OF_SHIFT).lshl().lor();
+                    }
+                }
+                default -> { // SAR
+                    code.lload(A);
+                    if (size == 4) {
+                        code.l2i().i2l();
+                    }
+                    code.lstore(B); // the operand, sign-extended
+                    code.lload(B).loadConstant(count).lshr().loadConstant(mask).land().lstore(R);
+                    if (flags) {
+                        code.lload(B).loadConstant(count - 1).lshr().lconst_1().land(); // CF; OF clear
+                    }
+                }
+            }
+            if (flags) {
+                // Stack: the record's source (CF and OF bits). Alu.lazy(cpu, SHIFT, result, source, 0, size).
+                code.lstore(B);
+                code.aload(CPU_LOCAL).loadConstant(CC_SHIFT).lload(R).lload(B).lconst_0().loadConstant(size)
+                        .invokestatic(ALU, "lazy", LAZY);
+            }
+            writeRegFrom(R, s.dst());
+        }
+
+        private void extend(Step.Extend s) {
+            code.lload(slot(s.src()));
+            if (s.shift() != 0) {
+                code.loadConstant(s.shift()).lushr();
+            }
+            if (s.signed()) {
+                code.l2i();
+                switch (s.from()) {
+                    case 1 -> code.i2b();
+                    case 2 -> code.i2s();
+                    default -> { }
+                }
+                code.i2l();
+            } else {
+                code.loadConstant(s.from() == 1 ? 0xffL : s.from() == 2 ? 0xffffL : LOW32).land();
+            }
+            if (s.size() == 4) {
+                code.loadConstant(LOW32).land();
+            }
+            code.lstore(slot(s.dst()));
+        }
+
+        /** IMUL: the interpreter's Alu.imul where its flags are live, else just the low half. */
+        private void multiply(Step.Multiply s, boolean flags) {
+            if (flags) {
+                code.aload(CPU_LOCAL);
+            }
+            readReg(s.a(), 8);
+            if (s.size() == 4) {
+                code.l2i().i2l();
+            }
+            if (s.b() >= 0) {
+                readReg(s.b(), 8);
+                if (s.size() == 4) {
+                    code.l2i().i2l();
+                }
+            } else {
+                code.loadConstant(s.size() == 4 ? (long) (int) s.imm() : s.imm());
+            }
+            if (flags) {
+                code.loadConstant(s.size()).invokestatic(ALU, "imul", IMUL);
+            } else {
+                code.lmul();
+                if (s.size() == 4) {
+                    code.loadConstant(LOW32).land();
+                }
+            }
+            code.lstore(slot(s.dst()));
+        }
+
+        private void load(Step.Load s) {
+            setRip(s.start());
+            code.aload(MMU_LOCAL);
+            linearAddress(s.address(), s.end());
+            switch (s.size()) {
+                case 8 -> code.invokevirtual(MMU, "read64", READ64);
+                case 4 -> code.invokevirtual(MMU, "read32", READ_INT).i2l().loadConstant(LOW32).land();
+                default -> code.invokevirtual(MMU, "read8", READ_INT).i2l();
+            }
+            code.lstore(slot(s.dst()));
+            exitIfAsked(s.end());
+        }
+
+        private void store(Step.Store s) {
+            setRip(s.start());
+            code.aload(MMU_LOCAL);
+            linearAddress(s.address(), s.end());
+            code.lload(slot(s.src()));
+            if (s.shift() != 0) {
+                code.loadConstant(s.shift()).lushr();
+            }
+            switch (s.size()) {
+                case 8 -> code.invokevirtual(MMU, "write64", WRITE64);
+                case 4 -> code.l2i().invokevirtual(MMU, "write32", WRITE32);
+                default -> code.l2i().invokevirtual(MMU, "write8", WRITE8);
+            }
+            exitIfAsked(s.end());
+        }
+
+        private void interpret(Step.Interpret s) {
+            setRip(s.start());
+            storeRegisters();
+            code.aload(RT);
+            code.ldc(DynamicConstantDesc.ofNamed(ConstantDescs.BSM_CLASS_DATA_AT, ConstantDescs.DEFAULT_NAME,
+                    INSTRUCTION, s.index()));
+            // Outside the fault range: the interpreter leaves the state a fault needs (a REP string instruction
+            // stopped by a fault has done part of its work), which the locals must not overwrite.
+            closeFaultRange();
+            code.invokevirtual(RUNTIME, "execute", EXECUTE);
+            openFaultRange();
+            if (s.last()) {
+                code.loadConstant(retired).ireturn(); // RIP is wherever the instruction sent it; registers are there
+                return;
+            }
+            loadRegisters();
+            // As the interpreter's loop: go on only if RIP reached the next instruction and nobody asked for a look.
+            Label leave = code.newLabel();
+            Label go = code.newLabel();
+            code.aload(RT).invokevirtual(RUNTIME, "leave", LEAVE).ifne(leave);
+            code.aload(CPU_LOCAL).getfield(CPU, RIP, CD_long).lload(RIP0).loadConstant((long) s.end()).ladd().lcmp().ifeq(go);
+            code.labelBinding(leave);
+            exit(retired);
+            code.labelBinding(go);
+            ripKnown = s.end();
+        }
+
+        private void branch(Step.Branch s) {
+            if (s.cc() < 0) {
+                taken(s.start(), s.end() + s.disp(), null);
+                return;
+            }
+            Label notTaken = code.newLabel();
+            code.aload(CPU_LOCAL).loadConstant(s.cc()).invokestatic(FLAGS, "condition", CONDITION).ifeq(notTaken);
+            taken(s.start(), s.end() + s.disp(), null);
+            code.labelBinding(notTaken);
+            storeRip(s.end());
+            exit(retired);
+        }
+
+        /**
+         * A CMP or TEST fused with its Jcc: the condition from the operands (lcmp and a branch), the lazy-flag record
+         * written on the way out only (and not at all on a loop's back edge when the block's first flag use
+         * overwrites them). Overflow and parity conditions take the interpreter's Flags instead.
+         */
+        private void compareBranch(Step.CompareBranch s) {
+            int kind = s.cc() >> 1;
+            if (kind == 0 || kind == 5) {
+                compareBranchThroughFlags(s);
+                return;
+            }
+            Label taken = code.newLabel();
+            conditionJump(s, taken);
+            recordCompare(s);
+            storeRip(s.end());
+            exit(retired);
+            code.labelBinding(taken);
+            boolean loop = s.end() + s.disp() == 0;
+            if (!(loop && !flagsLiveAtEntry)) {
+                recordCompare(s);
+                taken(s.branchAt(), s.end() + s.disp(), null);
+            } else {
+                taken(s.branchAt(), s.end() + s.disp(), () -> recordCompare(s));
+            }
+        }
+
+        /** Jumps to {@code taken} when the fused compare's condition holds. */
+        private void conditionJump(Step.CompareBranch s, Label taken) {
+            int kind = s.cc() >> 1;
+            boolean negate = (s.cc() & 1) != 0;
+            boolean wide = s.size() == 8;
+            if (s.test()) {
+                if (kind == 1) { // B after TEST: CF is clear
+                    if (negate) {
+                        code.goto_(taken);
+                    }
+                    return;
+                }
+                operand(s, true, false);
+                operand(s, false, false);
+                code.land();
+                switch (kind) {
+                    case 2, 3 -> { // E, BE: ZF (CF clear)
+                        if (!wide) {
+                            code.loadConstant(LOW32).land();
+                        }
+                        code.lconst_0().lcmp();
+                        branchOn(negate ? Opcode.IFNE : Opcode.IFEQ, taken);
+                    }
+                    case 4, 6 -> { // S, L (OF clear): the sign
+                        if (!wide) {
+                            code.l2i().i2l();
+                        }
+                        code.lconst_0().lcmp();
+                        branchOn(negate ? Opcode.IFGE : Opcode.IFLT, taken);
+                    }
+                    default -> { // LE: ZF or SF, that is value <= 0 as a signed number
+                        if (!wide) {
+                            code.l2i().i2l();
+                        }
+                        code.lconst_0().lcmp();
+                        branchOn(negate ? Opcode.IFGT : Opcode.IFLE, taken);
+                    }
+                }
+                return;
+            }
+            switch (kind) {
+                case 1, 3 -> { // B, BE: unsigned
+                    unsigned(s, true);
+                    unsigned(s, false);
+                    code.lcmp();
+                    branchOn(kind == 1 ? (negate ? Opcode.IFGE : Opcode.IFLT) : (negate ? Opcode.IFGT : Opcode.IFLE), taken);
+                }
+                case 2 -> { // E
+                    operand(s, true, false);
+                    operand(s, false, false);
+                    if (!wide) {
+                        code.lsub().loadConstant(LOW32).land().lconst_0();
+                    }
+                    code.lcmp();
+                    branchOn(negate ? Opcode.IFNE : Opcode.IFEQ, taken);
+                }
+                case 4 -> { // S: the difference's sign
+                    operand(s, true, false);
+                    operand(s, false, false);
+                    code.lsub();
+                    if (!wide) {
+                        code.l2i().i2l();
+                    }
+                    code.lconst_0().lcmp();
+                    branchOn(negate ? Opcode.IFGE : Opcode.IFLT, taken);
+                }
+                default -> { // L, LE: signed
+                    operand(s, true, !wide);
+                    operand(s, false, !wide);
+                    code.lcmp();
+                    branchOn(kind == 6 ? (negate ? Opcode.IFGE : Opcode.IFLT) : (negate ? Opcode.IFGT : Opcode.IFLE), taken);
+                }
+            }
+        }
+
+        private void branchOn(Opcode opcode, Label target) {
+            code.branch(opcode, target);
+        }
+
+        /** Operand a ({@code first}) or b of a fused compare, as a long; {@code signExtend32}: from its low 32 bits. */
+        private void operand(Step.CompareBranch s, boolean first, boolean signExtend32) {
+            if (first) {
+                readReg(s.a(), 8);
+            } else if (s.b() >= 0) {
+                readReg(s.b(), 8);
+            } else {
+                code.loadConstant(s.imm());
+            }
+            if (signExtend32) {
+                code.l2i().i2l();
+            }
+        }
+
+        /** An operand ordered as unsigned by a signed lcmp: 32-bit zero-extended, 64-bit with its sign bit flipped. */
+        private void unsigned(Step.CompareBranch s, boolean first) {
+            operand(s, first, false);
+            if (s.size() == 4) {
+                code.loadConstant(LOW32).land();
+            } else {
+                code.loadConstant(Long.MIN_VALUE).lxor();
+            }
+        }
+
+        /** The lazy-flag record a CMP (SUB: difference and source) or TEST (LOGIC: the AND) leaves. */
+        private void recordCompare(Step.CompareBranch s) {
+            long mask = s.size() == 4 ? LOW32 : -1L;
+            code.aload(CPU_LOCAL);
+            if (s.test()) {
+                code.loadConstant(CC_LOGIC);
+                operand(s, true, false);
+                operand(s, false, false);
+                code.land().loadConstant(mask).land();
+                code.lconst_0();
+            } else {
+                code.loadConstant(CC_SUB);
+                operand(s, true, false);
+                operand(s, false, false);
+                code.lsub().loadConstant(mask).land();
+                operand(s, false, false);
+                code.loadConstant(mask).land();
+            }
+            code.lconst_0().loadConstant(s.size()).invokestatic(ALU, "lazy", LAZY);
+        }
+
+        private void compareBranchThroughFlags(Step.CompareBranch s) {
+            code.aload(CPU_LOCAL).loadConstant(s.cc());
+            readReg(s.a(), 8);
+            if (s.b() >= 0) {
+                readReg(s.b(), 8);
+            } else {
+                code.loadConstant(s.imm());
+            }
+            code.loadConstant(s.size()).invokestatic(FLAGS, s.test() ? "testAndTest" : "compareAndTest", COMPARE_AND_TEST);
+            Label notTaken = code.newLabel();
+            code.ifeq(notTaken);
+            taken(s.branchAt(), s.end() + s.disp(), null);
+            code.labelBinding(notTaken);
+            storeRip(s.end());
+            exit(retired);
+        }
+
+        /**
+         * The taken side of the final branch at {@code at} to {@code target} (offsets): back to the top when the
+         * target is the block's own start and the runtime's budget allows, else a jump (canonical check) and return.
+         * {@code beforeLeavingLoop}: what a loop that stops must still do (the flag record its back edge skipped).
+         */
+        private void taken(int at, long target, Runnable beforeLeavingLoop) {
+            if (target == 0) {
+                // A loop on the block itself. Its start is canonical (it was just fetched): no check needed.
+                code.aload(RT).dup().getfield(RUNTIME, RT_RETIRED, ConstantDescs.CD_int).loadConstant(blockCount).iadd()
+                        .putfield(RUNTIME, RT_RETIRED, ConstantDescs.CD_int);
+                storeRip(0);
+                Label stop = code.newLabel();
+                code.aload(RT).invokevirtual(RUNTIME, "backEdge", BACK_EDGE).ifeq(stop);
+                code.goto_(top);
+                code.labelBinding(stop);
+                if (beforeLeavingLoop != null) {
+                    beforeLeavingLoop.run();
+                }
+                exit(0);
+                return;
+            }
+            storeRip(at); // a non-canonical target faults on the branch
+            code.aload(RT).lload(RIP0).loadConstant(target).ladd().invokevirtual(RUNTIME, "jump", JUMP);
+            exit(retired);
+        }
+
+        // ---- addresses ----
+
+        /** Base + index * scale + displacement (or RIP-relative), wrapped at the address size: what LEA computes. */
+        private void effectiveOffset(Step.Address a, int end) {
+            code.loadConstant(a.disp());
+            if (a.ripRelative()) {
+                code.lload(RIP0).loadConstant((long) end).ladd().ladd();
+            } else {
+                if (a.base() >= 0) {
+                    code.lload(slot(a.base())).ladd();
+                }
+                if (a.index() >= 0) {
+                    code.lload(slot(a.index()));
+                    if (a.scale() != 1) {
+                        code.loadConstant(Integer.numberOfTrailingZeros(a.scale())).lshl();
+                    }
+                    code.ladd();
+                }
+            }
+            if (a.addrSize() == 4) {
+                code.loadConstant(LOW32).land();
+            } else if (a.addrSize() == 2) {
+                code.loadConstant(0xffffL).land();
+            }
+        }
+
+        /** The linear address of a 64-bit mode operand: stack operands checked canonical (#SS), FS/GS bases added. */
+        private void linearAddress(Step.Address a, int end) {
+            effectiveOffset(a, end);
+            if (a.stack()) {
+                code.iconst_1().invokestatic(EXECUTOR, "stackAddress", STACK_ADDRESS);
+            } else if (a.segment() == Step.Segment.FS) {
+                code.aload(CPU_LOCAL).getfield(CPU, FS_BASE, CD_long).ladd();
+            } else if (a.segment() == Step.Segment.GS) {
+                code.aload(CPU_LOCAL).getfield(CPU, GS_BASE, CD_long).ladd();
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+package io.vmguard.engine.interp.jit;
+
+import java.lang.constant.ClassDesc;
+import java.lang.constant.MethodTypeDesc;
+
+import static java.lang.constant.ConstantDescs.CD_boolean;
+import static java.lang.constant.ConstantDescs.CD_int;
+import static java.lang.constant.ConstantDescs.CD_long;
+import static java.lang.constant.ConstantDescs.CD_void;
+
+/**
+ * Everything of the interpreter that generated code touches, by name: the one place that must change with it.
+ * Generated classes are hidden classes of the interpreter's package, so these members stay package-private
+ * there; the interpreter's tests run every emitted form against the interpreter, so a rename fails them.
+ */
+final class RuntimeSurface {
+    private RuntimeSurface() {}
+
+    static final String PACKAGE = "io.vmguard.engine.interp";
+    static final ClassDesc RUNTIME = ClassDesc.of(PACKAGE, "JitRuntime");
+    static final ClassDesc COMPILED = ClassDesc.of(PACKAGE, "CompiledBlock");
+    static final ClassDesc CPU = ClassDesc.of(PACKAGE, "CpuState");
+    static final ClassDesc MMU = ClassDesc.of(PACKAGE, "Mmu");
+    static final ClassDesc ALU = ClassDesc.of(PACKAGE, "Alu");
+    static final ClassDesc FLAGS = ClassDesc.of(PACKAGE, "Flags");
+    static final ClassDesc EXECUTOR = ClassDesc.of(PACKAGE, "Executor");
+    static final ClassDesc INSTRUCTION = ClassDesc.of(PACKAGE, "Instruction");
+    static final ClassDesc LONG_ARRAY = CD_long.arrayType();
+
+    /** {@code int CompiledBlock.run(JitRuntime)}: guest instructions retired by this entry (see JitRuntime). */
+    static final String RUN = "run";
+    static final MethodTypeDesc RUN_TYPE = MethodTypeDesc.of(CD_int, RUNTIME);
+
+    // JitRuntime
+    static final String RT_CPU = "cpu", RT_MMU = "mmu", RT_RETIRED = "retired";
+    static final MethodTypeDesc EXECUTE = MethodTypeDesc.of(CD_void, INSTRUCTION);
+    static final MethodTypeDesc LEAVE = MethodTypeDesc.of(CD_boolean);
+    static final MethodTypeDesc JUMP = MethodTypeDesc.of(CD_void, CD_long);
+    static final MethodTypeDesc BACK_EDGE = MethodTypeDesc.of(CD_boolean);
+
+    // CpuState
+    static final String GPR = "gpr", RIP = "rip", FS_BASE = "fsBase", GS_BASE = "gsBase";
+
+    // Alu, Flags, Executor (static)
+    static final MethodTypeDesc LAZY = MethodTypeDesc.of(CD_void, CPU, CD_int, CD_long, CD_long, CD_long, CD_int);
+    static final MethodTypeDesc SHIFT = MethodTypeDesc.of(CD_long, CPU, CD_int, CD_long, CD_long, CD_int);
+    static final MethodTypeDesc COMPARE_AND_TEST = MethodTypeDesc.of(CD_boolean, CPU, CD_int, CD_long, CD_long, CD_int);
+    static final MethodTypeDesc IMUL = MethodTypeDesc.of(CD_long, CPU, CD_long, CD_long, CD_int);
+    static final MethodTypeDesc CONDITION = MethodTypeDesc.of(CD_boolean, CPU, CD_int);
+    static final MethodTypeDesc STACK_ADDRESS = MethodTypeDesc.of(CD_long, CD_long, CD_int);
+
+    // Mmu (the TLB fast path; misses, MMIO and pages that see writes take its slow path)
+    static final MethodTypeDesc READ64 = MethodTypeDesc.of(CD_long, CD_long);
+    static final MethodTypeDesc READ_INT = MethodTypeDesc.of(CD_int, CD_long);
+    static final MethodTypeDesc WRITE64 = MethodTypeDesc.of(CD_void, CD_long, CD_long);
+    static final MethodTypeDesc WRITE32 = MethodTypeDesc.of(CD_void, CD_long, CD_int);
+    static final MethodTypeDesc WRITE8 = WRITE32;
+
+    // Flags.ccOp values the lazy-flag record uses (Flags.ADD, SUB, LOGIC, SHIFT)
+    static final int CC_ADD = 1, CC_SUB = 3, CC_LOGIC = 5, CC_SHIFT = 8;
+    /** RFLAGS.OF's bit: a SHIFT record's source holds CF and OF. */
+    static final int OF_SHIFT = 11;
+}

@@ -1,0 +1,103 @@
+package io.vmguard.engine.interp.jit;
+
+/**
+ * One step of a block as the compiler sees it: a guest instruction (or a fused compare and branch) in a form the
+ * emitter turns into bytecode of its own, or {@link Interpret}, which hands the instruction to the interpreter.
+ * The interpreter lowers its decoded blocks to steps; nothing here knows how x86 is decoded.
+ *
+ * <p>Offsets ({@code start}, {@code end}) count bytes from the block's first instruction: RIP at the step is the
+ * block's entry RIP plus {@code start}, and after it, when control falls through, plus {@code end}. Registers are
+ * numbered as in the encoding (0 RAX .. 15 R15); sizes are 4 or 8 bytes (32-bit results are zero-extended).
+ */
+public sealed interface Step {
+    int start();
+
+    int end();
+
+    /** Guest instructions the step stands for (2 for a fused compare and branch). */
+    default int count() {
+        return 1;
+    }
+
+    /** Whether control leaves the block (or loops) after this step: the last step only. */
+    default boolean transfersControl() {
+        return false;
+    }
+
+    /** Binary ALU operations the emitter does itself; ADC and SBB (which read CF) are interpreted. */
+    enum AluKind { ADD, OR, AND, SUB, XOR, CMP, TEST }
+
+    /** A memory operand in 64-bit mode: base + index * scale + disp (or RIP-relative), plus an FS or GS base. */
+    record Address(int base, int index, int scale, long disp, boolean ripRelative, int addrSize, Segment segment,
+                   boolean stack) {}
+
+    /** The segment base added to a 64-bit mode address (NONE: flat). */
+    enum Segment { NONE, FS, GS }
+
+    /** {@code dst = dst op src} (or {@code op imm} when {@code src} is -1); CMP and TEST only record flags. */
+    record Alu(int start, int end, AluKind kind, int dst, int src, long imm, int size) implements Step {}
+
+    /** NOP (not MFENCE): nothing but the next instruction. */
+    record Nop(int start, int end) implements Step {}
+
+    /** {@code dst = src} (or {@code imm} when {@code src} is -1). */
+    record Move(int start, int end, int dst, int src, long imm, int size) implements Step {}
+
+    /** {@code dst = effective address} (LEA): no memory access, no fault. */
+    record Lea(int start, int end, int dst, Address address, int size) implements Step {}
+
+    /** A shift or rotate (x86 group-2 numbering: ROL ROR RCL RCR SHL SHR SAL SAR) of a register by an immediate count. */
+    record Shift(int start, int end, int kind, int dst, long amount, int size) implements Step {}
+
+    /**
+     * {@code dst = src >>> shift}, zero- or sign-extended from {@code from} bytes (MOVZX, MOVSX, MOVSXD of a
+     * register; {@code shift} 8 reads AH..BH), written at {@code size}.
+     */
+    record Extend(int start, int end, int dst, int src, int shift, int from, boolean signed, int size) implements Step {}
+
+    /** Two- and three-operand IMUL: {@code dst = a * b} (or {@code a * imm} when {@code b} is -1). */
+    record Multiply(int start, int end, int dst, int a, int b, long imm, int size) implements Step {}
+
+    /** {@code dst = [address]}: 8 and 4 bytes, or 1 byte zero-extended ({@code size} 1). */
+    record Load(int start, int end, int dst, Address address, int size) implements Step {}
+
+    /** {@code [address] = src >>> shift}: 8, 4 or 1 bytes ({@code shift} 8 stores AH..BH). */
+    record Store(int start, int end, int src, int shift, Address address, int size) implements Step {}
+
+    /**
+     * CMP or TEST of {@code a} with {@code b} (or {@code imm} when {@code b} is -1) fused with the Jcc on condition
+     * {@code cc}; {@code branchAt} is where the Jcc starts (its RIP should the target fault), {@code disp} its
+     * displacement from {@code end}.
+     */
+    record CompareBranch(int start, int end, boolean test, int cc, int a, int b, long imm, int size, int branchAt,
+                         long disp) implements Step {
+        @Override
+        public int count() {
+            return 2;
+        }
+
+        @Override
+        public boolean transfersControl() {
+            return true;
+        }
+    }
+
+    /** JMP rel ({@code cc} -1) or Jcc rel on the recorded flags, to {@code end + disp}. */
+    record Branch(int start, int end, int cc, long disp) implements Step {
+        @Override
+        public boolean transfersControl() {
+            return true;
+        }
+    }
+
+    /**
+     * The interpreter runs instruction {@code index} of the block (its class data) exactly as it would in its own
+     * loop. {@code last}: the block's final instruction, which may transfer control.
+     */
+    record Interpret(int start, int end, int index, int count, boolean last) implements Step {
+        @Override
+        public boolean transfersControl() {
+            return last;
+        }
+    }
+}
