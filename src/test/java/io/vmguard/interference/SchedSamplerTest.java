@@ -30,6 +30,7 @@ class SchedSamplerTest {
                 Thread.onSpinWait();
             }
         });
+        awaitHostName("vcpu3"); // a thread the first reading sees under another name counts as born later
         Thread.ofPlatform().start(() -> {
             try {
                 Thread.sleep(2000);
@@ -61,6 +62,17 @@ class SchedSamplerTest {
             named |= thread.path("name").asText().equals("vcpu3") && thread.path("role").asText().equals("vcpu");
         }
         assertTrue(named, "the spinner is listed by its name and role: " + self.path("threads"));
+    }
+
+    /** Waits until one of this process's threads carries {@code name} in /proc (a new thread names itself). */
+    private static void awaitHostName(String name) throws Exception {
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (io.vmguard.sched.ProcTasks.list(ProcessHandle.current().pid()).stream().noneMatch(t -> t.name().equals(name))) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no thread of this process is called " + name + " in /proc");
+            }
+            Thread.sleep(10);
+        }
     }
 
     @Test

@@ -432,6 +432,7 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
     private void receiveLoop() {
         try {
             while (!closed) {
+                awaitUnpaused();
                 if (!holding()) {
                     int length = backend.receive(incoming.asSlice(0, MAX_RX_FRAME), RECEIVE_POLL);
                     if (length == NetBackend.CLOSED) {
@@ -452,6 +453,13 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
             }
         } catch (InterruptedException e) {
             // closing
+        }
+    }
+
+    /** Sleeps while the card is paused: receive stops for a snapshot, and must not spin meanwhile. */
+    private synchronized void awaitUnpaused() throws InterruptedException {
+        while (paused && !closed) {
+            wait();
         }
     }
 

@@ -604,6 +604,20 @@ class E1000Test {
     }
 
     @Test
+    void aPausedCardsReceiveThreadSleepsInsteadOfSpinning() throws Exception {
+        Thread receiver = Thread.getAllStackTraces().keySet().stream()
+                .filter(thread -> thread.getName().equals("test-e1000-rx")).findFirst().orElseThrow();
+        java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        card.pause();
+        Thread.sleep(50); // the thread sees the pause
+        long before = threads.getThreadCpuTime(receiver.threadId());
+        Thread.sleep(400);
+        long used = threads.getThreadCpuTime(receiver.threadId()) - before;
+        card.resume();
+        assertTrue(used < 50_000_000L, "CPU the paused receive thread used in 400 ms: " + used / 1_000_000 + " ms");
+    }
+
+    @Test
     void aSnapshotWithAnOversizedHeldFrameIsRefused() {
         StateWriter saved = StateWriter.root();
         card.saveState(saved);
