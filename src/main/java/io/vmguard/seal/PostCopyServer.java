@@ -178,7 +178,7 @@ public final class PostCopyServer {
             int length = chunkLength(chunk);
             try {
                 if (openssl.isPresent()) {
-                    SealedMemoryImage.readFully(channel, sealed.asSlice(0, length + ChunkCipher.TAG_BYTES).asByteBuffer(),
+                    SealedFileReads.readFully(channel, sealed.asSlice(0, length + ChunkCipher.TAG_BYTES).asByteBuffer(),
                             plan.sealed().slotPosition(chunk), plan.what());
                     if (!openssl.get().decrypt(chunk, sealed, length, source)) {
                         throw new SealException(plan.what() + " was modified: chunk " + chunk + " fails its authentication");

@@ -168,13 +168,13 @@ public final class SealedDump {
         String what = "sealed dump " + in;
         try (FileChannel channel = FileChannel.open(in, StandardOpenOption.READ)) {
             ByteBuffer lengthField = ByteBuffer.allocate(4);
-            readFully(channel, lengthField, 0, what);
+            SealedFileReads.readFully(channel, lengthField, 0, what);
             int headerLength = lengthField.getInt(0);
             if (headerLength < 0 || headerLength > MAX_HEADER_BYTES) {
                 throw new SealException(what + " has a header of " + Integer.toUnsignedString(headerLength) + " bytes");
             }
             ByteBuffer headerBuffer = ByteBuffer.allocate(headerLength);
-            readFully(channel, headerBuffer, 4, what);
+            SealedFileReads.readFully(channel, headerBuffer, 4, what);
             SealedHeader header = SealedHeader.read(new DataInputStream(new ByteArrayInputStream(headerBuffer.array())), MAGIC, what);
             if (!Arrays.equals(header.layout(), LAYOUT)) {
                 throw new SealException(what + " uses another chunk size than this vmguard");
@@ -183,7 +183,7 @@ public final class SealedDump {
             ChunkCipher cipher = new ChunkCipher(key, header.digest());
             long size = channel.size();
             ByteBuffer trailerLengthField = ByteBuffer.allocate(4);
-            readFully(channel, trailerLengthField, size - 4, what);
+            SealedFileReads.readFully(channel, trailerLengthField, size - 4, what);
             int trailerLength = trailerLengthField.getInt(0);
             long dataStart = roundUp(4 + headerLength);
             // Bounded by what the file's size allows (a bit per slot), so a lying length cannot make a huge allocation.
@@ -192,7 +192,7 @@ public final class SealedDump {
                 throw new SealException(what + " is cut short or modified (its trailer length is " + Integer.toUnsignedString(trailerLength) + ")");
             }
             ByteBuffer sealedTrailer = ByteBuffer.allocate(trailerLength);
-            readFully(channel, sealedTrailer, size - 4 - trailerLength, what);
+            SealedFileReads.readFully(channel, sealedTrailer, size - 4 - trailerLength, what);
             byte[] trailer = cipher.decrypt(ChunkCipher.INDEX_PRESENT, sealedTrailer.array());
             if (trailer == null) {
                 throw new SealException(what + " fails authentication (modified, cut short, or sealed with another key)");
@@ -220,7 +220,7 @@ public final class SealedDump {
                 if (index >= chunks) {
                     throw new SealException(what + " names chunk " + index + " past its end");
                 }
-                readFully(channel, ByteBuffer.wrap(slot), dataStart + (long) index * SLOT, what);
+                SealedFileReads.readFully(channel, ByteBuffer.wrap(slot), dataStart + (long) index * SLOT, what);
                 if (!cipher.decrypt(index, slot, CHUNK, chunk)) {
                     throw new SealException(what + " was modified: chunk " + index + " fails its authentication");
                 }
@@ -237,19 +237,5 @@ public final class SealedDump {
 
     private static long roundUp(long offset) {
         return (offset + PAGE - 1) / PAGE * PAGE;
-    }
-
-    private static void readFully(FileChannel channel, ByteBuffer buffer, long position, String what) throws IOException, SealException {
-        if (position < 0) {
-            throw new SealException(what + " is cut short");
-        }
-        long at = position;
-        while (buffer.hasRemaining()) {
-            int n = channel.read(buffer, at);
-            if (n < 0) {
-                throw new SealException(what + " is cut short");
-            }
-            at += n;
-        }
     }
 }

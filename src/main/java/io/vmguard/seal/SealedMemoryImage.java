@@ -221,13 +221,13 @@ public final class SealedMemoryImage {
     static Opened open(FileChannel channel, List<GuestMemory.Range> layout, UUID id, byte[] key, String what)
             throws IOException, SealException {
         ByteBuffer lengthField = ByteBuffer.allocate(4);
-        readFully(channel, lengthField, 0, what);
+        SealedFileReads.readFully(channel, lengthField, 0, what);
         int headerLength = lengthField.getInt(0);
         if (headerLength < 0 || headerLength > 8192) {
             throw new SealException(what + " has a header of " + Integer.toUnsignedString(headerLength) + " bytes");
         }
         ByteBuffer headerBuffer = ByteBuffer.allocate(headerLength + 4);
-        readFully(channel, headerBuffer, 4, what);
+        SealedFileReads.readFully(channel, headerBuffer, 4, what);
         SealedHeader header = SealedHeader.read(new DataInputStream(new ByteArrayInputStream(headerBuffer.array(), 0, headerLength)),
                 MAGIC, what);
         if (!header.id().equals(id)) {
@@ -244,7 +244,7 @@ public final class SealedMemoryImage {
                     + ((chunks + 7) / 8 + ChunkCipher.TAG_BYTES));
         }
         ByteBuffer presentSealed = ByteBuffer.allocate(presentLength);
-        readFully(channel, presentSealed, 4 + headerLength + 4, what);
+        SealedFileReads.readFully(channel, presentSealed, 4 + headerLength + 4, what);
         byte[] presentBytes = cipher.decrypt(ChunkCipher.INDEX_PRESENT, presentSealed.array());
         if (presentBytes == null) {
             throw new SealException(what + " fails authentication (modified, or sealed with another key)");
@@ -262,7 +262,7 @@ public final class SealedMemoryImage {
      */
     static void decryptChunk(FileChannel channel, Opened opened, ChunkCipher cipher, long index, int length, byte[] slot,
                              byte[] plain, String what) throws IOException, SealException {
-        readFully(channel, ByteBuffer.wrap(slot, 0, length + ChunkCipher.TAG_BYTES), opened.slotPosition(index), what);
+        SealedFileReads.readFully(channel, ByteBuffer.wrap(slot, 0, length + ChunkCipher.TAG_BYTES), opened.slotPosition(index), what);
         if (!cipher.decrypt(index, slot, length, plain)) {
             throw new SealException(what + " was modified: chunk " + index + " fails its authentication");
         }
@@ -317,17 +317,6 @@ public final class SealedMemoryImage {
         long at = position;
         while (buffer.hasRemaining()) {
             at += channel.write(buffer, at);
-        }
-    }
-
-    static void readFully(FileChannel channel, ByteBuffer buffer, long position, String what) throws IOException, SealException {
-        long at = position;
-        while (buffer.hasRemaining()) {
-            int n = channel.read(buffer, at);
-            if (n < 0) {
-                throw new SealException(what + " is cut short");
-            }
-            at += n;
         }
     }
 }
