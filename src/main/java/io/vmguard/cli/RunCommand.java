@@ -217,12 +217,23 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     /** Puts the VM's threads (the vCPUs now started, the devices' I/O threads) where --cpu-affinity and the rest say. */
-    private static void placeThreads(ThreadPlacer placer) throws CliException {
+    static void placeThreads(ThreadPlacer placer) throws CliException {
+        placeThreads(placer::start);
+    }
+
+    /** Runs one placement step; a refusal by the host is a one-line error. */
+    static void placeThreads(Placement step) throws CliException {
         try {
-            placer.start();
+            step.run();
         } catch (NativeException | IOException e) {
             throw new CliException("cannot schedule the VM's threads as asked: " + e.getMessage());
         }
+    }
+
+    /** A placement step that the host may refuse. */
+    @FunctionalInterface
+    interface Placement {
+        void run() throws NativeException, IOException;
     }
 
     private VmConfig config() throws CliException {

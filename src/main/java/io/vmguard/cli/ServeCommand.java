@@ -5,6 +5,8 @@ import io.vmguard.api.ApiEndpoints;
 import io.vmguard.api.ApiServer;
 import io.vmguard.api.Instance;
 import io.vmguard.events.GuestLog;
+import io.vmguard.sched.HostScheduling;
+import io.vmguard.sched.ThreadPlacer;
 import io.vmguard.vmm.Engines;
 import io.vmguard.vmm.RunOutcome;
 import io.vmguard.vmm.SerialTarget;
@@ -52,15 +54,20 @@ public final class ServeCommand implements Callable<Integer> {
     @Mixin
     ProtectionOptions protection;
 
+    @Mixin
+    SchedulingOptions scheduling;
+
     @Override
     public Integer call() throws CliException {
         ApiEndpoints endpoints = api.endpoints();
         if (!endpoints.any()) {
             throw new CliException("serve needs --api-sock PATH (or --api-tcp HOST:PORT with --api-token-file)");
         }
+        HostScheduling hostScheduling = scheduling.settings();
         try {
             io.vmguard.vmm.HostHardening.apply(); // before any guest exists: no dump or same-user ptrace of this process
-        } catch (io.vmguard.vmm.VmException e) {
+            hostScheduling.applyCgroup();
+        } catch (io.vmguard.vmm.VmException | IOException e) {
             throw new CliException(e.getMessage());
         }
         SerialTarget serialTarget;
@@ -95,8 +102,9 @@ public final class ServeCommand implements Callable<Integer> {
                 server.close(); // removes the socket file even if the VM never started
             }, "vmguard-shutdown");
             Runtime.getRuntime().addShutdownHook(onSignal);
-            try (server; instance) {
-                return serveUntilTheVmEnds(instance);
+            try (server; instance; ThreadPlacer placer = new ThreadPlacer(hostScheduling.policy())) {
+                RunCommand.placeThreads(placer); // the threads there are now; a VM's threads as they start
+                return serveUntilTheVmEnds(instance, placer);
             } finally {
                 finished.countDown();
                 try {
@@ -108,9 +116,10 @@ public final class ServeCommand implements Callable<Integer> {
         }
     }
 
-    private static int serveUntilTheVmEnds(Instance instance) throws CliException {
+    private static int serveUntilTheVmEnds(Instance instance, ThreadPlacer placer) throws CliException {
         try {
             Vm vm = instance.booted().get();
+            RunCommand.placeThreads(placer::placeNew); // at once, not at the placer's next look
             RunOutcome outcome = vm.awaitOutcome();
             GuestLog log = GuestLog.current();
             if (log.suppressed() > 0) {

@@ -40,8 +40,11 @@ public final class ThreadPlacer implements AutoCloseable {
         rescanner = Thread.ofPlatform().name("sched-placer").daemon().start(this::rescanLoop);
     }
 
-    /** Places the threads not placed yet; returns how many it placed. */
-    synchronized int placeNew() throws NativeException, IOException {
+    /** Places the threads not placed yet (as the next rescan would, but now); returns how many it placed. */
+    public synchronized int placeNew() throws NativeException, IOException {
+        if (policy.isEmpty()) {
+            return 0;
+        }
         int count = 0;
         for (HostThread thread : ProcTasks.list(pid)) {
             if (placed.add(thread.tid())) {

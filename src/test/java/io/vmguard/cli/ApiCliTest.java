@@ -19,6 +19,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.jetty.client.HttpClient;
@@ -184,6 +186,58 @@ class ApiCliTest {
         assertTrue(lines.contains("\"kind\":\"api-started\""), lines);
         assertTrue(lines.contains("\"kind\":\"vm-powered-off\""), lines);
         assertTrue(lines.contains("\"vm\":\"srv\""), lines);
+    }
+
+    @Test
+    void serveSchedulesTheVcpuThreadsOfTheVmItLaterStartsAsAsked() throws Exception {
+        Path kernel = TinyKernel.write(dir, "spin", TinyKernel.spin());
+        Path socket = dir.resolve("serve.sock");
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "serve", "--api-sock", socket.toString(), "--serial", "null", "--vcpu-nice", "7"));
+        Process serve = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve("serve.out").toFile()).start();
+        try {
+            long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (!Files.exists(socket) && serve.isAlive() && System.nanoTime() < end) {
+                Thread.sleep(10);
+            }
+            HttpClient client = new HttpClient();
+            client.start();
+            try {
+                put(client, socket, "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\"}");
+                put(client, socket, "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 32}");
+                put(client, socket, "/actions", "{\"action_type\": \"InstanceStart\"}");
+            } finally {
+                client.stop();
+            }
+            String vcpuNice = null;
+            while (!"7".equals(vcpuNice) && serve.isAlive() && System.nanoTime() < end) {
+                vcpuNice = niceOfThread(serve.pid(), "vcpu0");
+                Thread.sleep(20);
+            }
+            assertEquals("7", vcpuNice, Files.readString(dir.resolve("serve.out")));
+        } finally {
+            serve.destroy(); // SIGTERM: serve stops the VM and removes its socket
+            assertTrue(serve.waitFor(20, TimeUnit.SECONDS), "serve ends on SIGTERM");
+        }
+        assertFalse(Files.exists(socket));
+    }
+
+    /** The nice value /proc shows for process {@code pid}'s thread named {@code name}, or null if it has none. */
+    private static String niceOfThread(long pid, String name) throws java.io.IOException {
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path task : tasks.toList()) {
+                try {
+                    if (Files.readString(task.resolve("comm")).strip().equals(name)) {
+                        String stat = Files.readString(task.resolve("stat"));
+                        return stat.substring(stat.lastIndexOf(')') + 2).split(" ")[19 - 3]; // field 19, proc(5)
+                    }
+                } catch (java.nio.file.NoSuchFileException ended) {
+                    // a thread that ended while we looked
+                }
+            }
+        }
+        return null;
     }
 
     @Test
