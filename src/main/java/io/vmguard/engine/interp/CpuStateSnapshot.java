@@ -1,5 +1,8 @@
 package io.vmguard.engine.interp;
 
+import io.vmguard.engine.interp.cpu.CpuState;
+import io.vmguard.engine.interp.cpu.Flags;
+import io.vmguard.engine.interp.execute.SystemOps;
 import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.engine.interp.platform.SnapshotFields;
 import io.vmguard.snapshot.SnapshotException;

@@ -1,5 +1,7 @@
 package io.vmguard.engine.interp;
 
+import io.vmguard.engine.interp.mmu.AtomicAccess;
+import io.vmguard.engine.interp.monitor.InterpMonitoring;
 import io.vmguard.bus.InterruptLine;
 import io.vmguard.engine.EngineException;
 import io.vmguard.engine.Vcpu;

@@ -1,5 +1,7 @@
 package io.vmguard.engine.interp;
 
+import io.vmguard.engine.interp.cpu.CpuState;
+import io.vmguard.engine.interp.cpu.GuestFault;
 import io.vmguard.engine.DescriptorTable;
 import io.vmguard.engine.Registers;
 import io.vmguard.engine.Segment;
