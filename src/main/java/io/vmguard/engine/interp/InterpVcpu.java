@@ -1,5 +1,12 @@
 package io.vmguard.engine.interp;
 
+import io.vmguard.engine.DescriptorTable;
+import io.vmguard.engine.EngineException;
+import io.vmguard.engine.Registers;
+import io.vmguard.engine.Segment;
+import io.vmguard.engine.SpecialRegisters;
+import io.vmguard.engine.Vcpu;
+import io.vmguard.engine.VcpuExit;
 import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.engine.interp.cpu.Flags;
 import io.vmguard.engine.interp.cpu.GuestFault;
@@ -14,13 +21,6 @@ import io.vmguard.engine.interp.mmu.AtomicAccess;
 import io.vmguard.engine.interp.mmu.Mmu;
 import io.vmguard.engine.interp.monitor.InterpMonitoring;
 import io.vmguard.engine.interp.monitor.MonitorHooks;
-import io.vmguard.engine.DescriptorTable;
-import io.vmguard.engine.EngineException;
-import io.vmguard.engine.Registers;
-import io.vmguard.engine.Segment;
-import io.vmguard.engine.SpecialRegisters;
-import io.vmguard.engine.Vcpu;
-import io.vmguard.engine.VcpuExit;
 import io.vmguard.engine.monitor.ExecutionVerdict;
 import io.vmguard.engine.monitor.MonitorEvent;
 import io.vmguard.engine.interp.platform.Chipset;

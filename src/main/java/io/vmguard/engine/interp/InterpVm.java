@@ -1,12 +1,12 @@
 package io.vmguard.engine.interp;
 
-import io.vmguard.engine.interp.mmu.AtomicAccess;
-import io.vmguard.engine.interp.monitor.InterpMonitoring;
 import io.vmguard.bus.InterruptLine;
 import io.vmguard.engine.EngineException;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.engine.interp.jit.JitOptions;
+import io.vmguard.engine.interp.mmu.AtomicAccess;
+import io.vmguard.engine.interp.monitor.InterpMonitoring;
 import io.vmguard.engine.interp.platform.ApicBus;
 import io.vmguard.engine.interp.platform.Chipset;
 import io.vmguard.engine.interp.platform.Doorbell;

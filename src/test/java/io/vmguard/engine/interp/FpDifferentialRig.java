@@ -1,10 +1,10 @@
 package io.vmguard.engine.interp;
 
-import io.vmguard.engine.interp.fpu.SoftFloat;
 import io.vmguard.engine.Engine;
 import io.vmguard.engine.EngineException;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
+import io.vmguard.engine.interp.fpu.SoftFloat;
 import io.vmguard.engine.interp.jit.JitOptions;
 import io.vmguard.engine.kvm.KvmEngine;
 import io.vmguard.memory.GuestMemory;

@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import io.vmguard.engine.interp.cpu.GuestFault;
 import io.vmguard.engine.Engine;
 import io.vmguard.engine.VcpuExit;
+import io.vmguard.engine.interp.cpu.GuestFault;
 import io.vmguard.engine.interp.jit.JitOptions;
 import io.vmguard.engine.kvm.KvmEngine;
 import java.util.ArrayList;

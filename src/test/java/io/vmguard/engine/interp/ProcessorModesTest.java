@@ -4,12 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.vmguard.engine.interp.cpu.CpuState;
-import io.vmguard.engine.interp.cpu.Cpuid;
-import io.vmguard.engine.interp.cpu.GuestFault;
 import io.vmguard.engine.Registers;
 import io.vmguard.engine.Segment;
 import io.vmguard.engine.VcpuExit;
+import io.vmguard.engine.interp.cpu.CpuState;
+import io.vmguard.engine.interp.cpu.Cpuid;
+import io.vmguard.engine.interp.cpu.GuestFault;
 import org.junit.jupiter.api.Test;
 
 /**

@@ -3,9 +3,9 @@ package io.vmguard.engine.interp;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import io.vmguard.engine.interp.cpu.GuestFault;
 import io.vmguard.engine.Registers;
 import io.vmguard.engine.VcpuExit;
+import io.vmguard.engine.interp.cpu.GuestFault;
 import io.vmguard.testing.FuzzSeeds;
 import io.vmguard.testing.LongModeSandbox;
 import io.vmguard.testing.LongModeSandbox.Ring;

@@ -1,5 +1,6 @@
 package io.vmguard.engine.interp.execute;
 
+import io.vmguard.engine.Segment;
 import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.engine.interp.cpu.Flags;
 import io.vmguard.engine.interp.cpu.GuestFault;
@@ -8,7 +9,6 @@ import io.vmguard.engine.interp.decode.Op;
 import io.vmguard.engine.interp.mmu.Descriptors;
 import io.vmguard.engine.interp.mmu.Mmu;
 import io.vmguard.engine.interp.mmu.Segmentation;
-import io.vmguard.engine.Segment;
 
 /**
  * The control transfers that load CS, in every mode: far JMP and CALL (direct ptr16:16/32 and through an

@@ -1,12 +1,12 @@
 package io.vmguard.engine.interp.execute;
 
+import io.vmguard.engine.Segment;
 import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.engine.interp.cpu.Flags;
 import io.vmguard.engine.interp.cpu.GuestFault;
 import io.vmguard.engine.interp.mmu.Descriptors;
 import io.vmguard.engine.interp.mmu.Mmu;
 import io.vmguard.engine.interp.mmu.Segmentation;
-import io.vmguard.engine.Segment;
 
 /**
  * Delivers exceptions and interrupts: in real mode through the IVT (FLAGS, CS, IP pushed), in protected

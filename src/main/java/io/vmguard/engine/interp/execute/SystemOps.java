@@ -4,6 +4,9 @@ import static io.vmguard.engine.interp.cpu.CpuState.RAX;
 import static io.vmguard.engine.interp.cpu.CpuState.RCX;
 import static io.vmguard.engine.interp.cpu.CpuState.RDX;
 
+import io.vmguard.engine.DescriptorTable;
+import io.vmguard.engine.Segment;
+import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.engine.interp.cpu.Alu;
 import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.engine.interp.cpu.Cpuid;
@@ -14,9 +17,6 @@ import io.vmguard.engine.interp.decode.Op;
 import io.vmguard.engine.interp.mmu.Descriptors;
 import io.vmguard.engine.interp.mmu.Mmu;
 import io.vmguard.engine.interp.monitor.MonitorHooks;
-import io.vmguard.engine.DescriptorTable;
-import io.vmguard.engine.Segment;
-import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.engine.monitor.MonitorEvent;
 
 /**

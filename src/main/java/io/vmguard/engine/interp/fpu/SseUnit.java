@@ -1,12 +1,12 @@
 package io.vmguard.engine.interp.fpu;
 
+import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.engine.interp.cpu.Alu;
 import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.engine.interp.cpu.Flags;
 import io.vmguard.engine.interp.cpu.GuestFault;
 import io.vmguard.engine.interp.decode.Instruction;
 import io.vmguard.engine.interp.mmu.Mmu;
-import io.vmguard.engine.SpecialRegisters;
 
 /**
  * SSE and SSE2 over the XMM registers ({@link CpuState#xmm}, low/high quadword pairs): every instruction of

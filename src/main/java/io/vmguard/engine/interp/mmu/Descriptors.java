@@ -1,8 +1,8 @@
 package io.vmguard.engine.interp.mmu;
 
+import io.vmguard.engine.Segment;
 import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.engine.interp.cpu.GuestFault;
-import io.vmguard.engine.Segment;
 
 /** Reads segment descriptors from the guest's GDT or LDT, with the checks that raise #GP/#NP/#SS. */
 public final class Descriptors {

@@ -1,9 +1,9 @@
 package io.vmguard.engine.interp.mmu;
 
-import io.vmguard.engine.interp.cpu.CpuState;
-import io.vmguard.engine.interp.cpu.GuestFault;
 import io.vmguard.bus.Bus;
 import io.vmguard.engine.SpecialRegisters;
+import io.vmguard.engine.interp.cpu.CpuState;
+import io.vmguard.engine.interp.cpu.GuestFault;
 import io.vmguard.memory.GuestMemory;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

@@ -1,8 +1,8 @@
 package io.vmguard.engine.interp.mmu;
 
+import io.vmguard.engine.Segment;
 import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.engine.interp.cpu.GuestFault;
-import io.vmguard.engine.Segment;
 
 /**
  * Segment:offset to linear address outside 64-bit mode: the offset checked against the segment's limit

@@ -1,7 +1,7 @@
 package io.vmguard.engine.interp.monitor;
 
-import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.engine.DescriptorTable;
+import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.engine.monitor.MonitorEvent;
 
 /**
