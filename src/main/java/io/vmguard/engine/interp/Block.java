@@ -1,5 +1,6 @@
 package io.vmguard.engine.interp;
 
+import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.engine.interp.decode.Instruction;
 
 /**

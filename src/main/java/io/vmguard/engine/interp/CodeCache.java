@@ -1,6 +1,7 @@
 package io.vmguard.engine.interp;
 
 import io.vmguard.engine.interp.mmu.CodePageEpoch;
+import io.vmguard.engine.interp.mmu.Mmu;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.AtomicInteger;

@@ -3,6 +3,7 @@ package io.vmguard.engine.interp;
 import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.engine.interp.cpu.GuestFault;
 import io.vmguard.engine.interp.decode.Instruction;
+import io.vmguard.engine.interp.decode.Op;
 import io.vmguard.engine.interp.execute.Executor;
 import io.vmguard.engine.interp.mmu.Mmu;
 

@@ -8,6 +8,7 @@ import io.vmguard.engine.interp.cpu.GuestFault;
 import io.vmguard.engine.interp.decode.Decoder;
 import io.vmguard.engine.interp.decode.HotForms;
 import io.vmguard.engine.interp.decode.Instruction;
+import io.vmguard.engine.interp.decode.Op;
 import io.vmguard.testing.FuzzSeeds;
 import java.lang.foreign.MemorySegment;
 import java.util.HexFormat;

@@ -9,7 +9,7 @@ import io.vmguard.engine.Segment;
  * purpose: the executor touches them on every instruction and must not pay for accessors or copies.
  *
  * <p>All of it is in a snapshot: a field added here belongs in {@link #copyFrom} and in
- * {@link CpuStateSnapshot} too.
+ * {@code CpuStateSnapshot} too.
  */
 public final class CpuState {
     public static final int RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7, R11 = 11;

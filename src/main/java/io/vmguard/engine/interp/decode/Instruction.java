@@ -1,5 +1,7 @@
 package io.vmguard.engine.interp.decode;
 
+import io.vmguard.engine.interp.cpu.CpuState;
+
 /**
  * One decoded instruction of any mode: which handler runs it ({@link #op}) and its operands, worked out
  * once and cached per guest code page. Mutable only while the decoder fills it in.

@@ -4,6 +4,7 @@ import io.vmguard.engine.interp.cpu.Alu;
 import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.engine.interp.cpu.Flags;
 import io.vmguard.engine.interp.cpu.GuestFault;
+import io.vmguard.engine.interp.decode.HotForms;
 import io.vmguard.engine.interp.decode.Instruction;
 import io.vmguard.engine.interp.decode.Op;
 import io.vmguard.engine.interp.fpu.Operands;
