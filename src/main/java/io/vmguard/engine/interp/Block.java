@@ -1,5 +1,8 @@
 package io.vmguard.engine.interp;
 
+import io.vmguard.engine.interp.cpu.CpuState;
+import io.vmguard.engine.interp.decode.Instruction;
+
 /**
  * A run of decoded instructions that execute one after another: it starts where control arrives and
  * ends at the first instruction that may transfer control or change how the rest must run (a branch, a

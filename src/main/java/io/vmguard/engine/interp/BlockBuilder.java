@@ -1,5 +1,11 @@
 package io.vmguard.engine.interp;
 
+import io.vmguard.engine.interp.cpu.GuestFault;
+import io.vmguard.engine.interp.decode.Decoder;
+import io.vmguard.engine.interp.decode.HotForms;
+import io.vmguard.engine.interp.decode.Instruction;
+import io.vmguard.engine.interp.decode.Op;
+import io.vmguard.engine.interp.mmu.Mmu;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;

@@ -1,5 +1,7 @@
 package io.vmguard.engine.interp;
 
+import io.vmguard.engine.interp.mmu.CodePageEpoch;
+import io.vmguard.engine.interp.mmu.Mmu;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -16,7 +18,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * (the SDM's rule for cross-modifying code). Three things keep that true with vCPUs on several threads:
  * <ul>
  *   <li>a page is marked as holding code ({@link #prepare}) before its bytes are decoded, and the
- *       {@link Epoch} moves, so every vCPU's MMU drops cached writable translations (which skip the "holds code"
+ *       {@link CodePageEpoch} moves, so every vCPU's MMU drops cached writable translations (which skip the "holds code"
  *       check) before its next block ({@link Mmu#seeNewCodePages});</li>
  *   <li>each page has a generation that every drop increments; a block decoded under an older generation is
  *       not kept ({@link #put}), so a write that lands while another vCPU decodes is never lost;</li>
@@ -39,22 +41,9 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 final class CodeCache {
     private static final VarHandle PAGES = MethodHandles.arrayElementVarHandle(Block[][].class);
 
-    /** Counts pages that began to hold code: a vCPU that sees it move forgets its writable translations. */
-    static final class Epoch {
-        private final AtomicInteger value = new AtomicInteger();
-
-        int value() {
-            return value.get();
-        }
-
-        void advance() {
-            value.incrementAndGet(); // a full fence: the mark is visible before the page's bytes are read
-        }
-    }
-
     private final Block[][] pages;
     private final AtomicIntegerArray generations;
-    private final Epoch epoch = new Epoch();
+    private final CodePageEpoch epoch = new CodePageEpoch();
     private final AtomicInteger invalidations = new AtomicInteger();
 
     CodeCache(long physicalEnd) {
@@ -63,7 +52,7 @@ final class CodeCache {
         this.generations = new AtomicIntegerArray(count);
     }
 
-    Epoch epoch() {
+    CodePageEpoch epoch() {
         return epoch;
     }
 

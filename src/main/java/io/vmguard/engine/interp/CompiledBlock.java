@@ -1,5 +1,7 @@
 package io.vmguard.engine.interp;
 
+import io.vmguard.engine.interp.cpu.GuestFault;
+
 /**
  * A block compiled to JVM bytecode by the JIT ({@code io.vmguard.engine.interp.jit}): a hidden class of this
  * package. {@link #run} does what {@link InterpVcpu}'s block loop does with the block's instructions, from RIP at

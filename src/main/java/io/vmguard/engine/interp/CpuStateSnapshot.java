@@ -1,6 +1,9 @@
 package io.vmguard.engine.interp;
 
 import io.vmguard.engine.SpecialRegisters;
+import io.vmguard.engine.interp.cpu.CpuState;
+import io.vmguard.engine.interp.cpu.Flags;
+import io.vmguard.engine.interp.execute.SystemOps;
 import io.vmguard.engine.interp.platform.SnapshotFields;
 import io.vmguard.snapshot.SnapshotException;
 import io.vmguard.snapshot.StateReader;

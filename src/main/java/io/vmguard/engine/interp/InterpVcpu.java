@@ -7,6 +7,20 @@ import io.vmguard.engine.Segment;
 import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VcpuExit;
+import io.vmguard.engine.interp.cpu.CpuState;
+import io.vmguard.engine.interp.cpu.Flags;
+import io.vmguard.engine.interp.cpu.GuestFault;
+import io.vmguard.engine.interp.decode.Decoder;
+import io.vmguard.engine.interp.decode.Instruction;
+import io.vmguard.engine.interp.decode.Op;
+import io.vmguard.engine.interp.execute.Executor;
+import io.vmguard.engine.interp.execute.InterruptDelivery;
+import io.vmguard.engine.interp.execute.StringOps;
+import io.vmguard.engine.interp.execute.SystemOps;
+import io.vmguard.engine.interp.mmu.AtomicAccess;
+import io.vmguard.engine.interp.mmu.Mmu;
+import io.vmguard.engine.interp.monitor.InterpMonitoring;
+import io.vmguard.engine.interp.monitor.MonitorHooks;
 import io.vmguard.engine.monitor.ExecutionVerdict;
 import io.vmguard.engine.monitor.MonitorEvent;
 import io.vmguard.engine.interp.platform.Chipset;
@@ -903,7 +917,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         // CS was loaded before CR0 told whether this is real mode: the privilege level follows both.
         cpu.cpl = cpu.realMode() ? 0 : s.cs().dpl();
         cpu.updateMode();
-        cpu.loadPdptesQuietly(mmu);
+        mmu.loadPdptesQuietly();
         mmu.flush();
     }
 

@@ -5,6 +5,8 @@ import io.vmguard.engine.EngineException;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
 import io.vmguard.engine.interp.jit.JitOptions;
+import io.vmguard.engine.interp.mmu.AtomicAccess;
+import io.vmguard.engine.interp.monitor.InterpMonitoring;
 import io.vmguard.engine.interp.platform.ApicBus;
 import io.vmguard.engine.interp.platform.Chipset;
 import io.vmguard.engine.interp.platform.Doorbell;

@@ -1,5 +1,9 @@
 package io.vmguard.engine.interp;
 
+import io.vmguard.engine.interp.cpu.Alu;
+import io.vmguard.engine.interp.cpu.CpuState;
+import io.vmguard.engine.interp.decode.Instruction;
+import io.vmguard.engine.interp.decode.Op;
 import io.vmguard.engine.interp.jit.JitCompiler;
 import io.vmguard.engine.interp.jit.JitOptions;
 import io.vmguard.engine.interp.jit.Step;

@@ -1,5 +1,12 @@
 package io.vmguard.engine.interp;
 
+import io.vmguard.engine.interp.cpu.CpuState;
+import io.vmguard.engine.interp.cpu.GuestFault;
+import io.vmguard.engine.interp.decode.Instruction;
+import io.vmguard.engine.interp.decode.Op;
+import io.vmguard.engine.interp.execute.Executor;
+import io.vmguard.engine.interp.mmu.Mmu;
+
 /**
  * What compiled blocks reach of one vCPU: its state, its MMU, the interpreter for instructions the JIT does not
  * emit itself, and the checks the interpreter's loop makes between instructions and between blocks. The JIT's

@@ -1,5 +1,7 @@
 package io.vmguard.engine.interp;
 
+import io.vmguard.engine.interp.decode.Instruction;
+import io.vmguard.engine.interp.decode.Op;
 import io.vmguard.events.GuestLog;
 import java.util.HexFormat;
 import java.util.Set;

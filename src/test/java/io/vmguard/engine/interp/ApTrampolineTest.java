@@ -2,6 +2,7 @@ package io.vmguard.engine.interp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.testing.ApTrampolineRun;
 import io.vmguard.testing.PayloadMachine;
 import org.junit.jupiter.api.Test;

@@ -4,6 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.vmguard.engine.interp.cpu.GuestFault;
+import io.vmguard.engine.interp.decode.Decoder;
+import io.vmguard.engine.interp.decode.HotForms;
+import io.vmguard.engine.interp.decode.Instruction;
+import io.vmguard.engine.interp.decode.Op;
 import io.vmguard.testing.FuzzSeeds;
 import java.lang.foreign.MemorySegment;
 import java.util.HexFormat;

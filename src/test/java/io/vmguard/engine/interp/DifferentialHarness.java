@@ -84,7 +84,7 @@ import java.util.Random;
  * compared, the run reports how many cases the rule took, and the interpreter's NT is checked on its own
  * with known values (IntegerDifferentialTest.ntStaysSetOnTheInterpreter).
  */
-final class DifferentialHarness {
+public final class DifferentialHarness {
     static final long DATA = 0x1000000;
     static final int STRIDE = 0x1000;
     /**
@@ -940,7 +940,7 @@ final class DifferentialHarness {
                         + (o.faultVector == 14 ? String.format(" cr2 %x", o.cr2) : "");
     }
 
-    static String flagNames(long flags) {
+    public static String flagNames(long flags) {
         String[] names = {"CF", "", "PF", "", "AF", "", "ZF", "SF", "TF", "IF", "DF", "OF", "IOPL0", "IOPL1", "NT", "",
                 "RF", "VM", "AC", "VIF", "VIP", "ID"};
         StringBuilder text = new StringBuilder();

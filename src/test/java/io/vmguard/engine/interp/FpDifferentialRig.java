@@ -4,6 +4,7 @@ import io.vmguard.engine.Engine;
 import io.vmguard.engine.EngineException;
 import io.vmguard.engine.Vcpu;
 import io.vmguard.engine.VirtualMachine;
+import io.vmguard.engine.interp.fpu.SoftFloat;
 import io.vmguard.engine.interp.jit.JitOptions;
 import io.vmguard.engine.kvm.KvmEngine;
 import io.vmguard.memory.GuestMemory;
@@ -56,7 +57,7 @@ import java.util.function.BiConsumer;
  * AMD/Intel difference marks the field ({@link Test#vendorSpecific}), and on an AMD host, only there, exactly
  * the documented pair of values compares equal there; the run reports how many records that took.
  */
-final class FpDifferentialRig {
+public final class FpDifferentialRig {
     static final int RECORD = 0x100;
     static final int V0 = 0x00, V1 = 0x10, MEM = 0x20, MXCSR = 0x30, FCW = 0x34, RAX = 0x38, RFLAGS = 0x40, RDX = 0x48;
     static final int ENV = 0x50, MEM2 = 0x70, SAVE = 0x80;
@@ -568,7 +569,7 @@ final class FpDifferentialRig {
     };
 
     /** A double: specials, ordinary numbers, numbers near the ends of the range, random bits. */
-    static long randomDouble(Random r) {
+    public static long randomDouble(Random r) {
         long sign = r.nextBoolean() ? Long.MIN_VALUE : 0;
         return switch (r.nextInt(12)) {
             case 0, 1 -> DOUBLE_SPECIALS[r.nextInt(DOUBLE_SPECIALS.length)];
@@ -582,7 +583,7 @@ final class FpDifferentialRig {
         };
     }
 
-    static int randomFloat(Random r) {
+    public static int randomFloat(Random r) {
         int sign = r.nextBoolean() ? 0x8000_0000 : 0;
         return switch (r.nextInt(12)) {
             case 0, 1 -> FLOAT_SPECIALS[r.nextInt(FLOAT_SPECIALS.length)];
@@ -597,7 +598,7 @@ final class FpDifferentialRig {
     }
 
     /** A second operand: unrelated, or close to the first (cancellation, ties, equal values). */
-    static long relatedDouble(Random r, long a) {
+    public static long relatedDouble(Random r, long a) {
         return switch (r.nextInt(8)) {
             case 0 -> a;
             case 1 -> a ^ Long.MIN_VALUE;

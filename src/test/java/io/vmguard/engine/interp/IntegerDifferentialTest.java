@@ -20,6 +20,8 @@ import static io.vmguard.engine.interp.DifferentialHarness.ZF;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.vmguard.engine.interp.DifferentialHarness.Case;
+import io.vmguard.engine.interp.cpu.CpuState;
+import io.vmguard.engine.interp.cpu.Flags;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.file.Files;

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.vmguard.engine.Engine;
 import io.vmguard.engine.VcpuExit;
+import io.vmguard.engine.interp.cpu.GuestFault;
 import io.vmguard.engine.interp.jit.JitOptions;
 import io.vmguard.engine.kvm.KvmEngine;
 import java.util.ArrayList;

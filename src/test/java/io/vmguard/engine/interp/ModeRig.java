@@ -5,6 +5,8 @@ import io.vmguard.engine.Registers;
 import io.vmguard.engine.Segment;
 import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.engine.VcpuExit;
+import io.vmguard.engine.interp.cpu.CpuState;
+import io.vmguard.engine.interp.cpu.GuestFault;
 import io.vmguard.testing.PayloadAssembler;
 import io.vmguard.testing.PayloadMachine;
 import java.io.IOException;

@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.vmguard.engine.interp.fpu.SoftFloat;
+import io.vmguard.engine.interp.fpu.X87Math;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.MathContext;

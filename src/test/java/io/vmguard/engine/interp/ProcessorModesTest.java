@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vmguard.engine.Registers;
 import io.vmguard.engine.Segment;
 import io.vmguard.engine.VcpuExit;
+import io.vmguard.engine.interp.cpu.CpuState;
+import io.vmguard.engine.interp.cpu.Cpuid;
+import io.vmguard.engine.interp.cpu.GuestFault;
 import org.junit.jupiter.api.Test;
 
 /**

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.vmguard.engine.Registers;
 import io.vmguard.engine.VcpuExit;
+import io.vmguard.engine.interp.cpu.GuestFault;
 import io.vmguard.testing.FuzzSeeds;
 import io.vmguard.testing.LongModeSandbox;
 import io.vmguard.testing.LongModeSandbox.Ring;

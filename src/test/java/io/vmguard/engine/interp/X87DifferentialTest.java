@@ -15,6 +15,9 @@ import static io.vmguard.engine.interp.FpDifferentialRig.relatedExtended;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.vmguard.engine.interp.fpu.SoftFloat;
+import io.vmguard.engine.interp.fpu.X87Math;
+import io.vmguard.engine.interp.fpu.X87Unit;
 import java.nio.ByteBuffer;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;

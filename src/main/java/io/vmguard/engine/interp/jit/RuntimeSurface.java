@@ -10,8 +10,10 @@ import static java.lang.constant.ConstantDescs.CD_void;
 
 /**
  * Everything of the interpreter that generated code touches, by name: the one place that must change with it.
- * Generated classes are hidden classes of the interpreter's package, so these members stay package-private
- * there; the interpreter's tests run every emitted form against the interpreter, so a rename fails them.
+ * Generated classes are hidden classes of the interpreter's root package, so the members of JitRuntime and
+ * CompiledBlock stay package-private there; those of the cpu, mmu, decode and execute packages it touches are
+ * public (the sub-packages use them too). The interpreter's tests run every emitted form against the
+ * interpreter, so a rename or a narrowed modifier fails them.
  */
 final class RuntimeSurface {
     private RuntimeSurface() {}
@@ -19,12 +21,12 @@ final class RuntimeSurface {
     static final String PACKAGE = "io.vmguard.engine.interp";
     static final ClassDesc RUNTIME = ClassDesc.of(PACKAGE, "JitRuntime");
     static final ClassDesc COMPILED = ClassDesc.of(PACKAGE, "CompiledBlock");
-    static final ClassDesc CPU = ClassDesc.of(PACKAGE, "CpuState");
-    static final ClassDesc MMU = ClassDesc.of(PACKAGE, "Mmu");
-    static final ClassDesc ALU = ClassDesc.of(PACKAGE, "Alu");
-    static final ClassDesc FLAGS = ClassDesc.of(PACKAGE, "Flags");
-    static final ClassDesc EXECUTOR = ClassDesc.of(PACKAGE, "Executor");
-    static final ClassDesc INSTRUCTION = ClassDesc.of(PACKAGE, "Instruction");
+    static final ClassDesc CPU = ClassDesc.of(PACKAGE + ".cpu", "CpuState");
+    static final ClassDesc MMU = ClassDesc.of(PACKAGE + ".mmu", "Mmu");
+    static final ClassDesc ALU = ClassDesc.of(PACKAGE + ".cpu", "Alu");
+    static final ClassDesc FLAGS = ClassDesc.of(PACKAGE + ".cpu", "Flags");
+    static final ClassDesc EXECUTOR = ClassDesc.of(PACKAGE + ".execute", "Executor");
+    static final ClassDesc INSTRUCTION = ClassDesc.of(PACKAGE + ".decode", "Instruction");
     static final ClassDesc LONG_ARRAY = CD_long.arrayType();
 
     /** {@code int CompiledBlock.run(JitRuntime)}: guest instructions retired by this entry (see JitRuntime). */

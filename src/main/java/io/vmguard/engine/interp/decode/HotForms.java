@@ -1,0 +1,120 @@
+package io.vmguard.engine.interp.decode;
+
+import io.vmguard.engine.interp.cpu.Alu;
+
+/**
+ * Narrows the commonest instructions to forms with one operand kind and size ({@link Op#ALU_RR64} and
+ * the like) after decoding. The generic handlers pick register or memory, size and byte-register quirks
+ * on every execution, branches the host CPU mispredicts in a mixed instruction stream; a hot form makes
+ * those choices once, here. What the instruction does is unchanged: the differential tests run both.
+ */
+public final class HotForms {
+    private HotForms() {}
+
+    /** Rewrites {@code insn} into its hot form, if it has one. */
+    public static void narrow(Instruction insn) {
+        int size = insn.opSize;
+        if (size != 8 && size != 4) {
+            return; // 8- and 16-bit operands merge into the register: the generic paths handle that
+        }
+        boolean wide = size == 8;
+        boolean memory = insn.isMemory();
+        switch (insn.op) {
+            case Op.ALU_RM_REG -> {
+                if (!memory) {
+                    insn.op = wide ? Op.ALU_RR64 : Op.ALU_RR32;
+                }
+            }
+            case Op.ALU_REG_RM -> {
+                if (!memory) {
+                    swapRegisters(insn); // destination into rm, as in the RM_REG form
+                    insn.op = wide ? Op.ALU_RR64 : Op.ALU_RR32;
+                }
+            }
+            case Op.ALU_RM_IMM -> {
+                if (!memory) {
+                    insn.op = wide ? Op.ALU_RI64 : Op.ALU_RI32;
+                }
+            }
+            case Op.MOV_RM_REG -> insn.op = memory ? (wide ? Op.STORE64 : Op.STORE32) : (wide ? Op.MOV_RR64 : Op.MOV_RR32);
+            case Op.MOV_REG_RM -> {
+                if (memory) {
+                    insn.op = wide ? Op.LOAD64 : Op.LOAD32;
+                } else {
+                    swapRegisters(insn);
+                    insn.op = wide ? Op.MOV_RR64 : Op.MOV_RR32;
+                }
+            }
+            case Op.MOVZX -> {
+                if (memory && insn.sub == 1) {
+                    insn.op = Op.LOAD8_ZX;
+                }
+            }
+            case Op.SHIFT -> {
+                // SHL, SHR, SAL, SAR by an immediate; rotates keep their flags the slow way.
+                if (!memory && insn.imm >= 0 && insn.sub >= 4) {
+                    insn.op = Op.SHIFT_RI;
+                }
+            }
+            default -> { }
+        }
+    }
+
+    /**
+     * A compare (CMP or TEST of a 32- or 64-bit register with a register or an immediate) followed by the
+     * Jcc that reads its flags, as one instruction: one dispatch instead of two, and a condition worked out
+     * from the operands rather than from recorded flags. Null when the pair does not fit.
+     */
+    public static Instruction fuse(Instruction compare, Instruction branch) {
+        // Outside 64-bit mode a branch target wraps at the Jcc's operand size: left to the generic path.
+        if (branch.op != Op.JCC || compare.legacy || compare.isMemory() || (compare.opSize != 8 && compare.opSize != 4)) {
+            return null;
+        }
+        Instruction fused = new Instruction();
+        switch (compare.op) {
+            case Op.ALU_RR64, Op.ALU_RR32 -> {
+                if (compare.sub != Alu.CMP) {
+                    return null;
+                }
+                fused.op = Op.CMP_JCC;
+                fused.reg = compare.reg;
+            }
+            case Op.ALU_RI64, Op.ALU_RI32 -> {
+                if (compare.sub != Alu.CMP) {
+                    return null;
+                }
+                fused.op = Op.CMP_JCC;
+                fused.reg = -1;
+                fused.imm = compare.imm;
+            }
+            case Op.TEST_RM_REG -> {
+                fused.op = Op.TEST_JCC;
+                fused.reg = compare.reg;
+            }
+            case Op.TEST_RM_IMM -> {
+                fused.op = Op.TEST_JCC;
+                fused.reg = -1;
+                fused.imm = compare.imm;
+            }
+            default -> {
+                return null;
+            }
+        }
+        fused.rm = compare.rm;
+        fused.opSize = compare.opSize;
+        fused.sub = branch.sub;
+        fused.disp = branch.imm;
+        fused.imm2 = compare.length;
+        fused.length = compare.length + branch.length;
+        fused.opcode = branch.opcode;
+        fused.count = 2;
+        fused.codeBits = compare.codeBits;
+        return fused;
+    }
+
+    private static void swapRegisters(Instruction insn) {
+        int reg = insn.reg;
+        insn.reg = insn.rm;
+        insn.rm = reg;
+    }
+}
