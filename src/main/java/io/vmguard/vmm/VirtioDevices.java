@@ -123,8 +123,9 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
         // serves them on the kicking vCPU instead: a comparison for benchmarks (scripts/bench-io), not a setting.
         boolean ioThreads = !"off".equals(System.getenv("VMGUARD_IO_THREADS"));
         // virtio-net offers checksum and TCP segmentation offloads; VMGUARD_NET_OFFLOAD=off leaves them out, so
-        // the guest checksums and segments itself (benchmarks compare the two, and QEMU's dgram backend has none).
-        boolean netOffloads = !"off".equals(System.getenv("VMGUARD_NET_OFFLOAD"));
+        // the guest checksums and segments itself (benchmarks compare the two, and QEMU's dgram backend has none;
+        // tests set the system property vmguard.netOffload instead).
+        boolean netOffloads = !"off".equals(System.getProperty("vmguard.netOffload", System.getenv("VMGUARD_NET_OFFLOAD")));
         if (doors.iommu().isPresent()) {
             addIommu(doors.iommu().get());
         }
