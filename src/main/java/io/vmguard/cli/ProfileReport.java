@@ -11,12 +11,14 @@ import java.util.Optional;
 
 /**
  * A guest profile by function ({@code vmguard run --profile FILE --profile-symbols System.map}): samples per
- * kernel symbol, user-space addresses (the lower half) as one line, halted vCPUs as another, most first.
+ * kernel symbol, user-space addresses (the lower half) as one line, halted vCPUs as another, vCPU threads in
+ * the VMM serving a device access as a third, most first.
  * Without symbols, by 4 KiB page of code.
  */
 final class ProfileReport {
     static final String USER = "[user space]";
     static final String HALTED = "[halted]";
+    static final String IN_DEVICE = "[in the VMM: port or MMIO access]";
 
     record Line(String where, long samples) {}
 
@@ -27,6 +29,9 @@ final class ProfileReport {
         profile.samples().forEach((rip, count) -> byFunction.merge(function(rip, symbols), count, Long::sum));
         if (profile.halted() > 0) {
             byFunction.merge(HALTED, profile.halted(), Long::sum);
+        }
+        if (profile.inDevice() > 0) {
+            byFunction.merge(IN_DEVICE, profile.inDevice(), Long::sum);
         }
         if (profile.dropped() > 0) {
             byFunction.merge("[addresses past the profile's bound]", profile.dropped(), Long::sum);

@@ -1,6 +1,5 @@
 package io.vmguard.vmm;
 
-import io.vmguard.engine.Vcpu;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -10,38 +9,43 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * A sampling profile of where the guest spends host time: a daemon thread reads every vCPU's RIP
- * ({@link Vcpu#sampleRip}) once per period and counts the addresses. Time, not instructions: a REP string
+ * ({@link io.vmguard.engine.Vcpu#sampleRip}) once per period and counts the addresses; a vCPU whose thread is
+ * in the VMM serving a device access (port or MMIO exit) counts as {@link Profile#inDevice} instead. Time, not instructions: a REP string
  * instruction or an MMIO exit weighs what it costs. Bounded: at most {@link #MAX_ADDRESSES} distinct
  * addresses are kept, later new ones count as {@link Profile#dropped}.
  */
 public final class GuestProfiler implements AutoCloseable {
     static final int MAX_ADDRESSES = 1 << 20;
 
-    /** The counts: samples per guest RIP, samples of halted vCPUs, samples of new addresses past the bound. */
-    public record Profile(Map<Long, Long> samples, long halted, long dropped, Duration period) {
+    /**
+     * The counts: samples per guest RIP, of halted vCPUs, of vCPU threads in the VMM serving a device access,
+     * and of new addresses past the bound.
+     */
+    public record Profile(Map<Long, Long> samples, long halted, long inDevice, long dropped, Duration period) {
         public long total() {
-            return samples.values().stream().mapToLong(Long::longValue).sum() + halted + dropped;
+            return samples.values().stream().mapToLong(Long::longValue).sum() + halted + inDevice + dropped;
         }
     }
 
-    private final List<Vcpu> vcpus;
+    private final List<VcpuRunner> vcpus;
     private final long periodNanos;
     private final Thread thread;
     private final Map<Long, Long> samples = new HashMap<>();
     private long halted;
+    private long inDevice;
     private long dropped;
     private volatile boolean running = true;
     /** Set by {@link #restart}: the sampling thread clears its counts before the next sample. */
     private volatile boolean restartRequested;
 
-    private GuestProfiler(List<Vcpu> vcpus, Duration period) {
+    private GuestProfiler(List<VcpuRunner> vcpus, Duration period) {
         this.vcpus = List.copyOf(vcpus);
         this.periodNanos = period.toNanos();
         this.thread = Thread.ofPlatform().daemon().name("guest-profiler").unstarted(this::sampleUntilClosed);
     }
 
     /** Starts sampling {@code vcpus} every {@code period} (at least a microsecond). */
-    static GuestProfiler start(List<Vcpu> vcpus, Duration period) {
+    static GuestProfiler start(List<VcpuRunner> vcpus, Duration period) {
         if (period.toNanos() < 1_000) {
             throw new IllegalArgumentException("profile period below a microsecond: " + period);
         }
@@ -56,10 +60,15 @@ public final class GuestProfiler implements AutoCloseable {
                 restartRequested = false;
                 samples.clear();
                 halted = 0;
+                inDevice = 0;
                 dropped = 0;
             }
-            for (Vcpu vcpu : vcpus) {
-                record(vcpu.sampleRip());
+            for (VcpuRunner vcpu : vcpus) {
+                if (vcpu.inDeviceSince() != 0) {
+                    inDevice++;
+                } else {
+                    record(vcpu.sampleRip());
+                }
             }
             LockSupport.parkNanos(periodNanos);
         }
@@ -89,7 +98,7 @@ public final class GuestProfiler implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        return new Profile(Map.copyOf(samples), halted, dropped, Duration.ofNanos(periodNanos));
+        return new Profile(Map.copyOf(samples), halted, inDevice, dropped, Duration.ofNanos(periodNanos));
     }
 
     @Override

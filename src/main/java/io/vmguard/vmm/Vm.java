@@ -679,7 +679,7 @@ public final class Vm implements AutoCloseable {
 
     /** Starts a sampling profile of the vCPUs' RIPs every {@code period}; stop it for the counts. */
     public GuestProfiler startProfiler(java.time.Duration period) {
-        return GuestProfiler.start(parts.vcpus(), period);
+        return GuestProfiler.start(runners, period);
     }
 
     /** Guest instructions executed so far, where the engine counts them. */
