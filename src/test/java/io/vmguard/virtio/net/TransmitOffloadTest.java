@@ -158,7 +158,7 @@ class TransmitOffloadTest {
 
     // --- frames as Linux builds them, and an independent check ---
 
-    private static byte[] payload(int length, int seed) {
+    static byte[] payload(int length, int seed) {
         byte[] bytes = new byte[length];
         for (int i = 0; i < length; i++) {
             bytes[i] = (byte) (i * 31 + seed);
@@ -177,7 +177,7 @@ class TransmitOffloadTest {
     }
 
     /** A TCP frame with the whole packet's lengths and the pseudo-header sum (with the length) in the checksum field. */
-    private static byte[] tcp(byte[] payload, boolean v6, boolean gso) {
+    static byte[] tcp(byte[] payload, boolean v6, boolean gso) {
         int ip = v6 ? IPV6 : IPV4;
         ByteBuffer b = ByteBuffer.allocate(ETH + ip + TCP + payload.length);
         b.put(new byte[] {0x52, 0x54, 0, 0, 0, 1}).put(new byte[] {0x52, 0x54, 0, 0, 0, 2}).putShort((short) (v6 ? 0x86dd : 0x0800));
@@ -222,7 +222,7 @@ class TransmitOffloadTest {
         return sum(p, 0, p.length, 0);
     }
 
-    private static boolean transportValid(byte[] frame, boolean v6) {
+    static boolean transportValid(byte[] frame, boolean v6) {
         int l4 = ETH + (v6 ? IPV6 : IPV4);
         int length = frame.length - l4;
         return sum(frame, l4, length, pseudo(v6, length)) == 0xffff;
