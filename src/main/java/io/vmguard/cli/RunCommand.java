@@ -240,6 +240,9 @@ public final class RunCommand implements Callable<Integer> {
 
     /** The System.map --profile-symbols names, read before the run so a bad file fails at once. */
     private Optional<io.vmguard.vmi.linux.SymbolTable> profileSymbols() throws CliException {
+        if (profile != null && !engine.equals("interp")) {
+            throw new CliException("--profile needs the interpreter (--engine interp): KVM runs guest code where no RIP can be sampled");
+        }
         if (profileSymbols == null) {
             return Optional.empty();
         }
@@ -248,6 +251,8 @@ public final class RunCommand implements Callable<Integer> {
         }
         try {
             return Optional.of(io.vmguard.vmi.linux.SystemMap.read(profileSymbols));
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new CliException("--profile-symbols " + profileSymbols + ": no such file");
         } catch (java.io.IOException | io.vmguard.vmi.VmiException e) {
             throw new CliException("cannot read --profile-symbols " + profileSymbols + ": " + e.getMessage());
         }
