@@ -75,6 +75,16 @@ public final class RunCommand implements Callable<Integer> {
             description = "write the run's cost as JSON: outcome, wall time, guest instructions (interpreter)")
     Path stats;
 
+    @Option(names = "--profile", paramLabel = "FILE",
+            description = "sample every vCPU's guest RIP each millisecond and write where the time went, most first "
+                    + "(interpreter; by kernel function with --profile-symbols; with --serial file:PATH the counts start "
+                    + "when the guest prints its ready marker, so boot is left out)")
+    Path profile;
+
+    @Option(names = "--profile-symbols", paramLabel = "SYSTEM_MAP",
+            description = "the guest kernel's System.map, to name the functions in --profile's report")
+    Path profileSymbols;
+
     @Option(names = "--serial", paramLabel = "TARGET", defaultValue = "stdio",
             description = "serial console: stdio, file:PATH or null (default ${DEFAULT-VALUE})")
     String serial;
@@ -183,6 +193,8 @@ public final class RunCommand implements Callable<Integer> {
         } catch (EngineException e) {
             throw new CliException(e.getMessage());
         }
+        Optional<io.vmguard.vmi.linux.SymbolTable> symbols = profileSymbols();
+        io.vmguard.vmm.GuestProfiler.Profile sampled = null;
         RunOutcome outcome;
         long started = System.nanoTime();
         java.util.OptionalLong instructions;
@@ -193,8 +205,15 @@ public final class RunCommand implements Callable<Integer> {
             vm.attachAntivirus(scanning);
             vm.start();
             placeThreads(placer);
+            io.vmguard.vmm.GuestProfiler profiler = profile != null ? vm.startProfiler(java.time.Duration.ofMillis(1)) : null;
+            if (profiler != null && config.serial() instanceof SerialTarget.File(Path log)) {
+                ReadyMarkerWatch.start(log, profiler::restart);
+            }
             vm.attachIntrospection(introspection);
             outcome = vm.awaitOutcome();
+            if (profiler != null) {
+                sampled = profiler.stop();
+            }
             instructions = vm.instructionsExecuted();
             devices = vm.deviceCounters();
             netLatency = vm.netLatency();
@@ -213,7 +232,39 @@ public final class RunCommand implements Callable<Integer> {
             new RunStats(selected.name(), outcome, status, System.nanoTime() - started, instructions, log.printed(),
                     log.suppressed(), devices, netLatency).writeTo(stats);
         }
+        if (sampled != null) {
+            writeProfile(sampled, symbols);
+        }
         return status;
+    }
+
+    /** The System.map --profile-symbols names, read before the run so a bad file fails at once. */
+    private Optional<io.vmguard.vmi.linux.SymbolTable> profileSymbols() throws CliException {
+        if (profile != null && !engine.equals("interp")) {
+            throw new CliException("--profile needs the interpreter (--engine interp): KVM runs guest code where no RIP can be sampled");
+        }
+        if (profileSymbols == null) {
+            return Optional.empty();
+        }
+        if (profile == null) {
+            throw new CliException("--profile-symbols needs --profile");
+        }
+        try {
+            return Optional.of(io.vmguard.vmi.linux.SystemMap.read(profileSymbols));
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new CliException("--profile-symbols " + profileSymbols + ": no such file");
+        } catch (java.io.IOException | io.vmguard.vmi.VmiException e) {
+            throw new CliException("cannot read --profile-symbols " + profileSymbols + ": " + e.getMessage());
+        }
+    }
+
+    private void writeProfile(io.vmguard.vmm.GuestProfiler.Profile sampled, Optional<io.vmguard.vmi.linux.SymbolTable> symbols)
+            throws CliException {
+        try {
+            java.nio.file.Files.writeString(profile, ProfileReport.render(sampled, symbols));
+        } catch (java.io.IOException e) {
+            throw new CliException("cannot write the profile to " + profile + ": " + e.getMessage());
+        }
     }
 
     /** Puts the VM's threads (the vCPUs now started, the devices' I/O threads) where --cpu-affinity and the rest say. */

@@ -42,6 +42,15 @@ public interface Vcpu extends AutoCloseable {
     }
 
     /**
+     * Where this vCPU's guest code stands now, for a sampling profile read from another thread (a racy read:
+     * a sample, not state): its RIP, or empty when the vCPU is halted or the engine cannot tell (KVM runs
+     * guest code on the CPU).
+     */
+    default java.util.OptionalLong sampleRip() {
+        return java.util.OptionalLong.empty();
+    }
+
+    /**
      * Makes a current or the next {@link #run()} return {@link VcpuExit.Interrupted} promptly, even when
      * the guest is halted waiting for an interrupt. Safe from any thread.
      */

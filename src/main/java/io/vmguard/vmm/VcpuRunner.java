@@ -164,6 +164,11 @@ final class VcpuRunner implements Runnable {
         return vcpu.instructionsExecuted();
     }
 
+    /** The vCPU's guest RIP now, for a sampling profile ({@link io.vmguard.engine.Vcpu#sampleRip}). */
+    java.util.OptionalLong sampleRip() {
+        return vcpu.sampleRip();
+    }
+
     /** When the device access under way started (System.nanoTime), or 0 when none is. */
     long inDeviceSince() {
         return inDeviceSince;

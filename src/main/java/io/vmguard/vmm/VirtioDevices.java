@@ -122,6 +122,10 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
         // I/O threads serve virtio-blk requests and virtio-net transmit off the vCPU. VMGUARD_IO_THREADS=off
         // serves them on the kicking vCPU instead: a comparison for benchmarks (scripts/bench-io), not a setting.
         boolean ioThreads = !"off".equals(System.getenv("VMGUARD_IO_THREADS"));
+        // virtio-net offers checksum and TCP segmentation offloads; VMGUARD_NET_OFFLOAD=off leaves them out, so
+        // the guest checksums and segments itself (benchmarks compare the two, and QEMU's dgram backend has none;
+        // tests set the system property vmguard.netOffload instead).
+        boolean netOffloads = !"off".equals(System.getProperty("vmguard.netOffload", System.getenv("VMGUARD_NET_OFFLOAD")));
         if (doors.iommu().isPresent()) {
             addIommu(doors.iommu().get());
         }
@@ -146,7 +150,7 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
                 throw new VmException(e.getMessage(), e);
             }
             MacAddress mac = spec.mac().orElseGet(() -> MacAddress.generate(new SecureRandom()));
-            add(new VirtioNet(backend, mac, "net-rx" + i, ioThreads ? "net-tx" + i : null), "virtio-net " + i + " (" + backend.description() + ")");
+            add(new VirtioNet(backend, mac, "net-rx" + i, ioThreads ? "net-tx" + i : null, netOffloads), "virtio-net " + i + " (" + backend.description() + ")");
         }
         if (config.console().isPresent()) {
             consoleTarget = config.console().get();

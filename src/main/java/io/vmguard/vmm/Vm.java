@@ -677,6 +677,11 @@ public final class Vm implements AutoCloseable {
         outcome.complete(new RunOutcome.Failed(reason));
     }
 
+    /** Starts a sampling profile of the vCPUs' RIPs every {@code period}; stop it for the counts. */
+    public GuestProfiler startProfiler(java.time.Duration period) {
+        return GuestProfiler.start(runners, period);
+    }
+
     /** Guest instructions executed so far, where the engine counts them. */
     public OptionalLong instructionsExecuted() {
         long total = 0;

@@ -1,5 +1,6 @@
 package io.vmguard.devices.e1000;
 
+import io.vmguard.net.InternetChecksum;
 import io.vmguard.dma.DmaFault;
 import io.vmguard.dma.DmaSpace;
 import io.vmguard.events.GuestLog;
@@ -504,7 +505,7 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
             }
             int bufferSize = Receiver.bufferSize(rctl);
             boolean tagged = (registers[Reg.CTRL / 4] & Reg.CTRL_VME) != 0 && heldLength >= 18
-                    && Checksum.u16(frame, 12) == (registers[Reg.VET / 4] & 0xffff);
+                    && InternetChecksum.u16(frame, 12) == (registers[Reg.VET / 4] & 0xffff);
             boolean withFcs = (rctl & Reg.RCTL_SECRC) == 0;
             int length = Math.max(MIN_FRAME, heldLength - (tagged ? VLAN_TAG : 0)) + (withFcs ? FCS : 0);
             int needed = Receiver.buffersFor(length, bufferSize);
@@ -518,7 +519,7 @@ public final class E1000 implements PciDevice, Snapshottable, AutoCloseable {
             int special = 0;
             length = heldLength;
             if (tagged) {
-                special = Checksum.u16(frame, 14);
+                special = InternetChecksum.u16(frame, 14);
                 MemorySegment.copy(held, 16, held, 12, length - 16);
                 length -= VLAN_TAG;
             }

@@ -1,5 +1,6 @@
 package io.vmguard.devices.e1000;
 
+import io.vmguard.net.InternetChecksum;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -59,8 +60,8 @@ final class Offload {
         if (start >= length || last >= length || last < start || at + 2 > length) {
             return false;
         }
-        int sum = Checksum.sum(frame, start, last - start + 1, 0);
-        Checksum.putU16(frame, at, ~sum & 0xffff);
+        int sum = InternetChecksum.sum(frame, start, last - start + 1, 0);
+        InternetChecksum.putU16(frame, at, ~sum & 0xffff);
         return true;
     }
 
@@ -80,10 +81,10 @@ final class Offload {
         int segments = Math.max(1, (payload + mss - 1) / mss);
         int ipcss = context.ipcss();
         int tucss = context.tucss();
-        int firstId = Checksum.u16(packet, ipcss + 4);
-        int firstSequence = context.tcp() ? Checksum.u32(packet, tucss + 4) : 0;
-        int flags = context.tcp() ? Checksum.u16(packet, tucss + 12) : 0;
-        int pseudoSum = Checksum.u16(packet, context.tucso());
+        int firstId = InternetChecksum.u16(packet, ipcss + 4);
+        int firstSequence = context.tcp() ? InternetChecksum.u32(packet, tucss + 4) : 0;
+        int flags = context.tcp() ? InternetChecksum.u16(packet, tucss + 12) : 0;
+        int pseudoSum = InternetChecksum.u16(packet, context.tucso());
         for (int i = 0; i < segments; i++) {
             int offset = i * mss;
             int size = Math.min(mss, payload - offset);
@@ -92,24 +93,24 @@ final class Offload {
             MemorySegment.copy(packet, header + offset, scratch, header, size);
             boolean last = i == segments - 1;
             if (context.ipv4()) {
-                Checksum.putU16(scratch, ipcss + 2, frameLength - ipcss);
-                Checksum.putU16(scratch, ipcss + 4, firstId + i);
+                InternetChecksum.putU16(scratch, ipcss + 2, frameLength - ipcss);
+                InternetChecksum.putU16(scratch, ipcss + 4, firstId + i);
             } else {
-                Checksum.putU16(scratch, ipcss + 4, frameLength - ipcss - IPV6_HEADER);
+                InternetChecksum.putU16(scratch, ipcss + 4, frameLength - ipcss - IPV6_HEADER);
             }
             if (context.tcp()) {
-                Checksum.putU32(scratch, tucss + 4, firstSequence + offset);
-                Checksum.putU16(scratch, tucss + 12, last ? flags : flags & ~(TCP_FIN | TCP_PSH));
+                InternetChecksum.putU32(scratch, tucss + 4, firstSequence + offset);
+                InternetChecksum.putU16(scratch, tucss + 12, last ? flags : flags & ~(TCP_FIN | TCP_PSH));
             } else {
-                Checksum.putU16(scratch, tucss + 4, frameLength - tucss);
+                InternetChecksum.putU16(scratch, tucss + 4, frameLength - tucss);
             }
             if ((popts & POPTS_IXSM) != 0 && context.ipv4()) {
-                Checksum.putU16(scratch, context.ipcso(), 0);
+                InternetChecksum.putU16(scratch, context.ipcso(), 0);
                 insert(scratch, frameLength, ipcss, context.ipcso(), context.ipcse());
             }
             if ((popts & POPTS_TXSM) != 0) {
                 // The driver's pseudo-header sum lacks the length, which differs per segment.
-                Checksum.putU16(scratch, context.tucso(), Checksum.fold((long) pseudoSum + frameLength - tucss));
+                InternetChecksum.putU16(scratch, context.tucso(), InternetChecksum.fold((long) pseudoSum + frameLength - tucss));
                 insert(scratch, frameLength, tucss, context.tucso(), 0);
             }
             sink.send(scratch.asSlice(0, frameLength));

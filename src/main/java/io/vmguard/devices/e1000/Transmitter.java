@@ -1,5 +1,6 @@
 package io.vmguard.devices.e1000;
 
+import io.vmguard.net.InternetChecksum;
 import io.vmguard.dma.DmaFault;
 import io.vmguard.dma.DmaSpace;
 import io.vmguard.events.GuestLog;
@@ -200,8 +201,8 @@ final class Transmitter implements AutoCloseable {
     private MemorySegment tag(MemorySegment frame, int vlan, int vet) {
         long size = frame.byteSize();
         MemorySegment.copy(frame, 0, tagged, 0, 12);
-        Checksum.putU16(tagged, 12, vet);
-        Checksum.putU16(tagged, 14, vlan);
+        InternetChecksum.putU16(tagged, 12, vet);
+        InternetChecksum.putU16(tagged, 14, vlan);
         MemorySegment.copy(frame, 12, tagged, 16, size - 12);
         return tagged.asSlice(0, size + VLAN_TAG);
     }

@@ -232,6 +232,12 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         return java.util.OptionalLong.of(instructions);
     }
 
+    /** RIP as the vCPU thread last wrote it (per instruction, or per block in compiled code); empty while halted. */
+    @Override
+    public java.util.OptionalLong sampleRip() {
+        return cpu.halted ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(cpu.rip);
+    }
+
     @Override
     public VcpuExit run() {
         try {

@@ -1,6 +1,7 @@
 package io.vmguard.virtio.net;
 
 import io.vmguard.dma.DmaFault;
+import io.vmguard.events.GuestLog;
 import io.vmguard.net.FrameLatency;
 import io.vmguard.net.MacAddress;
 import io.vmguard.net.NetBackend;
@@ -30,8 +31,13 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * virtio-net (virtio 1.2 section 5.1) with one receive and one transmit queue, moving whole Ethernet
- * frames between the guest and a {@link NetBackend}. It offers a MAC address and link status, and no
- * offloads: every frame is complete and checksummed by the guest, so any backend can carry it as is.
+ * frames between the guest and a {@link NetBackend}. It offers a MAC address and link status and, unless
+ * made without, the offloads Firecracker and Cloud Hypervisor offer on tap: checksum completion (CSUM), TCP
+ * segmentation (HOST_TSO4/TSO6, HOST_ECN) and received checksums verified (GUEST_CSUM). The backend still
+ * carries plain, complete Ethernet frames (a socket peer may be QEMU's {@code -netdev dgram}): the device
+ * completes checksums and cuts TSO frames into MSS-sized segments itself ({@link TransmitOffload}), and
+ * marks a received TCP/UDP frame DATA_VALID only after verifying its checksum. Without offloads every
+ * frame is complete and checksummed by the guest.
  *
  * <p>Transmit runs on an I/O thread of its own when the device has one (the VMM gives it {@code net-tx0},
  * ...): the driver's kick wakes it and the vCPU goes back to the guest, so a backend that makes a frame
@@ -62,11 +68,20 @@ public final class VirtioNet implements VirtioDevice {
     /** struct virtio_net_hdr_v1: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers. */
     static final int HEADER_BYTES = 12;
     private static final int NUM_BUFFERS_OFFSET = 10;
-    /** The largest frame either way: no GSO is offered, so this is a generous bound, not a real size. */
+    /** The largest frame received, and transmitted without offloads: a generous bound, not a real size. */
     static final int MAX_FRAME = 65535;
+    /** The largest frame transmitted with TSO: Linux's GSO limit (64 KiB with the Ethernet header) and room for a VLAN tag. */
+    static final int MAX_GSO_FRAME = 65536 + 4;
     private static final int MIN_FRAME = 14;
 
+    static final long F_CSUM = 1L << 0;
+    static final long F_GUEST_CSUM = 1L << 1;
     static final long F_MAC = 1L << 5;
+    static final long F_HOST_TSO4 = 1L << 11;
+    static final long F_HOST_TSO6 = 1L << 12;
+    static final long F_HOST_ECN = 1L << 13;
+    /** The offloads a card offers unless made without (VMGUARD_NET_OFFLOAD=off): what Firecracker and Cloud Hypervisor offer on tap. */
+    static final long OFFLOADS = F_CSUM | F_GUEST_CSUM | F_HOST_TSO4 | F_HOST_TSO6 | F_HOST_ECN;
     static final long F_STATUS = 1L << 16;
     private static final int LINK_UP = 1;
     /** Offset of the le16 status field in the configuration space, after the MAC. */
@@ -80,7 +95,12 @@ public final class VirtioNet implements VirtioDevice {
     /** mac[6], status (le16); max_virtqueue_pairs and mtu need features not offered. */
     private final MemorySegment config;
     private final Arena buffers = Arena.ofShared();
-    private final MemorySegment transmitFrame = buffers.allocate(MAX_FRAME);
+    private final MemorySegment transmitFrame = buffers.allocate(MAX_GSO_FRAME);
+    private final MemorySegment transmitHeader = buffers.allocate(HEADER_BYTES);
+    /** Where segmentation builds each segment: headers plus one MSS, at most a whole frame. */
+    private final MemorySegment segmentFrame = buffers.allocate(MAX_FRAME);
+    /** Whether this card offers {@link #OFFLOADS}. */
+    private final boolean offloads;
     /** Where the receive thread lands frames from the backend; only it touches this, outside the lock. */
     private final MemorySegment receiveFrame = buffers.allocate(MAX_FRAME);
     /** The frame taken from the backend and not yet in the guest's memory: {@code heldLength} bytes, under the lock. */
@@ -109,17 +129,24 @@ public final class VirtioNet implements VirtioDevice {
     private MacAddress restoreMac;
     private volatile boolean closed;
 
-    /** A card whose receive thread is {@code name-rx} and which transmits on the kicking thread. */
+    /** A card without offloads whose receive thread is {@code name-rx} and which transmits on the kicking thread. */
     public VirtioNet(NetBackend backend, MacAddress mac, String name) {
         this(backend, mac, name + "-rx", null);
     }
 
+    /** As {@link #VirtioNet(NetBackend, MacAddress, String, String, boolean)}, without offloads. */
+    public VirtioNet(NetBackend backend, MacAddress mac, String receiveThread, String transmitThread) {
+        this(backend, mac, receiveThread, transmitThread, false);
+    }
+
     /**
      * A card whose receive thread is {@code receiveThread} (e.g. {@code net-rx0}) and which transmits on I/O
-     * thread {@code transmitThread} ({@code net-tx0}), or on the kicking thread when that is null.
+     * thread {@code transmitThread} ({@code net-tx0}), or on the kicking thread when that is null; offering
+     * checksum and TCP segmentation offloads when {@code offloads}.
      */
-    public VirtioNet(NetBackend backend, MacAddress mac, String receiveThread, String transmitThread) {
+    public VirtioNet(NetBackend backend, MacAddress mac, String receiveThread, String transmitThread, boolean offloads) {
         this.backend = backend;
+        this.offloads = offloads;
         receiveHeader.set(SHORT, NUM_BUFFERS_OFFSET, (short) 1);
         byte[] bytes = new byte[8];
         System.arraycopy(mac.bytes(), 0, bytes, 0, 6);
@@ -136,7 +163,7 @@ public final class VirtioNet implements VirtioDevice {
 
     @Override
     public long features() {
-        return F_MAC | F_STATUS;
+        return F_MAC | F_STATUS | (offloads ? OFFLOADS : 0);
     }
 
     @Override
@@ -216,6 +243,7 @@ public final class VirtioNet implements VirtioDevice {
             boolean more = true;
             while (more && !gate.closed()) {
                 long frameBytes;
+                long negotiated;
                 Signal signal;
                 long started = System.nanoTime();
                 synchronized (this) {
@@ -223,6 +251,7 @@ public final class VirtioNet implements VirtioDevice {
                     DescriptorChain chain = queue == null ? null : queue.pop();
                     more = chain != null;
                     frameBytes = more ? copyOut(chain) : -1;
+                    negotiated = context == null ? 0 : context.features();
                     if (more) {
                         queue.addUsed(chain.head(), 0);
                     }
@@ -235,10 +264,11 @@ public final class VirtioNet implements VirtioDevice {
                 signal.send();
                 if (frameBytes > 0) {
                     try {
-                        backend.send(transmitFrame.asSlice(0, frameBytes)); // a frame the wire loses is counted by the backend
-                        meter.completed(frameBytes);
-                        if (kickedAt != 0) {
-                            latency.sent(kickedAt);
+                        if (send((int) frameBytes, negotiated)) {
+                            meter.completed(frameBytes);
+                            if (kickedAt != 0) {
+                                latency.sent(kickedAt);
+                            }
                         }
                     } catch (NetException e) {
                         drop();
@@ -250,14 +280,35 @@ public final class VirtioNet implements VirtioDevice {
         }
     }
 
+    /**
+     * Hands the frame in {@link #transmitFrame} (its header in {@link #transmitHeader}) to the backend, doing
+     * the offloads the header asks for; false when the header was a lie and the frame is dropped. A frame the
+     * wire loses is counted by the backend. Under the transmit lock.
+     */
+    private boolean send(int frameBytes, long negotiated) throws NetException {
+        TransmitOffload.Header header = TransmitOffload.Header.read(transmitHeader);
+        if (header.plain()) {
+            backend.send(transmitFrame.asSlice(0, frameBytes));
+            return true;
+        }
+        if (TransmitOffload.transmit(transmitFrame, frameBytes, header, negotiated, segmentFrame, backend::send)
+                instanceof TransmitOffload.Outcome.Dropped(String reason)) {
+            drop();
+            GuestLog.warn("virtio-net.transmit-header", "virtio-net (" + backend.description() + "): dropped a frame: " + reason);
+            return false;
+        }
+        return true;
+    }
+
     /** Copies the frame in {@code chain} into {@link #transmitFrame}; returns its length, or 0 for a malformed one (dropped). Under both locks. */
     private long copyOut(DescriptorChain chain) throws QueueException {
         long frameBytes = chain.readableBytes() - HEADER_BYTES;
-        if (frameBytes < MIN_FRAME || frameBytes > MAX_FRAME) {
+        if (frameBytes < MIN_FRAME || frameBytes > (offloads ? MAX_GSO_FRAME : MAX_FRAME)) {
             drop();
             return 0;
         }
         try {
+            chain.read(context.dma(), 0, transmitHeader);
             chain.read(context.dma(), HEADER_BYTES, transmitFrame.asSlice(0, frameBytes));
         } catch (DmaFault fault) {
             meter.failed();
@@ -357,6 +408,9 @@ public final class VirtioNet implements VirtioDevice {
             if (chain.writableBytes() < HEADER_BYTES + (long) length) {
                 drop(); // a driver that offers too small a buffer loses the frame
             } else {
+                boolean verified = context.negotiated(F_GUEST_CSUM)
+                        && io.vmguard.net.PacketLayers.parse(heldFrame, length).map(p -> p.checksumValid(heldFrame)).orElse(false);
+                receiveHeader.set(ValueLayout.JAVA_BYTE, 0, (byte) (verified ? TransmitOffload.F_DATA_VALID : 0));
                 chain.write(context.dma(), 0, receiveHeader);
                 chain.write(context.dma(), HEADER_BYTES, heldFrame.asSlice(0, length));
                 written = HEADER_BYTES + length;

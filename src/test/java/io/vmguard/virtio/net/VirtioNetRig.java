@@ -30,15 +30,21 @@ final class VirtioNetRig implements AutoCloseable {
      *                       thread (as without I/O threads)
      */
     VirtioNetRig(Path dir, int ramBytes, int ringSize, String receiveThread, String transmitThread) throws Exception {
+        this(dir, ramBytes, ringSize, receiveThread, transmitThread, false, FEATURES);
+    }
+
+    /** As above, a card offering the offloads when {@code offloads}, activated with {@code features} negotiated. */
+    VirtioNetRig(Path dir, int ramBytes, int ringSize, String receiveThread, String transmitThread, boolean offloads,
+                 long features) throws Exception {
         ram = new GuestRam(ramBytes);
         receive = new DriverRings(ram, ringSize);
         transmit = new DriverRings(ram, ringSize);
         Path vm = dir.resolve("vm.sock");
         Path peer = dir.resolve("peer.sock");
         wire = UnixDatagramBackend.open(peer, vm);
-        device = new VirtioNet(UnixDatagramBackend.open(vm, peer), MAC, receiveThread, transmitThread);
-        device.activate(interrupts.context(FEATURES, ram.dma(), receive.deviceQueue(ram.dma(), FEATURES),
-                transmit.deviceQueue(ram.dma(), FEATURES)));
+        device = new VirtioNet(UnixDatagramBackend.open(vm, peer), MAC, receiveThread, transmitThread, offloads);
+        device.activate(interrupts.context(features, ram.dma(), receive.deviceQueue(ram.dma(), features),
+                transmit.deviceQueue(ram.dma(), features)));
     }
 
     /** A frame of {@code length} bytes whose contents depend on {@code seed}. */

@@ -37,6 +37,8 @@ public final class Cpuid {
     private static final int INVARIANT_TSC = 1 << 8;
     // Leaf 0x80000001
     private static final int LAHF_LM = 1, ABM = 1 << 5;
+    /** Leaf 7 subleaf 0: enhanced REP MOVSB/STOSB (EBX bit 9), fast short REP MOVSB (EDX bit 4). */
+    private static final int ERMS = 1 << 9, FSRM = 1 << 4;
     private static final int SYSCALL = 1 << 11, NX = 1 << 20, RDTSCP = 1 << 27, LM = 1 << 29;
 
     /**
@@ -59,6 +61,14 @@ public final class Cpuid {
                 out[3] = FPU | PSE | TSC | MSR | PAE | CX8 | SEP | APIC | PGE | CMOV | PAT | CLFLUSH | FXSR | SSE | SSE2;
             }
             case 6 -> out[0] = ARAT;
+            case 7 -> { // structured extended features, subleaf 0 (the only one: EAX = 0)
+                if (subleaf == 0) {
+                    // Fast string operations, as the KVM engine passes through from hosts that have them: Linux then
+                    // copies and clears with REP MOVSB/STOSB (memcpy, copy_user), which StringOps moves in whole runs.
+                    out[1] = ERMS;
+                    out[3] = FSRM;
+                }
+            }
             case 0x15 -> { // TSC/crystal ratio: TSC = crystal * EBX / EAX; the crystal also clocks the APIC timer
                 out[0] = 1;
                 out[1] = (int) (TSC_HZ / APIC_BUS_HZ);

@@ -37,6 +37,7 @@ public final class StringOps {
         long sourceBase = insn.segment == CpuState.FS ? cpu.fsBase : insn.segment == CpuState.GS ? cpu.gsBase : 0;
         // Port I/O leaves the engine for every element: one element per step.
         int budget = insn.op == Op.INS || insn.op == Op.OUTS ? 1 : BATCH;
+        boolean runs = rep && delta > 0 && insn.addrSize == 8 && !insn.legacy && (insn.op == Op.MOVS || insn.op == Op.STOS);
         for (int i = 0; i < budget; i++) {
             if (rep && (cpu.gpr[RCX] & addressMask) == 0) {
                 if (insn.addrSize == 4) {
@@ -44,6 +45,13 @@ public final class StringOps {
                 }
                 cpu.rip += insn.length;
                 return;
+            }
+            if (runs) {
+                long done = run(cpu, mmu, insn, sourceBase, size, budget - i);
+                if (done > 0) {
+                    i += (int) done - 1;
+                    continue;
+                }
             }
             long si = cpu.gpr[RSI] & addressMask;
             long di = cpu.gpr[RDI] & addressMask;
@@ -112,6 +120,84 @@ public final class StringOps {
             }
         }
     }
+
+    /**
+     * Up to {@code limit} elements of a forward REP MOVS or STOS with 64-bit addresses moved at once, when they
+     * lie whole in RAM pages the TLB maps (the destination neither code nor watched): one copy or fill
+     * instead of an MMU read and write per element, the registers then as after that many elements. Returns
+     * the elements done, 0 when the next element must take the element path (it crosses a page, touches a
+     * device, code or a watched page, or overlaps its own source closer than an element), which is exact for
+     * faults too: the pages are looked up source first, as the element path reads before it writes, and a
+     * fault leaves the registers at the element that took it. A copy whose destination lies ahead of its
+     * source within the run moves at most that distance at a time, as element-by-element copying would
+     * repeat the pattern.
+     */
+    private static long run(CpuState cpu, Mmu mmu, Instruction insn, long sourceBase, int size, long limit) {
+        long di = cpu.gpr[RDI];
+        long count = Long.compareUnsigned(cpu.gpr[RCX], limit) < 0 ? cpu.gpr[RCX] : limit; // RCX is unsigned
+        long elements = Math.min(count, (4096 - (di & 0xfff)) / size);
+        if (insn.op == Op.MOVS) {
+            long si = sourceBase + cpu.gpr[RSI];
+            elements = Math.min(elements, (4096 - (si & 0xfff)) / size);
+            if (elements < 2) {
+                return 0;
+            }
+            java.lang.foreign.MemorySegment from = mmu.ramPage(si, Mmu.READ);
+            java.lang.foreign.MemorySegment to = from == null ? null : mmu.ramPage(di, Mmu.WRITE);
+            if (to == null || !from.isNative() || !to.isNative()) {
+                return 0;
+            }
+            long distance = (to.address() + (di & 0xfff)) - (from.address() + (si & 0xfff));
+            if (distance > 0 && distance < elements * size) {
+                elements = distance / size;
+                if (elements < 2) {
+                    return 0;
+                }
+            }
+            long bytes = elements * size;
+            java.lang.foreign.MemorySegment.copy(from, si & 0xfff, to, di & 0xfff, bytes);
+            cpu.gpr[RSI] += bytes;
+            cpu.gpr[RDI] += bytes;
+        } else {
+            if (elements < 2) {
+                return 0;
+            }
+            java.lang.foreign.MemorySegment to = mmu.ramPage(di, Mmu.WRITE);
+            if (to == null) {
+                return 0;
+            }
+            fill(to, di & 0xfff, elements, size, cpu.gpr[RAX]);
+            cpu.gpr[RDI] += elements * size;
+        }
+        cpu.gpr[RCX] -= elements;
+        return elements;
+    }
+
+    /** STOS's pattern, the low {@code size} bytes of {@code value} little-endian, {@code elements} times from {@code offset}. */
+    private static void fill(java.lang.foreign.MemorySegment page, long offset, long elements, int size, long value) {
+        long pattern = switch (size) {
+            case 1 -> (value & 0xff) * 0x0101_0101_0101_0101L;
+            case 2 -> (value & 0xffff) * 0x0001_0001_0001_0001L;
+            case 4 -> (value & 0xffff_ffffL) * 0x0000_0001_0000_0001L;
+            default -> value;
+        };
+        long bytes = elements * size;
+        if (pattern == 0 || pattern == -1 || size == 1) {
+            page.asSlice(offset, bytes).fill((byte) pattern);
+            return;
+        }
+        long at = offset;
+        long end = offset + bytes;
+        for (; at + 8 <= end; at += 8) {
+            page.set(LONG_LE, at, pattern);
+        }
+        for (int shift = 0; at < end; at++, shift += 8) {
+            page.set(java.lang.foreign.ValueLayout.JAVA_BYTE, at, (byte) (pattern >>> shift));
+        }
+    }
+
+    private static final java.lang.foreign.ValueLayout.OfLong LONG_LE =
+            java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     /**
      * A REP string instruction with a 32-bit address size that finds ECX zero still writes its registers

@@ -294,6 +294,16 @@ public final class Mmu {
         }
     }
 
+    /**
+     * The RAM page the TLB maps for a {@link #READ} or {@link #WRITE} at {@code linear} (4096 bytes; the access's
+     * offset in it is {@code linear & 0xfff}), filling the TLB as an access would and faulting as it would; null
+     * when the access must take the element path: MMIO, or a write to a page that holds code or is watched.
+     * For string instructions that move whole runs of elements at once.
+     */
+    MemorySegment ramPage(long linear, int access) {
+        return page(linear, access);
+    }
+
     // ---- TLB ----
 
     /** The cached RAM page for a hit, or null (miss, MMIO, or a write to a code page). */
