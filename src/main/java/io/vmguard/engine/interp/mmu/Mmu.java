@@ -300,7 +300,7 @@ public final class Mmu {
      * when the access must take the element path: MMIO, or a write to a page that holds code or is watched.
      * For string instructions that move whole runs of elements at once.
      */
-    MemorySegment ramPage(long linear, int access) {
+    public MemorySegment ramPage(long linear, int access) {
         return page(linear, access);
     }
 
