@@ -219,15 +219,16 @@ final class InterpVm implements VirtualMachine {
     @Override
     public void close() {
         if (jit != null && Boolean.getBoolean("vmguard.jit.stats")) {
-            long all = 0, compiled = 0;
+            long all = 0, compiled = 0, chained = 0;
             for (InterpVcpu vcpu : vcpus) {
                 if (vcpu != null) {
                     all += vcpu.instructions();
                     compiled += vcpu.compiledInstructions();
+                    chained += vcpu.chainedEntries();
                 }
             }
-            System.err.printf("vmguard: JIT %s; %d of %d guest instructions (%.1f%%) ran compiled%n",
-                    jit.compiler().statistics(), compiled, all, all == 0 ? 0.0 : 100.0 * compiled / all);
+            System.err.printf("vmguard: JIT %s; %d of %d guest instructions (%.1f%%) ran compiled; %d blocks entered chained%n",
+                    jit.compiler().statistics(), compiled, all, all == 0 ? 0.0 : 100.0 * compiled / all, chained);
             StringBuilder ops = new StringBuilder("vmguard: JIT: instructions compiled blocks left to the interpreter, by op:");
             java.util.stream.IntStream.range(0, 256).boxed()
                     .sorted((a, b) -> Long.compare(JitRuntime.INTERPRETED.get(b), JitRuntime.INTERPRETED.get(a))).limit(15)

@@ -16,6 +16,12 @@ final class JitRuntime {
     private final java.util.function.BooleanSupplier mayGoOn;
     /** Guest instructions of the rounds a looping block completed in this run (the vCPU resets and adds it). */
     int retired;
+    /**
+     * Set by a compiled block that left by a direct branch (taken or not) or by falling off its end, RIP on the
+     * successor's first instruction, with nothing asking for a look: the vCPU may run the successor's translation
+     * next without going back through its block loop (see {@code InterpVcpu.runBlock}). Cleared before each run.
+     */
+    boolean chain;
 
     /**
      * @param mayGoOn whether nothing waits for the vCPU's loop (an interrupt, a doorbell, device-written code):

@@ -206,7 +206,7 @@ final class BlockEmitter {
             if (!steps.getLast().transfersControl()) {
                 // The block ended without a branch (page end, length limit): RIP is on the next instruction.
                 setRip(steps.getLast().end());
-                exit(retired);
+                chainExit(retired);
             }
             closeFaultRange();
             // A fault (or an MMIO read the VMM must answer) unwinds from a load, a store or a branch: the CPU
@@ -257,6 +257,15 @@ final class BlockEmitter {
         private void exit(int count) {
             storeRegisters();
             code.loadConstant(count).ireturn();
+        }
+
+        /**
+         * Leaves the block for a successor known from the code (a direct branch's target, the next instruction): the
+         * vCPU may run the successor's translation at once ({@code JitRuntime.chain}).
+         */
+        private void chainExit(int count) {
+            code.aload(RT).iconst_1().putfield(RUNTIME, RT_CHAIN, ConstantDescs.CD_boolean);
+            exit(count);
         }
 
         /** Ends the code range a fault writes the registers back over (see {@link #emit}). */
@@ -545,7 +554,7 @@ final class BlockEmitter {
             taken(s.start(), s.end() + s.disp(), null);
             code.labelBinding(notTaken);
             storeRip(s.end());
-            exit(retired);
+            chainExit(retired);
         }
 
         /**
@@ -563,7 +572,7 @@ final class BlockEmitter {
             conditionJump(s, taken);
             recordCompare(s);
             storeRip(s.end());
-            exit(retired);
+            chainExit(retired);
             code.labelBinding(taken);
             boolean loop = s.end() + s.disp() == 0;
             if (!(loop && !flagsLiveAtEntry)) {
@@ -712,7 +721,7 @@ final class BlockEmitter {
             taken(s.branchAt(), s.end() + s.disp(), null);
             code.labelBinding(notTaken);
             storeRip(s.end());
-            exit(retired);
+            chainExit(retired);
         }
 
         /**
@@ -738,7 +747,7 @@ final class BlockEmitter {
             }
             storeRip(at); // a non-canonical target faults on the branch
             code.aload(RT).lload(RIP0).loadConstant(target).ladd().invokevirtual(RUNTIME, "jump", JUMP);
-            exit(retired);
+            chainExit(retired);
         }
 
         // ---- addresses ----

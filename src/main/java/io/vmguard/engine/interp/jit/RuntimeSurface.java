@@ -32,7 +32,7 @@ final class RuntimeSurface {
     static final MethodTypeDesc RUN_TYPE = MethodTypeDesc.of(CD_int, RUNTIME);
 
     // JitRuntime
-    static final String RT_CPU = "cpu", RT_MMU = "mmu", RT_RETIRED = "retired";
+    static final String RT_CPU = "cpu", RT_MMU = "mmu", RT_RETIRED = "retired", RT_CHAIN = "chain";
     static final MethodTypeDesc EXECUTE = MethodTypeDesc.of(CD_void, INSTRUCTION);
     static final MethodTypeDesc LEAVE = MethodTypeDesc.of(CD_boolean);
     static final MethodTypeDesc JUMP = MethodTypeDesc.of(CD_void, CD_long);

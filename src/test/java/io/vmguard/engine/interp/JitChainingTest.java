@@ -1,0 +1,84 @@
+package io.vmguard.engine.interp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vmguard.engine.Registers;
+import io.vmguard.engine.VcpuExit;
+import io.vmguard.engine.interp.jit.JitOptions;
+import io.vmguard.testing.LongModeSandbox.Ring;
+import io.vmguard.testing.PayloadHarness;
+import io.vmguard.testing.PayloadMachine;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Compiled blocks chained to their successors (src/test/payloads/jit-chain.S): loops of several blocks give what the
+ * interpreter alone gives, a successor rewritten between two chained entries runs as rewritten, and a pause
+ * reaches a vCPU that only ever goes from one compiled block to the next. Every block compiles at its first
+ * execution (threshold 0).
+ */
+class JitChainingTest {
+    private static final Duration RUN_LIMIT = Duration.ofSeconds(20);
+
+    @ParameterizedTest(name = "jit {0}")
+    @ValueSource(booleans = {false, true})
+    void loopsOfSeveralBlocksRunAsInterpretedAndSeeARewrittenSuccessor(boolean jit) throws Exception {
+        try (PayloadMachine machine = start(jit)) {
+            new PayloadHarness().runUntilPort(machine.vcpu, PayloadHarness.NOTE_PORT, RUN_LIMIT);
+            Registers r = machine.vcpu.registers();
+            assertEquals(1000, r.rax(), "loop 1's rounds");
+            assertEquals(1500, r.rbx(), "loop 1's odd rounds, three each");
+            assertEquals(21, r.rsi(), "the successor's immediate, rewritten after the first round");
+            if (jit) {
+                InterpVm vm = (InterpVm) machine.vm;
+                assertNull(vm.jitCompiler().lastFailure());
+                assertTrue(((InterpVcpu) machine.vcpu).chainedEntries() >= 1000,
+                        "loop 1 went from block to block chained: " + ((InterpVcpu) machine.vcpu).chainedEntries());
+            }
+        }
+    }
+
+    @Test
+    void aPauseStopsALoopOfChainedBlocksWithinASecond() throws Exception {
+        try (PayloadMachine machine = start(true)) {
+            new PayloadHarness().runUntilPort(machine.vcpu, PayloadHarness.NOTE_PORT, RUN_LIMIT);
+            InterpVcpu vcpu = (InterpVcpu) machine.vcpu;
+            long chainedBefore = vcpu.chainedEntries();
+            CompletableFuture<VcpuExit> result = new CompletableFuture<>();
+            Thread thread = Thread.ofPlatform().name("vcpu-0").start(() -> {
+                try {
+                    result.complete(vcpu.run());
+                } catch (Throwable t) {
+                    result.completeExceptionally(t);
+                }
+            });
+            Thread.sleep(300);
+            assertNull(result.getNow(null), "the endless loop is still running");
+            long asked = System.nanoTime();
+            vcpu.requestExit();
+            VcpuExit exit = result.get(1, TimeUnit.SECONDS);
+            long millis = (System.nanoTime() - asked) / 1_000_000;
+            thread.join();
+            assertInstanceOf(VcpuExit.Interrupted.class, exit);
+            assertTrue(millis < 1000, "paused " + millis + " ms after the request");
+            Registers r = vcpu.registers();
+            assertTrue(r.gpr(8) > 1000, "the loop went round: " + r.gpr(8));
+            long rounds = r.gpr(8), odd = r.gpr(9);
+            assertTrue(odd == rounds / 2 || odd == (rounds + 1) / 2, "R9 counts the odd rounds (" + odd + " of " + rounds
+                    + "): the pause landed between two blocks");
+            assertTrue(vcpu.chainedEntries() - chainedBefore > r.gpr(8), "the loop's blocks ran chained");
+        }
+    }
+
+    private static PayloadMachine start(boolean jit) throws Exception {
+        return PayloadMachine.start(new InterpEngine(jit ? JitOptions.compileAtOnce() : JitOptions.off()), "jit-chain",
+                Ring.KERNEL, false);
+    }
+}
