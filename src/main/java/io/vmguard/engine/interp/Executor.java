@@ -381,6 +381,11 @@ final class Executor {
         return true;
     }
 
+    /** Executes an SSE instruction whose m64 operand the JIT's code read already ({@link SseUnit#executeWith}). */
+    void executeWithOperand(Instruction insn, long m64) {
+        sse.executeWith(insn, m64, () -> execute(insn));
+    }
+
     /** Executes one instruction whose bytes start at {@code cpu.rip}; hot forms go to {@link #executeHot}. */
     void execute(Instruction insn) {
         if (executeHot(insn)) {

@@ -234,6 +234,13 @@ final class InterpVm implements VirtualMachine {
                     .sorted((a, b) -> Long.compare(JitRuntime.INTERPRETED.get(b), JitRuntime.INTERPRETED.get(a))).limit(15)
                     .forEach(op -> ops.append(' ').append(op).append('=').append(JitRuntime.INTERPRETED.get(op)));
             System.err.println(ops);
+            StringBuilder sse = new StringBuilder("vmguard: JIT: SSE instructions left to the interpreter, by prefix.0F opcode:");
+            java.util.stream.IntStream.range(0, 1024).boxed()
+                    .filter(key -> JitRuntime.INTERPRETED_SSE.get(key) > 0)
+                    .sorted((a, b) -> Long.compare(JitRuntime.INTERPRETED_SSE.get(b), JitRuntime.INTERPRETED_SSE.get(a))).limit(12)
+                    .forEach(key -> sse.append(' ').append(new String[] {"", "66.", "F2.", "F3."}[key >> 8])
+                            .append(String.format("0F%02X", key & 0xff)).append('=').append(JitRuntime.INTERPRETED_SSE.get(key)));
+            System.err.println(sse);
         }
         if (jit != null) {
             jit.close();

@@ -85,7 +85,7 @@ final class JitBridge implements AutoCloseable {
         for (int i = 0; i < instructions.length; i++) {
             int start = i == 0 ? 0 : block.ends[i - 1];
             int end = block.ends[i];
-            Step step = emittedForm(instructions[i], start, end);
+            Step step = emittedForm(instructions[i], start, end, i);
             steps.add(step != null ? step
                     : new Step.Interpret(start, end, i, instructions[i].count, i == instructions.length - 1));
         }
@@ -93,7 +93,7 @@ final class JitBridge implements AutoCloseable {
     }
 
     /** The instruction as a step of its own, or null when the interpreter must run it. */
-    private static Step emittedForm(Instruction insn, int start, int end) {
+    private static Step emittedForm(Instruction insn, int start, int end, int index) {
         if (insn.lock) {
             return null;
         }
@@ -128,7 +128,46 @@ final class JitBridge implements AutoCloseable {
                     insn.reg, insn.imm, size, start + (int) insn.imm2, insn.disp);
             case Op.JCC -> insn.legacy ? null : new Step.Branch(start, end, insn.sub, insn.imm);
             case Op.JMP_REL -> insn.legacy ? null : new Step.Branch(start, end, -1, insn.imm);
+            case Op.SSE -> sse(insn, start, end, index);
             default -> null;
+        };
+    }
+
+    /** The SSE2 scalar-double forms bench-cpu-like code runs most (JitSse decides at run time), or null. */
+    private static Step sse(Instruction insn, int start, int end, int index) {
+        boolean memory = insn.isMemory();
+        if (memory && insn.legacy) {
+            return null;
+        }
+        int reg = insn.reg & 15;
+        int rm = insn.rm & 15;
+        Step.Address address = memory ? address(insn) : null;
+        int prefix = insn.mandatoryPrefix;
+        Step.SseKind kind = switch (insn.opcode & 0xff) {
+            case 0x28 -> (prefix == 0 || prefix == 0x66) && !memory ? Step.SseKind.MOVE_PACKED : null;
+            case 0x10 -> prefix != 0xf2 ? null : memory ? Step.SseKind.LOAD_SCALAR : Step.SseKind.MOVE_SCALAR;
+            case 0x11 -> prefix != 0xf2 ? null : memory ? Step.SseKind.STORE_SCALAR : Step.SseKind.MOVE_SCALAR;
+            case 0x57 -> (prefix == 0 || prefix == 0x66) && !memory ? Step.SseKind.XOR_PACKED : null;
+            case 0xef -> prefix == 0x66 && !memory ? Step.SseKind.XOR_PACKED : null;
+            case 0x58 -> prefix == 0xf2 ? Step.SseKind.ADD : null;
+            case 0x5c -> prefix == 0xf2 ? Step.SseKind.SUB : null;
+            case 0x59 -> prefix == 0xf2 ? Step.SseKind.MUL : null;
+            case 0x5e -> prefix == 0xf2 ? Step.SseKind.DIV : null;
+            case 0x2e, 0x2f -> prefix == 0x66 ? Step.SseKind.COMPARE : null;
+            case 0x2a -> prefix == 0xf2 && !memory ? Step.SseKind.CONVERT : null;
+            default -> null;
+        };
+        if (kind == null) {
+            return null;
+        }
+        return switch (kind) {
+            // MOVSD xmm2/m64, xmm1 (0F 11): the r/m operand is the destination
+            case MOVE_SCALAR -> (insn.opcode & 0xff) == 0x11
+                    ? new Step.Sse(start, end, kind, rm, reg, null, 8, index)
+                    : new Step.Sse(start, end, kind, reg, rm, null, 8, index);
+            case STORE_SCALAR -> new Step.Sse(start, end, kind, -1, reg, address, 8, index);
+            case CONVERT -> new Step.Sse(start, end, kind, reg, insn.rm, null, insn.opSize == 8 ? 8 : 4, index);
+            default -> new Step.Sse(start, end, kind, reg, memory ? -1 : rm, address, 8, index);
         };
     }
 

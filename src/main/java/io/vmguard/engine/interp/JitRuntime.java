@@ -41,15 +41,38 @@ final class JitRuntime {
      */
     static final boolean COUNT_OPS = Boolean.getBoolean("vmguard.jit.stats");
     static final java.util.concurrent.atomic.AtomicLongArray INTERPRETED = new java.util.concurrent.atomic.AtomicLongArray(256);
+    /** The SSE ones among them, by mandatory prefix (none, 66, F2, F3) and opcode: 256 * prefix + opcode. */
+    static final java.util.concurrent.atomic.AtomicLongArray INTERPRETED_SSE = new java.util.concurrent.atomic.AtomicLongArray(1024);
+
+    private static void count(Instruction insn) {
+        INTERPRETED.incrementAndGet(insn.op & 0xff);
+        if (insn.op == Op.SSE) {
+            int prefix = switch (insn.mandatoryPrefix) {
+                case 0x66 -> 1;
+                case 0xf2 -> 2;
+                case 0xf3 -> 3;
+                default -> 0;
+            };
+            INTERPRETED_SSE.incrementAndGet(256 * prefix + (insn.opcode & 0xff));
+        }
+    }
 
     /** One instruction, as the interpreter's loop runs it. */
     void execute(Instruction insn) {
         if (COUNT_OPS) {
-            INTERPRETED.incrementAndGet(insn.op & 0xff);
+            count(insn);
         }
         if (!executor.executeHot(insn)) {
             executor.execute(insn);
         }
+    }
+
+    /** One SSE instruction whose m64 operand the compiled block read already (see JitSse), as the interpreter runs it. */
+    void executeWithOperand(Instruction insn, long m64) {
+        if (COUNT_OPS) {
+            count(insn);
+        }
+        executor.executeWithOperand(insn, m64);
     }
 
     /** Whether the vCPU asked for a look before the next instruction (device I/O, a code write, a monitor). */

@@ -132,6 +132,8 @@ final class BlockEmitter {
             case Step.Branch s -> 0;
             case Step.Nop s -> 0;
             case Step.Interpret s -> 0;
+            case Step.Sse s -> (s.kind() == Step.SseKind.CONVERT ? bit(s.src()) : 0)
+                    | (s.address() != null ? registers(s.address()) : 0);
         };
     }
 
@@ -199,6 +201,7 @@ final class BlockEmitter {
                     case Step.Load s -> load(s);
                     case Step.Store s -> store(s);
                     case Step.Interpret s -> interpret(s);
+                    case Step.Sse s -> sse(s);
                     case Step.Branch s -> branch(s);
                     case Step.CompareBranch s -> compareBranch(s);
                 }
@@ -518,17 +521,29 @@ final class BlockEmitter {
         }
 
         private void interpret(Step.Interpret s) {
-            setRip(s.start());
+            interpret(s.start(), s.end(), s.index(), s.last(), false);
+        }
+
+        /**
+         * Instruction {@code index} of the block through the interpreter; {@code withOperand}: its m64 operand was
+         * read already and is in local B (an SSE form whose guard failed after the read).
+         */
+        private void interpret(int start, int end, int index, boolean last, boolean withOperand) {
+            setRip(start);
             storeRegisters();
             code.aload(RT);
             code.ldc(DynamicConstantDesc.ofNamed(ConstantDescs.BSM_CLASS_DATA_AT, ConstantDescs.DEFAULT_NAME,
-                    INSTRUCTION, s.index()));
+                    INSTRUCTION, index));
+            if (withOperand) {
+                code.lload(B);
+            }
             // Outside the fault range: the interpreter leaves the state a fault needs (a REP string instruction
             // stopped by a fault has done part of its work), which the locals must not overwrite.
             closeFaultRange();
-            code.invokevirtual(RUNTIME, "execute", EXECUTE);
+            code.invokevirtual(RUNTIME, withOperand ? "executeWithOperand" : "execute",
+                    withOperand ? EXECUTE_WITH_OPERAND : EXECUTE);
             openFaultRange();
-            if (s.last()) {
+            if (last) {
                 code.loadConstant(retired).ireturn(); // RIP is wherever the instruction sent it; registers are there
                 return;
             }
@@ -537,11 +552,113 @@ final class BlockEmitter {
             Label leave = code.newLabel();
             Label go = code.newLabel();
             code.aload(RT).invokevirtual(RUNTIME, "leave", LEAVE).ifne(leave);
-            code.aload(CPU_LOCAL).getfield(CPU, RIP, CD_long).lload(RIP0).loadConstant((long) s.end()).ladd().lcmp().ifeq(go);
+            code.aload(CPU_LOCAL).getfield(CPU, RIP, CD_long).lload(RIP0).loadConstant((long) end).ladd().lcmp().ifeq(go);
             code.labelBinding(leave);
             exit(retired);
             code.labelBinding(go);
-            ripKnown = s.end();
+            ripKnown = end;
+        }
+
+        /**
+         * An SSE2 form natively where JitSse's guard allows, else through the interpreter. Guards that need no
+         * operand come before a memory operand is read, so that a fallback then reads nothing; one that fails after
+         * the read hands the value over with the instruction, so memory is read once either way.
+         */
+        private void sse(Step.Sse s) {
+            Label fallback = code.newLabel();
+            Label fallbackWithOperand = code.newLabel();
+            Label done = code.newLabel();
+            boolean memory = s.address() != null;
+            boolean operandFallback = false;
+            int ripAtBranch = ripKnown;
+            switch (s.kind()) {
+                case LOAD_SCALAR -> {
+                    guard("enabled", fallback);
+                    setRip(s.start());
+                    code.aload(CPU_LOCAL).loadConstant(s.dst());
+                    code.aload(MMU_LOCAL);
+                    linearAddress(s.address(), s.end());
+                    code.invokevirtual(MMU, "read64", READ64);
+                    code.invokestatic(JIT_SSE, "loadScalar", SSE_LOAD);
+                }
+                case STORE_SCALAR -> {
+                    guard("enabled", fallback);
+                    setRip(s.start());
+                    code.aload(MMU_LOCAL);
+                    linearAddress(s.address(), s.end());
+                    code.aload(CPU_LOCAL).loadConstant(s.src()).invokestatic(JIT_SSE, "low", SSE_LOW);
+                    code.invokevirtual(MMU, "write64", WRITE64);
+                }
+                case MOVE_PACKED, MOVE_SCALAR, XOR_PACKED -> {
+                    String name = switch (s.kind()) {
+                        case MOVE_PACKED -> "movePacked";
+                        case MOVE_SCALAR -> "moveScalar";
+                        default -> "xorPacked";
+                    };
+                    code.aload(CPU_LOCAL).loadConstant(s.dst()).loadConstant(s.src())
+                            .invokestatic(JIT_SSE, name, SSE_MOVE).ifeq(fallback);
+                }
+                case CONVERT -> {
+                    code.aload(CPU_LOCAL).loadConstant(s.dst());
+                    readReg(s.src(), 8);
+                    if (s.size() == 4) {
+                        code.l2i().i2l();
+                    }
+                    code.invokestatic(JIT_SSE, "convert", SSE_WITH_VALUE).ifeq(fallback);
+                }
+                default -> { // ADD SUB MUL DIV COMPARE
+                    boolean compare = s.kind() == Step.SseKind.COMPARE;
+                    if (memory) {
+                        guard("enabled", fallback);
+                        if (!compare) {
+                            guard("inexactIsSilent", fallback);
+                        }
+                        setRip(s.start());
+                        code.aload(MMU_LOCAL);
+                        linearAddress(s.address(), s.end());
+                        code.invokevirtual(MMU, "read64", READ64).lstore(B);
+                    }
+                    code.aload(CPU_LOCAL);
+                    if (!compare) {
+                        code.loadConstant(switch (s.kind()) {
+                            case ADD -> 0x58;
+                            case SUB -> 0x5c;
+                            case MUL -> 0x59;
+                            default -> 0x5e;
+                        });
+                    }
+                    code.loadConstant(s.dst());
+                    if (memory) {
+                        code.lload(B);
+                    } else {
+                        code.aload(CPU_LOCAL).loadConstant(s.src()).invokestatic(JIT_SSE, "low", SSE_LOW);
+                    }
+                    code.invokestatic(JIT_SSE, compare ? "compare" : "arithmetic", compare ? SSE_WITH_VALUE : SSE_ARITHMETIC);
+                    operandFallback = memory;
+                    code.ifeq(operandFallback ? fallbackWithOperand : fallback);
+                }
+            }
+            int ripNative = ripKnown;
+            code.goto_(done);
+            if (operandFallback) {
+                code.labelBinding(fallbackWithOperand);
+                ripKnown = ripNative;
+                interpret(s.start(), s.end(), s.index(), false, true);
+                code.goto_(done);
+            }
+            code.labelBinding(fallback);
+            ripKnown = ripAtBranch;
+            interpret(s.start(), s.end(), s.index(), false, false);
+            code.labelBinding(done);
+            ripKnown = ripNative == s.end() ? ripNative : -1;
+            if (memory) {
+                exitIfAsked(s.end()); // as after a load or store: RIP past the instruction
+            }
+        }
+
+        /** Jumps to {@code fallback} unless the JitSse guard {@code name}(cpu) holds. */
+        private void guard(String name, Label fallback) {
+            code.aload(CPU_LOCAL).invokestatic(JIT_SSE, name, SSE_ENABLED).ifeq(fallback);
         }
 
         private void branch(Step.Branch s) {

@@ -90,6 +90,17 @@ public sealed interface Step {
         }
     }
 
+    /** The SSE2 forms the emitter tries natively (see the interpreter's JitSse for when they apply). */
+    enum SseKind { MOVE_PACKED, MOVE_SCALAR, LOAD_SCALAR, STORE_SCALAR, XOR_PACKED, ADD, SUB, MUL, DIV, COMPARE, CONVERT }
+
+    /**
+     * An SSE instruction done natively when the interpreter's guard allows, else handed to the interpreter as
+     * instruction {@code index} of the block: XMM {@code dst} and XMM {@code src} (a general register for CONVERT,
+     * from {@code size} bytes), or the m64 at {@code address} (null for register forms). COMPARE compares XMM
+     * {@code dst} with the source; STORE_SCALAR stores XMM {@code src}.
+     */
+    record Sse(int start, int end, SseKind kind, int dst, int src, Address address, int size, int index) implements Step {}
+
     /**
      * The interpreter runs instruction {@code index} of the block (its class data) exactly as it would in its own
      * loop. {@code last}: the block's final instruction, which may transfer control.
