@@ -22,10 +22,12 @@ final class JitBridge implements AutoCloseable {
 
     private final JitCompiler compiler;
     private final int threshold;
+    private final boolean regions;
 
     JitBridge(JitOptions options) {
         this.compiler = new JitCompiler(MethodHandles.lookup(), options);
         this.threshold = options.threshold();
+        this.regions = options.regions();
     }
 
     JitCompiler compiler() {
@@ -37,32 +39,109 @@ final class JitBridge implements AutoCloseable {
      * (tests) it compiles the block at once on the calling thread and returns it, so that even code that runs once
      * runs compiled; otherwise null (the translation arrives later).
      */
-    CompiledBlock executed(Block block) {
+    CompiledBlock executed(Block block, CodeCache code, long physical) {
         if (block.jitState != COLD || ++block.hits < threshold) {
             return null;
         }
         block.jitState = QUEUED;
         if (threshold == 0) {
-            compiler.compileNow(new Unit(block));
+            compiler.compileNow(new Unit(block, code, regions ? physical : -1));
             return block.compiled;
         }
-        if (!compiler.submit(new Unit(block))) {
+        if (!compiler.submit(new Unit(block, code, regions ? physical : -1))) {
             block.hits = 0; // the queue is full: offered again once it is hot again
             block.jitState = COLD;
         }
         return null;
     }
 
-    /** One block on its way through the compiler. */
-    private record Unit(Block block) implements JitCompiler.Unit {
+    /** Blocks and instructions a region may join (one method, well under HotSpot's size limit). */
+    static final int REGION_BLOCKS = 8, REGION_INSTRUCTIONS = 96;
+
+    /**
+     * One block on its way through the compiler, with the blocks of its region: those of the same page (and code
+     * cache page, so decoded from the same bytes) that its direct exits reach, transitively, already decoded.
+     */
+    private static final class Unit implements JitCompiler.Unit {
+        private final Block block;
+        private final CodeCache code;
+        private final long physical;
+        private List<Block> members;
+        private List<Integer> offsets;
+
+        Unit(Block block, CodeCache code, long physical) {
+            this.block = block;
+            this.code = code;
+            this.physical = physical;
+        }
+
         @Override
         public List<Step> steps() {
-            return lower(block);
+            if (members == null) {
+                gather();
+            }
+            List<Step> steps = new ArrayList<>();
+            int index = 0;
+            for (int m = 0; m < members.size(); m++) {
+                if (m > 0) {
+                    steps.add(new Step.Label(offsets.get(m)));
+                }
+                steps.addAll(lower(members.get(m), offsets.get(m), index));
+                index += members.get(m).instructions.length;
+            }
+            return steps;
         }
 
         @Override
         public List<?> classData() {
-            return Arrays.asList(block.instructions);
+            List<Instruction> data = new ArrayList<>();
+            for (Block member : members) {
+                data.addAll(Arrays.asList(member.instructions));
+            }
+            return data;
+        }
+
+        @Override
+        public int blocks() {
+            return members == null ? 1 : members.size();
+        }
+
+        @Override
+        public boolean shrink() {
+            if (members.size() == 1) {
+                return false;
+            }
+            members = List.of(block);
+            offsets = List.of(0);
+            return true;
+        }
+
+        /** The region: the entry block first, then what its direct exits reach, breadth first, within the limits. */
+        private void gather() {
+            members = new ArrayList<>(List.of(block));
+            offsets = new ArrayList<>(List.of(0));
+            Block[] page = physical >= 0 && block.codeBits == 64 ? code.pageOf(physical) : null;
+            if (page == null || page[(int) (physical & 0xfff)] != block) {
+                return; // not cached (or dropped meanwhile): the block alone
+            }
+            int entry = (int) (physical & 0xfff);
+            int instructions = block.instructions.length;
+            for (int m = 0; m < members.size() && members.size() < REGION_BLOCKS; m++) {
+                for (int target : directExits(members.get(m))) {
+                    int at = offsets.get(m) + target + entry;
+                    if (at < 0 || at >= 4096 || offsets.contains(at - entry)) {
+                        continue;
+                    }
+                    Block next = page[at];
+                    if (next == null || next.codeBits != 64 || members.size() >= REGION_BLOCKS
+                            || instructions + next.instructions.length > REGION_INSTRUCTIONS) {
+                        continue;
+                    }
+                    members.add(next);
+                    offsets.add(at - entry);
+                    instructions += next.instructions.length;
+                }
+            }
         }
 
         @Override
@@ -80,16 +159,53 @@ final class JitBridge implements AutoCloseable {
 
     /** The block's instructions as steps: the forms the emitter does itself, the interpreter for the rest. */
     static List<Step> lower(Block block) {
+        return lower(block, 0, 0);
+    }
+
+    /**
+     * The same, for a block starting {@code base} bytes from its region's entry whose instructions are the class
+     * data's from {@code index} on.
+     */
+    static List<Step> lower(Block block, int base, int index) {
         Instruction[] instructions = block.instructions;
         List<Step> steps = new ArrayList<>(instructions.length);
         for (int i = 0; i < instructions.length; i++) {
-            int start = i == 0 ? 0 : block.ends[i - 1];
-            int end = block.ends[i];
-            Step step = emittedForm(instructions[i], start, end, i);
+            int start = base + (i == 0 ? 0 : block.ends[i - 1]);
+            int end = base + block.ends[i];
+            Step step = emittedForm(instructions[i], start, end, index + i);
             steps.add(step != null ? step
-                    : new Step.Interpret(start, end, i, instructions[i].count, i == instructions.length - 1));
+                    : new Step.Interpret(start, end, index + i, instructions[i].count, i == instructions.length - 1));
         }
         return steps;
+    }
+
+    /** Where a block's end may go, as offsets from its start, when the code says so: a direct branch, the next byte. */
+    static List<Integer> directExits(Block block) {
+        List<Step> steps = lower(block);
+        Step last = steps.getLast();
+        List<Integer> exits = new ArrayList<>(2);
+        switch (last) {
+            case Step.Branch b -> {
+                if (b.end() + b.disp() == (int) (b.end() + b.disp())) {
+                    exits.add((int) (b.end() + b.disp()));
+                }
+                if (b.cc() >= 0) {
+                    exits.add(b.end());
+                }
+            }
+            case Step.CompareBranch b -> {
+                if (b.end() + b.disp() == (int) (b.end() + b.disp())) {
+                    exits.add((int) (b.end() + b.disp()));
+                }
+                exits.add(b.end());
+            }
+            default -> {
+                if (!last.transfersControl()) {
+                    exits.add(last.end());
+                }
+            }
+        }
+        return exits;
     }
 
     /** The instruction as a step of its own, or null when the interpreter must run it. */

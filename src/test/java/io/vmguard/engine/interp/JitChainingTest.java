@@ -20,27 +20,40 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Compiled blocks chained to their successors (src/test/payloads/jit-chain.S): loops of several blocks give what the
- * interpreter alone gives, a successor rewritten between two chained entries runs as rewritten, and a pause
+ * interpreter alone gives (chained, and joined in regions), a successor rewritten between two chained entries runs as rewritten, and a pause
  * reaches a vCPU that only ever goes from one compiled block to the next. Every block compiles at its first
  * execution (threshold 0).
  */
 class JitChainingTest {
     private static final Duration RUN_LIMIT = Duration.ofSeconds(20);
 
-    @ParameterizedTest(name = "jit {0}")
-    @ValueSource(booleans = {false, true})
-    void loopsOfSeveralBlocksRunAsInterpretedAndSeeARewrittenSuccessor(boolean jit) throws Exception {
-        try (PayloadMachine machine = start(jit)) {
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"interpreter", "chained", "regions"})
+    void loopsOfSeveralBlocksRunAsInterpretedAndSeeARewrittenSuccessor(String mode) throws Exception {
+        JitOptions options = switch (mode) {
+            case "chained" -> JitOptions.compileAtOnce().withoutRegions();
+            case "regions" -> JitOptions.compileAtOnce();
+            default -> JitOptions.off();
+        };
+        try (PayloadMachine machine = PayloadMachine.start(new InterpEngine(options), "jit-chain", Ring.KERNEL, false)) {
             new PayloadHarness().runUntilPort(machine.vcpu, PayloadHarness.NOTE_PORT, RUN_LIMIT);
             Registers r = machine.vcpu.registers();
             assertEquals(1000, r.rax(), "loop 1's rounds");
             assertEquals(1500, r.rbx(), "loop 1's odd rounds, three each");
             assertEquals(21, r.rsi(), "the successor's immediate, rewritten after the first round");
-            if (jit) {
+            if (options.enabled()) {
                 InterpVm vm = (InterpVm) machine.vm;
                 assertNull(vm.jitCompiler().lastFailure());
+            }
+            if (mode.equals("chained")) {
                 assertTrue(((InterpVcpu) machine.vcpu).chainedEntries() >= 1000,
                         "loop 1 went from block to block chained: " + ((InterpVcpu) machine.vcpu).chainedEntries());
+            }
+            if (mode.equals("regions")) {
+                InterpVm vm = (InterpVm) machine.vm;
+                assertTrue(vm.jitCompiler().regionBlocks() > 0, "a loop's blocks were joined in one translation");
+                assertTrue(((InterpVcpu) machine.vcpu).chainedEntries() < 100,
+                        "loop 1 ran inside one region: " + ((InterpVcpu) machine.vcpu).chainedEntries() + " chained entries");
             }
         }
     }
@@ -77,8 +90,9 @@ class JitChainingTest {
         }
     }
 
+    /** Regions off: each block is its own translation, so that going from one to the next is chaining. */
     private static PayloadMachine start(boolean jit) throws Exception {
-        return PayloadMachine.start(new InterpEngine(jit ? JitOptions.compileAtOnce() : JitOptions.off()), "jit-chain",
-                Ring.KERNEL, false);
+        JitOptions options = jit ? JitOptions.compileAtOnce().withoutRegions() : JitOptions.off();
+        return PayloadMachine.start(new InterpEngine(options), "jit-chain", Ring.KERNEL, false);
     }
 }

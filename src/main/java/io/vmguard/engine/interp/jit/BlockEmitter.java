@@ -134,6 +134,7 @@ final class BlockEmitter {
             case Step.Interpret s -> 0;
             case Step.Sse s -> (s.kind() == Step.SseKind.CONVERT ? bit(s.src()) : 0)
                     | (s.address() != null ? registers(s.address()) : 0);
+            case Step.Label s -> 0;
         };
     }
 
@@ -156,13 +157,19 @@ final class BlockEmitter {
         private final List<Step> steps;
         private final boolean[] flagsLive;
         private final Label top;
-        /** cpu.rip is the entry RIP plus this, as far as the code emitted so far knows; -1: unknown. */
+        /** cpu.rip is the entry RIP plus this, as far as the code emitted so far knows; UNKNOWN: not known. */
         private int ripKnown = 0;
+        private static final int UNKNOWN = Integer.MIN_VALUE;
         /** Guest instructions of the steps emitted so far (this pass through the block). */
         private int retired;
-        private final int blockCount;
-        /** Whether flags the block finds at its start may be read before the block overwrites them all. */
-        private final boolean flagsLiveAtEntry;
+        /**
+         * The region's blocks by their start (offset from the entry block's): their label, and whether flags found
+         * at their start may be read before the block overwrites them all. The entry block is at 0.
+         */
+        private final java.util.Map<Integer, Label> sections = new java.util.HashMap<>();
+        private final java.util.Map<Integer, Boolean> sectionFlagsLive = new java.util.HashMap<>();
+        /** The start of the block whose steps are being emitted. */
+        private int sectionStart;
         /** Guest registers (a bit each) the native steps use: held in JVM locals inside the block. */
         private final int used;
         private final Label faultHandler;
@@ -173,8 +180,15 @@ final class BlockEmitter {
             this.steps = steps;
             this.flagsLive = flagsLive;
             this.top = code.newLabel();
-            this.blockCount = steps.stream().mapToInt(Step::count).sum();
-            this.flagsLiveAtEntry = flagsLive.length == 0 || liveBefore(steps.getFirst(), flagsLive[0]);
+            sections.put(0, top);
+            for (int i = 0; i < steps.size(); i++) {
+                boolean first = i == 0 || steps.get(i - 1) instanceof Step.Label;
+                if (first && !(steps.get(i) instanceof Step.Label)) {
+                    int start = i == 0 ? 0 : steps.get(i - 1).start();
+                    sections.putIfAbsent(start, code.newLabel());
+                    sectionFlagsLive.put(start, liveBefore(steps.get(i), flagsLive[i]));
+                }
+            }
             this.used = steps.stream().mapToInt(BlockEmitter::registers).reduce(0, (a, b) -> a | b);
             this.faultHandler = code.newLabel();
         }
@@ -189,6 +203,14 @@ final class BlockEmitter {
             code.labelBinding(top);
             for (int i = 0; i < steps.size(); i++) {
                 Step step = steps.get(i);
+                if (step instanceof Step.Label label) {
+                    endSection(steps.get(i - 1));
+                    code.labelBinding(sections.get(label.start()));
+                    sectionStart = label.start();
+                    retired = 0;
+                    ripKnown = label.start(); // every way in stores RIP first
+                    continue;
+                }
                 retired += step.count();
                 switch (step) {
                     case Step.Alu s -> alu(s, flagsLive[i]);
@@ -204,19 +226,67 @@ final class BlockEmitter {
                     case Step.Sse s -> sse(s);
                     case Step.Branch s -> branch(s);
                     case Step.CompareBranch s -> compareBranch(s);
+                    case Step.Label s -> { }
                 }
             }
-            if (!steps.getLast().transfersControl()) {
-                // The block ended without a branch (page end, length limit): RIP is on the next instruction.
-                setRip(steps.getLast().end());
-                chainExit(retired);
-            }
+            endSection(steps.getLast());
             closeFaultRange();
             // A fault (or an MMIO read the VMM must answer) unwinds from a load, a store or a branch: the CPU
             // must hold the registers as they were at that instruction, which the locals are.
             code.labelBinding(faultHandler);
             storeRegisters();
             code.athrow();
+        }
+
+        /**
+         * After a block's last step: one that ended without a branch (page end, length limit) goes on at the next
+         * instruction, inside the region if a block of it starts there.
+         */
+        private void endSection(Step last) {
+            if (!last.transfersControl()) {
+                if (sections.containsKey(last.end())) {
+                    regionJump(last.end(), null);
+                } else {
+                    setRip(last.end());
+                    chainExit(retired);
+                }
+            }
+        }
+
+        /** The not-taken side of a block's final branch: on at {@code end}, inside the region if a block starts there. */
+        private void fallThrough(int end) {
+            if (sections.containsKey(end)) {
+                regionJump(end, null);
+            } else {
+                storeRip(end);
+                chainExit(retired);
+            }
+        }
+
+        /**
+         * A jump to the start of a block of the region: its instructions are counted and RIP stored; a jump backward
+         * (every loop has one) asks the runtime's back-edge budget and looks, and leaves the method when they say so.
+         * {@code beforeLeavingLoop}: what a loop that stops must still do (a flag record the jump skipped).
+         */
+        private void regionJump(int target, Runnable beforeLeavingLoop) {
+            code.aload(RT).dup().getfield(RUNTIME, RT_RETIRED, ConstantDescs.CD_int).loadConstant(retired).iadd()
+                    .putfield(RUNTIME, RT_RETIRED, ConstantDescs.CD_int);
+            storeRip(target);
+            if (target <= sectionStart) {
+                Label stop = code.newLabel();
+                code.aload(RT).invokevirtual(RUNTIME, "backEdge", BACK_EDGE).ifeq(stop);
+                code.goto_(sections.get(target));
+                code.labelBinding(stop);
+                if (beforeLeavingLoop != null) {
+                    beforeLeavingLoop.run();
+                }
+                exit(0);
+            } else {
+                if (beforeLeavingLoop != null && sectionFlagsLive.getOrDefault(target, true)) {
+                    beforeLeavingLoop.run();
+                }
+                code.goto_(sections.get(target));
+            }
         }
 
         // ---- registers ----
@@ -650,7 +720,7 @@ final class BlockEmitter {
             ripKnown = ripAtBranch;
             interpret(s.start(), s.end(), s.index(), false, false);
             code.labelBinding(done);
-            ripKnown = ripNative == s.end() ? ripNative : -1;
+            ripKnown = ripNative == s.end() ? ripNative : UNKNOWN;
             if (memory) {
                 exitIfAsked(s.end()); // as after a load or store: RIP past the instruction
             }
@@ -670,8 +740,7 @@ final class BlockEmitter {
             code.aload(CPU_LOCAL).loadConstant(s.cc()).invokestatic(FLAGS, "condition", CONDITION).ifeq(notTaken);
             taken(s.start(), s.end() + s.disp(), null);
             code.labelBinding(notTaken);
-            storeRip(s.end());
-            chainExit(retired);
+            fallThrough(s.end());
         }
 
         /**
@@ -688,11 +757,11 @@ final class BlockEmitter {
             Label taken = code.newLabel();
             conditionJump(s, taken);
             recordCompare(s);
-            storeRip(s.end());
-            chainExit(retired);
+            fallThrough(s.end());
             code.labelBinding(taken);
-            boolean loop = s.end() + s.disp() == 0;
-            if (!(loop && !flagsLiveAtEntry)) {
+            long target = s.end() + s.disp();
+            boolean inRegion = target == (int) target && sections.containsKey((int) target);
+            if (!(inRegion && !sectionFlagsLive.get((int) target))) {
                 recordCompare(s);
                 taken(s.branchAt(), s.end() + s.disp(), null);
             } else {
@@ -837,8 +906,7 @@ final class BlockEmitter {
             code.ifeq(notTaken);
             taken(s.branchAt(), s.end() + s.disp(), null);
             code.labelBinding(notTaken);
-            storeRip(s.end());
-            chainExit(retired);
+            fallThrough(s.end());
         }
 
         /**
@@ -847,19 +915,10 @@ final class BlockEmitter {
          * {@code beforeLeavingLoop}: what a loop that stops must still do (the flag record its back edge skipped).
          */
         private void taken(int at, long target, Runnable beforeLeavingLoop) {
-            if (target == 0) {
-                // A loop on the block itself. Its start is canonical (it was just fetched): no check needed.
-                code.aload(RT).dup().getfield(RUNTIME, RT_RETIRED, ConstantDescs.CD_int).loadConstant(blockCount).iadd()
-                        .putfield(RUNTIME, RT_RETIRED, ConstantDescs.CD_int);
-                storeRip(0);
-                Label stop = code.newLabel();
-                code.aload(RT).invokevirtual(RUNTIME, "backEdge", BACK_EDGE).ifeq(stop);
-                code.goto_(top);
-                code.labelBinding(stop);
-                if (beforeLeavingLoop != null) {
-                    beforeLeavingLoop.run();
-                }
-                exit(0);
+            if (target == (int) target && sections.containsKey((int) target)) {
+                // A block of the region (the entry block itself for a loop on it). Its start is on the entry's page,
+                // which was just fetched: canonical, no check needed.
+                regionJump((int) target, beforeLeavingLoop);
                 return;
             }
             storeRip(at); // a non-canonical target faults on the branch

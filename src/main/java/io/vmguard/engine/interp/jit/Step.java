@@ -90,6 +90,22 @@ public sealed interface Step {
         }
     }
 
+    /**
+     * Where another block of the same region starts ({@code start} from the entry block's start, possibly negative):
+     * the steps that follow, up to the next label, are that block's. Branches to it stay inside the method.
+     */
+    record Label(int start) implements Step {
+        @Override
+        public int end() {
+            return start;
+        }
+
+        @Override
+        public int count() {
+            return 0;
+        }
+    }
+
     /** The SSE2 forms the emitter tries natively (see the interpreter's JitSse for when they apply). */
     enum SseKind { MOVE_PACKED, MOVE_SCALAR, LOAD_SCALAR, STORE_SCALAR, XOR_PACKED, ADD, SUB, MUL, DIV, COMPARE, CONVERT }
 
