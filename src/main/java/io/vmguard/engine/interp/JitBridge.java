@@ -60,7 +60,8 @@ final class JitBridge implements AutoCloseable {
 
     /**
      * One block on its way through the compiler, with the blocks of its region: those of the same page (and code
-     * cache page, so decoded from the same bytes) that its direct exits reach, transitively, already decoded.
+     * cache page, so decoded from the same bytes) that its direct exits reach, transitively, already decoded, and
+     * that lead back to it (the loops through it).
      */
     private static final class Unit implements JitCompiler.Unit {
         private final Block block;
@@ -142,6 +143,51 @@ final class JitBridge implements AutoCloseable {
                     instructions += next.instructions.length;
                 }
             }
+            keepLoops();
+        }
+
+        /**
+         * Keeps the blocks from which the entry block can be reached again inside the region: the loops through it.
+         * The others are where the code leaves the loop (colder, and compile time on a machine with few cores);
+         * chaining takes the code there.
+         */
+        private void keepLoops() {
+            int n = members.size();
+            boolean[] keep = new boolean[n];
+            keep[0] = true;
+            List<List<Integer>> exits = new ArrayList<>(n);
+            for (int m = 0; m < n; m++) {
+                List<Integer> targets = new ArrayList<>();
+                for (int target : directExits(members.get(m))) {
+                    int index = offsets.indexOf(offsets.get(m) + target);
+                    if (index >= 0) {
+                        targets.add(index);
+                    }
+                }
+                exits.add(targets);
+            }
+            for (boolean grew = true; grew; ) {
+                grew = false;
+                for (int m = 1; m < n; m++) {
+                    if (!keep[m] && exits.get(m).stream().anyMatch(t -> keep[t])) {
+                        keep[m] = grew = true;
+                    }
+                }
+            }
+            List<Block> keptMembers = new ArrayList<>();
+            List<Integer> keptOffsets = new ArrayList<>();
+            boolean loop = false;
+            for (int m = 0; m < n; m++) {
+                if (keep[m]) {
+                    keptMembers.add(members.get(m));
+                    keptOffsets.add(offsets.get(m));
+                }
+            }
+            for (int m = 0; m < n; m++) {
+                loop |= keep[m] && exits.get(m).contains(0);
+            }
+            members = loop ? keptMembers : new ArrayList<>(List.of(block));
+            offsets = loop ? keptOffsets : new ArrayList<>(List.of(0));
         }
 
         @Override
