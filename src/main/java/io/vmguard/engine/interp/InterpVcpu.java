@@ -490,7 +490,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                     instructions = NONE;
                     instructionsInterpreted = NONE;
                     long physicalPage = fetchedPhysical & Mmu.PAGE_MASK;
-                    boolean mayChain = fetchedPhysical >= 0 && block.codeBits == 64;
+                    boolean chainable = fetchedPhysical >= 0 && block.codeBits == 64;
                     while (true) {
                         ranCompiled = block;
                         jitRuntime.retired = 0;
@@ -501,7 +501,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                         ranCompiled = null;
                         // Chaining: a direct exit to the same page goes on in the successor's translation, with the
                         // looks the block loop would take between the two done here (bounded like a looping block).
-                        if (!mayChain || !jitRuntime.chain || ((cpu.rip ^ start) & Mmu.PAGE_MASK) != 0
+                        if (!chainable || !jitRuntime.chain || ((cpu.rip ^ start) & Mmu.PAGE_MASK) != 0
                                 || chained + executed >= JitRuntime.LOOP_BUDGET || !mayChain()) {
                             break;
                         }
