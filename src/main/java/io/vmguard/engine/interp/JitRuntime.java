@@ -6,7 +6,10 @@ package io.vmguard.engine.interp;
  * whole view of the interpreter is this class and the members {@code jit.RuntimeSurface} names.
  */
 final class JitRuntime {
-    /** Instructions a block looping on itself may run before it returns to the vCPU's loop (timers, exits). */
+    /**
+     * Instructions a compiled region going round its loops, or a chain of compiled blocks, may run before the
+     * vCPU's loop looks again (timers, exits).
+     */
     static final int LOOP_BUDGET = 1024;
 
     final CpuState cpu;
@@ -14,7 +17,7 @@ final class JitRuntime {
     private final Executor executor;
     private final Executor.Platform vcpu;
     private final java.util.function.BooleanSupplier mayGoOn;
-    /** Guest instructions of the rounds a looping block completed in this run (the vCPU resets and adds it). */
+    /** Guest instructions of the blocks a region completed in this run, but the last (the vCPU resets and adds it). */
     int retired;
     /**
      * Set by a compiled block that left by a direct branch (taken or not) or by falling off its end, RIP on the
@@ -88,7 +91,7 @@ final class JitRuntime {
         cpu.rip = target;
     }
 
-    /** Whether a block looping on itself may go round again. */
+    /** Whether a region may take a backward branch inside itself (go round a loop) again. */
     boolean backEdge() {
         return retired < LOOP_BUDGET && mayGoOn.getAsBoolean();
     }

@@ -16,20 +16,22 @@ import static io.vmguard.engine.interp.jit.RuntimeSurface.*;
 import static java.lang.constant.ConstantDescs.CD_long;
 
 /**
- * Turns one block's {@link Step}s into a class file: a final class implementing {@code CompiledBlock} whose
- * {@code run} does what the interpreter's loop would do with the block, without its per-instruction dispatch.
+ * Turns a region's {@link Step}s (one block's, or several blocks' separated by {@link Step.Label}s) into a class
+ * file: a final class implementing {@code CompiledBlock} whose {@code run} does what the interpreter's loop would do
+ * with the blocks, without its per-instruction dispatch.
  *
- * <p>The guest registers the block's own steps use live in JVM locals (HotSpot keeps them in host registers),
- * loaded at entry and written back to the CPU before every exit, before the interpreter runs an instruction, and by
- * an exception handler when a step faults; the flags stay the interpreter's lazy record. What the emitter does
- * natively:
+ * <p>The guest registers the steps use live in JVM locals (HotSpot keeps them in host registers), loaded at entry
+ * and written back to the CPU before every exit, before the interpreter runs an instruction, and by an exception
+ * handler when a step faults; the flags stay the interpreter's lazy record. What the emitter does natively:
  * <ul>
  *   <li>register ALU, TEST, MOV, LEA, shifts and rotates by a constant, MOVZX/MOVSX, IMUL, NOP, with the
  *       lazy-flag record written only where it is live (a later step that can fault, exit or read flags would see
  *       it; one that a later step overwrites first is not);</li>
  *   <li>loads and stores through the MMU's TLB fast path, RIP set first so a fault reports the instruction;</li>
- *   <li>the block's final branch: a compare fused with its Jcc as lcmp and a branch, Jcc, JMP; one whose target
- *       is the block's own start loops inside the method, checking the runtime's back-edge budget each time round.</li>
+ *   <li>SSE2 scalar double where the interpreter's JitSse guard allows, the interpreter otherwise;</li>
+ *   <li>each block's final branch: a compare fused with its Jcc as lcmp and a branch, Jcc, JMP; one whose target
+ *       is a block of the region is a jump inside the method (a backward one checks the runtime's back-edge
+ *       budget first); others return, saying whether the vCPU may chain to the target.</li>
  * </ul>
  * Everything else calls the interpreter for that instruction ({@link Step.Interpret}), then leaves the block
  * exactly where the interpreter's loop would (RIP not on the next instruction, or the vCPU asked to look).
