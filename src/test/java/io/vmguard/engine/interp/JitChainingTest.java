@@ -5,13 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.vmguard.bus.InterruptLine;
 import io.vmguard.engine.Registers;
 import io.vmguard.engine.VcpuExit;
 import io.vmguard.engine.interp.jit.JitOptions;
+import io.vmguard.testing.LongModeSandbox;
 import io.vmguard.testing.LongModeSandbox.Ring;
 import io.vmguard.testing.PayloadHarness;
 import io.vmguard.testing.PayloadMachine;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -21,8 +24,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Compiled blocks chained to their successors (src/test/payloads/jit-chain.S): loops of several blocks give what the
  * interpreter alone gives (chained, and joined in regions), a successor rewritten between two chained entries runs as rewritten, and a pause
- * reaches a vCPU that only ever goes from one compiled block to the next. Every block compiles at its first
- * execution (threshold 0).
+ * and an interrupt (src/test/payloads/jit-chain-irq.S) reach a vCPU that only ever goes from one compiled block to
+ * the next. Every block compiles at its first execution (threshold 0).
  */
 class JitChainingTest {
     private static final Duration RUN_LIMIT = Duration.ofSeconds(20);
@@ -87,6 +90,33 @@ class JitChainingTest {
             assertTrue(odd == rounds / 2 || odd == (rounds + 1) / 2, "R9 counts the odd rounds (" + odd + " of " + rounds
                     + "): the pause landed between two blocks");
             assertTrue(vcpu.chainedEntries() - chainedBefore > r.gpr(8), "the loop's blocks ran chained");
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"chained", "regions"})
+    void anInterruptRaisedDuringALoopOfCompiledBlocksIsTaken(String mode) throws Exception {
+        JitOptions options = mode.equals("chained") ? JitOptions.compileAtOnce().withoutRegions() : JitOptions.compileAtOnce();
+        try (PayloadMachine machine = PayloadMachine.start(new InterpEngine(options), "jit-chain-irq", Ring.USER, true)) {
+            LongModeSandbox.setInterruptGate(machine.memory, 0x25, machine.payload().symbol("irq5_handler"));
+            PayloadHarness harness = new PayloadHarness();
+            harness.runUntilPort(machine.vcpu, PayloadHarness.NOTE_PORT, RUN_LIMIT);
+            InterruptLine line = machine.vm.interruptLine(5);
+            Thread pulser = Thread.ofPlatform().start(() -> {
+                try {
+                    Thread.sleep(300);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                line.pulse();
+            });
+            assertEquals(0, harness.runToExit(machine.vcpu, RUN_LIMIT), "the loop ended: the handler ran");
+            pulser.join();
+            assertEquals(List.of(0x25L), harness.irq.writtenValues(), "the handler ran once, for vector 0x25");
+            assertTrue(machine.vcpu.registers().gpr(8) > 1000, "the loop ran before the interrupt came");
+            if (mode.equals("chained")) {
+                assertTrue(((InterpVcpu) machine.vcpu).chainedEntries() > 1000, "the loop's blocks ran chained");
+            }
         }
     }
 
