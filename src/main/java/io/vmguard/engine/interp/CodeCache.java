@@ -65,6 +65,15 @@ final class CodeCache {
         return blocks == null ? null : blocks[(int) (physical & 0xfff)];
     }
 
+    /**
+     * The blocks of the page holding {@code physical}, by offset (read only: the JIT's region gathering), or null.
+     * Blocks found in one such array were decoded from the same bytes: a write drops the whole array.
+     */
+    Block[] pageOf(long physical) {
+        long page = physical >>> 12;
+        return page < pages.length ? blocks(page) : null;
+    }
+
     /** The page's blocks, read so that another vCPU's drop is seen at the next look (never hoisted out of a loop). */
     private Block[] blocks(long page) {
         return (Block[]) PAGES.getAcquire(pages, (int) page);

@@ -221,6 +221,13 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         return compiledInstructions;
     }
 
+    /** Compiled blocks entered straight from another compiled block, without the block loop (JIT statistics). */
+    private long chainedEntries;
+
+    long chainedEntries() {
+        return chainedEntries;
+    }
+
     /** Instructions executed so far (for benchmarks). */
     long instructions() {
         return instructions;
@@ -445,6 +452,22 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         return null;
     }
 
+    /**
+     * Where the block {@link #fetch} returned was found in the code cache (-1: decoded now, or not cacheable). A
+     * compiled block chains only to a successor of the same page, which is then found at the same physical page:
+     * no TLB lookup, and exactly the block a fetch would return (the code cache drops a page's blocks on a write).
+     */
+    private long fetchedPhysical = -1;
+
+    /**
+     * Whether a compiled block may go on into its successor's translation: the looks {@link #run}'s block loop takes
+     * between two blocks find nothing (no interrupt, no doorbell, no exit or MMIO write, no device-written code).
+     */
+    private boolean mayChain() {
+        return !leaveBlock && pendingExit == null && pendingWrites.isEmpty() && !doorbell.rung()
+                && !platform.interruptRequested() && !deviceWrites.pending() && !cpu.halted;
+    }
+
     private VcpuExit runBlock() {
         Instruction insn = null;
         Block ranCompiled = null;
@@ -456,6 +479,8 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         leaveBlock = false;
         long start = cpu.rip;
         int executed = 0;
+        // Instructions of the compiled blocks this one chained through before the block under way (see below).
+        int chained = 0;
         if (deviceWrites.pending()) {
             dropDeviceWrittenCode();
         }
@@ -479,17 +504,38 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
             if (jit != null) {
                 CompiledBlock compiled = block.compiled;
                 if (compiled == null) {
-                    compiled = jit.executed(block);
+                    compiled = jit.executed(block, code, fetchedPhysical);
                 }
                 if (compiled != null) {
-                    ranCompiled = block;
-                    jitRuntime.retired = 0;
-                    executed = 1; // what a fault before the first retired instruction counts, as below
-                    int lastRound = compiled.run(jitRuntime);
-                    executed = jitRuntime.retired + lastRound; // read after the run: the rounds it looped
-                    ranCompiled = null;
                     instructions = NONE;
                     instructionsInterpreted = NONE;
+                    long physicalPage = fetchedPhysical & Mmu.PAGE_MASK;
+                    boolean chainable = fetchedPhysical >= 0 && block.codeBits == 64;
+                    while (true) {
+                        ranCompiled = block;
+                        jitRuntime.retired = 0;
+                        jitRuntime.chain = false;
+                        executed = 1; // what a fault before the first retired instruction counts, as below
+                        int lastRound = compiled.run(jitRuntime);
+                        executed = jitRuntime.retired + lastRound; // read after the run: the rounds it looped
+                        ranCompiled = null;
+                        // Chaining: a direct exit to the same page goes on in the successor's translation, with the
+                        // looks the block loop would take between the two done here (bounded like a looping block).
+                        if (!chainable || !jitRuntime.chain || ((cpu.rip ^ start) & Mmu.PAGE_MASK) != 0
+                                || chained + executed >= JitRuntime.LOOP_BUDGET || !mayChain()) {
+                            break;
+                        }
+                        Block next = code.get(physicalPage | (cpu.rip & 0xfff));
+                        if (next == null || next.codeBits != 64 || (compiled = next.compiled) == null) {
+                            break;
+                        }
+                        mmu.seeNewCodePages();
+                        chainedEntries++;
+                        chained += executed;
+                        executed = 0;
+                        block = next;
+                        start = cpu.rip;
+                    }
                 }
             }
             for (int i = 0; i < instructions.length; i++) {
@@ -524,9 +570,9 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                 executed += jitRuntime.retired; // the rounds a looping block completed before it faulted
                 ranCompiled = null;
             }
-            instructions += executed;
+            instructions += executed + chained;
             if (instructionsInterpreted == NONE) {
-                compiledInstructions += executed;
+                compiledInstructions += executed + chained;
             }
         }
         // An instruction that consumed replayed reads ended the block (leaveBlock): it is complete now.
@@ -550,9 +596,11 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         int bits = cpu.codeBits;
         long linear = bits == 64 ? rip : cpu.codeLinear(rip);
         long physical = mmu.fetchPhysical(linear);
+        fetchedPhysical = -1;
         if (physical >= 0) {
             Block cached = code.get(physical);
             if (cached != null && cached.codeBits == bits) {
+                fetchedPhysical = physical;
                 return cached;
             }
         }
@@ -573,6 +621,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
             return Block.single(decoder.decode(linear, bits));
         }
         code.put(physical, block, generation);
+        fetchedPhysical = physical;
         return block;
     }
 

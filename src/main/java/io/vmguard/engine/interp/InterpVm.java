@@ -221,20 +221,28 @@ final class InterpVm implements VirtualMachine {
     @Override
     public void close() {
         if (jit != null && Boolean.getBoolean("vmguard.jit.stats")) {
-            long all = 0, compiled = 0;
+            long all = 0, compiled = 0, chained = 0;
             for (InterpVcpu vcpu : vcpus) {
                 if (vcpu != null) {
                     all += vcpu.instructions();
                     compiled += vcpu.compiledInstructions();
+                    chained += vcpu.chainedEntries();
                 }
             }
-            System.err.printf("vmguard: JIT %s; %d of %d guest instructions (%.1f%%) ran compiled%n",
-                    jit.compiler().statistics(), compiled, all, all == 0 ? 0.0 : 100.0 * compiled / all);
+            System.err.printf("vmguard: JIT %s; %d of %d guest instructions (%.1f%%) ran compiled; %d blocks entered chained%n",
+                    jit.compiler().statistics(), compiled, all, all == 0 ? 0.0 : 100.0 * compiled / all, chained);
             StringBuilder ops = new StringBuilder("vmguard: JIT: instructions compiled blocks left to the interpreter, by op:");
             java.util.stream.IntStream.range(0, 256).boxed()
                     .sorted((a, b) -> Long.compare(JitRuntime.INTERPRETED.get(b), JitRuntime.INTERPRETED.get(a))).limit(15)
                     .forEach(op -> ops.append(' ').append(op).append('=').append(JitRuntime.INTERPRETED.get(op)));
             System.err.println(ops);
+            StringBuilder sse = new StringBuilder("vmguard: JIT: SSE instructions left to the interpreter, by prefix.0F opcode:");
+            java.util.stream.IntStream.range(0, 1024).boxed()
+                    .filter(key -> JitRuntime.INTERPRETED_SSE.get(key) > 0)
+                    .sorted((a, b) -> Long.compare(JitRuntime.INTERPRETED_SSE.get(b), JitRuntime.INTERPRETED_SSE.get(a))).limit(12)
+                    .forEach(key -> sse.append(' ').append(new String[] {"", "66.", "F2.", "F3."}[key >> 8])
+                            .append(String.format("0F%02X", key & 0xff)).append('=').append(JitRuntime.INTERPRETED_SSE.get(key)));
+            System.err.println(sse);
         }
         if (jit != null) {
             jit.close();

@@ -26,10 +26,12 @@ final class JitBridge implements AutoCloseable {
 
     private final JitCompiler compiler;
     private final int threshold;
+    private final boolean regions;
 
     JitBridge(JitOptions options) {
         this.compiler = new JitCompiler(MethodHandles.lookup(), options);
         this.threshold = options.threshold();
+        this.regions = options.regions();
     }
 
     JitCompiler compiler() {
@@ -41,32 +43,155 @@ final class JitBridge implements AutoCloseable {
      * (tests) it compiles the block at once on the calling thread and returns it, so that even code that runs once
      * runs compiled; otherwise null (the translation arrives later).
      */
-    CompiledBlock executed(Block block) {
+    CompiledBlock executed(Block block, CodeCache code, long physical) {
         if (block.jitState != COLD || ++block.hits < threshold) {
             return null;
         }
         block.jitState = QUEUED;
         if (threshold == 0) {
-            compiler.compileNow(new Unit(block));
+            compiler.compileNow(new Unit(block, code, regions ? physical : -1));
             return block.compiled;
         }
-        if (!compiler.submit(new Unit(block))) {
+        if (!compiler.submit(new Unit(block, code, regions ? physical : -1))) {
             block.hits = 0; // the queue is full: offered again once it is hot again
             block.jitState = COLD;
         }
         return null;
     }
 
-    /** One block on its way through the compiler. */
-    private record Unit(Block block) implements JitCompiler.Unit {
+    /** Blocks and instructions a region may join (one method, well under HotSpot's size limit). */
+    static final int REGION_BLOCKS = 8, REGION_INSTRUCTIONS = 96;
+
+    /**
+     * One block on its way through the compiler, with the blocks of its region: those of the same page (and code
+     * cache page, so decoded from the same bytes) that its direct exits reach, transitively, already decoded, and
+     * that lead back to it (the loops through it).
+     */
+    private static final class Unit implements JitCompiler.Unit {
+        private final Block block;
+        private final CodeCache code;
+        private final long physical;
+        private List<Block> members;
+        private List<Integer> offsets;
+
+        Unit(Block block, CodeCache code, long physical) {
+            this.block = block;
+            this.code = code;
+            this.physical = physical;
+        }
+
         @Override
         public List<Step> steps() {
-            return lower(block);
+            if (members == null) {
+                gather();
+            }
+            List<Step> steps = new ArrayList<>();
+            int index = 0;
+            for (int m = 0; m < members.size(); m++) {
+                if (m > 0) {
+                    steps.add(new Step.Label(offsets.get(m)));
+                }
+                steps.addAll(lower(members.get(m), offsets.get(m), index));
+                index += members.get(m).instructions.length;
+            }
+            return steps;
         }
 
         @Override
         public List<?> classData() {
-            return Arrays.asList(block.instructions);
+            List<Instruction> data = new ArrayList<>();
+            for (Block member : members) {
+                data.addAll(Arrays.asList(member.instructions));
+            }
+            return data;
+        }
+
+        @Override
+        public int blocks() {
+            return members == null ? 1 : members.size();
+        }
+
+        @Override
+        public boolean shrink() {
+            if (members.size() == 1) {
+                return false;
+            }
+            members = List.of(block);
+            offsets = List.of(0);
+            return true;
+        }
+
+        /** The region: the entry block first, then what its direct exits reach, breadth first, within the limits. */
+        private void gather() {
+            members = new ArrayList<>(List.of(block));
+            offsets = new ArrayList<>(List.of(0));
+            Block[] page = physical >= 0 && block.codeBits == 64 ? code.pageOf(physical) : null;
+            if (page == null || page[(int) (physical & 0xfff)] != block) {
+                return; // not cached (or dropped meanwhile): the block alone
+            }
+            int entry = (int) (physical & 0xfff);
+            int instructions = block.instructions.length;
+            for (int m = 0; m < members.size() && members.size() < REGION_BLOCKS; m++) {
+                for (int target : directExits(members.get(m))) {
+                    int at = offsets.get(m) + target + entry;
+                    if (at < 0 || at >= 4096 || offsets.contains(at - entry)) {
+                        continue;
+                    }
+                    Block next = page[at];
+                    if (next == null || next.codeBits != 64 || members.size() >= REGION_BLOCKS
+                            || instructions + next.instructions.length > REGION_INSTRUCTIONS) {
+                        continue;
+                    }
+                    members.add(next);
+                    offsets.add(at - entry);
+                    instructions += next.instructions.length;
+                }
+            }
+            keepLoops();
+        }
+
+        /**
+         * Keeps the blocks from which the entry block can be reached again inside the region: the loops through it.
+         * The others are where the code leaves the loop (colder, and compile time on a machine with few cores);
+         * chaining takes the code there.
+         */
+        private void keepLoops() {
+            int n = members.size();
+            boolean[] keep = new boolean[n];
+            keep[0] = true;
+            List<List<Integer>> exits = new ArrayList<>(n);
+            for (int m = 0; m < n; m++) {
+                List<Integer> targets = new ArrayList<>();
+                for (int target : directExits(members.get(m))) {
+                    int index = offsets.indexOf(offsets.get(m) + target);
+                    if (index >= 0) {
+                        targets.add(index);
+                    }
+                }
+                exits.add(targets);
+            }
+            for (boolean grew = true; grew; ) {
+                grew = false;
+                for (int m = 1; m < n; m++) {
+                    if (!keep[m] && exits.get(m).stream().anyMatch(t -> keep[t])) {
+                        keep[m] = grew = true;
+                    }
+                }
+            }
+            List<Block> keptMembers = new ArrayList<>();
+            List<Integer> keptOffsets = new ArrayList<>();
+            boolean loop = false;
+            for (int m = 0; m < n; m++) {
+                if (keep[m]) {
+                    keptMembers.add(members.get(m));
+                    keptOffsets.add(offsets.get(m));
+                }
+            }
+            for (int m = 0; m < n; m++) {
+                loop |= keep[m] && exits.get(m).contains(0);
+            }
+            members = loop ? keptMembers : new ArrayList<>(List.of(block));
+            offsets = loop ? keptOffsets : new ArrayList<>(List.of(0));
         }
 
         @Override
@@ -84,20 +209,57 @@ final class JitBridge implements AutoCloseable {
 
     /** The block's instructions as steps: the forms the emitter does itself, the interpreter for the rest. */
     static List<Step> lower(Block block) {
+        return lower(block, 0, 0);
+    }
+
+    /**
+     * The same, for a block starting {@code base} bytes from its region's entry whose instructions are the class
+     * data's from {@code index} on.
+     */
+    static List<Step> lower(Block block, int base, int index) {
         Instruction[] instructions = block.instructions;
         List<Step> steps = new ArrayList<>(instructions.length);
         for (int i = 0; i < instructions.length; i++) {
-            int start = i == 0 ? 0 : block.ends[i - 1];
-            int end = block.ends[i];
-            Step step = emittedForm(instructions[i], start, end);
+            int start = base + (i == 0 ? 0 : block.ends[i - 1]);
+            int end = base + block.ends[i];
+            Step step = emittedForm(instructions[i], start, end, index + i);
             steps.add(step != null ? step
-                    : new Step.Interpret(start, end, i, instructions[i].count, i == instructions.length - 1));
+                    : new Step.Interpret(start, end, index + i, instructions[i].count, i == instructions.length - 1));
         }
         return steps;
     }
 
+    /** Where a block's end may go, as offsets from its start, when the code says so: a direct branch, the next byte. */
+    static List<Integer> directExits(Block block) {
+        List<Step> steps = lower(block);
+        Step last = steps.getLast();
+        List<Integer> exits = new ArrayList<>(2);
+        switch (last) {
+            case Step.Branch b -> {
+                if (b.end() + b.disp() == (int) (b.end() + b.disp())) {
+                    exits.add((int) (b.end() + b.disp()));
+                }
+                if (b.cc() >= 0) {
+                    exits.add(b.end());
+                }
+            }
+            case Step.CompareBranch b -> {
+                if (b.end() + b.disp() == (int) (b.end() + b.disp())) {
+                    exits.add((int) (b.end() + b.disp()));
+                }
+                exits.add(b.end());
+            }
+            default -> {
+                if (!last.transfersControl()) {
+                    exits.add(last.end());
+                }
+            }
+        }
+        return exits;
+    }
+
     /** The instruction as a step of its own, or null when the interpreter must run it. */
-    private static Step emittedForm(Instruction insn, int start, int end) {
+    private static Step emittedForm(Instruction insn, int start, int end, int index) {
         if (insn.lock) {
             return null;
         }
@@ -132,7 +294,46 @@ final class JitBridge implements AutoCloseable {
                     insn.reg, insn.imm, size, start + (int) insn.imm2, insn.disp);
             case Op.JCC -> insn.legacy ? null : new Step.Branch(start, end, insn.sub, insn.imm);
             case Op.JMP_REL -> insn.legacy ? null : new Step.Branch(start, end, -1, insn.imm);
+            case Op.SSE -> sse(insn, start, end, index);
             default -> null;
+        };
+    }
+
+    /** The SSE2 scalar-double forms bench-cpu-like code runs most (JitSse decides at run time), or null. */
+    private static Step sse(Instruction insn, int start, int end, int index) {
+        boolean memory = insn.isMemory();
+        if (memory && insn.legacy) {
+            return null;
+        }
+        int reg = insn.reg & 15;
+        int rm = insn.rm & 15;
+        Step.Address address = memory ? address(insn) : null;
+        int prefix = insn.mandatoryPrefix;
+        Step.SseKind kind = switch (insn.opcode & 0xff) {
+            case 0x28 -> (prefix == 0 || prefix == 0x66) && !memory ? Step.SseKind.MOVE_PACKED : null;
+            case 0x10 -> prefix != 0xf2 ? null : memory ? Step.SseKind.LOAD_SCALAR : Step.SseKind.MOVE_SCALAR;
+            case 0x11 -> prefix != 0xf2 ? null : memory ? Step.SseKind.STORE_SCALAR : Step.SseKind.MOVE_SCALAR;
+            case 0x57 -> (prefix == 0 || prefix == 0x66) && !memory ? Step.SseKind.XOR_PACKED : null;
+            case 0xef -> prefix == 0x66 && !memory ? Step.SseKind.XOR_PACKED : null;
+            case 0x58 -> prefix == 0xf2 ? Step.SseKind.ADD : null;
+            case 0x5c -> prefix == 0xf2 ? Step.SseKind.SUB : null;
+            case 0x59 -> prefix == 0xf2 ? Step.SseKind.MUL : null;
+            case 0x5e -> prefix == 0xf2 ? Step.SseKind.DIV : null;
+            case 0x2e, 0x2f -> prefix == 0x66 ? Step.SseKind.COMPARE : null;
+            case 0x2a -> prefix == 0xf2 && !memory ? Step.SseKind.CONVERT : null;
+            default -> null;
+        };
+        if (kind == null) {
+            return null;
+        }
+        return switch (kind) {
+            // MOVSD xmm2/m64, xmm1 (0F 11): the r/m operand is the destination
+            case MOVE_SCALAR -> (insn.opcode & 0xff) == 0x11
+                    ? new Step.Sse(start, end, kind, rm, reg, null, 8, index)
+                    : new Step.Sse(start, end, kind, reg, rm, null, 8, index);
+            case STORE_SCALAR -> new Step.Sse(start, end, kind, -1, reg, address, 8, index);
+            case CONVERT -> new Step.Sse(start, end, kind, reg, insn.rm, null, insn.opSize == 8 ? 8 : 4, index);
+            default -> new Step.Sse(start, end, kind, reg, memory ? -1 : rm, address, 8, index);
         };
     }
 

@@ -13,7 +13,10 @@ import io.vmguard.engine.interp.mmu.Mmu;
  * whole view of the interpreter is this class and the members {@code jit.RuntimeSurface} names.
  */
 final class JitRuntime {
-    /** Instructions a block looping on itself may run before it returns to the vCPU's loop (timers, exits). */
+    /**
+     * Instructions a compiled region going round its loops, or a chain of compiled blocks, may run before the
+     * vCPU's loop looks again (timers, exits).
+     */
     static final int LOOP_BUDGET = 1024;
 
     final CpuState cpu;
@@ -21,8 +24,14 @@ final class JitRuntime {
     private final Executor executor;
     private final Executor.Platform vcpu;
     private final java.util.function.BooleanSupplier mayGoOn;
-    /** Guest instructions of the rounds a looping block completed in this run (the vCPU resets and adds it). */
+    /** Guest instructions of the blocks a region completed in this run, but the last (the vCPU resets and adds it). */
     int retired;
+    /**
+     * Set by a compiled block that left by a direct branch (taken or not) or by falling off its end, RIP on the
+     * successor's first instruction, with nothing asking for a look: the vCPU may run the successor's translation
+     * next without going back through its block loop (see {@code InterpVcpu.runBlock}). Cleared before each run.
+     */
+    boolean chain;
 
     /**
      * @param mayGoOn whether nothing waits for the vCPU's loop (an interrupt, a doorbell, device-written code):
@@ -42,15 +51,38 @@ final class JitRuntime {
      */
     static final boolean COUNT_OPS = Boolean.getBoolean("vmguard.jit.stats");
     static final java.util.concurrent.atomic.AtomicLongArray INTERPRETED = new java.util.concurrent.atomic.AtomicLongArray(256);
+    /** The SSE ones among them, by mandatory prefix (none, 66, F2, F3) and opcode: 256 * prefix + opcode. */
+    static final java.util.concurrent.atomic.AtomicLongArray INTERPRETED_SSE = new java.util.concurrent.atomic.AtomicLongArray(1024);
+
+    private static void count(Instruction insn) {
+        INTERPRETED.incrementAndGet(insn.op & 0xff);
+        if (insn.op == Op.SSE) {
+            int prefix = switch (insn.mandatoryPrefix) {
+                case 0x66 -> 1;
+                case 0xf2 -> 2;
+                case 0xf3 -> 3;
+                default -> 0;
+            };
+            INTERPRETED_SSE.incrementAndGet(256 * prefix + (insn.opcode & 0xff));
+        }
+    }
 
     /** One instruction, as the interpreter's loop runs it. */
     void execute(Instruction insn) {
         if (COUNT_OPS) {
-            INTERPRETED.incrementAndGet(insn.op & 0xff);
+            count(insn);
         }
         if (!executor.executeHot(insn)) {
             executor.execute(insn);
         }
+    }
+
+    /** One SSE instruction whose m64 operand the compiled block read already (see JitSse), as the interpreter runs it. */
+    void executeWithOperand(Instruction insn, long m64) {
+        if (COUNT_OPS) {
+            count(insn);
+        }
+        executor.executeWithOperand(insn, m64);
     }
 
     /** Whether the vCPU asked for a look before the next instruction (device I/O, a code write, a monitor). */
@@ -66,7 +98,7 @@ final class JitRuntime {
         cpu.rip = target;
     }
 
-    /** Whether a block looping on itself may go round again. */
+    /** Whether a region may take a backward branch inside itself (go round a loop) again. */
     boolean backEdge() {
         return retired < LOOP_BUDGET && mayGoOn.getAsBoolean();
     }

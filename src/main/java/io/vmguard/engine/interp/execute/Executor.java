@@ -394,6 +394,11 @@ public final class Executor implements Operands {
         return true;
     }
 
+    /** Executes an SSE instruction whose m64 operand the JIT's code read already ({@link SseUnit#executeWith}). */
+    public void executeWithOperand(Instruction insn, long m64) {
+        sse.executeWith(insn, m64, () -> execute(insn));
+    }
+
     /** Executes one instruction whose bytes start at {@code cpu.rip}; hot forms go to {@link #executeHot}. */
     public void execute(Instruction insn) {
         if (executeHot(insn)) {

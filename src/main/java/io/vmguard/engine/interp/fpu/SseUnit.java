@@ -71,7 +71,29 @@ public final class SseUnit {
 
     /** Reads the low 64 bits of the r/m operand (m64: no alignment). */
     private long read64(Instruction insn) {
+        if (insn.isMemory() && operandGiven) {
+            operandGiven = false;
+            return givenOperand;
+        }
         return insn.isMemory() ? mmu.read64(executor.address(insn)) : cpu.xmm[2 * (insn.rm & 15)];
+    }
+
+    /** An m64 operand compiled code has read already, for the instruction it hands over (see {@link #executeWith}). */
+    private long givenOperand;
+    private boolean operandGiven;
+
+    /**
+     * Runs an instruction whose m64 operand compiled code read already (JitSse's guard sent it here after the
+     * read): the operand is not read twice, which matters for device memory.
+     */
+    public void executeWith(Instruction insn, long m64, Runnable execute) {
+        givenOperand = m64;
+        operandGiven = true;
+        try {
+            execute.run();
+        } finally {
+            operandGiven = false;
+        }
     }
 
     /** Reads the low 32 bits of the r/m operand (m32: no alignment). */

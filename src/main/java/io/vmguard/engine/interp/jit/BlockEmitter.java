@@ -16,20 +16,22 @@ import static io.vmguard.engine.interp.jit.RuntimeSurface.*;
 import static java.lang.constant.ConstantDescs.CD_long;
 
 /**
- * Turns one block's {@link Step}s into a class file: a final class implementing {@code CompiledBlock} whose
- * {@code run} does what the interpreter's loop would do with the block, without its per-instruction dispatch.
+ * Turns a region's {@link Step}s (one block's, or several blocks' separated by {@link Step.Label}s) into a class
+ * file: a final class implementing {@code CompiledBlock} whose {@code run} does what the interpreter's loop would do
+ * with the blocks, without its per-instruction dispatch.
  *
- * <p>The guest registers the block's own steps use live in JVM locals (HotSpot keeps them in host registers),
- * loaded at entry and written back to the CPU before every exit, before the interpreter runs an instruction, and by
- * an exception handler when a step faults; the flags stay the interpreter's lazy record. What the emitter does
- * natively:
+ * <p>The guest registers the steps use live in JVM locals (HotSpot keeps them in host registers), loaded at entry
+ * and written back to the CPU before every exit, before the interpreter runs an instruction, and by an exception
+ * handler when a step faults; the flags stay the interpreter's lazy record. What the emitter does natively:
  * <ul>
  *   <li>register ALU, TEST, MOV, LEA, shifts and rotates by a constant, MOVZX/MOVSX, IMUL, NOP, with the
  *       lazy-flag record written only where it is live (a later step that can fault, exit or read flags would see
  *       it; one that a later step overwrites first is not);</li>
  *   <li>loads and stores through the MMU's TLB fast path, RIP set first so a fault reports the instruction;</li>
- *   <li>the block's final branch: a compare fused with its Jcc as lcmp and a branch, Jcc, JMP; one whose target
- *       is the block's own start loops inside the method, checking the runtime's back-edge budget each time round.</li>
+ *   <li>SSE2 scalar double where the interpreter's JitSse guard allows, the interpreter otherwise;</li>
+ *   <li>each block's final branch: a compare fused with its Jcc as lcmp and a branch, Jcc, JMP; one whose target
+ *       is a block of the region is a jump inside the method (a backward one checks the runtime's back-edge
+ *       budget first); others return, saying whether the vCPU may chain to the target.</li>
  * </ul>
  * Everything else calls the interpreter for that instruction ({@link Step.Interpret}), then leaves the block
  * exactly where the interpreter's loop would (RIP not on the next instruction, or the vCPU asked to look).
@@ -132,6 +134,9 @@ final class BlockEmitter {
             case Step.Branch s -> 0;
             case Step.Nop s -> 0;
             case Step.Interpret s -> 0;
+            case Step.Sse s -> (s.kind() == Step.SseKind.CONVERT ? bit(s.src()) : 0)
+                    | (s.address() != null ? registers(s.address()) : 0);
+            case Step.Label s -> 0;
         };
     }
 
@@ -154,13 +159,19 @@ final class BlockEmitter {
         private final List<Step> steps;
         private final boolean[] flagsLive;
         private final Label top;
-        /** cpu.rip is the entry RIP plus this, as far as the code emitted so far knows; -1: unknown. */
+        /** cpu.rip is the entry RIP plus this, as far as the code emitted so far knows; UNKNOWN: not known. */
         private int ripKnown = 0;
+        private static final int UNKNOWN = Integer.MIN_VALUE;
         /** Guest instructions of the steps emitted so far (this pass through the block). */
         private int retired;
-        private final int blockCount;
-        /** Whether flags the block finds at its start may be read before the block overwrites them all. */
-        private final boolean flagsLiveAtEntry;
+        /**
+         * The region's blocks by their start (offset from the entry block's): their label, and whether flags found
+         * at their start may be read before the block overwrites them all. The entry block is at 0.
+         */
+        private final java.util.Map<Integer, Label> sections = new java.util.HashMap<>();
+        private final java.util.Map<Integer, Boolean> sectionFlagsLive = new java.util.HashMap<>();
+        /** The start of the block whose steps are being emitted. */
+        private int sectionStart;
         /** Guest registers (a bit each) the native steps use: held in JVM locals inside the block. */
         private final int used;
         private final Label faultHandler;
@@ -171,8 +182,15 @@ final class BlockEmitter {
             this.steps = steps;
             this.flagsLive = flagsLive;
             this.top = code.newLabel();
-            this.blockCount = steps.stream().mapToInt(Step::count).sum();
-            this.flagsLiveAtEntry = flagsLive.length == 0 || liveBefore(steps.getFirst(), flagsLive[0]);
+            sections.put(0, top);
+            for (int i = 0; i < steps.size(); i++) {
+                boolean first = i == 0 || steps.get(i - 1) instanceof Step.Label;
+                if (first && !(steps.get(i) instanceof Step.Label)) {
+                    int start = i == 0 ? 0 : steps.get(i - 1).start();
+                    sections.putIfAbsent(start, code.newLabel());
+                    sectionFlagsLive.put(start, liveBefore(steps.get(i), flagsLive[i]));
+                }
+            }
             this.used = steps.stream().mapToInt(BlockEmitter::registers).reduce(0, (a, b) -> a | b);
             this.faultHandler = code.newLabel();
         }
@@ -187,6 +205,14 @@ final class BlockEmitter {
             code.labelBinding(top);
             for (int i = 0; i < steps.size(); i++) {
                 Step step = steps.get(i);
+                if (step instanceof Step.Label label) {
+                    endSection(steps.get(i - 1));
+                    code.labelBinding(sections.get(label.start()));
+                    sectionStart = label.start();
+                    retired = 0;
+                    ripKnown = label.start(); // every way in stores RIP first
+                    continue;
+                }
                 retired += step.count();
                 switch (step) {
                     case Step.Alu s -> alu(s, flagsLive[i]);
@@ -199,21 +225,70 @@ final class BlockEmitter {
                     case Step.Load s -> load(s);
                     case Step.Store s -> store(s);
                     case Step.Interpret s -> interpret(s);
+                    case Step.Sse s -> sse(s);
                     case Step.Branch s -> branch(s);
                     case Step.CompareBranch s -> compareBranch(s);
+                    case Step.Label s -> { }
                 }
             }
-            if (!steps.getLast().transfersControl()) {
-                // The block ended without a branch (page end, length limit): RIP is on the next instruction.
-                setRip(steps.getLast().end());
-                exit(retired);
-            }
+            endSection(steps.getLast());
             closeFaultRange();
             // A fault (or an MMIO read the VMM must answer) unwinds from a load, a store or a branch: the CPU
             // must hold the registers as they were at that instruction, which the locals are.
             code.labelBinding(faultHandler);
             storeRegisters();
             code.athrow();
+        }
+
+        /**
+         * After a block's last step: one that ended without a branch (page end, length limit) goes on at the next
+         * instruction, inside the region if a block of it starts there.
+         */
+        private void endSection(Step last) {
+            if (!last.transfersControl()) {
+                if (sections.containsKey(last.end())) {
+                    regionJump(last.end(), null);
+                } else {
+                    setRip(last.end());
+                    chainExit(retired);
+                }
+            }
+        }
+
+        /** The not-taken side of a block's final branch: on at {@code end}, inside the region if a block starts there. */
+        private void fallThrough(int end) {
+            if (sections.containsKey(end)) {
+                regionJump(end, null);
+            } else {
+                storeRip(end);
+                chainExit(retired);
+            }
+        }
+
+        /**
+         * A jump to the start of a block of the region: its instructions are counted and RIP stored; a jump backward
+         * (every loop has one) asks the runtime's back-edge budget and looks, and leaves the method when they say so.
+         * {@code beforeLeavingLoop}: what a loop that stops must still do (a flag record the jump skipped).
+         */
+        private void regionJump(int target, Runnable beforeLeavingLoop) {
+            code.aload(RT).dup().getfield(RUNTIME, RT_RETIRED, ConstantDescs.CD_int).loadConstant(retired).iadd()
+                    .putfield(RUNTIME, RT_RETIRED, ConstantDescs.CD_int);
+            storeRip(target);
+            if (target <= sectionStart) {
+                Label stop = code.newLabel();
+                code.aload(RT).invokevirtual(RUNTIME, "backEdge", BACK_EDGE).ifeq(stop);
+                code.goto_(sections.get(target));
+                code.labelBinding(stop);
+                if (beforeLeavingLoop != null) {
+                    beforeLeavingLoop.run();
+                }
+                exit(0);
+            } else {
+                if (beforeLeavingLoop != null && sectionFlagsLive.getOrDefault(target, true)) {
+                    beforeLeavingLoop.run();
+                }
+                code.goto_(sections.get(target));
+            }
         }
 
         // ---- registers ----
@@ -257,6 +332,15 @@ final class BlockEmitter {
         private void exit(int count) {
             storeRegisters();
             code.loadConstant(count).ireturn();
+        }
+
+        /**
+         * Leaves the block for a successor known from the code (a direct branch's target, the next instruction): the
+         * vCPU may run the successor's translation at once ({@code JitRuntime.chain}).
+         */
+        private void chainExit(int count) {
+            code.aload(RT).iconst_1().putfield(RUNTIME, RT_CHAIN, ConstantDescs.CD_boolean);
+            exit(count);
         }
 
         /** Ends the code range a fault writes the registers back over (see {@link #emit}). */
@@ -509,17 +593,29 @@ final class BlockEmitter {
         }
 
         private void interpret(Step.Interpret s) {
-            setRip(s.start());
+            interpret(s.start(), s.end(), s.index(), s.last(), false);
+        }
+
+        /**
+         * Instruction {@code index} of the block through the interpreter; {@code withOperand}: its m64 operand was
+         * read already and is in local B (an SSE form whose guard failed after the read).
+         */
+        private void interpret(int start, int end, int index, boolean last, boolean withOperand) {
+            setRip(start);
             storeRegisters();
             code.aload(RT);
             code.ldc(DynamicConstantDesc.ofNamed(ConstantDescs.BSM_CLASS_DATA_AT, ConstantDescs.DEFAULT_NAME,
-                    INSTRUCTION, s.index()));
+                    INSTRUCTION, index));
+            if (withOperand) {
+                code.lload(B);
+            }
             // Outside the fault range: the interpreter leaves the state a fault needs (a REP string instruction
             // stopped by a fault has done part of its work), which the locals must not overwrite.
             closeFaultRange();
-            code.invokevirtual(RUNTIME, "execute", EXECUTE);
+            code.invokevirtual(RUNTIME, withOperand ? "executeWithOperand" : "execute",
+                    withOperand ? EXECUTE_WITH_OPERAND : EXECUTE);
             openFaultRange();
-            if (s.last()) {
+            if (last) {
                 code.loadConstant(retired).ireturn(); // RIP is wherever the instruction sent it; registers are there
                 return;
             }
@@ -528,11 +624,113 @@ final class BlockEmitter {
             Label leave = code.newLabel();
             Label go = code.newLabel();
             code.aload(RT).invokevirtual(RUNTIME, "leave", LEAVE).ifne(leave);
-            code.aload(CPU_LOCAL).getfield(CPU, RIP, CD_long).lload(RIP0).loadConstant((long) s.end()).ladd().lcmp().ifeq(go);
+            code.aload(CPU_LOCAL).getfield(CPU, RIP, CD_long).lload(RIP0).loadConstant((long) end).ladd().lcmp().ifeq(go);
             code.labelBinding(leave);
             exit(retired);
             code.labelBinding(go);
-            ripKnown = s.end();
+            ripKnown = end;
+        }
+
+        /**
+         * An SSE2 form natively where JitSse's guard allows, else through the interpreter. Guards that need no
+         * operand come before a memory operand is read, so that a fallback then reads nothing; one that fails after
+         * the read hands the value over with the instruction, so memory is read once either way.
+         */
+        private void sse(Step.Sse s) {
+            Label fallback = code.newLabel();
+            Label fallbackWithOperand = code.newLabel();
+            Label done = code.newLabel();
+            boolean memory = s.address() != null;
+            boolean operandFallback = false;
+            int ripAtBranch = ripKnown;
+            switch (s.kind()) {
+                case LOAD_SCALAR -> {
+                    guard("enabled", fallback);
+                    setRip(s.start());
+                    code.aload(CPU_LOCAL).loadConstant(s.dst());
+                    code.aload(MMU_LOCAL);
+                    linearAddress(s.address(), s.end());
+                    code.invokevirtual(MMU, "read64", READ64);
+                    code.invokestatic(JIT_SSE, "loadScalar", SSE_LOAD);
+                }
+                case STORE_SCALAR -> {
+                    guard("enabled", fallback);
+                    setRip(s.start());
+                    code.aload(MMU_LOCAL);
+                    linearAddress(s.address(), s.end());
+                    code.aload(CPU_LOCAL).loadConstant(s.src()).invokestatic(JIT_SSE, "low", SSE_LOW);
+                    code.invokevirtual(MMU, "write64", WRITE64);
+                }
+                case MOVE_PACKED, MOVE_SCALAR, XOR_PACKED -> {
+                    String name = switch (s.kind()) {
+                        case MOVE_PACKED -> "movePacked";
+                        case MOVE_SCALAR -> "moveScalar";
+                        default -> "xorPacked";
+                    };
+                    code.aload(CPU_LOCAL).loadConstant(s.dst()).loadConstant(s.src())
+                            .invokestatic(JIT_SSE, name, SSE_MOVE).ifeq(fallback);
+                }
+                case CONVERT -> {
+                    code.aload(CPU_LOCAL).loadConstant(s.dst());
+                    readReg(s.src(), 8);
+                    if (s.size() == 4) {
+                        code.l2i().i2l();
+                    }
+                    code.invokestatic(JIT_SSE, "convert", SSE_WITH_VALUE).ifeq(fallback);
+                }
+                default -> { // ADD SUB MUL DIV COMPARE
+                    boolean compare = s.kind() == Step.SseKind.COMPARE;
+                    if (memory) {
+                        guard("enabled", fallback);
+                        if (!compare) {
+                            guard("inexactIsSilent", fallback);
+                        }
+                        setRip(s.start());
+                        code.aload(MMU_LOCAL);
+                        linearAddress(s.address(), s.end());
+                        code.invokevirtual(MMU, "read64", READ64).lstore(B);
+                    }
+                    code.aload(CPU_LOCAL);
+                    if (!compare) {
+                        code.loadConstant(switch (s.kind()) {
+                            case ADD -> 0x58;
+                            case SUB -> 0x5c;
+                            case MUL -> 0x59;
+                            default -> 0x5e;
+                        });
+                    }
+                    code.loadConstant(s.dst());
+                    if (memory) {
+                        code.lload(B);
+                    } else {
+                        code.aload(CPU_LOCAL).loadConstant(s.src()).invokestatic(JIT_SSE, "low", SSE_LOW);
+                    }
+                    code.invokestatic(JIT_SSE, compare ? "compare" : "arithmetic", compare ? SSE_WITH_VALUE : SSE_ARITHMETIC);
+                    operandFallback = memory;
+                    code.ifeq(operandFallback ? fallbackWithOperand : fallback);
+                }
+            }
+            int ripNative = ripKnown;
+            code.goto_(done);
+            if (operandFallback) {
+                code.labelBinding(fallbackWithOperand);
+                ripKnown = ripNative;
+                interpret(s.start(), s.end(), s.index(), false, true);
+                code.goto_(done);
+            }
+            code.labelBinding(fallback);
+            ripKnown = ripAtBranch;
+            interpret(s.start(), s.end(), s.index(), false, false);
+            code.labelBinding(done);
+            ripKnown = ripNative == s.end() ? ripNative : UNKNOWN;
+            if (memory) {
+                exitIfAsked(s.end()); // as after a load or store: RIP past the instruction
+            }
+        }
+
+        /** Jumps to {@code fallback} unless the JitSse guard {@code name}(cpu) holds. */
+        private void guard(String name, Label fallback) {
+            code.aload(CPU_LOCAL).invokestatic(JIT_SSE, name, SSE_ENABLED).ifeq(fallback);
         }
 
         private void branch(Step.Branch s) {
@@ -544,8 +742,7 @@ final class BlockEmitter {
             code.aload(CPU_LOCAL).loadConstant(s.cc()).invokestatic(FLAGS, "condition", CONDITION).ifeq(notTaken);
             taken(s.start(), s.end() + s.disp(), null);
             code.labelBinding(notTaken);
-            storeRip(s.end());
-            exit(retired);
+            fallThrough(s.end());
         }
 
         /**
@@ -562,11 +759,11 @@ final class BlockEmitter {
             Label taken = code.newLabel();
             conditionJump(s, taken);
             recordCompare(s);
-            storeRip(s.end());
-            exit(retired);
+            fallThrough(s.end());
             code.labelBinding(taken);
-            boolean loop = s.end() + s.disp() == 0;
-            if (!(loop && !flagsLiveAtEntry)) {
+            long target = s.end() + s.disp();
+            boolean inRegion = target == (int) target && sections.containsKey((int) target);
+            if (!(inRegion && !sectionFlagsLive.get((int) target))) {
                 recordCompare(s);
                 taken(s.branchAt(), s.end() + s.disp(), null);
             } else {
@@ -711,8 +908,7 @@ final class BlockEmitter {
             code.ifeq(notTaken);
             taken(s.branchAt(), s.end() + s.disp(), null);
             code.labelBinding(notTaken);
-            storeRip(s.end());
-            exit(retired);
+            fallThrough(s.end());
         }
 
         /**
@@ -721,24 +917,15 @@ final class BlockEmitter {
          * {@code beforeLeavingLoop}: what a loop that stops must still do (the flag record its back edge skipped).
          */
         private void taken(int at, long target, Runnable beforeLeavingLoop) {
-            if (target == 0) {
-                // A loop on the block itself. Its start is canonical (it was just fetched): no check needed.
-                code.aload(RT).dup().getfield(RUNTIME, RT_RETIRED, ConstantDescs.CD_int).loadConstant(blockCount).iadd()
-                        .putfield(RUNTIME, RT_RETIRED, ConstantDescs.CD_int);
-                storeRip(0);
-                Label stop = code.newLabel();
-                code.aload(RT).invokevirtual(RUNTIME, "backEdge", BACK_EDGE).ifeq(stop);
-                code.goto_(top);
-                code.labelBinding(stop);
-                if (beforeLeavingLoop != null) {
-                    beforeLeavingLoop.run();
-                }
-                exit(0);
+            if (target == (int) target && sections.containsKey((int) target)) {
+                // A block of the region (the entry block itself for a loop on it). Its start is on the entry's page,
+                // which was just fetched: canonical, no check needed.
+                regionJump((int) target, beforeLeavingLoop);
                 return;
             }
             storeRip(at); // a non-canonical target faults on the branch
             code.aload(RT).lload(RIP0).loadConstant(target).ladd().invokevirtual(RUNTIME, "jump", JUMP);
-            exit(retired);
+            chainExit(retired);
         }
 
         // ---- addresses ----

@@ -29,6 +29,16 @@ public final class JitCompiler implements AutoCloseable {
         /** Publishes the compiled block (an instance of the interpreter's {@code CompiledBlock}). */
         void install(Object compiled);
 
+        /** Makes the unit smaller (a region down to its entry block) after it came out too large; false if it cannot. */
+        default boolean shrink() {
+            return false;
+        }
+
+        /** Blocks the unit joins (1 but for a region). */
+        default int blocks() {
+            return 1;
+        }
+
         /** Drops the translation (budget reached, or it could not be compiled: then for good). */
         void evict(boolean forGood);
     }
@@ -41,6 +51,7 @@ public final class JitCompiler implements AutoCloseable {
     private final BlockingQueue<Unit> queue = new ArrayBlockingQueue<>(QUEUE);
     private final List<Unit> installed = new ArrayList<>();
     private final Thread thread;
+    private final AtomicLong regionBlocks = new AtomicLong();
     private final AtomicLong compiled = new AtomicLong(), bytecodeBytes = new AtomicLong(), flushes = new AtomicLong(),
             failures = new AtomicLong();
     private volatile boolean closed;
@@ -98,7 +109,15 @@ public final class JitCompiler implements AutoCloseable {
         Object instance;
         int size;
         try {
-            byte[] bytes = emitter.emit("JitBlock" + names++, unit.steps());
+            byte[] bytes;
+            try {
+                bytes = emitter.emit("JitBlock" + names++, unit.steps());
+            } catch (BlockEmitter.TooLarge e) {
+                if (!unit.shrink()) {
+                    throw e;
+                }
+                bytes = emitter.emit("JitBlock" + names++, unit.steps());
+            }
             size = bytes.length;
             Class<?> type = lookup.defineHiddenClassWithClassData(bytes, unit.classData(), true).lookupClass();
             instance = lookup.findConstructor(type, MethodType.methodType(void.class)).invoke();
@@ -127,17 +146,26 @@ public final class JitCompiler implements AutoCloseable {
         unit.install(instance);
         compiled.incrementAndGet();
         bytecodeBytes.addAndGet(size);
+        if (unit.blocks() > 1) {
+            regionBlocks.addAndGet(unit.blocks() - 1);
+        }
     }
 
     /** Blocks compiled, class-file bytes made, budget flushes and blocks that could not be compiled, so far. */
     public String statistics() {
-        return "compiled " + compiled.get() + " blocks (" + bytecodeBytes.get() + " class-file bytes), "
+        return "compiled " + compiled.get() + " blocks (" + bytecodeBytes.get() + " class-file bytes, "
+                + regionBlocks.get() + " more blocks joined into them as regions), "
                 + flushes.get() + " budget flushes, " + failures.get() + " not compilable";
     }
 
     /** Why the last block that could not be compiled could not (an emitter defect; tests require none), or null. */
     public Throwable lastFailure() {
         return lastFailure;
+    }
+
+    /** Blocks compiled into another block's translation (regions), beyond their entry blocks. */
+    public long regionBlocks() {
+        return regionBlocks.get();
     }
 
     public long compiledBlocks() {

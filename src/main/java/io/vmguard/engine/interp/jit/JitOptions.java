@@ -5,9 +5,10 @@ package io.vmguard.engine.interp.jit;
  * the first time it runs: the tests' setting). {@code budget}: compiled blocks kept at once; when it is reached every
  * translation is dropped (their hidden classes unload) and blocks get hot again.
  */
-public record JitOptions(boolean enabled, int threshold, int budget) {
-    /** System properties that override the defaults: {@code vmguard.jit} (on/off), threshold and budget. */
-    public static final String ENABLED = "vmguard.jit", THRESHOLD = "vmguard.jit.threshold", BUDGET = "vmguard.jit.budget";
+public record JitOptions(boolean enabled, int threshold, int budget, boolean regions) {
+    /** System properties that override the defaults: {@code vmguard.jit} (on/off), threshold, budget, regions (on/off). */
+    public static final String ENABLED = "vmguard.jit", THRESHOLD = "vmguard.jit.threshold", BUDGET = "vmguard.jit.budget",
+            REGIONS = "vmguard.jit.regions";
     public static final int DEFAULT_THRESHOLD = 100_000;
     public static final int DEFAULT_BUDGET = 20_000;
     public static final boolean DEFAULT_ENABLED = true;
@@ -19,6 +20,16 @@ public record JitOptions(boolean enabled, int threshold, int budget) {
         if (budget < 1 || budget > 1_000_000) {
             throw new IllegalArgumentException("JIT budget " + budget + " is outside 1..1000000");
         }
+    }
+
+    /** Regions as the system property says (default on). */
+    public JitOptions(boolean enabled, int threshold, int budget) {
+        this(enabled, threshold, budget, parseSwitch(System.getProperty(REGIONS), true));
+    }
+
+    /** The same, each block compiled alone (chained to its successors, never joined with them in one method). */
+    public JitOptions withoutRegions() {
+        return new JitOptions(enabled, threshold, budget, false);
     }
 
     public static JitOptions off() {

@@ -27,6 +27,7 @@ final class RuntimeSurface {
     static final ClassDesc FLAGS = ClassDesc.of(PACKAGE + ".cpu", "Flags");
     static final ClassDesc EXECUTOR = ClassDesc.of(PACKAGE + ".execute", "Executor");
     static final ClassDesc INSTRUCTION = ClassDesc.of(PACKAGE + ".decode", "Instruction");
+    static final ClassDesc JIT_SSE = ClassDesc.of(PACKAGE, "JitSse");
     static final ClassDesc LONG_ARRAY = CD_long.arrayType();
 
     /** {@code int CompiledBlock.run(JitRuntime)}: guest instructions retired by this entry (see JitRuntime). */
@@ -34,8 +35,9 @@ final class RuntimeSurface {
     static final MethodTypeDesc RUN_TYPE = MethodTypeDesc.of(CD_int, RUNTIME);
 
     // JitRuntime
-    static final String RT_CPU = "cpu", RT_MMU = "mmu", RT_RETIRED = "retired";
+    static final String RT_CPU = "cpu", RT_MMU = "mmu", RT_RETIRED = "retired", RT_CHAIN = "chain";
     static final MethodTypeDesc EXECUTE = MethodTypeDesc.of(CD_void, INSTRUCTION);
+    static final MethodTypeDesc EXECUTE_WITH_OPERAND = MethodTypeDesc.of(CD_void, INSTRUCTION, CD_long);
     static final MethodTypeDesc LEAVE = MethodTypeDesc.of(CD_boolean);
     static final MethodTypeDesc JUMP = MethodTypeDesc.of(CD_void, CD_long);
     static final MethodTypeDesc BACK_EDGE = MethodTypeDesc.of(CD_boolean);
@@ -50,6 +52,14 @@ final class RuntimeSurface {
     static final MethodTypeDesc IMUL = MethodTypeDesc.of(CD_long, CPU, CD_long, CD_long, CD_int);
     static final MethodTypeDesc CONDITION = MethodTypeDesc.of(CD_boolean, CPU, CD_int);
     static final MethodTypeDesc STACK_ADDRESS = MethodTypeDesc.of(CD_long, CD_long, CD_int);
+
+    // JitSse (static): the native SSE2 forms and their guards
+    static final MethodTypeDesc SSE_ENABLED = MethodTypeDesc.of(CD_boolean, CPU);
+    static final MethodTypeDesc SSE_ARITHMETIC = MethodTypeDesc.of(CD_boolean, CPU, CD_int, CD_int, CD_long);
+    static final MethodTypeDesc SSE_WITH_VALUE = MethodTypeDesc.of(CD_boolean, CPU, CD_int, CD_long);
+    static final MethodTypeDesc SSE_MOVE = MethodTypeDesc.of(CD_boolean, CPU, CD_int, CD_int);
+    static final MethodTypeDesc SSE_LOAD = MethodTypeDesc.of(CD_void, CPU, CD_int, CD_long);
+    static final MethodTypeDesc SSE_LOW = MethodTypeDesc.of(CD_long, CPU, CD_int);
 
     // Mmu (the TLB fast path; misses, MMIO and pages that see writes take its slow path)
     static final MethodTypeDesc READ64 = MethodTypeDesc.of(CD_long, CD_long);

@@ -91,6 +91,33 @@ public sealed interface Step {
     }
 
     /**
+     * Where another block of the same region starts ({@code start} from the entry block's start, possibly negative):
+     * the steps that follow, up to the next label, are that block's. Branches to it stay inside the method.
+     */
+    record Label(int start) implements Step {
+        @Override
+        public int end() {
+            return start;
+        }
+
+        @Override
+        public int count() {
+            return 0;
+        }
+    }
+
+    /** The SSE2 forms the emitter tries natively (see the interpreter's JitSse for when they apply). */
+    enum SseKind { MOVE_PACKED, MOVE_SCALAR, LOAD_SCALAR, STORE_SCALAR, XOR_PACKED, ADD, SUB, MUL, DIV, COMPARE, CONVERT }
+
+    /**
+     * An SSE instruction done natively when the interpreter's guard allows, else handed to the interpreter as
+     * instruction {@code index} of the block: XMM {@code dst} and XMM {@code src} (a general register for CONVERT,
+     * from {@code size} bytes), or the m64 at {@code address} (null for register forms). COMPARE compares XMM
+     * {@code dst} with the source; STORE_SCALAR stores XMM {@code src}.
+     */
+    record Sse(int start, int end, SseKind kind, int dst, int src, Address address, int size, int index) implements Step {}
+
+    /**
      * The interpreter runs instruction {@code index} of the block (its class data) exactly as it would in its own
      * loop. {@code last}: the block's final instruction, which may transfer control.
      */
