@@ -1,6 +1,7 @@
 package io.vmguard.seal;
 
 import io.vmguard.memory.MemoryBackend;
+import io.vmguard.snapshot.Phases;
 import io.vmguard.sys.Libc;
 import io.vmguard.sys.NativeException;
 import io.vmguard.sys.Userfaultfd;
@@ -47,6 +48,15 @@ public final class PostCopyHelper implements AutoCloseable {
 
     /** Starts a helper for sealed memory file {@code file}. */
     public static PostCopyHelper spawn(Path file) throws NativeException {
+        long started = System.nanoTime();
+        try {
+            return spawnNow(file);
+        } finally {
+            Phases.since("restore.helper_spawn", started);
+        }
+    }
+
+    private static PostCopyHelper spawnNow(Path file) throws NativeException {
         Userfaultfd uffd = Userfaultfd.create();
         int fileFd = -1;
         int[] pair = null;

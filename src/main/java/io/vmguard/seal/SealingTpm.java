@@ -1,5 +1,6 @@
 package io.vmguard.seal;
 
+import io.vmguard.snapshot.Phases;
 import io.vmguard.tpm.SessionCrypto;
 import io.vmguard.tpm.Swtpm;
 import io.vmguard.tpm.TpmCodec;
@@ -86,7 +87,9 @@ public final class SealingTpm {
     public SealedKey seal(byte[] key) throws SealException {
         try (Powered powered = power()) {
             Swtpm tpm = powered.swtpm();
+            long t0 = System.nanoTime();
             byte[] primary = call(tpm, TpmCodec.createStorageRoot(), "TPM2_CreatePrimary");
+            Phases.since("tpm.storage_key", t0);
             int root = TpmCodec.handle(primary);
             try {
                 byte[] parameters = pcrs == 0 ? TpmCodec.createSealedParameters(key, authValue)
@@ -112,6 +115,7 @@ public final class SealingTpm {
      * the socket in clear. Returns the response, its session HMAC checked.
      */
     private byte[] createInSaltedSession(Swtpm tpm, int root, byte[] primary, byte[] parameters) throws IOException, TpmException {
+        long t0 = System.nanoTime();
         SecureRandom random = new SecureRandom();
         byte[] nonceCaller = new byte[32];
         random.nextBytes(nonceCaller);
@@ -125,6 +129,8 @@ public final class SealingTpm {
             byte[] nonceTpm = TpmCodec.sessionNonce(started);
             sessionKey = SessionCrypto.sessionKey(salt.seed(), nonceTpm, nonceCaller);
             java.util.Arrays.fill(salt.seed(), (byte) 0);
+            Phases.since("tpm.session", t0);
+            long t1 = System.nanoTime();
             random.nextBytes(nonceCaller);
             // The first parameter's bytes after its size, encrypted with the caller's nonce the newer one.
             int sensitiveSize = Short.toUnsignedInt(java.nio.ByteBuffer.wrap(parameters).getShort(0));
@@ -151,6 +157,7 @@ public final class SealingTpm {
             if (!java.security.MessageDigest.isEqual(expected, answer.hmac())) {
                 throw new TpmException("the answer to TPM2_Create fails the session's HMAC (not from the TPM the session was salted for)");
             }
+            Phases.since("tpm.create", t1);
             return response;
         } finally {
             if (sessionKey != null) {
@@ -164,10 +171,14 @@ public final class SealingTpm {
     public byte[] unseal(SealedKey sealed) throws SealException {
         try (Powered powered = power()) {
             Swtpm tpm = powered.swtpm();
+            long t0 = System.nanoTime();
             byte[] primary = call(tpm, TpmCodec.createStorageRoot(), "TPM2_CreatePrimary");
+            Phases.since("tpm.storage_key", t0);
             int root = TpmCodec.handle(primary);
             try {
+                long t1 = System.nanoTime();
                 byte[] loaded = execute(tpm, TpmCodec.load(root, sealed.privatePart(), sealed.publicPart()));
+                Phases.since("tpm.load", t1);
                 if (TpmCodec.responseCode(loaded) != TpmCodec.RC_SUCCESS) {
                     throw new SealException("the data key was sealed by another TPM than the one in " + stateDirectory
                             + " (or its sealed parts were modified): TPM2_Load answered 0x" + Integer.toHexString(TpmCodec.responseCode(loaded)));
@@ -195,6 +206,7 @@ public final class SealingTpm {
      */
     private byte[] unsealInSaltedSession(Swtpm tpm, int root, List<byte[]> rootPoint, int object, SealedKey sealed)
             throws IOException, TpmException, SealException {
+        long t0 = System.nanoTime();
         SecureRandom random = new SecureRandom();
         byte[] nonceCaller = new byte[32];
         random.nextBytes(nonceCaller);
@@ -207,6 +219,8 @@ public final class SealingTpm {
             byte[] nonceTpm = TpmCodec.sessionNonce(started);
             byte[] sessionKey = SessionCrypto.sessionKey(salt.seed(), nonceTpm, nonceCaller);
             java.util.Arrays.fill(salt.seed(), (byte) 0);
+            Phases.since("tpm.session", t0);
+            long t1 = System.nanoTime();
             if (sealed.pcrs() != 0) {
                 call(tpm, TpmCodec.policyPcr(session, sealed.pcrs()), "TPM2_PolicyPCR");
                 call(tpm, TpmCodec.policyAuthValue(session), "TPM2_PolicyAuthValue");
@@ -240,6 +254,7 @@ public final class SealingTpm {
             if (key.length != KEY_BYTES) {
                 throw new SealException("the unsealed data key has " + key.length + " bytes, not " + KEY_BYTES);
             }
+            Phases.since("tpm.unseal", t1);
             return key;
         } finally {
             if (sessionValue != null) {
@@ -265,17 +280,22 @@ public final class SealingTpm {
     private record Powered(Swtpm swtpm) implements AutoCloseable {
         @Override
         public void close() {
+            long t0 = System.nanoTime();
             try {
                 swtpm.execute(TpmCodec.shutdownState());
             } catch (IOException e) {
                 // swtpm is gone: the next power-on starts with TPM2_Startup(CLEAR)
             }
             swtpm.close();
+            Phases.since("tpm.stop", t0);
         }
     }
 
     private Powered power() throws TpmException, IOException {
+        long t0 = System.nanoTime();
         Swtpm tpm = Swtpm.start(stateDirectory);
+        Phases.since("tpm.start", t0);
+        long t1 = System.nanoTime();
         try {
             tpm.powerOn();
             // A resume keeps PCRs 0-15 as the last use left them; without a saved state (first use, a crash) a reset.
@@ -286,6 +306,7 @@ public final class SealingTpm {
             if (code != TpmCodec.RC_SUCCESS) {
                 throw new TpmException("TPM2_Startup answered 0x" + Integer.toHexString(code));
             }
+            Phases.since("tpm.startup", t1);
             return new Powered(tpm);
         } catch (TpmException | IOException e) {
             tpm.close();
