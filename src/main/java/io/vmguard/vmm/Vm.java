@@ -232,9 +232,13 @@ public final class Vm implements AutoCloseable {
 
     private static Vm restoreRecorded(Path statePath, Path memoryPath, Engine engine, RestoreOptions options, VmEvents events,
                                       GuestProtection protection) throws VmException {
-        // A lazy restore's decrypting helper starts now: its JVM comes up while the owner's TPM unseals the key.
-        Optional<PostCopyHelper> helper = protection.seal().isPresent() && SealedMemoryImage.isSealed(memoryPath)
-                ? SealedMemoryImage.prestart(memoryPath, protection.memoryBackend()) : Optional.empty();
+        // The owner's swtpm and a lazy restore's decrypting helper start now: swtpm comes up while the helper
+        // is spawned, and the helper's JVM while the owner's TPM unseals the key.
+        boolean sealed = protection.seal().isPresent() && SealedMemoryImage.isSealed(memoryPath);
+        if (sealed) {
+            protection.seal().get().prestart();
+        }
+        Optional<PostCopyHelper> helper = sealed ? SealedMemoryImage.prestart(memoryPath, protection.memoryBackend()) : Optional.empty();
         SnapshotFile.Loaded loaded;
         VmConfig config;
         GuestMemory memory;
@@ -266,6 +270,7 @@ public final class Vm implements AutoCloseable {
             Phases.since("restore.memory", memoryStarted);
         } finally {
             helper.ifPresent(PostCopyHelper::close); // unless a lazy restore took it over
+            protection.seal().ifPresent(SealingTpm::dropPrestarted); // unless the unseal took it
         }
         long devicesStarted = System.nanoTime();
         MachineParts parts = MachineParts.assemble(config, engine, memory, events, pci -> {});
@@ -481,6 +486,7 @@ public final class Vm implements AutoCloseable {
             throw new VmException("a snapshot needs a paused VM (it is " + state.apiName() + ")");
         }
         long started = System.nanoTime();
+        sealing.ifPresent(SealingTpm::prestart); // swtpm comes up while the devices save their state
         UUID id = UUID.randomUUID();
         StateWriter root = SnapshotFile.begin(id, parts.engineName(), parts.config(), parts.memory());
         long written;
@@ -497,6 +503,8 @@ public final class Vm implements AutoCloseable {
             throw new VmException("cannot snapshot: " + e.getMessage(), e);
         } catch (IOException e) {
             throw new VmException("cannot write snapshot: " + e.getMessage(), e);
+        } finally {
+            sealing.ifPresent(SealingTpm::dropPrestarted); // unless the seal took it
         }
         SnapshotSummary summary = new SnapshotSummary(statePath, memoryPath, parts.memory().totalSize(), written,
                 Duration.ofNanos(System.nanoTime() - started));
