@@ -51,17 +51,25 @@ public final class SealedMemoryImage {
     private SealedMemoryImage() {}
 
     /**
-     * Loads JCA's AES-GCM and runs it over a few chunks, so a server's first sealed snapshot or up-front
-     * restore does not start in the interpreter. Never throws.
+     * Links libcrypto's AES-GCM (its downcalls are bound on first use) and loads JCA's (the fallback, and the
+     * state file's cipher), running each over a few chunks, so a server's first sealed snapshot or restore does
+     * not pay for it. Never throws.
      */
     public static void warmUp() {
-        try {
-            ChunkCipher cipher = new ChunkCipher(new byte[SealingTpm.KEY_BYTES], new byte[32]);
+        try (Arena arena = Arena.ofConfined()) {
+            byte[] key = new byte[SealingTpm.KEY_BYTES];
+            ChunkCipher cipher = new ChunkCipher(key, new byte[32]);
             byte[] plain = new byte[CHUNK];
             byte[] sealed = new byte[SLOT];
-            for (int i = 0; i < 16; i++) {
-                cipher.encrypt(i, plain, CHUNK, sealed);
-                cipher.decrypt(i, sealed, CHUNK, plain);
+            MemorySegment nativePlain = arena.allocate(CHUNK);
+            MemorySegment nativeSealed = arena.allocate(SLOT);
+            try (SegmentCipher segments = SegmentCipher.open(key, new byte[32])) {
+                for (int i = 0; i < 16; i++) {
+                    cipher.encrypt(i, plain, CHUNK, sealed);
+                    cipher.decrypt(i, sealed, CHUNK, plain);
+                    segments.encrypt(i, nativePlain, CHUNK, nativeSealed);
+                    segments.decrypt(i, nativeSealed, CHUNK, nativePlain);
+                }
             }
         } catch (RuntimeException e) {
             // Only time is lost.
