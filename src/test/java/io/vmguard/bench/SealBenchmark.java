@@ -28,10 +28,13 @@ import java.util.UUID;
  * What sealing costs a snapshot (run by scripts/bench-seal): guest RAM of each size, every page written (a
  * guest that used all its memory, the worst case for both), saved and restored plain ({@link MemoryImage}:
  * zero pages as holes; restore maps the file, and the guest then touches every page) and sealed
- * ({@link SealedMemoryImage}: AES-256-GCM per 64 KiB chunk; restore decrypts up front, or lazily: running at
- * once, chunks filled on first touch and in the background by a helper process), rounds alternated,
- * medians. The data key's seal and unseal by the owner's swtpm (a process start, CreatePrimary, Create or
- * Load + Unseal) are measured on their own: they cost the same at every size.
+ * ({@link SealedMemoryImage}: AES-256-GCM per 64 KiB chunk; saved with libcrypto on every core, on one thread,
+ * and with JCA on one thread as before; restored up front, or lazily: running at once, chunks filled on first
+ * touch and in the background by a helper process), rounds alternated, medians, each with this JVM's CPU time
+ * beside its wall-clock time and its phases ({@link Phases}: scan, encrypt, write, fsync; authenticate, decrypt;
+ * the helper's spawn). The data key's seal and unseal by the owner's swtpm are measured on their own, phase by
+ * phase (swtpm start, TPM2_Startup, the storage key, the salted session, Create or Load + Unseal, shutdown):
+ * they cost the same at every size.
  * Usage: {@code SealBenchmark WORK_DIR [SIZES_MIB] [ROUNDS]}, e.g. {@code /tmp/x 256,2048 3}; prints one JSON object.
  */
 public final class SealBenchmark {
@@ -102,11 +105,13 @@ public final class SealBenchmark {
                 SealedMemoryImage.write(memory, sealed, id, key, sealedKey); // the file the restores read
 
                 long t3 = System.nanoTime();
+                long cpu3 = processCpuNanos();
                 try (GuestMemory restored = MemoryImage.map(plain, layout, id)) {
                     add(times, "plain_running", t3);
                     touchAll(restored);
                     add(times, "restore_plain", t3);
                 }
+                times.computeIfAbsent("restore_plain_cpu", k -> new ArrayList<>()).add((processCpuNanos() - cpu3) / 1e9);
                 timed(times, phases, "restore_sealed_up_front", () -> {
                     try (GuestMemory restored = SealedMemoryImage.read(sealed, layout, id, key, MemoryBackend.ANONYMOUS, RestoreMode.UP_FRONT)) {
                         return touchAll(restored);
@@ -150,6 +155,10 @@ public final class SealBenchmark {
         row.put("save_sealed_with_key_seal_seconds", median(times.get("save_sealed")) + keySeal);
         row.put("save_overhead_percent", 100 * (median(times.get("save_sealed")) + keySeal - savePlain) / savePlain);
         row.put("save_jca_1_thread_overhead_percent", 100 * (median(times.get("save_sealed_jca_1_thread")) + keySeal - savePlain) / savePlain);
+        row.put("save_cpu_overhead_percent", 100 * (median(times.get("save_sealed_cpu")) - median(times.get("save_plain_cpu")))
+                / median(times.get("save_plain_cpu")));
+        row.put("restore_up_front_cpu_overhead_percent", 100 * (median(times.get("restore_sealed_up_front_cpu"))
+                - median(times.get("restore_plain_cpu"))) / median(times.get("restore_plain_cpu")));
         row.put("restore_up_front_overhead_percent",
                 100 * (median(times.get("restore_sealed_up_front")) + keyUnseal - restorePlain) / restorePlain);
         row.put("lazy_running_with_key_unseal_seconds", median(times.get("lazy_running")) + keyUnseal);
@@ -167,12 +176,23 @@ public final class SealBenchmark {
     private static void timed(Map<String, List<Double>> times, Map<String, List<Map<String, Double>>> phases, String name,
                               java.util.concurrent.Callable<?> work) throws Exception {
         Phases recorder = new Phases();
+        long cpu0 = processCpuNanos();
         long t0 = System.nanoTime();
         try (Phases.Binding recording = recorder.record()) {
             work.call();
         }
         add(times, name, t0);
+        times.computeIfAbsent(name + "_cpu", k -> new ArrayList<>()).add((processCpuNanos() - cpu0) / 1e9);
         phases.computeIfAbsent(name, k -> new ArrayList<>()).add(recorder.seconds());
+    }
+
+    /**
+     * This JVM's CPU time (all threads): on a host whose other jobs take most of the cores, wall-clock time
+     * measures the neighbours as much as the work, CPU time mostly the work (not the helper process's).
+     */
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 
     private static void add(Map<String, List<Double>> times, String name, long startedNanos) {
