@@ -83,8 +83,12 @@ public final class ServeCommand implements Callable<Integer> {
                 throw new CliException(e.getMessage());
             }
             server.warmUp(engine);
-            // A snapshot, restore or sealed dump through the API then finds the owner's swtpm started already.
-            guarded.seal().ifPresent(io.vmguard.seal.SealingTpm::keepStandby);
+            // A snapshot, restore or sealed dump through the API then finds the owner's swtpm started already,
+            // and a lazy sealed restore its decrypting helper.
+            guarded.seal().ifPresent(owner -> {
+                owner.keepStandby();
+                io.vmguard.seal.SealedMemoryImage.keepHelperOnStandby(guarded.memoryBackend());
+            });
             CountDownLatch finished = new CountDownLatch(1);
             Thread onSignal = new Thread(() -> {
                 instance.stop("vmguard was terminated by a signal");

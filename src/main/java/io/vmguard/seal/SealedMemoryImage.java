@@ -200,6 +200,16 @@ public final class SealedMemoryImage {
     }
 
     /**
+     * Keeps a decrypting helper started ahead of the next lazy restore into {@code backend} memory (a server),
+     * where restores here are lazy and can be ({@link PostCopyHelper#keepStandby}).
+     */
+    public static void keepHelperOnStandby(MemoryBackend backend) {
+        if (RestoreMode.configured() == RestoreMode.LAZY && PostCopyHelper.unavailableFor(backend) == null) {
+            PostCopyHelper.keepStandby();
+        }
+    }
+
+    /**
      * Starts the decrypting helper of a lazy restore of {@code file} ahead of time, so its JVM starts while
      * the caller unseals the key and reads the state file; empty when restores here decrypt up front
      * ({@link RestoreMode}) or lazy ones cannot work (said once on stderr). Pass it to
