@@ -126,8 +126,8 @@ public final class SealingTpm {
         }
     }
 
-    /** Stops the swtpm on standby, if there is one (it was never powered on: nothing to save). */
-    void closeStandby() {
+    /** Stops keeping a swtpm on standby and stops the one waiting, if any (never powered on: nothing to save). */
+    public void closeStandby() {
         keepStandby = false;
         Swtpm tpm = takeStandby();
         if (tpm != null) {
