@@ -58,7 +58,11 @@ public final class PostCopyHelper implements AutoCloseable {
         startStandby();
     }
 
-    private static void startStandby() {
+    /**
+     * Starts the next standby helper, when a server keeps one: called once a lazy restore's fill has ended, not
+     * when its helper is taken, so the next JVM's start does not take a core from the restore it would slow.
+     */
+    static void startStandby() {
         if (!keepStandby || STANDBY.get() != null || unavailableFor(MemoryBackend.ANONYMOUS) != null) {
             return;
         }
@@ -89,17 +93,17 @@ public final class PostCopyHelper implements AutoCloseable {
         return helper == null ? -1 : helper.pid;
     }
 
-    /** The standby helper for {@code file}, if one is started and still alive; the next one starts behind it. */
+    /** The standby helper for {@code file}, if one is started and still alive (the next one starts after its fill). */
     private static PostCopyHelper takeStandby(Path file) {
         PostCopyHelper helper = STANDBY.getAndSet(null);
         if (helper == null) {
             return null;
         }
-        startStandby();
         if (Libc.waitpid(helper.pid, Libc.WNOHANG) != -1) { // it ended (or was killed) while it waited
             helper.closed = true;
             Libc.close(helper.socket);
             helper.uffd.close();
+            startStandby();
             return null;
         }
         helper.file = file;

@@ -162,6 +162,7 @@ public final class PostCopyRestore implements LazyFill {
                         ended.countDown();
                         Libc.close(helper.socket); // tells the helper to end
                         Libc.waitpid(helper.pid, 0);
+                        PostCopyHelper.startStandby();
                         return;
                     }
                     if (text.startsWith("failed ")) {
@@ -177,6 +178,7 @@ public final class PostCopyRestore implements LazyFill {
         release();
         ended.countDown();
         Libc.close(helper.socket);
+        PostCopyHelper.startStandby();
     }
 
     private void fail(String reason) {
