@@ -221,7 +221,7 @@ public final class Vm implements AutoCloseable {
         Phases phases = new Phases();
         long started = System.nanoTime();
         Vm vm;
-        try (Phases.Binding recording = phases.record()) {
+        try (Phases.Binding _ = phases.record()) {
             vm = restoreRecorded(statePath, memoryPath, engine, options, events, protection);
         }
         phases.add("restore.total_to_running", System.nanoTime() - started);
@@ -491,7 +491,7 @@ public final class Vm implements AutoCloseable {
         StateWriter root = SnapshotFile.begin(id, parts.engineName(), parts.config(), parts.memory());
         long written;
         Phases phases = new Phases();
-        try (Phases.Binding recording = phases.record()) {
+        try (Phases.Binding _ = phases.record()) {
             parts.saveState(root);
             if (tpm != null) {
                 tpm.saveState(root.child("tpm"));

@@ -53,11 +53,11 @@ public final class SealBenchmark {
         for (int i = 0; i < rounds; i++) {
             Phases sealing = new Phases(), unsealing = new Phases();
             long t0 = System.nanoTime();
-            try (Phases.Binding recording = sealing.record()) {
+            try (Phases.Binding _ = sealing.record()) {
                 sealedKey = owner.seal(key);
             }
             long t1 = System.nanoTime();
-            try (Phases.Binding recording = unsealing.record()) {
+            try (Phases.Binding _ = unsealing.record()) {
                 owner.unseal(sealedKey);
             }
             sealTimes.add((t1 - t0) / 1e9);
@@ -81,13 +81,13 @@ public final class SealBenchmark {
             Phases sealing = new Phases(), unsealing = new Phases();
             Thread.sleep(1000);
             long t0 = System.nanoTime();
-            try (Phases.Binding recording = sealing.record()) {
+            try (Phases.Binding _ = sealing.record()) {
                 sealedKey = owner.seal(key);
             }
             standbySeal.add((System.nanoTime() - t0) / 1e9);
             Thread.sleep(1000);
             long t1 = System.nanoTime();
-            try (Phases.Binding recording = unsealing.record()) {
+            try (Phases.Binding _ = unsealing.record()) {
                 owner.unseal(sealedKey);
             }
             standbyUnseal.add((System.nanoTime() - t1) / 1e9);
@@ -151,7 +151,7 @@ public final class SealBenchmark {
                 // helper has filled every chunk.
                 Phases lazy = new Phases();
                 long t6 = System.nanoTime();
-                try (Phases.Binding recording = lazy.record();
+                try (Phases.Binding _ = lazy.record();
                      GuestMemory restored = SealedMemoryImage.read(sealed, layout, id, key, MemoryBackend.ANONYMOUS, RestoreMode.LAZY)) {
                     add(times, "lazy_running", t6);
                     restored.regions().getFirst().backing().get(ValueLayout.JAVA_BYTE, 0);
@@ -206,7 +206,7 @@ public final class SealBenchmark {
         Phases recorder = new Phases();
         long cpu0 = processCpuNanos();
         long t0 = System.nanoTime();
-        try (Phases.Binding recording = recorder.record()) {
+        try (Phases.Binding _ = recorder.record()) {
             work.call();
         }
         add(times, name, t0);

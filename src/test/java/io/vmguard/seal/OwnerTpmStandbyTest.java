@@ -56,7 +56,7 @@ class OwnerTpmStandbyTest {
         new SecureRandom().nextBytes(key);
         Phases sealing = new Phases();
         SealedKey sealed;
-        try (Phases.Binding recording = sealing.record()) {
+        try (Phases.Binding _ = sealing.record()) {
             sealed = owner.seal(key);
         }
         assertTrue(sealing.seconds().containsKey("tpm.startup"), sealing.seconds().toString());
