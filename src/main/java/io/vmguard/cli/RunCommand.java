@@ -165,6 +165,15 @@ public final class RunCommand implements Callable<Integer> {
         }
         Instance instance = Instance.serving(new Instance.Launch(vmEvents.id, engine, vm.config().serial(), setup.events(),
                 io.vmguard.vmm.IntrospectionSettings.defaults(), io.vmguard.vmm.AntivirusSettings.off(), guestProtection), vm);
+        // A sealed snapshot or dump may be asked for at any time: the owner's swtpm waits on standby, and the
+        // sealing crypto (the session's ECDH, AES-GCM) is warmed in the background rather than in the request.
+        guestProtection.seal().ifPresent(owner -> {
+            owner.keepStandby();
+            Thread.ofPlatform().name("seal-warm-up").daemon().priority(Thread.MIN_PRIORITY).start(() -> {
+                io.vmguard.tpm.SessionCrypto.warmUp();
+                io.vmguard.seal.SealedMemoryImage.warmUp();
+            });
+        });
         try {
             return ApiServer.start(endpoints, new ApiContext(instance, setup.hub(), setup.events()));
         } catch (IOException e) {

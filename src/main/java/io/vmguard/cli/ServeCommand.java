@@ -80,8 +80,9 @@ public final class ServeCommand implements Callable<Integer> {
             throw new CliException("unknown engine '" + engine + "' (choose one of " + String.join(", ", Engines.NAMES) + ")");
         }
         try (VmEventsSetup setup = vmEvents.open()) {
+            io.vmguard.vmm.GuestProtection guarded = protection.protection();
             Instance instance = Instance.configurable(new Instance.Launch(vmEvents.id, engine, serialTarget, setup.events(),
-                    vmi.settings(), av.settings(), protection.protection()));
+                    vmi.settings(), av.settings(), guarded));
             ApiServer server;
             try {
                 server = ApiServer.start(endpoints, new ApiContext(instance, setup.hub(), setup.events()));
@@ -89,6 +90,12 @@ public final class ServeCommand implements Callable<Integer> {
                 throw new CliException(e.getMessage());
             }
             server.warmUp(engine);
+            // A snapshot, restore or sealed dump through the API then finds the owner's swtpm started already,
+            // and a lazy sealed restore its decrypting helper.
+            guarded.seal().ifPresent(owner -> {
+                owner.keepStandby();
+                io.vmguard.seal.SealedMemoryImage.keepHelperOnStandby(guarded.memoryBackend());
+            });
             CountDownLatch finished = new CountDownLatch(1);
             Thread onSignal = new Thread(() -> {
                 instance.stop("vmguard was terminated by a signal");

@@ -1,5 +1,6 @@
 package io.vmguard.memory;
 
+import io.vmguard.snapshot.Phases;
 import io.vmguard.snapshot.SnapshotException;
 import io.vmguard.sys.Libc;
 import io.vmguard.sys.NativeException;
@@ -68,6 +69,7 @@ public final class MemoryImage {
         long written = 0;
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
+            long t0 = System.nanoTime();
             channel.write(header(id, layout), 0);
             List<MemoryRegion> regions = memory.regions();
             try (TouchedPages touched = memory.anonymous() ? TouchedPages.open(CHUNK / TouchedPages.PAGE) : null) {
@@ -79,7 +81,10 @@ public final class MemoryImage {
             try (RandomAccessFile sized = new RandomAccessFile(file.toFile(), "rw")) {
                 sized.setLength(fileSize(layout));
             }
+            Phases.since("save.write", t0);
+            long t1 = System.nanoTime();
             channel.force(true);
+            Phases.since("save.fsync", t1);
         }
         return written;
     }

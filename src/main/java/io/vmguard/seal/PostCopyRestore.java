@@ -87,6 +87,11 @@ public final class PostCopyRestore implements LazyFill {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         DataOutputStream out = new DataOutputStream(bytes);
         out.writeUTF(helper.file.toString());
+        out.writeBoolean(helper.opensByName);
+        if (helper.opensByName) { // which file the helper must find under that name: the one authenticated here
+            out.writeLong(((Number) java.nio.file.Files.getAttribute(helper.file, "unix:dev")).longValue());
+            out.writeLong(((Number) java.nio.file.Files.getAttribute(helper.file, "unix:ino")).longValue());
+        }
         out.writeInt(opened.headerDigest().length);
         out.write(opened.headerDigest());
         out.writeLong(opened.dataStart());
@@ -157,6 +162,7 @@ public final class PostCopyRestore implements LazyFill {
                         ended.countDown();
                         Libc.close(helper.socket); // tells the helper to end
                         Libc.waitpid(helper.pid, 0);
+                        PostCopyHelper.startStandby();
                         return;
                     }
                     if (text.startsWith("failed ")) {
@@ -172,6 +178,7 @@ public final class PostCopyRestore implements LazyFill {
         release();
         ended.countDown();
         Libc.close(helper.socket);
+        PostCopyHelper.startStandby();
     }
 
     private void fail(String reason) {
@@ -229,6 +236,11 @@ public final class PostCopyRestore implements LazyFill {
         if (already != null) {
             action.accept(already);
         }
+    }
+
+    /** The helper process's pid. */
+    int helperPid() {
+        return helper.pid;
     }
 
     /** Nanoseconds from the hand-over until guest memory was complete, or -1 while it is not. */

@@ -22,7 +22,9 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The helper process of a lazy sealed restore ({@link PostCopyHelper} starts it): descriptor 3 is its
- * socket to the VMM, 4 the VMM's userfaultfd, 5 the sealed memory file as the VMM opened it. It waits for
+ * socket to the VMM, 4 the VMM's userfaultfd, 5 the sealed memory file as the VMM opened it (for a helper
+ * started on standby, /dev/null: it opens the file by the name its work gives, and goes on only if that is
+ * the device and inode the VMM authenticated). It waits for
  * its work (the file's authenticated header digest and chunk table, the data key, where each region lives
  * in the VMM), then answers faults on one thread while another decrypts every chunk in order. Each chunk
  * is filled exactly once, whole, by whichever thread claims it first, and is authenticated before any of
@@ -33,7 +35,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class PostCopyServer {
     private static final int SOCKET = 3;
     private static final int UFFD = 4;
-    private static final Path FILE = Path.of("/proc/self/fd/5");
+    private static final Path INHERITED_FILE = Path.of("/proc/self/fd/5");
     private static final int MAX_PLAN = 1 << 20; // the chunk table of 64 GiB of RAM is 128 KiB
     private static final int MAX_REGIONS = 8;
     private static final int PENDING = 0, CLAIMED = 1, FILLED = 2;
@@ -44,8 +46,11 @@ public final class PostCopyServer {
     private final AtomicLong holes = new AtomicLong();
     private final Userfaultfd uffd = Userfaultfd.adopt(UFFD);
 
-    /** The work: the file's name (for messages), its authenticated layout, the key, and where its chunks go. */
-    private record Plan(String name, SealedMemoryImage.Opened sealed, byte[] key, List<Region> regions) {
+    /**
+     * The work: the file's name, where to read it (the inherited descriptor, or the file opened by name and
+     * checked), its authenticated layout, the key, and where its chunks go.
+     */
+    private record Plan(String name, Path file, SealedMemoryImage.Opened sealed, byte[] key, List<Region> regions) {
         String what() {
             return "sealed memory file " + name;
         }
@@ -92,7 +97,7 @@ public final class PostCopyServer {
 
     /** Answers each missing-page fault with its whole chunk, decrypted, or zeros for a hole. */
     private void answerFaults() {
-        try (Arena arena = Arena.ofConfined(); FileChannel channel = FileChannel.open(FILE, StandardOpenOption.READ)) {
+        try (Arena arena = Arena.ofConfined(); FileChannel channel = FileChannel.open(plan.file(), StandardOpenOption.READ)) {
             Userfaultfd.Answerer answerer = uffd.answerer(arena);
             Filler filler = new Filler(arena, channel);
             while (true) {
@@ -132,7 +137,7 @@ public final class PostCopyServer {
     /** Fills every present chunk not yet claimed, in order; returns how many it filled. */
     private long fillInOrder() {
         long filled = 0;
-        try (Arena arena = Arena.ofConfined(); FileChannel channel = FileChannel.open(FILE, StandardOpenOption.READ)) {
+        try (Arena arena = Arena.ofConfined(); FileChannel channel = FileChannel.open(plan.file(), StandardOpenOption.READ)) {
             Userfaultfd.Answerer answerer = uffd.answerer(arena);
             Filler filler = new Filler(arena, channel);
             BitSet present = plan.sealed().present();
@@ -241,6 +246,7 @@ public final class PostCopyServer {
         try {
             DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes));
             String name = in.readUTF();
+            Path file = in.readBoolean() ? openedByName(name, in.readLong(), in.readLong()) : INHERITED_FILE;
             byte[] headerDigest = in.readNBytes(in.readInt());
             long dataStart = in.readLong();
             long chunks = in.readLong();
@@ -264,10 +270,30 @@ public final class PostCopyServer {
             if (chunk != chunks || key.length != SealingTpm.KEY_BYTES) {
                 throw new IOException("regions of " + chunk + " chunks for a file of " + chunks);
             }
-            return new Plan(name, new SealedMemoryImage.Opened(null, headerDigest, present, dataStart, chunks), key, List.copyOf(regions));
+            return new Plan(name, file, new SealedMemoryImage.Opened(null, headerDigest, present, dataStart, chunks), key, List.copyOf(regions));
         } finally {
             java.util.Arrays.fill(bytes, (byte) 0);
         }
+    }
+
+    /**
+     * Opens {@code name} (a standby helper inherited no file) and returns a path to that open descriptor, if it
+     * is the file the VMM authenticated: device {@code dev}, inode {@code ino}.
+     */
+    private static Path openedByName(String name, long dev, long ino) throws IOException {
+        int fd;
+        try {
+            fd = Libc.open(name, 0); // O_RDONLY; kept open for the helper's life
+        } catch (NativeException e) {
+            throw new IOException("cannot open " + name + ": " + e.getMessage(), e);
+        }
+        Path opened = Path.of("/proc/self/fd/" + fd);
+        long openedDev = ((Number) java.nio.file.Files.getAttribute(opened, "unix:dev")).longValue();
+        long openedIno = ((Number) java.nio.file.Files.getAttribute(opened, "unix:ino")).longValue();
+        if (openedDev != dev || openedIno != ino) {
+            throw new IOException(name + " is no longer the file the VMM authenticated (it was replaced)");
+        }
+        return opened;
     }
 
     private static byte[] readExactly(int count) throws IOException {

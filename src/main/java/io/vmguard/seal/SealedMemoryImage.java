@@ -4,6 +4,7 @@ import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.MemoryBackend;
 import io.vmguard.memory.MemoryRegion;
 import io.vmguard.memory.TouchedPages;
+import io.vmguard.snapshot.Phases;
 import io.vmguard.sys.NativeException;
 import java.io.ByteArrayInputStream;
 import java.io.DataInputStream;
@@ -20,6 +21,7 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Guest memory as a sealed snapshot memory file. Guest RAM is cut into {@link #CHUNK}-byte chunks,
@@ -49,17 +51,25 @@ public final class SealedMemoryImage {
     private SealedMemoryImage() {}
 
     /**
-     * Loads JCA's AES-GCM and runs it over a few chunks, so a server's first sealed snapshot or up-front
-     * restore does not start in the interpreter. Never throws.
+     * Links libcrypto's AES-GCM (its downcalls are bound on first use) and loads JCA's (the fallback, and the
+     * state file's cipher), running each over a few chunks, so a server's first sealed snapshot or restore does
+     * not pay for it. Never throws.
      */
     public static void warmUp() {
-        try {
-            ChunkCipher cipher = new ChunkCipher(new byte[SealingTpm.KEY_BYTES], new byte[32]);
+        try (Arena arena = Arena.ofConfined()) {
+            byte[] key = new byte[SealingTpm.KEY_BYTES];
+            ChunkCipher cipher = new ChunkCipher(key, new byte[32]);
             byte[] plain = new byte[CHUNK];
             byte[] sealed = new byte[SLOT];
-            for (int i = 0; i < 16; i++) {
-                cipher.encrypt(i, plain, CHUNK, sealed);
-                cipher.decrypt(i, sealed, CHUNK, plain);
+            MemorySegment nativePlain = arena.allocate(CHUNK);
+            MemorySegment nativeSealed = arena.allocate(SLOT);
+            try (SegmentCipher segments = SegmentCipher.open(key, new byte[32])) {
+                for (int i = 0; i < 16; i++) {
+                    cipher.encrypt(i, plain, CHUNK, sealed);
+                    cipher.decrypt(i, sealed, CHUNK, plain);
+                    segments.encrypt(i, nativePlain, CHUNK, nativeSealed);
+                    segments.decrypt(i, nativeSealed, CHUNK, nativePlain);
+                }
             }
         } catch (RuntimeException e) {
             // Only time is lost.
@@ -79,50 +89,124 @@ public final class SealedMemoryImage {
 
     /** Writes {@code memory} sealed with {@code key} (sealed as {@code sealedKey}); returns the plain bytes encrypted. */
     public static long write(GuestMemory memory, Path file, UUID id, byte[] key, SealedKey sealedKey) throws IOException {
+        return write(memory, file, id, key, sealedKey, ChunkPass.defaultThreads());
+    }
+
+    /**
+     * As {@link #write(GuestMemory, Path, UUID, byte[], SealedKey)}, on {@code threads} threads: each encrypts the
+     * chunks it claims ({@link SegmentCipher}: libcrypto straight from guest RAM where it loads) and writes them to
+     * their slots itself, so on several cores one thread's write overlaps another's encryption.
+     */
+    public static long write(GuestMemory memory, Path file, UUID id, byte[] key, SealedKey sealedKey, int threads)
+            throws IOException {
         List<GuestMemory.Range> layout = memory.regions().stream().map(r -> new GuestMemory.Range(r.start(), r.size())).toList();
         SealedHeader header = new SealedHeader(MAGIC, id, sealedKey, layoutBytes(layout));
-        ChunkCipher cipher = new ChunkCipher(key, header.digest());
         long chunks = chunkCount(layout);
         BitSet present = new BitSet();
         long dataStart = dataStart(header.bytes().length, chunks);
-        long written = 0;
+        AtomicLong written = new AtomicLong();
+        Phases phases = Phases.current();
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING);
-             TouchedPages touched = memory.anonymous() ? TouchedPages.open(CHUNK / TouchedPages.PAGE) : null) {
-            byte[] plain = new byte[CHUNK];
-            byte[] slot = new byte[SLOT];
-            long index = 0;
-            for (MemoryRegion region : memory.regions()) {
-                MemorySegment backing = region.backing();
-                for (long offset = 0; offset < backing.byteSize(); offset += CHUNK, index++) {
-                    long length = Math.min(CHUNK, backing.byteSize() - offset);
-                    if (touched != null && !touched.anyTouched(backing.asSlice(offset, length))) {
-                        continue;
-                    }
-                    if (MemorySegment.mismatch(backing, offset, offset + length, ZEROS, 0, length) < 0) {
-                        continue;
-                    }
-                    MemorySegment.copy(backing, ValueLayout.JAVA_BYTE, offset, plain, 0, (int) length);
-                    cipher.encrypt(index, plain, (int) length, slot);
-                    writeFully(channel, ByteBuffer.wrap(slot, 0, (int) length + ChunkCipher.TAG_BYTES), dataStart + index * SLOT);
-                    present.set((int) index);
-                    written += length;
-                }
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            try {
+                ChunkPass.run(memory, threads, () -> new Encrypting(memory.anonymous(), key, header.digest(), channel, dataStart,
+                        present, written, phases));
+            } catch (SealException e) {
+                throw new IllegalStateException("a save has nothing to authenticate", e);
             }
+            long t0 = System.nanoTime();
             byte[] headerBytes = header.bytes();
-            byte[] presentSealed = cipher.encrypt(ChunkCipher.INDEX_PRESENT, java.util.Arrays.copyOf(present.toByteArray(),
-                    (int) ((chunks + 7) / 8)));
+            byte[] presentSealed = new ChunkCipher(key, header.digest()).encrypt(ChunkCipher.INDEX_PRESENT,
+                    java.util.Arrays.copyOf(present.toByteArray(), (int) ((chunks + 7) / 8)));
             ByteBuffer front = ByteBuffer.allocate(4 + headerBytes.length + 4 + presentSealed.length)
                     .putInt(headerBytes.length).put(headerBytes).putInt(presentSealed.length).put(presentSealed).flip();
             writeFully(channel, front, 0);
+            Phases.add(phases, "save.header", System.nanoTime() - t0);
         }
         try (var sized = new java.io.RandomAccessFile(file.toFile(), "rw")) {
             sized.setLength(dataStart + chunks * SLOT); // trailing holes, not written
         }
+        long t1 = System.nanoTime();
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
             channel.force(true);
         }
-        return written;
+        Phases.add(phases, "save.fsync", System.nanoTime() - t1);
+        return written.get();
+    }
+
+    /** One thread's share of a sealed save: skips untouched and all-zero chunks, encrypts and writes the others. */
+    private static final class Encrypting implements ChunkPass.Worker {
+        private final Arena arena = Arena.ofConfined();
+        private final MemorySegment slot = arena.allocate(SLOT, PAGE);
+        private final SegmentCipher cipher;
+        private final TouchedPages touched;
+        private final FileChannel channel;
+        private final long dataStart;
+        private final BitSet present;
+        private final BitSet mine = new BitSet();
+        private final AtomicLong written;
+        private final Phases phases;
+        private long bytes;
+        private long scanNanos;
+        private long encryptNanos;
+        private long writeNanos;
+
+        Encrypting(boolean anonymous, byte[] key, byte[] headerDigest, FileChannel channel, long dataStart, BitSet present,
+                   AtomicLong written, Phases phases) {
+            this.cipher = SegmentCipher.open(key, headerDigest);
+            this.touched = anonymous ? TouchedPages.open(CHUNK / TouchedPages.PAGE) : null;
+            this.channel = channel;
+            this.dataStart = dataStart;
+            this.present = present;
+            this.written = written;
+            this.phases = phases;
+        }
+
+        @Override
+        public void chunk(int index, MemorySegment ram) throws IOException {
+            long t0 = System.nanoTime();
+            int length = (int) ram.byteSize();
+            boolean skip = (touched != null && !touched.anyTouched(ram)) || MemorySegment.mismatch(ram, 0, length, ZEROS, 0, length) < 0;
+            long t1 = System.nanoTime();
+            scanNanos += t1 - t0;
+            if (skip) {
+                return;
+            }
+            cipher.encrypt(index, ram, length, slot);
+            long t2 = System.nanoTime();
+            writeFully(channel, slot.asSlice(0, length + ChunkCipher.TAG_BYTES).asByteBuffer(), dataStart + (long) index * SLOT);
+            writeNanos += System.nanoTime() - t2;
+            encryptNanos += t2 - t1;
+            mine.set(index);
+            bytes += length;
+        }
+
+        @Override
+        public void close() {
+            synchronized (present) {
+                present.or(mine);
+            }
+            written.addAndGet(bytes);
+            Phases.add(phases, "save.scan", scanNanos);
+            Phases.add(phases, "save.encrypt", encryptNanos);
+            Phases.add(phases, "save.write", writeNanos);
+            slot.fill((byte) 0);
+            cipher.close();
+            if (touched != null) {
+                touched.close();
+            }
+            arena.close();
+        }
+    }
+
+    /**
+     * Keeps a decrypting helper started ahead of the next lazy restore into {@code backend} memory (a server),
+     * where restores here are lazy and can be ({@link PostCopyHelper#keepStandby}).
+     */
+    public static void keepHelperOnStandby(MemoryBackend backend) {
+        if (RestoreMode.configured() == RestoreMode.LAZY && PostCopyHelper.unavailableFor(backend) == null) {
+            PostCopyHelper.keepStandby();
+        }
     }
 
     /**
@@ -158,18 +242,24 @@ public final class SealedMemoryImage {
                                    Optional<PostCopyHelper> helper) throws SealException {
         String what = "sealed memory file " + file;
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            long t0 = System.nanoTime();
             Opened opened = open(channel, layout, id, key, what);
+            long t1 = System.nanoTime();
+            Phases.since("restore.authenticate_table", t0);
             GuestMemory memory = GuestMemory.allocate(layout, backend);
+            Phases.since("restore.allocate", t1);
             if (helper.isPresent()) {
                 try {
+                    long t2 = System.nanoTime();
                     memory.fillLazily(PostCopyRestore.start(helper.get(), opened, key, memory));
+                    Phases.since("restore.uffd_register_and_hand_over", t2);
                     return memory;
                 } catch (NativeException | IOException e) {
                     RestoreMode.fellBack(e.getMessage()); // the memory is untouched still: decrypt it here
                 }
             }
             try {
-                decryptChunks(channel, memory, opened, what);
+                decryptChunks(channel, memory, opened, key, what);
             } catch (SealException | IOException | RuntimeException e) {
                 memory.close();
                 throw e;
@@ -268,22 +358,41 @@ public final class SealedMemoryImage {
         }
     }
 
-    private static void decryptChunks(FileChannel channel, GuestMemory memory, Opened opened, String what)
+    /**
+     * Decrypts every present chunk into {@code memory} before the guest runs, on several threads (each reads the
+     * slots it claims into a buffer of its own and decrypts straight into guest RAM); any chunk that fails its
+     * tag fails the whole restore.
+     */
+    private static void decryptChunks(FileChannel channel, GuestMemory memory, Opened opened, byte[] key, String what)
             throws IOException, SealException {
-        byte[] slot = new byte[SLOT];
-        byte[] plain = new byte[CHUNK];
-        long index = 0;
-        for (MemoryRegion region : memory.regions()) {
-            MemorySegment backing = region.backing();
-            for (long offset = 0; offset < backing.byteSize(); offset += CHUNK, index++) {
-                if (!opened.present().get((int) index)) {
-                    continue; // a hole: the fresh memory is already zero
+        Phases phases = Phases.current();
+        long t0 = System.nanoTime();
+        ChunkPass.run(memory, ChunkPass.defaultThreads(), () -> new ChunkPass.Worker() {
+            private final Arena arena = Arena.ofConfined();
+            private final MemorySegment slot = arena.allocate(SLOT, PAGE);
+            private final SegmentCipher cipher = SegmentCipher.open(key, opened.headerDigest());
+
+            @Override
+            public void chunk(int index, MemorySegment ram) throws IOException, SealException {
+                if (!opened.present().get(index)) {
+                    return; // a hole: the fresh memory is already zero
                 }
-                int length = (int) Math.min(CHUNK, backing.byteSize() - offset);
-                decryptChunk(channel, opened, opened.cipher(), index, length, slot, plain, what);
-                MemorySegment.copy(plain, 0, backing, ValueLayout.JAVA_BYTE, offset, length);
+                int length = (int) ram.byteSize();
+                SealedFileReads.readFully(channel, slot.asSlice(0, length + ChunkCipher.TAG_BYTES).asByteBuffer(),
+                        opened.slotPosition(index), what);
+                if (!cipher.decrypt(index, slot, length, ram)) {
+                    throw new SealException(what + " was modified: chunk " + index + " fails its authentication");
+                }
             }
-        }
+
+            @Override
+            public void close() {
+                slot.fill((byte) 0);
+                cipher.close();
+                arena.close();
+            }
+        });
+        Phases.add(phases, "restore.decrypt_up_front", System.nanoTime() - t0);
     }
 
     private static byte[] layoutBytes(List<GuestMemory.Range> layout) {

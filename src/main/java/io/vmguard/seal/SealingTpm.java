@@ -1,5 +1,6 @@
 package io.vmguard.seal;
 
+import io.vmguard.snapshot.Phases;
 import io.vmguard.tpm.SessionCrypto;
 import io.vmguard.tpm.Swtpm;
 import io.vmguard.tpm.TpmCodec;
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.BiConsumer;
 
 /**
@@ -22,6 +24,13 @@ import java.util.function.BiConsumer;
  * may be empty); it unseals only in a policy session that meets both, so an extended PCR locks it out. The
  * TPM keeps its PCRs across the power cycles here: each use ends with TPM2_Shutdown(STATE) and starts with
  * TPM2_Startup(STATE) (TPM2_Startup(CLEAR), PCRs zero, when there is no saved state, as after a crash).
+ *
+ * <p>Starting swtpm (a process, its sockets) is most of what a use costs on a loaded host, so it can be done
+ * ahead: {@link #prestart} starts the next use's swtpm in the background (a restore does while it reads its
+ * files), and {@link #keepStandby} (a server) keeps one started at all times. A swtpm on standby is only
+ * started and connected: it is not powered on and has not read the state with TPM2_Startup, so the PCRs'
+ * saved state is untouched until a use begins, and a crash meanwhile costs nothing. Uses of one instance are
+ * serialised (one swtpm at a time owns the state directory).
  *
  * <p>Limits, said plainly: a software TPM protects keys only as well as its state directory is protected
  * (whoever copies DIR and the snapshot has both halves); the host's /dev/tpmrm0 would keep the seed in
@@ -38,6 +47,11 @@ public final class SealingTpm {
     private final int pcrs;
     /** Sees each command and its response as they cross swtpm's socket (tests record them). */
     private final BiConsumer<byte[], byte[]> wire;
+    /** One use at a time: a second swtpm on the same state directory would overwrite the first one's state. */
+    private final Object uses = new Object();
+    /** The swtpm started for the next use, while it starts or once it has (guarded by this). */
+    private CompletableFuture<Swtpm> standby;
+    private volatile boolean keepStandby;
 
     /** {@code authValue}: the owner's secret the key is bound to (at most 32 bytes; may be empty). */
     public SealingTpm(Path stateDirectory, byte[] authValue) {
@@ -65,6 +79,79 @@ public final class SealingTpm {
         this.wire = wire;
     }
 
+    /**
+     * Starts the swtpm of the next use in the background, unless one is started already: a restore calls this
+     * first thing, so swtpm comes up while it reads its files. A start that fails is retried by the use itself
+     * (which then reports why).
+     */
+    public void prestart() {
+        CompletableFuture<Swtpm> started = new CompletableFuture<>();
+        synchronized (this) {
+            if (standby != null) {
+                return;
+            }
+            standby = started;
+        }
+        Thread.ofPlatform().name("owner-tpm-standby").daemon().start(() -> {
+            try {
+                started.complete(Swtpm.start(stateDirectory));
+            } catch (TpmException | RuntimeException e) {
+                started.completeExceptionally(e);
+            }
+        });
+    }
+
+    /**
+     * Keeps a swtpm on standby from now on (a server: a restore or snapshot through the API then pays neither
+     * the process start nor its sockets); it is stopped when this JVM exits.
+     */
+    public void keepStandby() {
+        if (!keepStandby) {
+            keepStandby = true;
+            Runtime.getRuntime().addShutdownHook(new Thread(this::closeStandby, "owner-tpm-standby-close"));
+        }
+        prestart();
+    }
+
+    /**
+     * Stops a swtpm that {@link #prestart} started and no use took (a restore that failed before its unseal),
+     * unless this instance keeps one on standby.
+     */
+    public void dropPrestarted() {
+        if (!keepStandby) {
+            Swtpm tpm = takeStandby();
+            if (tpm != null) {
+                tpm.close();
+            }
+        }
+    }
+
+    /** Stops keeping a swtpm on standby and stops the one waiting, if any (never powered on: nothing to save). */
+    public void closeStandby() {
+        keepStandby = false;
+        Swtpm tpm = takeStandby();
+        if (tpm != null) {
+            tpm.close();
+        }
+    }
+
+    /** The swtpm on standby, waited for if it is still starting; null if there is none or it failed to start. */
+    private Swtpm takeStandby() {
+        CompletableFuture<Swtpm> started;
+        synchronized (this) {
+            started = standby;
+            standby = null;
+        }
+        if (started == null) {
+            return null;
+        }
+        try {
+            return started.join();
+        } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+            return null;
+        }
+    }
+
     /** This TPM with every command and response shown to {@code wire} as it crosses the socket (tests). */
     SealingTpm tapped(BiConsumer<byte[], byte[]> wire) {
         return new SealingTpm(this, wire);
@@ -75,6 +162,12 @@ public final class SealingTpm {
         if (pcr < 0 || pcr > 15) {
             throw new IllegalArgumentException("PCR " + pcr + " cannot bind a key (0-15 only)");
         }
+        synchronized (uses) {
+            extendNow(pcr, digest);
+        }
+    }
+
+    private void extendNow(int pcr, byte[] digest) throws SealException {
         try (Powered tpm = power()) {
             call(tpm.swtpm(), TpmCodec.pcrExtend(pcr, digest), "TPM2_PCR_Extend");
         } catch (TpmException | IOException e) {
@@ -84,9 +177,17 @@ public final class SealingTpm {
 
     /** Seals {@code key} (32 bytes). */
     public SealedKey seal(byte[] key) throws SealException {
+        synchronized (uses) {
+            return sealNow(key);
+        }
+    }
+
+    private SealedKey sealNow(byte[] key) throws SealException {
         try (Powered powered = power()) {
             Swtpm tpm = powered.swtpm();
+            long t0 = System.nanoTime();
             byte[] primary = call(tpm, TpmCodec.createStorageRoot(), "TPM2_CreatePrimary");
+            Phases.since("tpm.storage_key", t0);
             int root = TpmCodec.handle(primary);
             try {
                 byte[] parameters = pcrs == 0 ? TpmCodec.createSealedParameters(key, authValue)
@@ -112,6 +213,7 @@ public final class SealingTpm {
      * the socket in clear. Returns the response, its session HMAC checked.
      */
     private byte[] createInSaltedSession(Swtpm tpm, int root, byte[] primary, byte[] parameters) throws IOException, TpmException {
+        long t0 = System.nanoTime();
         SecureRandom random = new SecureRandom();
         byte[] nonceCaller = new byte[32];
         random.nextBytes(nonceCaller);
@@ -125,6 +227,8 @@ public final class SealingTpm {
             byte[] nonceTpm = TpmCodec.sessionNonce(started);
             sessionKey = SessionCrypto.sessionKey(salt.seed(), nonceTpm, nonceCaller);
             java.util.Arrays.fill(salt.seed(), (byte) 0);
+            Phases.since("tpm.session", t0);
+            long t1 = System.nanoTime();
             random.nextBytes(nonceCaller);
             // The first parameter's bytes after its size, encrypted with the caller's nonce the newer one.
             int sensitiveSize = Short.toUnsignedInt(java.nio.ByteBuffer.wrap(parameters).getShort(0));
@@ -151,6 +255,7 @@ public final class SealingTpm {
             if (!java.security.MessageDigest.isEqual(expected, answer.hmac())) {
                 throw new TpmException("the answer to TPM2_Create fails the session's HMAC (not from the TPM the session was salted for)");
             }
+            Phases.since("tpm.create", t1);
             return response;
         } finally {
             if (sessionKey != null) {
@@ -162,12 +267,22 @@ public final class SealingTpm {
 
     /** The key {@code sealed} holds; fails in one line for another TPM, another authorisation value, or modified parts. */
     public byte[] unseal(SealedKey sealed) throws SealException {
+        synchronized (uses) {
+            return unsealNow(sealed);
+        }
+    }
+
+    private byte[] unsealNow(SealedKey sealed) throws SealException {
         try (Powered powered = power()) {
             Swtpm tpm = powered.swtpm();
+            long t0 = System.nanoTime();
             byte[] primary = call(tpm, TpmCodec.createStorageRoot(), "TPM2_CreatePrimary");
+            Phases.since("tpm.storage_key", t0);
             int root = TpmCodec.handle(primary);
             try {
+                long t1 = System.nanoTime();
                 byte[] loaded = execute(tpm, TpmCodec.load(root, sealed.privatePart(), sealed.publicPart()));
+                Phases.since("tpm.load", t1);
                 if (TpmCodec.responseCode(loaded) != TpmCodec.RC_SUCCESS) {
                     throw new SealException("the data key was sealed by another TPM than the one in " + stateDirectory
                             + " (or its sealed parts were modified): TPM2_Load answered 0x" + Integer.toHexString(TpmCodec.responseCode(loaded)));
@@ -195,6 +310,7 @@ public final class SealingTpm {
      */
     private byte[] unsealInSaltedSession(Swtpm tpm, int root, List<byte[]> rootPoint, int object, SealedKey sealed)
             throws IOException, TpmException, SealException {
+        long t0 = System.nanoTime();
         SecureRandom random = new SecureRandom();
         byte[] nonceCaller = new byte[32];
         random.nextBytes(nonceCaller);
@@ -207,6 +323,8 @@ public final class SealingTpm {
             byte[] nonceTpm = TpmCodec.sessionNonce(started);
             byte[] sessionKey = SessionCrypto.sessionKey(salt.seed(), nonceTpm, nonceCaller);
             java.util.Arrays.fill(salt.seed(), (byte) 0);
+            Phases.since("tpm.session", t0);
+            long t1 = System.nanoTime();
             if (sealed.pcrs() != 0) {
                 call(tpm, TpmCodec.policyPcr(session, sealed.pcrs()), "TPM2_PolicyPCR");
                 call(tpm, TpmCodec.policyAuthValue(session), "TPM2_PolicyAuthValue");
@@ -240,6 +358,7 @@ public final class SealingTpm {
             if (key.length != KEY_BYTES) {
                 throw new SealException("the unsealed data key has " + key.length + " bytes, not " + KEY_BYTES);
             }
+            Phases.since("tpm.unseal", t1);
             return key;
         } finally {
             if (sessionValue != null) {
@@ -261,21 +380,46 @@ public final class SealingTpm {
         return values;
     }
 
-    /** The owner's TPM, powered on; closing it saves its state (PCRs) with TPM2_Shutdown(STATE) and stops swtpm. */
-    private record Powered(Swtpm swtpm) implements AutoCloseable {
+    /**
+     * The owner's TPM, powered on; closing it saves its state (PCRs) with TPM2_Shutdown(STATE), stops swtpm,
+     * and puts the next one on standby when this instance keeps one.
+     */
+    private record Powered(Swtpm swtpm, SealingTpm owner) implements AutoCloseable {
         @Override
         public void close() {
+            long t0 = System.nanoTime();
             try {
                 swtpm.execute(TpmCodec.shutdownState());
             } catch (IOException e) {
                 // swtpm is gone: the next power-on starts with TPM2_Startup(CLEAR)
             }
             swtpm.close();
+            Phases.since("tpm.stop", t0);
+            if (owner.keepStandby) {
+                owner.prestart();
+            }
         }
     }
 
     private Powered power() throws TpmException, IOException {
+        long t0 = System.nanoTime();
+        Swtpm standing = takeStandby();
+        if (standing != null) {
+            Phases.since("tpm.start", t0);
+            try {
+                return powerOn(standing);
+            } catch (TpmException | IOException e) {
+                // The standby died while it waited (never powered on, so nothing was lost): start one afresh.
+                t0 = System.nanoTime();
+            }
+        }
         Swtpm tpm = Swtpm.start(stateDirectory);
+        Phases.since("tpm.start", t0);
+        return powerOn(tpm);
+    }
+
+    private Powered powerOn(Swtpm tpm) throws TpmException, IOException {
+        long t1 = System.nanoTime();
         try {
             tpm.powerOn();
             // A resume keeps PCRs 0-15 as the last use left them; without a saved state (first use, a crash) a reset.
@@ -286,7 +430,8 @@ public final class SealingTpm {
             if (code != TpmCodec.RC_SUCCESS) {
                 throw new TpmException("TPM2_Startup answered 0x" + Integer.toHexString(code));
             }
-            return new Powered(tpm);
+            Phases.since("tpm.startup", t1);
+            return new Powered(tpm, this);
         } catch (TpmException | IOException e) {
             tpm.close();
             throw e;

@@ -13,6 +13,7 @@ import io.vmguard.seal.SealedKey;
 import io.vmguard.seal.SealedMemoryImage;
 import io.vmguard.seal.SealedState;
 import io.vmguard.seal.SealingTpm;
+import io.vmguard.snapshot.Phases;
 import io.vmguard.snapshot.SnapshotException;
 import io.vmguard.snapshot.StateReader;
 import io.vmguard.snapshot.StateWriter;
@@ -75,9 +76,11 @@ final class SnapshotFile {
             byte[] stateBytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state.tree());
             long written;
             if (seal.isPresent()) {
+                long t0 = System.nanoTime();
                 byte[] key = new byte[SealingTpm.KEY_BYTES];
                 new java.security.SecureRandom().nextBytes(key);
                 SealedKey sealedKey = seal.get().seal(key);
+                Phases.since("save.key_seal", t0);
                 written = SealedMemoryImage.write(memory, memoryFile.temporary(), id, key, sealedKey);
                 stateBytes = SealedState.seal(stateBytes, id, key, sealedKey);
                 java.util.Arrays.fill(key, (byte) 0);
@@ -88,7 +91,9 @@ final class SnapshotFile {
             while (bytes.hasRemaining()) {
                 stateFile.channel().write(bytes);
             }
+            long t1 = System.nanoTime();
             StagedFile.commitTogether(memoryFile, stateFile); // memory first: see the class comment
+            Phases.since("save.state_file_and_renames", t1);
             return written;
         }
     }
@@ -118,7 +123,9 @@ final class SnapshotFile {
                     throw new SnapshotException(what + " is sealed: restore it with --seal DIR, the TPM that sealed it");
                 }
                 try {
+                    long t0 = System.nanoTime();
                     sealKey = seal.get().unseal(SealedState.open(bytes, what).key());
+                    Phases.since("restore.key_unseal", t0);
                     bytes = SealedState.unseal(bytes, sealKey, what);
                 } catch (SealException e) {
                     throw new SnapshotException(e.getMessage(), e);

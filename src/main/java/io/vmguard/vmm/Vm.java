@@ -24,6 +24,7 @@ import io.vmguard.sched.HostThreadMetrics;
 import io.vmguard.seal.SealException;
 import io.vmguard.seal.SealedMemoryImage;
 import io.vmguard.seal.SealingTpm;
+import io.vmguard.snapshot.Phases;
 import io.vmguard.snapshot.SnapshotException;
 import io.vmguard.snapshot.StateWriter;
 import io.vmguard.sys.Libc;
@@ -88,6 +89,8 @@ public final class Vm implements AutoCloseable {
     private GuestTpm tpm;
     /** The owner's TPM that seals this VM's snapshots (--seal), when there is one. */
     private Optional<SealingTpm> seal = Optional.empty();
+    /** Whether this VM came from a sealed snapshot (said in the snapshot-loaded event). */
+    private boolean restoredSealed;
 
     private Vm(MachineParts parts, VmEvents events) {
         this.events = events;
@@ -215,15 +218,35 @@ public final class Vm implements AutoCloseable {
      */
     public static Vm restore(Path statePath, Path memoryPath, Engine engine, RestoreOptions options, VmEvents events,
                              GuestProtection protection) throws VmException {
-        // A lazy restore's decrypting helper starts now: its JVM comes up while the owner's TPM unseals the key.
-        Optional<PostCopyHelper> helper = protection.seal().isPresent() && SealedMemoryImage.isSealed(memoryPath)
-                ? SealedMemoryImage.prestart(memoryPath, protection.memoryBackend()) : Optional.empty();
+        Phases phases = new Phases();
+        long started = System.nanoTime();
+        Vm vm;
+        try (Phases.Binding _ = phases.record()) {
+            vm = restoreRecorded(statePath, memoryPath, engine, options, events, protection);
+        }
+        phases.add("restore.total_to_running", System.nanoTime() - started);
+        events.emit(Source.VMM, "snapshot-loaded", Severity.INFO, Map.of("snapshot_path", statePath.toString(),
+                "mem_file_path", memoryPath.toString(), "sealed", vm.restoredSealed, "phases", phases.seconds()));
+        return vm;
+    }
+
+    private static Vm restoreRecorded(Path statePath, Path memoryPath, Engine engine, RestoreOptions options, VmEvents events,
+                                      GuestProtection protection) throws VmException {
+        // The owner's swtpm and a lazy restore's decrypting helper start now: swtpm comes up while the helper
+        // is spawned, and the helper's JVM while the owner's TPM unseals the key.
+        boolean sealed = protection.seal().isPresent() && SealedMemoryImage.isSealed(memoryPath);
+        if (sealed) {
+            protection.seal().get().prestart();
+        }
+        Optional<PostCopyHelper> helper = sealed ? SealedMemoryImage.prestart(memoryPath, protection.memoryBackend()) : Optional.empty();
         SnapshotFile.Loaded loaded;
         VmConfig config;
         GuestMemory memory;
         try {
             try {
+                long t0 = System.nanoTime();
                 loaded = SnapshotFile.read(statePath, protection.seal());
+                Phases.since("restore.state_file", t0);
             } catch (SnapshotException e) {
                 throw new VmException(e.getMessage(), e);
             }
@@ -233,6 +256,7 @@ public final class Vm implements AutoCloseable {
             }
             config = options.applyTo(loaded.config());
             requireEngineFor(protection.memoryBackend(), engine);
+            long memoryStarted = System.nanoTime();
             try {
                 if (loaded.sealKey().isPresent()) {
                     memory = SealedMemoryImage.read(memoryPath, loaded.layout(), loaded.id(), loaded.sealKey().get(),
@@ -243,9 +267,12 @@ public final class Vm implements AutoCloseable {
             } catch (SnapshotException | SealException e) {
                 throw new VmException(e.getMessage(), e);
             }
+            Phases.since("restore.memory", memoryStarted);
         } finally {
             helper.ifPresent(PostCopyHelper::close); // unless a lazy restore took it over
+            protection.seal().ifPresent(SealingTpm::dropPrestarted); // unless the unseal took it
         }
+        long devicesStarted = System.nanoTime();
         MachineParts parts = MachineParts.assemble(config, engine, memory, events, pci -> {});
         GuestTpm tpm = null;
         try {
@@ -269,18 +296,18 @@ public final class Vm implements AutoCloseable {
             parts.close();
             throw new VmException("snapshot " + statePath + ": " + fillFailed);
         }
+        Phases.since("restore.devices_and_guest_tpm", devicesStarted);
         Vm vm = new Vm(parts, events);
         vm.tpm = tpm;
         vm.seal = protection.seal();
         vm.restored = true;
+        vm.restoredSealed = loaded.sealKey().isPresent();
         // A lazily decrypted chunk that fails its authentication after the guest ran: stop, never go on.
         memory.filling().ifPresent(fill -> fill.onFailure(reason -> {
             events.emit(Source.VMM, "sealed-memory-failed", Severity.ALARM, Map.of("reason", reason));
             vm.stop(reason);
         }));
         vm.state = VmState.PAUSED;
-        events.emit(Source.VMM, "snapshot-loaded", Severity.INFO,
-                Map.of("snapshot_path", statePath.toString(), "mem_file_path", memoryPath.toString()));
         return vm;
     }
 
@@ -459,10 +486,12 @@ public final class Vm implements AutoCloseable {
             throw new VmException("a snapshot needs a paused VM (it is " + state.apiName() + ")");
         }
         long started = System.nanoTime();
+        sealing.ifPresent(SealingTpm::prestart); // swtpm comes up while the devices save their state
         UUID id = UUID.randomUUID();
         StateWriter root = SnapshotFile.begin(id, parts.engineName(), parts.config(), parts.memory());
         long written;
-        try {
+        Phases phases = new Phases();
+        try (Phases.Binding _ = phases.record()) {
             parts.saveState(root);
             if (tpm != null) {
                 tpm.saveState(root.child("tpm"));
@@ -474,12 +503,14 @@ public final class Vm implements AutoCloseable {
             throw new VmException("cannot snapshot: " + e.getMessage(), e);
         } catch (IOException e) {
             throw new VmException("cannot write snapshot: " + e.getMessage(), e);
+        } finally {
+            sealing.ifPresent(SealingTpm::dropPrestarted); // unless the seal took it
         }
         SnapshotSummary summary = new SnapshotSummary(statePath, memoryPath, parts.memory().totalSize(), written,
                 Duration.ofNanos(System.nanoTime() - started));
         events.emit(Source.VMM, "snapshot-created", Severity.INFO, Map.of("snapshot_path", statePath.toString(),
                 "mem_file_path", memoryPath.toString(), "memory_bytes_written", written, "sealed", sealing.isPresent(),
-                "millis", summary.elapsed().toMillis()));
+                "millis", summary.elapsed().toMillis(), "phases", phases.seconds()));
         return summary;
     }
 

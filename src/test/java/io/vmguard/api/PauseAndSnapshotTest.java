@@ -105,6 +105,8 @@ class PauseAndSnapshotTest {
             assertEquals(204, created.status(), created.toString());
             assertTrue(io.vmguard.seal.SealedState.isSealed(Files.readAllBytes(state)), "the state file is sealed");
             assertTrue(io.vmguard.seal.SealedMemoryImage.isSealed(memory), "the memory file is sealed");
+            assertPhases(api, "snapshot-created", "tpm.start", "tpm.storage_key", "tpm.session", "tpm.create", "save.key_seal",
+                    "save.encrypt", "save.write", "save.fsync", "save.state_file_and_renames");
             api.instance.stop("test over");
         }
         String load = "{\"snapshot_path\": \"" + state + "\", \"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \""
@@ -119,9 +121,23 @@ class PauseAndSnapshotTest {
         try (ApiHarness clone = new ApiHarness(owner, sealed)) {
             ApiHarness.Answer loaded = clone.put("/snapshot/load", load);
             assertEquals(204, loaded.status(), loaded.toString());
+            assertPhases(clone, "snapshot-loaded", "tpm.start", "tpm.load", "tpm.unseal", "restore.key_unseal", "restore.state_file",
+                    "restore.authenticate_table", "restore.memory", "restore.devices_and_guest_tpm", "restore.total_to_running");
             assertEquals(204, clone.patch("/vm", "{\"state\": \"Resumed\"}").status());
             assertEquals("Running", clone.get("/").json().get("state").asText());
             clone.instance.stop("test over");
+        }
+    }
+
+    /** The event {@code kind} says where its time went: each of {@code phases}, in seconds. */
+    private static void assertPhases(ApiHarness api, String kind, String... phases) {
+        var event = api.recorded.events.stream().filter(e -> e.kind().equals(kind)).findFirst()
+                .orElseThrow(() -> new AssertionError("no " + kind + " event"));
+        if (!(event.details().get("phases") instanceof java.util.Map<?, ?> recorded)) {
+            throw new AssertionError(kind + " has no phases: " + event.details());
+        }
+        for (String phase : phases) {
+            assertTrue(recorded.get(phase) instanceof Double seconds && seconds >= 0, kind + " lacks phase " + phase + ": " + recorded);
         }
     }
 }

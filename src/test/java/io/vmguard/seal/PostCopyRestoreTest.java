@@ -101,6 +101,43 @@ class PostCopyRestoreTest {
     }
 
     /**
+     * A server keeps a helper started before any restore: the restore takes it (it opens the file by name and
+     * checks it is the one authenticated here), fills exactly the saved bytes, and the next one starts behind it.
+     */
+    @Test
+    void aHelperOnStandbyServesTheNextRestoreAndAnotherTakesItsPlace() throws Exception {
+        Path file = sealed();
+        PostCopyHelper.keepStandby();
+        try {
+            int standby = awaitStandby(-1);
+            try (GuestMemory restored = SealedMemoryImage.read(file, LAYOUT, id, key, MemoryBackend.ANONYMOUS, RestoreMode.LAZY);
+                 GuestMemory original = original()) {
+                PostCopyRestore fill = (PostCopyRestore) restored.filling().orElseThrow(() -> new AssertionError("restored up front"));
+                assertEquals(standby, fill.helperPid(), "the restore spawned a helper of its own");
+                assertSame(original, restored);
+                assertTrue(fill.awaitComplete(Duration.ofSeconds(60)), "the fill did not complete: " + fill.failure());
+                assertNull(fill.failure());
+            }
+            awaitStandby(standby);
+        } finally {
+            PostCopyHelper.stopStandby();
+        }
+    }
+
+    /** Waits for a helper on standby other than {@code not}; returns its pid. */
+    private static int awaitStandby(int not) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            int pid = PostCopyHelper.standbyPid();
+            if (pid != -1 && pid != not) {
+                return pid;
+            }
+            Thread.sleep(10);
+        }
+        throw new AssertionError("no helper came on standby");
+    }
+
+    /**
      * Threads of this JVM blocked in faults while another forces safepoints (GCs) over and over: the helper
      * answers from its own process, so nothing waits on this JVM's safepoint (a handler thread here would).
      */

@@ -96,6 +96,38 @@ class SealedMemoryImageTest {
     }
 
     @Test
+    void libcryptoOnSeveralThreadsAndJcaOnOneWriteTheSameBytesAndReadEachOthersFiles() throws Exception {
+        assertTrue(OpenSslGcm.available(), "libcrypto.so.3 (libssl3) is missing: nothing to compare JCA with");
+        Path viaLibcrypto = dir.resolve("libcrypto.mem");
+        Path viaJca = dir.resolve("jca.mem");
+        byte[] noise = new byte[5 * SealedMemoryImage.CHUNK + 4096];
+        new SecureRandom().nextBytes(noise);
+        try (GuestMemory memory = guestWithMarkers()) {
+            memory.write(0x400000 - 4096, noise); // spans six chunks, none whole
+            long written = SealedMemoryImage.write(memory, viaLibcrypto, id, key, sealedKey, 4);
+            System.setProperty("vmguard.seal.jca", "true");
+            try {
+                assertEquals(written, SealedMemoryImage.write(memory, viaJca, id, key, sealedKey, 1));
+                assertEquals(-1, Files.mismatch(viaLibcrypto, viaJca), "libcrypto and JCA sealed the same RAM differently");
+                try (GuestMemory restored = SealedMemoryImage.read(viaLibcrypto, LAYOUT, id, key, MemoryBackend.ANONYMOUS, RestoreMode.UP_FRONT)) {
+                    assertSameRam(memory, restored, "JCA read it back wrong");
+                }
+            } finally {
+                System.clearProperty("vmguard.seal.jca");
+            }
+            try (GuestMemory restored = SealedMemoryImage.read(viaJca, LAYOUT, id, key, MemoryBackend.ANONYMOUS, RestoreMode.UP_FRONT)) {
+                assertSameRam(memory, restored, "libcrypto read it back wrong");
+            }
+        }
+    }
+
+    private static void assertSameRam(GuestMemory expected, GuestMemory actual, String message) {
+        for (GuestMemory.Range range : LAYOUT) {
+            assertEquals(-1, expected.slice(range.start(), range.size()).mismatch(actual.slice(range.start(), range.size())), message);
+        }
+    }
+
+    @Test
     void aSealedFileRestoresIntoSecretMemoryToo() throws Exception {
         Path file = sealedFile();
         try (GuestMemory restored = SealedMemoryImage.read(file, LAYOUT, id, key, MemoryBackend.SECRET)) {

@@ -1,5 +1,6 @@
 package io.vmguard.vmm;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -37,7 +38,9 @@ import org.junit.jupiter.api.io.TempDir;
  * client (guest/programs/tpm-probe.c) gets random bytes and PCR values; the PCRs equal what the host
  * computes on its own from the kernel, initrd and command line files, the kernel's sysfs agrees, and the
  * event log in the area the ACPI TPM2 table names replays (tpm2_eventlog, the tpm2-tools oracle) to the same values.
- * (The kernel reads that log too, but shows it only in securityfs, which this guest kernel leaves out.)
+ * The kernel reads that log too and shows it in securityfs: the guest's own
+ * /sys/kernel/security/tpm0/binary_bios_measurements is the same log, and replays to the PCRs the guest read
+ * with TPM2_PCR_Read.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES, threadMode = ThreadMode.SEPARATE_THREAD)
 class InterpTpmGuestTest {
@@ -87,7 +90,9 @@ class InterpTpmGuestTest {
         assertEquals(32, random.getOrDefault("2", "").length(), text);
         assertNotEquals(random.get(""), random.get("2"), "two GetRandom calls gave the same bytes");
 
-        checkEventLog(text, expected);
+        byte[] areaLog = checkEventLog(text, "TPM-LOG", expected);
+        byte[] kernelLog = checkEventLog(text, "TPM-SECURITYFS-LOG", read);
+        assertArrayEquals(areaLog, kernelLog, "the kernel's binary_bios_measurements is not the log vmguard wrote");
         var measuredEvent = recorded.events.stream().filter(e -> e.kind().equals("boot-measured")).findFirst().orElseThrow();
         assertEquals(expected.get(9), measuredEvent.details().get("pcr9"), "the boot-measured event names what the guest reads");
         assertEquals(expected.get(8), measuredEvent.details().get("pcr8"));
@@ -105,18 +110,20 @@ class InterpTpmGuestTest {
         return pcrs;
     }
 
-    private void checkEventLog(String text, Map<Integer, String> expected) throws Exception {
-        int begin = text.indexOf("TPM-LOG-BEGIN");
-        int end = text.indexOf("TPM-LOG-END");
-        assertTrue(begin >= 0 && end > begin, text);
-        String base64 = text.substring(begin + "TPM-LOG-BEGIN".length(), end).replaceAll("\\s", "");
+    /** Replays the log the guest printed between {@code marker}-BEGIN and -END; its PCRs must be {@code expected}. Returns the log. */
+    private byte[] checkEventLog(String text, String marker, Map<Integer, String> expected) throws Exception {
+        int begin = text.indexOf(marker + "-BEGIN");
+        int end = text.indexOf(marker + "-END");
+        assertTrue(begin >= 0 && end > begin, marker + " missing:\n" + text);
+        String base64 = text.substring(begin + (marker + "-BEGIN").length(), end).replaceAll("\\s", "");
         byte[] bytes;
         try {
             bytes = Base64.getDecoder().decode(base64);
         } catch (IllegalArgumentException e) {
             throw new AssertionError("the event log is not base64: " + text.substring(begin, end), e);
         }
-        Path log = Files.write(dir.resolve("event-log"), java.util.Arrays.copyOf(bytes, logLength(bytes)));
+        byte[] trimmed = java.util.Arrays.copyOf(bytes, logLength(bytes));
+        Path log = Files.write(dir.resolve(marker.toLowerCase()), trimmed);
         Process parse = new ProcessBuilder(HostTool.require("tpm2_eventlog", "apt-get install tpm2-tools").toString(),
                 log.toString()).redirectErrorStream(true).start();
         String parsed = new String(parse.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -127,8 +134,9 @@ class InterpTpmGuestTest {
             Pattern line = Pattern.compile("\\n\\s*" + pcr + " *: 0x([0-9A-Fa-f]{64})");
             Matcher m = line.matcher(parsed);
             assertTrue(m.find(), "PCR " + pcr + " in tpm2_eventlog's output:\n" + parsed);
-            assertEquals(expected.get(pcr), m.group(1).toLowerCase(), "PCR " + pcr + " replayed from the guest's event log");
+            assertEquals(expected.get(pcr), m.group(1).toLowerCase(), "PCR " + pcr + " replayed from " + marker);
         }
+        return trimmed;
     }
 
     /**
