@@ -86,6 +86,19 @@ class ApiCliTest {
         }
     }
 
+    /** Configures a one-vCPU, 32 MiB VM with {@code bootSource} through the API at {@code socket}, and starts it. */
+    private static void startTinyVm(Path socket, String bootSource) throws Exception {
+        HttpClient client = new HttpClient();
+        client.start();
+        try {
+            put(client, socket, "/boot-source", bootSource);
+            put(client, socket, "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 32}");
+            put(client, socket, "/actions", "{\"action_type\": \"InstanceStart\"}");
+        } finally {
+            client.stop();
+        }
+    }
+
     private static void put(HttpClient client, Path socket, String path, String json) throws Exception {
         int status = client.newRequest("http://localhost" + path).method("PUT").transport(new Transport.TCPUnix(socket))
                 .body(new StringRequestContent("application/json", json)).timeout(10, TimeUnit.SECONDS).send().getStatus();
@@ -171,15 +184,7 @@ class ApiCliTest {
         while (!Files.exists(socket) && System.nanoTime() < end) {
             Thread.sleep(10);
         }
-        HttpClient client = new HttpClient();
-        client.start();
-        try {
-            put(client, socket, "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\", \"boot_args\": \"console=ttyS0\"}");
-            put(client, socket, "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 32}");
-            put(client, socket, "/actions", "{\"action_type\": \"InstanceStart\"}");
-        } finally {
-            client.stop();
-        }
+        startTinyVm(socket, "{\"kernel_image_path\": \"" + kernel + "\", \"boot_args\": \"console=ttyS0\"}");
         assertEquals(9, serving.get(20, TimeUnit.SECONDS), stderr());
         assertFalse(Files.exists(socket), "the socket file is removed when serve exits");
         String lines = Files.readString(events);
@@ -201,15 +206,7 @@ class ApiCliTest {
             while (!Files.exists(socket) && serve.isAlive() && System.nanoTime() < end) {
                 Thread.sleep(10);
             }
-            HttpClient client = new HttpClient();
-            client.start();
-            try {
-                put(client, socket, "/boot-source", "{\"kernel_image_path\": \"" + kernel + "\"}");
-                put(client, socket, "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 32}");
-                put(client, socket, "/actions", "{\"action_type\": \"InstanceStart\"}");
-            } finally {
-                client.stop();
-            }
+            startTinyVm(socket, "{\"kernel_image_path\": \"" + kernel + "\"}");
             String vcpuNice = null;
             while (!"7".equals(vcpuNice) && serve.isAlive() && System.nanoTime() < end) {
                 vcpuNice = niceOfThread(serve.pid(), "vcpu0");
