@@ -3,7 +3,9 @@ package io.vmguard.seal;
 import io.vmguard.snapshot.Phases;
 import io.vmguard.tpm.SessionCrypto;
 import io.vmguard.tpm.Swtpm;
+import io.vmguard.tpm.TpmChannel;
 import io.vmguard.tpm.TpmCodec;
+import io.vmguard.tpm.TpmDevice;
 import io.vmguard.tpm.TpmException;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -32,9 +34,14 @@ import java.util.function.BiConsumer;
  * saved state is untouched until a use begins, and a crash meanwhile costs nothing. Uses of one instance are
  * serialised (one swtpm at a time owns the state directory).
  *
+ * <p>Or the host's TPM ({@code --seal-device /dev/tpmrm0}, {@link #onDevice}): the same commands, sessions and
+ * policies, through the kernel's resource manager. The kernel owns that TPM's power cycle, so no
+ * TPM2_Startup or TPM2_Shutdown is sent to it (its PCRs are the host's, as the host booted); each use opens
+ * the device and closes it after, and the kernel flushes what the use left loaded. Nothing is started ahead.
+ *
  * <p>Limits, said plainly: a software TPM protects keys only as well as its state directory is protected
- * (whoever copies DIR and the snapshot has both halves); the host's /dev/tpmrm0 would keep the seed in
- * hardware, and is not used yet.
+ * (whoever copies DIR and the snapshot has both halves); a hardware TPM keeps its seed in the chip, so a
+ * sealed snapshot copied off the host stays sealed.
  */
 public final class SealingTpm {
     public static final int KEY_BYTES = 32;
@@ -42,7 +49,7 @@ public final class SealingTpm {
     /** TPM_RC_POLICY_FAIL for the first authorisation session: the session's policy digest is not the object's. */
     private static final int RC_POLICY_FAIL = 0x99d;
 
-    private final Path stateDirectory;
+    private final Place place;
     private final byte[] authValue;
     private final int pcrs;
     /** Sees each command and its response as they cross swtpm's socket (tests record them). */
@@ -60,20 +67,37 @@ public final class SealingTpm {
 
     /** As above, and bound to the SHA-256 PCRs in {@code pcrs} (bit n = PCR n, 0-15; 0 for none) too. */
     public SealingTpm(Path stateDirectory, byte[] authValue, int pcrs) {
+        this(new OwnerSwtpm(stateDirectory), authValue, pcrs);
+    }
+
+    /**
+     * The TPM behind the character device at {@code device} (the host's {@code /dev/tpmrm0}), opened for each
+     * use, with the same authorisation value and PCR binding as above (the PCRs are the host's).
+     */
+    public static SealingTpm onDevice(Path device, byte[] authValue, int pcrs) {
+        return onDevice("the host TPM at " + device, () -> TpmDevice.open(device), authValue, pcrs);
+    }
+
+    /** A TPM device that {@code opener} opens for each use (tests: a swtpm in character-device mode); {@code name} for errors. */
+    static SealingTpm onDevice(String name, DeviceOpener opener, byte[] authValue, int pcrs) {
+        return new SealingTpm(new HostDevice(name, opener), authValue, pcrs);
+    }
+
+    private SealingTpm(Place place, byte[] authValue, int pcrs) {
         if (authValue.length > 32) {
             throw new IllegalArgumentException("an authorisation value is at most 32 bytes");
         }
         if ((pcrs & ~PcrSelection.ALLOWED) != 0) {
             throw new IllegalArgumentException("only PCRs 0-15 can bind a sealed key");
         }
-        this.stateDirectory = stateDirectory;
+        this.place = place;
         this.authValue = authValue.clone();
         this.pcrs = pcrs;
         this.wire = (command, response) -> {};
     }
 
     private SealingTpm(SealingTpm tpm, BiConsumer<byte[], byte[]> wire) {
-        this.stateDirectory = tpm.stateDirectory;
+        this.place = tpm.place;
         this.authValue = tpm.authValue;
         this.pcrs = tpm.pcrs;
         this.wire = wire;
@@ -85,6 +109,9 @@ public final class SealingTpm {
      * (which then reports why).
      */
     public void prestart() {
+        if (!(place instanceof OwnerSwtpm(Path stateDirectory))) {
+            return; // a device is opened in microseconds: nothing to do ahead
+        }
         CompletableFuture<Swtpm> started = new CompletableFuture<>();
         synchronized (this) {
             if (standby != null) {
@@ -169,9 +196,9 @@ public final class SealingTpm {
 
     private void extendNow(int pcr, byte[] digest) throws SealException {
         try (Powered tpm = power()) {
-            call(tpm.swtpm(), TpmCodec.pcrExtend(pcr, digest), "TPM2_PCR_Extend");
+            call(tpm.channel(), TpmCodec.pcrExtend(pcr, digest), "TPM2_PCR_Extend");
         } catch (TpmException | IOException e) {
-            throw new SealException("cannot extend PCR " + pcr + " of the TPM in " + stateDirectory + ": " + e.getMessage(), e);
+            throw new SealException("cannot extend PCR " + pcr + " of " + place.description() + ": " + e.getMessage(), e);
         }
     }
 
@@ -184,7 +211,7 @@ public final class SealingTpm {
 
     private SealedKey sealNow(byte[] key) throws SealException {
         try (Powered powered = power()) {
-            Swtpm tpm = powered.swtpm();
+            TpmChannel tpm = powered.channel();
             long t0 = System.nanoTime();
             byte[] primary = call(tpm, TpmCodec.createStorageRoot(), "TPM2_CreatePrimary");
             Phases.since("tpm.storage_key", t0);
@@ -202,7 +229,7 @@ public final class SealingTpm {
                 execute(tpm, TpmCodec.flush(root));
             }
         } catch (TpmException | IOException e) {
-            throw new SealException("cannot seal the data key with the TPM in " + stateDirectory + ": " + e.getMessage(), e);
+            throw new SealException("cannot seal the data key with " + place.description() + ": " + e.getMessage(), e);
         }
     }
 
@@ -212,7 +239,7 @@ public final class SealingTpm {
      * so the TPM decrypts inSensitive itself (AES-128-CFB under the session key) and neither secret crosses
      * the socket in clear. Returns the response, its session HMAC checked.
      */
-    private byte[] createInSaltedSession(Swtpm tpm, int root, byte[] primary, byte[] parameters) throws IOException, TpmException {
+    private byte[] createInSaltedSession(TpmChannel tpm, int root, byte[] primary, byte[] parameters) throws IOException, TpmException {
         long t0 = System.nanoTime();
         SecureRandom random = new SecureRandom();
         byte[] nonceCaller = new byte[32];
@@ -274,7 +301,7 @@ public final class SealingTpm {
 
     private byte[] unsealNow(SealedKey sealed) throws SealException {
         try (Powered powered = power()) {
-            Swtpm tpm = powered.swtpm();
+            TpmChannel tpm = powered.channel();
             long t0 = System.nanoTime();
             byte[] primary = call(tpm, TpmCodec.createStorageRoot(), "TPM2_CreatePrimary");
             Phases.since("tpm.storage_key", t0);
@@ -284,7 +311,7 @@ public final class SealingTpm {
                 byte[] loaded = execute(tpm, TpmCodec.load(root, sealed.privatePart(), sealed.publicPart()));
                 Phases.since("tpm.load", t1);
                 if (TpmCodec.responseCode(loaded) != TpmCodec.RC_SUCCESS) {
-                    throw new SealException("the data key was sealed by another TPM than the one in " + stateDirectory
+                    throw new SealException("the data key was sealed by another TPM than " + place.description()
                             + " (or its sealed parts were modified): TPM2_Load answered 0x" + Integer.toHexString(TpmCodec.responseCode(loaded)));
                 }
                 int object = TpmCodec.handle(loaded);
@@ -297,7 +324,7 @@ public final class SealingTpm {
                 execute(tpm, TpmCodec.flush(root));
             }
         } catch (TpmException | IOException e) {
-            throw new SealException("cannot unseal with the TPM in " + stateDirectory + ": " + e.getMessage(), e);
+            throw new SealException("cannot unseal with " + place.description() + ": " + e.getMessage(), e);
         }
     }
 
@@ -308,7 +335,7 @@ public final class SealingTpm {
      * to PCRs gets a policy session (TPM2_PolicyPCR over its PCRs as they are now, TPM2_PolicyAuthValue), one
      * bound to the value alone an HMAC session. The TPM's answer must carry the session's HMAC.
      */
-    private byte[] unsealInSaltedSession(Swtpm tpm, int root, List<byte[]> rootPoint, int object, SealedKey sealed)
+    private byte[] unsealInSaltedSession(TpmChannel tpm, int root, List<byte[]> rootPoint, int object, SealedKey sealed)
             throws IOException, TpmException, SealException {
         long t0 = System.nanoTime();
         SecureRandom random = new SecureRandom();
@@ -340,8 +367,8 @@ public final class SealingTpm {
             }
             int code = TpmCodec.responseCode(response);
             if (code == RC_POLICY_FAIL) {
-                throw new SealException("the owner's TPM PCRs " + PcrSelection.pcrs(sealed.pcrs())
-                        + " differ from when the data key was sealed (a changed policy): TPM2_Unseal answered 0x"
+                throw new SealException("PCRs " + PcrSelection.pcrs(sealed.pcrs()) + " differ from when the data key was sealed"
+                        + " (a changed policy; " + place.description() + "): TPM2_Unseal answered 0x"
                         + Integer.toHexString(RC_POLICY_FAIL));
             }
             if (code != TpmCodec.RC_SUCCESS) {
@@ -368,7 +395,7 @@ public final class SealingTpm {
         }
     }
 
-    private List<byte[]> pcrValues(Swtpm tpm) throws IOException, TpmException {
+    private List<byte[]> pcrValues(TpmChannel tpm) throws IOException, TpmException {
         List<byte[]> values = new ArrayList<>();
         for (int pcr : PcrSelection.pcrs(pcrs)) {
             List<byte[]> one = TpmCodec.pcrValues(execute(tpm, TpmCodec.pcrRead(List.of(pcr))));
@@ -380,11 +407,60 @@ public final class SealingTpm {
         return values;
     }
 
+    /** Opens a TPM character device for one use. */
+    @FunctionalInterface
+    interface DeviceOpener {
+        TpmDevice open() throws TpmException;
+    }
+
+    /** Where the sealing TPM is. */
+    private sealed interface Place permits OwnerSwtpm, HostDevice {
+        /** How errors name it. */
+        String description();
+    }
+
+    /** The owner's swtpm, with its state in {@code stateDirectory}, started for each use. */
+    private record OwnerSwtpm(Path stateDirectory) implements Place {
+        @Override
+        public String description() {
+            return "the TPM in " + stateDirectory;
+        }
+    }
+
+    /** A TPM character device, opened for each use; the kernel powers it. */
+    private record HostDevice(String name, DeviceOpener opener) implements Place {
+        @Override
+        public String description() {
+            return name;
+        }
+    }
+
+    /** The sealing TPM, ready for a use's commands; closing it ends the use. */
+    private sealed interface Powered extends AutoCloseable permits PoweredSwtpm, OpenDevice {
+        TpmChannel channel();
+
+        @Override
+        void close();
+    }
+
+    /** A device open for one use: closing it is all (the kernel flushes what the use left loaded). */
+    private record OpenDevice(TpmDevice channel) implements Powered {
+        @Override
+        public void close() {
+            channel.close();
+        }
+    }
+
     /**
      * The owner's TPM, powered on; closing it saves its state (PCRs) with TPM2_Shutdown(STATE), stops swtpm,
      * and puts the next one on standby when this instance keeps one.
      */
-    private record Powered(Swtpm swtpm, SealingTpm owner) implements AutoCloseable {
+    private record PoweredSwtpm(Swtpm swtpm, SealingTpm owner) implements Powered {
+        @Override
+        public TpmChannel channel() {
+            return swtpm;
+        }
+
         @Override
         public void close() {
             long t0 = System.nanoTime();
@@ -403,6 +479,12 @@ public final class SealingTpm {
 
     private Powered power() throws TpmException, IOException {
         long t0 = System.nanoTime();
+        if (place instanceof HostDevice device) {
+            TpmDevice opened = device.opener().open();
+            Phases.since("tpm.start", t0);
+            return new OpenDevice(opened);
+        }
+        Path stateDirectory = ((OwnerSwtpm) place).stateDirectory();
         Swtpm standing = takeStandby();
         if (standing != null) {
             Phases.since("tpm.start", t0);
@@ -431,7 +513,7 @@ public final class SealingTpm {
                 throw new TpmException("TPM2_Startup answered 0x" + Integer.toHexString(code));
             }
             Phases.since("tpm.startup", t1);
-            return new Powered(tpm, this);
+            return new PoweredSwtpm(tpm, this);
         } catch (TpmException | IOException e) {
             tpm.close();
             throw e;
@@ -439,13 +521,13 @@ public final class SealingTpm {
     }
 
     /** Every command and response between vmguard and the owner's swtpm passes here (and so past {@link #wire}). */
-    private byte[] execute(Swtpm tpm, byte[] command) throws IOException {
+    private byte[] execute(TpmChannel tpm, byte[] command) throws IOException {
         byte[] response = tpm.execute(command);
         wire.accept(command, response);
         return response;
     }
 
-    private byte[] call(Swtpm tpm, byte[] command, String what) throws IOException, TpmException {
+    private byte[] call(TpmChannel tpm, byte[] command, String what) throws IOException, TpmException {
         byte[] response = execute(tpm, command);
         if (TpmCodec.responseCode(response) == RC_RETRY) {
             response = execute(tpm, command);

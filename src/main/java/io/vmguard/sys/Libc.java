@@ -462,12 +462,16 @@ public final class Libc {
     public static final int PR_SET_PDEATHSIG = 1;
     public static final int SIGKILL = 9;
     public static final int SOCK_STREAM = 1;
+    /** Keeps message boundaries as a TPM character device does (tests put swtpm's chardev mode on one). */
+    public static final int SOCK_SEQPACKET = 5;
     public static final int WNOHANG = 1;
     private static final MethodHandle READ = bind("read",
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
     private static final MethodHandle SOCKETPAIR = bind("socketpair",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
                     ValueLayout.ADDRESS));
+    private static final MethodHandle DUP = bind("dup",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
     private static final MethodHandle KILL = bind("kill",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
     private static final MethodHandle WAITPID = bind("waitpid",
@@ -590,6 +594,25 @@ public final class Libc {
     private static void check(String what, int result) throws NativeException {
         if (result != 0) {
             throw NativeException.of(what, result);
+        }
+    }
+
+    /**
+     * dup(2): a second descriptor for the same open file. Not close-on-exec, which is harmless here: the JDK's
+     * children and {@link #spawn}'s close every descriptor above 2 they were not given.
+     */
+    public static int dup(int fd) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int copy = (int) DUP.invokeExact(state, fd);
+            if (copy < 0) {
+                throw NativeException.of("dup " + fd, errno(state));
+            }
+            return copy;
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
         }
     }
 

@@ -30,7 +30,7 @@ import java.util.stream.Stream;
  * <p>The data channel takes one command per {@code write()}: swtpm 0.7 treats the first read of 10 bytes
  * or more as the whole command, whatever its header says. Commands are serialised here.
  */
-public final class Swtpm implements AutoCloseable {
+public final class Swtpm implements TpmChannel, AutoCloseable {
     /** The command/response size vmguard asks for: the CRB buffer (4 KiB page less the registers), as QEMU uses. */
     public static final int BUFFER_SIZE = 3968;
     private static final long START_MILLIS = 10_000;
@@ -224,6 +224,7 @@ public final class Swtpm implements AutoCloseable {
      * Sends one TPM command and returns the response. Commands are serialised; a response larger than the
      * buffer or smaller than a header is an error (swtpm never sends one).
      */
+    @Override
     public synchronized byte[] execute(byte[] command) throws IOException {
         data.write(ByteBuffer.wrap(command));
         ByteBuffer header = readData(TpmCodec.HEADER_BYTES);
