@@ -2,6 +2,7 @@ package io.vmguard.cli;
 
 import io.vmguard.memory.MemoryBackend;
 import io.vmguard.seal.PcrSelection;
+import io.vmguard.seal.SealException;
 import io.vmguard.seal.SealingTpm;
 import io.vmguard.vmm.GuestProtection;
 import io.vmguard.vmm.TpmSettings;
@@ -9,7 +10,10 @@ import java.nio.file.Path;
 import java.util.Optional;
 import picocli.CommandLine.Option;
 
-/** What protects the guest (issue 16): {@code --tpm DIR}, {@code --memory-backend} and {@code --seal DIR}. */
+/**
+ * What protects the guest (issue 16): {@code --tpm DIR}, {@code --memory-backend}, and the sealing TPM: the owner's
+ * swtpm ({@code --seal DIR}) or the host's TPM device ({@code --seal-device /dev/tpmrm0}).
+ */
 public final class ProtectionOptions {
     @Option(names = "--tpm", paramLabel = "DIR",
             description = "give the guest a TPM 2.0 (CRB, /dev/tpm0) backed by swtpm with its state in DIR (made 0700 and "
@@ -30,6 +34,12 @@ public final class ProtectionOptions {
                     + "vmi dumps are written sealed the same way (vmi unseal-dump opens them)")
     Path seal;
 
+    @Option(names = "--seal-device", paramLabel = "PATH",
+            description = "seal as --seal does, with the TPM behind the character device PATH instead of a swtpm: the host's "
+                    + "/dev/tpmrm0 (the kernel's resource manager), whose seed never leaves the chip; --seal-pcrs then binds keys to "
+                    + "the host's own boot measurements. vmguard's user needs the device (group tss, or root). Not with --seal")
+    Path sealDevice;
+
     @Option(names = "--seal-pcrs", paramLabel = "N,N",
             description = "with --seal: bind each sealed key to a policy as well, TPM2_PolicyPCR over these SHA-256 PCRs (0-15) of "
                     + "the owner's TPM as they are at sealing, with PolicyAuthValue; extending one of them locks the key out. "
@@ -42,14 +52,31 @@ public final class ProtectionOptions {
     GuestProtection protection() throws CliException {
         try {
             int pcrs = PcrSelection.parse(sealPcrs);
-            if (pcrs != 0 && seal == null) {
-                throw new CliException("--seal-pcrs binds sealed keys: it needs --seal DIR");
+            if (seal != null && sealDevice != null) {
+                throw new CliException("--seal DIR and --seal-device PATH each name the sealing TPM: give one");
+            }
+            if (pcrs != 0 && seal == null && sealDevice == null) {
+                throw new CliException("--seal-pcrs binds sealed keys: it needs --seal DIR or --seal-device PATH");
             }
             return new GuestProtection(Optional.ofNullable(directory).map(TpmSettings::new), MemoryBackend.parse(memoryBackend),
-                    Optional.ofNullable(seal).map(dir -> new SealingTpm(dir, authValue(), pcrs)));
+                    sealingTpm(pcrs));
         } catch (IllegalArgumentException e) {
             throw new CliException(e.getMessage());
         }
+    }
+
+    /** The sealing TPM the options name; a device is reached once now, so a wrong path fails before any VM. */
+    private Optional<SealingTpm> sealingTpm(int pcrs) throws CliException {
+        if (sealDevice == null) {
+            return Optional.ofNullable(seal).map(dir -> new SealingTpm(dir, authValue(), pcrs));
+        }
+        SealingTpm device = SealingTpm.onDevice(sealDevice, authValue(), pcrs);
+        try {
+            device.probe();
+        } catch (SealException e) {
+            throw new CliException(e.getMessage());
+        }
+        return Optional.of(device);
     }
 
     /** The SHA-256 of the variable's value (any length in, 32 bytes out), or nothing when it is unset or empty. */

@@ -11,16 +11,20 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code vmguard vmi unseal-dump --seal DIR IN OUT}: opens a dump a VM under {@code --seal} wrote, for an
- * operator who holds the owner's TPM (DIR) and its authorisation value ({@code VMGUARD_SEAL_AUTH}). Local:
- * no VM or API is involved. The PCRs the key is bound to, if any, are named in the sealed file itself.
+ * {@code vmguard vmi unseal-dump --seal DIR IN OUT} (or {@code --seal-device PATH}): opens a dump a VM under
+ * {@code --seal} or {@code --seal-device} wrote, for an operator who holds that TPM and its authorisation value
+ * ({@code VMGUARD_SEAL_AUTH}). Local: no VM or API is involved. The PCRs the key is bound to, if any, are named
+ * in the sealed file itself.
  */
 @Command(name = "unseal-dump", mixinStandardHelpOptions = true,
-        description = "Decrypt a sealed vmi dump (written under --seal) into a plain ELF core file, mode 0600, with the owner's "
-                + "TPM in DIR and the authorisation value in " + ProtectionOptions.AUTH_VARIABLE + ".")
+        description = "Decrypt a sealed vmi dump (written under --seal or --seal-device) into a plain ELF core file, mode 0600, "
+                + "with the TPM that sealed it and the authorisation value in " + ProtectionOptions.AUTH_VARIABLE + ".")
 final class UnsealDumpCommand implements Callable<Integer> {
-    @Option(names = "--seal", paramLabel = "DIR", required = true, description = "the owner's TPM that sealed the dump")
+    @Option(names = "--seal", paramLabel = "DIR", description = "the owner's TPM (swtpm state) that sealed the dump")
     Path seal;
+
+    @Option(names = "--seal-device", paramLabel = "PATH", description = "the TPM device that sealed the dump (/dev/tpmrm0)")
+    Path sealDevice;
 
     @Parameters(index = "0", paramLabel = "IN")
     Path in;
@@ -30,13 +34,16 @@ final class UnsealDumpCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws CliException {
+        if ((seal == null) == (sealDevice == null)) {
+            throw new CliException("name the TPM that sealed the dump: --seal DIR or --seal-device PATH (one of them)");
+        }
         if (!Files.isRegularFile(in)) {
             throw new CliException("no sealed dump at " + in);
         }
         if (!SealedDump.isSealed(in)) {
             throw new CliException(in + " is not a sealed vmguard dump");
         }
-        if (!Files.isDirectory(seal)) {
+        if (seal != null && !Files.isDirectory(seal)) {
             throw new CliException("no owner's TPM at " + seal + " (the --seal DIR the VM ran with)");
         }
         Path parent = out.toAbsolutePath().getParent();
@@ -44,7 +51,8 @@ final class UnsealDumpCommand implements Callable<Integer> {
             throw new CliException("cannot write " + out + ": not a file in an existing directory");
         }
         try {
-            long bytes = SealedDump.unseal(in, out, new SealingTpm(seal, ProtectionOptions.authValue()));
+            long bytes = SealedDump.unseal(in, out, seal != null ? new SealingTpm(seal, ProtectionOptions.authValue())
+                    : SealingTpm.onDevice(sealDevice, ProtectionOptions.authValue(), 0));
             System.out.println("wrote " + out.toAbsolutePath() + " (" + bytes + " bytes)");
             return 0;
         } catch (SealException e) {

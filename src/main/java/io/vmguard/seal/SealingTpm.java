@@ -202,6 +202,24 @@ public final class SealingTpm {
         }
     }
 
+    /**
+     * Reaches a TPM device now with a harmless command (TPM2_GetRandom), so that a misnamed or unusable device
+     * fails when vmguard starts rather than at its first snapshot. The owner's swtpm is not probed: starting
+     * it costs a process, and its first use manufactures it.
+     */
+    public void probe() throws SealException {
+        if (!(place instanceof HostDevice)) {
+            return;
+        }
+        synchronized (uses) {
+            try (Powered tpm = power()) {
+                call(tpm.channel(), TpmCodec.getRandom(8), "TPM2_GetRandom");
+            } catch (TpmException | IOException e) {
+                throw new SealException("cannot use " + place.description() + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
     /** Seals {@code key} (32 bytes). */
     public SealedKey seal(byte[] key) throws SealException {
         synchronized (uses) {

@@ -32,6 +32,7 @@ class HostTpmDeviceSealTest {
     private static final int CC_STARTUP = 0x144;
     private static final int CC_SHUTDOWN = 0x145;
     private static final int CC_UNSEAL = 0x15e;
+    private static final int CC_GET_RANDOM = 0x17b;
     private static final byte[] AUTH = "owner's secret".getBytes(StandardCharsets.US_ASCII);
     private static final int PCRS_0_7 = PcrSelection.parse("0,7");
 
@@ -73,6 +74,16 @@ class HostTpmDeviceSealTest {
             assertTrue(commands.stream().noneMatch(code -> code == CC_STARTUP || code == CC_SHUTDOWN),
                     "vmguard powered the device itself: " + commands.stream().map(Integer::toHexString).toList());
             assertEquals(3, device.opens(), "one open per use");
+        }
+    }
+
+    @Test
+    void theStartupProbeReachesTheDeviceWithOneHarmlessCommand() throws Exception {
+        try (SwtpmCharDevice device = SwtpmCharDevice.start(dir.resolve("host-tpm"))) {
+            List<Integer> commands = new ArrayList<>();
+            sealer(device, AUTH, 0).tapped((command, response) -> commands.add(ByteBuffer.wrap(command).getInt(6))).probe();
+            assertEquals(List.of(CC_GET_RANDOM), commands);
+            assertEquals(1, device.opens());
         }
     }
 
