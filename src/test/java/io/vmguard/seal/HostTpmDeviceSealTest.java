@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.vmguard.testing.ByteSearch;
 import io.vmguard.tpm.TpmDevice;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -126,6 +127,28 @@ class HostTpmDeviceSealTest {
             assertTrue(e.getMessage().contains("another TPM"), e.getMessage());
             assertEquals(1, e.getMessage().lines().count(), e.getMessage());
         }
+    }
+
+    @Test
+    void aDumpSealedByTheDeviceOpensOnlyThroughIt() throws Exception {
+        byte[] content = new byte[300_000];
+        byte[] marker = "a secret the guest held".getBytes(StandardCharsets.US_ASCII);
+        System.arraycopy(marker, 0, content, 200_000, marker.length);
+        Path sealed = dir.resolve("vm.core.sealed");
+        try (SwtpmCharDevice device = SwtpmCharDevice.start(dir.resolve("host-tpm"))) {
+            try (SealedDump.Writer writer = SealedDump.Writer.create(sealed, SealedDump.Key.fresh(sealer(device, AUTH, PCRS_0_7)))) {
+                writer.write(ByteBuffer.wrap(content), 0);
+                writer.commit();
+            }
+            assertEquals(0, ByteSearch.count(Files.readAllBytes(sealed), marker), "the marker is in the sealed file");
+            Path out = dir.resolve("vm.core");
+            SealedDump.unseal(sealed, out, sealer(device, AUTH, 0)); // the PCRs come from the file
+            assertArrayEquals(content, Files.readAllBytes(out));
+        }
+        SealException e = assertThrows(SealException.class,
+                () -> SealedDump.unseal(sealed, dir.resolve("again"), new SealingTpm(dir.resolve("owner-tpm"), AUTH)));
+        assertTrue(e.getMessage().contains("another TPM"), e.getMessage());
+        assertTrue(Files.notExists(dir.resolve("again")));
     }
 
     @Test
