@@ -23,9 +23,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Sealing with a TPM character device, the host's /dev/tpmrm0 in production: here a swtpm in character-device
  * mode on a SOCK_SEQPACKET socket pair, which the harness started up as the kernel does at boot. A key seals
- * and unseals (bound to the value alone and to PCRs), another value or an extended PCR or another TPM is a
- * one-line refusal, vmguard never sends TPM2_Startup or TPM2_Shutdown to a device, and each use opens and
- * closes its own descriptor. A device path that is missing, not a character device, or not a TPM is a
+ * and unseals (bound to the value alone and to PCRs; neither the key nor the value crosses the device in
+ * clear), another value or an extended PCR or another TPM is a one-line refusal, vmguard never sends
+ * TPM2_Startup or TPM2_Shutdown to a device, and each use opens and closes its own descriptor. A device path that is missing, not a character device, or not a TPM is a
  * one-line error naming the path.
  */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
@@ -58,8 +58,11 @@ class HostTpmDeviceSealTest {
     void aKeySealsAndUnsealsThroughTheDeviceWithoutStartupOrShutdownAndOneOpenPerUse() throws Exception {
         try (SwtpmCharDevice device = SwtpmCharDevice.start(dir.resolve("host-tpm"))) {
             List<Integer> commands = new ArrayList<>();
+            java.io.ByteArrayOutputStream wire = new java.io.ByteArrayOutputStream();
             int[] unsealed = {0};
             SealingTpm tpm = sealer(device, AUTH, 0).tapped((command, response) -> {
+                wire.writeBytes(command);
+                wire.writeBytes(response);
                 int code = ByteBuffer.wrap(command).getInt(6);
                 commands.add(code);
                 if (code == CC_UNSEAL && ByteBuffer.wrap(response).getInt(6) == 0) {
@@ -75,6 +78,8 @@ class HostTpmDeviceSealTest {
             assertTrue(commands.stream().noneMatch(code -> code == CC_STARTUP || code == CC_SHUTDOWN),
                     "vmguard powered the device itself: " + commands.stream().map(Integer::toHexString).toList());
             assertEquals(3, device.opens(), "one open per use");
+            assertEquals(0, ByteSearch.count(wire.toByteArray(), key), "the data key crossed the device in clear");
+            assertEquals(0, ByteSearch.count(wire.toByteArray(), AUTH), "the authorisation value crossed the device in clear");
         }
     }
 
