@@ -305,7 +305,7 @@ public final class SealedMemoryImage {
      * How a restore of {@code file} into {@code backend} memory goes: as the operator forced it
      * ({@link RestoreMode#forced}), else up front where a lazy restore cannot fill that memory (secret memory) or
      * the file holds few chunks ({@link RestoreMode#forPresentBytes}), lazy otherwise. Counted from the file's
-     * holes before its key is unsealed, so the helper of a lazy restore can start at once; a file that lies about
+     * blocks on disk before its key is unsealed, so the helper of a lazy restore can start at once; a file that lies about
      * its holes changes only how quickly it restores (every chunk is authenticated either way).
      */
     public static RestoreMode chooseMode(Path file, MemoryBackend backend) {
@@ -324,9 +324,11 @@ public final class SealedMemoryImage {
     }
 
     /**
-     * The bytes of {@code file} that are data rather than holes (its present chunks and its few KiB of front),
-     * counted up to {@code limit}; {@code limit} when the file cannot be read for holes (it is then taken as
-     * dense: a lazy restore's cost does not grow with the file).
+     * The bytes of {@code file} on disk rather than in holes (its present chunks and its few KiB of front), at
+     * most {@code limit}; {@code limit} when the file cannot be opened (it is then taken as dense: a lazy
+     * restore's cost does not grow with the file). One fstat: the choice walking the holes instead
+     * (SEEK_DATA/SEEK_HOLE) took 14-85 ms on this loaded host. A scattered slot (64 KiB + 16) spans 17 blocks,
+     * so a file of scattered chunks counts at most 1/16 over.
      */
     static long dataBytesUpTo(Path file, long limit) {
         int fd;
@@ -336,21 +338,7 @@ public final class SealedMemoryImage {
             return limit;
         }
         try {
-            long total = 0;
-            long at = 0;
-            while (total < limit) {
-                long data = Libc.seek(fd, at, Libc.SEEK_DATA);
-                if (data < 0) {
-                    break; // no data from here on
-                }
-                long hole = Libc.seek(fd, data, Libc.SEEK_HOLE);
-                if (hole <= data) {
-                    return limit;
-                }
-                total += hole - data;
-                at = hole;
-            }
-            return Math.min(total, limit);
+            return Math.min(Libc.allocatedBytes(fd), limit);
         } catch (NativeException e) {
             return limit;
         } finally {
