@@ -161,6 +161,8 @@ class InterpSealedSnapshotGuestTest {
             System.clearProperty(RestoreMode.PROPERTY);
         }
         try (vm) {
+            assertTrue(events.stream().anyMatch(e -> e.kind().equals("snapshot-loaded") && "lazy".equals(e.details().get("memory_restore"))),
+                    events.toString());
             vm.resume();
             RunOutcome outcome = vm.awaitOutcome();
             assertTrue(outcome instanceof RunOutcome.Failed failed && failed.reason().contains("modified: chunk"), String.valueOf(outcome));
