@@ -175,6 +175,11 @@ public final class PostCopyHelper implements AutoCloseable {
         handedOver = true;
     }
 
+    /** Whether a restore took this helper over (its memory is filled lazily), rather than decrypting up front. */
+    public synchronized boolean handedOver() {
+        return handedOver;
+    }
+
     /** Ends a helper that was never handed work. */
     @Override
     public synchronized void close() {

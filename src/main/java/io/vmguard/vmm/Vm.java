@@ -91,6 +91,8 @@ public final class Vm implements AutoCloseable {
     private Optional<SealingTpm> seal = Optional.empty();
     /** Whether this VM came from a sealed snapshot (said in the snapshot-loaded event). */
     private boolean restoredSealed;
+    /** Whether a sealed restore's memory is filled by a decrypting helper (lazy) rather than before it ran. */
+    private boolean restoredLazily;
 
     private Vm(MachineParts parts, VmEvents events) {
         this.events = events;
@@ -225,8 +227,11 @@ public final class Vm implements AutoCloseable {
             vm = restoreRecorded(statePath, memoryPath, engine, options, events, protection);
         }
         phases.add("restore.total_to_running", System.nanoTime() - started);
+        // How the memory came back: mapped (plain), or for a sealed file the mode its restore chose or was forced to.
+        String memoryRestore = !vm.restoredSealed ? "mapped" : vm.restoredLazily ? "lazy" : "up-front";
         events.emit(Source.VMM, "snapshot-loaded", Severity.INFO, Map.of("snapshot_path", statePath.toString(),
-                "mem_file_path", memoryPath.toString(), "sealed", vm.restoredSealed, "phases", phases.seconds()));
+                "mem_file_path", memoryPath.toString(), "sealed", vm.restoredSealed, "memory_restore", memoryRestore,
+                "phases", phases.seconds()));
         return vm;
     }
 
@@ -302,6 +307,7 @@ public final class Vm implements AutoCloseable {
         vm.seal = protection.seal();
         vm.restored = true;
         vm.restoredSealed = loaded.sealKey().isPresent();
+        vm.restoredLazily = helper.isPresent() && helper.get().handedOver();
         // A lazily decrypted chunk that fails its authentication after the guest ran: stop, never go on.
         memory.filling().ifPresent(fill -> fill.onFailure(reason -> {
             events.emit(Source.VMM, "sealed-memory-failed", Severity.ALARM, Map.of("reason", reason));

@@ -86,7 +86,8 @@ class PauseAndSnapshotTest {
             assertEquals(32, clone.get("/vm/config").json().at("/machine-config/mem_size_mib").asInt());
             assertEquals(204, clone.patch("/vm", "{\"state\": \"Resumed\"}").status());
             assertEquals("Running", clone.get("/").json().get("state").asText());
-            assertTrue(clone.recorded.events.stream().anyMatch(event -> event.kind().equals("snapshot-loaded")));
+            assertTrue(clone.recorded.events.stream().anyMatch(event -> event.kind().equals("snapshot-loaded")
+                    && "mapped".equals(event.details().get("memory_restore"))), clone.recorded.events.toString());
             clone.instance.stop("test over");
         }
     }
@@ -123,6 +124,9 @@ class PauseAndSnapshotTest {
             assertEquals(204, loaded.status(), loaded.toString());
             assertPhases(clone, "snapshot-loaded", "tpm.start", "tpm.load", "tpm.unseal", "restore.key_unseal", "restore.state_file",
                     "restore.authenticate_table", "restore.memory", "restore.devices_and_guest_tpm", "restore.total_to_running");
+            assertTrue(clone.recorded.events.stream().anyMatch(event -> event.kind().equals("snapshot-loaded")
+                    && "up-front".equals(event.details().get("memory_restore"))), "a sparse sealed image is decrypted up front: "
+                    + clone.recorded.events);
             assertEquals(204, clone.patch("/vm", "{\"state\": \"Resumed\"}").status());
             assertEquals("Running", clone.get("/").json().get("state").asText());
             clone.instance.stop("test over");

@@ -228,9 +228,7 @@ class PostCopyRestoreTest {
     }
 
     @Test
-    void secretMemoryFallsBackToUpFrontAndTheModeParses() {
+    void secretMemoryCannotBeFilledLazily() {
         assertTrue(PostCopyHelper.unavailableFor(MemoryBackend.SECRET) != null);
-        assertEquals(RestoreMode.LAZY, RestoreMode.parse(null));
-        assertEquals(RestoreMode.UP_FRONT, RestoreMode.parse("up-front"));
     }
 }

@@ -43,9 +43,10 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A guest leaves a random marker in its RAM (guest/initramfs/scripts/marker); a snapshot without sealing
  * carries it in clear, a sealed one nowhere, and the sealed one restores, marker and all, only with the
- * owner's TPM and authorisation value, lazily decrypted (the default). Another TPM, another value or (up
- * front) a modified file fails in one line, restores nothing, and leaves the snapshot's files as they were;
- * restored lazily, a modified chunk stops the VM with that reason and an alarm as soon as it is decrypted.
+ * owner's TPM and authorisation value (up front: the mode this sparse image gets by itself). Another TPM,
+ * another value or (up front) a modified file fails in one line, restores nothing, and leaves the snapshot's
+ * files as they were; restored lazily (forced), a modified chunk stops the VM with that reason and an alarm as
+ * soon as it is decrypted.
  */
 @Timeout(value = 6, unit = TimeUnit.MINUTES, threadMode = ThreadMode.SEPARATE_THREAD)
 class InterpSealedSnapshotGuestTest {
@@ -129,9 +130,11 @@ class InterpSealedSnapshotGuestTest {
     }
 
     /**
-     * Restored lazily (the default), the modified chunk is found when the helper decrypts it, on a fault or
-     * in its background pass: before the restore returns (then it fails in one line) or after, when the VM
-     * is stopped with that reason and a sealed-memory-failed alarm, never running on with the chunk's bytes.
+     * Restored lazily, the modified chunk is found when the helper decrypts it, on a fault or in its background
+     * pass: before the restore returns (then it fails in one line) or after, when the VM is stopped with that
+     * reason and a sealed-memory-failed alarm, never running on with the chunk's bytes. Lazy is forced here: this
+     * guest's image is sparse, so by itself the restore would choose up front (RestoreMode.forPresentBytes) and
+     * the mid-run case would go untested.
      */
     private void assertLazyRestoreStopsOnTheModifiedChunk(Path tampered, GuestProtection right) throws Exception {
         List<SecurityEvent> events = new CopyOnWriteArrayList<>();
@@ -146,6 +149,7 @@ class InterpSealedSnapshotGuestTest {
             }
         };
         Vm vm;
+        System.setProperty(RestoreMode.PROPERTY, "lazy");
         try {
             vm = Vm.restore(dir.resolve("sealed.snap"), tampered, new InterpEngine(), RestoreOptions.to(new SerialTarget.Null()),
                     new VmEvents("tampered", sink), right);
@@ -153,8 +157,12 @@ class InterpSealedSnapshotGuestTest {
             assertTrue(e.getMessage().contains("modified: chunk"), e.getMessage());
             assertFalse(e.getMessage().contains("\n"), e.getMessage());
             return;
+        } finally {
+            System.clearProperty(RestoreMode.PROPERTY);
         }
         try (vm) {
+            assertTrue(events.stream().anyMatch(e -> e.kind().equals("snapshot-loaded") && "lazy".equals(e.details().get("memory_restore"))),
+                    events.toString());
             vm.resume();
             RunOutcome outcome = vm.awaitOutcome();
             assertTrue(outcome instanceof RunOutcome.Failed failed && failed.reason().contains("modified: chunk"), String.valueOf(outcome));
