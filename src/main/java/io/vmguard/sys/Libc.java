@@ -158,16 +158,16 @@ public final class Libc {
 
     /**
      * The bytes the file open as {@code fd} has on disk (fstat's st_blocks x 512: its data, not its holes); throws
-     * with errno's text. x86-64's struct stat: 144 bytes, st_blocks at offset 64.
+     * with errno's text.
      */
     public static long allocatedBytes(int fd) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            MemorySegment stat = arena.allocate(144, 8);
+            MemorySegment stat = arena.allocate(StatLayout.LAYOUT);
             if ((int) FSTAT.invokeExact(state, fd, stat) < 0) {
                 throw NativeException.of("fstat", errno(state));
             }
-            return stat.get(ValueLayout.JAVA_LONG, 64) * 512;
+            return StatLayout.allocatedBytes(stat);
         } catch (NativeException e) {
             throw e;
         } catch (Throwable t) {
