@@ -43,10 +43,12 @@ final class CodeCache {
 
     private final Block[][] pages;
     private final AtomicIntegerArray generations;
-    private final CodePageEpoch epoch = new CodePageEpoch();
+    private final CodePageEpoch epoch;
     private final AtomicInteger invalidations = new AtomicInteger();
 
-    CodeCache(long physicalEnd) {
+    /** @param codePagesAdded told when a page newly holds code (see {@link CodePageEpoch}) */
+    CodeCache(long physicalEnd, Runnable codePagesAdded) {
+        this.epoch = new CodePageEpoch(codePagesAdded);
         int count = (int) ((physicalEnd + 4095) >>> 12);
         this.pages = new Block[count][];
         this.generations = new AtomicIntegerArray(count);

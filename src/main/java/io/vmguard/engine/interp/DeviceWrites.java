@@ -26,7 +26,11 @@ final class DeviceWrites {
     static final int STRIPES = 4096;
     private final AtomicIntegerArray underWay = new AtomicIntegerArray(STRIPES);
 
-    DeviceWrites(long physicalEnd) {
+    private final Runnable marked;
+
+    /** @param marked told after frames are marked (the VM flags every vCPU's doorbell, their compiled loops' one look) */
+    DeviceWrites(long physicalEnd, Runnable marked) {
+        this.marked = marked;
         this.frames = (physicalEnd + 4095) >>> 12;
         long words = (frames + 63) >>> 6;
         this.written = new AtomicLongArray(Math.toIntExact(words));
@@ -80,6 +84,7 @@ final class DeviceWrites {
         }
         // After the bits: a drain that sees the flag sees them.
         pending = true;
+        marked.run();
     }
 
     private static long or(long a, long b) {

@@ -162,13 +162,13 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     }
 
     /**
-     * Whether a compiled block looping on itself may go round again without a look from the run loop: no doorbell
-     * (an exit, a line, another CPU), no interrupt requested, no device-written code. It also takes in pages that
-     * newly hold code, as the loop does before each block.
+     * Whether a compiled block looping on itself may go round again without a look from the run loop: the doorbell is
+     * the one attention word (an exit, a line, another CPU, and, flagged by the VM, device-written code and pages that
+     * newly hold code, which the run loop takes in before the next block), and no interrupt is requested (set by this
+     * vCPU's own platform calls, a plain field).
      */
     private boolean mayLoop() {
-        mmu.seeNewCodePages();
-        return !doorbell.rung() && !platform.interruptRequested() && !deviceWrites.pending();
+        return !doorbell.rung() && !platform.interruptRequested();
     }
 
     /** SystemOps' view of the platform: TSC, CR8 and the device MSRs. */
@@ -461,11 +461,11 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
 
     /**
      * Whether a compiled block may go on into its successor's translation: the looks {@link #run}'s block loop takes
-     * between two blocks find nothing (no interrupt, no doorbell, no exit or MMIO write, no device-written code).
+     * between two blocks find nothing (no interrupt, no doorbell, no exit or MMIO write; device-written code and new
+     * code pages flag the doorbell, see {@link #mayLoop}).
      */
     private boolean mayChain() {
-        return !leaveBlock && pendingExit == null && pendingWrites.isEmpty() && !doorbell.rung()
-                && !platform.interruptRequested() && !deviceWrites.pending() && !cpu.halted;
+        return !leaveBlock && pendingExit == null && pendingWrites.isEmpty() && mayLoop() && !cpu.halted;
     }
 
     private VcpuExit runBlock() {
@@ -529,7 +529,6 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                         if (next == null || next.codeBits != 64 || (compiled = next.compiled) == null) {
                             break;
                         }
-                        mmu.seeNewCodePages();
                         chainedEntries++;
                         chained += executed;
                         executed = 0;

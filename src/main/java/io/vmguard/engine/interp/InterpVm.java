@@ -75,8 +75,8 @@ final class InterpVm implements VirtualMachine {
         this.jit = jitOptions.enabled() ? new JitBridge(jitOptions) : null;
         this.clock = new RestorableClock(timeSource);
         this.chipset = new Chipset(clock, inputs, apicBus);
-        this.deviceWrites = new DeviceWrites(memory.end());
-        this.code = new CodeCache(memory.end());
+        this.deviceWrites = new DeviceWrites(memory.end(), this::flagAll);
+        this.code = new CodeCache(memory.end(), this::flagAll);
         doorbells[0] = bspDoorbell;
         for (int gsi = 0; gsi < lines.length; gsi++) {
             int line = gsi;
@@ -105,6 +105,18 @@ final class InterpVm implements VirtualMachine {
         vcpus[index] = new InterpVcpu(index, memory, unimplemented, clock, chipset, doorbell, monitoring, deviceWrites,
                 code, busLock, jit);
         return vcpus[index];
+    }
+
+    /**
+     * News every vCPU needs before its next block but none must wake for (device-written code, new code pages): one
+     * flag their compiled loops and chains look at, instead of one look each (see InterpVcpu.mayLoop).
+     */
+    private void flagAll() {
+        for (Doorbell doorbell : doorbells) {
+            if (doorbell != null) {
+                doorbell.flag();
+            }
+        }
     }
 
     private void ringAll() {

@@ -9,7 +9,7 @@ public record JitOptions(boolean enabled, int threshold, int budget, boolean reg
     /** System properties that override the defaults: {@code vmguard.jit} (on/off), threshold, budget, regions (on/off). */
     public static final String ENABLED = "vmguard.jit", THRESHOLD = "vmguard.jit.threshold", BUDGET = "vmguard.jit.budget",
             REGIONS = "vmguard.jit.regions";
-    public static final int DEFAULT_THRESHOLD = 100_000;
+    public static final int DEFAULT_THRESHOLD = 200_000;
     public static final int DEFAULT_BUDGET = 20_000;
     public static final boolean DEFAULT_ENABLED = true;
 

@@ -8,6 +8,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class CodePageEpoch {
     private final AtomicInteger value = new AtomicInteger();
+    private final Runnable advanced;
+
+    /** @param advanced told after each advance (the VM flags every vCPU's doorbell, their compiled loops' one look) */
+    public CodePageEpoch(Runnable advanced) {
+        this.advanced = advanced;
+    }
 
     int value() {
         return value.get();
@@ -15,5 +21,6 @@ public final class CodePageEpoch {
 
     public void advance() {
         value.incrementAndGet(); // a full fence: the mark is visible before the page's bytes are read
+        advanced.run();
     }
 }

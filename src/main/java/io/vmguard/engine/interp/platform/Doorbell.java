@@ -25,6 +25,14 @@ public final class Doorbell {
         }
     }
 
+    /**
+     * Any thread: sets the bell without waking a parked vCPU, for news it needs before its next block only (code a
+     * device wrote, pages that newly hold code): a running vCPU's compiled loops and chains see it on their one look.
+     */
+    public void flag() {
+        rung = true;
+    }
+
     public boolean rung() {
         return rung;
     }
