@@ -1,5 +1,9 @@
 package io.vmguard.seal;
 
+import static io.vmguard.seal.SealTestValues.AUTH;
+import static io.vmguard.seal.SealTestValues.PCRS_0_7;
+import static io.vmguard.seal.SealTestValues.digest;
+import static io.vmguard.seal.SealTestValues.freshKey;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -11,8 +15,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -34,21 +36,9 @@ class HostTpmDeviceSealTest {
     private static final int CC_SHUTDOWN = 0x145;
     private static final int CC_UNSEAL = 0x15e;
     private static final int CC_GET_RANDOM = 0x17b;
-    private static final byte[] AUTH = "owner's secret".getBytes(StandardCharsets.US_ASCII);
-    private static final int PCRS_0_7 = PcrSelection.parse("0,7");
 
     @TempDir
     Path dir;
-
-    private static byte[] freshKey() {
-        byte[] key = new byte[SealingTpm.KEY_BYTES];
-        new SecureRandom().nextBytes(key);
-        return key;
-    }
-
-    private static byte[] digest(String text) throws Exception {
-        return MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.US_ASCII));
-    }
 
     private static SealingTpm sealer(SwtpmCharDevice device, byte[] auth, int pcrs) {
         return SealingTpm.onDevice("the test's TPM device", device::open, auth, pcrs);

@@ -1,5 +1,9 @@
 package io.vmguard.seal;
 
+import static io.vmguard.seal.SealTestValues.AUTH;
+import static io.vmguard.seal.SealTestValues.PCRS_0_7;
+import static io.vmguard.seal.SealTestValues.digest;
+import static io.vmguard.seal.SealTestValues.freshKey;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -7,8 +11,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.SecureRandom;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -22,21 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 class PcrPolicySealTest {
-    private static final byte[] AUTH = "owner's secret".getBytes(StandardCharsets.US_ASCII);
-    private static final int PCRS_0_7 = PcrSelection.parse("0,7");
-
     @TempDir
     Path dir;
-
-    private static byte[] freshKey() {
-        byte[] key = new byte[SealingTpm.KEY_BYTES];
-        new SecureRandom().nextBytes(key);
-        return key;
-    }
-
-    private static byte[] digest(String text) throws Exception {
-        return MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.US_ASCII));
-    }
 
     @Test
     void aKeyBoundToPcrsUnsealsWhileTheyAreUnchangedAndNotOnceOneIsExtended() throws Exception {
