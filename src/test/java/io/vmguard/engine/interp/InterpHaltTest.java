@@ -9,6 +9,7 @@ import io.vmguard.engine.VcpuExit;
 import io.vmguard.testing.LongModeSandbox.Ring;
 import io.vmguard.testing.PayloadHarness;
 import io.vmguard.testing.PayloadMachine;
+import io.vmguard.testing.VcpuThread;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -31,14 +32,8 @@ class InterpHaltTest {
     void requestExitWakesAVcpuHaltedWithInterruptsEnabledWithinASecond() throws Exception {
         try (PayloadMachine machine = PayloadMachine.start(new InterpEngine(), "halt", Ring.KERNEL, true)) {
             new PayloadHarness().runUntilPort(machine.vcpu, PayloadHarness.NOTE_PORT, RUN_LIMIT);
-            CompletableFuture<VcpuExit> result = new CompletableFuture<>();
-            Thread vcpuThread = Thread.ofPlatform().name("vcpu-0").start(() -> {
-                try {
-                    result.complete(machine.vcpu.run());
-                } catch (Throwable t) {
-                    result.completeExceptionally(t);
-                }
-            });
+            VcpuThread vcpuThread = VcpuThread.start(machine.vcpu::run);
+            CompletableFuture<VcpuExit> result = vcpuThread.exit();
             Thread.sleep(SETTLE_MILLIS);
             assertNull(result.getNow(null), "the halted vCPU waits inside run()");
 

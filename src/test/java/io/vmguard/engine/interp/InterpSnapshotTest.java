@@ -21,6 +21,7 @@ import io.vmguard.testing.LongModeSandbox.Ring;
 import io.vmguard.testing.MemoryLikeDevice;
 import io.vmguard.testing.PayloadHarness;
 import io.vmguard.testing.PayloadMachine;
+import io.vmguard.testing.VcpuThread;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
@@ -62,14 +63,8 @@ class InterpSnapshotTest {
     @Test
     void aVcpuPausedFromAnotherThreadMidRunRestoresToTheSameEndAsTheOriginal() throws Exception {
         try (SnapshotRig original = SnapshotRig.started()) {
-            CompletableFuture<VcpuExit> paused = new CompletableFuture<>();
-            Thread vcpuThread = Thread.ofPlatform().name("vcpu-0").start(() -> {
-                try {
-                    paused.complete(original.runUntil(PayloadHarness.EXIT_PORT));
-                } catch (Throwable t) {
-                    paused.completeExceptionally(t);
-                }
-            });
+            VcpuThread vcpuThread = VcpuThread.start(() -> original.runUntil(PayloadHarness.EXIT_PORT));
+            CompletableFuture<VcpuExit> paused = vcpuThread.exit();
             // Pause a good way into the run, wherever the vCPU is then: after the guest counted 50 ticks.
             long timerCount = SnapshotRig.payload().symbol("timer_count");
             while (original.memory.readInt(timerCount) < 50 && !paused.isDone()) {
@@ -182,14 +177,8 @@ class InterpSnapshotTest {
 
     /** Runs {@code vcpu} on its own thread; after a while asks it to stop, and returns its exit, which must come promptly. */
     private static VcpuExit runThenPause(Vcpu vcpu) throws Exception {
-        CompletableFuture<VcpuExit> result = new CompletableFuture<>();
-        Thread thread = Thread.ofPlatform().name("vcpu-0").start(() -> {
-            try {
-                result.complete(vcpu.run());
-            } catch (Throwable t) {
-                result.completeExceptionally(t);
-            }
-        });
+        VcpuThread thread = VcpuThread.start(vcpu::run);
+        CompletableFuture<VcpuExit> result = thread.exit();
         Thread.sleep(200);
         assertNull(result.getNow(null), "the vCPU waits inside run()");
         vcpu.requestExit();

@@ -13,6 +13,7 @@ import io.vmguard.testing.LongModeSandbox;
 import io.vmguard.testing.LongModeSandbox.Ring;
 import io.vmguard.testing.PayloadHarness;
 import io.vmguard.testing.PayloadMachine;
+import io.vmguard.testing.VcpuThread;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -67,14 +68,8 @@ class JitChainingTest {
             new PayloadHarness().runUntilPort(machine.vcpu, PayloadHarness.NOTE_PORT, RUN_LIMIT);
             InterpVcpu vcpu = (InterpVcpu) machine.vcpu;
             long chainedBefore = vcpu.chainedEntries();
-            CompletableFuture<VcpuExit> result = new CompletableFuture<>();
-            Thread thread = Thread.ofPlatform().name("vcpu-0").start(() -> {
-                try {
-                    result.complete(vcpu.run());
-                } catch (Throwable t) {
-                    result.completeExceptionally(t);
-                }
-            });
+            VcpuThread thread = VcpuThread.start(vcpu::run);
+            CompletableFuture<VcpuExit> result = thread.exit();
             Thread.sleep(300);
             assertNull(result.getNow(null), "the endless loop is still running");
             long asked = System.nanoTime();

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vmguard.engine.VcpuExit;
 import io.vmguard.testing.LongModeSandbox.Ring;
+import io.vmguard.testing.VcpuThread;
 import io.vmguard.sys.Libc;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -73,18 +74,16 @@ class KvmRequestExitTest {
             PayloadHarness harness = new PayloadHarness();
             AtomicLong vcpuPthread = new AtomicLong();
             CountDownLatch noted = new CountDownLatch(1);
-            CompletableFuture<VcpuExit> result = new CompletableFuture<>();
-            Thread vcpuThread = Thread.ofPlatform().name("vcpu-0").start(() -> {
+            VcpuThread vcpuThread = VcpuThread.start(() -> {
                 try {
                     vcpuPthread.set(Libc.pthreadSelf());
                     harness.runUntilPort(machine.vcpu, PayloadHarness.NOTE_PORT, RUN_LIMIT);
-                    noted.countDown();
-                    result.complete(machine.vcpu.run());
-                } catch (Throwable t) {
-                    result.completeExceptionally(t);
+                } finally {
                     noted.countDown();
                 }
+                return machine.vcpu.run();
             });
+            CompletableFuture<VcpuExit> result = vcpuThread.exit();
             assertTrue(noted.await(RUN_LIMIT.toMillis(), TimeUnit.MILLISECONDS));
             Thread.sleep(SETTLE_MILLIS);
 
@@ -109,18 +108,16 @@ class KvmRequestExitTest {
             KvmVcpu vcpu = (KvmVcpu) machine.vcpu;
             vcpu.bounce(); // not running: returns at once
             PayloadHarness harness = new PayloadHarness();
-            CompletableFuture<VcpuExit> result = new CompletableFuture<>();
             CountDownLatch noted = new CountDownLatch(1);
-            Thread vcpuThread = Thread.ofPlatform().name("vcpu-0").start(() -> {
+            VcpuThread vcpuThread = VcpuThread.start(() -> {
                 try {
                     harness.runUntilPort(vcpu, PayloadHarness.NOTE_PORT, RUN_LIMIT);
-                    noted.countDown();
-                    result.complete(vcpu.run());
-                } catch (Throwable t) {
-                    result.completeExceptionally(t);
+                } finally {
                     noted.countDown();
                 }
+                return vcpu.run();
             });
+            CompletableFuture<VcpuExit> result = vcpuThread.exit();
             assertTrue(noted.await(RUN_LIMIT.toMillis(), TimeUnit.MILLISECONDS));
             Thread.sleep(SETTLE_MILLIS);
 
@@ -152,17 +149,15 @@ class KvmRequestExitTest {
      */
     private static VcpuExit runAndKick(PayloadMachine machine, PayloadHarness harness) throws Exception {
         CountDownLatch noted = new CountDownLatch(1);
-        CompletableFuture<VcpuExit> result = new CompletableFuture<>();
-        Thread vcpuThread = Thread.ofPlatform().name("vcpu-0").start(() -> {
+        VcpuThread vcpuThread = VcpuThread.start(() -> {
             try {
                 harness.runUntilPort(machine.vcpu, PayloadHarness.NOTE_PORT, RUN_LIMIT);
-                noted.countDown();
-                result.complete(machine.vcpu.run());
-            } catch (Throwable t) {
-                result.completeExceptionally(t);
+            } finally {
                 noted.countDown();
             }
+            return machine.vcpu.run();
         });
+        CompletableFuture<VcpuExit> result = vcpuThread.exit();
         assertTrue(noted.await(RUN_LIMIT.toMillis(), TimeUnit.MILLISECONDS), "payload reached its NOTE");
         Thread.sleep(SETTLE_MILLIS);
         assertNull(result.getNow(null), "the vCPU stays inside KVM_RUN until kicked");
