@@ -127,17 +127,25 @@ public final class Antivirus implements AutoCloseable {
 
         private void find() {
             while (!closed && kernel == null) {
-                try {
-                    kernel = vm.inspect(view -> {
+                switch (vm.state()) {
+                    case STOPPED -> {
+                        return;
+                    }
+                    case NOT_STARTED -> { } // attached before the start: wait for it
+                    case RUNNING, PAUSED -> {
                         try {
-                            return LinuxKernel.open(view, cache);
-                        } catch (VmiException e) {
-                            return null; // not yet: early boot, before the kernel's structures are set up
+                            kernel = vm.inspect(view -> {
+                                try {
+                                    return LinuxKernel.open(view, cache);
+                                } catch (VmiException e) {
+                                    return null; // not yet: early boot, before the kernel's structures are set up
+                                }
+                            });
+                        } catch (VmException e) {
+                            // Stopped meanwhile (the next turn ends), or a vCPU slow to pause: try again. Deciding
+                            // by the state read here instead once ended the search for good when the VM started
+                            // between the "not started" refusal and that read, and its events named no process.
                         }
-                    });
-                } catch (VmException e) {
-                    if (vm.state() != VmState.NOT_STARTED) {
-                        return; // the VM stopped
                     }
                 }
                 if (kernel == null) {
