@@ -1,6 +1,7 @@
 package io.vmguard.devices.e1000;
 
 import io.vmguard.net.InternetChecksum;
+import io.vmguard.net.Segmenter;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -77,45 +78,35 @@ final class Offload {
         if (!fits(context, length) || header + mss > scratch.byteSize()) {
             return -1;
         }
-        int payload = length - header;
-        int segments = Math.max(1, (payload + mss - 1) / mss);
         int ipcss = context.ipcss();
         int tucss = context.tucss();
         int firstId = InternetChecksum.u16(packet, ipcss + 4);
         int firstSequence = context.tcp() ? InternetChecksum.u32(packet, tucss + 4) : 0;
         int flags = context.tcp() ? InternetChecksum.u16(packet, tucss + 12) : 0;
         int pseudoSum = InternetChecksum.u16(packet, context.tucso());
-        for (int i = 0; i < segments; i++) {
-            int offset = i * mss;
-            int size = Math.min(mss, payload - offset);
-            int frameLength = header + size;
-            MemorySegment.copy(packet, 0, scratch, 0, header);
-            MemorySegment.copy(packet, header + offset, scratch, header, size);
-            boolean last = i == segments - 1;
+        return Segmenter.segment(packet, header, length, mss, scratch, (segment, i, offset, frameLength, last) -> {
             if (context.ipv4()) {
-                InternetChecksum.putU16(scratch, ipcss + 2, frameLength - ipcss);
-                InternetChecksum.putU16(scratch, ipcss + 4, firstId + i);
+                InternetChecksum.putU16(segment, ipcss + 2, frameLength - ipcss);
+                InternetChecksum.putU16(segment, ipcss + 4, firstId + i);
             } else {
-                InternetChecksum.putU16(scratch, ipcss + 4, frameLength - ipcss - IPV6_HEADER);
+                InternetChecksum.putU16(segment, ipcss + 4, frameLength - ipcss - IPV6_HEADER);
             }
             if (context.tcp()) {
-                InternetChecksum.putU32(scratch, tucss + 4, firstSequence + offset);
-                InternetChecksum.putU16(scratch, tucss + 12, last ? flags : flags & ~(TCP_FIN | TCP_PSH));
+                InternetChecksum.putU32(segment, tucss + 4, firstSequence + offset);
+                InternetChecksum.putU16(segment, tucss + 12, last ? flags : flags & ~(TCP_FIN | TCP_PSH));
             } else {
-                InternetChecksum.putU16(scratch, tucss + 4, frameLength - tucss);
+                InternetChecksum.putU16(segment, tucss + 4, frameLength - tucss);
             }
             if ((popts & POPTS_IXSM) != 0 && context.ipv4()) {
-                InternetChecksum.putU16(scratch, context.ipcso(), 0);
-                insert(scratch, frameLength, ipcss, context.ipcso(), context.ipcse());
+                InternetChecksum.putU16(segment, context.ipcso(), 0);
+                insert(segment, frameLength, ipcss, context.ipcso(), context.ipcse());
             }
             if ((popts & POPTS_TXSM) != 0) {
                 // The driver's pseudo-header sum lacks the length, which differs per segment.
-                InternetChecksum.putU16(scratch, context.tucso(), InternetChecksum.fold((long) pseudoSum + frameLength - tucss));
-                insert(scratch, frameLength, tucss, context.tucso(), 0);
+                InternetChecksum.putU16(segment, context.tucso(), InternetChecksum.fold((long) pseudoSum + frameLength - tucss));
+                insert(segment, frameLength, tucss, context.tucso(), 0);
             }
-            sink.send(scratch.asSlice(0, frameLength));
-        }
-        return segments;
+        }, sink::send);
     }
 
     /** Whether a segmentation context's offsets and sizes fit a packet of {@code length} bytes. */

@@ -3,6 +3,7 @@ package io.vmguard.virtio.net;
 import io.vmguard.net.InternetChecksum;
 import io.vmguard.net.NetException;
 import io.vmguard.net.PacketLayers;
+import io.vmguard.net.Segmenter;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -125,41 +126,32 @@ final class TransmitOffload {
                                FrameSink sink) throws NetException {
         int l3 = layers.l3();
         int l4 = layers.l4();
-        int payload = layers.end() - headers;
-        int segments = Math.max(1, (payload + mss - 1) / mss);
         int firstId = layers.ipv4() ? InternetChecksum.u16(packet, l3 + 4) : 0;
         int firstSequence = InternetChecksum.u32(packet, l4 + 4);
         int flags = packet.get(ValueLayout.JAVA_BYTE, l4 + 13) & 0xff;
-        for (int i = 0; i < segments; i++) {
-            int offset = i * mss;
-            int size = Math.min(mss, payload - offset);
-            int frameLength = headers + size;
-            MemorySegment.copy(packet, 0, scratch, 0, headers);
-            MemorySegment.copy(packet, headers + offset, scratch, headers, size);
+        return Segmenter.segment(packet, headers, layers.end(), mss, scratch, (segment, i, offset, frameLength, last) -> {
             if (layers.ipv4()) {
                 int ihl = l4 - l3;
-                InternetChecksum.putU16(scratch, l3 + 2, frameLength - l3);
-                InternetChecksum.putU16(scratch, l3 + 4, firstId + i);
-                InternetChecksum.putU16(scratch, l3 + 10, 0);
-                InternetChecksum.putU16(scratch, l3 + 10, ~InternetChecksum.sum(scratch, l3, ihl, 0) & 0xffff);
+                InternetChecksum.putU16(segment, l3 + 2, frameLength - l3);
+                InternetChecksum.putU16(segment, l3 + 4, firstId + i);
+                InternetChecksum.putU16(segment, l3 + 10, 0);
+                InternetChecksum.putU16(segment, l3 + 10, ~InternetChecksum.sum(segment, l3, ihl, 0) & 0xffff);
             } else {
-                InternetChecksum.putU16(scratch, l3 + 4, frameLength - l4);
+                InternetChecksum.putU16(segment, l3 + 4, frameLength - l4);
             }
-            InternetChecksum.putU32(scratch, l4 + 4, firstSequence + offset);
+            InternetChecksum.putU32(segment, l4 + 4, firstSequence + offset);
             int segmentFlags = flags;
-            if (i != segments - 1) {
+            if (!last) {
                 segmentFlags &= ~(TCP_FIN | TCP_PSH);
             }
             if (i != 0) { // as Linux's tcp_gso_segment: the congestion-window-reduced mark goes with the first only
                 segmentFlags &= ~TCP_CWR;
             }
-            scratch.set(ValueLayout.JAVA_BYTE, l4 + 13, (byte) segmentFlags);
+            segment.set(ValueLayout.JAVA_BYTE, l4 + 13, (byte) segmentFlags);
             int l4Length = frameLength - l4;
-            InternetChecksum.putU16(scratch, l4 + 16, 0);
-            int sum = InternetChecksum.sum(scratch, l4, l4Length, layers.pseudoHeaderSum(scratch, l4Length));
-            InternetChecksum.putU16(scratch, l4 + 16, ~sum & 0xffff);
-            sink.send(scratch.asSlice(0, frameLength));
-        }
-        return segments;
+            InternetChecksum.putU16(segment, l4 + 16, 0);
+            int sum = InternetChecksum.sum(segment, l4, l4Length, layers.pseudoHeaderSum(segment, l4Length));
+            InternetChecksum.putU16(segment, l4 + 16, ~sum & 0xffff);
+        }, sink::send);
     }
 }
