@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
 
 /**
  * Prepares guest memory and the boot vCPU for Linux's 64-bit boot protocol (or, for a Multiboot kernel,
@@ -23,6 +24,7 @@ import java.nio.file.StandardOpenOption;
  */
 public final class LinuxBoot {
     private static final long PAGE = 4096;
+    static final String DECOMPRESS_PROPERTY = "vmguard.kernel.decompress";
 
     private LinuxBoot() {}
 
@@ -41,6 +43,9 @@ public final class LinuxBoot {
                 return multiboot;
             }
             KernelImage kernel = KernelImage.open(kernelFile, arena);
+            if (kernel instanceof BzImageKernel bzImage && decompressOnHost()) {
+                kernel = UnpackedBzImage.unpack(bzImage, commandLine, new SecureRandom()).map(KernelImage.class::cast).orElse(kernel);
+            }
             KernelImage.Loaded loaded = kernel.loadInto(memory);
 
             byte[] line = commandLine.getBytes(StandardCharsets.US_ASCII);
@@ -70,6 +75,20 @@ public final class LinuxBoot {
             long cr3 = BootPageTables.writeTo(memory);
             return new BootState(entryRegisters(loaded.entry()), longModeRegisters(cr3), loaded.end(), initrdAddress, initrdSize);
         }
+    }
+
+    /**
+     * Whether a bzImage's compressed kernel is decompressed by vmguard before the guest starts (the default) or
+     * by the kernel's own decompressor in the guest ({@code -Dvmguard.kernel.decompress=guest}): under the
+     * interpreter the guest's decompressor costs tens of seconds for a distribution kernel (docs/benchmarks.md).
+     */
+    static boolean decompressOnHost() throws KernelLoadException {
+        String mode = System.getProperty(DECOMPRESS_PROPERTY, "host");
+        return switch (mode) {
+            case "host" -> true;
+            case "guest" -> false;
+            default -> throw new KernelLoadException("-D" + DECOMPRESS_PROPERTY + "=" + mode + ": use host or guest");
+        };
     }
 
     /**
