@@ -62,9 +62,19 @@ record KernelRelocations(int[] sign32, int[] inverse32, int[] absolute64) {
     /**
      * Moves the kernel loaded at its link-time physical addresses (its {@code segments}) by {@code slide}
      * bytes of virtual address. Every field must lie inside a loaded segment: the table comes from the
-     * kernel file, and a write outside the kernel would land on the boot structures.
+     * kernel file, and a write outside the kernel would land on the boot structures; all are checked before
+     * the first is written.
      */
     void apply(GuestMemory memory, List<ElfKernel.Segment> segments, long slide) throws KernelLoadException {
+        for (int entry : sign32) {
+            field(entry, 4, segments);
+        }
+        for (int entry : inverse32) {
+            field(entry, 4, segments);
+        }
+        for (int entry : absolute64) {
+            field(entry, 8, segments);
+        }
         for (int entry : sign32) {
             long at = field(entry, 4, segments);
             memory.writeInt(at, (int) (memory.readInt(at) + slide));

@@ -38,6 +38,9 @@ record UnpackedBzImage(BzImageKernel bzImage, ElfKernel vmlinux, Optional<Kernel
             return Optional.empty();
         }
         byte[] bytes = payload.get();
+        if (!ElfKernel.matches(MemorySegment.ofArray(bytes))) {
+            throw new KernelLoadException("kernel " + bzImage.file() + " is corrupt: its compressed kernel is not an ELF vmlinux");
+        }
         ElfKernel vmlinux = ElfKernel.parse(bzImage.file(), MemorySegment.ofArray(bytes));
         Optional<KernelRelocations> relocations = KernelRelocations.parse(bytes, fileEnd(vmlinux));
         long slide = 0;

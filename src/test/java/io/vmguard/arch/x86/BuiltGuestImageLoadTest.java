@@ -63,6 +63,23 @@ class BuiltGuestImageLoadTest {
     }
 
     @Test
+    void theBzImagesGzipKernelDecompressesToTheVmlinuxWithItsRelocationTable() throws Exception {
+        try (Arena arena = Arena.ofConfined(); GuestMemory memory = GuestMemory.allocate(X86Layout.ramRanges(256L << 20))) {
+            BzImageKernel bz = assertInstanceOf(BzImageKernel.class, KernelImage.open(BuiltGuest.bzImage(), arena));
+            UnpackedBzImage unpacked = UnpackedBzImage.unpack(bz, "console=ttyS0", new java.util.SplittableRandom(3)).orElseThrow();
+            assertEquals(symbol("startup_64") - START_KERNEL_MAP, unpacked.loadInto(memory).entry());
+            int relocations = unpacked.relocations().orElseThrow().count();
+            assertTrue(relocations > 10_000, relocations + " relocations");
+            assertTrue(UnpackedBzImage.kaslrWanted(bz, "console=ttyS0"), "the recipe's kernel has CONFIG_RANDOMIZE_BASE");
+            // The text the slide moved: startup_64's first bytes are position-independent, so they match the vmlinux's.
+            KernelImage vmlinux = KernelImage.open(BuiltGuest.vmlinux(), arena);
+            ElfKernel.Segment text = ((ElfKernel) vmlinux).segments().getFirst();
+            byte[] fromFile = ((ElfKernel) vmlinux).bytes().asSlice(text.offset(), 64).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            assertArrayEquals(fromFile, memory.readBytes(text.address(), 64));
+        }
+    }
+
+    @Test
     void bothFormatsBootWithTheInitramfsAboveTheKernel() throws Exception {
         for (Path kernel : new Path[] {BuiltGuest.vmlinux(), BuiltGuest.bzImage()}) {
             try (GuestMemory memory = GuestMemory.allocate(X86Layout.ramRanges(256L << 20))) {
