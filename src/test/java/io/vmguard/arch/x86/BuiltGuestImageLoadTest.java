@@ -85,9 +85,9 @@ class BuiltGuestImageLoadTest {
             try (GuestMemory memory = GuestMemory.allocate(X86Layout.ramRanges(256L << 20))) {
                 BootState boot = LinuxBoot.prepare(memory, kernel, BuiltGuest.initramfs(), "console=ttyS0");
                 assertTrue(boot.initrdAddress() >= boot.kernelEnd(), kernel.toString());
-                assertEquals(Files.size(BuiltGuest.initramfs()), boot.initrdSize());
-                assertEquals((byte) 0x1f, memory.readByte(boot.initrdAddress()), "gzip magic");
-                assertEquals((byte) 0x8b, memory.readByte(boot.initrdAddress() + 1), "gzip magic");
+                // The image's gzip initramfs reaches the guest decompressed (GzipInitrd): a "newc" cpio.
+                assertTrue(boot.initrdSize() > Files.size(BuiltGuest.initramfs()), boot.initrdSize() + " bytes");
+                assertEquals("070701", new String(memory.readBytes(boot.initrdAddress(), 6), java.nio.charset.StandardCharsets.US_ASCII));
             }
         }
     }

@@ -213,7 +213,7 @@ class UnpackedBzImageTest {
             assertEquals(X86Layout.HIGH_MEMORY_START + 0x200, LinuxBoot.prepare(memory, kernel, null, "console=ttyS0").registers().rip());
             System.setProperty(LinuxBoot.DECOMPRESS_PROPERTY, "fast");
             String message = assertThrows(KernelLoadException.class, () -> LinuxBoot.prepare(memory, kernel, null, "")).getMessage();
-            assertEquals("-Dvmguard.kernel.decompress=fast: use host or guest", message);
+            assertEquals("-Dvmguard.boot.decompress=fast: use host or guest", message);
         } finally {
             if (before == null) {
                 System.clearProperty(LinuxBoot.DECOMPRESS_PROPERTY);
