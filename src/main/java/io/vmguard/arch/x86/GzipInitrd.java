@@ -71,6 +71,10 @@ final class GzipInitrd {
                     return Optional.empty();
                 }
                 at = trailer + 8;
+                if (size % 4 != 0 && at < in.length) {
+                    // Linux parses each member's archive on its own; joined, the next one must start 4-aligned.
+                    return Optional.empty();
+                }
             }
         } catch (DataFormatException e) {
             return Optional.empty();

@@ -69,6 +69,10 @@ class GzipInitrdTest {
         byte[] flipped = gzip(FIRST);
         flipped[20] ^= 0x7f;
         assertEquals(Optional.empty(), decompress(flipped), "a corrupt member");
+        byte[] odd = Arrays.copyOf(FIRST, FIRST.length - 1);
+        assertEquals(Optional.empty(), decompress(concat(gzip(odd), gzip(SECOND))),
+                "a member whose archive would leave the next one unaligned once joined");
+        assertArrayEquals(odd, decompress(gzip(odd)).orElseThrow(), "the last member may end anywhere");
         assertEquals(Optional.empty(), GzipInitrd.decompress(MemorySegment.ofArray(gzip(FIRST)), FIRST.length - 1),
                 "an archive larger than the room it may take");
     }
