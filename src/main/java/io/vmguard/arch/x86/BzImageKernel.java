@@ -73,12 +73,27 @@ public record BzImageKernel(Path file, MemorySegment bytes, long kernelOffset, l
                     file, (initSize + (1 << 20) - 1) >> 20, decompressAt, memory.totalSize() >> 20));
         }
         MemorySegment.copy(bytes, kernelOffset, memory.slice(load, kernelSize), 0, kernelSize);
-        // The setup header runs from 0x1f1 to 0x202 plus the jump offset stored at 0x201; boot_params keeps
-        // room for it only up to 0x290, so a header claiming more is cut there.
-        int headerEnd = Math.min(0x202 + Byte.toUnsignedInt(bytes.get(ValueLayout.JAVA_BYTE, 0x201)), SETUP_HEADER_LIMIT);
-        byte[] setupHeader = bytes.asSlice(SETUP_HEADER_OFFSET, headerEnd - SETUP_HEADER_OFFSET).toArray(ValueLayout.JAVA_BYTE);
         long end = Math.max(load + kernelSize, decompressAt + initSize);
-        return new Loaded(load + ENTRY_64_OFFSET, end, setupHeader, commandLineSize, initrdAddressMax);
+        return new Loaded(load + ENTRY_64_OFFSET, end, setupHeader(), commandLineSize, initrdAddressMax);
+    }
+
+    /**
+     * The setup header for boot_params: from 0x1f1 to 0x202 plus the jump offset stored at 0x201; boot_params
+     * keeps room for it only up to 0x290, so a header claiming more is cut there.
+     */
+    byte[] setupHeader() {
+        int headerEnd = Math.min(0x202 + Byte.toUnsignedInt(bytes.get(ValueLayout.JAVA_BYTE, 0x201)), SETUP_HEADER_LIMIT);
+        return bytes.asSlice(SETUP_HEADER_OFFSET, headerEnd - SETUP_HEADER_OFFSET).toArray(ValueLayout.JAVA_BYTE);
+    }
+
+    /** The header's relocatable_kernel: the kernel may run elsewhere than where it was linked. */
+    boolean relocatable() {
+        return bytes.get(ValueLayout.JAVA_BYTE, 0x234) != 0;
+    }
+
+    /** The header's kernel_alignment: the unit the kernel may be moved by (CONFIG_PHYSICAL_ALIGN). */
+    long alignment() {
+        return Integer.toUnsignedLong(bytes.get(U32, 0x230));
     }
 
     @Override

@@ -14,9 +14,10 @@ import java.nio.file.StandardOpenOption;
 
 /**
  * A Linux kernel file in one of the two formats vmguard boots: an uncompressed ELF {@code vmlinux} or a
- * {@code bzImage}. Both are entered through the 64-bit boot protocol, in long mode.
+ * {@code bzImage} (whose compressed kernel vmguard may decompress itself: {@link UnpackedBzImage}). All are
+ * entered through the 64-bit boot protocol, in long mode.
  */
-public sealed interface KernelImage permits ElfKernel, BzImageKernel {
+public sealed interface KernelImage permits ElfKernel, BzImageKernel, UnpackedBzImage {
     ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);

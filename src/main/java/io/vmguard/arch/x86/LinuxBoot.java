@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
 
 /**
  * Prepares guest memory and the boot vCPU for Linux's 64-bit boot protocol (or, for a Multiboot kernel,
@@ -23,6 +24,7 @@ import java.nio.file.StandardOpenOption;
  */
 public final class LinuxBoot {
     private static final long PAGE = 4096;
+    static final String DECOMPRESS_PROPERTY = "vmguard.boot.decompress";
 
     private LinuxBoot() {}
 
@@ -41,6 +43,9 @@ public final class LinuxBoot {
                 return multiboot;
             }
             KernelImage kernel = KernelImage.open(kernelFile, arena);
+            if (kernel instanceof BzImageKernel bzImage && decompressOnHost()) {
+                kernel = UnpackedBzImage.unpack(bzImage, commandLine, new SecureRandom()).map(KernelImage.class::cast).orElse(kernel);
+            }
             KernelImage.Loaded loaded = kernel.loadInto(memory);
 
             byte[] line = commandLine.getBytes(StandardCharsets.US_ASCII);
@@ -59,6 +64,9 @@ public final class LinuxBoot {
             long initrdSize = 0;
             if (initrdFile != null) {
                 MemorySegment initrd = map(initrdFile, arena);
+                if (decompressOnHost()) {
+                    initrd = GzipInitrd.decompress(initrd, initrdRoom(memory, loaded)).map(MemorySegment::ofArray).orElse(initrd);
+                }
                 initrdSize = initrd.byteSize();
                 initrdAddress = placeInitrd(memory, loaded, initrdSize);
                 memory.write(initrdAddress, initrd);
@@ -70,6 +78,21 @@ public final class LinuxBoot {
             long cr3 = BootPageTables.writeTo(memory);
             return new BootState(entryRegisters(loaded.entry()), longModeRegisters(cr3), loaded.end(), initrdAddress, initrdSize);
         }
+    }
+
+    /**
+     * Whether a bzImage's compressed kernel and a gzip initrd are decompressed by vmguard before the guest
+     * starts (the default) or by the guest's kernel ({@code -Dvmguard.boot.decompress=guest}): under the
+     * interpreter the kernel's decompressor costs tens of seconds for a distribution kernel, and its inflate of
+     * the initramfs a fifth of the time to the ready marker (docs/benchmarks.md).
+     */
+    static boolean decompressOnHost() throws KernelLoadException {
+        String mode = System.getProperty(DECOMPRESS_PROPERTY, "host");
+        return switch (mode) {
+            case "host" -> true;
+            case "guest" -> false;
+            default -> throw new KernelLoadException("-D" + DECOMPRESS_PROPERTY + "=" + mode + ": use host or guest");
+        };
     }
 
     /**
@@ -96,6 +119,13 @@ public final class LinuxBoot {
         MemorySegment module = initrdFile == null ? null : map(initrdFile, arena);
         String moduleName = initrdFile == null ? null : initrdFile.getFileName().toString();
         return kernel.load(memory, module, moduleName, commandLine);
+    }
+
+    /** The most an initrd may take: from the kernel's end (a page for the alignment) up to where it must end. */
+    static long initrdRoom(GuestMemory memory, KernelImage.Loaded kernel) {
+        MemoryRegion low = memory.regions().getFirst();
+        long limit = Math.min(low.end(), kernel.initrdAddressMax() + 1);
+        return Math.max(0, limit - kernel.end() - PAGE);
     }
 
     /** The initrd goes as high as it may (page aligned), below the MMIO gap and above the kernel. */
