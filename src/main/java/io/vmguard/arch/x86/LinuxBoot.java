@@ -121,11 +121,17 @@ public final class LinuxBoot {
         return kernel.load(memory, module, moduleName, commandLine);
     }
 
-    /** The most an initrd may take: from the kernel's end (a page for the alignment) up to where it must end. */
+    /**
+     * The most a decompressed initrd may take: what fits between the kernel's end (a page for the alignment)
+     * and where it must end, and at most a quarter of guest RAM. While the kernel unpacks the archive it holds
+     * both the archive and the files, twice the archive's size where the compressed file needed much less:
+     * a larger archive goes compressed, so that host-side decompression never makes a guest run out of memory
+     * that would have booted.
+     */
     static long initrdRoom(GuestMemory memory, KernelImage.Loaded kernel) {
         MemoryRegion low = memory.regions().getFirst();
         long limit = Math.min(low.end(), kernel.initrdAddressMax() + 1);
-        return Math.max(0, limit - kernel.end() - PAGE);
+        return Math.min(memory.totalSize() / 4, Math.max(0, limit - kernel.end() - PAGE));
     }
 
     /** The initrd goes as high as it may (page aligned), below the MMIO gap and above the kernel. */

@@ -170,6 +170,31 @@ class LinuxBootTest {
     }
 
     @Test
+    void aGzipInitrdReachesTheGuestDecompressedOnlyWhileItsArchiveTakesAtMostAQuarterOfGuestRam() throws Exception {
+        Path kernel = KernelFiles.write(dir, "vmlinux", KernelFiles.elf());
+        long quarter = MEMORY / 4;
+
+        BootState small = LinuxBoot.prepare(memory, kernel, gzip("small.gz", quarter), "console=ttyS0");
+        BootState large = LinuxBoot.prepare(memory, kernel, gzip("large.gz", quarter + 4096), "console=ttyS0");
+
+        assertEquals(quarter, small.initrdSize(), "decompressed: the archive itself");
+        assertEquals(Files.size(dir.resolve("large.gz")), large.initrdSize(),
+                "compressed: unpacking it would hold archive and files, twice its size, in a guest with less to spare");
+    }
+
+    /** A gzip file of {@code size} zero bytes (a tar-sized multiple of 512, so one member is a whole archive). */
+    private Path gzip(String name, long size) throws Exception {
+        Path file = dir.resolve(name);
+        try (var out = new java.util.zip.GZIPOutputStream(Files.newOutputStream(file))) {
+            byte[] block = new byte[1 << 20];
+            for (long left = size; left > 0; left -= block.length) {
+                out.write(block, 0, (int) Math.min(block.length, left));
+            }
+        }
+        return file;
+    }
+
+    @Test
     void rejectsAnInitrdThatDoesNotFitBesideTheKernel() throws Exception {
         Path initrd = Files.write(dir.resolve("initrd"), new byte[(int) (MEMORY - (8L << 20))]);
         String message = assertThrows(KernelLoadException.class, () -> LinuxBoot.prepare(memory,
