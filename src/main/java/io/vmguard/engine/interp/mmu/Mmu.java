@@ -15,8 +15,9 @@ import java.util.Arrays;
  * (4 KiB and 4 MiB pages), PAE and 4-level paging, with accessed/dirty bits, U/S, R/W with CR0.WP, NX, and a software TLB of plain arrays.
  *
  * <p>The TLB is direct-mapped and split by access kind (read, write, fetch); a tag holds the linear page
- * number and whether the access was made from user mode, so privilege changes need no flush. Entries
- * point at a 4 KiB slice of guest RAM; a hit is an array compare and a segment access, with no
+ * number and whether the access was made from user mode, so privilege changes need no flush. Beside each
+ * tag is the distance from the linear page to its host page in one segment over all of guest RAM (see
+ * {@link PhysicalRam}); a hit is an array compare, an add and one access on that segment, with no
  * allocation. Pages that are not RAM (MMIO) are never cached and go through {@link Physical}.
  */
 public final class Mmu {
@@ -62,15 +63,19 @@ public final class Mmu {
     /** Moves when a RAM page first holds code on any vCPU: this vCPU's cached writable translations are then stale. */
     private final CodePageEpoch codePages;
     private int codePagesSeen;
-    // One array per access kind, not an array of arrays: a hit then costs one load less.
-    private final long[] readTags = new long[TLB_SIZE], writeTags = new long[TLB_SIZE], fetchTags = new long[TLB_SIZE];
-    private final MemorySegment[] readPages = new MemorySegment[TLB_SIZE], writePages = new MemorySegment[TLB_SIZE],
-            fetchPages = new MemorySegment[TLB_SIZE];
+    /** Every TLB hit's segment: all of guest RAM ({@link PhysicalRam#span}). */
+    private final MemorySegment ramSpan;
+    // One array per access kind, not an array of arrays: a hit then costs one load less. Each holds pairs: at
+    // slot the tag, at slot + 1 what to add to a linear address of the page for its offset in ramSpan (a
+    // hit reads both from one cache line).
+    private final long[] readTlb = new long[2 * TLB_SIZE], writeTlb = new long[2 * TLB_SIZE],
+            fetchTlb = new long[2 * TLB_SIZE];
     private final long[] fetchPhysicalPages = new long[TLB_SIZE];
 
     public Mmu(CpuState cpu, GuestMemory memory, Physical physical, CodePageEpoch codePages) {
         this.cpu = cpu;
         this.ram = new PhysicalRam(memory);
+        this.ramSpan = ram.span();
         this.physical = physical;
         this.codePages = codePages;
         this.codePagesSeen = codePages.value();
@@ -79,17 +84,17 @@ public final class Mmu {
 
     /** Drops every cached translation (CR3 and paging-mode changes). */
     public void flush() {
-        Arrays.fill(readTags, NO_TAG);
-        Arrays.fill(writeTags, NO_TAG);
-        Arrays.fill(fetchTags, NO_TAG);
+        Arrays.fill(readTlb, NO_TAG);
+        Arrays.fill(writeTlb, NO_TAG);
+        Arrays.fill(fetchTlb, NO_TAG);
     }
 
     /** Drops the translations of one linear page (INVLPG). */
     public void flushPage(long linear) {
-        int index = index(linear);
-        readTags[index] = NO_TAG;
-        writeTags[index] = NO_TAG;
-        fetchTags[index] = NO_TAG;
+        int slot = slot(linear);
+        readTlb[slot] = NO_TAG;
+        writeTlb[slot] = NO_TAG;
+        fetchTlb[slot] = NO_TAG;
     }
 
     /**
@@ -109,11 +114,12 @@ public final class Mmu {
 
     /** Forgets cached writable translations, so writes to pages that now hold code are seen. */
     public void flushWrites() {
-        Arrays.fill(writeTags, NO_TAG);
+        Arrays.fill(writeTlb, NO_TAG);
     }
 
-    private static int index(long linear) {
-        return (int) (linear >>> 12) & (TLB_SIZE - 1);
+    /** Where {@code linear}'s page has its tag in a TLB array (its addend is at the next index). */
+    private static int slot(long linear) {
+        return ((int) (linear >>> 12) & (TLB_SIZE - 1)) << 1;
     }
 
     private long tag(long linear) {
@@ -123,15 +129,18 @@ public final class Mmu {
     // ---- reads ----
 
     public int read8(long linear) {
-        MemorySegment page = page(linear, READ);
-        return page != null ? page.get(ValueLayout.JAVA_BYTE, linear & 0xfff) & 0xff : (int) slowRead(linear, 1);
+        int slot = slot(linear);
+        if (readTlb[slot] == tag(linear) || fill(linear, READ, readTlb, slot)) {
+            return ramSpan.get(ValueLayout.JAVA_BYTE, readTlb[slot + 1] + linear) & 0xff;
+        }
+        return (int) slowRead(linear, 1);
     }
 
     public int read16(long linear) {
         if ((linear & 0xfff) <= 0xffe) {
-            MemorySegment page = page(linear, READ);
-            if (page != null) {
-                return page.get(U16, linear & 0xfff) & 0xffff;
+            int slot = slot(linear);
+            if (readTlb[slot] == tag(linear) || fill(linear, READ, readTlb, slot)) {
+                return ramSpan.get(U16, readTlb[slot + 1] + linear) & 0xffff;
             }
         }
         return (int) slowRead(linear, 2);
@@ -139,9 +148,9 @@ public final class Mmu {
 
     public int read32(long linear) {
         if ((linear & 0xfff) <= 0xffc) {
-            MemorySegment page = page(linear, READ);
-            if (page != null) {
-                return page.get(U32, linear & 0xfff);
+            int slot = slot(linear);
+            if (readTlb[slot] == tag(linear) || fill(linear, READ, readTlb, slot)) {
+                return ramSpan.get(U32, readTlb[slot + 1] + linear);
             }
         }
         return (int) slowRead(linear, 4);
@@ -149,9 +158,9 @@ public final class Mmu {
 
     public long read64(long linear) {
         if ((linear & 0xfff) <= 0xff8) {
-            MemorySegment page = page(linear, READ);
-            if (page != null) {
-                return page.get(U64, linear & 0xfff);
+            int slot = slot(linear);
+            if (readTlb[slot] == tag(linear) || fill(linear, READ, readTlb, slot)) {
+                return ramSpan.get(U64, readTlb[slot + 1] + linear);
             }
         }
         return slowRead(linear, 8);
@@ -172,11 +181,11 @@ public final class Mmu {
      * TLB; -1 when the code is not in RAM.
      */
     public long fetchPhysical(long linear) {
-        int index = index(linear);
-        if (fetchTags[index] != tag(linear) && page(linear, FETCH) == null) {
+        int slot = slot(linear);
+        if (fetchTlb[slot] != tag(linear) && !fill(linear, FETCH, fetchTlb, slot)) {
             return -1;
         }
-        return fetchPhysicalPages[index] | (linear & 0xfff);
+        return fetchPhysicalPages[slot >>> 1] | (linear & 0xfff);
     }
 
     /**
@@ -184,7 +193,7 @@ public final class Mmu {
      * right after that call returned a physical address.
      */
     public MemorySegment fetchedPage(long linear) {
-        return fetchPages[index(linear)];
+        return ramSpan.asSlice(fetchTlb[slot(linear) + 1] + (linear & PAGE_MASK), 4096);
     }
 
     /** Whether the 4 KiB page at {@code physicalPage} is RAM (not a device's). */
@@ -194,9 +203,9 @@ public final class Mmu {
 
     /** An instruction byte (fetch permission: NX applies). */
     public int fetch8(long linear) {
-        MemorySegment page = page(linear, FETCH);
-        if (page != null) {
-            return page.get(ValueLayout.JAVA_BYTE, linear & 0xfff) & 0xff;
+        int slot = slot(linear);
+        if (fetchTlb[slot] == tag(linear) || fill(linear, FETCH, fetchTlb, slot)) {
+            return ramSpan.get(ValueLayout.JAVA_BYTE, fetchTlb[slot + 1] + linear) & 0xff;
         }
         return (int) physicalRead(translate(linear, FETCH), 1);
     }
@@ -204,9 +213,9 @@ public final class Mmu {
     // ---- writes ----
 
     public void write8(long linear, int value) {
-        MemorySegment page = page(linear, WRITE);
-        if (page != null) {
-            page.set(ValueLayout.JAVA_BYTE, linear & 0xfff, (byte) value);
+        int slot = slot(linear);
+        if (writeTlb[slot] == tag(linear) || fill(linear, WRITE, writeTlb, slot)) {
+            ramSpan.set(ValueLayout.JAVA_BYTE, writeTlb[slot + 1] + linear, (byte) value);
         } else {
             slowWrite(linear, 1, value);
         }
@@ -214,9 +223,9 @@ public final class Mmu {
 
     public void write16(long linear, int value) {
         if ((linear & 0xfff) <= 0xffe) {
-            MemorySegment page = page(linear, WRITE);
-            if (page != null) {
-                page.set(U16, linear & 0xfff, (short) value);
+            int slot = slot(linear);
+            if (writeTlb[slot] == tag(linear) || fill(linear, WRITE, writeTlb, slot)) {
+                ramSpan.set(U16, writeTlb[slot + 1] + linear, (short) value);
                 return;
             }
         }
@@ -225,9 +234,9 @@ public final class Mmu {
 
     public void write32(long linear, int value) {
         if ((linear & 0xfff) <= 0xffc) {
-            MemorySegment page = page(linear, WRITE);
-            if (page != null) {
-                page.set(U32, linear & 0xfff, value);
+            int slot = slot(linear);
+            if (writeTlb[slot] == tag(linear) || fill(linear, WRITE, writeTlb, slot)) {
+                ramSpan.set(U32, writeTlb[slot + 1] + linear, value);
                 return;
             }
         }
@@ -236,9 +245,9 @@ public final class Mmu {
 
     public void write64(long linear, long value) {
         if ((linear & 0xfff) <= 0xff8) {
-            MemorySegment page = page(linear, WRITE);
-            if (page != null) {
-                page.set(U64, linear & 0xfff, value);
+            int slot = slot(linear);
+            if (writeTlb[slot] == tag(linear) || fill(linear, WRITE, writeTlb, slot)) {
+                ramSpan.set(U64, writeTlb[slot + 1] + linear, value);
                 return;
             }
         }
@@ -301,40 +310,40 @@ public final class Mmu {
      * For string instructions that move whole runs of elements at once.
      */
     public MemorySegment ramPage(long linear, int access) {
-        return page(linear, access);
+        long[] tlb = access == READ ? readTlb : access == WRITE ? writeTlb : fetchTlb;
+        int slot = slot(linear);
+        if (tlb[slot] == tag(linear) || fill(linear, access, tlb, slot)) {
+            return ramSpan.asSlice(tlb[slot + 1] + (linear & PAGE_MASK), 4096);
+        }
+        return null;
     }
 
     // ---- TLB ----
 
-    /** The cached RAM page for a hit, or null (miss, MMIO, or a write to a code page). */
-    private MemorySegment page(long linear, int access) {
-        int index = index(linear);
-        long[] tags = access == READ ? readTags : access == WRITE ? writeTags : fetchTags;
-        MemorySegment[] pages = access == READ ? readPages : access == WRITE ? writePages : fetchPages;
-        if (tags[index] == tag(linear)) {
-            return pages[index];
-        }
-        return fill(linear, access, index, tags, pages);
-    }
-
-    /** A TLB miss: walks, and caches the translation when it is RAM (and, for writes, a page nobody watches). */
-    private MemorySegment fill(long linear, int access, int index, long[] tags, MemorySegment[] pages) {
-        long physicalAddress = translate(linear, access);
-        long physicalPage = physicalAddress & PAGE_MASK;
+    /**
+     * A TLB miss: walks (faulting as the access would), and caches the translation when it is RAM (and, for
+     * writes, a page nobody watches). False when the access must take the slow path: MMIO, or a write to a
+     * page that holds code or is watched.
+     */
+    private boolean fill(long linear, int access, long[] tlb, int slot) {
+        long physicalPage = translate(linear, access) & PAGE_MASK;
         int region = ram.region(physicalPage, 4096);
         if (region < 0) {
-            return null;
+            return false;
         }
         if (access == WRITE && physical.seesWrites(physicalPage)) {
-            return null;
+            return false;
         }
-        MemorySegment slice = ram.slice(region, physicalPage, 4096);
-        tags[index] = tag(linear);
-        pages[index] = slice;
+        long hostPage = ram.spanOffset(region, physicalPage);
+        if (hostPage < 0) {
+            return false;
+        }
+        tlb[slot] = tag(linear);
+        tlb[slot + 1] = hostPage - (linear & PAGE_MASK);
         if (access == FETCH) {
-            fetchPhysicalPages[index] = physicalPage;
+            fetchPhysicalPages[slot >>> 1] = physicalPage;
         }
-        return slice;
+        return true;
     }
 
     /**

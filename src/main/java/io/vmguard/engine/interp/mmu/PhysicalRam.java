@@ -6,6 +6,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -13,6 +14,13 @@ import java.util.List;
  * the regions' host segments in plain arrays, so finding the one that holds an address neither iterates
  * a list nor allocates a slice. Accesses are bounds-checked against the region, as
  * {@link GuestMemory} checks them.
+ *
+ * <p>For the TLB's hits, all of RAM is also one segment, the {@link #span}: from the lowest region's first
+ * host byte to the highest one's last, with the regions' lifetime (so a hit after guest memory is closed
+ * still fails cleanly). A TLB entry holds an offset into it; one segment for every hit lets HotSpot keep its
+ * size and liveness in registers across a compiled block's accesses. Host memory between two regions lies
+ * inside the span but is never named by an entry: an offset is made only by {@link #spanOffset} for a page
+ * of one region, and a hit's access stays inside that page.
  */
 final class PhysicalRam {
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -25,6 +33,9 @@ final class PhysicalRam {
     private final long[] starts;
     private final long[] sizes;
     private final MemorySegment[] backings;
+    private final MemorySegment span;
+    /** Per region, the offset of its first byte in {@link #span}; -1 for a region the span does not hold. */
+    private final long[] spanStarts;
 
     PhysicalRam(GuestMemory memory) {
         List<MemoryRegion> regions = memory.regions();
@@ -36,6 +47,38 @@ final class PhysicalRam {
             sizes[i] = regions.get(i).size();
             backings[i] = regions.get(i).backing();
         }
+        spanStarts = new long[backings.length];
+        span = span(backings, spanStarts);
+    }
+
+    /**
+     * One segment over all regions when they are native mappings of one lifetime (what vmguard allocates, and
+     * a snapshot's file mapping); otherwise (heap segments, or segments of different lifetimes, which only
+     * tests wrap) the first region alone, and pages of the others are never cached.
+     */
+    private static MemorySegment span(MemorySegment[] backings, long[] spanStarts) {
+        Arrays.fill(spanStarts, -1);
+        if (backings.length == 0) {
+            return MemorySegment.NULL;
+        }
+        boolean oneMapping = true;
+        MemorySegment lowest = backings[0];
+        long highestEnd = 0;
+        for (MemorySegment backing : backings) {
+            oneMapping &= backing.isNative() && !backing.isReadOnly() && backing.scope().equals(backings[0].scope());
+            if (backing.address() < lowest.address()) {
+                lowest = backing;
+            }
+            highestEnd = Math.max(highestEnd, backing.address() + backing.byteSize());
+        }
+        if (!oneMapping || backings.length == 1) {
+            spanStarts[0] = 0;
+            return backings[0];
+        }
+        for (int i = 0; i < backings.length; i++) {
+            spanStarts[i] = backings[i].address() - lowest.address();
+        }
+        return lowest.reinterpret(highestEnd - lowest.address()); // keeps the regions' lifetime
     }
 
     /** The region holding all of {@code [address, address + length)}, or -1 (not RAM). */
@@ -49,9 +92,14 @@ final class PhysicalRam {
         return -1;
     }
 
-    /** A view of {@code [address, address + length)}, which must lie in {@code region}. */
-    MemorySegment slice(int region, long address, long length) {
-        return backings[region].asSlice(address - starts[region], length);
+    /** All of RAM as one segment, for the TLB's hits (see the class comment). */
+    MemorySegment span() {
+        return span;
+    }
+
+    /** Where guest physical {@code address} of {@code region} lies in the {@link #span}, or -1 (not in it). */
+    long spanOffset(int region, long address) {
+        return spanStarts[region] < 0 ? -1 : spanStarts[region] + (address - starts[region]);
     }
 
     /** Reads 1, 2, 4 or 8 bytes, zero-extended, from {@code address} in {@code region}. */
