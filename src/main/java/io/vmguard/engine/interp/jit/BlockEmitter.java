@@ -115,6 +115,10 @@ final class BlockEmitter {
                 case Step.Nop nop -> live;
                 case Step.Lea lea -> live;
                 case Step.Extend extend -> live;
+                case Step.ShiftByCl shift -> shift.kind() == 2 || shift.kind() == 3 || live; // a count of 0 keeps them
+                case Step.Not not -> live;
+                case Step.IncDec incDec -> live;          // CF kept: read only where the flags are
+                case Step.Compute compute -> compute.readsMemory(); // all six; a memory operand may fault first
                 default -> true;                         // may fault, exit or read flags (RCL, RCR, ...)
             };
     }
@@ -137,6 +141,23 @@ final class BlockEmitter {
             case Step.Sse s -> (s.kind() == Step.SseKind.CONVERT ? bit(s.src()) : 0)
                     | (s.address() != null ? registers(s.address()) : 0);
             case Step.Label s -> 0;
+            case Step.ShiftByCl s -> bit(s.dst()) | bit(RCX);
+            case Step.Not s -> bit(s.dst());
+            case Step.IncDec s -> bit(s.dst());
+            case Step.Compute s -> registers(s.a()) | registers(s.b());
+            case Step.LoadExtend s -> bit(s.dst()) | registers(s.address());
+            case Step.Push s -> bit(s.src()) | bit(RSP);
+            case Step.Pop s -> bit(s.dst()) | bit(RSP);
+            case Step.Call s -> bit(RSP);
+            case Step.Return s -> bit(RSP);
+        };
+    }
+
+    private static int registers(Step.Operand o) {
+        return switch (o) {
+            case Step.Operand.Register r -> bit(r.reg());
+            case Step.Operand.Memory m -> registers(m.address());
+            case Step.Operand.Immediate i -> 0;
         };
     }
 
@@ -229,6 +250,15 @@ final class BlockEmitter {
                     case Step.Branch s -> branch(s);
                     case Step.CompareBranch s -> compareBranch(s);
                     case Step.Label s -> { }
+                    case Step.ShiftByCl s -> shiftByCl(s, flagsLive[i]);
+                    case Step.Not s -> not(s);
+                    case Step.IncDec s -> incDec(s, flagsLive[i]);
+                    case Step.Compute s -> compute(s, flagsLive[i]);
+                    case Step.LoadExtend s -> loadExtend(s);
+                    case Step.Push s -> push(s);
+                    case Step.Pop s -> pop(s);
+                    case Step.Call s -> call(s);
+                    case Step.Return s -> ret(s);
                 }
             }
             endSection(steps.getLast());
@@ -513,6 +543,247 @@ final class BlockEmitter {
             writeRegFrom(R, s.dst());
         }
 
+        /**
+         * A shift by CL: with its flags dead, SHL/SHR/SAR natively (Java masks the count as the CPU does for 64-bit
+         * operands, and a 32-bit count below 32 stays within the long); else the interpreter's own Alu.shift.
+         */
+        private void shiftByCl(Step.ShiftByCl s, boolean flags) {
+            int size = s.size();
+            int kind = s.kind();
+            if (flags || kind < 4) {
+                code.aload(CPU_LOCAL).loadConstant(kind);
+                code.lload(slot(s.dst()));
+                code.lload(slot(RCX)).loadConstant(0xffL).land();
+                code.loadConstant(size).invokestatic(ALU, "shift", SHIFT);
+                code.lstore(slot(s.dst()));
+                return;
+            }
+            if (kind == 7) { // SAR: the operand sign-extended
+                code.lload(slot(s.dst()));
+                if (size == 4) {
+                    code.l2i().i2l();
+                }
+            } else {
+                readReg(s.dst(), size);
+            }
+            code.lload(slot(RCX)).l2i().loadConstant(size == 8 ? 63 : 31).iand();
+            switch (kind) {
+                case 5 -> code.lushr();
+                case 7 -> code.lshr();
+                default -> code.lshl(); // SHL, SAL
+            }
+            if (size == 4) {
+                code.loadConstant(LOW32).land();
+            }
+            code.lstore(slot(s.dst()));
+        }
+
+        private void not(Step.Not s) {
+            code.lload(slot(s.dst())).loadConstant(-1L).lxor();
+            if (s.size() == 4) {
+                code.loadConstant(LOW32).land();
+            }
+            code.lstore(slot(s.dst()));
+        }
+
+        /** INC/DEC: the interpreter's Alu.inc/dec (its record keeps CF) where the flags are live, else an add. */
+        private void incDec(Step.IncDec s, boolean flags) {
+            if (flags) {
+                code.aload(CPU_LOCAL).lload(slot(s.dst())).loadConstant(s.size())
+                        .invokestatic(ALU, s.decrement() ? "dec" : "inc", INC_DEC);
+            } else {
+                code.lload(slot(s.dst())).lconst_1();
+                if (s.decrement()) {
+                    code.lsub();
+                } else {
+                    code.ladd();
+                }
+                if (s.size() == 4) {
+                    code.loadConstant(LOW32).land();
+                }
+            }
+            code.lstore(slot(s.dst()));
+        }
+
+        /**
+         * An ALU form with byte or word operands or a memory source: both operands read at the operand size (the
+         * memory one first thing, RIP on the instruction), the result and the lazy record as Alu.binary makes them,
+         * and a register result merged into its register as the interpreter's writeReg does.
+         */
+        private void compute(Step.Compute s, boolean flags) {
+            int size = s.size();
+            long mask = size == 8 ? -1L : (1L << (size * 8)) - 1;
+            if (s.readsMemory()) {
+                setRip(s.start());
+            }
+            operand(s.a(), size, s.end());
+            code.lstore(A);
+            operand(s.b(), size, s.end());
+            code.lstore(B);
+            code.lload(A).lload(B);
+            int ccOp;
+            switch (s.kind()) {
+                case ADD -> { code.ladd(); ccOp = CC_ADD; }
+                case SUB, CMP -> { code.lsub(); ccOp = CC_SUB; }
+                case AND, TEST -> { code.land(); ccOp = CC_LOGIC; }
+                case OR -> { code.lor(); ccOp = CC_LOGIC; }
+                default -> { code.lxor(); ccOp = CC_LOGIC; }
+            }
+            if (size != 8 && (ccOp == CC_ADD || ccOp == CC_SUB)) {
+                code.loadConstant(mask).land();
+            }
+            code.lstore(R);
+            if (flags) {
+                code.aload(CPU_LOCAL).loadConstant(ccOp).lload(R);
+                if (ccOp == CC_LOGIC) {
+                    code.lconst_0();
+                } else {
+                    code.lload(B);
+                }
+                code.lconst_0().loadConstant(size).invokestatic(ALU, "lazy", LAZY);
+            }
+            if (s.kind() != Step.AluKind.CMP && s.kind() != Step.AluKind.TEST
+                    && s.a() instanceof Step.Operand.Register r) {
+                int shift = r.shift();
+                if (size == 8 || size == 4) {
+                    code.lload(R);
+                } else {
+                    code.lload(slot(r.reg())).loadConstant(~(mask << shift)).land();
+                    code.lload(R);
+                    if (shift != 0) {
+                        code.loadConstant(shift).lshl();
+                    }
+                    code.lor();
+                }
+                code.lstore(slot(r.reg()));
+            }
+            if (s.readsMemory()) {
+                exitIfAsked(s.end());
+            }
+        }
+
+        /** An operand's value at {@code size} bytes, zero-extended, on the stack. */
+        private void operand(Step.Operand o, int size, int end) {
+            long mask = size == 8 ? -1L : (1L << (size * 8)) - 1;
+            switch (o) {
+                case Step.Operand.Register r -> {
+                    code.lload(slot(r.reg()));
+                    if (r.shift() != 0) {
+                        code.loadConstant(r.shift()).lushr();
+                    }
+                    if (size != 8) {
+                        code.loadConstant(mask).land();
+                    }
+                }
+                case Step.Operand.Immediate i -> code.loadConstant(i.value() & mask);
+                case Step.Operand.Memory m -> {
+                    code.aload(MMU_LOCAL);
+                    linearAddress(m.address(), end);
+                    read(size);
+                }
+            }
+        }
+
+        /** Mmu.readN of the address on the stack, zero-extended to a long. */
+        private void read(int size) {
+            switch (size) {
+                case 8 -> code.invokevirtual(MMU, "read64", READ64);
+                case 4 -> code.invokevirtual(MMU, "read32", READ_INT).i2l().loadConstant(LOW32).land();
+                case 2 -> code.invokevirtual(MMU, "read16", READ_INT).i2l();
+                default -> code.invokevirtual(MMU, "read8", READ_INT).i2l();
+            }
+        }
+
+        /** MOVZX, MOVSX, MOVSXD from memory. */
+        private void loadExtend(Step.LoadExtend s) {
+            setRip(s.start());
+            code.aload(MMU_LOCAL);
+            linearAddress(s.address(), s.end());
+            read(s.from());
+            if (s.signed()) {
+                code.l2i();
+                switch (s.from()) {
+                    case 1 -> code.i2b();
+                    case 2 -> code.i2s();
+                    default -> { }
+                }
+                code.i2l();
+            }
+            if (s.size() == 4) {
+                code.loadConstant(LOW32).land();
+            }
+            code.lstore(slot(s.dst()));
+            exitIfAsked(s.end());
+        }
+
+        /** The stack address of RSP + {@code delta} for 8 bytes (#SS when not canonical), on the stack. */
+        private void stackSlot(long delta) {
+            code.lload(slot(RSP));
+            if (delta != 0) {
+                code.loadConstant(delta).ladd();
+            }
+            code.loadConstant(8).invokestatic(EXECUTOR, "stackAddress", STACK_ADDRESS);
+        }
+
+        /** Pushes the long on top of the stack (RIP already on the instruction); RSP only moves once it is stored. */
+        private void pushValue() {
+            code.lstore(A);
+            code.aload(MMU_LOCAL);
+            stackSlot(-8);
+            code.lload(A).invokevirtual(MMU, "write64", WRITE64);
+            code.lload(slot(RSP)).loadConstant(8L).lsub().lstore(slot(RSP));
+        }
+
+        private void push(Step.Push s) {
+            setRip(s.start());
+            code.lload(slot(s.src())); // PUSH RSP pushes the old value
+            pushValue();
+            exitIfAsked(s.end());
+        }
+
+        /** POP: the value read, RSP moved, then the register written (so POP RSP ends with the value). */
+        private void pop(Step.Pop s) {
+            setRip(s.start());
+            code.aload(MMU_LOCAL);
+            stackSlot(0);
+            code.invokevirtual(MMU, "read64", READ64).lstore(A);
+            code.lload(slot(RSP)).loadConstant(8L).ladd().lstore(slot(RSP));
+            code.lload(A).lstore(slot(s.dst()));
+            exitIfAsked(s.end());
+        }
+
+        /**
+         * CALL rel32: #GP(0) for a non-canonical target before anything is pushed, then the return address pushed
+         * and the block left for the target (chained, unless the push asked for a look).
+         */
+        private void call(Step.Call s) {
+            setRip(s.start());
+            Label canonical = code.newLabel();
+            code.lload(RIP0).loadConstant(s.end() + s.disp()).ladd().invokestatic(EXECUTOR, "canonical", CANONICAL)
+                    .ifne(canonical);
+            code.invokestatic(GUEST_FAULT, "gp", GP).athrow();
+            code.labelBinding(canonical);
+            code.lload(RIP0).loadConstant((long) s.end()).ladd();
+            pushValue();
+            code.aload(CPU_LOCAL).lload(RIP0).loadConstant(s.end() + s.disp()).ladd().putfield(CPU, RIP, CD_long);
+            Label look = code.newLabel();
+            code.aload(RT).invokevirtual(RUNTIME, "leave", LEAVE).ifne(look);
+            chainExit(retired);
+            code.labelBinding(look);
+            exit(retired);
+        }
+
+        /** RET: the return address read, checked canonical (#GP with RIP and RSP on the RET), then RSP released. */
+        private void ret(Step.Return s) {
+            setRip(s.start());
+            code.aload(MMU_LOCAL);
+            stackSlot(0);
+            code.invokevirtual(MMU, "read64", READ64).lstore(A);
+            code.aload(RT).lload(A).invokevirtual(RUNTIME, "jump", JUMP);
+            code.lload(slot(RSP)).loadConstant(8L + s.release()).ladd().lstore(slot(RSP));
+            exit(retired);
+        }
+
         private void extend(Step.Extend s) {
             code.lload(slot(s.src()));
             if (s.shift() != 0) {
@@ -587,6 +858,7 @@ final class BlockEmitter {
             switch (s.size()) {
                 case 8 -> code.invokevirtual(MMU, "write64", WRITE64);
                 case 4 -> code.l2i().invokevirtual(MMU, "write32", WRITE32);
+                case 2 -> code.l2i().invokevirtual(MMU, "write16", WRITE16);
                 default -> code.l2i().invokevirtual(MMU, "write8", WRITE8);
             }
             exitIfAsked(s.end());
