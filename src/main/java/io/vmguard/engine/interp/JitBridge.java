@@ -289,9 +289,15 @@ final class JitBridge implements AutoCloseable {
             case Op.MOV_REG_IMM -> size == 8 || size == 4 ? new Step.Move(start, end, insn.reg, -1, insn.imm, size) : null;
             case Op.LEA -> size == 8 || size == 4 ? new Step.Lea(start, end, insn.reg, address(insn), size) : null;
             case Op.SHIFT_RI -> new Step.Shift(start, end, insn.sub, insn.rm, insn.imm, size);
-            case Op.SHIFT -> insn.isMemory() || (size != 8 && size != 4) ? null
-                    : insn.imm >= 0 ? new Step.Shift(start, end, insn.sub, insn.rm, insn.imm, size)
-                    : new Step.ShiftByCl(start, end, insn.sub, insn.rm, size);
+            case Op.SHIFT -> insn.isMemory() ? null
+                    : size == 8 || size == 4 ? insn.imm >= 0 ? new Step.Shift(start, end, insn.sub, insn.rm, insn.imm, size)
+                            : new Step.ShiftByCl(start, end, insn.sub, insn.rm, size)
+                    // bytes and words by a constant; not AH..BH
+                    : insn.imm >= 0 && (size == 2 || byteShift(insn, insn.rm) == 0)
+                            ? new Step.Shift(start, end, insn.sub, insn.rm, insn.imm, size) : null;
+            case Op.CMOVCC -> (size != 8 && size != 4) || insn.isMemory() && insn.legacy ? null
+                    : new Step.ConditionalMove(start, end, insn.sub, insn.reg, rmOperand(insn), size);
+            case Op.SETCC -> insn.isMemory() && insn.legacy ? null : new Step.SetCondition(start, end, insn.sub, rmOperand(insn));
             case Op.MOVZX, Op.MOVSX -> size != 8 && size != 4 ? null
                     : !insn.isMemory() ? extend(insn, start, end, insn.sub, insn.op == Op.MOVSX)
                     : insn.legacy ? null : new Step.LoadExtend(start, end, insn.reg, address(insn), insn.sub, insn.op == Op.MOVSX, size);
@@ -374,7 +380,7 @@ final class JitBridge implements AutoCloseable {
         return kind == null ? null : new Step.Alu(start, end, kind, insn.rm, source, insn.imm, insn.opSize);
     }
 
-    /** The emitter's ALU kind for the interpreter's, or null for ADC and SBB (they read CF: the interpreter's). */
+    /** The emitter's ALU kind for the interpreter's. */
     private static Step.AluKind aluKind(int sub) {
         return switch (sub) {
             case Alu.ADD -> Step.AluKind.ADD;
@@ -383,6 +389,8 @@ final class JitBridge implements AutoCloseable {
             case Alu.SUB -> Step.AluKind.SUB;
             case Alu.XOR -> Step.AluKind.XOR;
             case Alu.CMP -> Step.AluKind.CMP;
+            case Alu.ADC -> Step.AluKind.ADC;
+            case Alu.SBB -> Step.AluKind.SBB;
             default -> null;
         };
     }

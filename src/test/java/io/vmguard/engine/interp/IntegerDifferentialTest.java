@@ -1449,7 +1449,8 @@ class IntegerDifferentialTest {
      * liveness and fault paths matter: each alone (flags live at the block's end), followed by an instruction that
      * overwrites every flag (flags dead: the JIT skips their record), or by one that reads them. Shifts and rotates
      * by CL with counts 0, 1, the width and above; INC/DEC with CF set and clear, and CF read after them; ALU forms
-     * with byte, word and memory operands; MOVZX/MOVSX/MOVSXD from memory; NOT; word stores; PUSH/POP across page
+     * with byte, word and memory operands; CMOVcc, SETcc, ADC and SBB on every condition after each kind of flag
+     * producer; byte and word shifts by a constant; MOVZX/MOVSX/MOVSXD from memory; NOT; word stores; PUSH/POP across page
      * boundaries and onto a not-present page (RSP unchanged by the faulting one); CALL and RET. The harness runs
      * every case on the host, the interpreter, and the JIT compiling every block at its first execution.
      */
@@ -1513,6 +1514,45 @@ class IntegerDifferentialTest {
                 c.code(text).undefined(aluUndefined(op));
             } else {
                 c.code(text + "\nadd " + reg(t, 8) + ", " + reg(t, 8));
+            }
+        }
+        String[] conditions = {"o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"};
+        String[] producers = {"cmp", "sub", "add", "test", "and", "adc", "sbb"};
+        for (int i = 0; i < 900; i++) {
+            String cc = conditions[random.nextInt(conditions.length)];
+            String producer = producers[random.nextInt(producers.length)];
+            int size = random.nextBoolean() ? 8 : 4;
+            int r = pick(16, 1 << RSP);
+            int q = pick(16, 1 << RSP | 1 << r);
+            int t = pick(16, 1 << RSP | 1 << r | 1 << q);
+            Case c = h.add("cc-" + cc, "");
+            boolean legacy = random.nextInt(4) == 0; // SETcc into AH..BH
+            int b = legacy ? pick(8, 1 << RSP | 1 << r | 1 << q) : t;
+            String mem = c.mem(random.nextInt(56), 1 << r | 1 << q | 1 << t | 1 << b | 1 << RSP, !legacy);
+            String flags = (random.nextBoolean() ? "stc\n" : "clc\n") + producer + suffix(size) + " " + reg(q, size) + ", " + reg(r, size);
+            String use = switch (random.nextInt(6)) {
+                case 0 -> "cmov" + cc + " " + reg(q, size) + ", " + reg(t, size);
+                case 1 -> "cmov" + cc + " " + mem + ", " + reg(t, size);
+                case 2 -> "set" + cc + " " + reg(b, 1, legacy);
+                case 3 -> "set" + cc + " " + mem;
+                case 4 -> (random.nextBoolean() ? "adc" : "sbb") + suffix(size) + " " + reg(q, size) + ", " + reg(t, size);
+                default -> (random.nextBoolean() ? "adc" : "sbb") + (random.nextBoolean() ? suffix(size) + " $" + imm(size) + ", " + reg(t, size)
+                        : suffix(size) + " " + mem + ", " + reg(t, size));
+            };
+            c.code(flags + "\n" + use).undefined(aluUndefined(producer));
+        }
+        for (int i = 0; i < 300; i++) {
+            String op = SHIFTS[random.nextInt(SHIFTS.length)];
+            int size = random.nextBoolean() ? 2 : 1;
+            int count = random.nextInt(4) == 0 ? 1 : shiftCount();
+            int r = pick(16, 1 << RSP);
+            int t = pick(16, 1 << RSP | 1 << r);
+            Case c = h.add(op + "-narrow", "");
+            String shift = op + suffix(size) + " $" + count + ", " + reg(r, size);
+            if (random.nextBoolean()) {
+                c.code(shift).undefined(shiftUndefined(op, size, count));
+            } else {
+                c.code(shift + "\nadd " + reg(t, 8) + ", " + reg(t, 8));
             }
         }
         String[] extensions = {"movzbl", "movzwl", "movzbq", "movzwq", "movsbl", "movswl", "movsbq", "movswq", "movslq"};

@@ -106,8 +106,9 @@ final class BlockEmitter {
     /** Whether flags are live before {@code step}, given whether they are after it. */
     static boolean liveBefore(Step step, boolean live) {
             return switch (step) {
-                case Step.Alu alu -> false;               // writes all six, reads none
+                case Step.Alu alu -> alu.kind().readsCarry(); // writes all six, reads none (ADC, SBB: CF)
                 case Step.Multiply multiply -> false;     // the same (eagerly)
+                case Step.Shift shift when shift.size() < 4 -> true;          // through Alu.shift (rotates read them)
                 case Step.Shift shift when shiftCount(shift) == 0 -> live;   // changes no flag
                 case Step.Shift shift when shift.kind() >= 4 -> false;       // SHL SHR SAL SAR: all six
                 case Step.Shift shift when shift.kind() < 2 -> live;         // ROL ROR: skipped when dead, else read
@@ -118,7 +119,7 @@ final class BlockEmitter {
                 case Step.ShiftByCl shift -> shift.kind() == 2 || shift.kind() == 3 || live; // a count of 0 keeps them
                 case Step.Not not -> live;
                 case Step.IncDec incDec -> live;          // CF kept: read only where the flags are
-                case Step.Compute compute -> compute.readsMemory(); // all six; a memory operand may fault first
+                case Step.Compute compute -> compute.readsMemory() || compute.kind().readsCarry(); // all six; a memory operand may fault first
                 default -> true;                         // may fault, exit or read flags (RCL, RCR, ...)
             };
     }
@@ -150,6 +151,8 @@ final class BlockEmitter {
             case Step.Pop s -> bit(s.dst()) | bit(RSP);
             case Step.Call s -> bit(RSP);
             case Step.Return s -> bit(RSP);
+            case Step.ConditionalMove s -> bit(s.dst()) | registers(s.src());
+            case Step.SetCondition s -> registers(s.dst());
         };
     }
 
@@ -259,6 +262,8 @@ final class BlockEmitter {
                     case Step.Pop s -> pop(s);
                     case Step.Call s -> call(s);
                     case Step.Return s -> ret(s);
+                    case Step.ConditionalMove s -> conditionalMove(s);
+                    case Step.SetCondition s -> setCondition(s);
                 }
             }
             endSection(steps.getLast());
@@ -414,6 +419,16 @@ final class BlockEmitter {
 
         private void alu(Step.Alu s, boolean flags) {
             int size = s.size();
+            if (s.kind().readsCarry()) {
+                code.aload(CPU_LOCAL).loadConstant(s.kind() == Step.AluKind.ADC ? ALU_ADC : ALU_SBB).lload(slot(s.dst()));
+                if (s.src() >= 0) {
+                    code.lload(slot(s.src()));
+                } else {
+                    code.loadConstant(s.imm());
+                }
+                code.loadConstant(size).invokestatic(ALU, "binary", BINARY).lstore(slot(s.dst()));
+                return;
+            }
             long mask = size == 4 ? LOW32 : -1L;
             readReg(s.dst(), size);
             code.lstore(A);
@@ -477,6 +492,17 @@ final class BlockEmitter {
             int count = shiftCount(s);
             int kind = s.kind();
             long mask = size == 4 ? LOW32 : -1L;
+            if (size < 4) { // a byte or word: the interpreter's Alu.shift on the low part, merged back
+                if (count == 0) {
+                    return;
+                }
+                long low = size == 1 ? 0xffL : 0xffffL;
+                code.lload(slot(s.dst())).loadConstant(~low).land();
+                code.aload(CPU_LOCAL).loadConstant(kind).lload(slot(s.dst())).loadConstant(s.amount()).loadConstant(size)
+                        .invokestatic(ALU, "shift", SHIFT);
+                code.lor().lstore(slot(s.dst()));
+                return;
+            }
             if (count == 0) {
                 if (size == 4) { // the value is written back: a 32-bit destination is zero-extended
                                         readReg(s.dst(), 4);
@@ -620,17 +646,23 @@ final class BlockEmitter {
             code.lstore(A);
             operand(s.b(), size, s.end());
             code.lstore(B);
-            code.lload(A).lload(B);
-            int ccOp;
-            switch (s.kind()) {
-                case ADD -> { code.ladd(); ccOp = CC_ADD; }
-                case SUB, CMP -> { code.lsub(); ccOp = CC_SUB; }
-                case AND, TEST -> { code.land(); ccOp = CC_LOGIC; }
-                case OR -> { code.lor(); ccOp = CC_LOGIC; }
-                default -> { code.lxor(); ccOp = CC_LOGIC; }
-            }
-            if (size != 8 && (ccOp == CC_ADD || ccOp == CC_SUB)) {
-                code.loadConstant(mask).land();
+            int ccOp = -1;
+            if (s.kind().readsCarry()) { // the interpreter's Alu: the record of the carry in
+                code.aload(CPU_LOCAL).loadConstant(s.kind() == Step.AluKind.ADC ? ALU_ADC : ALU_SBB).lload(A).lload(B)
+                        .loadConstant(size).invokestatic(ALU, "binary", BINARY);
+                flags = false;
+            } else {
+                code.lload(A).lload(B);
+                switch (s.kind()) {
+                    case ADD -> { code.ladd(); ccOp = CC_ADD; }
+                    case SUB, CMP -> { code.lsub(); ccOp = CC_SUB; }
+                    case AND, TEST -> { code.land(); ccOp = CC_LOGIC; }
+                    case OR -> { code.lor(); ccOp = CC_LOGIC; }
+                    default -> { code.lxor(); ccOp = CC_LOGIC; }
+                }
+                if (size != 8 && (ccOp == CC_ADD || ccOp == CC_SUB)) {
+                    code.loadConstant(mask).land();
+                }
             }
             code.lstore(R);
             if (flags) {
@@ -659,6 +691,53 @@ final class BlockEmitter {
             }
             if (s.readsMemory()) {
                 exitIfAsked(s.end());
+            }
+        }
+
+        /** CMOVcc: the source read first (a memory one even when nothing moves), then the condition on the flags. */
+        private void conditionalMove(Step.ConditionalMove s) {
+            boolean memory = s.src() instanceof Step.Operand.Memory;
+            if (memory) {
+                setRip(s.start());
+            }
+            operand(s.src(), s.size(), s.end());
+            code.lstore(A);
+            Label keep = code.newLabel();
+            Label done = code.newLabel();
+            code.aload(CPU_LOCAL).loadConstant(s.cc()).invokestatic(FLAGS, "condition", CONDITION).ifeq(keep);
+            code.lload(A).lstore(slot(s.dst()));
+            code.goto_(done);
+            code.labelBinding(keep);
+            if (s.size() == 4) { // zero-extended even when not taken
+                readReg(s.dst(), 4);
+                code.lstore(slot(s.dst()));
+            }
+            code.labelBinding(done);
+            if (memory) {
+                exitIfAsked(s.end());
+            }
+        }
+
+        /** SETcc: 1 or 0 into a byte register (merged) or a byte of memory. */
+        private void setCondition(Step.SetCondition s) {
+            switch (s.dst()) {
+                case Step.Operand.Register r -> {
+                    code.lload(slot(r.reg())).loadConstant(~(0xffL << r.shift())).land();
+                    code.aload(CPU_LOCAL).loadConstant(s.cc()).invokestatic(FLAGS, "condition", CONDITION).i2l();
+                    if (r.shift() != 0) {
+                        code.loadConstant(r.shift()).lshl();
+                    }
+                    code.lor().lstore(slot(r.reg()));
+                }
+                case Step.Operand.Memory m -> {
+                    setRip(s.start());
+                    code.aload(MMU_LOCAL);
+                    linearAddress(m.address(), s.end());
+                    code.aload(CPU_LOCAL).loadConstant(s.cc()).invokestatic(FLAGS, "condition", CONDITION);
+                    code.invokevirtual(MMU, "write8", WRITE8);
+                    exitIfAsked(s.end());
+                }
+                case Step.Operand.Immediate i -> throw new IllegalArgumentException("SETcc to an immediate");
             }
         }
 

@@ -54,6 +54,8 @@ final class RuntimeSurface {
     static final MethodTypeDesc CONDITION = MethodTypeDesc.of(CD_boolean, CPU, CD_int);
     static final MethodTypeDesc STACK_ADDRESS = MethodTypeDesc.of(CD_long, CD_long, CD_int);
     /** {@code Alu.inc}, {@code Alu.dec}: (cpu, value, size) to the result, CF kept. */
+    /** {@code Alu.binary(cpu, op, a, b, size)}: ADC and SBB, which read CF. */
+    static final MethodTypeDesc BINARY = MethodTypeDesc.of(CD_long, CPU, CD_int, CD_long, CD_long, CD_int);
     static final MethodTypeDesc INC_DEC = MethodTypeDesc.of(CD_long, CPU, CD_long, CD_int);
     /** {@code Executor.canonical(address)}. */
     static final MethodTypeDesc CANONICAL = MethodTypeDesc.of(CD_boolean, CD_long);
@@ -78,6 +80,8 @@ final class RuntimeSurface {
 
     // Flags.ccOp values the lazy-flag record uses (Flags.ADD, SUB, LOGIC, SHIFT)
     static final int CC_ADD = 1, CC_SUB = 3, CC_LOGIC = 5, CC_SHIFT = 8;
+    /** Alu's operation numbers for ADC and SBB. */
+    static final int ALU_ADC = 2, ALU_SBB = 3;
     /** RSP's and RCX's register numbers (the stack steps, a shift's count in CL). */
     static final int RSP = 4, RCX = 1;
     /** RFLAGS.OF's bit: a SHIFT record's source holds CF and OF. */

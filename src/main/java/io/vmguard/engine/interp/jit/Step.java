@@ -24,8 +24,15 @@ public sealed interface Step {
         return false;
     }
 
-    /** Binary ALU operations the emitter does itself; ADC and SBB (which read CF) are interpreted. */
-    enum AluKind { ADD, OR, AND, SUB, XOR, CMP, TEST }
+    /** Binary ALU operations the emitter does itself; ADC and SBB read CF (through the interpreter's Alu). */
+    enum AluKind {
+        ADD, OR, AND, SUB, XOR, CMP, TEST, ADC, SBB;
+
+        /** ADC and SBB: they read CF, so the flags before them are live. */
+        public boolean readsCarry() {
+            return this == ADC || this == SBB;
+        }
+    }
 
     /** A memory operand in 64-bit mode: base + index * scale + disp (or RIP-relative), plus an FS or GS base. */
     record Address(int base, int index, int scale, long disp, boolean ripRelative, int addrSize, Segment segment,
@@ -46,7 +53,10 @@ public sealed interface Step {
     /** {@code dst = effective address} (LEA): no memory access, no fault. */
     record Lea(int start, int end, int dst, Address address, int size) implements Step {}
 
-    /** A shift or rotate (x86 group-2 numbering: ROL ROR RCL RCR SHL SHR SAL SAR) of a register by an immediate count. */
+    /**
+     * A shift or rotate (x86 group-2 numbering: ROL ROR RCL RCR SHL SHR SAL SAR) of a register by an immediate count;
+     * {@code size} 1 and 2 (low byte or word, merged into the register) through the interpreter's Alu.
+     */
     record Shift(int start, int end, int kind, int dst, long amount, int size) implements Step {}
 
     /**
@@ -83,6 +93,15 @@ public sealed interface Step {
             return a instanceof Operand.Memory || b instanceof Operand.Memory;
         }
     }
+
+    /**
+     * CMOVcc: {@code dst = src} (a register or memory, read whether or not the condition holds) when condition
+     * {@code cc} holds on the recorded flags; a 32-bit destination is zero-extended either way.
+     */
+    record ConditionalMove(int start, int end, int cc, int dst, Operand src, int size) implements Step {}
+
+    /** SETcc: the byte {@code dst} (a byte register, AH..BH as shift 8, or memory) = 1 if condition {@code cc} holds, else 0. */
+    record SetCondition(int start, int end, int cc, Operand dst) implements Step {}
 
     /**
      * {@code dst = [address]} of {@code from} bytes (1, 2, 4), zero- or sign-extended, written at {@code size}
