@@ -24,10 +24,12 @@ import static java.lang.constant.ConstantDescs.CD_long;
  * and written back to the CPU before every exit, before the interpreter runs an instruction, and by an exception
  * handler when a step faults; the flags stay the interpreter's lazy record. What the emitter does natively:
  * <ul>
- *   <li>register ALU, TEST, MOV, LEA, shifts and rotates by a constant, MOVZX/MOVSX, IMUL, NOP, with the
- *       lazy-flag record written only where it is live (a later step that can fault, exit or read flags would see
- *       it; one that a later step overwrites first is not);</li>
- *   <li>loads and stores through the MMU's TLB fast path, RIP set first so a fault reports the instruction;</li>
+ *   <li>register ALU, TEST, MOV, LEA, shifts and rotates by a constant or CL, MOVZX/MOVSX, IMUL, NOT, INC/DEC, NOP,
+ *       with the lazy-flag record written only where it is live (a later step that can fault, exit or read flags
+ *       would see it; one that a later step overwrites first is not); ADC, SBB, CMOVcc, SETcc on the record;</li>
+ *   <li>loads, stores, memory-source ALU forms, PUSH/POP through the MMU's TLB fast path, RIP set first so a fault
+ *       reports the instruction, guest registers (RSP too) changed only once the access is done;</li>
+ *   <li>CALL rel32 and RET, which leave the block;</li>
  *   <li>SSE2 scalar double where the interpreter's JitSse guard allows, the interpreter otherwise;</li>
  *   <li>each block's final branch: a compare fused with its Jcc as lcmp and a branch, Jcc, JMP; one whose target
  *       is a block of the region is a jump inside the method (a backward one checks the runtime's back-edge
