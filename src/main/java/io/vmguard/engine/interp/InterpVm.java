@@ -248,6 +248,11 @@ final class InterpVm implements VirtualMachine {
                     .sorted((a, b) -> Long.compare(JitRuntime.INTERPRETED.get(b), JitRuntime.INTERPRETED.get(a))).limit(15)
                     .forEach(op -> ops.append(' ').append(op).append('=').append(JitRuntime.INTERPRETED.get(op)));
             System.err.println(ops);
+            StringBuilder forms = new StringBuilder("vmguard: JIT: the same by form (op/sub/size[/mem][/cl]):");
+            JitRuntime.INTERPRETED_FORMS.entrySet().stream()
+                    .sorted((a, b) -> Long.compare(b.getValue().sum(), a.getValue().sum())).limit(15)
+                    .forEach(e -> forms.append(' ').append(JitRuntime.describeForm(e.getKey())).append('=').append(e.getValue().sum()));
+            System.err.println(forms);
             StringBuilder sse = new StringBuilder("vmguard: JIT: SSE instructions left to the interpreter, by prefix.0F opcode:");
             java.util.stream.IntStream.range(0, 1024).boxed()
                     .filter(key -> JitRuntime.INTERPRETED_SSE.get(key) > 0)

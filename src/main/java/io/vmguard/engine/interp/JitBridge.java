@@ -268,25 +268,48 @@ final class JitBridge implements AutoCloseable {
             case Op.ALU_RR64, Op.ALU_RR32 -> alu(insn, start, end, insn.reg);
             case Op.ALU_RI64, Op.ALU_RI32 -> alu(insn, start, end, -1);
             case Op.TEST_RM_REG -> !insn.isMemory() && (size == 8 || size == 4)
-                    ? new Step.Alu(start, end, Step.AluKind.TEST, insn.rm, insn.reg, 0, size) : null;
+                    ? new Step.Alu(start, end, Step.AluKind.TEST, insn.rm, insn.reg, 0, size)
+                    : compute(insn, start, end, Step.AluKind.TEST, rmOperand(insn), registerOperand(insn, insn.reg));
             case Op.TEST_RM_IMM -> !insn.isMemory() && (size == 8 || size == 4)
-                    ? new Step.Alu(start, end, Step.AluKind.TEST, insn.rm, -1, insn.imm, size) : null;
+                    ? new Step.Alu(start, end, Step.AluKind.TEST, insn.rm, -1, insn.imm, size)
+                    : compute(insn, start, end, Step.AluKind.TEST, rmOperand(insn), new Step.Operand.Immediate(insn.imm));
+            case Op.ALU_RM_IMM -> compute(insn, start, end, aluKind(insn.sub), rmOperand(insn), new Step.Operand.Immediate(insn.imm));
+            case Op.ALU_RM_REG -> compute(insn, start, end, aluKind(insn.sub), rmOperand(insn), registerOperand(insn, insn.reg));
+            case Op.ALU_REG_RM -> compute(insn, start, end, aluKind(insn.sub), registerOperand(insn, insn.reg), rmOperand(insn));
+            case Op.NOT -> !insn.isMemory() && (size == 8 || size == 4) ? new Step.Not(start, end, insn.rm, size) : null;
+            case Op.INC, Op.DEC -> !insn.isMemory() && (size == 8 || size == 4)
+                    ? new Step.IncDec(start, end, insn.rm, insn.op == Op.DEC, size) : null;
+            case Op.PUSH_REG -> !insn.legacy && size == 8 ? new Step.Push(start, end, insn.reg) : null;
+            case Op.POP_REG -> !insn.legacy && size == 8 ? new Step.Pop(start, end, insn.reg) : null;
+            case Op.CALL_REL -> insn.legacy ? null : new Step.Call(start, end, insn.imm);
+            case Op.RET -> !insn.legacy && size == 8 && insn.imm == (insn.imm & 0xffff)
+                    ? new Step.Return(start, end, (int) insn.imm) : null;
             case Op.NOP -> insn.sub == Op.NOP_MFENCE ? null : new Step.Nop(start, end);
             case Op.MOV_RR64, Op.MOV_RR32 -> new Step.Move(start, end, insn.rm, insn.reg, 0, size);
             case Op.MOV_REG_IMM -> size == 8 || size == 4 ? new Step.Move(start, end, insn.reg, -1, insn.imm, size) : null;
             case Op.LEA -> size == 8 || size == 4 ? new Step.Lea(start, end, insn.reg, address(insn), size) : null;
             case Op.SHIFT_RI -> new Step.Shift(start, end, insn.sub, insn.rm, insn.imm, size);
-            case Op.SHIFT -> !insn.isMemory() && insn.imm >= 0 && (size == 8 || size == 4)
-                    ? new Step.Shift(start, end, insn.sub, insn.rm, insn.imm, size) : null;
-            case Op.MOVZX, Op.MOVSX -> !insn.isMemory() && (size == 8 || size == 4)
-                    ? extend(insn, start, end, insn.sub, insn.op == Op.MOVSX) : null;
-            case Op.MOVSXD -> !insn.isMemory() && size == 8 ? extend(insn, start, end, 4, true) : null;
+            case Op.SHIFT -> insn.isMemory() ? null
+                    : size == 8 || size == 4 ? insn.imm >= 0 ? new Step.Shift(start, end, insn.sub, insn.rm, insn.imm, size)
+                            : new Step.ShiftByCl(start, end, insn.sub, insn.rm, size)
+                    // bytes and words by a constant; not AH..BH
+                    : insn.imm >= 0 && (size == 2 || byteShift(insn, insn.rm) == 0)
+                            ? new Step.Shift(start, end, insn.sub, insn.rm, insn.imm, size) : null;
+            case Op.CMOVCC -> (size != 8 && size != 4) || insn.isMemory() && insn.legacy ? null
+                    : new Step.ConditionalMove(start, end, insn.sub, insn.reg, rmOperand(insn), size);
+            case Op.SETCC -> insn.isMemory() && insn.legacy ? null : new Step.SetCondition(start, end, insn.sub, rmOperand(insn));
+            case Op.MOVZX, Op.MOVSX -> size != 8 && size != 4 ? null
+                    : !insn.isMemory() ? extend(insn, start, end, insn.sub, insn.op == Op.MOVSX)
+                    : insn.legacy ? null : new Step.LoadExtend(start, end, insn.reg, address(insn), insn.sub, insn.op == Op.MOVSX, size);
+            case Op.MOVSXD -> size != 8 ? null : !insn.isMemory() ? extend(insn, start, end, 4, true)
+                    : insn.legacy ? null : new Step.LoadExtend(start, end, insn.reg, address(insn), 4, true, 8);
             case Op.IMUL_REG_RM -> !insn.isMemory() && (size == 8 || size == 4)
                     ? new Step.Multiply(start, end, insn.reg, insn.reg, insn.rm, 0, size) : null;
             case Op.IMUL_REG_RM_IMM -> !insn.isMemory() && (size == 8 || size == 4)
                     ? new Step.Multiply(start, end, insn.reg, insn.rm, -1, insn.imm, size) : null;
-            case Op.MOV_RM_REG -> insn.legacy || !insn.isMemory() || size != 1 ? null
-                    : new Step.Store(start, end, byteRegister(insn, insn.reg), byteShift(insn, insn.reg), address(insn), 1);
+            case Op.MOV_RM_REG -> insn.legacy || !insn.isMemory() ? null
+                    : size == 1 ? new Step.Store(start, end, byteRegister(insn, insn.reg), byteShift(insn, insn.reg), address(insn), 1)
+                    : size == 2 ? new Step.Store(start, end, insn.reg, 0, address(insn), 2) : null;
             case Op.LOAD64, Op.LOAD32 -> insn.legacy ? null : new Step.Load(start, end, insn.reg, address(insn), size);
             case Op.LOAD8_ZX -> insn.legacy ? null : new Step.Load(start, end, insn.reg, address(insn), 1);
             case Op.STORE64, Op.STORE32 -> insn.legacy ? null : new Step.Store(start, end, insn.reg, 0, address(insn), size);
@@ -353,16 +376,48 @@ final class JitBridge implements AutoCloseable {
     }
 
     private static Step alu(Instruction insn, int start, int end, int source) {
-        Step.AluKind kind = switch (insn.sub) {
+        Step.AluKind kind = aluKind(insn.sub);
+        return kind == null ? null : new Step.Alu(start, end, kind, insn.rm, source, insn.imm, insn.opSize);
+    }
+
+    /** The emitter's ALU kind for the interpreter's. */
+    private static Step.AluKind aluKind(int sub) {
+        return switch (sub) {
             case Alu.ADD -> Step.AluKind.ADD;
             case Alu.OR -> Step.AluKind.OR;
             case Alu.AND -> Step.AluKind.AND;
             case Alu.SUB -> Step.AluKind.SUB;
             case Alu.XOR -> Step.AluKind.XOR;
             case Alu.CMP -> Step.AluKind.CMP;
-            default -> null; // ADC, SBB read CF: the interpreter's
+            case Alu.ADC -> Step.AluKind.ADC;
+            case Alu.SBB -> Step.AluKind.SBB;
+            default -> null;
         };
-        return kind == null ? null : new Step.Alu(start, end, kind, insn.rm, source, insn.imm, insn.opSize);
+    }
+
+    /**
+     * An ALU form with byte, word, or memory operands: a memory operand only as a source (never written: read-modify-
+     * write instructions stay the interpreter's), and only in 64-bit mode.
+     */
+    private static Step compute(Instruction insn, int start, int end, Step.AluKind kind, Step.Operand a, Step.Operand b) {
+        if (kind == null || insn.isMemory() && insn.legacy) {
+            return null;
+        }
+        boolean writes = kind != Step.AluKind.CMP && kind != Step.AluKind.TEST;
+        if (writes && a instanceof Step.Operand.Memory) {
+            return null;
+        }
+        return new Step.Compute(start, end, kind, a, b, insn.opSize);
+    }
+
+    /** The r/m operand: a register (AH..BH for bytes without REX) or the memory operand. */
+    private static Step.Operand rmOperand(Instruction insn) {
+        return insn.isMemory() ? new Step.Operand.Memory(address(insn)) : registerOperand(insn, insn.rm);
+    }
+
+    private static Step.Operand registerOperand(Instruction insn, int reg) {
+        return insn.opSize == 1 ? new Step.Operand.Register(byteRegister(insn, reg), byteShift(insn, reg))
+                : new Step.Operand.Register(reg, 0);
     }
 
     /** A memory operand as the executor's address64 forms it (RSP/RBP bases are stack accesses: #SS). */

@@ -54,8 +54,27 @@ final class JitRuntime {
     /** The SSE ones among them, by mandatory prefix (none, 66, F2, F3) and opcode: 256 * prefix + opcode. */
     static final java.util.concurrent.atomic.AtomicLongArray INTERPRETED_SSE = new java.util.concurrent.atomic.AtomicLongArray(1024);
 
+    /**
+     * The same by form (see {@link #form}): which operand kinds of an op are handed over, the profile's detail.
+     */
+    static final java.util.concurrent.ConcurrentHashMap<Integer, java.util.concurrent.atomic.LongAdder> INTERPRETED_FORMS =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** An instruction's form for the statistics: op, sub-operation, operand size, memory operand, count in CL. */
+    static int form(Instruction insn) {
+        return (insn.op & 0xff) | (insn.sub & 0xff) << 8 | (insn.opSize & 0xf) << 16 | (insn.isMemory() ? 1 << 20 : 0)
+                | (insn.op == Op.SHIFT && insn.imm < 0 ? 1 << 21 : 0);
+    }
+
+    /** {@link #form} as text: op=N sub=N size=N, then "mem" and "cl" where they apply. */
+    static String describeForm(int form) {
+        return "op" + (form & 0xff) + "/" + (form >> 8 & 0xff) + "/" + (form >> 16 & 0xf)
+                + ((form & 1 << 20) != 0 ? "/mem" : "") + ((form & 1 << 21) != 0 ? "/cl" : "");
+    }
+
     private static void count(Instruction insn) {
         INTERPRETED.incrementAndGet(insn.op & 0xff);
+        INTERPRETED_FORMS.computeIfAbsent(form(insn), k -> new java.util.concurrent.atomic.LongAdder()).increment();
         if (insn.op == Op.SSE) {
             int prefix = switch (insn.mandatoryPrefix) {
                 case 0x66 -> 1;

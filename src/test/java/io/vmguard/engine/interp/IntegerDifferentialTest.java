@@ -1445,6 +1445,154 @@ class IntegerDifferentialTest {
     }
 
     /**
+     * The forms compiled blocks run natively since session 10 (docs/jit.md), in the shapes where the JIT's flag
+     * liveness and fault paths matter: each alone (flags live at the block's end), followed by an instruction that
+     * overwrites every flag (flags dead: the JIT skips their record), or by one that reads them. Shifts and rotates
+     * by CL with counts 0, 1, the width and above; INC/DEC with CF set and clear, and CF read after them; ALU forms
+     * with byte, word and memory operands; CMOVcc, SETcc, ADC and SBB on every condition after each kind of flag
+     * producer; byte and word shifts by a constant; MOVZX/MOVSX/MOVSXD from memory; NOT; word stores; PUSH/POP across page
+     * boundaries and onto a not-present page (RSP unchanged by the faulting one); CALL and RET. The harness runs
+     * every case on the host, the interpreter, and the JIT compiling every block at its first execution.
+     */
+    @Test
+    void formsTheJitEmitsNatively(TestInfo info) throws Exception {
+        DifferentialHarness h = harness(info);
+        int[] counts = {0, 1, 2, 7, 31, 32, 33, 63, 64, 65, 255};
+        for (int i = 0; i < 600; i++) {
+            String op = SHIFTS[random.nextInt(SHIFTS.length)];
+            int size = random.nextBoolean() ? 8 : 4;
+            int count = counts[random.nextInt(counts.length)];
+            int r = pick(16, 1 << RCX | 1 << RSP);
+            int t = pick(16, 1 << RCX | 1 << RSP | 1 << r);
+            Case c = h.add(op + "-cl", "");
+            c.reg(RCX, (harness.value() & ~0xffL) | count);
+            String shift = op + suffix(size) + " %cl, " + reg(r, size);
+            long undefined = shiftUndefined(op, size, count);
+            switch (random.nextInt(3)) {
+                case 0 -> c.code(shift).undefined(undefined);
+                case 1 -> c.code(shift + "\nadd " + reg(t, 8) + ", " + reg(t, 8));
+                default -> c.code(shift + "\n" + ((undefined & CF) == 0 ? "setc " : "sete ") + reg(t, 1)).undefined(undefined);
+            }
+        }
+        long[] edges = {0, -1, 0x7fff_ffffL, 0x8000_0000L, 0xffff_ffffL, Long.MAX_VALUE, Long.MIN_VALUE};
+        for (int i = 0; i < 300; i++) {
+            String op = random.nextBoolean() ? "inc" : "dec";
+            int size = random.nextBoolean() ? 8 : 4;
+            int r = pick(16, 1 << RSP);
+            int t = pick(16, 1 << RSP | 1 << r);
+            Case c = h.add(op, "");
+            if (random.nextBoolean()) {
+                c.reg(r, edges[random.nextInt(edges.length)]);
+            }
+            String text = (random.nextBoolean() ? "stc" : "clc") + "\n" + op + suffix(size) + " " + reg(r, size);
+            c.code(switch (random.nextInt(3)) {
+                case 0 -> text;
+                case 1 -> text + "\nadc $0, " + reg(t, 8); // CF, kept, read by the next instruction
+                default -> text + "\nadd " + reg(t, 8) + ", " + reg(t, 8);
+            });
+        }
+        String[] alu = {"add", "or", "and", "sub", "xor", "cmp", "test"};
+        for (int i = 0; i < 900; i++) {
+            String op = alu[random.nextInt(alu.length)];
+            int size = SIZES[random.nextInt(4)];
+            boolean legacy = size == 1 && random.nextInt(3) == 0; // AH..BH: no REX
+            int limit = legacy ? 8 : 16;
+            int r = pick(limit, 1 << RSP);
+            int q = pick(limit, 1 << RSP | 1 << r);
+            int t = pick(16, 1 << RSP | 1 << r | 1 << q);
+            Case c = h.add(op + "-form", "");
+            String mem = c.mem(random.nextInt(56), 1 << r | 1 << q | 1 << t | 1 << RSP, !legacy);
+            String s = op + suffix(size) + " ";
+            String text = switch (random.nextInt(op.equals("test") ? 4 : 5)) {
+                case 0 -> s + "$" + imm(size) + ", " + mem;
+                case 1 -> s + reg(r, size, legacy) + ", " + mem;
+                case 2 -> s + "$" + imm(size) + ", " + reg(r, size, legacy);
+                case 3 -> s + reg(q, size, legacy) + ", " + reg(r, size, legacy);
+                default -> s + mem + ", " + reg(r, size, legacy);
+            };
+            if (random.nextBoolean()) {
+                c.code(text).undefined(aluUndefined(op));
+            } else {
+                c.code(text + "\nadd " + reg(t, 8) + ", " + reg(t, 8));
+            }
+        }
+        String[] conditions = {"o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"};
+        String[] producers = {"cmp", "sub", "add", "test", "and", "adc", "sbb"};
+        for (int i = 0; i < 900; i++) {
+            String cc = conditions[random.nextInt(conditions.length)];
+            String producer = producers[random.nextInt(producers.length)];
+            int size = random.nextBoolean() ? 8 : 4;
+            int r = pick(16, 1 << RSP);
+            int q = pick(16, 1 << RSP | 1 << r);
+            int t = pick(16, 1 << RSP | 1 << r | 1 << q);
+            Case c = h.add("cc-" + cc, "");
+            boolean legacy = random.nextInt(4) == 0; // SETcc into AH..BH
+            int b = legacy ? pick(8, 1 << RSP | 1 << r | 1 << q) : t;
+            String mem = c.mem(random.nextInt(56), 1 << r | 1 << q | 1 << t | 1 << b | 1 << RSP, !legacy);
+            String flags = (random.nextBoolean() ? "stc\n" : "clc\n") + producer + suffix(size) + " " + reg(q, size) + ", " + reg(r, size);
+            String use = switch (random.nextInt(6)) {
+                case 0 -> "cmov" + cc + " " + reg(q, size) + ", " + reg(t, size);
+                case 1 -> "cmov" + cc + " " + mem + ", " + reg(t, size);
+                case 2 -> "set" + cc + " " + reg(b, 1, legacy);
+                case 3 -> "set" + cc + " " + mem;
+                case 4 -> (random.nextBoolean() ? "adc" : "sbb") + suffix(size) + " " + reg(q, size) + ", " + reg(t, size);
+                default -> (random.nextBoolean() ? "adc" : "sbb") + (random.nextBoolean() ? suffix(size) + " $" + imm(size) + ", " + reg(t, size)
+                        : suffix(size) + " " + mem + ", " + reg(t, size));
+            };
+            c.code(flags + "\n" + use).undefined(aluUndefined(producer));
+        }
+        for (int i = 0; i < 300; i++) {
+            String op = SHIFTS[random.nextInt(SHIFTS.length)];
+            int size = random.nextBoolean() ? 2 : 1;
+            int count = random.nextInt(4) == 0 ? 1 : shiftCount();
+            int r = pick(16, 1 << RSP);
+            int t = pick(16, 1 << RSP | 1 << r);
+            Case c = h.add(op + "-narrow", "");
+            String shift = op + suffix(size) + " $" + count + ", " + reg(r, size);
+            if (random.nextBoolean()) {
+                c.code(shift).undefined(shiftUndefined(op, size, count));
+            } else {
+                c.code(shift + "\nadd " + reg(t, 8) + ", " + reg(t, 8));
+            }
+        }
+        String[] extensions = {"movzbl", "movzwl", "movzbq", "movzwq", "movsbl", "movswl", "movsbq", "movswq", "movslq"};
+        for (int i = 0; i < 300; i++) {
+            String op = extensions[random.nextInt(extensions.length)];
+            int r = pick(16, 1 << RSP);
+            Case c = h.add(op, "");
+            String mem = c.mem(random.nextInt(56), 1 << r | 1 << RSP, true);
+            c.code(switch (random.nextInt(4)) {
+                case 0 -> op + " " + mem + ", " + reg(r, op.endsWith("q") ? 8 : 4);
+                case 1 -> "not" + (op.endsWith("q") ? "q " : "l ") + reg(r, op.endsWith("q") ? 8 : 4);
+                case 2 -> "movw " + reg(r, 2) + ", " + mem;
+                default -> "movb " + reg(r, 1) + ", " + mem;
+            });
+        }
+        for (int i = 0; i < 300; i++) {
+            int r = pick(16, 0);
+            int q = pick(16, 1 << r);
+            Case c = h.add("stack-form", "");
+            switch (random.nextInt(5)) {
+                case 0 -> { // across a page boundary, in the shared bulk memory
+                    c.reg(RSP, DifferentialHarness.BULK + 0x1000L * (1 + random.nextInt(14)) - 12 + random.nextInt(24));
+                    c.code("push " + reg(r, 8) + "\npush " + reg(q, 8) + "\npop " + reg(q, 8) + "\npop " + reg(r, 8)
+                            + "\npush " + reg(q, 8) + "\npop " + reg(r, 8));
+                }
+                case 1 -> { // onto a not-present page: #PF, RSP unchanged, the registers of the pushes done before
+                    c.code("push " + reg(r, 8) + "\nmovabs $0x" + Long.toHexString(0x1_0000_0008L + 8L * random.nextInt(4))
+                            + ", %rsp\npush " + reg(q, 8) + "\nmov $1, %eax");
+                }
+                case 2 -> c.code("movabs $0x100000000, %rsp\npop " + reg(r, 8) + "\nmov $1, %eax");
+                case 3 -> c.code(random.nextBoolean() ? "call 1f\njmp 2f\n1: ret\n2:"
+                        : "call 1f\njmp 2f\n1: pop %r8\npush %r8\npush %r8\nret $8\n2:");
+                default -> c.code(random.nextBoolean() ? "movabs $0x100000008, %rsp\ncall 1f\n1:"
+                        : "movabs $0x100000000, %rsp\nret");
+            }
+        }
+        h.assertAgree();
+    }
+
+    /**
      * Unaligned accesses that straddle a page boundary: the part on the second page must land at that
      * page's first byte (Mmu.slowWrite once wrote it at the translation of the access's last byte).
      */

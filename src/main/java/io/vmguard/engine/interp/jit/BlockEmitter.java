@@ -24,10 +24,12 @@ import static java.lang.constant.ConstantDescs.CD_long;
  * and written back to the CPU before every exit, before the interpreter runs an instruction, and by an exception
  * handler when a step faults; the flags stay the interpreter's lazy record. What the emitter does natively:
  * <ul>
- *   <li>register ALU, TEST, MOV, LEA, shifts and rotates by a constant, MOVZX/MOVSX, IMUL, NOP, with the
- *       lazy-flag record written only where it is live (a later step that can fault, exit or read flags would see
- *       it; one that a later step overwrites first is not);</li>
- *   <li>loads and stores through the MMU's TLB fast path, RIP set first so a fault reports the instruction;</li>
+ *   <li>register ALU, TEST, MOV, LEA, shifts and rotates by a constant or CL, MOVZX/MOVSX, IMUL, NOT, INC/DEC, NOP,
+ *       with the lazy-flag record written only where it is live (a later step that can fault, exit or read flags
+ *       would see it; one that a later step overwrites first is not); ADC, SBB, CMOVcc, SETcc on the record;</li>
+ *   <li>loads, stores, memory-source ALU forms, PUSH/POP through the MMU's TLB fast path, RIP set first so a fault
+ *       reports the instruction, guest registers (RSP too) changed only once the access is done;</li>
+ *   <li>CALL rel32 and RET, which leave the block;</li>
  *   <li>SSE2 scalar double where the interpreter's JitSse guard allows, the interpreter otherwise;</li>
  *   <li>each block's final branch: a compare fused with its Jcc as lcmp and a branch, Jcc, JMP; one whose target
  *       is a block of the region is a jump inside the method (a backward one checks the runtime's back-edge
@@ -106,8 +108,9 @@ final class BlockEmitter {
     /** Whether flags are live before {@code step}, given whether they are after it. */
     static boolean liveBefore(Step step, boolean live) {
             return switch (step) {
-                case Step.Alu alu -> false;               // writes all six, reads none
+                case Step.Alu alu -> alu.kind().readsCarry(); // writes all six, reads none (ADC, SBB: CF)
                 case Step.Multiply multiply -> false;     // the same (eagerly)
+                case Step.Shift shift when shift.size() < 4 -> true;          // through Alu.shift (rotates read them)
                 case Step.Shift shift when shiftCount(shift) == 0 -> live;   // changes no flag
                 case Step.Shift shift when shift.kind() >= 4 -> false;       // SHL SHR SAL SAR: all six
                 case Step.Shift shift when shift.kind() < 2 -> live;         // ROL ROR: skipped when dead, else read
@@ -115,6 +118,10 @@ final class BlockEmitter {
                 case Step.Nop nop -> live;
                 case Step.Lea lea -> live;
                 case Step.Extend extend -> live;
+                case Step.ShiftByCl shift -> shift.kind() == 2 || shift.kind() == 3 || live; // a count of 0 keeps them
+                case Step.Not not -> live;
+                case Step.IncDec incDec -> live;          // CF kept: read only where the flags are
+                case Step.Compute compute -> compute.readsMemory() || compute.kind().readsCarry(); // all six; a memory operand may fault first
                 default -> true;                         // may fault, exit or read flags (RCL, RCR, ...)
             };
     }
@@ -137,6 +144,25 @@ final class BlockEmitter {
             case Step.Sse s -> (s.kind() == Step.SseKind.CONVERT ? bit(s.src()) : 0)
                     | (s.address() != null ? registers(s.address()) : 0);
             case Step.Label s -> 0;
+            case Step.ShiftByCl s -> bit(s.dst()) | bit(RCX);
+            case Step.Not s -> bit(s.dst());
+            case Step.IncDec s -> bit(s.dst());
+            case Step.Compute s -> registers(s.a()) | registers(s.b());
+            case Step.LoadExtend s -> bit(s.dst()) | registers(s.address());
+            case Step.Push s -> bit(s.src()) | bit(RSP);
+            case Step.Pop s -> bit(s.dst()) | bit(RSP);
+            case Step.Call s -> bit(RSP);
+            case Step.Return s -> bit(RSP);
+            case Step.ConditionalMove s -> bit(s.dst()) | registers(s.src());
+            case Step.SetCondition s -> registers(s.dst());
+        };
+    }
+
+    private static int registers(Step.Operand o) {
+        return switch (o) {
+            case Step.Operand.Register r -> bit(r.reg());
+            case Step.Operand.Memory m -> registers(m.address());
+            case Step.Operand.Immediate i -> 0;
         };
     }
 
@@ -229,6 +255,17 @@ final class BlockEmitter {
                     case Step.Branch s -> branch(s);
                     case Step.CompareBranch s -> compareBranch(s);
                     case Step.Label s -> { }
+                    case Step.ShiftByCl s -> shiftByCl(s, flagsLive[i]);
+                    case Step.Not s -> not(s);
+                    case Step.IncDec s -> incDec(s, flagsLive[i]);
+                    case Step.Compute s -> compute(s, flagsLive[i]);
+                    case Step.LoadExtend s -> loadExtend(s);
+                    case Step.Push s -> push(s);
+                    case Step.Pop s -> pop(s);
+                    case Step.Call s -> call(s);
+                    case Step.Return s -> ret(s);
+                    case Step.ConditionalMove s -> conditionalMove(s);
+                    case Step.SetCondition s -> setCondition(s);
                 }
             }
             endSection(steps.getLast());
@@ -384,6 +421,16 @@ final class BlockEmitter {
 
         private void alu(Step.Alu s, boolean flags) {
             int size = s.size();
+            if (s.kind().readsCarry()) {
+                code.aload(CPU_LOCAL).loadConstant(s.kind() == Step.AluKind.ADC ? ALU_ADC : ALU_SBB).lload(slot(s.dst()));
+                if (s.src() >= 0) {
+                    code.lload(slot(s.src()));
+                } else {
+                    code.loadConstant(s.imm());
+                }
+                code.loadConstant(size).invokestatic(ALU, "binary", BINARY).lstore(slot(s.dst()));
+                return;
+            }
             long mask = size == 4 ? LOW32 : -1L;
             readReg(s.dst(), size);
             code.lstore(A);
@@ -447,6 +494,17 @@ final class BlockEmitter {
             int count = shiftCount(s);
             int kind = s.kind();
             long mask = size == 4 ? LOW32 : -1L;
+            if (size < 4) { // a byte or word: the interpreter's Alu.shift on the low part, merged back
+                if (count == 0) {
+                    return;
+                }
+                long low = size == 1 ? 0xffL : 0xffffL;
+                code.lload(slot(s.dst())).loadConstant(~low).land();
+                code.aload(CPU_LOCAL).loadConstant(kind).lload(slot(s.dst())).loadConstant(s.amount()).loadConstant(size)
+                        .invokestatic(ALU, "shift", SHIFT);
+                code.lor().lstore(slot(s.dst()));
+                return;
+            }
             if (count == 0) {
                 if (size == 4) { // the value is written back: a 32-bit destination is zero-extended
                                         readReg(s.dst(), 4);
@@ -511,6 +569,300 @@ final class BlockEmitter {
                         .invokestatic(ALU, "lazy", LAZY);
             }
             writeRegFrom(R, s.dst());
+        }
+
+        /**
+         * A shift by CL: with its flags dead, SHL/SHR/SAR natively (Java masks the count as the CPU does for 64-bit
+         * operands, and a 32-bit count below 32 stays within the long); else the interpreter's own Alu.shift.
+         */
+        private void shiftByCl(Step.ShiftByCl s, boolean flags) {
+            int size = s.size();
+            int kind = s.kind();
+            if (flags || kind < 4) {
+                code.aload(CPU_LOCAL).loadConstant(kind);
+                code.lload(slot(s.dst()));
+                code.lload(slot(RCX)).loadConstant(0xffL).land();
+                code.loadConstant(size).invokestatic(ALU, "shift", SHIFT);
+                code.lstore(slot(s.dst()));
+                return;
+            }
+            if (kind == 7) { // SAR: the operand sign-extended
+                code.lload(slot(s.dst()));
+                if (size == 4) {
+                    code.l2i().i2l();
+                }
+            } else {
+                readReg(s.dst(), size);
+            }
+            code.lload(slot(RCX)).l2i().loadConstant(size == 8 ? 63 : 31).iand();
+            switch (kind) {
+                case 5 -> code.lushr();
+                case 7 -> code.lshr();
+                default -> code.lshl(); // SHL, SAL
+            }
+            if (size == 4) {
+                code.loadConstant(LOW32).land();
+            }
+            code.lstore(slot(s.dst()));
+        }
+
+        private void not(Step.Not s) {
+            code.lload(slot(s.dst())).loadConstant(-1L).lxor();
+            if (s.size() == 4) {
+                code.loadConstant(LOW32).land();
+            }
+            code.lstore(slot(s.dst()));
+        }
+
+        /** INC/DEC: the interpreter's Alu.inc/dec (its record keeps CF) where the flags are live, else an add. */
+        private void incDec(Step.IncDec s, boolean flags) {
+            if (flags) {
+                code.aload(CPU_LOCAL).lload(slot(s.dst())).loadConstant(s.size())
+                        .invokestatic(ALU, s.decrement() ? "dec" : "inc", INC_DEC);
+            } else {
+                code.lload(slot(s.dst())).lconst_1();
+                if (s.decrement()) {
+                    code.lsub();
+                } else {
+                    code.ladd();
+                }
+                if (s.size() == 4) {
+                    code.loadConstant(LOW32).land();
+                }
+            }
+            code.lstore(slot(s.dst()));
+        }
+
+        /**
+         * An ALU form with byte or word operands or a memory source: both operands read at the operand size (the
+         * memory one first thing, RIP on the instruction), the result and the lazy record as Alu.binary makes them,
+         * and a register result merged into its register as the interpreter's writeReg does.
+         */
+        private void compute(Step.Compute s, boolean flags) {
+            int size = s.size();
+            long mask = size == 8 ? -1L : (1L << (size * 8)) - 1;
+            if (s.readsMemory()) {
+                setRip(s.start());
+            }
+            operand(s.a(), size, s.end());
+            code.lstore(A);
+            operand(s.b(), size, s.end());
+            code.lstore(B);
+            int ccOp = -1;
+            if (s.kind().readsCarry()) { // the interpreter's Alu: the record of the carry in
+                code.aload(CPU_LOCAL).loadConstant(s.kind() == Step.AluKind.ADC ? ALU_ADC : ALU_SBB).lload(A).lload(B)
+                        .loadConstant(size).invokestatic(ALU, "binary", BINARY);
+                flags = false;
+            } else {
+                code.lload(A).lload(B);
+                switch (s.kind()) {
+                    case ADD -> { code.ladd(); ccOp = CC_ADD; }
+                    case SUB, CMP -> { code.lsub(); ccOp = CC_SUB; }
+                    case AND, TEST -> { code.land(); ccOp = CC_LOGIC; }
+                    case OR -> { code.lor(); ccOp = CC_LOGIC; }
+                    default -> { code.lxor(); ccOp = CC_LOGIC; }
+                }
+                if (size != 8 && (ccOp == CC_ADD || ccOp == CC_SUB)) {
+                    code.loadConstant(mask).land();
+                }
+            }
+            code.lstore(R);
+            if (flags) {
+                code.aload(CPU_LOCAL).loadConstant(ccOp).lload(R);
+                if (ccOp == CC_LOGIC) {
+                    code.lconst_0();
+                } else {
+                    code.lload(B);
+                }
+                code.lconst_0().loadConstant(size).invokestatic(ALU, "lazy", LAZY);
+            }
+            if (s.kind() != Step.AluKind.CMP && s.kind() != Step.AluKind.TEST
+                    && s.a() instanceof Step.Operand.Register r) {
+                int shift = r.shift();
+                if (size == 8 || size == 4) {
+                    code.lload(R);
+                } else {
+                    code.lload(slot(r.reg())).loadConstant(~(mask << shift)).land();
+                    code.lload(R);
+                    if (shift != 0) {
+                        code.loadConstant(shift).lshl();
+                    }
+                    code.lor();
+                }
+                code.lstore(slot(r.reg()));
+            }
+            if (s.readsMemory()) {
+                exitIfAsked(s.end());
+            }
+        }
+
+        /** CMOVcc: the source read first (a memory one even when nothing moves), then the condition on the flags. */
+        private void conditionalMove(Step.ConditionalMove s) {
+            boolean memory = s.src() instanceof Step.Operand.Memory;
+            if (memory) {
+                setRip(s.start());
+            }
+            operand(s.src(), s.size(), s.end());
+            code.lstore(A);
+            Label keep = code.newLabel();
+            Label done = code.newLabel();
+            code.aload(CPU_LOCAL).loadConstant(s.cc()).invokestatic(FLAGS, "condition", CONDITION).ifeq(keep);
+            code.lload(A).lstore(slot(s.dst()));
+            code.goto_(done);
+            code.labelBinding(keep);
+            if (s.size() == 4) { // zero-extended even when not taken
+                readReg(s.dst(), 4);
+                code.lstore(slot(s.dst()));
+            }
+            code.labelBinding(done);
+            if (memory) {
+                exitIfAsked(s.end());
+            }
+        }
+
+        /** SETcc: 1 or 0 into a byte register (merged) or a byte of memory. */
+        private void setCondition(Step.SetCondition s) {
+            switch (s.dst()) {
+                case Step.Operand.Register r -> {
+                    code.lload(slot(r.reg())).loadConstant(~(0xffL << r.shift())).land();
+                    code.aload(CPU_LOCAL).loadConstant(s.cc()).invokestatic(FLAGS, "condition", CONDITION).i2l();
+                    if (r.shift() != 0) {
+                        code.loadConstant(r.shift()).lshl();
+                    }
+                    code.lor().lstore(slot(r.reg()));
+                }
+                case Step.Operand.Memory m -> {
+                    setRip(s.start());
+                    code.aload(MMU_LOCAL);
+                    linearAddress(m.address(), s.end());
+                    code.aload(CPU_LOCAL).loadConstant(s.cc()).invokestatic(FLAGS, "condition", CONDITION);
+                    code.invokevirtual(MMU, "write8", WRITE8);
+                    exitIfAsked(s.end());
+                }
+                case Step.Operand.Immediate i -> throw new IllegalArgumentException("SETcc to an immediate");
+            }
+        }
+
+        /** An operand's value at {@code size} bytes, zero-extended, on the stack. */
+        private void operand(Step.Operand o, int size, int end) {
+            long mask = size == 8 ? -1L : (1L << (size * 8)) - 1;
+            switch (o) {
+                case Step.Operand.Register r -> {
+                    code.lload(slot(r.reg()));
+                    if (r.shift() != 0) {
+                        code.loadConstant(r.shift()).lushr();
+                    }
+                    if (size != 8) {
+                        code.loadConstant(mask).land();
+                    }
+                }
+                case Step.Operand.Immediate i -> code.loadConstant(i.value() & mask);
+                case Step.Operand.Memory m -> {
+                    code.aload(MMU_LOCAL);
+                    linearAddress(m.address(), end);
+                    read(size);
+                }
+            }
+        }
+
+        /** Mmu.readN of the address on the stack, zero-extended to a long. */
+        private void read(int size) {
+            switch (size) {
+                case 8 -> code.invokevirtual(MMU, "read64", READ64);
+                case 4 -> code.invokevirtual(MMU, "read32", READ_INT).i2l().loadConstant(LOW32).land();
+                case 2 -> code.invokevirtual(MMU, "read16", READ_INT).i2l();
+                default -> code.invokevirtual(MMU, "read8", READ_INT).i2l();
+            }
+        }
+
+        /** MOVZX, MOVSX, MOVSXD from memory. */
+        private void loadExtend(Step.LoadExtend s) {
+            setRip(s.start());
+            code.aload(MMU_LOCAL);
+            linearAddress(s.address(), s.end());
+            read(s.from());
+            if (s.signed()) {
+                code.l2i();
+                switch (s.from()) {
+                    case 1 -> code.i2b();
+                    case 2 -> code.i2s();
+                    default -> { }
+                }
+                code.i2l();
+            }
+            if (s.size() == 4) {
+                code.loadConstant(LOW32).land();
+            }
+            code.lstore(slot(s.dst()));
+            exitIfAsked(s.end());
+        }
+
+        /** The stack address of RSP + {@code delta} for 8 bytes (#SS when not canonical), on the stack. */
+        private void stackSlot(long delta) {
+            code.lload(slot(RSP));
+            if (delta != 0) {
+                code.loadConstant(delta).ladd();
+            }
+            code.loadConstant(8).invokestatic(EXECUTOR, "stackAddress", STACK_ADDRESS);
+        }
+
+        /** Pushes the long on top of the stack (RIP already on the instruction); RSP only moves once it is stored. */
+        private void pushValue() {
+            code.lstore(A);
+            code.aload(MMU_LOCAL);
+            stackSlot(-8);
+            code.lload(A).invokevirtual(MMU, "write64", WRITE64);
+            code.lload(slot(RSP)).loadConstant(8L).lsub().lstore(slot(RSP));
+        }
+
+        private void push(Step.Push s) {
+            setRip(s.start());
+            code.lload(slot(s.src())); // PUSH RSP pushes the old value
+            pushValue();
+            exitIfAsked(s.end());
+        }
+
+        /** POP: the value read, RSP moved, then the register written (so POP RSP ends with the value). */
+        private void pop(Step.Pop s) {
+            setRip(s.start());
+            code.aload(MMU_LOCAL);
+            stackSlot(0);
+            code.invokevirtual(MMU, "read64", READ64).lstore(A);
+            code.lload(slot(RSP)).loadConstant(8L).ladd().lstore(slot(RSP));
+            code.lload(A).lstore(slot(s.dst()));
+            exitIfAsked(s.end());
+        }
+
+        /**
+         * CALL rel32: #GP(0) for a non-canonical target before anything is pushed, then the return address pushed
+         * and the block left for the target (chained, unless the push asked for a look).
+         */
+        private void call(Step.Call s) {
+            setRip(s.start());
+            Label canonical = code.newLabel();
+            code.lload(RIP0).loadConstant(s.end() + s.disp()).ladd().invokestatic(EXECUTOR, "canonical", CANONICAL)
+                    .ifne(canonical);
+            code.invokestatic(GUEST_FAULT, "gp", GP).athrow();
+            code.labelBinding(canonical);
+            code.lload(RIP0).loadConstant((long) s.end()).ladd();
+            pushValue();
+            code.aload(CPU_LOCAL).lload(RIP0).loadConstant(s.end() + s.disp()).ladd().putfield(CPU, RIP, CD_long);
+            Label look = code.newLabel();
+            code.aload(RT).invokevirtual(RUNTIME, "leave", LEAVE).ifne(look);
+            chainExit(retired);
+            code.labelBinding(look);
+            exit(retired);
+        }
+
+        /** RET: the return address read, checked canonical (#GP with RIP and RSP on the RET), then RSP released. */
+        private void ret(Step.Return s) {
+            setRip(s.start());
+            code.aload(MMU_LOCAL);
+            stackSlot(0);
+            code.invokevirtual(MMU, "read64", READ64).lstore(A);
+            code.aload(RT).lload(A).invokevirtual(RUNTIME, "jump", JUMP);
+            code.lload(slot(RSP)).loadConstant(8L + s.release()).ladd().lstore(slot(RSP));
+            exit(retired);
         }
 
         private void extend(Step.Extend s) {
@@ -587,6 +939,7 @@ final class BlockEmitter {
             switch (s.size()) {
                 case 8 -> code.invokevirtual(MMU, "write64", WRITE64);
                 case 4 -> code.l2i().invokevirtual(MMU, "write32", WRITE32);
+                case 2 -> code.l2i().invokevirtual(MMU, "write16", WRITE16);
                 default -> code.l2i().invokevirtual(MMU, "write8", WRITE8);
             }
             exitIfAsked(s.end());

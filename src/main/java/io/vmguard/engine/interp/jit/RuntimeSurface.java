@@ -28,6 +28,7 @@ final class RuntimeSurface {
     static final ClassDesc EXECUTOR = ClassDesc.of(PACKAGE + ".execute", "Executor");
     static final ClassDesc INSTRUCTION = ClassDesc.of(PACKAGE + ".decode", "Instruction");
     static final ClassDesc JIT_SSE = ClassDesc.of(PACKAGE, "JitSse");
+    static final ClassDesc GUEST_FAULT = ClassDesc.of(PACKAGE + ".cpu", "GuestFault");
     static final ClassDesc LONG_ARRAY = CD_long.arrayType();
 
     /** {@code int CompiledBlock.run(JitRuntime)}: guest instructions retired by this entry (see JitRuntime). */
@@ -52,6 +53,14 @@ final class RuntimeSurface {
     static final MethodTypeDesc IMUL = MethodTypeDesc.of(CD_long, CPU, CD_long, CD_long, CD_int);
     static final MethodTypeDesc CONDITION = MethodTypeDesc.of(CD_boolean, CPU, CD_int);
     static final MethodTypeDesc STACK_ADDRESS = MethodTypeDesc.of(CD_long, CD_long, CD_int);
+    /** {@code Alu.inc}, {@code Alu.dec}: (cpu, value, size) to the result, CF kept. */
+    /** {@code Alu.binary(cpu, op, a, b, size)}: ADC and SBB, which read CF. */
+    static final MethodTypeDesc BINARY = MethodTypeDesc.of(CD_long, CPU, CD_int, CD_long, CD_long, CD_int);
+    static final MethodTypeDesc INC_DEC = MethodTypeDesc.of(CD_long, CPU, CD_long, CD_int);
+    /** {@code Executor.canonical(address)}. */
+    static final MethodTypeDesc CANONICAL = MethodTypeDesc.of(CD_boolean, CD_long);
+    /** {@code GuestFault.gp()}: #GP(0), thrown by the caller. */
+    static final MethodTypeDesc GP = MethodTypeDesc.of(GUEST_FAULT);
 
     // JitSse (static): the native SSE2 forms and their guards
     static final MethodTypeDesc SSE_ENABLED = MethodTypeDesc.of(CD_boolean, CPU);
@@ -64,12 +73,17 @@ final class RuntimeSurface {
     // Mmu (the TLB fast path; misses, MMIO and pages that see writes take its slow path)
     static final MethodTypeDesc READ64 = MethodTypeDesc.of(CD_long, CD_long);
     static final MethodTypeDesc READ_INT = MethodTypeDesc.of(CD_int, CD_long);
+    static final MethodTypeDesc WRITE16 = MethodTypeDesc.of(CD_void, CD_long, CD_int);
     static final MethodTypeDesc WRITE64 = MethodTypeDesc.of(CD_void, CD_long, CD_long);
     static final MethodTypeDesc WRITE32 = MethodTypeDesc.of(CD_void, CD_long, CD_int);
     static final MethodTypeDesc WRITE8 = WRITE32;
 
     // Flags.ccOp values the lazy-flag record uses (Flags.ADD, SUB, LOGIC, SHIFT)
     static final int CC_ADD = 1, CC_SUB = 3, CC_LOGIC = 5, CC_SHIFT = 8;
+    /** Alu's operation numbers for ADC and SBB. */
+    static final int ALU_ADC = 2, ALU_SBB = 3;
+    /** RSP's and RCX's register numbers (the stack steps, a shift's count in CL). */
+    static final int RSP = 4, RCX = 1;
     /** RFLAGS.OF's bit: a SHIFT record's source holds CF and OF. */
     static final int OF_SHIFT = 11;
 }

@@ -24,8 +24,15 @@ public sealed interface Step {
         return false;
     }
 
-    /** Binary ALU operations the emitter does itself; ADC and SBB (which read CF) are interpreted. */
-    enum AluKind { ADD, OR, AND, SUB, XOR, CMP, TEST }
+    /** Binary ALU operations the emitter does itself; ADC and SBB read CF (through the interpreter's Alu). */
+    enum AluKind {
+        ADD, OR, AND, SUB, XOR, CMP, TEST, ADC, SBB;
+
+        /** ADC and SBB: they read CF, so the flags before them are live. */
+        public boolean readsCarry() {
+            return this == ADC || this == SBB;
+        }
+    }
 
     /** A memory operand in 64-bit mode: base + index * scale + disp (or RIP-relative), plus an FS or GS base. */
     record Address(int base, int index, int scale, long disp, boolean ripRelative, int addrSize, Segment segment,
@@ -46,8 +53,86 @@ public sealed interface Step {
     /** {@code dst = effective address} (LEA): no memory access, no fault. */
     record Lea(int start, int end, int dst, Address address, int size) implements Step {}
 
-    /** A shift or rotate (x86 group-2 numbering: ROL ROR RCL RCR SHL SHR SAL SAR) of a register by an immediate count. */
+    /**
+     * A shift or rotate (x86 group-2 numbering: ROL ROR RCL RCR SHL SHR SAL SAR) of a register by an immediate count;
+     * {@code size} 1 and 2 (low byte or word, merged into the register) through the interpreter's Alu.
+     */
     record Shift(int start, int end, int kind, int dst, long amount, int size) implements Step {}
+
+    /**
+     * A shift or rotate (group-2 numbering) of register {@code dst} by CL, masked as the CPU masks it: a masked count
+     * of 0 changes neither the register (but a 32-bit one is zero-extended) nor the flags.
+     */
+    record ShiftByCl(int start, int end, int kind, int dst, int size) implements Step {}
+
+    /** NOT of register {@code dst} ({@code size} 4 or 8): no flags. */
+    record Not(int start, int end, int dst, int size) implements Step {}
+
+    /** INC ({@code decrement} false) or DEC of register {@code dst}: every arithmetic flag but CF, which stays. */
+    record IncDec(int start, int end, int dst, boolean decrement, int size) implements Step {}
+
+    /**
+     * An operand of {@link Compute}: guest register {@code reg} shifted right by {@code shift} (8 for AH..BH), the
+     * {@code size}-byte value at an address, or an immediate. Values are taken at the step's operand size.
+     */
+    sealed interface Operand {
+        record Register(int reg, int shift) implements Operand {}
+
+        record Memory(Address address) implements Operand {}
+
+        record Immediate(long value) implements Operand {}
+    }
+
+    /**
+     * {@code a = a op b} at {@code size} bytes (1, 2, 4, 8), flags as the interpreter's Alu records them; CMP and
+     * TEST only record flags. At most one operand is memory, and only a source: {@code a} is a register unless the
+     * kind is CMP or TEST. A 1- or 2-byte register result merges into the register, a 4-byte one zero-extends.
+     */
+    record Compute(int start, int end, AluKind kind, Operand a, Operand b, int size) implements Step {
+        public boolean readsMemory() {
+            return a instanceof Operand.Memory || b instanceof Operand.Memory;
+        }
+    }
+
+    /**
+     * CMOVcc: {@code dst = src} (a register or memory, read whether or not the condition holds) when condition
+     * {@code cc} holds on the recorded flags; a 32-bit destination is zero-extended either way.
+     */
+    record ConditionalMove(int start, int end, int cc, int dst, Operand src, int size) implements Step {}
+
+    /** SETcc: the byte {@code dst} (a byte register, AH..BH as shift 8, or memory) = 1 if condition {@code cc} holds, else 0. */
+    record SetCondition(int start, int end, int cc, Operand dst) implements Step {}
+
+    /**
+     * {@code dst = [address]} of {@code from} bytes (1, 2, 4), zero- or sign-extended, written at {@code size}
+     * (4 or 8): MOVZX, MOVSX, MOVSXD with a memory operand.
+     */
+    record LoadExtend(int start, int end, int dst, Address address, int from, boolean signed, int size) implements Step {}
+
+    /** PUSH of 64-bit register {@code src} on the flat 64-bit mode stack: RSP changes only once the store is done. */
+    record Push(int start, int end, int src) implements Step {}
+
+    /** POP into 64-bit register {@code dst}: RSP changes only once the load is done (POP RSP loads RSP last). */
+    record Pop(int start, int end, int dst) implements Step {}
+
+    /**
+     * CALL rel32 in 64-bit mode: the target ({@code end + disp}) checked canonical before anything is pushed, the
+     * return address pushed, and the block left for the target.
+     */
+    record Call(int start, int end, long disp) implements Step {
+        @Override
+        public boolean transfersControl() {
+            return true;
+        }
+    }
+
+    /** RET (imm16 {@code release}) in 64-bit mode: pops RIP (checked canonical), then releases the bytes, and leaves. */
+    record Return(int start, int end, int release) implements Step {
+        @Override
+        public boolean transfersControl() {
+            return true;
+        }
+    }
 
     /**
      * {@code dst = src >>> shift}, zero- or sign-extended from {@code from} bytes (MOVZX, MOVSX, MOVSXD of a
@@ -61,7 +146,7 @@ public sealed interface Step {
     /** {@code dst = [address]}: 8 and 4 bytes, or 1 byte zero-extended ({@code size} 1). */
     record Load(int start, int end, int dst, Address address, int size) implements Step {}
 
-    /** {@code [address] = src >>> shift}: 8, 4 or 1 bytes ({@code shift} 8 stores AH..BH). */
+    /** {@code [address] = src >>> shift}: 8, 4, 2 or 1 bytes ({@code shift} 8 stores AH..BH). */
     record Store(int start, int end, int src, int shift, Address address, int size) implements Step {}
 
     /**
