@@ -145,7 +145,8 @@ public final class Vm implements AutoCloseable {
             }
             // The guest learns its devices from ACPI: the virtio-mmio ones are declared there, PCI is enumerated.
             long rsdp = AcpiTables.install(memory, platform);
-            BootState boot = LinuxBoot.prepare(memory, config.kernel(), config.initrd(), config.commandLine(), rsdp);
+            BootState boot = LinuxBoot.prepare(memory, config.kernel(), config.initrd(), config.commandLine(), rsdp,
+                    engine.runsGuestCodeNatively() ? LinuxBoot.Decompression.GUEST : LinuxBoot.Decompression.HOST);
             parts.bsp().setRegisters(boot.registers());
             parts.bsp().setSpecialRegisters(boot.specialRegisters());
             for (Vcpu vcpu : parts.vcpus()) {

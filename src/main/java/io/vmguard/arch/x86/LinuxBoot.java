@@ -31,19 +31,24 @@ public final class LinuxBoot {
     /** Prepares a boot without ACPI tables. */
     public static BootState prepare(GuestMemory memory, Path kernelFile, Path initrdFile, String commandLine)
             throws KernelLoadException {
-        return prepare(memory, kernelFile, initrdFile, commandLine, 0);
+        return prepare(memory, kernelFile, initrdFile, commandLine, 0, Decompression.HOST);
     }
 
-    /** Prepares a boot; {@code acpiRsdp} is the address of the ACPI tables' RSDP, or 0 when there are none. */
-    public static BootState prepare(GuestMemory memory, Path kernelFile, Path initrdFile, String commandLine, long acpiRsdp)
-            throws KernelLoadException {
+    /**
+     * Prepares a boot; {@code acpiRsdp} is the address of the ACPI tables' RSDP, or 0 when there are none;
+     * {@code decompression} says who should decompress the kernel and the initrd (the system property
+     * {@value #DECOMPRESS_PROPERTY} overrides it).
+     */
+    public static BootState prepare(GuestMemory memory, Path kernelFile, Path initrdFile, String commandLine, long acpiRsdp,
+                                    Decompression decompression) throws KernelLoadException {
+        boolean onHost = Decompression.chosen(decompression) == Decompression.HOST;
         try (Arena arena = Arena.ofConfined()) {
             BootState multiboot = multiboot(memory, kernelFile, initrdFile, commandLine, arena);
             if (multiboot != null) {
                 return multiboot;
             }
             KernelImage kernel = KernelImage.open(kernelFile, arena);
-            if (kernel instanceof BzImageKernel bzImage && decompressOnHost()) {
+            if (kernel instanceof BzImageKernel bzImage && onHost) {
                 kernel = UnpackedBzImage.unpack(bzImage, commandLine, new SecureRandom()).map(KernelImage.class::cast).orElse(kernel);
             }
             KernelImage.Loaded loaded = kernel.loadInto(memory);
@@ -64,7 +69,7 @@ public final class LinuxBoot {
             long initrdSize = 0;
             if (initrdFile != null) {
                 MemorySegment initrd = map(initrdFile, arena);
-                if (decompressOnHost()) {
+                if (onHost) {
                     initrd = GzipInitrd.decompress(initrd, initrdRoom(memory, loaded)).map(MemorySegment::ofArray).orElse(initrd);
                 }
                 initrdSize = initrd.byteSize();
@@ -80,19 +85,30 @@ public final class LinuxBoot {
         }
     }
 
-    /**
-     * Whether a bzImage's compressed kernel and a gzip initrd are decompressed by vmguard before the guest
-     * starts (the default) or by the guest's kernel ({@code -Dvmguard.boot.decompress=guest}): under the
-     * interpreter the kernel's decompressor costs tens of seconds for a distribution kernel, and its inflate of
-     * the initramfs a fifth of the time to the ready marker (docs/benchmarks.md).
-     */
-    static boolean decompressOnHost() throws KernelLoadException {
-        String mode = System.getProperty(DECOMPRESS_PROPERTY, "host");
-        return switch (mode) {
-            case "host" -> true;
-            case "guest" -> false;
-            default -> throw new KernelLoadException("-D" + DECOMPRESS_PROPERTY + "=" + mode + ": use host or guest");
-        };
+    /** Who decompresses a bzImage's kernel and a gzip initrd. */
+    public enum Decompression {
+        /**
+         * vmguard, before the guest starts: for an engine that emulates guest code, where the kernel's own
+         * decompressor costs tens of seconds for a distribution kernel and its inflate of the initramfs a fifth
+         * of the time to the ready marker (docs/benchmarks.md).
+         */
+        HOST,
+        /**
+         * The guest's kernel, as on hardware: for an engine that runs guest code natively (KVM), where that
+         * costs a fraction of a second and XZ on one host thread more (1-2 s for Debian's kernel).
+         */
+        GUEST;
+
+        /** {@code preferred}, unless {@code -Dvmguard.boot.decompress=host|guest} says otherwise. */
+        static Decompression chosen(Decompression preferred) throws KernelLoadException {
+            String mode = System.getProperty(DECOMPRESS_PROPERTY);
+            return switch (mode) {
+                case null -> preferred;
+                case "host" -> HOST;
+                case "guest" -> GUEST;
+                default -> throw new KernelLoadException("-D" + DECOMPRESS_PROPERTY + "=" + mode + ": use host or guest");
+            };
+        }
     }
 
     /**

@@ -26,6 +26,11 @@ public final class KvmEngine implements Engine {
         return "kvm";
     }
 
+    @Override
+    public boolean runsGuestCodeNatively() {
+        return true;
+    }
+
     /**
      * Opens the device, checks its API version and capabilities, and creates a VM over {@code memory}.
      * The /dev/kvm descriptor is closed again once the VM exists.

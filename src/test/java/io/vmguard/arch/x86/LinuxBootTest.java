@@ -121,7 +121,8 @@ class LinuxBootTest {
 
     @Test
     void bootParamsNameTheAcpiRsdp() throws Exception {
-        LinuxBoot.prepare(memory, KernelFiles.write(dir, "vmlinux", KernelFiles.elf()), null, "", X86Layout.ACPI_TABLES);
+        LinuxBoot.prepare(memory, KernelFiles.write(dir, "vmlinux", KernelFiles.elf()), null, "", X86Layout.ACPI_TABLES,
+                LinuxBoot.Decompression.HOST);
         assertEquals(X86Layout.ACPI_TABLES, memory.readLong(X86Layout.ZERO_PAGE + 0x070));
     }
 

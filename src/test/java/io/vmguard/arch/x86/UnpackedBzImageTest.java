@@ -224,6 +224,25 @@ class UnpackedBzImageTest {
     }
 
     @Test
+    void anEngineThatRunsGuestCodeNativelyLeavesTheDecompressionToTheGuestUnlessTheHostIsAskedTo() throws Exception {
+        Path kernel = KernelFiles.write(dir, "xz-vmlinuz", bzImage(xz(relocatableVmlinux())));
+        assertEquals(X86Layout.HIGH_MEMORY_START + 0x200, LinuxBoot.prepare(memory, kernel, null, "console=ttyS0", 0,
+                LinuxBoot.Decompression.GUEST).registers().rip(), "the bzImage's own 64-bit entry");
+        String before = System.getProperty(LinuxBoot.DECOMPRESS_PROPERTY);
+        try {
+            System.setProperty(LinuxBoot.DECOMPRESS_PROPERTY, "host");
+            assertEquals(KernelFiles.ELF_ENTRY, LinuxBoot.prepare(memory, kernel, null, "console=ttyS0", 0,
+                    LinuxBoot.Decompression.GUEST).registers().rip());
+        } finally {
+            if (before == null) {
+                System.clearProperty(LinuxBoot.DECOMPRESS_PROPERTY);
+            } else {
+                System.setProperty(LinuxBoot.DECOMPRESS_PROPERTY, before);
+            }
+        }
+    }
+
+    @Test
     void aCorruptOrLyingPayloadIsRejectedInOneLine() throws Exception {
         byte[] payload = xz(relocatableVmlinux());
         byte[] flipped = payload.clone();

@@ -2,6 +2,7 @@ package io.vmguard.engine.kvm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.vmguard.engine.EngineException;
@@ -30,6 +31,7 @@ class KvmEngineErrorsTest {
     void theDefaultDeviceIsDevKvm() {
         assertEquals(Path.of("/dev/kvm"), KvmEngine.DEFAULT_DEVICE);
         assertEquals("kvm", new KvmEngine().name());
+        assertTrue(new KvmEngine().runsGuestCodeNatively(), "so the guest decompresses its own kernel (LinuxBoot)");
     }
 
     @Test
