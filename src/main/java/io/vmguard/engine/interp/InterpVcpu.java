@@ -541,7 +541,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                 insn = instructions[i];
                 executed += insn.count;
                 if (!executor.executeHot(insn)) {
-                    executor.executeCold(insn);
+                    executor.execute(insn);
                 }
                 if (leaveBlock || cpu.rip != start + ends[i]) {
                     break;

@@ -404,14 +404,6 @@ public final class Executor implements Operands {
         if (executeHot(insn)) {
             return;
         }
-        executeCold(insn);
-    }
-
-    /**
-     * Executes {@code insn}, which {@link #executeHot} just declined: the vCPU's block loop comes here
-     * straight, without a second pass through the hot forms' switch for every cold instruction.
-     */
-    public void executeCold(Instruction insn) {
         if ((insn.lock || insn.op == Op.XCHG && insn.isMemory()) && atomic.needed()) {
             locked = insn;
             atomic.run(lockedInstruction);
