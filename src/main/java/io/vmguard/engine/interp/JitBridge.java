@@ -276,6 +276,7 @@ final class JitBridge implements AutoCloseable {
             case Op.ALU_RM_IMM -> compute(insn, start, end, aluKind(insn.sub), rmOperand(insn), new Step.Operand.Immediate(insn.imm));
             case Op.ALU_RM_REG -> compute(insn, start, end, aluKind(insn.sub), rmOperand(insn), registerOperand(insn, insn.reg));
             case Op.ALU_REG_RM -> compute(insn, start, end, aluKind(insn.sub), registerOperand(insn, insn.reg), rmOperand(insn));
+            case Op.NEG -> compute(insn, start, end, Step.AluKind.NEG, rmOperand(insn), new Step.Operand.Immediate(0));
             case Op.NOT -> !insn.isMemory() && (size == 8 || size == 4) ? new Step.Not(start, end, insn.rm, size) : null;
             case Op.INC, Op.DEC -> !insn.isMemory() && (size == 8 || size == 4)
                     ? new Step.IncDec(start, end, insn.rm, insn.op == Op.DEC, size) : null;
@@ -396,15 +397,11 @@ final class JitBridge implements AutoCloseable {
     }
 
     /**
-     * An ALU form with byte, word, or memory operands: a memory operand only as a source (never written: read-modify-
-     * write instructions stay the interpreter's), and only in 64-bit mode.
+     * An ALU form (or NEG) with byte, word, or memory operands, a memory one only in 64-bit mode; a memory
+     * destination is a read-modify-write (never LOCK-prefixed here: those stay the interpreter's).
      */
     private static Step compute(Instruction insn, int start, int end, Step.AluKind kind, Step.Operand a, Step.Operand b) {
         if (kind == null || insn.isMemory() && insn.legacy) {
-            return null;
-        }
-        boolean writes = kind != Step.AluKind.CMP && kind != Step.AluKind.TEST;
-        if (writes && a instanceof Step.Operand.Memory) {
             return null;
         }
         return new Step.Compute(start, end, kind, a, b, insn.opSize);
