@@ -1568,9 +1568,9 @@ class IntegerDifferentialTest {
                 default -> "movb " + reg(r, 1) + ", " + mem;
             });
         }
-        // Read-modify-write forms (session 10, round 4) and NEG: in the scratch page, across a page boundary of the
+        // Read-modify-write forms (session 10, round 4), NEG and MOV [mem], imm: in the scratch page, across a page boundary of the
         // bulk memory, and on the not-present page at 4 GiB (the read faults, reported as a write: error code bit 1)
-        String[] rmw = {"add", "or", "adc", "sbb", "and", "sub", "xor", "neg"};
+        String[] rmw = {"add", "or", "adc", "sbb", "and", "sub", "xor", "neg", "mov"};
         for (int i = 0; i < 900; i++) {
             String op = rmw[random.nextInt(rmw.length)];
             int size = SIZES[random.nextInt(4)];
@@ -1600,6 +1600,11 @@ class IntegerDifferentialTest {
                 case 1 -> text + "\nadc $0, " + reg(t, 8); // the flags read
                 default -> text + "\nadd " + reg(t, 8) + ", " + reg(t, 8); // the flags dead after
             }).undefined(aluUndefined(op));
+        }
+        for (int i = 0; i < 100; i++) { // CDQE and CWDE (CBW stays the interpreter's)
+            Case c = h.add("convert-a", "");
+            c.reg(RAX, edges[random.nextInt(edges.length)] ^ (random.nextBoolean() ? 0 : harness.value() & 0xffff_0000_ffffL));
+            c.code((random.nextBoolean() ? "cltq" : random.nextBoolean() ? "cwtl" : "cbtw") + "\nmov %rax, %r8");
         }
         for (int i = 0; i < 300; i++) {
             int r = pick(16, 0);

@@ -137,6 +137,7 @@ final class BlockEmitter {
             case Step.Multiply s -> bit(s.dst()) | bit(s.a()) | bit(s.b());
             case Step.Load s -> bit(s.dst()) | registers(s.address());
             case Step.Store s -> bit(s.src()) | registers(s.address());
+            case Step.StoreImmediate s -> registers(s.address());
             case Step.CompareBranch s -> bit(s.a()) | bit(s.b());
             case Step.Branch s -> 0;
             case Step.Nop s -> 0;
@@ -250,6 +251,7 @@ final class BlockEmitter {
                     case Step.Multiply s -> multiply(s, flagsLive[i]);
                     case Step.Load s -> load(s);
                     case Step.Store s -> store(s);
+                    case Step.StoreImmediate s -> storeImmediate(s);
                     case Step.Interpret s -> interpret(s);
                     case Step.Sse s -> sse(s);
                     case Step.Branch s -> branch(s);
@@ -972,6 +974,20 @@ final class BlockEmitter {
                 case 4 -> code.l2i().invokevirtual(MMU, "write32", WRITE32);
                 case 2 -> code.l2i().invokevirtual(MMU, "write16", WRITE16);
                 default -> code.l2i().invokevirtual(MMU, "write8", WRITE8);
+            }
+            exitIfAsked(s.end());
+        }
+
+        /** MOV [mem], imm: the write through the MMU (code and watched pages see it), as the interpreter's writeRm. */
+        private void storeImmediate(Step.StoreImmediate s) {
+            setRip(s.start());
+            code.aload(MMU_LOCAL);
+            linearAddress(s.address(), s.end());
+            switch (s.size()) {
+                case 8 -> code.loadConstant(s.imm()).invokevirtual(MMU, "write64", WRITE64);
+                case 4 -> code.loadConstant((int) s.imm()).invokevirtual(MMU, "write32", WRITE32);
+                case 2 -> code.loadConstant((int) s.imm()).invokevirtual(MMU, "write16", WRITE16);
+                default -> code.loadConstant((int) s.imm()).invokevirtual(MMU, "write8", WRITE8);
             }
             exitIfAsked(s.end());
         }

@@ -158,6 +158,9 @@ public sealed interface Step {
     /** {@code [address] = src >>> shift}: 8, 4, 2 or 1 bytes ({@code shift} 8 stores AH..BH). */
     record Store(int start, int end, int src, int shift, Address address, int size) implements Step {}
 
+    /** {@code [address] = imm} (MOV r/m, imm with a memory operand): its low 8, 4, 2 or 1 bytes. */
+    record StoreImmediate(int start, int end, Step.Address address, long imm, int size) implements Step {}
+
     /**
      * CMP or TEST of {@code a} with {@code b} (or {@code imm} when {@code b} is -1) fused with the Jcc on condition
      * {@code cc}; {@code branchAt} is where the Jcc starts (its RIP should the target fault), {@code disp} its
