@@ -313,8 +313,8 @@ final class JitBridge implements AutoCloseable {
                     : size == 2 ? new Step.Store(start, end, insn.reg, 0, address(insn), 2) : null;
             case Op.CONVERT_A -> size == 8 || size == 4 // CDQE, CWDE: RAX from its own low half, sign-extended
                     ? new Step.Extend(start, end, CpuState.RAX, CpuState.RAX, 0, size / 2, true, size) : null;
-            case Op.MOV_RM_IMM -> insn.legacy || !insn.isMemory() ? null
-                    : new Step.StoreImmediate(start, end, address(insn), insn.imm, size);
+            case Op.MOV_RM_IMM -> !insn.isMemory() ? size == 8 || size == 4 ? new Step.Move(start, end, insn.rm, -1, insn.imm, size) : null
+                    : insn.legacy ? null : new Step.StoreImmediate(start, end, address(insn), insn.imm, size);
             case Op.LOAD64, Op.LOAD32 -> insn.legacy ? null : new Step.Load(start, end, insn.reg, address(insn), size);
             case Op.LOAD8_ZX -> insn.legacy ? null : new Step.Load(start, end, insn.reg, address(insn), 1);
             case Op.STORE64, Op.STORE32 -> insn.legacy ? null : new Step.Store(start, end, insn.reg, 0, address(insn), size);

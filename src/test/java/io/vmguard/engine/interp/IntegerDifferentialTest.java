@@ -1605,6 +1605,11 @@ class IntegerDifferentialTest {
             Case c = h.add("convert-a", "");
             c.reg(RAX, edges[random.nextInt(edges.length)] ^ (random.nextBoolean() ? 0 : harness.value() & 0xffff_0000_ffffL));
             c.code((random.nextBoolean() ? "cltq" : random.nextBoolean() ? "cwtl" : "cbtw") + "\nmov %rax, %r8");
+            int r = pick(16, 1 << RSP);
+            // MOV r/m, imm32 with a register destination (C7 /0), 64-bit (sign-extended) or 32-bit (zero-extended)
+            int rex = (random.nextBoolean() ? 0x48 : 0x40) | r >> 3;
+            h.add("mov-rm-imm", String.format(".byte 0x%x, 0xc7, 0x%x\n.long %d", rex, 0xc0 | r & 7, (int) harness.value()))
+                    .reg(r, harness.value());
         }
         for (int i = 0; i < 300; i++) {
             int r = pick(16, 0);
