@@ -276,6 +276,7 @@ final class JitBridge implements AutoCloseable {
             case Op.ALU_RM_IMM -> compute(insn, start, end, aluKind(insn.sub), rmOperand(insn), new Step.Operand.Immediate(insn.imm));
             case Op.ALU_RM_REG -> compute(insn, start, end, aluKind(insn.sub), rmOperand(insn), registerOperand(insn, insn.reg));
             case Op.ALU_REG_RM -> compute(insn, start, end, aluKind(insn.sub), registerOperand(insn, insn.reg), rmOperand(insn));
+            case Op.NEG -> compute(insn, start, end, Step.AluKind.NEG, rmOperand(insn), new Step.Operand.Immediate(0));
             case Op.NOT -> !insn.isMemory() && (size == 8 || size == 4) ? new Step.Not(start, end, insn.rm, size) : null;
             case Op.INC, Op.DEC -> !insn.isMemory() && (size == 8 || size == 4)
                     ? new Step.IncDec(start, end, insn.rm, insn.op == Op.DEC, size) : null;
@@ -310,6 +311,10 @@ final class JitBridge implements AutoCloseable {
             case Op.MOV_RM_REG -> insn.legacy || !insn.isMemory() ? null
                     : size == 1 ? new Step.Store(start, end, byteRegister(insn, insn.reg), byteShift(insn, insn.reg), address(insn), 1)
                     : size == 2 ? new Step.Store(start, end, insn.reg, 0, address(insn), 2) : null;
+            case Op.CONVERT_A -> size == 8 || size == 4 // CDQE, CWDE: RAX from its own low half, sign-extended
+                    ? new Step.Extend(start, end, CpuState.RAX, CpuState.RAX, 0, size / 2, true, size) : null;
+            case Op.MOV_RM_IMM -> !insn.isMemory() ? size == 8 || size == 4 ? new Step.Move(start, end, insn.rm, -1, insn.imm, size) : null
+                    : insn.legacy ? null : new Step.StoreImmediate(start, end, address(insn), insn.imm, size);
             case Op.LOAD64, Op.LOAD32 -> insn.legacy ? null : new Step.Load(start, end, insn.reg, address(insn), size);
             case Op.LOAD8_ZX -> insn.legacy ? null : new Step.Load(start, end, insn.reg, address(insn), 1);
             case Op.STORE64, Op.STORE32 -> insn.legacy ? null : new Step.Store(start, end, insn.reg, 0, address(insn), size);
@@ -396,15 +401,11 @@ final class JitBridge implements AutoCloseable {
     }
 
     /**
-     * An ALU form with byte, word, or memory operands: a memory operand only as a source (never written: read-modify-
-     * write instructions stay the interpreter's), and only in 64-bit mode.
+     * An ALU form (or NEG) with byte, word, or memory operands, a memory one only in 64-bit mode; a memory
+     * destination is a read-modify-write (never LOCK-prefixed here: those stay the interpreter's).
      */
     private static Step compute(Instruction insn, int start, int end, Step.AluKind kind, Step.Operand a, Step.Operand b) {
         if (kind == null || insn.isMemory() && insn.legacy) {
-            return null;
-        }
-        boolean writes = kind != Step.AluKind.CMP && kind != Step.AluKind.TEST;
-        if (writes && a instanceof Step.Operand.Memory) {
             return null;
         }
         return new Step.Compute(start, end, kind, a, b, insn.opSize);

@@ -1568,6 +1568,49 @@ class IntegerDifferentialTest {
                 default -> "movb " + reg(r, 1) + ", " + mem;
             });
         }
+        // Read-modify-write forms (session 10, round 4), NEG and MOV [mem], imm: in the scratch page, across a page boundary of the
+        // bulk memory, and on the not-present page at 4 GiB (the read faults, reported as a write: error code bit 1)
+        String[] rmw = {"add", "or", "adc", "sbb", "and", "sub", "xor", "neg", "mov"};
+        for (int i = 0; i < 900; i++) {
+            String op = rmw[random.nextInt(rmw.length)];
+            int size = SIZES[random.nextInt(4)];
+            boolean legacy = size == 1 && random.nextInt(3) == 0; // AH..BH: no REX
+            int limit = legacy ? 8 : 16;
+            int r = pick(limit, 1 << RSP | 1 << DifferentialHarness.RBX);
+            int t = pick(16, 1 << RSP | 1 << r | 1 << DifferentialHarness.RBX);
+            Case c = h.add(op + "-rmw", "");
+            String mem = switch (random.nextInt(4)) {
+                case 0 -> {
+                    c.reg(DifferentialHarness.RBX, DifferentialHarness.BULK + 0x1000L * (1 + random.nextInt(14))
+                            - 1 - random.nextInt(size));
+                    yield "(%rbx)";
+                }
+                case 1 -> {
+                    c.reg(DifferentialHarness.RBX, 0x1_0000_0000L + random.nextInt(0x2000));
+                    yield "(%rbx)";
+                }
+                default -> c.mem(random.nextInt(56), 1 << r | 1 << t | 1 << RSP | 1 << DifferentialHarness.RBX, !legacy);
+            };
+            String s = op + suffix(size) + " ";
+            String text = op.equals("neg") ? (random.nextBoolean() ? s + mem : s + reg(r, size, legacy))
+                    : random.nextBoolean() ? s + "$" + imm(size) + ", " + mem : s + reg(r, size, legacy) + ", " + mem;
+            text = (random.nextBoolean() ? "stc\n" : "clc\n") + text;
+            c.code(switch (random.nextInt(3)) {
+                case 0 -> text;
+                case 1 -> text + "\nadc $0, " + reg(t, 8); // the flags read
+                default -> text + "\nadd " + reg(t, 8) + ", " + reg(t, 8); // the flags dead after
+            }).undefined(aluUndefined(op));
+        }
+        for (int i = 0; i < 100; i++) { // CDQE and CWDE (CBW stays the interpreter's)
+            Case c = h.add("convert-a", "");
+            c.reg(RAX, edges[random.nextInt(edges.length)] ^ (random.nextBoolean() ? 0 : harness.value() & 0xffff_0000_ffffL));
+            c.code((random.nextBoolean() ? "cltq" : random.nextBoolean() ? "cwtl" : "cbtw") + "\nmov %rax, %r8");
+            int r = pick(16, 1 << RSP);
+            // MOV r/m, imm32 with a register destination (C7 /0), 64-bit (sign-extended) or 32-bit (zero-extended)
+            int rex = (random.nextBoolean() ? 0x48 : 0x40) | r >> 3;
+            h.add("mov-rm-imm", String.format(".byte 0x%x, 0xc7, 0x%x\n.long %d", rex, 0xc0 | r & 7, (int) harness.value()))
+                    .reg(r, harness.value());
+        }
         for (int i = 0; i < 300; i++) {
             int r = pick(16, 0);
             int q = pick(16, 1 << r);

@@ -137,6 +137,7 @@ final class BlockEmitter {
             case Step.Multiply s -> bit(s.dst()) | bit(s.a()) | bit(s.b());
             case Step.Load s -> bit(s.dst()) | registers(s.address());
             case Step.Store s -> bit(s.src()) | registers(s.address());
+            case Step.StoreImmediate s -> registers(s.address());
             case Step.CompareBranch s -> bit(s.a()) | bit(s.b());
             case Step.Branch s -> 0;
             case Step.Nop s -> 0;
@@ -250,6 +251,7 @@ final class BlockEmitter {
                     case Step.Multiply s -> multiply(s, flagsLive[i]);
                     case Step.Load s -> load(s);
                     case Step.Store s -> store(s);
+                    case Step.StoreImmediate s -> storeImmediate(s);
                     case Step.Interpret s -> interpret(s);
                     case Step.Sse s -> sse(s);
                     case Step.Branch s -> branch(s);
@@ -634,25 +636,47 @@ final class BlockEmitter {
         }
 
         /**
-         * An ALU form with byte or word operands or a memory source: both operands read at the operand size (the
+         * An ALU form with byte or word operands or a memory operand: both operands read at the operand size (the
          * memory one first thing, RIP on the instruction), the result and the lazy record as Alu.binary makes them,
-         * and a register result merged into its register as the interpreter's writeReg does.
+         * and a register result merged into its register as the interpreter's writeReg does. A read-modify-write
+         * mirrors the interpreter's Executor: the address formed once, the destination read with write intent, the
+         * flags recorded (always: a fault on the write shows them, as it does there), then the write through the
+         * MMU, which sees writes to code and watched pages.
          */
         private void compute(Step.Compute s, boolean flags) {
             int size = s.size();
             long mask = size == 8 ? -1L : (1L << (size * 8)) - 1;
+            boolean rmw = s.writesMemory();
             if (s.readsMemory()) {
                 setRip(s.start());
             }
-            operand(s.a(), size, s.end());
+            if (rmw) {
+                linearAddress(((Step.Operand.Memory) s.a()).address(), s.end());
+                code.lstore(R); // the address, until the write
+                code.aload(RT).lload(R).loadConstant(size).invokevirtual(RUNTIME, "readForWrite", READ_FOR_WRITE);
+                flags = true;
+            } else {
+                operand(s.a(), size, s.end());
+            }
             code.lstore(A);
-            operand(s.b(), size, s.end());
-            code.lstore(B);
+            if (s.kind() == Step.AluKind.NEG) {
+                code.lload(A).lstore(B); // NEG's recorded source is its operand
+            } else {
+                operand(s.b(), size, s.end());
+                code.lstore(B);
+            }
+            int result = rmw ? A : R; // a read-modify-write keeps the address in R
             int ccOp = -1;
             if (s.kind().readsCarry()) { // the interpreter's Alu: the record of the carry in
                 code.aload(CPU_LOCAL).loadConstant(s.kind() == Step.AluKind.ADC ? ALU_ADC : ALU_SBB).lload(A).lload(B)
                         .loadConstant(size).invokestatic(ALU, "binary", BINARY);
                 flags = false;
+            } else if (s.kind() == Step.AluKind.NEG) { // Alu.neg: 0 - a, recorded as that SUB
+                code.lconst_0().lload(A).lsub();
+                ccOp = CC_SUB;
+                if (size != 8) {
+                    code.loadConstant(mask).land();
+                }
             } else {
                 code.lload(A).lload(B);
                 switch (s.kind()) {
@@ -660,15 +684,16 @@ final class BlockEmitter {
                     case SUB, CMP -> { code.lsub(); ccOp = CC_SUB; }
                     case AND, TEST -> { code.land(); ccOp = CC_LOGIC; }
                     case OR -> { code.lor(); ccOp = CC_LOGIC; }
-                    default -> { code.lxor(); ccOp = CC_LOGIC; }
+                    case XOR -> { code.lxor(); ccOp = CC_LOGIC; }
+                    default -> throw new IllegalArgumentException("ALU kind " + s.kind());
                 }
                 if (size != 8 && (ccOp == CC_ADD || ccOp == CC_SUB)) {
                     code.loadConstant(mask).land();
                 }
             }
-            code.lstore(R);
+            code.lstore(result);
             if (flags) {
-                code.aload(CPU_LOCAL).loadConstant(ccOp).lload(R);
+                code.aload(CPU_LOCAL).loadConstant(ccOp).lload(result);
                 if (ccOp == CC_LOGIC) {
                     code.lconst_0();
                 } else {
@@ -676,7 +701,15 @@ final class BlockEmitter {
                 }
                 code.lconst_0().loadConstant(size).invokestatic(ALU, "lazy", LAZY);
             }
-            if (s.kind() != Step.AluKind.CMP && s.kind() != Step.AluKind.TEST
+            if (rmw) {
+                code.aload(MMU_LOCAL).lload(R).lload(result);
+                switch (size) {
+                    case 8 -> code.invokevirtual(MMU, "write64", WRITE64);
+                    case 4 -> code.l2i().invokevirtual(MMU, "write32", WRITE32);
+                    case 2 -> code.l2i().invokevirtual(MMU, "write16", WRITE16);
+                    default -> code.l2i().invokevirtual(MMU, "write8", WRITE8);
+                }
+            } else if (s.kind() != Step.AluKind.CMP && s.kind() != Step.AluKind.TEST
                     && s.a() instanceof Step.Operand.Register r) {
                 int shift = r.shift();
                 if (size == 8 || size == 4) {
@@ -941,6 +974,20 @@ final class BlockEmitter {
                 case 4 -> code.l2i().invokevirtual(MMU, "write32", WRITE32);
                 case 2 -> code.l2i().invokevirtual(MMU, "write16", WRITE16);
                 default -> code.l2i().invokevirtual(MMU, "write8", WRITE8);
+            }
+            exitIfAsked(s.end());
+        }
+
+        /** MOV [mem], imm: the write through the MMU (code and watched pages see it), as the interpreter's writeRm. */
+        private void storeImmediate(Step.StoreImmediate s) {
+            setRip(s.start());
+            code.aload(MMU_LOCAL);
+            linearAddress(s.address(), s.end());
+            switch (s.size()) {
+                case 8 -> code.loadConstant(s.imm()).invokevirtual(MMU, "write64", WRITE64);
+                case 4 -> code.loadConstant((int) s.imm()).invokevirtual(MMU, "write32", WRITE32);
+                case 2 -> code.loadConstant((int) s.imm()).invokevirtual(MMU, "write16", WRITE16);
+                default -> code.loadConstant((int) s.imm()).invokevirtual(MMU, "write8", WRITE8);
             }
             exitIfAsked(s.end());
         }

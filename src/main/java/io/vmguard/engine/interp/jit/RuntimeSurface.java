@@ -42,6 +42,8 @@ final class RuntimeSurface {
     static final MethodTypeDesc LEAVE = MethodTypeDesc.of(CD_boolean);
     static final MethodTypeDesc JUMP = MethodTypeDesc.of(CD_void, CD_long);
     static final MethodTypeDesc BACK_EDGE = MethodTypeDesc.of(CD_boolean);
+    /** {@code long readForWrite(linear, size)}: a read-modify-write's destination, read with write intent. */
+    static final MethodTypeDesc READ_FOR_WRITE = MethodTypeDesc.of(CD_long, CD_long, CD_int);
 
     // CpuState
     static final String GPR = "gpr", RIP = "rip", FS_BASE = "fsBase", GS_BASE = "gsBase";

@@ -24,9 +24,12 @@ public sealed interface Step {
         return false;
     }
 
-    /** Binary ALU operations the emitter does itself; ADC and SBB read CF (through the interpreter's Alu). */
+    /**
+     * Binary ALU operations the emitter does itself; ADC and SBB read CF (through the interpreter's Alu). NEG
+     * ({@link Compute} only) is {@code 0 - a}, flags as SUB records them, its {@code b} unused.
+     */
     enum AluKind {
-        ADD, OR, AND, SUB, XOR, CMP, TEST, ADC, SBB;
+        ADD, OR, AND, SUB, XOR, CMP, TEST, ADC, SBB, NEG;
 
         /** ADC and SBB: they read CF, so the flags before them are live. */
         public boolean readsCarry() {
@@ -85,12 +88,18 @@ public sealed interface Step {
 
     /**
      * {@code a = a op b} at {@code size} bytes (1, 2, 4, 8), flags as the interpreter's Alu records them; CMP and
-     * TEST only record flags. At most one operand is memory, and only a source: {@code a} is a register unless the
-     * kind is CMP or TEST. A 1- or 2-byte register result merges into the register, a 4-byte one zero-extends.
+     * TEST only record flags. At most one operand is memory. A memory {@code a} of a kind that writes is a
+     * read-modify-write ({@link #writesMemory}): read with write intent, the flags recorded, then written, as the
+     * interpreter does. A 1- or 2-byte register result merges into the register, a 4-byte one zero-extends.
      */
     record Compute(int start, int end, AluKind kind, Operand a, Operand b, int size) implements Step {
         public boolean readsMemory() {
             return a instanceof Operand.Memory || b instanceof Operand.Memory;
+        }
+
+        /** Whether the result goes to memory: a memory {@code a} of a kind other than CMP and TEST. */
+        public boolean writesMemory() {
+            return a instanceof Operand.Memory && kind != AluKind.CMP && kind != AluKind.TEST;
         }
     }
 
@@ -148,6 +157,9 @@ public sealed interface Step {
 
     /** {@code [address] = src >>> shift}: 8, 4, 2 or 1 bytes ({@code shift} 8 stores AH..BH). */
     record Store(int start, int end, int src, int shift, Address address, int size) implements Step {}
+
+    /** {@code [address] = imm} (MOV r/m, imm with a memory operand): its low 8, 4, 2 or 1 bytes. */
+    record StoreImmediate(int start, int end, Step.Address address, long imm, int size) implements Step {}
 
     /**
      * CMP or TEST of {@code a} with {@code b} (or {@code imm} when {@code b} is -1) fused with the Jcc on condition
