@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vmguard.memory.GuestMemory;
+import io.vmguard.testing.SystemProperty;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -88,18 +89,10 @@ class GzipInitrdTest {
             assertArrayEquals(plain, memory.readBytes(boot.initrdAddress(), plain.length));
             assertEquals(plain.length, memory.readInt(X86Layout.ZERO_PAGE + 0x21c), "boot_params' ramdisk_size");
 
-            String before = System.getProperty(LinuxBoot.DECOMPRESS_PROPERTY);
-            System.setProperty(LinuxBoot.DECOMPRESS_PROPERTY, "guest");
-            try {
+            try (var guestDecompresses = SystemProperty.set(LinuxBoot.DECOMPRESS_PROPERTY, "guest")) {
                 BootState guest = LinuxBoot.prepare(memory, kernel, initrd, "console=ttyS0");
                 assertEquals(Files.size(initrd), guest.initrdSize());
                 assertArrayEquals(Files.readAllBytes(initrd), memory.readBytes(guest.initrdAddress(), (int) guest.initrdSize()));
-            } finally {
-                if (before == null) {
-                    System.clearProperty(LinuxBoot.DECOMPRESS_PROPERTY);
-                } else {
-                    System.setProperty(LinuxBoot.DECOMPRESS_PROPERTY, before);
-                }
             }
         }
     }

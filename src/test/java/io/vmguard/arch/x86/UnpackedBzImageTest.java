@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vmguard.memory.GuestMemory;
+import io.vmguard.testing.SystemProperty;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -207,19 +208,11 @@ class UnpackedBzImageTest {
     void bootingAnXzBzImageEntersTheDecompressedKernelUnlessTheGuestIsAskedToDecompress() throws Exception {
         Path kernel = KernelFiles.write(dir, "xz-vmlinuz", bzImage(xz(relocatableVmlinux())));
         assertEquals(KernelFiles.ELF_ENTRY, LinuxBoot.prepare(memory, kernel, null, "console=ttyS0").registers().rip());
-        String before = System.getProperty(LinuxBoot.DECOMPRESS_PROPERTY);
-        try {
-            System.setProperty(LinuxBoot.DECOMPRESS_PROPERTY, "guest");
+        try (var decompress = SystemProperty.set(LinuxBoot.DECOMPRESS_PROPERTY, "guest")) {
             assertEquals(X86Layout.HIGH_MEMORY_START + 0x200, LinuxBoot.prepare(memory, kernel, null, "console=ttyS0").registers().rip());
-            System.setProperty(LinuxBoot.DECOMPRESS_PROPERTY, "fast");
+            decompress.change("fast");
             String message = assertThrows(KernelLoadException.class, () -> LinuxBoot.prepare(memory, kernel, null, "")).getMessage();
             assertEquals("-Dvmguard.boot.decompress=fast: use host or guest", message);
-        } finally {
-            if (before == null) {
-                System.clearProperty(LinuxBoot.DECOMPRESS_PROPERTY);
-            } else {
-                System.setProperty(LinuxBoot.DECOMPRESS_PROPERTY, before);
-            }
         }
     }
 
@@ -228,17 +221,9 @@ class UnpackedBzImageTest {
         Path kernel = KernelFiles.write(dir, "xz-vmlinuz", bzImage(xz(relocatableVmlinux())));
         assertEquals(X86Layout.HIGH_MEMORY_START + 0x200, LinuxBoot.prepare(memory, kernel, null, "console=ttyS0", 0,
                 LinuxBoot.Decompression.GUEST).registers().rip(), "the bzImage's own 64-bit entry");
-        String before = System.getProperty(LinuxBoot.DECOMPRESS_PROPERTY);
-        try {
-            System.setProperty(LinuxBoot.DECOMPRESS_PROPERTY, "host");
+        try (var hostDecompresses = SystemProperty.set(LinuxBoot.DECOMPRESS_PROPERTY, "host")) {
             assertEquals(KernelFiles.ELF_ENTRY, LinuxBoot.prepare(memory, kernel, null, "console=ttyS0", 0,
                     LinuxBoot.Decompression.GUEST).registers().rip());
-        } finally {
-            if (before == null) {
-                System.clearProperty(LinuxBoot.DECOMPRESS_PROPERTY);
-            } else {
-                System.setProperty(LinuxBoot.DECOMPRESS_PROPERTY, before);
-            }
         }
     }
 

@@ -456,17 +456,25 @@ final class BlockEmitter {
             }
             code.lstore(R);
             if (flags) {
-                code.aload(CPU_LOCAL).loadConstant(ccOp).lload(R);
-                if (ccOp == CC_LOGIC) {
-                    code.lconst_0();
-                } else {
-                    code.lload(B);
-                }
-                code.lconst_0().loadConstant(size).invokestatic(ALU, "lazy", LAZY);
+                recordAluFlags(ccOp, R, size);
             }
             if (s.kind() != Step.AluKind.CMP && s.kind() != Step.AluKind.TEST) {
                 writeRegFrom(R, s.dst());
             }
+        }
+
+        /**
+         * Records an ALU result's flags lazily, as the interpreter does: {@code Alu.lazy(cpu, ccOp, result,
+         * source, 0, size)}, the source operand (local {@code B}) for ADD/SUB and 0 for the logic ops.
+         */
+        private void recordAluFlags(int ccOp, int resultLocal, int size) {
+            code.aload(CPU_LOCAL).loadConstant(ccOp).lload(resultLocal);
+            if (ccOp == CC_LOGIC) {
+                code.lconst_0();
+            } else {
+                code.lload(B);
+            }
+            code.lconst_0().loadConstant(size).invokestatic(ALU, "lazy", LAZY);
         }
 
         private void move(Step.Move s) {
@@ -693,13 +701,7 @@ final class BlockEmitter {
             }
             code.lstore(result);
             if (flags) {
-                code.aload(CPU_LOCAL).loadConstant(ccOp).lload(result);
-                if (ccOp == CC_LOGIC) {
-                    code.lconst_0();
-                } else {
-                    code.lload(B);
-                }
-                code.lconst_0().loadConstant(size).invokestatic(ALU, "lazy", LAZY);
+                recordAluFlags(ccOp, result, size);
             }
             if (rmw) {
                 code.aload(MMU_LOCAL).lload(R).lload(result);
