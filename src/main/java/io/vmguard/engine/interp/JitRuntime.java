@@ -106,18 +106,11 @@ final class JitRuntime {
 
     /**
      * The destination of a read-modify-write the compiled block does itself, read with write intent as the
-     * interpreter's Executor reads it: a #PF on the read is reported as the write would report it (error code bit
-     * 1), so the guest sees one write access. LOCK-prefixed forms never come here (the interpreter runs them).
+     * interpreter's Executor reads it ({@code Mmu.readForWrite}): a page the write would fault on faults here,
+     * before any state changes. LOCK-prefixed forms never come here (the interpreter runs them).
      */
     long readForWrite(long linear, int size) {
-        try {
-            return mmu.read(linear, size);
-        } catch (GuestFault fault) {
-            if (fault.vector == GuestFault.PF) {
-                mmu.probeWrite(linear, size); // faults as the write would
-            }
-            throw fault;
-        }
+        return mmu.readForWrite(linear, size);
     }
 
     /** Whether the vCPU asked for a look before the next instruction (device I/O, a code write, a monitor). */

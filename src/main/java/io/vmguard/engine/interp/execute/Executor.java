@@ -177,14 +177,7 @@ public final class Executor implements Operands {
         if (atomic.active()) {
             return atomic.read(address, size);
         }
-        try {
-            return mmu.read(address, size);
-        } catch (GuestFault fault) {
-            if (fault.vector == GuestFault.PF) {
-                mmu.probeWrite(address, size); // faults as the write would
-            }
-            throw fault;
-        }
+        return mmu.readForWrite(address, size);
     }
 
     /** Every memory write of a read-modify-write instruction: held back for the compare-and-set when locked. */

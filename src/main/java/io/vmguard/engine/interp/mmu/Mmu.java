@@ -177,6 +177,32 @@ public final class Mmu {
     }
 
     /**
+     * Reads the destination of a read-modify-write with write intent, as the CPU does: a page the write would
+     * fault on (read-only, as copy-on-write pages are, or not present) faults here, with the write's error
+     * code, before the instruction has changed anything. A plain read would succeed on a read-only page and let
+     * the instruction set its flags before its write faulted: ADC or SBB run again after the guest's fault
+     * handler would then start from the failed attempt's carry.
+     */
+    public long readForWrite(long linear, int size) {
+        if ((linear & 0xfff) <= 4096 - size) {
+            int slot = slot(linear);
+            if (writeTlb[slot] == tag(linear) || fill(linear, WRITE, writeTlb, slot)) {
+                long at = writeTlb[slot + 1] + linear;
+                return switch (size) {
+                    case 1 -> ramSpan.get(ValueLayout.JAVA_BYTE, at) & 0xff;
+                    case 2 -> ramSpan.get(U16, at) & 0xffff;
+                    case 4 -> ramSpan.get(U32, at) & 0xffff_ffffL;
+                    default -> ramSpan.get(U64, at);
+                };
+            }
+            // Writable, but not cached for writes (MMIO, a code or watched page): fill's translation checked it.
+            return read(linear, size);
+        }
+        probeWrite(linear, size);
+        return read(linear, size);
+    }
+
+    /**
      * The physical address an instruction is fetched from (fetch permission: NX applies), through the
      * TLB; -1 when the code is not in RAM.
      */
