@@ -12,6 +12,7 @@ import io.vmguard.pci.PciConfigSpace;
 import io.vmguard.snapshot.StateReader;
 import io.vmguard.snapshot.StateWriter;
 import io.vmguard.testing.GuestRam;
+import io.vmguard.testing.NetworkBytes;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -304,7 +305,7 @@ class E1000Test {
         for (int i = 0; i < 3; i++) {
             byte[] segment = receiveFromWire();
             assertTrue(Packets.checksumsValid(segment, 6, Packets.TCP), "segment " + i);
-            assertEquals(Packets.FIRST_SEQUENCE + i * 1448, Packets.u32(segment, Packets.ETH + Packets.IP + 4));
+            assertEquals(Packets.FIRST_SEQUENCE + i * 1448, NetworkBytes.u32(segment, Packets.ETH + Packets.IP + 4));
         }
         assertTrue(wireIsQuiet());
         E1000Counters counters = card.counters();
@@ -343,8 +344,8 @@ class E1000Test {
         write(Reg.TDT, 1);
         byte[] sent = receiveFromWire();
         assertEquals(104, sent.length);
-        assertEquals(0x8100, Packets.u16(sent, 12));
-        assertEquals(0x0123, Packets.u16(sent, 14));
+        assertEquals(0x8100, NetworkBytes.u16(sent, 12));
+        assertEquals(0x0123, NetworkBytes.u16(sent, 14));
         assertArrayEquals(Packets.slice(frame, 12, 100), Packets.slice(sent, 16, 104));
     }
 
@@ -427,8 +428,8 @@ class E1000Test {
         long[] buffers = setUpReceive(RING - 1, Reg.RCTL_SECRC);
         write(Reg.CTRL, read(Reg.CTRL) | Reg.CTRL_VME);
         byte[] frame = frame(MAC.bytes(), 104, 7);
-        Packets.putU16(frame, 12, 0x8100);
-        Packets.putU16(frame, 14, 0x0042);
+        NetworkBytes.putU16(frame, 12, 0x8100);
+        NetworkBytes.putU16(frame, 14, 0x0042);
         send(frame);
         awaitHead(1);
         ByteBuffer done = descriptor(rxRing, 0);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.vmguard.testing.NetworkBytes;
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -49,9 +50,9 @@ class OffloadTest {
             byte[] frame = sent.get(i);
             int size = Math.min(mss, payload.length - i * mss);
             assertEquals(Packets.HEADER + size, frame.length);
-            assertEquals(frame.length - Packets.ETH, Packets.u16(frame, Packets.ETH + 2), "IP total length of segment " + i);
-            assertEquals(Packets.FIRST_ID + i, Packets.u16(frame, Packets.ETH + 4), "IP id of segment " + i);
-            assertEquals(Packets.FIRST_SEQUENCE + i * mss, Packets.u32(frame, Packets.ETH + Packets.IP + 4), "sequence of segment " + i);
+            assertEquals(frame.length - Packets.ETH, NetworkBytes.u16(frame, Packets.ETH + 2), "IP total length of segment " + i);
+            assertEquals(Packets.FIRST_ID + i, NetworkBytes.u16(frame, Packets.ETH + 4), "IP id of segment " + i);
+            assertEquals(Packets.FIRST_SEQUENCE + i * mss, NetworkBytes.u32(frame, Packets.ETH + Packets.IP + 4), "sequence of segment " + i);
             int flags = frame[Packets.ETH + Packets.IP + 13] & 0xff;
             assertEquals(i == sent.size() - 1 ? Packets.FLAGS : Packets.FLAGS & ~0x09, flags, "FIN and PSH on the last segment only");
             assertTrue(Packets.checksumsValid(frame, 6, Packets.TCP), "IP and TCP checksums of segment " + i);
@@ -112,7 +113,7 @@ class OffloadTest {
     @Test
     void theIpChecksumIsInsertedOverItsRange() {
         byte[] tcp = Packets.tcp(Packets.payload(64, 2), false);
-        Packets.putU16(tcp, Packets.ETH + 10, 0);
+        NetworkBytes.putU16(tcp, Packets.ETH + 10, 0);
         MemorySegment frame = segmentOf(tcp);
         OffloadContext ip = new OffloadContext(14, 24, 33, 34, 50, 0, 0, true, true, false, 0, 0);
         assertTrue(Offload.insertChecksums(frame, tcp.length, ip, Offload.POPTS_IXSM | Offload.POPTS_TXSM));

@@ -1,11 +1,14 @@
 package io.vmguard.devices.e1000;
 
+import static io.vmguard.testing.NetworkBytes.putU16;
+import static io.vmguard.testing.NetworkBytes.sum;
+
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
  * Ethernet/IPv4/TCP and UDP packets for the tests, prepared as Linux hands them to the e1000 driver, and an
- * independent check of what the card made of them (its own RFC 1071 sum over byte arrays).
+ * independent check of what the card made of them (testing.NetworkBytes' RFC 1071 sum over byte arrays).
  */
 final class Packets {
     static final int ETH = 14, IP = 20, TCP = 20, UDP = 8;
@@ -79,32 +82,6 @@ final class Packets {
         pseudo[9] = (byte) protocol;
         putU16(pseudo, 10, length);
         return sum(pseudo, 0, 12);
-    }
-
-    /** RFC 1071 over bytes, folded, not complemented: a valid header or segment sums (with its field) to 0xffff. */
-    static int sum(byte[] bytes, int from, int length) {
-        long total = 0;
-        for (int i = 0; i < length; i++) {
-            int value = bytes[from + i] & 0xff;
-            total += i % 2 == 0 ? value << 8 : value;
-        }
-        while (total > 0xffff) {
-            total = (total >> 16) + (total & 0xffff);
-        }
-        return (int) total;
-    }
-
-    static int u16(byte[] bytes, int at) {
-        return (bytes[at] & 0xff) << 8 | bytes[at + 1] & 0xff;
-    }
-
-    static int u32(byte[] bytes, int at) {
-        return u16(bytes, at) << 16 | u16(bytes, at + 2);
-    }
-
-    static void putU16(byte[] bytes, int at, int value) {
-        bytes[at] = (byte) (value >>> 8);
-        bytes[at + 1] = (byte) value;
     }
 
     /** Whether a TCP/IPv4 frame's IP header checksum and TCP checksum (with pseudo-header) are both right. */

@@ -1,5 +1,9 @@
 package io.vmguard.virtio.net;
 
+import static io.vmguard.testing.NetworkBytes.putU16;
+import static io.vmguard.testing.NetworkBytes.sum;
+import static io.vmguard.testing.NetworkBytes.u16;
+import static io.vmguard.testing.NetworkBytes.u32;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -226,31 +230,5 @@ class TransmitOffloadTest {
         int l4 = ETH + (v6 ? IPV6 : IPV4);
         int length = frame.length - l4;
         return sum(frame, l4, length, pseudo(v6, length)) == 0xffff;
-    }
-
-    /** RFC 1071 over bytes, one at a time, folded and not complemented. */
-    private static int sum(byte[] bytes, int from, int length, int initial) {
-        long total = initial;
-        for (int i = 0; i < length; i++) {
-            int value = bytes[from + i] & 0xff;
-            total += i % 2 == 0 ? value << 8 : value;
-        }
-        while (total > 0xffff) {
-            total = (total >> 16) + (total & 0xffff);
-        }
-        return (int) total;
-    }
-
-    private static int u16(byte[] bytes, int at) {
-        return (bytes[at] & 0xff) << 8 | bytes[at + 1] & 0xff;
-    }
-
-    private static int u32(byte[] bytes, int at) {
-        return u16(bytes, at) << 16 | u16(bytes, at + 2);
-    }
-
-    private static void putU16(byte[] bytes, int at, int value) {
-        bytes[at] = (byte) (value >>> 8);
-        bytes[at + 1] = (byte) value;
     }
 }
