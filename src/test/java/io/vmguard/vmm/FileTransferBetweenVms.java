@@ -51,13 +51,18 @@ final class FileTransferBetweenVms {
         assertEquals(new RunOutcome.PoweredOff(0), sent, clientText);
         assertEquals(new RunOutcome.PoweredOff(0), served, serverText);
 
+        assertArrivedIntact(clientText, serverText);
+        return new Consoles(serverText, clientText);
+    }
+
+    /** The server received 1 MiB, and its SHA-256 is the one the client printed for what it sent. */
+    static void assertArrivedIntact(String clientText, String serverText) {
         Matcher sentSum = Pattern.compile("net-send: sending (\\d+) bytes sha256=(\\w+)").matcher(clientText);
         Matcher receivedSum = Pattern.compile("net-serve: received (\\d+) bytes sha256=(\\w+)").matcher(serverText);
         assertTrue(sentSum.find(), clientText);
         assertTrue(receivedSum.find(), serverText);
         assertEquals("1048576", receivedSum.group(1), serverText);
         assertEquals(sentSum.group(2), receivedSum.group(2), "the bytes arrived intact");
-        return new Consoles(serverText, clientText);
     }
 
     /** A VM's configuration for a guest script. */
