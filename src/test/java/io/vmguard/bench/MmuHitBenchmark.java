@@ -1,8 +1,6 @@
 package io.vmguard.bench;
 
-import io.vmguard.engine.SpecialRegisters;
-import io.vmguard.engine.interp.cpu.CpuState;
-import io.vmguard.engine.interp.mmu.CodePageEpoch;
+import io.vmguard.engine.interp.mmu.LongModeMmus;
 import io.vmguard.engine.interp.mmu.Mmu;
 import io.vmguard.memory.GuestMemory;
 import java.lang.foreign.MemorySegment;
@@ -57,30 +55,7 @@ public final class MmuHitBenchmark {
         for (int i = 0; i < 32; i++) {
             memory.slice(0x3000 + 8L * i, 8).set(U64, 0, ((long) i << 21) | 0x87);
         }
-        CpuState cpu = new CpuState();
-        cpu.cr0 = SpecialRegisters.CR0_PE | SpecialRegisters.CR0_PG;
-        cpu.cr4 = SpecialRegisters.CR4_PAE;
-        cpu.efer = SpecialRegisters.EFER_LME | SpecialRegisters.EFER_LMA;
-        cpu.cr3 = 0x1000;
-        return new Mmu(cpu, memory, new Mmu.Physical() {
-            @Override
-            public long readMmio(long address, int size) {
-                throw new IllegalStateException("the working set is RAM");
-            }
-
-            @Override
-            public void writeMmio(long address, int size, long value) {
-                throw new IllegalStateException("the working set is RAM");
-            }
-
-            @Override
-            public void ramWritten(long address, int size, long oldValue, long newValue) {}
-
-            @Override
-            public boolean seesWrites(long physicalPage) {
-                return false;
-            }
-        }, new CodePageEpoch(() -> {}));
+        return LongModeMmus.over(memory, 0x1000, 0, LongModeMmus.RAM_ONLY);
     }
 
     // The same pseudo-random mix in both: two 8-byte loads, one 4-byte load, one 8-byte store per iteration.

@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import io.vmguard.engine.SpecialRegisters;
-import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.MemoryRegion;
 import java.lang.foreign.MemorySegment;
@@ -68,12 +66,7 @@ class MmuRamSpanTest {
         directory.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, 0x0 | 0x87);
         directory.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, HIGH | 0x87);
         directory.set(ValueLayout.JAVA_LONG_UNALIGNED, 16, MMIO_PHYSICAL | 0x87);
-        CpuState cpu = new CpuState();
-        cpu.cr0 = SpecialRegisters.CR0_PE | SpecialRegisters.CR0_PG;
-        cpu.cr4 = SpecialRegisters.CR4_PAE;
-        cpu.efer = SpecialRegisters.EFER_LME | SpecialRegisters.EFER_LMA;
-        cpu.cr3 = 0x1000;
-        return new Mmu(cpu, memory, machine, new CodePageEpoch(() -> {}));
+        return LongModeMmus.over(memory, 0x1000, 0, machine);
     }
 
     private static GuestMemory twoRegions() throws Exception {

@@ -3,8 +3,6 @@ package io.vmguard.engine.interp.mmu;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import io.vmguard.engine.SpecialRegisters;
-import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.engine.interp.cpu.GuestFault;
 import io.vmguard.memory.GuestMemory;
 import java.lang.foreign.ValueLayout;
@@ -35,29 +33,7 @@ class MmuReadForWriteTest {
         var directory = memory.slice(0x3000, 32);
         directory.set(ValueLayout.JAVA_LONG_UNALIGNED, 8, WRITABLE | 0x87); // P, W, U, 2 MiB
         directory.set(ValueLayout.JAVA_LONG_UNALIGNED, 16, READ_ONLY | 0x85); // P, U, 2 MiB: no W
-        CpuState cpu = new CpuState();
-        cpu.cr0 = SpecialRegisters.CR0_PE | SpecialRegisters.CR0_PG;
-        cpu.cr4 = SpecialRegisters.CR4_PAE;
-        cpu.efer = SpecialRegisters.EFER_LME | SpecialRegisters.EFER_LMA;
-        cpu.cr3 = 0x1000;
-        cpu.cpl = 3;
-        mmu = new Mmu(cpu, memory, new Mmu.Physical() {
-            @Override
-            public long readMmio(long address, int size) {
-                return 0;
-            }
-
-            @Override
-            public void writeMmio(long address, int size, long value) {}
-
-            @Override
-            public void ramWritten(long address, int size, long oldValue, long newValue) {}
-
-            @Override
-            public boolean seesWrites(long physicalPage) {
-                return false;
-            }
-        }, new CodePageEpoch(() -> {}));
+        mmu = LongModeMmus.over(memory, 0x1000, 3, LongModeMmus.RAM_ONLY);
         memory.writeLong(WRITABLE + 0x100, 0x1122_3344_5566_7788L);
         memory.writeLong(READ_ONLY + 0x100, 0x0102_0304_0506_0708L);
     }
