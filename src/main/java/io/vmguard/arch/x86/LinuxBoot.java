@@ -145,15 +145,18 @@ public final class LinuxBoot {
      * that would have booted.
      */
     static long initrdRoom(GuestMemory memory, KernelImage.Loaded kernel) {
+        return Math.min(memory.totalSize() / 4, Math.max(0, initrdLimit(memory, kernel) - kernel.end() - PAGE));
+    }
+
+    /** Where an initrd must end: below the MMIO gap (the end of low RAM) and within the kernel's initrd_addr_max. */
+    private static long initrdLimit(GuestMemory memory, KernelImage.Loaded kernel) {
         MemoryRegion low = memory.regions().getFirst();
-        long limit = Math.min(low.end(), kernel.initrdAddressMax() + 1);
-        return Math.min(memory.totalSize() / 4, Math.max(0, limit - kernel.end() - PAGE));
+        return Math.min(low.end(), kernel.initrdAddressMax() + 1);
     }
 
     /** The initrd goes as high as it may (page aligned), below the MMIO gap and above the kernel. */
     static long placeInitrd(GuestMemory memory, KernelImage.Loaded kernel, long size) throws KernelLoadException {
-        MemoryRegion low = memory.regions().getFirst();
-        long limit = Math.min(low.end(), kernel.initrdAddressMax() + 1);
+        long limit = initrdLimit(memory, kernel);
         long address = (limit - size) & -PAGE;
         if (size > limit || address < kernel.end()) {
             long needed = kernel.end() + size + PAGE;
