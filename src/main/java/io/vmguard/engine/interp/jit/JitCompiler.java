@@ -43,6 +43,12 @@ public final class JitCompiler implements AutoCloseable {
         void evict(boolean forGood);
     }
 
+    /**
+     * What every generated class's name starts with (then a number): the launcher ({@code vmguard}) names them in a
+     * HotSpot compile command, so keep the two in step (LauncherJvmFlagsTest).
+     */
+    public static final String CLASS_PREFIX = "JitBlock";
+
     private static final int QUEUE = 256;
 
     private final MethodHandles.Lookup lookup;
@@ -111,12 +117,12 @@ public final class JitCompiler implements AutoCloseable {
         try {
             byte[] bytes;
             try {
-                bytes = emitter.emit("JitBlock" + names++, unit.steps());
+                bytes = emitter.emit(CLASS_PREFIX + names++, unit.steps());
             } catch (BlockEmitter.TooLarge e) {
                 if (!unit.shrink()) {
                     throw e;
                 }
-                bytes = emitter.emit("JitBlock" + names++, unit.steps());
+                bytes = emitter.emit(CLASS_PREFIX + names++, unit.steps());
             }
             size = bytes.length;
             Class<?> type = lookup.defineHiddenClassWithClassData(bytes, unit.classData(), true).lookupClass();
