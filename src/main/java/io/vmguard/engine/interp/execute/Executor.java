@@ -973,7 +973,7 @@ public final class Executor implements Operands {
     }
 
     private void enter(Instruction insn, int size) {
-        int level = (int) (insn.imm2 & 31);
+        int level = insn.imm2 & 31;
         if (insn.legacy) {
             enterLegacy(insn, size, level);
             return;
