@@ -541,7 +541,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
                 insn = instructions[i];
                 executed += insn.count;
                 if (!executor.executeHot(insn)) {
-                    executor.execute(insn);
+                    executor.executeCold(insn);
                 }
                 if (leaveBlock || cpu.rip != start + ends[i]) {
                     break;

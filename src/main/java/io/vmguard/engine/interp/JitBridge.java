@@ -319,7 +319,7 @@ final class JitBridge implements AutoCloseable {
             case Op.LOAD8_ZX -> insn.legacy ? null : new Step.Load(start, end, insn.reg, address(insn), 1);
             case Op.STORE64, Op.STORE32 -> insn.legacy ? null : new Step.Store(start, end, insn.reg, 0, address(insn), size);
             case Op.CMP_JCC, Op.TEST_JCC -> new Step.CompareBranch(start, end, insn.op == Op.TEST_JCC, insn.sub, insn.rm,
-                    insn.reg, insn.imm, size, start + (int) insn.imm2, insn.disp);
+                    insn.reg, insn.imm, size, start + insn.imm2, insn.disp);
             case Op.JCC -> insn.legacy ? null : new Step.Branch(start, end, insn.sub, insn.imm);
             case Op.JMP_REL -> insn.legacy ? null : new Step.Branch(start, end, -1, insn.imm);
             case Op.SSE -> sse(insn, start, end, index);

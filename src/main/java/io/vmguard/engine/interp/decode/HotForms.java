@@ -22,27 +22,27 @@ public final class HotForms {
         switch (insn.op) {
             case Op.ALU_RM_REG -> {
                 if (!memory) {
-                    insn.op = wide ? Op.ALU_RR64 : Op.ALU_RR32;
+                    insn.op = (short) (wide ? Op.ALU_RR64 : Op.ALU_RR32);
                 }
             }
             case Op.ALU_REG_RM -> {
                 if (!memory) {
                     swapRegisters(insn); // destination into rm, as in the RM_REG form
-                    insn.op = wide ? Op.ALU_RR64 : Op.ALU_RR32;
+                    insn.op = (short) (wide ? Op.ALU_RR64 : Op.ALU_RR32);
                 }
             }
             case Op.ALU_RM_IMM -> {
                 if (!memory) {
-                    insn.op = wide ? Op.ALU_RI64 : Op.ALU_RI32;
+                    insn.op = (short) (wide ? Op.ALU_RI64 : Op.ALU_RI32);
                 }
             }
-            case Op.MOV_RM_REG -> insn.op = memory ? (wide ? Op.STORE64 : Op.STORE32) : (wide ? Op.MOV_RR64 : Op.MOV_RR32);
+            case Op.MOV_RM_REG -> insn.op = (short) (memory ? (wide ? Op.STORE64 : Op.STORE32) : (wide ? Op.MOV_RR64 : Op.MOV_RR32));
             case Op.MOV_REG_RM -> {
                 if (memory) {
-                    insn.op = wide ? Op.LOAD64 : Op.LOAD32;
+                    insn.op = (short) (wide ? Op.LOAD64 : Op.LOAD32);
                 } else {
                     swapRegisters(insn);
-                    insn.op = wide ? Op.MOV_RR64 : Op.MOV_RR32;
+                    insn.op = (short) (wide ? Op.MOV_RR64 : Op.MOV_RR32);
                 }
             }
             case Op.MOVZX -> {
@@ -105,7 +105,7 @@ public final class HotForms {
         fused.sub = branch.sub;
         fused.disp = branch.imm;
         fused.imm2 = compare.length;
-        fused.length = compare.length + branch.length;
+        fused.length = (byte) (compare.length + branch.length);
         fused.opcode = branch.opcode;
         fused.count = 2;
         fused.codeBits = compare.codeBits;
@@ -115,6 +115,6 @@ public final class HotForms {
     private static void swapRegisters(Instruction insn) {
         int reg = insn.reg;
         insn.reg = insn.rm;
-        insn.rm = reg;
+        insn.rm = (byte) reg;
     }
 }

@@ -394,9 +394,16 @@ public final class Executor implements Operands {
 
     /** Executes one instruction whose bytes start at {@code cpu.rip}; hot forms go to {@link #executeHot}. */
     public void execute(Instruction insn) {
-        if (executeHot(insn)) {
-            return;
+        if (!executeHot(insn)) {
+            executeCold(insn);
         }
+    }
+
+    /**
+     * Executes {@code insn} once {@link #executeHot} has declined it: the block loop's path, which has made that
+     * call itself and needs no second dispatch on the same op.
+     */
+    public void executeCold(Instruction insn) {
         if ((insn.lock || insn.op == Op.XCHG && insn.isMemory()) && atomic.needed()) {
             locked = insn;
             atomic.run(lockedInstruction);
@@ -973,7 +980,7 @@ public final class Executor implements Operands {
     }
 
     private void enter(Instruction insn, int size) {
-        int level = (int) (insn.imm2 & 31);
+        int level = insn.imm2 & 31;
         if (insn.legacy) {
             enterLegacy(insn, size, level);
             return;

@@ -33,7 +33,7 @@ final class FarTransfers {
         int selector;
         if (insn.sub == 0) {
             offset = insn.imm;
-            selector = (int) insn.imm2;
+            selector = insn.imm2;
         } else {
             long address = executor.address(insn);
             offset = mmu.read(address, insn.opSize);
