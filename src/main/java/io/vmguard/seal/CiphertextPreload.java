@@ -1,0 +1,217 @@
+package io.vmguard.seal;
+
+import io.vmguard.memory.GuestMemory;
+import io.vmguard.memory.MemoryBackend;
+import io.vmguard.snapshot.Phases;
+import io.vmguard.sys.Libc;
+import io.vmguard.sys.NativeException;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.BitSet;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
+
+/**
+ * The key-independent half of an up-front restore of a sealed memory file, started before its key is unsealed
+ * so that it runs while the owner's TPM answers: fresh guest RAM for the layout the file's header names, and
+ * the ciphertext of every chunk the file has on disk read straight into its place in that RAM (its tag into a
+ * table beside it), faulting the pages in as it goes. Nothing here is trusted: which chunks are present comes
+ * from the file's extents, not from its sealed chunk table, and the header is not authenticated yet; once the
+ * key is there {@link SealedMemoryImage#read(Path, List, java.util.UUID, byte[], CiphertextPreload)} checks the
+ * header and the table, decrypts each chunk in place against its tag, reads what the extents missed and zeroes
+ * what they claimed wrongly. Any trouble here only means the restore does that work itself after the unseal.
+ */
+public final class CiphertextPreload implements AutoCloseable {
+    /** FS_IOC_FIEMAP: _IOWR('f', 11, struct fiemap), a 32-byte header then 56-byte extents. */
+    private static final long FS_IOC_FIEMAP = 0xC020660BL;
+    private static final int FIEMAP_HEADER = 32;
+    private static final int FIEMAP_EXTENT = 56;
+    private static final int FIEMAP_EXTENT_LAST = 1;
+    private static final int EXTENTS_PER_CALL = 512;
+    /** Far more extents than a sealed file of 8 regions' present chunks (each a run of slots) has: stop asking beyond. */
+    private static final int MAX_EXTENT_CALLS = 1024;
+
+    private final FutureTask<Loaded> task;
+    /** Set when the restore failed before it needed the preload: its threads stop at the next chunk. */
+    private volatile boolean cancelled;
+    private boolean taken;
+
+    /** What the preload read: the memory (the caller's once taken), and what it assumed about the file. */
+    record Loaded(GuestMemory memory, byte[] headerDigest, List<GuestMemory.Range> layout, BitSet read, MemorySegment tags,
+                  Arena tagsArena) {
+        void closeTags() {
+            tags.fill((byte) 0);
+            tagsArena.close();
+        }
+    }
+
+    private CiphertextPreload(Path file, MemoryBackend backend, Phases phases) {
+        this.task = new FutureTask<>(() -> load(file, backend, phases, () -> cancelled));
+        Thread.ofPlatform().name("vmguard-seal-preload").daemon().start(task);
+    }
+
+    /** Starts reading {@code file}'s ciphertext into fresh {@code backend} memory on a thread of its own (and helpers). */
+    public static CiphertextPreload start(Path file, MemoryBackend backend) {
+        return new CiphertextPreload(file, backend, Phases.current());
+    }
+
+    /** Whether the preload has ended (tests). */
+    boolean isDone() {
+        return task.isDone();
+    }
+
+    /** Waits for the preload; null when it failed (the restore then reads the file itself). The memory is the caller's. */
+    Loaded take() {
+        taken = true;
+        try {
+            return awaitTask();
+        } catch (ExecutionException e) {
+            return null;
+        }
+    }
+
+    private Loaded awaitTask() throws ExecutionException {
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return task.get(); // the preload touches guest RAM: never leave it running
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Waits for the preload and frees what it read, unless {@link #take} handed it over. */
+    @Override
+    public void close() {
+        if (taken) {
+            return;
+        }
+        taken = true;
+        cancelled = true;
+        try {
+            Loaded loaded = awaitTask();
+            loaded.memory().close();
+            loaded.closeTags();
+        } catch (ExecutionException e) {
+            // Nothing was left allocated.
+        }
+    }
+
+    private static Loaded load(Path file, MemoryBackend backend, Phases phases, java.util.function.BooleanSupplier cancelled)
+            throws IOException, SealException, NativeException {
+        long t0 = System.nanoTime();
+        String what = "sealed memory file " + file;
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            SealedMemoryImage.Front front = SealedMemoryImage.readFront(channel, what);
+            List<GuestMemory.Range> layout = front.layout(what);
+            long chunks = SealedMemoryImage.chunkCount(layout);
+            long dataStart = SealedMemoryImage.dataStart(front.headerLength(), chunks);
+            if (channel.size() != dataStart + chunks * SealedMemoryImage.SLOT) {
+                throw new SealException(what + " does not match its layout");
+            }
+            BitSet onDisk = chunksOnDisk(file, dataStart, chunks);
+            Phases.add(phases, "restore.preload_extents", System.nanoTime() - t0);
+            GuestMemory memory = GuestMemory.allocate(layout, backend);
+            Arena tagsArena = Arena.ofShared();
+            BitSet read = new BitSet();
+            try {
+                MemorySegment tags = tagsArena.allocate(chunks * ChunkCipher.TAG_BYTES);
+                ChunkPass.run(memory, ChunkPass.defaultThreads(), () -> new ChunkPass.Worker() {
+                    private final BitSet mine = new BitSet();
+
+                    @Override
+                    public void chunk(int index, MemorySegment ram) throws IOException, SealException {
+                        if (cancelled.getAsBoolean()) {
+                            throw new SealException("the restore no longer needs " + what);
+                        }
+                        if (!onDisk.get(index)) {
+                            return;
+                        }
+                        long slot = dataStart + (long) index * SealedMemoryImage.SLOT;
+                        SealedFileReads.readFully(channel, ram.asByteBuffer(), slot, what);
+                        SealedFileReads.readFully(channel, tags.asSlice((long) index * ChunkCipher.TAG_BYTES, ChunkCipher.TAG_BYTES)
+                                .asByteBuffer(), slot + ram.byteSize(), what);
+                        mine.set(index);
+                    }
+
+                    @Override
+                    public void close() {
+                        synchronized (read) {
+                            read.or(mine);
+                        }
+                    }
+                });
+                Phases.add(phases, "restore.preload_ciphertext", System.nanoTime() - t0);
+                return new Loaded(memory, front.header().digest(), layout, read, tags, tagsArena);
+            } catch (IOException | SealException | RuntimeException e) {
+                memory.close();
+                tagsArena.close();
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * The chunks whose slot's middle byte lies in one of {@code file}'s data extents (FIEMAP): a present chunk's
+     * slot is written whole, an absent one's middle is inside a hole (a slot spans 17 blocks; only its ends can
+     * share a block with a neighbour's). Throws where the file system has no FIEMAP.
+     */
+    static BitSet chunksOnDisk(Path file, long dataStart, long chunks) throws NativeException {
+        BitSet onDisk = new BitSet();
+        int fd = Libc.open(file.toString(), Libc.O_CLOEXEC | Libc.O_NONBLOCK);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment request = arena.allocate(FIEMAP_HEADER + (long) EXTENTS_PER_CALL * FIEMAP_EXTENT, 8);
+            long from = dataStart;
+            long end = dataStart + chunks * SealedMemoryImage.SLOT;
+            for (int call = 0; call < MAX_EXTENT_CALLS && from < end; call++) {
+                request.fill((byte) 0);
+                request.set(ValueLayout.JAVA_LONG, 0, from);
+                request.set(ValueLayout.JAVA_LONG, 8, end - from);
+                request.set(ValueLayout.JAVA_INT, 24, EXTENTS_PER_CALL);
+                Libc.ioctl(fd, FS_IOC_FIEMAP, request);
+                int mapped = Math.min(request.get(ValueLayout.JAVA_INT, 20), EXTENTS_PER_CALL);
+                if (mapped == 0) {
+                    break;
+                }
+                boolean last = false;
+                for (int i = 0; i < mapped; i++) {
+                    long extent = FIEMAP_HEADER + (long) i * FIEMAP_EXTENT;
+                    long start = request.get(ValueLayout.JAVA_LONG, extent);
+                    long length = request.get(ValueLayout.JAVA_LONG, extent + 16);
+                    markMiddles(onDisk, dataStart, chunks, start, start + length);
+                    from = Math.max(from, start + length);
+                    last |= (request.get(ValueLayout.JAVA_INT, extent + 40) & FIEMAP_EXTENT_LAST) != 0;
+                }
+                if (last) {
+                    break;
+                }
+            }
+        } finally {
+            Libc.close(fd);
+        }
+        return onDisk;
+    }
+
+    /** Sets the chunks whose slot's middle byte lies in {@code [start, end)}. */
+    static void markMiddles(BitSet onDisk, long dataStart, long chunks, long start, long end) {
+        long middle = dataStart + SealedMemoryImage.CHUNK / 2;
+        long first = Math.max(0, Math.ceilDiv(start - middle, (long) SealedMemoryImage.SLOT));
+        long last = Math.min(chunks - 1, Math.floorDiv(end - 1 - middle, (long) SealedMemoryImage.SLOT));
+        if (first <= last) {
+            onDisk.set((int) first, (int) last + 1);
+        }
+    }
+}
