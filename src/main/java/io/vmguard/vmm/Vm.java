@@ -20,6 +20,7 @@ import io.vmguard.memory.MemoryImage;
 import io.vmguard.net.FrameLatency;
 import io.vmguard.pci.PciRoot;
 import io.vmguard.seal.CiphertextPreload;
+import io.vmguard.seal.PendingDataKey;
 import io.vmguard.seal.PostCopyHelper;
 import io.vmguard.sched.HostThreadMetrics;
 import io.vmguard.seal.SealException;
@@ -506,12 +507,14 @@ public final class Vm implements AutoCloseable {
         StateWriter root = SnapshotFile.begin(id, parts.engineName(), parts.config(), parts.memory());
         long written;
         Phases phases = new Phases();
+        Optional<PendingDataKey> key = Optional.empty();
         try (Phases.Binding _ = phases.record()) {
+            key = sealing.map(PendingDataKey::start); // the TPM seals the fresh key while the devices save their state
             parts.saveState(root);
             if (tpm != null) {
                 tpm.saveState(root.child("tpm"));
             }
-            written = SnapshotFile.write(statePath, memoryPath, root, parts.memory(), id, sealing);
+            written = SnapshotFile.writeSealedWith(statePath, memoryPath, root, parts.memory(), id, key);
         } catch (SealException e) {
             throw new VmException("cannot snapshot: " + e.getMessage(), e);
         } catch (EngineException e) {
@@ -519,6 +522,7 @@ public final class Vm implements AutoCloseable {
         } catch (IOException e) {
             throw new VmException("cannot write snapshot: " + e.getMessage(), e);
         } finally {
+            key.ifPresent(PendingDataKey::close); // after its seal, whatever became of the snapshot
             sealing.ifPresent(SealingTpm::dropPrestarted); // unless the seal took it
         }
         SnapshotSummary summary = new SnapshotSummary(statePath, memoryPath, parts.memory().totalSize(), written,
