@@ -129,7 +129,7 @@ public final class CiphertextPreload implements AutoCloseable {
             BitSet read = new BitSet();
             try {
                 MemorySegment tags = tagsArena.allocate(chunks * ChunkCipher.TAG_BYTES);
-                ChunkPass.run(memory, ChunkPass.defaultThreads(), () -> new ChunkPass.Worker() {
+                ChunkPass.run(memory, threads(), () -> new ChunkPass.Worker() {
                     private final BitSet mine = new BitSet();
 
                     @Override
@@ -162,6 +162,15 @@ public final class CiphertextPreload implements AutoCloseable {
                 throw e;
             }
         }
+    }
+
+    /**
+     * One thread fewer than a pass's default, at least one: the owner's swtpm works on the key meanwhile (its
+     * session's ECDH, the unseal), and a preload on every core of a 2-core host slowed the unseal 2-4x under load
+     * (bench-snapshot, 2026-12-05 12:08 UTC) for less than it gained.
+     */
+    static int threads() {
+        return Math.max(1, ChunkPass.defaultThreads() - 1);
     }
 
     /**
