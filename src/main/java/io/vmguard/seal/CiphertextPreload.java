@@ -25,7 +25,8 @@ import java.util.concurrent.FutureTask;
  * from the file's extents, not from its sealed chunk table, and the header is not authenticated yet; once the
  * key is there {@link SealedMemoryImage#read(Path, List, java.util.UUID, byte[], CiphertextPreload)} checks the
  * header and the table, decrypts each chunk in place against its tag, reads what the extents missed and zeroes
- * what they claimed wrongly. Any trouble here only means the restore does that work itself after the unseal.
+ * what they claimed wrongly. Once the key is there the preload stops where it is, and the decryption on every
+ * core reads what it had not reached. Any trouble here only means the restore does that work itself after the unseal.
  */
 public final class CiphertextPreload implements AutoCloseable {
     /** FS_IOC_FIEMAP: _IOWR('f', 11, struct fiemap), a 32-byte header then 56-byte extents. */
@@ -38,8 +39,11 @@ public final class CiphertextPreload implements AutoCloseable {
     private static final int MAX_EXTENT_CALLS = 1024;
 
     private final FutureTask<Loaded> task;
-    /** Set when the restore failed before it needed the preload: its threads stop at the next chunk. */
-    private volatile boolean cancelled;
+    /**
+     * Set when the key is there (the restore's decryption on every core reads whatever is left: the preload
+     * runs on fewer threads) or the restore failed before it: the preload's threads read no further chunk.
+     */
+    private volatile boolean stop;
     private boolean taken;
 
     /** What the preload read: the memory (the caller's once taken), and what it assumed about the file. */
@@ -52,7 +56,7 @@ public final class CiphertextPreload implements AutoCloseable {
     }
 
     private CiphertextPreload(Path file, MemoryBackend backend, Phases phases) {
-        this.task = new FutureTask<>(() -> load(file, backend, phases, () -> cancelled));
+        this.task = new FutureTask<>(() -> load(file, backend, phases, () -> stop));
         Thread.ofPlatform().name("vmguard-seal-preload").daemon().start(task);
     }
 
@@ -66,9 +70,13 @@ public final class CiphertextPreload implements AutoCloseable {
         return task.isDone();
     }
 
-    /** Waits for the preload; null when it failed (the restore then reads the file itself). The memory is the caller's. */
+    /**
+     * Stops the preload at the chunk it is reading and returns what it read so far; null when it failed (the
+     * restore then reads the file itself). The memory is the caller's.
+     */
     Loaded take() {
         taken = true;
+        stop = true;
         try {
             return awaitTask();
         } catch (ExecutionException e) {
@@ -100,7 +108,7 @@ public final class CiphertextPreload implements AutoCloseable {
             return;
         }
         taken = true;
-        cancelled = true;
+        stop = true;
         try {
             Loaded loaded = awaitTask();
             loaded.memory().close();
@@ -110,7 +118,7 @@ public final class CiphertextPreload implements AutoCloseable {
         }
     }
 
-    private static Loaded load(Path file, MemoryBackend backend, Phases phases, java.util.function.BooleanSupplier cancelled)
+    private static Loaded load(Path file, MemoryBackend backend, Phases phases, java.util.function.BooleanSupplier stop)
             throws IOException, SealException, NativeException {
         long t0 = System.nanoTime();
         String what = "sealed memory file " + file;
@@ -134,10 +142,7 @@ public final class CiphertextPreload implements AutoCloseable {
 
                     @Override
                     public void chunk(int index, MemorySegment ram) throws IOException, SealException {
-                        if (cancelled.getAsBoolean()) {
-                            throw new SealException("the restore no longer needs " + what);
-                        }
-                        if (!onDisk.get(index)) {
+                        if (!onDisk.get(index) || stop.getAsBoolean()) {
                             return;
                         }
                         long slot = dataStart + (long) index * SealedMemoryImage.SLOT;

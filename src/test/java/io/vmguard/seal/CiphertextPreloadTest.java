@@ -66,9 +66,16 @@ class CiphertextPreloadTest {
         return file;
     }
 
-    private GuestMemory preloadedRead(Path file, UUID snapshot, byte[] dataKey) throws SealException {
-        return SealedMemoryImage.read(file, LAYOUT, snapshot, dataKey, MemoryBackend.ANONYMOUS,
-                CiphertextPreload.start(file, MemoryBackend.ANONYMOUS));
+    /** A restore whose key came after the preload had read everything (a slow unseal). */
+    private GuestMemory preloadedRead(Path file, UUID snapshot, byte[] dataKey) throws Exception {
+        return SealedMemoryImage.read(file, LAYOUT, snapshot, dataKey, MemoryBackend.ANONYMOUS, finished(CiphertextPreload.start(file, MemoryBackend.ANONYMOUS)));
+    }
+
+    private static CiphertextPreload finished(CiphertextPreload preload) throws InterruptedException {
+        while (!preload.isDone()) {
+            Thread.sleep(2);
+        }
+        return preload;
     }
 
     private static void assertSameRam(GuestMemory expected, GuestMemory actual) {
@@ -93,6 +100,21 @@ class CiphertextPreloadTest {
             used.set(chunk);
         }
         assertEquals(used, onDisk);
+        CiphertextPreload.Loaded loaded = finished(CiphertextPreload.start(file, MemoryBackend.ANONYMOUS)).take();
+        try (GuestMemory memory = loaded.memory()) {
+            assertEquals(used, loaded.read(), "a preload left to finish reads every chunk on disk");
+        } finally {
+            loaded.closeTags();
+        }
+    }
+
+    @Test
+    void aPreloadStoppedByTheKeyEarlyLeavesTheRestToTheDecryptionAndRestoresTheSame() throws Exception {
+        Path file = sealedFile(8, id, key, sealedKey);
+        try (GuestMemory expected = guest(8); GuestMemory restored = SealedMemoryImage.read(file, LAYOUT, id, key,
+                MemoryBackend.ANONYMOUS, CiphertextPreload.start(file, MemoryBackend.ANONYMOUS))) {
+            assertSameRam(expected, restored);
+        }
     }
 
     @Test
