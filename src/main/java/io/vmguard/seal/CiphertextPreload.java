@@ -38,6 +38,12 @@ public final class CiphertextPreload implements AutoCloseable {
     /** Far more extents than a sealed file of 8 regions' present chunks (each a run of slots) has: stop asking beyond. */
     private static final int MAX_EXTENT_CALLS = 1024;
 
+    /**
+     * The most guest RAM a preload maps on the word of a header nobody has authenticated yet (its chunk list and
+     * tag table grow with it: 4 MiB of tags here); a larger file is read after the unseal, as before.
+     */
+    static final long MAX_PRELOAD_BYTES = 16L << 30;
+
     private final FutureTask<Loaded> task;
     /**
      * Set when the key is there (the restore's decryption on every core reads whatever is left: the preload
@@ -125,6 +131,9 @@ public final class CiphertextPreload implements AutoCloseable {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
             SealedMemoryImage.Front front = SealedMemoryImage.readFront(channel, what);
             List<GuestMemory.Range> layout = front.layout(what);
+            if (layout.stream().mapToLong(GuestMemory.Range::size).sum() > MAX_PRELOAD_BYTES) {
+                throw new SealException(what + " names more memory than a preload takes on trust");
+            }
             long chunks = SealedMemoryImage.chunkCount(layout);
             long dataStart = SealedMemoryImage.dataStart(front.headerLength(), chunks);
             if (channel.size() != dataStart + chunks * SealedMemoryImage.SLOT) {

@@ -200,6 +200,23 @@ class CiphertextPreloadTest {
     }
 
     @Test
+    void aHeaderNamingHugeMemoryIsNotTakenOnTrustAndTheRestoreFailsInOneLine() throws Exception {
+        Path file = sealedFile(9, id, key, sealedKey);
+        int headerLength;
+        try (RandomAccessFile raw = new RandomAccessFile(file.toFile(), "rw")) {
+            headerLength = raw.readInt();
+            raw.seek(4 + headerLength - 8); // the last region's size, the header's last field
+            raw.writeLong(CiphertextPreload.MAX_PRELOAD_BYTES * 4);
+        }
+        Phases phases = new Phases();
+        try (Phases.Binding _ = phases.record()) {
+            SealException e = assertThrows(SealException.class, () -> preloadedRead(file, id, key));
+            assertFalse(e.getMessage().contains("\n"), e.getMessage());
+        }
+        assertFalse(phases.seconds().containsKey("restore.preload_ciphertext"), "nothing was preloaded: " + phases.seconds());
+    }
+
+    @Test
     void aPreloadClosedUnusedStopsAndFreesItsMemory() throws Exception {
         Path file = sealedFile(7, id, key, sealedKey);
         CiphertextPreload preload = CiphertextPreload.start(file, MemoryBackend.ANONYMOUS);
