@@ -47,6 +47,8 @@ public final class SealedMemoryImage {
     static final int SLOT = CHUNK + ChunkCipher.TAG_BYTES;
     private static final int PAGE = 4096;
     private static final int MAX_REGIONS = 8;
+    /** As a state file bounds a region (64 TiB): a header naming more is not one of ours. */
+    private static final long MAX_REGION_BYTES = 1L << 46;
     private static final MemorySegment ZEROS = Arena.global().allocate(CHUNK);
 
     private SealedMemoryImage() {}
@@ -275,6 +277,46 @@ public final class SealedMemoryImage {
         }
     }
 
+    /**
+     * As {@link #read(Path, List, UUID, byte[], MemoryBackend, Optional)} up front, finishing what {@code preload}
+     * began before the key was there: once the header and chunk table pass, each chunk it read is decrypted in
+     * place against its tag, a present chunk it missed is read and decrypted, and a chunk it read that the table
+     * calls a hole is zeroed. Where the preload failed, or read another file than the one now authenticated,
+     * this reads the file itself. The preload is used or closed; on any failure its memory is freed.
+     */
+    public static GuestMemory read(Path file, List<GuestMemory.Range> layout, UUID id, byte[] key, MemoryBackend backend,
+                                   CiphertextPreload preload) throws SealException {
+        long t0 = System.nanoTime();
+        CiphertextPreload.Loaded loaded;
+        try (preload) {
+            loaded = preload.take();
+        }
+        Phases.since("restore.await_preload", t0);
+        if (loaded == null) {
+            return read(file, layout, id, key, backend, Optional.empty());
+        }
+        String what = "sealed memory file " + file;
+        boolean done = false;
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            long t1 = System.nanoTime();
+            Opened opened = open(channel, layout, id, key, what);
+            Phases.since("restore.authenticate_table", t1);
+            if (java.util.Arrays.equals(opened.headerDigest(), loaded.headerDigest()) && loaded.layout().equals(layout)) {
+                decryptInPlace(channel, loaded, opened, key, what);
+                done = true;
+                return loaded.memory();
+            }
+        } catch (IOException e) {
+            throw new SealException("cannot read " + what + ": " + e.getMessage(), e);
+        } finally {
+            loaded.closeTags();
+            if (!done) {
+                loaded.memory().close(); // ciphertext, or half-decrypted chunks: never the guest's
+            }
+        }
+        return read(file, layout, id, key, backend, Optional.empty()); // the file was replaced since the preload
+    }
+
     /** As {@link #read(Path, List, UUID, byte[], MemoryBackend, Optional)}, lazily or up front as {@code mode} says. */
     public static GuestMemory read(Path file, List<GuestMemory.Range> layout, UUID id, byte[] key, MemoryBackend backend,
                                    RestoreMode mode) throws SealException {
@@ -356,16 +398,9 @@ public final class SealedMemoryImage {
     /** Reads and authenticates the header and chunk table of {@code channel}'s file; one line if anything is off. */
     static Opened open(FileChannel channel, List<GuestMemory.Range> layout, UUID id, byte[] key, String what)
             throws IOException, SealException {
-        ByteBuffer lengthField = ByteBuffer.allocate(4);
-        SealedFileReads.readFully(channel, lengthField, 0, what);
-        int headerLength = lengthField.getInt(0);
-        if (headerLength < 0 || headerLength > 8192) {
-            throw new SealException(what + " has a header of " + Integer.toUnsignedString(headerLength) + " bytes");
-        }
-        ByteBuffer headerBuffer = ByteBuffer.allocate(headerLength + 4);
-        SealedFileReads.readFully(channel, headerBuffer, 4, what);
-        SealedHeader header = SealedHeader.read(new DataInputStream(new ByteArrayInputStream(headerBuffer.array(), 0, headerLength)),
-                MAGIC, what);
+        Front front = readFront(channel, what);
+        SealedHeader header = front.header();
+        int headerLength = front.headerLength();
         if (!header.id().equals(id)) {
             throw new SealException(what + " belongs to another snapshot (its id differs)");
         }
@@ -374,7 +409,7 @@ public final class SealedMemoryImage {
         }
         ChunkCipher cipher = new ChunkCipher(key, header.digest());
         long chunks = chunkCount(layout);
-        int presentLength = headerBuffer.getInt(headerLength);
+        int presentLength = front.presentLength();
         if (presentLength != (chunks + 7) / 8 + ChunkCipher.TAG_BYTES) {
             throw new SealException(what + " has a chunk table of " + presentLength + " bytes; its layout needs "
                     + ((chunks + 7) / 8 + ChunkCipher.TAG_BYTES));
@@ -390,6 +425,49 @@ public final class SealedMemoryImage {
             throw new SealException(what + " is " + channel.size() + " bytes; its layout needs " + (dataStart + chunks * SLOT));
         }
         return new Opened(cipher, header.digest(), BitSet.valueOf(presentBytes), dataStart, chunks);
+    }
+
+    /** A sealed memory file's header as it stands (not authenticated: that needs the key) and the chunk table's length field. */
+    record Front(SealedHeader header, int headerLength, int presentLength) {
+        /** The regions the header names; throws when they are not a layout this class writes. */
+        List<GuestMemory.Range> layout(String what) throws SealException {
+            ByteBuffer in = ByteBuffer.wrap(header.layout());
+            try {
+                int chunkSize = in.getInt();
+                int regions = in.getInt();
+                if (chunkSize != CHUNK || regions < 1 || regions > MAX_REGIONS || in.remaining() != 16 * regions) {
+                    throw new SealException(what + " has a malformed layout");
+                }
+                List<GuestMemory.Range> layout = new java.util.ArrayList<>();
+                for (int i = 0; i < regions; i++) {
+                    long start = in.getLong();
+                    long size = in.getLong();
+                    if (start % PAGE != 0 || size % PAGE != 0 || size > MAX_REGION_BYTES) {
+                        throw new SealException(what + " has a malformed layout");
+                    }
+                    layout.add(new GuestMemory.Range(start, size));
+                }
+                chunkCount(layout);
+                return layout;
+            } catch (java.nio.BufferUnderflowException | IllegalArgumentException e) {
+                throw new SealException(what + " has a malformed layout");
+            }
+        }
+    }
+
+    /** Reads the header (checked for its bounds, not authenticated) and the chunk table's length. */
+    static Front readFront(FileChannel channel, String what) throws IOException, SealException {
+        ByteBuffer lengthField = ByteBuffer.allocate(4);
+        SealedFileReads.readFully(channel, lengthField, 0, what);
+        int headerLength = lengthField.getInt(0);
+        if (headerLength < 0 || headerLength > 8192) {
+            throw new SealException(what + " has a header of " + Integer.toUnsignedString(headerLength) + " bytes");
+        }
+        ByteBuffer headerBuffer = ByteBuffer.allocate(headerLength + 4);
+        SealedFileReads.readFully(channel, headerBuffer, 4, what);
+        SealedHeader header = SealedHeader.read(new DataInputStream(new ByteArrayInputStream(headerBuffer.array(), 0, headerLength)),
+                MAGIC, what);
+        return new Front(header, headerLength, headerBuffer.getInt(headerLength));
     }
 
     /**
@@ -441,6 +519,50 @@ public final class SealedMemoryImage {
         Phases.add(phases, "restore.decrypt_up_front", System.nanoTime() - t0);
     }
 
+    /**
+     * The up-front pass after a preload ({@link CiphertextPreload}): decrypts in place what it read, reads and
+     * decrypts what it missed, zeroes what it read from a hole's slot; any chunk failing its tag fails it all.
+     */
+    private static void decryptInPlace(FileChannel channel, CiphertextPreload.Loaded loaded, Opened opened, byte[] key, String what)
+            throws IOException, SealException {
+        Phases phases = Phases.current();
+        long t0 = System.nanoTime();
+        ChunkPass.run(loaded.memory(), ChunkPass.defaultThreads(), () -> new ChunkPass.Worker() {
+            private final Arena arena = Arena.ofConfined();
+            private final MemorySegment slot = arena.allocate(SLOT, PAGE);
+            private final SegmentCipher cipher = SegmentCipher.open(key, opened.headerDigest());
+
+            @Override
+            public void chunk(int index, MemorySegment ram) throws IOException, SealException {
+                boolean present = opened.present().get(index);
+                boolean read = loaded.read().get(index);
+                int length = (int) ram.byteSize();
+                boolean ok = true;
+                if (present && read) {
+                    ok = cipher.decryptInPlace(index, ram, length,
+                            loaded.tags().asSlice((long) index * ChunkCipher.TAG_BYTES, ChunkCipher.TAG_BYTES));
+                } else if (present) {
+                    SealedFileReads.readFully(channel, slot.asSlice(0, length + ChunkCipher.TAG_BYTES).asByteBuffer(),
+                            opened.slotPosition(index), what);
+                    ok = cipher.decrypt(index, slot, length, ram);
+                } else if (read) {
+                    ram.fill((byte) 0); // a hole: zero, as fresh memory would be
+                }
+                if (!ok) {
+                    throw new SealException(what + " was modified: chunk " + index + " fails its authentication");
+                }
+            }
+
+            @Override
+            public void close() {
+                slot.fill((byte) 0);
+                cipher.close();
+                arena.close();
+            }
+        });
+        Phases.add(phases, "restore.decrypt_up_front", System.nanoTime() - t0);
+    }
+
     private static byte[] layoutBytes(List<GuestMemory.Range> layout) {
         if (layout.size() > MAX_REGIONS) {
             throw new IllegalArgumentException(layout.size() + " memory regions");
@@ -452,7 +574,7 @@ public final class SealedMemoryImage {
         return out.array();
     }
 
-    private static long chunkCount(List<GuestMemory.Range> layout) {
+    static long chunkCount(List<GuestMemory.Range> layout) {
         long chunks = 0;
         for (GuestMemory.Range range : layout) {
             chunks += (range.size() + CHUNK - 1) / CHUNK;
@@ -463,7 +585,7 @@ public final class SealedMemoryImage {
         return chunks;
     }
 
-    private static long dataStart(int headerLength, long chunks) {
+    static long dataStart(int headerLength, long chunks) {
         long front = 4 + headerLength + 4 + (chunks + 7) / 8 + ChunkCipher.TAG_BYTES;
         return (front + PAGE - 1) / PAGE * PAGE;
     }

@@ -8,6 +8,7 @@ import io.vmguard.files.StagedFile;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.MemoryImage;
 import io.vmguard.net.NetSpec;
+import io.vmguard.seal.PendingDataKey;
 import io.vmguard.seal.SealException;
 import io.vmguard.seal.SealedKey;
 import io.vmguard.seal.SealedMemoryImage;
@@ -72,18 +73,27 @@ final class SnapshotFile {
      */
     static long write(Path statePath, Path memoryPath, StateWriter state, GuestMemory memory, UUID id, Optional<SealingTpm> seal)
             throws IOException, SealException {
+        if (seal.isEmpty()) {
+            return writeSealedWith(statePath, memoryPath, state, memory, id, Optional.empty());
+        }
+        try (PendingDataKey key = PendingDataKey.start(seal.get())) {
+            return writeSealedWith(statePath, memoryPath, state, memory, id, Optional.of(key));
+        }
+    }
+
+    /**
+     * As {@link #write(Path, Path, StateWriter, GuestMemory, UUID, Optional)}, sealed with {@code key} when there is
+     * one (its seal by the owner's TPM started earlier, so it overlapped the devices' saving).
+     */
+    static long writeSealedWith(Path statePath, Path memoryPath, StateWriter state, GuestMemory memory, UUID id,
+                                Optional<PendingDataKey> key) throws IOException, SealException {
         try (StagedFile memoryFile = StagedFile.beside(memoryPath); StagedFile stateFile = StagedFile.beside(statePath)) {
             byte[] stateBytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state.tree());
             long written;
-            if (seal.isPresent()) {
-                long t0 = System.nanoTime();
-                byte[] key = new byte[SealingTpm.KEY_BYTES];
-                new java.security.SecureRandom().nextBytes(key);
-                SealedKey sealedKey = seal.get().seal(key);
-                Phases.since("save.key_seal", t0);
-                written = SealedMemoryImage.write(memory, memoryFile.temporary(), id, key, sealedKey);
-                stateBytes = SealedState.seal(stateBytes, id, key, sealedKey);
-                java.util.Arrays.fill(key, (byte) 0);
+            if (key.isPresent()) {
+                SealedKey sealedKey = key.get().sealedKey();
+                written = SealedMemoryImage.write(memory, memoryFile.temporary(), id, key.get().key(), sealedKey);
+                stateBytes = SealedState.seal(stateBytes, id, key.get().key(), sealedKey);
             } else {
                 written = MemoryImage.write(memory, memoryFile.temporary(), id);
             }

@@ -19,6 +19,8 @@ import io.vmguard.memory.MemoryBackend;
 import io.vmguard.memory.MemoryImage;
 import io.vmguard.net.FrameLatency;
 import io.vmguard.pci.PciRoot;
+import io.vmguard.seal.CiphertextPreload;
+import io.vmguard.seal.PendingDataKey;
 import io.vmguard.seal.PostCopyHelper;
 import io.vmguard.sched.HostThreadMetrics;
 import io.vmguard.seal.SealException;
@@ -245,6 +247,9 @@ public final class Vm implements AutoCloseable {
             protection.seal().get().prestart();
         }
         Optional<PostCopyHelper> helper = sealed ? SealedMemoryImage.prestart(memoryPath, protection.memoryBackend()) : Optional.empty();
+        // Up front: guest RAM is mapped and the file's ciphertext read into it while the TPM unseals the key.
+        Optional<CiphertextPreload> preload = sealed && helper.isEmpty()
+                ? Optional.of(CiphertextPreload.start(memoryPath, protection.memoryBackend())) : Optional.empty();
         SnapshotFile.Loaded loaded;
         VmConfig config;
         GuestMemory memory;
@@ -264,7 +269,10 @@ public final class Vm implements AutoCloseable {
             requireEngineFor(protection.memoryBackend(), engine);
             long memoryStarted = System.nanoTime();
             try {
-                if (loaded.sealKey().isPresent()) {
+                if (loaded.sealKey().isPresent() && preload.isPresent()) {
+                    memory = SealedMemoryImage.read(memoryPath, loaded.layout(), loaded.id(), loaded.sealKey().get(),
+                            protection.memoryBackend(), preload.get());
+                } else if (loaded.sealKey().isPresent()) {
                     memory = SealedMemoryImage.read(memoryPath, loaded.layout(), loaded.id(), loaded.sealKey().get(),
                             protection.memoryBackend(), helper);
                 } else {
@@ -276,6 +284,7 @@ public final class Vm implements AutoCloseable {
             Phases.since("restore.memory", memoryStarted);
         } finally {
             helper.ifPresent(PostCopyHelper::close); // unless a lazy restore took it over
+            preload.ifPresent(CiphertextPreload::close); // unless the restore took its memory
             protection.seal().ifPresent(SealingTpm::dropPrestarted); // unless the unseal took it
         }
         long devicesStarted = System.nanoTime();
@@ -498,12 +507,14 @@ public final class Vm implements AutoCloseable {
         StateWriter root = SnapshotFile.begin(id, parts.engineName(), parts.config(), parts.memory());
         long written;
         Phases phases = new Phases();
+        Optional<PendingDataKey> key = Optional.empty();
         try (Phases.Binding _ = phases.record()) {
+            key = sealing.map(PendingDataKey::start); // the TPM seals the fresh key while the devices save their state
             parts.saveState(root);
             if (tpm != null) {
                 tpm.saveState(root.child("tpm"));
             }
-            written = SnapshotFile.write(statePath, memoryPath, root, parts.memory(), id, sealing);
+            written = SnapshotFile.writeSealedWith(statePath, memoryPath, root, parts.memory(), id, key);
         } catch (SealException e) {
             throw new VmException("cannot snapshot: " + e.getMessage(), e);
         } catch (EngineException e) {
@@ -511,6 +522,7 @@ public final class Vm implements AutoCloseable {
         } catch (IOException e) {
             throw new VmException("cannot write snapshot: " + e.getMessage(), e);
         } finally {
+            key.ifPresent(PendingDataKey::close); // after its seal, whatever became of the snapshot
             sealing.ifPresent(SealingTpm::dropPrestarted); // unless the seal took it
         }
         SnapshotSummary summary = new SnapshotSummary(statePath, memoryPath, parts.memory().totalSize(), written,
