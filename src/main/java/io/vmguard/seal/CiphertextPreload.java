@@ -8,7 +8,6 @@ import io.vmguard.sys.NativeException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -22,21 +21,18 @@ import java.util.concurrent.FutureTask;
  * so that it runs while the owner's TPM answers: fresh guest RAM for the layout the file's header names, and
  * the ciphertext of every chunk the file has on disk read straight into its place in that RAM (its tag into a
  * table beside it), faulting the pages in as it goes. Nothing here is trusted: which chunks are present comes
- * from the file's extents, not from its sealed chunk table, and the header is not authenticated yet; once the
+ * from the file's data ranges, not from its sealed chunk table, and the header is not authenticated yet; once the
  * key is there {@link SealedMemoryImage#read(Path, List, java.util.UUID, byte[], CiphertextPreload)} checks the
- * header and the table, decrypts each chunk in place against its tag, reads what the extents missed and zeroes
+ * header and the table, decrypts each chunk in place against its tag, reads what the walk missed and zeroes
  * what they claimed wrongly. Once the key is there the preload stops where it is, and the decryption on every
  * core reads what it had not reached. Any trouble here only means the restore does that work itself after the unseal.
  */
 public final class CiphertextPreload implements AutoCloseable {
-    /** FS_IOC_FIEMAP: _IOWR('f', 11, struct fiemap), a 32-byte header then 56-byte extents. */
-    private static final long FS_IOC_FIEMAP = 0xC020660BL;
-    private static final int FIEMAP_HEADER = 32;
-    private static final int FIEMAP_EXTENT = 56;
-    private static final int FIEMAP_EXTENT_LAST = 1;
-    private static final int EXTENTS_PER_CALL = 512;
-    /** Far more extents than a sealed file of 8 regions' present chunks (each a run of slots) has: stop asking beyond. */
-    private static final int MAX_EXTENT_CALLS = 1024;
+    /**
+     * Stop walking the file's data ranges beyond this many (a guest whose present chunks alternate with holes has
+     * one per chunk): what the walk did not reach is read after the unseal.
+     */
+    private static final int MAX_DATA_RANGES = 1 << 16;
 
     /**
      * The most guest RAM a preload maps on the word of a header nobody has authenticated yet (its chunk list and
@@ -140,7 +136,7 @@ public final class CiphertextPreload implements AutoCloseable {
                 throw new SealException(what + " does not match its layout");
             }
             BitSet onDisk = chunksOnDisk(file, dataStart, chunks);
-            Phases.add(phases, "restore.preload_extents", System.nanoTime() - t0);
+            Phases.add(phases, "restore.preload_data_ranges", System.nanoTime() - t0);
             GuestMemory memory = GuestMemory.allocate(layout, backend);
             Arena tagsArena = Arena.ofShared();
             BitSet read = new BitSet();
@@ -188,39 +184,25 @@ public final class CiphertextPreload implements AutoCloseable {
     }
 
     /**
-     * The chunks whose slot's middle byte lies in one of {@code file}'s data extents (FIEMAP): a present chunk's
-     * slot is written whole, an absent one's middle is inside a hole (a slot spans 17 blocks; only its ends can
-     * share a block with a neighbour's). Throws where the file system has no FIEMAP.
+     * The chunks whose slot's middle byte lies in one of {@code file}'s data ranges (lseek's SEEK_DATA and
+     * SEEK_HOLE): a present chunk's slot is written whole, an absent one's middle is inside a hole (a slot spans 17
+     * blocks; only its ends can share a block with a neighbour's). A file system that reports no holes makes every
+     * chunk look present: the restore then checks each against the table and zeroes the absent ones.
      */
     static BitSet chunksOnDisk(Path file, long dataStart, long chunks) throws NativeException {
         BitSet onDisk = new BitSet();
+        long end = dataStart + chunks * SealedMemoryImage.SLOT;
         int fd = Libc.open(file.toString(), Libc.O_CLOEXEC | Libc.O_NONBLOCK);
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment request = arena.allocate(FIEMAP_HEADER + (long) EXTENTS_PER_CALL * FIEMAP_EXTENT, 8);
+        try {
             long from = dataStart;
-            long end = dataStart + chunks * SealedMemoryImage.SLOT;
-            for (int call = 0; call < MAX_EXTENT_CALLS && from < end; call++) {
-                request.fill((byte) 0);
-                request.set(ValueLayout.JAVA_LONG, 0, from);
-                request.set(ValueLayout.JAVA_LONG, 8, end - from);
-                request.set(ValueLayout.JAVA_INT, 24, EXTENTS_PER_CALL);
-                Libc.ioctl(fd, FS_IOC_FIEMAP, request);
-                int mapped = Math.min(request.get(ValueLayout.JAVA_INT, 20), EXTENTS_PER_CALL);
-                if (mapped == 0) {
+            for (int range = 0; range < MAX_DATA_RANGES && from < end; range++) {
+                long data = Libc.lseek(fd, from, Libc.SEEK_DATA);
+                if (data < 0 || data >= end) {
                     break;
                 }
-                boolean last = false;
-                for (int i = 0; i < mapped; i++) {
-                    long extent = FIEMAP_HEADER + (long) i * FIEMAP_EXTENT;
-                    long start = request.get(ValueLayout.JAVA_LONG, extent);
-                    long length = request.get(ValueLayout.JAVA_LONG, extent + 16);
-                    markMiddles(onDisk, dataStart, chunks, start, start + length);
-                    from = Math.max(from, start + length);
-                    last |= (request.get(ValueLayout.JAVA_INT, extent + 40) & FIEMAP_EXTENT_LAST) != 0;
-                }
-                if (last) {
-                    break;
-                }
+                long hole = Math.min(end, Libc.lseek(fd, data, Libc.SEEK_HOLE));
+                markMiddles(onDisk, dataStart, chunks, data, hole);
+                from = hole;
             }
         } finally {
             Libc.close(fd);

@@ -85,14 +85,14 @@ class CiphertextPreloadTest {
     }
 
     @Test
-    void theFilesExtentsNameExactlyItsPresentChunks() throws Exception {
+    void theFilesDataRangesNameExactlyItsPresentChunks() throws Exception {
         Path file = sealedFile(1, id, key, sealedKey);
         long chunks = SealedMemoryImage.chunkCount(LAYOUT);
         BitSet onDisk;
         try {
             onDisk = CiphertextPreload.chunksOnDisk(file, 4096, chunks);
         } catch (NativeException e) {
-            Assumptions.abort("no FIEMAP on this file system: " + e.getMessage());
+            Assumptions.abort("no SEEK_DATA on this file system: " + e.getMessage());
             return;
         }
         BitSet used = new BitSet();
