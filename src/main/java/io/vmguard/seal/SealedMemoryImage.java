@@ -13,11 +13,14 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Optional;
@@ -84,7 +87,7 @@ public final class SealedMemoryImage {
         try (var in = Files.newInputStream(file)) {
             byte[] start = in.readNBytes(4 + SealedHeader.MAGIC_BYTES);
             return start.length == 4 + SealedHeader.MAGIC_BYTES
-                    && SealedHeader.startsWith(java.util.Arrays.copyOfRange(start, 4, start.length), MAGIC);
+                    && SealedHeader.startsWith(Arrays.copyOfRange(start, 4, start.length), MAGIC);
         } catch (IOException e) {
             return false;
         }
@@ -120,7 +123,7 @@ public final class SealedMemoryImage {
             long t0 = System.nanoTime();
             byte[] headerBytes = header.bytes();
             byte[] presentSealed = new ChunkCipher(key, header.digest()).encrypt(ChunkCipher.INDEX_PRESENT,
-                    java.util.Arrays.copyOf(present.toByteArray(), (int) ((chunks + 7) / 8)));
+                    Arrays.copyOf(present.toByteArray(), (int) ((chunks + 7) / 8)));
             ByteBuffer front = ByteBuffer.allocate(4 + headerBytes.length + 4 + presentSealed.length)
                     .putInt(headerBytes.length).put(headerBytes).putInt(presentSealed.length).put(presentSealed).flip();
             writeFully(channel, front, 0);
@@ -301,7 +304,7 @@ public final class SealedMemoryImage {
             long t1 = System.nanoTime();
             Opened opened = open(channel, layout, id, key, what);
             Phases.since("restore.authenticate_table", t1);
-            if (java.util.Arrays.equals(opened.headerDigest(), loaded.headerDigest()) && loaded.layout().equals(layout)) {
+            if (Arrays.equals(opened.headerDigest(), loaded.headerDigest()) && loaded.layout().equals(layout)) {
                 decryptInPlace(channel, loaded, opened, key, what);
                 done = true;
                 return loaded.memory();
@@ -404,7 +407,7 @@ public final class SealedMemoryImage {
         if (!header.id().equals(id)) {
             throw new SealException(what + " belongs to another snapshot (its id differs)");
         }
-        if (!java.util.Arrays.equals(header.layout(), layoutBytes(layout))) {
+        if (!Arrays.equals(header.layout(), layoutBytes(layout))) {
             throw new SealException(what + " describes another memory layout than its state file");
         }
         ChunkCipher cipher = new ChunkCipher(key, header.digest());
@@ -438,7 +441,7 @@ public final class SealedMemoryImage {
                 if (chunkSize != CHUNK || regions < 1 || regions > MAX_REGIONS || in.remaining() != 16 * regions) {
                     throw new SealException(what + " has a malformed layout");
                 }
-                List<GuestMemory.Range> layout = new java.util.ArrayList<>();
+                List<GuestMemory.Range> layout = new ArrayList<>();
                 for (int i = 0; i < regions; i++) {
                     long start = in.getLong();
                     long size = in.getLong();
@@ -449,7 +452,7 @@ public final class SealedMemoryImage {
                 }
                 chunkCount(layout);
                 return layout;
-            } catch (java.nio.BufferUnderflowException | IllegalArgumentException e) {
+            } catch (BufferUnderflowException | IllegalArgumentException e) {
                 throw new SealException(what + " has a malformed layout");
             }
         }
