@@ -5,6 +5,7 @@ import io.vmguard.sys.NativeException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -20,6 +21,9 @@ import java.util.concurrent.locks.LockSupport;
  * intended peer can reach.
  */
 public final class UnixDatagramBackend extends PortBackend {
+    /** How long a frame waits for room in a full peer queue before it is dropped. */
+    static final Duration FULL_QUEUE_PATIENCE = Duration.ofMillis(20);
+
     private final Path local;
     private final Path peer;
 
@@ -34,6 +38,11 @@ public final class UnixDatagramBackend extends PortBackend {
      * {@code peer}, which need not exist yet.
      */
     public static UnixDatagramBackend open(Path local, Path peer) throws NetException {
+        return open(local, peer, FULL_QUEUE_PATIENCE);
+    }
+
+    /** As {@link #open(Path, Path)}, a frame waiting up to {@code patience} for room (tests on a loaded host). */
+    static UnixDatagramBackend open(Path local, Path peer, Duration patience) throws NetException {
         String description = description(local, peer);
         Arena arena = Arena.ofShared();
         int fd = -1;
@@ -45,7 +54,8 @@ public final class UnixDatagramBackend extends PortBackend {
             fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
             bind(fd, localAddress, local);
             boundFile = SocketFile.identityOfNew(local);
-            FramePort port = FramePort.open(description, fd, arena, new DatagramIo(description, peerAddress, local, boundFile));
+            FramePort port = FramePort.open(description, fd, arena, new DatagramIo(description, peerAddress, local, boundFile,
+                    (int) Math.max(1, patience.toNanos() / DatagramIo.FULL_QUEUE_RETRY_NANOS)));
             return new UnixDatagramBackend(local, peer, port);
         } catch (NativeException e) {
             release(arena, fd, local, boundFile);
@@ -105,11 +115,10 @@ public final class UnixDatagramBackend extends PortBackend {
     }
 
     /** One frame per datagram; MSG_TRUNC makes recv report a datagram's real length, so an oversized one is seen. */
-    private record DatagramIo(String description, MemorySegment peerAddress, Path local, Object boundFile)
-            implements FramePort.FrameIo {
-        /** At most ~20 ms per frame waiting for room in the peer's queue. */
-        private static final int FULL_QUEUE_RETRIES = 40;
-        private static final long FULL_QUEUE_RETRY_NANOS = 500_000;
+    private record DatagramIo(String description, MemorySegment peerAddress, Path local, Object boundFile,
+                              int fullQueueRetries) implements FramePort.FrameIo {
+        /** A full peer queue is tried again every 0.5 ms, {@code fullQueueRetries} times at most. */
+        static final long FULL_QUEUE_RETRY_NANOS = 500_000;
 
         @Override
         public long read(int fd, MemorySegment buffer, Libc.CallState state) {
@@ -123,7 +132,7 @@ public final class UnixDatagramBackend extends PortBackend {
             // milliseconds to drain before the frame is lost. Dropping at once costs TCP a retransmit
             // timeout per frame, which made bulk transfers ten times slower; waiting without bound
             // would let a stalled peer stall this VM.
-            for (int wait = 0; sent == -Libc.EAGAIN && wait < FULL_QUEUE_RETRIES; wait++) {
+            for (int wait = 0; sent == -Libc.EAGAIN && wait < fullQueueRetries; wait++) {
                 LockSupport.parkNanos(FULL_QUEUE_RETRY_NANOS);
                 sent = Libc.sendto(fd, frame, Libc.MSG_DONTWAIT | Libc.MSG_NOSIGNAL, peerAddress, state);
             }

@@ -202,13 +202,21 @@ class UnixDatagramBackendTest {
     void aSenderWaitsBrieflyForAPeerThatDrainsItsQueue() throws Exception {
         Path a = dir.resolve("a.sock");
         Path b = dir.resolve("b.sock");
-        try (UnixDatagramBackend vmA = UnixDatagramBackend.open(a, b); UnixDatagramBackend vmB = UnixDatagramBackend.open(b, a)) {
+        // The patience is stretched (the fill's one drop waits it out once) so that a loaded host cannot starve the
+        // reader past it; the reader drains only once the sender is parked in its wait, so a sender that dropped at
+        // once would fail this.
+        try (UnixDatagramBackend vmA = UnixDatagramBackend.open(a, b, Duration.ofSeconds(1));
+             UnixDatagramBackend vmB = UnixDatagramBackend.open(b, a)) {
             MemorySegment frame = copy(frame(1514, 1));
             fillUntilADrop(vmA, frame);
             MemorySegment buffer = arena.allocate(1514);
-            Thread reader = Thread.ofPlatform().start(() -> {
+            Thread sender = Thread.currentThread();
+            Thread reader = Thread.ofPlatform().daemon().start(() -> {
                 try {
-                    Thread.sleep(5);
+                    long giveUp = System.nanoTime() + 5_000_000_000L;
+                    while (sender.getState() != Thread.State.TIMED_WAITING && System.nanoTime() < giveUp) {
+                        Thread.onSpinWait();
+                    }
                     vmB.receive(buffer, LONG);
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
