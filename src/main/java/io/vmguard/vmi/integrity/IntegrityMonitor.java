@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -93,7 +94,12 @@ public final class IntegrityMonitor implements AutoCloseable {
     private long setupCpuNanos;
     private long heldNanos;
     private String lastError;
-    private final Set<String> reported = new HashSet<>();
+    /**
+     * The findings reported and still standing, each with the number of its report: a trap may report after a
+     * periodic pass took its view, and that pass must not take the finding for gone (it would be reported again).
+     */
+    private final Map<String, Long> reported = new HashMap<>();
+    private long reports;
     private Map<Long, String> processesByRoot = Map.of();
     private long trappedEvents;
     private long findingsReported;
@@ -215,7 +221,7 @@ public final class IntegrityMonitor implements AutoCloseable {
                 return;
             }
             finding = classifier.classify(event).orElse(null);
-            if (finding == null || !reported.add(finding.key())) {
+            if (finding == null || reported.putIfAbsent(finding.key(), ++reports) != null) {
                 return;
             }
             process = processesByRoot.get(event.cr3() & 0x000f_ffff_ffff_f000L);
@@ -252,17 +258,19 @@ public final class IntegrityMonitor implements AutoCloseable {
             rehash = monitoring.get().takeWrittenFrames();
         }
         BitSet pages = rehash;
-        record Pass(KernelFacts facts, Map<Long, String> processes, Map<Integer, String> running) {}
+        record Pass(KernelFacts facts, Map<Long, String> processes, Map<Integer, String> running, long reportsBefore) {}
         Pass result = inspector.inspect(view -> {
             long heldFrom = System.nanoTime();
             KernelFacts facts = source.read(view, pages, previous);
             Map<Integer, String> running = new LinkedHashMap<>();
             view.vcpus().forEach(v -> source.processOf(view, v.index()).ifPresent(p -> running.put(v.index(), p)));
             Map<Long, String> roots = source.processesByRoot(view);
+            long reportsBefore;
             synchronized (this) {
                 heldNanos += System.nanoTime() - heldFrom;
+                reportsBefore = reports; // the vCPUs are held: no trap reports before the view is taken
             }
-            return new Pass(facts, roots, running);
+            return new Pass(facts, roots, running, reportsBefore);
         });
         List<Finding> findings = new IntegrityChecks(source.names()).compare(base, result.facts());
         List<Finding> fresh = new ArrayList<>();
@@ -272,13 +280,16 @@ public final class IntegrityMonitor implements AutoCloseable {
             Set<String> seen = new HashSet<>();
             for (Finding finding : findings) {
                 seen.add(finding.key());
-                if (!reported.contains(finding.key())) {
+                if (!reported.containsKey(finding.key())) {
                     fresh.add(finding);
                 }
             }
-            // A violation that went away may come back: it is reported again then.
-            reported.retainAll(seen);
-            reported.addAll(seen);
+            // A violation that went away may come back: it is reported again then. One a trap reported after this
+            // pass's view was taken stands: the view predates the write the trap saw.
+            reported.entrySet().removeIf(r -> !seen.contains(r.getKey()) && r.getValue() <= result.reportsBefore());
+            for (String key : seen) {
+                reported.putIfAbsent(key, ++reports);
+            }
             lastPassMicros = (System.nanoTime() - started) / 1000;
         }
         for (Finding finding : fresh) {
