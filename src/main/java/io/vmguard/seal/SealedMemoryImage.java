@@ -305,7 +305,7 @@ public final class SealedMemoryImage {
             Opened opened = open(channel, layout, id, key, what);
             Phases.since("restore.authenticate_table", t1);
             if (Arrays.equals(opened.headerDigest(), loaded.headerDigest()) && loaded.layout().equals(layout)) {
-                decryptInPlace(channel, loaded, opened, key, what);
+                decryptChunks(channel, loaded.memory(), opened, key, what, loaded);
                 done = true;
                 return loaded.memory();
             }
@@ -492,8 +492,19 @@ public final class SealedMemoryImage {
      */
     private static void decryptChunks(FileChannel channel, GuestMemory memory, Opened opened, byte[] key, String what)
             throws IOException, SealException {
+        decryptChunks(channel, memory, opened, key, what, null);
+    }
+
+    /**
+     * As {@link #decryptChunks(FileChannel, GuestMemory, Opened, byte[], String)}, finishing a preload
+     * ({@link CiphertextPreload}) when there is one: what it read is decrypted in place against the tag it read,
+     * what it missed is read then, and what it read from a hole's slot is zeroed.
+     */
+    private static void decryptChunks(FileChannel channel, GuestMemory memory, Opened opened, byte[] key, String what,
+                                      CiphertextPreload.Loaded preloaded) throws IOException, SealException {
         Phases phases = Phases.current();
         long t0 = System.nanoTime();
+        BitSet read = preloaded != null ? preloaded.read() : new BitSet();
         ChunkPass.run(memory, ChunkPass.defaultThreads(), () -> new ChunkPass.Worker() {
             private final Arena arena = Arena.ofConfined();
             private final MemorySegment slot = arena.allocate(SLOT, PAGE);
@@ -501,55 +512,18 @@ public final class SealedMemoryImage {
 
             @Override
             public void chunk(int index, MemorySegment ram) throws IOException, SealException {
-                if (!opened.present().get(index)) {
-                    return; // a hole: the fresh memory is already zero
-                }
-                int length = (int) ram.byteSize();
-                SealedFileReads.readFully(channel, slot.asSlice(0, length + ChunkCipher.TAG_BYTES).asByteBuffer(),
-                        opened.slotPosition(index), what);
-                if (!cipher.decrypt(index, slot, length, ram)) {
-                    throw new SealException(what + " was modified: chunk " + index + " fails its authentication");
-                }
-            }
-
-            @Override
-            public void close() {
-                slot.fill((byte) 0);
-                cipher.close();
-                arena.close();
-            }
-        });
-        Phases.add(phases, "restore.decrypt_up_front", System.nanoTime() - t0);
-    }
-
-    /**
-     * The up-front pass after a preload ({@link CiphertextPreload}): decrypts in place what it read, reads and
-     * decrypts what it missed, zeroes what it read from a hole's slot; any chunk failing its tag fails it all.
-     */
-    private static void decryptInPlace(FileChannel channel, CiphertextPreload.Loaded loaded, Opened opened, byte[] key, String what)
-            throws IOException, SealException {
-        Phases phases = Phases.current();
-        long t0 = System.nanoTime();
-        ChunkPass.run(loaded.memory(), ChunkPass.defaultThreads(), () -> new ChunkPass.Worker() {
-            private final Arena arena = Arena.ofConfined();
-            private final MemorySegment slot = arena.allocate(SLOT, PAGE);
-            private final SegmentCipher cipher = SegmentCipher.open(key, opened.headerDigest());
-
-            @Override
-            public void chunk(int index, MemorySegment ram) throws IOException, SealException {
                 boolean present = opened.present().get(index);
-                boolean read = loaded.read().get(index);
                 int length = (int) ram.byteSize();
                 boolean ok = true;
-                if (present && read) {
+                if (present && read.get(index)) {
                     ok = cipher.decryptInPlace(index, ram, length,
-                            loaded.tags().asSlice((long) index * ChunkCipher.TAG_BYTES, ChunkCipher.TAG_BYTES));
+                            preloaded.tags().asSlice((long) index * ChunkCipher.TAG_BYTES, ChunkCipher.TAG_BYTES));
                 } else if (present) {
                     SealedFileReads.readFully(channel, slot.asSlice(0, length + ChunkCipher.TAG_BYTES).asByteBuffer(),
                             opened.slotPosition(index), what);
                     ok = cipher.decrypt(index, slot, length, ram);
-                } else if (read) {
-                    ram.fill((byte) 0); // a hole: zero, as fresh memory would be
+                } else if (read.get(index)) {
+                    ram.fill((byte) 0); // a hole the preload read ciphertext into: zero, as fresh memory is
                 }
                 if (!ok) {
                     throw new SealException(what + " was modified: chunk " + index + " fails its authentication");
