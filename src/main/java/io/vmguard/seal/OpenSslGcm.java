@@ -24,8 +24,6 @@ final class OpenSslGcm implements AutoCloseable {
     private static final int ENCRYPT = 1;
     private static final int DECRYPT = 0;
     private static final Handles HANDLES = Handles.load().orElse(null);
-    private static final ValueLayout.OfInt BIG_ENDIAN_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
-    private static final ValueLayout.OfLong BIG_ENDIAN_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
 
     private final Arena arena = Arena.ofConfined();
     private final MemorySegment context;
@@ -64,10 +62,6 @@ final class OpenSslGcm implements AutoCloseable {
 
     private OpenSslGcm(byte[] key, byte[] headerDigest) throws Throwable {
         this.headerDigest = headerDigest.clone();
-        if (headerDigest.length + 12 > aad.byteSize()) {
-            throw new IllegalArgumentException("a header digest of " + headerDigest.length + " bytes");
-        }
-        MemorySegment.copy(headerDigest, 0, aad, ValueLayout.JAVA_BYTE, 0, headerDigest.length);
         this.context = (MemorySegment) HANDLES.newContext().invokeExact();
         if (context.equals(MemorySegment.NULL)) {
             throw new IllegalStateException("EVP_CIPHER_CTX_new failed");
@@ -108,18 +102,8 @@ final class OpenSslGcm implements AutoCloseable {
      * {@code plain} receives {@code length} bytes. False when it fails its tag; then {@code plain} is zeroed.
      */
     boolean decrypt(long index, MemorySegment sealed, int length, MemorySegment plain) {
-        return decrypt(index, sealed, length, sealed.asSlice(length, ChunkCipher.TAG_BYTES), plain);
-    }
-
-    /**
-     * Decrypts piece {@code index}: {@code sealed} holds its {@code length} encrypted bytes, {@code sealedTag} its
-     * tag, {@code plain} receives {@code length} bytes and may be {@code sealed} itself (GCM decrypts in place:
-     * a restore reads the ciphertext straight into guest RAM). False when it fails its tag; then {@code plain}
-     * is zeroed.
-     */
-    boolean decrypt(long index, MemorySegment sealed, int length, MemorySegment sealedTag, MemorySegment plain) {
         try {
-            MemorySegment.copy(sealedTag, 0, tag, 0, ChunkCipher.TAG_BYTES);
+            MemorySegment.copy(sealed, length, tag, 0, ChunkCipher.TAG_BYTES);
             boolean ok = start(index, length, DECRYPT)
                     && (int) HANDLES.update().invokeExact(context, plain, outLength, sealed, length) == 1
                     && (int) HANDLES.ctrl().invokeExact(context, EVP_CTRL_GCM_SET_TAG, ChunkCipher.TAG_BYTES, tag) == 1
@@ -153,13 +137,11 @@ final class OpenSslGcm implements AutoCloseable {
 
     /** Sets piece {@code index}'s IV and feeds its AAD. */
     private boolean start(long index, int length, int mode) throws Throwable {
-        // ChunkCipher.iv and ChunkCipher.aad, written in place: no garbage per chunk.
-        iv.set(BIG_ENDIAN_INT, 0, 0);
-        iv.set(BIG_ENDIAN_LONG, 4, index);
-        aad.set(BIG_ENDIAN_LONG, headerDigest.length, index);
-        aad.set(BIG_ENDIAN_INT, headerDigest.length + 8, length);
+        MemorySegment.copy(ChunkCipher.iv(index), 0, iv, ValueLayout.JAVA_BYTE, 0, 12);
+        byte[] additional = ChunkCipher.aad(headerDigest, index, length);
+        MemorySegment.copy(additional, 0, aad, ValueLayout.JAVA_BYTE, 0, additional.length);
         return (int) HANDLES.init().invokeExact(context, MemorySegment.NULL, MemorySegment.NULL, MemorySegment.NULL, iv, mode) == 1
-                && (int) HANDLES.update().invokeExact(context, MemorySegment.NULL, outLength, aad, headerDigest.length + 12) == 1;
+                && (int) HANDLES.update().invokeExact(context, MemorySegment.NULL, outLength, aad, additional.length) == 1;
     }
 
     @Override

@@ -13,14 +13,11 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Optional;
@@ -50,8 +47,6 @@ public final class SealedMemoryImage {
     static final int SLOT = CHUNK + ChunkCipher.TAG_BYTES;
     private static final int PAGE = 4096;
     private static final int MAX_REGIONS = 8;
-    /** As a state file bounds a region (64 TiB): a header naming more is not one of ours. */
-    private static final long MAX_REGION_BYTES = 1L << 46;
     private static final MemorySegment ZEROS = Arena.global().allocate(CHUNK);
 
     private SealedMemoryImage() {}
@@ -87,7 +82,7 @@ public final class SealedMemoryImage {
         try (var in = Files.newInputStream(file)) {
             byte[] start = in.readNBytes(4 + SealedHeader.MAGIC_BYTES);
             return start.length == 4 + SealedHeader.MAGIC_BYTES
-                    && SealedHeader.startsWith(Arrays.copyOfRange(start, 4, start.length), MAGIC);
+                    && SealedHeader.startsWith(java.util.Arrays.copyOfRange(start, 4, start.length), MAGIC);
         } catch (IOException e) {
             return false;
         }
@@ -123,7 +118,7 @@ public final class SealedMemoryImage {
             long t0 = System.nanoTime();
             byte[] headerBytes = header.bytes();
             byte[] presentSealed = new ChunkCipher(key, header.digest()).encrypt(ChunkCipher.INDEX_PRESENT,
-                    Arrays.copyOf(present.toByteArray(), (int) ((chunks + 7) / 8)));
+                    java.util.Arrays.copyOf(present.toByteArray(), (int) ((chunks + 7) / 8)));
             ByteBuffer front = ByteBuffer.allocate(4 + headerBytes.length + 4 + presentSealed.length)
                     .putInt(headerBytes.length).put(headerBytes).putInt(presentSealed.length).put(presentSealed).flip();
             writeFully(channel, front, 0);
@@ -280,46 +275,6 @@ public final class SealedMemoryImage {
         }
     }
 
-    /**
-     * As {@link #read(Path, List, UUID, byte[], MemoryBackend, Optional)} up front, finishing what {@code preload}
-     * began before the key was there: once the header and chunk table pass, each chunk it read is decrypted in
-     * place against its tag, a present chunk it missed is read and decrypted, and a chunk it read that the table
-     * calls a hole is zeroed. Where the preload failed, or read another file than the one now authenticated,
-     * this reads the file itself. The preload is used or closed; on any failure its memory is freed.
-     */
-    public static GuestMemory read(Path file, List<GuestMemory.Range> layout, UUID id, byte[] key, MemoryBackend backend,
-                                   CiphertextPreload preload) throws SealException {
-        long t0 = System.nanoTime();
-        CiphertextPreload.Loaded loaded;
-        try (preload) {
-            loaded = preload.take();
-        }
-        Phases.since("restore.await_preload", t0);
-        if (loaded == null) {
-            return read(file, layout, id, key, backend, Optional.empty());
-        }
-        String what = "sealed memory file " + file;
-        boolean done = false;
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            long t1 = System.nanoTime();
-            Opened opened = open(channel, layout, id, key, what);
-            Phases.since("restore.authenticate_table", t1);
-            if (Arrays.equals(opened.headerDigest(), loaded.headerDigest()) && loaded.layout().equals(layout)) {
-                decryptChunks(channel, loaded.memory(), opened, key, what, loaded);
-                done = true;
-                return loaded.memory();
-            }
-        } catch (IOException e) {
-            throw new SealException("cannot read " + what + ": " + e.getMessage(), e);
-        } finally {
-            loaded.closeTags();
-            if (!done) {
-                loaded.memory().close(); // ciphertext, or half-decrypted chunks: never the guest's
-            }
-        }
-        return read(file, layout, id, key, backend, Optional.empty()); // the file was replaced since the preload
-    }
-
     /** As {@link #read(Path, List, UUID, byte[], MemoryBackend, Optional)}, lazily or up front as {@code mode} says. */
     public static GuestMemory read(Path file, List<GuestMemory.Range> layout, UUID id, byte[] key, MemoryBackend backend,
                                    RestoreMode mode) throws SealException {
@@ -401,18 +356,25 @@ public final class SealedMemoryImage {
     /** Reads and authenticates the header and chunk table of {@code channel}'s file; one line if anything is off. */
     static Opened open(FileChannel channel, List<GuestMemory.Range> layout, UUID id, byte[] key, String what)
             throws IOException, SealException {
-        Front front = readFront(channel, what);
-        SealedHeader header = front.header();
-        int headerLength = front.headerLength();
+        ByteBuffer lengthField = ByteBuffer.allocate(4);
+        SealedFileReads.readFully(channel, lengthField, 0, what);
+        int headerLength = lengthField.getInt(0);
+        if (headerLength < 0 || headerLength > 8192) {
+            throw new SealException(what + " has a header of " + Integer.toUnsignedString(headerLength) + " bytes");
+        }
+        ByteBuffer headerBuffer = ByteBuffer.allocate(headerLength + 4);
+        SealedFileReads.readFully(channel, headerBuffer, 4, what);
+        SealedHeader header = SealedHeader.read(new DataInputStream(new ByteArrayInputStream(headerBuffer.array(), 0, headerLength)),
+                MAGIC, what);
         if (!header.id().equals(id)) {
             throw new SealException(what + " belongs to another snapshot (its id differs)");
         }
-        if (!Arrays.equals(header.layout(), layoutBytes(layout))) {
+        if (!java.util.Arrays.equals(header.layout(), layoutBytes(layout))) {
             throw new SealException(what + " describes another memory layout than its state file");
         }
         ChunkCipher cipher = new ChunkCipher(key, header.digest());
         long chunks = chunkCount(layout);
-        int presentLength = front.presentLength();
+        int presentLength = headerBuffer.getInt(headerLength);
         if (presentLength != (chunks + 7) / 8 + ChunkCipher.TAG_BYTES) {
             throw new SealException(what + " has a chunk table of " + presentLength + " bytes; its layout needs "
                     + ((chunks + 7) / 8 + ChunkCipher.TAG_BYTES));
@@ -428,49 +390,6 @@ public final class SealedMemoryImage {
             throw new SealException(what + " is " + channel.size() + " bytes; its layout needs " + (dataStart + chunks * SLOT));
         }
         return new Opened(cipher, header.digest(), BitSet.valueOf(presentBytes), dataStart, chunks);
-    }
-
-    /** A sealed memory file's header as it stands (not authenticated: that needs the key) and the chunk table's length field. */
-    record Front(SealedHeader header, int headerLength, int presentLength) {
-        /** The regions the header names; throws when they are not a layout this class writes. */
-        List<GuestMemory.Range> layout(String what) throws SealException {
-            ByteBuffer in = ByteBuffer.wrap(header.layout());
-            try {
-                int chunkSize = in.getInt();
-                int regions = in.getInt();
-                if (chunkSize != CHUNK || regions < 1 || regions > MAX_REGIONS || in.remaining() != 16 * regions) {
-                    throw new SealException(what + " has a malformed layout");
-                }
-                List<GuestMemory.Range> layout = new ArrayList<>();
-                for (int i = 0; i < regions; i++) {
-                    long start = in.getLong();
-                    long size = in.getLong();
-                    if (start % PAGE != 0 || size % PAGE != 0 || size > MAX_REGION_BYTES) {
-                        throw new SealException(what + " has a malformed layout");
-                    }
-                    layout.add(new GuestMemory.Range(start, size));
-                }
-                chunkCount(layout);
-                return layout;
-            } catch (BufferUnderflowException | IllegalArgumentException e) {
-                throw new SealException(what + " has a malformed layout");
-            }
-        }
-    }
-
-    /** Reads the header (checked for its bounds, not authenticated) and the chunk table's length. */
-    static Front readFront(FileChannel channel, String what) throws IOException, SealException {
-        ByteBuffer lengthField = ByteBuffer.allocate(4);
-        SealedFileReads.readFully(channel, lengthField, 0, what);
-        int headerLength = lengthField.getInt(0);
-        if (headerLength < 0 || headerLength > 8192) {
-            throw new SealException(what + " has a header of " + Integer.toUnsignedString(headerLength) + " bytes");
-        }
-        ByteBuffer headerBuffer = ByteBuffer.allocate(headerLength + 4);
-        SealedFileReads.readFully(channel, headerBuffer, 4, what);
-        SealedHeader header = SealedHeader.read(new DataInputStream(new ByteArrayInputStream(headerBuffer.array(), 0, headerLength)),
-                MAGIC, what);
-        return new Front(header, headerLength, headerBuffer.getInt(headerLength));
     }
 
     /**
@@ -492,19 +411,8 @@ public final class SealedMemoryImage {
      */
     private static void decryptChunks(FileChannel channel, GuestMemory memory, Opened opened, byte[] key, String what)
             throws IOException, SealException {
-        decryptChunks(channel, memory, opened, key, what, null);
-    }
-
-    /**
-     * As {@link #decryptChunks(FileChannel, GuestMemory, Opened, byte[], String)}, finishing a preload
-     * ({@link CiphertextPreload}) when there is one: what it read is decrypted in place against the tag it read,
-     * what it missed is read then, and what it read from a hole's slot is zeroed.
-     */
-    private static void decryptChunks(FileChannel channel, GuestMemory memory, Opened opened, byte[] key, String what,
-                                      CiphertextPreload.Loaded preloaded) throws IOException, SealException {
         Phases phases = Phases.current();
         long t0 = System.nanoTime();
-        BitSet read = preloaded != null ? preloaded.read() : new BitSet();
         ChunkPass.run(memory, ChunkPass.defaultThreads(), () -> new ChunkPass.Worker() {
             private final Arena arena = Arena.ofConfined();
             private final MemorySegment slot = arena.allocate(SLOT, PAGE);
@@ -512,20 +420,13 @@ public final class SealedMemoryImage {
 
             @Override
             public void chunk(int index, MemorySegment ram) throws IOException, SealException {
-                boolean present = opened.present().get(index);
-                int length = (int) ram.byteSize();
-                boolean ok = true;
-                if (present && read.get(index)) {
-                    ok = cipher.decryptInPlace(index, ram, length,
-                            preloaded.tags().asSlice((long) index * ChunkCipher.TAG_BYTES, ChunkCipher.TAG_BYTES));
-                } else if (present) {
-                    SealedFileReads.readFully(channel, slot.asSlice(0, length + ChunkCipher.TAG_BYTES).asByteBuffer(),
-                            opened.slotPosition(index), what);
-                    ok = cipher.decrypt(index, slot, length, ram);
-                } else if (read.get(index)) {
-                    ram.fill((byte) 0); // a hole the preload read ciphertext into: zero, as fresh memory is
+                if (!opened.present().get(index)) {
+                    return; // a hole: the fresh memory is already zero
                 }
-                if (!ok) {
+                int length = (int) ram.byteSize();
+                SealedFileReads.readFully(channel, slot.asSlice(0, length + ChunkCipher.TAG_BYTES).asByteBuffer(),
+                        opened.slotPosition(index), what);
+                if (!cipher.decrypt(index, slot, length, ram)) {
                     throw new SealException(what + " was modified: chunk " + index + " fails its authentication");
                 }
             }
@@ -551,7 +452,7 @@ public final class SealedMemoryImage {
         return out.array();
     }
 
-    static long chunkCount(List<GuestMemory.Range> layout) {
+    private static long chunkCount(List<GuestMemory.Range> layout) {
         long chunks = 0;
         for (GuestMemory.Range range : layout) {
             chunks += (range.size() + CHUNK - 1) / CHUNK;
@@ -562,7 +463,7 @@ public final class SealedMemoryImage {
         return chunks;
     }
 
-    static long dataStart(int headerLength, long chunks) {
+    private static long dataStart(int headerLength, long chunks) {
         long front = 4 + headerLength + 4 + (chunks + 7) / 8 + ChunkCipher.TAG_BYTES;
         return (front + PAGE - 1) / PAGE * PAGE;
     }

@@ -15,12 +15,6 @@ sealed interface SegmentCipher extends AutoCloseable permits SegmentCipher.Jca, 
     /** Decrypts piece {@code index} ({@code length} bytes and the tag in {@code sealed}) into {@code plain}; false if it fails its tag. */
     boolean decrypt(long index, MemorySegment sealed, int length, MemorySegment plain);
 
-    /**
-     * Decrypts piece {@code index} in place: {@code data} holds its {@code length} encrypted bytes and gets the
-     * plain ones, {@code tag} holds its tag; false if it fails its tag (then {@code data} holds no plain bytes).
-     */
-    boolean decryptInPlace(long index, MemorySegment data, int length, MemorySegment tag);
-
     @Override
     void close();
 
@@ -39,11 +33,6 @@ sealed interface SegmentCipher extends AutoCloseable permits SegmentCipher.Jca, 
         @Override
         public boolean decrypt(long index, MemorySegment sealed, int length, MemorySegment plain) {
             return gcm.decrypt(index, sealed, length, plain);
-        }
-
-        @Override
-        public boolean decryptInPlace(long index, MemorySegment data, int length, MemorySegment tag) {
-            return gcm.decrypt(index, data, length, tag, data);
         }
 
         @Override
@@ -72,18 +61,6 @@ sealed interface SegmentCipher extends AutoCloseable permits SegmentCipher.Jca, 
                 return false;
             }
             MemorySegment.copy(plainBuffer, 0, plain, ValueLayout.JAVA_BYTE, 0, length);
-            return true;
-        }
-
-        @Override
-        public boolean decryptInPlace(long index, MemorySegment data, int length, MemorySegment tag) {
-            MemorySegment.copy(data, ValueLayout.JAVA_BYTE, 0, sealedBuffer, 0, length);
-            MemorySegment.copy(tag, ValueLayout.JAVA_BYTE, 0, sealedBuffer, length, ChunkCipher.TAG_BYTES);
-            if (!cipher.decrypt(index, sealedBuffer, length, plainBuffer)) {
-                data.asSlice(0, length).fill((byte) 0);
-                return false;
-            }
-            MemorySegment.copy(plainBuffer, 0, data, ValueLayout.JAVA_BYTE, 0, length);
             return true;
         }
 

@@ -472,11 +472,6 @@ public final class Libc {
             Linker.Option.firstVariadicArg(1));
     private static final MethodHandle FTRUNCATE = bind("ftruncate",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
-    // lseek(2)'s whence values that walk a sparse file's data and holes (Linux 3.1 and later, every file system).
-    public static final int SEEK_DATA = 3;
-    public static final int SEEK_HOLE = 4;
-    private static final MethodHandle LSEEK = bind("lseek",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
     private static final MethodHandle MADVISE = bind("madvise",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
     private static final MethodHandle PRCTL = bind("prctl",
@@ -519,29 +514,6 @@ public final class Libc {
             .orElse(null);
     /** glibc's posix_spawn_file_actions_t is 80 bytes on x86-64; a little room to spare. */
     private static final long SPAWN_ACTIONS_BYTES = 128;
-
-    /**
-     * lseek(2): the new offset. With {@link #SEEK_DATA} past a file's last data it returns -1 instead of throwing
-     * (ENXIO: the normal end of a walk over the file's data).
-     */
-    public static long lseek(int fd, long offset, int whence) throws NativeException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
-            long result = (long) LSEEK.invokeExact(state, fd, offset, whence);
-            if (result < 0) {
-                int errno = errno(state);
-                if (errno == ENXIO && whence == SEEK_DATA) {
-                    return -1;
-                }
-                throw NativeException.of("lseek", errno);
-            }
-            return result;
-        } catch (NativeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
 
     /** userfaultfd(2) with {@code flags}; the file descriptor, or throws with errno's text. */
     public static int userfaultfd(int flags) throws NativeException {

@@ -19,7 +19,6 @@ import io.vmguard.memory.MemoryBackend;
 import io.vmguard.memory.MemoryImage;
 import io.vmguard.net.FrameLatency;
 import io.vmguard.pci.PciRoot;
-import io.vmguard.seal.CiphertextPreload;
 import io.vmguard.seal.PendingDataKey;
 import io.vmguard.seal.PostCopyHelper;
 import io.vmguard.sched.HostThreadMetrics;
@@ -247,9 +246,6 @@ public final class Vm implements AutoCloseable {
             protection.seal().get().prestart();
         }
         Optional<PostCopyHelper> helper = sealed ? SealedMemoryImage.prestart(memoryPath, protection.memoryBackend()) : Optional.empty();
-        // Up front: guest RAM is mapped and the file's ciphertext read into it while the TPM unseals the key.
-        Optional<CiphertextPreload> preload = sealed && helper.isEmpty()
-                ? Optional.of(CiphertextPreload.start(memoryPath, protection.memoryBackend())) : Optional.empty();
         SnapshotFile.Loaded loaded;
         VmConfig config;
         GuestMemory memory;
@@ -269,10 +265,7 @@ public final class Vm implements AutoCloseable {
             requireEngineFor(protection.memoryBackend(), engine);
             long memoryStarted = System.nanoTime();
             try {
-                if (loaded.sealKey().isPresent() && preload.isPresent()) {
-                    memory = SealedMemoryImage.read(memoryPath, loaded.layout(), loaded.id(), loaded.sealKey().get(),
-                            protection.memoryBackend(), preload.get());
-                } else if (loaded.sealKey().isPresent()) {
+                if (loaded.sealKey().isPresent()) {
                     memory = SealedMemoryImage.read(memoryPath, loaded.layout(), loaded.id(), loaded.sealKey().get(),
                             protection.memoryBackend(), helper);
                 } else {
@@ -284,7 +277,6 @@ public final class Vm implements AutoCloseable {
             Phases.since("restore.memory", memoryStarted);
         } finally {
             helper.ifPresent(PostCopyHelper::close); // unless a lazy restore took it over
-            preload.ifPresent(CiphertextPreload::close); // unless the restore took its memory
             protection.seal().ifPresent(SealingTpm::dropPrestarted); // unless the unseal took it
         }
         long devicesStarted = System.nanoTime();

@@ -5,7 +5,6 @@ import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.LazyFill;
 import io.vmguard.memory.MemoryBackend;
 import io.vmguard.memory.MemoryImage;
-import io.vmguard.seal.CiphertextPreload;
 import io.vmguard.seal.SealedKey;
 import io.vmguard.seal.RestoreMode;
 import io.vmguard.seal.SealedMemoryImage;
@@ -95,6 +94,7 @@ public final class SealBenchmark {
             standbySealPhases.add(sealing.seconds());
             standbyUnsealPhases.add(unsealing.seconds());
         }
+        owner.closeStandby();
         result.put("key_seal_standby_seconds", median(standbySeal));
         result.put("key_seal_standby_phases", medians(standbySealPhases));
         result.put("key_unseal_standby_seconds", median(standbyUnseal));
@@ -103,15 +103,14 @@ public final class SealBenchmark {
                 + "\nbench-seal: key unseal, swtpm on standby " + medians(standbyUnsealPhases));
         List<Map<String, Object>> bySize = new ArrayList<>();
         for (long size : sizes) {
-            bySize.add(measure(work, size, rounds, owner, key, sealedKey, median(sealTimes), median(unsealTimes)));
+            bySize.add(measure(work, size, rounds, key, sealedKey, median(sealTimes), median(unsealTimes)));
         }
-        owner.closeStandby();
         result.put("sizes", bySize);
         result.put("load_average_at_end", loadAverage());
         System.out.println(toJson(result));
     }
 
-    private static Map<String, Object> measure(Path work, long size, int rounds, SealingTpm owner, byte[] key, SealedKey sealedKey,
+    private static Map<String, Object> measure(Path work, long size, int rounds, byte[] key, SealedKey sealedKey,
                                                double keySeal, double keyUnseal) throws Exception {
         List<GuestMemory.Range> layout = X86Layout.ramRanges(size);
         UUID id = UUID.randomUUID();
@@ -143,31 +142,6 @@ public final class SealBenchmark {
                 times.computeIfAbsent("restore_plain_cpu", k -> new ArrayList<>()).add((processCpuNanos() - cpu3) / 1e9);
                 timed(times, phases, "restore_sealed_up_front", () -> {
                     try (GuestMemory restored = SealedMemoryImage.read(sealed, layout, id, key, MemoryBackend.ANONYMOUS, RestoreMode.UP_FRONT)) {
-                        return touchAll(restored);
-                    }
-                });
-
-                // Up front as Vm.restore does it: the ciphertext read into fresh guest RAM while the owner's swtpm (on
-                // standby, given a second to start) unseals the key, then decrypted in place; against the same
-                // unseal followed by the read and decryption (before the preload), and the preload with the key at hand.
-                timed(times, phases, "restore_sealed_preloaded", () -> {
-                    try (GuestMemory restored = SealedMemoryImage.read(sealed, layout, id, key, MemoryBackend.ANONYMOUS,
-                            CiphertextPreload.start(sealed, MemoryBackend.ANONYMOUS))) {
-                        return touchAll(restored);
-                    }
-                });
-                Thread.sleep(1000);
-                timed(times, phases, "restore_sealed_up_front_after_unseal", () -> {
-                    byte[] unsealed = owner.unseal(sealedKey);
-                    try (GuestMemory restored = SealedMemoryImage.read(sealed, layout, id, unsealed, MemoryBackend.ANONYMOUS, RestoreMode.UP_FRONT)) {
-                        return touchAll(restored);
-                    }
-                });
-                Thread.sleep(1000);
-                timed(times, phases, "restore_sealed_preloaded_during_unseal", () -> {
-                    CiphertextPreload preload = CiphertextPreload.start(sealed, MemoryBackend.ANONYMOUS);
-                    byte[] unsealed = owner.unseal(sealedKey);
-                    try (GuestMemory restored = SealedMemoryImage.read(sealed, layout, id, unsealed, MemoryBackend.ANONYMOUS, preload)) {
                         return touchAll(restored);
                     }
                 });
@@ -215,10 +189,6 @@ public final class SealBenchmark {
                 - median(times.get("restore_plain_cpu"))) / median(times.get("restore_plain_cpu")));
         row.put("restore_up_front_overhead_percent",
                 100 * (median(times.get("restore_sealed_up_front")) + keyUnseal - restorePlain) / restorePlain);
-        row.put("restore_preloaded_during_unseal_overhead_percent",
-                100 * (median(times.get("restore_sealed_preloaded_during_unseal")) - restorePlain) / restorePlain);
-        row.put("restore_up_front_after_unseal_overhead_percent",
-                100 * (median(times.get("restore_sealed_up_front_after_unseal")) - restorePlain) / restorePlain);
         row.put("lazy_running_with_key_unseal_seconds", median(times.get("lazy_running")) + keyUnseal);
         row.put("lazy_touched_overhead_percent", 100 * (median(times.get("lazy_touched_all")) + keyUnseal - restorePlain) / restorePlain);
         Map<String, Object> phaseRows = new LinkedHashMap<>();
