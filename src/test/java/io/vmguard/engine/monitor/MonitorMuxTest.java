@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.vmguard.testing.FakeMonitoring;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.EnumSet;
@@ -15,34 +16,6 @@ import org.junit.jupiter.api.Test;
 
 /** Observers share an engine's traps: the engine gets the union, each observer only its own events. */
 class MonitorMuxTest {
-    /** An engine that records what it was armed with and lets the test raise events. */
-    static final class FakeEngine implements Monitoring {
-        MonitorPlan plan;
-        MonitorListener listener;
-
-        @Override
-        public Set<TrapKind> traps() {
-            return EnumSet.allOf(TrapKind.class);
-        }
-
-        @Override
-        public void arm(MonitorPlan newPlan, MonitorListener newListener) {
-            plan = newPlan;
-            listener = newListener;
-        }
-
-        @Override
-        public void disarm() {
-            plan = null;
-            listener = null;
-        }
-
-        @Override
-        public BitSet takeWrittenFrames() {
-            return new BitSet();
-        }
-    }
-
     private static BitSet bits(int... values) {
         BitSet set = new BitSet();
         for (int value : values) {
@@ -53,7 +26,7 @@ class MonitorMuxTest {
 
     @Test
     void theEngineIsArmedWithTheUnionAndEachObserverHearsOnlyWhatItAskedFor() {
-        FakeEngine engine = new FakeEngine();
+        FakeMonitoring engine = new FakeMonitoring();
         MonitorMux mux = new MonitorMux(engine);
         Monitoring integrity = mux.client("integrity");
         Monitoring syscalls = mux.client("syscalls");
@@ -102,7 +75,7 @@ class MonitorMuxTest {
 
     @Test
     void verdictsCombineRefuseOverRetryOverRunAndOnlyObserversOfCodeExecutionsAreAsked() {
-        FakeEngine engine = new FakeEngine();
+        FakeMonitoring engine = new FakeMonitoring();
         MonitorMux mux = new MonitorMux(engine);
         Answering run = new Answering(ExecutionVerdict.RUN);
         Answering retry = new Answering(ExecutionVerdict.RETRY);
@@ -144,7 +117,7 @@ class MonitorMuxTest {
 
     @Test
     void theEngineIsArmedWithANewListenerOnlyWhenAnObserverArmsCodeExecutions() {
-        FakeEngine engine = new FakeEngine();
+        FakeMonitoring engine = new FakeMonitoring();
         MonitorMux mux = new MonitorMux(engine);
         Monitoring av = mux.client("av");
         Monitoring syscalls = mux.client("syscalls");
@@ -161,7 +134,7 @@ class MonitorMuxTest {
 
     @Test
     void whenEveryObserverDisarmsTheEngineIsDisarmed() {
-        FakeEngine engine = new FakeEngine();
+        FakeMonitoring engine = new FakeMonitoring();
         MonitorMux mux = new MonitorMux(engine);
         Monitoring a = mux.client("a");
         Monitoring b = mux.client("b");

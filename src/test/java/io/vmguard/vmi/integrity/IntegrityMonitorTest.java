@@ -3,10 +3,7 @@ package io.vmguard.vmi.integrity;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.vmguard.engine.monitor.MonitorEvent;
-import io.vmguard.engine.monitor.MonitorListener;
-import io.vmguard.engine.monitor.MonitorPlan;
-import io.vmguard.engine.monitor.Monitoring;
-import io.vmguard.engine.monitor.TrapKind;
+import io.vmguard.testing.FakeMonitoring;
 import io.vmguard.testing.RecordingEventSink;
 import io.vmguard.vmi.GuestInspector;
 import io.vmguard.vmi.GuestView;
@@ -43,13 +40,13 @@ class IntegrityMonitorTest {
     private volatile long lstar = KERNEL_ENTRY;
     /** Runs right after an inspection's view is taken and the vCPUs are let go: where a trapped write can land. */
     private volatile Runnable afterView = () -> {};
-    private MonitorListener listener;
+    private final FakeMonitoring monitoring = new FakeMonitoring();
 
     @Test
     void aWriteTrappedWhileAPassIsUnderWayIsReportedAndPausesOnce() throws VmiException {
         RecordingEventSink sink = new RecordingEventSink();
         AtomicInteger pauses = new AtomicInteger();
-        IntegrityMonitor monitor = new IntegrityMonitor(inspector(), Optional.of(monitoring()), source(), sink.forVm("test"),
+        IntegrityMonitor monitor = new IntegrityMonitor(inspector(), Optional.of(monitoring), source(), sink.forVm("test"),
                 pauses::incrementAndGet, new IntegrityMonitor.Settings(Duration.ofSeconds(1), IntegrityMonitor.Action.PAUSE,
                 IntegrityMonitor.BaselinePoint.MANUAL, 60));
         try (monitor) {
@@ -58,7 +55,7 @@ class IntegrityMonitorTest {
             // has compared it with the baseline.
             afterView = () -> {
                 lstar = ATTACKER_ENTRY;
-                listener.onEvent(new MonitorEvent.MsrWrite(0, 0xffff_ffff_c000_1000L, 0x1000, Msr.LSTAR, KERNEL_ENTRY,
+                monitoring.listener.onEvent(new MonitorEvent.MsrWrite(0, 0xffff_ffff_c000_1000L, 0x1000, Msr.LSTAR, KERNEL_ENTRY,
                         ATTACKER_ENTRY));
             };
             monitor.check();
@@ -74,7 +71,7 @@ class IntegrityMonitorTest {
     @Test
     void aViolationThatWentAwayIsReportedAgainWhenItComesBack() throws VmiException {
         RecordingEventSink sink = new RecordingEventSink();
-        IntegrityMonitor monitor = new IntegrityMonitor(inspector(), Optional.of(monitoring()), source(), sink.forVm("test"),
+        IntegrityMonitor monitor = new IntegrityMonitor(inspector(), Optional.of(monitoring), source(), sink.forVm("test"),
                 () -> {}, new IntegrityMonitor.Settings(Duration.ofSeconds(1), IntegrityMonitor.Action.ALERT,
                 IntegrityMonitor.BaselinePoint.MANUAL, 60));
         try (monitor) {
@@ -96,30 +93,6 @@ class IntegrityMonitorTest {
                 T result = inspection.apply(NO_VIEW); // the fake source reads its own fields, not the view
                 afterView.run();
                 return result;
-            }
-        };
-    }
-
-    private Monitoring monitoring() {
-        return new Monitoring() {
-            @Override
-            public Set<TrapKind> traps() {
-                return Set.of(TrapKind.MSR_WRITE);
-            }
-
-            @Override
-            public void arm(MonitorPlan plan, MonitorListener armed) {
-                listener = armed;
-            }
-
-            @Override
-            public void disarm() {
-                listener = null;
-            }
-
-            @Override
-            public BitSet takeWrittenFrames() {
-                return new BitSet();
             }
         };
     }
