@@ -268,7 +268,7 @@ public final class IntegrityMonitor implements AutoCloseable {
             long reportsBefore;
             synchronized (this) {
                 heldNanos += System.nanoTime() - heldFrom;
-                reportsBefore = reports; // the vCPUs are held: no trap reports before the view is taken
+                reportsBefore = reports; // read while the vCPUs are held: every report up to here is in the view
             }
             return new Pass(facts, roots, running, reportsBefore);
         });
