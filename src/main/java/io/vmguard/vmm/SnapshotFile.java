@@ -68,24 +68,11 @@ final class SnapshotFile {
     }
 
     /**
-     * As {@link #write(Path, Path, StateWriter, GuestMemory, UUID)}, sealed when {@code seal} names the owner's
-     * TPM: a fresh data key, sealed by that TPM, encrypts both files ({@link SealedMemoryImage}, {@link SealedState}).
+     * As {@link #write(Path, Path, StateWriter, GuestMemory, UUID)}, sealed with {@code key} when there is one: the
+     * data key encrypts both files ({@link SealedMemoryImage}, {@link SealedState}), its seal by the owner's TPM
+     * started earlier so that it overlapped the devices' saving.
      */
-    static long write(Path statePath, Path memoryPath, StateWriter state, GuestMemory memory, UUID id, Optional<SealingTpm> seal)
-            throws IOException, SealException {
-        if (seal.isEmpty()) {
-            return writeSealedWith(statePath, memoryPath, state, memory, id, Optional.empty());
-        }
-        try (PendingDataKey key = PendingDataKey.start(seal.get())) {
-            return writeSealedWith(statePath, memoryPath, state, memory, id, Optional.of(key));
-        }
-    }
-
-    /**
-     * As {@link #write(Path, Path, StateWriter, GuestMemory, UUID, Optional)}, sealed with {@code key} when there is
-     * one (its seal by the owner's TPM started earlier, so it overlapped the devices' saving).
-     */
-    static long writeSealedWith(Path statePath, Path memoryPath, StateWriter state, GuestMemory memory, UUID id,
+    static long write(Path statePath, Path memoryPath, StateWriter state, GuestMemory memory, UUID id,
                                 Optional<PendingDataKey> key) throws IOException, SealException {
         try (StagedFile memoryFile = StagedFile.beside(memoryPath); StagedFile stateFile = StagedFile.beside(statePath)) {
             byte[] stateBytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(state.tree());

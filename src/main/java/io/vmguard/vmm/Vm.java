@@ -506,7 +506,7 @@ public final class Vm implements AutoCloseable {
             if (tpm != null) {
                 tpm.saveState(root.child("tpm"));
             }
-            written = SnapshotFile.writeSealedWith(statePath, memoryPath, root, parts.memory(), id, key);
+            written = SnapshotFile.write(statePath, memoryPath, root, parts.memory(), id, key);
         } catch (SealException e) {
             throw new VmException("cannot snapshot: " + e.getMessage(), e);
         } catch (EngineException e) {
