@@ -52,12 +52,13 @@ final class FramePort {
     private final Libc.CallState txState;
     private final Object rxLock = new Object();
     private final Object txLock = new Object();
-    private final TrafficCounters counters = new TrafficCounters();
+    private final TrafficCounters counters;
     private final StampedLock gate = new StampedLock();
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private FramePort(String description, int fd, int wakeFd, Arena arena, FrameIo io) {
+    private FramePort(String description, int fd, int wakeFd, Arena arena, FrameIo io, TrafficCounters counters) {
         this.description = description;
+        this.counters = counters;
         this.fd = fd;
         this.wakeFd = wakeFd;
         this.arena = arena;
@@ -70,16 +71,16 @@ final class FramePort {
     /**
      * A port over {@code fd}, which must be nonblocking. On success the port owns {@code fd}, {@code arena}
      * (shared: the sending, receiving and closing threads all use it) and {@code io}; on failure the caller
-     * still does.
+     * still does. The port counts its frames in {@code counters}, which {@code io} may share (to count its waits).
      */
-    static FramePort open(String description, int fd, Arena arena, FrameIo io) throws NetException {
+    static FramePort open(String description, int fd, Arena arena, FrameIo io, TrafficCounters counters) throws NetException {
         int wakeFd;
         try {
             wakeFd = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
         } catch (NativeException e) {
             throw new NetException(description + ": " + e.getMessage());
         }
-        return new FramePort(description, fd, wakeFd, arena, io);
+        return new FramePort(description, fd, wakeFd, arena, io, counters);
     }
 
     boolean send(MemorySegment frame) throws NetException {

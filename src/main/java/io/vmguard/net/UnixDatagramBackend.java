@@ -54,8 +54,9 @@ public final class UnixDatagramBackend extends PortBackend {
             fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
             bind(fd, localAddress, local);
             boundFile = SocketFile.identityOfNew(local);
+            TrafficCounters counters = new TrafficCounters();
             FramePort port = FramePort.open(description, fd, arena, new DatagramIo(description, peerAddress, local, boundFile,
-                    (int) Math.max(1, patience.toNanos() / DatagramIo.FULL_QUEUE_RETRY_NANOS)));
+                    (int) Math.max(1, patience.toNanos() / DatagramIo.FULL_QUEUE_RETRY_NANOS), counters), counters);
             return new UnixDatagramBackend(local, peer, port);
         } catch (NativeException e) {
             release(arena, fd, local, boundFile);
@@ -116,7 +117,7 @@ public final class UnixDatagramBackend extends PortBackend {
 
     /** One frame per datagram; MSG_TRUNC makes recv report a datagram's real length, so an oversized one is seen. */
     private record DatagramIo(String description, MemorySegment peerAddress, Path local, Object boundFile,
-                              int fullQueueRetries) implements FramePort.FrameIo {
+                              int fullQueueRetries, TrafficCounters counters) implements FramePort.FrameIo {
         /** A full peer queue is tried again every 0.5 ms, {@code fullQueueRetries} times at most. */
         static final long FULL_QUEUE_RETRY_NANOS = 500_000;
 
@@ -132,10 +133,15 @@ public final class UnixDatagramBackend extends PortBackend {
             // milliseconds to drain before the frame is lost. Dropping at once costs TCP a retransmit
             // timeout per frame, which made bulk transfers ten times slower; waiting without bound
             // would let a stalled peer stall this VM.
+            if (sent != -Libc.EAGAIN) {
+                return sent;
+            }
+            long waitStart = System.nanoTime();
             for (int wait = 0; sent == -Libc.EAGAIN && wait < fullQueueRetries; wait++) {
                 LockSupport.parkNanos(FULL_QUEUE_RETRY_NANOS);
                 sent = Libc.sendto(fd, frame, Libc.MSG_DONTWAIT | Libc.MSG_NOSIGNAL, peerAddress, state);
             }
+            counters.waitedForRoom(System.nanoTime() - waitStart);
             return sent;
         }
 

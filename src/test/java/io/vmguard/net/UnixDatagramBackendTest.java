@@ -57,8 +57,8 @@ class UnixDatagramBackendTest {
                 assertArrayEquals(back, buffer.asSlice(0, size).toArray(JAVA_BYTE), "B to A, " + size + " bytes");
                 bytes += size;
             }
-            assertEquals(new NetCounters(5, bytes, 0, 5, bytes, 0), vmA.counters());
-            assertEquals(new NetCounters(5, bytes, 0, 5, bytes, 0), vmB.counters());
+            assertEquals(new NetCounters(5, bytes, 0, 5, bytes, 0, 0, 0), vmA.counters());
+            assertEquals(new NetCounters(5, bytes, 0, 5, bytes, 0, 0, 0), vmB.counters());
             assertEquals("socket " + a + " -> " + b, vmA.description());
         }
     }
@@ -157,7 +157,7 @@ class UnixDatagramBackendTest {
             leaveStaleSocketFile(b);
             assertFalse(vm.send(copy(frame(60, 1))), "a socket file nobody is bound to");
 
-            assertEquals(new NetCounters(0, 0, 2, 0, 0, 0), vm.counters());
+            assertEquals(new NetCounters(0, 0, 2, 0, 0, 0, 0, 0), vm.counters());
         }
     }
 
@@ -224,7 +224,10 @@ class UnixDatagramBackendTest {
             });
             assertTrue(vmA.send(frame), "the frame waits for the room the reader makes");
             reader.join();
-            assertEquals(1, vmA.counters().txDropped());
+            NetCounters counters = vmA.counters();
+            assertEquals(1, counters.txDropped());
+            assertEquals(2, counters.txWaits(), "the dropped frame and the delivered one each found the queue full");
+            assertTrue(counters.txWaitNanos() >= 1_000_000_000L, "the dropped frame waited out its patience: " + counters);
         }
     }
 
@@ -251,7 +254,7 @@ class UnixDatagramBackendTest {
 
             assertTrue(vmA.send(copy(frame(65535, 3))));
             assertEquals(0, vmB.receive(buffer, SHORT), "an oversized frame alone is no frame");
-            assertEquals(new NetCounters(0, 0, 0, 1, 1000, 2), vmB.counters());
+            assertEquals(new NetCounters(0, 0, 0, 1, 1000, 2, 0, 0), vmB.counters());
         }
     }
 
@@ -261,7 +264,7 @@ class UnixDatagramBackendTest {
         Path b = dir.resolve("b.sock");
         try (UnixDatagramBackend vmA = UnixDatagramBackend.open(a, b); UnixDatagramBackend vmB = UnixDatagramBackend.open(b, a)) {
             assertFalse(vmA.send(copy(frame(13, 1))), "a runt is not sent");
-            assertEquals(new NetCounters(0, 0, 1, 0, 0, 0), vmA.counters());
+            assertEquals(new NetCounters(0, 0, 1, 0, 0, 0, 0, 0), vmA.counters());
 
             // Another program may send anything, even an empty datagram, which must not look like a timeout.
             sendRaw(b, new byte[0]);
@@ -269,7 +272,7 @@ class UnixDatagramBackendTest {
             sendRaw(b, frame(14, 3));
             MemorySegment buffer = arena.allocate(1514);
             assertEquals(14, vmB.receive(buffer, LONG));
-            assertEquals(new NetCounters(0, 0, 0, 1, 14, 2), vmB.counters());
+            assertEquals(new NetCounters(0, 0, 0, 1, 14, 2, 0, 0), vmB.counters());
         }
     }
 
