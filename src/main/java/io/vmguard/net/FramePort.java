@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.StampedLock;
 
 /**
- * What both backends share: a nonblocking descriptor that carries one frame per read or write, the wait
+ * What both backends share: a descriptor that carries one frame per read or write, the wait
  * for a frame, the counters, and closing.
  *
  * <p>The receive wait polls the descriptor together with an eventfd that {@link #close} signals, because
@@ -29,7 +29,10 @@ final class FramePort {
          */
         long read(int fd, MemorySegment buffer, Libc.CallState state);
 
-        /** Writes all of {@code frame} without blocking; returns the bytes written or -errno. */
+        /**
+         * Writes all of {@code frame}, waiting at most a bound of the backend's own (a full peer queue); returns
+         * the bytes written or -errno.
+         */
         long write(int fd, MemorySegment frame, Libc.CallState state);
 
         /** Whether a failed write lost only this frame, as a wire does (peer absent or busy, link down). */
@@ -69,7 +72,7 @@ final class FramePort {
     }
 
     /**
-     * A port over {@code fd}, which must be nonblocking. On success the port owns {@code fd}, {@code arena}
+     * A port over {@code fd}, whose reads through {@code io} must not block. On success the port owns {@code fd}, {@code arena}
      * (shared: the sending, receiving and closing threads all use it) and {@code io}; on failure the caller
      * still does. The port counts its frames in {@code counters}, which {@code io} may share (to count its waits).
      */

@@ -6,7 +6,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * A backend that needs no privilege: one Ethernet frame per AF_UNIX datagram, received on a socket bound at
@@ -15,7 +14,9 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>It behaves like a cable: a frame sent while no one is bound at the peer path is lost and counted,
  * never waited for. The peer's queue holds only {@code net.unix.max_dgram_qlen} datagrams (10 by
- * default); when it is full the sender waits up to ~20 ms for room, then drops the frame and counts it.
+ * default); when it is full the sender waits up to 20 ms for room, then drops the frame and counts it. The
+ * wait is the kernel's (a blocking send bounded by SO_SNDTIMEO), so the frame goes the moment the peer has
+ * read one, not at the next tick of a polling loop.
  *
  * <p>Who can send to this VM is who may write the local socket file: keep it in a directory only the
  * intended peer can reach.
@@ -51,12 +52,15 @@ public final class UnixDatagramBackend extends PortBackend {
             MemorySegment localAddress = address(arena, local);
             MemorySegment peerAddress = address(arena, peer);
             SocketFile.clearStale(local);
-            fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
+            // A blocking socket, so that a send may wait for room in the kernel (bounded by SO_SNDTIMEO); every
+            // other call says MSG_DONTWAIT, so nothing else blocks.
+            fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0);
+            Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_SNDTIMEO, TimevalLayout.allocate(arena, patience));
             bind(fd, localAddress, local);
             boundFile = SocketFile.identityOfNew(local);
             TrafficCounters counters = new TrafficCounters();
             FramePort port = FramePort.open(description, fd, arena, new DatagramIo(description, peerAddress, local, boundFile,
-                    (int) Math.max(1, patience.toNanos() / DatagramIo.FULL_QUEUE_RETRY_NANOS), counters), counters);
+                    counters), counters);
             return new UnixDatagramBackend(local, peer, port);
         } catch (NativeException e) {
             release(arena, fd, local, boundFile);
@@ -117,9 +121,7 @@ public final class UnixDatagramBackend extends PortBackend {
 
     /** One frame per datagram; MSG_TRUNC makes recv report a datagram's real length, so an oversized one is seen. */
     private record DatagramIo(String description, MemorySegment peerAddress, Path local, Object boundFile,
-                              int fullQueueRetries, TrafficCounters counters) implements FramePort.FrameIo {
-        /** A full peer queue is tried again every 0.5 ms, {@code fullQueueRetries} times at most. */
-        static final long FULL_QUEUE_RETRY_NANOS = 500_000;
+                              TrafficCounters counters) implements FramePort.FrameIo {
 
         @Override
         public long read(int fd, MemorySegment buffer, Libc.CallState state) {
@@ -132,15 +134,13 @@ public final class UnixDatagramBackend extends PortBackend {
             // A full peer queue is usually a peer a moment behind, not a dead one: give it a few
             // milliseconds to drain before the frame is lost. Dropping at once costs TCP a retransmit
             // timeout per frame, which made bulk transfers ten times slower; waiting without bound
-            // would let a stalled peer stall this VM.
+            // would let a stalled peer stall this VM. The kernel wakes the blocking send as soon as the
+            // peer reads (and gives up after SO_SNDTIMEO with EAGAIN).
             if (sent != -Libc.EAGAIN) {
                 return sent;
             }
             long waitStart = System.nanoTime();
-            for (int wait = 0; sent == -Libc.EAGAIN && wait < fullQueueRetries; wait++) {
-                LockSupport.parkNanos(FULL_QUEUE_RETRY_NANOS);
-                sent = Libc.sendto(fd, frame, Libc.MSG_DONTWAIT | Libc.MSG_NOSIGNAL, peerAddress, state);
-            }
+            sent = Libc.sendto(fd, frame, Libc.MSG_NOSIGNAL, peerAddress, state);
             counters.waitedForRoom(System.nanoTime() - waitStart);
             return sent;
         }

@@ -59,6 +59,9 @@ public final class Libc {
     public static final int MSG_TRUNC = 0x20;
     public static final int MSG_DONTWAIT = 0x40;
     public static final int MSG_NOSIGNAL = 0x4000;
+    public static final int SOL_SOCKET = 1;
+    /** setsockopt: how long a blocking send may wait (struct timeval; x86-64's SO_SNDTIMEO_OLD). */
+    public static final int SO_SNDTIMEO = 21;
 
     public static final short POLLIN = 0x1;
     public static final short POLLERR = 0x8;
@@ -100,6 +103,9 @@ public final class Libc {
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
     private static final MethodHandle BIND = bind("bind",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final MethodHandle SETSOCKOPT = bind("setsockopt",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
     private static final MethodHandle CONNECT = bind("connect",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
     private static final MethodHandle SENDTO = bind("sendto",
@@ -254,6 +260,21 @@ public final class Libc {
             int result = (int) BIND.invokeExact(state, fd, address, (int) address.byteSize());
             if (result < 0) {
                 throw NativeException.of("bind", errno(state));
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Sets socket option {@code name} at {@code level} of socket {@code fd} to {@code value} (as long as the kernel should read). */
+    public static void setsockopt(int fd, int level, int name, MemorySegment value) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int result = (int) SETSOCKOPT.invokeExact(state, fd, level, name, value, (int) value.byteSize());
+            if (result < 0) {
+                throw NativeException.of("setsockopt", errno(state));
             }
         } catch (NativeException e) {
             throw e;

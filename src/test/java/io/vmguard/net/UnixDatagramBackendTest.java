@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -203,31 +204,32 @@ class UnixDatagramBackendTest {
         Path a = dir.resolve("a.sock");
         Path b = dir.resolve("b.sock");
         // The patience is stretched (the fill's one drop waits it out once) so that a loaded host cannot starve the
-        // reader past it; the reader drains only once the sender is parked in its wait, so a sender that dropped at
-        // once would fail this.
-        try (UnixDatagramBackend vmA = UnixDatagramBackend.open(a, b, Duration.ofSeconds(1));
+        // reader past it; the reader drains only 200 ms after the send began, so a sender that dropped at once would
+        // fail this.
+        try (UnixDatagramBackend vmA = UnixDatagramBackend.open(a, b, Duration.ofSeconds(2));
              UnixDatagramBackend vmB = UnixDatagramBackend.open(b, a)) {
             MemorySegment frame = copy(frame(1514, 1));
             fillUntilADrop(vmA, frame);
             MemorySegment buffer = arena.allocate(1514);
-            Thread sender = Thread.currentThread();
-            Thread reader = Thread.ofPlatform().daemon().start(() -> {
+            AtomicLong readAt = new AtomicLong();
+            Thread reader = Thread.ofPlatform().daemon().unstarted(() -> {
                 try {
-                    long giveUp = System.nanoTime() + 5_000_000_000L;
-                    while (sender.getState() != Thread.State.TIMED_WAITING && System.nanoTime() < giveUp) {
-                        Thread.onSpinWait();
-                    }
+                    Thread.sleep(200);
+                    readAt.set(System.nanoTime());
                     vmB.receive(buffer, LONG);
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
             });
+            reader.start();
             assertTrue(vmA.send(frame), "the frame waits for the room the reader makes");
+            long sentAt = System.nanoTime();
             reader.join();
+            assertTrue(sentAt > readAt.get(), "the frame went after the read, not before it");
             NetCounters counters = vmA.counters();
             assertEquals(1, counters.txDropped());
             assertEquals(2, counters.txWaits(), "the dropped frame and the delivered one each found the queue full");
-            assertTrue(counters.txWaitNanos() >= 1_000_000_000L, "the dropped frame waited out its patience: " + counters);
+            assertTrue(counters.txWaitNanos() >= 2_000_000_000L, "the dropped frame waited out its patience: " + counters);
         }
     }
 
