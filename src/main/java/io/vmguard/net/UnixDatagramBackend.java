@@ -14,7 +14,7 @@ import java.time.Duration;
  *
  * <p>It behaves like a cable: a frame sent while no one is bound at the peer path is lost and counted,
  * never waited for. The peer's queue holds only {@code net.unix.max_dgram_qlen} datagrams (10 by
- * default); when it is full the sender waits up to 20 ms for room, then drops the frame and counts it. The
+ * default); when it is full the sender waits up to 100 ms for room, then drops the frame and counts it. The
  * wait is the kernel's (a blocking send bounded by SO_SNDTIMEO), so the frame goes the moment the peer has
  * read one, not at the next tick of a polling loop.
  *
@@ -22,8 +22,13 @@ import java.time.Duration;
  * intended peer can reach.
  */
 public final class UnixDatagramBackend extends PortBackend {
-    /** How long a frame waits for room in a full peer queue before it is dropped. */
-    static final Duration FULL_QUEUE_PATIENCE = Duration.ofMillis(20);
+    /**
+     * How long a frame waits for room in a full peer queue before it is dropped. On a loaded host a peer VM is
+     * often off its core for more than 20 ms (the old bound): each such frame was lost and cost TCP a fast
+     * retransmit and a halved window (docs/benchmarks.md#session12-net2). A live peer is rarely away for 100 ms;
+     * a dead one refuses at once (ECONNREFUSED), so only a stalled peer makes a frame wait this long.
+     */
+    static final Duration FULL_QUEUE_PATIENCE = Duration.ofMillis(100);
 
     private final Path local;
     private final Path peer;
