@@ -233,6 +233,35 @@ class UnixDatagramBackendTest {
         }
     }
 
+    @Test
+    void aPeerAwayForTensOfMillisecondsLosesNoFrame() throws Exception {
+        Path a = dir.resolve("a.sock");
+        Path b = dir.resolve("b.sock");
+        // A VM on a loaded host is often off its core for longer than 20 ms; the frames its peer sends meanwhile
+        // must wait for room, not be lost (each loss costs TCP a retransmit and half its window).
+        try (UnixDatagramBackend vmA = UnixDatagramBackend.open(a, b); UnixDatagramBackend vmB = UnixDatagramBackend.open(b, a)) {
+            int frames = 40; // beyond net.unix.max_dgram_qlen (10 by default)
+            MemorySegment buffer = arena.allocate(1514);
+            Thread reader = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    Thread.sleep(40);
+                    for (int i = 0; i < frames; i++) {
+                        vmB.receive(buffer, LONG);
+                    }
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            MemorySegment frame = copy(frame(1514, 1));
+            for (int i = 0; i < frames; i++) {
+                vmA.send(frame);
+            }
+            reader.join();
+            assertEquals(0, vmA.counters().txDropped(), "frames lost while the peer was away: " + vmA.counters());
+            assertEquals(frames, vmB.counters().rxFrames());
+        }
+    }
+
     /** Sends until the peer's queue is full and one frame is dropped; returns how many sends that took. */
     private static int fillUntilADrop(UnixDatagramBackend sender, MemorySegment frame) throws Exception {
         for (int sends = 1; sends <= 5000; sends++) {
