@@ -11,8 +11,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.StampedLock;
 
 /**
- * What both backends share: a descriptor that carries one frame per read or write, the wait
- * for a frame, the counters, and closing.
+ * What both backends share: a descriptor that carries one frame per read or write, the wait for a frame,
+ * the counters, and closing.
  *
  * <p>The receive wait polls the descriptor together with an eventfd that {@link #close} signals, because
  * closing a descriptor does not wake a thread blocked in poll(2) on it. Close then waits for the calls in
@@ -72,9 +72,10 @@ final class FramePort {
     }
 
     /**
-     * A port over {@code fd}, whose reads through {@code io} must not block. On success the port owns {@code fd}, {@code arena}
-     * (shared: the sending, receiving and closing threads all use it) and {@code io}; on failure the caller
-     * still does. The port counts its frames in {@code counters}, which {@code io} may share (to count its waits).
+     * A port over {@code fd}, whose reads through {@code io} must not block. On success the port owns {@code fd},
+     * {@code arena} (shared: the sending, receiving and closing threads all use it) and {@code io}; on failure the
+     * caller still does. The port counts its frames in {@code counters}, which {@code io} may share (to count its
+     * waits).
      */
     static FramePort open(String description, int fd, Arena arena, FrameIo io, TrafficCounters counters) throws NetException {
         int wakeFd;

@@ -127,7 +127,6 @@ public final class UnixDatagramBackend extends PortBackend {
     /** One frame per datagram; MSG_TRUNC makes recv report a datagram's real length, so an oversized one is seen. */
     private record DatagramIo(String description, MemorySegment peerAddress, Path local, Object boundFile,
                               TrafficCounters counters) implements FramePort.FrameIo {
-
         @Override
         public long read(int fd, MemorySegment buffer, Libc.CallState state) {
             return Libc.recv(fd, buffer, Libc.MSG_TRUNC | Libc.MSG_DONTWAIT, state);
@@ -136,8 +135,8 @@ public final class UnixDatagramBackend extends PortBackend {
         @Override
         public long write(int fd, MemorySegment frame, Libc.CallState state) {
             long sent = Libc.sendto(fd, frame, Libc.MSG_DONTWAIT | Libc.MSG_NOSIGNAL, peerAddress, state);
-            // A full peer queue is usually a peer a moment behind, not a dead one: give it a few
-            // milliseconds to drain before the frame is lost. Dropping at once costs TCP a retransmit
+            // A full peer queue is usually a peer a moment behind, not a dead one: give it up to
+            // FULL_QUEUE_PATIENCE to drain before the frame is lost. Dropping at once costs TCP a retransmit
             // timeout per frame, which made bulk transfers ten times slower; waiting without bound
             // would let a stalled peer stall this VM. The kernel wakes the blocking send as soon as the
             // peer reads (and gives up after SO_SNDTIMEO with EAGAIN).

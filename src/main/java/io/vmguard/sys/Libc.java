@@ -268,7 +268,7 @@ public final class Libc {
         }
     }
 
-    /** Sets socket option {@code name} at {@code level} of socket {@code fd} to {@code value} (as long as the kernel should read). */
+    /** setsockopt(2): sets option {@code name} at {@code level} of socket {@code fd} to {@code value} (all of it). */
     public static void setsockopt(int fd, int level, int name, MemorySegment value) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
