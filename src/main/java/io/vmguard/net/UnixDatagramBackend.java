@@ -124,9 +124,27 @@ public final class UnixDatagramBackend extends PortBackend {
         arena.close();
     }
 
-    /** One frame per datagram; MSG_TRUNC makes recv report a datagram's real length, so an oversized one is seen. */
-    private record DatagramIo(String description, MemorySegment peerAddress, Path local, Object boundFile,
-                              TrafficCounters counters) implements FramePort.FrameIo {
+    /**
+     * One frame per datagram; MSG_TRUNC makes recv report a datagram's real length, so an oversized one is seen.
+     * Writes come one at a time (the port's transmit lock), so {@link #peerStalled} needs no synchronization.
+     */
+    private static final class DatagramIo implements FramePort.FrameIo {
+        private final String description;
+        private final MemorySegment peerAddress;
+        private final Path local;
+        private final Object boundFile;
+        private final TrafficCounters counters;
+        /** A frame waited out the patience and none has gone since: while so, a full queue drops a frame at once. */
+        private boolean peerStalled;
+
+        DatagramIo(String description, MemorySegment peerAddress, Path local, Object boundFile, TrafficCounters counters) {
+            this.description = description;
+            this.peerAddress = peerAddress;
+            this.local = local;
+            this.boundFile = boundFile;
+            this.counters = counters;
+        }
+
         @Override
         public long read(int fd, MemorySegment buffer, Libc.CallState state) {
             return Libc.recv(fd, buffer, Libc.MSG_TRUNC | Libc.MSG_DONTWAIT, state);
@@ -137,15 +155,19 @@ public final class UnixDatagramBackend extends PortBackend {
             long sent = Libc.sendto(fd, frame, Libc.MSG_DONTWAIT | Libc.MSG_NOSIGNAL, peerAddress, state);
             // A full peer queue is usually a peer a moment behind, not a dead one: give it up to
             // FULL_QUEUE_PATIENCE to drain before the frame is lost. Dropping at once costs TCP a retransmit
-            // timeout per frame, which made bulk transfers ten times slower; waiting without bound
-            // would let a stalled peer stall this VM. The kernel wakes the blocking send as soon as the
-            // peer reads (and gives up after SO_SNDTIMEO with EAGAIN).
-            if (sent != -Libc.EAGAIN) {
+            // per frame and a cut window; waiting without bound would let a stalled peer stall this VM. The
+            // kernel wakes the blocking send as soon as the peer reads (and gives up after SO_SNDTIMEO with
+            // EAGAIN). Once a frame has waited in vain, the peer is stalled and the frames after it (the
+            // segments of one TSO frame, the rest of the ring) are dropped at once until one goes: a stall
+            // costs the transmit queue, and a pause waiting for it, one patience rather than one a frame.
+            if (sent != -Libc.EAGAIN || peerStalled) {
+                peerStalled &= sent < 0;
                 return sent;
             }
             long waitStart = System.nanoTime();
             sent = Libc.sendto(fd, frame, Libc.MSG_NOSIGNAL, peerAddress, state);
             counters.waitedForRoom(System.nanoTime() - waitStart);
+            peerStalled = sent == -Libc.EAGAIN;
             return sent;
         }
 

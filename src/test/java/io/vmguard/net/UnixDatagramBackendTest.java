@@ -211,6 +211,8 @@ class UnixDatagramBackendTest {
             MemorySegment frame = copy(frame(1514, 1));
             fillUntilADrop(vmA, frame);
             MemorySegment buffer = arena.allocate(1514);
+            assertEquals(1514, vmB.receive(buffer, LONG));
+            assertTrue(vmA.send(frame), "B read one, so one more fits: the queue is full again, and B is no longer stalled");
             AtomicLong readAt = new AtomicLong();
             Thread reader = Thread.ofPlatform().daemon().unstarted(() -> {
                 try {
@@ -259,6 +261,38 @@ class UnixDatagramBackendTest {
             reader.join();
             assertEquals(0, vmA.counters().txDropped(), "frames lost while the peer was away: " + vmA.counters());
             assertEquals(frames, vmB.counters().rxFrames());
+        }
+    }
+
+    @Test
+    void aStalledPeerCostsOnePatienceNotOneAFrame() throws Exception {
+        Path a = dir.resolve("a.sock");
+        Path b = dir.resolve("b.sock");
+        try (UnixDatagramBackend vmA = UnixDatagramBackend.open(a, b, Duration.ofMillis(300));
+             UnixDatagramBackend vmB = UnixDatagramBackend.open(b, a)) {
+            MemorySegment frame = copy(frame(1514, 1));
+            fillUntilADrop(vmA, frame); // B never reads: the last of these waited 300 ms in vain
+            long start = System.nanoTime();
+            for (int i = 0; i < 10; i++) {
+                assertFalse(vmA.send(frame), "B is stalled: frame " + i + " is dropped");
+            }
+            long millis = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(millis < 300, "10 frames to a stalled peer took " + millis + " ms; each waited its patience");
+            assertEquals(1, vmA.counters().txWaits(), "only the first drop waited");
+
+            MemorySegment buffer = arena.allocate(1514);
+            assertEquals(1514, vmB.receive(buffer, LONG)); // B reads one: room for one more
+            assertTrue(vmA.send(frame), "a frame goes once there is room");
+            CompletableFuture<Integer> read = CompletableFuture.supplyAsync(() -> {
+                try {
+                    Thread.sleep(100);
+                    return vmB.receive(buffer, LONG);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            assertTrue(vmA.send(frame), "after a frame went, a full queue is waited for again");
+            assertEquals(1514, read.get(5, TimeUnit.SECONDS));
         }
     }
 
