@@ -16,7 +16,8 @@ import java.time.Duration;
  * never waited for. The peer's queue holds only {@code net.unix.max_dgram_qlen} datagrams (10 by
  * default); when it is full the sender waits up to 100 ms for room, then drops the frame and counts it. The
  * wait is the kernel's (a blocking send bounded by SO_SNDTIMEO), so the frame goes the moment the peer has
- * read one, not at the next tick of a polling loop.
+ * read one, not at the next tick of a polling loop. After such a drop the peer counts as stalled: frames that
+ * find its queue full are dropped at once until one goes through.
  *
  * <p>Who can send to this VM is who may write the local socket file: keep it in a directory only the
  * intended peer can reach.
