@@ -17,7 +17,7 @@ import java.time.Duration;
  * default); when it is full the sender waits up to 100 ms for room, then drops the frame and counts it. The
  * wait is the kernel's (a blocking send bounded by SO_SNDTIMEO), so the frame goes the moment the peer has
  * read one, not at the next tick of a polling loop. After such a drop the peer counts as stalled: frames that
- * find its queue full are dropped at once until one goes through.
+ * find its queue full wait only {@link #STALLED_PATIENCE} (20 ms, the bound before session 12) until one goes.
  *
  * <p>Who can send to this VM is who may write the local socket file: keep it in a directory only the
  * intended peer can reach.
@@ -30,6 +30,13 @@ public final class UnixDatagramBackend extends PortBackend {
      * a dead one refuses at once (ECONNREFUSED), so only a stalled peer makes a frame wait this long.
      */
     static final Duration FULL_QUEUE_PATIENCE = Duration.ofMillis(100);
+    /**
+     * How long a frame waits for a peer that let the last wait run out. Dropping at once then lost whole bursts
+     * (up to 164 frames a run on a loaded host); waiting the full patience would hold the transmit queue, and a
+     * pause waiting for it, 100 ms a frame (4.5 s for one TSO frame's segments) while the peer is stalled. Also
+     * the slice the kernel waits at a time (SO_SNDTIMEO).
+     */
+    static final Duration STALLED_PATIENCE = Duration.ofMillis(20);
 
     private final Path local;
     private final Path peer;
@@ -48,7 +55,10 @@ public final class UnixDatagramBackend extends PortBackend {
         return open(local, peer, FULL_QUEUE_PATIENCE);
     }
 
-    /** As {@link #open(Path, Path)}, a frame waiting up to {@code patience} for room (tests on a loaded host). */
+    /**
+     * As {@link #open(Path, Path)}, a frame waiting up to {@code patience} for room (tests on a loaded host), in
+     * slices of {@link #STALLED_PATIENCE}.
+     */
     static UnixDatagramBackend open(Path local, Path peer, Duration patience) throws NetException {
         String description = description(local, peer);
         Arena arena = Arena.ofShared();
@@ -61,12 +71,12 @@ public final class UnixDatagramBackend extends PortBackend {
             // A blocking socket, so that a send may wait for room in the kernel (bounded by SO_SNDTIMEO); every
             // other call says MSG_DONTWAIT, so nothing else blocks.
             fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0);
-            Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_SNDTIMEO, TimevalLayout.allocate(arena, patience));
+            Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_SNDTIMEO, TimevalLayout.allocate(arena, STALLED_PATIENCE));
             bind(fd, localAddress, local);
             boundFile = SocketFile.identityOfNew(local);
             TrafficCounters counters = new TrafficCounters();
             FramePort port = FramePort.open(description, fd, arena, new DatagramIo(description, peerAddress, local, boundFile,
-                    counters), counters);
+                    (int) Math.max(1, patience.toNanos() / STALLED_PATIENCE.toNanos()), counters), counters);
             return new UnixDatagramBackend(local, peer, port);
         } catch (NativeException e) {
             release(arena, fd, local, boundFile);
@@ -135,14 +145,18 @@ public final class UnixDatagramBackend extends PortBackend {
         private final Path local;
         private final Object boundFile;
         private final TrafficCounters counters;
-        /** A frame waited out the patience and none has gone since: while so, a full queue drops a frame at once. */
+        /** How many slices of {@link #STALLED_PATIENCE} a frame waits for a peer that is not stalled. */
+        private final int patienceSlices;
+        /** A frame waited out the patience and none has gone since: while so, a frame waits one slice. */
         private boolean peerStalled;
 
-        DatagramIo(String description, MemorySegment peerAddress, Path local, Object boundFile, TrafficCounters counters) {
+        DatagramIo(String description, MemorySegment peerAddress, Path local, Object boundFile, int patienceSlices,
+                   TrafficCounters counters) {
             this.description = description;
             this.peerAddress = peerAddress;
             this.local = local;
             this.boundFile = boundFile;
+            this.patienceSlices = patienceSlices;
             this.counters = counters;
         }
 
@@ -158,15 +172,17 @@ public final class UnixDatagramBackend extends PortBackend {
             // FULL_QUEUE_PATIENCE to drain before the frame is lost. Dropping at once costs TCP a retransmit
             // per frame and a cut window; waiting without bound would let a stalled peer stall this VM. The
             // kernel wakes the blocking send as soon as the peer reads (and gives up after SO_SNDTIMEO with
-            // EAGAIN). Once a frame has waited in vain, the peer is stalled and the frames after it (the
-            // segments of one TSO frame, the rest of the ring) are dropped at once until one goes: a stall
-            // costs the transmit queue, and a pause waiting for it, one patience rather than one a frame.
-            if (sent != -Libc.EAGAIN || peerStalled) {
+            // EAGAIN after one slice). Once a frame has waited in vain, the peer is stalled and the frames
+            // after it (the segments of one TSO frame, the rest of the ring) wait one slice each until one goes.
+            if (sent != -Libc.EAGAIN) {
                 peerStalled &= sent < 0;
                 return sent;
             }
             long waitStart = System.nanoTime();
-            sent = Libc.sendto(fd, frame, Libc.MSG_NOSIGNAL, peerAddress, state);
+            int slices = peerStalled ? 1 : patienceSlices;
+            do {
+                sent = Libc.sendto(fd, frame, Libc.MSG_NOSIGNAL, peerAddress, state);
+            } while (sent == -Libc.EAGAIN && --slices > 0);
             counters.waitedForRoom(System.nanoTime() - waitStart);
             peerStalled = sent == -Libc.EAGAIN;
             return sent;
