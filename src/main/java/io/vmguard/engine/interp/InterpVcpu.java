@@ -451,10 +451,10 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
 
     /**
      * Whether a compiled block may go on into its successor's translation: the looks {@link #run}'s block loop takes
-     * between two blocks find nothing (no exit or MMIO write, and {@link JitRuntime#mayGoOn}: the doorbell is the one
-     * attention word (an exit, a line, another CPU, and, flagged by the VM, device-written code and pages that newly
-     * hold code, which the run loop takes in before the next block), and no interrupt is requested (set by this
-     * vCPU's own platform calls, a plain field).
+     * between two blocks find nothing. No exit or MMIO write is pending, and {@link JitRuntime#mayGoOn} holds: the
+     * doorbell, the one attention word (an exit, a line, another CPU, and, flagged by the VM, device-written code and
+     * pages that newly hold code, which the run loop takes in before the next block), is quiet, and no interrupt is
+     * requested (set by this vCPU's own platform calls, a plain field).
      */
     private boolean mayChain() {
         return !leaveBlock && pendingExit == null && pendingWrites.isEmpty() && jitRuntime.mayGoOn() && !cpu.halted;
