@@ -9,6 +9,7 @@ import java.lang.foreign.StructLayout;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 /**
@@ -81,61 +82,111 @@ public final class Libc {
     private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
     private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
 
-    private static final MethodHandle OPEN = bind("open",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT),
-            Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle FSTAT = bind("fstat",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
-    private static final MethodHandle CLOSE = bind("close",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final MethodHandle IOCTL = bind("ioctl",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
-            Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle WRITE = bind("write",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
-    private static final MethodHandle READV = bind("readv",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    private static final MethodHandle POLL = bind("poll",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
-    private static final MethodHandle EVENTFD = bind("eventfd",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final MethodHandle SOCKET = bind("socket",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final MethodHandle BIND = bind("bind",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    private static final MethodHandle SETSOCKOPT = bind("setsockopt",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
-                    ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    private static final MethodHandle CONNECT = bind("connect",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    private static final MethodHandle SENDTO = bind("sendto",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                    ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    private static final MethodHandle RECV = bind("recv",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                    ValueLayout.JAVA_INT));
-    private static final MethodHandle MMAP = bind("mmap",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
-                    ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
-    private static final MethodHandle MUNMAP = bind("munmap",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
-    private static final MethodHandle SIGACTION = bind("sigaction",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
-    private static final MethodHandle PTHREAD_SELF = LINKER.downcallHandle(
-            LIBC.find("pthread_self").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_LONG));
+    /*
+     * Each downcall is linked the first time it is called: it sits in a holder class of its own, which the JVM
+     * initialises on first use, and stays a constant the JIT can inline. Linking costs 5-15 ms a downcall on a
+     * cold JVM (a stub and its method handles, none of which the AOT cache keeps); linking all of them when this
+     * class loaded cost every boot 0.2-0.4 s before its first guest instruction, for the few a boot calls.
+     */
+    private static final class Open {
+        static final MethodHandle CALL = bind("open",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT),
+                Linker.Option.firstVariadicArg(2));
+    }
+    private static final class Fstat {
+        static final MethodHandle CALL = bind("fstat",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+    }
+    private static final class Close {
+        static final MethodHandle CALL = bind("close",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+    private static final class Ioctl {
+        static final MethodHandle CALL = bind("ioctl",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
+                Linker.Option.firstVariadicArg(2));
+    }
+    private static final class Write {
+        static final MethodHandle CALL = bind("write",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    }
+    private static final class Readv {
+        static final MethodHandle CALL = bind("readv",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
+    private static final class Poll {
+        static final MethodHandle CALL = bind("poll",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+    }
+    private static final class Eventfd {
+        static final MethodHandle CALL = bind("eventfd",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+    private static final class Socket {
+        static final MethodHandle CALL = bind("socket",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+    private static final class Bind {
+        static final MethodHandle CALL = bind("bind",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
+    private static final class Setsockopt {
+        static final MethodHandle CALL = bind("setsockopt",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                        ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
+    private static final class Connect {
+        static final MethodHandle CALL = bind("connect",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
+    private static final class Sendto {
+        static final MethodHandle CALL = bind("sendto",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
+    private static final class Recv {
+        static final MethodHandle CALL = bind("recv",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_INT));
+    }
+    private static final class Mmap {
+        static final MethodHandle CALL = bind("mmap",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+    }
+    private static final class Munmap {
+        static final MethodHandle CALL = bind("munmap",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+    }
+    private static final class Sigaction {
+        static final MethodHandle CALL = bind("sigaction",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+    }
+    private static final class PthreadSelf {
+        static final MethodHandle CALL = LINKER.downcallHandle(
+                LIBC.find("pthread_self").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_LONG));
+    }
     // pthread_kill reports failure as its return value, not through errno.
-    private static final MethodHandle PTHREAD_KILL = LINKER.downcallHandle(
-            LIBC.find("pthread_kill").orElseThrow(),
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+    private static final class PthreadKill {
+        static final MethodHandle CALL = LINKER.downcallHandle(
+                LIBC.find("pthread_kill").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+    }
     // SIGRTMIN/SIGRTMAX are functions in glibc: it keeps the lowest real-time signals for itself.
-    private static final MethodHandle SIGRTMIN = LINKER.downcallHandle(
-            LIBC.find("__libc_current_sigrtmin").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT));
-    private static final MethodHandle SIGRTMAX = LINKER.downcallHandle(
-            LIBC.find("__libc_current_sigrtmax").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT));
-    private static final MethodHandle STRERROR = LINKER.downcallHandle(
-            LIBC.find("strerror").orElseThrow(),
-            FunctionDescriptor.of(ValueLayout.ADDRESS.withTargetLayout(MemoryLayout.sequenceLayout(256, ValueLayout.JAVA_BYTE)),
-                    ValueLayout.JAVA_INT));
+    private static final class Sigrtmin {
+        static final MethodHandle CALL = LINKER.downcallHandle(
+                LIBC.find("__libc_current_sigrtmin").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT));
+    }
+    private static final class Sigrtmax {
+        static final MethodHandle CALL = LINKER.downcallHandle(
+                LIBC.find("__libc_current_sigrtmax").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT));
+    }
+    private static final class Strerror {
+        static final MethodHandle CALL = LINKER.downcallHandle(
+                LIBC.find("strerror").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.ADDRESS.withTargetLayout(MemoryLayout.sequenceLayout(256, ValueLayout.JAVA_BYTE)),
+                        ValueLayout.JAVA_INT));
+    }
 
     private Libc() {}
 
@@ -150,7 +201,7 @@ public final class Libc {
     public static int open(String path, int flags) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path), flags);
+            int fd = (int) Open.CALL.invokeExact(state, arena.allocateFrom(path), flags);
             if (fd < 0) {
                 throw NativeException.of("open " + path, errno(state));
             }
@@ -170,7 +221,7 @@ public final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             MemorySegment stat = arena.allocate(StatLayout.LAYOUT);
-            if ((int) FSTAT.invokeExact(state, fd, stat) < 0) {
+            if ((int) Fstat.CALL.invokeExact(state, fd, stat) < 0) {
                 throw NativeException.of("fstat", errno(state));
             }
             return StatLayout.allocatedBytes(stat);
@@ -182,16 +233,22 @@ public final class Libc {
     }
 
     /**
-     * Initializes this class, which links every downcall: about 0.1 s on a cold JVM. A server calls it while
-     * it waits for its first request, so that request does not pay for it.
+     * Links every downcall now (0.2-0.4 s on a cold JVM) instead of at each one's first call. A server calls it
+     * while it waits for its first request, so that request does not pay for it.
      */
     public static void link() {
-        // The work is in the static initializer; calling any static method runs it once.
+        for (Class<?> holder : Libc.class.getDeclaredClasses()) {
+            try {
+                MethodHandles.lookup().ensureInitialized(holder);
+            } catch (IllegalAccessException e) {
+                throw new AssertionError(e); // a nested class is always accessible to its outer class's lookup
+            }
+        }
     }
 
     public static void close(int fd) {
         try (Arena arena = Arena.ofConfined()) {
-            int ignored = (int) CLOSE.invokeExact(arena.allocate(CALL_STATE), fd);
+            int ignored = (int) Close.CALL.invokeExact(arena.allocate(CALL_STATE), fd);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -205,7 +262,7 @@ public final class Libc {
     public static int ioctl(int fd, long request, long argument) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int result = (int) IOCTL.invokeExact(state, fd, request, argument);
+            int result = (int) Ioctl.CALL.invokeExact(state, fd, request, argument);
             if (result < 0) {
                 throw NativeException.of("ioctl 0x" + Long.toHexString(request), errno(state));
             }
@@ -225,7 +282,7 @@ public final class Libc {
     public static int eventfd(int initialValue, int flags) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int fd = (int) EVENTFD.invokeExact(state, initialValue, flags);
+            int fd = (int) Eventfd.CALL.invokeExact(state, initialValue, flags);
             if (fd < 0) {
                 throw NativeException.of("eventfd", errno(state));
             }
@@ -241,7 +298,7 @@ public final class Libc {
     public static int socket(int domain, int type, int protocol) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int fd = (int) SOCKET.invokeExact(state, domain, type, protocol);
+            int fd = (int) Socket.CALL.invokeExact(state, domain, type, protocol);
             if (fd < 0) {
                 throw NativeException.of("socket", errno(state));
             }
@@ -257,7 +314,7 @@ public final class Libc {
     public static void bind(int fd, MemorySegment address) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int result = (int) BIND.invokeExact(state, fd, address, (int) address.byteSize());
+            int result = (int) Bind.CALL.invokeExact(state, fd, address, (int) address.byteSize());
             if (result < 0) {
                 throw NativeException.of("bind", errno(state));
             }
@@ -272,7 +329,7 @@ public final class Libc {
     public static void setsockopt(int fd, int level, int name, MemorySegment value) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int result = (int) SETSOCKOPT.invokeExact(state, fd, level, name, value, (int) value.byteSize());
+            int result = (int) Setsockopt.CALL.invokeExact(state, fd, level, name, value, (int) value.byteSize());
             if (result < 0) {
                 throw NativeException.of("setsockopt", errno(state));
             }
@@ -287,7 +344,7 @@ public final class Libc {
     public static void connect(int fd, MemorySegment address) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int result = (int) CONNECT.invokeExact(state, fd, address, (int) address.byteSize());
+            int result = (int) Connect.CALL.invokeExact(state, fd, address, (int) address.byteSize());
             if (result < 0) {
                 throw NativeException.of("connect", errno(state));
             }
@@ -323,7 +380,7 @@ public final class Libc {
      */
     public static long sendto(int fd, MemorySegment buffer, int flags, MemorySegment address, CallState state) {
         try {
-            long result = (long) SENDTO.invokeExact(state.segment, fd, buffer, buffer.byteSize(), flags, address,
+            long result = (long) Sendto.CALL.invokeExact(state.segment, fd, buffer, buffer.byteSize(), flags, address,
                     (int) address.byteSize());
             return result < 0 ? -errno(state.segment) : result;
         } catch (Throwable t) {
@@ -337,7 +394,7 @@ public final class Libc {
      */
     public static long recv(int fd, MemorySegment buffer, int flags, CallState state) {
         try {
-            long result = (long) RECV.invokeExact(state.segment, fd, buffer, buffer.byteSize(), flags);
+            long result = (long) Recv.CALL.invokeExact(state.segment, fd, buffer, buffer.byteSize(), flags);
             return result < 0 ? -errno(state.segment) : result;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -347,7 +404,7 @@ public final class Libc {
     /** Calls readv(2) with {@code count} struct iovec at {@code iovecs}; returns the bytes read or -errno. */
     public static long readv(int fd, MemorySegment iovecs, int count, CallState state) {
         try {
-            long result = (long) READV.invokeExact(state.segment, fd, iovecs, count);
+            long result = (long) Readv.CALL.invokeExact(state.segment, fd, iovecs, count);
             return result < 0 ? -errno(state.segment) : result;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -357,7 +414,7 @@ public final class Libc {
     /** Calls write(2) with the whole of {@code buffer} (a native segment); returns the bytes written or -errno. */
     public static long write(int fd, MemorySegment buffer, CallState state) {
         try {
-            long result = (long) WRITE.invokeExact(state.segment, fd, buffer, buffer.byteSize());
+            long result = (long) Write.CALL.invokeExact(state.segment, fd, buffer, buffer.byteSize());
             return result < 0 ? -errno(state.segment) : result;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -370,7 +427,7 @@ public final class Libc {
      */
     public static int poll(MemorySegment fds, int count, int timeoutMillis, CallState state) {
         try {
-            int result = (int) POLL.invokeExact(state.segment, fds, (long) count, timeoutMillis);
+            int result = (int) Poll.CALL.invokeExact(state.segment, fds, (long) count, timeoutMillis);
             return result < 0 ? -errno(state.segment) : result;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -393,7 +450,7 @@ public final class Libc {
     public static MemorySegment mmap(long length, int prot, int flags, int fd, long offset) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            long address = (long) MMAP.invokeExact(state, 0L, length, prot, flags, fd, offset);
+            long address = (long) Mmap.CALL.invokeExact(state, 0L, length, prot, flags, fd, offset);
             if (address == MAP_FAILED) {
                 throw NativeException.of("mmap of " + length + " bytes", errno(state));
             }
@@ -407,7 +464,7 @@ public final class Libc {
 
     public static void munmap(MemorySegment mapping) {
         try (Arena arena = Arena.ofConfined()) {
-            int ignored = (int) MUNMAP.invokeExact(arena.allocate(CALL_STATE), mapping.address(), mapping.byteSize());
+            int ignored = (int) Munmap.CALL.invokeExact(arena.allocate(CALL_STATE), mapping.address(), mapping.byteSize());
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -420,7 +477,7 @@ public final class Libc {
     public static void sigaction(int signal, MemorySegment action, MemorySegment oldAction) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int result = (int) SIGACTION.invokeExact(state, signal, action, oldAction);
+            int result = (int) Sigaction.CALL.invokeExact(state, signal, action, oldAction);
             if (result < 0) {
                 throw NativeException.of("sigaction " + signal, errno(state));
             }
@@ -434,7 +491,7 @@ public final class Libc {
     /** The calling thread's pthread_t. */
     public static long pthreadSelf() {
         try {
-            return (long) PTHREAD_SELF.invokeExact();
+            return (long) PthreadSelf.CALL.invokeExact();
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -443,7 +500,7 @@ public final class Libc {
     /** Sends {@code signal} to thread {@code thread}; returns 0 or an error number (e.g. {@link #ESRCH}). */
     public static int pthreadKill(long thread, int signal) {
         try {
-            return (int) PTHREAD_KILL.invokeExact(thread, signal);
+            return (int) PthreadKill.CALL.invokeExact(thread, signal);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -452,7 +509,7 @@ public final class Libc {
     /** The lowest real-time signal an application may use (glibc's SIGRTMIN). */
     public static int sigrtmin() {
         try {
-            return (int) SIGRTMIN.invokeExact();
+            return (int) Sigrtmin.CALL.invokeExact();
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -461,7 +518,7 @@ public final class Libc {
     /** The highest real-time signal (glibc's SIGRTMAX). */
     public static int sigrtmax() {
         try {
-            return (int) SIGRTMAX.invokeExact();
+            return (int) Sigrtmax.CALL.invokeExact();
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -475,7 +532,7 @@ public final class Libc {
     /** The C library's text for an errno value, e.g. "Permission denied". */
     public static String strerror(int errno) {
         try {
-            MemorySegment text = (MemorySegment) STRERROR.invokeExact(errno);
+            MemorySegment text = (MemorySegment) Strerror.CALL.invokeExact(errno);
             return text.reinterpret(Long.MAX_VALUE).getString(0);
         } catch (Throwable t) {
             return "errno " + errno;
@@ -488,16 +545,24 @@ public final class Libc {
     public static final int MADV_DONTDUMP = 16;
     public static final int PR_SET_DUMPABLE = 4;
     public static final int PR_GET_DUMPABLE = 3;
-    private static final MethodHandle SYSCALL1 = bind("syscall",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
-            Linker.Option.firstVariadicArg(1));
-    private static final MethodHandle FTRUNCATE = bind("ftruncate",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
-    private static final MethodHandle MADVISE = bind("madvise",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
-    private static final MethodHandle PRCTL = bind("prctl",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG),
-            Linker.Option.firstVariadicArg(1));
+    private static final class Syscall1 {
+        static final MethodHandle CALL = bind("syscall",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
+                Linker.Option.firstVariadicArg(1));
+    }
+    private static final class Ftruncate {
+        static final MethodHandle CALL = bind("ftruncate",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+    }
+    private static final class Madvise {
+        static final MethodHandle CALL = bind("madvise",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+    }
+    private static final class Prctl {
+        static final MethodHandle CALL = bind("prctl",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG),
+                Linker.Option.firstVariadicArg(1));
+    }
 
     // A sealed snapshot restored lazily (seal.PostCopyRestore): userfaultfd(2), a helper process, its socket.
     public static final long SYS_USERFAULTFD = 323;
@@ -507,32 +572,52 @@ public final class Libc {
     /** Keeps message boundaries as a TPM character device does (tests put swtpm's chardev mode on one). */
     public static final int SOCK_SEQPACKET = 5;
     public static final int WNOHANG = 1;
-    private static final MethodHandle READ = bind("read",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
-    private static final MethodHandle SOCKETPAIR = bind("socketpair",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
-                    ValueLayout.ADDRESS));
-    private static final MethodHandle DUP = bind("dup",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final MethodHandle KILL = bind("kill",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final MethodHandle WAITPID = bind("waitpid",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    private static final class Read {
+        static final MethodHandle CALL = bind("read",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    }
+    private static final class Socketpair {
+        static final MethodHandle CALL = bind("socketpair",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                        ValueLayout.ADDRESS));
+    }
+    private static final class Dup {
+        static final MethodHandle CALL = bind("dup",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+    private static final class Kill {
+        static final MethodHandle CALL = bind("kill",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+    private static final class Waitpid {
+        static final MethodHandle CALL = bind("waitpid",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
     // posix_spawn and its file actions report failure as their return value, not through errno.
-    private static final MethodHandle POSIX_SPAWN = LINKER.downcallHandle(LIBC.find("posix_spawn").orElseThrow(),
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS,
-                    ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
-    private static final MethodHandle SPAWN_ACTIONS_INIT = LINKER.downcallHandle(
-            LIBC.find("posix_spawn_file_actions_init").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
-    private static final MethodHandle SPAWN_ACTIONS_DESTROY = LINKER.downcallHandle(
-            LIBC.find("posix_spawn_file_actions_destroy").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
-    private static final MethodHandle SPAWN_ACTIONS_DUP2 = LINKER.downcallHandle(
-            LIBC.find("posix_spawn_file_actions_adddup2").orElseThrow(),
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final class PosixSpawn {
+        static final MethodHandle CALL = LINKER.downcallHandle(LIBC.find("posix_spawn").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS,
+                        ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+    }
+    private static final class SpawnActionsInit {
+        static final MethodHandle CALL = LINKER.downcallHandle(
+                LIBC.find("posix_spawn_file_actions_init").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+    }
+    private static final class SpawnActionsDestroy {
+        static final MethodHandle CALL = LINKER.downcallHandle(
+                LIBC.find("posix_spawn_file_actions_destroy").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
+    }
+    private static final class SpawnActionsDup2 {
+        static final MethodHandle CALL = LINKER.downcallHandle(
+                LIBC.find("posix_spawn_file_actions_adddup2").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
     // glibc 2.34 and later; without it spawn() refuses (a child would inherit every descriptor the JDK left open).
-    private static final MethodHandle SPAWN_ACTIONS_CLOSEFROM = LIBC.find("posix_spawn_file_actions_addclosefrom_np")
-            .map(symbol -> LINKER.downcallHandle(symbol, FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT)))
-            .orElse(null);
+    private static final class SpawnActionsClosefrom {
+        static final MethodHandle CALL = LIBC.find("posix_spawn_file_actions_addclosefrom_np")
+                .map(symbol -> LINKER.downcallHandle(symbol, FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT)))
+                .orElse(null);
+    }
     /** glibc's posix_spawn_file_actions_t is 80 bytes on x86-64; a little room to spare. */
     private static final long SPAWN_ACTIONS_BYTES = 128;
 
@@ -540,7 +625,7 @@ public final class Libc {
     public static int userfaultfd(int flags) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            long fd = (long) SYSCALL1.invokeExact(state, SYS_USERFAULTFD, (long) flags);
+            long fd = (long) Syscall1.CALL.invokeExact(state, SYS_USERFAULTFD, (long) flags);
             if (fd < 0) {
                 throw NativeException.of("userfaultfd", errno(state));
             }
@@ -555,7 +640,7 @@ public final class Libc {
     /** Calls read(2) into all of {@code buffer} (a native segment); returns the bytes read (0 at end) or -errno. */
     public static long read(int fd, MemorySegment buffer, CallState state) {
         try {
-            long result = (long) READ.invokeExact(state.segment, fd, buffer, buffer.byteSize());
+            long result = (long) Read.CALL.invokeExact(state.segment, fd, buffer, buffer.byteSize());
             return result < 0 ? -errno(state.segment) : result;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -565,7 +650,7 @@ public final class Libc {
     /** Calls ioctl with a pointer argument; returns its result or -errno (for calls that fail as a matter of course). */
     public static int ioctl(int fd, long request, MemorySegment argument, CallState state) {
         try {
-            int result = (int) IOCTL.invokeExact(state.segment, fd, request, argument.address());
+            int result = (int) Ioctl.CALL.invokeExact(state.segment, fd, request, argument.address());
             return result < 0 ? -errno(state.segment) : result;
         } catch (Throwable t) {
             throw unexpected(t);
@@ -577,7 +662,7 @@ public final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             MemorySegment fds = arena.allocate(ValueLayout.JAVA_INT, 2);
-            if ((int) SOCKETPAIR.invokeExact(state, domain, type, 0, fds) < 0) {
+            if ((int) Socketpair.CALL.invokeExact(state, domain, type, 0, fds) < 0) {
                 throw NativeException.of("socketpair", errno(state));
             }
             return new int[] {fds.getAtIndex(ValueLayout.JAVA_INT, 0), fds.getAtIndex(ValueLayout.JAVA_INT, 1)};
@@ -594,12 +679,12 @@ public final class Libc {
      * without close-on-exec). Returns the child's process id.
      */
     public static int spawn(java.util.List<String> argv, int... childFds) throws NativeException {
-        if (SPAWN_ACTIONS_CLOSEFROM == null) {
+        if (SpawnActionsClosefrom.CALL == null) {
             throw NativeException.of("posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later)", ENOSYS);
         }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment actions = arena.allocate(SPAWN_ACTIONS_BYTES, 16);
-            check("posix_spawn_file_actions_init", (int) SPAWN_ACTIONS_INIT.invokeExact(actions));
+            check("posix_spawn_file_actions_init", (int) SpawnActionsInit.CALL.invokeExact(actions));
             try {
                 // Park each on a number above all of them first, so no dup2 overwrites one not yet moved.
                 int park = 3 + childFds.length;
@@ -607,24 +692,24 @@ public final class Libc {
                     park = Math.max(park, fd + 1);
                 }
                 for (int i = 0; i < childFds.length; i++) {
-                    check("posix_spawn_file_actions_adddup2", (int) SPAWN_ACTIONS_DUP2.invokeExact(actions, childFds[i], park + i));
+                    check("posix_spawn_file_actions_adddup2", (int) SpawnActionsDup2.CALL.invokeExact(actions, childFds[i], park + i));
                 }
                 for (int i = 0; i < childFds.length; i++) {
-                    check("posix_spawn_file_actions_adddup2", (int) SPAWN_ACTIONS_DUP2.invokeExact(actions, park + i, 3 + i));
+                    check("posix_spawn_file_actions_adddup2", (int) SpawnActionsDup2.CALL.invokeExact(actions, park + i, 3 + i));
                 }
                 check("posix_spawn_file_actions_addclosefrom_np",
-                        (int) SPAWN_ACTIONS_CLOSEFROM.invokeExact(actions, 3 + childFds.length));
+                        (int) SpawnActionsClosefrom.CALL.invokeExact(actions, 3 + childFds.length));
                 MemorySegment args = arena.allocate(ValueLayout.ADDRESS, argv.size() + 1);
                 for (int i = 0; i < argv.size(); i++) {
                     args.setAtIndex(ValueLayout.ADDRESS, i, arena.allocateFrom(argv.get(i)));
                 }
                 MemorySegment environment = arena.allocate(ValueLayout.ADDRESS); // just the terminating NULL
                 MemorySegment pid = arena.allocate(ValueLayout.JAVA_INT);
-                check("posix_spawn " + argv.getFirst(), (int) POSIX_SPAWN.invokeExact(pid, args.getAtIndex(ValueLayout.ADDRESS, 0),
+                check("posix_spawn " + argv.getFirst(), (int) PosixSpawn.CALL.invokeExact(pid, args.getAtIndex(ValueLayout.ADDRESS, 0),
                         actions, MemorySegment.NULL, args, environment));
                 return pid.get(ValueLayout.JAVA_INT, 0);
             } finally {
-                int ignored = (int) SPAWN_ACTIONS_DESTROY.invokeExact(actions);
+                int ignored = (int) SpawnActionsDestroy.CALL.invokeExact(actions);
             }
         } catch (NativeException e) {
             throw e;
@@ -646,7 +731,7 @@ public final class Libc {
     public static int dup(int fd) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int copy = (int) DUP.invokeExact(state, fd);
+            int copy = (int) Dup.CALL.invokeExact(state, fd);
             if (copy < 0) {
                 throw NativeException.of("dup " + fd, errno(state));
             }
@@ -661,7 +746,7 @@ public final class Libc {
     /** kill(2); false if the process is gone already. */
     public static boolean kill(int pid, int signal) {
         try (Arena arena = Arena.ofConfined()) {
-            return (int) KILL.invokeExact(arena.allocate(CALL_STATE), pid, signal) == 0;
+            return (int) Kill.CALL.invokeExact(arena.allocate(CALL_STATE), pid, signal) == 0;
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -674,7 +759,7 @@ public final class Libc {
             int result;
             do {
                 MemorySegment state = arena.allocate(CALL_STATE);
-                result = (int) WAITPID.invokeExact(state, pid, status, options);
+                result = (int) Waitpid.CALL.invokeExact(state, pid, status, options);
                 if (result < 0 && errno(state) != EINTR) {
                     return -1;
                 }
@@ -693,7 +778,7 @@ public final class Libc {
     public static int memfdSecret(int flags) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            long fd = (long) SYSCALL1.invokeExact(state, SYS_MEMFD_SECRET, (long) flags);
+            long fd = (long) Syscall1.CALL.invokeExact(state, SYS_MEMFD_SECRET, (long) flags);
             if (fd < 0) {
                 throw NativeException.of("memfd_secret", errno(state));
             }
@@ -708,7 +793,7 @@ public final class Libc {
     public static void ftruncate(int fd, long length) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            if ((int) FTRUNCATE.invokeExact(state, fd, length) < 0) {
+            if ((int) Ftruncate.CALL.invokeExact(state, fd, length) < 0) {
                 throw NativeException.of("ftruncate to " + length + " bytes", errno(state));
             }
         } catch (NativeException e) {
@@ -721,7 +806,7 @@ public final class Libc {
     public static void madvise(MemorySegment range, int advice) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            if ((int) MADVISE.invokeExact(state, range.address(), range.byteSize(), advice) < 0) {
+            if ((int) Madvise.CALL.invokeExact(state, range.address(), range.byteSize(), advice) < 0) {
                 throw NativeException.of("madvise " + advice, errno(state));
             }
         } catch (NativeException e) {
@@ -735,7 +820,7 @@ public final class Libc {
     public static int prctl(int option, long argument) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int result = (int) PRCTL.invokeExact(state, option, argument);
+            int result = (int) Prctl.CALL.invokeExact(state, option, argument);
             if (result < 0) {
                 throw NativeException.of("prctl " + option, errno(state));
             }
@@ -755,22 +840,32 @@ public final class Libc {
     private static final long SYS_GETPRIORITY = 140;
     private static final long SYS_SCHED_SETATTR = 314;
     private static final long SYS_SCHED_GETATTR = 315;
-    private static final MethodHandle GETTID = bind("gettid", FunctionDescriptor.of(ValueLayout.JAVA_INT));
-    private static final MethodHandle SETPRIORITY = bind("setpriority",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final MethodHandle SCHED_SETAFFINITY = bind("sched_setaffinity",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
-    private static final MethodHandle SCHED_GETAFFINITY = bind("sched_getaffinity",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
-    private static final MethodHandle SYSCALL4 = bind("syscall",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
-                    ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
-            Linker.Option.firstVariadicArg(1));
+    private static final class Gettid {
+        static final MethodHandle CALL = bind("gettid", FunctionDescriptor.of(ValueLayout.JAVA_INT));
+    }
+    private static final class Setpriority {
+        static final MethodHandle CALL = bind("setpriority",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+    private static final class SchedSetaffinity {
+        static final MethodHandle CALL = bind("sched_setaffinity",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
+    }
+    private static final class SchedGetaffinity {
+        static final MethodHandle CALL = bind("sched_getaffinity",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
+    }
+    private static final class Syscall4 {
+        static final MethodHandle CALL = bind("syscall",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
+                Linker.Option.firstVariadicArg(1));
+    }
 
     /** The calling thread's kernel id (what /proc/PID/task/ lists and the sched_* calls take). */
     public static int gettid() {
         try (Arena arena = Arena.ofConfined()) {
-            return (int) GETTID.invokeExact(arena.allocate(CALL_STATE));
+            return (int) Gettid.CALL.invokeExact(arena.allocate(CALL_STATE));
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -780,7 +875,7 @@ public final class Libc {
     public static void setNice(int tid, int nice) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            if ((int) SETPRIORITY.invokeExact(state, PRIO_PROCESS, tid, nice) < 0) {
+            if ((int) Setpriority.CALL.invokeExact(state, PRIO_PROCESS, tid, nice) < 0) {
                 throw NativeException.of("setpriority of thread " + tid + " to " + nice, errno(state));
             }
         } catch (NativeException e) {
@@ -797,7 +892,7 @@ public final class Libc {
     public static int getNice(int tid) throws NativeException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            long raw = (long) SYSCALL4.invokeExact(state, SYS_GETPRIORITY, (long) PRIO_PROCESS, (long) tid, 0L, 0L);
+            long raw = (long) Syscall4.CALL.invokeExact(state, SYS_GETPRIORITY, (long) PRIO_PROCESS, (long) tid, 0L, 0L);
             if (raw < 0) {
                 throw NativeException.of("getpriority of thread " + tid, errno(state));
             }
@@ -817,7 +912,7 @@ public final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             MemorySegment attr = SchedAttrLayout.of(arena, policy, nice);
-            if ((long) SYSCALL4.invokeExact(state, SYS_SCHED_SETATTR, (long) tid, attr.address(), 0L, 0L) < 0) {
+            if ((long) Syscall4.CALL.invokeExact(state, SYS_SCHED_SETATTR, (long) tid, attr.address(), 0L, 0L) < 0) {
                 throw NativeException.of("sched_setattr of thread " + tid + " (policy " + policy + ", nice " + nice + ")",
                         errno(state));
             }
@@ -833,7 +928,7 @@ public final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             MemorySegment attr = arena.allocate(SchedAttrLayout.LAYOUT);
-            if ((long) SYSCALL4.invokeExact(state, SYS_SCHED_GETATTR, (long) tid, attr.address(),
+            if ((long) Syscall4.CALL.invokeExact(state, SYS_SCHED_GETATTR, (long) tid, attr.address(),
                     SchedAttrLayout.LAYOUT.byteSize(), 0L) < 0) {
                 throw NativeException.of("sched_getattr of thread " + tid, errno(state));
             }
@@ -850,7 +945,7 @@ public final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             MemorySegment set = CpuSetLayout.of(arena, cpus);
-            if ((int) SCHED_SETAFFINITY.invokeExact(state, tid, set.byteSize(), set) < 0) {
+            if ((int) SchedSetaffinity.CALL.invokeExact(state, tid, set.byteSize(), set) < 0) {
                 throw NativeException.of("sched_setaffinity of thread " + tid + " to CPUs " + cpus, errno(state));
             }
         } catch (NativeException e) {
@@ -865,7 +960,7 @@ public final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             MemorySegment set = arena.allocate(CpuSetLayout.LAYOUT);
-            if ((int) SCHED_GETAFFINITY.invokeExact(state, tid, set.byteSize(), set) < 0) {
+            if ((int) SchedGetaffinity.CALL.invokeExact(state, tid, set.byteSize(), set) < 0) {
                 throw NativeException.of("sched_getaffinity of thread " + tid, errno(state));
             }
             return CpuSetLayout.toBitSet(set);

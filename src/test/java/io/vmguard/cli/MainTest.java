@@ -165,4 +165,33 @@ class MainTest {
         assertEquals(1, RunCommand.report(new RunOutcome.Reset("panic"), "hello"));
         assertEquals(1, RunCommand.report(new RunOutcome.Failed("engine error"), null));
     }
+
+    @Test
+    void aCommandLineNamingACommandBuildsThatCommandAlone() {
+        assertEquals(java.util.List.of(RunCommand.class), Main.commandsFor("run", "--kernel", "vmlinux"));
+        assertEquals(java.util.List.of(VmiCommands.class), Main.commandsFor("vmi", "ps"));
+    }
+
+    @Test
+    void helpStillListsEveryCommand() {
+        PrintStream savedOut = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        try {
+            assertEquals(0, Main.execute("--help"));
+        } finally {
+            System.setOut(savedOut);
+        }
+        String help = out.toString(StandardCharsets.UTF_8);
+        for (String command : java.util.List.of("run", "serve", "status", "pause", "resume", "snapshot", "restore", "events",
+                "vmi", "scan", "sched-sample", "interference-report")) {
+            assertTrue(help.lines().anyMatch(line -> line.strip().startsWith(command + " ")), command + " missing from:\n" + help);
+        }
+    }
+
+    @Test
+    void anUnknownCommandIsStillAUsageError() {
+        assertEquals(Main.EXIT_USAGE, Main.execute("frobnicate"));
+        assertOneLineError("Unmatched argument at index 0: 'frobnicate'");
+    }
 }
