@@ -209,6 +209,7 @@ public final class RunCommand implements Callable<Integer> {
         java.util.OptionalLong instructions;
         java.util.Map<String, io.vmguard.virtio.DeviceCounters> devices;
         java.util.Map<String, io.vmguard.net.FrameLatency.Snapshot> netLatency;
+        java.util.Map<String, io.vmguard.net.NetCounters> netBackends;
         try (Vm vm = Vm.create(config, selected, setup.events(), guestProtection); ApiServer server = serve(vm, setup, endpoints);
              ThreadPlacer placer = new ThreadPlacer(hostScheduling.policy())) {
             vm.attachAntivirus(scanning);
@@ -226,6 +227,7 @@ public final class RunCommand implements Callable<Integer> {
             instructions = vm.instructionsExecuted();
             devices = vm.deviceCounters();
             netLatency = vm.netLatency();
+            netBackends = vm.netBackends();
         } catch (VmException e) {
             throw new CliException(e.getMessage());
         } catch (InterruptedException e) {
@@ -239,7 +241,7 @@ public final class RunCommand implements Callable<Integer> {
         int status = report(outcome, guestScript(config.commandLine()));
         if (stats != null) {
             new RunStats(selected.name(), outcome, status, System.nanoTime() - started, instructions, log.printed(),
-                    log.suppressed(), devices, netLatency).writeTo(stats);
+                    log.suppressed(), devices, netLatency, netBackends).writeTo(stats);
         }
         if (sampled != null) {
             writeProfile(sampled, symbols);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vmguard.virtio.DeviceCounters;
 import io.vmguard.net.FrameLatency;
+import io.vmguard.net.NetCounters;
 import io.vmguard.vmm.RunOutcome;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -17,11 +18,12 @@ import java.util.OptionalLong;
  * caused in the rate-limited guest log (printed and suppressed), each virtio device's counters (requests,
  * bytes, kicks, interrupts, host time serving requests): where an I/O benchmark's time goes, and each
  * virtio-net card's own latency figures (arrival to guest, kick to wire, in nanoseconds; notifications and
- * interrupts).
+ * interrupts) and its backend's counters (frames and drops each way, frames that waited for room in the peer's
+ * queue and how long).
  */
 record RunStats(String engine, RunOutcome outcome, int exitStatus, long wallNanos, OptionalLong instructions,
                 long guestLogLines, long guestLogSuppressed, Map<String, DeviceCounters> devices,
-                Map<String, FrameLatency.Snapshot> netLatency) {
+                Map<String, FrameLatency.Snapshot> netLatency, Map<String, NetCounters> netBackends) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     String toJson() {
@@ -56,6 +58,9 @@ record RunStats(String engine, RunOutcome outcome, int exitStatus, long wallNano
                 .put("service_nanos", counters.serviceNanos()));
         if (!netLatency.isEmpty()) {
             json.set("net_latency", JSON.valueToTree(netLatency));
+        }
+        if (!netBackends.isEmpty()) {
+            json.set("net_backend", JSON.valueToTree(netBackends));
         }
         return json + "\n";
     }

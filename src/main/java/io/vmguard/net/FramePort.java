@@ -11,8 +11,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.StampedLock;
 
 /**
- * What both backends share: a nonblocking descriptor that carries one frame per read or write, the wait
- * for a frame, the counters, and closing.
+ * What both backends share: a descriptor that carries one frame per read or write, the wait for a frame,
+ * the counters, and closing.
  *
  * <p>The receive wait polls the descriptor together with an eventfd that {@link #close} signals, because
  * closing a descriptor does not wake a thread blocked in poll(2) on it. Close then waits for the calls in
@@ -29,7 +29,10 @@ final class FramePort {
          */
         long read(int fd, MemorySegment buffer, Libc.CallState state);
 
-        /** Writes all of {@code frame} without blocking; returns the bytes written or -errno. */
+        /**
+         * Writes all of {@code frame}, waiting at most a bound of the backend's own (a full peer queue); returns
+         * the bytes written or -errno.
+         */
         long write(int fd, MemorySegment frame, Libc.CallState state);
 
         /** Whether a failed write lost only this frame, as a wire does (peer absent or busy, link down). */
@@ -52,12 +55,13 @@ final class FramePort {
     private final Libc.CallState txState;
     private final Object rxLock = new Object();
     private final Object txLock = new Object();
-    private final TrafficCounters counters = new TrafficCounters();
+    private final TrafficCounters counters;
     private final StampedLock gate = new StampedLock();
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private FramePort(String description, int fd, int wakeFd, Arena arena, FrameIo io) {
+    private FramePort(String description, int fd, int wakeFd, Arena arena, FrameIo io, TrafficCounters counters) {
         this.description = description;
+        this.counters = counters;
         this.fd = fd;
         this.wakeFd = wakeFd;
         this.arena = arena;
@@ -68,18 +72,19 @@ final class FramePort {
     }
 
     /**
-     * A port over {@code fd}, which must be nonblocking. On success the port owns {@code fd}, {@code arena}
-     * (shared: the sending, receiving and closing threads all use it) and {@code io}; on failure the caller
-     * still does.
+     * A port over {@code fd}, whose reads through {@code io} must not block. On success the port owns {@code fd},
+     * {@code arena} (shared: the sending, receiving and closing threads all use it) and {@code io}; on failure the
+     * caller still does. The port counts its frames in {@code counters}, which {@code io} may share (to count its
+     * waits).
      */
-    static FramePort open(String description, int fd, Arena arena, FrameIo io) throws NetException {
+    static FramePort open(String description, int fd, Arena arena, FrameIo io, TrafficCounters counters) throws NetException {
         int wakeFd;
         try {
             wakeFd = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
         } catch (NativeException e) {
             throw new NetException(description + ": " + e.getMessage());
         }
-        return new FramePort(description, fd, wakeFd, arena, io);
+        return new FramePort(description, fd, wakeFd, arena, io, counters);
     }
 
     boolean send(MemorySegment frame) throws NetException {

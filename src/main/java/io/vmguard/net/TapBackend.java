@@ -37,7 +37,7 @@ public final class TapBackend extends PortBackend {
             fd = openDevice();
             attach(fd, request, name);
             String actual = IfreqLayout.name(request);
-            FramePort port = FramePort.open("tap " + actual, fd, arena, new TapIo("tap " + actual, arena));
+            FramePort port = FramePort.open("tap " + actual, fd, arena, new TapIo("tap " + actual, arena), new TrafficCounters());
             return new TapBackend(actual, port);
         } catch (IllegalArgumentException e) {
             release(arena, fd);

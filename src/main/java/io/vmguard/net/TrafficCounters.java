@@ -10,6 +10,8 @@ final class TrafficCounters {
     private final AtomicLong rxFrames = new AtomicLong();
     private final AtomicLong rxBytes = new AtomicLong();
     private final AtomicLong rxDropped = new AtomicLong();
+    private final AtomicLong txWaits = new AtomicLong();
+    private final AtomicLong txWaitNanos = new AtomicLong();
 
     void sent(long bytes) {
         txFrames.incrementAndGet();
@@ -29,7 +31,14 @@ final class TrafficCounters {
         rxDropped.incrementAndGet();
     }
 
+    /** A frame found the peer's queue full and waited {@code nanos} for room. */
+    void waitedForRoom(long nanos) {
+        txWaits.incrementAndGet();
+        txWaitNanos.addAndGet(nanos);
+    }
+
     NetCounters snapshot() {
-        return new NetCounters(txFrames.get(), txBytes.get(), txDropped.get(), rxFrames.get(), rxBytes.get(), rxDropped.get());
+        return new NetCounters(txFrames.get(), txBytes.get(), txDropped.get(), rxFrames.get(), rxBytes.get(), rxDropped.get(),
+                txWaits.get(), txWaitNanos.get());
     }
 }

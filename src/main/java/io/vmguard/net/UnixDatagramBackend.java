@@ -6,7 +6,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * A backend that needs no privilege: one Ethernet frame per AF_UNIX datagram, received on a socket bound at
@@ -15,14 +14,29 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>It behaves like a cable: a frame sent while no one is bound at the peer path is lost and counted,
  * never waited for. The peer's queue holds only {@code net.unix.max_dgram_qlen} datagrams (10 by
- * default); when it is full the sender waits up to ~20 ms for room, then drops the frame and counts it.
+ * default); when it is full the sender waits up to 100 ms for room, then drops the frame and counts it. The
+ * wait is the kernel's (a blocking send bounded by SO_SNDTIMEO), so the frame goes the moment the peer has
+ * read one, not at the next tick of a polling loop. After such a drop the peer counts as stalled: frames that
+ * find its queue full wait only {@link #STALLED_PATIENCE} (20 ms, the bound before session 12) until one goes.
  *
  * <p>Who can send to this VM is who may write the local socket file: keep it in a directory only the
  * intended peer can reach.
  */
 public final class UnixDatagramBackend extends PortBackend {
-    /** How long a frame waits for room in a full peer queue before it is dropped. */
-    static final Duration FULL_QUEUE_PATIENCE = Duration.ofMillis(20);
+    /**
+     * How long a frame waits for room in a full peer queue before it is dropped. On a loaded host a peer VM is
+     * often off its core for more than 20 ms (the old bound): each such frame was lost and cost TCP a fast
+     * retransmit and a halved window (docs/benchmarks.md#session12-net2). A live peer is rarely away for 100 ms;
+     * a dead one refuses at once (ECONNREFUSED), so only a stalled peer makes a frame wait this long.
+     */
+    static final Duration FULL_QUEUE_PATIENCE = Duration.ofMillis(100);
+    /**
+     * How long a frame waits for a peer that let the last wait run out. Dropping at once then lost whole bursts
+     * (up to 164 frames a run on a loaded host); waiting the full patience would hold the transmit queue, and a
+     * pause waiting for it, 100 ms a frame (4.5 s for one TSO frame's segments) while the peer is stalled. Also
+     * the slice the kernel waits at a time (SO_SNDTIMEO).
+     */
+    static final Duration STALLED_PATIENCE = Duration.ofMillis(20);
 
     private final Path local;
     private final Path peer;
@@ -41,7 +55,10 @@ public final class UnixDatagramBackend extends PortBackend {
         return open(local, peer, FULL_QUEUE_PATIENCE);
     }
 
-    /** As {@link #open(Path, Path)}, a frame waiting up to {@code patience} for room (tests on a loaded host). */
+    /**
+     * As {@link #open(Path, Path)}, a frame waiting up to {@code patience} for room (tests on a loaded host), in
+     * slices of {@link #STALLED_PATIENCE}.
+     */
     static UnixDatagramBackend open(Path local, Path peer, Duration patience) throws NetException {
         String description = description(local, peer);
         Arena arena = Arena.ofShared();
@@ -51,11 +68,15 @@ public final class UnixDatagramBackend extends PortBackend {
             MemorySegment localAddress = address(arena, local);
             MemorySegment peerAddress = address(arena, peer);
             SocketFile.clearStale(local);
-            fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
+            // A blocking socket, so that a send may wait for room in the kernel (bounded by SO_SNDTIMEO); every
+            // other call says MSG_DONTWAIT, so nothing else blocks.
+            fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC, 0);
+            Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_SNDTIMEO, TimevalLayout.allocate(arena, STALLED_PATIENCE));
             bind(fd, localAddress, local);
             boundFile = SocketFile.identityOfNew(local);
+            TrafficCounters counters = new TrafficCounters();
             FramePort port = FramePort.open(description, fd, arena, new DatagramIo(description, peerAddress, local, boundFile,
-                    (int) Math.max(1, patience.toNanos() / DatagramIo.FULL_QUEUE_RETRY_NANOS)));
+                    (int) Math.max(1, patience.toNanos() / STALLED_PATIENCE.toNanos()), counters), counters);
             return new UnixDatagramBackend(local, peer, port);
         } catch (NativeException e) {
             release(arena, fd, local, boundFile);
@@ -114,11 +135,30 @@ public final class UnixDatagramBackend extends PortBackend {
         arena.close();
     }
 
-    /** One frame per datagram; MSG_TRUNC makes recv report a datagram's real length, so an oversized one is seen. */
-    private record DatagramIo(String description, MemorySegment peerAddress, Path local, Object boundFile,
-                              int fullQueueRetries) implements FramePort.FrameIo {
-        /** A full peer queue is tried again every 0.5 ms, {@code fullQueueRetries} times at most. */
-        static final long FULL_QUEUE_RETRY_NANOS = 500_000;
+    /**
+     * One frame per datagram; MSG_TRUNC makes recv report a datagram's real length, so an oversized one is seen.
+     * Writes come one at a time (the port's transmit lock), so {@link #peerStalled} needs no synchronization.
+     */
+    private static final class DatagramIo implements FramePort.FrameIo {
+        private final String description;
+        private final MemorySegment peerAddress;
+        private final Path local;
+        private final Object boundFile;
+        private final TrafficCounters counters;
+        /** How many slices of {@link #STALLED_PATIENCE} a frame waits for a peer that is not stalled. */
+        private final int patienceSlices;
+        /** A frame waited out the patience and none has gone since: while so, a frame waits one slice. */
+        private boolean peerStalled;
+
+        DatagramIo(String description, MemorySegment peerAddress, Path local, Object boundFile, int patienceSlices,
+                   TrafficCounters counters) {
+            this.description = description;
+            this.peerAddress = peerAddress;
+            this.local = local;
+            this.boundFile = boundFile;
+            this.patienceSlices = patienceSlices;
+            this.counters = counters;
+        }
 
         @Override
         public long read(int fd, MemorySegment buffer, Libc.CallState state) {
@@ -128,14 +168,23 @@ public final class UnixDatagramBackend extends PortBackend {
         @Override
         public long write(int fd, MemorySegment frame, Libc.CallState state) {
             long sent = Libc.sendto(fd, frame, Libc.MSG_DONTWAIT | Libc.MSG_NOSIGNAL, peerAddress, state);
-            // A full peer queue is usually a peer a moment behind, not a dead one: give it a few
-            // milliseconds to drain before the frame is lost. Dropping at once costs TCP a retransmit
-            // timeout per frame, which made bulk transfers ten times slower; waiting without bound
-            // would let a stalled peer stall this VM.
-            for (int wait = 0; sent == -Libc.EAGAIN && wait < fullQueueRetries; wait++) {
-                LockSupport.parkNanos(FULL_QUEUE_RETRY_NANOS);
-                sent = Libc.sendto(fd, frame, Libc.MSG_DONTWAIT | Libc.MSG_NOSIGNAL, peerAddress, state);
+            // A full peer queue is usually a peer a moment behind, not a dead one: give it up to
+            // FULL_QUEUE_PATIENCE to drain before the frame is lost. Dropping at once costs TCP a retransmit
+            // per frame and a cut window; waiting without bound would let a stalled peer stall this VM. The
+            // kernel wakes the blocking send as soon as the peer reads (and gives up after SO_SNDTIMEO with
+            // EAGAIN after one slice). Once a frame has waited in vain, the peer is stalled and the frames
+            // after it (the segments of one TSO frame, the rest of the ring) wait one slice each until one goes.
+            if (sent != -Libc.EAGAIN) {
+                peerStalled &= sent < 0;
+                return sent;
             }
+            long waitStart = System.nanoTime();
+            int slices = peerStalled ? 1 : patienceSlices;
+            do {
+                sent = Libc.sendto(fd, frame, Libc.MSG_NOSIGNAL, peerAddress, state);
+            } while (sent == -Libc.EAGAIN && --slices > 0);
+            counters.waitedForRoom(System.nanoTime() - waitStart);
+            peerStalled = sent == -Libc.EAGAIN;
             return sent;
         }
 

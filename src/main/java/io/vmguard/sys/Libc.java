@@ -60,6 +60,9 @@ public final class Libc {
     public static final int MSG_TRUNC = 0x20;
     public static final int MSG_DONTWAIT = 0x40;
     public static final int MSG_NOSIGNAL = 0x4000;
+    public static final int SOL_SOCKET = 1;
+    /** setsockopt: how long a blocking send may wait (struct timeval; x86-64's SO_SNDTIMEO_OLD). */
+    public static final int SO_SNDTIMEO = 21;
 
     public static final short POLLIN = 0x1;
     public static final short POLLERR = 0x8;
@@ -126,6 +129,11 @@ public final class Libc {
     private static final class Bind {
         static final MethodHandle CALL = bind("bind",
                 FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    }
+    private static final class Setsockopt {
+        static final MethodHandle CALL = bind("setsockopt",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                        ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
     }
     private static final class Connect {
         static final MethodHandle CALL = bind("connect",
@@ -309,6 +317,21 @@ public final class Libc {
             int result = (int) Bind.CALL.invokeExact(state, fd, address, (int) address.byteSize());
             if (result < 0) {
                 throw NativeException.of("bind", errno(state));
+            }
+        } catch (NativeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** setsockopt(2): sets option {@code name} at {@code level} of socket {@code fd} to {@code value} (all of it). */
+    public static void setsockopt(int fd, int level, int name, MemorySegment value) throws NativeException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(CALL_STATE);
+            int result = (int) Setsockopt.CALL.invokeExact(state, fd, level, name, value, (int) value.byteSize());
+            if (result < 0) {
+                throw NativeException.of("setsockopt", errno(state));
             }
         } catch (NativeException e) {
             throw e;

@@ -25,6 +25,7 @@ import io.vmguard.virtio.mmio.VirtioMmioTransport;
 import io.vmguard.virtio.pci.VirtioPciTransport;
 import io.vmguard.net.MacAddress;
 import io.vmguard.net.NetBackend;
+import io.vmguard.net.NetCounters;
 import io.vmguard.net.NetException;
 import io.vmguard.net.NetModel;
 import io.vmguard.net.NetSpec;
@@ -40,6 +41,7 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.function.Function;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -280,13 +282,22 @@ final class VirtioDevices implements AutoCloseable, Snapshottable {
 
     /** Each virtio-net card's own latency figures by its short name ({@code net0}, ...), in order. */
     SequencedMap<String, FrameLatency.Snapshot> netLatency() {
-        SequencedMap<String, FrameLatency.Snapshot> latency = new LinkedHashMap<>();
+        return perNetCard(net -> net.latency().snapshot());
+    }
+
+    /** Each virtio-net card's backend counters (frames, drops, waits for a full peer queue) by its short name. */
+    SequencedMap<String, NetCounters> netBackends() {
+        return perNetCard(VirtioNet::backendCounters);
+    }
+
+    private <T> SequencedMap<String, T> perNetCard(Function<VirtioNet, T> figure) {
+        SequencedMap<String, T> figures = new LinkedHashMap<>();
         for (Attached device : attached) {
             if (device.device() instanceof VirtioNet net) {
-                latency.put(device.key(), net.latency().snapshot());
+                figures.put(device.key(), figure.apply(net));
             }
         }
-        return latency;
+        return figures;
     }
 
     /** Writes the devices' state (the tree in this class's comment). The devices must be paused. */

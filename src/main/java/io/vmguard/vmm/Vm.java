@@ -709,6 +709,11 @@ public final class Vm implements AutoCloseable {
         return parts.virtio().netLatency();
     }
 
+    /** Each virtio-net card's backend counters (frames, drops, waits for room at the peer) by name ({@code net0}, ...). */
+    public SequencedMap<String, io.vmguard.net.NetCounters> netBackends() {
+        return parts.virtio().netBackends();
+    }
+
     /** Each emulated (e1000) network card's counters by name ({@code e1000-0}, ...). */
     public java.util.SequencedMap<String, io.vmguard.devices.e1000.E1000Counters> nicCounters() {
         return parts.nics().counters();

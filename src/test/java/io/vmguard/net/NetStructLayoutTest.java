@@ -19,7 +19,8 @@ class NetStructLayoutTest {
             new CStruct("struct sockaddr_un", SockaddrUnLayout.LAYOUT, List.of()),
             new CStruct("struct pollfd", PollfdLayout.LAYOUT, List.of()),
             new CStruct("struct iovec", IovecLayout.LAYOUT, List.of()),
-            new CStruct("struct ifreq", IfreqLayout.LAYOUT, List.of()));
+            new CStruct("struct ifreq", IfreqLayout.LAYOUT, List.of()),
+            new CStruct("struct timeval", TimevalLayout.LAYOUT, List.of()));
 
     private static Map<String, Long> macros() {
         Map<String, Long> macros = new LinkedHashMap<>();
@@ -37,6 +38,8 @@ class NetStructLayoutTest {
         macros.put("MSG_TRUNC", (long) Libc.MSG_TRUNC);
         macros.put("MSG_DONTWAIT", (long) Libc.MSG_DONTWAIT);
         macros.put("MSG_NOSIGNAL", (long) Libc.MSG_NOSIGNAL);
+        macros.put("SOL_SOCKET", (long) Libc.SOL_SOCKET);
+        macros.put("SO_SNDTIMEO", (long) Libc.SO_SNDTIMEO);
         macros.put("POLLIN", (long) Libc.POLLIN);
         macros.put("POLLERR", (long) Libc.POLLERR);
         macros.put("POLLHUP", (long) Libc.POLLHUP);
@@ -70,14 +73,14 @@ class NetStructLayoutTest {
     @Test
     void layoutsIoctlAndConstantsMatchTheCHeaders() throws Exception {
         CHeaderCheck.assertMatchesC("net",
-                List.of("errno.h", "fcntl.h", "poll.h", "sys/eventfd.h", "sys/socket.h", "sys/stat.h", "sys/uio.h",
+                List.of("errno.h", "fcntl.h", "poll.h", "sys/eventfd.h", "sys/socket.h", "sys/stat.h", "sys/time.h", "sys/uio.h",
                         "sys/un.h", "sys/ioctl.h", "net/if.h", "linux/if_tun.h"),
                 STRUCTS, macros());
     }
 
     @Test
     void layoutSizesMatchTheValuesCheckedAgainstGlibcAndLinux61Headers() {
-        assertEquals(List.of(110L, 8L, 16L, 40L), STRUCTS.stream().map(s -> s.layout().byteSize()).toList());
+        assertEquals(List.of(110L, 8L, 16L, 40L, 16L), STRUCTS.stream().map(s -> s.layout().byteSize()).toList());
         assertEquals(8, IfreqLayout.LAYOUT.byteAlignment(), "struct ifmap in the union aligns ifreq to 8");
         assertEquals(0x400454caL, TapBackend.TUNSETIFF);
     }

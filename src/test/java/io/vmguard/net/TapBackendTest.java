@@ -77,7 +77,7 @@ class TapBackendTest {
         assertTrue(tap.send(copy(frame)));
         assertEquals(packets + 1, statistic("rx_packets"), "the host counted the frame");
         assertEquals(bytes + 60, statistic("rx_bytes"));
-        assertEquals(new NetCounters(1, 60, 1, 0, 0, 0), tap.counters());
+        assertEquals(new NetCounters(1, 60, 1, 0, 0, 0, 0, 0), tap.counters());
     }
 
     @Test

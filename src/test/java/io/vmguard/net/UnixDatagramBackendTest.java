@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -57,8 +58,8 @@ class UnixDatagramBackendTest {
                 assertArrayEquals(back, buffer.asSlice(0, size).toArray(JAVA_BYTE), "B to A, " + size + " bytes");
                 bytes += size;
             }
-            assertEquals(new NetCounters(5, bytes, 0, 5, bytes, 0), vmA.counters());
-            assertEquals(new NetCounters(5, bytes, 0, 5, bytes, 0), vmB.counters());
+            assertEquals(new NetCounters(5, bytes, 0, 5, bytes, 0, 0, 0), vmA.counters());
+            assertEquals(new NetCounters(5, bytes, 0, 5, bytes, 0, 0, 0), vmB.counters());
             assertEquals("socket " + a + " -> " + b, vmA.description());
         }
     }
@@ -157,7 +158,7 @@ class UnixDatagramBackendTest {
             leaveStaleSocketFile(b);
             assertFalse(vm.send(copy(frame(60, 1))), "a socket file nobody is bound to");
 
-            assertEquals(new NetCounters(0, 0, 2, 0, 0, 0), vm.counters());
+            assertEquals(new NetCounters(0, 0, 2, 0, 0, 0, 0, 0), vm.counters());
         }
     }
 
@@ -203,28 +204,96 @@ class UnixDatagramBackendTest {
         Path a = dir.resolve("a.sock");
         Path b = dir.resolve("b.sock");
         // The patience is stretched (the fill's one drop waits it out once) so that a loaded host cannot starve the
-        // reader past it; the reader drains only once the sender is parked in its wait, so a sender that dropped at
-        // once would fail this.
-        try (UnixDatagramBackend vmA = UnixDatagramBackend.open(a, b, Duration.ofSeconds(1));
+        // reader past it; the reader drains only 200 ms after the send began, so a sender that dropped at once would
+        // fail this.
+        try (UnixDatagramBackend vmA = UnixDatagramBackend.open(a, b, Duration.ofSeconds(2));
              UnixDatagramBackend vmB = UnixDatagramBackend.open(b, a)) {
             MemorySegment frame = copy(frame(1514, 1));
             fillUntilADrop(vmA, frame);
             MemorySegment buffer = arena.allocate(1514);
-            Thread sender = Thread.currentThread();
-            Thread reader = Thread.ofPlatform().daemon().start(() -> {
+            assertEquals(1514, vmB.receive(buffer, LONG));
+            assertTrue(vmA.send(frame), "B read one, so one more fits: the queue is full again, and B is no longer stalled");
+            AtomicLong readAt = new AtomicLong();
+            Thread reader = Thread.ofPlatform().daemon().unstarted(() -> {
                 try {
-                    long giveUp = System.nanoTime() + 5_000_000_000L;
-                    while (sender.getState() != Thread.State.TIMED_WAITING && System.nanoTime() < giveUp) {
-                        Thread.onSpinWait();
-                    }
+                    Thread.sleep(200);
+                    readAt.set(System.nanoTime());
                     vmB.receive(buffer, LONG);
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
             });
+            reader.start();
             assertTrue(vmA.send(frame), "the frame waits for the room the reader makes");
+            long sentAt = System.nanoTime();
             reader.join();
-            assertEquals(1, vmA.counters().txDropped());
+            assertTrue(sentAt > readAt.get(), "the frame went after the read, not before it");
+            NetCounters counters = vmA.counters();
+            assertEquals(1, counters.txDropped());
+            assertEquals(2, counters.txWaits(), "the dropped frame and the delivered one each found the queue full");
+            assertTrue(counters.txWaitNanos() >= 1_500_000_000L, "the dropped frame waited out its patience: " + counters);
+        }
+    }
+
+    @Test
+    void aPeerAwayForTensOfMillisecondsLosesNoFrame() throws Exception {
+        Path a = dir.resolve("a.sock");
+        Path b = dir.resolve("b.sock");
+        // A VM on a loaded host is often off its core for longer than 20 ms; the frames its peer sends meanwhile
+        // must wait for room, not be lost (each loss costs TCP a retransmit and half its window).
+        try (UnixDatagramBackend vmA = UnixDatagramBackend.open(a, b); UnixDatagramBackend vmB = UnixDatagramBackend.open(b, a)) {
+            int frames = 40; // beyond net.unix.max_dgram_qlen (10 by default)
+            MemorySegment buffer = arena.allocate(1514);
+            Thread reader = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    Thread.sleep(40);
+                    for (int i = 0; i < frames; i++) {
+                        vmB.receive(buffer, LONG);
+                    }
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            MemorySegment frame = copy(frame(1514, 1));
+            for (int i = 0; i < frames; i++) {
+                vmA.send(frame);
+            }
+            reader.join();
+            assertEquals(0, vmA.counters().txDropped(), "frames lost while the peer was away: " + vmA.counters());
+            assertEquals(frames, vmB.counters().rxFrames());
+        }
+    }
+
+    @Test
+    void aStalledPeerCostsOnePatienceThenOneSliceAFrame() throws Exception {
+        Path a = dir.resolve("a.sock");
+        Path b = dir.resolve("b.sock");
+        try (UnixDatagramBackend vmA = UnixDatagramBackend.open(a, b, Duration.ofSeconds(1));
+             UnixDatagramBackend vmB = UnixDatagramBackend.open(b, a)) {
+            MemorySegment frame = copy(frame(1514, 1));
+            fillUntilADrop(vmA, frame); // B never reads: the last of these waited 1 s in vain
+            long start = System.nanoTime();
+            for (int i = 0; i < 5; i++) {
+                assertFalse(vmA.send(frame), "B is stalled: frame " + i + " is dropped");
+            }
+            long millis = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(millis < 600, "5 frames to a stalled peer took " + millis + " ms; each waited the whole patience");
+            assertTrue(millis >= 5 * UnixDatagramBackend.STALLED_PATIENCE.toMillis() / 2,
+                    "5 frames to a stalled peer took " + millis + " ms: each waits one slice (the kernel counts in ticks)");
+
+            MemorySegment buffer = arena.allocate(1514);
+            assertEquals(1514, vmB.receive(buffer, LONG)); // B reads one: room for one more
+            assertTrue(vmA.send(frame), "a frame goes once there is room");
+            CompletableFuture<Integer> read = CompletableFuture.supplyAsync(() -> {
+                try {
+                    Thread.sleep(100);
+                    return vmB.receive(buffer, LONG);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            assertTrue(vmA.send(frame), "after a frame went, a full queue is waited for again");
+            assertEquals(1514, read.get(5, TimeUnit.SECONDS));
         }
     }
 
@@ -251,7 +320,7 @@ class UnixDatagramBackendTest {
 
             assertTrue(vmA.send(copy(frame(65535, 3))));
             assertEquals(0, vmB.receive(buffer, SHORT), "an oversized frame alone is no frame");
-            assertEquals(new NetCounters(0, 0, 0, 1, 1000, 2), vmB.counters());
+            assertEquals(new NetCounters(0, 0, 0, 1, 1000, 2, 0, 0), vmB.counters());
         }
     }
 
@@ -261,7 +330,7 @@ class UnixDatagramBackendTest {
         Path b = dir.resolve("b.sock");
         try (UnixDatagramBackend vmA = UnixDatagramBackend.open(a, b); UnixDatagramBackend vmB = UnixDatagramBackend.open(b, a)) {
             assertFalse(vmA.send(copy(frame(13, 1))), "a runt is not sent");
-            assertEquals(new NetCounters(0, 0, 1, 0, 0, 0), vmA.counters());
+            assertEquals(new NetCounters(0, 0, 1, 0, 0, 0, 0, 0), vmA.counters());
 
             // Another program may send anything, even an empty datagram, which must not look like a timeout.
             sendRaw(b, new byte[0]);
@@ -269,7 +338,7 @@ class UnixDatagramBackendTest {
             sendRaw(b, frame(14, 3));
             MemorySegment buffer = arena.allocate(1514);
             assertEquals(14, vmB.receive(buffer, LONG));
-            assertEquals(new NetCounters(0, 0, 0, 1, 14, 2), vmB.counters());
+            assertEquals(new NetCounters(0, 0, 0, 1, 14, 2, 0, 0), vmB.counters());
         }
     }
 

@@ -158,17 +158,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         this.waitingForStartup = index != 0;
         this.system = new SystemOps(cpu, mmu, executor, new PlatformDevices(), index, monitorHooks);
         this.decoder = new Decoder(mmu::fetch8);
-        this.jitRuntime = new JitRuntime(cpu, mmu, executor, this, this::mayLoop);
-    }
-
-    /**
-     * Whether a compiled block looping on itself may go round again without a look from the run loop: the doorbell is
-     * the one attention word (an exit, a line, another CPU, and, flagged by the VM, device-written code and pages that
-     * newly hold code, which the run loop takes in before the next block), and no interrupt is requested (set by this
-     * vCPU's own platform calls, a plain field).
-     */
-    private boolean mayLoop() {
-        return !doorbell.rung() && !platform.interruptRequested();
+        this.jitRuntime = new JitRuntime(cpu, mmu, executor, this, doorbell, platform);
     }
 
     /** SystemOps' view of the platform: TSC, CR8 and the device MSRs. */
@@ -461,11 +451,13 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
 
     /**
      * Whether a compiled block may go on into its successor's translation: the looks {@link #run}'s block loop takes
-     * between two blocks find nothing (no interrupt, no doorbell, no exit or MMIO write; device-written code and new
-     * code pages flag the doorbell, see {@link #mayLoop}).
+     * between two blocks find nothing. No exit or MMIO write is pending, and {@link JitRuntime#mayGoOn} holds: the
+     * doorbell, the one attention word (an exit, a line, another CPU, and, flagged by the VM, device-written code and
+     * pages that newly hold code, which the run loop takes in before the next block), is quiet, and no interrupt is
+     * requested (set by this vCPU's own platform calls, a plain field).
      */
     private boolean mayChain() {
-        return !leaveBlock && pendingExit == null && pendingWrites.isEmpty() && mayLoop() && !cpu.halted;
+        return !leaveBlock && pendingExit == null && pendingWrites.isEmpty() && jitRuntime.mayGoOn() && !cpu.halted;
     }
 
     private VcpuExit runBlock() {

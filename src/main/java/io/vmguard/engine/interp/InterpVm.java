@@ -109,7 +109,7 @@ final class InterpVm implements VirtualMachine {
 
     /**
      * News every vCPU needs before its next block but none must wake for (device-written code, new code pages): one
-     * flag their compiled loops and chains look at, instead of one look each (see InterpVcpu.mayLoop).
+     * flag their compiled loops and chains look at, instead of one look each (see JitRuntime.mayGoOn).
      */
     private void flagAll() {
         for (Doorbell doorbell : doorbells) {

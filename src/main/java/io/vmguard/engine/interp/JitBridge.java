@@ -59,8 +59,13 @@ final class JitBridge implements AutoCloseable {
         return null;
     }
 
-    /** Blocks and instructions a region may join (one method, well under HotSpot's size limit). */
-    static final int REGION_BLOCKS = 8, REGION_INSTRUCTIONS = 96;
+    /**
+     * Blocks and instructions a region may join (one method, well under HotSpot's size limit; a larger one is compiled
+     * as its entry block alone). 16 and 192 since 2026-12-05 (session 12): with 8 and 96 a sort's inner loop and the
+     * outer loop around it did not fit one region, and bench-cpu's sort phase hopped 12 M times between lone blocks
+     * through the vCPU's loop; now 0.2 M hops in the whole run (docs/benchmarks.md#session12-jit4).
+     */
+    static final int REGION_BLOCKS = 16, REGION_INSTRUCTIONS = 192;
 
     /**
      * One block on its way through the compiler, with the blocks of its region: those of the same page (and code

@@ -6,6 +6,8 @@ import io.vmguard.engine.interp.decode.Instruction;
 import io.vmguard.engine.interp.decode.Op;
 import io.vmguard.engine.interp.execute.Executor;
 import io.vmguard.engine.interp.mmu.Mmu;
+import io.vmguard.engine.interp.platform.Doorbell;
+import io.vmguard.engine.interp.platform.Platform;
 
 /**
  * What compiled blocks reach of one vCPU: its state, its MMU, the interpreter for instructions the JIT does not
@@ -23,7 +25,8 @@ final class JitRuntime {
     final Mmu mmu;
     private final Executor executor;
     private final Executor.Platform vcpu;
-    private final java.util.function.BooleanSupplier mayGoOn;
+    private final Doorbell doorbell;
+    private final Platform platform;
     /** Guest instructions of the blocks a region completed in this run, but the last (the vCPU resets and adds it). */
     int retired;
     /**
@@ -34,15 +37,16 @@ final class JitRuntime {
     boolean chain;
 
     /**
-     * @param mayGoOn whether nothing waits for the vCPU's loop (an interrupt, a doorbell, device-written code):
-     *                asked on every back edge
+     * @param doorbell the vCPU's attention word (an exit, a line, another CPU, device-written code, new code pages)
+     * @param platform whose requested interrupt also stops a loop; both are looked at on every back edge
      */
-    JitRuntime(CpuState cpu, Mmu mmu, Executor executor, Executor.Platform vcpu, java.util.function.BooleanSupplier mayGoOn) {
+    JitRuntime(CpuState cpu, Mmu mmu, Executor executor, Executor.Platform vcpu, Doorbell doorbell, Platform platform) {
         this.cpu = cpu;
         this.mmu = mmu;
         this.executor = executor;
         this.vcpu = vcpu;
-        this.mayGoOn = mayGoOn;
+        this.doorbell = doorbell;
+        this.platform = platform;
     }
 
     /**
@@ -126,8 +130,18 @@ final class JitRuntime {
         cpu.rip = target;
     }
 
-    /** Whether a region may take a backward branch inside itself (go round a loop) again. */
+    /**
+     * Whether a region may take a backward branch inside itself (go round a loop) again: the budget, then
+     * {@link #mayGoOn}. Small methods of final classes, not an interface's, so that C1 (which
+     * compiles the generated code, see the launcher; it inlines methods of up to 35 bytes of bytecode) inlines the
+     * whole look into the loop.
+     */
     boolean backEdge() {
-        return retired < LOOP_BUDGET && mayGoOn.getAsBoolean();
+        return retired < LOOP_BUDGET && mayGoOn();
+    }
+
+    /** What stops a loop or a chain besides its budget: the doorbell, or an interrupt requested by the platform. */
+    boolean mayGoOn() {
+        return !doorbell.rung() && !platform.interruptRequested();
     }
 }

@@ -5,6 +5,7 @@ import io.vmguard.events.GuestLog;
 import io.vmguard.net.FrameLatency;
 import io.vmguard.net.MacAddress;
 import io.vmguard.net.NetBackend;
+import io.vmguard.net.NetCounters;
 import io.vmguard.net.NetException;
 import io.vmguard.snapshot.SnapshotException;
 import io.vmguard.snapshot.StateReader;
@@ -460,6 +461,11 @@ public final class VirtioNet implements VirtioDevice {
     @Override
     public void resume() {
         gate.resume();
+    }
+
+    /** What the backend has carried: frames, drops, and the frames that waited for room at the peer. */
+    public NetCounters backendCounters() {
+        return backend.counters();
     }
 
     /** vmguard's own latency figures for this card: arrival to guest, kick to wire, notifications, interrupts. */

@@ -71,8 +71,10 @@ class VirtioNetTest {
         assertEquals(1, header[10], "num_buffers");
         assertArrayEquals(frame, rig.ram.read(buffer + VirtioNet.HEADER_BYTES, frame.length));
         assertEquals(1, rig.interrupts.usedInterrupts(VirtioNet.RECEIVE_QUEUE));
-        // The frame waited for the driver's buffer: the wait is the device's own receive latency.
-        assertTrue(rig.device.latency().snapshot().receive().minNanos() >= 200_000_000L, rig.device.latency().snapshot().toString());
+        // The frame waited for the driver's buffer: the wait is the device's own receive latency. Its clock starts
+        // when the receive thread takes the frame, which a loaded host may run a little after the send, so the
+        // recorded wait can fall short of the test's 200 ms sleep by that much.
+        assertTrue(rig.device.latency().snapshot().receive().minNanos() >= 150_000_000L, rig.device.latency().snapshot().toString());
     }
 
     @Test

@@ -122,6 +122,9 @@ final class BlockEmitter {
                 case Step.Not not -> live;
                 case Step.IncDec incDec -> live;          // CF kept: read only where the flags are
                 case Step.Compute compute -> compute.readsMemory() || compute.kind().readsCarry(); // all six; a memory operand may fault first
+                // A fused CMP/TEST and Jcc: registers only, so it cannot fault before its compare; it writes all six
+                // on every way out where they can be read (its target's fault included) and reads none before.
+                case Step.CompareBranch compareBranch -> false;
                 default -> true;                         // may fault, exit or read flags (RCL, RCR, ...)
             };
     }
