@@ -11,12 +11,22 @@ import io.vmguard.virtio.QueueException;
 import io.vmguard.virtio.Signal;
 import io.vmguard.virtio.VirtioDevice;
 import io.vmguard.virtio.Virtqueue;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
-import java.security.SecureRandom;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.file.Path;
 
 /**
  * virtio-rng (entropy device, virtio 1.2 section 5.4): fills each request's writable buffers with bytes
- * from the host's {@link SecureRandom}. The guest sees it as /dev/hwrng.
+ * from the host kernel's random number generator (/dev/urandom), as QEMU's backends do (getrandom, or
+ * rng-random on /dev/urandom). The guest sees it as /dev/hwrng. Not {@code SecureRandom}, whose NativePRNG
+ * mixes the same /dev/urandom bytes with a SHA1PRNG it builds and seeds on the first request: on a loaded host
+ * that cost 20-62 ms at start-up (construction) and 7-29 ms of the vCPU's thread in the middle of the boot
+ * (the first request), against under 2 ms each here (docs/benchmarks.md#session12-boot2).
  *
  * <p>It has no state beyond its queue: each request is filled inside the kick that brought it, and
  * {@link #pause} waits for the one under way.
@@ -26,18 +36,32 @@ public final class VirtioRng implements VirtioDevice {
     static final int MAX_BYTES_PER_REQUEST = 64 * 1024;
     private static final int CHUNK = 4096;
 
-    private final SecureRandom random;
-    private final byte[] chunk = new byte[CHUNK];
+    private final ReadableByteChannel entropy;
+    private final ByteBuffer chunk = ByteBuffer.allocateDirect(CHUNK);
     private final PauseGate gate = new PauseGate();
     private final DeviceMeter meter = new DeviceMeter();
     private DeviceContext context;
 
     public VirtioRng() {
-        this(new SecureRandom());
+        this(HostUrandom.CHANNEL);
     }
 
-    VirtioRng(SecureRandom random) {
-        this.random = random;
+    /** A device whose bytes come from {@code entropy} (tests: known bytes, a failing source). */
+    VirtioRng(ReadableByteChannel entropy) {
+        this.entropy = entropy;
+    }
+
+    /** The host's /dev/urandom, opened once per process when the first device is made and shared by all. */
+    private static final class HostUrandom {
+        static final ReadableByteChannel CHANNEL = open();
+
+        private static ReadableByteChannel open() {
+            try {
+                return FileChannel.open(Path.of("/dev/urandom"));
+            } catch (IOException e) {
+                throw new UncheckedIOException("virtio-rng: cannot open the host's /dev/urandom", e);
+            }
+        }
     }
 
     @Override
@@ -88,9 +112,9 @@ public final class VirtioRng implements VirtioDevice {
         while ((chain = queue.pop()) != null) {
             Filled filled = fill(chain);
             queue.addUsed(chain.head(), filled.bytes());
-            if (filled.fault() != null) {
+            if (filled.failure() != null) {
                 meter.failed();
-                failure = Signal.failure(context, filled.fault().getMessage());
+                failure = Signal.failure(context, filled.failure());
             } else {
                 meter.completed(filled.bytes());
             }
@@ -98,23 +122,29 @@ public final class VirtioRng implements VirtioDevice {
         return (queue.needsInterrupt() ? Signal.usedBuffers(context, 0) : Signal.NONE).then(failure);
     }
 
-    /** How many bytes a request got, and the fault that ended it short, if one did. */
-    private record Filled(int bytes, DmaFault fault) {}
+    /** How many bytes a request got, and why it ended short if it did (a bad buffer address, the host's source). */
+    private record Filled(int bytes, String failure) {}
 
-    /** Fills the chain's writable part (up to the per-request cap); a bad buffer address ends the request short. */
+    /** Fills the chain's writable part (up to the per-request cap), with exactly the bytes it asks for. */
     private Filled fill(DescriptorChain chain) {
         long wanted = Math.min(chain.writableBytes(), MAX_BYTES_PER_REQUEST);
-        MemorySegment source = MemorySegment.ofArray(chunk);
         int written = 0;
         try {
             while (written < wanted) {
-                int length = (int) Math.min(CHUNK, wanted - written);
-                random.nextBytes(chunk);
-                chain.write(context.dma(), written, source.asSlice(0, length));
-                written += length;
+                chunk.clear().limit((int) Math.min(CHUNK, wanted - written));
+                while (chunk.hasRemaining()) {
+                    if (entropy.read(chunk) < 0) {
+                        throw new EOFException("the host's entropy source ended");
+                    }
+                }
+                chunk.flip();
+                chain.write(context.dma(), written, MemorySegment.ofBuffer(chunk));
+                written += chunk.limit();
             }
         } catch (DmaFault fault) {
-            return new Filled(written, fault);
+            return new Filled(written, fault.getMessage());
+        } catch (IOException e) {
+            return new Filled(written, "virtio-rng: reading the host's entropy: " + e.getMessage());
         }
         return new Filled(written, null);
     }

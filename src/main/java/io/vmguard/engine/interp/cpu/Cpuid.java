@@ -39,6 +39,10 @@ public final class Cpuid {
     private static final int LAHF_LM = 1, ABM = 1 << 5;
     /** Leaf 7 subleaf 0: enhanced REP MOVSB/STOSB (EBX bit 9), fast short REP MOVSB (EDX bit 4). */
     private static final int ERMS = 1 << 9, FSRM = 1 << 4;
+    /** Leaf 7 subleaf 1 EAX: fast short REP STOSB (bit 11). */
+    private static final int FSRS = 1 << 11;
+    /** Leaf 7 subleaf 0 EAX: the highest subleaf of leaf 7 (subleaf 1 carries FSRS). */
+    private static final int MAX_LEAF7_SUBLEAF = 1;
     private static final int SYSCALL = 1 << 11, NX = 1 << 20, RDTSCP = 1 << 27, LM = 1 << 29;
 
     /**
@@ -61,12 +65,19 @@ public final class Cpuid {
                 out[3] = FPU | PSE | TSC | MSR | PAE | CX8 | SEP | APIC | PGE | CMOV | PAT | CLFLUSH | FXSR | SSE | SSE2;
             }
             case 6 -> out[0] = ARAT;
-            case 7 -> { // structured extended features, subleaf 0 (the only one: EAX = 0)
-                if (subleaf == 0) {
-                    // Fast string operations, as the KVM engine passes through from hosts that have them: Linux then
-                    // copies and clears with REP MOVSB/STOSB (memcpy, copy_user), which StringOps moves in whole runs.
-                    out[1] = ERMS;
-                    out[3] = FSRM;
+            case 7 -> { // structured extended features, subleaves 0 and 1
+                // Fast string operations, as the KVM engine passes through from hosts that have them: Linux then
+                // copies and clears with REP MOVSB/STOSB (memcpy, copy_user), which StringOps moves in whole runs.
+                // FSRS makes Linux 6.12's memset and clear_user one REP STOSB instead of memset_orig's loop of
+                // 8-byte stores (each an interpreted instruction and MMU write) or rep_stos_alternative.
+                switch (subleaf) {
+                    case 0 -> {
+                        out[0] = MAX_LEAF7_SUBLEAF;
+                        out[1] = ERMS;
+                        out[3] = FSRM;
+                    }
+                    case 1 -> out[0] = FSRS;
+                    default -> { }
                 }
             }
             case 0x15 -> { // TSC/crystal ratio: TSC = crystal * EBX / EAX; the crystal also clocks the APIC timer
