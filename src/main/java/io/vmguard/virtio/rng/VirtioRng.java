@@ -12,13 +12,11 @@ import io.vmguard.virtio.Signal;
 import io.vmguard.virtio.VirtioDevice;
 import io.vmguard.virtio.Virtqueue;
 import java.io.EOFException;
+import java.io.FileInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.channels.ReadableByteChannel;
-import java.nio.file.Path;
 
 /**
  * virtio-rng (entropy device, virtio 1.2 section 5.4): fills each request's writable buffers with bytes
@@ -36,28 +34,31 @@ public final class VirtioRng implements VirtioDevice {
     static final int MAX_BYTES_PER_REQUEST = 64 * 1024;
     private static final int CHUNK = 4096;
 
-    private final ReadableByteChannel entropy;
-    private final ByteBuffer chunk = ByteBuffer.allocateDirect(CHUNK);
+    private final InputStream entropy;
+    private final byte[] chunk = new byte[CHUNK];
     private final PauseGate gate = new PauseGate();
     private final DeviceMeter meter = new DeviceMeter();
     private DeviceContext context;
 
     public VirtioRng() {
-        this(HostUrandom.CHANNEL);
+        this(HostUrandom.STREAM);
     }
 
     /** A device whose bytes come from {@code entropy} (tests: known bytes, a failing source). */
-    VirtioRng(ReadableByteChannel entropy) {
+    VirtioRng(InputStream entropy) {
         this.entropy = entropy;
     }
 
-    /** The host's /dev/urandom, opened once per process when the first device is made and shared by all. */
+    /**
+     * The host's /dev/urandom, opened once per process when the first device is made and shared by all. A stream,
+     * not a {@code FileChannel}: a channel closes for every thread when one thread reading it is interrupted.
+     */
     private static final class HostUrandom {
-        static final ReadableByteChannel CHANNEL = open();
+        static final InputStream STREAM = open();
 
-        private static ReadableByteChannel open() {
+        private static InputStream open() {
             try {
-                return FileChannel.open(Path.of("/dev/urandom"));
+                return new FileInputStream("/dev/urandom");
             } catch (IOException e) {
                 throw new UncheckedIOException("virtio-rng: cannot open the host's /dev/urandom", e);
             }
@@ -131,15 +132,12 @@ public final class VirtioRng implements VirtioDevice {
         int written = 0;
         try {
             while (written < wanted) {
-                chunk.clear().limit((int) Math.min(CHUNK, wanted - written));
-                while (chunk.hasRemaining()) {
-                    if (entropy.read(chunk) < 0) {
-                        throw new EOFException("the host's entropy source ended");
-                    }
+                int length = (int) Math.min(CHUNK, wanted - written);
+                if (entropy.readNBytes(chunk, 0, length) < length) {
+                    throw new EOFException("the host's entropy source ended");
                 }
-                chunk.flip();
-                chain.write(context.dma(), written, MemorySegment.ofBuffer(chunk));
-                written += chunk.limit();
+                chain.write(context.dma(), written, MemorySegment.ofArray(chunk).asSlice(0, length));
+                written += length;
             }
         } catch (DmaFault fault) {
             return new Filled(written, fault.getMessage());

@@ -12,8 +12,7 @@ import io.vmguard.testing.RecordingInterrupt;
 import io.vmguard.virtio.QueueException;
 import io.vmguard.virtio.VirtioFeatures;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.ReadableByteChannel;
+import java.io.InputStream;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -24,7 +23,7 @@ class VirtioRngTest {
     private final DriverRings rings = new DriverRings(ram, 16);
 
     /** A source that counts 0, 1, 2 ... and hands out at most {@code perRead} bytes a read, as a pipe might. */
-    private static final class CountingSource implements ReadableByteChannel {
+    private static final class CountingSource extends InputStream {
         private final int perRead;
         private int next;
 
@@ -33,25 +32,21 @@ class VirtioRngTest {
         }
 
         @Override
-        public int read(ByteBuffer target) {
-            int count = Math.min(perRead, target.remaining());
+        public int read(byte[] target, int offset, int length) {
+            int count = Math.min(perRead, length);
             for (int i = 0; i < count; i++) {
-                target.put((byte) next++);
+                target[offset + i] = (byte) next++;
             }
             return count;
         }
 
         @Override
-        public boolean isOpen() {
-            return true;
-        }
-
-        @Override
-        public void close() {
+        public int read() {
+            return next++ & 0xff;
         }
     }
 
-    private VirtioRng activated(ReadableByteChannel source) throws QueueException {
+    private VirtioRng activated(InputStream source) throws QueueException {
         VirtioRng rng = new VirtioRng(source);
         long features = VirtioFeatures.VERSION_1;
         rng.activate(interrupt.context(features, ram.dma(), rings.deviceQueue(ram.dma(), features)));
@@ -85,19 +80,10 @@ class VirtioRngTest {
 
     @Test
     void aFailingHostSourceEndsTheRequestShortAndFailsTheDeviceWithoutThrowing() throws Exception {
-        VirtioRng rng = activated(new ReadableByteChannel() {
+        VirtioRng rng = activated(new InputStream() {
             @Override
-            public int read(ByteBuffer target) throws IOException {
+            public int read() throws IOException {
                 throw new IOException("broken source");
-            }
-
-            @Override
-            public boolean isOpen() {
-                return true;
-            }
-
-            @Override
-            public void close() {
             }
         });
         rings.offer(Buffer.writable(ram.alloc(64), 64));
@@ -119,5 +105,24 @@ class VirtioRngTest {
 
         assertEquals(256, rings.takeUsed().getFirst().length());
         assertFalse(Arrays.equals(new byte[256], ram.read(buffer, 256)), "256 random bytes are not all zero");
+    }
+
+    @Test
+    void anInterruptedCallerDoesNotCloseTheHostSourceForEveryDevice() throws Exception {
+        VirtioRng rng = new VirtioRng();
+        long features = VirtioFeatures.VERSION_1;
+        rng.activate(interrupt.context(features, ram.dma(), rings.deviceQueue(ram.dma(), features)));
+        rings.offer(Buffer.writable(ram.alloc(64), 64));
+        Thread.currentThread().interrupt(); // a vCPU thread may carry an interrupt into a kick
+        try {
+            rng.queueNotified(0);
+        } finally {
+            Thread.interrupted();
+        }
+        rings.offer(Buffer.writable(ram.alloc(64), 64));
+        rng.queueNotified(0);
+
+        assertEquals(List.of(64, 64), rings.takeUsed().stream().map(DriverRings.Used::length).toList());
+        assertTrue(interrupt.failures().isEmpty(), interrupt.failures().toString());
     }
 }
