@@ -1,5 +1,6 @@
 package io.vmguard.engine.interp;
 
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.vmguard.engine.Engine;
 import io.vmguard.engine.EngineException;
@@ -631,12 +632,16 @@ public final class DifferentialHarness {
      * naming the oracle it is with.
      */
     List<String> differences() throws EngineException, NativeException {
-        List<HostOracle.Oracle> oracles = HostOracle.available();
+        List<HostOracle.Oracle> oracles = HostOracle.usable();
         Payload payload = assemble();
         byte[] bulk = new byte[BULK_SIZE];
         new Random(seed ^ 0xb01cL).nextBytes(bulk);
         Run interpRun = runOn(new InterpEngine(JitOptions.off()), payload, bulk);
         List<String> differences = new ArrayList<>(jitDifferences(payload, bulk, interpRun));
+        if (oracles.isEmpty() && differences.isEmpty()) {
+            // The JIT agrees with the interpreter; with no oracle to hold the interpreter to, the rest is skipped.
+            assumeTrue(false, HostOracle.NO_ORACLE);
+        }
         faults = 0;
         ntLostByHost = 0;
         portCasesNotOnHost = 0;

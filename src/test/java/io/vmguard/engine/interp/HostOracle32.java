@@ -21,6 +21,7 @@ final class HostOracle32 {
     private HostOracle32() {}
 
     private static Path built;
+    private static Boolean runsHere;
 
     /** The segments the code runs in. */
     enum Segments {
@@ -83,6 +84,37 @@ final class HostOracle32 {
                 ? HexFormat.ofDelimiter(" ").formatHex(code, offset, Math.min(code.length, offset + 8)) : "outside the code";
         return new AssertionError("the host CPU: exception " + vector + " in the code at offset 0x" + f[2] + " (bytes " + bytes
                 + ", error code 0x" + f[3] + ", CR2 0x" + f[4] + ")");
+    }
+
+    /**
+     * Whether the 32-bit host oracle runs here: the host is chosen ({@code -Dvmguard.oracle}: not {@code kvm}) on
+     * x86-64 Linux, and the kernel executes 32-bit programs (IA32 emulation: some kernels, as some VMs' guest kernels,
+     * are built without it, and the helper then does not even start). Probed once, by running the helper bare: it
+     * answers with its usage line. A helper that cannot be built is still an error, not a reason to skip.
+     */
+    static synchronized boolean available() throws IOException {
+        if (runsHere == null) {
+            boolean chosen = !System.getProperty("vmguard.oracle", "both").equals("kvm")
+                    && System.getProperty("os.arch").matches("amd64|x86_64") && System.getProperty("os.name").equals("Linux");
+            runsHere = chosen && answersWithItsUsage(helper());
+        }
+        return runsHere;
+    }
+
+    /** Why a test of the 32-bit host oracle is skipped. */
+    static final String UNAVAILABLE = "the 32-bit host oracle cannot run here: this kernel does not execute 32-bit programs"
+            + " (no IA32 emulation), or -Dvmguard.oracle=kvm";
+
+    private static boolean answersWithItsUsage(Path helper) throws IOException {
+        Process bare = new ProcessBuilder(helper.toString()).redirectErrorStream(true).start();
+        String answer = new String(bare.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        try {
+            bare.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while probing the 32-bit host oracle", e);
+        }
+        return answer.startsWith("usage: host-oracle32");
     }
 
     /** target/difftest/host-oracle32, rebuilt when the C source is newer. */

@@ -28,7 +28,7 @@ class HostOracle32Test {
 
     @Test
     void sixteenBitCodeRunsWithSixteenBitOperandsAndAddresses() throws Exception {
-        assumeTrue(HostOracle.available().contains(HostOracle.Oracle.HOST), "the host oracle is not chosen");
+        assumeTrue(HostOracle32.available(), HostOracle32.UNAVAILABLE);
         byte[] out = HostOracle32.run(sixteenBit("""
                 movl $0x1234ffff, %eax
                 incw %ax
@@ -48,7 +48,7 @@ class HostOracle32Test {
 
     @Test
     void theDataSegmentsBBitSetsTheStackAddressSize() throws Exception {
-        assumeTrue(HostOracle.available().contains(HostOracle.Oracle.HOST), "the host oracle is not chosen");
+        assumeTrue(HostOracle32.available(), HostOracle32.UNAVAILABLE);
         byte[] push = sixteenBit("movl $0, %esp\npushw $0x1234\nmovl %esp, 0xe000\npopw %ax\nmovl $0x5800, %esp");
         assertEquals(0xfffe, resultWord(HostOracle32.run(push, DATA, HostOracle32.Segments.CODE16_STACK16), 0), "SP wraps, as in real mode");
         AssertionError wide = assertThrows(AssertionError.class, () -> HostOracle32.run(push, DATA, HostOracle32.Segments.CODE16_STACK32));
@@ -57,7 +57,7 @@ class HostOracle32Test {
 
     @Test
     void exceptionsComeBackAsTheirVectorAndOffset() throws Exception {
-        assumeTrue(HostOracle.available().contains(HostOracle.Oracle.HOST), "the host oracle is not chosen");
+        assumeTrue(HostOracle32.available(), HostOracle32.UNAVAILABLE);
         AssertionError ud = assertThrows(AssertionError.class,
                 () -> HostOracle32.run(ModeRig.assemble(".code16", "nop\nnop\nud2"), DATA, HostOracle32.Segments.CODE16_STACK16));
         assertTrue(ud.getMessage().contains("exception 6 in the code at offset 0x2 (bytes 0f 0b"), ud.getMessage());

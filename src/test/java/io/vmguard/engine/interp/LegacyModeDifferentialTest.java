@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.vmguard.engine.Engine;
 import io.vmguard.engine.VcpuExit;
@@ -93,11 +94,20 @@ class LegacyModeDifferentialTest {
                 : kernel(bits) + (bits == 32 ? ".code32\n" : ".code16\n") + ".org 0x1000\n"
                 + "movw $0x23, %ax\nmovw %ax, %ds\nmovw %ax, %es\n" + user + end;
         String mode = real ? "real-mode 16-bit" : bits + "-bit";
-        List<HostOracle.Oracle> oracles = HostOracle.available();
         byte[] interp = run(new InterpEngine(JitOptions.off()), program, data, real, layout);
         // The JIT compiling every block at its first execution must leave exactly what the interpreter left.
         byte[] jit = run(new InterpEngine(JitOptions.compileAtOnce()), program, data, real, layout);
         assertArrayEquals(interp, jit, mode + ": the JIT's results differ from the interpreter's");
+        // The host's oracle here is the 32-bit helper (it needs IA32 emulation, not FSGSBASE); with neither it nor KVM,
+        // the JIT's check above is all this host can run.
+        List<HostOracle.Oracle> oracles = new ArrayList<>();
+        if (HostOracle.usable().contains(HostOracle.Oracle.KVM)) {
+            oracles.add(HostOracle.Oracle.KVM);
+        }
+        if (HostOracle32.available()) {
+            oracles.add(HostOracle.Oracle.HOST);
+        }
+        assumeTrue(!oracles.isEmpty(), "no oracle for " + mode + " code: /dev/kvm does not open, and " + HostOracle32.UNAVAILABLE);
         List<String> references = new ArrayList<>();
         for (HostOracle.Oracle oracle : oracles) {
             String reference = oracle == HostOracle.Oracle.HOST ? "the host CPU" : "KVM";
