@@ -67,19 +67,33 @@ final class HostOracle {
 
     /** As {@link #available()}, but an empty list where there is no oracle, rather than a skipped test. */
     static List<Oracle> usable() {
+        List<Oracle> oracles = new ArrayList<>();
+        if (!chosen().equals("host") && kvmOpens()) {
+            oracles.add(Oracle.KVM);
+        }
+        if (hostProcessChosen() && userModeWritesSegmentBases()) {
+            oracles.add(Oracle.HOST);
+        }
+        return oracles;
+    }
+
+    /**
+     * Whether a host process may be an oracle in this run: {@code -Dvmguard.oracle} does not keep KVM alone, and the
+     * host is x86-64 Linux. What else the helper needs of the kernel is the helper's own check (64-bit: FSGSBASE,
+     * {@link HostOracle32}: IA32 emulation).
+     */
+    static boolean hostProcessChosen() {
+        return !chosen().equals("kvm") && System.getProperty("os.arch").matches("amd64|x86_64")
+                && System.getProperty("os.name").equals("Linux");
+    }
+
+    /** {@code -Dvmguard.oracle}: host, kvm or both (the default). */
+    private static String chosen() {
         String chosen = System.getProperty("vmguard.oracle", "both");
         if (!List.of("both", "host", "kvm").contains(chosen)) {
             throw new IllegalArgumentException("-Dvmguard.oracle=" + chosen + ": host, kvm or both");
         }
-        List<Oracle> oracles = new ArrayList<>();
-        if (!chosen.equals("host") && kvmOpens()) {
-            oracles.add(Oracle.KVM);
-        }
-        if (!chosen.equals("kvm") && System.getProperty("os.arch").matches("amd64|x86_64")
-                && System.getProperty("os.name").equals("Linux") && userModeWritesSegmentBases()) {
-            oracles.add(Oracle.HOST);
-        }
-        return oracles;
+        return chosen;
     }
 
     /**

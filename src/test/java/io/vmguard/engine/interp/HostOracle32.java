@@ -94,9 +94,7 @@ final class HostOracle32 {
      */
     static synchronized boolean available() throws IOException {
         if (runsHere == null) {
-            boolean chosen = !System.getProperty("vmguard.oracle", "both").equals("kvm")
-                    && System.getProperty("os.arch").matches("amd64|x86_64") && System.getProperty("os.name").equals("Linux");
-            runsHere = chosen && answersWithItsUsage(helper());
+            runsHere = HostOracle.hostProcessChosen() && answersWithItsUsage(helper());
         }
         return runsHere;
     }
