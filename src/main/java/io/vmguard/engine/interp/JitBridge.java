@@ -7,6 +7,7 @@ import io.vmguard.engine.interp.decode.Op;
 import io.vmguard.engine.interp.jit.JitCompiler;
 import io.vmguard.engine.interp.jit.JitOptions;
 import io.vmguard.engine.interp.jit.Step;
+import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -41,18 +42,19 @@ final class JitBridge implements AutoCloseable {
     /**
      * Counts one execution of an interpreted block and queues it for compilation once it is hot. With threshold 0
      * (tests) it compiles the block at once on the calling thread and returns it, so that even code that runs once
-     * runs compiled; otherwise null (the translation arrives later).
+     * runs compiled; otherwise null (the translation arrives later). {@code ram}: guest RAM as the vCPU's read TLB
+     * reaches it, or null (see JitRuntime.ram).
      */
-    CompiledBlock executed(Block block, CodeCache code, long physical) {
+    CompiledBlock executed(Block block, CodeCache code, long physical, MemorySegment ram) {
         if (block.jitState != COLD || ++block.hits < threshold) {
             return null;
         }
         block.jitState = QUEUED;
         if (threshold == 0) {
-            compiler.compileNow(new Unit(block, code, regions ? physical : -1));
+            compiler.compileNow(new Unit(block, code, regions ? physical : -1, ram));
             return block.compiled;
         }
-        if (!compiler.submit(new Unit(block, code, regions ? physical : -1))) {
+        if (!compiler.submit(new Unit(block, code, regions ? physical : -1, ram))) {
             block.hits = 0; // the queue is full: offered again once it is hot again
             block.jitState = COLD;
         }
@@ -78,11 +80,14 @@ final class JitBridge implements AutoCloseable {
         private final long physical;
         private List<Block> members;
         private List<Integer> offsets;
+        /** Guest RAM for the translation's TLB hits (class data 0), or null: every read through the MMU. */
+        private final MemorySegment ram;
 
-        Unit(Block block, CodeCache code, long physical) {
+        Unit(Block block, CodeCache code, long physical, MemorySegment ram) {
             this.block = block;
             this.code = code;
             this.physical = physical;
+            this.ram = ram;
         }
 
         @Override
@@ -103,8 +108,14 @@ final class JitBridge implements AutoCloseable {
         }
 
         @Override
+        public boolean readsRamDirectly() {
+            return ram != null;
+        }
+
+        @Override
         public List<?> classData() {
-            List<Instruction> data = new ArrayList<>();
+            List<Object> data = new ArrayList<>();
+            data.add(ram);
             for (Block member : members) {
                 data.addAll(Arrays.asList(member.instructions));
             }
