@@ -496,7 +496,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
             if (jit != null) {
                 CompiledBlock compiled = block.compiled;
                 if (compiled == null) {
-                    compiled = jit.executed(block, code, fetchedPhysical, jitRuntime.ram);
+                    compiled = jit.executed(block, code, fetchedPhysical);
                 }
                 if (compiled != null) {
                     instructions = NONE;

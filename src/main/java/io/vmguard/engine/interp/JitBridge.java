@@ -7,7 +7,6 @@ import io.vmguard.engine.interp.decode.Op;
 import io.vmguard.engine.interp.jit.JitCompiler;
 import io.vmguard.engine.interp.jit.JitOptions;
 import io.vmguard.engine.interp.jit.Step;
-import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -42,19 +41,18 @@ final class JitBridge implements AutoCloseable {
     /**
      * Counts one execution of an interpreted block and queues it for compilation once it is hot. With threshold 0
      * (tests) it compiles the block at once on the calling thread and returns it, so that even code that runs once
-     * runs compiled; otherwise null (the translation arrives later). {@code ram}: guest RAM as the vCPU's read TLB
-     * reaches it, or null (see JitRuntime.ram).
+     * runs compiled; otherwise null (the translation arrives later).
      */
-    CompiledBlock executed(Block block, CodeCache code, long physical, MemorySegment ram) {
+    CompiledBlock executed(Block block, CodeCache code, long physical) {
         if (block.jitState != COLD || ++block.hits < threshold) {
             return null;
         }
         block.jitState = QUEUED;
         if (threshold == 0) {
-            compiler.compileNow(new Unit(block, code, regions ? physical : -1, ram));
+            compiler.compileNow(new Unit(block, code, regions ? physical : -1));
             return block.compiled;
         }
-        if (!compiler.submit(new Unit(block, code, regions ? physical : -1, ram))) {
+        if (!compiler.submit(new Unit(block, code, regions ? physical : -1))) {
             block.hits = 0; // the queue is full: offered again once it is hot again
             block.jitState = COLD;
         }
@@ -80,14 +78,11 @@ final class JitBridge implements AutoCloseable {
         private final long physical;
         private List<Block> members;
         private List<Integer> offsets;
-        /** Guest RAM for the translation's TLB hits (class data 0), or null: every read through the MMU. */
-        private final MemorySegment ram;
 
-        Unit(Block block, CodeCache code, long physical, MemorySegment ram) {
+        Unit(Block block, CodeCache code, long physical) {
             this.block = block;
             this.code = code;
             this.physical = physical;
-            this.ram = ram;
         }
 
         @Override
@@ -108,14 +103,8 @@ final class JitBridge implements AutoCloseable {
         }
 
         @Override
-        public boolean readsRamDirectly() {
-            return ram != null;
-        }
-
-        @Override
         public List<?> classData() {
-            List<Object> data = new ArrayList<>();
-            data.add(ram);
+            List<Instruction> data = new ArrayList<>();
             for (Block member : members) {
                 data.addAll(Arrays.asList(member.instructions));
             }

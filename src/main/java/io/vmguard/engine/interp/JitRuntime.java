@@ -8,10 +8,6 @@ import io.vmguard.engine.interp.execute.Executor;
 import io.vmguard.engine.interp.mmu.Mmu;
 import io.vmguard.engine.interp.platform.Doorbell;
 import io.vmguard.engine.interp.platform.Platform;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.lang.invoke.VarHandle;
-import java.nio.ByteOrder;
 
 /**
  * What compiled blocks reach of one vCPU: its state, its MMU, the interpreter for instructions the JIT does not
@@ -27,21 +23,6 @@ final class JitRuntime {
 
     final CpuState cpu;
     final Mmu mmu;
-    /** The MMU's read TLB (pairs: tag, addend into {@link #ram}), for compiled code that checks a hit itself. */
-    final long[] readTlb;
-    /**
-     * Guest RAM as the read TLB's hits reach it ({@code Mmu.alignedRamSpan}), or null when compiled code must leave
-     * every read to the MMU. Compiled code holds it as a constant of its class (see JitBridge's class data).
-     */
-    final MemorySegment ram;
-    /**
-     * Aligned little-endian views of guest RAM, by access size, that compiled code reads a TLB hit through in opaque
-     * mode (see BlockEmitter.readMemory). Static finals: constants to C1.
-     */
-    static final VarHandle RAM_BYTE = ValueLayout.JAVA_BYTE.varHandle(),
-            RAM_SHORT = ValueLayout.JAVA_SHORT.withOrder(ByteOrder.LITTLE_ENDIAN).varHandle(),
-            RAM_INT = ValueLayout.JAVA_INT.withOrder(ByteOrder.LITTLE_ENDIAN).varHandle(),
-            RAM_LONG = ValueLayout.JAVA_LONG.withOrder(ByteOrder.LITTLE_ENDIAN).varHandle();
     private final Executor executor;
     private final Executor.Platform vcpu;
     private final Doorbell doorbell;
@@ -62,8 +43,6 @@ final class JitRuntime {
     JitRuntime(CpuState cpu, Mmu mmu, Executor executor, Executor.Platform vcpu, Doorbell doorbell, Platform platform) {
         this.cpu = cpu;
         this.mmu = mmu;
-        this.readTlb = mmu.readTlb();
-        this.ram = mmu.alignedRamSpan();
         this.executor = executor;
         this.vcpu = vcpu;
         this.doorbell = doorbell;

@@ -44,13 +44,6 @@ final class BlockEmitter {
 
     private static final int THIS = 0, RT = 1, CPU_LOCAL = 2, GPR_LOCAL = 3, MMU_LOCAL = 4, RIP0 = 5;
     private static final int A = 7, B = 9, R = 11, REGS = 13;
-    /** After the 16 registers' pairs: the read TLB, the user bit of its tags, an access's address, its TLB slot. */
-    private static final int READ_TLB = REGS + 32, USER = READ_TLB + 1, ADDRESS = USER + 2, TLB_SLOT = ADDRESS + 2;
-    /** Mmu.PAGE_MASK: the page bits of a TLB tag. */
-    private static final long PAGE_MASK = ~0xfffL;
-    /** Guest RAM, a constant of each generated class: its class data 0 (the interpreted instructions follow it). */
-    private static final DynamicConstantDesc<?> RAM_CONSTANT =
-            DynamicConstantDesc.ofNamed(ConstantDescs.BSM_CLASS_DATA_AT, ConstantDescs.DEFAULT_NAME, SEGMENT, 0);
     private static final long LOW32 = 0xffff_ffffL;
 
     private final ClassFile classFile;
@@ -67,8 +60,7 @@ final class BlockEmitter {
         }
     }
 
-    /** {@code readsRamDirectly}: class data 0 is guest RAM, and read TLB hits are read from it here (readMemory). */
-    byte[] emit(String simpleName, List<Step> steps, boolean readsRamDirectly) throws TooLarge {
+    byte[] emit(String simpleName, List<Step> steps) throws TooLarge {
         ClassDesc self = ClassDesc.of(PACKAGE, simpleName);
         boolean[] flagsLive = flagLiveness(steps);
         byte[] bytes = classFile.build(self, cb -> {
@@ -80,7 +72,7 @@ final class BlockEmitter {
                 code.return_();
             });
             cb.withMethodBody(RUN, RUN_TYPE, ClassFile.ACC_PUBLIC | ClassFile.ACC_FINAL,
-                    code -> new Body(code, steps, flagsLive, readsRamDirectly).emit());
+                    code -> new Body(code, steps, flagsLive).emit());
         });
         int size = codeLength(bytes);
         if (size > MAX_CODE_BYTES) {
@@ -214,11 +206,8 @@ final class BlockEmitter {
         private final int used;
         private final Label faultHandler;
         private Label rangeStart;
-        /** Whether read TLB hits are read from guest RAM here (class data 0), not through the MMU. */
-        private final boolean readsRamDirectly;
 
-        Body(CodeBuilder code, List<Step> steps, boolean[] flagsLive, boolean readsRamDirectly) {
-            this.readsRamDirectly = readsRamDirectly;
+        Body(CodeBuilder code, List<Step> steps, boolean[] flagsLive) {
             this.code = code;
             this.steps = steps;
             this.flagsLive = flagsLive;
@@ -240,10 +229,6 @@ final class BlockEmitter {
             code.aload(RT).getfield(RUNTIME, RT_CPU, CPU).astore(CPU_LOCAL);
             code.aload(CPU_LOCAL).getfield(CPU, GPR, LONG_ARRAY).astore(GPR_LOCAL);
             code.aload(RT).getfield(RUNTIME, RT_MMU, MMU).astore(MMU_LOCAL);
-            if (readsRamDirectly) {
-                code.aload(RT).getfield(RUNTIME, RT_READ_TLB, LONG_ARRAY).astore(READ_TLB);
-                loadUserBit();
-            }
             code.aload(CPU_LOCAL).getfield(CPU, RIP, CD_long).lstore(RIP0);
             loadRegisters();
             openFaultRange();
@@ -811,63 +796,29 @@ final class BlockEmitter {
                 }
                 case Step.Operand.Immediate i -> code.loadConstant(i.value() & mask);
                 case Step.Operand.Memory m -> {
+                    code.aload(MMU_LOCAL);
                     linearAddress(m.address(), end);
-                    readMemory(size);
+                    read(size);
                 }
             }
         }
 
-        /**
-         * Reads {@code size} bytes at the linear address on the stack, zero-extended to a long. A read TLB hit is
-         * checked here and read from guest RAM directly: the slot's tag must be the address's page with the CPL's user
-         * bit (as Mmu.tag makes it), and the address aligned to the size (so the access stays on that page); the
-         * user bit is XORed in so that an odd address never matches a user page's tag. Anything else (a miss, an
-         * unaligned access, MMIO) calls Mmu.readN, which fills the TLB, faults, or takes its slow path. The RAM is
-         * a constant of the class (class data 0), read in opaque mode: C1, which compiles the generated code, then
-         * knows the segment's class and inlines the whole access down to its checks and one load; a plain get of
-         * two bytes or more ends in a call there (Unsafe.get*Unaligned is over C1's inlining limits), and so does
-         * anything on a segment whose class C1 cannot see.
-         */
-        private void readMemory(int size) {
-            code.lstore(ADDRESS);
-            Label done = code.newLabel();
-            if (readsRamDirectly) {
-                Label miss = code.newLabel();
-                code.aload(READ_TLB).lload(ADDRESS).loadConstant(11).lushr().l2i().loadConstant(0x7fe).iand()
-                        .dup().istore(TLB_SLOT).laload();
-                code.lload(ADDRESS).loadConstant(PAGE_MASK | (size - 1)).land().lload(USER).lxor().lcmp().ifne(miss);
-                code.getstatic(RUNTIME, RAM_VIEW[size], VAR_HANDLE).ldc(RAM_CONSTANT)
-                        .aload(READ_TLB).iload(TLB_SLOT).iconst_1().iadd().laload().lload(ADDRESS).ladd();
-                switch (size) {
-                    case 8 -> code.invokevirtual(VAR_HANDLE, "getOpaque", RAM_GET_LONG);
-                    case 4 -> code.invokevirtual(VAR_HANDLE, "getOpaque", RAM_GET_INT).i2l().loadConstant(LOW32).land();
-                    case 2 -> code.invokevirtual(VAR_HANDLE, "getOpaque", RAM_GET_SHORT).loadConstant(0xffff).iand().i2l();
-                    default -> code.invokevirtual(VAR_HANDLE, "getOpaque", RAM_GET_BYTE).loadConstant(0xff).iand().i2l();
-                }
-                code.goto_(done);
-                code.labelBinding(miss);
-            }
-            code.aload(MMU_LOCAL).lload(ADDRESS);
+        /** Mmu.readN of the address on the stack, zero-extended to a long. */
+        private void read(int size) {
             switch (size) {
                 case 8 -> code.invokevirtual(MMU, "read64", READ64);
                 case 4 -> code.invokevirtual(MMU, "read32", READ_INT).i2l().loadConstant(LOW32).land();
                 case 2 -> code.invokevirtual(MMU, "read16", READ_INT).i2l();
                 default -> code.invokevirtual(MMU, "read8", READ_INT).i2l();
             }
-            code.labelBinding(done);
-        }
-
-        /** The TLB tag's user bit for the current CPL (1 at CPL 3), as Mmu.tag makes it: at entry and after the interpreter. */
-        private void loadUserBit() {
-            code.aload(CPU_LOCAL).getfield(CPU, CPL, ConstantDescs.CD_int).iconst_1().iadd().iconst_2().iushr().i2l()
-                    .lstore(USER);
         }
 
         /** MOVZX, MOVSX, MOVSXD from memory. */
         private void loadExtend(Step.LoadExtend s) {
             setRip(s.start());
+            code.aload(MMU_LOCAL);
             linearAddress(s.address(), s.end());
-            readMemory(s.from());
+            read(s.from());
             if (s.signed()) {
                 code.l2i();
                 switch (s.from()) {
@@ -912,9 +863,9 @@ final class BlockEmitter {
         /** POP: the value read, RSP moved, then the register written (so POP RSP ends with the value). */
         private void pop(Step.Pop s) {
             setRip(s.start());
+            code.aload(MMU_LOCAL);
             stackSlot(0);
-            readMemory(8);
-            code.lstore(A);
+            code.invokevirtual(MMU, "read64", READ64).lstore(A);
             code.lload(slot(RSP)).loadConstant(8L).ladd().lstore(slot(RSP));
             code.lload(A).lstore(slot(s.dst()));
             exitIfAsked(s.end());
@@ -944,9 +895,9 @@ final class BlockEmitter {
         /** RET: the return address read, checked canonical (#GP with RIP and RSP on the RET), then RSP released. */
         private void ret(Step.Return s) {
             setRip(s.start());
+            code.aload(MMU_LOCAL);
             stackSlot(0);
-            readMemory(8);
-            code.lstore(A);
+            code.invokevirtual(MMU, "read64", READ64).lstore(A);
             code.aload(RT).lload(A).invokevirtual(RUNTIME, "jump", JUMP);
             code.lload(slot(RSP)).loadConstant(8L + s.release()).ladd().lstore(slot(RSP));
             exit(retired);
@@ -1004,8 +955,13 @@ final class BlockEmitter {
 
         private void load(Step.Load s) {
             setRip(s.start());
+            code.aload(MMU_LOCAL);
             linearAddress(s.address(), s.end());
-            readMemory(s.size());
+            switch (s.size()) {
+                case 8 -> code.invokevirtual(MMU, "read64", READ64);
+                case 4 -> code.invokevirtual(MMU, "read32", READ_INT).i2l().loadConstant(LOW32).land();
+                default -> code.invokevirtual(MMU, "read8", READ_INT).i2l();
+            }
             code.lstore(slot(s.dst()));
             exitIfAsked(s.end());
         }
@@ -1054,7 +1010,7 @@ final class BlockEmitter {
             storeRegisters();
             code.aload(RT);
             code.ldc(DynamicConstantDesc.ofNamed(ConstantDescs.BSM_CLASS_DATA_AT, ConstantDescs.DEFAULT_NAME,
-                    INSTRUCTION, index + 1));
+                    INSTRUCTION, index));
             if (withOperand) {
                 code.lload(B);
             }
@@ -1069,9 +1025,6 @@ final class BlockEmitter {
                 return;
             }
             loadRegisters();
-            if (readsRamDirectly) {
-                loadUserBit(); // the instruction may have changed the CPL
-            }
             // As the interpreter's loop: go on only if RIP reached the next instruction and nobody asked for a look.
             Label leave = code.newLabel();
             Label go = code.newLabel();

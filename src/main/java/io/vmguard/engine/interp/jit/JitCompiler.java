@@ -23,16 +23,8 @@ public final class JitCompiler implements AutoCloseable {
     public interface Unit {
         List<Step> steps();
 
-        /**
-         * The generated class's constants: guest RAM first (see {@link #readsRamDirectly}), then the objects
-         * {@link Step.Interpret} indexes (the block's decoded instructions).
-         */
+        /** The objects {@link Step.Interpret} indexes (the block's decoded instructions). */
         List<?> classData();
-
-        /** Whether class data 0 is guest RAM that read TLB hits may read directly (else every read calls the MMU). */
-        default boolean readsRamDirectly() {
-            return false;
-        }
 
         /** Publishes the compiled block (an instance of the interpreter's {@code CompiledBlock}). */
         void install(Object compiled);
@@ -125,12 +117,12 @@ public final class JitCompiler implements AutoCloseable {
         try {
             byte[] bytes;
             try {
-                bytes = emitter.emit(CLASS_PREFIX + names++, unit.steps(), unit.readsRamDirectly());
+                bytes = emitter.emit(CLASS_PREFIX + names++, unit.steps());
             } catch (BlockEmitter.TooLarge e) {
                 if (!unit.shrink()) {
                     throw e;
                 }
-                bytes = emitter.emit(CLASS_PREFIX + names++, unit.steps(), unit.readsRamDirectly());
+                bytes = emitter.emit(CLASS_PREFIX + names++, unit.steps());
             }
             size = bytes.length;
             Class<?> type = lookup.defineHiddenClassWithClassData(bytes, unit.classData(), true).lookupClass();

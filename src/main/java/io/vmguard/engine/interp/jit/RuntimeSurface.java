@@ -4,8 +4,6 @@ import java.lang.constant.ClassDesc;
 import java.lang.constant.MethodTypeDesc;
 
 import static java.lang.constant.ConstantDescs.CD_boolean;
-import static java.lang.constant.ConstantDescs.CD_byte;
-import static java.lang.constant.ConstantDescs.CD_short;
 import static java.lang.constant.ConstantDescs.CD_int;
 import static java.lang.constant.ConstantDescs.CD_long;
 import static java.lang.constant.ConstantDescs.CD_void;
@@ -39,16 +37,6 @@ final class RuntimeSurface {
 
     // JitRuntime
     static final String RT_CPU = "cpu", RT_MMU = "mmu", RT_RETIRED = "retired", RT_CHAIN = "chain";
-    static final String RT_READ_TLB = "readTlb";
-    /** JitRuntime's views of guest RAM by access size (1, 2, 4, 8 bytes). */
-    static final String[] RAM_VIEW = {null, "RAM_BYTE", "RAM_SHORT", null, "RAM_INT", null, null, null, "RAM_LONG"};
-    static final ClassDesc SEGMENT = ClassDesc.of("java.lang.foreign", "MemorySegment");
-    static final ClassDesc VAR_HANDLE = ClassDesc.of("java.lang.invoke", "VarHandle");
-    /** {@code VarHandle.getOpaque(MemorySegment, long)} of the RAM views (their exact access types). */
-    static final MethodTypeDesc RAM_GET_BYTE = MethodTypeDesc.of(CD_byte, SEGMENT, CD_long);
-    static final MethodTypeDesc RAM_GET_SHORT = MethodTypeDesc.of(CD_short, SEGMENT, CD_long);
-    static final MethodTypeDesc RAM_GET_INT = MethodTypeDesc.of(CD_int, SEGMENT, CD_long);
-    static final MethodTypeDesc RAM_GET_LONG = MethodTypeDesc.of(CD_long, SEGMENT, CD_long);
     static final MethodTypeDesc EXECUTE = MethodTypeDesc.of(CD_void, INSTRUCTION);
     static final MethodTypeDesc EXECUTE_WITH_OPERAND = MethodTypeDesc.of(CD_void, INSTRUCTION, CD_long);
     static final MethodTypeDesc LEAVE = MethodTypeDesc.of(CD_boolean);
@@ -58,7 +46,7 @@ final class RuntimeSurface {
     static final MethodTypeDesc READ_FOR_WRITE = MethodTypeDesc.of(CD_long, CD_long, CD_int);
 
     // CpuState
-    static final String GPR = "gpr", RIP = "rip", FS_BASE = "fsBase", GS_BASE = "gsBase", CPL = "cpl";
+    static final String GPR = "gpr", RIP = "rip", FS_BASE = "fsBase", GS_BASE = "gsBase";
 
     // Alu, Flags, Executor (static)
     static final MethodTypeDesc LAZY = MethodTypeDesc.of(CD_void, CPU, CD_int, CD_long, CD_long, CD_long, CD_int);

@@ -82,24 +82,6 @@ public final class Mmu {
         flush();
     }
 
-    /**
-     * The read TLB's array, for the JIT's compiled code, which checks a hit itself: pairs of a tag (the linear page
-     * with the user bit of {@link #tag}) and the addend that takes a linear address of that page to its offset in
-     * {@link #alignedRamSpan}. Flushes fill it in place, so a reference held across them stays current.
-     */
-    public long[] readTlb() {
-        return readTlb;
-    }
-
-    /**
-     * The segment every TLB hit reads (all of guest RAM), for compiled code that reads a hit of an aligned address
-     * itself; null when an aligned guest address may not be aligned on the host (RAM not mmap'd), and compiled code
-     * must call this class.
-     */
-    public MemorySegment alignedRamSpan() {
-        return ram.spanPageAligned() ? ramSpan : null;
-    }
-
     /** Drops every cached translation (CR3 and paging-mode changes). */
     public void flush() {
         Arrays.fill(readTlb, NO_TAG);

@@ -92,19 +92,6 @@ final class PhysicalRam {
         return -1;
     }
 
-    /**
-     * Whether an aligned guest physical address is an aligned host address everywhere in the {@link #span}: every
-     * region is native memory starting on a host page (mmap'd, as GuestMemory makes it).
-     */
-    boolean spanPageAligned() {
-        for (MemorySegment backing : backings) {
-            if (!backing.isNative() || (backing.address() & 0xfff) != 0) {
-                return false;
-            }
-        }
-        return span.isNative();
-    }
-
     /** All of RAM as one segment, for the TLB's hits (see the class comment). */
     MemorySegment span() {
         return span;
