@@ -55,7 +55,9 @@ final class ProfileReport {
         long total = profile.total();
         StringBuilder out = new StringBuilder();
         out.append("# guest profile: ").append(total).append(" samples, one per vCPU every ")
-                .append(profile.period().toNanos() / 1000).append(" us\n");
+                .append(profile.period().toNanos() / 1000).append(" us");
+        profile.instructions().ifPresent(count -> out.append("; ").append(count).append(" guest instructions"));
+        out.append('\n');
         for (Line line : lines(profile, symbols)) {
             out.append(String.format("%6.2f%% %9d %s%n", total > 0 ? 100.0 * line.samples() / total : 0.0, line.samples(), line.where()));
         }

@@ -78,8 +78,18 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--profile", paramLabel = "FILE",
             description = "sample every vCPU's guest RIP each millisecond and write where the time went, most first "
                     + "(interpreter; by kernel function with --profile-symbols; with --serial file:PATH the counts start "
-                    + "when the guest prints its ready marker, so boot is left out)")
+                    + "when the guest prints its ready marker, so boot is left out, or at --profile-from)")
     Path profile;
+
+    @Option(names = "--profile-from", paramLabel = "TEXT",
+            description = "with --profile and --serial file:PATH: the counts start when the serial log first shows TEXT "
+                    + "(a kernel line such as 'Unpacking initramfs'; default: the guest's ready marker)")
+    String profileFrom;
+
+    @Option(names = "--profile-until", paramLabel = "TEXT",
+            description = "with --profile and --serial file:PATH: the counts stop when the serial log first shows TEXT "
+                    + "after the start (default: the end of the run)")
+    String profileUntil;
 
     @Option(names = "--profile-symbols", paramLabel = "SYSTEM_MAP",
             description = "the guest kernel's System.map, to name the functions in --profile's report")
@@ -217,7 +227,7 @@ public final class RunCommand implements Callable<Integer> {
             placeThreads(placer);
             io.vmguard.vmm.GuestProfiler profiler = profile != null ? vm.startProfiler(java.time.Duration.ofMillis(1)) : null;
             if (profiler != null && config.serial() instanceof SerialTarget.File(Path log)) {
-                ReadyMarkerWatch.start(log, profiler::restart);
+                SerialLogWatch.start(log, profileWindow(profiler));
             }
             vm.attachIntrospection(introspection);
             outcome = vm.awaitOutcome();
@@ -249,10 +259,22 @@ public final class RunCommand implements Callable<Integer> {
         return status;
     }
 
+    /** The serial log lines that open and (with --profile-until) close the profile's window. */
+    private List<SerialLogWatch.Sighting> profileWindow(io.vmguard.vmm.GuestProfiler profiler) {
+        var start = new SerialLogWatch.Sighting(profileFrom != null ? profileFrom : SerialLogWatch.READY_MARKER, profiler::restart);
+        return profileUntil == null ? List.of(start) : List.of(start, new SerialLogWatch.Sighting(profileUntil, profiler::stop));
+    }
+
     /** The System.map --profile-symbols names, read before the run so a bad file fails at once. */
     private Optional<io.vmguard.vmi.linux.SymbolTable> profileSymbols() throws CliException {
         if (profile != null && !engine.equals("interp")) {
             throw new CliException("--profile needs the interpreter (--engine interp): KVM runs guest code where no RIP can be sampled");
+        }
+        if ((profileFrom != null || profileUntil != null) && (profile == null || !serial.startsWith("file:"))) {
+            throw new CliException("--profile-from and --profile-until need --profile and --serial file:PATH (they watch its log)");
+        }
+        if ("".equals(profileFrom) || "".equals(profileUntil)) {
+            throw new CliException("--profile-from and --profile-until need a text to watch for");
         }
         if (profileSymbols == null) {
             return Optional.empty();

@@ -19,9 +19,11 @@ public final class GuestProfiler implements AutoCloseable {
 
     /**
      * The counts: samples per guest RIP, of halted vCPUs, of vCPU threads in the VMM serving a device access,
-     * and of new addresses past the bound.
+     * and of new addresses past the bound; and the guest instructions all vCPUs ran in the window, where the
+     * engine counts them (a figure a loaded host does not move, unlike the samples).
      */
-    public record Profile(Map<Long, Long> samples, long halted, long inDevice, long dropped, Duration period) {
+    public record Profile(Map<Long, Long> samples, long halted, long inDevice, long dropped, Duration period,
+                          OptionalLong instructions) {
         public long total() {
             return samples.values().stream().mapToLong(Long::longValue).sum() + halted + inDevice + dropped;
         }
@@ -37,6 +39,9 @@ public final class GuestProfiler implements AutoCloseable {
     private volatile boolean running = true;
     /** Set by {@link #restart}: the sampling thread clears its counts before the next sample. */
     private volatile boolean restartRequested;
+    /** The vCPUs' instruction count when the window began (sampling thread; read after it ends). */
+    private OptionalLong instructionsAtStart;
+    private Profile stopped;
 
     private GuestProfiler(List<VcpuRunner> vcpus, Duration period) {
         this.vcpus = List.copyOf(vcpus);
@@ -50,6 +55,7 @@ public final class GuestProfiler implements AutoCloseable {
             throw new IllegalArgumentException("profile period below a microsecond: " + period);
         }
         GuestProfiler profiler = new GuestProfiler(vcpus, period);
+        profiler.instructionsAtStart = profiler.instructions();
         profiler.thread.start();
         return profiler;
     }
@@ -62,6 +68,7 @@ public final class GuestProfiler implements AutoCloseable {
                 halted = 0;
                 inDevice = 0;
                 dropped = 0;
+                instructionsAtStart = instructions();
             }
             for (VcpuRunner vcpu : vcpus) {
                 if (vcpu.inDeviceSince() != 0) {
@@ -89,8 +96,24 @@ public final class GuestProfiler implements AutoCloseable {
         restartRequested = true;
     }
 
-    /** Stops sampling and returns the counts. */
-    public Profile stop() {
+    /** Every vCPU's instructions so far, summed; empty where the engine does not count them. */
+    private OptionalLong instructions() {
+        long total = 0;
+        for (VcpuRunner vcpu : vcpus) {
+            OptionalLong count = vcpu.instructions();
+            if (count.isEmpty()) {
+                return OptionalLong.empty();
+            }
+            total += count.getAsLong();
+        }
+        return OptionalLong.of(total);
+    }
+
+    /** Stops sampling and returns the counts; later calls (the window's end, then the run's) return the same. */
+    public synchronized Profile stop() {
+        if (stopped != null) {
+            return stopped;
+        }
         running = false;
         LockSupport.unpark(thread);
         try {
@@ -98,7 +121,11 @@ public final class GuestProfiler implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        return new Profile(Map.copyOf(samples), halted, inDevice, dropped, Duration.ofNanos(periodNanos));
+        OptionalLong now = instructions();
+        OptionalLong inWindow = now.isPresent() && instructionsAtStart.isPresent()
+                ? OptionalLong.of(now.getAsLong() - instructionsAtStart.getAsLong()) : OptionalLong.empty();
+        stopped = new Profile(Map.copyOf(samples), halted, inDevice, dropped, Duration.ofNanos(periodNanos), inWindow);
+        return stopped;
     }
 
     @Override

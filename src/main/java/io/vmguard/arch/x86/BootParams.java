@@ -26,6 +26,7 @@ public final class BootParams {
     private static final int CMD_LINE_PTR = 0x228;
     private static final int KERNEL_ALIGNMENT = 0x230;
     private static final int CMDLINE_SIZE = 0x238;
+    private static final int SETUP_DATA = 0x250;
     private static final int E820_TABLE = 0x2d0;
     private static final int E820_ENTRY_SIZE = 20;
 
@@ -68,6 +69,12 @@ public final class BootParams {
     /** Where the ACPI RSDP is (boot protocol 2.14; earlier kernels ignore it and scan 0xE0000-0xFFFFF). */
     public BootParams acpiRsdp(long address) {
         page.putLong(ACPI_RSDP_ADDR, address);
+        return this;
+    }
+
+    /** The physical address of the first {@code struct setup_data} (boot protocol 2.09; a list linked by {@code next}). */
+    public BootParams setupData(long address) {
+        page.putLong(SETUP_DATA, address);
         return this;
     }
 

@@ -6,6 +6,7 @@ import io.vmguard.engine.Segment;
 import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.memory.GuestMemory;
 import io.vmguard.memory.MemoryRegion;
+import io.vmguard.sys.HostUrandom;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -19,7 +20,7 @@ import java.security.SecureRandom;
 /**
  * Prepares guest memory and the boot vCPU for Linux's 64-bit boot protocol (or, for a Multiboot kernel,
  * for {@link MultibootKernel}'s 32-bit entry), as Firecracker does: kernel,
- * initrd and command line in memory, boot_params with the e820 map, identity page tables and a GDT, and
+ * initrd and command line in memory, boot_params with the e820 map and an RNG seed, identity page tables and a GDT, and
  * the CPU already in long mode at the kernel's 64-bit entry with RSI pointing at boot_params.
  */
 public final class LinuxBoot {
@@ -64,7 +65,9 @@ public final class LinuxBoot {
             BootParams params = new BootParams(loaded.setupHeader())
                     .commandLine(X86Layout.CMDLINE, line.length)
                     .acpiRsdp(acpiRsdp)
-                    .e820(E820Map.of(memory));
+                    .e820(E820Map.of(memory))
+                    .setupData(X86Layout.SETUP_DATA);
+            RngSeed.writeTo(memory, X86Layout.SETUP_DATA, HostUrandom.stream());
             long initrdAddress = 0;
             long initrdSize = 0;
             if (initrdFile != null) {

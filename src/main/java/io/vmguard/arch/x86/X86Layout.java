@@ -13,6 +13,11 @@ public final class X86Layout {
     public static final long BOOT_GDT = 0x500;
     /** Boot IDT: empty; the kernel installs its own before enabling interrupts. */
     public static final long BOOT_IDT = 0x520;
+    /**
+     * The boot loader's {@code setup_data} list for the kernel (one entry: the RNG seed), in the page below the
+     * zero page. Linux reserves every setup_data range and the whole first MiB before it allocates anything.
+     */
+    public static final long SETUP_DATA = 0x6000;
     /** The Linux "zero page": struct boot_params. */
     public static final long ZERO_PAGE = 0x7000;
     /** Initial stack pointer; the kernel switches stacks almost at once. */

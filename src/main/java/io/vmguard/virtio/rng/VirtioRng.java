@@ -1,6 +1,7 @@
 package io.vmguard.virtio.rng;
 
 import io.vmguard.dma.DmaFault;
+import io.vmguard.sys.HostUrandom;
 import io.vmguard.virtio.DescriptorChain;
 import io.vmguard.virtio.DeviceContext;
 import io.vmguard.virtio.DeviceCounters;
@@ -12,19 +13,16 @@ import io.vmguard.virtio.Signal;
 import io.vmguard.virtio.VirtioDevice;
 import io.vmguard.virtio.Virtqueue;
 import java.io.EOFException;
-import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 
 /**
  * virtio-rng (entropy device, virtio 1.2 section 5.4): fills each request's writable buffers with bytes
  * from the host kernel's random number generator (/dev/urandom), as QEMU's backends do (getrandom, or
- * rng-random on /dev/urandom). The guest sees it as /dev/hwrng. Not {@code SecureRandom}, whose NativePRNG
- * mixes the same /dev/urandom bytes with a SHA1PRNG it builds and seeds on the first request: on a loaded host
- * that cost 20-62 ms at start-up (construction) and 7-29 ms of the vCPU's thread in the middle of the boot
- * (the first request), against under 2 ms each here (docs/benchmarks.md#session12-boot2).
+ * rng-random on /dev/urandom). The guest sees it as /dev/hwrng. Not {@code SecureRandom} ({@link HostUrandom}
+ * says why): on a loaded host that cost 20-62 ms at start-up and 7-29 ms of the vCPU's thread in the middle of
+ * the boot (the first request), against under 2 ms each here (docs/benchmarks.md#session12-boot2).
  *
  * <p>It has no state beyond its queue: each request is filled inside the kick that brought it, and
  * {@link #pause} waits for the one under way.
@@ -41,28 +39,12 @@ public final class VirtioRng implements VirtioDevice {
     private DeviceContext context;
 
     public VirtioRng() {
-        this(HostUrandom.STREAM);
+        this(HostUrandom.stream());
     }
 
     /** A device whose bytes come from {@code entropy} (tests: known bytes, a failing source). */
     VirtioRng(InputStream entropy) {
         this.entropy = entropy;
-    }
-
-    /**
-     * The host's /dev/urandom, opened once per process when the first device is made and shared by all. A stream,
-     * not a {@code FileChannel}: a channel closes for every thread when one thread reading it is interrupted.
-     */
-    private static final class HostUrandom {
-        static final InputStream STREAM = open();
-
-        private static InputStream open() {
-            try {
-                return new FileInputStream("/dev/urandom");
-            } catch (IOException e) {
-                throw new UncheckedIOException("virtio-rng: cannot open the host's /dev/urandom", e);
-            }
-        }
     }
 
     @Override

@@ -113,6 +113,32 @@ class LinuxBootTest {
         assertEquals(0, memory.readLong(zp + 0x070), "no ACPI tables were given");
     }
 
+    @Test
+    void bootParamsLeadToA32ByteRngSeedFromTheHostThatDiffersPerBoot() throws Exception {
+        Path kernel = KernelFiles.write(dir, "vmlinux", KernelFiles.elf());
+        LinuxBoot.prepare(memory, kernel, null, "");
+        long seedEntry = memory.readLong(X86Layout.ZERO_PAGE + 0x250);
+        assertEquals(X86Layout.SETUP_DATA, seedEntry, "hdr.setup_data names the list's first entry");
+        assertEquals(0, memory.readLong(seedEntry), "next: the list ends here");
+        assertEquals(9, memory.readInt(seedEntry + 8), "type SETUP_RNG_SEED");
+        assertEquals(32, memory.readInt(seedEntry + 12), "len");
+        byte[] first = memory.readBytes(seedEntry + 16, 32);
+        assertFalse(java.util.Arrays.equals(new byte[32], first));
+
+        LinuxBoot.prepare(memory, kernel, null, "");
+        assertFalse(java.util.Arrays.equals(first, memory.readBytes(seedEntry + 16, 32)), "a fresh seed for each boot");
+        assertTrue(X86Layout.SETUP_DATA >= X86Layout.BOOT_IDT + 8 && X86Layout.SETUP_DATA + 16 + 32 <= X86Layout.ZERO_PAGE,
+                "between the boot IDT and the zero page, in RAM below the EBDA that Linux keeps reserved");
+    }
+
+    @Test
+    void aHostSourceThatEndsBeforeTheSeedStopsTheBoot() {
+        var shortSource = new java.io.ByteArrayInputStream(new byte[31]);
+        KernelLoadException e = assertThrows(KernelLoadException.class,
+                () -> RngSeed.writeTo(memory, X86Layout.SETUP_DATA, shortSource));
+        assertTrue(e.getMessage().contains("RNG seed"), e.getMessage());
+    }
+
     private void assertE820(long entry, long address, long size, E820Entry.Type type) {
         assertEquals(address, memory.readLong(entry));
         assertEquals(size, memory.readLong(entry + 8));
