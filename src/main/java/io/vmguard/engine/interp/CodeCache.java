@@ -94,6 +94,12 @@ final class CodeCache {
         return generations.get((int) page);
     }
 
+    /** The generation of {@code physical}'s page, as {@link #prepare} returns it, without marking the page; -1 beyond RAM. */
+    int generation(long physical) {
+        long page = physical >>> 12;
+        return page < pages.length ? generations.get((int) page) : -1;
+    }
+
     /**
      * Caches a block decoded from the page after {@link #prepare} returned {@code generation}; a block decoded
      * while the page was written (its generation moved) is dropped instead.

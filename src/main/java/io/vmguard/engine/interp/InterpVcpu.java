@@ -84,6 +84,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
     private final InterruptDelivery delivery;
     private final CodeCache code;
     private final Decoder decoder;
+    private final StraddlingInstructions straddlers;
     private final BlockBuilder blocks = new BlockBuilder();
     private final UnimplementedLog unimplemented;
     private final Platform platform;
@@ -158,6 +159,7 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         this.waitingForStartup = index != 0;
         this.system = new SystemOps(cpu, mmu, executor, new PlatformDevices(), index, monitorHooks);
         this.decoder = new Decoder(mmu::fetch8);
+        this.straddlers = new StraddlingInstructions(mmu, code, decoder);
         this.jitRuntime = new JitRuntime(cpu, mmu, executor, this, doorbell, platform);
     }
 
@@ -603,13 +605,18 @@ final class InterpVcpu implements Vcpu, Executor.Platform, Mmu.Physical {
         if (physical < 0) {
             return Block.single(decoder.decode(linear, bits)); // not RAM: nothing to cache, or to see writes to
         }
+        Block straddling = straddlers.find(linear, physical, bits);
+        if (straddling != null) {
+            return straddling;
+        }
+        // The look above may have filled the fetch TLB's entry for the next page, never this page's.
         MemorySegment page = mmu.fetchedPage(linear);
         int generation = code.prepare(physical); // marked before the bytes are read: see CodeCache
         Block block = blocks.build(page, linear, bits);
         if (block == null) {
-            // The first instruction straddles the page end: decoded through the MMU (its second page may
-            // fault), and not cached, since that page could change or be remapped unseen.
-            return Block.single(decoder.decode(linear, bits));
+            // The first instruction straddles the page end: decoded through the MMU (its second page may fault),
+            // and kept apart from the code cache's pages, checked against both pages at each use.
+            return straddlers.decode(linear, physical, generation, bits);
         }
         code.put(physical, block, generation);
         fetchedPhysical = physical;
