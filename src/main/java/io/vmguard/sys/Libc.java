@@ -543,6 +543,7 @@ public final class Libc {
     public static final int ENOSYS = 38;
     public static final long SYS_MEMFD_SECRET = 447;
     public static final int MADV_DONTDUMP = 16;
+    public static final int MADV_HUGEPAGE = 14;
     public static final int PR_SET_DUMPABLE = 4;
     public static final int PR_GET_DUMPABLE = 3;
     private static final class Syscall1 {

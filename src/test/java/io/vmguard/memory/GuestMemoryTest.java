@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -23,6 +25,28 @@ class GuestMemoryTest {
             memory.write(0x2001, new byte[] {1, 2, 3});
             assertArrayEquals(new byte[] {0, 1, 2, 3, 0}, memory.readBytes(0x2000, 5));
         }
+    }
+
+    @Test
+    void anonymousGuestRamIsOfferedTransparentHugePages() throws Exception {
+        try (GuestMemory memory = GuestMemory.allocate(List.of(new GuestMemory.Range(0, 4 * MIB)))) {
+            long address = memory.regions().getFirst().backing().address();
+            assertTrue(vmFlags(address).contains(" hg"), "VmFlags of guest RAM: " + vmFlags(address));
+        }
+    }
+
+    /** The VmFlags line of the mapping at {@code address} in /proc/self/smaps ("hg": MADV_HUGEPAGE was given). */
+    private static String vmFlags(long address) throws Exception {
+        boolean inMapping = false;
+        for (String line : Files.readAllLines(Path.of("/proc/self/smaps"))) {
+            if (line.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
+                String[] bounds = line.substring(0, line.indexOf(' ')).split("-");
+                inMapping = Long.parseUnsignedLong(bounds[0], 16) <= address && address < Long.parseUnsignedLong(bounds[1], 16);
+            } else if (inMapping && line.startsWith("VmFlags:")) {
+                return line;
+            }
+        }
+        throw new AssertionError("no mapping at 0x" + Long.toHexString(address) + " in /proc/self/smaps");
     }
 
     @Test
