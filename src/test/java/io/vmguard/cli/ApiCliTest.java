@@ -202,7 +202,8 @@ class ApiCliTest {
                 "serve", "--api-sock", socket.toString(), "--serial", "null", "--vcpu-nice", "7"));
         Process serve = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve("serve.out").toFile()).start();
         try {
-            long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            // Generous: a second JVM, started cold, on a host whose two cores other builds may hold.
+            long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
             while (!Files.exists(socket) && serve.isAlive() && System.nanoTime() < end) {
                 Thread.sleep(10);
             }

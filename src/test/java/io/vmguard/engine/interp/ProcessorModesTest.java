@@ -10,6 +10,8 @@ import io.vmguard.engine.VcpuExit;
 import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.engine.interp.cpu.Cpuid;
 import io.vmguard.engine.interp.cpu.GuestFault;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -485,7 +487,8 @@ class ProcessorModesTest {
                 jmp 1b
                 """;
         try (ModeRig first = new ModeRig(); ModeRig second = new ModeRig()) {
-            assertEquals(VcpuExit.Interrupted.class, runFor(first, () -> first.runReal(counter, Registers.builder())).getClass());
+            assertEquals(VcpuExit.Interrupted.class, runUntil(first, () -> first.read16(0x10600) != 0,
+                    () -> first.runReal(counter, Registers.builder())).getClass());
             int before = first.read16(0x10600);
             assertTrue(before > 0, "counted in the first machine");
             io.vmguard.snapshot.StateWriter out = io.vmguard.snapshot.StateWriter.root();
@@ -495,7 +498,8 @@ class ProcessorModesTest {
             byte[] ram = first.machine.memory.readBytes(0, 0x20000);
             second.machine.memory.write(0, ram);
             assertEquals(first.machine.vcpu.specialRegisters(), second.machine.vcpu.specialRegisters());
-            assertEquals(VcpuExit.Interrupted.class, runFor(second, second.machine.vcpu::run).getClass());
+            assertEquals(VcpuExit.Interrupted.class,
+                    runUntil(second, () -> second.read16(0x10600) != before, second.machine.vcpu::run).getClass());
             int after = second.read16(0x10600);
             assertTrue(after != before, "went on counting after the restore: " + before + " then " + after);
             assertEquals(0x1000, second.machine.vcpu.specialRegisters().ds().selector());
@@ -507,15 +511,22 @@ class ProcessorModesTest {
         VcpuExit run() throws Exception;
     }
 
-    /** Runs until a pause requested after 50 ms. */
-    private static VcpuExit runFor(ModeRig rig, Run run) throws Exception {
+    /**
+     * Runs until a pause requested once {@code counted} holds (polled from another thread), so that a loaded
+     * host, which may keep the vCPU off its core for longer than any fixed delay, cannot stop it early.
+     */
+    private static VcpuExit runUntil(ModeRig rig, BooleanSupplier counted, Run run) throws Exception {
         Thread pause = Thread.ofVirtual().start(() -> {
             try {
-                Thread.sleep(50);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (!counted.getAsBoolean() && System.nanoTime() < deadline) {
+                    Thread.sleep(1);
+                }
             } catch (InterruptedException e) {
                 return;
+            } finally {
+                rig.machine.vcpu.requestExit();
             }
-            rig.machine.vcpu.requestExit();
         });
         try {
             return run.run();
