@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -61,7 +60,6 @@ public final class JitCompiler implements AutoCloseable {
     private final AtomicLong regionBlocks = new AtomicLong();
     private final AtomicLong compiled = new AtomicLong(), bytecodeBytes = new AtomicLong(), flushes = new AtomicLong(),
             failures = new AtomicLong();
-    private final AtomicBoolean started = new AtomicBoolean();
     private volatile boolean closed;
     private volatile Throwable lastFailure;
     private long names;
@@ -91,12 +89,8 @@ public final class JitCompiler implements AutoCloseable {
         return queue.offer(unit);
     }
 
-    /**
-     * Not under the compiler's own lock: a vCPU that offers a block must never wait for the compile in progress (whose
-     * warm-up waits for HotSpot's compiles).
-     */
-    private void startOnce() {
-        if (!started.get() && started.compareAndSet(false, true) && !closed) {
+    private synchronized void startOnce() {
+        if (thread.getState() == Thread.State.NEW && !closed) {
             thread.start();
         }
     }
