@@ -25,12 +25,4 @@ class JitOptionsTest {
         assertEquals(0, JitOptions.compileAtOnce().threshold());
         assertFalse(JitOptions.off().enabled());
     }
-
-    @Test
-    void warmUpIsBoundedAndNoneUnlessAsked() {
-        assertThrows(IllegalArgumentException.class, () -> new JitOptions(true, 10, 10, true, -1));
-        assertThrows(IllegalArgumentException.class, () -> new JitOptions(true, 10, 10, true, 1_000_001));
-        assertEquals(0, JitOptions.compileAtOnce().warmUp(), "tests and a bare java -jar warm nothing up");
-        assertEquals(7, new JitOptions(true, 10, 10, true, 7).withoutRegions().warmUp());
-    }
 }

@@ -30,25 +30,6 @@ class LauncherJvmFlagsTest {
         assertFalse(methods.matcher(packagePath + "/JitRuntime.execute").matches(), "the JIT's runtime stays with C2");
     }
 
-    /**
-     * The warm-up's commands (translations wait for their compiles on the compiler thread, HotSpot's counts scaled
-     * down) name the same classes as the C1-only command, and the launcher turns the warm-up calls on with them.
-     */
-    @Test
-    void theLaunchersWarmUpCommandsNameTheSameClassesAndTurnTheWarmUpOn() throws Exception {
-        String launcher = Files.readString(Path.of(System.getProperty("user.dir"), "vmguard"));
-        Matcher nodeLimit = NODE_LIMIT.matcher(launcher);
-        assertTrue(nodeLimit.find());
-        String classes = nodeLimit.group(1);
-        assertTrue(launcher.contains("\"-XX:CompileCommand=BackgroundCompilation," + classes + ",false\""),
-                "the launcher makes compiles of " + classes + " wait");
-        assertTrue(launcher.contains("\"-XX:CompileCommand=CompileThresholdScaling," + classes + ",0.01\""),
-                "the launcher scales HotSpot's counts for " + classes);
-        Matcher warmUp = Pattern.compile("-D" + Pattern.quote(JitOptions.WARM_UP) + "=(\\d+)").matcher(launcher);
-        assertTrue(warmUp.find(), "the launcher sets " + JitOptions.WARM_UP);
-        assertTrue(Integer.parseInt(warmUp.group(1)) > 0);
-    }
-
     /** HotSpot's method pattern (Class.method, '*' at either end of each part) as a regular expression. */
     private static Pattern hotSpotPattern(String pattern) {
         StringBuilder regex = new StringBuilder();
