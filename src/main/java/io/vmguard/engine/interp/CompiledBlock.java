@@ -12,8 +12,7 @@ interface CompiledBlock {
      * Runs the block (and further blocks of its region, going round its loops while {@link JitRuntime#backEdge}
      * allows); returns the guest instructions retired by the last block it ran ({@link JitRuntime#retired} holds
      * the others'). Faults unwind as {@link GuestFault} with RIP on the faulting instruction. {@link
-     * JitRuntime#chain} says whether it left by a direct exit the vCPU may chain. With no runtime (null) it returns 0
-     * at once and touches nothing: the compiler thread's warm-up calls ({@code JitOptions.warmUp}).
+     * JitRuntime#chain} says whether it left by a direct exit the vCPU may chain.
      */
     int run(JitRuntime runtime);
 }

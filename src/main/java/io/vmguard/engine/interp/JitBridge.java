@@ -27,13 +27,11 @@ final class JitBridge implements AutoCloseable {
     private final JitCompiler compiler;
     private final int threshold;
     private final boolean regions;
-    private final int warmUp;
 
     JitBridge(JitOptions options) {
         this.compiler = new JitCompiler(MethodHandles.lookup(), options);
         this.threshold = options.threshold();
         this.regions = options.regions();
-        this.warmUp = options.warmUp();
     }
 
     JitCompiler compiler() {
@@ -51,10 +49,10 @@ final class JitBridge implements AutoCloseable {
         }
         block.jitState = QUEUED;
         if (threshold == 0) {
-            compiler.compileNow(new Unit(block, code, regions ? physical : -1, warmUp));
+            compiler.compileNow(new Unit(block, code, regions ? physical : -1));
             return block.compiled;
         }
-        if (!compiler.submit(new Unit(block, code, regions ? physical : -1, warmUp))) {
+        if (!compiler.submit(new Unit(block, code, regions ? physical : -1))) {
             block.hits = 0; // the queue is full: offered again once it is hot again
             block.jitState = COLD;
         }
@@ -78,15 +76,13 @@ final class JitBridge implements AutoCloseable {
         private final Block block;
         private final CodeCache code;
         private final long physical;
-        private final int warmUp;
         private List<Block> members;
         private List<Integer> offsets;
 
-        Unit(Block block, CodeCache code, long physical, int warmUp) {
+        Unit(Block block, CodeCache code, long physical) {
             this.block = block;
             this.code = code;
             this.physical = physical;
-            this.warmUp = warmUp;
         }
 
         @Override
@@ -205,15 +201,7 @@ final class JitBridge implements AutoCloseable {
 
         @Override
         public void install(Object compiled) {
-            CompiledBlock translation = (CompiledBlock) compiled;
-            // HotSpot compiles a method once it has been called often enough, and until then runs it in its bytecode
-            // interpreter, several times slower than the vmguard interpreter it replaces. These calls, which return
-            // at once, take a new translation through HotSpot's tiers here, on the compiler thread, where the
-            // launcher's compile commands make each call that asks for a compile wait for it (docs/jit.md).
-            for (int i = 0; i < warmUp; i++) {
-                translation.run(null);
-            }
-            block.compiled = translation;
+            block.compiled = (CompiledBlock) compiled;
         }
 
         @Override

@@ -230,11 +230,6 @@ final class BlockEmitter {
         }
 
         void emit() {
-            // A warm-up call (no runtime: see CompiledBlock.run, JitOptions.warmUp) returns at once.
-            Label guest = code.newLabel();
-            code.aload(RT).ifnonnull(guest);
-            code.iconst_0().ireturn();
-            code.labelBinding(guest);
             code.aload(RT).getfield(RUNTIME, RT_CPU, CPU).astore(CPU_LOCAL);
             code.aload(CPU_LOCAL).getfield(CPU, GPR, LONG_ARRAY).astore(GPR_LOCAL);
             code.aload(RT).getfield(RUNTIME, RT_MMU, MMU).astore(MMU_LOCAL);

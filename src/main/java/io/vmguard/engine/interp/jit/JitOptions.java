@@ -3,18 +3,12 @@ package io.vmguard.engine.interp.jit;
 /**
  * The JIT's knobs. {@code threshold}: executions of a block before it is queued for compilation (0 compiles a block
  * the first time it runs: the tests' setting). {@code budget}: compiled blocks kept at once; when it is reached every
- * translation is dropped (their hidden classes unload) and blocks get hot again. {@code warmUp}: calls the compiler
- * thread makes to a new translation, with no runtime (it returns at once), before the vCPUs get it, so that HotSpot
- * compiles it before guest code runs it (the launcher sets it with the compile commands that make those calls wait
- * for C1; 0, the default, makes none).
+ * translation is dropped (their hidden classes unload) and blocks get hot again.
  */
-public record JitOptions(boolean enabled, int threshold, int budget, boolean regions, int warmUp) {
-    /**
-     * System properties that override the defaults: {@code vmguard.jit} (on/off), threshold, budget, regions (on/off),
-     * warm-up calls.
-     */
+public record JitOptions(boolean enabled, int threshold, int budget, boolean regions) {
+    /** System properties that override the defaults: {@code vmguard.jit} (on/off), threshold, budget, regions (on/off). */
     public static final String ENABLED = "vmguard.jit", THRESHOLD = "vmguard.jit.threshold", BUDGET = "vmguard.jit.budget",
-            REGIONS = "vmguard.jit.regions", WARM_UP = "vmguard.jit.warmup";
+            REGIONS = "vmguard.jit.regions";
     /**
      * 50,000 since session 11 (docs/benchmarks.md), paired with the launcher's flag that sends generated classes to C1
      * only: together they cost less CPU than 200,000 with C2 (Debian's kernel and bench-cpu, A/B pairs). Without that
@@ -31,19 +25,16 @@ public record JitOptions(boolean enabled, int threshold, int budget, boolean reg
         if (budget < 1 || budget > 1_000_000) {
             throw new IllegalArgumentException("JIT budget " + budget + " is outside 1..1000000");
         }
-        if (warmUp < 0 || warmUp > 1_000_000) {
-            throw new IllegalArgumentException("JIT warm-up " + warmUp + " is outside 0..1000000");
-        }
     }
 
-    /** Regions and warm-up as the system properties say (default on, and none). */
+    /** Regions as the system property says (default on). */
     public JitOptions(boolean enabled, int threshold, int budget) {
-        this(enabled, threshold, budget, parseSwitch(System.getProperty(REGIONS), true), intProperty(WARM_UP, 0));
+        this(enabled, threshold, budget, parseSwitch(System.getProperty(REGIONS), true));
     }
 
     /** The same, each block compiled alone (chained to its successors, never joined with them in one method). */
     public JitOptions withoutRegions() {
-        return new JitOptions(enabled, threshold, budget, false, warmUp);
+        return new JitOptions(enabled, threshold, budget, false);
     }
 
     public static JitOptions off() {
