@@ -206,6 +206,8 @@ final class BlockEmitter {
         private final int used;
         private final Label faultHandler;
         private Label rangeStart;
+        private final Label exitTail, chainTail;
+        private boolean exitTailUsed, chainTailUsed;
 
         Body(CodeBuilder code, List<Step> steps, boolean[] flagsLive) {
             this.code = code;
@@ -223,6 +225,8 @@ final class BlockEmitter {
             }
             this.used = steps.stream().mapToInt(BlockEmitter::registers).reduce(0, (a, b) -> a | b);
             this.faultHandler = code.newLabel();
+            this.exitTail = code.newLabel();
+            this.chainTail = code.newLabel();
         }
 
         void emit() {
@@ -275,6 +279,7 @@ final class BlockEmitter {
             }
             endSection(steps.getLast());
             closeFaultRange();
+            emitExitTails();
             // A fault (or an MMIO read the VMM must answer) unwinds from a load, a store or a branch: the CPU
             // must hold the registers as they were at that instruction, which the locals are.
             code.labelBinding(faultHandler);
@@ -370,10 +375,14 @@ final class BlockEmitter {
             }
         }
 
-        /** Leaves the block: registers back to the CPU, and the count of instructions retired. */
+        /**
+         * Leaves the block: registers back to the CPU, and the count of instructions retired. Every exit jumps with
+         * its count to one shared tail ({@link #emitExitTails}) instead of writing the registers back itself: those
+         * write-backs were a third of a region's bytecode, which C1 parses and allocates registers for.
+         */
         private void exit(int count) {
-            storeRegisters();
-            code.loadConstant(count).ireturn();
+            code.loadConstant(count).goto_(exitTail);
+            exitTailUsed = true;
         }
 
         /**
@@ -381,8 +390,25 @@ final class BlockEmitter {
          * vCPU may run the successor's translation at once ({@code JitRuntime.chain}).
          */
         private void chainExit(int count) {
-            code.aload(RT).iconst_1().putfield(RUNTIME, RT_CHAIN, ConstantDescs.CD_boolean);
-            exit(count);
+            code.loadConstant(count).goto_(chainTail);
+            chainTailUsed = true;
+        }
+
+        /**
+         * The exits' shared code, outside every fault range (it cannot fault): the count is on the operand stack. The
+         * chaining exit sets {@code JitRuntime.chain}, then goes on as the plain exit.
+         */
+        private void emitExitTails() {
+            if (chainTailUsed) {
+                code.labelBinding(chainTail);
+                code.aload(RT).iconst_1().putfield(RUNTIME, RT_CHAIN, ConstantDescs.CD_boolean);
+                exitTailUsed = true; // falls through
+            }
+            if (exitTailUsed) {
+                code.labelBinding(exitTail);
+                storeRegisters();
+                code.ireturn();
+            }
         }
 
         /** Ends the code range a fault writes the registers back over (see {@link #emit}). */
