@@ -282,7 +282,7 @@ public final class Executor implements Operands {
         if (!canonical(target)) {
             throw GuestFault.gp();
         }
-        push(returnAddress, 8);
+        push64(returnAddress);
         cpu.rip = target;
     }
 
@@ -335,7 +335,8 @@ public final class Executor implements Operands {
             case Op.STORE_IMM64 -> mmu.write64(address(insn), insn.imm);
             case Op.STORE_IMM32 -> mmu.write32(address(insn, 4), (int) insn.imm);
             case Op.CALL64 -> {
-                call64(insn);
+                long next = cpu.rip + insn.length;
+                call(insn, next + insn.imm, next);
                 return true;
             }
             case Op.RET64 -> {
@@ -344,11 +345,15 @@ public final class Executor implements Operands {
             }
             case Op.JCC64 -> {
                 long next = cpu.rip + insn.length;
-                cpu.rip = Flags.condition(cpu, insn.sub) ? canonicalTarget(next + insn.imm) : next;
+                if (Flags.condition(cpu, insn.sub)) {
+                    jump(next + insn.imm);
+                } else {
+                    cpu.rip = next;
+                }
                 return true;
             }
             case Op.JMP64 -> {
-                cpu.rip = canonicalTarget(cpu.rip + insn.length + insn.imm);
+                jump(cpu.rip + insn.length + insn.imm);
                 return true;
             }
             default -> {
@@ -372,26 +377,10 @@ public final class Executor implements Operands {
         return value;
     }
 
-    /** CALL rel32 in 64-bit mode: a non-canonical target faults before anything is pushed, as {@link #call} does. */
-    private void call64(Instruction insn) {
-        long next = cpu.rip + insn.length;
-        long target = canonicalTarget(next + insn.imm);
-        push64(next);
-        cpu.rip = target;
-    }
-
     /** RET and RET imm16 in 64-bit mode: the target is checked before RSP moves. */
     private void return64(Instruction insn) {
-        long target = canonicalTarget(mmu.read64(stackAddress(cpu.gpr[RSP], 8)));
+        jump(mmu.read64(stackAddress(cpu.gpr[RSP], 8)));
         cpu.gpr[RSP] += 8 + insn.imm;
-        cpu.rip = target;
-    }
-
-    private static long canonicalTarget(long target) {
-        if (!canonical(target)) {
-            throw GuestFault.gp();
-        }
-        return target;
     }
 
     private void moveRegister(Instruction insn, long mask) {
