@@ -113,7 +113,8 @@ final class BlockBuilder {
                  Op.CLC, Op.STC, Op.CMC, Op.CLD, Op.STD, Op.SAHF, Op.LAHF, Op.NOP, Op.PAUSE,
                  Op.LEAVE, Op.ENTER, Op.XLAT, Op.SSE, Op.X87, Op.FXSAVE, Op.FXRSTOR, Op.LDMXCSR, Op.STMXCSR,
                  Op.ALU_RR64, Op.ALU_RR32, Op.ALU_RI64, Op.ALU_RI32, Op.MOV_RR64, Op.MOV_RR32,
-                 Op.LOAD64, Op.LOAD32, Op.STORE64, Op.STORE32, Op.LOAD8_ZX, Op.SHIFT_RI -> false;
+                 Op.LOAD64, Op.LOAD32, Op.STORE64, Op.STORE32, Op.LOAD8_ZX, Op.SHIFT_RI,
+                 Op.PUSH64, Op.POP64, Op.LEA64, Op.LEA32, Op.MOV_RI64, Op.MOV_RI32, Op.STORE_IMM64, Op.STORE_IMM32 -> false;
             // CMP_JCC and TEST_JCC are made from a block's last two instructions, and end it as the Jcc did.
             default -> true;
         };

@@ -285,15 +285,15 @@ final class JitBridge implements AutoCloseable {
             case Op.NOT -> !insn.isMemory() && (size == 8 || size == 4) ? new Step.Not(start, end, insn.rm, size) : null;
             case Op.INC, Op.DEC -> !insn.isMemory() && (size == 8 || size == 4)
                     ? new Step.IncDec(start, end, insn.rm, insn.op == Op.DEC, size) : null;
-            case Op.PUSH_REG -> !insn.legacy && size == 8 ? new Step.Push(start, end, insn.reg) : null;
-            case Op.POP_REG -> !insn.legacy && size == 8 ? new Step.Pop(start, end, insn.reg) : null;
-            case Op.CALL_REL -> insn.legacy ? null : new Step.Call(start, end, insn.imm);
-            case Op.RET -> !insn.legacy && size == 8 && insn.imm == (insn.imm & 0xffff)
+            case Op.PUSH_REG, Op.PUSH64 -> !insn.legacy && size == 8 ? new Step.Push(start, end, insn.reg) : null;
+            case Op.POP_REG, Op.POP64 -> !insn.legacy && size == 8 ? new Step.Pop(start, end, insn.reg) : null;
+            case Op.CALL_REL, Op.CALL64 -> insn.legacy ? null : new Step.Call(start, end, insn.imm);
+            case Op.RET, Op.RET64 -> !insn.legacy && size == 8 && insn.imm == (insn.imm & 0xffff)
                     ? new Step.Return(start, end, (int) insn.imm) : null;
             case Op.NOP -> insn.sub == Op.NOP_MFENCE ? null : new Step.Nop(start, end);
             case Op.MOV_RR64, Op.MOV_RR32 -> new Step.Move(start, end, insn.rm, insn.reg, 0, size);
-            case Op.MOV_REG_IMM -> size == 8 || size == 4 ? new Step.Move(start, end, insn.reg, -1, insn.imm, size) : null;
-            case Op.LEA -> size == 8 || size == 4 ? new Step.Lea(start, end, insn.reg, address(insn), size) : null;
+            case Op.MOV_REG_IMM, Op.MOV_RI64, Op.MOV_RI32 -> size == 8 || size == 4 ? new Step.Move(start, end, insn.reg, -1, insn.imm, size) : null;
+            case Op.LEA, Op.LEA64, Op.LEA32 -> size == 8 || size == 4 ? new Step.Lea(start, end, insn.reg, address(insn), size) : null;
             case Op.SHIFT_RI -> new Step.Shift(start, end, insn.sub, insn.rm, insn.imm, size);
             case Op.SHIFT -> insn.isMemory() ? null
                     : size == 8 || size == 4 ? insn.imm >= 0 ? new Step.Shift(start, end, insn.sub, insn.rm, insn.imm, size)
@@ -318,15 +318,15 @@ final class JitBridge implements AutoCloseable {
                     : size == 2 ? new Step.Store(start, end, insn.reg, 0, address(insn), 2) : null;
             case Op.CONVERT_A -> size == 8 || size == 4 // CDQE, CWDE: RAX from its own low half, sign-extended
                     ? new Step.Extend(start, end, CpuState.RAX, CpuState.RAX, 0, size / 2, true, size) : null;
-            case Op.MOV_RM_IMM -> !insn.isMemory() ? size == 8 || size == 4 ? new Step.Move(start, end, insn.rm, -1, insn.imm, size) : null
+            case Op.MOV_RM_IMM, Op.STORE_IMM64, Op.STORE_IMM32 -> !insn.isMemory() ? size == 8 || size == 4 ? new Step.Move(start, end, insn.rm, -1, insn.imm, size) : null
                     : insn.legacy ? null : new Step.StoreImmediate(start, end, address(insn), insn.imm, size);
             case Op.LOAD64, Op.LOAD32 -> insn.legacy ? null : new Step.Load(start, end, insn.reg, address(insn), size);
             case Op.LOAD8_ZX -> insn.legacy ? null : new Step.Load(start, end, insn.reg, address(insn), 1);
             case Op.STORE64, Op.STORE32 -> insn.legacy ? null : new Step.Store(start, end, insn.reg, 0, address(insn), size);
             case Op.CMP_JCC, Op.TEST_JCC -> new Step.CompareBranch(start, end, insn.op == Op.TEST_JCC, insn.sub, insn.rm,
                     insn.reg, insn.imm, size, start + insn.imm2, insn.disp);
-            case Op.JCC -> insn.legacy ? null : new Step.Branch(start, end, insn.sub, insn.imm);
-            case Op.JMP_REL -> insn.legacy ? null : new Step.Branch(start, end, -1, insn.imm);
+            case Op.JCC, Op.JCC64 -> insn.legacy ? null : new Step.Branch(start, end, insn.sub, insn.imm);
+            case Op.JMP_REL, Op.JMP64 -> insn.legacy ? null : new Step.Branch(start, end, -1, insn.imm);
             case Op.SSE -> sse(insn, start, end, index);
             default -> null;
         };

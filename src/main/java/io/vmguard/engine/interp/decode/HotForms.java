@@ -14,6 +14,9 @@ public final class HotForms {
     /** Rewrites {@code insn} into its hot form, if it has one. */
     public static void narrow(Instruction insn) {
         int size = insn.opSize;
+        if (!insn.legacy && narrowFlat(insn)) {
+            return;
+        }
         if (size != 8 && size != 4) {
             return; // 8- and 16-bit operands merge into the register: the generic paths handle that
         }
@@ -34,6 +37,13 @@ public final class HotForms {
             case Op.ALU_RM_IMM -> {
                 if (!memory) {
                     insn.op = (short) (wide ? Op.ALU_RI64 : Op.ALU_RI32);
+                }
+            }
+            case Op.LEA -> insn.op = (short) (wide ? Op.LEA64 : Op.LEA32);
+            case Op.MOV_REG_IMM -> insn.op = (short) (wide ? Op.MOV_RI64 : Op.MOV_RI32);
+            case Op.MOV_RM_IMM -> {
+                if (memory) {
+                    insn.op = (short) (wide ? Op.STORE_IMM64 : Op.STORE_IMM32);
                 }
             }
             case Op.MOV_RM_REG -> insn.op = (short) (memory ? (wide ? Op.STORE64 : Op.STORE32) : (wide ? Op.MOV_RR64 : Op.MOV_RR32));
@@ -61,13 +71,34 @@ public final class HotForms {
     }
 
     /**
+     * The stack and branch forms of 64-bit mode, where the stack is flat and a target only has to be canonical:
+     * PUSH and POP of a 64-bit register, near CALL and RET with 8-byte slots, Jcc and JMP rel (whose operand
+     * size, 4, says nothing about the target's width there). True when {@code insn} was narrowed.
+     */
+    private static boolean narrowFlat(Instruction insn) {
+        boolean slot = insn.opSize == 8; // not a 16-bit PUSH, POP or RET (66 prefix)
+        int op = switch (insn.op) {
+            case Op.PUSH_REG -> slot ? Op.PUSH64 : insn.op;
+            case Op.POP_REG -> slot ? Op.POP64 : insn.op;
+            case Op.CALL_REL -> Op.CALL64;
+            case Op.RET -> slot ? Op.RET64 : insn.op;
+            case Op.JCC -> Op.JCC64;
+            case Op.JMP_REL -> Op.JMP64;
+            default -> insn.op;
+        };
+        boolean narrowed = op != insn.op;
+        insn.op = (short) op;
+        return narrowed;
+    }
+
+    /**
      * A compare (CMP or TEST of a 32- or 64-bit register with a register or an immediate) followed by the
      * Jcc that reads its flags, as one instruction: one dispatch instead of two, and a condition worked out
      * from the operands rather than from recorded flags. Null when the pair does not fit.
      */
     public static Instruction fuse(Instruction compare, Instruction branch) {
         // Outside 64-bit mode a branch target wraps at the Jcc's operand size: left to the generic path.
-        if (branch.op != Op.JCC || compare.legacy || compare.isMemory() || (compare.opSize != 8 && compare.opSize != 4)) {
+        if (branch.op != Op.JCC && branch.op != Op.JCC64 || compare.legacy || compare.isMemory() || (compare.opSize != 8 && compare.opSize != 4)) {
             return null;
         }
         Instruction fused = new Instruction();

@@ -76,4 +76,16 @@ public final class Op {
      * it: sub is the condition, disp the branch displacement, imm2 the compare's length (where the Jcc is).
      */
     public static final int CMP_JCC = 132, TEST_JCC = 133;
+    // More hot forms, numbered after the system ops above so that the executor's switch over them stays one
+    // dense range. All but LEA and MOV_RI are 64-bit mode only: a flat stack of 8-byte slots, canonical targets.
+    /** PUSH and POP of a 64-bit register. */
+    public static final int PUSH64 = 137, POP64 = 138;
+    /** LEA into a 64- or 32-bit register (any mode: the address size is the instruction's own). */
+    public static final int LEA64 = 139, LEA32 = 140;
+    /** Near CALL rel32 and RET (imm: the bytes to release) with 8-byte return addresses. */
+    public static final int CALL64 = 141, RET64 = 142;
+    /** Jcc that did not fuse with a compare (it reads the recorded flags), and JMP rel. */
+    public static final int JCC64 = 143, JMP64 = 144;
+    /** MOV of an immediate into a 64- or 32-bit register (reg), and into memory. */
+    public static final int MOV_RI64 = 145, MOV_RI32 = 146, STORE_IMM64 = 147, STORE_IMM32 = 148;
 }

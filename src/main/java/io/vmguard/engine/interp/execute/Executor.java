@@ -282,7 +282,7 @@ public final class Executor implements Operands {
         if (!canonical(target)) {
             throw GuestFault.gp();
         }
-        push(returnAddress, 8);
+        push64(returnAddress);
         cpu.rip = target;
     }
 
@@ -326,12 +326,61 @@ public final class Executor implements Operands {
             case Op.CMP_JCC, Op.TEST_JCC -> {
                 return compareAndBranch(insn);
             }
+            case Op.PUSH64 -> push64(cpu.gpr[insn.reg]);
+            case Op.POP64 -> cpu.gpr[insn.reg] = pop64();
+            case Op.LEA64 -> cpu.gpr[insn.reg] = effectiveOffset(insn);
+            case Op.LEA32 -> cpu.gpr[insn.reg] = effectiveOffset(insn) & 0xffff_ffffL;
+            case Op.MOV_RI64 -> cpu.gpr[insn.reg] = insn.imm;
+            case Op.MOV_RI32 -> cpu.gpr[insn.reg] = insn.imm & 0xffff_ffffL;
+            case Op.STORE_IMM64 -> mmu.write64(address(insn), insn.imm);
+            case Op.STORE_IMM32 -> mmu.write32(address(insn, 4), (int) insn.imm);
+            case Op.CALL64 -> {
+                long next = cpu.rip + insn.length;
+                call(insn, next + insn.imm, next);
+                return true;
+            }
+            case Op.RET64 -> {
+                return64(insn);
+                return true;
+            }
+            case Op.JCC64 -> {
+                long next = cpu.rip + insn.length;
+                if (Flags.condition(cpu, insn.sub)) {
+                    jump(next + insn.imm);
+                } else {
+                    cpu.rip = next;
+                }
+                return true;
+            }
+            case Op.JMP64 -> {
+                jump(cpu.rip + insn.length + insn.imm);
+                return true;
+            }
             default -> {
                 return false;
             }
         }
         cpu.rip += insn.length;
         return true;
+    }
+
+    /** PUSH of 8 bytes in 64-bit mode: RSP moves only once the write has succeeded. */
+    private void push64(long value) {
+        long rsp = cpu.gpr[RSP] - 8;
+        mmu.write64(stackAddress(rsp, 8), value);
+        cpu.gpr[RSP] = rsp;
+    }
+
+    private long pop64() {
+        long value = mmu.read64(stackAddress(cpu.gpr[RSP], 8));
+        cpu.gpr[RSP] += 8;
+        return value;
+    }
+
+    /** RET and RET imm16 in 64-bit mode: the target is checked before RSP moves. */
+    private void return64(Instruction insn) {
+        jump(mmu.read64(stackAddress(cpu.gpr[RSP], 8)));
+        cpu.gpr[RSP] += 8 + insn.imm;
     }
 
     private void moveRegister(Instruction insn, long mask) {
