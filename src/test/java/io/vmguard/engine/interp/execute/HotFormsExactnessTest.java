@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.vmguard.engine.SpecialRegisters;
 import io.vmguard.engine.interp.cpu.Alu;
 import io.vmguard.engine.interp.cpu.CpuState;
 import io.vmguard.engine.interp.cpu.GuestFault;
@@ -120,9 +121,9 @@ class HotFormsExactnessTest {
 
         Machine() throws Exception {
             memory = GuestMemory.allocate(List.of(new GuestMemory.Range(0, MAPPED_END)));
-            cpu.cr0 = io.vmguard.engine.SpecialRegisters.CR0_PE | io.vmguard.engine.SpecialRegisters.CR0_PG;
-            cpu.cr4 = io.vmguard.engine.SpecialRegisters.CR4_PAE;
-            cpu.efer = io.vmguard.engine.SpecialRegisters.EFER_LME | io.vmguard.engine.SpecialRegisters.EFER_LMA;
+            cpu.cr0 = SpecialRegisters.CR0_PE | SpecialRegisters.CR0_PG;
+            cpu.cr4 = SpecialRegisters.CR4_PAE;
+            cpu.efer = SpecialRegisters.EFER_LME | SpecialRegisters.EFER_LMA;
             cpu.cr3 = PAGE_TABLES;
             cpu.codeBits = 64;
             Mmu mmu = new Mmu(cpu, memory, LongModeMmus.RAM_ONLY, new CodePageEpoch(() -> {}));
