@@ -45,7 +45,7 @@ final class LegacyDevices implements AutoCloseable, Snapshottable {
 
     static LegacyDevices attach(Bus io, VirtualMachine machine, SerialTarget target, PowerControl power, long ramBytes,
                                 int cpus) throws VmException {
-        OutputStream sink = ConsoleStreams.output(target, "serial");
+        OutputStream sink = new ConsoleLineBuffer(ConsoleStreams.output(target, "serial"));
         Serial8250 console = new Serial8250(sink, machine.interruptLine(Serial8250.COM1_IRQ));
         io.register(Serial8250.COM1, console);
         I8042 keyboardController = new I8042(power, machine.interruptLine(KEYBOARD_IRQ));

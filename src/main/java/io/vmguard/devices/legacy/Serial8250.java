@@ -16,9 +16,9 @@ import java.util.Optional;
  * A 16550A UART as Linux's 8250 driver sees it: eight byte registers, the first two doubling as the
  * divisor latch while LCR.DLAB is set.
  *
- * <p>Transmission is instant: a byte written to THR goes straight to the sink (and is flushed, so a
- * console feels live and nothing is lost at power-off), so LSR always shows THRE and TEMT. The baud rate
- * and line format are stored but mean nothing.
+ * <p>Transmission is instant: a byte written to THR goes straight to the sink, so LSR always shows THRE
+ * and TEMT. When the bytes reach the host is the sink's business (the VMM hands its console a line at a
+ * time); {@link #flush()} pushes them out. The baud rate and line format are stored but mean nothing.
  *
  * <p>Reception: {@link #enqueueInput} (blocking) or {@link #offerInput} (non-blocking) put bytes from a
  * host thread into one bounded receive queue, which stands for both the chip's FIFO and the wire; when it
@@ -219,7 +219,7 @@ public final class Serial8250 implements ByteRegisters, Snapshottable {
         }
     }
 
-    /** Flushes the sink. Every transmitted byte is flushed already; this is for the VMM at power-off. */
+    /** Flushes the sink: for the VMM at power-off, and whenever it wants the output so far on the host. */
     public synchronized void flush() throws IOException {
         sink.flush();
     }
@@ -341,7 +341,6 @@ public final class Serial8250 implements ByteRegisters, Snapshottable {
         }
         try {
             sink.write(value);
-            sink.flush();
         } catch (IOException e) {
             outputFailure = e;
         }
