@@ -16,6 +16,7 @@ public record SpecialRegisters(
     public static final long CR0_AM = 1L << 18;
     public static final long CR0_PG = 1L << 31;
     public static final long CR4_PAE = 1L << 5;
+    public static final long CR4_PGE = 1L << 7;
     public static final long CR4_OSFXSR = 1L << 9;
     public static final long CR4_OSXMMEXCPT = 1L << 10;
     public static final long EFER_SCE = 1L;

@@ -213,8 +213,7 @@ public final class SystemOps {
     }
 
     private static final long CR4_TSD = 1L << 2;
-    private static final long CR4_PGE = 1L << 7;
-    public static final long CR4_SUPPORTED = CR4_TSD | (1L << 3) | SpecialRegisters.CR4_PAE | CR4_PGE
+    public static final long CR4_SUPPORTED = CR4_TSD | (1L << 3) | SpecialRegisters.CR4_PAE | SpecialRegisters.CR4_PGE
             | SpecialRegisters.CR4_OSFXSR | SpecialRegisters.CR4_OSXMMEXCPT | (1L << 4) | (1L << 8);
 
     private void requireIopl() {
@@ -254,7 +253,7 @@ public final class SystemOps {
                 }
                 cpu.cr3 = value;
                 loadPdptes();
-                mmu.flush();
+                mmu.flushNonGlobal();
             }
             case 4 -> {
                 if ((value & ~CR4_SUPPORTED) != 0 || (cpu.longMode() && (value & SpecialRegisters.CR4_PAE) == 0)) {

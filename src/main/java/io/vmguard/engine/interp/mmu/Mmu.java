@@ -31,8 +31,10 @@ public final class Mmu {
     private static final int TLB_BITS = 10;
     private static final int TLB_SIZE = 1 << TLB_BITS;
     private static final long NO_TAG = -1;
+    private static final int LOCAL_SLOTS = 4 * TLB_SIZE;
 
     private static final long PTE_P = 1, PTE_W = 1 << 1, PTE_U = 1 << 2, PTE_A = 1 << 5, PTE_D = 1 << 6, PTE_PS = 1 << 7;
+    private static final long PTE_G = 1 << 8;
     private static final long PTE_NX = 1L << 63;
     private static final long PTE_ADDRESS = 0x000f_ffff_ffff_f000L;
     /** PDPTE bits that must be clear (PAE outside long mode): 2:1, 8:5, 63, and those above 40 physical bits. */
@@ -71,6 +73,19 @@ public final class Mmu {
     private final long[] readTlb = new long[2 * TLB_SIZE], writeTlb = new long[2 * TLB_SIZE],
             fetchTlb = new long[2 * TLB_SIZE];
     private final long[] fetchPhysicalPages = new long[TLB_SIZE];
+    /**
+     * The TLB slots filled with translations that are not global since the last full flush, as {@code access << 16
+     * | slot}: what a CR3 load must drop. Linux maps its kernel global (CR4.PGE), and loads CR3 about 10,000 times in
+     * a boot to the ready marker (two per text_poke, one per context switch); dropping every translation each time
+     * cost 400,000 page walks a boot (docs/benchmarks.md#session15-tlb). A slot noted and then refilled with a
+     * global translation is dropped anyway, which is allowed: only keeping a stale translation would be wrong.
+     */
+    private final int[] localSlots = new int[LOCAL_SLOTS];
+    private int localSlotCount;
+    /** More local translations were filled than {@link #localSlots} holds: the next CR3 load drops everything. */
+    private boolean localSlotsOverflowed;
+    /** Whether the last walk's leaf entry was global with CR4.PGE set: a CR3 load keeps its translation. */
+    private boolean walkedGlobal;
 
     public Mmu(CpuState cpu, GuestMemory memory, Physical physical, CodePageEpoch codePages) {
         this.cpu = cpu;
@@ -82,11 +97,31 @@ public final class Mmu {
         flush();
     }
 
-    /** Drops every cached translation (CR3 and paging-mode changes). */
+    /** Drops every cached translation (paging-mode and CR4 changes, which is how CR4.PGE's global ones go). */
     public void flush() {
         Arrays.fill(readTlb, NO_TAG);
         Arrays.fill(writeTlb, NO_TAG);
         Arrays.fill(fetchTlb, NO_TAG);
+        localSlotCount = 0;
+        localSlotsOverflowed = false;
+    }
+
+    /** A CR3 load: drops every cached translation but the global ones (CR4.PGE), which the processor may keep. */
+    public void flushNonGlobal() {
+        if (localSlotsOverflowed) {
+            flush();
+            return;
+        }
+        for (int i = 0; i < localSlotCount; i++) {
+            int noted = localSlots[i];
+            long[] tlb = switch (noted >>> 16) {
+                case READ -> readTlb;
+                case WRITE -> writeTlb;
+                default -> fetchTlb;
+            };
+            tlb[noted & 0xffff] = NO_TAG;
+        }
+        localSlotCount = 0;
     }
 
     /** Drops the translations of one linear page (INVLPG). */
@@ -369,7 +404,18 @@ public final class Mmu {
         if (access == FETCH) {
             fetchPhysicalPages[slot >>> 1] = physicalPage;
         }
+        if (!walkedGlobal) {
+            noteLocal(access, slot);
+        }
         return true;
+    }
+
+    private void noteLocal(int access, int slot) {
+        if (localSlotCount == localSlots.length) {
+            localSlotsOverflowed = true;
+        } else {
+            localSlots[localSlotCount++] = access << 16 | slot;
+        }
     }
 
     /**
@@ -459,6 +505,7 @@ public final class Mmu {
     }
 
     public long translate(long linear, int access, boolean user) {
+        walkedGlobal = false;
         if (!cpu.paging()) {
             return linear & 0xffff_ffffL;
         }
@@ -538,6 +585,7 @@ public final class Mmu {
         if (access == WRITE && (entry & PTE_D) == 0 && !setEntryBits(entryAddress, entrySize, entry, PTE_D)) {
             return translate(linear, access, user); // another CPU changed the entry: walk again
         }
+        walkedGlobal = (entry & PTE_G) != 0 && (cpu.cr4 & SpecialRegisters.CR4_PGE) != 0;
         long frame = (entry & addressMask) & ~(pageSize - 1);
         if (!wideEntries && pageSize > 4096) {
             frame |= ((entry >>> 13) & 0xff) << 32; // PSE-36: bits 39:32 of a 4 MiB page's frame
