@@ -1,9 +1,10 @@
 package io.vmguard.arch.x86;
 
-import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.Optional;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.OptionalLong;
 import java.util.zip.CRC32;
 import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
@@ -16,10 +17,14 @@ import java.util.zip.Inflater;
  * between archives) is decompressed; anything else (an uncompressed early cpio before a compressed one, a
  * format other than gzip, a corrupt member, an archive too big for the room it may take) goes to the guest
  * unchanged, and the kernel judges it as before.
+ *
+ * <p>It inflates straight into guest RAM: a buffer on the heap cost more than the inflate itself (first touches of
+ * a buffer four times the file, then a copy of the archive out of it: docs/benchmarks.md#session15-initrd).
  */
 final class GzipInitrd {
     /** A Java array's bound, well above any initramfs a VM boots from. */
     static final long MAX_DECOMPRESSED = 1L << 30;
+    private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final int FTEXT_RESERVED = 0xe0;
     private static final int FHCRC = 0x02;
     private static final int FEXTRA = 0x04;
@@ -28,79 +33,83 @@ final class GzipInitrd {
 
     private GzipInitrd() {}
 
-    /** The decompressed archive, or empty to hand the guest the file as it is; at most {@code room} bytes. */
-    static Optional<byte[]> decompress(MemorySegment file, long room) {
-        room = Math.min(room, MAX_DECOMPRESSED);
-        byte[] in = file.toArray(ValueLayout.JAVA_BYTE);
-        if (in.length < 18 || (in[0] & 0xff) != 0x1f || (in[1] & 0xff) != 0x8b) {
-            return Optional.empty();
+    /**
+     * Decompresses {@code file} into the start of {@code out} (at most its size, and {@link #MAX_DECOMPRESSED}) and
+     * returns the archive's size; or empty, to hand the guest the file as it is, and then what {@code out} holds
+     * is unspecified.
+     */
+    static OptionalLong decompress(MemorySegment file, MemorySegment out) {
+        long length = file.byteSize();
+        if (length < 18 || length > Integer.MAX_VALUE || byteAt(file, 0) != 0x1f || byteAt(file, 1) != 0x8b) {
+            return OptionalLong.empty();
         }
-        ByteArrayOutputStream out = new ByteArrayOutputStream((int) Math.min(room, Math.min(in.length * 4L, 1 << 28)));
+        ByteBuffer input = file.asByteBuffer();
+        ByteBuffer output = out.asSlice(0, Math.min(out.byteSize(), MAX_DECOMPRESSED)).asByteBuffer();
         Inflater inflater = new Inflater(true);
         try {
             int at = 0;
-            byte[] chunk = new byte[1 << 16];
-            while (at < in.length) {
-                if (in[at] == 0) { // padding between archives
+            while (at < length) {
+                if (byteAt(file, at) == 0) { // padding between archives
                     at++;
                     continue;
                 }
-                int data = member(in, at);
+                int data = member(file, at);
                 if (data < 0) {
-                    return Optional.empty();
+                    return OptionalLong.empty();
                 }
                 inflater.reset();
-                inflater.setInput(in, data, in.length - data);
+                inflater.setInput(input.slice(data, (int) length - data));
                 CRC32 crc = new CRC32();
-                long size = 0;
+                int memberStart = output.position();
                 while (!inflater.finished()) {
-                    int n = inflater.inflate(chunk);
+                    int before = output.position();
+                    int n = inflater.inflate(output);
                     if (n == 0 && (inflater.needsInput() || inflater.needsDictionary())) {
-                        return Optional.empty(); // truncated member
+                        return OptionalLong.empty(); // truncated member
                     }
-                    size += n;
-                    if (out.size() + (long) n > room) {
-                        return Optional.empty();
+                    if (n == 0 && !output.hasRemaining()) {
+                        return OptionalLong.empty(); // larger than the room it may take
                     }
-                    crc.update(chunk, 0, n);
-                    out.write(chunk, 0, n);
+                    crc.update(output.slice(before, n));
                 }
-                int trailer = in.length - inflater.getRemaining();
-                if (trailer + 8 > in.length || littleEndian32(in, trailer) != (int) crc.getValue()
-                        || littleEndian32(in, trailer + 4) != (int) size) {
-                    return Optional.empty();
+                long size = output.position() - memberStart;
+                long trailer = data + inflater.getBytesRead();
+                if (trailer + 8 > length || file.get(LE32, trailer) != (int) crc.getValue()
+                        || file.get(LE32, trailer + 4) != (int) size) {
+                    return OptionalLong.empty();
                 }
-                at = trailer + 8;
-                if (size % 4 != 0 && at < in.length) {
+                at = (int) trailer + 8;
+                if (size % 4 != 0 && at < length) {
                     // Linux parses each member's archive on its own; joined, the next one must start 4-aligned.
-                    return Optional.empty();
+                    return OptionalLong.empty();
                 }
             }
         } catch (DataFormatException e) {
-            return Optional.empty();
+            return OptionalLong.empty();
         } finally {
             inflater.end();
         }
-        return Optional.of(out.toByteArray());
+        return OptionalLong.of(output.position());
     }
 
     /** Where a gzip member's deflate data starts, its header at {@code at} skipped; -1 if it is no gzip member. */
-    private static int member(byte[] in, int at) {
-        if (at + 10 > in.length || (in[at] & 0xff) != 0x1f || (in[at + 1] & 0xff) != 0x8b || in[at + 2] != 8
-                || (in[at + 3] & FTEXT_RESERVED) != 0) {
+    private static int member(MemorySegment file, int at) {
+        long length = file.byteSize();
+        if (at + 10 > length || byteAt(file, at) != 0x1f || byteAt(file, at + 1) != 0x8b || byteAt(file, at + 2) != 8
+                || (byteAt(file, at + 3) & FTEXT_RESERVED) != 0) {
             return -1;
         }
-        int flags = in[at + 3];
+        int flags = byteAt(file, at + 3);
         int p = at + 10;
         if ((flags & FEXTRA) != 0) {
-            if (p + 2 > in.length) {
+            if (p + 2 > length) {
                 return -1;
             }
-            p += 2 + ((in[p] & 0xff) | (in[p + 1] & 0xff) << 8);
+            p += 2 + (byteAt(file, p) | byteAt(file, p + 1) << 8);
         }
         for (int flag : new int[] {FNAME, FCOMMENT}) {
             if ((flags & flag) != 0) {
-                while (p < in.length && in[p] != 0) {
+                while (p < length && byteAt(file, p) != 0) {
                     p++;
                 }
                 p++;
@@ -109,10 +118,10 @@ final class GzipInitrd {
         if ((flags & FHCRC) != 0) {
             p += 2;
         }
-        return p < in.length ? p : -1;
+        return p < length ? p : -1;
     }
 
-    private static int littleEndian32(byte[] in, int at) {
-        return (in[at] & 0xff) | (in[at + 1] & 0xff) << 8 | (in[at + 2] & 0xff) << 16 | (in[at + 3] & 0xff) << 24;
+    private static int byteAt(MemorySegment file, long at) {
+        return file.get(ValueLayout.JAVA_BYTE, at) & 0xff;
     }
 }

@@ -16,6 +16,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.SecureRandom;
+import java.util.OptionalLong;
 
 /**
  * Prepares guest memory and the boot vCPU for Linux's 64-bit boot protocol (or, for a Multiboot kernel,
@@ -72,12 +73,18 @@ public final class LinuxBoot {
             long initrdSize = 0;
             if (initrdFile != null) {
                 MemorySegment initrd = map(initrdFile, arena);
-                if (onHost) {
-                    initrd = GzipInitrd.decompress(initrd, initrdRoom(memory, loaded)).map(MemorySegment::ofArray).orElse(initrd);
+                MemorySegment inflateArea = onHost ? inflateArea(memory, loaded) : MemorySegment.NULL;
+                OptionalLong archive = onHost ? GzipInitrd.decompress(initrd, inflateArea) : OptionalLong.empty();
+                if (archive.isPresent()) {
+                    initrdSize = archive.getAsLong();
+                    initrdAddress = placeInitrd(memory, loaded, initrdSize);
+                    // Up to the top of the room: the two ranges may overlap, and the copy is then a memmove.
+                    MemorySegment.copy(inflateArea, 0, memory.slice(initrdAddress, initrdSize), 0, initrdSize);
+                } else {
+                    initrdSize = initrd.byteSize();
+                    initrdAddress = placeInitrd(memory, loaded, initrdSize);
+                    memory.write(initrdAddress, initrd);
                 }
-                initrdSize = initrd.byteSize();
-                initrdAddress = placeInitrd(memory, loaded, initrdSize);
-                memory.write(initrdAddress, initrd);
                 params.ramdisk(initrdAddress, initrdSize);
             }
             memory.write(X86Layout.ZERO_PAGE, params.toBytes());
@@ -149,6 +156,15 @@ public final class LinuxBoot {
      */
     static long initrdRoom(GuestMemory memory, KernelImage.Loaded kernel) {
         return Math.min(memory.totalSize() / 4, Math.max(0, initrdLimit(memory, kernel) - kernel.end() - PAGE));
+    }
+
+    /**
+     * Where the host inflates a gzip initrd: the guest RAM above the kernel that an initrd may take. The archive
+     * then moves up to where {@link #placeInitrd} puts it; what it leaves below is free memory to the guest.
+     */
+    private static MemorySegment inflateArea(GuestMemory memory, KernelImage.Loaded kernel) {
+        long room = initrdRoom(memory, kernel);
+        return room == 0 ? MemorySegment.NULL : memory.slice((kernel.end() + PAGE - 1) & -PAGE, room);
     }
 
     /** Where an initrd must end: below the MMIO gap (the end of low RAM) and within the kernel's initrd_addr_max. */
