@@ -68,11 +68,14 @@ class CrashReadsGuestDumpGuestTest {
     void crashFindsTheSlideFromTheQemuNotesAndWalksTheGuestsTaskList() throws Exception {
         Path crash = HostTool.require("crash", "apt-get install crash (scripts/install-deps does)");
         Attempt attempt = attempt(crash);
-        if (attempt.out().contains("list: invalid list entry: 0")) {
+        if (attempt.out().contains("list: invalid list entry: 0") || !attempt.out().contains("RELEASE:")) {
             // Seen once in about ten runs (2026-12-04, CI): bookworm's crash 8.0.2 walked into a zeroed task and
-            // stopped, on a dump taken with the vCPU held at an instruction boundary. Not explained yet: once more
-            // on a fresh boot, and a second such walk fails; -Dvmguard.dump.keepIn=DIR keeps the dump to look at.
-            System.out.println("crash's task walk broke on the first dump; dumping a fresh boot:\n" + attempt.out());
+            // stopped, on a dump taken with the vCPU held at an instruction boundary. And once (2026-12-06, CI; 9
+            // local runs passed) it gave up before its banner: "get_netdump_panic_task: failed", then "invalid
+            // kernel virtual address: 0 type: 64-bit KVADDR"; its heuristics look for a panicking task in a kernel
+            // that is running. Not explained yet: once more on a fresh boot, and a second such failure fails the
+            // test; -Dvmguard.dump.keepIn=DIR keeps the dump to look at.
+            System.out.println("crash failed on the first dump; dumping a fresh boot:\n" + attempt.out());
             attempt = attempt(crash);
         }
         String out = attempt.out();
