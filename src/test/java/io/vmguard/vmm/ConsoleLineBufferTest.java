@@ -40,6 +40,9 @@ class ConsoleLineBufferTest {
         }
     }
 
+    private final Host host = new Host();
+    private final ConsoleLineBuffer console = new ConsoleLineBuffer(host);
+
     private static void type(OutputStream out, String text) throws IOException {
         for (byte b : text.getBytes(StandardCharsets.US_ASCII)) {
             out.write(b);
@@ -47,7 +50,7 @@ class ConsoleLineBufferTest {
     }
 
     /** Waits for the host to show {@code expected}, allowing far more than the delay on a loaded host. */
-    private static void awaitText(Host host, String expected) throws InterruptedException {
+    private void awaitText(String expected) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (!host.text().equals(expected) && System.nanoTime() < deadline) {
             Thread.sleep(1);
@@ -57,8 +60,6 @@ class ConsoleLineBufferTest {
 
     @Test
     void aLineReachesTheHostInOneWriteWhenItEnds() throws IOException {
-        Host host = new Host();
-        ConsoleLineBuffer console = new ConsoleLineBuffer(host);
         type(console, "[    0.000000] Linux version 6.12\n");
         assertEquals("[    0.000000] Linux version 6.12\n", host.text());
         assertEquals(1, host.writes.get());
@@ -66,18 +67,14 @@ class ConsoleLineBufferTest {
 
     @Test
     void anUnfinishedLineReachesTheHostAfterTheDelay() throws Exception {
-        Host host = new Host();
-        ConsoleLineBuffer console = new ConsoleLineBuffer(host);
         type(console, "/ # ");
-        awaitText(host, "/ # ");
+        awaitText("/ # ");
         type(console, "ls");
-        awaitText(host, "/ # ls");
+        awaitText("/ # ls");
     }
 
     @Test
     void flushDeliversAnUnfinishedLineAtOnce() throws IOException {
-        Host host = new Host();
-        ConsoleLineBuffer console = new ConsoleLineBuffer(host);
         type(console, "login: ");
         console.flush();
         assertEquals("login: ", host.text());
@@ -85,8 +82,6 @@ class ConsoleLineBufferTest {
 
     @Test
     void aFullBufferIsDeliveredWithoutWaitingForTheLineToEnd() throws IOException {
-        Host host = new Host();
-        ConsoleLineBuffer console = new ConsoleLineBuffer(host);
         type(console, "x".repeat(4096));
         assertEquals(4096, host.text().length());
     }
@@ -101,21 +96,19 @@ class ConsoleLineBufferTest {
                 throw new IOException("pipe closed");
             }
         };
-        ConsoleLineBuffer console = new ConsoleLineBuffer(broken);
-        console.write('#');
+        ConsoleLineBuffer failing = new ConsoleLineBuffer(broken);
+        failing.write('#');
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (attempts.get() == 0 && System.nanoTime() < deadline) {
             Thread.sleep(1);
         }
         assertTrue(attempts.get() > 0, "the unfinished line was never delivered");
-        IOException reported = assertThrows(IOException.class, () -> console.write('x'));
+        IOException reported = assertThrows(IOException.class, () -> failing.write('x'));
         assertEquals("pipe closed", reported.getMessage());
     }
 
     @Test
     void closeDeliversWhatIsPendingAndClosesTheHost() throws IOException {
-        Host host = new Host();
-        ConsoleLineBuffer console = new ConsoleLineBuffer(host);
         type(console, "reboot: Power down");
         console.close();
         assertEquals("reboot: Power down", host.text());

@@ -22,7 +22,7 @@ import java.util.zip.Inflater;
  * a buffer four times the file, then a copy of the archive out of it: docs/benchmarks.md#session15-initrd).
  */
 final class GzipInitrd {
-    /** A Java array's bound, well above any initramfs a VM boots from. */
+    /** Within a ByteBuffer's int bound, and well above any initramfs a VM boots from. */
     static final long MAX_DECOMPRESSED = 1L << 30;
     private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final int FTEXT_RESERVED = 0xe0;
