@@ -37,13 +37,39 @@ public final class Cpuid {
     private static final int INVARIANT_TSC = 1 << 8;
     // Leaf 0x80000001
     private static final int LAHF_LM = 1, ABM = 1 << 5;
-    /** Leaf 7 subleaf 0: enhanced REP MOVSB/STOSB (EBX bit 9), fast short REP MOVSB (EDX bit 4). */
-    private static final int ERMS = 1 << 9, FSRM = 1 << 4;
+    /**
+     * Leaf 7 subleaf 0: enhanced REP MOVSB/STOSB (EBX bit 9), fast short REP MOVSB (EDX bit 4), and
+     * IA32_ARCH_CAPABILITIES present (EDX bit 29).
+     */
+    private static final int ERMS = 1 << 9, FSRM = 1 << 4, ARCH_CAPABILITIES = 1 << 29;
     /** Leaf 7 subleaf 1 EAX: fast short REP STOSB (bit 11). */
     private static final int FSRS = 1 << 11;
     /** Leaf 7 subleaf 0 EAX: the highest subleaf of leaf 7 (subleaf 1 carries FSRS). */
     private static final int MAX_LEAF7_SUBLEAF = 1;
     private static final int SYSCALL = 1 << 11, NX = 1 << 20, RDTSCP = 1 << 27, LM = 1 << 29;
+
+    /**
+     * IA32_ARCH_CAPABILITIES (MSR 0x10a): the speculative-execution bugs this CPU does not have, which is all of
+     * them, since an interpreter does not execute anything speculatively. Without the MSR, Linux judges by
+     * family and model, and under a hypervisor assumes the worst: on this model a distribution kernel turns on
+     * page-table isolation (a CR3 load at every system call and interrupt, and a W+X walk of the user page tables
+     * at boot), VERW buffer clearing on every return to user space, and ITS return thunks. QEMU's TCG guests get
+     * none of these (its default CPU is an AMD model). Spectre v1 and v2 stay (they have no "not affected" bit
+     * short of enhanced IBRS, which would need IA32_SPEC_CTRL). Host-CPU side channels through vmguard's own code
+     * are not the guest kernel's to mitigate: page-table isolation inside the guest would not close them.
+     */
+    public static final long ARCH_CAPABILITIES_MSR = 1L // RDCL_NO: no Meltdown, so no page-table isolation
+            | 1L << 3 // SKIP_L1DFL_VMENTRY: no L1D flush needed before a nested guest runs
+            | 1L << 4 // SSB_NO: no speculative store bypass
+            | 1L << 5 // MDS_NO: no microarchitectural data sampling
+            | 1L << 6 // PSCHANGE_MC_NO: no machine check on a page size change (iTLB multihit)
+            | 1L << 8 // TAA_NO: no TSX asynchronous abort
+            | 1L << 13 | 1L << 14 | 1L << 15 // SBDR_SSDP_NO, FBSDP_NO, PSDP_NO: no MMIO stale data
+            | 1L << 20 // BHI_NO: no branch history injection
+            | 1L << 24 // PBRSB_NO: no post-barrier RSB predictions
+            | 1L << 26 // GDS_NO: no gather data sampling
+            | 1L << 27 // RFDS_NO: no register file data sampling
+            | 1L << 62; // ITS_NO: no indirect target selection (a bit VMMs synthesize)
 
     /**
      * Family 6, model 0x3a, stepping 9: an x86-64 without AVX-era assumptions. CPUID leaf 1 reports it in
@@ -74,7 +100,7 @@ public final class Cpuid {
                     case 0 -> {
                         out[0] = MAX_LEAF7_SUBLEAF;
                         out[1] = ERMS;
-                        out[3] = FSRM;
+                        out[3] = FSRM | ARCH_CAPABILITIES;
                     }
                     case 1 -> out[0] = FSRS;
                     default -> { }

@@ -28,6 +28,8 @@ public final class SystemOps {
     static final int MSR_TSC = 0x10, MSR_APIC_BASE = 0x1b, MSR_MTRRCAP = 0xfe;
     /** IA32_BIOS_SIGN_ID: the loaded microcode revision, which Intel CPUs report and Linux reads at boot. */
     static final int MSR_BIOS_SIGN_ID = 0x8b;
+    /** IA32_ARCH_CAPABILITIES: read-only, {@link Cpuid#ARCH_CAPABILITIES_MSR}. */
+    static final int MSR_ARCH_CAPABILITIES = 0x10a;
     static final int MSR_SYSENTER_CS = 0x174, MSR_SYSENTER_ESP = 0x175, MSR_SYSENTER_EIP = 0x176;
     static final int MSR_MISC_ENABLE = 0x1a0, MSR_PAT = 0x277, MSR_MTRR_DEF_TYPE = 0x2ff;
     static final int MSR_EFER = 0xc000_0080, MSR_STAR = 0xc000_0081, MSR_LSTAR = 0xc000_0082;
@@ -340,6 +342,7 @@ public final class SystemOps {
         return switch (index) {
             case MSR_TSC -> devices.tsc();
             case MSR_MTRRCAP, MSR_MTRR_DEF_TYPE, MSR_BIOS_SIGN_ID -> 0;
+            case MSR_ARCH_CAPABILITIES -> Cpuid.ARCH_CAPABILITIES_MSR;
             case MSR_SYSENTER_CS -> cpu.sysenterCs;
             case MSR_SYSENTER_ESP -> cpu.sysenterEsp;
             case MSR_SYSENTER_EIP -> cpu.sysenterEip;

@@ -22,7 +22,7 @@ class CpuidTest {
         assertEquals(1, subleaf0[0], "EAX: highest subleaf of leaf 7");
         assertEquals(1 << 9, subleaf0[1], "EBX: ERMS");
         assertEquals(0, subleaf0[2]);
-        assertEquals(1 << 4, subleaf0[3], "EDX: FSRM");
+        assertEquals(1 << 4 | 1 << 29, subleaf0[3], "EDX: FSRM, ARCH_CAPABILITIES");
     }
 
     @Test
