@@ -44,12 +44,22 @@ class InterpLinuxBootTest {
         }
     }
 
-    @Test
-    void theGuestBootsToItsReadyMarkerAndRunsAScript() throws Exception {
+    private String bootToSuccess(String script) throws Exception {
+        return bootToSuccess(script, pci -> {});
+    }
+
+    /** Boots {@code script}, checks the guest powered off with status 0, and returns what it printed. */
+    private String bootToSuccess(String script, Consumer<PciRoot> pciDevices) throws Exception {
         Path console = dir.resolve("console.log");
-        RunOutcome outcome = boot("hello", console);
+        RunOutcome outcome = boot(script, console, pciDevices);
         String text = Files.readString(console);
         assertEquals(new RunOutcome.PoweredOff(0), outcome, text);
+        return text;
+    }
+
+    @Test
+    void theGuestBootsToItsReadyMarkerAndRunsAScript() throws Exception {
+        String text = bootToSuccess("hello");
         assertTrue(text.contains("VMGUARD-GUEST-READY"), text);
         assertTrue(text.contains("hello from vmguard guest"), text);
         assertTrue(text.contains("VMGUARD-RESULT name=hello status=0"), text);
@@ -62,10 +72,7 @@ class InterpLinuxBootTest {
      */
     @Test
     void theGuestKernelSeesACpuWithoutTheSpeculationBugsAnInterpreterCannotHave() throws Exception {
-        Path console = dir.resolve("console.log");
-        RunOutcome outcome = boot("cpu-vulnerabilities", console);
-        String text = Files.readString(console);
-        assertEquals(new RunOutcome.PoweredOff(0), outcome, text);
+        String text = bootToSuccess("cpu-vulnerabilities");
         for (String bug : List.of("meltdown", "mds", "l1tf", "spec_store_bypass", "tsx_async_abort", "mmio_stale_data",
                 "itlb_multihit", "gather_data_sampling", "reg_file_data_sampling", "indirect_target_selection")) {
             assertTrue(text.contains("vulnerability " + bug + ": Not affected"), bug + "\n" + text);
@@ -79,10 +86,7 @@ class InterpLinuxBootTest {
      */
     @Test
     void theGuestTestSuitePassesInsideLinux() throws Exception {
-        Path console = dir.resolve("console.log");
-        RunOutcome outcome = boot("cpu-tests", console);
-        String text = Files.readString(console);
-        assertEquals(new RunOutcome.PoweredOff(0), outcome, text);
+        String text = bootToSuccess("cpu-tests");
         assertTrue(text.lines().anyMatch(line -> line.matches("cpu-tests: [1-9][0-9]* passed, 0 failed")), text);
         assertTrue(text.lines().noneMatch(line -> line.startsWith("FAIL")), text);
     }
@@ -94,10 +98,7 @@ class InterpLinuxBootTest {
      */
     @Test
     void linuxEnumeratesThePciBusAndKeepsTheBarsAsAssigned() throws Exception {
-        Path console = dir.resolve("console.log");
-        RunOutcome outcome = boot("hello", console, pci -> pci.add(new BarsOnlyDevice()));
-        String text = Files.readString(console);
-        assertEquals(new RunOutcome.PoweredOff(0), outcome, text);
+        String text = bootToSuccess("hello", pci -> pci.add(new BarsOnlyDevice()));
         List<String> pciLines = text.lines().filter(line -> line.toLowerCase(Locale.ROOT).contains("pci")).toList();
         String log = String.join("\n", pciLines);
         assertTrue(log.contains("PCI: Using configuration type 1 for base access"), log);

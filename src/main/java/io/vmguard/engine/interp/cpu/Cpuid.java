@@ -49,14 +49,15 @@ public final class Cpuid {
     private static final int SYSCALL = 1 << 11, NX = 1 << 20, RDTSCP = 1 << 27, LM = 1 << 29;
 
     /**
-     * IA32_ARCH_CAPABILITIES (MSR 0x10a): the speculative-execution bugs this CPU does not have, which is all of
-     * them, since an interpreter does not execute anything speculatively. Without the MSR, Linux judges by
-     * family and model, and under a hypervisor assumes the worst: on this model a distribution kernel turns on
-     * page-table isolation (a CR3 load at every system call and interrupt, and a W+X walk of the user page tables
-     * at boot), VERW buffer clearing on every return to user space, and ITS return thunks. QEMU's TCG guests get
-     * none of these (its default CPU is an AMD model). Spectre v1 and v2 stay (they have no "not affected" bit
-     * short of enhanced IBRS, which would need IA32_SPEC_CTRL). Host-CPU side channels through vmguard's own code
-     * are not the guest kernel's to mitigate: page-table isolation inside the guest would not close them.
+     * IA32_ARCH_CAPABILITIES (MSR 0x10a): the speculative-execution bugs this CPU does not have. An interpreter
+     * executes nothing speculatively, so it has none of them, and the MSR says so for every bug that has a "not
+     * affected" bit. Without the MSR, Linux judges by family and model, and under a hypervisor assumes the worst:
+     * on this model a distribution kernel turns on page-table isolation (a CR3 load at every system call and
+     * interrupt, and a W+X walk of the user page tables at boot), VERW buffer clearing on every return to user
+     * space, and ITS return thunks. QEMU's TCG guests get none of these (its default CPU is an AMD model).
+     * Spectre v1 and v2 stay (they have no "not affected" bit short of enhanced IBRS, which would need
+     * IA32_SPEC_CTRL). Host-CPU side channels through vmguard's own code are not the guest kernel's to mitigate:
+     * page-table isolation inside the guest would not close them.
      */
     public static final long ARCH_CAPABILITIES_MSR = 1L // RDCL_NO: no Meltdown, so no page-table isolation
             | 1L << 3 // SKIP_L1DFL_VMENTRY: no L1D flush needed before a nested guest runs
